@@ -1,0 +1,287 @@
+"""Execute a Plan: each step journaled with its inverse; on any failure every
+step already done is undone in reverse and the error names the step. After
+success the kernel is observed again and must match the file."""
+import errno
+import signal
+
+from .errors import KernelError, VerifyError
+from .kernel import netlink, rtnl, sysctl
+from .spec.model import where
+
+
+class Context:
+    """What kind modules get to act on the kernel: sockets and fds per
+    namespace, ifindex lookup, the topology's link group tag."""
+
+    def __init__(self, k, state, group):
+        self.k = k
+        self.group = group
+        self._index = {d.key: d.ifindex for d in state.devices()}
+
+    def sock(self, ns):
+        return self.k.sock(ns)
+
+    def fd(self, ns):
+        return self.k.fd(ns)
+
+    def entered(self, ns):
+        return self.k.entered(ns)
+
+    def ifindex(self, ns, name):
+        i = self._index.get((ns, name))
+        if i is None:
+            ln = rtnl.get_link(self.k.sock(ns), name)
+            if ln is None:
+                raise netlink.NetlinkError(errno.ENODEV, f"device {where(ns, name)} not found")
+            i = self._index[(ns, name)] = ln.ifindex
+        return i
+
+    def forget(self, ns, name):
+        self._index.pop((ns, name), None)
+
+    def forget_ns(self, ns):
+        for key in [k for k in self._index if k[0] == ns]:
+            del self._index[key]
+
+
+# ---- the operations: each does its step and returns its inverse ------------
+
+def _ns_create(ctx, rec, ns):
+    ctx.k.create_ns(ns)
+    if ns not in rec.namespaces:
+        rec.namespaces.append(ns)
+    return lambda: _ns_delete(ctx, rec, ns)
+
+
+def _ns_delete(ctx, rec, ns):
+    ctx.forget_ns(ns)
+    ctx.k.delete_ns(ns)
+    if ns in rec.namespaces:
+        rec.namespaces.remove(ns)
+    return lambda: _ns_create(ctx, rec, ns)
+
+
+def _create(ctx, rec, iface):
+    for e in iface.endpoints():
+        ctx.forget(*e.key)
+        rec.devices[e.key] = iface.kind
+    iface.kind_module.create(ctx, iface)
+    _tag_and_settle(ctx, iface)
+    return lambda: _delete_iface(ctx, rec, iface)
+
+
+def _tag_and_settle(ctx, iface):
+    """What a creation request cannot carry for a peer: its group tag, its
+    master and its up state (the kernel refuses to bring a peer up in
+    another namespace at creation: ENOTCONN on 6.18)."""
+    for e in iface.endpoints()[1:]:
+        attrs = rtnl.link_attrs(group=ctx.group, master=ctx.ifindex(*e.master_key()) if e.master else None)
+        rtnl.set_link(ctx.sock(e.netns), ctx.ifindex(*e.key), up=e.up, attrs=attrs)
+
+
+def _delete_iface(ctx, rec, iface):
+    try:
+        rtnl.del_link(ctx.sock(iface.netns), ctx.ifindex(*iface.key))
+    except netlink.NetlinkError as e:
+        if e.errno != errno.ENODEV:
+            raise
+    for e in iface.endpoints():
+        ctx.forget(*e.key)
+        rec.devices.pop(e.key, None)
+
+
+def _dev_delete(ctx, rec, dev, state):
+    from .export import to_interface
+    old = to_interface(dev, state)
+    rtnl.del_link(ctx.sock(dev.netns), dev.ifindex)
+    ctx.forget(*dev.key)
+    keys = [dev.key] + ([dev.peer] if dev.peer else [])
+    for k in keys:
+        ctx.forget(*k)
+        rec.devices.pop(k, None)
+    return (lambda: _restore(ctx, rec, old)) if old else None
+
+
+def _restore(ctx, rec, iface):
+    _create(ctx, rec, iface)
+    for e in iface.endpoints():
+        for a in e.addresses:
+            rtnl.add_addr(ctx.sock(e.netns), ctx.ifindex(*e.key), a)
+
+
+def _recreate(ctx, rec, iface, dev, state):
+    undo_del = _dev_delete(ctx, rec, dev, state)
+    try:
+        undo_new = _create(ctx, rec, iface)
+    except BaseException:
+        if undo_del:
+            undo_del()
+        raise
+
+    def undo():
+        undo_new()
+        if undo_del:
+            undo_del()
+    return undo
+
+
+def _options(ctx, rec, iface, changed):
+    iface.kind_module.modify(ctx, iface, changed)
+
+    def undo():
+        from dataclasses import replace
+        old = replace(iface, options={**iface.options, **changed})
+        iface.kind_module.modify(ctx, old, {k: iface.options[k] for k in changed})
+    return undo
+
+
+def _set(ctx, rec, e, new, old):
+    _set_fields(ctx, e, new)
+    return lambda: _set_fields(ctx, e, old)
+
+
+def _set_fields(ctx, e, fields):
+    m = fields.get("master", False)
+    attrs = rtnl.link_attrs(mtu=fields.get("mtu"), mac=fields.get("mac"),
+                            master=None if m is False else (ctx.ifindex(*m) if m else 0))
+    rtnl.set_link(ctx.sock(e.netns), ctx.ifindex(*e.key), up=fields.get("up"), attrs=attrs)
+
+
+def _addr_add(ctx, rec, key, a):
+    rtnl.add_addr(ctx.sock(key[0]), ctx.ifindex(*key), a)
+    return lambda: _addr_del(ctx, rec, key, a)
+
+
+def _addr_del(ctx, rec, key, a):
+    rtnl.del_addr(ctx.sock(key[0]), ctx.ifindex(*key), a)
+    return lambda: _addr_add(ctx, rec, key, a)
+
+
+def _route_args(ctx, ns, to, via, dev, metric):
+    import ipaddress
+    return (ipaddress.ip_network(to), ipaddress.ip_address(via) if via else None,
+            ctx.ifindex(ns, dev) if dev else 0, metric)
+
+
+def _route_add(ctx, rec, r):
+    rtnl.add_route(ctx.sock(r.netns), *_route_args(ctx, *r.key))
+    rec.routes.append(r.key)
+    return lambda: _route_del(ctx, rec, r.key)
+
+
+def _route_del(ctx, rec, rk):
+    rtnl.del_route(ctx.sock(rk[0]), *_route_args(ctx, *rk))
+    if tuple(rk) in rec.routes:
+        rec.routes.remove(tuple(rk))
+
+    def undo():
+        rtnl.add_route(ctx.sock(rk[0]), *_route_args(ctx, *rk))
+        rec.routes.append(tuple(rk))
+    return undo
+
+
+def _sysctl_set(ctx, rec, ns, key, value):
+    with ctx.entered(ns):
+        old = sysctl.read(key)
+        sysctl.write(key, value)
+    had = (ns, key) in rec.sysctls
+    if not had:
+        rec.sysctls[(ns, key)] = old
+
+    def undo():
+        with ctx.entered(ns):
+            sysctl.write(key, old)
+        if not had:
+            rec.sysctls.pop((ns, key), None)
+    return undo
+
+
+OPS = {"ns_create": _ns_create, "ns_delete": _ns_delete, "dev_create": _create,
+       "dev_options": _options, "dev_set": _set, "addr_add": _addr_add, "addr_del": _addr_del,
+       "route_add": _route_add, "route_del": _route_del, "sysctl_set": _sysctl_set}
+NEEDS_STATE = {"dev_delete": _dev_delete, "dev_recreate": _recreate}
+
+
+class _Interrupted(BaseException):
+    pass
+
+
+def execute(k, plan, on_step=None):
+    """Run ``plan``; undo everything on failure (or SIGINT/SIGTERM) and raise."""
+    rec = plan.record
+    rec.source = plan.topology.source
+    ctx = Context(k, plan.state, rec.group)
+    undo = []
+    before = (set(rec.devices), list(rec.namespaces))
+
+    def interrupted(signum, _frame):
+        raise _Interrupted(signal.Signals(signum).name)
+
+    old_handlers = {s: signal.signal(s, interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        # record what we are about to create before creating it: a crash
+        # leaves a record a later apply or destroy can use
+        for c in plan.changes:
+            if c.op[0] == "ns_create" and c.op[1] not in rec.namespaces:
+                rec.namespaces.append(c.op[1])
+            if c.op[0] in ("dev_create", "dev_recreate"):
+                for e in c.op[1].endpoints():
+                    rec.devices[e.key] = c.op[1].kind
+        rec.save()
+        for c in plan.changes:
+            name, args = c.op[0], c.op[1:]
+            try:
+                if name in NEEDS_STATE:
+                    u = NEEDS_STATE[name](ctx, rec, *args, plan.state)
+                else:
+                    u = OPS[name](ctx, rec, *args)
+            except (OSError, ValueError) as e:
+                _undo(undo)
+                _forget_planned(rec, plan, before)
+                rec.save()
+                if isinstance(e, netlink.NetlinkError):
+                    raise KernelError(e.errno, e.msg, str(c)) from None
+                raise KernelError(getattr(e, "errno", 0) or 0, str(e), str(c)) from None
+            except _Interrupted as e:
+                _undo(undo)
+                _forget_planned(rec, plan, before)
+                rec.save()
+                raise KernelError(errno.EINTR, f"interrupted by {e}; the apply was undone", str(c)) from None
+            if u:
+                undo.append((c, u))
+            if on_step:
+                on_step(c)
+        rec.save()
+    finally:
+        for s, h in old_handlers.items():
+            signal.signal(s, h)
+
+
+def _forget_planned(rec, plan, before):
+    """After undo: drop the intent entries of what was never created."""
+    old_keys, old_ns = before
+    for c in plan.changes:
+        if c.op[0] in ("dev_create", "dev_recreate"):
+            for e in c.op[1].endpoints():
+                if e.key not in old_keys:
+                    rec.devices.pop(e.key, None)
+        if c.op[0] == "ns_create" and c.op[1] in rec.namespaces and c.op[1] not in old_ns:
+            rec.namespaces.remove(c.op[1])
+
+
+def _undo(undo):
+    errors = []
+    for c, u in reversed(undo):
+        try:
+            u()
+        except Exception as e:  # keep undoing the rest; report what could not be undone
+            errors.append(f"undo of '{c}' failed: {e}")
+    if errors:
+        import sys
+        print("\n".join(errors), file=sys.stderr)
+
+
+def verify(plan_after):
+    """Raise VerifyError if a fresh plan still has changes."""
+    if plan_after.changes:
+        raise VerifyError([f"{c.object}: {c.reason}" for c in plan_after.changes])

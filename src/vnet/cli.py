@@ -1,0 +1,199 @@
+"""The `vnet` command: parse arguments, call the API, render. No logic here."""
+import argparse
+import json
+import os
+import sys
+
+from .errors import EXIT_CODES, VnetError
+
+
+def _p():
+    p = argparse.ArgumentParser(
+        prog="vnet", description="Declarative Linux virtual networking: namespaces, veth, bridge, TUN/TAP, "
+        "VXLAN, MACVLAN, MACVTAP from one topology file, applied through netlink.",
+        epilog="exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()))
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    def cmd(name, help_, file=True, json_=True, lock=False):
+        s = sub.add_parser(name, help=help_, description=help_)
+        if file:
+            s.add_argument("file", metavar="FILE", help="topology file (YAML or JSON)")
+        if json_:
+            s.add_argument("--json", action="store_true", help="machine-readable output")
+        if lock:
+            s.add_argument("--lock-timeout", type=float, default=60.0, metavar="S",
+                           help="wait at most S seconds for another vnet command on this topology (0: don't wait)")
+        return s
+
+    cmd("validate", "check a topology file; change nothing")
+    cmd("plan", "show what apply would change, with a reason each")
+    cmd("apply", "make the kernel match the file; verified, undone on failure", lock=True)
+    d = cmd("destroy", "remove everything a topology owns", file=False, lock=True)
+    d.add_argument("target", metavar="FILE|NAME")
+    s = cmd("show", "the live state: a topology's namespaces, or with no argument every namespace", file=False)
+    s.add_argument("target", nargs="?", metavar="FILE|NAME")
+    e = cmd("export", "the live state as a topology file that apply accepts", file=False)
+    e.add_argument("--netns", action="append", metavar="NS", help="only this namespace (repeatable)")
+    e.add_argument("--name", default="exported", help="topology name to write")
+    cmd("script", "the equivalent iproute2 commands", json_=False)
+    x = sub.add_parser("exec", help="run a command in a namespace", description="run a command in a namespace")
+    x.add_argument("netns")
+    x.add_argument("command", nargs=argparse.REMAINDER)
+    sub.add_parser("schema", help="print the JSON Schema of the topology format")
+    return p
+
+
+def main(argv=None):
+    args = _p().parse_args(argv)
+    try:
+        return globals()["cmd_" + args.cmd](args) or 0
+    except VnetError as e:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": type(e).__name__, "message": str(e),
+                              "problems": getattr(e, "problems", None)}))
+        else:
+            print(f"vnet {args.cmd}: {e}" if not hasattr(e, "problems") else str(e), file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("vnet: interrupted", file=sys.stderr)
+        return 130
+
+
+def _out(args, data, human):
+    if args.json:
+        print(json.dumps(data, indent=1, default=str))
+    else:
+        human()
+
+
+def cmd_validate(args):
+    from . import load
+    t = load(args.file)
+    n = sum(len(i.endpoints()) for i in t.interfaces)
+    _out(args, {"valid": True, "name": t.name, "interfaces": n, "namespaces": len(t.namespaces)},
+         lambda: print(f"{args.file}: valid topology {t.name!r}: {n} devices, {len(t.namespaces)} namespaces"))
+
+
+def cmd_plan(args):
+    from . import load, plan
+    p = plan(load(args.file))
+    def human():
+        if not p.changes:
+            print(f"{p.topology.name}: no changes; the kernel matches {args.file}")
+            return
+        from .render.table import print_table
+        print_table(f"plan for {p.topology.name}: {len(p.changes)} changes", ("action", "object", "reason"),
+                    [(c.action, c.object, c.reason) for c in p.changes])
+    _out(args, p.as_dict(), human)
+
+
+def cmd_apply(args):
+    from . import apply, load
+    t = load(args.file)
+    steps = []
+    p, sent = apply(t, on_step=steps.append, lock_timeout=args.lock_timeout)
+    def human():
+        for c in steps:
+            print(f"  {c}")
+        print(f"{t.name}: applied {len(steps)} changes, verified" if steps else
+              f"{t.name}: no changes; the kernel already matches")
+    _out(args, {"topology": t.name, "applied": [c.as_dict() for c in steps], "requests": sent,
+                "verified": True}, human)
+
+
+def _name_of(target):
+    if os.path.exists(target) or target.endswith((".yaml", ".yml", ".json")):
+        from . import load
+        return load(target).name
+    return target
+
+
+def cmd_destroy(args):
+    from . import destroy
+    name = _name_of(args.target)
+    removed = destroy(name, lock_timeout=args.lock_timeout)
+    _out(args, {"topology": name, "removed": removed},
+         lambda: print(f"{name}: destroyed ({', '.join(removed) or 'nothing left'})"))
+
+
+def _live(target):
+    """(devices, state) for show: a topology's namespaces, or every one."""
+    from .kernel import netns
+    from .kernel.observe import observe
+    from .kernel.session import Kernel
+    with Kernel() as k:
+        if target is None:
+            st = observe(k, [None] + netns.list_names())
+            return list(st.devices()), st
+        from . import load
+        from .ownership import Record
+        if os.path.exists(target):
+            t = load(target)
+            rec = Record.load(t.name)
+        else:
+            from .spec.model import Topology
+            rec = Record.load(target)
+            if not rec.exists():
+                raise VnetError(f"no topology {target!r}: not a file, and no record of that name")
+            t = Topology(name=target)
+        from . import observe as obs_topo
+        st = obs_topo(k, t, rec)
+        declared = set(t.by_key())
+        nss = set(t.namespaces) | set(rec.namespaces)
+        devs = [d for d in st.devices() if d.netns in nss or d.key in declared or rec.owns_device(d)]
+        return devs, st
+
+
+def cmd_show(args):
+    from .render.show import COLUMNS, device_dict, rows
+    devs, _st = _live(args.target)
+    def human():
+        from .render.table import print_table
+        print_table(f"vnet show {args.target or '(all namespaces)'}", COLUMNS, rows(devs))
+    _out(args, {"devices": [device_dict(d) for d in devs]}, human)
+
+
+def cmd_export(args):
+    from .export import export
+    from .kernel import netns
+    from .kernel.observe import observe
+    from .kernel.session import Kernel
+    with Kernel() as k:
+        nss = args.netns if args.netns else netns.list_names()
+        st = observe(k, [None] + nss)
+    doc = export(st, args.name, args.netns)
+    if args.json:
+        print(json.dumps(doc, indent=1))
+    else:
+        import yaml
+        print(yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=120), end="")
+
+
+def cmd_script(args):
+    from . import load
+    from .render.iproute2 import script
+    print("\n".join(script(load(args.file))))
+
+
+def cmd_exec(args):
+    from .kernel import netns
+    cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not cmd:
+        raise VnetError("exec: no command given (vnet exec NS -- CMD ...)")
+    fd = netns.open_fd(args.netns)
+    if fd is None:
+        raise VnetError(f"exec: network namespace {args.netns!r} does not exist")
+    netns.setns(fd)
+    try:
+        os.execvp(cmd[0], cmd)
+    except OSError as e:
+        raise VnetError(f"exec: {cmd[0]}: {e.strerror}") from None
+
+
+def cmd_schema(args):
+    from .spec.schema import schema
+    print(json.dumps(schema(), indent=1))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

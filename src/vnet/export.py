@@ -1,0 +1,112 @@
+"""Observed state -> topology: what `vnet export` prints and what undo uses to
+put back a device it deleted."""
+from .spec.model import HOST, Endpoint, Interface, Ref
+
+
+def _ref(key, own_ns):
+    ns, name = key
+    return Ref(name, ns, explicit=ns != own_ns)
+
+
+def _endpoint_fields(dev):
+    return dict(name=dev.name, netns=dev.netns, up=dev.up, mtu=dev.mtu, mac=dev.mac,
+                master=_ref(dev.master, dev.netns) if dev.master else None,
+                addresses=list(dev.addresses))
+
+
+def to_interface(dev, state):
+    """The Interface that would re-create ``dev`` (None: vnet has no kind for it)."""
+    if dev.kind is None or not dev.kind.creatable:
+        return None
+    opts = {}
+    for k, v in dev.options.items():
+        if k in dev.kind.options:
+            opts[k] = _ref(v, dev.netns) if isinstance(v, tuple) else v
+    peer = None
+    if dev.kind.peer and dev.peer:
+        p = state.device(*dev.peer)
+        peer = Endpoint(**_endpoint_fields(p)) if p else Endpoint(name=dev.peer[1], netns=dev.peer[0])
+    return Interface(**_endpoint_fields(dev), kind=dev.kind.name, options=opts, peer=peer,
+                     path=f"live {dev.name}")
+
+
+def _ref_doc(ref, own_ns):
+    if not ref.explicit:
+        return ref.name
+    return {"name": ref.name} if ref.netns is HOST else {"name": ref.name, "netns": ref.netns}
+
+
+def _ep_doc(e, kind=None):
+    d = {"name": e.name}
+    if kind:
+        d["kind"] = kind
+    if e.netns is not HOST:
+        d["netns"] = e.netns
+    if not e.up:
+        d["up"] = False
+    if e.mtu:
+        d["mtu"] = e.mtu
+    if e.mac and kind != "external":
+        d["mac"] = e.mac
+    if e.master:
+        d["master"] = _ref_doc(e.master, e.netns)
+    if e.addresses:
+        d["addresses"] = [str(a) for a in e.addresses]
+    return d
+
+
+def _value_doc(v, own_ns):
+    if isinstance(v, Ref):
+        return _ref_doc(v, own_ns)
+    if isinstance(v, list):
+        return [{k: str(x) if not isinstance(x, (int, bool)) else x for k, x in e.items()}
+                if isinstance(e, dict) else str(e) for e in v]
+    if isinstance(v, (bool, int, str)):
+        return v
+    return str(v)
+
+
+def interface_doc(iface):
+    d = _ep_doc(iface, iface.kind)
+    for k, v in iface.options.items():
+        if v is not None and v != []:
+            d[k] = _value_doc(v, iface.netns)
+    if iface.peer:
+        d["peer"] = _ep_doc(iface.peer)
+    return d
+
+
+def export(state, name="exported", namespaces=None):
+    """A topology document of the live state: every device vnet has a kind
+    for; devices they refer to that it has none for become `external`."""
+    nss = [ns for ns in state.namespaces if ns is not HOST and (namespaces is None or ns in namespaces)]
+    shown = [ns for ns in state.namespaces if namespaces is None or ns in namespaces or ns is HOST]
+    ifaces, peers_done, needed = [], set(), set()
+    for ns in shown:
+        for dev in state.namespaces[ns].values():
+            if dev.key in peers_done:
+                continue
+            i = to_interface(dev, state)
+            if i is None:
+                continue
+            if i.peer:
+                peers_done.add(i.peer.key)
+                if i.peer.netns is not HOST and i.peer.netns not in nss:
+                    continue
+            ifaces.append(i)
+            for _f, ref in i.refs():
+                needed.add(ref.resolve(i.netns))
+    declared = {e.key for i in ifaces for e in i.endpoints()}
+    externals = [{"name": n, "kind": "external", **({"netns": ns} if ns is not HOST else {})}
+                 for ns, n in sorted(needed - declared, key=lambda k: (k[0] or "", k[1]))]
+    doc = {"name": name}
+    if nss:
+        doc["namespaces"] = nss
+    doc["interfaces"] = externals + [interface_doc(i) for i in _ordered(ifaces)]
+    return doc
+
+
+def _ordered(ifaces):
+    from .planner import order_interfaces
+    from .spec.model import Topology
+    return order_interfaces(Topology(name="x", interfaces=ifaces))

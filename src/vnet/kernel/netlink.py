@@ -1,0 +1,258 @@
+"""A lean netlink codec: message framing, attributes, requests with extended
+acks, dumps. Decoding is lazy: callers take only the attributes they need."""
+import errno as _errno
+import socket
+import struct
+
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+F_REQUEST, F_MULTI, F_ACK = 0x1, 0x2, 0x4
+F_ROOT, F_MATCH, F_DUMP = 0x100, 0x200, 0x300
+F_REPLACE, F_EXCL, F_CREATE, F_APPEND = 0x100, 0x200, 0x400, 0x800
+F_ACK_TLVS = 0x200
+NLA_F_NESTED = 0x8000
+NLA_TYPE_MASK = 0x3FFF
+SOL_NETLINK = 270
+NETLINK_CAP_ACK, NETLINK_EXT_ACK = 10, 11
+NLMSGERR_ATTR_MSG = 1
+
+_HDR = struct.Struct("=IHHII")
+_NLA = struct.Struct("=HH")
+
+
+def _pad(n):
+    return (n + 3) & ~3
+
+
+# ---- attribute encoding -------------------------------------------------
+
+def attr(t, data):
+    n = 4 + len(data)
+    return _NLA.pack(n, t) + data + b"\0" * (_pad(n) - n)
+
+
+def nest(t, *parts):
+    return attr(t, b"".join(parts))
+
+
+def u8(t, v):
+    return attr(t, struct.pack("=B", v))
+
+
+def u16(t, v):
+    return attr(t, struct.pack("=H", v))
+
+
+def u32(t, v):
+    return attr(t, struct.pack("=I", v))
+
+
+def s32(t, v):
+    return attr(t, struct.pack("=i", v))
+
+
+def u64(t, v):
+    return attr(t, struct.pack("=Q", v))
+
+
+def be16(t, v):
+    return attr(t, struct.pack(">H", v))
+
+
+def string(t, v):
+    return attr(t, v.encode() + b"\0")
+
+
+def flag(t):
+    return attr(t, b"")
+
+
+def mac(t, v):
+    return attr(t, bytes.fromhex(v.replace(":", "")))
+
+
+def ip(t, v):
+    return attr(t, v.packed)
+
+
+ENCODERS = {"u8": u8, "u16": u16, "u32": u32, "u64": u64, "be16": be16, "str": string,
+            "mac": mac, "ip": ip, "flag": lambda t, v: flag(t) if v else b"",
+            "bool8": lambda t, v: u8(t, 1 if v else 0)}
+
+
+# ---- attribute decoding --------------------------------------------------
+
+def parse(buf, off=0, end=None):
+    """Attributes of buf[off:end] as {type: memoryview}; the last one of a type wins."""
+    mv = memoryview(buf)
+    end = len(mv) if end is None else end
+    out = {}
+    while off + 4 <= end:
+        n, t = _NLA.unpack_from(mv, off)
+        if n < 4:
+            break
+        out[t & NLA_TYPE_MASK] = mv[off + 4:off + n]
+        off += _pad(n)
+    return out
+
+
+def parse_list(buf):
+    """Attributes in order, as (type, memoryview) pairs (for repeated types)."""
+    mv = memoryview(buf)
+    off, out = 0, []
+    while off + 4 <= len(mv):
+        n, t = _NLA.unpack_from(mv, off)
+        if n < 4:
+            break
+        out.append((t & NLA_TYPE_MASK, mv[off + 4:off + n]))
+        off += _pad(n)
+    return out
+
+
+def get_u8(v):
+    return v[0]
+
+
+def get_u16(v):
+    return struct.unpack_from("=H", v)[0]
+
+
+def get_u32(v):
+    return struct.unpack_from("=I", v)[0]
+
+
+def get_s32(v):
+    return struct.unpack_from("=i", v)[0]
+
+
+def get_u64(v):
+    return struct.unpack_from("=Q", v)[0]
+
+
+def get_be16(v):
+    return struct.unpack_from(">H", v)[0]
+
+
+def get_str(v):
+    b = bytes(v)
+    i = b.find(b"\0")
+    return (b if i < 0 else b[:i]).decode(errors="replace")
+
+
+def get_mac(v):
+    return ":".join(f"{b:02x}" for b in bytes(v))
+
+
+def get_ip(v):
+    import ipaddress
+    b = bytes(v)
+    return ipaddress.IPv4Address(b) if len(b) == 4 else ipaddress.IPv6Address(b)
+
+
+DECODERS = {"u8": get_u8, "u16": get_u16, "u32": get_u32, "u64": get_u64, "be16": get_be16,
+            "str": get_str, "mac": get_mac, "ip": get_ip, "flag": lambda v: True,
+            "bool8": lambda v: bool(v[0])}
+
+
+# ---- the socket ------------------------------------------------------------
+
+class NetlinkError(OSError):
+    """A negative ack; ``.msg`` holds the kernel's extended-ack text if any."""
+
+    def __init__(self, err, msg=""):
+        super().__init__(err, _errno.errorcode.get(err, str(err)))
+        self.msg = msg
+
+    def __str__(self):
+        import os
+        return os.strerror(self.errno) + (f" ({self.msg})" if self.msg else "")
+
+
+class Socket:
+    """A netlink socket, bound to the network namespace it was created in."""
+
+    def __init__(self, proto=0):
+        s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, proto)
+        for opt in (NETLINK_EXT_ACK, NETLINK_CAP_ACK):
+            try:
+                s.setsockopt(SOL_NETLINK, opt, 1)
+            except OSError:
+                pass
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
+        s.bind((0, 0))
+        self.sock = s
+        self.seq = 0
+        self.requests = 0   # changing requests sent (for the no-op guarantee)
+
+    def close(self):
+        self.sock.close()
+
+    def _send(self, mtype, flags, body):
+        self.seq += 1
+        self.sock.send(_HDR.pack(16 + len(body), mtype, flags, self.seq, 0) + body)
+        return self.seq
+
+    def _messages(self):
+        data = self.sock.recv(1 << 20)
+        off = 0
+        while off + 16 <= len(data):
+            n, t, f, seq, _pid = _HDR.unpack_from(data, off)
+            yield t, f, seq, memoryview(data)[off + 16:off + n]
+            off += _pad(n)
+
+    @staticmethod
+    def _error(flags, payload):
+        err = struct.unpack_from("=i", payload)[0]
+        if not err:
+            return None
+        msg = ""
+        if flags & F_ACK_TLVS:
+            # payload: error, original header (CAP_ACK: header only), then TLVs
+            a = parse(payload, 4 + 16)
+            if NLMSGERR_ATTR_MSG in a:
+                msg = get_str(a[NLMSGERR_ATTR_MSG])
+        return NetlinkError(-err, msg)
+
+    def request(self, mtype, body, flags=0):
+        """Send one changing request and wait for its ack; raise NetlinkError."""
+        self.requests += 1
+        seq = self._send(mtype, F_REQUEST | F_ACK | flags, body)
+        while True:
+            for t, f, s, p in self._messages():
+                if s != seq:
+                    continue
+                if t == NLMSG_ERROR:
+                    e = self._error(f, p)
+                    if e:
+                        raise e
+                    return
+
+    def query(self, mtype, body):
+        """Send a get request (no dump); return the reply's body."""
+        seq = self._send(mtype, F_REQUEST, body)
+        while True:
+            for t, f, s, p in self._messages():
+                if s != seq:
+                    continue
+                if t == NLMSG_ERROR:
+                    e = self._error(f, p)
+                    if e:
+                        raise e
+                    return None
+                return bytes(p)
+
+    def dump(self, mtype, body):
+        """All replies to a dump request, as (type, body) pairs."""
+        seq = self._send(mtype, F_REQUEST | F_DUMP, body)
+        out = []
+        while True:
+            for t, f, s, p in self._messages():
+                if s != seq:
+                    continue
+                if t == NLMSG_DONE:
+                    return out
+                if t == NLMSG_ERROR:
+                    e = self._error(f, p)
+                    if e:
+                        raise e
+                    return out
+                out.append((t, p))

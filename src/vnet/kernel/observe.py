@@ -1,0 +1,132 @@
+"""Live state -> model: ONE link dump and one address dump per namespace
+(routes, fdb and sysctls only where asked), never one query per object."""
+from dataclasses import dataclass, field
+
+from . import netlink, rtnl, sysctl
+
+
+@dataclass
+class Device:
+    """An observed device, with its references resolved to (namespace, name)."""
+    netns: str | None
+    name: str
+    ifindex: int
+    kernel_kind: str | None
+    kind: object            # the kind module, or None for devices vnet has no kind for
+    up: bool
+    mtu: int | None
+    mac: str | None
+    group: int
+    master: tuple | None = None
+    peer: tuple | None = None
+    addresses: list = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def key(self):
+        return (self.netns, self.name)
+
+    @property
+    def kind_name(self):
+        return self.kind.name if self.kind else (self.kernel_kind or "external")
+
+
+class _Dumps:
+    """Per-namespace dumps that only some kinds need, taken on first use."""
+
+    def __init__(self, sock):
+        self._sock = sock
+        self._fdb = None
+
+    @property
+    def fdb(self):
+        if self._fdb is None:
+            self._fdb = rtnl.dump_fdb(self._sock)
+        return self._fdb
+
+
+class State:
+    def __init__(self):
+        self.namespaces = {}      # ns -> {name: Device}
+        self.routes = {}          # ns -> [(dst, gw, oif name, metric, proto)]
+        self.sysctls = {}         # (ns, key) -> value
+
+    def has_ns(self, ns):
+        return ns in self.namespaces
+
+    def device(self, ns, name):
+        return self.namespaces.get(ns, {}).get(name)
+
+    def devices(self):
+        for devs in self.namespaces.values():
+            yield from devs.values()
+
+
+def observe(k, namespaces, routes_in=(), sysctls=()):
+    """Observe ``namespaces`` (None: vnet's own) through Kernel ``k``.
+    Absent namespaces are left out of the state."""
+    from ..kinds import identify
+    raw = {}
+    for ns in dict.fromkeys(namespaces):
+        if not k.has(ns):
+            continue
+        sock = k.sock(ns)
+        raw[ns] = (rtnl.dump_links(sock), rtnl.dump_addrs(sock))
+    st = State()
+    by_index = {ns: {ln.ifindex: ln for ln in links} for ns, (links, _a) in raw.items()}
+    nsids = {}
+
+    def ns_of(ns, nsid):
+        m = nsids.get(ns)
+        if m is None or nsid not in m:
+            m = nsids[ns] = {}
+            sock = k.sock(ns)
+            for other in raw:
+                if other != ns:
+                    try:
+                        m[rtnl.nsid_of(sock, k.fd(other))] = other
+                    except netlink.NetlinkError:
+                        pass
+        return m.get(nsid, ("?", nsid))
+
+    def resolver(ns):
+        def resolve(ifindex, nsid):
+            tns = ns if nsid is None or nsid < 0 else ns_of(ns, nsid)
+            ln = by_index.get(tns, {}).get(ifindex) if not isinstance(tns, tuple) else None
+            return (tns, ln.name if ln else f"if{ifindex}")
+        return resolve
+
+    for ns, (links, addrs) in raw.items():
+        resolve = resolver(ns)
+        dumps = _Dumps(k.sock(ns))
+        devs = st.namespaces[ns] = {}
+        for ln in links:
+            kind = identify(ln)
+            d = Device(ns, ln.name, ln.ifindex, ln.kind, kind, ln.up, ln.mtu, ln.mac, ln.group)
+            if ln.master:
+                d.master = (ns, by_index[ns][ln.master].name) if ln.master in by_index[ns] else (ns, f"if{ln.master}")
+            if kind is not None:
+                d.options = kind.decode(ln, resolve)
+                kind.observe_more(ln, d.options, dumps)
+                d.extra = kind.observed_extra(ln)
+                if kind.peer and ln.link:
+                    d.peer = resolve(ln.link, ln.link_nsid)
+            devs[ln.name] = d
+        names = {ln.ifindex: ln.name for ln in links}
+        for idx, a in addrs:
+            if idx in names and not (a.version == 6 and a.ip.is_link_local):
+                devs[names[idx]].addresses.append(a)
+    for ns in dict.fromkeys(routes_in):
+        if ns in raw:
+            names = {ln.ifindex: ln.name for ln in raw[ns][0]}
+            st.routes[ns] = [(dst, gw, names.get(oif), metric, proto)
+                             for dst, gw, oif, metric, proto in rtnl.dump_routes(k.sock(ns))]
+    for ns, key in dict.fromkeys(sysctls):
+        if ns in raw:
+            with k.entered(ns):
+                try:
+                    st.sysctls[(ns, key)] = sysctl.read(key)
+                except OSError:
+                    st.sysctls[(ns, key)] = None
+    return st

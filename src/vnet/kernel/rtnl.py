@@ -1,0 +1,265 @@
+"""rtnetlink: link, address, route, neighbour and nsid messages."""
+import socket
+import struct
+
+from . import netlink as nl
+
+RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
+RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
+RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
+RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
+RTM_NEWNSID, RTM_GETNSID = 88, 90
+
+# IFLA_*
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
+IFLA_LINKINFO, IFLA_NET_NS_PID, IFLA_IFALIAS, IFLA_GROUP, IFLA_NET_NS_FD = 18, 19, 20, 27, 28
+IFLA_EXT_MASK, IFLA_LINK_NETNSID, IFLA_TARGET_NETNSID = 29, 37, 46
+IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND = 1, 2, 4
+IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS = 1, 2, 8
+RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_TABLE = 1, 4, 5, 6, 15
+NDA_DST, NDA_LLADDR = 1, 2
+NETNSA_NSID, NETNSA_FD = 1, 3
+
+IFF_UP, IFF_LOWER_UP = 0x1, 0x10000
+IFA_F_PERMANENT = 0x80
+RT_TABLE_MAIN = 254
+RTPROT_BOOT, RTPROT_STATIC = 3, 4
+RT_SCOPE_UNIVERSE, RT_SCOPE_LINK = 0, 253
+RTN_UNICAST = 1
+NUD_PERMANENT, NTF_SELF = 0x80, 0x02
+
+_IFI = struct.Struct("=BxHiII")
+_IFA = struct.Struct("=BBBBI")
+_RTM = struct.Struct("=BBBBBBBBI")
+_NDM = struct.Struct("=BxxxiHBB")
+
+
+def ifinfo(index=0, flags=0, change=0, family=0):
+    return _IFI.pack(family, 0, index, flags, change)
+
+
+# ---- links -----------------------------------------------------------------
+
+class Link:
+    """One observed link: the generic fields decoded, kind data kept raw."""
+    __slots__ = ("ifindex", "name", "flags", "mtu", "mac", "master", "link", "link_nsid",
+                 "group", "kind", "data", "slave_kind")
+
+    @property
+    def up(self):
+        return bool(self.flags & IFF_UP)
+
+
+def decode_link(body):
+    _fam, _typ, index, flags, _ch = _IFI.unpack_from(body)
+    a = nl.parse(body, 16)
+    ln = Link()
+    ln.ifindex, ln.flags = index, flags
+    ln.name = nl.get_str(a[IFLA_IFNAME])
+    ln.mtu = nl.get_u32(a[IFLA_MTU]) if IFLA_MTU in a else None
+    ln.mac = nl.get_mac(a[IFLA_ADDRESS]) if IFLA_ADDRESS in a else None
+    ln.master = nl.get_u32(a[IFLA_MASTER]) if IFLA_MASTER in a else 0
+    ln.link = nl.get_u32(a[IFLA_LINK]) if IFLA_LINK in a else 0
+    ln.link_nsid = nl.get_s32(a[IFLA_LINK_NETNSID]) if IFLA_LINK_NETNSID in a else None
+    ln.group = nl.get_u32(a[IFLA_GROUP]) if IFLA_GROUP in a else 0
+    ln.kind, ln.data, ln.slave_kind = None, None, None
+    if IFLA_LINKINFO in a:
+        li = nl.parse(a[IFLA_LINKINFO])
+        if IFLA_INFO_KIND in li:
+            ln.kind = nl.get_str(li[IFLA_INFO_KIND])
+        if IFLA_INFO_DATA in li:
+            ln.data = li[IFLA_INFO_DATA]
+        if IFLA_INFO_SLAVE_KIND in li:
+            ln.slave_kind = nl.get_str(li[IFLA_INFO_SLAVE_KIND])
+    return ln
+
+
+def dump_links(sock):
+    return [decode_link(p) for t, p in sock.dump(RTM_GETLINK, ifinfo()) if t == RTM_NEWLINK]
+
+
+def link_attrs(*, name=None, mtu=None, mac=None, master=None, group=None, ns_fd=None, link=None):
+    parts = []
+    if name is not None:
+        parts.append(nl.string(IFLA_IFNAME, name))
+    if mtu is not None:
+        parts.append(nl.u32(IFLA_MTU, mtu))
+    if mac is not None:
+        parts.append(nl.mac(IFLA_ADDRESS, mac))
+    if master is not None:
+        parts.append(nl.u32(IFLA_MASTER, master))
+    if group is not None:
+        parts.append(nl.u32(IFLA_GROUP, group))
+    if ns_fd is not None:
+        parts.append(nl.u32(IFLA_NET_NS_FD, ns_fd))
+    if link is not None:
+        parts.append(nl.u32(IFLA_LINK, link))
+    return b"".join(parts)
+
+
+def linkinfo(kind, data=b""):
+    parts = [nl.string(IFLA_INFO_KIND, kind)]
+    if data:
+        parts.append(nl.attr(IFLA_INFO_DATA, data))
+    return nl.attr(IFLA_LINKINFO, b"".join(parts))
+
+
+def new_link(sock, *, up, attrs):
+    """Create a link; ``attrs`` is the encoded attribute body."""
+    sock.request(RTM_NEWLINK, ifinfo(flags=IFF_UP if up else 0, change=IFF_UP if up else 0) + attrs,
+                 nl.F_CREATE | nl.F_EXCL)
+
+
+def set_link(sock, ifindex, *, up=None, attrs=b""):
+    flags = IFF_UP if up else 0
+    change = IFF_UP if up is not None else 0
+    sock.request(RTM_NEWLINK, ifinfo(ifindex, flags, change) + attrs)
+
+
+def del_link(sock, ifindex):
+    sock.request(RTM_DELLINK, ifinfo(ifindex))
+
+
+def del_group(sock, group):
+    """Delete every link of a group in one request (one synchronize_net)."""
+    sock.request(RTM_DELLINK, ifinfo() + nl.u32(IFLA_GROUP, group))
+
+
+# ---- addresses ---------------------------------------------------------------
+
+def dump_addrs(sock):
+    """[(ifindex, ip_interface, flags)] of a namespace."""
+    import ipaddress
+    out = []
+    for t, p in sock.dump(RTM_GETADDR, _IFA.pack(0, 0, 0, 0, 0)):
+        if t != RTM_NEWADDR:
+            continue
+        fam, plen, _flags, _scope, index = _IFA.unpack_from(p)
+        a = nl.parse(p, 8)
+        v = a.get(IFA_LOCAL) or a.get(IFA_ADDRESS)
+        if v is None:
+            continue
+        out.append((index, ipaddress.ip_interface(f"{nl.get_ip(v)}/{plen}")))
+    return out
+
+
+def _addr_msg(ifindex, iface):
+    fam = socket.AF_INET if iface.version == 4 else socket.AF_INET6
+    body = _IFA.pack(fam, iface.network.prefixlen, 0, 0, ifindex)
+    body += nl.ip(IFA_LOCAL, iface.ip) + nl.ip(IFA_ADDRESS, iface.ip)
+    return body
+
+
+def add_addr(sock, ifindex, iface):
+    body = _addr_msg(ifindex, iface)
+    if iface.version == 4 and iface.network.prefixlen < 31:
+        body += nl.attr(4, iface.network.broadcast_address.packed)  # IFA_BROADCAST, as ip does with 'brd +'
+    if iface.version == 6:
+        body += nl.u32(IFA_FLAGS, 0x02)  # IFA_F_NODAD: usable at once, like a lab wants
+    sock.request(RTM_NEWADDR, body, nl.F_CREATE | nl.F_EXCL)
+
+
+def del_addr(sock, ifindex, iface):
+    sock.request(RTM_DELADDR, _addr_msg(ifindex, iface))
+
+
+# ---- routes --------------------------------------------------------------------
+
+def dump_routes(sock):
+    """Main-table unicast routes we could have made: [(dst, gateway, oif, metric, proto)]."""
+    import ipaddress
+    out = []
+    for fam in (socket.AF_INET, socket.AF_INET6):
+        for t, p in sock.dump(RTM_GETROUTE, _RTM.pack(fam, 0, 0, 0, 0, 0, 0, 0, 0)):
+            f, dlen, _slen, _tos, table, proto, scope, rtype, _fl = _RTM.unpack_from(p)
+            if rtype != RTN_UNICAST:
+                continue
+            a = nl.parse(p, 12)
+            if RTA_TABLE in a:
+                table = nl.get_u32(a[RTA_TABLE])
+            if table != RT_TABLE_MAIN:
+                continue
+            zero = "0.0.0.0" if f == socket.AF_INET else "::"
+            dst = nl.get_ip(a[RTA_DST]) if RTA_DST in a else ipaddress.ip_address(zero)
+            gw = nl.get_ip(a[RTA_GATEWAY]) if RTA_GATEWAY in a else None
+            oif = nl.get_u32(a[RTA_OIF]) if RTA_OIF in a else 0
+            metric = nl.get_u32(a[RTA_PRIORITY]) if RTA_PRIORITY in a else 0
+            out.append((ipaddress.ip_network(f"{dst}/{dlen}"), gw, oif, metric, proto))
+    return out
+
+
+def _route_msg(dst, gw, oif, metric):
+    fam = socket.AF_INET if dst.version == 4 else socket.AF_INET6
+    scope = RT_SCOPE_UNIVERSE if gw is not None else RT_SCOPE_LINK
+    body = _RTM.pack(fam, dst.prefixlen, 0, 0, RT_TABLE_MAIN, RTPROT_STATIC, scope, RTN_UNICAST, 0)
+    if dst.prefixlen:
+        body += nl.ip(RTA_DST, dst.network_address)
+    if gw is not None:
+        body += nl.ip(RTA_GATEWAY, gw)
+    if oif:
+        body += nl.u32(RTA_OIF, oif)
+    if metric:
+        body += nl.u32(RTA_PRIORITY, metric)
+    return body
+
+
+def add_route(sock, dst, gw, oif, metric):
+    sock.request(RTM_NEWROUTE, _route_msg(dst, gw, oif, metric), nl.F_CREATE | nl.F_EXCL)
+
+
+def del_route(sock, dst, gw, oif, metric):
+    sock.request(RTM_DELROUTE, _route_msg(dst, gw, oif, metric))
+
+
+# ---- bridge fdb (vxlan static entries) ----------------------------------------
+
+AF_BRIDGE = 7
+
+
+def dump_fdb(sock):
+    """[(ifindex, mac, dst ip)] of static fdb entries that carry a destination."""
+    out = []
+    for t, p in sock.dump(RTM_GETNEIGH, _NDM.pack(AF_BRIDGE, 0, 0, 0, 0)):
+        if t != RTM_NEWNEIGH:
+            continue
+        _fam, index, state, _fl, _typ = _NDM.unpack_from(p)
+        a = nl.parse(p, 12)
+        if NDA_DST in a and NDA_LLADDR in a and state & NUD_PERMANENT:
+            out.append((index, nl.get_mac(a[NDA_LLADDR]), nl.get_ip(a[NDA_DST])))
+    return out
+
+
+def _fdb_msg(ifindex, mac, dst):
+    return (_NDM.pack(AF_BRIDGE, ifindex, NUD_PERMANENT, NTF_SELF, 0)
+            + nl.mac(NDA_LLADDR, mac) + nl.ip(NDA_DST, dst))
+
+
+def add_fdb(sock, ifindex, mac, dst):
+    sock.request(RTM_NEWNEIGH, _fdb_msg(ifindex, mac, dst), nl.F_CREATE | nl.F_APPEND)
+
+
+def del_fdb(sock, ifindex, mac, dst):
+    sock.request(RTM_DELNEIGH, _fdb_msg(ifindex, mac, dst))
+
+
+# ---- namespace ids ----------------------------------------------------------------
+
+_RTGEN = struct.Struct("=Bxxx")
+
+
+def nsid_of(sock, fd):
+    """The id under which ``sock``'s namespace knows the namespace ``fd`` (-1: none)."""
+    body = sock.query(RTM_GETNSID, _RTGEN.pack(socket.AF_UNSPEC) + nl.u32(NETNSA_FD, fd))
+    a = nl.parse(body, 4)
+    return nl.get_s32(a[NETNSA_NSID]) if NETNSA_NSID in a else -1
+
+
+def get_link(sock, name):
+    """One link by name (None when absent)."""
+    try:
+        body = sock.query(RTM_GETLINK, ifinfo() + nl.string(IFLA_IFNAME, name))
+    except nl.NetlinkError as e:
+        if e.errno == 19:   # ENODEV
+            return None
+        raise
+    return decode_link(body) if body else None

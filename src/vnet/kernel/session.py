@@ -1,0 +1,84 @@
+"""A kernel session: one netlink socket per namespace, opened by entering the
+namespace once (a netlink socket stays bound to the namespace it was made in)."""
+import os
+import resource
+
+from . import netlink, netns
+
+
+class Kernel:
+    """Handles to the namespaces vnet works in. ``None`` names the namespace
+    vnet runs in."""
+
+    def __init__(self):
+        self._fds = {None: netns.current_fd()}
+        self._socks = {}
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < hard:  # two fds per namespace; labs have thousands
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    def close(self):
+        for s in self._socks.values():
+            s.close()
+        for fd in self._fds.values():
+            os.close(fd)
+        self._socks.clear()
+        self._fds.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def has(self, ns):
+        return self.fd(ns) is not None
+
+    def fd(self, ns):
+        if ns not in self._fds:
+            fd = netns.open_fd(ns)
+            if fd is None:
+                return None
+            self._fds[ns] = fd
+        return self._fds[ns]
+
+    def sock(self, ns):
+        s = self._socks.get(ns)
+        if s is None:
+            fd = self.fd(ns)
+            if fd is None:
+                raise FileNotFoundError(f"network namespace {ns!r} does not exist")
+            if ns is None:
+                s = netlink.Socket()
+            else:
+                with netns.entered(fd):
+                    s = netlink.Socket()
+            self._socks[ns] = s
+        return s
+
+    def entered(self, ns):
+        """Context manager: this thread in namespace ``ns``."""
+        return netns.entered(None if ns is None else self.fd(ns))
+
+    def create_ns(self, name):
+        self.forget(name)
+        self._fds[name] = netns.create(name)
+        from . import rtnl
+        rtnl.set_link(self.sock(name), 1, up=True)  # lo up, so a lab can talk to itself
+
+    def delete_ns(self, name):
+        self.forget(name)
+        netns.delete(name)
+
+    def forget(self, name):
+        s = self._socks.pop(name, None)
+        if s:
+            s.close()
+        fd = self._fds.pop(name, None)
+        if fd is not None:
+            os.close(fd)
+
+    @property
+    def requests(self):
+        """Changing netlink requests sent so far, over all namespaces."""
+        return sum(s.requests for s in self._socks.values())

@@ -1,0 +1,27 @@
+"""Persistent TUN/TAP devices through /dev/net/tun, as `ip tuntap add` makes
+them (the kernel offers no rtnetlink creation for tun)."""
+import fcntl
+import os
+import struct
+
+TUNSETIFF, TUNSETPERSIST, TUNSETOWNER, TUNSETGROUP = 0x400454CA, 0x400454CB, 0x400454CC, 0x400454CE
+IFF_TUN, IFF_TAP, IFF_NO_PI, IFF_VNET_HDR, IFF_MULTI_QUEUE = 0x1, 0x2, 0x1000, 0x4000, 0x0100
+
+
+def create(name, tap, owner=None, group=None, multi_queue=False, vnet_hdr=False):
+    """Create a persistent device in the calling thread's namespace."""
+    flags = (IFF_TAP if tap else IFF_TUN) | IFF_NO_PI
+    if multi_queue:
+        flags |= IFF_MULTI_QUEUE
+    if vnet_hdr:
+        flags |= IFF_VNET_HDR
+    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
+    try:
+        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH22x", name.encode(), flags))
+        if owner is not None:
+            fcntl.ioctl(fd, TUNSETOWNER, owner)
+        if group is not None:
+            fcntl.ioctl(fd, TUNSETGROUP, group)
+        fcntl.ioctl(fd, TUNSETPERSIST, 1)
+    finally:
+        os.close(fd)

@@ -1,0 +1,149 @@
+"""The kind contract. A kind module makes one ``Kind`` instance; generic code
+only ever talks to that surface, never to a kind by name.
+
+- ``options``: the typed kind options (field declarations: validation + schema);
+- capabilities as data: ``link_option`` (the option naming the lower device),
+  ``peer`` (has a peer endpoint), ``creatable``, ``dies_with_link``,
+  ``inplace`` (options the kernel changes in place; others force a re-create);
+- ``netlink``: the IFLA_INFO_DATA table, option -> (attribute id, codec); the
+  codec encodes and decodes it both ways;
+- ``iproute2``: the equivalent `ip link add` arguments.
+"""
+from ..kernel import netlink as nl
+from ..kernel import rtnl
+from ..spec.model import Ref
+
+
+class Kind:
+    name = ""               # the topology file's kind
+    kernel_kind = ""        # IFLA_INFO_KIND
+    doc = ""
+    options = {}
+    netlink = {}            # option -> (IFLA_<KIND>_* id, codec name)
+    link_option = None      # option holding the lower device Ref
+    link_attr = None        # top-level attribute carrying it (IFLA_LINK), else in `netlink`
+    peer = False
+    is_master = False       # other devices may name it as `master`
+    creatable = True
+    dies_with_link = False
+    inplace = frozenset()   # options changeable without re-creating
+
+    # ---- spec side ---------------------------------------------------------
+    def check(self, iface, problems, path):
+        """Cross-field rules of this kind; add problems, return nothing."""
+
+    # ---- kernel side -------------------------------------------------------
+    def matches(self, link):
+        return link.kind == self.kernel_kind
+
+    def encode_value(self, opt, value, ctx, iface):
+        if isinstance(value, Ref):
+            return ctx.ifindex(*value.resolve(iface.netns))
+        return value
+
+    def info_data(self, iface, ctx, only=None):
+        parts = []
+        for opt, (aid, codec) in self.netlink.items():
+            if only is not None and opt not in only:
+                continue
+            v = iface.options.get(opt)
+            if v is None:
+                continue
+            parts.append(nl.ENCODERS[codec](aid, self.encode_value(opt, v, ctx, iface)))
+        return b"".join(parts)
+
+    def decode(self, link, resolve):
+        """Kind options of an observed link. ``resolve(ifindex, nsid)`` gives
+        the (namespace, name) of a device the link refers to."""
+        out = {}
+        a = nl.parse(link.data) if link.data is not None else {}
+        for opt, (aid, codec) in self.netlink.items():
+            if aid in a:
+                v = nl.DECODERS[codec](a[aid])
+                if isinstance(self.options.get(opt), _RefFieldType()):
+                    v = resolve(v, link.link_nsid) if v else None
+                out[opt] = v
+            elif codec == "flag":
+                out[opt] = False
+        if self.link_attr and link.link:
+            out[self.link_option] = resolve(link.link, link.link_nsid)
+        return out
+
+    def sock_ns(self, iface):
+        """The namespace whose socket creates the device: the lower device's
+        (the kernel looks the link index up there), else the device's own."""
+        if self.link_option and iface.options.get(self.link_option):
+            return iface.options[self.link_option].resolve(iface.netns)[0]
+        return iface.netns
+
+    def create(self, ctx, iface):
+        sns = self.sock_ns(iface)
+        link = None
+        if self.link_attr and iface.options.get(self.link_option):
+            link = ctx.ifindex(*iface.options[self.link_option].resolve(iface.netns))
+        attrs = rtnl.link_attrs(
+            name=iface.name, mtu=iface.mtu, mac=iface.mac, link=link, group=ctx.group,
+            master=ctx.ifindex(*iface.master_key()) if iface.master else None,
+            ns_fd=ctx.fd(iface.netns) if sns != iface.netns else None)
+        attrs += rtnl.linkinfo(self.kernel_kind, self.info_data(iface, ctx) + self.extra_data(ctx, iface))
+        rtnl.new_link(ctx.sock(sns), up=iface.up, attrs=attrs)
+
+    def extra_data(self, ctx, iface):
+        """More IFLA_INFO_DATA for creation (a veth's peer)."""
+        return b""
+
+    def modify(self, ctx, iface, changed):
+        """Apply changed kind options in place (all in ``self.inplace``)."""
+        data = self.info_data(iface, ctx, only=set(changed))
+        rtnl.set_link(ctx.sock(iface.netns), ctx.ifindex(*iface.key),
+                      attrs=rtnl.linkinfo(self.kernel_kind, data))
+
+    # ---- the reference article's notation -------------------------------
+    def iproute2(self, iface):
+        """Arguments after `type <kind>` in `ip link add`."""
+        return []
+
+    def iproute2_add(self, iface):
+        return iproute2_add(self, iface)
+
+    def iproute2_extra(self, iface):
+        """Commands after the `ip link add` line (fdb entries...)."""
+        return []
+
+    def observe_more(self, link, opts, dumps):
+        """Complete ``opts`` from other dumps of the link's namespace
+        (``dumps.fdb``...), taken lazily only when a kind asks."""
+
+    def observed_extra(self, link):
+        """Facts for `vnet show` that are not options (e.g. /dev/tapN)."""
+        return {}
+
+
+def _RefFieldType():
+    from ..spec.fields import RefField
+    return RefField
+
+
+def onoff(v):
+    return "on" if v else "off"
+
+
+def ipcmd(ns, *args):
+    """One `ip` command line, in namespace ``ns`` (None: where vnet runs)."""
+    return " ".join(["ip"] + (["-n", ns] if ns is not None else []) + [str(a) for a in args])
+
+
+def iproute2_add(kind, iface):
+    """The `ip link add` line creating ``iface``, in the reference's notation."""
+    sns = kind.sock_ns(iface)
+    args = ["link", "add"]
+    if kind.link_attr and iface.options.get(kind.link_option):
+        args += ["link", iface.options[kind.link_option].name]
+    args.append(iface.name)
+    if sns != iface.netns:
+        args += ["netns", iface.netns if iface.netns is not None else "1"]
+    if iface.mtu:
+        args += ["mtu", iface.mtu]
+    if iface.mac:
+        args += ["address", iface.mac]
+    return ipcmd(sns, *args, "type", kind.kernel_kind, *kind.iproute2(iface))

@@ -1,0 +1,70 @@
+"""MACVLAN and MACVTAP: devices with their own MAC on a lower device
+(Figures 11-15, 19). Five modes, differing in who may talk to whom."""
+from ..kernel import netlink as nl
+from ..spec.fields import Enum, ListOf, MAC, RefField
+from .base import Kind
+
+IFLA_MACVLAN_MODE, IFLA_MACVLAN_MACADDR_MODE, IFLA_MACVLAN_MACADDR = 1, 3, 4
+IFLA_MACVLAN_MACADDR_DATA, IFLA_MACVLAN_MACADDR_COUNT = 5, 6
+MACADDR_SET = 3
+MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8, "source": 16}
+MODE_NAMES = {v: k for k, v in MODES.items()}
+
+
+class Macvlan(Kind):
+    options = {
+        "link": RefField("the lower device", required=True),
+        "mode": Enum("who may talk to whom: private (no one but the outside), vepa (through an outside "
+                     "hairpin switch), bridge (each other directly), passthru (one device takes the lower "
+                     "over), source (only frames from source_macs)", MODES, default="vepa"),
+        "source_macs": ListOf(MAC("allowed source MAC"), "source mode: the MACs accepted", default=None),
+    }
+    link_option = "link"
+    link_attr = 5   # IFLA_LINK
+    dies_with_link = True
+    inplace = frozenset({"mode", "source_macs"})
+
+    def __init__(self, name, doc):
+        self.name = self.kernel_kind = name
+        self.doc = doc
+
+    def check(self, iface, problems, path):
+        o = iface.options
+        if o.get("mode") == "source" and not o.get("source_macs"):
+            problems.add(f"{path}.source_macs", "mode source needs at least one MAC in source_macs")
+        if o.get("source_macs") and o.get("mode") != "source":
+            problems.add(f"{path}.source_macs", f"only used in mode source (mode is {o.get('mode')})")
+
+    def info_data(self, iface, ctx, only=None):
+        o = iface.options
+        parts = []
+        if only is None or "mode" in only:
+            parts.append(nl.u32(IFLA_MACVLAN_MODE, MODES[o["mode"]]))
+        if o.get("source_macs") is not None and (only is None or "source_macs" in only):
+            parts.append(nl.u32(IFLA_MACVLAN_MACADDR_MODE, MACADDR_SET))
+            parts.append(nl.attr(IFLA_MACVLAN_MACADDR_DATA,
+                                 b"".join(nl.mac(IFLA_MACVLAN_MACADDR, m) for m in o["source_macs"])))
+        return b"".join(parts)
+
+    def decode(self, link, resolve):
+        a = nl.parse(link.data) if link.data is not None else {}
+        out = {"mode": MODE_NAMES.get(nl.get_u32(a[IFLA_MACVLAN_MODE])) if IFLA_MACVLAN_MODE in a else None}
+        if IFLA_MACVLAN_MACADDR_DATA in a:
+            out["source_macs"] = [nl.get_mac(v) for t, v in nl.parse_list(a[IFLA_MACVLAN_MACADDR_DATA])
+                                  if t == IFLA_MACVLAN_MACADDR]
+        out["link"] = resolve(link.link, link.link_nsid) if link.link else None
+        return out
+
+    def iproute2(self, iface):
+        o = iface.options
+        out = ["mode", o["mode"]]
+        if o.get("source_macs"):
+            out += ["macaddr", "set", *o["source_macs"]]
+        return out
+
+    def observed_extra(self, link):
+        return {"tap_device": f"/dev/tap{link.ifindex}"} if self.name == "macvtap" else {}
+
+
+MACVLAN = Macvlan("macvlan", "a device with its own MAC address on a lower device")
+MACVTAP = Macvlan("macvtap", "a macvlan whose frames a VM reads and writes through /dev/tapN")

@@ -1,0 +1,138 @@
+"""VXLAN: Ethernet over UDP, 24-bit network ids (RFC 7348; Figure 8)."""
+import ipaddress
+
+from ..kernel import netlink as nl
+from ..kernel import rtnl
+from ..spec.fields import Bool, Int, IP, ListOf, Obj, MAC, RefField
+from .base import Kind
+
+IFLA_VXLAN_ID, IFLA_VXLAN_GROUP, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL = 1, 2, 3, 4
+IFLA_VXLAN_TTL, IFLA_VXLAN_LEARNING, IFLA_VXLAN_PORT = 5, 7, 15
+IFLA_VXLAN_GROUP6, IFLA_VXLAN_LOCAL6 = 16, 17
+ZERO_MAC = "00:00:00:00:00:00"
+
+
+class Vxlan(Kind):
+    name = kernel_kind = "vxlan"
+    doc = "a VXLAN tunnel endpoint: Ethernet frames in UDP to `remote`, a multicast `group`, or `fdb` peers"
+    options = {
+        "vni": Int("VXLAN network identifier", lo=1, hi=16777215, required=True),
+        "local": IP("source address of the outer packets"),
+        "remote": IP("unicast peer (default destination)"),
+        "group": IP("multicast group (default destination)"),
+        "dev": RefField("underlay device"),
+        "dstport": Int("UDP destination port (IANA: 4789)", lo=1, hi=65535, default=4789),
+        "ttl": Int("outer TTL (0: inherit)", lo=0, hi=255),
+        "learning": Bool("learn remote MACs from received packets"),
+        "fdb": ListOf(Obj({"mac": MAC("inner MAC, 00:00:00:00:00:00 for every unknown destination",
+                                      default="00:00:00:00:00:00"),
+                           "dst": IP("outer destination", required=True)}),
+                      "static forwarding entries (several all-zero entries: head-end replication)"),
+    }
+    link_option = "dev"
+    inplace = frozenset({"ttl", "learning", "fdb"})
+
+    def check(self, iface, problems, path):
+        o = iface.options
+        if o.get("remote") is not None and o.get("group") is not None:
+            problems.add(f"{path}.group", "give either remote or group, not both")
+        if o.get("group") is not None and not o["group"].is_multicast:
+            problems.add(f"{path}.group", f"{o['group']} is not a multicast address (use remote for a unicast peer)")
+        if o.get("remote") is not None and o["remote"].is_multicast:
+            problems.add(f"{path}.remote", f"{o['remote']} is multicast: use group")
+        if o.get("group") is not None and o.get("dev") is None:
+            problems.add(f"{path}.dev", "a multicast group needs an underlay dev")
+        fams = {a.version for a in (o.get("local"), o.get("remote"), o.get("group")) if a is not None}
+        fams |= {e["dst"].version for e in o.get("fdb") or []}
+        if len(fams) > 1:
+            problems.add(path, "local, remote/group and fdb destinations must all be IPv4 or all IPv6")
+
+    def info_data(self, iface, ctx, only=None):
+        o = iface.options
+        want = lambda k: (only is None or k in only) and o.get(k) is not None  # noqa: E731
+        parts = []
+        if want("vni"):
+            parts.append(nl.u32(IFLA_VXLAN_ID, o["vni"]))
+        for k, a4, a6 in (("local", IFLA_VXLAN_LOCAL, IFLA_VXLAN_LOCAL6),
+                          ("remote", IFLA_VXLAN_GROUP, IFLA_VXLAN_GROUP6),
+                          ("group", IFLA_VXLAN_GROUP, IFLA_VXLAN_GROUP6)):
+            if want(k):
+                parts.append(nl.ip(a4 if o[k].version == 4 else a6, o[k]))
+        if want("dev"):
+            parts.append(nl.u32(IFLA_VXLAN_LINK, ctx.ifindex(*o["dev"].resolve(iface.netns))))
+        if want("dstport"):
+            parts.append(nl.be16(IFLA_VXLAN_PORT, o["dstport"]))
+        if want("ttl"):
+            parts.append(nl.u8(IFLA_VXLAN_TTL, o["ttl"]))
+        if want("learning"):
+            parts.append(nl.u8(IFLA_VXLAN_LEARNING, int(o["learning"])))
+        return b"".join(parts)
+
+    def decode(self, link, resolve):
+        a = nl.parse(link.data) if link.data is not None else {}
+        out = {"vni": nl.get_u32(a[IFLA_VXLAN_ID]) if IFLA_VXLAN_ID in a else None}
+        loc = a.get(IFLA_VXLAN_LOCAL) or a.get(IFLA_VXLAN_LOCAL6)
+        out["local"] = nl.get_ip(loc) if loc is not None and any(loc) else None
+        grp = a.get(IFLA_VXLAN_GROUP) or a.get(IFLA_VXLAN_GROUP6)
+        grp = nl.get_ip(grp) if grp is not None and any(grp) else None
+        out["group"] = grp if grp is not None and grp.is_multicast else None
+        out["remote"] = grp if grp is not None and not grp.is_multicast else None
+        dev = nl.get_u32(a[IFLA_VXLAN_LINK]) if IFLA_VXLAN_LINK in a else 0
+        out["dev"] = resolve(dev, link.link_nsid) if dev else None
+        out["dstport"] = nl.get_be16(a[IFLA_VXLAN_PORT]) if IFLA_VXLAN_PORT in a else None
+        out["ttl"] = nl.get_u8(a[IFLA_VXLAN_TTL]) if IFLA_VXLAN_TTL in a else None
+        out["learning"] = bool(a[IFLA_VXLAN_LEARNING][0]) if IFLA_VXLAN_LEARNING in a else None
+        return out
+
+    # static fdb entries live beside the link: created, observed and compared here
+    def create(self, ctx, iface):
+        super().create(ctx, iface)
+        self._set_fdb(ctx, iface, [], iface.options.get("fdb") or [])
+
+    def modify(self, ctx, iface, changed):
+        rest = [c for c in changed if c != "fdb"]
+        if rest:
+            super().modify(ctx, iface, rest)
+        if "fdb" in changed:
+            self._set_fdb(ctx, iface, changed["fdb"] or [], iface.options.get("fdb") or [])
+
+    def _set_fdb(self, ctx, iface, old, new):
+        sock, idx = ctx.sock(iface.netns), ctx.ifindex(*iface.key)
+        key = lambda e: (e["mac"], str(e["dst"]))  # noqa: E731
+        have, want = {key(e) for e in old}, {key(e) for e in new}
+        for e in old:
+            if key(e) not in want:
+                rtnl.del_fdb(sock, idx, e["mac"], e["dst"])
+        for e in new:
+            if key(e) not in have:
+                rtnl.add_fdb(sock, idx, e["mac"], e["dst"])
+
+    def observe_more(self, link, opts, dumps):
+        """The fdb option, from the namespace's fdb dump (the default
+        destination's own all-zero entry excluded)."""
+        opts["fdb"] = [{"mac": m, "dst": d} for idx, m, d in dumps.fdb
+                       if idx == link.ifindex
+                       and not (m == ZERO_MAC and d in (opts.get("remote"), opts.get("group")))]
+
+    def iproute2(self, iface):
+        o = iface.options
+        out = ["id", o["vni"]]
+        for k in ("local", "remote", "group"):
+            if o.get(k) is not None:
+                out += [k, o[k]]
+        if o.get("dev"):
+            out += ["dev", o["dev"].name]
+        out += ["dstport", o.get("dstport") or 4789]
+        if o.get("ttl") is not None:
+            out += ["ttl", o["ttl"]]
+        if o.get("learning") is not None:
+            out.append("learning" if o["learning"] else "nolearning")
+        return out
+
+    def iproute2_extra(self, iface):
+        ns = [] if iface.netns is None else ["-n", iface.netns]
+        return [" ".join(["bridge", *ns, "fdb", "append", e["mac"], "dev", iface.name, "dst", str(e["dst"])])
+                for e in iface.options.get("fdb") or []]
+
+
+KIND = Vxlan()

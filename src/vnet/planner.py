@@ -1,0 +1,238 @@
+"""Desired vs observed -> ordered changes, each with a reason.
+
+Pure: reads a Topology, an observed State and the ownership Record; touches
+no kernel. The order is the apply order: removals (routes, devices,
+namespaces), then namespaces, devices in dependency order (lower devices and
+masters first), in-place changes, addresses, routes, sysctls."""
+from dataclasses import dataclass, field
+
+from .errors import PlanError
+from .spec.model import HOST, Ref, where
+
+
+@dataclass
+class Change:
+    action: str        # create | modify | recreate | delete
+    object: str        # what, e.g. "link net1/eth0"
+    reason: str
+    op: tuple = field(default=(), repr=False)   # what apply runs
+
+    def as_dict(self):
+        return {"action": self.action, "object": self.object, "reason": self.reason}
+
+    def __str__(self):
+        return f"{self.action} {self.object}: {self.reason}"
+
+
+@dataclass
+class Plan:
+    topology: object
+    state: object
+    record: object
+    changes: list
+
+    def __bool__(self):
+        return bool(self.changes)
+
+    def as_dict(self):
+        return {"topology": self.topology.name, "changes": [c.as_dict() for c in self.changes]}
+
+
+def _norm(v, own_ns):
+    if isinstance(v, Ref):
+        return v.resolve(own_ns)
+    if isinstance(v, list):
+        return sorted(tuple(sorted((k, str(x)) for k, x in e.items())) if isinstance(e, dict) else str(e)
+                      for e in v)
+    return v
+
+
+def _show(v):
+    if isinstance(v, tuple) and len(v) == 2:
+        return where(*v)
+    if isinstance(v, Ref):
+        return v.name
+    if isinstance(v, list):
+        return "[" + ", ".join(str(x.get("dst", x)) if isinstance(x, dict) else str(x) for x in v) + "]"
+    return str(v)
+
+
+def order_interfaces(topo):
+    """Interfaces in dependency order: whatever an interface refers to first."""
+    devices = topo.by_key()
+    out, seen = [], set()
+
+    def visit(i):
+        if id(i) in seen:
+            return
+        seen.add(id(i))
+        for fld, ref in i.refs():
+            owner = i.peer if fld.startswith("peer.") else i
+            dep = devices.get(ref.resolve(owner.netns))
+            if dep:
+                visit(dep[0])
+        out.append(i)
+
+    for i in topo.interfaces:
+        visit(i)
+    return out
+
+
+def plan(topo, state, record):
+    """The ordered changes that make the kernel match ``topo``."""
+    conflicts = []
+    removals, ns_creates, creates, modifies, addrs, routes, sysctls, ns_deletes = ([] for _ in range(8))
+    owned_ns = set(record.namespaces)
+
+    for ns in topo.namespaces:
+        if state.has_ns(ns):
+            if ns not in owned_ns:
+                conflicts.append(f"namespace {ns!r} exists and is not owned by topology {topo.name!r}")
+        else:
+            ns_creates.append(Change("create", f"netns {ns}", "does not exist", ("ns_create", ns)))
+
+    def owned(dev):
+        return record.owns_device(dev)
+
+    declared = topo.by_key()
+    ordered = order_interfaces(topo)
+    gone = set()        # keys whose current device will not survive (re-created or absent)
+
+    for iface in ordered:
+        kind = iface.kind_module
+        if not kind.creatable:
+            if state.has_ns(iface.netns) and not state.device(*iface.key):
+                conflicts.append(f"{iface.path}: external device {iface.label!r} does not exist")
+            continue
+        existing = [state.device(*e.key) for e in iface.endpoints()]
+        for e, dev in zip(iface.endpoints(), existing):
+            if dev and not owned(dev):
+                conflicts.append(f"{iface.path}: device {e.label!r} exists and is not owned by topology "
+                                 f"{topo.name!r} (vnet never takes over a device it did not create)")
+        dev = existing[0]
+        reason, changed = _compare(iface, kind, dev, gone)
+        if dev is None:
+            gone.update(e.key for e in iface.endpoints())
+            creates.append(Change("create", f"link {iface.label}", reason, ("dev_create", iface)))
+            continue
+        if reason:
+            gone.update(e.key for e in iface.endpoints())
+            creates.append(Change("recreate", f"link {iface.label}", reason,
+                                  ("dev_recreate", iface, dev)))
+            continue
+        if changed:
+            modifies.append(Change("modify", f"link {iface.label}",
+                                   ", ".join(f"{k} {_show(old)} -> {_show(iface.options.get(k))}"
+                                             for k, old in changed.items()),
+                                   ("dev_options", iface, changed)))
+
+    for iface in ordered:
+        if not iface.kind_module.creatable:
+            continue
+        for e in iface.endpoints():
+            dev = None if e.key in gone else state.device(*e.key)
+            created = dev is None
+            g = _generic_changes(e, dev, gone, created)
+            if g:
+                modifies.append(Change("modify", f"link {e.label}",
+                                       ", ".join(f"{k} {_show(o)} -> {_show(n)}" for k, (o, n) in g.items()),
+                                       ("dev_set", e, {k: n for k, (o, n) in g.items()},
+                                        {k: o for k, (o, n) in g.items()})))
+            have = set() if dev is None else set(dev.addresses)
+            for a in e.addresses:
+                if a not in have:
+                    addrs.append(Change("create", f"address {a} on {e.label}",
+                                        "new device" if created else "missing", ("addr_add", e.key, a)))
+            for a in sorted(have - set(e.addresses), key=str):
+                addrs.append(Change("delete", f"address {a} on {e.label}", "not declared",
+                                    ("addr_del", e.key, a)))
+
+    # devices we own that are no longer declared: upper devices before lower ones
+    stale = [d for d in state.devices() if owned(d) and d.key not in declared]
+    for d in sorted(stale, key=lambda d: (d.kind is None or d.kind.link_option is None, d.name)):
+        peer_declared = d.peer in declared if d.peer else False
+        if peer_declared:
+            continue   # the pair is re-created with its declared end
+        removals.append(Change("delete", f"link {where(*d.key)}", "no longer declared", ("dev_delete", d)))
+
+    declared_routes = {r.key for r in topo.routes}
+    for r in topo.routes:
+        if r.key not in _observed_routes(state, r.netns) or r.dev and (r.netns, r.dev) in gone:
+            routes.append(Change("create", r.label, "missing", ("route_add", r)))
+    for rk in record.routes:
+        if tuple(rk) not in declared_routes and tuple(rk) in _observed_routes(state, rk[0]):
+            removals.insert(0, Change("delete", _route_label(rk), "no longer declared", ("route_del", rk)))
+
+    for s in topo.sysctls:
+        have = state.sysctls.get((s.netns, s.key))
+        if s.netns in topo.namespaces and not state.has_ns(s.netns) or have != s.value:
+            sysctls.append(Change("modify", s.label, f"{have} -> {s.value}" if have is not None else f"set {s.value}",
+                                  ("sysctl_set", s.netns, s.key, s.value)))
+    declared_sysctls = {(s.netns, s.key) for s in topo.sysctls}
+    for (ns, key), old in record.sysctls.items():
+        if (ns, key) not in declared_sysctls and state.has_ns(ns) and old is not None:
+            removals.append(Change("modify", f"sysctl {key}" + ("" if ns is HOST else f" in {ns}"),
+                                   f"no longer declared: restore {old}", ("sysctl_set", ns, key, old)))
+
+    for ns in record.namespaces:
+        if ns not in topo.namespaces and state.has_ns(ns):
+            ns_deletes.append(Change("delete", f"netns {ns}", "no longer declared", ("ns_delete", ns)))
+
+    if conflicts:
+        raise PlanError("\n".join(f"{topo.source}: {c}" for c in conflicts))
+    return Plan(topo, state, record,
+                removals + ns_deletes + ns_creates + creates + modifies + addrs + routes + sysctls)
+
+
+def _compare(iface, kind, dev, gone):
+    """(recreate reason or '', {option: old value} to change in place)."""
+    if dev is None:
+        return "does not exist", {}
+    if dev.kind is not kind:
+        return f"is a {dev.kind_name}, declared {kind.name}", {}
+    if iface.peer and dev.peer != iface.peer.key:
+        return f"peer is {_show(dev.peer)}, declared {iface.peer.label}", {}
+    changed = {}
+    for opt, want in iface.options.items():
+        if want is None:
+            continue
+        have = dev.options.get(opt)
+        if isinstance(want, Ref) and want.resolve(iface.netns) in gone:
+            return f"its {opt} {want.name} is re-created", {}
+        if _norm(want, iface.netns) != _norm(have, dev.netns):
+            if opt not in kind.inplace:
+                return f"{opt} {_show(have)} -> {_show(want)} cannot change in place", {}
+            changed[opt] = have
+    return "", changed
+
+
+def _generic_changes(e, dev, gone, created):
+    """{field: (old, new)} of the common fields to set after creation or in place."""
+    out = {}
+    master = e.master_key()
+    if created:
+        return {}   # a created device gets everything in its creation request
+    have_master = None if dev.master is None or dev.master in gone else dev.master
+    if master != have_master:
+        out["master"] = (have_master, master)
+    if e.mtu is not None and dev.mtu != e.mtu:
+        out["mtu"] = (dev.mtu, e.mtu)
+    if e.mac is not None and dev.mac != e.mac:
+        out["mac"] = (dev.mac, e.mac)
+    if dev.up != e.up:
+        out["up"] = (dev.up, e.up)
+    return out
+
+
+def _observed_routes(state, ns):
+    out = set()
+    for dst, gw, dev, metric, _proto in state.routes.get(ns, []):
+        out.add((ns, str(dst), str(gw) if gw else None, dev, metric))
+        out.add((ns, str(dst), str(gw) if gw else None, None, metric))
+    return out
+
+
+def _route_label(rk):
+    ns, to, via, dev, _metric = rk
+    s = f"route {to}" + (f" via {via}" if via else "") + (f" dev {dev}" if dev else "")
+    return s + ("" if ns is HOST else f" in {ns}")

@@ -1,0 +1,1 @@
+"""Output: iproute2 scripts, tables, JSON."""

@@ -1,0 +1,40 @@
+"""A topology as the equivalent iproute2 commands, in the notation of the
+reference article (`ip link add veth1 netns net1 type veth peer name ...`)."""
+from ..planner import order_interfaces
+from ..kinds.base import ipcmd
+
+
+def script(topo):
+    """The commands, one per line, that build ``topo`` from nothing."""
+    out = [f"# topology {topo.name}: the iproute2 equivalent of `vnet apply`"]
+    out += [f"ip netns add {ns}" for ns in topo.namespaces]
+    out += [ipcmd(ns, "link", "set", "lo", "up") for ns in topo.namespaces]
+    ifaces = [i for i in order_interfaces(topo) if i.kind_module.creatable]
+    for i in ifaces:
+        out.append(i.kind_module.iproute2_add(i))
+        out += i.kind_module.iproute2_extra(i)
+    for i in ifaces:
+        for e in i.endpoints():
+            args = ["link", "set", e.name]
+            if e.master:
+                m = e.master_key()
+                args += ["master", m[1]]
+            args.append("up" if e.up else "down")
+            if e.master or e.up:
+                out.append(ipcmd(e.netns, *args))
+    for i in ifaces:
+        for e in i.endpoints():
+            out += [ipcmd(e.netns, "addr", "add", str(a), "dev", e.name) for a in e.addresses]
+    for r in topo.routes:
+        args = ["route", "add", "default" if r.to.prefixlen == 0 else str(r.to)]
+        if r.via:
+            args += ["via", str(r.via)]
+        if r.dev:
+            args += ["dev", r.dev]
+        if r.metric:
+            args += ["metric", str(r.metric)]
+        out.append(ipcmd(r.netns, *args))
+    for s in topo.sysctls:
+        pre = f"ip netns exec {s.netns} " if s.netns else ""
+        out.append(f"{pre}sysctl -w {s.key}={s.value}")
+    return out

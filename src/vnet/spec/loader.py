@@ -1,0 +1,260 @@
+"""Read a topology file, validate all of it, and build the model. Every
+problem is collected (with file, object and field) and raised at once."""
+import ipaddress
+
+from . import fields as F
+from .model import HOST, Endpoint, Interface, Ref, Route, Sysctl, Topology
+
+TOPOLOGY_NAME = F.Str("topology name: owns everything it creates", pattern=r"[a-z0-9-]{1,32}",
+                      explain="1-32 characters of a-z, 0-9 and '-'", required=True)
+
+ENDPOINT_FIELDS = {
+    "name": F.IfName(required=True),
+    "netns": F.NsName(),
+    "up": F.Bool("administratively up", default=True),
+    "mtu": F.Int("MTU in bytes", lo=68, hi=65535),
+    "mac": F.MAC(),
+    "master": F.RefField("the bridge (or other master) this device is a port of"),
+    "addresses": F.ListOf(F.CIDR(), "IPv4 and IPv6 addresses with prefix length"),
+}
+
+ROUTE = F.Obj({
+    "netns": F.NsName(),
+    "to": F.Str("destination network, or 'default'", required=True),
+    "via": F.IP("gateway"),
+    "dev": F.IfName("output device"),
+    "metric": F.Int("route metric", lo=0, hi=2**32 - 1, default=0),
+}, title="route")
+
+SYSCTL = F.Obj({
+    "netns": F.NsName(),
+    "key": F.Str("a network sysctl, e.g. net.ipv4.ip_forward", pattern=r"net(\.[A-Za-z0-9_-]+)+",
+                 explain="a network sysctl key like net.ipv4.ip_forward", required=True),
+    "value": F.Str("value to write", required=True),
+}, title="sysctl")
+
+
+def interface_field(kind):
+    fields = dict(ENDPOINT_FIELDS)
+    fields["kind"] = F.Enum("interface kind", [kind.name], required=True)
+    fields.update(kind.options)
+    if kind.peer:
+        fields["peer"] = F.Obj(ENDPOINT_FIELDS, "the other end of the pair", required=True)
+    return F.Obj(fields, kind.doc, title=kind.name)
+
+
+def load(path):
+    """Load and validate a topology file (YAML or JSON)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        from ..errors import SpecError
+        raise SpecError(f"{path}: cannot read: {e.strerror}") from None
+    return load_text(data, path)
+
+
+def load_text(data, source="<topology>"):
+    from ..errors import SpecError
+    if isinstance(data, bytes):
+        try:
+            data = data.decode()
+        except UnicodeDecodeError:
+            raise SpecError(f"{source}: not a text file (invalid UTF-8)") from None
+    doc = _parse_text(data, source)
+    return parse(doc, source)
+
+
+def _parse_text(text, source):
+    from ..errors import SpecError
+    if source.endswith(".json"):
+        import json
+        try:
+            return json.loads(text)
+        except ValueError as e:
+            raise SpecError(f"{source}: invalid JSON: {e}") from None
+    import yaml
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        what = getattr(e, "problem", None) or str(e)
+        raise SpecError(f"{source}: invalid YAML: {where}{what}") from None
+
+
+def parse(doc, source="<topology>"):
+    """Validate a parsed document and build the Topology; raise SpecError
+    listing every problem."""
+    from ..errors import SpecError
+    from ..kinds import BY_NAME
+    p = F.Problems(source)
+    if not isinstance(doc, dict):
+        raise SpecError(f"{source}: expected a mapping with at least 'name', got {type(doc).__name__}")
+    top = {"name": TOPOLOGY_NAME, "namespaces": F.ListOf(F.NsName("namespace")),
+           "interfaces": F.ListOf(F.Obj({})), "routes": F.ListOf(ROUTE), "sysctls": F.ListOf(SYSCTL)}
+    for k in doc:
+        if k not in top:
+            p.add(str(k), f"unknown field{F._close(k, top)}")
+    name = F.validate(TOPOLOGY_NAME, doc.get("name"), "name", p) if "name" in doc else p.add("name", "is required")
+    nss = F.validate(top["namespaces"], doc.get("namespaces"), "namespaces", p) or []
+    topo = Topology(name=name if isinstance(name, str) else "", source=source,
+                    namespaces=nss if isinstance(nss, list) else [])
+    seen = set()
+    for i, ns in enumerate(topo.namespaces):
+        if ns in seen:
+            p.add(f"namespaces[{i}]", f"namespace {ns!r} is declared twice")
+        seen.add(ns)
+
+    raw_ifaces = doc.get("interfaces") or []
+    if not isinstance(raw_ifaces, list):
+        p.add("interfaces", f"expected a list, got {F._short(raw_ifaces)}")
+        raw_ifaces = []
+    for i, raw in enumerate(raw_ifaces):
+        label = f"interfaces[{i}]"
+        if isinstance(raw, dict) and isinstance(raw.get("name"), str):
+            label += f" ({raw['name']})"
+        if not isinstance(raw, dict):
+            p.add(label, f"expected a mapping, got {F._short(raw)}")
+            continue
+        kind = raw.get("kind")
+        if kind not in BY_NAME:
+            p.add(f"{label}.kind", "is required" if kind is None else
+                  f"unknown kind {kind!r}{F._close(kind, BY_NAME)}; kinds: {', '.join(BY_NAME)}")
+            continue
+        k = BY_NAME[kind]
+        v = F.validate(interface_field(k), raw, label, p)
+        if v is F.MISSING or "name" not in v:
+            continue
+        peer = None
+        if k.peer and isinstance(v.get("peer"), dict) and "name" in v["peer"]:
+            peer = Endpoint(**v["peer"])
+        common = {f: v[f] for f in ENDPOINT_FIELDS if f in v}
+        opts = {o: v.get(o) for o in k.options}
+        iface = Interface(**common, kind=kind, options=opts, peer=peer, path=label)
+        k.check(iface, p, label)
+        topo.interfaces.append(iface)
+
+    for i, raw in enumerate(doc.get("routes") or [] if isinstance(doc.get("routes") or [], list) else []):
+        v = F.validate(ROUTE, raw, f"routes[{i}]", p)
+        if v is not F.MISSING and "to" in v:
+            r = _route(v, f"routes[{i}]", p)
+            if r:
+                topo.routes.append(r)
+    if not isinstance(doc.get("routes") or [], list):
+        p.add("routes", "expected a list")
+    for i, raw in enumerate(doc.get("sysctls") or [] if isinstance(doc.get("sysctls") or [], list) else []):
+        v = F.validate(SYSCTL, raw, f"sysctls[{i}]", p)
+        if v is not F.MISSING and "key" in v and "value" in v:
+            topo.sysctls.append(Sysctl(key=v["key"], value=str(v["value"]), netns=v.get("netns"),
+                                       path=f"sysctls[{i}]"))
+    if not isinstance(doc.get("sysctls") or [], list):
+        p.add("sysctls", "expected a list")
+
+    _cross_check(topo, p)
+    if p.items:
+        raise SpecError(p.items)
+    return topo
+
+
+def _route(v, path, p):
+    to = v["to"]
+    via = v.get("via")
+    try:
+        if to == "default":
+            net = ipaddress.ip_network("::/0" if via is not None and via.version == 6 else "0.0.0.0/0")
+        else:
+            net = ipaddress.ip_network(to)
+    except ValueError as e:
+        p.add(f"{path}.to", f"{to!r} is not a network or 'default' ({e})")
+        return None
+    if via is not None and via.version != net.version:
+        p.add(f"{path}.via", f"{via} is IPv{via.version} but the destination {to} is IPv{net.version}")
+        return None
+    if via is None and v.get("dev") is None:
+        p.add(path, "a route needs via, dev, or both")
+        return None
+    return Route(to=net, netns=v.get("netns"), via=via, dev=v.get("dev"), metric=v.get("metric", 0), path=path)
+
+
+def _cross_check(topo, p):
+    """Rules across objects: namespaces, duplicates, references, cycles."""
+    declared_ns = set(topo.namespaces)
+
+    def check_ns(ns, path):
+        if ns is not HOST and ns not in declared_ns:
+            p.add(path, f"namespace {ns!r} is not declared{F._close(ns, declared_ns)}")
+            return False
+        return True
+
+    devices = {}
+    for iface in topo.interfaces:
+        for e, sub in ((iface, ""), (iface.peer, ".peer")):
+            if e is None:
+                continue
+            check_ns(e.netns, f"{iface.path}{sub}.netns")
+            if e.key in devices:
+                p.add(f"{iface.path}{sub}.name",
+                      f"{e.name!r} is declared twice in namespace {e.netns or 'host'} "
+                      f"(also {devices[e.key][0].path})")
+            else:
+                devices[e.key] = (iface, e)
+            seen = set()
+            for a in e.addresses:
+                if a in seen:
+                    p.add(f"{iface.path}{sub}.addresses", f"{a} is listed twice")
+                seen.add(a)
+
+    deps = {}
+    for iface in topo.interfaces:
+        for fld, ref in iface.refs():
+            owner = iface.peer if fld.startswith("peer.") else iface
+            if ref.explicit and not check_ns(ref.netns, f"{iface.path}.{fld}.netns"):
+                continue
+            key = ref.resolve(owner.netns)
+            path = f"{iface.path}.{fld}"
+            if key not in devices:
+                names = {n for (ns, n) in devices if ns == key[0]}
+                p.add(path, f"device {ref.name!r} in namespace {key[0] or 'host'} is neither declared nor "
+                            f"external{F._close(ref.name, names)}")
+                continue
+            target = devices[key][0]
+            if key == owner.key:
+                p.add(path, f"{ref.name!r} refers to itself")
+                continue
+            if fld.endswith("master"):
+                if key[0] != owner.netns:
+                    p.add(path, f"master {ref.name!r} is in namespace {key[0] or 'host'}, but a port must be in "
+                                f"its master's namespace ({owner.netns or 'host'})")
+                if not target.kind_module.is_master:
+                    p.add(path, f"{ref.name!r} is a {target.kind}, which cannot be a master")
+            deps.setdefault(iface.path, set()).add(target.path)
+    _cycles(topo, deps, p)
+
+    ns_devices = {}
+    for (ns, name) in devices:
+        ns_devices.setdefault(ns, set()).add(name)
+    for r in topo.routes:
+        if check_ns(r.netns, f"{r.path}.netns") and r.dev and r.dev not in ns_devices.get(r.netns, set()):
+            p.add(f"{r.path}.dev", f"device {r.dev!r} in namespace {r.netns or 'host'} is neither declared nor external")
+    for s in topo.sysctls:
+        check_ns(s.netns, f"{s.path}.netns")
+
+
+def _cycles(topo, deps, p):
+    state = {}
+
+    def visit(n, stack):
+        state[n] = 1
+        for m in sorted(deps.get(n, ())):
+            if state.get(m) == 1:
+                cyc = stack[stack.index(m):] + [m]
+                p.add(n, "dependency cycle: " + " -> ".join(cyc))
+            elif m not in state:
+                visit(m, stack + [m])
+        state[n] = 2
+
+    for n in sorted(deps):
+        if n not in state:
+            visit(n, [n])

@@ -1,0 +1,23 @@
+"""The JSON Schema of the topology format, derived from the same field
+declarations that validate it."""
+
+
+def schema():
+    from ..kinds import REGISTRY
+    from . import fields as F
+    from .loader import ROUTE, SYSCTL, TOPOLOGY_NAME, interface_field
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "vnet topology",
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": False,
+        "properties": {
+            "name": TOPOLOGY_NAME.schema(),
+            "namespaces": F.ListOf(F.NsName("namespace"), "network namespaces to create").schema(),
+            "interfaces": {"type": "array", "items": {
+                "oneOf": [interface_field(k).schema() for k in REGISTRY]}},
+            "routes": F.ListOf(ROUTE).schema(),
+            "sysctls": F.ListOf(SYSCTL).schema(),
+        },
+    }
