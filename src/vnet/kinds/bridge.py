@@ -30,8 +30,16 @@ class Bridge(Kind):
             return value * 100
         return int(value) if isinstance(value, bool) else value
 
+    def info_data(self, iface, ctx, only=None):
+        # off is the kernel's default, and a kernel built without
+        # CONFIG_BRIDGE_VLAN_FILTERING refuses the attribute even to say off
+        if only is None and iface.options.get("vlan_filtering") is False:
+            only = [k for k, v in iface.options.items() if v is not None and k != "vlan_filtering"]
+        return super().info_data(iface, ctx, only)
+
     def decode(self, link, resolve):
         out = super().decode(link, resolve)
+        out.setdefault("vlan_filtering", False)
         for k in self._CENTI:
             if k in out:
                 out[k] = round(out[k] / 100)

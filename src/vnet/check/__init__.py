@@ -1,0 +1,1 @@
+"""Traffic probes (and later, lint rules)."""

@@ -1,0 +1,97 @@
+"""Integration tests run as root against this machine's kernel, each inside
+a sandbox made for it: a private mount namespace with its own /run (so
+/run/netns and /run/vnet are private) and a fresh network namespace. Nothing
+a test builds can reach the machine's own interfaces, and whatever it leaves
+vanishes with the sandbox."""
+import ctypes
+import os
+import subprocess
+import sys
+
+import pytest
+
+CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
+MS_REC, MS_PRIVATE = 0x4000, 1 << 18
+MNT_DETACH = 2
+libc = ctypes.CDLL(None, use_errno=True)
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_private = False
+
+if os.geteuid() != 0:
+    # these tests exist to prove the kernel does what we claim; without root they cannot
+    pytest.exit("integration tests need root (they build networks in private namespaces)", returncode=1)
+
+
+def _ok(rc, what):
+    if rc != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"{what}: {os.strerror(e)}")
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    """A fresh network namespace and private /run for one test; lo is up."""
+    global _private
+    home_net = os.open("/proc/self/ns/net", os.O_RDONLY)
+    if not _private:
+        _ok(libc.unshare(CLONE_NEWNS), "unshare(mount)")
+        _ok(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+        _private = True
+    _ok(libc.mount(b"tmpfs", b"/run", b"tmpfs", 0, None), "mount /run")
+    os.makedirs("/run/netns")
+    _ok(libc.unshare(CLONE_NEWNET), "unshare(net)")
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    try:
+        yield Sandbox(tmp_path)
+    finally:
+        subprocess.run(["sh", "-c", "for n in $(ls /run/netns); do umount -l /run/netns/$n; done"],
+                       check=False)
+        _ok(libc.setns(home_net, CLONE_NEWNET), "setns(home)")
+        os.close(home_net)
+        libc.umount2(b"/run", MNT_DETACH)
+
+
+class Sandbox:
+    def __init__(self, tmp):
+        self.tmp = tmp
+
+    def vnet(self, *args, check=True, input=None):
+        """Run the vnet command as a user would."""
+        r = subprocess.run([sys.executable, "-m", "vnet", *map(str, args)], capture_output=True, text=True,
+                           input=input, env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")})
+        if check and r.returncode != 0:
+            raise AssertionError(f"vnet {' '.join(map(str, args))} exited {r.returncode}:\n{r.stdout}\n{r.stderr}")
+        return r
+
+    def sh(self, cmd, check=True):
+        r = subprocess.run(cmd, shell=True, capture_output=True, text=True)
+        if check and r.returncode != 0:
+            raise AssertionError(f"{cmd} exited {r.returncode}:\n{r.stdout}\n{r.stderr}")
+        return r.stdout
+
+    def write(self, name, text):
+        p = self.tmp / name
+        p.write_text(text)
+        return str(p)
+
+    def ip_json(self, ns=None, what="link"):
+        import json
+        pre = f"ip -n {ns}" if ns else "ip"
+        return json.loads(self.sh(f"{pre} -j -d {what} show"))
+
+    def links(self, ns=None):
+        return {ln["ifname"]: ln for ln in self.ip_json(ns)}
+
+    def external(self, name="eth1", addr=None):
+        """An existing device not owned by vnet: one end of a veth pair."""
+        self.sh(f"ip link add {name} type veth peer name {name}-p && ip link set {name} up && ip link set {name}-p up")
+        if addr:
+            self.sh(f"ip addr add {addr} dev {name}")
+
+    def dump_all(self):
+        """Every namespace's links (minus volatile counters), addresses and routes: for 'nothing changed'."""
+        out = {}
+        for ns in [None] + sorted(os.listdir("/run/netns")):
+            pre = f"ip -n {ns}" if ns else "ip"
+            out[ns] = self.sh(f"{pre} -br link; {pre} -br addr; {pre} route; {pre} -6 route")
+        return out
