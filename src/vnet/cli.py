@@ -32,9 +32,11 @@ def _p():
     d.add_argument("target", metavar="FILE|NAME")
     s = cmd("show", "the live state: a topology's namespaces, or with no argument every namespace", file=False)
     s.add_argument("target", nargs="?", metavar="FILE|NAME")
-    e = cmd("export", "the live state as a topology file that apply accepts", file=False)
+    e = cmd("export", "the live state as a topology file that apply accepts: what a topology owns, "
+            "or with no argument every namespace", file=False)
+    e.add_argument("target", nargs="?", metavar="FILE|NAME")
     e.add_argument("--netns", action="append", metavar="NS", help="only this namespace (repeatable)")
-    e.add_argument("--name", default="exported", help="topology name to write")
+    e.add_argument("--name", help="topology name to write (default: the topology's, or 'exported')")
     cmd("script", "the equivalent iproute2 commands", json_=False)
     x = sub.add_parser("exec", help="run a command in a namespace", description="run a command in a namespace")
     x.add_argument("netns")
@@ -124,7 +126,7 @@ def _live(target):
     with Kernel() as k:
         if target is None:
             st = observe(k, [None] + netns.list_names())
-            return list(st.devices()), st
+            return list(st.devices()), st, None
         from . import load
         from .ownership import Record
         if os.path.exists(target):
@@ -141,12 +143,12 @@ def _live(target):
         declared = set(t.by_key())
         nss = set(t.namespaces) | set(rec.namespaces)
         devs = [d for d in st.devices() if d.netns in nss or d.key in declared or rec.owns_device(d)]
-        return devs, st
+        return devs, st, t
 
 
 def cmd_show(args):
     from .render.show import COLUMNS, device_dict, rows
-    devs, _st = _live(args.target)
+    devs, _st, _t = _live(args.target)
     def human():
         from .render.table import print_table
         print_table(f"vnet show {args.target or '(all namespaces)'}", COLUMNS, rows(devs))
@@ -155,13 +157,22 @@ def cmd_show(args):
 
 def cmd_export(args):
     from .export import export
-    from .kernel import netns
-    from .kernel.observe import observe
-    from .kernel.session import Kernel
-    with Kernel() as k:
-        nss = args.netns if args.netns else netns.list_names()
-        st = observe(k, [None] + nss)
-    doc = export(st, args.name, args.netns)
+    if args.target:
+        devs, st, t = _live(args.target)
+        from .ownership import Record
+        rec = Record.load(t.name)
+        owned = {d.key for d in devs if rec.owns_device(d)}
+        from .planner import observed_routes
+        live = observed_routes(st)
+        doc = export(st, args.name or t.name, args.netns or rec.namespaces, only=owned,
+                     routes=[r for r in rec.routes if tuple(r) in live], sysctls=list(rec.sysctls))
+    else:
+        from .kernel import netns
+        from .kernel.observe import observe
+        from .kernel.session import Kernel
+        with Kernel() as k:
+            st = observe(k, [None] + (args.netns or netns.list_names()))
+        doc = export(st, args.name or "exported", args.netns)
     if args.json:
         print(json.dumps(doc, indent=1))
     else:

@@ -44,10 +44,9 @@ def _ep_doc(e, kind=None):
         d["netns"] = e.netns
     if not e.up:
         d["up"] = False
-    if e.mtu:
+    if e.mtu and e.mtu != 1500:
         d["mtu"] = e.mtu
-    if e.mac and kind != "external":
-        d["mac"] = e.mac
+    # MACs the kernel chose at random are left out: they are not part of a design
     if e.master:
         d["master"] = _ref_doc(e.master, e.netns)
     if e.addresses:
@@ -76,15 +75,16 @@ def interface_doc(iface):
     return d
 
 
-def export(state, name="exported", namespaces=None):
+def export(state, name="exported", namespaces=None, only=None, routes=(), sysctls=()):
     """A topology document of the live state: every device vnet has a kind
-    for; devices they refer to that it has none for become `external`."""
+    for (or only those whose keys are in ``only``); devices they refer to
+    that are not exported become `external`."""
     nss = [ns for ns in state.namespaces if ns is not HOST and (namespaces is None or ns in namespaces)]
     shown = [ns for ns in state.namespaces if namespaces is None or ns in namespaces or ns is HOST]
     ifaces, peers_done, needed = [], set(), set()
     for ns in shown:
         for dev in state.namespaces[ns].values():
-            if dev.key in peers_done:
+            if dev.key in peers_done or only is not None and dev.key not in only:
                 continue
             i = to_interface(dev, state)
             if i is None:
@@ -103,6 +103,18 @@ def export(state, name="exported", namespaces=None):
     if nss:
         doc["namespaces"] = nss
     doc["interfaces"] = externals + [interface_doc(i) for i in _ordered(ifaces)]
+    rdocs = []
+    for ns, to, via, dev, metric in routes:
+        r = {"netns": ns} if ns is not HOST else {}
+        r["to"] = "default" if to.endswith("/0") else to
+        r.update({k: v for k, v in (("via", via), ("dev", dev), ("metric", metric)) if v})
+        rdocs.append(r)
+    if rdocs:
+        doc["routes"] = rdocs
+    sdocs = [{**({"netns": ns} if ns is not HOST else {}), "key": key, "value": state.sysctls[(ns, key)]}
+             for ns, key in sysctls if state.sysctls.get((ns, key)) is not None]
+    if sdocs:
+        doc["sysctls"] = sdocs
     return doc
 
 

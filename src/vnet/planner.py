@@ -232,7 +232,15 @@ def _observed_routes(state, ns):
     return out
 
 
+def observed_routes(state):
+    """Every observed route as record keys (with and without its device)."""
+    out = set()
+    for ns in state.routes:
+        out |= _observed_routes(state, ns)
+    return out
+
+
 def _route_label(rk):
     ns, to, via, dev, _metric = rk
-    s = f"route {to}" + (f" via {via}" if via else "") + (f" dev {dev}" if dev else "")
+    s = f"route {'default' if to.endswith('/0') else to}" + (f" via {via}" if via else "") + (f" dev {dev}" if dev else "")
     return s + ("" if ns is HOST else f" in {ns}")
