@@ -93,7 +93,11 @@ def _delete_iface(ctx, rec, iface):
 def _dev_delete(ctx, rec, dev, state):
     from .export import to_interface
     old = to_interface(dev, state)
-    rtnl.del_link(ctx.sock(dev.netns), dev.ifindex)
+    try:
+        rtnl.del_link(ctx.sock(dev.netns), dev.ifindex)
+    except netlink.NetlinkError as e:
+        if e.errno != errno.ENODEV:   # gone already: with its lower device, or its peer
+            raise
     ctx.forget(*dev.key)
     keys = [dev.key] + ([dev.peer] if dev.peer else [])
     for k in keys:

@@ -200,7 +200,7 @@ def _compare(iface, kind, dev, gone):
         if isinstance(want, Ref) and want.resolve(iface.netns) in gone:
             return f"its {opt} {want.name} is re-created", {}
         if _norm(want, iface.netns) != _norm(have, dev.netns):
-            if opt not in kind.inplace:
+            if not kind.in_place(opt, have, want):
                 return f"{opt} {_show(have)} -> {_show(want)} cannot change in place", {}
             changed[opt] = have
     return "", changed

@@ -32,6 +32,10 @@ class Kind:
     def check(self, iface, problems, path):
         """Cross-field rules of this kind; add problems, return nothing."""
 
+    def in_place(self, opt, old, new):
+        """Can the kernel change ``opt`` from ``old`` to ``new`` without re-creating?"""
+        return opt in self.inplace
+
     # ---- kernel side -------------------------------------------------------
     def matches(self, link):
         return link.kind == self.kernel_kind

@@ -28,6 +28,10 @@ class Macvlan(Kind):
         self.name = self.kernel_kind = name
         self.doc = doc
 
+    def in_place(self, opt, old, new):
+        # the kernel refuses to switch into or out of passthru on a live device
+        return super().in_place(opt, old, new) and not (opt == "mode" and "passthru" in (old, new))
+
     def check(self, iface, problems, path):
         o = iface.options
         if o.get("mode") == "source" and not o.get("source_macs"):
