@@ -200,7 +200,21 @@ def _sysctl_set(ctx, rec, ns, key, value):
     return undo
 
 
-OPS = {"ns_create": _ns_create, "ns_delete": _ns_delete, "dev_create": _create,
+def _sysctl_restore(ctx, rec, ns, key, old):
+    """Put back the value found before vnet first set it, and forget it."""
+    with ctx.entered(ns):
+        now = sysctl.read(key)
+        sysctl.write(key, old)
+    rec.sysctls.pop((ns, key), None)
+
+    def undo():
+        with ctx.entered(ns):
+            sysctl.write(key, now)
+        rec.sysctls[(ns, key)] = old
+    return undo
+
+
+OPS = {"sysctl_restore": _sysctl_restore, "ns_create": _ns_create, "ns_delete": _ns_delete, "dev_create": _create,
        "dev_options": _options, "dev_set": _set, "addr_add": _addr_add, "addr_del": _addr_del,
        "route_add": _route_add, "route_del": _route_del, "sysctl_set": _sysctl_set}
 NEEDS_STATE = {"dev_delete": _dev_delete, "dev_recreate": _recreate}

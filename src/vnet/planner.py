@@ -165,14 +165,14 @@ def plan(topo, state, record):
 
     for s in topo.sysctls:
         have = state.sysctls.get((s.netns, s.key))
-        if s.netns in topo.namespaces and not state.has_ns(s.netns) or have != s.value:
+        if have != s.value:
             sysctls.append(Change("modify", s.label, f"{have} -> {s.value}" if have is not None else f"set {s.value}",
                                   ("sysctl_set", s.netns, s.key, s.value)))
     declared_sysctls = {(s.netns, s.key) for s in topo.sysctls}
     for (ns, key), old in record.sysctls.items():
-        if (ns, key) not in declared_sysctls and state.has_ns(ns) and old is not None:
+        if (ns, key) not in declared_sysctls and state.sysctls.get((ns, key)) not in (None, old):
             removals.append(Change("modify", f"sysctl {key}" + ("" if ns is HOST else f" in {ns}"),
-                                   f"no longer declared: restore {old}", ("sysctl_set", ns, key, old)))
+                                   f"no longer declared: restore {old}", ("sysctl_restore", ns, key, old)))
 
     for ns in record.namespaces:
         if ns not in topo.namespaces and state.has_ns(ns):

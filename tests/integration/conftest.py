@@ -93,5 +93,9 @@ class Sandbox:
         out = {}
         for ns in [None] + sorted(os.listdir("/run/netns")):
             pre = f"ip -n {ns}" if ns else "ip"
-            out[ns] = self.sh(f"{pre} -br link; {pre} -br addr; {pre} route; {pre} -6 route")
+            # the operstate column is the kernel's running state (a bridge's goes
+            # UNKNOWN -> UP as ports move), not configuration: left out
+            links = "\n".join(" ".join(ln.split()[:1] + ln.split()[2:]) for ln in self.sh(f"{pre} -br link").splitlines())
+            addrs = "\n".join(" ".join(ln.split()[:1] + ln.split()[2:]) for ln in self.sh(f"{pre} -br addr").splitlines())
+            out[ns] = links + "\n" + addrs + "\n" + self.sh(f"{pre} route; {pre} -6 route")
         return out

@@ -114,6 +114,13 @@ IFNAME_RE = r"[^/:\s]{1,15}"
 IFNAME_EXPLAIN = "an interface name is 1-15 characters without '/', ':' or whitespace"
 
 
+class Scalar(Str):
+    """A string, or a number taken as written (a sysctl value: 1)."""
+
+    def schema(self):
+        return {**super().schema(), "type": ["string", "number"]}
+
+
 class IfName(Str):
     def __init__(self, doc="interface name", **kw):
         super().__init__(doc, pattern=IFNAME_RE, explain=IFNAME_EXPLAIN, **kw)
@@ -152,8 +159,10 @@ class IP(Field):
     json = {"type": "string", "format": "ip-address"}
 
     def check(self, v):
+        if not isinstance(v, str):   # ip_address() takes an integer as an address
+            raise Invalid(f"{v!r} is not an IPv4 or IPv6 address")
         try:
-            return ipaddress.ip_address(str(v).strip() if isinstance(v, str) else v)
+            return ipaddress.ip_address(v.strip())
         except ValueError:
             raise Invalid(f"{v!r} is not an IPv4 or IPv6 address") from None
 
@@ -257,6 +266,9 @@ def validate(field, value, path, problems):
             return _MISSING
         out = []
         for i, v in enumerate(value):
+            if v is None:
+                problems.add(f"{path}[{i}]", "is empty (null)")
+                continue
             r = validate(field.item, v, f"{path}[{i}]", problems)
             if r is not _MISSING:
                 out.append(r)
@@ -270,8 +282,9 @@ def validate(field, value, path, problems):
                 problems.add(path, str(e))
                 return _MISSING
         if isinstance(value, dict):
+            before = len(problems.items)
             o = validate(Obj({"name": IfName(required=True), "netns": NsName()}), value, path, problems)
-            if o is _MISSING or "name" not in o:
+            if o is _MISSING or len(problems.items) > before:   # not a reference to some other device
                 return _MISSING
             return Ref(o["name"], o.get("netns"), explicit=True)
         problems.add(path, f"expected a device name or {{name, netns}}, got {_short(value)}")

@@ -30,7 +30,7 @@ SYSCTL = F.Obj({
     "netns": F.NsName(),
     "key": F.Str("a network sysctl, e.g. net.ipv4.ip_forward", pattern=r"net(\.[A-Za-z0-9_-]+)+",
                  explain="a network sysctl key like net.ipv4.ip_forward", required=True),
-    "value": F.Str("value to write", required=True),
+    "value": F.Scalar("value to write", required=True),
 }, title="sysctl")
 
 
@@ -58,7 +58,7 @@ def load_text(data, source="<topology>"):
     from ..errors import SpecError
     if isinstance(data, bytes):
         try:
-            data = data.decode()
+            data = data.decode("utf-8-sig")   # an editor's byte order mark is not an error
         except UnicodeDecodeError:
             raise SpecError(f"{source}: not a text file (invalid UTF-8)") from None
     doc = _parse_text(data, source)
@@ -74,14 +74,37 @@ def _parse_text(text, source):
         except ValueError as e:
             raise SpecError(f"{source}: invalid JSON: {e}") from None
     import yaml
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=loader)
+        return yaml.load(text, Loader=_yaml_loader())
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        what = getattr(e, "problem", None) or str(e)
-        raise SpecError(f"{source}: invalid YAML: {where}{what}") from None
+        what = getattr(e, "problem", None)
+        if isinstance(e, yaml.reader.ReaderError):     # a control character: no mark, only an offset
+            before = text[:e.position]
+            where = f"line {before.count(chr(10)) + 1}, column {e.position - before.rfind(chr(10))}: "
+            what = f"unacceptable character #x{e.character:04x}: {e.reason}"
+        raise SpecError(f"{source}: invalid YAML: {where}{what or e}") from None
+
+
+_LOADER = None
+
+
+def _yaml_loader():
+    """The safe loader without YAML 1.1's base-60 numbers: unquoted, a MAC like
+    52:54:00:12:34:56 or an IPv6 address like 2001:0:0:0:0:0:0:1 would become
+    an integer (and an integer a different address)."""
+    global _LOADER
+    if _LOADER is None:
+        import re
+        import yaml
+        base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        numeric = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+        _LOADER = type("Loader", (base,), {"yaml_implicit_resolvers": {
+            ch: [(tag, re.compile(r"^(?!.*:)" + rx.pattern, rx.flags) if tag in numeric else rx)
+                 for tag, rx in resolvers]
+            for ch, resolvers in base.yaml_implicit_resolvers.items()}})
+    return _LOADER
 
 
 def parse(doc, source="<topology>"):
@@ -91,7 +114,8 @@ def parse(doc, source="<topology>"):
     from ..kinds import BY_NAME
     p = F.Problems(source)
     if not isinstance(doc, dict):
-        raise SpecError(f"{source}: expected a mapping with at least 'name', got {type(doc).__name__}")
+        raise SpecError(f"{source}: the file is empty" if doc is None else
+                        f"{source}: expected a mapping with at least 'name', got {type(doc).__name__}")
     top = {"name": TOPOLOGY_NAME, "namespaces": F.ListOf(F.NsName("namespace")),
            "interfaces": F.ListOf(F.Obj({})), "routes": F.ListOf(ROUTE), "sysctls": F.ListOf(SYSCTL)}
     for k in doc:
@@ -113,27 +137,30 @@ def parse(doc, source="<topology>"):
         raw_ifaces = []
     for i, raw in enumerate(raw_ifaces):
         label = f"interfaces[{i}]"
-        if isinstance(raw, dict) and isinstance(raw.get("name"), str):
+        if isinstance(raw, dict) and isinstance(raw.get("name"), str) and raw["name"]:
             label += f" ({raw['name']})"
         if not isinstance(raw, dict):
             p.add(label, f"expected a mapping, got {F._short(raw)}")
             continue
         kind = raw.get("kind")
-        if kind not in BY_NAME:
+        if not isinstance(kind, str) or kind not in BY_NAME:
             p.add(f"{label}.kind", "is required" if kind is None else
                   f"unknown kind {kind!r}{F._close(kind, BY_NAME)}; kinds: {', '.join(BY_NAME)}")
             continue
         k = BY_NAME[kind]
+        before = len(p.items)
         v = F.validate(interface_field(k), raw, label, p)
         if v is F.MISSING or "name" not in v:
             continue
+        valid = len(p.items) == before
         peer = None
         if k.peer and isinstance(v.get("peer"), dict) and "name" in v["peer"]:
             peer = Endpoint(**v["peer"])
         common = {f: v[f] for f in ENDPOINT_FIELDS if f in v}
         opts = {o: v.get(o) for o in k.options}
         iface = Interface(**common, kind=kind, options=opts, peer=peer, path=label)
-        k.check(iface, p, label)
+        if valid:   # the kind's cross-field rules assume every field is valid
+            k.check(iface, p, label)
         topo.interfaces.append(iface)
 
     for i, raw in enumerate(doc.get("routes") or [] if isinstance(doc.get("routes") or [], list) else []):
@@ -184,7 +211,8 @@ def _cross_check(topo, p):
 
     def check_ns(ns, path):
         if ns is not HOST and ns not in declared_ns:
-            p.add(path, f"namespace {ns!r} is not declared{F._close(ns, declared_ns)}")
+            hint = " (omit netns for the namespace vnet runs in)" if ns == "host" else ""
+            p.add(path, f"namespace {ns!r} is not declared{F._close(ns, declared_ns) or hint}")
             return False
         return True
 

@@ -1,0 +1,179 @@
+"""The engine's promises: undo on failure, ownership, export round trip,
+bad input changes nothing, the lock, routes and sysctls, removals."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+EX = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
+BASE = """name: eng
+namespaces: [n1, n2]
+interfaces:
+  - {name: br0, kind: bridge}
+  - {name: v1, kind: veth, master: br0, peer: {name: eth0, netns: n1, addresses: [10.5.0.1/24]}}
+  - {name: v2, kind: veth, master: br0, peer: {name: eth0, netns: n2, addresses: [10.5.0.2/24]}}
+"""
+
+
+def records():
+    return sorted(f for f in os.listdir("/run/vnet") if f.endswith(".json")) if os.path.isdir("/run/vnet") else []
+
+
+def test_kernel_failure_mid_apply_is_undone(sandbox):
+    # a third party's VXLAN already holds VNI 42 on port 4789: the kernel refuses ours, late in the plan
+    sandbox.sh("ip link add other type vxlan id 42 dstport 4789")
+    before = sandbox.dump_all()
+    f = sandbox.write("t.yaml", BASE + "  - {name: vx1, kind: vxlan, vni: 42, dstport: 4789}\n")
+    r = sandbox.vnet("apply", f, check=False)
+    assert r.returncode == 3, r.stderr
+    assert "create link vx1" in r.stderr and "VNI" in r.stderr, r.stderr
+    assert sandbox.dump_all() == before
+    assert records() == []
+
+
+def test_failure_while_changing_an_applied_topology_restores_it(sandbox):
+    sandbox.sh("ip link add other type vxlan id 42 dstport 4789")
+    f = sandbox.write("t.yaml", BASE)
+    sandbox.vnet("apply", f)
+    applied = sandbox.dump_all()
+    links = sandbox.links()
+    # remove v2, change br0 in place, add a device the kernel will refuse
+    f = sandbox.write("t.yaml", BASE.replace("{name: br0, kind: bridge}", "{name: br0, kind: bridge, stp: true}")
+                      .split("  - {name: v2")[0] + "  - {name: vx1, kind: vxlan, vni: 42, dstport: 4789}\n")
+    r = sandbox.vnet("apply", f, check=False)
+    assert r.returncode == 3 and "create link vx1" in r.stderr
+    assert _same_but_v2_ifindex(sandbox.dump_all(), applied)
+    assert "v2" in sandbox.links() and sandbox.links()["br0"]["ifindex"] == links["br0"]["ifindex"]
+    assert sandbox.links()["br0"]["linkinfo"]["info_data"]["stp_state"] == 0
+    # the restored topology is still ours: the original file plans empty and destroys cleanly
+    f0 = sandbox.write("t0.yaml", BASE)
+    assert json.loads(sandbox.vnet("plan", "--json", f0).stdout)["changes"] == []
+    sandbox.vnet("destroy", "eng")
+    assert set(sandbox.links()) == {"lo", "other"}
+
+
+def _same_but_v2_ifindex(now, then):
+    """v2 was deleted and put back by undo: same names, addresses, routes; new ifindexes."""
+    import re
+    strip = lambda d: {k: re.sub(r"@\S+", "", v) for k, v in d.items()}  # noqa: E731
+    a, b = strip(now), strip(then)
+    if a != b:
+        import difflib
+        for k in a:
+            print(k, "\n".join(difflib.unified_diff(b.get(k, "").splitlines(), a[k].splitlines())))
+    return a == b
+
+
+def test_refuses_device_it_does_not_own(sandbox):
+    sandbox.sh("ip link add br0 type bridge")
+    idx = sandbox.links()["br0"]["ifindex"]
+    before = sandbox.dump_all()
+    f = sandbox.write("t.yaml", BASE)
+    r = sandbox.vnet("apply", f, check=False)
+    assert r.returncode == 6
+    assert "device 'br0' exists and is not owned by topology 'eng'" in r.stderr
+    assert sandbox.dump_all() == before and sandbox.links()["br0"]["ifindex"] == idx
+    r = sandbox.vnet("destroy", "eng", check=False)
+    assert r.returncode != 0 and "br0" in sandbox.links()
+
+
+def test_foreign_device_in_our_place_is_not_adopted_after_ours_is_gone(sandbox):
+    f = sandbox.write("t.yaml", BASE)
+    sandbox.vnet("apply", f)
+    sandbox.sh("ip link del br0 && ip link add br0 type bridge")  # someone else's br0 now
+    r = sandbox.vnet("plan", f, check=False)
+    assert r.returncode == 6 and "'br0' exists and is not owned" in r.stderr
+    sandbox.vnet("destroy", "eng")
+    assert "br0" in sandbox.links(), "destroy must not delete a device it does not own"
+
+
+def test_bad_input_changes_nothing(sandbox):
+    sandbox.vnet("apply", sandbox.write("ok.yaml", BASE))
+    before = sandbox.dump_all()
+    bad = sandbox.write("bad.yaml", BASE.replace("kind: bridge", "kind: bridge, stp: maybe")
+                        + "  - {name: mv, kind: macvlan, link: nope}\n")
+    for cmd in ("validate", "plan", "apply"):
+        r = sandbox.vnet(cmd, bad, check=False)
+        assert r.returncode == 2, (cmd, r.stderr)
+        assert "bad.yaml: interfaces[0] (br0).stp: expected true or false, got 'maybe'" in r.stderr
+        assert "interfaces[3] (mv).link: device 'nope' in namespace host is neither declared nor external" in r.stderr
+    assert sandbox.dump_all() == before
+
+
+def test_export_apply_round_trip(sandbox):
+    sandbox.external("eth1", "192.0.2.1/24")
+    f = sandbox.write("t.yaml", BASE + """  - {name: eth1, kind: external}
+  - {name: vx0, kind: vxlan, vni: 7, remote: 192.0.2.2, dev: eth1, fdb: [{dst: 192.0.2.3}]}
+  - {name: mv0, kind: macvlan, link: {name: eth1}, netns: n2, mode: private, addresses: [10.6.0.1/24]}
+  - {name: tap0, kind: tap, master: br0}
+routes:
+  - {netns: n1, to: 10.7.0.0/16, via: 10.5.0.254}
+sysctls:
+  - {netns: n1, key: net.ipv4.ip_forward, value: 1}
+""")
+    sandbox.vnet("apply", f)
+    exported = sandbox.vnet("export", "eng").stdout
+    g = sandbox.write("exported.yaml", exported)
+    assert json.loads(sandbox.vnet("plan", "--json", g).stdout)["changes"] == [], exported
+    assert "kind: external" in exported and "10.7.0.0/16" in exported
+    # and the export builds the same thing from nothing
+    sandbox.vnet("destroy", "eng")
+    sandbox.vnet("apply", g)
+    assert json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"] == []
+
+
+def test_routes_sysctls_and_removals(sandbox):
+    f = sandbox.write("t.yaml", BASE + """routes:
+  - {netns: n1, to: default, via: 10.5.0.254}
+  - {netns: n2, to: 10.9.0.0/24, dev: eth0}
+sysctls:
+  - {netns: n1, key: net.ipv4.ip_forward, value: 1}
+  - {key: net.ipv4.ip_forward, value: 1}
+""")
+    sandbox.vnet("apply", f)
+    assert "default via 10.5.0.254 dev eth0" in sandbox.sh("ip -n n1 route")
+    assert "10.9.0.0/24 dev eth0" in sandbox.sh("ip -n n2 route")
+    assert sandbox.sh("ip netns exec n1 sysctl -n net.ipv4.ip_forward").strip() == "1"
+    assert open("/proc/sys/net/ipv4/ip_forward").read().strip() == "1"
+    # drop v2, the n1 route and the n1 sysctl: exactly those go, the sysctl back to its old value
+    f = sandbox.write("t.yaml", BASE.split("  - {name: v2")[0] + """routes:
+  - {netns: n2, to: 10.9.0.0/24, via: 10.5.0.1}
+sysctls:
+  - {key: net.ipv4.ip_forward, value: 1}
+""")
+    changes = json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"]
+    objs = {(c["action"], c["object"]) for c in changes}
+    assert ("delete", "link v2") in objs
+    assert ("delete", "route default via 10.5.0.254 in n1") in objs
+    assert ("modify", "sysctl net.ipv4.ip_forward in n1") in objs
+    r = sandbox.vnet("apply", f, check=False)
+    assert r.returncode == 3, "n2's eth0 went with v2, so the n2 route has no way out"
+    f = sandbox.write("t.yaml", BASE.split("  - {name: v2")[0] + "sysctls:\n  - {key: net.ipv4.ip_forward, value: 1}\n")
+    sandbox.vnet("apply", f)
+    assert "v2" not in sandbox.links() and "default" not in sandbox.sh("ip -n n1 route")
+    assert sandbox.sh("ip netns exec n1 sysctl -n net.ipv4.ip_forward").strip() == "0"
+    sandbox.vnet("destroy", "eng")
+    assert open("/proc/sys/net/ipv4/ip_forward").read().strip() == "0", "destroy restores the host sysctl"
+    assert records() == []
+
+
+def test_lock_busy_and_waiting(sandbox):
+    f = sandbox.write("t.yaml", BASE)
+    holder = subprocess.Popen([sys.executable, "-c", "import time, vnet.ownership as o\n"
+                               "with o.lock('eng'):\n print('held', flush=True); time.sleep(3)"],
+                              stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": os.path.join(EX, "..", "src")})
+    assert holder.stdout.readline().strip() == "held"
+    r = sandbox.vnet("apply", "--lock-timeout", "0.2", f, check=False)
+    assert r.returncode == 5 and "locked" in r.stderr
+    assert "br0" not in sandbox.links()
+    t = time.monotonic()
+    sandbox.vnet("apply", "--lock-timeout", "30", f)   # waits for the holder, then applies
+    assert time.monotonic() - t > 1
+    holder.wait()
+    # two applies at once: both succeed, never interleaved
+    ps = [subprocess.Popen([sys.executable, "-m", "vnet", "apply", f], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env={**os.environ, "PYTHONPATH": os.path.join(EX, "..", "src")}) for _ in range(2)]
+    assert [p.wait() for p in ps] == [0, 0]
+    assert json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"] == []
