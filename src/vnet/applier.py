@@ -133,8 +133,7 @@ def _options(ctx, rec, iface, changed):
     iface.kind_module.modify(ctx, iface, changed)
 
     def undo():
-        from dataclasses import replace
-        old = replace(iface, options={**iface.options, **changed})
+        old = iface.replace(options={**iface.options, **changed})
         iface.kind_module.modify(ctx, old, {k: iface.options[k] for k in changed})
     return undo
 

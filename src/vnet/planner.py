@@ -4,18 +4,15 @@ Pure: reads a Topology, an observed State and the ownership Record; touches
 no kernel. The order is the apply order: removals (routes, devices,
 namespaces), then namespaces, devices in dependency order (lower devices and
 masters first), in-place changes, addresses, routes, sysctls."""
-from dataclasses import dataclass, field
-
 from .errors import PlanError
 from .spec.model import HOST, Ref, where
+from .spec.struct import REQUIRED, Struct
 
 
-@dataclass
-class Change:
-    action: str        # create | modify | recreate | delete
-    object: str        # what, e.g. "link net1/eth0"
-    reason: str
-    op: tuple = field(default=(), repr=False)   # what apply runs
+class Change(Struct):
+    """action: create | modify | recreate | delete; object: what, e.g.
+    "link net1/eth0"; reason: why; op: what apply runs."""
+    _fields = (("action", REQUIRED), ("object", REQUIRED), ("reason", REQUIRED), ("op", ()))
 
     def as_dict(self):
         return {"action": self.action, "object": self.object, "reason": self.reason}
@@ -24,12 +21,8 @@ class Change:
         return f"{self.action} {self.object}: {self.reason}"
 
 
-@dataclass
-class Plan:
-    topology: object
-    state: object
-    record: object
-    changes: list
+class Plan(Struct):
+    _fields = (("topology", REQUIRED), ("state", REQUIRED), ("record", REQUIRED), ("changes", list))
 
     def __bool__(self):
         return bool(self.changes)

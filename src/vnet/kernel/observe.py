@@ -1,27 +1,15 @@
 """Live state -> model: ONE link dump and one address dump per namespace
 (routes, fdb and sysctls only where asked), never one query per object."""
-from dataclasses import dataclass, field
-
+from ..spec.struct import REQUIRED, Struct
 from . import netlink, rtnl, sysctl
 
 
-@dataclass
-class Device:
-    """An observed device, with its references resolved to (namespace, name)."""
-    netns: str | None
-    name: str
-    ifindex: int
-    kernel_kind: str | None
-    kind: object            # the kind module, or None for devices vnet has no kind for
-    up: bool
-    mtu: int | None
-    mac: str | None
-    group: int
-    master: tuple | None = None
-    peer: tuple | None = None
-    addresses: list = field(default_factory=list)
-    options: dict = field(default_factory=dict)
-    extra: dict = field(default_factory=dict)
+class Device(Struct):
+    """An observed device, with its references resolved to (namespace, name).
+    ``kind`` is the kind module, or None for devices vnet has no kind for."""
+    _fields = (("netns", REQUIRED), ("name", REQUIRED), ("ifindex", REQUIRED), ("kernel_kind", None),
+               ("kind", None), ("up", True), ("mtu", None), ("mac", None), ("group", 0), ("loopback", False),
+               ("master", None), ("peer", None), ("addresses", list), ("options", dict), ("extra", dict))
 
     @property
     def key(self):
@@ -29,7 +17,9 @@ class Device:
 
     @property
     def kind_name(self):
-        return self.kind.name if self.kind else (self.kernel_kind or "external")
+        if self.kind:
+            return self.kind.name
+        return "loopback" if self.loopback else (self.kernel_kind or "device")
 
 
 class _Dumps:
@@ -103,7 +93,8 @@ def observe(k, namespaces, routes_in=(), sysctls=()):
         devs = st.namespaces[ns] = {}
         for ln in links:
             kind = identify(ln)
-            d = Device(ns, ln.name, ln.ifindex, ln.kind, kind, ln.up, ln.mtu, ln.mac, ln.group)
+            d = Device(ns, ln.name, ln.ifindex, ln.kind, kind, ln.up, ln.mtu, ln.mac, ln.group,
+                       loopback=bool(ln.flags & rtnl.IFF_LOOPBACK))
             if ln.master:
                 d.master = (ns, by_index[ns][ln.master].name) if ln.master in by_index[ns] else (ns, f"if{ln.master}")
             if kind is not None:

@@ -34,8 +34,13 @@ SYSCTL = F.Obj({
 }, title="sysctl")
 
 
+REFERENCE_ONLY = ("name", "netns")   # all a device vnet never changes (external) may declare
+
+
 def interface_field(kind):
     fields = dict(ENDPOINT_FIELDS)
+    if not kind.creatable:
+        fields = {f: fields[f] for f in REFERENCE_ONLY}
     fields["kind"] = F.Enum("interface kind", [kind.name], required=True)
     fields.update(kind.options)
     if kind.peer:
@@ -149,6 +154,10 @@ def parse(doc, source="<topology>"):
             continue
         k = BY_NAME[kind]
         before = len(p.items)
+        if not k.creatable:   # settings vnet would silently never apply
+            for f in [f for f in raw if f in ENDPOINT_FIELDS and f not in REFERENCE_ONLY]:
+                p.add(f"{label}.{f}", f"an {kind} device is only referred to, never changed: vnet would not set its {f}")
+                raw = {x: y for x, y in raw.items() if x != f}
         v = F.validate(interface_field(k), raw, label, p)
         if v is F.MISSING or "name" not in v:
             continue

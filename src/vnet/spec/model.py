@@ -1,6 +1,6 @@
 """The typed topology model. Namespaces are named by string; ``HOST`` (None)
 is the namespace vnet runs in."""
-from dataclasses import dataclass, field
+from .struct import REQUIRED, Struct
 
 HOST = None
 
@@ -14,28 +14,28 @@ def where(ns, name):
     return name if ns is HOST else f"{ns}/{name}"
 
 
-@dataclass(frozen=True)
-class Ref:
+class Ref(Struct):
     """A reference to a device; ``explicit`` when written as {name, netns}."""
-    name: str
-    netns: str | None = None
-    explicit: bool = False
+    _fields = (("name", REQUIRED), ("netns", None), ("explicit", False))
+
+    def __setattr__(self, k, v):
+        raise AttributeError("Ref is immutable")
+
+    def __hash__(self):
+        return hash(self._values())
 
     def resolve(self, own_ns):
         """(namespace, name) of the referenced device, for a referrer in ``own_ns``."""
         return (self.netns if self.explicit else own_ns, self.name)
 
 
-@dataclass
-class Endpoint:
+ENDPOINT = (("name", REQUIRED), ("netns", HOST), ("up", True), ("mtu", None), ("mac", None),
+            ("master", None), ("addresses", list))
+
+
+class Endpoint(Struct):
     """A device's common fields (an interface, or the peer end of a pair)."""
-    name: str
-    netns: str | None = HOST
-    up: bool = True
-    mtu: int | None = None
-    mac: str | None = None
-    master: Ref | None = None
-    addresses: list = field(default_factory=list)
+    _fields = ENDPOINT
 
     @property
     def key(self):
@@ -49,12 +49,9 @@ class Endpoint:
         return self.master.resolve(self.netns) if self.master else None
 
 
-@dataclass
 class Interface(Endpoint):
-    kind: str = ""
-    options: dict = field(default_factory=dict)
-    peer: Endpoint | None = None
-    path: str = ""          # where it was declared, e.g. "interfaces[3] (veth1)"
+    # path: where it was declared, e.g. "interfaces[3] (veth1)"
+    _fields = ENDPOINT + (("kind", ""), ("options", dict), ("peer", None), ("path", ""))
 
     @property
     def kind_module(self):
@@ -73,14 +70,9 @@ class Interface(Endpoint):
         return out
 
 
-@dataclass
-class Route:
-    to: object              # ip_network; 0.0.0.0/0 or ::/0 for default
-    netns: str | None = HOST
-    via: object = None
-    dev: str | None = None
-    metric: int = 0
-    path: str = ""
+class Route(Struct):
+    # to: an ip_network; 0.0.0.0/0 or ::/0 for default
+    _fields = (("to", REQUIRED), ("netns", HOST), ("via", None), ("dev", None), ("metric", 0), ("path", ""))
 
     @property
     def key(self):
@@ -96,26 +88,17 @@ class Route:
         return s + ("" if self.netns is HOST else f" in {self.netns}")
 
 
-@dataclass
-class Sysctl:
-    key: str
-    value: str
-    netns: str | None = HOST
-    path: str = ""
+class Sysctl(Struct):
+    _fields = (("key", REQUIRED), ("value", REQUIRED), ("netns", HOST), ("path", ""))
 
     @property
     def label(self):
         return f"sysctl {self.key}" + ("" if self.netns is HOST else f" in {self.netns}")
 
 
-@dataclass
-class Topology:
-    name: str
-    namespaces: list = field(default_factory=list)
-    interfaces: list = field(default_factory=list)
-    routes: list = field(default_factory=list)
-    sysctls: list = field(default_factory=list)
-    source: str = "<topology>"
+class Topology(Struct):
+    _fields = (("name", REQUIRED), ("namespaces", list), ("interfaces", list), ("routes", list),
+               ("sysctls", list), ("source", "<topology>"))
 
     def by_key(self):
         """Every declared device endpoint by (namespace, name)."""
