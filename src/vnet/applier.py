@@ -13,10 +13,19 @@ class Context:
     """What kind modules get to act on the kernel: sockets and fds per
     namespace, ifindex lookup, the topology's link group tag."""
 
-    def __init__(self, k, state, group):
+    def __init__(self, k, state, group, topo=None):
         self.k = k
         self.group = group
         self._index = {d.key: d.ifindex for d in state.devices()}
+        self._kinds = {key: i.kind_module for key, (i, _e) in topo.by_key().items()} if topo else {}
+        for d in state.devices():
+            if d.kind:
+                self._kinds.setdefault(d.key, d.kind)
+
+    def joins_down(self, endpoint):
+        """Must ``endpoint`` be down to join its master?"""
+        m = endpoint.master_key() if endpoint.master else None
+        return bool(m and getattr(self._kinds.get(m), "ports_join_down", False))
 
     def sock(self, ns):
         return self.k.sock(ns)
@@ -74,9 +83,16 @@ def _tag_and_settle(ctx, iface):
     """What a creation request cannot carry for a peer: its group tag, its
     master and its up state (the kernel refuses to bring a peer up in
     another namespace at creation: ENOTCONN on 6.18)."""
-    for e in iface.endpoints()[1:]:
+    for i, e in enumerate(iface.endpoints()):
+        if i == 0:
+            if e.up and ctx.joins_down(e) and iface.kind_module.creatable:
+                rtnl.set_link(ctx.sock(e.netns), ctx.ifindex(*e.key), up=True)
+            continue
+        sock, idx = ctx.sock(e.netns), ctx.ifindex(*e.key)
         attrs = rtnl.link_attrs(group=ctx.group, master=ctx.ifindex(*e.master_key()) if e.master else None)
-        rtnl.set_link(ctx.sock(e.netns), ctx.ifindex(*e.key), up=e.up, attrs=attrs)
+        rtnl.set_link(sock, idx, up=None if ctx.joins_down(e) else e.up, attrs=attrs)
+        if ctx.joins_down(e) and e.up:
+            rtnl.set_link(sock, idx, up=True)
 
 
 def _delete_iface(ctx, rec, iface):
@@ -147,7 +163,14 @@ def _set_fields(ctx, e, fields):
     m = fields.get("master", False)
     attrs = rtnl.link_attrs(mtu=fields.get("mtu"), mac=fields.get("mac"),
                             master=None if m is False else (ctx.ifindex(*m) if m else 0))
-    rtnl.set_link(ctx.sock(e.netns), ctx.ifindex(*e.key), up=fields.get("up"), attrs=attrs)
+    sock, idx = ctx.sock(e.netns), ctx.ifindex(*e.key)
+    up = fields.get("up")
+    if m and ctx.joins_down(e):   # down to join, then to the state it should have
+        rtnl.set_link(sock, idx, up=False)
+        rtnl.set_link(sock, idx, attrs=attrs)
+        rtnl.set_link(sock, idx, up=e.up)
+        return
+    rtnl.set_link(sock, idx, up=up, attrs=attrs)
 
 
 def _addr_add(ctx, rec, key, a):
@@ -227,7 +250,7 @@ def execute(k, plan, on_step=None):
     """Run ``plan``; undo everything on failure (or SIGINT/SIGTERM) and raise."""
     rec = plan.record
     rec.source = plan.topology.source
-    ctx = Context(k, plan.state, rec.group)
+    ctx = Context(k, plan.state, rec.group, plan.topology)
     undo = []
     before = (set(rec.devices), list(rec.namespaces))
 

@@ -104,14 +104,17 @@ def plan(topo, state, record):
                                  f"{topo.name!r} (vnet never takes over a device it did not create)")
         dev = existing[0]
         reason, changed = _compare(iface, kind, dev, gone)
-        if dev is None:
+        if dev is None or reason:
             gone.update(e.key for e in iface.endpoints())
-            creates.append(Change("create", f"link {iface.label}", reason, ("dev_create", iface)))
-            continue
-        if reason:
-            gone.update(e.key for e in iface.endpoints())
-            creates.append(Change("recreate", f"link {iface.label}", reason,
-                                  ("dev_recreate", iface, dev)))
+            if dev is None:
+                creates.append(Change("create", f"link {iface.label}", reason, ("dev_create", iface)))
+            else:
+                creates.append(Change("recreate", f"link {iface.label}", reason, ("dev_recreate", iface, dev)))
+            late = {k: None for k in kind.late_options if iface.options.get(k) is not None}
+            if late:
+                modifies.append(Change("modify", f"link {iface.label}",
+                                       "set " + ", ".join(f"{k} {_show(iface.options[k])}" for k in late)
+                                       + " once its ports exist", ("dev_options", iface, late)))
             continue
         if changed:
             modifies.append(Change("modify", f"link {iface.label}",
@@ -192,7 +195,7 @@ def _compare(iface, kind, dev, gone):
         have = dev.options.get(opt)
         if isinstance(want, Ref) and want.resolve(iface.netns) in gone:
             return f"its {opt} {want.name} is re-created", {}
-        if _norm(want, iface.netns) != _norm(have, dev.netns):
+        if _norm(kind.normalize(opt, want), iface.netns) != _norm(kind.normalize(opt, have), dev.netns):
             if not kind.in_place(opt, have, want):
                 return f"{opt} {_show(have)} -> {_show(want)} cannot change in place", {}
             changed[opt] = have

@@ -19,10 +19,22 @@ CASES = {
     "fig12-macvlan-private.yaml": ([("net1", "10.0.12.254"), ("net2", "10.0.12.254")],
                                    [("net1", "10.0.12.2"), ("net2", "10.0.12.1")]),
     "fig19-macvtap.yaml": ([], []),
+    "fig6-vlan.yaml": ([("h1", "10.6.2.2"), ("h2", "10.6.2.1")], [("h1", "10.6.2.3"), ("h3", "10.6.2.2")]),
+    "fig6-qinq.yaml": ([("pe1", "10.100.0.2")], []),
+    "fig2-bond.yaml": ([("server", "10.2.0.254")], []),
+    "fig16-ipvlan-l2.yaml": ([("ns1", "10.16.0.2"), ("ns2", "10.16.0.1")], []),
+    "fig18-ipvlan-l3.yaml": ([("ns1", "10.18.2.1"), ("ns2", "10.18.1.1")], []),
 }
 
 
-@pytest.mark.parametrize("example", sorted(CASES))
+def needs(example):
+    """What an example needs of the kernel: the kinds it uses."""
+    import vnet
+    t = vnet.load(os.path.join(EX, example))
+    return sorted({i.kind for i in t.interfaces if i.kind_module.creatable and i.kind not in ("tun", "tap")})
+
+
+@pytest.mark.parametrize("example", [pytest.param(e, marks=pytest.mark.needs(*needs(e))) for e in sorted(CASES)])
 def test_example(sandbox, example):
     path = os.path.join(EX, example)
     before = sandbox.dump_all()
@@ -40,6 +52,7 @@ def test_example(sandbox, example):
     assert sandbox.dump_all() == before
 
 
+@pytest.mark.needs("vxlan", "veth")
 def test_fig8_vxlan_carries_overlay_in_udp(sandbox):
     """The overlay ping crosses the underlay as VXLAN (UDP 4789), proven by
     the underlay's counters moving while the direct path does not exist."""
@@ -56,6 +69,7 @@ def test_fig8_vxlan_carries_overlay_in_udp(sandbox):
     assert tx("eth0") >= before[1] + 3   # each overlay packet went out on the underlay
 
 
+@pytest.mark.needs("macvtap", "bridge", "veth")
 def test_fig19_show_reports_tap_devices(sandbox):
     path = os.path.join(EX, "fig19-macvtap.yaml")
     sandbox.vnet("apply", path)

@@ -100,7 +100,7 @@ def observe(k, namespaces, routes_in=(), sysctls=()):
             if kind is not None:
                 d.options = kind.decode(ln, resolve)
                 kind.observe_more(ln, d.options, dumps)
-                d.extra = kind.observed_extra(ln)
+                d.extra = kind.observed_extra(ln, resolve)
                 if kind.peer and ln.link:
                     d.peer = resolve(ln.link, ln.link_nsid)
             devs[ln.name] = d

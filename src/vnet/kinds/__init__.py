@@ -1,8 +1,8 @@
 """One module per interface kind, all with the contract of ``base.Kind``."""
-from . import bridge, external, macvlan, tun, veth, vxlan
+from . import bond, bridge, dummy, external, ipvlan, macvlan, tun, veth, vlan, vxlan
 
 REGISTRY = (bridge.KIND, veth.KIND, tun.TUN, tun.TAP, vxlan.KIND, macvlan.MACVLAN, macvlan.MACVTAP,
-            external.KIND)
+            vlan.KIND, bond.KIND, ipvlan.IPVLAN, ipvlan.IPVTAP, dummy.KIND, external.KIND)
 BY_NAME = {k.name: k for k in REGISTRY}
 
 

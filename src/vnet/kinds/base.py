@@ -27,10 +27,19 @@ class Kind:
     creatable = True
     dies_with_link = False
     inplace = frozenset()   # options changeable without re-creating
+    late_options = frozenset()  # Ref options set after creation (they name a port of this device)
+    ports_join_down = False     # a port must be down to join (bond: "can not be enslaved while up")
 
     # ---- spec side ---------------------------------------------------------
     def check(self, iface, problems, path):
         """Cross-field rules of this kind; add problems, return nothing."""
+
+    def check_all(self, ifaces, problems):
+        """Rules across all interfaces of this kind (after each passed ``check``)."""
+
+    def normalize(self, opt, value):
+        """The form in which declared and observed values of ``opt`` compare."""
+        return value
 
     def in_place(self, opt, old, new):
         """Can the kernel change ``opt`` from ``old`` to ``new`` without re-creating?"""
@@ -48,7 +57,7 @@ class Kind:
     def info_data(self, iface, ctx, only=None):
         parts = []
         for opt, (aid, codec) in self.netlink.items():
-            if only is not None and opt not in only:
+            if only is None and opt in self.late_options or only is not None and opt not in only:
                 continue
             v = iface.options.get(opt)
             if v is None:
@@ -90,7 +99,9 @@ class Kind:
             master=ctx.ifindex(*iface.master_key()) if iface.master else None,
             ns_fd=ctx.fd(iface.netns) if sns != iface.netns else None)
         attrs += rtnl.linkinfo(self.kernel_kind, self.info_data(iface, ctx) + self.extra_data(ctx, iface))
-        rtnl.new_link(ctx.sock(sns), up=iface.up, attrs=attrs)
+        # the kernel brings a new device up before it joins its master: a
+        # master that takes only down ports gets it down, and it goes up after
+        rtnl.new_link(ctx.sock(sns), up=iface.up and not ctx.joins_down(iface), attrs=attrs)
 
     def extra_data(self, ctx, iface):
         """More IFLA_INFO_DATA for creation (a veth's peer)."""
@@ -114,11 +125,15 @@ class Kind:
         """Commands after the `ip link add` line (fdb entries...)."""
         return []
 
+    def iproute2_late(self, iface):
+        """Commands once every device exists and ports have joined (late options)."""
+        return []
+
     def observe_more(self, link, opts, dumps):
         """Complete ``opts`` from other dumps of the link's namespace
         (``dumps.fdb``...), taken lazily only when a kind asks."""
 
-    def observed_extra(self, link):
+    def observed_extra(self, link, resolve):
         """Facts for `vnet show` that are not options (e.g. /dev/tapN)."""
         return {}
 

@@ -66,7 +66,7 @@ class Macvlan(Kind):
             out += ["macaddr", "set", *o["source_macs"]]
         return out
 
-    def observed_extra(self, link):
+    def observed_extra(self, link, resolve):
         return {"tap_device": f"/dev/tap{link.ifindex}"} if self.name == "macvtap" else {}
 
 

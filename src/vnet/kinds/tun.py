@@ -35,7 +35,11 @@ class TunTap(Kind):
                           multi_queue=bool(o.get("multi_queue")), vnet_hdr=bool(o.get("vnet_hdr")))
         attrs = rtnl.link_attrs(mtu=iface.mtu, mac=iface.mac, group=ctx.group,
                                 master=ctx.ifindex(*iface.master_key()) if iface.master else None)
-        rtnl.set_link(ctx.sock(iface.netns), ctx.ifindex(*iface.key), up=iface.up, attrs=attrs)
+        sock, idx = ctx.sock(iface.netns), ctx.ifindex(*iface.key)
+        down_first = ctx.joins_down(iface)   # a bond takes only down ports: join, then up
+        rtnl.set_link(sock, idx, up=None if down_first else iface.up, attrs=attrs)
+        if down_first and iface.up:
+            rtnl.set_link(sock, idx, up=True)
 
     def iproute2_add(self, iface):
         return ipcmd(iface.netns, "tuntap", "add", "dev", iface.name, "mode", self.name, *self.iproute2(iface))

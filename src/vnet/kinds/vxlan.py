@@ -22,7 +22,7 @@ class Vxlan(Kind):
         "group": IP("multicast group (default destination)"),
         "dev": RefField("underlay device"),
         "dstport": Int("UDP destination port (IANA: 4789)", lo=1, hi=65535, default=4789),
-        "ttl": Int("outer TTL (0: inherit)", lo=0, hi=255),
+        "ttl": Int("outer TTL (0: auto, the route's hop limit)", lo=0, hi=255),
         "learning": Bool("learn remote MACs from received packets"),
         "fdb": ListOf(Obj({"mac": MAC("inner MAC, 00:00:00:00:00:00 for every unknown destination",
                                       default="00:00:00:00:00:00"),

@@ -23,6 +23,8 @@ def script(topo):
             if e.master or e.up:
                 out.append(ipcmd(e.netns, *args))
     for i in ifaces:
+        out += i.kind_module.iproute2_late(i)
+    for i in ifaces:
         for e in i.endpoints():
             out += [ipcmd(e.netns, "addr", "add", str(a), "dev", e.name) for a in e.addresses]
     for r in topo.routes:

@@ -26,9 +26,16 @@ class Invalid(Exception):
     pass
 
 
+# words from iproute2 and other tools that spelling similarity would get wrong
+# ("namespace" is closest to "name")
+_SYNONYMS = {"namespace": "netns", "ns": "netns", "type": "kind"}
+
+
 def _close(word, options):
     import difflib
-    m = difflib.get_close_matches(str(word), list(options), n=1)
+    options = list(options)
+    word = str(word)
+    m = [_SYNONYMS[word]] if _SYNONYMS.get(word) in options else difflib.get_close_matches(word, options, n=1)
     return f" (did you mean '{m[0]}'?)" if m else ""
 
 
@@ -159,6 +166,8 @@ class IP(Field):
     json = {"type": "string", "format": "ip-address"}
 
     def check(self, v):
+        if isinstance(v, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+            return v
         if not isinstance(v, str):   # ip_address() takes an integer as an address
             raise Invalid(f"{v!r} is not an IPv4 or IPv6 address")
         try:

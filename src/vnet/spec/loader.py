@@ -88,7 +88,8 @@ def _parse_text(text, source):
         if isinstance(e, yaml.reader.ReaderError):     # a control character: no mark, only an offset
             before = text[:e.position]
             where = f"line {before.count(chr(10)) + 1}, column {e.position - before.rfind(chr(10))}: "
-            what = f"unacceptable character #x{e.character:04x}: {e.reason}"
+            ch = e.character if isinstance(e.character, int) else ord(e.character)
+            what = f"unacceptable character #x{ch:04x}: {e.reason}"
         raise SpecError(f"{source}: invalid YAML: {where}{what or e}") from None
 
 
@@ -149,7 +150,8 @@ def parse(doc, source="<topology>"):
             continue
         kind = raw.get("kind")
         if not isinstance(kind, str) or kind not in BY_NAME:
-            p.add(f"{label}.kind", "is required" if kind is None else
+            p.add(f"{label}.kind", ("is required (written kind:, not type:)" if "type" in raw else "is required")
+                  if kind is None else
                   f"unknown kind {kind!r}{F._close(kind, BY_NAME)}; kinds: {', '.join(BY_NAME)}")
             continue
         k = BY_NAME[kind]
@@ -188,6 +190,12 @@ def parse(doc, source="<topology>"):
     if not isinstance(doc.get("sysctls") or [], list):
         p.add("sysctls", "expected a list")
 
+    # rules across interfaces, once per kind class (ipvlan and ipvtap share one)
+    classes = {}
+    for i in topo.interfaces:
+        classes.setdefault(type(i.kind_module), (i.kind_module, []))[1].append(i)
+    for kmod, ifaces in classes.values():
+        kmod.check_all([i for i in ifaces if not _has_problems(p, i.path)], p)
     _cross_check(topo, p)
     if p.items:
         raise SpecError(p.items)
@@ -245,7 +253,8 @@ def _cross_check(topo, p):
 
     deps = {}
     for iface in topo.interfaces:
-        for fld, ref in iface.refs():
+        creation_refs = {f for f, _r in iface.refs()}
+        for fld, ref in iface.refs(include_late=True):
             owner = iface.peer if fld.startswith("peer.") else iface
             if ref.explicit and not check_ns(ref.netns, f"{iface.path}.{fld}.netns"):
                 continue
@@ -262,11 +271,12 @@ def _cross_check(topo, p):
                 continue
             if fld.endswith("master"):
                 if key[0] != owner.netns:
-                    p.add(path, f"master {ref.name!r} is in namespace {key[0] or 'host'}, but a port must be in "
-                                f"its master's namespace ({owner.netns or 'host'})")
+                    p.add(path, f"master {ref.name!r} is in namespace {key[0] or 'host'}, but {owner.name!r} is in "
+                                f"{owner.netns or 'host'}: a port must be in its master's namespace")
                 if not target.kind_module.is_master:
                     p.add(path, f"{ref.name!r} is a {target.kind}, which cannot be a master")
-            deps.setdefault(iface.path, set()).add(target.path)
+            if fld in creation_refs:
+                deps.setdefault(iface.path, set()).add(target.path)
     _cycles(topo, deps, p)
 
     ns_devices = {}
@@ -295,3 +305,7 @@ def _cycles(topo, deps, p):
     for n in sorted(deps):
         if n not in state:
             visit(n, [n])
+
+
+def _has_problems(p, path):
+    return any(f": {path}" in item for item in p.items)

@@ -61,10 +61,12 @@ class Interface(Endpoint):
     def endpoints(self):
         return [self] + ([self.peer] if self.peer else [])
 
-    def refs(self):
-        """(field, Ref) of every device this interface depends on."""
+    def refs(self, include_late=False):
+        """(field, Ref) of every device this interface depends on (with
+        ``include_late``: also those it names once created, like a bond's primary)."""
         out = [("master", self.master)] if self.master else []
-        out += [(k, v) for k, v in self.options.items() if isinstance(v, Ref)]
+        late = () if include_late else self.kind_module.late_options
+        out += [(k, v) for k, v in self.options.items() if isinstance(v, Ref) and k not in late]
         if self.peer and self.peer.master:
             out.append(("peer.master", self.peer.master))
         return out

@@ -1,0 +1,68 @@
+"""IPVLAN and IPVTAP: devices sharing their lower device's MAC, switched by IP
+address (l2), or routed (l3, l3s) (Figures 16-18)."""
+from ..kernel import netlink as nl
+from ..spec.fields import Enum, RefField
+from .base import Kind
+
+IFLA_IPVLAN_MODE, IFLA_IPVLAN_FLAGS = 1, 2
+MODES = {"l2": 0, "l3": 1, "l3s": 2}
+FLAGS = {"bridge": 0, "private": 1, "vepa": 2}
+
+
+class Ipvlan(Kind):
+    options = {
+        "link": RefField("the lower device", required=True),
+        "mode": Enum("l2: switched by IP on the lower device; l3: routed, no broadcast; l3s: l3 with netfilter",
+                     MODES, default="l3"),
+        "flags": Enum("bridge: endpoints talk directly; private: never; vepa: through the outside", FLAGS,
+                      default="bridge"),
+    }
+    link_option = "link"
+    link_attr = 5   # IFLA_LINK
+    dies_with_link = True
+    inplace = frozenset({"mode", "flags"})
+
+    def __init__(self, name, doc):
+        self.name = self.kernel_kind = name
+        self.doc = doc
+
+    def check_all(self, ifaces, problems):
+        # the kernel keeps mode and flags per lower device: every ipvlan and
+        # ipvtap on one lower device has the same (the last one set wins)
+        first = {}
+        for i in ifaces:
+            key = i.options["link"].resolve(i.netns)
+            o = i.options
+            if key in first and (first[key].options["mode"], first[key].options["flags"]) != (o["mode"], o["flags"]):
+                f = first[key]
+                problems.add(f"{i.path}.mode", f"{o['mode']}/{o['flags']} differs from {f.path}, {f.options['mode']}/"
+                             f"{f.options['flags']} on the same lower device {key[1]!r}: the kernel keeps one mode and "
+                             "flags per lower device")
+            first.setdefault(key, i)
+
+    def info_data(self, iface, ctx, only=None):
+        o = iface.options
+        parts = []
+        if only is None or "mode" in only:
+            parts.append(nl.u16(IFLA_IPVLAN_MODE, MODES[o["mode"]]))
+        if only is None or "flags" in only:
+            parts.append(nl.u16(IFLA_IPVLAN_FLAGS, FLAGS[o["flags"]]))
+        return b"".join(parts)
+
+    def decode(self, link, resolve):
+        a = nl.parse(link.data) if link.data is not None else {}
+        rev_m = {v: k for k, v in MODES.items()}
+        rev_f = {v: k for k, v in FLAGS.items()}
+        return {"mode": rev_m.get(nl.get_u16(a[IFLA_IPVLAN_MODE])) if IFLA_IPVLAN_MODE in a else None,
+                "flags": rev_f.get(nl.get_u16(a[IFLA_IPVLAN_FLAGS]) & 3) if IFLA_IPVLAN_FLAGS in a else None,
+                "link": resolve(link.link, link.link_nsid) if link.link else None}
+
+    def iproute2(self, iface):
+        return ["mode", iface.options["mode"], iface.options["flags"]]
+
+    def observed_extra(self, link, resolve):
+        return {"tap_device": f"/dev/tap{link.ifindex}"} if self.name == "ipvtap" else {}
+
+
+IPVLAN = Ipvlan("ipvlan", "a device sharing its lower device's MAC, told apart by IP address")
+IPVTAP = Ipvlan("ipvtap", "an ipvlan whose packets a VM reads and writes through /dev/tapN")

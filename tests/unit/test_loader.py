@@ -1,0 +1,306 @@
+"""Parsing valid topology files into the model: reference resolution,
+defaults, YAML and JSON, and the JSON Schema of the format."""
+import ipaddress
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vnet.errors import SpecError
+from vnet.kinds import REGISTRY
+from vnet.spec import HOST, Ref, load, load_text
+
+ROOT = Path(__file__).resolve().parents[2]
+ALL_KINDS = ROOT / "tests" / "golden" / "script" / "all-kinds.yaml"
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+
+
+def parse(text, source="t.yaml"):
+    return load_text(text, source)
+
+
+def by_name(topo):
+    return {(i.netns, i.name): i for i in topo.interfaces}
+
+
+# ---- references ------------------------------------------------------------
+
+REFS = """
+name: refs
+namespaces: [net1, net2]
+interfaces:
+  - {name: eth1, kind: external}
+  - {name: eth1, kind: tap, netns: net2}
+  - {name: br0, kind: bridge, netns: net1}
+  - {name: eth1, kind: external, netns: net1}
+  - {name: same, kind: macvlan, netns: net2, link: eth1}
+  - {name: host, kind: macvlan, netns: net2, link: {name: eth1}}
+  - {name: other, kind: macvlan, netns: net2, link: {name: eth1, netns: net1}}
+  - name: veth1
+    kind: veth
+    peer: {name: p1, netns: net1, master: br0}
+"""
+
+
+def test_bare_name_refers_to_the_referrers_own_namespace():
+    i = by_name(parse(REFS))[("net2", "same")]
+    assert i.options["link"] == Ref("eth1", None, explicit=False)
+    assert i.options["link"].resolve(i.netns) == ("net2", "eth1")
+
+
+def test_name_without_netns_refers_to_the_namespace_vnet_runs_in():
+    i = by_name(parse(REFS))[("net2", "host")]
+    assert i.options["link"] == Ref("eth1", HOST, explicit=True)
+    assert i.options["link"].resolve(i.netns) == (HOST, "eth1")
+
+
+def test_name_and_netns_refer_to_that_namespace():
+    i = by_name(parse(REFS))[("net2", "other")]
+    assert i.options["link"].resolve(i.netns) == ("net1", "eth1")
+
+
+def test_peer_master_resolves_in_the_peers_namespace():
+    veth = by_name(parse(REFS))[(HOST, "veth1")]
+    assert veth.netns is HOST
+    assert veth.peer.master_key() == ("net1", "br0")
+    assert ("peer.master", Ref("br0")) in veth.refs()
+
+
+def test_bare_name_does_not_fall_back_to_the_host():
+    # eth1 exists in the host only; `link: eth1` from net1 means net1/eth1
+    text = "name: t\nnamespaces: [net1]\ninterfaces:\n" \
+           "  - {name: eth1, kind: external}\n  - {name: mv, kind: macvlan, netns: net1, link: eth1}\n"
+    with pytest.raises(SpecError) as e:
+        parse(text)
+    assert e.value.problems == ["t.yaml: interfaces[1] (mv).link: device 'eth1' in namespace net1 is "
+                                "neither declared nor external"]
+
+
+def test_peer_without_netns_is_in_the_host_not_the_first_ends_namespace():
+    t = parse("name: t\nnamespaces: [net1]\ninterfaces:\n"
+              "  - {name: v1, kind: veth, netns: net1, peer: {name: v2}}\n")
+    assert t.interfaces[0].peer.key == (HOST, "v2")
+    assert set(t.by_key()) == {("net1", "v1"), (HOST, "v2")}
+
+
+# ---- defaults --------------------------------------------------------------
+
+def test_defaults():
+    t = parse("""
+name: defaults
+interfaces:
+  - {name: br0, kind: bridge}
+  - {name: eth0, kind: external}
+  - {name: vx0, kind: vxlan, vni: 7, remote: 192.0.2.1}
+  - {name: mv0, kind: macvlan, link: eth0}
+  - {name: v0, kind: veth, peer: {name: v1}}
+routes:
+  - {to: 10.1.0.0/16, dev: br0}
+""")
+    i = by_name(t)
+    assert i[(HOST, "br0")].up is True
+    assert i[(HOST, "br0")].addresses == []
+    assert i[(HOST, "br0")].mtu is None and i[(HOST, "br0")].mac is None
+    assert i[(HOST, "v0")].peer.up is True
+    assert i[(HOST, "vx0")].options["dstport"] == 4789
+    assert i[(HOST, "vx0")].options["fdb"] == []
+    assert i[(HOST, "mv0")].options["mode"] == "vepa"
+    assert i[(HOST, "mv0")].options["source_macs"] is None
+    assert t.routes[0].metric == 0 and t.routes[0].netns is HOST
+    assert t.namespaces == [] and t.sysctls == []
+
+
+def test_vxlan_fdb_mac_defaults_to_all_zero():
+    t = parse("name: t\ninterfaces:\n  - {name: vx0, kind: vxlan, vni: 7, fdb: [{dst: 192.0.2.1}]}\n")
+    assert t.interfaces[0].options["fdb"] == [{"mac": "00:00:00:00:00:00",
+                                               "dst": ipaddress.ip_address("192.0.2.1")}]
+
+
+def test_values_are_typed():
+    t = parse("""
+name: typed
+interfaces:
+  - {name: t0, kind: tap, mac: "02:AB:00:00:00:01", mtu: 1400, up: false,
+     addresses: [10.0.0.1/24, "fd00::1/64"]}
+routes:
+  - {to: default, via: "fd00::ff"}
+  - {to: 10.2.0.0/16, via: 10.0.0.254, metric: 20}
+sysctls:
+  - {key: net.ipv4.ip_forward, value: 1}
+""")
+    tap = t.interfaces[0]
+    assert tap.mac == "02:ab:00:00:00:01"          # normalized to lower case
+    assert (tap.mtu, tap.up) == (1400, False)
+    assert tap.addresses == [ipaddress.ip_interface("10.0.0.1/24"), ipaddress.ip_interface("fd00::1/64")]
+    assert t.routes[0].to == ipaddress.ip_network("::/0")   # default takes the gateway's family
+    assert t.routes[1].to == ipaddress.ip_network("10.2.0.0/16") and t.routes[1].metric == 20
+    assert t.sysctls[0].value == "1"
+
+
+def test_unquoted_colon_numbers_stay_strings():
+    """YAML 1.1 reads 52:54:00:12:34:56 (QEMU's MAC prefix) and an IPv6
+    address without '::' or letters as base-60 integers."""
+    t = parse("""
+name: t
+interfaces:
+  - {name: tap0, kind: tap, mac: 52:54:00:12:34:56, addresses: [10.0.0.1/24]}
+routes:
+  - {to: default, via: 2001:0:0:0:0:0:0:1, dev: tap0}
+""")
+    assert t.interfaces[0].mac == "52:54:00:12:34:56"
+    assert t.routes[0].via == ipaddress.ip_address("2001::1")
+
+
+def test_yaml_numbers_still_parse():
+    t = parse("name: t\ninterfaces:\n  - {name: vx0, kind: vxlan, vni: 0x10, remote: 192.0.2.1, ttl: 64}\n")
+    assert t.interfaces[0].options["vni"] == 16
+    assert t.interfaces[0].options["ttl"] == 64
+
+
+# ---- files -----------------------------------------------------------------
+
+def test_json_file_is_accepted_and_equals_the_yaml(tmp_path):
+    doc = yaml.safe_load(ALL_KINDS.read_text())
+    j = tmp_path / "all-kinds.json"
+    j.write_text(json.dumps(doc))
+    from_json, from_yaml = load(str(j)), load(str(ALL_KINDS))
+    assert from_json.source == str(j)
+    assert from_json.name == from_yaml.name == "allkinds"
+    for a, b in zip(from_json.interfaces, from_yaml.interfaces, strict=True):
+        assert (a.key, a.kind, a.options, a.addresses, a.master, a.up, a.mtu) == \
+               (b.key, b.kind, b.options, b.addresses, b.master, b.up, b.mtu)
+    assert [r.key for r in from_json.routes] == [r.key for r in from_yaml.routes]
+
+
+def test_json_with_byte_order_mark(tmp_path):
+    j = tmp_path / "bom.json"
+    j.write_bytes(b"\xef\xbb\xbf" + json.dumps({"name": "bom"}).encode())
+    assert load(str(j)).name == "bom"
+
+
+def test_yaml_content_in_a_json_file_is_a_json_error(tmp_path):
+    j = tmp_path / "t.json"
+    j.write_text("name: t\n")
+    with pytest.raises(SpecError, match=r"t\.json: invalid JSON: "):
+        load(str(j))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_examples_load(path):
+    t = load(str(path))
+    assert t.interfaces
+
+
+# ---- never anything but SpecError --------------------------------------------
+
+KEYS = ["name", "kind", "netns", "namespaces", "interfaces", "routes", "sysctls", "peer", "master",
+        "link", "dev", "mode", "vni", "fdb", "dst", "mac", "addresses", "to", "via", "key", "value",
+        "source_macs", "group", "remote", "local", "mtu", "up", "stp"]
+KINDS = [k.name for k in REGISTRY]
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 2**25), st.floats(allow_nan=False),
+                    st.sampled_from(KINDS + ["net1", "br0", "eth0", "10.0.0.1/24", "10.0.0.1", "fd00::1",
+                                             "02:00:00:00:00:01", "default", "source", "host", "", "a b"]))
+values = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(KEYS), inner, max_size=6)), max_leaves=20)
+interface = st.fixed_dictionaries({"name": st.sampled_from(["br0", "eth0", "eth1", "v0"]),
+                                   "kind": st.sampled_from(KINDS)},
+                                  optional={k: values for k in KEYS if k not in ("name", "kind")})
+documents = st.fixed_dictionaries({"name": st.just("fuzz")}, optional={
+    "namespaces": st.one_of(values, st.lists(st.sampled_from(["net1", "net2", None]), max_size=3)),
+    "interfaces": st.one_of(values, st.lists(interface, max_size=5)),
+    "routes": values, "sysctls": values})
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents)
+def test_any_document_is_a_topology_or_a_spec_error(doc):
+    from vnet.spec import parse as parse_doc
+    try:
+        parse_doc(doc, "fuzz.yaml")
+    except SpecError as e:
+        assert e.problems and all(p.startswith("fuzz.yaml: ") for p in e.problems)
+
+
+# ---- the JSON Schema ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def schema():
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    r = subprocess.run([sys.executable, "-m", "vnet", "schema"], env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def _objects(s):
+    """Every object schema inside ``s``."""
+    if isinstance(s, dict):
+        if s.get("type") == "object":
+            yield s
+        for v in s.values():
+            yield from _objects(v)
+    elif isinstance(s, list):
+        for v in s:
+            yield from _objects(v)
+
+
+def test_schema_structure(schema):
+    assert schema["$schema"].startswith("https://json-schema.org/")
+    assert schema["required"] == ["name"]
+    assert set(schema["properties"]) == {"name", "namespaces", "interfaces", "routes", "sysctls"}
+    variants = schema["properties"]["interfaces"]["items"]["oneOf"]
+    assert sorted(v["properties"]["kind"]["enum"][0] for v in variants) == sorted(KINDS)
+    for v in variants:
+        assert v["required"][:1] == ["name"] and "kind" in v["required"]
+    objs = list(_objects(schema))
+    assert len(objs) > len(KINDS)
+    assert all(o.get("additionalProperties") is False for o in objs)
+
+
+def test_schema_kind_options(schema):
+    variants = {v["title"]: v for v in schema["properties"]["interfaces"]["items"]["oneOf"]}
+    assert variants["vxlan"]["properties"]["vni"]["maximum"] == 16777215
+    assert variants["vxlan"]["properties"]["dstport"]["default"] == 4789
+    assert variants["macvlan"]["properties"]["mode"]["default"] == "vepa"
+    assert "peer" in variants["veth"]["required"]
+    assert set(variants["external"]["properties"]) == {"name", "netns", "kind"}
+
+
+jsonschema = pytest.importorskip("jsonschema")
+
+
+@pytest.fixture(scope="module")
+def validator(schema):
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+VALID_DOCS = [ALL_KINDS] + EXAMPLES
+
+
+@pytest.mark.parametrize("path", VALID_DOCS, ids=[p.name for p in VALID_DOCS])
+def test_valid_files_validate_against_the_schema(validator, path):
+    errors = [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text()))]
+    assert errors == []
+
+
+# structural mistakes the schema catches as well as vnet does
+SCHEMA_REJECTS = ["unknown-top-key", "unknown-interface-key", "unknown-kind", "missing-kind",
+                  "missing-topology-name", "missing-interface-name", "bad-topology-name", "ifname-too-long",
+                  "ifname-slash", "ifname-colon", "ifname-whitespace", "vni-zero", "vni-too-large", "bad-mac",
+                  "wrong-type-string-for-int", "wrong-type-list-for-mapping", "sysctl-not-net",
+                  "address-without-prefix", "external-with-settings", "unknown-ref-key", "unknown-option-value",
+                  "interfaces-not-a-list", "top-level-list", "kind-not-a-string", "type-for-kind"]
+
+
+@pytest.mark.parametrize("case", SCHEMA_REJECTS)
+def test_schema_rejects_what_vnet_rejects(validator, case):
+    doc = yaml.safe_load((ROOT / "tests" / "golden" / "errors" / f"{case}.yaml").read_text())
+    assert not validator.is_valid(doc)

@@ -1,0 +1,310 @@
+"""plan(): desired topology vs a recorded kernel state, without a kernel.
+
+The states here are built by hand the way observe() reports them: Device
+objects per namespace, references resolved to (namespace, name), and an
+ownership Record of what topology `lab` created."""
+import ipaddress
+import itertools
+
+import pytest
+
+from vnet.errors import PlanError
+from vnet.kernel.observe import Device, State
+from vnet.kinds import BY_NAME
+from vnet.ownership import Record, group_of
+from vnet.planner import plan
+from vnet.spec import load_text
+
+TOPO = """
+name: lab
+namespaces: [net1, net2]
+interfaces:
+  # upper devices first: the plan must order by dependency, not by the file
+  - {name: mv1, kind: macvlan, netns: net2, link: {name: vx0}, mode: bridge, addresses: [10.2.0.1/24]}
+  - name: veth1
+    kind: veth
+    master: br0
+    peer: {name: eth0, netns: net1, addresses: [10.0.0.1/24]}
+  - {name: br0, kind: bridge, stp: false, addresses: [10.0.0.254/24]}
+  - {name: vx0, kind: vxlan, vni: 100, local: 192.0.2.1, remote: 192.0.2.2, dev: eth9}
+  - {name: eth9, kind: external}
+routes:
+  - {netns: net1, to: default, via: 10.0.0.254}
+sysctls:
+  - {key: net.ipv4.ip_forward, value: 1}
+"""
+GROUP = group_of("lab")
+_ifindex = itertools.count(2)
+ip, net, cidr = ipaddress.ip_address, ipaddress.ip_network, ipaddress.ip_interface
+
+
+@pytest.fixture
+def topo():
+    return load_text(TOPO, "lab.yaml")
+
+
+def device(ns, name, kind=None, ours=True, **kw):
+    k = BY_NAME[kind] if kind else None
+    return Device(netns=ns, name=name, ifindex=next(_ifindex), kernel_kind=k.kernel_kind if k else "dummy",
+                  kind=k, up=True, mtu=1500, mac="02:00:00:00:00:01", group=GROUP if ours else 0, **kw)
+
+
+def make_state(devices, namespaces=(None,), routes=None, sysctls=None):
+    st = State()
+    st.namespaces = {ns: {} for ns in namespaces}
+    for d in devices:
+        st.namespaces[d.netns][d.name] = d
+    st.routes = routes or {}
+    st.sysctls = sysctls or {}
+    return st
+
+
+def make_record(st, namespaces=(), routes=(), sysctls=()):
+    """The record of topology lab: every device in ``st`` carrying its group."""
+    return Record("lab", {
+        "namespaces": list(namespaces),
+        "devices": [{"netns": d.netns, "name": d.name, "kind": d.kind_name}
+                    for d in st.devices() if d.group == GROUP],
+        "routes": [list(r) for r in routes],
+        "sysctls": [{"netns": ns, "key": k, "old": old} for ns, k, old in sysctls]})
+
+
+def eth9():
+    return device(None, "eth9", ours=False)
+
+
+def applied_devices():
+    """What the kernel reports once TOPO is applied."""
+    return [
+        eth9(),
+        device(None, "br0", "bridge", addresses=[cidr("10.0.0.254/24")],
+               options={"stp": False, "vlan_filtering": False, "ageing_time": 300, "forward_delay": 15,
+                        "priority": 32768}),
+        device(None, "veth1", "veth", master=(None, "br0"), peer=("net1", "eth0")),
+        device("net1", "eth0", "veth", peer=(None, "veth1"), addresses=[cidr("10.0.0.1/24")]),
+        device(None, "vx0", "vxlan",
+               options={"vni": 100, "local": ip("192.0.2.1"), "remote": ip("192.0.2.2"), "group": None,
+                        "dev": (None, "eth9"), "dstport": 4789, "ttl": 0, "learning": True, "fdb": []}),
+        device("net2", "mv1", "macvlan", addresses=[cidr("10.2.0.1/24")],
+               options={"mode": "bridge", "link": (None, "vx0")}),
+    ]
+
+
+def applied(devices=None):
+    """(state, record) of the kernel after `vnet apply` of TOPO."""
+    st = make_state(devices or applied_devices(), namespaces=(None, "net1", "net2"),
+                    routes={"net1": [(net("0.0.0.0/0"), ip("10.0.0.254"), "eth0", 0, 4)]},
+                    sysctls={(None, "net.ipv4.ip_forward"): "1"})
+    rec = make_record(st, namespaces=["net1", "net2"], routes=[("net1", "0.0.0.0/0", "10.0.0.254", None, 0)],
+                      sysctls=[(None, "net.ipv4.ip_forward", "0")])
+    return st, rec
+
+
+def changed(devices, name, **kw):
+    """``devices`` with device ``name``'s fields (or options, as options=...) replaced."""
+    out = []
+    for d in devices:
+        if d.name == name:
+            opts = {**d.options, **kw.pop("options", {})}
+            d = Device(**{**{f: getattr(d, f) for f in _fields(d)}, "options": opts, **kw})
+        out.append(d)
+    return out
+
+
+def _fields(d):
+    return [f for f, _ in d._fields] if hasattr(d, "_fields") else list(vars(d))
+
+
+def rows(p):
+    return [(c.action, c.object, c.reason) for c in p.changes]
+
+
+# ---- from nothing --------------------------------------------------------------
+
+def test_empty_state_creates_everything(topo):
+    st = make_state([eth9()])
+    p = plan(topo, st, Record("lab"))
+    assert sorted(rows(p)) == sorted([
+        ("create", "netns net1", "does not exist"),
+        ("create", "netns net2", "does not exist"),
+        ("create", "link br0", "does not exist"),
+        ("create", "link veth1", "does not exist"),
+        ("create", "link vx0", "does not exist"),
+        ("create", "link net2/mv1", "does not exist"),
+        ("create", "address 10.0.0.254/24 on br0", "new device"),
+        ("create", "address 10.0.0.1/24 on net1/eth0", "new device"),
+        ("create", "address 10.2.0.1/24 on net2/mv1", "new device"),
+        ("create", "route default via 10.0.0.254 in net1", "missing"),
+        ("modify", "sysctl net.ipv4.ip_forward", "set 1"),
+    ])
+
+
+def test_empty_state_orders_by_dependency(topo):
+    objs = [c.object for c in plan(topo, make_state([eth9()]), Record("lab")).changes]
+    at = objs.index
+    assert max(at("netns net1"), at("netns net2")) < min(i for i, o in enumerate(objs) if o.startswith("link "))
+    assert at("link br0") < at("link veth1"), "a bridge before its ports"
+    assert at("link vx0") < at("link net2/mv1"), "a lower device before its macvlan"
+    assert at("link net2/mv1") < at("address 10.0.0.254/24 on br0"), "addresses once every device exists"
+    assert at("address 10.2.0.1/24 on net2/mv1") < at("route default via 10.0.0.254 in net1")
+    assert objs[-1] == "sysctl net.ipv4.ip_forward"
+
+
+def test_changes_carry_what_apply_runs(topo):
+    p = plan(topo, make_state([eth9()]), Record("lab"))
+    ops = {c.object: c.op for c in p.changes}
+    assert ops["netns net1"] == ("ns_create", "net1")
+    assert ops["link veth1"][0] == "dev_create" and ops["link veth1"][1].peer.key == ("net1", "eth0")
+    assert p.as_dict()["changes"][0] == {"action": "create", "object": "netns net1", "reason": "does not exist"}
+
+
+# ---- in sync -------------------------------------------------------------------
+
+def test_state_equal_to_the_file_plans_nothing(topo):
+    st, rec = applied()
+    p = plan(topo, st, rec)
+    assert p.changes == []
+    assert not p
+
+
+# ---- drift -----------------------------------------------------------------------
+
+def test_in_place_option_is_one_modify(topo):
+    st, rec = applied(changed(applied_devices(), "br0", options={"stp": True}))
+    assert rows(plan(topo, st, rec)) == [("modify", "link br0", "stp True -> False")]
+
+
+def test_option_that_cannot_change_in_place_recreates_and_so_do_devices_on_it(topo):
+    st, rec = applied(changed(applied_devices(), "vx0", options={"vni": 99}))
+    assert rows(plan(topo, st, rec)) == [
+        ("recreate", "link vx0", "vni 99 -> 100 cannot change in place"),
+        ("recreate", "link net2/mv1", "its link vx0 is re-created"),
+        ("create", "address 10.2.0.1/24 on net2/mv1", "new device"),
+    ]
+
+
+def test_kind_change_recreates(topo):
+    st, rec = applied(changed(applied_devices(), "br0", kind=BY_NAME["tap"], kernel_kind="tun"))
+    rs = rows(plan(topo, st, rec))
+    assert rs[0] == ("recreate", "link br0", "is a tap, declared bridge")
+    assert ("create", "address 10.0.0.254/24 on br0", "new device") in rs
+
+
+def test_veth_peer_elsewhere_recreates_the_pair(topo):
+    devs = [d for d in applied_devices() if d.key != ("net1", "eth0")]
+    devs = changed(devs, "veth1", peer=("net2", "eth0")) + [device("net2", "eth0", "veth", peer=(None, "veth1"))]
+    st, rec = applied(devs)
+    rs = rows(plan(topo, st, rec))
+    assert ("recreate", "link veth1", "peer is net2/eth0, declared net1/eth0") in rs
+    assert ("delete", "link net2/eth0", "no longer declared") not in rs, "goes with its pair"
+
+
+def test_port_left_its_bridge(topo):
+    st, rec = applied(changed(applied_devices(), "veth1", master=None))
+    assert rows(plan(topo, st, rec)) == [("modify", "link veth1", "master None -> br0")]
+
+
+def test_device_set_down_is_brought_up(topo):
+    st, rec = applied(changed(applied_devices(), "br0", up=False))
+    assert rows(plan(topo, st, rec)) == [("modify", "link br0", "up False -> True")]
+
+
+def test_address_drift(topo):
+    devs = changed(applied_devices(), "eth0", addresses=[cidr("10.0.0.1/24"), cidr("10.0.0.9/24")])
+    st, rec = applied(changed(devs, "br0", addresses=[]))
+    assert sorted(rows(plan(topo, st, rec))) == [
+        ("create", "address 10.0.0.254/24 on br0", "missing"),
+        ("delete", "address 10.0.0.9/24 on net1/eth0", "not declared"),
+    ]
+
+
+def test_missing_route_and_changed_sysctl(topo):
+    st, rec = applied()
+    st.routes = {"net1": []}
+    st.sysctls = {(None, "net.ipv4.ip_forward"): "0"}
+    assert rows(plan(topo, st, rec)) == [
+        ("create", "route default via 10.0.0.254 in net1", "missing"),
+        ("modify", "sysctl net.ipv4.ip_forward", "0 -> 1"),
+    ]
+
+
+# ---- what the topology no longer declares ------------------------------------------
+
+def test_owned_device_no_longer_declared_is_deleted(topo):
+    devs = applied_devices() + [device(None, "tap9", "tap")]
+    st, rec = applied(devs)
+    assert rows(plan(topo, st, rec)) == [("delete", "link tap9", "no longer declared")]
+
+
+def test_upper_devices_are_deleted_before_their_lower_device(topo):
+    devs = applied_devices() + [device(None, "br9", "bridge"),
+                                device(None, "mv9", "macvlan", options={"mode": "vepa", "link": (None, "br9")})]
+    st, rec = applied(devs)
+    assert rows(plan(topo, st, rec)) == [("delete", "link mv9", "no longer declared"),
+                                         ("delete", "link br9", "no longer declared")]
+
+
+def test_owned_namespace_no_longer_declared_is_deleted(topo):
+    st, rec = applied()
+    st.namespaces["net3"] = {}
+    rec.namespaces.append("net3")
+    assert rows(plan(topo, st, rec)) == [("delete", "netns net3", "no longer declared")]
+
+
+def test_unowned_device_not_declared_is_left_alone(topo):
+    st, rec = applied(applied_devices() + [device(None, "docker0", "bridge", ours=False)])
+    assert plan(topo, st, rec).changes == []
+
+
+def test_route_no_longer_declared_is_deleted_first(topo):
+    st, rec = applied()
+    st.routes["net1"].append((net("10.5.0.0/16"), ip("10.0.0.254"), "eth0", 0, 4))
+    rec.routes.append(("net1", "10.5.0.0/16", "10.0.0.254", None, 0))
+    st.namespaces[None]["tap9"] = device(None, "tap9", "tap")
+    rec.devices[(None, "tap9")] = "tap"
+    assert rows(plan(topo, st, rec)) == [("delete", "route 10.5.0.0/16 via 10.0.0.254 in net1", "no longer declared"),
+                                         ("delete", "link tap9", "no longer declared")]
+
+
+# ---- conflicts: vnet never takes over what is not its own ---------------------------
+
+def test_unowned_device_with_a_declared_name_is_a_conflict(topo):
+    devs = changed(applied_devices(), "br0", group=0)
+    st, rec = applied(devs)
+    with pytest.raises(PlanError) as e:
+        plan(topo, st, rec)
+    assert str(e.value) == ("lab.yaml: interfaces[2] (br0): device 'br0' exists and is not owned by topology 'lab' "
+                            "(vnet never takes over a device it did not create)")
+
+
+def test_recorded_name_without_our_tag_is_a_stranger(topo):
+    """A device of the recorded name but without the topology's link group
+    (say, made by someone else after a reboot) is not ours."""
+    st, rec = applied(changed(applied_devices(), "eth0", group=12))
+    with pytest.raises(PlanError, match=r"interfaces\[1\] \(veth1\): device 'net1/eth0' exists and is not owned"):
+        plan(topo, st, rec)
+
+
+def test_unowned_namespace_is_a_conflict(topo):
+    st = make_state([eth9()], namespaces=(None, "net1"))
+    with pytest.raises(PlanError) as e:
+        plan(topo, st, Record("lab"))
+    assert str(e.value) == "lab.yaml: namespace 'net1' exists and is not owned by topology 'lab'"
+
+
+def test_missing_external_is_a_conflict(topo):
+    st, rec = applied([d for d in applied_devices() if d.name != "eth9"])
+    with pytest.raises(PlanError) as e:
+        plan(topo, st, rec)
+    assert str(e.value) == "lab.yaml: interfaces[4] (eth9): external device 'eth9' does not exist"
+
+
+def test_every_conflict_is_reported(topo):
+    st = make_state([device(None, "br0", "bridge", ours=False)], namespaces=(None, "net2"))
+    with pytest.raises(PlanError) as e:
+        plan(topo, st, Record("lab"))
+    lines = str(e.value).splitlines()
+    assert len(lines) == 3
+    assert any("namespace 'net2' exists" in ln for ln in lines)
+    assert any("device 'br0' exists" in ln for ln in lines)
+    assert any("external device 'eth9' does not exist" in ln for ln in lines)

@@ -1,0 +1,115 @@
+"""The full-kernel guest: ONE QEMU guest per test run, booted from Debian's
+kernel with virtme-ng (TCG: KVM guests hang in early boot on our build
+machines), sharing this machine's root file system read-only. It runs the
+tests this kernel cannot, with the project's own venv, and writes their
+results to a shared directory; the host reports each as a real pass or
+failure with the guest's output."""
+import glob
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BOOT_TIMEOUT = float(os.environ.get("VNET_GUEST_TIMEOUT", 2400))
+
+
+def kernel():
+    """The guest kernel: $VNET_GUEST_KERNEL, else the newest /boot/vmlinuz-*."""
+    k = os.environ.get("VNET_GUEST_KERNEL")
+    if k:
+        return k
+    found = sorted(glob.glob("/boot/vmlinuz-*"), key=os.path.getmtime)
+    return found[-1] if found else None
+
+
+class Guest:
+    def __init__(self, nodeids):
+        self.nodeids = list(nodeids)
+        self.dir = tempfile.mkdtemp(prefix="vnet-guest-", dir="/tmp")
+        self.proc = None
+        self.error = None
+        self._results = None
+        self.started = None
+
+    def command(self):
+        bindir = os.path.dirname(sys.executable)
+        vng = shutil.which("vng") or os.path.join(bindir, "vng")
+        k = kernel()
+        if not os.path.exists(vng):
+            return None, "virtme-ng is not installed (pip install virtme-ng; scripts/setup.sh does it)"
+        if not k:
+            return None, "no guest kernel in /boot (apt-get install linux-image-amd64; scripts/setup.sh does it)"
+        if not shutil.which("qemu-system-x86_64"):
+            return None, "qemu is not installed (apt-get install qemu-system-x86; scripts/setup.sh does it)"
+        inner = (f"cd {shlex.quote(ROOT)} && export VNET_IN_GUEST=1 PYTHONDONTWRITEBYTECODE=1 "
+                 f"PATH={shlex.quote(bindir)}:$PATH PYTHONPATH={shlex.quote(os.path.join(ROOT, 'tests', 'vm'))} && "
+                 f"uname -r > {self.dir}/kernel && "
+                 f"{shlex.quote(sys.executable)} -m pytest -p no:cacheprovider -p report -q -rN "
+                 f"--vnet-report {self.dir}/results.json " + " ".join(shlex.quote(n) for n in self.nodeids)
+                 + f" > {self.dir}/pytest.log 2>&1; echo $? > {self.dir}/exit")
+        cmd = [vng, "--run", k, "--disable-kvm", "--force-9p", "--user", "root", "--memory", "2G",
+               "--cpus", str(min(2, os.cpu_count() or 1)), "--rwdir", self.dir, "--", "sh", "-c", inner]
+        return cmd, None
+
+    def start(self):
+        cmd, self.error = self.command()
+        if cmd is None:
+            return
+        env = {**os.environ, "PATH": os.path.dirname(sys.executable) + ":" + os.environ.get("PATH", "")}
+        self.started = time.monotonic()
+        # one guest at a time on this machine: TCG guests starve each other (two cores)
+        lock = "flock /tmp/vnet-guest.lock "
+        self.proc = subprocess.Popen(["sh", "-c", lock + " ".join(shlex.quote(c) for c in cmd)],
+                                     stdin=subprocess.DEVNULL, stdout=open(f"{self.dir}/console.log", "w"),
+                                     stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+    def stop(self):
+        """Kill the guest if it still runs (the host run ended early)."""
+        if self.proc is not None and self.proc.poll() is None:
+            import signal
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def results(self):
+        """{nodeid: {outcome, longrepr, sections, duration}}; waits for the guest."""
+        if self._results is not None:
+            return self._results
+        if self.error:
+            raise GuestError(self.error)
+        try:
+            self.proc.wait(timeout=max(1, BOOT_TIMEOUT - (time.monotonic() - self.started)))
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, 9)
+            raise GuestError(f"the guest did not finish in {BOOT_TIMEOUT:.0f} s\n" + self._logs()) from None
+        try:
+            with open(f"{self.dir}/results.json") as f:
+                self._results = json.load(f)
+        except (OSError, ValueError):
+            raise GuestError("the guest ran no tests\n" + self._logs()) from None
+        return self._results
+
+    def _logs(self):
+        out = []
+        for name in ("console.log", "pytest.log"):
+            try:
+                with open(f"{self.dir}/{name}") as f:
+                    out.append(f"--- {name} (tail) ---\n" + "".join(f.readlines()[-60:]))
+            except OSError:
+                pass
+        return "\n".join(out)
+
+    def kernel_release(self):
+        try:
+            with open(f"{self.dir}/kernel") as f:
+                return f.read().strip()
+        except OSError:
+            return None
+
+
+class GuestError(Exception):
+    pass
