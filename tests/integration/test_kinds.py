@@ -156,7 +156,7 @@ interfaces:
     assert plan_json(sandbox, f) == []
     shown = {d["name"]: d for d in json.loads(sandbox.vnet("show", "--json", f).stdout)["devices"]}
     assert shown["mvt0"]["tap_device"] == f"/dev/tap{links['mvt0']['ifindex']}"
-    assert shown["mbr"]["options"]["link"] == "eth1" and shown["mbr"]["netns"] == "n1"
+    assert shown["mbr"]["options"]["link"] == "host/eth1" and shown["mbr"]["netns"] == "n1"
     # mode changes in place (not to or from passthru), source MACs too
     f = sandbox.write("t.yaml", body.replace("mode: private", "mode: bridge")
                       .replace("'02:00:00:00:00:02'", "'02:00:00:00:00:03'"))
