@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Install what vnet and its tests need on Debian 12 (as root), into ./.venv.
+# With --guest also what the full-kernel test guest needs: QEMU, Debian's
+# kernel (for the kinds this machine's kernel may lack) and virtme-ng's
+# static busybox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+pkgs=(iproute2 python3-venv python3-pip iputils-ping)
+[ "${1:-}" = "--guest" ] && pkgs+=(qemu-system-x86 linux-image-amd64 busybox-static)
 need=()
-for p in iproute2 python3-venv python3-pip iputils-ping; do
+for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
 done
 if ((${#need[@]})); then
