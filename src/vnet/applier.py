@@ -236,7 +236,11 @@ def _sysctl_restore(ctx, rec, ns, key, old):
     return undo
 
 
-OPS = {"sysctl_restore": _sysctl_restore, "ns_create": _ns_create, "ns_delete": _ns_delete, "dev_create": _create,
+def _port_set(ctx, rec, e, master_kind):
+    return master_kind.set_port(ctx, e)
+
+
+OPS = {"sysctl_restore": _sysctl_restore, "port_set": _port_set, "ns_create": _ns_create, "ns_delete": _ns_delete, "dev_create": _create,
        "dev_options": _options, "dev_set": _set, "addr_add": _addr_add, "addr_del": _addr_del,
        "route_add": _route_add, "route_del": _route_del, "sysctl_set": _sysctl_set}
 NEEDS_STATE = {"dev_delete": _dev_delete, "dev_recreate": _recreate}

@@ -11,7 +11,8 @@ def _ref(key, own_ns):
 def _endpoint_fields(dev):
     return dict(name=dev.name, netns=dev.netns, up=dev.up, mtu=dev.mtu, mac=dev.mac,
                 master=_ref(dev.master, dev.netns) if dev.master else None,
-                addresses=list(dev.addresses))
+                addresses=list(dev.addresses),
+                port={k: v for k, v in dev.port.items() if v is not None} if dev.master else {})
 
 
 def to_interface(dev, state):
@@ -51,6 +52,7 @@ def _ep_doc(e, kind=None):
         d["master"] = _ref_doc(e.master, e.netns)
     if e.addresses:
         d["addresses"] = [str(a) for a in e.addresses]
+    d.update(e.port)
     return d
 
 

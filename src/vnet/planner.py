@@ -46,8 +46,18 @@ def _show(v):
     if isinstance(v, Ref):
         return v.name
     if isinstance(v, list):
-        return "[" + ", ".join(str(x.get("dst", x)) if isinstance(x, dict) else str(x) for x in v) + "]"
+        return "[" + ", ".join(_item(x) for x in v) + "]"
     return str(v)
+
+
+def _item(x):
+    if not isinstance(x, dict):
+        return str(x)
+    if "dst" in x:
+        return str(x["dst"])
+    if "vid" in x:   # a bridge port VLAN
+        return str(x["vid"]) + "".join(f" {k}" for k in ("pvid", "untagged") if x.get(k))
+    return str(x)
 
 
 def order_interfaces(topo):
@@ -134,6 +144,16 @@ def plan(topo, state, record):
                                        ", ".join(f"{k} {_show(o)} -> {_show(n)}" for k, (o, n) in g.items()),
                                        ("dev_set", e, {k: n for k, (o, n) in g.items()},
                                         {k: o for k, (o, n) in g.items()})))
+            if e.port and e.master:
+                mkind = declared[e.master_key()][0].kind_module
+                want = mkind.port_state(e.port)
+                fresh = dev is None or (e.master_key() in gone)
+                old = None if fresh else mkind.port_state(dev.port)
+                if fresh or want != old:
+                    modifies.append(Change("modify", f"port {e.label}",
+                                           ", ".join(f"{k} {_show(dev.port.get(k)) if not fresh else 'default'} -> "
+                                                     f"{_show(v)}" for k, v in e.port.items()),
+                                           ("port_set", e, mkind)))
             have = set() if dev is None else set(dev.addresses)
             for a in e.addresses:
                 if a not in have:

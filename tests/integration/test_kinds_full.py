@@ -238,3 +238,24 @@ interfaces:
     assert r.returncode == 3, r.stderr
     assert "create link iv0" in r.stderr and "busy" in r.stderr.lower(), r.stderr
     assert sandbox.dump_all() == before
+
+
+@pytest.mark.needs("bridge_vlan_filtering", "veth")
+def test_bridge_port_vlans_set_observed_changed(sandbox):
+    f = os.path.join(EX, "bridge-vlans.yaml")
+    apply_json(sandbox, f)
+    vl = {e["ifname"]: {(v["vlan"], "PVID" in v.get("flags", []), "Egress Untagged" in v.get("flags", []))
+                        for v in e["vlans"]} for e in json.loads(sandbox.sh("bridge -j vlan show"))}
+    assert vl["pa"] == {(10, True, True)}
+    assert vl["pb"] == {(10, True, True)} | {(v, False, False) for v in range(100, 104)}
+    assert plan_json(sandbox, f) == []
+    # move c into VLAN 10: one port change, and c reaches a
+    g = sandbox.write("g.yaml", open(f).read().replace("vlans: [{vid: 20, pvid: true", "vlans: [{vid: 10, pvid: true"))
+    changes = plan_json(sandbox, g)
+    assert [(c["action"], c["object"]) for c in changes] == [("modify", "port pc")]
+    assert not ping("c", "10.10.0.1", timeout=1)
+    apply_json(sandbox, g)
+    assert ping("c", "10.10.0.1")
+    assert plan_json(sandbox, g) == []
+    exported = sandbox.write("e.yaml", sandbox.vnet("export", "brvlan").stdout)
+    assert plan_json(sandbox, exported) == []

@@ -9,7 +9,8 @@ class Device(Struct):
     ``kind`` is the kind module, or None for devices vnet has no kind for."""
     _fields = (("netns", REQUIRED), ("name", REQUIRED), ("ifindex", REQUIRED), ("kernel_kind", None),
                ("kind", None), ("up", True), ("mtu", None), ("mac", None), ("group", 0), ("loopback", False),
-               ("master", None), ("peer", None), ("addresses", list), ("options", dict), ("extra", dict))
+               ("master", None), ("peer", None), ("addresses", list), ("options", dict), ("extra", dict),
+               ("port", dict))
 
     @property
     def key(self):
@@ -28,6 +29,13 @@ class _Dumps:
     def __init__(self, sock):
         self._sock = sock
         self._fdb = None
+        self._brvlan = None
+
+    @property
+    def bridge_vlans(self):
+        if self._brvlan is None:
+            self._brvlan = rtnl.dump_bridge_vlans(self._sock)
+        return self._brvlan
 
     @property
     def fdb(self):
@@ -104,6 +112,12 @@ def observe(k, namespaces, routes_in=(), sysctls=()):
                 if kind.peer and ln.link:
                     d.peer = resolve(ln.link, ln.link_nsid)
             devs[ln.name] = d
+        # port options (a bridge port's VLANs...), observed by the master's kind
+        for master_kind in {d.kind for d in devs.values() if d.kind is not None and d.kind.port_options}:
+            ports = [d for d in devs.values() if d.master and d.master[1] in devs
+                     and devs[d.master[1]].kind is master_kind]
+            if ports:
+                master_kind.observe_ports(ports, dumps)
         names = {ln.ifindex: ln.name for ln in links}
         for idx, a in addrs:
             if idx in names and not (a.version == 6 and a.ip.is_link_local):

@@ -263,3 +263,35 @@ def get_link(sock, name):
             return None
         raise
     return decode_link(body) if body else None
+
+
+# ---- bridge port VLANs ------------------------------------------------------------
+
+RTM_SETLINK = 19
+IFLA_AF_SPEC = 26
+IFLA_BRIDGE_VLAN_INFO = 2
+RTEXT_FILTER_BRVLAN = 2
+BRIDGE_VLAN_INFO_PVID, BRIDGE_VLAN_INFO_UNTAGGED = 0x2, 0x4
+_VINFO = struct.Struct("=HH")
+
+
+def dump_bridge_vlans(sock):
+    """{port ifindex: [(vid, flags)]} of a namespace's bridge ports."""
+    out = {}
+    body = ifinfo(family=AF_BRIDGE) + nl.u32(IFLA_EXT_MASK, RTEXT_FILTER_BRVLAN)
+    for t, p in sock.dump(RTM_GETLINK, body):
+        if t != RTM_NEWLINK:
+            continue
+        index = _IFI.unpack_from(p)[2]
+        a = nl.parse(p, 16)
+        if IFLA_AF_SPEC in a:
+            out[index] = [_VINFO.unpack_from(v)[::-1] for t2, v in nl.parse_list(a[IFLA_AF_SPEC])
+                          if t2 == IFLA_BRIDGE_VLAN_INFO]
+    return out
+
+
+def bridge_vlan(sock, ifindex, vid, flags, add=True):
+    """Add (or delete) one VLAN on a bridge port."""
+    body = ifinfo(ifindex, family=AF_BRIDGE) + nl.attr(IFLA_AF_SPEC, nl.attr(IFLA_BRIDGE_VLAN_INFO,
+                                                                            _VINFO.pack(flags, vid)))
+    sock.request(RTM_SETLINK if add else RTM_DELLINK, body)

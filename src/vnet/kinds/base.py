@@ -29,10 +29,31 @@ class Kind:
     inplace = frozenset()   # options changeable without re-creating
     late_options = frozenset()  # Ref options set after creation (they name a port of this device)
     ports_join_down = False     # a port must be down to join (bond: "can not be enslaved while up")
+    port_options = {}           # options its ports may carry (a bridge port's vlans)
+
+    def kernel_features(self, iface):
+        """What the kernel must support to build ``iface`` (tests pick their layer by it)."""
+        return {self.kernel_kind} if self.creatable and self.kernel_kind else set()
 
     # ---- spec side ---------------------------------------------------------
     def check(self, iface, problems, path):
         """Cross-field rules of this kind; add problems, return nothing."""
+
+    def check_port(self, master, port, problems, path):
+        """Rules for a port's ``port_options`` given its master's Interface."""
+
+    def port_state(self, port_options):
+        """Port options in the form declared and observed ones compare."""
+        return port_options
+
+    def observe_ports(self, ports, dumps):
+        """Fill each observed port Device's ``port`` from the namespace dumps."""
+
+    def set_port(self, ctx, endpoint):
+        """Make the kernel hold ``endpoint.port``; return an undo callable."""
+
+    def iproute2_port(self, endpoint):
+        return []
 
     def check_all(self, ifaces, problems):
         """Rules across all interfaces of this kind (after each passed ``check``)."""

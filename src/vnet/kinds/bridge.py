@@ -1,6 +1,37 @@
 """Linux bridge: a software switch (the reference article's Figure 1a)."""
-from ..spec.fields import Bool, Int
+import re
+
+from ..kernel import rtnl
+from ..spec.fields import Bool, Field, Int, Invalid, ListOf, Obj
 from .base import Kind
+
+
+class Vid(Field):
+    """A VLAN id, or a range "10-20"."""
+    json = {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 4094},
+                      {"type": "string", "pattern": "^[0-9]{1,4}-[0-9]{1,4}$"}]}
+
+    def check(self, v):
+        if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4094:
+            return v
+        m = re.fullmatch(r"(\d{1,4})-(\d{1,4})", v.strip()) if isinstance(v, str) else None
+        if m and 1 <= int(m[1]) <= int(m[2]) <= 4094:
+            return v.strip()
+        raise Invalid(f"{v!r} is not a VLAN id (1-4094) or a range like 10-20")
+
+
+def _vids(v):
+    if isinstance(v, int):
+        return [v]
+    a, b = map(int, v.split("-"))
+    return list(range(a, b + 1))
+
+
+VLANS = ListOf(Obj({"vid": Vid("VLAN id or range", required=True),
+                    "pvid": Bool("untagged frames received on this port belong to this VLAN", default=False),
+                    "untagged": Bool("frames of this VLAN leave this port untagged", default=False)}),
+               "VLANs of this port of a vlan_filtering bridge (replaces the default: VLAN 1, pvid, untagged)",
+               default=None)
 
 
 class Bridge(Kind):
@@ -19,6 +50,68 @@ class Bridge(Kind):
     inplace = frozenset(options)
     is_master = True
     _CENTI = ("ageing_time", "forward_delay")
+
+    port_options = {"vlans": VLANS}
+
+    def kernel_features(self, iface):
+        return super().kernel_features(iface) | ({"bridge_vlan_filtering"} if iface.options.get("vlan_filtering") else set())
+
+    def check_port(self, master, port, problems, path):
+        vlans = port.port.get("vlans")
+        if vlans is None:
+            return
+        if not master.options.get("vlan_filtering"):
+            problems.add(f"{path}.vlans", f"bridge {master.name!r} does not filter VLANs: set vlan_filtering: true on it")
+        pvids = [v["vid"] for v in vlans if v["pvid"]]
+        if len(pvids) > 1 or pvids and len(_vids(pvids[0])) > 1:
+            problems.add(f"{path}.vlans", f"a port has at most one pvid, here: {', '.join(map(str, pvids))}")
+        seen = set()
+        for v in vlans:
+            dup = seen & set(_vids(v["vid"]))
+            if dup:
+                problems.add(f"{path}.vlans", f"VLAN {min(dup)} is listed twice")
+            seen |= set(_vids(v["vid"]))
+
+    def port_state(self, port_options):
+        vlans = port_options.get("vlans")
+        if vlans is None:
+            return None
+        return sorted((vid, v["pvid"], v["untagged"]) for v in vlans for vid in _vids(v["vid"]))
+
+    def observe_ports(self, ports, dumps):
+        for d in ports:
+            have = dumps.bridge_vlans.get(d.ifindex)
+            d.port["vlans"] = None if have is None else [
+                {"vid": vid, "pvid": bool(fl & rtnl.BRIDGE_VLAN_INFO_PVID),
+                 "untagged": bool(fl & rtnl.BRIDGE_VLAN_INFO_UNTAGGED)} for vid, fl in have]
+
+    def set_port(self, ctx, endpoint):
+        sock, idx = ctx.sock(endpoint.netns), ctx.ifindex(*endpoint.key)
+        have = {vid: fl for vid, fl in rtnl.dump_bridge_vlans(sock).get(idx, [])}
+        want = {vid: (rtnl.BRIDGE_VLAN_INFO_PVID if p else 0) | (rtnl.BRIDGE_VLAN_INFO_UNTAGGED if u else 0)
+                for vid, p, u in self.port_state(endpoint.port)}
+        self._apply_vlans(sock, idx, have, want)
+        return lambda: self._apply_vlans(sock, idx, want, have)
+
+    @staticmethod
+    def _apply_vlans(sock, idx, have, want):
+        for vid in have:
+            if vid not in want:
+                rtnl.bridge_vlan(sock, idx, vid, 0, add=False)
+        for vid, fl in want.items():
+            if have.get(vid) != fl:
+                rtnl.bridge_vlan(sock, idx, vid, fl)
+
+    def iproute2_port(self, endpoint):
+        pre = ["bridge"] + (["-n", endpoint.netns] if endpoint.netns is not None else [])
+        want = self.port_state(endpoint.port)
+        if want is None:
+            return []
+        out = [] if any(v == 1 for v, _p, _u in want) else [" ".join(pre + ["vlan", "del", "dev", endpoint.name, "vid", "1"])]
+        for v in endpoint.port["vlans"]:
+            out.append(" ".join(pre + ["vlan", "add", "dev", endpoint.name, "vid", str(v["vid"])]
+                                + (["pvid"] if v["pvid"] else []) + (["untagged"] if v["untagged"] else [])))
+        return out
 
     def check(self, iface, problems, path):
         fd = iface.options.get("forward_delay")

@@ -22,6 +22,9 @@ class TunTap(Kind):
     def __init__(self, name, type_id, doc):
         self.name, self.type_id, self.doc = name, type_id, doc
 
+    def kernel_features(self, iface):
+        return set()   # /dev/net/tun: every kernel we run on has it
+
     def matches(self, link):
         if link.kind != "tun" or link.data is None:
             return False

@@ -22,6 +22,11 @@ def script(topo):
             args.append("up" if e.up else "down")
             if e.master or e.up:
                 out.append(ipcmd(e.netns, *args))
+    declared = topo.by_key()
+    for i in ifaces:
+        for e in i.endpoints():
+            if e.port and e.master_key() in declared:
+                out += declared[e.master_key()][0].kind_module.iproute2_port(e)
     for i in ifaces:
         out += i.kind_module.iproute2_late(i)
     for i in ifaces:

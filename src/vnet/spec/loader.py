@@ -37,14 +37,36 @@ SYSCTL = F.Obj({
 REFERENCE_ONLY = ("name", "netns")   # all a device vnet never changes (external) may declare
 
 
+def port_fields():
+    """Options a device may carry as a port of its master, from every kind
+    that can be a master (a bridge port's `vlans`)."""
+    from ..kinds import REGISTRY
+    out = {}
+    for k in REGISTRY:
+        out.update(k.port_options)
+    return out
+
+
+def endpoint_fields():
+    return {**ENDPOINT_FIELDS, **port_fields()}
+
+
+def _endpoint_args(v):
+    """Endpoint constructor arguments from a validated mapping."""
+    ports = port_fields()
+    args = {f: v[f] for f in ENDPOINT_FIELDS if f in v}
+    args["port"] = {f: v[f] for f in ports if v.get(f) is not None}
+    return args
+
+
 def interface_field(kind):
-    fields = dict(ENDPOINT_FIELDS)
+    fields = endpoint_fields()
     if not kind.creatable:
         fields = {f: fields[f] for f in REFERENCE_ONLY}
     fields["kind"] = F.Enum("interface kind", [kind.name], required=True)
     fields.update(kind.options)
     if kind.peer:
-        fields["peer"] = F.Obj(ENDPOINT_FIELDS, "the other end of the pair", required=True)
+        fields["peer"] = F.Obj(endpoint_fields(), "the other end of the pair", required=True)
     return F.Obj(fields, kind.doc, title=kind.name)
 
 
@@ -157,7 +179,7 @@ def parse(doc, source="<topology>"):
         k = BY_NAME[kind]
         before = len(p.items)
         if not k.creatable:   # settings vnet would silently never apply
-            for f in [f for f in raw if f in ENDPOINT_FIELDS and f not in REFERENCE_ONLY]:
+            for f in [f for f in raw if f in endpoint_fields() and f not in REFERENCE_ONLY]:
                 p.add(f"{label}.{f}", f"an {kind} device is only referred to, never changed: vnet would not set its {f}")
                 raw = {x: y for x, y in raw.items() if x != f}
         v = F.validate(interface_field(k), raw, label, p)
@@ -166,8 +188,8 @@ def parse(doc, source="<topology>"):
         valid = len(p.items) == before
         peer = None
         if k.peer and isinstance(v.get("peer"), dict) and "name" in v["peer"]:
-            peer = Endpoint(**v["peer"])
-        common = {f: v[f] for f in ENDPOINT_FIELDS if f in v}
+            peer = Endpoint(**_endpoint_args(v["peer"]))
+        common = _endpoint_args(v)
         opts = {o: v.get(o) for o in k.options}
         iface = Interface(**common, kind=kind, options=opts, peer=peer, path=label)
         if valid:   # the kind's cross-field rules assume every field is valid
@@ -245,6 +267,8 @@ def _cross_check(topo, p):
                       f"(also {devices[e.key][0].path})")
             else:
                 devices[e.key] = (iface, e)
+            for opt in e.port if not e.master else ():
+                p.add(f"{iface.path}{sub}.{opt}", "only for a port of a master: set master")
             seen = set()
             for a in e.addresses:
                 if a in seen:
@@ -275,6 +299,14 @@ def _cross_check(topo, p):
                                 f"{owner.netns or 'host'}: a port must be in its master's namespace")
                 if not target.kind_module.is_master:
                     p.add(path, f"{ref.name!r} is a {target.kind}, which cannot be a master")
+            if fld.endswith("master"):
+                sub = ".peer" if fld.startswith("peer.") else ""
+                for opt in owner.port:
+                    if opt not in target.kind_module.port_options:
+                        p.add(f"{iface.path}{sub}.{opt}", f"only for ports of a master that has it; "
+                                                          f"{ref.name!r} is a {target.kind}")
+                if owner.port and all(o in target.kind_module.port_options for o in owner.port):
+                    target.kind_module.check_port(target, owner, p, f"{iface.path}{sub}")
             if fld in creation_refs:
                 deps.setdefault(iface.path, set()).add(target.path)
     _cycles(topo, deps, p)

@@ -29,8 +29,9 @@ class Ref(Struct):
         return (self.netns if self.explicit else own_ns, self.name)
 
 
+# port: options of this device as a port of its master (a bridge port's vlans)
 ENDPOINT = (("name", REQUIRED), ("netns", HOST), ("up", True), ("mtu", None), ("mac", None),
-            ("master", None), ("addresses", list))
+            ("master", None), ("addresses", list), ("port", dict))
 
 
 class Endpoint(Struct):
