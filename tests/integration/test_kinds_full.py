@@ -189,6 +189,9 @@ interfaces:
     assert info(sandbox.links("n1")["bond0"])["mode"] == "balance-xor"
     assert sandbox.links("n1")["e0"]["master"] == "bond0"
     assert plan_json(sandbox, f) == []
+    exported = sandbox.write("e.yaml", sandbox.vnet("export", "kbo").stdout)
+    assert "kind: bond" in open(exported).read()
+    assert plan_json(sandbox, exported) == []
     sandbox.vnet("destroy", "kbo")
     assert sandbox.sh("ip netns list") == ""
 

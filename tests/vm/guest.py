@@ -15,7 +15,9 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BOOT_TIMEOUT = float(os.environ.get("VNET_GUEST_TIMEOUT", 2400))
+BOOT_TIMEOUT = float(os.environ.get("VNET_GUEST_TIMEOUT", 2400))   # the whole guest run
+BOOT_WAIT = float(os.environ.get("VNET_GUEST_BOOT_WAIT", 300))     # until its first command
+BOOT_TRIES = 3
 
 
 def kernel():
@@ -76,15 +78,25 @@ class Guest:
             self.proc.wait()
 
     def results(self):
-        """{nodeid: {outcome, longrepr, sections, duration}}; waits for the guest."""
+        """{nodeid: {outcome, longrepr, sections, duration}}; boots the guest
+        on first use and waits for it."""
         if self._results is not None:
             return self._results
-        if self.error:
-            raise GuestError(self.error)
+        for attempt in range(BOOT_TRIES):
+            if self.proc is None:
+                self.start()
+            if self.error:
+                raise GuestError(self.error)
+            if self._wait_boot():
+                break
+            self.stop()   # no sign of life: boot again (TCG boots were seen to hang)
+            self.proc = None
+        else:
+            raise GuestError(f"the guest did not boot in {BOOT_TRIES} tries of {BOOT_WAIT:.0f} s\n" + self._logs())
         try:
             self.proc.wait(timeout=max(1, BOOT_TIMEOUT - (time.monotonic() - self.started)))
         except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, 9)
+            self.stop()
             raise GuestError(f"the guest did not finish in {BOOT_TIMEOUT:.0f} s\n" + self._logs()) from None
         try:
             with open(f"{self.dir}/results.json") as f:
@@ -92,6 +104,16 @@ class Guest:
         except (OSError, ValueError):
             raise GuestError("the guest ran no tests\n" + self._logs()) from None
         return self._results
+
+    def _wait_boot(self):
+        """True once the guest ran its first command (it writes its kernel
+        release), or exited; False after BOOT_WAIT seconds without either."""
+        end = time.monotonic() + BOOT_WAIT
+        while time.monotonic() < end:
+            if os.path.exists(f"{self.dir}/kernel") or self.proc.poll() is not None:
+                return True
+            time.sleep(1)
+        return False
 
     def _logs(self):
         out = []
