@@ -165,10 +165,11 @@ def plan(topo, state, record):
 
     # devices we own that are no longer declared: upper devices before lower ones
     stale = [d for d in state.devices() if owned(d) and d.key not in declared]
+    scheduled = set()
     for d in sorted(stale, key=lambda d: (d.kind is None or d.kind.link_option is None, d.name)):
-        peer_declared = d.peer in declared if d.peer else False
-        if peer_declared:
-            continue   # the pair is re-created with its declared end
+        if d.peer and (d.peer in declared or d.peer in scheduled):
+            continue   # the pair goes with its other end (re-created, or deleted already)
+        scheduled.add(d.key)
         removals.append(Change("delete", f"link {where(*d.key)}", "no longer declared", ("dev_delete", d)))
 
     declared_routes = {r.key for r in topo.routes}

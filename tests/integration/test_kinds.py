@@ -3,17 +3,7 @@ where the kernel cannot change it in place, and destroyed. The oracle is
 `ip -j -d`, what a user would look at."""
 import json
 
-
-def apply_json(sb, path):
-    return json.loads(sb.vnet("apply", "--json", path).stdout)
-
-
-def plan_json(sb, path):
-    return json.loads(sb.vnet("plan", "--json", path).stdout)["changes"]
-
-
-def info(link):
-    return link.get("linkinfo", {}).get("info_data", {})
+from lab import apply_json, info, plan_json
 
 
 def test_bridge_in_place_and_destroy(sandbox):

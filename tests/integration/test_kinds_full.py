@@ -10,21 +10,10 @@ import time
 
 import pytest
 
+from lab import apply_json, info, plan_json
 from vnet.check.ping import ping
 
 EX = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
-
-
-def apply_json(sb, path):
-    return json.loads(sb.vnet("apply", "--json", path).stdout)
-
-
-def plan_json(sb, path):
-    return json.loads(sb.vnet("plan", "--json", path).stdout)["changes"]
-
-
-def info(link):
-    return link.get("linkinfo", {}).get("info_data", {})
 
 
 @pytest.mark.needs("vlan", "dummy")
