@@ -166,7 +166,8 @@ def plan(topo, state, record):
     # devices we own that are no longer declared: upper devices before lower ones
     stale = [d for d in state.devices() if owned(d) and d.key not in declared]
     scheduled = set()
-    for d in sorted(stale, key=lambda d: (d.kind is None or d.kind.link_option is None, d.name)):
+    for d in sorted(stale, key=lambda d: (d.kind is None or d.kind.link_option is None,
+                                          d.netns is not None, d.netns or "", d.name)):
         if d.peer and (d.peer in declared or d.peer in scheduled):
             continue   # the pair goes with its other end (re-created, or deleted already)
         scheduled.add(d.key)
