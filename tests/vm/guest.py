@@ -16,7 +16,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BOOT_TIMEOUT = float(os.environ.get("VNET_GUEST_TIMEOUT", 2400))   # the whole guest run
-BOOT_WAIT = float(os.environ.get("VNET_GUEST_BOOT_WAIT", 300))     # until its first command
+BOOT_WAIT = float(os.environ.get("VNET_GUEST_BOOT_WAIT", 180))     # until its first command (~45 s)
 BOOT_TRIES = 3
 
 
@@ -54,7 +54,7 @@ class Guest:
                  f"{shlex.quote(sys.executable)} -m pytest -p no:cacheprovider -p report -q -rN "
                  f"--vnet-report {self.dir}/results.json " + " ".join(shlex.quote(n) for n in self.nodeids)
                  + f" > {self.dir}/pytest.log 2>&1; echo $? > {self.dir}/exit")
-        cmd = [vng, "--run", k, "--disable-kvm", "--force-9p", "--user", "root", "--memory", "2G",
+        cmd = [vng, "--verbose", "--run", k, "--disable-kvm", "--force-9p", "--user", "root", "--memory", "2G",
                "--cpus", str(min(2, os.cpu_count() or 1)), "--rwdir", self.dir, "--", "sh", "-c", inner]
         return cmd, None
 
