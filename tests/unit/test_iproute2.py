@@ -85,11 +85,9 @@ def test_macvlan_in_the_host_on_a_lower_device_in_a_namespace():
     assert "ip -n net1 link add link eth1 mv1 netns 1 type macvlan mode private" in script(t)
 
 
-@pytest.mark.xfail(strict=True, reason="kinds/veth.py: a peer in the host is created in the first end's "
-                                       "namespace (no `netns 1`)")
 def test_veth_in_a_namespace_with_its_peer_in_the_host():
     t = load_text("name: t\nnamespaces: [net1]\ninterfaces:\n"
                   "  - {name: veth1, kind: veth, netns: net1, peer: {name: veth2}}\n")
     lines = script(t)
-    assert "ip -n net1 link add veth1 type veth peer name veth2 netns 1" in lines
+    assert "ip link add veth1 netns net1 type veth peer name veth2" in lines
     assert "ip link set veth2 up" in lines

@@ -1,7 +1,7 @@
 """veth: a pair of Ethernet devices, each end in any namespace (Figure 9)."""
 from ..kernel import netlink as nl
 from ..kernel import rtnl
-from .base import Kind
+from .base import Kind, ipcmd
 
 VETH_INFO_PEER = 1
 
@@ -17,10 +17,22 @@ class Veth(Kind):
                                 ns_fd=ctx.fd(p.netns) if p.netns != iface.netns else None)
         return nl.attr(VETH_INFO_PEER, rtnl.ifinfo() + attrs)   # up: set after creation
 
+    def iproute2_add(self, iface):
+        # from vnet's own namespace, each end placed in its own, as the
+        # reference writes it: ip link add veth1 netns net1 type veth peer name veth2 netns net2
+        args = ["link", "add", iface.name]
+        if iface.netns is not None:
+            args += ["netns", iface.netns]
+        if iface.mtu:
+            args += ["mtu", iface.mtu]
+        if iface.mac:
+            args += ["address", iface.mac]
+        return ipcmd(None, *args, "type", "veth", *self.iproute2(iface))
+
     def iproute2(self, iface):
         p = iface.peer
         out = ["peer", "name", p.name]
-        if p.netns != iface.netns and p.netns is not None:
+        if p.netns is not None:
             out += ["netns", p.netns]
         if p.mtu:
             out += ["mtu", str(p.mtu)]
