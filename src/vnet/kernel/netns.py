@@ -126,3 +126,44 @@ def entered(fd):
     finally:
         setns(home)
         os.close(home)
+
+
+CLONE_NEWNS = 0x00020000
+MS_PRIVATE = 1 << 18
+
+
+def read_sysfs(fd, paths):
+    """Read files of /sys as seen from network namespace ``fd`` (sysfs shows
+    the namespace it was mounted in: like `ip netns exec`, mount a fresh one,
+    here in a private mount namespace of this thread, then come back).
+    Returns {path: text or None}; all None when that is not possible (a
+    multi-threaded caller cannot change its mount namespace)."""
+    import tempfile
+    out = dict.fromkeys(paths)
+    c = _c()
+    mnt = os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    net = current_fd()
+    d = None
+    try:
+        setns(fd)
+        if c.unshare(CLONE_NEWNS) != 0:
+            return out
+        c.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
+        d = tempfile.mkdtemp(prefix="vnet-sys-")
+        if c.mount(b"sysfs", d.encode(), b"sysfs", 0, None) != 0:
+            return out
+        for p in paths:
+            try:
+                with open(os.path.join(d, p)) as f:
+                    out[p] = f.read().strip()
+            except OSError:
+                pass
+        c.umount2(d.encode(), MNT_DETACH)
+        return out
+    finally:
+        c.setns(mnt, CLONE_NEWNS)
+        setns(net)
+        os.close(mnt)
+        os.close(net)
+        if d:
+            os.rmdir(d)

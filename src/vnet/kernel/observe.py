@@ -1,7 +1,7 @@
 """Live state -> model: ONE link dump and one address dump per namespace
 (routes, fdb and sysctls only where asked), never one query per object."""
 from ..spec.struct import REQUIRED, Struct
-from . import netlink, rtnl, sysctl
+from . import netlink, netns, rtnl, sysctl
 
 
 class Device(Struct):
@@ -26,10 +26,15 @@ class Device(Struct):
 class _Dumps:
     """Per-namespace dumps that only some kinds need, taken on first use."""
 
-    def __init__(self, sock):
+    def __init__(self, sock, fd=None):
         self._sock = sock
+        self._fd = fd
         self._fdb = None
         self._brvlan = None
+
+    def sysfs(self, path):
+        """A /sys file as this namespace sees it (None if unreadable)."""
+        return netns.read_sysfs(self._fd, [path])[path]
 
     @property
     def bridge_vlans(self):
@@ -97,7 +102,7 @@ def observe(k, namespaces, routes_in=(), sysctls=()):
 
     for ns, (links, addrs) in raw.items():
         resolve = resolver(ns)
-        dumps = _Dumps(k.sock(ns))
+        dumps = _Dumps(k.sock(ns), k.fd(ns))
         devs = st.namespaces[ns] = {}
         for ln in links:
             kind = identify(ln)
@@ -108,7 +113,7 @@ def observe(k, namespaces, routes_in=(), sysctls=()):
             if kind is not None:
                 d.options = kind.decode(ln, resolve)
                 kind.observe_more(ln, d.options, dumps)
-                d.extra = kind.observed_extra(ln, resolve)
+                d.extra = kind.observed_extra(ln, resolve, dumps)
                 if kind.peer and ln.link:
                     d.peer = resolve(ln.link, ln.link_nsid)
             devs[ln.name] = d

@@ -154,7 +154,7 @@ class Kind:
         """Complete ``opts`` from other dumps of the link's namespace
         (``dumps.fdb``...), taken lazily only when a kind asks."""
 
-    def observed_extra(self, link, resolve):
+    def observed_extra(self, link, resolve, dumps):
         """Facts for `vnet show` that are not options (e.g. /dev/tapN)."""
         return {}
 
@@ -166,6 +166,25 @@ def _RefFieldType():
 
 def onoff(v):
     return "on" if v else "off"
+
+
+def tap_device(link, dumps):
+    """The /dev node of a macvtap or ipvtap. The kernel names it tap<ifindex>,
+    but ifindexes are per namespace and /dev is not: the node is this
+    device's only if its device number matches the one sysfs gives."""
+    import os
+    node = f"/dev/tap{link.ifindex}"
+    devnum = dumps.sysfs(f"class/net/{link.name}/tap{link.ifindex}/dev")
+    try:
+        st = os.stat(node)
+        have = f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+    except OSError:
+        have = None
+    if devnum is None or have == devnum:
+        return {"tap_device": node, "tap_devnum": devnum}
+    return {"tap_device": None, "tap_devnum": devnum,
+            "tap_hint": f"{node} belongs to another namespace's device: mknod /dev/tap-{link.name} c "
+                        f"{devnum.replace(':', ' ')}"}
 
 
 def ipcmd(ns, *args):

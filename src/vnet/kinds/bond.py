@@ -60,7 +60,7 @@ class Bond(Kind):
                 out[k] = {v: n for n, v in table.items()}.get(out[k])
         return out
 
-    def observed_extra(self, link, resolve):
+    def observed_extra(self, link, resolve, dumps):
         a = nl.parse(link.data) if link.data is not None else {}
         if A["ACTIVE_SLAVE"] in a:
             idx = nl.get_u32(a[A["ACTIVE_SLAVE"]])

@@ -2,7 +2,7 @@
 address (l2), or routed (l3, l3s) (Figures 16-18)."""
 from ..kernel import netlink as nl
 from ..spec.fields import Enum, RefField
-from .base import Kind
+from .base import Kind, tap_device
 
 IFLA_IPVLAN_MODE, IFLA_IPVLAN_FLAGS = 1, 2
 MODES = {"l2": 0, "l3": 1, "l3s": 2}
@@ -60,8 +60,8 @@ class Ipvlan(Kind):
     def iproute2(self, iface):
         return ["mode", iface.options["mode"], iface.options["flags"]]
 
-    def observed_extra(self, link, resolve):
-        return {"tap_device": f"/dev/tap{link.ifindex}"} if self.name == "ipvtap" else {}
+    def observed_extra(self, link, resolve, dumps):
+        return tap_device(link, dumps) if self.name == "ipvtap" else {}
 
 
 IPVLAN = Ipvlan("ipvlan", "a device sharing its lower device's MAC, told apart by IP address")

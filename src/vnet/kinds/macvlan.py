@@ -2,7 +2,7 @@
 (Figures 11-15, 19). Five modes, differing in who may talk to whom."""
 from ..kernel import netlink as nl
 from ..spec.fields import Enum, ListOf, MAC, RefField
-from .base import Kind
+from .base import Kind, tap_device
 
 IFLA_MACVLAN_MODE, IFLA_MACVLAN_MACADDR_MODE, IFLA_MACVLAN_MACADDR = 1, 3, 4
 IFLA_MACVLAN_MACADDR_DATA, IFLA_MACVLAN_MACADDR_COUNT = 5, 6
@@ -66,8 +66,8 @@ class Macvlan(Kind):
             out += ["macaddr", "set", *o["source_macs"]]
         return out
 
-    def observed_extra(self, link, resolve):
-        return {"tap_device": f"/dev/tap{link.ifindex}"} if self.name == "macvtap" else {}
+    def observed_extra(self, link, resolve, dumps):
+        return tap_device(link, dumps) if self.name == "macvtap" else {}
 
 
 MACVLAN = Macvlan("macvlan", "a device with its own MAC address on a lower device")

@@ -35,8 +35,8 @@ def rows(devices):
     for d in devices:
         dd = device_dict(d)
         details = ", ".join(f"{k}={v}" for k, v in dd["options"].items())
-        if "tap_device" in dd:
-            details = (details + ", " if details else "") + dd["tap_device"]
+        if "tap_devnum" in dd:
+            details = (details + ", " if details else "") + (dd["tap_device"] or dd.get("tap_hint", ""))
         out.append((d.netns or "host", d.name, dd["kind"], "up" if d.up else "down", d.mtu,
                     dd["master"] or "", dd["peer"] or "", " ".join(dd["addresses"]), details))
     return out
