@@ -52,11 +52,10 @@ class Guest:
         # command line, and Debian's 6.1 panics in early boot (a fortify
         # check in start_kernel) when that line is too long
         with open(f"{self.dir}/args", "w") as f:
-            f.write("\n".join(["-p", "no:cacheprovider", "-p", "report", "-q", "-rN",
-                               "--vnet-report", f"{self.dir}/results.json", *self.nodeids]) + "\n")
+            f.write("\n".join(["-q", "-rN", "--vnet-report", f"{self.dir}/results.json", *self.nodeids]) + "\n")
         inner = (f"cd {shlex.quote(ROOT)} && export VNET_IN_GUEST=1 PYTHONDONTWRITEBYTECODE=1 "
                  f"PATH={shlex.quote(bindir)}:$PATH PYTHONPATH={shlex.quote(os.path.join(ROOT, 'tests', 'vm'))} && "
-                 f"uname -r > {self.dir}/kernel && {shlex.quote(sys.executable)} -m pytest @{self.dir}/args "
+                 f"uname -r > {self.dir}/kernel && {shlex.quote(sys.executable)} -m pytest -p no:cacheprovider -p report @{self.dir}/args "
                  f"> {self.dir}/pytest.log 2>&1; echo $? > {self.dir}/exit")
         cmd = [vng, "--verbose", "--run", k, "--disable-kvm", "--force-9p", "--user", "root", "--memory", "2G",
                "--cpus", str(min(2, os.cpu_count() or 1)), "--rwdir", self.dir, "--", "sh", "-c", inner]
