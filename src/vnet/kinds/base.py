@@ -11,6 +11,7 @@ only ever talks to that surface, never to a kind by name.
 """
 from ..kernel import netlink as nl
 from ..kernel import rtnl
+from ..spec.fields import RefField
 from ..spec.model import Ref
 
 
@@ -94,7 +95,7 @@ class Kind:
         for opt, (aid, codec) in self.netlink.items():
             if aid in a:
                 v = nl.DECODERS[codec](a[aid])
-                if isinstance(self.options.get(opt), _RefFieldType()):
+                if isinstance(self.options.get(opt), RefField):
                     v = resolve(v, link.link_nsid) if v else None
                 out[opt] = v
             elif codec == "flag":
@@ -157,15 +158,6 @@ class Kind:
     def observed_extra(self, link, resolve, dumps):
         """Facts for `vnet show` that are not options (e.g. /dev/tapN)."""
         return {}
-
-
-def _RefFieldType():
-    from ..spec.fields import RefField
-    return RefField
-
-
-def onoff(v):
-    return "on" if v else "off"
 
 
 def tap_device(link, dumps):
