@@ -37,7 +37,7 @@ def _p():
     e.add_argument("target", nargs="?", metavar="FILE|NAME")
     e.add_argument("--netns", action="append", metavar="NS", help="only this namespace (repeatable)")
     e.add_argument("--name", help="topology name to write (default: the topology's, or 'exported')")
-    cmd("script", "the equivalent iproute2 commands", json_=False)
+    cmd("script", "the equivalent iproute2 commands")
     x = sub.add_parser("exec", help="run a command in a namespace", description="run a command in a namespace")
     x.add_argument("netns")
     x.add_argument("command", nargs=argparse.REMAINDER)
@@ -183,7 +183,8 @@ def cmd_export(args):
 def cmd_script(args):
     from . import load
     from .render.iproute2 import script
-    print("\n".join(script(load(args.file))))
+    lines = script(load(args.file))
+    _out(args, {"commands": [ln for ln in lines if not ln.startswith("#")]}, lambda: print("\n".join(lines)))
 
 
 def cmd_exec(args):

@@ -177,3 +177,14 @@ def test_lock_busy_and_waiting(sandbox):
                            env={**os.environ, "PYTHONPATH": os.path.join(EX, "..", "src")}) for _ in range(2)]
     assert [p.wait() for p in ps] == [0, 0]
     assert json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"] == []
+
+
+def test_exec_runs_in_the_namespace_and_script_json(sandbox):
+    f = sandbox.write("t.yaml", BASE)
+    sandbox.vnet("apply", f)
+    out = sandbox.vnet("exec", "n1", "--", "ip", "-br", "addr", "show", "eth0").stdout
+    assert "10.5.0.1/24" in out
+    r = sandbox.vnet("exec", "nope", "--", "true", check=False)
+    assert r.returncode == 1 and "namespace 'nope' does not exist" in r.stderr
+    cmds = json.loads(sandbox.vnet("script", "--json", f).stdout)["commands"]
+    assert "ip link add v1 type veth peer name eth0 netns n1" in cmds
