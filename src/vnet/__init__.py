@@ -61,48 +61,12 @@ def apply(topo, on_step=None, lock_timeout=60.0):
 
 def destroy(name, lock_timeout=60.0):
     """Remove everything topology ``name`` owns. Returns what was removed."""
+    from .applier import remove_owned
     from .errors import VnetError
-    from .kernel import netlink, rtnl, sysctl
-    from .kernel.observe import observe as _observe
     from .kernel.session import Kernel
     from .ownership import Record, lock
-    from .planner import _route_label
-    from .applier import _route_args, Context
-    removed = []
     with lock(name, lock_timeout), Kernel() as k:
         rec = Record.load(name)
         if not rec.exists():
             raise VnetError(f"topology {name!r} has no record in {rec.path}: nothing vnet owns to destroy")
-        nss = [None] + [ns for ns in dict.fromkeys(k2[0] for k2 in rec.devices) if ns is not None]
-        st = _observe(k, nss, routes_in=[r[0] for r in rec.routes])
-        ctx = Context(k, st, rec.group)
-        for rk in rec.routes:
-            if rk[0] is None:
-                try:
-                    rtnl.del_route(k.sock(None), *_route_args(ctx, *rk))
-                    removed.append(_route_label(rk))
-                except (netlink.NetlinkError, ValueError):
-                    pass   # gone with its device
-        for (ns, key), old in rec.sysctls.items():
-            if ns is None and old is not None:
-                with k.entered(ns):
-                    sysctl.write(key, old)
-                removed.append(f"sysctl {key} restored to {old}")
-        host = st.namespaces.get(None, {})
-        mine = [d for d in host.values() if rec.owns_device(d)]
-        tagged = [d for d in host.values() if d.group == rec.group]
-        if mine and len(tagged) == len(mine):
-            rtnl.del_group(k.sock(None), rec.group)   # one request, one synchronize_net
-        else:
-            for d in mine:
-                try:
-                    rtnl.del_link(k.sock(None), d.ifindex)
-                except netlink.NetlinkError as e:
-                    if e.errno != 19:
-                        raise
-        removed += [f"link {d.name}" for d in mine]
-        for ns in rec.namespaces:
-            k.delete_ns(ns)
-            removed.append(f"netns {ns}")
-        rec.remove()
-    return removed
+        return remove_owned(k, rec)

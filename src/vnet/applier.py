@@ -114,7 +114,6 @@ def _dev_delete(ctx, rec, dev, state):
     except netlink.NetlinkError as e:
         if e.errno != errno.ENODEV:   # gone already: with its lower device, or its peer
             raise
-    ctx.forget(*dev.key)
     keys = [dev.key] + ([dev.peer] if dev.peer else [])
     for k in keys:
         ctx.forget(*k)
@@ -329,3 +328,42 @@ def verify(plan_after):
     """Raise VerifyError if a fresh plan still has changes."""
     if plan_after.changes:
         raise VerifyError([f"{c.object}: {c.reason}" for c in plan_after.changes])
+
+
+def remove_owned(k, rec):
+    """Destroy: remove what ``rec`` owns. Only vnet's own namespace is
+    observed; everything in the topology's namespaces goes with them."""
+    from .kernel.observe import observe
+    from .planner import route_label
+    removed = []
+    st = observe(k, [None], routes_in=[None] if any(r[0] is None for r in rec.routes) else [])
+    ctx = Context(k, st, rec.group)
+    for rk in rec.routes:
+        if rk[0] is None:
+            try:
+                rtnl.del_route(k.sock(None), *_route_args(ctx, *rk))
+                removed.append(route_label(rk))
+            except (netlink.NetlinkError, ValueError):
+                pass   # gone with its device
+    for (ns, key), old in rec.sysctls.items():
+        if ns is None and old is not None:
+            sysctl.write(key, old)
+            removed.append(f"sysctl {key} restored to {old}")
+    host = st.namespaces.get(None, {})
+    mine = [d for d in host.values() if rec.owns_device(d)]
+    tagged = [d for d in host.values() if d.group == rec.group]
+    if mine and len(tagged) == len(mine):
+        rtnl.del_group(k.sock(None), rec.group)   # one request, one synchronize_net
+    else:
+        for d in mine:
+            try:
+                rtnl.del_link(k.sock(None), d.ifindex)
+            except netlink.NetlinkError as e:
+                if e.errno != errno.ENODEV:
+                    raise
+    removed += [f"link {d.name}" for d in mine]
+    for ns in rec.namespaces:
+        k.delete_ns(ns)
+        removed.append(f"netns {ns}")
+    rec.remove()
+    return removed

@@ -174,12 +174,13 @@ def plan(topo, state, record):
         removals.append(Change("delete", f"link {where(*d.key)}", "no longer declared", ("dev_delete", d)))
 
     declared_routes = {r.key for r in topo.routes}
+    live_routes = observed_routes(state)
     for r in topo.routes:
-        if r.key not in _observed_routes(state, r.netns) or r.dev and (r.netns, r.dev) in gone:
+        if r.key not in live_routes or r.dev and (r.netns, r.dev) in gone:
             routes.append(Change("create", r.label, "missing", ("route_add", r)))
     for rk in record.routes:
-        if tuple(rk) not in declared_routes and tuple(rk) in _observed_routes(state, rk[0]):
-            removals.insert(0, Change("delete", _route_label(rk), "no longer declared", ("route_del", rk)))
+        if tuple(rk) not in declared_routes and tuple(rk) in live_routes:
+            removals.insert(0, Change("delete", route_label(rk), "no longer declared", ("route_del", rk)))
 
     for s in topo.sysctls:
         have = state.sysctls.get((s.netns, s.key))
@@ -258,7 +259,7 @@ def observed_routes(state):
     return out
 
 
-def _route_label(rk):
+def route_label(rk):
     ns, to, via, dev, _metric = rk
     s = f"route {'default' if to.endswith('/0') else to}" + (f" via {via}" if via else "") + (f" dev {dev}" if dev else "")
     return s + ("" if ns is HOST else f" in {ns}")

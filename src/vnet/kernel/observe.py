@@ -81,8 +81,10 @@ def observe(k, namespaces, routes_in=(), sysctls=()):
     nsids = {}
 
     def ns_of(ns, nsid):
+        """The observed namespace ``ns`` knows as ``nsid``: the ids of every
+        other observed namespace are asked once per namespace, not per link."""
         m = nsids.get(ns)
-        if m is None or nsid not in m:
+        if m is None:
             m = nsids[ns] = {}
             sock = k.sock(ns)
             for other in raw:

@@ -159,6 +159,7 @@ def parse(doc, source="<topology>"):
             p.add(f"namespaces[{i}]", f"namespace {ns!r} is declared twice")
         seen.add(ns)
 
+    invalid = set()   # interfaces with a problem: cross-interface rules skip them
     raw_ifaces = doc.get("interfaces") or []
     if not isinstance(raw_ifaces, list):
         p.add("interfaces", f"expected a list, got {F._short(raw_ifaces)}")
@@ -186,6 +187,8 @@ def parse(doc, source="<topology>"):
         if v is F.MISSING or "name" not in v:
             continue
         valid = len(p.items) == before
+        if not valid:
+            invalid.add(label)
         peer = None
         if k.peer and isinstance(v.get("peer"), dict) and "name" in v["peer"]:
             peer = Endpoint(**_endpoint_args(v["peer"]))
@@ -217,7 +220,7 @@ def parse(doc, source="<topology>"):
     for i in topo.interfaces:
         classes.setdefault(type(i.kind_module), (i.kind_module, []))[1].append(i)
     for kmod, ifaces in classes.values():
-        kmod.check_all([i for i in ifaces if not _has_problems(p, i.path)], p)
+        kmod.check_all([i for i in ifaces if i.path not in invalid], p)
     _cross_check(topo, p)
     if p.items:
         raise SpecError(p.items)
@@ -338,6 +341,3 @@ def _cycles(topo, deps, p):
         if n not in state:
             visit(n, [n])
 
-
-def _has_problems(p, path):
-    return any(f": {path}" in item for item in p.items)
