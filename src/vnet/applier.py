@@ -33,6 +33,9 @@ class Context:
     def fd(self, ns):
         return self.k.fd(ns)
 
+    def genl(self, ns, family):
+        return self.k.genl(ns, family)
+
     def entered(self, ns):
         return self.k.entered(ns)
 
@@ -63,6 +66,10 @@ def _ns_create(ctx, rec, ns):
 
 
 def _ns_delete(ctx, rec, ns):
+    from .kinds import BY_NAME
+    for (dns, name), kind in list(rec.devices.items()):
+        if dns == ns and kind in BY_NAME:
+            BY_NAME[kind].release(ctx.k, ns, name)
     ctx.forget_ns(ns)
     ctx.k.delete_ns(ns)
     if ns in rec.namespaces:
@@ -96,6 +103,7 @@ def _tag_and_settle(ctx, iface):
 
 
 def _delete_iface(ctx, rec, iface):
+    iface.kind_module.release(ctx.k, iface.netns, iface.name)
     try:
         rtnl.del_link(ctx.sock(iface.netns), ctx.ifindex(*iface.key))
     except netlink.NetlinkError as e:
@@ -109,6 +117,8 @@ def _delete_iface(ctx, rec, iface):
 def _dev_delete(ctx, rec, dev, state):
     from .export import to_interface
     old = to_interface(dev, state)
+    if dev.kind:
+        dev.kind.release(ctx.k, dev.netns, dev.name)
     try:
         rtnl.del_link(ctx.sock(dev.netns), dev.ifindex)
     except netlink.NetlinkError as e:
@@ -349,6 +359,10 @@ def remove_owned(k, rec):
         if ns is None and old is not None:
             sysctl.write(key, old)
             removed.append(f"sysctl {key} restored to {old}")
+    from .kinds import BY_NAME
+    for (ns, name), kind in rec.devices.items():   # what runs for a device (teamd) stops first
+        if kind in BY_NAME:
+            BY_NAME[kind].release(k, ns, name)
     host = st.namespaces.get(None, {})
     mine = [d for d in host.values() if rec.owns_device(d)]
     tagged = [d for d in host.values() if d.group == rec.group]

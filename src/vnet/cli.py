@@ -49,6 +49,10 @@ def main(argv=None):
     args = _p().parse_args(argv)
     try:
         return globals()["cmd_" + args.cmd](args) or 0
+    except BrokenPipeError:   # `vnet script ... | head`: the reader has had enough
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        return 0
     except VnetError as e:
         if getattr(args, "json", False):
             print(json.dumps({"error": type(e).__name__, "message": str(e),

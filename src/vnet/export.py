@@ -60,8 +60,9 @@ def _value_doc(v, own_ns):
     if isinstance(v, Ref):
         return _ref_doc(v, own_ns)
     if isinstance(v, list):
-        return [{k: str(x) if not isinstance(x, (int, bool)) else x for k, x in e.items()}
-                if isinstance(e, dict) else str(e) for e in v]
+        return [_value_doc(e, own_ns) for e in v]
+    if isinstance(v, dict):
+        return {k: _value_doc(x, own_ns) for k, x in v.items() if x is not None and x != []}
     if isinstance(v, (bool, int, str)):
         return v
     return str(v)

@@ -50,6 +50,11 @@ def _show(v):
     return str(v)
 
 
+def _described(kind, opt, v):
+    d = kind.describe(opt, v)
+    return _show(v) if d is None else d
+
+
 def _item(x):
     if not isinstance(x, dict):
         return str(x)
@@ -128,7 +133,7 @@ def plan(topo, state, record):
             continue
         if changed:
             modifies.append(Change("modify", f"link {iface.label}",
-                                   ", ".join(f"{k} {_show(old)} -> {_show(iface.options.get(k))}"
+                                   ", ".join(f"{k} {_described(kind, k, old)} -> {_described(kind, k, iface.options.get(k))}"
                                              for k, old in changed.items()),
                                    ("dev_options", iface, changed)))
 
@@ -220,7 +225,7 @@ def _compare(iface, kind, dev, gone):
             return f"its {opt} {want.name} is re-created", {}
         if _norm(kind.normalize(opt, want), iface.netns) != _norm(kind.normalize(opt, have), dev.netns):
             if not kind.in_place(opt, have, want):
-                return f"{opt} {_show(have)} -> {_show(want)} cannot change in place", {}
+                return f"{opt} {_described(kind, opt, have)} -> {_described(kind, opt, want)} cannot change in place", {}
             changed[opt] = have
     return "", changed
 

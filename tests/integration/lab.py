@@ -1,6 +1,8 @@
 """Small helpers shared by the integration tests: vnet's JSON output and
 `ip -j -d` details, as a user would read them."""
 import json
+import threading
+import time
 
 
 def apply_json(sb, path):
@@ -14,3 +16,26 @@ def plan_json(sb, path):
 def info(link):
     """The kind details of one `ip -j -d link` entry."""
     return link.get("linkinfo", {}).get("info_data", {})
+
+
+def pings_during(ns, addr, action, before=1.0, after=3.0, timeout=0.3):
+    """Ping ``addr`` from ``ns`` again and again while ``action`` runs
+    (``before`` seconds after the pings start, ``after`` seconds before they
+    stop): the list of results, True for each answered echo."""
+    from vnet.check.ping import ping
+    results, stop = [], threading.Event()
+
+    def pinger():
+        while not stop.is_set():
+            results.append(ping(ns, addr, timeout=timeout))
+            time.sleep(0.05)
+    t = threading.Thread(target=pinger)
+    t.start()
+    try:
+        time.sleep(before)
+        action()
+        time.sleep(after)
+    finally:
+        stop.set()
+        t.join()
+    return results

@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from vnet.check.can import frame_passes
 from vnet.check.ping import ping
 
 EX = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
@@ -25,6 +26,11 @@ CASES = {
     "fig16-ipvlan-l2.yaml": ([("ns1", "10.16.0.2"), ("ns2", "10.16.0.1")], []),
     "fig18-ipvlan-l3.yaml": ([("ns1", "10.18.2.1"), ("ns2", "10.18.1.1")], []),
     "bridge-vlans.yaml": ([("a", "10.10.0.2"), ("b", "10.10.0.1")], [("a", "10.10.0.3"), ("c", "10.10.0.2")]),
+    "fig3-team.yaml": ([("server", "10.3.0.254")], []),
+    "fig20-macsec.yaml": ([("net1", "10.20.0.2"), ("net2", "10.20.0.1")], []),
+    # CAN: frames (AF_CAN) from one (netns, device) to another
+    "vcan.yaml": ([], [], [(("can1", "vcan0"), ("can1", "vcan0"))]),
+    "vxcan.yaml": ([], [], [(("net1", "vxcan1"), ("net2", "vxcan2")), (("net2", "vxcan2"), ("net1", "vxcan1"))]),
 }
 
 
@@ -40,7 +46,9 @@ def test_example(sandbox, example):
     path = os.path.join(EX, example)
     before = sandbox.dump_all()
     sandbox.vnet("apply", path)
-    reach, isolated = CASES[example]
+    reach, isolated, *more = CASES[example]
+    for src, dst in (more[0] if more else []):
+        assert frame_passes(src, dst), f"{example}: a CAN frame sent on {src} does not arrive on {dst}"
     for ns, addr in reach:
         assert ping(ns, addr, timeout=2), f"{example}: {ns} cannot reach {addr}"
     for ns, addr in isolated:

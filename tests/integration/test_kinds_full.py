@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from lab import apply_json, info, plan_json
+from lab import apply_json, info, pings_during, plan_json
 from vnet.check.ping import ping
 
 EX = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
@@ -127,19 +127,8 @@ def test_bond_active_backup_failover_keeps_ping(sandbox):
         return next(d for d in devs if d["name"] == "bond0")["active_port"]
     assert active() == "eth0"
     assert info(sandbox.links("server")["bond0"])["mode"] == "active-backup"
-    results, stop = [], threading.Event()
-
-    def pinger():
-        while not stop.is_set():
-            results.append(ping("server", "10.2.0.254", timeout=0.3))
-            time.sleep(0.05)
-    t = threading.Thread(target=pinger)
-    t.start()
-    time.sleep(1)
-    sandbox.sh("ip -n switch link set sw0 down")   # the active port's peer fails
-    time.sleep(3)
-    stop.set()
-    t.join()
+    # the active port's peer fails
+    results = pings_during("server", "10.2.0.254", lambda: sandbox.sh("ip -n switch link set sw0 down"))
     assert active() == "eth1", "vnet show names the new active port"
     assert sum(results) >= len(results) - 3, f"ping lost more than during the switch: {results}"
     assert results[-5:] == [True] * 5

@@ -18,6 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BOOT_TIMEOUT = float(os.environ.get("VNET_GUEST_TIMEOUT", 2400))   # the whole guest run
 BOOT_WAIT = float(os.environ.get("VNET_GUEST_BOOT_WAIT", 180))     # until its first command (~45 s)
 BOOT_TRIES = 3
+FAILOVER_MAC = "52:54:00:76:6e:01"   # the guest's failover device
 
 
 def kernel():
@@ -58,7 +59,11 @@ class Guest:
                  f"uname -r > {self.dir}/kernel && {shlex.quote(sys.executable)} -m pytest -p no:cacheprovider -p report @{self.dir}/args "
                  f"> {self.dir}/pytest.log 2>&1; echo $? > {self.dir}/exit")
         cmd = [vng, "--verbose", "--run", k, "--disable-kvm", "--force-9p", "--user", "root", "--memory", "2G",
-               "--cpus", str(min(2, os.cpu_count() or 1)), "--rwdir", self.dir, "--", "sh", "-c", inner]
+               "--cpus", str(min(2, os.cpu_count() or 1)), "--rwdir", self.dir,
+               # a virtio-net device with the STANDBY feature, for net_failover;
+               # its backend is a hub port with nothing else on the hub
+               f"--qemu-opts=-netdev hubport,id=vnetfo,hubid=7 -device virtio-net-pci,netdev=vnetfo,mac={FAILOVER_MAC},failover=on",
+               "--", "sh", "-c", inner]
         return cmd, None
 
     def start(self):

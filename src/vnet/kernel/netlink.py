@@ -240,9 +240,16 @@ class Socket:
                     return None
                 return bytes(p)
 
+    def query_all(self, mtype, body):
+        """A get request whose answer may come in several messages (NLM_F_MULTI
+        until NLMSG_DONE): every reply's body."""
+        return [bytes(p) for _t, p in self._replies(self._send(mtype, F_REQUEST, body), until_single=True)]
+
     def dump(self, mtype, body):
         """All replies to a dump request, as (type, body) pairs."""
-        seq = self._send(mtype, F_REQUEST | F_DUMP, body)
+        return self._replies(self._send(mtype, F_REQUEST | F_DUMP, body))
+
+    def _replies(self, seq, until_single=False):
         out = []
         while True:
             for t, f, s, p in self._messages():
@@ -256,3 +263,5 @@ class Socket:
                         raise e
                     return out
                 out.append((t, p))
+                if until_single and not f & F_MULTI:
+                    return out

@@ -26,11 +26,34 @@ class Device(Struct):
 class _Dumps:
     """Per-namespace dumps that only some kinds need, taken on first use."""
 
-    def __init__(self, sock, fd=None):
-        self._sock = sock
-        self._fd = fd
+    def __init__(self, k, ns):
+        self._k, self._ns = k, ns
+        self.k, self.ns = k, ns
+        self._sock = k.sock(ns)
+        self._fd = k.fd(ns)
         self._fdb = None
         self._brvlan = None
+        self._more = {}
+
+    def driver(self, name):
+        """A device's driver name (ethtool), for devices without a link kind."""
+        if "_ethtool" not in self._more:
+            import socket
+            with self._k.entered(self._ns):
+                self._more["_ethtool"] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        from .ethtool import driver
+        return driver(name, self._more["_ethtool"])
+
+    def close(self):
+        s = self._more.pop("_ethtool", None)
+        if s is not None:
+            s.close()
+
+    def cached(self, key, take):
+        """``take(kernel, ns)`` once per namespace: a kind's own dump (macsec's SAs...)."""
+        if key not in self._more:
+            self._more[key] = take(self._k, self._ns)
+        return self._more[key]
 
     def sysfs(self, path):
         """A /sys file as this namespace sees it (None if unreadable)."""
@@ -69,7 +92,7 @@ class State:
 def observe(k, namespaces, routes_in=(), sysctls=()):
     """Observe ``namespaces`` (None: vnet's own) through Kernel ``k``.
     Absent namespaces are left out of the state."""
-    from ..kinds import identify
+    from ..kinds import identify, recognize
     raw = {}
     for ns in dict.fromkeys(namespaces):
         if not k.has(ns):
@@ -104,10 +127,11 @@ def observe(k, namespaces, routes_in=(), sysctls=()):
 
     for ns, (links, addrs) in raw.items():
         resolve = resolver(ns)
-        dumps = _Dumps(k.sock(ns), k.fd(ns))
+        dumps = _Dumps(k, ns)
+        dumps.links = links
         devs = st.namespaces[ns] = {}
         for ln in links:
-            kind = identify(ln)
+            kind = identify(ln) or (recognize(ln, dumps) if ln.kind is None else None)
             d = Device(ns, ln.name, ln.ifindex, ln.kind, kind, ln.up, ln.mtu, ln.mac, ln.group,
                        loopback=bool(ln.flags & rtnl.IFF_LOOPBACK))
             if ln.master:
@@ -125,6 +149,7 @@ def observe(k, namespaces, routes_in=(), sysctls=()):
                      and devs[d.master[1]].kind is master_kind]
             if ports:
                 master_kind.observe_ports(ports, dumps)
+        dumps.close()
         names = {ln.ifindex: ln.name for ln in links}
         for idx, a in addrs:
             if idx in names and not (a.version == 6 and a.ip.is_link_local):

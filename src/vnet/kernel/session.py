@@ -13,13 +13,15 @@ class Kernel:
     def __init__(self):
         self._fds = {None: netns.current_fd()}
         self._socks = {}
+        self._genl = {}     # (ns, family) -> genl.Genl
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if soft < hard:  # two fds per namespace; labs have thousands
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     def close(self):
-        for s in self._socks.values():
+        for s in list(self._socks.values()) + list(self._genl.values()):
             s.close()
+        self._genl.clear()
         for fd in self._fds.values():
             os.close(fd)
         self._socks.clear()
@@ -56,6 +58,19 @@ class Kernel:
             self._socks[ns] = s
         return s
 
+    def genl(self, ns, family):
+        """A generic netlink ``family`` (macsec, team...) in namespace ``ns``."""
+        g = self._genl.get((ns, family))
+        if g is None:
+            from .genl import Genl
+            fd = self.fd(ns)
+            if fd is None:
+                raise FileNotFoundError(f"network namespace {ns!r} does not exist")
+            with netns.entered(fd if ns is not None else None):
+                g = Genl(family)
+            self._genl[(ns, family)] = g
+        return g
+
     def entered(self, ns):
         """Context manager: this thread in namespace ``ns``."""
         return netns.entered(None if ns is None else self.fd(ns))
@@ -74,6 +89,8 @@ class Kernel:
         s = self._socks.pop(name, None)
         if s:
             s.close()
+        for key in [key for key in self._genl if key[0] == name]:
+            self._genl.pop(key).close()
         fd = self._fds.pop(name, None)
         if fd is not None:
             os.close(fd)
@@ -81,4 +98,4 @@ class Kernel:
     @property
     def requests(self):
         """Changing netlink requests sent so far, over all namespaces."""
-        return sum(s.requests for s in self._socks.values())
+        return sum(s.requests for s in list(self._socks.values()) + list(self._genl.values()))

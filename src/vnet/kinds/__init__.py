@@ -1,8 +1,9 @@
 """One module per interface kind, all with the contract of ``base.Kind``."""
-from . import bond, bridge, dummy, external, ipvlan, macvlan, tun, veth, vlan, vxlan
+from . import bond, bridge, can, dummy, external, ipvlan, macsec, macvlan, net_failover, team, tun, veth, vlan, vxlan
 
 REGISTRY = (bridge.KIND, veth.KIND, tun.TUN, tun.TAP, vxlan.KIND, macvlan.MACVLAN, macvlan.MACVTAP,
-            vlan.KIND, bond.KIND, ipvlan.IPVLAN, ipvlan.IPVTAP, dummy.KIND, external.KIND)
+            vlan.KIND, bond.KIND, ipvlan.IPVLAN, ipvlan.IPVTAP, dummy.KIND, can.VCAN, can.VXCAN, macsec.KIND, team.KIND,
+            net_failover.KIND, external.KIND)
 BY_NAME = {k.name: k for k in REGISTRY}
 
 
@@ -14,5 +15,14 @@ def identify(link):
     """The kind of an observed link; None for one vnet has no kind for."""
     for k in REGISTRY:
         if k.matches(link):
+            return k
+    return None
+
+
+def recognize(link, dumps):
+    """The kind of a link the kernel gives no link kind (a net_failover master):
+    asked of the kinds that recognise one by other means."""
+    for k in REGISTRY:
+        if k.recognize(link, dumps):
             return k
     return None

@@ -63,6 +63,10 @@ class Kind:
         """The form in which declared and observed values of ``opt`` compare."""
         return value
 
+    def describe(self, opt, value):
+        """How a plan shows a value of ``opt`` (None: the generic way)."""
+        return None
+
     def in_place(self, opt, old, new):
         """Can the kernel change ``opt`` from ``old`` to ``new`` without re-creating?"""
         return opt in self.inplace
@@ -70,6 +74,11 @@ class Kind:
     # ---- kernel side -------------------------------------------------------
     def matches(self, link):
         return link.kind == self.kernel_kind
+
+    def recognize(self, link, dumps):
+        """For a link without a link kind: is it one of ours by other signs
+        (its driver...)? ``dumps`` gives the namespace's other facts."""
+        return False
 
     def encode_value(self, opt, value, ctx, iface):
         if isinstance(value, Ref):
@@ -116,14 +125,23 @@ class Kind:
         link = None
         if self.link_attr and iface.options.get(self.link_option):
             link = ctx.ifindex(*iface.options[self.link_option].resolve(iface.netns))
+        down = ctx.joins_down(iface)
         attrs = rtnl.link_attrs(
             name=iface.name, mtu=iface.mtu, mac=iface.mac, link=link, group=ctx.group,
-            master=ctx.ifindex(*iface.master_key()) if iface.master else None,
+            master=ctx.ifindex(*iface.master_key()) if iface.master and not down else None,
             ns_fd=ctx.fd(iface.netns) if sns != iface.netns else None)
         attrs += rtnl.linkinfo(self.kernel_kind, self.info_data(iface, ctx) + self.extra_data(ctx, iface))
-        # the kernel brings a new device up before it joins its master: a
-        # master that takes only down ports gets it down, and it goes up after
-        rtnl.new_link(ctx.sock(sns), up=iface.up and not ctx.joins_down(iface), attrs=attrs)
+        rtnl.new_link(ctx.sock(sns), up=iface.up and not down, attrs=attrs)
+        if down and iface.master:
+            # a master that takes only down ports (bond, team) gets it down and
+            # by a separate request: a team port named in the creation request
+            # is dropped again (seen on 6.1); it goes up after joining
+            rtnl.set_link(ctx.sock(iface.netns), ctx.ifindex(*iface.key),
+                          attrs=rtnl.link_attrs(master=ctx.ifindex(*iface.master_key())))
+
+    def release(self, k, ns, name):
+        """Before device ``name`` in ``ns`` is deleted (or its namespace is):
+        stop what vnet runs for it (teamd). ``k`` is the kernel session."""
 
     def extra_data(self, ctx, iface):
         """More IFLA_INFO_DATA for creation (a veth's peer)."""

@@ -27,7 +27,7 @@ class Veth(Kind):
             args += ["mtu", iface.mtu]
         if iface.mac:
             args += ["address", iface.mac]
-        return ipcmd(None, *args, "type", "veth", *self.iproute2(iface))
+        return ipcmd(None, *args, "type", self.kernel_kind, *self.iproute2(iface))
 
     def iproute2(self, iface):
         p = iface.peer

@@ -18,16 +18,23 @@ def device_dict(d):
     for k, v in d.options.items():
         if v is None or v == []:
             continue
-        if isinstance(v, tuple):
-            v = rel(v, d.netns)
-        elif isinstance(v, list):
-            v = [{a: str(b) for a, b in e.items()} if isinstance(e, dict) else str(e) for e in v]
-        elif not isinstance(v, (bool, int, str)):
-            v = str(v)
-        opts[k] = v
+        opts[k] = _plain(v, d.netns)
     out["options"] = opts
     out.update(d.extra)
     return out
+
+
+def _plain(v, own_ns):
+    """A value as JSON has it (keys print as *** by their own str)."""
+    if isinstance(v, tuple):
+        return rel(v, own_ns)
+    if isinstance(v, list):
+        return [_plain(x, own_ns) for x in v]
+    if isinstance(v, dict):
+        return {a: _plain(b, own_ns) for a, b in v.items() if b is not None and b != []}
+    if isinstance(v, (bool, int, str)):
+        return v
+    return str(v)
 
 
 def rows(devices):
@@ -37,6 +44,8 @@ def rows(devices):
         details = ", ".join(f"{k}={v}" for k, v in dd["options"].items())
         if "tap_devnum" in dd:
             details = (details + ", " if details else "") + (dd["tap_device"] or dd.get("tap_hint", ""))
+        facts = [f"{k}={v}" for k, v in d.extra.items() if not k.startswith("tap_") and v not in (None, [], {})]
+        details = ", ".join(([details] if details else []) + facts)
         out.append((d.netns or "host", d.name, dd["kind"], "up" if d.up else "down", d.mtu,
                     dd["master"] or "", dd["peer"] or "", " ".join(dd["addresses"]), details))
     return out

@@ -96,12 +96,16 @@ class Int(Field):
 
 
 class Str(Field):
-    def __init__(self, doc="", pattern=None, explain="", **kw):
+    def __init__(self, doc="", pattern=None, explain="", strict=False, **kw):
         super().__init__(doc, **kw)
         self.pattern = pattern
         self.explain = explain
+        self.strict = strict   # a number is an error (a hex key read as a number lost its digits)
 
     def check(self, v):
+        if self.strict and not isinstance(v, str):
+            raise Invalid(f"expected a string in quotes, got {type(v).__name__} {v!r} "
+                          "(YAML read it as a number: digits may be lost)")
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             v = str(v)
         if not isinstance(v, str):

@@ -1,0 +1,371 @@
+"""MACsec (IEEE 802.1AE): an encrypted, authenticated Ethernet device on a
+lower device (Figures 20-21). The link carries the SecY settings; the
+secure associations (SAs) and receive channels go through the kernel's
+`macsec` generic netlink family. Keys are taken from the file, a key file or
+an environment variable and never shown: the kernel never gives them back,
+and vnet prints them as `***` next to their key id."""
+import os
+import struct
+
+from ..kernel import macsec as genl
+from ..kernel import netlink as nl
+from ..spec.fields import Bool, Enum, Int, ListOf, MAC, Obj, RefField, Str
+from .base import Kind, ipcmd
+
+A = dict(SCI=1, PORT=2, ICV_LEN=3, CIPHER_SUITE=4, WINDOW=5, ENCODING_SA=6, ENCRYPT=7, PROTECT=8,
+         INC_SCI=9, ES=10, SCB=11, REPLAY_PROTECT=12, VALIDATION=13)
+CIPHERS = {"gcm-aes-128": 0x0080C20001000001, "gcm-aes-256": 0x0080C20001000002,
+           "gcm-aes-xpn-128": 0x0080C20001000003, "gcm-aes-xpn-256": 0x0080C20001000004}
+KEY_LEN = {"gcm-aes-128": 16, "gcm-aes-256": 32, "gcm-aes-xpn-128": 16, "gcm-aes-xpn-256": 32}
+VALIDATE = {"disabled": 0, "check": 1, "strict": 2}
+HEX = r"([0-9a-fA-F]{2})+"
+
+
+class Secret:
+    """Key bytes that print as ``***``: plans, shows, exports and logs
+    never see them. ``source`` says where they came from (for scripts)."""
+    __slots__ = ("value", "source")
+
+    def __init__(self, value, source=None):
+        self.value, self.source = value, source
+
+    def __repr__(self):
+        return "***"
+
+    __str__ = __repr__
+
+    def __eq__(self, other):
+        return isinstance(other, Secret) and other.value == self.value
+
+    __hash__ = None
+
+
+MASKED = Secret(None)   # a key the kernel holds but never reports
+
+_SA = {
+    "an": Int("association number (0-3); a new key takes a new AN", lo=0, hi=3, required=True),
+    "pn": Int("first packet number", lo=1, hi=2**64 - 1, default=1),
+    "key_id": Str("key identifier, hex (up to 16 bytes)", pattern=r"([0-9a-fA-F]{2}){1,16}",
+                  explain="hex, 1-16 bytes", required=True),
+    "key": Str("the key, hex (16 bytes for the 128-bit ciphers, 32 for 256), in quotes",
+               pattern=HEX + r"|\*\*\*", explain="hex digits", strict=True),
+    "key_file": Str("a file holding the key in hex (relative to the topology file)"),
+    "key_env": Str("an environment variable holding the key in hex"),
+    "ssci": Int("XPN ciphers: short secure channel identifier", lo=0, hi=2**32 - 1),
+    "salt": Str("XPN ciphers: 12-byte salt, hex", pattern=r"[0-9a-fA-F]{24}", explain="24 hex digits"),
+}
+SA = Obj(_SA, "a secure association")
+
+
+class Macsec(Kind):
+    name = kernel_kind = "macsec"
+    doc = "a MACsec device on `link`: Ethernet frames encrypted and authenticated (802.1AE)"
+    options = {
+        "link": RefField("the lower device", required=True),
+        "port": Int("port number of the secure channel identifier (with the device's MAC)", lo=1, hi=65535),
+        "sci": Str("secure channel identifier, 16 hex digits (instead of port)", pattern=r"[0-9a-fA-F]{16}",
+                   explain="16 hex digits"),
+        "cipher": Enum("cipher suite", CIPHERS, default="gcm-aes-128"),
+        "icv_len": Int("integrity check value length in bytes", lo=8, hi=16),
+        "encrypt": Bool("encrypt the payload (off: authenticate only)"),
+        "protect": Bool("protect frames (off: send them as they are)"),
+        "validate": Enum("what to do with received frames that fail validation", VALIDATE),
+        "replay_protect": Bool("drop frames whose packet number falls behind `window`"),
+        "window": Int("replay window, in packets", lo=0, hi=2**32 - 1),
+        "send_sci": Bool("always include the SCI in the SecTAG"),
+        "end_station": Bool("ES bit: the SCI is the MAC with port 1"),
+        "scb": Bool("single copy broadcast"),
+        "tx": Obj(_SA, "the transmit secure association"),
+        "rx": ListOf(Obj({"sci": Str("the sender's SCI, 16 hex digits", pattern=r"[0-9a-fA-F]{16}",
+                                     explain="16 hex digits"),
+                          "mac": MAC("the sender's MAC (with port, instead of sci)"),
+                          "port": Int("the sender's port", lo=1, hi=65535),
+                          "sas": ListOf(SA, "its secure associations")}),
+                     "receive channels: one per sender"),
+    }
+    netlink = {"icv_len": (A["ICV_LEN"], "u8"), "cipher": (A["CIPHER_SUITE"], "u64"),
+               "window": (A["WINDOW"], "u32"), "encrypt": (A["ENCRYPT"], "bool8"),
+               "protect": (A["PROTECT"], "bool8"), "send_sci": (A["INC_SCI"], "bool8"),
+               "end_station": (A["ES"], "bool8"), "scb": (A["SCB"], "bool8"),
+               "replay_protect": (A["REPLAY_PROTECT"], "bool8"), "validate": (A["VALIDATION"], "u8")}
+    link_option = "link"
+    link_attr = True
+    # the kernel refuses to change the SCI, cipher or ICV length of a SecY
+    inplace = frozenset({"window", "encrypt", "protect", "send_sci", "end_station", "scb",
+                         "replay_protect", "validate", "tx", "rx"})
+
+    # ---- spec ----------------------------------------------------------------
+    def check(self, iface, problems, path):
+        o = iface.options
+        if o.get("sci") and o.get("port"):
+            problems.add(f"{path}.sci", "give either sci or port, not both")
+        if o.get("window") and not o.get("replay_protect"):
+            problems.add(f"{path}.window", "needs replay_protect: true")
+        base = os.path.dirname(problems.prefix) if os.path.exists(problems.prefix) else "."
+        xpn = "xpn" in o.get("cipher", "")
+        if o.get("tx"):
+            self._check_sa(o["tx"], f"{path}.tx", o["cipher"], xpn, base, problems)
+        seen = set()
+        for i, ch in enumerate(o.get("rx") or []):
+            p = f"{path}.rx[{i}]"
+            if bool(ch.get("sci")) == bool(ch.get("mac")):
+                problems.add(p, "give the sender as sci, or as mac (and port)")
+            elif ch.get("sci") and ch.get("port"):
+                problems.add(f"{p}.port", "the port is part of sci: give one or the other")
+            s = self.rx_sci(ch)
+            if s in seen:
+                problems.add(p, f"a second receive channel for SCI {s}")
+            seen.add(s)
+            ans = [sa["an"] for sa in ch.get("sas") or []]
+            if len(ans) != len(set(ans)):
+                problems.add(f"{p}.sas", "each AN may be used once per channel")
+            for j, sa in enumerate(ch.get("sas") or []):
+                self._check_sa(sa, f"{p}.sas[{j}]", o["cipher"], xpn, base, problems)
+
+    @staticmethod
+    def _check_sa(sa, p, cipher, xpn, base, problems):
+        given = [k for k in ("key", "key_file", "key_env") if sa.get(k) is not None]
+        if len(given) != 1:
+            problems.add(p, "give the key as exactly one of key, key_file or key_env" if given
+                         else "no key: give key, key_file or key_env")
+            return
+        src, text = given[0], sa[given[0]]
+        if src == "key" and text == "***":
+            problems.add(f"{p}.key", "a masked key (from `vnet export`): the kernel never reveals keys, "
+                                     "give the key, key_file or key_env")
+            return
+        if src == "key_file":
+            fn = text if os.path.isabs(text) else os.path.join(base, text)
+            try:
+                with open(fn) as f:
+                    text = f.read().strip()
+            except OSError as e:
+                where = "" if os.path.isabs(text) else " (relative to the topology file)"
+                problems.add(f"{p}.key_file", f"cannot read {text}{where}: {e.strerror}")
+                return
+        elif src == "key_env":
+            if text not in os.environ:
+                problems.add(f"{p}.key_env", f"the environment variable {text} is not set")
+                return
+            text = os.environ[text].strip()
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            problems.add(f"{p}.{src}", "the key is not hex" + (f" (in {sa[src]})" if src != "key" else ""))
+            return
+        if len(key) != KEY_LEN[cipher]:
+            problems.add(f"{p}.{src}", f"{cipher} takes a {KEY_LEN[cipher]}-byte key, this one has {len(key)} bytes")
+            return
+        if xpn and (sa.get("ssci") is None or sa.get("salt") is None):
+            problems.add(p, f"{cipher} needs ssci and salt")
+        if not xpn and (sa.get("ssci") is not None or sa.get("salt") is not None):
+            problems.add(p, "ssci and salt are for the XPN ciphers only")
+        if not xpn and sa.get("pn", 1) >= 2**32:
+            problems.add(f"{p}.pn", "a packet number above 2^32-1 needs an XPN cipher")
+        shown = os.path.relpath(fn) if src == "key_file" else sa[src]
+        sa["key"] = Secret(key, None if src == "key" else f"{src} {shown}")
+        sa.pop("key_file", None)
+        sa.pop("key_env", None)
+
+    @staticmethod
+    def rx_sci(ch):
+        if ch.get("sci"):
+            return ch["sci"].lower()
+        return genl.sci(ch["mac"], ch.get("port") or 1).hex() if ch.get("mac") else None
+
+    def normalize(self, opt, value):
+        if value is None:
+            return None
+        if opt == "tx":
+            extra = value.get("others") or []
+            return (value["an"], _kid(value["key_id"])) + tuple(extra)
+        if opt == "rx":
+            return sorted((self.rx_sci(ch), tuple(sorted((sa["an"], _kid(sa["key_id"])) for sa in ch.get("sas") or [])))
+                          for ch in value)
+        if opt == "sci":
+            return value.lower()
+        return value
+
+    def describe(self, opt, value):
+        sa = lambda x: f"SA {x['an']} key {x['key_id']} ***"  # noqa: E731
+        if opt == "tx" and value:
+            return sa(value) + "".join(f", {o}" for o in value.get("others") or [])
+        if opt == "rx" and value is not None:
+            return "[" + "; ".join(f"sci {self.rx_sci(ch)}: " + ", ".join(sa(x) for x in ch.get("sas") or [])
+                                   for ch in value) + "]"
+        return None
+
+    # ---- kernel ----------------------------------------------------------------
+    def encode_value(self, opt, value, ctx, iface):
+        if opt == "cipher":
+            return CIPHERS[value]
+        if opt == "validate":
+            return VALIDATE[value]
+        return super().encode_value(opt, value, ctx, iface)
+
+    def info_data(self, iface, ctx, only=None):
+        o = iface.options
+        parts = [super().info_data(iface, ctx, only=None if only is None else set(only) & set(self.netlink))]
+        if only is None:
+            if o.get("sci"):
+                parts.append(nl.attr(A["SCI"], bytes.fromhex(o["sci"])))
+            elif o.get("port"):
+                parts.append(nl.be16(A["PORT"], o["port"]))
+        if o.get("tx") and (only is None or "tx" in only):
+            parts.append(nl.u8(A["ENCODING_SA"], o["tx"]["an"]))
+        return b"".join(parts)
+
+    def decode(self, link, resolve):
+        out = super().decode(link, resolve)
+        a = nl.parse(link.data) if link.data is not None else {}
+        # GCM-AES-128 comes back as MACSEC_DEFAULT_CIPHER_ID, an older id of it
+        names = {v: k for k, v in CIPHERS.items()} | {0x0080020001000001: "gcm-aes-128"}
+        out["cipher"] = names.get(out.get("cipher"), out.get("cipher"))
+        out["validate"] = {v: k for k, v in VALIDATE.items()}.get(out.get("validate"))
+        if A["SCI"] in a:
+            raw = bytes(a[A["SCI"]])
+            out["sci"] = raw.hex()
+            out["port"] = struct.unpack(">H", raw[6:8])[0]
+        out["encoding_sa"] = a[A["ENCODING_SA"]][0] if A["ENCODING_SA"] in a else None
+        return out
+
+    def observe_more(self, link, opts, dumps):
+        """The SAs and receive channels, from one genl dump per namespace."""
+        secys = dumps.cached("macsec", lambda k, ns: genl.dump(k.genl(ns, genl.FAMILY)))
+        s = secys.get(link.ifindex)
+        enc = opts.pop("encoding_sa", None)
+        if s is None:
+            return
+        tx = [sa for sa in s["tx"] if sa["an"] == enc]
+        opts["tx"] = ({**tx[0], "key": MASKED, "others": [f"stale SA {sa['an']}" for sa in s["tx"] if sa["an"] != enc]}
+                      if tx else None)
+        opts["rx"] = [{"sci": ch["sci"], "sas": [{**sa, "key": MASKED} for sa in ch["sas"]]} for ch in s["rx"]]
+
+    def create(self, ctx, iface):
+        super().create(ctx, iface)
+        g, idx = ctx.genl(iface.netns, genl.FAMILY), ctx.ifindex(*iface.key)
+        o = iface.options
+        xpn = "xpn" in o["cipher"]
+        for ch in o.get("rx") or []:
+            sci = bytes.fromhex(self.rx_sci(ch))
+            genl.add_rxsc(g, idx, sci)
+            for sa in ch.get("sas") or []:
+                genl.add_rxsa(g, idx, sci, sa["an"], **_sa_args(sa, xpn))
+        if o.get("tx"):
+            genl.add_txsa(g, idx, o["tx"]["an"], **_sa_args(o["tx"], xpn))
+
+    def modify(self, ctx, iface, changed):
+        """Re-keying without a gap: new receive SAs first, then the new
+        transmit SA and the switch to it, then the old SAs go."""
+        o = iface.options
+        g, idx = ctx.genl(iface.netns, genl.FAMILY), ctx.ifindex(*iface.key)
+        xpn = "xpn" in o["cipher"]
+        old_rx = {ch["sci"]: {sa["an"]: _kid(sa["key_id"]) for sa in ch.get("sas") or []}
+                  for ch in (changed.get("rx") or [])} if "rx" in changed else None
+        want_rx = {self.rx_sci(ch): ch for ch in o.get("rx") or []}
+        if old_rx is not None:
+            for sci, ch in want_rx.items():
+                raw = bytes.fromhex(sci)
+                have = old_rx.get(sci)
+                if have is None:
+                    genl.add_rxsc(g, idx, raw)
+                    have = {}
+                for sa in ch.get("sas") or []:
+                    if have.get(sa["an"]) == _kid(sa["key_id"]):
+                        continue
+                    if sa["an"] in have:
+                        genl.del_rxsa(g, idx, raw, sa["an"])
+                    genl.add_rxsa(g, idx, raw, sa["an"], **_sa_args(sa, xpn))
+        if "tx" in changed:
+            old, new = changed["tx"] or {}, o["tx"]
+            if (old.get("an"), _kid(old.get("key_id") or "")) != (new["an"], _kid(new["key_id"])):
+                if old.get("an") == new["an"]:
+                    genl.del_txsa(g, idx, new["an"])
+                genl.add_txsa(g, idx, new["an"], **_sa_args(new, xpn))
+            rest = {k: v for k, v in changed.items() if k in self.netlink} | {"tx": None}
+            super().modify(ctx, iface, rest)   # the encoding SA, and other link options
+            for stale in [old.get("an")] + [int(s.split()[-1]) for s in old.get("others") or []]:
+                if stale is not None and stale != new["an"]:
+                    genl.del_txsa(g, idx, stale)
+        elif set(changed) & set(self.netlink):
+            super().modify(ctx, iface, {k: v for k, v in changed.items() if k in self.netlink})
+        if old_rx is not None:
+            for sci, have in old_rx.items():
+                raw = bytes.fromhex(sci)
+                if sci not in want_rx:
+                    genl.del_rxsc(g, idx, raw)
+                    continue
+                want = {sa["an"] for sa in want_rx[sci].get("sas") or []}
+                for an in have:
+                    if an not in want:
+                        genl.del_rxsa(g, idx, raw, an)
+
+    def observed_extra(self, link, resolve, dumps):
+        secys = dumps.cached("macsec", lambda k, ns: genl.dump(k.genl(ns, genl.FAMILY)))
+        s = secys.get(link.ifindex)
+        if not s:
+            return {}
+        return {"sci": s["sci"], "tx_sas": [f"{sa['an']} key {sa['key_id']} *** pn {sa['pn']}" for sa in s["tx"]],
+                "rx_channels": {ch["sci"]: [f"{sa['an']} key {sa['key_id']} *** pn {sa['pn']}" for sa in ch["sas"]]
+                                for ch in s["rx"]}}
+
+    # ---- the reference's notation -------------------------------------------
+    def iproute2(self, iface):
+        o = iface.options
+        out = []
+        if o.get("sci"):
+            out += ["sci", o["sci"]]
+        elif o.get("port"):
+            out += ["port", o["port"]]
+        out += ["cipher", o["cipher"]]
+        if o.get("icv_len"):
+            out += ["icvlen", o["icv_len"]]
+        for k, word in (("encrypt", "encrypt"), ("protect", "protect"), ("send_sci", "send_sci"),
+                        ("end_station", "end_station"), ("scb", "scb"), ("replay_protect", "replay")):
+            if o.get(k) is not None:
+                out += [word, "on" if o[k] else "off"]
+        if o.get("window") is not None:
+            out += ["window", o["window"]]
+        if o.get("validate"):
+            out += ["validate", o["validate"]]
+        if o.get("tx"):
+            out += ["encodingsa", o["tx"]["an"]]
+        return out
+
+    def iproute2_extra(self, iface):
+        o = iface.options
+        out = []
+        if o.get("tx"):
+            out.append(ipcmd(iface.netns, "macsec", "add", iface.name, "tx", "sa", *_sa_words(o["tx"])))
+        for ch in o.get("rx") or []:
+            who = ["sci", ch["sci"]] if ch.get("sci") else ["port", ch.get("port") or 1, "address", ch["mac"]]
+            out.append(ipcmd(iface.netns, "macsec", "add", iface.name, "rx", *who))
+            for sa in ch.get("sas") or []:
+                out.append(ipcmd(iface.netns, "macsec", "add", iface.name, "rx", *who, "sa", *_sa_words(sa)))
+        return out
+
+
+def _kid(key_id):
+    """A key id as the kernel holds it: 16 bytes, zero-padded, in hex."""
+    return bytes.fromhex(key_id).ljust(genl.KEYID_LEN, b"\0").hex()
+
+
+def _sa_args(sa, xpn):
+    if not isinstance(sa.get("key"), Secret) or sa["key"].value is None:
+        raise ValueError(f"SA {sa['an']} (key id {sa['key_id']}): no key to install")
+    return dict(pn=sa.get("pn") or 1, key=sa["key"].value, key_id=bytes.fromhex(_kid(sa["key_id"])), xpn=xpn,
+                ssci=sa.get("ssci"), salt=bytes.fromhex(sa["salt"]) if sa.get("salt") else None)
+
+
+def _sa_words(sa):
+    key = sa["key"]
+    shown = {"key_file": lambda s: f'"$(cat {s})"', "key_env": lambda s: f'"${s}"'}
+    words = [sa["an"], "pn", sa.get("pn") or 1, "on"]
+    if sa.get("ssci") is not None:
+        words += ["ssci", sa["ssci"], "salt", sa["salt"]]
+    src = getattr(key, "source", None)
+    kind, _, where = (src or "").partition(" ")
+    return words + ["key", sa["key_id"], shown[kind](where) if kind in shown else "***"]
+
+
+KIND = Macsec()

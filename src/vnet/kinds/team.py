@@ -1,0 +1,174 @@
+"""Team: ports aggregated like a bond, with the logic in a userspace daemon,
+teamd (Figure 3). The kernel's team driver only switches packets; teamd
+chooses the active port, balances and talks LACP. vnet runs one teamd per
+team device with a JSON config made from the file, in the device's
+namespace, stops it when the device goes, and starts it again when it is
+found dead. Ports join with `master: team0`, as for a bond."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+from ..kernel import rtnl
+from ..kernel import team as genl
+from ..ownership import state_dir
+from ..spec.fields import Bool, Enum, Int, IP, ListOf
+from .base import Kind
+
+RUNNERS = {r: r for r in ("roundrobin", "activebackup", "loadbalance", "broadcast", "random", "lacp")}
+WATCHES = {w: w for w in ("ethtool", "arp_ping", "nsna_ping")}
+HWADDR = {p: p for p in ("same_all", "by_active", "only_active")}
+HASH = {h: h for h in ("eth", "vlan", "ipv4", "ipv6", "ip", "l3", "tcp", "udp", "sctp", "l4")}
+PACKAGE = "libteam-utils"
+DEAD = "(teamd not running)"
+
+
+def _paths(ns, name):
+    d = os.path.join(state_dir(), "teamd", ns if ns is not None else "@host")
+    return d, os.path.join(d, f"{name}.json"), os.path.join(d, f"{name}.pid")
+
+
+def _pid(pidfile):
+    """teamd's pid if it runs, else None."""
+    try:
+        with open(pidfile) as f:
+            pid = int(f.read().strip())
+        os.kill(pid, 0)
+        with open(f"/proc/{pid}/comm") as f:
+            return pid if f.read().strip() == "teamd" else None
+    except (OSError, ValueError):
+        return None
+
+
+class Team(Kind):
+    name = kernel_kind = "team"
+    doc = "a team device run by teamd: its ports (`master: team0`) act as one link"
+    options = {
+        "runner": Enum("teamd runner: how ports are used", RUNNERS, default="roundrobin"),
+        "link_watch": Enum("how a port's link is judged up", WATCHES, default="ethtool"),
+        "link_watch_interval": Int("arp_ping/nsna_ping: ms between probes", lo=1, hi=2**31 - 1),
+        "link_watch_target": IP("arp_ping/nsna_ping: the address probed"),
+        "hwaddr_policy": Enum("activebackup: which MAC the team and its ports use", HWADDR),
+        "tx_hash": ListOf(Enum("a packet field", HASH), "loadbalance/lacp: fields hashed to pick a port",
+                          default=None),
+        "lacp_active": Bool("lacp: send LACPDUs (active) or only answer (passive)"),
+        "lacp_fast_rate": Bool("lacp: ask the partner for LACPDUs every second"),
+    }
+    is_master = True
+    ports_join_down = True   # "Device is up. Set it down before adding it as a team port"
+
+    def check(self, iface, problems, path):
+        o = iface.options
+        r = o.get("runner")
+        if o.get("hwaddr_policy") and r != "activebackup":
+            problems.add(f"{path}.hwaddr_policy", f"only for the activebackup runner (runner is {r})")
+        if o.get("tx_hash") and r not in ("loadbalance", "lacp"):
+            problems.add(f"{path}.tx_hash", f"only for the loadbalance and lacp runners (runner is {r})")
+        for k in ("lacp_active", "lacp_fast_rate"):
+            if o.get(k) is not None and r != "lacp":
+                problems.add(f"{path}.{k}", f"only for the lacp runner (runner is {r})")
+        probe = o.get("link_watch") in ("arp_ping", "nsna_ping")
+        if probe and o.get("link_watch_target") is None:
+            problems.add(f"{path}.link_watch_target", f"{o['link_watch']} needs the address to probe")
+        for k in ("link_watch_interval", "link_watch_target"):
+            if o.get(k) is not None and not probe:
+                problems.add(f"{path}.{k}", "only for the arp_ping and nsna_ping link watches")
+
+    def config(self, iface):
+        """teamd's JSON config for ``iface``."""
+        o = iface.options
+        runner = {"name": o["runner"]}
+        if o.get("hwaddr_policy"):
+            runner["hwaddr_policy"] = o["hwaddr_policy"]
+        if o.get("tx_hash"):
+            runner["tx_hash"] = list(o["tx_hash"])
+        if o.get("lacp_active") is not None:
+            runner["active"] = o["lacp_active"]
+        if o.get("lacp_fast_rate") is not None:
+            runner["fast_rate"] = o["lacp_fast_rate"]
+        watch = {"name": o.get("link_watch") or "ethtool"}
+        if o.get("link_watch_interval"):
+            watch["interval"] = o["link_watch_interval"]
+        if o.get("link_watch_target") is not None:
+            watch["target_host"] = str(o["link_watch_target"])
+        return {"device": iface.name, "runner": runner, "link_watch": watch}
+
+    def _options_of(self, conf):
+        r, w = conf.get("runner", {}), conf.get("link_watch", {})
+        return {"runner": r.get("name"), "link_watch": w.get("name"), "link_watch_interval": w.get("interval"),
+                "link_watch_target": w.get("target_host"), "hwaddr_policy": r.get("hwaddr_policy"),
+                "tx_hash": r.get("tx_hash"), "lacp_active": r.get("active"), "lacp_fast_rate": r.get("fast_rate")}
+
+    def normalize(self, opt, value):
+        return str(value) if opt == "link_watch_target" and value is not None else value
+
+    # ---- kernel: teamd makes the device ---------------------------------------
+    def create(self, ctx, iface):
+        teamd = shutil.which("teamd")
+        if teamd is None:
+            raise OSError(2, f"teamd is not installed: a team device needs it (apt-get install {PACKAGE})")
+        d, conf, pidfile = _paths(iface.netns, iface.name)
+        os.makedirs(d, exist_ok=True)
+        with open(conf, "w") as f:
+            json.dump(self.config(iface), f)
+        # -u: no control socket (its path is per device name, not per namespace);
+        # -d returns once the device exists; the child inherits this thread's namespace
+        with ctx.entered(iface.netns):
+            r = subprocess.run([teamd, "-d", "-u", "-f", conf, "-p", pidfile, "-t", iface.name],
+                               capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise OSError(5, f"teamd failed to start (exit {r.returncode}): {r.stderr.strip()[-300:]}")
+        ctx.forget(*iface.key)
+        attrs = rtnl.link_attrs(mtu=iface.mtu, mac=iface.mac, group=ctx.group,
+                                master=ctx.ifindex(*iface.master_key()) if iface.master else None)
+        rtnl.set_link(ctx.sock(iface.netns), ctx.ifindex(*iface.key), up=iface.up, attrs=attrs)
+
+    def release(self, k, ns, name):
+        """Stop the teamd of device ``name`` in ``ns`` (it removes the device as it quits)."""
+        _d, conf, pidfile = _paths(ns, name)
+        pid = _pid(pidfile)
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+            end = time.monotonic() + 10
+            while _pid(pidfile) and time.monotonic() < end:
+                time.sleep(0.02)
+        for fn in (conf, pidfile):
+            try:
+                os.unlink(fn)
+            except FileNotFoundError:
+                pass
+
+    def modify(self, ctx, iface, changed):
+        raise AssertionError("team options re-create the device (teamd reads its config once)")
+
+    def observe_more(self, link, opts, dumps):
+        _d, conf, pidfile = _paths(dumps.ns, link.name)
+        try:
+            with open(conf) as f:
+                opts.update(self._options_of(json.load(f)))
+        except (OSError, ValueError):
+            pass
+        if _pid(pidfile) is None:
+            opts["runner"] = DEAD   # a dead teamd: the team is re-created, teamd started again
+
+    def observed_extra(self, link, resolve, dumps):
+        try:
+            mode, active = genl.state(dumps.k.genl(dumps.ns, genl.FAMILY), link.ifindex)
+        except OSError:
+            return {}
+        return {"mode": mode, "active_port": resolve(active, None)[1] if active else None}
+
+    def iproute2_add(self, iface):
+        conf = json.dumps(self.config(iface), separators=(",", ":"))
+        pre = f"ip netns exec {iface.netns} " if iface.netns is not None else ""
+        return f"{pre}teamd -d -u -t {iface.name} -c '{conf}'"
+
+    def iproute2_extra(self, iface):
+        from .base import ipcmd
+        args = (["mtu", iface.mtu] if iface.mtu else []) + (["address", iface.mac] if iface.mac else [])
+        return [ipcmd(iface.netns, "link", "set", iface.name, *args)] if args else []
+
+
+KIND = Team()
