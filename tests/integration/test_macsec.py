@@ -148,3 +148,25 @@ def test_rekey_by_reapply_keeps_a_ping_going(sandbox):
     finally:
         del os.environ["VNET_KEY_C"], os.environ["VNET_KEY_D"]
     sandbox.vnet("destroy", "fig20")
+
+
+@pytest.mark.needs("macsec", "veth")
+def test_xpn_cipher_with_salt_and_ssci(sandbox):
+    """GCM-AES-XPN-256: 64-bit packet numbers, 32-byte keys, a salt and an SSCI per SA."""
+    text = open(FIG20).read()
+    for side, (tx_key, ssci) in {"01": ("VNET_XPN_A", 1), "02": ("VNET_XPN_B", 2)}.items():
+        text = text.replace(f'key_id: "{side}", key_file: keys/fig20-{"a" if side == "01" else "b"}.hex',
+                            f'key_id: "{side}", key_env: {tx_key}, ssci: {ssci}, salt: "{side * 12}"')
+    text = text.replace("encrypt: true", "encrypt: true\n    cipher: gcm-aes-xpn-256")
+    os.environ["VNET_XPN_A"], os.environ["VNET_XPN_B"] = "a1" * 32, "b2" * 32
+    try:
+        f = _copy(sandbox, "xpn.yaml", text)
+        apply_json(sandbox, f)
+        assert plan_json(sandbox, f) == []
+    finally:
+        del os.environ["VNET_XPN_A"], os.environ["VNET_XPN_B"]
+    assert ping("net1", "10.20.0.2", timeout=2) and ping("net2", "10.20.0.1", timeout=2)
+    ipm = sandbox.sh("ip -n net1 macsec show macsec0")
+    assert "GCM-AES-XPN-256" in ipm, ipm
+    assert "ssci" in ipm.lower()
+    sandbox.vnet("destroy", "fig20")
