@@ -27,7 +27,9 @@ def _p():
 
     cmd("validate", "check a topology file; change nothing")
     cmd("plan", "show what apply would change, with a reason each")
-    cmd("apply", "make the kernel match the file; verified, undone on failure", lock=True)
+    a = cmd("apply", "make the kernel match the file; verified, undone on failure", lock=True)
+    a.add_argument("--check", action="store_true", help="then run the file's checks (exit 1 if one fails)")
+    cmd("check", "run the file's checks with real traffic: what must reach reaches, what must be isolated is")
     d = cmd("destroy", "remove everything a topology owns", file=False, lock=True)
     d.add_argument("target", metavar="FILE|NAME")
     s = cmd("show", "the live state: a topology's namespaces, or with no argument every namespace", file=False)
@@ -103,8 +105,44 @@ def cmd_apply(args):
             print(f"  {c}")
         print(f"{t.name}: applied {len(steps)} changes, verified" if steps else
               f"{t.name}: no changes; the kernel already matches")
-    _out(args, {"topology": t.name, "applied": [c.as_dict() for c in steps], "requests": sent,
-                "verified": True}, human)
+    out = {"topology": t.name, "applied": [c.as_dict() for c in steps], "requests": sent, "verified": True}
+    if not args.check:
+        return _out(args, out, human)
+    if not args.json:
+        human()
+    return _checks(args, t, out)
+
+
+def cmd_check(args):
+    from . import load
+    return _checks(args, load(args.file), {"topology": None})
+
+
+def _checks(args, t, out):
+    """Run ``t``'s checks; print them as a table (or JSON); 1 if any failed."""
+    from .check.run import run
+    from .kernel.session import Kernel
+    from .render.table import print_table
+    if not t.checks:
+        print(f"{t.source}: no checks to run (add a `checks:` section)", file=sys.stderr)
+        if args.json:
+            _out(args, {**out, "topology": t.name, "checks": [], "passed": True}, None)
+        return 0
+    with Kernel() as k:
+        results = run(t, k)
+    failed = [r for r in results if not r.ok]
+    out = {**out, "topology": t.name, "checks": [r.as_dict() for r in results], "passed": not failed}
+    def human():
+        print_table(f"vnet check {t.name}", ("check", "expected", "observed", "time", ""),
+                    [(r.check, r.expected, r.observed, f"{r.seconds:.2f}s", "ok" if r.ok else "FAILED")
+                     for r in results])
+        print(f"{t.name}: {len(results) - len(failed)} of {len(results)} checks passed"
+              + (f"; failed: {', '.join(r.check for r in failed)}" if failed else ""))
+        for r in failed:
+            if r.detail:
+                print(f"  {r.check}: {r.detail}")
+    _out(args, out, human)
+    return 1 if failed else 0
 
 
 def _name_of(target):

@@ -16,9 +16,15 @@ def _checksum(b):
     return ~s & 0xFFFF
 
 
-def ping(ns, addr, timeout=2.0, count=1, size=56):
+IP_MTU_DISCOVER, IP_PMTUDISC_DO = 10, 2
+IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO = 23, 2
+
+
+def ping(ns, addr, timeout=2.0, count=1, size=56, df=False):
     """True when ``addr`` answers an echo sent from namespace ``ns``
-    (None: vnet's own) within ``timeout`` seconds per try."""
+    (None: vnet's own) within ``timeout`` seconds per try. ``size`` is the
+    echo payload; with ``df`` the packet may not be fragmented (a packet
+    larger than the path's MTU fails)."""
     import ipaddress
     from ..kernel.session import Kernel
     ip = ipaddress.ip_address(addr)
@@ -27,13 +33,22 @@ def ping(ns, addr, timeout=2.0, count=1, size=56):
         s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_RAW,
                           socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
     with s:
+        if df:
+            if v6:
+                s.setsockopt(socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO)
+            else:
+                s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
         ident = os.getpid() & 0xFFFF
         for seq in range(count):
             payload = os.urandom(size)
             typ = 128 if v6 else 8
             hdr = struct.pack("!BBHHH", typ, 0, 0, ident, seq)
             csum = 0 if v6 else _checksum(hdr + payload)   # the kernel fills ICMPv6 checksums
-            s.sendto(struct.pack("!BBHHH", typ, 0, csum, ident, seq) + payload, (str(ip), 0))
+            try:
+                s.sendto(struct.pack("!BBHHH", typ, 0, csum, ident, seq) + payload, (str(ip), 0))
+            except OSError:   # EMSGSIZE (larger than the route's MTU with df), unreachable...
+                time.sleep(min(timeout, 0.2))
+                continue
             deadline = time.monotonic() + timeout
             while (left := deadline - time.monotonic()) > 0:
                 if not select.select([s], [], [], left)[0]:

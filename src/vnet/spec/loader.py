@@ -145,7 +145,8 @@ def parse(doc, source="<topology>"):
         raise SpecError(f"{source}: the file is empty" if doc is None else
                         f"{source}: expected a mapping with at least 'name', got {type(doc).__name__}")
     top = {"name": TOPOLOGY_NAME, "namespaces": F.ListOf(F.NsName("namespace")),
-           "interfaces": F.ListOf(F.Obj({})), "routes": F.ListOf(ROUTE), "sysctls": F.ListOf(SYSCTL)}
+           "interfaces": F.ListOf(F.Obj({})), "routes": F.ListOf(ROUTE), "sysctls": F.ListOf(SYSCTL),
+           "checks": None}
     for k in doc:
         if k not in top:
             p.add(str(k), f"unknown field{F._close(k, top)}")
@@ -222,6 +223,9 @@ def parse(doc, source="<topology>"):
     for kmod, ifaces in classes.values():
         kmod.check_all([i for i in ifaces if i.path not in invalid], p)
     _cross_check(topo, p)
+    from . import checks
+    topo.checks = checks.parse(doc.get("checks"), p)
+    checks.cross_check(topo, p)
     if p.items:
         raise SpecError(p.items)
     return topo

@@ -5,6 +5,7 @@ declarations that validate it."""
 def schema():
     from ..kinds import REGISTRY
     from . import fields as F
+    from . import checks
     from .loader import ROUTE, SYSCTL, TOPOLOGY_NAME, interface_field
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -19,5 +20,7 @@ def schema():
                 "oneOf": [interface_field(k).schema() for k in REGISTRY]}},
             "routes": F.ListOf(ROUTE).schema(),
             "sysctls": F.ListOf(SYSCTL).schema(),
+            "checks": {"type": "array", "description": "traffic that must (or must not) pass: `vnet check`",
+                       "items": checks.field_schema()},
         },
     }
