@@ -74,17 +74,26 @@ def _out(args, data, human):
         human()
 
 
-def cmd_validate(args):
+def _load(args):
+    """The topology of ``args.file``; its lint warnings go to stderr."""
     from . import load
     t = load(args.file)
+    for w in t.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return t
+
+
+def cmd_validate(args):
+    t = _load(args)
     n = sum(len(i.endpoints()) for i in t.interfaces)
-    _out(args, {"valid": True, "name": t.name, "interfaces": n, "namespaces": len(t.namespaces)},
+    _out(args, {"valid": True, "name": t.name, "interfaces": n, "namespaces": len(t.namespaces),
+                "warnings": t.warnings},
          lambda: print(f"{args.file}: valid topology {t.name!r}: {n} devices, {len(t.namespaces)} namespaces"))
 
 
 def cmd_plan(args):
-    from . import load, plan
-    p = plan(load(args.file))
+    from . import plan
+    p = plan(_load(args))
     def human():
         if not p.changes:
             print(f"{p.topology.name}: no changes; the kernel matches {args.file}")
@@ -96,8 +105,8 @@ def cmd_plan(args):
 
 
 def cmd_apply(args):
-    from . import apply, load
-    t = load(args.file)
+    from . import apply
+    t = _load(args)
     steps = []
     p, sent = apply(t, on_step=steps.append, lock_timeout=args.lock_timeout)
     def human():
@@ -114,8 +123,7 @@ def cmd_apply(args):
 
 
 def cmd_check(args):
-    from . import load
-    return _checks(args, load(args.file), {"topology": None})
+    return _checks(args, _load(args), {"topology": None})
 
 
 def _checks(args, t, out):

@@ -153,7 +153,8 @@ def plan(topo, state, record):
                 mkind = declared[e.master_key()][0].kind_module
                 want = mkind.port_state(e.port)
                 fresh = dev is None or (e.master_key() in gone)
-                old = None if fresh else mkind.port_state(dev.port)
+                # only the port options the file declares are managed
+                old = None if fresh else mkind.port_state({k: dev.port.get(k) for k in e.port})
                 if fresh or want != old:
                     modifies.append(Change("modify", f"port {e.label}",
                                            ", ".join(f"{k} {_show(dev.port.get(k)) if not fresh else 'default'} -> "

@@ -113,3 +113,20 @@ def test_fig19_show_reports_tap_devices(sandbox):
     assert links["tap0"]["master"] == "br0"
     human = sandbox.vnet("show", path).stdout
     assert f"/dev/tap{links['macvtap0']['ifindex']}" in human
+
+
+@pytest.mark.needs("macvlan", "bridge", "veth")
+def test_vepa_without_hairpin_isolates_and_validate_warns(sandbox):
+    f = _broken(sandbox, "fig13-macvlan-vepa.yaml", "hairpin: true", "hairpin: false")
+    r = sandbox.vnet("apply", "--check", f, check=False)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "are VEPA macvlans of 'uplink'" in r.stderr            # the lint said so before
+    assert "via-switch: ping net1 -> 10.0.13.2" in r.stdout and "FAILED" in r.stdout
+    assert ping("net1", "10.0.13.254")                            # the switch itself is reachable
+    # turning hairpin on, in place, lets them talk
+    f = _broken(sandbox, "fig13-macvlan-vepa.yaml", "hairpin: true", "hairpin: true")
+    plan = json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"]
+    assert [(c["action"], c["object"]) for c in plan] == [("modify", "port switch/down0")]
+    r = sandbox.vnet("apply", "--check", f, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    sandbox.vnet("destroy", f)

@@ -102,10 +102,10 @@ def test_missing_file():
 def test_valid_file_exits_0():
     r = vnet("validate", VALID)
     assert (r.returncode, r.stderr) == (0, "")
-    assert r.stdout == f"{VALID}: valid topology 'allkinds': 24 devices, 2 namespaces\n"
+    assert r.stdout == f"{VALID}: valid topology 'allkinds': 25 devices, 2 namespaces\n"
 
 
 def test_valid_file_json():
     r = vnet("validate", "--json", VALID)
     assert r.returncode == 0
-    assert json.loads(r.stdout) == {"valid": True, "name": "allkinds", "interfaces": 24, "namespaces": 2}
+    assert json.loads(r.stdout) == {"valid": True, "name": "allkinds", "interfaces": 25, "namespaces": 2, "warnings": []}

@@ -14,7 +14,7 @@ RTM_NEWNSID, RTM_GETNSID = 88, 90
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
 IFLA_LINKINFO, IFLA_NET_NS_PID, IFLA_IFALIAS, IFLA_GROUP, IFLA_NET_NS_FD = 18, 19, 20, 27, 28
 IFLA_EXT_MASK, IFLA_LINK_NETNSID, IFLA_TARGET_NETNSID = 29, 37, 46
-IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND = 1, 2, 4
+IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
 IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS = 1, 2, 8
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_TABLE = 1, 4, 5, 6, 15
 NDA_DST, NDA_LLADDR = 1, 2
@@ -43,7 +43,7 @@ def ifinfo(index=0, flags=0, change=0, family=0):
 class Link:
     """One observed link: the generic fields decoded, kind data kept raw."""
     __slots__ = ("ifindex", "name", "flags", "mtu", "mac", "master", "link", "link_nsid",
-                 "group", "kind", "data", "slave_kind")
+                 "group", "kind", "data", "slave_kind", "slave_data")
 
     @property
     def up(self):
@@ -62,7 +62,7 @@ def decode_link(body):
     ln.link = nl.get_u32(a[IFLA_LINK]) if IFLA_LINK in a else 0
     ln.link_nsid = nl.get_s32(a[IFLA_LINK_NETNSID]) if IFLA_LINK_NETNSID in a else None
     ln.group = nl.get_u32(a[IFLA_GROUP]) if IFLA_GROUP in a else 0
-    ln.kind, ln.data, ln.slave_kind = None, None, None
+    ln.kind, ln.data, ln.slave_kind, ln.slave_data = None, None, None, None
     if IFLA_LINKINFO in a:
         li = nl.parse(a[IFLA_LINKINFO])
         if IFLA_INFO_KIND in li:
@@ -71,6 +71,8 @@ def decode_link(body):
             ln.data = li[IFLA_INFO_DATA]
         if IFLA_INFO_SLAVE_KIND in li:
             ln.slave_kind = nl.get_str(li[IFLA_INFO_SLAVE_KIND])
+        if IFLA_INFO_SLAVE_DATA in li:
+            ln.slave_data = li[IFLA_INFO_SLAVE_DATA]
     return ln
 
 
@@ -102,6 +104,11 @@ def linkinfo(kind, data=b""):
     if data:
         parts.append(nl.attr(IFLA_INFO_DATA, data))
     return nl.attr(IFLA_LINKINFO, b"".join(parts))
+
+
+def slave_linkinfo(master_kind, data):
+    """Port settings of a device, for its master's kind (bridge_slave...)."""
+    return nl.attr(IFLA_LINKINFO, nl.string(IFLA_INFO_SLAVE_KIND, master_kind) + nl.attr(IFLA_INFO_SLAVE_DATA, data))
 
 
 def new_link(sock, *, up, attrs):

@@ -31,6 +31,8 @@ class Kind:
     late_options = frozenset()  # Ref options set after creation (they name a port of this device)
     ports_join_down = False     # a port must be down to join (bond: "can not be enslaved while up")
     port_options = {}           # options its ports may carry (a bridge port's vlans)
+    rx_handler = None           # what it takes of its lower device's receive path (one per device)
+    port_rx_handler = None      # what a master takes of each port's receive path
 
     def kernel_features(self, iface):
         """What the kernel must support to build ``iface`` (tests pick their layer by it)."""
@@ -58,6 +60,11 @@ class Kind:
 
     def check_all(self, ifaces, problems):
         """Rules across all interfaces of this kind (after each passed ``check``)."""
+
+    def lint(self, ifaces, topo, problems, warnings):
+        """Rules about how this kind's interfaces sit in the whole topology
+        (routes, checks, neighbours): errors to ``problems``, the rest to
+        ``warnings``. Runs once the whole file is valid."""
 
     def normalize(self, opt, value):
         """The form in which declared and observed values of ``opt`` compare."""

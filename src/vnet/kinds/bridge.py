@@ -34,6 +34,9 @@ VLANS = ListOf(Obj({"vid": Vid("VLAN id or range", required=True),
                default=None)
 
 
+IFLA_BRPORT_MODE = 4   # hairpin
+
+
 class Bridge(Kind):
     name = kernel_kind = "bridge"
     doc = "a software switch; ports join it with `master`"
@@ -49,9 +52,12 @@ class Bridge(Kind):
                "forward_delay": (1, "u32"), "priority": (6, "u16")}
     inplace = frozenset(options)
     is_master = True
+    port_rx_handler = "bridge port"
     _CENTI = ("ageing_time", "forward_delay")
 
-    port_options = {"vlans": VLANS}
+    port_options = {"vlans": VLANS,
+                    "hairpin": Bool("send frames back out of the port they came in on (reflective relay: "
+                                    "lets VEPA macvlans behind this port reach each other)")}
 
     def kernel_features(self, iface):
         return super().kernel_features(iface) | ({"bridge_vlan_filtering"} if iface.options.get("vlan_filtering") else set())
@@ -73,13 +79,19 @@ class Bridge(Kind):
             seen |= set(_vids(v["vid"]))
 
     def port_state(self, port_options):
+        """(VLANs or None when not managed, hairpin)."""
         vlans = port_options.get("vlans")
-        if vlans is None:
-            return None
-        return sorted((vid, v["pvid"], v["untagged"]) for v in vlans for vid in _vids(v["vid"]))
+        return (None if vlans is None else sorted((vid, v["pvid"], v["untagged"]) for v in vlans for vid in _vids(v["vid"])),
+                bool(port_options.get("hairpin")))
 
     def observe_ports(self, ports, dumps):
+        from ..kernel import netlink as nl
+        raw = {ln.ifindex: ln for ln in dumps.links}
         for d in ports:
+            sd = raw[d.ifindex].slave_data if d.ifindex in raw else None
+            a = nl.parse(sd) if sd is not None else {}
+            if IFLA_BRPORT_MODE in a and a[IFLA_BRPORT_MODE][0]:
+                d.port["hairpin"] = True   # off (the default) is left out, as in a file
             have = dumps.bridge_vlans.get(d.ifindex)
             d.port["vlans"] = None if have is None else [
                 {"vid": vid, "pvid": bool(fl & rtnl.BRIDGE_VLAN_INFO_PVID),
@@ -87,11 +99,27 @@ class Bridge(Kind):
 
     def set_port(self, ctx, endpoint):
         sock, idx = ctx.sock(endpoint.netns), ctx.ifindex(*endpoint.key)
-        have = {vid: fl for vid, fl in rtnl.dump_bridge_vlans(sock).get(idx, [])}
-        want = {vid: (rtnl.BRIDGE_VLAN_INFO_PVID if p else 0) | (rtnl.BRIDGE_VLAN_INFO_UNTAGGED if u else 0)
-                for vid, p, u in self.port_state(endpoint.port)}
-        self._apply_vlans(sock, idx, have, want)
-        return lambda: self._apply_vlans(sock, idx, want, have)
+        vlans, hairpin = self.port_state(endpoint.port)
+        undo = []
+        if vlans is not None:
+            have = {vid: fl for vid, fl in rtnl.dump_bridge_vlans(sock).get(idx, [])}
+            want = {vid: (rtnl.BRIDGE_VLAN_INFO_PVID if p else 0) | (rtnl.BRIDGE_VLAN_INFO_UNTAGGED if u else 0)
+                    for vid, p, u in vlans}
+            self._apply_vlans(sock, idx, have, want)
+            undo.append(lambda: self._apply_vlans(sock, idx, want, have))
+        if "hairpin" in endpoint.port:
+            self._hairpin(sock, idx, hairpin)
+            undo.append(lambda: self._hairpin(sock, idx, not hairpin))
+
+        def undo_all():
+            for u in reversed(undo):
+                u()
+        return undo_all
+
+    @staticmethod
+    def _hairpin(sock, idx, on):
+        from ..kernel import netlink as nl
+        rtnl.set_link(sock, idx, attrs=rtnl.slave_linkinfo("bridge", nl.u8(IFLA_BRPORT_MODE, 1 if on else 0)))
 
     @staticmethod
     def _apply_vlans(sock, idx, have, want):
@@ -104,10 +132,11 @@ class Bridge(Kind):
 
     def iproute2_port(self, endpoint):
         pre = ["bridge"] + (["-n", endpoint.netns] if endpoint.netns is not None else [])
-        want = self.port_state(endpoint.port)
+        want, hairpin = self.port_state(endpoint.port)
+        out = [" ".join(pre + ["link", "set", "dev", endpoint.name, "hairpin", "on"])] if hairpin else []
         if want is None:
-            return []
-        out = [] if any(v == 1 for v, _p, _u in want) else [" ".join(pre + ["vlan", "del", "dev", endpoint.name, "vid", "1"])]
+            return out
+        out += [] if any(v == 1 for v, _p, _u in want) else [" ".join(pre + ["vlan", "del", "dev", endpoint.name, "vid", "1"])]
         for v in endpoint.port["vlans"]:
             out.append(" ".join(pre + ["vlan", "add", "dev", endpoint.name, "vid", str(v["vid"])]
                                 + (["pvid"] if v["pvid"] else []) + (["untagged"] if v["untagged"] else [])))

@@ -19,6 +19,7 @@ class Ipvlan(Kind):
     }
     link_option = "link"
     link_attr = 5   # IFLA_LINK
+    rx_handler = "ipvlan/ipvtap"
     dies_with_link = True
     inplace = frozenset({"mode", "flags"})
 
@@ -39,6 +40,26 @@ class Ipvlan(Kind):
                              f"{f.options['flags']} on the same lower device {key[1]!r}: the kernel keeps one mode and "
                              "flags per lower device")
             first.setdefault(key, i)
+
+    def lint(self, ifaces, topo, problems, warnings):
+        """l3 and l3s do no neighbour discovery: an endpoint reaches another
+        subnet of its lower device only through a route."""
+        by_lower = {}
+        for i in ifaces:
+            by_lower.setdefault(i.options["link"].resolve(i.netns), []).append(i)
+        for group in by_lower.values():
+            for i in group:
+                if i.options["mode"] not in ("l3", "l3s") or not i.addresses:
+                    continue
+                routes = [r.to for r in topo.routes if r.netns == i.netns]
+                for j in group:
+                    for a in j.addresses:
+                        if j is i or any(a.ip in own.network for own in i.addresses):
+                            continue
+                        if not any(a.version == n.version and a.ip in n for n in routes):
+                            warnings.add(i.path, f"{i.label} is in ipvlan {i.options['mode']} mode, which resolves no "
+                                         f"neighbours: it reaches {j.label} ({a.ip}) only with a route; add "
+                                         f"{{netns: {i.netns}, to: {a.network}, dev: {i.name}}} to routes")
 
     def info_data(self, iface, ctx, only=None):
         o = iface.options

@@ -90,6 +90,7 @@ class Macsec(Kind):
                "replay_protect": (A["REPLAY_PROTECT"], "bool8"), "validate": (A["VALIDATION"], "u8")}
     link_option = "link"
     link_attr = True
+    rx_handler = "macsec"
     # the kernel refuses to change the SCI, cipher or ICV length of a SecY
     inplace = frozenset({"window", "encrypt", "protect", "send_sci", "end_station", "scb",
                          "replay_protect", "validate", "tx", "rx"})

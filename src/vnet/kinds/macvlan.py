@@ -21,6 +21,7 @@ class Macvlan(Kind):
     }
     link_option = "link"
     link_attr = 5   # IFLA_LINK
+    rx_handler = "macvlan/macvtap"
     dies_with_link = True
     inplace = frozenset({"mode", "source_macs"})
 
@@ -38,6 +39,26 @@ class Macvlan(Kind):
             problems.add(f"{path}.source_macs", "mode source needs at least one MAC in source_macs")
         if o.get("source_macs") and o.get("mode") != "source":
             problems.add(f"{path}.source_macs", f"only used in mode source (mode is {o.get('mode')})")
+
+    def lint(self, ifaces, topo, problems, warnings):
+        by_lower = {}
+        for i in ifaces:
+            by_lower.setdefault(i.options["link"].resolve(i.netns), []).append(i)
+        for (ns, low), group in by_lower.items():
+            if len(group) > 1 and any(i.options["mode"] == "passthru" for i in group):
+                p = next(i for i in group if i.options["mode"] == "passthru")
+                problems.add(f"{p.path}.mode", f"passthru takes the whole of {low!r}, which {len(group) - 1} other "
+                             f"macvlan/macvtap also use{'s' if len(group) == 2 else ''}: the kernel refuses the "
+                             "second; use one passthru device, or another mode")
+            vepa = [i for i in group if i.options["mode"] == "vepa"]
+            if len(vepa) > 1 and not _hairpin_upstream(topo, (ns, low)):
+                pairs = _expected_talks(topo, vepa)
+                for a, b, c in pairs:
+                    warnings.add(c.path, f"{a.label} and {b.label} are VEPA macvlans of {low!r}: their frames to "
+                                 "each other leave through it and come back only if the switch upstream "
+                                 f"reflects them (hairpin), which this file does not set up; {c.label!r} expects "
+                                 "them to talk. Put hairpin: true on the bridge port on the other end of "
+                                 f"{low!r}, or use mode bridge")
 
     def info_data(self, iface, ctx, only=None):
         o = iface.options
@@ -68,6 +89,32 @@ class Macvlan(Kind):
 
     def observed_extra(self, link, resolve, dumps):
         return tap_device(link, dumps) if self.name == "macvtap" else {}
+
+
+def _hairpin_upstream(topo, lower):
+    """Is ``lower`` one end of a veth whose other end is a hairpin bridge port?"""
+    declared = topo.by_key()
+    if lower not in declared:
+        return False
+    iface, _e = declared[lower]
+    if not iface.kind_module.peer:
+        return False
+    other = iface.peer if iface.key == lower else iface
+    return bool(other.master and other.port.get("hairpin"))
+
+
+def _expected_talks(topo, group):
+    """(a, b, check) for every check expecting traffic from a's namespace to an address of b."""
+    out = []
+    for c in topo.checks:
+        a = c.args
+        if c.type not in ("ping", "tcp", "udp", "mtu") or c.expect != "reachable":
+            continue
+        for x in group:
+            for y in group:
+                if x is not y and x.netns == a.get("from") and any(ad.ip == a["to"] for ad in y.addresses):
+                    out.append((x, y, c))
+    return out
 
 
 MACVLAN = Macvlan("macvlan", "a device with its own MAC address on a lower device")

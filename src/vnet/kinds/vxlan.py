@@ -47,6 +47,28 @@ class Vxlan(Kind):
         if len(fams) > 1:
             problems.add(path, "local, remote/group and fdb destinations must all be IPv4 or all IPv6")
 
+    def lint(self, ifaces, topo, problems, warnings):
+        """The 50 bytes (70 over IPv6) VXLAN adds must fit the underlay's MTU."""
+        declared = topo.by_key()
+        for i in ifaces:
+            o = i.options
+            v6 = any(a is not None and a.version == 6 for a in (o.get("local"), o.get("remote"), o.get("group")))
+            overhead = 70 if v6 else 50
+            if o.get("dev") is None:
+                if i.mtu is None or i.mtu > 1500 - overhead:
+                    warnings.add(f"{i.path}.mtu", f"no underlay dev: the MTU is {i.mtu or 1500} and outer packets "
+                                 f"reach {(i.mtu or 1500) + overhead} bytes, more than a 1500-byte underlay carries; "
+                                 f"give dev (the kernel then sizes the MTU) or mtu: {1500 - overhead}")
+                continue
+            under = declared.get(o["dev"].resolve(i.netns))
+            if under is None or not under[0].kind_module.creatable:
+                continue   # an external underlay: its MTU is not in the file
+            umtu = under[1].mtu or 1500
+            if i.mtu is not None and i.mtu > umtu - overhead:
+                problems.add(f"{i.path}.mtu", f"{i.mtu} leaves no room for the {overhead} bytes VXLAN adds on "
+                             f"{under[1].label} (mtu {umtu}): at most {umtu - overhead}, or raise "
+                             f"{under[1].label}'s mtu to {i.mtu + overhead}")
+
     def info_data(self, iface, ctx, only=None):
         o = iface.options
         want = lambda k: (only is None or k in only) and o.get(k) is not None  # noqa: E731

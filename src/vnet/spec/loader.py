@@ -226,6 +226,11 @@ def parse(doc, source="<topology>"):
     from . import checks
     topo.checks = checks.parse(doc.get("checks"), p)
     checks.cross_check(topo, p)
+    if not p.items:   # lint reads a whole, valid topology
+        from . import lint
+        w = F.Problems(source)
+        lint.run(topo, p, w)
+        topo.warnings = w.items
     if p.items:
         raise SpecError(p.items)
     return topo

@@ -101,7 +101,7 @@ class Sysctl(Struct):
 
 class Topology(Struct):
     _fields = (("name", REQUIRED), ("namespaces", list), ("interfaces", list), ("routes", list),
-               ("sysctls", list), ("source", "<topology>"), ("checks", list))
+               ("sysctls", list), ("source", "<topology>"), ("checks", list), ("warnings", list))
 
     def by_key(self):
         """Every declared device endpoint by (namespace, name)."""

@@ -1,0 +1,114 @@
+"""Lint: each rule with the text a user reads. Errors stop validation with
+exit code 2 (the golden error files hold more); warnings let it pass and
+are printed."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vnet.errors import SpecError
+from vnet.spec import load_text
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def warnings_of(text):
+    return load_text(text.encode(), "lab.yaml").warnings
+
+
+def errors_of(text):
+    with pytest.raises(SpecError) as e:
+        load_text(text.encode(), "lab.yaml")
+    return str(e.value)
+
+
+def test_two_receive_handlers_on_one_device_is_an_error():
+    msg = errors_of("""name: t
+interfaces:
+  - {name: br0, kind: bridge}
+  - {name: eth1, kind: veth, master: br0, peer: {name: eth1p}}
+  - {name: mv0, kind: macvlan, link: eth1, mode: bridge}
+""")
+    assert ("lab.yaml: interfaces[1] (eth1): device 'eth1' would need 2 receive handlers: bridge port (eth1); "
+            "macvlan/macvtap (mv0). The kernel gives a device one (the second fails with EBUSY)") in msg
+
+
+def test_vxlan_mtu_without_room_for_the_overhead_is_an_error():
+    msg = errors_of("""name: t
+interfaces:
+  - {name: u0, kind: veth, peer: {name: u1}, addresses: [192.0.2.1/24]}
+  - {name: vx0, kind: vxlan, vni: 5, remote: 192.0.2.2, dev: u0, mtu: 1500}
+""")
+    assert ("lab.yaml: interfaces[1] (vx0).mtu: 1500 leaves no room for the 50 bytes VXLAN adds on u0 "
+            "(mtu 1500): at most 1450, or raise u0's mtu to 1550") in msg
+
+
+def test_vxlan_without_underlay_warns():
+    w = warnings_of("""name: t
+interfaces:
+  - {name: vx0, kind: vxlan, vni: 5, remote: 192.0.2.2}
+""")
+    assert w == ["lab.yaml: interfaces[0] (vx0).mtu: no underlay dev: the MTU is 1500 and outer packets reach "
+                 "1550 bytes, more than a 1500-byte underlay carries; give dev (the kernel then sizes the MTU) "
+                 "or mtu: 1450"]
+
+
+VEPA = """name: t
+namespaces: [n1, n2, sw]
+interfaces:
+  - {name: up, kind: veth, peer: {name: d0, netns: sw, master: br0, hairpin: HAIRPIN}}
+  - {name: br0, kind: bridge, netns: sw}
+  - {name: m1, kind: macvlan, link: {name: up}, mode: vepa, netns: n1, addresses: [10.1.0.1/24]}
+  - {name: m2, kind: macvlan, link: {name: up}, mode: vepa, netns: n2, addresses: [10.1.0.2/24]}
+checks:
+  - {name: talk, ping: {from: n1, to: 10.1.0.2}}
+"""
+
+
+def test_vepa_expected_to_talk_without_hairpin_warns():
+    w = warnings_of(VEPA.replace("HAIRPIN", "false"))
+    assert w == ["lab.yaml: checks[0] (talk): n1/m1 and n2/m2 are VEPA macvlans of 'up': their frames to each "
+                 "other leave through it and come back only if the switch upstream reflects them (hairpin), "
+                 "which this file does not set up; 'talk' expects them to talk. Put hairpin: true on the bridge "
+                 "port on the other end of 'up', or use mode bridge"]
+    assert warnings_of(VEPA.replace("HAIRPIN", "true")) == []
+
+
+def test_passthru_shared_is_an_error():
+    msg = errors_of("""name: t
+interfaces:
+  - {name: up, kind: veth, peer: {name: up2}}
+  - {name: m1, kind: macvlan, link: up, mode: passthru}
+  - {name: m2, kind: macvlan, link: up, mode: bridge}
+""")
+    assert "lab.yaml: interfaces[1] (m1).mode: passthru takes the whole of 'up', which 1 other macvlan/macvtap also uses" in msg
+
+
+def test_ipvlan_l3_without_routes_warns():
+    w = warnings_of("""name: t
+namespaces: [a, b]
+interfaces:
+  - {name: low, kind: dummy}
+  - {name: ip0, kind: ipvlan, link: {name: low}, mode: l3, netns: a, addresses: [10.1.1.1/24]}
+  - {name: ip0, kind: ipvlan, link: {name: low}, mode: l3, netns: b, addresses: [10.1.2.1/24]}
+routes:
+  - {netns: b, to: default, dev: ip0}
+""")
+    assert w == ["lab.yaml: interfaces[1] (ip0): a/ip0 is in ipvlan l3 mode, which resolves no neighbours: it "
+                 "reaches b/ip0 (10.1.2.1) only with a route; add {netns: a, to: 10.1.2.0/24, dev: ip0} to routes"]
+
+
+def test_validate_prints_warnings_and_passes(tmp_path):
+    f = tmp_path / "w.yaml"
+    f.write_text(VEPA.replace("HAIRPIN", "false"))
+    r = subprocess.run([sys.executable, "-m", "vnet", "validate", str(f)], capture_output=True, text=True,
+                       env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0
+    assert r.stderr.startswith(f"warning: {f}: checks[0] (talk): n1/m1 and n2/m2 are VEPA macvlans")
+
+
+def test_examples_have_no_warnings():
+    import vnet
+    for f in sorted((ROOT / "examples").glob("*.yaml")):
+        assert vnet.load(str(f)).warnings == [], f.name
