@@ -9,6 +9,13 @@
 __version__ = "0.1.0"
 
 
+def __getattr__(name):
+    if name == "Lab":   # imported on first use: `vnet plan` does not pay for it
+        from .lab import Lab
+        return Lab
+    raise AttributeError(name)
+
+
 def load(path):
     """Load and validate a topology file; raise SpecError listing every problem."""
     from .spec import load as _load

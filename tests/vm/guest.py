@@ -33,13 +33,15 @@ def kernel():
 class Guest:
     def __init__(self, nodeids):
         self.nodeids = list(nodeids)
-        self.dir = tempfile.mkdtemp(prefix="vnet-guest-", dir="/tmp")
+        self.dir = None   # made when the guest starts: a run that needs no guest leaves nothing
         self.proc = None
         self.error = None
         self._results = None
         self.started = None
 
     def command(self):
+        if self.dir is None:
+            self.dir = tempfile.mkdtemp(prefix="vnet-guest-", dir="/tmp")
         bindir = os.path.dirname(sys.executable)
         vng = shutil.which("vng") or os.path.join(bindir, "vng")
         k = kernel()
