@@ -51,6 +51,9 @@ def main(argv=None):
     args = _p().parse_args(argv)
     try:
         return globals()["cmd_" + args.cmd](args) or 0
+    except KeyboardInterrupt:   # Ctrl-C (an apply undoes itself before it gets here)
+        print(f"vnet {args.cmd}: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:   # `vnet script ... | head`: the reader has had enough
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), 1)

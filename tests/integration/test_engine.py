@@ -6,7 +6,10 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 EX = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BASE = """name: eng
 namespaces: [n1, n2]
 interfaces:
@@ -188,3 +191,36 @@ def test_exec_runs_in_the_namespace_and_script_json(sandbox):
     assert r.returncode == 1 and "namespace 'nope' does not exist" in r.stderr
     cmds = json.loads(sandbox.vnet("script", "--json", f).stdout)["commands"]
     assert "ip link add v1 type veth peer name eth0 netns n1" in cmds
+
+
+@pytest.mark.needs("veth")
+def test_check_interrupted_by_ctrl_c_leaves_no_listener(sandbox):
+    """A check run stopped by Ctrl-C exits 130 at once, and its TCP listener
+    is gone (the port can be bound again)."""
+    import signal
+    import socket
+    f = sandbox.write("c.yaml", """name: cc
+namespaces: [a, b]
+interfaces:
+  - {name: v0, kind: veth, netns: a, addresses: [10.77.0.1/24], peer: {name: v1, netns: b, addresses: [10.77.0.2/24]}}
+checks:
+  - {ping: {from: a, to: 10.77.0.2}}
+  - {tcp: {from: a, to: 10.77.0.99, port: 7777, listen: b, timeout: 20}, expect: unreachable}
+""")
+    sandbox.vnet("apply", f)
+    env = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")}
+    p = subprocess.Popen([sys.executable, "-m", "vnet", "check", f], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)   # the listener runs, the client waits for an answer that never comes
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=10)
+    assert p.returncode == 130 and "interrupted" in err, out + err
+    assert time.monotonic() - t0 < 3
+    from vnet.kernel.session import Kernel
+    with Kernel() as k, k.entered("b"):
+        s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", 7777))   # the listener is gone (a listening socket would refuse this)
+    s.close()
+    sandbox.vnet("destroy", f)

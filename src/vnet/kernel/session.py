@@ -72,8 +72,14 @@ class Kernel:
         return g
 
     def entered(self, ns):
-        """Context manager: this thread in namespace ``ns``."""
-        return netns.entered(None if ns is None else self.fd(ns))
+        """Context manager: this thread in namespace ``ns`` (which must exist:
+        never silently the namespace vnet runs in)."""
+        if ns is None:
+            return netns.entered(None)
+        fd = self.fd(ns)
+        if fd is None:
+            raise FileNotFoundError(f"network namespace {ns!r} does not exist")
+        return netns.entered(fd)
 
     def create_ns(self, name):
         self.forget(name)
