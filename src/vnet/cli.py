@@ -44,6 +44,20 @@ def _p():
     x.add_argument("netns")
     x.add_argument("command", nargs=argparse.REMAINDER)
     sub.add_parser("schema", help="print the JSON Schema of the topology format")
+    t = sub.add_parser("tunnel", help="run a UDP tunnel for a TUN/TAP device (the reference's Figure 1b)",
+                       description="carry the packets of a TUN (or TAP) device to a peer inside UDP "
+                       "datagrams, sealed with ChaCha20-Poly1305 when a key is given; runs until SIGTERM "
+                       "(SIGUSR1: counters on stderr)")
+    t.add_argument("--dev", required=True, help="the TUN/TAP device (created if absent)")
+    t.add_argument("--listen", required=True, metavar="ADDR:PORT", help="local UDP address")
+    t.add_argument("--peer", required=True, metavar="ADDR:PORT", help="the other end's UDP address")
+    t.add_argument("--key-file", help="file with the 32-byte key in hex (both ends the same)")
+    t.add_argument("--key-env", metavar="VAR", help="environment variable with the key in hex")
+    t.add_argument("--netns", help="namespace of the device and the socket")
+    t.add_argument("--tap", action="store_true", help="a TAP device: carry Ethernet frames")
+    t.add_argument("--underlay-mtu", type=int, default=1500, help="MTU of the path to the peer (default 1500)")
+    t.add_argument("--stats", metavar="FILE", help="write the counters here on SIGUSR1 and at exit")
+    t.add_argument("--pidfile", metavar="FILE", help="write the pid here once the tunnel runs")
     return p
 
 
@@ -123,6 +137,22 @@ def cmd_apply(args):
     if not args.json:
         human()
     return _checks(args, t, out)
+
+
+def cmd_tunnel(args):
+    from .errors import SpecError
+    from .tunnel import read_key, start
+    try:
+        key = read_key(args.key_file, args.key_env)
+    except (OSError, KeyError, ValueError) as e:
+        raise SpecError(f"vnet tunnel: the key: {e}") from None
+    def ready(_t):
+        if args.pidfile:
+            with open(args.pidfile + ".tmp", "w") as f:
+                f.write(str(os.getpid()))
+            os.replace(args.pidfile + ".tmp", args.pidfile)
+    start(args.dev, args.listen, args.peer, key=key, netns=args.netns, tap=args.tap,
+          underlay_mtu=args.underlay_mtu, stats_file=args.stats, ready=ready)
 
 
 def cmd_check(args):

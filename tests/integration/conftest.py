@@ -44,11 +44,32 @@ def sandbox(tmp_path):
     try:
         yield Sandbox(tmp_path)
     finally:
+        _kill_processes_in(["/proc/self/ns/net"] + [f"/run/netns/{n}" for n in os.listdir("/run/netns")])
         subprocess.run(["sh", "-c", "for n in $(ls /run/netns); do umount -l /run/netns/$n; done"],
                        check=False)
         _ok(libc.setns(home_net, CLONE_NEWNET), "setns(home)")
         os.close(home_net)
         libc.umount2(b"/run", MNT_DETACH)
+
+
+def _kill_processes_in(ns_files):
+    """Whatever still runs in the sandbox's namespaces (a teamd or tunnel a
+    failed test left) is killed: nothing outlives its test."""
+    import signal
+    inodes = set()
+    for f in ns_files:
+        try:
+            inodes.add(os.stat(f).st_ino)
+        except OSError:
+            pass
+    me = os.getpid()
+    for p in os.listdir("/proc"):
+        if p.isdigit() and int(p) != me:
+            try:
+                if os.stat(f"/proc/{p}/ns/net").st_ino in inodes:
+                    os.kill(int(p), signal.SIGKILL)
+            except OSError:
+                pass
 
 
 class Sandbox:

@@ -7,13 +7,11 @@ found dead. Ports join with `master: team0`, as for a bond."""
 import json
 import os
 import shutil
-import signal
 import subprocess
-import time
 
 from ..kernel import rtnl
 from ..kernel import team as genl
-from ..ownership import state_dir
+from .. import daemon
 from ..spec.fields import Bool, Enum, Int, IP, ListOf
 from .base import Kind
 
@@ -26,20 +24,7 @@ DEAD = "(teamd not running)"
 
 
 def _paths(ns, name):
-    d = os.path.join(state_dir(), "teamd", ns if ns is not None else "@host")
-    return d, os.path.join(d, f"{name}.json"), os.path.join(d, f"{name}.pid")
-
-
-def _pid(pidfile):
-    """teamd's pid if it runs, else None."""
-    try:
-        with open(pidfile) as f:
-            pid = int(f.read().strip())
-        os.kill(pid, 0)
-        with open(f"/proc/{pid}/comm") as f:
-            return pid if f.read().strip() == "teamd" else None
-    except (OSError, ValueError):
-        return None
+    return daemon.paths("teamd", ns, name)
 
 
 class Team(Kind):
@@ -129,17 +114,7 @@ class Team(Kind):
     def release(self, k, ns, name):
         """Stop the teamd of device ``name`` in ``ns`` (it removes the device as it quits)."""
         _d, conf, pidfile = _paths(ns, name)
-        pid = _pid(pidfile)
-        if pid:
-            os.kill(pid, signal.SIGTERM)
-            end = time.monotonic() + 10
-            while _pid(pidfile) and time.monotonic() < end:
-                time.sleep(0.02)
-        for fn in (conf, pidfile):
-            try:
-                os.unlink(fn)
-            except FileNotFoundError:
-                pass
+        daemon.stop(pidfile, "teamd", files=(conf,))
 
     def modify(self, ctx, iface, changed):
         raise AssertionError("team options re-create the device (teamd reads its config once)")
@@ -151,7 +126,7 @@ class Team(Kind):
                 opts.update(self._options_of(json.load(f)))
         except (OSError, ValueError):
             pass
-        if _pid(pidfile) is None:
+        if daemon.alive(pidfile, "teamd") is None:
             opts["runner"] = DEAD   # a dead teamd: the team is re-created, teamd started again
 
     def observed_extra(self, link, resolve, dumps):

@@ -1,7 +1,14 @@
 """TUN (layer 3) and TAP (layer 2) devices: packets to and from a process."""
 from ..kernel import netlink as nl
 from ..kernel import rtnl, tuntap
-from ..spec.fields import Bool, Int
+import json
+import os
+import subprocess
+import sys
+import time
+
+from .. import daemon
+from ..spec.fields import Bool, Int, Obj, Str
 from .base import Kind, ipcmd
 
 IFLA_TUN_OWNER, IFLA_TUN_GROUP, IFLA_TUN_TYPE = 1, 2, 3
@@ -15,6 +22,17 @@ class TunTap(Kind):
         "group": Int("group id allowed to attach", lo=0, hi=2**32 - 2),
         "multi_queue": Bool("several queues (one file descriptor each)"),
         "vnet_hdr": Bool("IFF_VNET_HDR: packets carry a virtio_net_hdr (offloads)"),
+        "tunnel": Obj({
+            "listen": Str("local UDP address, ADDR:PORT", pattern=r"\[?[0-9a-fA-F.:]+\]?:[0-9]{1,5}",
+                          explain="ADDR:PORT", required=True),
+            "peer": Str("the other end's UDP address, ADDR:PORT", pattern=r"\[?[0-9a-fA-F.:]+\]?:[0-9]{1,5}",
+                        explain="ADDR:PORT", required=True),
+            "key_file": Str("file with the 32-byte key in hex (relative to the topology file)"),
+            "key_env": Str("environment variable with the key in hex"),
+            "underlay_mtu": Int("MTU of the path to the peer", lo=576, hi=65535, default=1500),
+        }, "carry this device's packets to a peer inside UDP (`vnet tunnel`, the reference's Figure 1b), "
+           "sealed with ChaCha20-Poly1305 when a key is given; vnet runs it, restarts it when found dead, "
+           "stops it on destroy"),
     }
     netlink = {"owner": (IFLA_TUN_OWNER, "u32"), "group": (IFLA_TUN_GROUP, "u32"),
                "multi_queue": (IFLA_TUN_MULTI_QUEUE, "bool8"), "vnet_hdr": (IFLA_TUN_VNET_HDR, "bool8")}
@@ -24,6 +42,29 @@ class TunTap(Kind):
 
     def kernel_features(self, iface):
         return set()   # /dev/net/tun: every kernel we run on has it
+
+    def check(self, iface, problems, path):
+        t = iface.options.get("tunnel")
+        if not t:
+            return
+        if t.get("key_file") and t.get("key_env"):
+            problems.add(f"{path}.tunnel", "give key_file or key_env, not both")
+            return
+        from ..tunnel import read_key
+        if t.get("key_file"):
+            base = os.path.dirname(problems.prefix) if os.path.exists(problems.prefix) else "."
+            fn = t["key_file"] if os.path.isabs(t["key_file"]) else os.path.join(base, t["key_file"])
+            t["key_file"] = os.path.abspath(fn)
+        try:
+            read_key(t.get("key_file"), t.get("key_env"))
+        except OSError as e:
+            problems.add(f"{path}.tunnel.key_file", f"cannot read it: {e.strerror}")
+        except KeyError:
+            problems.add(f"{path}.tunnel.key_env", f"the environment variable {t['key_env']} is not set")
+        except ValueError as e:
+            problems.add(f"{path}.tunnel", f"the key: {e}")
+        if o_mq := iface.options.get("multi_queue"):
+            problems.add(f"{path}.multi_queue", f"{o_mq}: the tunnel reads one queue; leave multi_queue off")
 
     def matches(self, link):
         if link.kind != "tun" or link.data is None:
@@ -43,13 +84,91 @@ class TunTap(Kind):
         rtnl.set_link(sock, idx, up=None if down_first else iface.up, attrs=attrs)
         if down_first and iface.up:
             rtnl.set_link(sock, idx, up=True)
+        if iface.options.get("tunnel"):
+            self._start_tunnel(iface)
+
+    def _start_tunnel(self, iface):
+        """Run `vnet tunnel` for the device, detached; wait until it is up."""
+        t = iface.options["tunnel"]
+        d, conf, pidfile = daemon.paths("tunnel", iface.netns, iface.name)
+        os.makedirs(d, exist_ok=True)
+        with open(conf, "w") as f:
+            json.dump(t, f)
+        argv = [sys.executable, "-m", "vnet", "tunnel", "--dev", iface.name, "--listen", t["listen"],
+                "--peer", t["peer"], "--underlay-mtu", str(t.get("underlay_mtu") or 1500), "--pidfile", pidfile,
+                "--stats", os.path.join(d, f"{iface.name}.stats")]
+        argv += ["--netns", iface.netns] if iface.netns is not None else []
+        argv += ["--tap"] if self.type_id == 2 else []
+        argv += ["--key-file", t["key_file"]] if t.get("key_file") else []
+        argv += ["--key-env", t["key_env"]] if t.get("key_env") else []
+        log = os.path.join(d, f"{iface.name}.log")
+        env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))}
+        with open(log, "w") as out:
+            p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,
+                                 start_new_session=True)
+        end = time.monotonic() + 15
+        while not daemon.alive(pidfile) and time.monotonic() < end:
+            if p.poll() is not None:
+                raise OSError(5, f"vnet tunnel for {iface.label} exited {p.returncode}: "
+                                 + open(log).read().strip()[-300:])
+            time.sleep(0.02)
+        if not daemon.alive(pidfile):
+            p.kill()
+            raise OSError(110, f"vnet tunnel for {iface.label} did not start in 15 s")
+
+    def release(self, k, ns, name):
+        _d, conf, pidfile = daemon.paths("tunnel", ns, name)
+        if os.path.exists(pidfile) or os.path.exists(conf):
+            daemon.stop(pidfile, files=(conf,))
+
+    def observe_more(self, link, opts, dumps):
+        """The tunnel vnet runs for this device, if any (a dead one shows as such)."""
+        _d, conf, pidfile = daemon.paths("tunnel", dumps.ns, link.name)
+        try:
+            with open(conf) as f:
+                opts["tunnel"] = json.load(f)
+        except (OSError, ValueError):
+            return
+        if daemon.alive(pidfile) is None:
+            opts["tunnel"] = {"state": "vnet tunnel not running"}
+
+    def observed_extra(self, link, resolve, dumps):
+        d, _conf, pidfile = daemon.paths("tunnel", dumps.ns, link.name)
+        pid = daemon.alive(pidfile)
+        if not pid:
+            return {}
+        import signal
+        stats = os.path.join(d, f"{link.name}.stats")
+        try:
+            before = os.stat(stats).st_mtime_ns
+        except OSError:
+            before = 0
+        os.kill(pid, signal.SIGUSR1)   # the tunnel writes its counters
+        end = time.monotonic() + 1
+        while time.monotonic() < end:
+            try:
+                if os.stat(stats).st_mtime_ns != before:
+                    with open(stats) as f:
+                        return {"tunnel_counters": json.load(f)}
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.01)
+        return {}
 
     def iproute2_add(self, iface):
         return ipcmd(iface.netns, "tuntap", "add", "dev", iface.name, "mode", self.name, *self.iproute2(iface))
 
     def iproute2_extra(self, iface):
         args = (["mtu", iface.mtu] if iface.mtu else []) + (["address", iface.mac] if iface.mac else [])
-        return [ipcmd(iface.netns, "link", "set", iface.name, *args)] if args else []
+        out = [ipcmd(iface.netns, "link", "set", iface.name, *args)] if args else []
+        t = iface.options.get("tunnel")
+        if t:
+            out.append(" ".join(["vnet", "tunnel"] + (["--netns", iface.netns] if iface.netns else [])
+                                + ["--dev", iface.name, "--listen", t["listen"], "--peer", t["peer"]]
+                                + (["--tap"] if self.type_id == 2 else [])
+                                + (["--key-file", os.path.relpath(t["key_file"])] if t.get("key_file") else [])
+                                + (["--key-env", t["key_env"]] if t.get("key_env") else []) + ["&"]))
+        return out
 
     def iproute2(self, iface):
         out = []
