@@ -15,7 +15,7 @@ import fcntl
 import os
 import struct
 
-from .kernel.tuntap import IFF_MULTI_QUEUE, IFF_NO_PI, IFF_TAP, IFF_TUN, IFF_VNET_HDR, TUNSETIFF
+from .kernel.tuntap import IFF_MULTI_QUEUE, IFF_NO_PI, IFF_TAP, IFF_TUN, IFF_VNET_HDR, TUNSETIFF, open_dev
 
 TUNSETOFFLOAD, TUNSETVNETHDRSZ = 0x400454D0, 0x400454D8
 TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_UFO = 0x01, 0x02, 0x04, 0x08, 0x10
@@ -109,7 +109,7 @@ def open(name, *, tap=False, netns=None, queues=1, offload=False):  # noqa: A001
     with Kernel() as k, k.entered(netns):
         try:
             for _ in range(queues):
-                fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
+                fd = open_dev()
                 fds.append(fd)
                 fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH22x", name.encode(), flags))
             if offload:

@@ -2,14 +2,21 @@
 TAP) device travel to a peer inside UDP datagrams, and the peer writes them
 to its own device.
 
-Datagrams, network byte order:
-    plain:  0x56 | packet
-    sealed: 0x57 | epoch (6 bytes) | counter (6 bytes) | ChaCha20-Poly1305(packet) | tag (16)
-The 12 header bytes after the type are the AEAD nonce, and the whole header
-is authenticated. The epoch is the sender's start time in milliseconds, so
-a restarted sender starts a new session; the receiver keeps a sliding window
-of counters per session and never goes back to an older one: forged,
-modified and replayed datagrams are dropped and counted."""
+The device runs in offload mode: the kernel hands over TCP super-packets of
+up to 64 KiB with a virtio_net_hdr in front (one read instead of dozens) and
+takes them back the same way on the other side, where it segments them
+itself. A message (virtio_net_hdr + packet) is sealed once, cut into chunks
+that fit the underlay's MTU, and the chunks leave in one send (UDP GSO,
+UDP_SEGMENT); the receiver takes bursts of them in one read (UDP GRO) and
+writes each reassembled message to its device.
+
+Chunks, network byte order:
+    type (0x58 plain, 0x59 sealed) | epoch (6) | counter (6) | index (1) | count (1) | bytes
+The 12 bytes after the type are the AEAD nonce of the message, and its first
+13 bytes are authenticated with it. The epoch is the sender's start time in
+milliseconds, so a restarted sender starts a new session; the receiver keeps
+a sliding window of counters per session and never goes back to an older
+one: forged, modified and replayed messages are dropped and counted."""
 import os
 import selectors
 import signal
@@ -18,16 +25,22 @@ import struct
 import sys
 import time
 
-PLAIN, SEALED = 0x56, 0x57
-_HDR = struct.Struct("!B6s6s")
+PLAIN, SEALED = 0x58, 0x59
+_HDR = struct.Struct("!B6s6sBB")
 HEADER, TAG = _HDR.size, 16
+VNET_HDR = 10
 WINDOW = 4096
-DROPS = ("forged", "replayed", "stale_session", "malformed", "unsealed", "sealed_without_key", "send_failed")
+PENDING = 256          # messages being reassembled at most
+SOL_UDP, UDP_SEGMENT, UDP_GRO = 17, 103, 104
+GSO_SEGMENTS, GSO_BYTES = 64, 65000   # what one UDP GSO send may carry
+DROPS = ("forged", "replayed", "stale_session", "malformed", "unsealed", "sealed_without_key", "incomplete",
+         "send_failed")
 
 
 def overhead(key, tap, v6=False):
-    """Bytes the tunnel adds to an inner packet on the underlay."""
-    return (40 if v6 else 20) + 8 + (HEADER + TAG if key else 1) + (14 if tap else 0)
+    """Bytes an inner packet of one chunk costs on the underlay (so the
+    device's MTU keeps every ordinary packet in one datagram)."""
+    return (40 if v6 else 20) + 8 + HEADER + VNET_HDR + (TAG if key else 0) + (14 if tap else 0)
 
 
 class Replay:
@@ -52,8 +65,9 @@ class Replay:
 
 
 class Tunnel:
-    def __init__(self, dev, sock, peer, key=None):
+    def __init__(self, dev, sock, peer, key=None, chunk=1400):
         self.dev, self.sock, self.peer = dev, sock, peer
+        self.chunk = chunk     # payload bytes per datagram
         self.aead = None
         if key is not None:
             from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
@@ -62,86 +76,126 @@ class Tunnel:
         self.counter = 0
         self.rx_epoch = b"\0" * 6
         self.replay = Replay()
+        self.pending = {}      # (epoch, counter) -> [count, {index: bytes}]
         self.stats = {"tx_packets": 0, "tx_bytes": 0, "rx_packets": 0, "rx_bytes": 0,
                       "drops": dict.fromkeys(DROPS, 0)}
         self.running = True
 
-    # ---- one packet each way --------------------------------------------------
-    def seal(self, pkt):
-        if self.aead is None:
-            return bytes([PLAIN]) + pkt
+    # ---- a message each way -----------------------------------------------------
+    def seal(self, msg):
+        """The datagrams carrying ``msg``, each at most HEADER + chunk bytes."""
         self.counter += 1
-        hdr = _HDR.pack(SEALED, self.epoch, self.counter.to_bytes(6, "big"))
-        return hdr + self.aead.encrypt(hdr[1:], bytes(pkt), hdr)
+        ctr = self.counter.to_bytes(6, "big")
+        kind = PLAIN if self.aead is None else SEALED
+        if self.aead is not None:
+            msg = self.aead.encrypt(self.epoch + ctr, bytes(msg), bytes([kind]) + self.epoch + ctr)
+        c = self.chunk
+        n = max(1, -(-len(msg) // c))
+        if n > 255:
+            raise ValueError(f"a {len(msg)}-byte message needs {n} chunks of {c}: at most 255")
+        return [_HDR.pack(kind, self.epoch, ctr, i, n) + msg[i * c:(i + 1) * c] for i in range(n)]
 
     def open(self, dgram):
-        """The inner packet of ``dgram``, or None (the drop counted)."""
+        """The message completed by ``dgram``, or None (not complete yet, or dropped and counted)."""
         drops = self.stats["drops"]
-        if not dgram:
+        if len(dgram) < HEADER:
             drops["malformed"] += 1
             return None
-        t = dgram[0]
-        if t == PLAIN:
-            if self.aead is not None:
-                drops["unsealed"] += 1
+        kind, epoch, ctr_b, idx, n = _HDR.unpack_from(dgram)
+        if kind not in (PLAIN, SEALED) or idx >= n:
+            drops["malformed"] += 1
+            return None
+        if (kind == PLAIN) != (self.aead is None):
+            drops["unsealed" if kind == PLAIN else "sealed_without_key"] += 1
+            return None
+        ctr = int.from_bytes(ctr_b, "big")
+        if self.aead is not None:
+            if epoch < self.rx_epoch:
+                drops["stale_session"] += 1
                 return None
-            return dgram[1:]
-        if t != SEALED or len(dgram) < HEADER + TAG:
-            drops["malformed" if t != SEALED or self.aead else "sealed_without_key"] += 1
-            return None
+            if epoch == self.rx_epoch and not self.replay.fresh(ctr):
+                drops["replayed"] += 1
+                return None
+        if n == 1:
+            body = dgram[HEADER:]
+        else:
+            key = (epoch, ctr)
+            entry = self.pending.get(key)
+            if entry is None:
+                if len(self.pending) >= PENDING:   # the oldest never completed (a chunk was lost)
+                    self.pending.pop(next(iter(self.pending)))
+                    drops["incomplete"] += 1
+                entry = self.pending[key] = [n, {}]
+            if entry[0] != n:
+                drops["malformed"] += 1
+                return None
+            entry[1][idx] = bytes(dgram[HEADER:])
+            if len(entry[1]) < n:
+                return None
+            del self.pending[key]
+            body = b"".join(entry[1][i] for i in range(n))
         if self.aead is None:
-            drops["sealed_without_key"] += 1
-            return None
-        epoch, ctr = dgram[1:7], int.from_bytes(dgram[7:13], "big")
-        if epoch < self.rx_epoch:
-            drops["stale_session"] += 1
-            return None
-        if epoch == self.rx_epoch and not self.replay.fresh(ctr):
-            drops["replayed"] += 1
-            return None
+            return body
         try:
-            pkt = self.aead.decrypt(bytes(dgram[1:HEADER]), bytes(dgram[HEADER:]), bytes(dgram[:HEADER]))
+            msg = self.aead.decrypt(epoch + ctr_b, bytes(body), bytes([kind]) + epoch + ctr_b)
         except Exception:   # cryptography's InvalidTag: forged or modified
             drops["forged"] += 1
             return None
-        if epoch > self.rx_epoch:   # an authentic datagram of a newer session: the peer restarted
+        if epoch > self.rx_epoch:   # an authentic message of a newer session: the peer restarted
             self.rx_epoch, self.replay = epoch, Replay()
+            self.pending = {k: v for k, v in self.pending.items() if k[0] >= epoch}
         self.replay.mark(ctr)
-        return pkt
+        return msg
 
     # ---- the loop ------------------------------------------------------------
     def from_device(self):
+        fd = self.dev.fileno()
         for _ in range(64):   # a burst per wakeup
             try:
-                pkt = self.dev.read()
+                msg = os.read(fd, 65536 + VNET_HDR)
             except BlockingIOError:
                 return
+            dgrams = self.seal(msg)
             try:
-                self.sock.sendto(self.seal(pkt), self.peer)
+                if len(dgrams) == 1:
+                    self.sock.sendto(dgrams[0], self.peer)
+                else:   # few sends, segmented by the kernel (UDP GSO): all but the last are full
+                    seg = len(dgrams[0])
+                    per = min(GSO_SEGMENTS, GSO_BYTES // seg)
+                    opt = [(SOL_UDP, UDP_SEGMENT, struct.pack("=H", seg))]
+                    for i in range(0, len(dgrams), per):
+                        self.sock.sendmsg([b"".join(dgrams[i:i + per])], opt, 0, self.peer)
             except OSError:
                 self.stats["drops"]["send_failed"] += 1
                 continue
             self.stats["tx_packets"] += 1
-            self.stats["tx_bytes"] += len(pkt)
+            self.stats["tx_bytes"] += len(msg) - VNET_HDR
 
     def from_peer(self):
+        fd = self.dev.fileno()
         for _ in range(64):
             try:
-                dgram = self.sock.recv(65535)
+                data, anc, _f, _a = self.sock.recvmsg(65535, 64)
             except BlockingIOError:
                 return
             except OSError:   # ICMP port unreachable while the peer restarts
                 continue
-            pkt = self.open(dgram)
-            if pkt is None:
-                continue
-            try:
-                self.dev.write(pkt)
-            except OSError:
-                self.stats["drops"]["malformed"] += 1
-                continue
-            self.stats["rx_packets"] += 1
-            self.stats["rx_bytes"] += len(pkt)
+            seg = len(data)
+            for level, typ, c in anc:
+                if level == SOL_UDP and typ == UDP_GRO:
+                    seg = struct.unpack("=i", c[:4])[0] or seg
+            mv = memoryview(data)
+            for off in range(0, len(data), seg):
+                msg = self.open(mv[off:off + seg])
+                if msg is None:
+                    continue
+                try:
+                    os.write(fd, msg)
+                except OSError:
+                    self.stats["drops"]["malformed"] += 1
+                    continue
+                self.stats["rx_packets"] += 1
+                self.stats["rx_bytes"] += len(msg) - VNET_HDR
 
     def run(self, stats_file=None):
         self.dev.set_blocking(False)
@@ -205,7 +259,7 @@ def start(dev_name, listen, peer, key=None, netns=None, tap=False, underlay_mtu=
     fam, laddr = parse_addr(listen)
     _pfam, paddr = parse_addr(peer)
     with Kernel() as k:
-        dev = tun.open(dev_name, tap=tap, netns=netns)
+        dev = tun.open(dev_name, tap=tap, netns=netns, offload=True)
         with k.entered(netns):
             sock = socket.socket(fam, socket.SOCK_DGRAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
@@ -217,10 +271,15 @@ def start(dev_name, listen, peer, key=None, netns=None, tap=False, underlay_mtu=
         else:
             sock.setsockopt(socket.IPPROTO_IP, 15, 1)     # IP_FREEBIND
         sock.bind(laddr)
+        try:
+            sock.setsockopt(SOL_UDP, UDP_GRO, 1)   # bursts of chunks in one read
+        except OSError:
+            pass
         mtu = underlay_mtu - overhead(key, tap, fam == socket.AF_INET6)
         idx = rtnl.get_link(k.sock(netns), dev_name).ifindex
         rtnl.set_link(k.sock(netns), idx, up=True, attrs=rtnl.link_attrs(mtu=mtu))
-    t = Tunnel(dev, sock, paddr, key)
+    chunk = underlay_mtu - (40 if fam == socket.AF_INET6 else 20) - 8 - HEADER
+    t = Tunnel(dev, sock, paddr, key, chunk=chunk)
     if key is None:
         print(f"vnet tunnel {dev_name}: NO KEY: packets cross the underlay in plain text, unauthenticated "
               "(give --key-file to seal them)", file=sys.stderr, flush=True)

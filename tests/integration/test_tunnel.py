@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -89,7 +90,7 @@ def test_every_size_both_ways_tcp_and_udp(sandbox, tap, key):
     dev = "tap0" if tap else "tun0"
     with Ends(sandbox, key=key, tap=tap) as ends:
         mtu = sandbox.links("site1")[dev]["mtu"]
-        assert mtu == 1500 - 28 - (29 if key else 1) - (14 if tap else 0)
+        assert mtu == 1500 - 28 - 15 - 10 - (16 if key else 0) - (14 if tap else 0)
         _sizes_cross("site1", "10.99.0.2", mtu)
         _sizes_cross("site2", "10.99.0.1", mtu)
         r = sandbox.vnet("check", "--json", f, check=False)
@@ -111,7 +112,7 @@ def _datagrams(sandbox, ends):
     for fr in cap.frames:
         if udp_dport(fr) == 4789 and fr.data[12:14] == b"\x08\x00" and fr.data[26:30] == bytes([192, 168, 1, 1]):
             ihl = (fr.data[14] & 0xF) * 4
-            out.append(fr.data[14 + ihl + 8:])
+            out.append(fr.data[14 + ihl + 8:14 + ihl + struct.unpack("!H", fr.data[14 + ihl + 4:14 + ihl + 6])[0]])
     assert out, "no tunnel datagram seen on the underlay"
     return out
 
@@ -140,8 +141,9 @@ def test_forged_modified_and_replayed_datagrams_are_dropped_and_counted(sandbox)
         flipped[7:13] = (int.from_bytes(flipped[7:13], "big") + 1000).to_bytes(6, "big")
         flipped[-20] ^= 0x01
         _inject([bytes(flipped)])
-        _inject([bytes([0x57]) + os.urandom(60)])            # forged: random bytes with a sealed header
-        _inject([b"\x56" + b"plaintext"])                    # unsealed, to a tunnel with a key
+        head = struct.Struct("!B6s6sBB")
+        _inject([head.pack(0x59, b"\xff" * 6, b"\0\0\0\0\0\1", 0, 1) + os.urandom(60)])   # forged
+        _inject([head.pack(0x58, b"\0" * 6, b"\0\0\0\0\0\1", 0, 1) + b"plaintext"])      # unsealed, to a tunnel with a key
         after = ends.counters("site2")
         d0, d1 = before["drops"], after["drops"]
         assert d1["replayed"] == d0["replayed"] + 1

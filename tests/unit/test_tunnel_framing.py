@@ -1,20 +1,30 @@
-"""The tunnel's datagram framing and replay window, without a kernel."""
+"""The tunnel's chunked framing and replay window, without a kernel."""
 import os
+import random
 
 from vnet.tunnel import HEADER, TAG, WINDOW, Replay, Tunnel, overhead
 
 
-def pair(key=b"k" * 32):
-    return Tunnel(None, None, None, key), Tunnel(None, None, None, key)
+def pair(key=b"k" * 32, chunk=1400):
+    return Tunnel(None, None, None, key, chunk), Tunnel(None, None, None, key, chunk)
 
 
-def test_sealed_roundtrip_and_overhead():
-    a, b = pair()
-    for size in (0, 1, 1400, 65000):
-        pkt = os.urandom(size)
-        d = a.seal(pkt)
-        assert len(d) == size + HEADER + TAG and b.open(d) == pkt
-    assert overhead(True, False) == 20 + 8 + HEADER + TAG and overhead(None, True) == 20 + 8 + 1 + 14
+def deliver(rx, dgrams):
+    out = [m for m in (rx.open(d) for d in dgrams) if m is not None]
+    return out
+
+
+def test_messages_of_every_size_cross_in_chunks_in_any_order():
+    for key in (b"k" * 32, None):
+        a, b = pair(key)
+        for size in (0, 1, 1399, 1400, 1401, 9000, 65546):
+            msg = os.urandom(size)
+            dgrams = a.seal(msg)
+            assert all(len(d) <= HEADER + 1400 for d in dgrams)
+            assert len(dgrams) == max(1, -(-(size + (TAG if key else 0)) // 1400))
+            random.shuffle(dgrams)
+            assert deliver(b, dgrams) == [msg]
+    assert overhead(True, False) == 20 + 8 + HEADER + 10 + TAG and overhead(None, True) == 20 + 8 + HEADER + 10 + 14
 
 
 def test_replay_window_accepts_reordering_and_drops_repeats():
@@ -29,25 +39,28 @@ def test_replay_window_accepts_reordering_and_drops_repeats():
     assert r.fresh(10 + WINDOW)   # inside it and unseen
 
 
-def test_tampering_replay_and_sessions_are_counted():
+def test_tampering_replay_loss_and_sessions_are_counted():
     a, b = pair()
     d1 = a.seal(b"one")
-    assert b.open(d1) == b"one"
-    assert b.open(d1) is None and b.stats["drops"]["replayed"] == 1
-    d2 = bytearray(a.seal(b"two"))
-    d2[-1] ^= 1
-    assert b.open(bytes(d2)) is None and b.stats["drops"]["forged"] == 1
-    assert Tunnel(None, None, None, b"x" * 32).open(a.seal(b"three")) is None   # another key
+    assert deliver(b, d1) == [b"one"]
+    assert deliver(b, d1) == [] and b.stats["drops"]["replayed"] == 1
+    d2 = [bytearray(d) for d in a.seal(os.urandom(3000))]
+    d2[1][-1] ^= 1
+    assert deliver(b, [bytes(d) for d in d2]) == [] and b.stats["drops"]["forged"] == 1
+    assert deliver(Tunnel(None, None, None, b"x" * 32), a.seal(b"three")) == []   # another key
+    # a lost chunk: the message never completes, and later ones still do
+    lost = a.seal(os.urandom(5000))[:-1]
+    assert deliver(b, lost) == [] and deliver(b, a.seal(b"after")) == [b"after"]
     # a restarted sender (a newer session) is accepted; the old session is not any more
     old = a.seal(b"late")
     a2 = Tunnel(None, None, None, b"k" * 32)
     a2.epoch = (int.from_bytes(a.epoch, "big") + 1).to_bytes(6, "big")
-    assert b.open(a2.seal(b"new")) == b"new"
-    assert b.open(old) is None and b.stats["drops"]["stale_session"] == 1
+    assert deliver(b, a2.seal(b"new")) == [b"new"]
+    assert deliver(b, old) == [] and b.stats["drops"]["stale_session"] == 1
 
 
 def test_plain_and_sealed_do_not_mix():
     plain, sealed = Tunnel(None, None, None, None), Tunnel(None, None, None, b"k" * 32)
-    assert sealed.open(plain.seal(b"x")) is None and sealed.stats["drops"]["unsealed"] == 1
-    assert plain.open(sealed.seal(b"x")) is None and plain.stats["drops"]["sealed_without_key"] == 1
+    assert deliver(sealed, plain.seal(b"x")) == [] and sealed.stats["drops"]["unsealed"] == 1
+    assert deliver(plain, sealed.seal(b"x")) == [] and plain.stats["drops"]["sealed_without_key"] == 1
     assert plain.open(b"") is None and plain.stats["drops"]["malformed"] == 1

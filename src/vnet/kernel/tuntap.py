@@ -8,6 +8,22 @@ TUNSETIFF, TUNSETPERSIST, TUNSETOWNER, TUNSETGROUP = 0x400454CA, 0x400454CB, 0x4
 IFF_TUN, IFF_TAP, IFF_NO_PI, IFF_VNET_HDR, IFF_MULTI_QUEUE = 0x1, 0x2, 0x1000, 0x4000, 0x0100
 
 
+def open_dev():
+    """A new file on /dev/net/tun. A system without the node (a minimal
+    guest's devtmpfs before the tun module loads) gets it made: opening it
+    loads the module."""
+    try:
+        return os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        import stat
+        os.makedirs("/dev/net", exist_ok=True)
+        try:
+            os.mknod("/dev/net/tun", stat.S_IFCHR | 0o666, os.makedev(10, 200))
+        except FileExistsError:
+            pass
+        return os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
+
+
 def create(name, tap, owner=None, group=None, multi_queue=False, vnet_hdr=False):
     """Create a persistent device in the calling thread's namespace."""
     flags = (IFF_TAP if tap else IFF_TUN) | IFF_NO_PI
@@ -15,7 +31,7 @@ def create(name, tap, owner=None, group=None, multi_queue=False, vnet_hdr=False)
         flags |= IFF_MULTI_QUEUE
     if vnet_hdr:
         flags |= IFF_VNET_HDR
-    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
+    fd = open_dev()
     try:
         fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH22x", name.encode(), flags))
         if owner is not None:
