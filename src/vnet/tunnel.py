@@ -84,6 +84,10 @@ class Tunnel:
     # ---- a message each way -----------------------------------------------------
     def seal(self, msg):
         """The datagrams carrying ``msg``, each at most HEADER + chunk bytes."""
+        return [h + bytes(v) for h, v in self.seal_parts(msg)]
+
+    def seal_parts(self, msg):
+        """(header, body view) of each datagram: sent as an iovec, never copied here."""
         self.counter += 1
         ctr = self.counter.to_bytes(6, "big")
         kind = PLAIN if self.aead is None else SEALED
@@ -93,7 +97,8 @@ class Tunnel:
         n = max(1, -(-len(msg) // c))
         if n > 255:
             raise ValueError(f"a {len(msg)}-byte message needs {n} chunks of {c}: at most 255")
-        return [_HDR.pack(kind, self.epoch, ctr, i, n) + msg[i * c:(i + 1) * c] for i in range(n)]
+        mv = memoryview(msg)
+        return [(_HDR.pack(kind, self.epoch, ctr, i, n), mv[i * c:(i + 1) * c]) for i in range(n)]
 
     def open(self, dgram):
         """The message completed by ``dgram``, or None (not complete yet, or dropped and counted)."""
@@ -129,7 +134,7 @@ class Tunnel:
             if entry[0] != n:
                 drops["malformed"] += 1
                 return None
-            entry[1][idx] = bytes(dgram[HEADER:])
+            entry[1][idx] = dgram[HEADER:]   # a view: the one copy is the join below
             if len(entry[1]) < n:
                 return None
             del self.pending[key]
@@ -155,16 +160,16 @@ class Tunnel:
                 msg = os.read(fd, 65536 + VNET_HDR)
             except BlockingIOError:
                 return
-            dgrams = self.seal(msg)
+            parts = self.seal_parts(msg)
             try:
-                if len(dgrams) == 1:
-                    self.sock.sendto(dgrams[0], self.peer)
+                if len(parts) == 1:
+                    self.sock.sendmsg(parts[0], (), 0, self.peer)
                 else:   # few sends, segmented by the kernel (UDP GSO): all but the last are full
-                    seg = len(dgrams[0])
+                    seg = len(parts[0][0]) + len(parts[0][1])
                     per = min(GSO_SEGMENTS, GSO_BYTES // seg)
                     opt = [(SOL_UDP, UDP_SEGMENT, struct.pack("=H", seg))]
-                    for i in range(0, len(dgrams), per):
-                        self.sock.sendmsg([b"".join(dgrams[i:i + per])], opt, 0, self.peer)
+                    for i in range(0, len(parts), per):
+                        self.sock.sendmsg([b for p in parts[i:i + per] for b in p], opt, 0, self.peer)
             except OSError:
                 self.stats["drops"]["send_failed"] += 1
                 continue

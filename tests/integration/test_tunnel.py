@@ -209,3 +209,46 @@ def test_apply_runs_the_tunnel_supervised_and_destroy_stops_it(sandbox):
     assert len(tunnels()) == 2 and plan_json(sandbox, FIG1B) == []
     sandbox.vnet("destroy", FIG1B)
     assert tunnels() == [], "a tunnel process outlived destroy"
+
+
+@pytest.mark.needs("veth")
+def test_tun_api_reads_and_writes_packets_on_queues(sandbox):
+    """vnet.tun: a multi-queue TUN in a namespace; an ICMP echo sent to an
+    address behind it is read from a queue, and an answer written back is
+    received by the sender."""
+    import selectors
+    from vnet import tun
+    from vnet.check.ping import ping as ping_
+    import threading
+    sandbox.sh("ip netns add t1")
+    with tun.open("tq0", netns="t1", queues=2) as dev:
+        assert len(dev.queues) == 2 and dev.fileno() == dev.queues[0].fileno()
+        sandbox.sh("ip -n t1 addr add 10.123.0.1/24 dev tq0 && ip -n t1 link set tq0 up")
+        answered = []
+
+        def responder():
+            sel = selectors.DefaultSelector()
+            for q in dev.queues:
+                sel.register(q, selectors.EVENT_READ)
+            end = time.monotonic() + 5
+            while time.monotonic() < end and not answered:
+                for key, _e in sel.select(0.2):
+                    pkt = key.fileobj.read()
+                    if len(pkt) >= 28 and pkt[9] == 1 and pkt[20] == 8:   # IPv4 ICMP echo request
+                        ihl = (pkt[0] & 0xF) * 4
+                        icmp = bytearray(pkt[ihl:])
+                        icmp[0] = 0
+                        icmp[2:4] = b"\0\0"
+                        s = sum(struct.unpack(f"!{len(icmp) // 2}H", bytes(icmp[:len(icmp) // 2 * 2])))
+                        s = (s >> 16) + (s & 0xFFFF)
+                        icmp[2:4] = struct.pack("!H", ~(s + (s >> 16)) & 0xFFFF)
+                        ip = bytearray(pkt[:ihl])
+                        ip[12:16], ip[16:20] = pkt[16:20], pkt[12:16]
+                        key.fileobj.write(bytes(ip) + bytes(icmp))
+                        answered.append(len(pkt))
+        t = threading.Thread(target=responder)
+        t.start()
+        assert ping_("t1", "10.123.0.2", timeout=3), "the answer written to the TUN did not arrive"
+        t.join()
+        assert answered
+    assert "tq0" not in sandbox.links("t1"), "a device tun.open created outlived its last queue"
