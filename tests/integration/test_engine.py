@@ -224,3 +224,30 @@ checks:
     s.bind(("0.0.0.0", 7777))   # the listener is gone (a listening socket would refuse this)
     s.close()
     sandbox.vnet("destroy", f)
+
+
+@pytest.mark.needs("veth", "bridge")
+def test_observation_cost_is_linear_and_a_noop_sends_nothing(sandbox):
+    """A guard on the work, not on time: planning a star lab of N namespaces
+    sends two dumps per namespace and at most one namespace-id question per
+    namespace, and an unchanged topology gets no changing request."""
+    import vnet
+    from vnet.kernel.session import Kernel
+    n = 30
+    lines = ["name: star", "namespaces: [" + ", ".join(f"s{i}" for i in range(n)) + "]", "interfaces:",
+             "  - {name: br0, kind: bridge}"]
+    lines += [f"  - {{name: v{i}, kind: veth, master: br0, peer: {{name: eth0, netns: s{i}, "
+              f"addresses: [10.55.0.{i + 1}/24]}}}}" for i in range(n)]
+    f = sandbox.write("star.yaml", "\n".join(lines) + "\n")
+    sandbox.vnet("apply", f)
+    topo = vnet.load(f)
+    with Kernel() as k:
+        assert vnet.plan(topo, k).changes == []
+        sent = sum(s.sent for s in k._socks.values())
+        assert k.requests == 0
+    # per namespace (N + vnet's own): a link dump and an address dump; per veth
+    # pair, one namespace-id question from each end for the other's namespace
+    assert sent <= 2 * (n + 1) + 2 * n + 2, f"{sent} netlink messages to plan {n + 1} namespaces"
+    again = json.loads(sandbox.vnet("apply", "--json", f).stdout)
+    assert again["applied"] == [] and again["requests"] == 0
+    sandbox.vnet("destroy", f)

@@ -169,6 +169,7 @@ class NetlinkError(OSError):
 
 class Socket:
     """A netlink socket, bound to the network namespace it was created in."""
+    sent = 0
 
     def __init__(self, proto=0):
         s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, proto)
@@ -182,12 +183,14 @@ class Socket:
         self.sock = s
         self.seq = 0
         self.requests = 0   # changing requests sent (for the no-op guarantee)
+        self.sent = 0       # every message sent: dumps and queries too (for the cost guard)
 
     def close(self):
         self.sock.close()
 
     def _send(self, mtype, flags, body):
         self.seq += 1
+        self.sent += 1
         self.sock.send(_HDR.pack(16 + len(body), mtype, flags, self.seq, 0) + body)
         return self.seq
 

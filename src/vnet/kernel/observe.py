@@ -102,20 +102,24 @@ def observe(k, namespaces, routes_in=(), sysctls=()):
     st = State()
     by_index = {ns: {ln.ifindex: ln for ln in links} for ns, (links, _a) in raw.items()}
     nsids = {}
+    order = [o for o in dict.fromkeys([None, *raw]) if o in raw]   # vnet's own first
 
     def ns_of(ns, nsid):
-        """The observed namespace ``ns`` knows as ``nsid``: the ids of every
-        other observed namespace are asked once per namespace, not per link."""
-        m = nsids.get(ns)
-        if m is None:
-            m = nsids[ns] = {}
-            sock = k.sock(ns)
-            for other in raw:
-                if other != ns:
-                    try:
-                        m[rtnl.nsid_of(sock, k.fd(other))] = other
-                    except netlink.NetlinkError:
-                        pass
+        """The observed namespace ``ns`` knows as ``nsid``. Other namespaces'
+        ids are asked lazily, vnet's own first (a lab's namespaces mostly
+        refer to it), each at most once per namespace: asking all of them
+        for each namespace would be quadratic in a lab's size."""
+        if ns not in nsids:   # a lazy walk over the others: no list per namespace
+            nsids[ns] = ({}, (o for o in order if o != ns))
+        m, todo = nsids[ns]
+        while nsid not in m:
+            other = next(todo, todo)
+            if other is todo:   # all asked
+                break
+            try:
+                m[rtnl.nsid_of(k.sock(ns), k.fd(other))] = other
+            except netlink.NetlinkError:
+                pass
         return m.get(nsid, ("?", nsid))
 
     def resolver(ns):

@@ -20,6 +20,7 @@ def _rx_handlers(topo, problems):
     device, or its master (bridge, bond, team) takes it, and then no other
     of those can (EBUSY halfway through an apply)."""
     users = defaultdict(list)   # device key -> [(handler, who)]
+    declared = topo.by_key()
     for i in topo.interfaces:
         k = i.kind_module
         low = i.options.get(k.link_option) if k.link_option else None
@@ -27,7 +28,7 @@ def _rx_handlers(topo, problems):
             users[low.resolve(i.netns)].append((k.rx_handler, i))
         for e in i.endpoints():
             if e.master:
-                master = topo.by_key().get(e.master_key())
+                master = declared.get(e.master_key())
                 if master and master[0].kind_module.port_rx_handler:
                     users[e.key].append((master[0].kind_module.port_rx_handler, i))
     for (ns, name), us in users.items():

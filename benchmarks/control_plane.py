@@ -1,0 +1,220 @@
+"""Control-plane speed at scale: vnet against the commands a person would
+write, in one run, as whole processes (interpreter start and imports
+included).
+
+    sudo .venv/bin/python benchmarks/control_plane.py [--sizes 100,1000,2000] [--big]
+
+Two labs, for each N:
+  star: N namespaces, each with a veth whose other end is a port of one
+        bridge, an IPv4 address in each namespace;
+  flat: N veth pairs and N macvlans (bridge mode, one on each pair's first
+        end) in one namespace.
+Operations: cold apply, no-op plan, no-op apply, one option changed on one
+interface, destroy; against (a) an `ip -batch` file of the plain commands
+in the reference's notation (build; teardown one object at a time) and (b)
+one `ip` process per command, as a shell script does (N <= 1000: it takes
+minutes beyond). Every time is also given as a ratio to (a). mininet is not
+measured (its switches need Open vSwitch or its own controller setup).
+
+Everything runs in a private mount + network namespace made for the run."""
+import argparse
+import json
+import os
+import resource
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VNET = [sys.executable, "-m", "vnet"]
+
+
+def star(n):
+    lines = ["name: star", "namespaces: [" + ", ".join(f"s{i}" for i in range(n)) + "]", "interfaces:",
+             "  - {name: br0, kind: bridge, stp: false}"]
+    for i in range(n):
+        lines.append(f"  - {{name: v{i}, kind: veth, master: br0, peer: {{name: eth0, netns: s{i}, "
+                     f"addresses: [{_addr(i)}/8]}}}}")
+    return "\n".join(lines) + "\n"
+
+
+def flat(n):
+    lines = ["name: flat", "interfaces:"]
+    for i in range(n):
+        lines.append(f"  - {{name: a{i}, kind: veth, peer: {{name: b{i}}}}}")
+        lines.append(f"  - {{name: m{i}, kind: macvlan, link: a{i}, mode: bridge}}")
+    return "\n".join(lines) + "\n"
+
+
+def _addr(i):
+    """10.0.0.1, 10.0.0.2, ...: one address per namespace in 10.0.0.0/8."""
+    return f"10.{(i + 1) // 65536 % 256}.{(i + 1) // 256 % 256}.{(i + 1) % 256}"
+
+
+def ip_star(n):
+    """(build, teardown): lists of (namespace, [ip command lines]). `ip -batch`
+    takes no namespace per line: what happens inside a namespace is one
+    `ip -n NS -batch` of its own."""
+    host = ["link add br0 type bridge stp_state 0", "link set br0 up"]
+    for i in range(n):
+        host += [f"netns add s{i}", f"link add v{i} type veth peer name eth0 netns s{i}",
+                 f"link set v{i} master br0", f"link set v{i} up"]
+    build = [(None, host)] + [(f"s{i}", [f"addr add {_addr(i)}/8 dev eth0", "link set eth0 up"]) for i in range(n)]
+    teardown = [(None, [f"link del v{i}" for i in range(n)] + [f"netns del s{i}" for i in range(n)] + ["link del br0"])]
+    return build, teardown
+
+
+def ip_flat(n):
+    build = []
+    for i in range(n):
+        build += [f"link add a{i} type veth peer name b{i}", f"link set a{i} up", f"link set b{i} up",
+                  f"link add m{i} link a{i} type macvlan mode bridge", f"link set m{i} up"]
+    teardown = [f"link del m{i}" for i in range(n)] + [f"link del a{i}" for i in range(n)]
+    return [(None, build)], [(None, teardown)]
+
+
+def timed(argv, **kw):
+    t = time.monotonic()
+    r = subprocess.run(argv, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:4])}... exited {r.returncode}: {r.stderr[-500:]}")
+    return time.monotonic() - t, r
+
+
+def ip_batch(groups):
+    """One `ip -batch` process per namespace group, from one shell script."""
+    files, script = [], ["set -e"]
+    for ns, lines in groups:
+        with tempfile.NamedTemporaryFile("w", suffix=".ip", delete=False) as f:
+            f.write("\n".join(lines) + "\n")
+        files.append(f.name)
+        script.append(f"ip {'-n ' + ns + ' ' if ns else ''}-batch {f.name}")
+    try:
+        return _script(script)
+    finally:
+        for fn in files:
+            os.unlink(fn)
+
+
+def ip_each(groups):
+    """One `ip` process per command, as a shell script does."""
+    return _script(["set -e"] + [f"ip {'-n ' + ns + ' ' if ns else ''}{ln}" for ns, lines in groups for ln in lines])
+
+
+def _script(lines):
+    with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as f:
+        f.write("\n".join(lines) + "\n")
+    try:
+        return timed(["sh", f.name])[0]
+    finally:
+        os.unlink(f.name)
+
+
+class Monitor:
+    """Link and address changes announced in vnet's own namespace (the
+    netlink monitor that tells whether a no-op sent anything)."""
+
+    def __init__(self):
+        self.s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        self.s.bind((0, 0x1 | 0x10 | 0x100))   # RTMGRP_LINK, IPV4_IFADDR, IPV6_IFADDR
+        self.s.setblocking(False)
+
+    def count(self):
+        n = 0
+        while True:
+            try:
+                data = self.s.recv(1 << 20)
+            except BlockingIOError:
+                return n
+            except OSError:   # ENOBUFS: more announcements than the buffer held
+                n += 1
+                continue
+            off = 0
+            while off + 16 <= len(data):
+                ln = struct.unpack_from("=I", data, off)[0]
+                n += 1
+                off += (ln + 3) & ~3
+
+
+def measure(lab, n, topo_text, change, ip_cmds, each):
+    path = os.path.join(tempfile.gettempdir(), f"{lab}.yaml")
+    with open(path, "w") as f:
+        f.write(topo_text)
+    row = {}
+    row["apply"] = timed(VNET + ["apply", path])[0]
+    time.sleep(1)   # what the kernel announces on its own after a build (carrier, bridge port states) passes
+    mon = Monitor()
+    row["plan (no-op)"], r = timed(VNET + ["plan", "--json", path])
+    assert json.loads(r.stdout)["changes"] == [], "the no-op plan has changes"
+    row["apply (no-op)"], r = timed(VNET + ["apply", "--json", path])
+    sent = json.loads(r.stdout)["requests"]
+    announced = mon.count()
+    with open(path, "w") as f:
+        f.write(change(topo_text))
+    row["one change"], r = timed(VNET + ["apply", "--json", path])
+    touched = len(json.loads(r.stdout)["applied"])
+    row["destroy"] = timed(VNET + ["destroy", lab])[0]
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    build, teardown = ip_cmds(n)
+    row["ip -batch build"] = ip_batch(build)
+    row["ip -batch teardown"] = ip_batch(teardown)
+    if each:
+        row["ip each build"] = ip_each(build)
+        row["ip each teardown"] = ip_each(teardown)
+    os.unlink(path)
+    return row, {"no-op requests (vnet's count)": sent, "no-op changes announced (monitor)": announced,
+                 "objects touched by one change": touched, "peak RSS of vnet so far, MB": round(rss)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="100,1000,2000")
+    ap.add_argument("--big", action="store_true", help="also N = 4000")
+    ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if not args.inner:
+        cmd = ("mount -t tmpfs tmpfs /run && mkdir -p /run/netns && ip link set lo up && "
+               f"exec {sys.executable} {os.path.abspath(__file__)} --inner --sizes {args.sizes}"
+               + (" --big" if args.big else ""))
+        sys.exit(subprocess.call(["unshare", "--mount", "--net", "sh", "-c", cmd],
+                                 env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")}))
+    sizes = [int(x) for x in args.sizes.split(",")] + ([4000] if args.big else [])
+    results = {}
+    for lab, gen, change, cmds in (
+            ("star", star, lambda t: t.replace("{name: v7, kind: veth, master: br0,",
+                                               "{name: v7, kind: veth, master: br0, mtu: 1400,"), ip_star),
+            ("flat", flat, lambda t: t.replace("{name: m7, kind: macvlan, link: a7, mode: bridge}",
+                                               "{name: m7, kind: macvlan, link: a7, mode: private}"), ip_flat)):
+        for n in sizes:
+            row, facts = measure(lab, n, gen(n), change, cmds, each=n <= 1000)
+            results[(lab, n)] = (row, facts)
+            print(f"{lab} N={n}: " + ", ".join(f"{k} {v:.2f}s" for k, v in row.items()), file=sys.stderr, flush=True)
+    print(f"control plane, {time.strftime('%Y-%m-%d')}, kernel {os.uname().release}, {os.cpu_count()} CPUs; "
+          "seconds (ratio to the ip -batch build or teardown)")
+    ops = ["apply", "plan (no-op)", "apply (no-op)", "one change", "destroy"]
+    for (lab, n), (row, facts) in results.items():
+        base_b, base_t = row["ip -batch build"], row["ip -batch teardown"]
+        print(f"\n{lab} lab, N = {n}")
+        for op in ops:
+            base = base_t if op == "destroy" else base_b
+            print(f"  vnet {op:18} {row[op]:8.2f} s  ({row[op] / base:5.2f}x ip -batch)")
+        print(f"  ip -batch build      {base_b:8.2f} s")
+        print(f"  ip -batch teardown   {base_t:8.2f} s  (one object at a time)")
+        if "ip each build" in row:
+            print(f"  ip per command build {row['ip each build']:8.2f} s  ({row['ip each build'] / base_b:5.2f}x)")
+            print(f"  ip per command teardown {row['ip each teardown']:5.2f} s  ({row['ip each teardown'] / base_t:5.2f}x)")
+        for k, v in facts.items():
+            print(f"  {k}: {v}")
+    for lab in ("star", "flat"):
+        ns = [n for (l, n) in results if l == lab]
+        if 1000 in ns and 2000 in ns:
+            a, b = results[(lab, 1000)][0], results[(lab, 2000)][0]
+            print(f"\n{lab} linearity, N=2000 / N=1000: " + ", ".join(f"{op} {b[op] / a[op]:.2f}x" for op in ops))
+
+
+if __name__ == "__main__":
+    main()
