@@ -102,54 +102,76 @@ class Tunnel:
 
     def open(self, dgram):
         """The message completed by ``dgram``, or None (not complete yet, or dropped and counted)."""
-        drops = self.stats["drops"]
         if len(dgram) < HEADER:
-            drops["malformed"] += 1
+            self.stats["drops"]["malformed"] += 1
             return None
         kind, epoch, ctr_b, idx, n = _HDR.unpack_from(dgram)
+        if not self._admit(kind, epoch, ctr_b, idx, n):
+            return None
+        if n == 1:
+            return self._finish(kind, epoch, ctr_b, dgram[HEADER:])
+        key = (epoch, ctr_b)
+        entry = self.pending.get(key)
+        if entry is None:
+            if len(self.pending) >= PENDING:   # the oldest never completed (a chunk was lost)
+                self.pending.pop(next(iter(self.pending)))
+                self.stats["drops"]["incomplete"] += 1
+            entry = self.pending[key] = [n, {}]
+        if entry[0] != n:
+            self.stats["drops"]["malformed"] += 1
+            return None
+        entry[1][idx] = dgram[HEADER:]   # a view: the one copy is the join below
+        if len(entry[1]) < n:
+            return None
+        del self.pending[key]
+        return self._finish(kind, epoch, ctr_b, b"".join(entry[1][i] for i in range(n)))
+
+    def open_burst(self, mv, seg):
+        """The messages completed by a burst of datagrams of ``seg`` bytes (UDP
+        GRO). A burst that is exactly one whole message in order, the usual
+        case, is joined at once without per-chunk bookkeeping."""
+        offs = range(0, len(mv), seg)
+        if len(offs) > 1 and len(mv) >= HEADER:
+            kind, epoch, ctr_b, idx, n = _HDR.unpack_from(mv)
+            head = mv[:HEADER - 2]
+            if idx == 0 and n == len(offs) and all(mv[o:o + HEADER - 2] == head and mv[o + HEADER - 2] == i
+                                                   for i, o in enumerate(offs)):
+                if not self._admit(kind, epoch, ctr_b, idx, n):
+                    return []
+                m = self._finish(kind, epoch, ctr_b, b"".join([mv[o + HEADER:o + seg] for o in offs]))
+                return [] if m is None else [m]
+        return [m for m in (self.open(mv[o:o + seg]) for o in offs) if m is not None]
+
+    def _admit(self, kind, epoch, ctr_b, idx, n):
+        """Checks before any work: type, session, replay (counted when they fail)."""
+        drops = self.stats["drops"]
         if kind not in (PLAIN, SEALED) or idx >= n:
             drops["malformed"] += 1
-            return None
+            return False
         if (kind == PLAIN) != (self.aead is None):
             drops["unsealed" if kind == PLAIN else "sealed_without_key"] += 1
-            return None
-        ctr = int.from_bytes(ctr_b, "big")
+            return False
         if self.aead is not None:
             if epoch < self.rx_epoch:
                 drops["stale_session"] += 1
-                return None
-            if epoch == self.rx_epoch and not self.replay.fresh(ctr):
+                return False
+            if epoch == self.rx_epoch and not self.replay.fresh(int.from_bytes(ctr_b, "big")):
                 drops["replayed"] += 1
-                return None
-        if n == 1:
-            body = dgram[HEADER:]
-        else:
-            key = (epoch, ctr)
-            entry = self.pending.get(key)
-            if entry is None:
-                if len(self.pending) >= PENDING:   # the oldest never completed (a chunk was lost)
-                    self.pending.pop(next(iter(self.pending)))
-                    drops["incomplete"] += 1
-                entry = self.pending[key] = [n, {}]
-            if entry[0] != n:
-                drops["malformed"] += 1
-                return None
-            entry[1][idx] = dgram[HEADER:]   # a view: the one copy is the join below
-            if len(entry[1]) < n:
-                return None
-            del self.pending[key]
-            body = b"".join(entry[1][i] for i in range(n))
+                return False
+        return True
+
+    def _finish(self, kind, epoch, ctr_b, body):
         if self.aead is None:
             return body
         try:
             msg = self.aead.decrypt(epoch + ctr_b, bytes(body), bytes([kind]) + epoch + ctr_b)
         except Exception:   # cryptography's InvalidTag: forged or modified
-            drops["forged"] += 1
+            self.stats["drops"]["forged"] += 1
             return None
         if epoch > self.rx_epoch:   # an authentic message of a newer session: the peer restarted
             self.rx_epoch, self.replay = epoch, Replay()
             self.pending = {k: v for k, v in self.pending.items() if k[0] >= epoch}
-        self.replay.mark(ctr)
+        self.replay.mark(int.from_bytes(ctr_b, "big"))
         return msg
 
     # ---- the loop ------------------------------------------------------------
@@ -189,11 +211,7 @@ class Tunnel:
             for level, typ, c in anc:
                 if level == SOL_UDP and typ == UDP_GRO:
                     seg = struct.unpack("=i", c[:4])[0] or seg
-            mv = memoryview(data)
-            for off in range(0, len(data), seg):
-                msg = self.open(mv[off:off + seg])
-                if msg is None:
-                    continue
+            for msg in self.open_burst(memoryview(data), seg):
                 try:
                     os.write(fd, msg)
                 except OSError:

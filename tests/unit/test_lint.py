@@ -112,3 +112,13 @@ def test_examples_have_no_warnings():
     import vnet
     for f in sorted((ROOT / "examples").glob("*.yaml")):
         assert vnet.load(str(f)).warnings == [], f.name
+
+
+def test_a_bridge_port_carrying_an_ipvlan_is_an_error():
+    msg = errors_of("""name: t
+interfaces:
+  - {name: br0, kind: bridge}
+  - {name: d0, kind: dummy, master: br0}
+  - {name: iv0, kind: ipvlan, link: d0, mode: l2}
+""")
+    assert "device 'd0' would need 2 receive handlers: bridge port (d0); ipvlan/ipvtap (iv0)" in msg

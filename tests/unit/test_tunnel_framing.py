@@ -64,3 +64,21 @@ def test_plain_and_sealed_do_not_mix():
     assert deliver(sealed, plain.seal(b"x")) == [] and sealed.stats["drops"]["unsealed"] == 1
     assert deliver(plain, sealed.seal(b"x")) == [] and plain.stats["drops"]["sealed_without_key"] == 1
     assert plain.open(b"") is None and plain.stats["drops"]["malformed"] == 1
+
+
+def test_a_burst_of_one_whole_message_and_mixed_bursts():
+    for key in (b"k" * 32, None):
+        a, b = pair(key)
+        msg = os.urandom(20000)
+        d = a.seal(msg)
+        seg = len(d[0])
+        whole = b"".join(d)
+        assert b.open_burst(memoryview(whole), seg) == [msg]
+        if key:   # plain mode has no counters to check (nothing is authenticated)
+            assert b.open_burst(memoryview(whole), seg) == [] and b.stats["drops"]["replayed"] == 1
+        # a message split over two bursts (the second only its short last chunk): the slow path
+        m1, m2 = os.urandom(3000), os.urandom(3000)
+        d1, d2 = a.seal(m1), a.seal(m2)
+        assert b.open_burst(memoryview(b"".join(d1[:-1])), len(d1[0])) == []
+        assert [bytes(m) for m in b.open_burst(memoryview(d1[-1]), len(d1[0]))] == [m1]
+        assert [bytes(m) for m in b.open_burst(memoryview(b"".join(d2)), len(d2[0]))] == [m2]
