@@ -135,7 +135,8 @@ def del_group(sock, group):
 # ---- addresses ---------------------------------------------------------------
 
 def dump_addrs(sock):
-    """[(ifindex, ip_interface, flags)] of a namespace."""
+    """[(ifindex, ip_interface)] of a namespace, IPv6 link-local addresses
+    left out (the kernel makes them; no topology declares them)."""
     import ipaddress
     out = []
     for t, p in sock.dump(RTM_GETADDR, _IFA.pack(0, 0, 0, 0, 0)):
@@ -146,7 +147,13 @@ def dump_addrs(sock):
         v = a.get(IFA_LOCAL) or a.get(IFA_ADDRESS)
         if v is None:
             continue
-        out.append((index, ipaddress.ip_interface(f"{nl.get_ip(v)}/{plen}")))
+        v = bytes(v)
+        if len(v) == 16:
+            if v[0] == 0xFE and v[1] & 0xC0 == 0x80:
+                continue
+            out.append((index, ipaddress.IPv6Interface((v, plen))))
+        else:
+            out.append((index, ipaddress.IPv4Interface((v, plen))))
     return out
 
 
