@@ -51,6 +51,7 @@ class TunTap(Kind):
             problems.add(f"{path}.tunnel", "give key_file or key_env, not both")
             return
         from ..tunnel import read_key
+        given = t.get("key_file")
         if t.get("key_file"):
             base = os.path.dirname(problems.prefix) if os.path.exists(problems.prefix) else "."
             fn = t["key_file"] if os.path.isabs(t["key_file"]) else os.path.join(base, t["key_file"])
@@ -58,13 +59,14 @@ class TunTap(Kind):
         try:
             read_key(t.get("key_file"), t.get("key_env"))
         except OSError as e:
-            problems.add(f"{path}.tunnel.key_file", f"cannot read it: {e.strerror}")
+            where = "" if os.path.isabs(given) else " (relative to the topology file)"
+            problems.add(f"{path}.tunnel.key_file", f"cannot read {given}{where}: {e.strerror}")
         except KeyError:
             problems.add(f"{path}.tunnel.key_env", f"the environment variable {t['key_env']} is not set")
         except ValueError as e:
             problems.add(f"{path}.tunnel", f"the key: {e}")
-        if o_mq := iface.options.get("multi_queue"):
-            problems.add(f"{path}.multi_queue", f"{o_mq}: the tunnel reads one queue; leave multi_queue off")
+        if iface.options.get("multi_queue"):
+            problems.add(f"{path}.multi_queue", "the tunnel reads one queue: leave multi_queue off")
 
     def matches(self, link):
         if link.kind != "tun" or link.data is None:
