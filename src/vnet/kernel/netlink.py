@@ -16,6 +16,11 @@ NETLINK_CAP_ACK, NETLINK_EXT_ACK = 10, 11
 NLMSGERR_ATTR_MSG = 1
 
 _HDR = struct.Struct("=IHHII")
+
+# fault injection for the crash-safety tests: with VNET_KILL_AT_REQUEST=k the
+# process kills itself (SIGKILL) right after its k-th changing request is done
+_KILL_AT = None
+_done = 0
 _NLA = struct.Struct("=HH")
 
 
@@ -155,6 +160,18 @@ DECODERS = {"u8": get_u8, "u16": get_u16, "u32": get_u32, "u64": get_u64, "be16"
 
 # ---- the socket ------------------------------------------------------------
 
+def _after_request():
+    global _KILL_AT, _done
+    if _KILL_AT is None:
+        import os
+        _KILL_AT = int(os.environ.get("VNET_KILL_AT_REQUEST") or 0)
+    _done += 1
+    if _done == _KILL_AT:
+        import os
+        import signal
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 class NetlinkError(OSError):
     """A negative ack; ``.msg`` holds the kernel's extended-ack text if any."""
 
@@ -227,6 +244,7 @@ class Socket:
                     e = self._error(f, p)
                     if e:
                         raise e
+                    _after_request()
                     return
 
     def query(self, mtype, body):

@@ -13,7 +13,8 @@ class Veth(Kind):
 
     def extra_data(self, ctx, iface):
         p = iface.peer
-        attrs = rtnl.link_attrs(name=p.name, mtu=p.mtu, mac=p.mac,
+        # the group tag in the creation request: a crash right after it leaves no untagged peer
+        attrs = rtnl.link_attrs(name=p.name, mtu=p.mtu, mac=p.mac, group=ctx.group,
                                 ns_fd=ctx.fd(p.netns) if p.netns != iface.netns else None)
         return nl.attr(VETH_INFO_PEER, rtnl.ifinfo() + attrs)   # up: set after creation
 
