@@ -35,6 +35,8 @@ class KernelError(VnetError):
         txt = os.strerror(self.errno) if self.errno else ""
         if self.kernel_message:
             txt = f"{txt} ({self.kernel_message})" if txt else self.kernel_message
+        if self.errno == 1:   # EPERM
+            txt += ": vnet changes network devices and namespaces, which needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN)"
         return f"{self.step}: {txt}" if self.step else txt
 
     def at(self, step):

@@ -251,3 +251,14 @@ def test_observation_cost_is_linear_and_a_noop_sends_nothing(sandbox):
     again = json.loads(sandbox.vnet("apply", "--json", f).stdout)
     assert again["applied"] == [] and again["requests"] == 0
     sandbox.vnet("destroy", f)
+
+
+@pytest.mark.needs("veth")
+def test_without_cap_net_admin_a_clear_message_and_nothing_changed(sandbox):
+    before = sandbox.dump_all()
+    r = subprocess.run(["setpriv", "--bounding-set=-net_admin", sys.executable, "-m", "vnet", "apply",
+                        os.path.join(EX, "fig9-veth.yaml")], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")})
+    assert r.returncode == 3 and "Traceback" not in r.stderr, r.stderr
+    assert "needs root (CAP_NET_ADMIN" in r.stderr and "Operation not permitted" in r.stderr
+    assert sandbox.dump_all() == before

@@ -85,7 +85,11 @@ class Kernel:
         self.forget(name)
         self._fds[name] = netns.create(name)
         from . import rtnl
-        rtnl.set_link(self.sock(name), 1, up=True)  # lo up, so a lab can talk to itself
+        try:
+            rtnl.set_link(self.sock(name), 1, up=True)  # lo up, so a lab can talk to itself
+        except BaseException:   # not half made: the step fails whole (without CAP_NET_ADMIN, say)
+            self.delete_ns(name)
+            raise
 
     def delete_ns(self, name):
         self.forget(name)
