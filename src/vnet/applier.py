@@ -31,7 +31,12 @@ class Context:
         return self.k.sock(ns)
 
     def fd(self, ns):
-        return self.k.fd(ns)
+        """The namespace's fd; a namespace that is gone is an error (never
+        None, which would mean the namespace vnet runs in)."""
+        fd = self.k.fd(ns)
+        if fd is None and ns is not None:
+            raise FileNotFoundError(errno.ENOENT, f"network namespace {ns!r} does not exist (removed by someone else?)")
+        return fd
 
     def genl(self, ns, family):
         return self.k.genl(ns, family)

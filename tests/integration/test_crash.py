@@ -96,3 +96,62 @@ interfaces:
         if os.path.exists("/run/vnet/race.json"):
             sandbox.vnet("destroy", "race")
     assert sandbox.dump_all() == before
+
+
+@pytest.mark.needs("bridge", "veth")
+def test_a_name_taken_by_a_third_party_between_plan_and_apply_is_undone(sandbox):
+    """Between vnet's plan and its apply, someone else creates a device with
+    a name the plan is about to use: the kernel refuses, everything vnet did
+    is undone, the error names the step, and the stranger is untouched."""
+    import vnet
+    from vnet.applier import execute
+    from vnet.errors import KernelError
+    from vnet.kernel.session import Kernel
+    f = sandbox.write("taken.yaml", """name: taken
+namespaces: [t1]
+interfaces:
+  - {name: br0, kind: bridge}
+  - {name: v1, kind: veth, master: br0, peer: {name: eth0, netns: t1}}
+""")
+    before = sandbox.dump_all()
+    topo = vnet.load(f)
+    with Kernel() as k:
+        p = vnet.plan(topo, k)
+        sandbox.sh("ip link add v1 type bridge")        # the third party
+        with pytest.raises(KernelError) as e:
+            execute(k, p)
+    assert "create link v1" in str(e.value) and "File exists" in str(e.value)
+    sandbox.sh("ip link del v1")
+    assert sandbox.dump_all() == before
+    assert not os.path.exists("/run/vnet/taken.json")
+
+
+@pytest.mark.needs("bridge", "veth")
+def test_a_namespace_removed_under_our_feet_is_reported_and_undone(sandbox):
+    import vnet
+    from vnet.applier import execute
+    from vnet.errors import KernelError
+    from vnet.kernel.session import Kernel
+    base = """name: gone
+namespaces: [g1]
+interfaces:
+  - {name: br0, kind: bridge}
+"""
+    f = sandbox.write("gone.yaml", base)
+    sandbox.vnet("apply", f)
+    applied = sandbox.dump_all()
+    f = sandbox.write("gone.yaml", base + "  - {name: v1, kind: veth, master: br0, peer: {name: eth0, netns: g1}}\n")
+    topo = vnet.load(f)
+    with Kernel() as k:
+        p = vnet.plan(topo, k)
+        k.forget("g1")
+        sandbox.sh("ip netns del g1")                     # removed by someone else
+        with pytest.raises(KernelError) as e:
+            execute(k, p)
+    assert "create link v1" in str(e.value), str(e.value)
+    after = sandbox.dump_all()
+    assert "v1" not in after[None], "the half-made pair was not undone"
+    r = sandbox.vnet("apply", f, check=False)   # and a new apply makes it whole again
+    assert r.returncode == 0, r.stderr
+    assert json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"] == []
+    sandbox.vnet("destroy", f)
