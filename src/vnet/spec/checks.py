@@ -87,12 +87,13 @@ def parse(items, p):
             p.add(f"{path}.name", "expected a string")
             name = None
         label = f"{path} ({name})" if name else path
+        before = len(p.items)
         args = F.validate(TYPES[t], raw[t], f"{label}.{t}", p)
         allowed = EXPECT.get(t, REACH)
         expect = raw.get("expect", DEFAULT_EXPECT.get(t, "reachable"))
         if expect not in allowed:
             p.add(f"{label}.expect", f"{expect!r} is not one of {', '.join(allowed)}")
-        if args is F.MISSING:
+        if args is F.MISSING or len(p.items) > before:   # the cross-checks need every field sound
             continue
         out.append(Check(type=t, args=args, expect=expect, name=name or "", path=label))
     return out
