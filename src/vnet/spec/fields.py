@@ -316,7 +316,12 @@ def _join(path, key):
 
 
 def _short(v):
-    r = repr(v)
+    """A value shown in a message: cut before it is built (a YAML alias
+    bomb's full repr would take seconds and gigabytes)."""
+    import reprlib
+    rp = reprlib.Repr()
+    rp.maxlevel, rp.maxlist, rp.maxdict, rp.maxstring, rp.maxother = 3, 6, 6, 40, 40
+    r = rp.repr(v)
     return r if len(r) <= 40 else r[:37] + "..."
 
 
