@@ -27,6 +27,14 @@ class Context:
         m = endpoint.master_key() if endpoint.master else None
         return bool(m and getattr(self._kinds.get(m), "ports_join_down", False))
 
+    def joined(self, endpoint):
+        """``endpoint`` was just made a port of its master: the master's kind
+        may confirm it (teamd sometimes drops a port added as it appears)."""
+        m = endpoint.master_key() if endpoint.master else None
+        kind = self._kinds.get(m)
+        if kind is not None:
+            kind.port_joined(self, endpoint)
+
     def sock(self, ns):
         return self.k.sock(ns)
 
@@ -103,6 +111,8 @@ def _tag_and_settle(ctx, iface):
         sock, idx = ctx.sock(e.netns), ctx.ifindex(*e.key)
         attrs = rtnl.link_attrs(group=ctx.group, master=ctx.ifindex(*e.master_key()) if e.master else None)
         rtnl.set_link(sock, idx, up=None if ctx.joins_down(e) else e.up, attrs=attrs)
+        if e.master:
+            ctx.joined(e)
         if ctx.joins_down(e) and e.up:
             rtnl.set_link(sock, idx, up=True)
 
@@ -182,6 +192,7 @@ def _set_fields(ctx, e, fields):
     if m and ctx.joins_down(e):   # down to join, then to the state it should have
         rtnl.set_link(sock, idx, up=False)
         rtnl.set_link(sock, idx, attrs=attrs)
+        ctx.joined(e)
         rtnl.set_link(sock, idx, up=e.up)
         return
     rtnl.set_link(sock, idx, up=up, attrs=attrs)

@@ -140,6 +140,9 @@ class FakeCtx:
     def joins_down(self, endpoint):
         return False   # no bond masters in these topologies
 
+    def joined(self, endpoint):
+        pass           # no master here confirms its ports
+
     @contextlib.contextmanager
     def entered(self, ns):
         self.entered_ns.append(ns)

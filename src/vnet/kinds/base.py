@@ -145,6 +145,10 @@ class Kind:
             # is dropped again (seen on 6.1); it goes up after joining
             rtnl.set_link(ctx.sock(iface.netns), ctx.ifindex(*iface.key),
                           attrs=rtnl.link_attrs(master=ctx.ifindex(*iface.master_key())))
+            ctx.joined(iface)
+
+    def port_joined(self, ctx, endpoint):
+        """``endpoint`` was just made a port of a device of this kind."""
 
     def release(self, k, ns, name):
         """Before device ``name`` in ``ns`` is deleted (or its namespace is):

@@ -111,6 +111,22 @@ class Team(Kind):
                                 master=ctx.ifindex(*iface.master_key()) if iface.master else None)
         rtnl.set_link(ctx.sock(iface.netns), ctx.ifindex(*iface.key), up=iface.up, attrs=attrs)
 
+    def port_joined(self, ctx, endpoint):
+        """teamd sometimes drops a port added just after the port appeared
+        (seen on 6.1 with teamd 1.31): confirm it is still a port a moment
+        later, and join it again if not."""
+        import time
+        sock, idx = ctx.sock(endpoint.netns), ctx.ifindex(*endpoint.key)
+        master = ctx.ifindex(*endpoint.master_key())
+        for _ in range(5):
+            time.sleep(0.1)
+            ln = rtnl.get_link(sock, endpoint.name)
+            if ln is not None and ln.master == master:
+                return
+            rtnl.set_link(sock, idx, up=False)
+            rtnl.set_link(sock, idx, attrs=rtnl.link_attrs(master=master))
+        raise OSError(16, f"teamd keeps dropping port {endpoint.label}")
+
     def release(self, k, ns, name):
         """Stop the teamd of device ``name`` in ``ns`` (it removes the device as it quits)."""
         _d, conf, pidfile = _paths(ns, name)

@@ -84,6 +84,8 @@ class TunTap(Kind):
         sock, idx = ctx.sock(iface.netns), ctx.ifindex(*iface.key)
         down_first = ctx.joins_down(iface)   # a bond takes only down ports: join, then up
         rtnl.set_link(sock, idx, up=None if down_first else iface.up, attrs=attrs)
+        if iface.master:
+            ctx.joined(iface)
         if down_first and iface.up:
             rtnl.set_link(sock, idx, up=True)
         if iface.options.get("tunnel"):
