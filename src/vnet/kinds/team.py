@@ -27,6 +27,14 @@ def _paths(ns, name):
     return daemon.paths("teamd", ns, name)
 
 
+def _tail(path, n=600):
+    try:
+        with open(path) as f:
+            return f.read()[-n:].strip()
+    except OSError:
+        return "(no log)"
+
+
 class Team(Kind):
     name = kernel_kind = "team"
     doc = "a team device run by teamd: its ports (`master: team0`) act as one link"
@@ -101,11 +109,13 @@ class Team(Kind):
             json.dump(self.config(iface), f)
         # -u: no control socket (its path is per device name, not per namespace);
         # -d returns once the device exists; the child inherits this thread's namespace
-        with ctx.entered(iface.netns):
-            r = subprocess.run([teamd, "-d", "-u", "-f", conf, "-p", pidfile, "-t", iface.name],
-                               capture_output=True, text=True, timeout=30)
+        # its log (stderr, kept after it daemonizes) goes beside its config
+        log = conf[:-len(".json")] + ".log"
+        with ctx.entered(iface.netns), open(log, "w") as out:
+            r = subprocess.run([teamd, "-d", "-u", "-g", "-l", "stderr", "-f", conf, "-p", pidfile, "-t", iface.name],
+                               stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=30)
         if r.returncode != 0:
-            raise OSError(5, f"teamd failed to start (exit {r.returncode}): {r.stderr.strip()[-300:]}")
+            raise OSError(5, f"teamd failed to start (exit {r.returncode}): {_tail(log)}")
         ctx.forget(*iface.key)
         attrs = rtnl.link_attrs(mtu=iface.mtu, mac=iface.mac, group=ctx.group,
                                 master=ctx.ifindex(*iface.master_key()) if iface.master else None)
@@ -113,24 +123,30 @@ class Team(Kind):
 
     def port_joined(self, ctx, endpoint):
         """teamd sometimes drops a port added just after the port appeared
-        (seen on 6.1 with teamd 1.31): confirm it is still a port a moment
-        later, and join it again if not."""
+        (seen on 6.1 with teamd 1.31): confirm it is still a port twice,
+        0.3 s apart, and join it again if not."""
         import time
         sock, idx = ctx.sock(endpoint.netns), ctx.ifindex(*endpoint.key)
         master = ctx.ifindex(*endpoint.master_key())
-        for _ in range(5):
-            time.sleep(0.1)
+
+        def held():
             ln = rtnl.get_link(sock, endpoint.name)
-            if ln is not None and ln.master == master:
-                return
+            return ln is not None and ln.master == master
+        for wait in (0.1, 0.2, 0.4, 0.8, 1.6):   # teamd may be busy for a while: back off
+            time.sleep(wait)
+            if held():
+                time.sleep(0.3)
+                if held():
+                    return
             rtnl.set_link(sock, idx, up=False)
             rtnl.set_link(sock, idx, attrs=rtnl.link_attrs(master=master))
-        raise OSError(16, f"teamd keeps dropping port {endpoint.label}")
+        log = _paths(endpoint.master_key()[0], endpoint.master_key()[1])[1][:-len(".json")] + ".log"
+        raise OSError(16, f"teamd keeps dropping port {endpoint.label}; its log ends: {_tail(log)}")
 
     def release(self, k, ns, name):
         """Stop the teamd of device ``name`` in ``ns`` (it removes the device as it quits)."""
         _d, conf, pidfile = _paths(ns, name)
-        daemon.stop(pidfile, "teamd", files=(conf,))
+        daemon.stop(pidfile, "teamd", files=(conf, conf[:-len(".json")] + ".log"))
 
     def modify(self, ctx, iface, changed):
         raise AssertionError("team options re-create the device (teamd reads its config once)")
