@@ -14,6 +14,7 @@ exec unshare --mount --net --propagation private bash -c '
   $V plan $F
   $V apply $F
   ip netns exec net1 ping -c 3 -W 2 10.0.10.2
+  $V check $F
   $V show $F
   $V script $F
   $V destroy $F
