@@ -6,7 +6,6 @@ import json
 import os
 import re
 import socket
-import threading
 import time
 
 import pytest
@@ -21,25 +20,13 @@ KEY_B = open(os.path.join(EX, "keys", "fig20-b.hex")).read().strip()
 MARK = b"VNET-PLAINTEXT-MARKER"
 
 
-def _capture(ns, dev, seconds, trigger):
-    """Raw frames seen on ``dev`` in ``ns`` while ``trigger`` runs."""
+def _capture(ns, dev, trigger):
+    """Raw frames seen on ``dev`` in ``ns`` while ``trigger`` runs (vnet's own capture)."""
+    from vnet.check.capture import Capture
     from vnet.kernel.session import Kernel
-    with Kernel() as k, k.entered(ns):
-        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
-    s.bind((dev, 0))
-    s.settimeout(0.2)
-    frames = []
-    t = threading.Thread(target=trigger)
-    t.start()
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        try:
-            frames.append(s.recv(65535))
-        except socket.timeout:
-            pass
-    t.join()
-    s.close()
-    return frames
+    with Kernel() as k, Capture(k, ns, dev) as cap:
+        trigger()
+    return [f.data for f in cap.frames]
 
 
 def _udp(ns, dst, payload):
@@ -65,7 +52,7 @@ def _copy(sandbox, name, text):
 def test_fig20_encrypted_traffic_and_ip_macsec_agrees(sandbox):
     apply_json(sandbox, FIG20)
     assert ping("net1", "10.20.0.2", timeout=2) and ping("net2", "10.20.0.1", timeout=2)
-    frames = _capture("net2", "veth2", 1.5, lambda: _udp("net1", "10.20.0.2", MARK * 4))
+    frames = _capture("net2", "veth2", lambda: _udp("net1", "10.20.0.2", MARK * 4))
     types = {f[12:14].hex() for f in frames}
     assert frames and types == {"88e5"}, f"the veth carries ethertypes {types}, not only MACsec"
     assert not any(MARK in f for f in frames), "plaintext payload on the wire"
