@@ -78,11 +78,17 @@ def _ns_create(ctx, rec, ns):
     return lambda: _ns_delete(ctx, rec, ns)
 
 
-def _ns_delete(ctx, rec, ns):
+def _release_recorded(k, rec, only_ns=False, ns=None):
+    """Stop what vnet runs for the recorded devices (teamd, tunnels), all of
+    them or those of namespace ``ns``, before their devices go."""
     from .kinds import BY_NAME
     for (dns, name), kind in list(rec.devices.items()):
-        if dns == ns and kind in BY_NAME:
-            BY_NAME[kind].release(ctx.k, ns, name)
+        if (not only_ns or dns == ns) and kind in BY_NAME:
+            BY_NAME[kind].release(k, dns, name)
+
+
+def _ns_delete(ctx, rec, ns):
+    _release_recorded(ctx.k, rec, only_ns=True, ns=ns)
     ctx.forget_ns(ns)
     ctx.k.delete_ns(ns)
     if ns in rec.namespaces:
@@ -375,10 +381,7 @@ def remove_owned(k, rec):
         if ns is None and old is not None:
             sysctl.write(key, old)
             removed.append(f"sysctl {key} restored to {old}")
-    from .kinds import BY_NAME
-    for (ns, name), kind in rec.devices.items():   # what runs for a device (teamd) stops first
-        if kind in BY_NAME:
-            BY_NAME[kind].release(k, ns, name)
+    _release_recorded(k, rec)
     host = st.namespaces.get(None, {})
     mine = [d for d in host.values() if rec.owns_device(d)]
     tagged = [d for d in host.values() if d.group == rec.group]

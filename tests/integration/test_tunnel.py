@@ -252,3 +252,27 @@ def test_tun_api_reads_and_writes_packets_on_queues(sandbox):
         t.join()
         assert answered
     assert "tq0" not in sandbox.links("t1"), "a device tun.open created outlived its last queue"
+
+
+@pytest.mark.needs("veth")
+def test_tun_offload_mode_reads_packets_with_their_virtio_header(sandbox):
+    """offload=True: each read starts with a virtio_net_hdr; an echo request
+    comes as one IPv4 packet that is no super-packet (gso_type none)."""
+    from vnet import tun
+    from vnet.check.ping import ping as ping_
+    sandbox.sh("ip netns add t2")
+    with tun.open("to0", netns="t2", offload=True) as dev:
+        sandbox.sh("ip -n t2 addr add 10.124.0.1/24 dev to0 && ip -n t2 link set to0 up")
+        dev.set_blocking(False)
+        ping_("t2", "10.124.0.2", timeout=0.5)   # nobody answers; the request is what we read
+        got = None
+        for _ in range(20):
+            try:
+                hdr, pkt = dev.read_vnet()
+            except BlockingIOError:
+                continue
+            if pkt[0] >> 4 == 4 and pkt[9] == 1:
+                got = (hdr, bytes(pkt))
+                break
+        assert got is not None, "no ICMP packet read from the offload-mode TUN"
+        assert got[0][1] == tun.GSO_NONE and got[1][16:20] == bytes([10, 124, 0, 2])

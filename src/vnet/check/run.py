@@ -1,6 +1,7 @@
 """Run a topology's checks against the live kernel: each bounded in time,
 each with what was expected and what was observed. Captures run around the
 check they name; every socket and thread ends with its check, Ctrl-C too."""
+import contextlib
 import time
 
 from ..spec.checks import FILTERS
@@ -70,28 +71,24 @@ def run(topo, k, on_result=None):
                            "in the file or failed to start")
             else:
                 good = sum(matches(f, **{k: c.args.get(k) for k in FILTERS}) for f in frames)
-                observed = "no frames" if not frames else ("all" if good == len(frames) else "some" if good else "none")
-                ok = bool(frames) and (observed == c.expect or (c.expect == "some" and observed == "all"))
-                if c.expect == "none":
-                    ok = bool(frames) and good == 0
+                observed = "all" if good == len(frames) else "some" if good else "none"
+                ok = bool(frames) and {"all": good == len(frames), "some": good > 0, "none": good == 0}[c.expect]
                 r = Result(describe(c), f"{c.expect} frames match", f"{observed} of {len(frames)} frames match"
                            if frames else "no frames seen", ok, detail=f"{good} of {len(frames)} matched")
             results.append(r)
         else:
             caps = []
             try:
-                try:
+                with contextlib.ExitStack() as stack:   # captures run around the traffic, and always stop
                     for cc in captures.get(c.name, []) if c.name else []:
-                        caps.append((cc, Capture(k, cc.args.get("netns"), cc.args["dev"]).__enter__()))
+                        caps.append((cc, stack.enter_context(Capture(k, cc.args.get("netns"), cc.args["dev"]))))
                     passed = _traffic(k, c)
-                    observed = "reachable" if passed else "unreachable"
-                    r = Result(describe(c), c.expect, observed, observed == c.expect)
-                except (OSError, FileNotFoundError) as e:
-                    r = Result(describe(c), c.expect, "error", False, detail=str(e))
-            finally:
-                for cc, cap in caps:
-                    cap.__exit__(None, None, None)
-                    seen[id(cc)] = cap.frames
+                observed = "reachable" if passed else "unreachable"
+                r = Result(describe(c), c.expect, observed, observed == c.expect)
+            except OSError as e:
+                r = Result(describe(c), c.expect, "error", False, detail=str(e))
+            for cc, cap in caps:
+                seen[id(cc)] = cap.frames
             r.seconds = time.monotonic() - t0
             results.append(r)
         if on_result:

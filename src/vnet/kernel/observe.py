@@ -26,9 +26,8 @@ class Device(Struct):
 class _Dumps:
     """Per-namespace dumps that only some kinds need, taken on first use."""
 
-    def __init__(self, k, ns):
-        self._k, self._ns = k, ns
-        self.k, self.ns = k, ns
+    def __init__(self, k, ns, links):
+        self.k, self.ns, self.links = k, ns, links   # the kernel session, the namespace, its link dump
         self._sock = k.sock(ns)
         self._fd = k.fd(ns)
         self._fdb = None
@@ -39,7 +38,7 @@ class _Dumps:
         """A device's driver name (ethtool), for devices without a link kind."""
         if "_ethtool" not in self._more:
             import socket
-            with self._k.entered(self._ns):
+            with self.k.entered(self.ns):
                 self._more["_ethtool"] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         from .ethtool import driver
         return driver(name, self._more["_ethtool"])
@@ -52,7 +51,7 @@ class _Dumps:
     def cached(self, key, take):
         """``take(kernel, ns)`` once per namespace: a kind's own dump (macsec's SAs...)."""
         if key not in self._more:
-            self._more[key] = take(self._k, self._ns)
+            self._more[key] = take(self.k, self.ns)
         return self._more[key]
 
     def sysfs(self, path):
@@ -131,8 +130,7 @@ def observe(k, namespaces, routes_in=(), sysctls=()):
 
     for ns, (links, addrs) in raw.items():
         resolve = resolver(ns)
-        dumps = _Dumps(k, ns)
-        dumps.links = links
+        dumps = _Dumps(k, ns, links)
         devs = st.namespaces[ns] = {}
         for ln in links:
             kind = identify(ln) or (recognize(ln, dumps) if ln.kind is None else None)
