@@ -189,6 +189,14 @@ class CIDR(Field):
         try:
             return ipaddress.ip_interface(v.strip())
         except ValueError:
+            addr, _, plen = v.strip().partition("/")
+            try:
+                ip = ipaddress.ip_address(addr)
+            except ValueError:
+                ip = None
+            if ip is not None and plen.isdigit():   # the address is fine, its length is not
+                raise Invalid(f"{v!r}: prefix length {plen!r} is out of range 0..{ip.max_prefixlen} "
+                              f"for an IPv{ip.version} address") from None
             raise Invalid(f"{v!r} is not an address with prefix length, e.g. 10.0.0.1/24 or fd00::1/64") from None
 
 

@@ -70,14 +70,19 @@ def interface_field(kind):
     return F.Obj(fields, kind.doc, title=kind.name)
 
 
+MAX_FILE = 32 << 20   # 100,000 namespaces with a device each fit in a tenth of this
+
+
 def load(path):
     """Load and validate a topology file (YAML or JSON)."""
+    from ..errors import SpecError
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            data = f.read(MAX_FILE + 1)
     except OSError as e:
-        from ..errors import SpecError
         raise SpecError(f"{path}: cannot read: {e.strerror}") from None
+    if len(data) > MAX_FILE:   # read no further: a topology this size is a mistake (or /dev/zero)
+        raise SpecError(f"{path}: larger than {MAX_FILE >> 20} MiB, the most a topology file may be")
     return load_text(data, path)
 
 
