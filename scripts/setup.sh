@@ -5,7 +5,7 @@
 # static busybox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs=(iproute2 python3-venv python3-pip iputils-ping libteam-utils iperf3)
+pkgs=(iproute2 python3-venv python3-pip iputils-ping libteam-utils iperf3 graphviz)
 [ "${1:-}" = "--guest" ] && pkgs+=(qemu-system-x86 linux-image-amd64 busybox-static)
 need=()
 for p in "${pkgs[@]}"; do

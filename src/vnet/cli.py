@@ -40,6 +40,15 @@ def _p():
     e.add_argument("--netns", action="append", metavar="NS", help="only this namespace (repeatable)")
     e.add_argument("--name", help="topology name to write (default: the topology's, or 'exported')")
     cmd("script", "the equivalent iproute2 commands")
+    g = cmd("diagram", "draw a topology file, a topology's live state (NAME) or, with --live, every namespace "
+            "of the machine, as the reference's figures do", file=False, json_=False)
+    g.add_argument("target", nargs="?", metavar="FILE|NAME")
+    g.add_argument("--live", action="store_true", help="draw the kernel's state (with FILE: that topology's; "
+                   "alone: every namespace, including devices vnet did not create)")
+    g.add_argument("--netns", action="append", metavar="NS", help="only this namespace (repeatable; 'host' "
+                   "for vnet's own)")
+    g.add_argument("-o", "--output", default="-", metavar="OUT",
+                   help="OUT.svg, .png, .dot or .md (Mermaid); default: DOT on stdout")
     x = sub.add_parser("exec", help="run a command in a namespace", description="run a command in a namespace")
     x.add_argument("netns")
     x.add_argument("command", nargs=argparse.REMAINDER)
@@ -268,6 +277,42 @@ def cmd_script(args):
     from .render.iproute2 import script
     lines = script(load(args.file))
     _out(args, {"commands": [ln for ln in lines if not ln.startswith("#")]}, lambda: print("\n".join(lines)))
+
+
+def cmd_diagram(args):
+    from . import diagram
+    fmt = None if args.output == "-" else diagram.fmt_of(args.output)   # a bad OUT fails before any work
+    if args.target and not args.live and os.path.isfile(args.target):
+        from .diagram.graph import from_topology
+        args.file = args.target
+        g = from_topology(_load(args))
+    elif args.target:
+        devs, _st, t = _live(args.target)
+        g = diagram.of_live(devs, [None] + list(t.namespaces), f"live: topology {t.name}")
+    elif args.live:
+        from .kernel import netns
+        from .kernel.observe import observe
+        from .kernel.session import Kernel
+        names = [n for n in (args.netns or [None] + netns.list_names()) if n != "host"]
+        if args.netns and "host" in args.netns:
+            names = [None] + names
+        with Kernel() as k:
+            st = observe(k, names)
+        g = diagram.of_live(list(st.devices()), names, "live: this machine")
+    else:
+        raise VnetError("diagram: give a topology FILE, a topology NAME, or --live")
+    if args.netns:
+        keep = {None if n == "host" else n for n in args.netns}
+        g = _only_namespaces(g, keep)
+    diagram.write(g, args.output, fmt)
+
+
+def _only_namespaces(g, keep):
+    ids = {n.id for n in g.nodes.values() if n.cluster in keep or n.cluster == ""}
+    g.clusters = {ns: v for ns, v in g.clusters.items() if ns in keep}
+    g.nodes = {i: n for i, n in g.nodes.items() if i in ids}
+    g.edges = [e for e in g.edges if e.a in ids and e.b in ids]
+    return g
 
 
 def cmd_exec(args):

@@ -188,6 +188,31 @@ class Kind:
         """Facts for `vnet show` that are not options (e.g. /dev/tapN)."""
         return {}
 
+    # ---- diagrams (`vnet diagram`) ------------------------------------
+    shape = "box"           # the Graphviz node shape of this kind
+    colour = "#eeeeee"      # its fill colour
+
+    def diagram_detail(self, options):
+        """A short line under the device's name (a VXLAN's VNI)."""
+        return ""
+
+    def link_label(self, options):
+        """The label on the edge to the lower device: the mode by default."""
+        return str(options.get("mode") or "")
+
+    def port_label(self, port):
+        """The label on the edge from a port to a master of this kind."""
+        return ""
+
+    def tunnels(self, options):
+        """Tunnels this device ends: (local address or None, remote address,
+        label) for each; a diagram joins two ends that name each other."""
+        return []
+
+    def processes(self, dev, live):
+        """Processes on the device's other side, as labels (a TUN's reader)."""
+        return []
+
 
 def tap_device(link, dumps):
     """The /dev node of a macvtap or ipvtap. The kernel names it tap<ifindex>,

@@ -82,3 +82,4 @@ class Bond(Kind):
 
 
 KIND = Bond()
+KIND.shape, KIND.colour = "box3d", "#f4cccc"

@@ -84,6 +84,19 @@ class Bridge(Kind):
         return (None if vlans is None else sorted((vid, v["pvid"], v["untagged"]) for v in vlans for vid in _vids(v["vid"])),
                 bool(port_options.get("hairpin")))
 
+    def port_label(self, port):
+        """A port's VLANs as runs (``VLAN 10 pvid untagged, 100-103``), and hairpin."""
+        vlans, hairpin = self.port_state(port)
+        runs = []
+        for vid, pvid, untagged in vlans or []:
+            if runs and runs[-1][1] == vid - 1 and tuple(runs[-1][2:]) == (pvid, untagged):
+                runs[-1][1] = vid
+            else:
+                runs.append([vid, vid, pvid, untagged])
+        parts = [(f"{a}" if a == b else f"{a}-{b}") + " pvid" * p + " untagged" * u for a, b, p, u in runs]
+        text = ("VLAN " + ", ".join(parts)) if parts else ""
+        return ", ".join(x for x in (text, "hairpin" if hairpin else "") if x)
+
     def observe_ports(self, ports, dumps):
         from ..kernel import netlink as nl
         raw = {ln.ifindex: ln for ln in dumps.links}
@@ -181,3 +194,4 @@ class Bridge(Kind):
 
 
 KIND = Bridge()
+KIND.shape, KIND.colour = "box3d", "#a4c2f4"

@@ -36,3 +36,5 @@ class Vxcan(Veth):
 
 VCAN = Vcan()
 VXCAN = Vxcan()
+VCAN.shape, VCAN.colour = "ellipse", "#d5a6bd"
+VXCAN.shape, VXCAN.colour = "box", "#d5a6bd"

@@ -8,3 +8,4 @@ class Dummy(Kind):
 
 
 KIND = Dummy()
+KIND.shape, KIND.colour = "box", "#f3f3f3"

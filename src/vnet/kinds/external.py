@@ -14,3 +14,4 @@ class External(Kind):
 
 
 KIND = External()
+KIND.shape, KIND.colour = "house", "#ffffff"

@@ -81,9 +81,15 @@ class Ipvlan(Kind):
     def iproute2(self, iface):
         return ["mode", iface.options["mode"], iface.options["flags"]]
 
+    def link_label(self, options):
+        flags = options.get("flags")
+        return " ".join(str(x) for x in (options.get("mode"), flags if flags not in (None, "bridge") else None) if x)
+
     def observed_extra(self, link, resolve, dumps):
         return tap_device(link, dumps) if self.name == "ipvtap" else {}
 
 
 IPVLAN = Ipvlan("ipvlan", "a device sharing its lower device's MAC, told apart by IP address")
 IPVTAP = Ipvlan("ipvtap", "an ipvlan whose packets a VM reads and writes through /dev/tapN")
+IPVLAN.shape, IPVLAN.colour = "box", "#a2c4c9"
+IPVTAP.shape, IPVTAP.colour = "cds", "#a2c4c9"

@@ -301,6 +301,9 @@ class Macsec(Kind):
                     if an not in want:
                         genl.del_rxsa(g, idx, raw, an)
 
+    def link_label(self, options):
+        return f"MACsec {options.get('cipher') or ''}".strip()
+
     def observed_extra(self, link, resolve, dumps):
         secys = dumps.cached("macsec", lambda k, ns: genl.dump(k.genl(ns, genl.FAMILY)))
         s = secys.get(link.ifindex)
@@ -370,3 +373,4 @@ def _sa_words(sa):
 
 
 KIND = Macsec()
+KIND.shape, KIND.colour = "octagon", "#b4a7d6"

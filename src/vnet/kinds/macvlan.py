@@ -119,3 +119,5 @@ def _expected_talks(topo, group):
 
 MACVLAN = Macvlan("macvlan", "a device with its own MAC address on a lower device")
 MACVTAP = Macvlan("macvtap", "a macvlan whose frames a VM reads and writes through /dev/tapN")
+MACVLAN.shape, MACVLAN.colour = "box", "#9fc5e8"
+MACVTAP.shape, MACVTAP.colour = "cds", "#9fc5e8"

@@ -34,3 +34,4 @@ class NetFailover(Kind):
 
 
 KIND = NetFailover()
+KIND.shape, KIND.colour = "doubleoctagon", "#f9cb9c"

@@ -180,3 +180,4 @@ class Team(Kind):
 
 
 KIND = Team()
+KIND.shape, KIND.colour = "box3d", "#ea9999"

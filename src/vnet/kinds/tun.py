@@ -188,5 +188,71 @@ class TunTap(Kind):
         return out
 
 
+    def tunnels(self, options):
+        t = options.get("tunnel") or {}
+        if not t.get("listen") or not t.get("peer"):
+            return []
+        local, peer = (a.rsplit(":", 1)[0].strip("[]") for a in (t["listen"], t["peer"]))
+        sealed = "sealed" if t.get("key_file") or t.get("key_env") or t.get("sealed") else "plain"
+        return [(local, peer, f"vnet tunnel, UDP {t['peer'].rsplit(':', 1)[1]}, {sealed}")]
+
+    def processes(self, dev, live):
+        """Who reads the device: the `vnet tunnel` a file declares, or on the
+        live machine every process with a file descriptor attached to it. The
+        kernel names the device in the descriptor's fdinfo (`iff:`) but not
+        its namespace: a holder in the device's namespace is its reader; one
+        elsewhere (it entered the namespace only to open it) is when no other
+        TUN/TAP device drawn has that name."""
+        if live is None:
+            return ["vnet tunnel"] if dev.options.get("tunnel") else []
+        if "tun_holders" not in live:
+            live["tun_holders"] = _tun_holders()
+        holders = live["tun_holders"].get(dev.name, [])
+        try:
+            ino = os.stat(f"/run/netns/{dev.netns}" if dev.netns else "/proc/self/ns/net").st_ino
+        except OSError:
+            ino = None
+        here = [label for i, label in holders if i == ino]
+        namesakes = [d for d in live.get("devices", ()) if d.name == dev.name and isinstance(d.kind, TunTap)]
+        return here or ([label for _i, label in holders] if len(namesakes) == 1 else [])
+
+
+def _tun_holders():
+    """{device name: [(network namespace inode, "name [pid]"), ...]} of every
+    process holding a TUN/TAP file descriptor."""
+    out = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") != "/dev/net/tun":
+                    continue
+                with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                    iff = next((ln.split()[1] for ln in f if ln.startswith("iff:")), None)
+                ino = os.stat(f"/proc/{pid}/ns/net").st_ino
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except (OSError, IndexError):
+                continue
+            if iff:
+                held = (ino, f"{_program(argv)} [{pid}]")
+                if held not in out.setdefault(iff, []):
+                    out[iff].append(held)
+    return out
+
+
+def _program(argv):
+    """A process's name as a person would say it: `vnet tunnel` for ours."""
+    words = [os.path.basename(a.decode(errors="replace")) for a in argv if a]
+    if len(words) >= 4 and words[1:3] == ["-m", "vnet"]:
+        return f"vnet {words[3]}"
+    return words[0] if words else "?"
+
+
 TUN = TunTap("tun", 1, "a layer-3 device whose other end is a process reading IP packets")
 TAP = TunTap("tap", 2, "a layer-2 device whose other end is a process reading Ethernet frames")
+TUN.shape, TUN.colour = "cds", "#fce5cd"
+TAP.shape, TAP.colour = "cds", "#f6b26b"

@@ -43,3 +43,4 @@ class Veth(Kind):
 
 
 KIND = Veth()
+KIND.shape, KIND.colour = "box", "#b6d7a8"

@@ -89,6 +89,9 @@ class Vlan(Kind):
             return sorted(m for m in value if not m.endswith(":0"))
         return value
 
+    def link_label(self, options):
+        return f"VLAN {options.get('id')}" + (" (802.1ad)" if options.get("protocol") == "802.1ad" else "")
+
     def iproute2(self, iface):
         o = iface.options
         out = ["protocol", o.get("protocol") or "802.1Q", "id", o["id"]]
@@ -102,3 +105,4 @@ class Vlan(Kind):
 
 
 KIND = Vlan()
+KIND.shape, KIND.colour = "tab", "#ffe599"

@@ -30,6 +30,23 @@ class Vxlan(Kind):
                       "static forwarding entries (several all-zero entries: head-end replication)"),
     }
     link_option = "dev"
+
+    def diagram_detail(self, options):
+        return f"VNI {options.get('vni')}"
+
+    def link_label(self, options):
+        return "underlay"
+
+    def tunnels(self, options):
+        port = options.get("dstport") or 4789
+        label = f"VXLAN VNI {options.get('vni')}, UDP {port}"
+        local = str(options["local"]) if options.get("local") else None
+        dsts = [options.get("remote"), options.get("group")] + [e.get("dst") for e in options.get("fdb") or []]
+        seen = []
+        for d in dsts:
+            if d is not None and str(d) not in seen:
+                seen.append(str(d))
+        return [(local, d, label) for d in seen]
     inplace = frozenset({"ttl", "learning", "fdb"})
 
     def check(self, iface, problems, path):
@@ -158,3 +175,4 @@ class Vxlan(Kind):
 
 
 KIND = Vxlan()
+KIND.shape, KIND.colour = "hexagon", "#ffd966"
