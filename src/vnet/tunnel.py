@@ -77,17 +77,26 @@ class Tunnel:
         self.rx_epoch = b"\0" * 6
         self.replay = Replay()
         self.pending = {}      # (epoch, counter) -> [count, {index: bytes}]
-        self.stats = {"tx_packets": 0, "tx_bytes": 0, "rx_packets": 0, "rx_bytes": 0,
+        # rx_whole: bursts that were one whole message (joined at once);
+        # rx_chunks: datagrams taken one by one (a message over several bursts)
+        self.stats = {"tx_packets": 0, "tx_bytes": 0, "rx_packets": 0, "rx_bytes": 0, "rx_whole": 0, "rx_chunks": 0,
                       "drops": dict.fromkeys(DROPS, 0)}
         self.running = True
 
     # ---- a message each way -----------------------------------------------------
     def seal(self, msg):
         """The datagrams carrying ``msg``, each at most HEADER + chunk bytes."""
-        return [h + bytes(v) for h, v in self.seal_parts(msg)]
+        return [bytes(h) + bytes(v) for h, v in self.seal_parts(msg)]
 
     def seal_parts(self, msg):
-        """(header, body view) of each datagram: sent as an iovec, never copied here."""
+        """(header, body view) of each datagram."""
+        iov = self.seal_iov(msg)
+        return list(zip(iov[0::2], iov[1::2]))
+
+    def seal_iov(self, msg):
+        """The datagrams of ``msg`` as one iovec: header, body, header, body...
+        Sent as it is (nothing copied here); the headers are built at once,
+        differing only in their index byte."""
         self.counter += 1
         ctr = self.counter.to_bytes(6, "big")
         kind = PLAIN if self.aead is None else SEALED
@@ -97,8 +106,13 @@ class Tunnel:
         n = max(1, -(-len(msg) // c))
         if n > 255:
             raise ValueError(f"a {len(msg)}-byte message needs {n} chunks of {c}: at most 255")
-        mv = memoryview(msg)
-        return [(_HDR.pack(kind, self.epoch, ctr, i, n), mv[i * c:(i + 1) * c]) for i in range(n)]
+        heads = bytearray(_HDR.pack(kind, self.epoch, ctr, 0, n) * n)
+        heads[HEADER - 2::HEADER] = bytes(range(n))
+        hv, mv = memoryview(heads), memoryview(msg)
+        iov = [hv] * (2 * n)
+        iov[0::2] = [hv[i:i + HEADER] for i in range(0, n * HEADER, HEADER)]
+        iov[1::2] = [mv[i:i + c] for i in range(0, n * c, c)]
+        return iov
 
     def open(self, dgram):
         """The message completed by ``dgram``, or None (not complete yet, or dropped and counted)."""
@@ -131,15 +145,22 @@ class Tunnel:
         GRO). A burst that is exactly one whole message in order, the usual
         case, is joined at once without per-chunk bookkeeping."""
         offs = range(0, len(mv), seg)
-        if len(offs) > 1 and len(mv) >= HEADER:
+        if len(offs) > 1 and len(mv) >= HEADER and len(mv) - offs[-1] >= HEADER:
             kind, epoch, ctr_b, idx, n = _HDR.unpack_from(mv)
-            head = mv[:HEADER - 2]
-            if idx == 0 and n == len(offs) and all(mv[o:o + HEADER - 2] == head and mv[o + HEADER - 2] == i
-                                                   for i, o in enumerate(offs)):
+            # every datagram's header, byte by byte across the burst (strided
+            # views): the same message, indexes 0..n-1 in order
+            if idx == 0 and n == len(offs) and bytes(mv[HEADER - 2::seg]) == bytes(range(n)) \
+                    and all(bytes(mv[j::seg]) == mv[j:j + 1].tobytes() * n
+                            for j in (*range(HEADER - 2), HEADER - 1)):
                 if not self._admit(kind, epoch, ctr_b, idx, n):
                     return []
-                m = self._finish(kind, epoch, ctr_b, b"".join([mv[o + HEADER:o + seg] for o in offs]))
+                self.stats["rx_whole"] += 1
+                parts = [mv[o + HEADER:o + seg] for o in offs]
+                if self.aead is None:   # the parts as they are: one writev, no join
+                    return [parts]
+                m = self._finish(kind, epoch, ctr_b, b"".join(parts))
                 return [] if m is None else [m]
+        self.stats["rx_chunks"] += len(offs)
         return [m for m in (self.open(mv[o:o + seg]) for o in offs) if m is not None]
 
     def _admit(self, kind, epoch, ctr_b, idx, n):
@@ -182,16 +203,16 @@ class Tunnel:
                 msg = os.read(fd, 65536 + VNET_HDR)
             except BlockingIOError:
                 return
-            parts = self.seal_parts(msg)
+            iov = self.seal_iov(msg)
             try:
-                if len(parts) == 1:
-                    self.sock.sendmsg(parts[0], (), 0, self.peer)
-                else:   # few sends, segmented by the kernel (UDP GSO): all but the last are full
-                    seg = len(parts[0][0]) + len(parts[0][1])
-                    per = min(GSO_SEGMENTS, GSO_BYTES // seg)
+                if len(iov) == 2:
+                    self.sock.sendmsg(iov, (), 0, self.peer)
+                else:   # few sends (usually one), segmented by the kernel (UDP GSO): all but the last are full
+                    seg = HEADER + len(iov[1])
+                    per = 2 * min(GSO_SEGMENTS, GSO_BYTES // seg)
                     opt = [(SOL_UDP, UDP_SEGMENT, struct.pack("=H", seg))]
-                    for i in range(0, len(parts), per):
-                        self.sock.sendmsg([b for p in parts[i:i + per] for b in p], opt, 0, self.peer)
+                    for i in range(0, len(iov), per):
+                        self.sock.sendmsg(iov[i:i + per], opt, 0, self.peer)
             except OSError:
                 self.stats["drops"]["send_failed"] += 1
                 continue
@@ -213,12 +234,12 @@ class Tunnel:
                     seg = struct.unpack("=i", c[:4])[0] or seg
             for msg in self.open_burst(memoryview(data), seg):
                 try:
-                    os.write(fd, msg)
+                    n = os.writev(fd, msg) if isinstance(msg, list) else os.write(fd, msg)
                 except OSError:
                     self.stats["drops"]["malformed"] += 1
                     continue
                 self.stats["rx_packets"] += 1
-                self.stats["rx_bytes"] += len(msg) - VNET_HDR
+                self.stats["rx_bytes"] += n - VNET_HDR
 
     def run(self, stats_file=None):
         self.dev.set_blocking(False)
@@ -253,6 +274,16 @@ class Tunnel:
             os.replace(tmp, stats_file)
 
 
+IFLA_GSO_MAX_SIZE = 41
+
+
+def super_packet(chunk, key):
+    """The largest super-packet whose message fits one UDP GSO send: the
+    device's gso_max_size, so that the kernel never hands over more."""
+    chunks = min(GSO_SEGMENTS, GSO_BYTES // (chunk + HEADER))
+    return chunks * chunk - VNET_HDR - (TAG if key else 0)
+
+
 def parse_addr(text):
     """ADDR:PORT or [V6ADDR]:PORT -> (family, (addr, port))."""
     host, _, port = text.rpartition(":")
@@ -277,6 +308,7 @@ def start(dev_name, listen, peer, key=None, netns=None, tap=False, underlay_mtu=
     """Open the device and the socket in ``netns``, size the device's MTU for
     the overhead, bring it up, and run until SIGTERM."""
     from . import tun
+    from .kernel import netlink as nl
     from .kernel import rtnl
     from .kernel.session import Kernel
     fam, laddr = parse_addr(listen)
@@ -299,9 +331,13 @@ def start(dev_name, listen, peer, key=None, netns=None, tap=False, underlay_mtu=
         except OSError:
             pass
         mtu = underlay_mtu - overhead(key, tap, fam == socket.AF_INET6)
+        chunk = underlay_mtu - (40 if fam == socket.AF_INET6 else 20) - 8 - HEADER
         idx = rtnl.get_link(k.sock(netns), dev_name).ifindex
         rtnl.set_link(k.sock(netns), idx, up=True, attrs=rtnl.link_attrs(mtu=mtu))
-    chunk = underlay_mtu - (40 if fam == socket.AF_INET6 else 20) - 8 - HEADER
+        try:   # super-packets that leave in one UDP GSO send arrive as one burst: joined without bookkeeping
+            rtnl.set_link(k.sock(netns), idx, attrs=nl.u32(IFLA_GSO_MAX_SIZE, super_packet(chunk, key)))
+        except OSError:
+            pass
     t = Tunnel(dev, sock, paddr, key, chunk=chunk)
     if key is None:
         print(f"vnet tunnel {dev_name}: NO KEY: packets cross the underlay in plain text, unauthenticated "

@@ -66,6 +66,11 @@ def test_plain_and_sealed_do_not_mix():
     assert plain.open(b"") is None and plain.stats["drops"]["malformed"] == 1
 
 
+def joined(msgs):
+    """Messages as bytes (plain mode hands a whole burst over as its parts, for one writev)."""
+    return [b"".join(m) if isinstance(m, list) else bytes(m) for m in msgs]
+
+
 def test_a_burst_of_one_whole_message_and_mixed_bursts():
     for key in (b"k" * 32, None):
         a, b = pair(key)
@@ -73,12 +78,43 @@ def test_a_burst_of_one_whole_message_and_mixed_bursts():
         d = a.seal(msg)
         seg = len(d[0])
         whole = b"".join(d)
-        assert b.open_burst(memoryview(whole), seg) == [msg]
+        assert joined(b.open_burst(memoryview(whole), seg)) == [msg]
         if key:   # plain mode has no counters to check (nothing is authenticated)
             assert b.open_burst(memoryview(whole), seg) == [] and b.stats["drops"]["replayed"] == 1
         # a message split over two bursts (the second only its short last chunk): the slow path
         m1, m2 = os.urandom(3000), os.urandom(3000)
         d1, d2 = a.seal(m1), a.seal(m2)
         assert b.open_burst(memoryview(b"".join(d1[:-1])), len(d1[0])) == []
-        assert [bytes(m) for m in b.open_burst(memoryview(d1[-1]), len(d1[0]))] == [m1]
-        assert [bytes(m) for m in b.open_burst(memoryview(b"".join(d2)), len(d2[0]))] == [m2]
+        assert joined(b.open_burst(memoryview(d1[-1]), len(d1[0]))) == [m1]
+        assert joined(b.open_burst(memoryview(b"".join(d2)), len(d2[0]))) == [m2]
+
+
+def test_the_largest_super_packet_leaves_in_one_gso_send():
+    """The device's gso_max_size is chosen so that a whole super-packet's
+    message is one UDP GSO send, hence one burst at the other end."""
+    from vnet.tunnel import GSO_BYTES, GSO_SEGMENTS, VNET_HDR, super_packet
+    for underlay_chunk in (1457, 1437, 1300):
+        for key in (None, b"k" * 32):
+            t = Tunnel(None, None, None, key, chunk=underlay_chunk)
+            biggest = super_packet(underlay_chunk, key)
+            parts = t.seal_parts(b"x" * (biggest + VNET_HDR))
+            size = len(parts[0][0]) + len(parts[0][1])
+            assert len(parts) <= min(GSO_SEGMENTS, GSO_BYTES // size)
+            assert len(t.seal_parts(b"x" * (biggest + VNET_HDR + underlay_chunk))) > len(parts)
+            assert biggest > 60000
+
+
+def test_a_burst_is_joined_at_once_only_when_it_is_one_message_in_order():
+    for key in (None, b"k" * 32):
+        a, b = pair(key)
+        m1, m2 = os.urandom(9000), os.urandom(9000)
+        d1, d2 = a.seal(m1), a.seal(m2)
+        seg = len(d1[0])
+        swapped = [d1[1], d1[0]] + d1[2:]           # out of order: reassembled by index instead
+        assert joined(b.open_burst(memoryview(b"".join(swapped)), seg)) == [m1]
+        assert b.stats["rx_whole"] == 0 and b.stats["rx_chunks"] == len(d1)
+        mixed = [d2[0], d1[1]] + d2[2:]              # a stranger's chunk inside: never joined into m2
+        assert joined(b.open_burst(memoryview(b"".join(mixed)), seg)) == []
+        assert b.stats["rx_whole"] == 0
+        whole = b"".join(a.seal(m1))
+        assert joined(b.open_burst(memoryview(whole), seg)) == [m1] and b.stats["rx_whole"] == 1
