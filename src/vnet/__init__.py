@@ -27,13 +27,16 @@ def _topology_namespaces(topo, rec):
                                        + [k[0] for k in rec.devices]))
 
 
-def observe(k, topo, rec):
-    """The live state of every namespace the topology or its record names."""
+def observe(k, topo, rec, only=None, known=None):
+    """The live state of every namespace the topology or its record names
+    (with ``only`` and ``known``: of those in ``only``, the rest as known)."""
     from .kernel.observe import observe as _observe
     nss = _topology_namespaces(topo, rec)
+    if only is not None:
+        nss = [ns for ns in nss if ns in only]
     routes_in = [r.netns for r in topo.routes] + [r[0] for r in rec.routes]
     sysctls = [(s.netns, s.key) for s in topo.sysctls] + list(rec.sysctls)
-    return _observe(k, nss, routes_in, sysctls)
+    return _observe(k, nss, routes_in, sysctls, known=known)
 
 
 def plan(topo, k=None):
@@ -63,7 +66,14 @@ def apply(topo, on_step=None, lock_timeout=60.0):
             return p, k.requests
         execute(k, p, on_step)
         sent = k.requests
-        verify(plan(topo, k))
+        # verified by observing again what the changes can have reached:
+        # one namespace for a one-option change in a lab of a thousand
+        from .planner import plan as _plan, touched_namespaces
+        from .ownership import Record
+        rec = Record.load(topo.name)
+        touched = touched_namespaces(p)
+        st = observe(k, topo, rec) if touched is None else observe(k, topo, rec, only=touched, known=p.state)
+        verify(_plan(topo, st, rec))
         return p, sent
 
 

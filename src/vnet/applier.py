@@ -61,6 +61,9 @@ class Context:
             i = self._index[(ns, name)] = ln.ifindex
         return i
 
+    def learn(self, key, ifindex):
+        self._index[key] = ifindex
+
     def forget(self, ns, name):
         self._index.pop((ns, name), None)
 
@@ -114,13 +117,14 @@ def _tag_and_settle(ctx, iface):
             if e.up and ctx.joins_down(e) and iface.kind_module.creatable:
                 rtnl.set_link(ctx.sock(e.netns), ctx.ifindex(*e.key), up=True)
             continue
-        sock, idx = ctx.sock(e.netns), ctx.ifindex(*e.key)
+        sock = ctx.sock(e.netns)
         attrs = rtnl.link_attrs(group=ctx.group, master=ctx.ifindex(*e.master_key()) if e.master else None)
-        rtnl.set_link(sock, idx, up=None if ctx.joins_down(e) else e.up, attrs=attrs)
+        # by name: the peer's index would cost a query, the name is known
+        rtnl.set_link_by_name(sock, e.name, up=None if ctx.joins_down(e) else e.up, attrs=attrs)
         if e.master:
             ctx.joined(e)
         if ctx.joins_down(e) and e.up:
-            rtnl.set_link(sock, idx, up=True)
+            rtnl.set_link_by_name(sock, e.name, up=True)
 
 
 def _delete_iface(ctx, rec, iface):

@@ -269,3 +269,35 @@ def route_label(rk):
     ns, to, via, dev, _metric = rk
     s = f"route {'default' if to.endswith('/0') else to}" + (f" via {via}" if via else "") + (f" dev {dev}" if dev else "")
     return s + ("" if ns is HOST else f" in {ns}")
+
+
+def touched_namespaces(p):
+    """The namespaces ``p``'s changes can alter, for a verification that
+    observes only those; None when a change reaches further than its own
+    objects (a deletion takes a pair's other end and a namespace's devices
+    with it: then everything is observed again)."""
+    out = set()
+    for c in p.changes:
+        op, args = c.op[0], c.op[1:]
+        if op in ("ns_delete", "dev_delete", "dev_recreate"):
+            return None
+        if op in ("dev_create", "dev_options"):
+            iface = args[0]
+            out.update(e.netns for e in iface.endpoints())
+            out.update(ref.resolve(iface.netns)[0] for _f, ref in iface.refs(include_late=True))
+        elif op in ("dev_set", "port_set"):
+            e = args[0]
+            out.add(e.netns)
+            if e.master:
+                out.add(e.master_key()[0])
+        elif op in ("ns_create", "sysctl_set", "sysctl_restore"):
+            out.add(args[0])
+        elif op in ("addr_add", "addr_del"):
+            out.add(args[0][0])
+        elif op == "route_add":
+            out.add(args[0].netns)
+        elif op == "route_del":
+            out.add(args[0][0])
+        else:
+            return None
+    return out

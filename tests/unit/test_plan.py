@@ -308,3 +308,27 @@ def test_every_conflict_is_reported(topo):
     assert any("namespace 'net2' exists" in ln for ln in lines)
     assert any("device 'br0' exists" in ln for ln in lines)
     assert any("external device 'eth9' does not exist" in ln for ln in lines)
+
+
+# ---- what a verification after apply must observe again ---------------------------
+
+def test_touched_namespaces_of_a_change_are_its_objects_and_their_references(topo):
+    from vnet.planner import touched_namespaces
+    st, rec = applied(changed(applied_devices(), "br0", options={"stp": True}))
+    assert touched_namespaces(plan(topo, st, rec)) == {None}
+    st, rec = applied(changed(applied_devices(), "eth0", addresses=[]))
+    assert touched_namespaces(plan(topo, st, rec)) == {"net1"}
+    # a creation reaches every end of the pair and what it names (its master)
+    st, rec = applied([d for d in applied_devices() if d.name not in ("veth1", "eth0")])
+    assert touched_namespaces(plan(topo, st, rec)) == {None, "net1"}
+    st, rec = applied()
+    st.routes = {"net1": []}
+    assert touched_namespaces(plan(topo, st, rec)) == {"net1"}
+
+
+def test_a_deletion_has_everything_observed_again(topo):
+    from vnet.planner import touched_namespaces
+    st, rec = applied(applied_devices() + [device(None, "tap9", "tap")])
+    assert touched_namespaces(plan(topo, st, rec)) is None
+    st, rec = applied(changed(applied_devices(), "vx0", options={"vni": 99}))
+    assert touched_namespaces(plan(topo, st, rec)) is None

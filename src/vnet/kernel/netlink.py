@@ -3,9 +3,10 @@ acks, dumps. Decoding is lazy: callers take only the attributes they need."""
 import errno as _errno
 import socket
 import struct
+import threading
 
 NLMSG_ERROR, NLMSG_DONE = 2, 3
-F_REQUEST, F_MULTI, F_ACK = 0x1, 0x2, 0x4
+F_REQUEST, F_MULTI, F_ACK, F_ECHO = 0x1, 0x2, 0x4, 0x8
 F_ROOT, F_MATCH, F_DUMP = 0x100, 0x200, 0x300
 F_REPLACE, F_EXCL, F_CREATE, F_APPEND = 0x100, 0x200, 0x400, 0x800
 F_ACK_TLVS = 0x200
@@ -84,6 +85,9 @@ ENCODERS = {"u8": u8, "u16": u16, "u32": u32, "u64": u64, "be16": be16, "str": s
             "bool8": lambda t, v: u8(t, 1 if v else 0)}
 
 
+_RECV = threading.local()
+
+
 # ---- attribute decoding --------------------------------------------------
 
 def parse(buf, off=0, end=None):
@@ -97,6 +101,24 @@ def parse(buf, off=0, end=None):
             break
         out[t & NLA_TYPE_MASK] = mv[off + 4:off + n]
         off += _pad(n)
+    return out
+
+
+def parse_some(buf, off, want):
+    """Like ``parse``, keeping only the attribute types in ``want``: a link
+    carries some 40 attributes of which observation reads eight."""
+    mv = memoryview(buf)
+    end = len(mv)
+    out = {}
+    unpack = _NLA.unpack_from
+    while off + 4 <= end:
+        n, t = unpack(mv, off)
+        if n < 4:
+            break
+        t &= NLA_TYPE_MASK
+        if t in want:
+            out[t] = mv[off + 4:off + n]
+        off += (n + 3) & ~3
     return out
 
 
@@ -212,7 +234,13 @@ class Socket:
         return self.seq
 
     def _messages(self):
-        data = self.sock.recv(1 << 20)
+        # into a buffer kept per thread, then copied out at its length:
+        # recv(1 MiB) would allocate (mmap) and shrink a fresh 1 MiB object
+        # each call, ten times the cost of a small dump
+        buf = getattr(_RECV, "buf", None)
+        if buf is None:
+            buf = _RECV.buf = memoryview(bytearray(1 << 20))
+        data = bytes(buf[:self.sock.recv_into(buf)])
         off = 0
         while off + 16 <= len(data):
             n, t, f, seq, _pid = _HDR.unpack_from(data, off)
@@ -233,9 +261,12 @@ class Socket:
         return NetlinkError(-err, msg)
 
     def request(self, mtype, body, flags=0):
-        """Send one changing request and wait for its ack; raise NetlinkError."""
+        """Send one changing request and wait for its ack; raise NetlinkError.
+        Returns what the kernel echoed before the ack (with F_ECHO in
+        ``flags``), as (type, body) pairs."""
         self.requests += 1
         seq = self._send(mtype, F_REQUEST | F_ACK | flags, body)
+        echoed = []
         while True:
             for t, f, s, p in self._messages():
                 if s != seq:
@@ -245,7 +276,8 @@ class Socket:
                     if e:
                         raise e
                     _after_request()
-                    return
+                    return echoed
+                echoed.append((t, bytes(p)))
 
     def query(self, mtype, body):
         """Send a get request (no dump); return the reply's body."""

@@ -88,9 +88,11 @@ class State:
             yield from devs.values()
 
 
-def observe(k, namespaces, routes_in=(), sysctls=()):
+def observe(k, namespaces, routes_in=(), sysctls=(), known=None):
     """Observe ``namespaces`` (None: vnet's own) through Kernel ``k``.
-    Absent namespaces are left out of the state."""
+    Absent namespaces are left out of the state. With ``known`` (an earlier
+    State), only ``namespaces`` are observed again and the rest of
+    ``known`` is kept (references into it resolve through it)."""
     from ..kinds import identify, recognize
     raw = {}
     for ns in dict.fromkeys(namespaces):
@@ -100,8 +102,11 @@ def observe(k, namespaces, routes_in=(), sysctls=()):
         raw[ns] = (rtnl.dump_links(sock), rtnl.dump_addrs(sock))
     st = State()
     by_index = {ns: {ln.ifindex: ln for ln in links} for ns, (links, _a) in raw.items()}
+    kept = {ns: devs for ns, devs in (known.namespaces.items() if known else ()) if ns not in raw}
+    for ns, devs in kept.items():
+        by_index[ns] = {d.ifindex: d for d in devs.values()}
     nsids = {}
-    order = [o for o in dict.fromkeys([None, *raw]) if o in raw]   # vnet's own first
+    order = [o for o in dict.fromkeys([None, *raw, *kept]) if o in by_index]   # vnet's own first
 
     def ns_of(ns, nsid):
         """The observed namespace ``ns`` knows as ``nsid``. Other namespaces'
@@ -128,6 +133,9 @@ def observe(k, namespaces, routes_in=(), sysctls=()):
             return (tns, ln.name if ln else f"if{ifindex}")
         return resolve
 
+    # a pair's ends name each other: once one end's peer is resolved (which
+    # may cost a namespace-id query), the other end's is known by that
+    peer_of = {}
     for ns, (links, addrs) in raw.items():
         resolve = resolver(ns)
         dumps = _Dumps(k, ns, links)
@@ -143,7 +151,13 @@ def observe(k, namespaces, routes_in=(), sysctls=()):
                 kind.observe_more(ln, d.options, dumps)
                 d.extra = kind.observed_extra(ln, resolve, dumps)
                 if kind.peer and ln.link:
-                    d.peer = resolve(ln.link, ln.link_nsid)
+                    pair = peer_of.get(d.key)
+                    if pair and (by_index.get(pair[0]) or {}).get(ln.link) is not None \
+                            and by_index[pair[0]][ln.link].name == pair[1]:
+                        d.peer = pair
+                    else:
+                        d.peer = resolve(ln.link, ln.link_nsid)
+                        peer_of[d.peer] = d.key
             devs[ln.name] = d
         # port options (a bridge port's VLANs...), observed by the master's kind
         for master_kind in {d.kind for d in devs.values() if d.kind is not None and d.kind.port_options}:
@@ -156,6 +170,12 @@ def observe(k, namespaces, routes_in=(), sysctls=()):
         for idx, a in addrs:
             if idx in names and not (a.version == 6 and a.ip.is_link_local):
                 devs[names[idx]].addresses.append(a)
+    if known is not None:
+        for ns, devs in kept.items():
+            st.namespaces[ns] = devs
+            if ns in known.routes:
+                st.routes[ns] = known.routes[ns]
+        st.sysctls.update({key: v for key, v in known.sysctls.items() if key[0] in kept})
     for ns in dict.fromkeys(routes_in):
         if ns in raw:
             names = {ln.ifindex: ln.name for ln in raw[ns][0]}

@@ -52,7 +52,7 @@ class Link:
 
 def decode_link(body):
     _fam, _typ, index, flags, _ch = _IFI.unpack_from(body)
-    a = nl.parse(body, 16)
+    a = nl.parse_some(body, 16, _LINK_ATTRS)
     ln = Link()
     ln.ifindex, ln.flags = index, flags
     ln.name = nl.get_str(a[IFLA_IFNAME])
@@ -76,8 +76,21 @@ def decode_link(body):
     return ln
 
 
+_LINK_ATTRS = frozenset({IFLA_IFNAME, IFLA_MTU, IFLA_ADDRESS, IFLA_MASTER, IFLA_LINK, IFLA_LINK_NETNSID,
+                         IFLA_GROUP, IFLA_LINKINFO})
+
+
+RTEXT_FILTER_SKIP_STATS = 1 << 3
+_DUMP_LINKS = None
+
+
 def dump_links(sock):
-    return [decode_link(p) for t, p in sock.dump(RTM_GETLINK, ifinfo()) if t == RTM_NEWLINK]
+    """Every link of the socket's namespace, without their counters (which
+    the kernel would otherwise sum over every CPU for each device)."""
+    global _DUMP_LINKS
+    if _DUMP_LINKS is None:
+        _DUMP_LINKS = ifinfo() + nl.u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)
+    return [decode_link(p) for t, p in sock.dump(RTM_GETLINK, _DUMP_LINKS) if t == RTM_NEWLINK]
 
 
 def link_attrs(*, name=None, mtu=None, mac=None, master=None, group=None, ns_fd=None, link=None):
@@ -112,9 +125,18 @@ def slave_linkinfo(master_kind, data):
 
 
 def new_link(sock, *, up, attrs):
-    """Create a link; ``attrs`` is the encoded attribute body."""
-    sock.request(RTM_NEWLINK, ifinfo(flags=IFF_UP if up else 0, change=IFF_UP if up else 0) + attrs,
-                 nl.F_CREATE | nl.F_EXCL)
+    """Create a link; ``attrs`` is the encoded attribute body. Returns the
+    new link as the kernel echoes it (6.3 and later), else None."""
+    echoed = sock.request(RTM_NEWLINK, ifinfo(flags=IFF_UP if up else 0, change=IFF_UP if up else 0) + attrs,
+                          nl.F_CREATE | nl.F_EXCL | nl.F_ECHO)
+    links = [decode_link(p) for t, p in echoed if t == RTM_NEWLINK]
+    return links[-1] if links else None
+
+
+def set_link_by_name(sock, name, *, up=None, attrs=b""):
+    """Change a link named ``name``: the kernel finds it by its name, no
+    query for its index first."""
+    set_link(sock, 0, up=up, attrs=nl.string(IFLA_IFNAME, name) + attrs)
 
 
 def set_link(sock, ifindex, *, up=None, attrs=b""):

@@ -50,14 +50,19 @@ class Endpoint(Struct):
         return self.master.resolve(self.netns) if self.master else None
 
 
+_kinds = None   # vnet.kinds, imported on first use (model is imported before the kinds)
+
+
 class Interface(Endpoint):
     # path: where it was declared, e.g. "interfaces[3] (veth1)"
     _fields = ENDPOINT + (("kind", ""), ("options", dict), ("peer", None), ("path", ""))
 
     @property
     def kind_module(self):
-        from ..kinds import get
-        return get(self.kind)
+        global _kinds
+        if _kinds is None:
+            from .. import kinds as _kinds
+        return _kinds.BY_NAME[self.kind]
 
     def endpoints(self):
         return [self] + ([self.peer] if self.peer else [])
