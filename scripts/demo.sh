@@ -16,6 +16,7 @@ exec unshare --mount --net --propagation private bash -c '
   ip netns exec net1 ping -c 3 -W 2 10.0.10.2
   $V check $F
   $V show $F
+  $V diagram --live -o /tmp/vnet-demo-fig10.svg   # the live namespaces drawn as the reference draws Figure 10
   $V script $F
   $V destroy $F
 '
