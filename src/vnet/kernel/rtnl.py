@@ -124,11 +124,14 @@ def slave_linkinfo(master_kind, data):
     return nl.attr(IFLA_LINKINFO, nl.string(IFLA_INFO_SLAVE_KIND, master_kind) + nl.attr(IFLA_INFO_SLAVE_DATA, data))
 
 
-def new_link(sock, *, up, attrs):
-    """Create a link; ``attrs`` is the encoded attribute body. Returns the
-    new link as the kernel echoes it (6.3 and later), else None."""
+def new_link(sock, *, up, attrs, echo=False):
+    """Create a link; ``attrs`` is the encoded attribute body. With ``echo``,
+    returns the new link as the kernel echoes it (6.3 and later), else None.
+    Ask it only for a link made in the socket's own namespace: the kernel
+    sends the echo from the link's namespace to the same port number there,
+    which may be another socket of ours."""
     echoed = sock.request(RTM_NEWLINK, ifinfo(flags=IFF_UP if up else 0, change=IFF_UP if up else 0) + attrs,
-                          nl.F_CREATE | nl.F_EXCL | nl.F_ECHO)
+                          nl.F_CREATE | nl.F_EXCL | (nl.F_ECHO if echo else 0))
     links = [decode_link(p) for t, p in echoed if t == RTM_NEWLINK]
     return links[-1] if links else None
 

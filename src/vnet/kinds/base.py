@@ -138,7 +138,7 @@ class Kind:
             master=ctx.ifindex(*iface.master_key()) if iface.master and not down else None,
             ns_fd=ctx.fd(iface.netns) if sns != iface.netns else None)
         attrs += rtnl.linkinfo(self.kernel_kind, self.info_data(iface, ctx) + self.extra_data(ctx, iface))
-        made = rtnl.new_link(ctx.sock(sns), up=iface.up and not down, attrs=attrs)
+        made = rtnl.new_link(ctx.sock(sns), up=iface.up and not down, attrs=attrs, echo=sns == iface.netns)
         if made is not None and made.name == iface.name:
             ctx.learn(iface.key, made.ifindex)   # no query when a later step needs it
         if down and iface.master:
