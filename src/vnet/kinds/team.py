@@ -132,7 +132,9 @@ class Team(Kind):
         def held():
             ln = rtnl.get_link(sock, endpoint.name)
             return ln is not None and ln.master == master
-        for wait in (0.1, 0.2, 0.4, 0.8, 1.6):   # teamd may be busy for a while: back off
+        # teamd may be busy for seconds on a slow machine (a TCG guest on a
+        # loaded host dropped a port five times in 3 s): back off up to ~10 s
+        for wait in (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 3.2):
             time.sleep(wait)
             if held():
                 time.sleep(0.3)
