@@ -69,8 +69,7 @@ def apply(topo, on_step=None, lock_timeout=60.0):
         # verified by observing again what the changes can have reached:
         # one namespace for a one-option change in a lab of a thousand
         from .planner import plan as _plan, touched_namespaces
-        from .ownership import Record
-        rec = Record.load(topo.name)
+        rec = p.record   # as execute left it (and saved it)
         touched = touched_namespaces(p)
         st = observe(k, topo, rec) if touched is None else observe(k, topo, rec, only=touched, known=p.state)
         verify(_plan(topo, st, rec))

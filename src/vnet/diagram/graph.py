@@ -79,7 +79,6 @@ def build(devs, namespaces, title, live):
     if live is not None:
         live["devices"] = drawn
     by_key = {d.key: d for d in drawn}
-    keys = set(by_key)
     for d in drawn:
         kind, kname = d.kind, d.kind_name
         shape, colour = (kind.shape, kind.colour) if kind else ("box", "#ffffff")
@@ -91,15 +90,15 @@ def build(devs, namespaces, title, live):
     by_address = {(d.netns, str(getattr(a, "ip", a))): node_id(*d.key) for d in drawn for a in d.addresses}
     for d in drawn:
         me = node_id(*d.key)
-        if d.peer and d.peer in keys and _sortable(d.key) < _sortable(d.peer):
+        if d.peer in by_key and _sortable(d.key) < _sortable(d.peer):
             # down the page: from the end without a master (a container's
             # side) to the end with one (the switch's side)
             a, b = (me, node_id(*d.peer))
-            other = _master_of(devs, d.peer)
+            other = by_key[d.peer].master
             if d.master and not other:
                 a, b = b, a
             g.edges.append(Edge(a=a, b=b, style="peer", label="", level=bool(d.master) != bool(other)))
-        if d.master and d.master in keys:
+        if d.master in by_key:
             master = by_key[d.master].kind
             label = master.port_label(d.port) if master and d.port else ""
             g.edges.append(Edge(a=me, b=node_id(*d.master), style="port", label=label))
@@ -107,7 +106,7 @@ def build(devs, namespaces, title, live):
         if kind is None:
             continue
         low = d.options.get(kind.link_option) if kind.link_option else None
-        if isinstance(low, tuple) and low in keys:
+        if isinstance(low, tuple) and low in by_key:
             g.edges.append(Edge(a=me, b=node_id(*low), style="lower", label=kind.link_label(d.options)))
         for local, remote, label in kind.tunnels(d.options):
             ends.append((me, local, str(remote), label))
@@ -127,10 +126,6 @@ def build(devs, namespaces, title, live):
 def _sortable(key):
     ns, name = key
     return ("" if ns is HOST else ns, name)
-
-
-def _master_of(devs, key):
-    return next((d.master for d in devs if d.key == key), None)
 
 
 def _join_tunnels(g, ends):
