@@ -35,6 +35,12 @@ def _tail(path, n=600):
         return "(no log)"
 
 
+def _random_mac():
+    b = bytearray(os.urandom(6))
+    b[0] = (b[0] & 0xFE) | 0x02   # unicast, locally administered
+    return ":".join(f"{x:02x}" for x in b)
+
+
 class Team(Kind):
     name = kernel_kind = "team"
     doc = "a team device run by teamd: its ports (`master: team0`) act as one link"
@@ -87,7 +93,10 @@ class Team(Kind):
             watch["interval"] = o["link_watch_interval"]
         if o.get("link_watch_target") is not None:
             watch["target_host"] = str(o["link_watch_target"])
-        return {"device": iface.name, "runner": runner, "link_watch": watch}
+        conf = {"device": iface.name, "runner": runner, "link_watch": watch}
+        if iface.mac:
+            conf["hwaddr"] = iface.mac
+        return conf
 
     def _options_of(self, conf):
         r, w = conf.get("runner", {}), conf.get("link_watch", {})
@@ -105,21 +114,46 @@ class Team(Kind):
             raise OSError(2, f"teamd is not installed: a team device needs it (apt-get install {PACKAGE})")
         d, conf, pidfile = _paths(iface.netns, iface.name)
         os.makedirs(d, exist_ok=True)
+        config = self.config(iface)
+        # teamd gives the team its first port's original address, which it
+        # learns from the port's first announcement; a port joined before
+        # teamd has read that announcement shows a master already, is taken
+        # to have no address ("Port original hardware address has different
+        # length (0)") and is dropped, for good (seen 1 in 3 in a slow
+        # guest). An address of teamd's own avoids that: the declared one,
+        # else a random locally administered one, as the kernel would pick.
+        config.setdefault("hwaddr", _random_mac())
         with open(conf, "w") as f:
-            json.dump(self.config(iface), f)
-        # -u: no control socket (its path is per device name, not per namespace);
-        # -d returns once the device exists; the child inherits this thread's namespace
-        # its log (stderr, kept after it daemonizes) goes beside its config
+            json.dump(config, f)
+        # -u: no control socket (its path is per device name, not per namespace).
+        # teamd runs in the foreground in a session of its own (it outlives
+        # vnet), so its log keeps everything it says after start-up (-d would
+        # send it to /dev/null): the log goes beside its config. The child
+        # inherits this thread's namespace.
         log = conf[:-len(".json")] + ".log"
         with ctx.entered(iface.netns), open(log, "w") as out:
-            r = subprocess.run([teamd, "-d", "-u", "-g", "-l", "stderr", "-f", conf, "-p", pidfile, "-t", iface.name],
-                               stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=30)
-        if r.returncode != 0:
-            raise OSError(5, f"teamd failed to start (exit {r.returncode}): {_tail(log)}")
+            proc = subprocess.Popen([teamd, "-u", "-g", "-l", "stderr", "-f", conf, "-p", pidfile, "-t", iface.name],
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+        self._started(ctx, iface, proc, log)
         ctx.forget(*iface.key)
         attrs = rtnl.link_attrs(mtu=iface.mtu, mac=iface.mac, group=ctx.group,
                                 master=ctx.ifindex(*iface.master_key()) if iface.master else None)
         rtnl.set_link(ctx.sock(iface.netns), ctx.ifindex(*iface.key), up=iface.up, attrs=attrs)
+
+    def _started(self, ctx, iface, proc, log):
+        """Wait until teamd has made the device and says it has started
+        (with -g it logs "... sucessfully started." once its set-up is done,
+        where -d would return), or has quit."""
+        import time
+        sock, end = ctx.sock(iface.netns), time.monotonic() + 30
+        while time.monotonic() < end:
+            if proc.poll() is not None:
+                raise OSError(5, f"teamd failed to start (exit {proc.returncode}): {_tail(log)}")
+            if "started." in _tail(log, 4096) and rtnl.get_link(sock, iface.name) is not None:
+                return
+            time.sleep(0.01)
+        proc.kill()
+        raise OSError(110, f"teamd did not make {iface.name} within 30 s: {_tail(log)}")
 
     def port_joined(self, ctx, endpoint):
         """teamd sometimes drops a port added just after the port appeared
