@@ -122,6 +122,22 @@ def parse_some(buf, off, want):
     return out
 
 
+def find(buf, want, off=0):
+    """The first attribute of type ``want`` in buf[off:], or None: stops
+    there (a bridge port's mode is the fourth of some forty)."""
+    mv = memoryview(buf)
+    end = len(mv)
+    unpack = _NLA.unpack_from
+    while off + 4 <= end:
+        n, t = unpack(mv, off)
+        if n < 4:
+            break
+        if t & NLA_TYPE_MASK == want:
+            return mv[off + 4:off + n]
+        off += (n + 3) & ~3
+    return None
+
+
 def parse_list(buf):
     """Attributes in order, as (type, memoryview) pairs (for repeated types)."""
     mv = memoryview(buf)

@@ -159,26 +159,37 @@ def del_group(sock, group):
 
 # ---- addresses ---------------------------------------------------------------
 
+_ADDR_ATTRS = frozenset({IFA_LOCAL, IFA_ADDRESS})
+_ADDRS = {}   # (address bytes, prefix length) -> ip_interface: a lab repeats 127.0.0.1/8 and ::1/128 per namespace
+
+
 def dump_addrs(sock):
     """[(ifindex, ip_interface)] of a namespace, IPv6 link-local addresses
     left out (the kernel makes them; no topology declares them)."""
     import ipaddress
     out = []
+    want = _ADDR_ATTRS
     for t, p in sock.dump(RTM_GETADDR, _IFA.pack(0, 0, 0, 0, 0)):
         if t != RTM_NEWADDR:
             continue
         fam, plen, _flags, _scope, index = _IFA.unpack_from(p)
-        a = nl.parse(p, 8)
+        a = nl.parse_some(p, 8, want)
         v = a.get(IFA_LOCAL) or a.get(IFA_ADDRESS)
         if v is None:
             continue
-        v = bytes(v)
-        if len(v) == 16:
-            if v[0] == 0xFE and v[1] & 0xC0 == 0x80:
-                continue
-            out.append((index, ipaddress.IPv6Interface((v, plen))))
-        else:
-            out.append((index, ipaddress.IPv4Interface((v, plen))))
+        key = (bytes(v), plen)
+        ip = _ADDRS.get(key)
+        if ip is None:
+            v = key[0]
+            if len(v) == 16:
+                if v[0] == 0xFE and v[1] & 0xC0 == 0x80:
+                    continue
+                ip = ipaddress.IPv6Interface((v, plen))
+            else:
+                ip = ipaddress.IPv4Interface((v, plen))
+            if len(_ADDRS) < 65536:
+                _ADDRS[key] = ip
+        out.append((index, ip))
     return out
 
 

@@ -102,8 +102,8 @@ class Bridge(Kind):
         raw = {ln.ifindex: ln for ln in dumps.links}
         for d in ports:
             sd = raw[d.ifindex].slave_data if d.ifindex in raw else None
-            a = nl.parse(sd) if sd is not None else {}
-            if IFLA_BRPORT_MODE in a and a[IFLA_BRPORT_MODE][0]:
+            mode = nl.find(sd, IFLA_BRPORT_MODE) if sd is not None else None
+            if mode is not None and mode[0]:
                 d.port["hairpin"] = True   # off (the default) is left out, as in a file
             have = dumps.bridge_vlans.get(d.ifindex)
             d.port["vlans"] = None if have is None else [

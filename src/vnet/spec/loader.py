@@ -83,7 +83,12 @@ def load(path):
         raise SpecError(f"{path}: cannot read: {e.strerror}") from None
     if len(data) > MAX_FILE:   # read no further: a topology this size is a mistake (or /dev/zero)
         raise SpecError(f"{path}: larger than {MAX_FILE >> 20} MiB, the most a topology file may be")
-    return load_text(data, path)
+    from . import cache
+    topo = cache.get(data, path)
+    if topo is None:
+        topo = load_text(data, path)
+        cache.put(data, path, topo)
+    return topo
 
 
 def load_text(data, source="<topology>"):

@@ -1,0 +1,91 @@
+"""Validated topologies kept between runs, as Python keeps compiled modules.
+
+Reading and validating a lab of a thousand namespaces takes longer than
+observing it: a no-op `vnet plan` of such a file spent most of its time
+there. A topology is a pure function of the file's bytes, its path (the
+messages name it) and vnet's own code, so the validated result is stored
+under a digest of those three and used again while none of them changes.
+Only big files are kept (small ones validate in milliseconds), only
+successful loads (an error is always found afresh), and only a few
+entries; the directory is root's, under vnet's state directory, made
+mode 0700 (a cached entry is a pickle)."""
+import copyreg
+import hashlib
+import ipaddress
+import os
+import pickle
+
+MIN_SIZE = 32 << 10   # below this a file validates in a few milliseconds
+KEEP = 8              # newest entries kept
+_CODE = None
+
+
+def _interface(cls, packed, prefixlen):
+    return cls((packed, prefixlen))
+
+
+def _reduce_interface(a):
+    """An address with its prefix as bytes and a number: ipaddress pickles it
+    as text, which is parsed again (half the time of reading a cached lab)."""
+    return _interface, (type(a), a.packed, a.network.prefixlen)
+
+
+for _cls in (ipaddress.IPv4Interface, ipaddress.IPv6Interface):
+    copyreg.pickle(_cls, _reduce_interface)
+
+
+def _code():
+    """A fingerprint of vnet's code: every module's name, size and mtime."""
+    global _CODE
+    if _CODE is None:
+        h = hashlib.sha256()
+        top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        for d, dirs, files in os.walk(top):
+            dirs[:] = sorted(x for x in dirs if x != "__pycache__")
+            for fn in sorted(files):
+                if fn.endswith(".py"):
+                    st = os.stat(os.path.join(d, fn))
+                    h.update(f"{d}/{fn}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+        _CODE = h.hexdigest()
+    return _CODE
+
+
+def _dir():
+    from ..ownership import state_dir
+    return os.path.join(state_dir(), "cache")
+
+
+def _path(data, source):
+    h = hashlib.sha256(data)
+    h.update(b"\0" + os.fsencode(source) + b"\0" + _code().encode())
+    return os.path.join(_dir(), h.hexdigest() + ".pickle")
+
+
+def get(data, source):
+    """The topology validated earlier from these bytes at this path, or None."""
+    if len(data) < MIN_SIZE:
+        return None
+    try:
+        with open(_path(data, source), "rb") as f:
+            return pickle.load(f)
+    except Exception:   # absent, unreadable, or from another Python: validate afresh
+        return None
+
+
+def put(data, source, topo):
+    if len(data) < MIN_SIZE:
+        return
+    try:
+        d = _dir()
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        path = _path(data, source)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            pickle.dump(topo, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+        entries = sorted((e for e in os.scandir(d) if e.name.endswith(".pickle")),
+                         key=lambda e: e.stat().st_mtime_ns)
+        for e in entries[:-KEEP]:
+            os.unlink(e.path)
+    except OSError:
+        pass   # a cache that cannot be written costs time, never correctness

@@ -1,0 +1,91 @@
+"""The cache of validated topologies (vnet.spec.cache): a big file read again
+unchanged comes from the cache and equals a fresh validation; any change to
+the file, its path or vnet's code is validated afresh; errors and small
+files are never cached; a damaged entry is ignored."""
+import os
+import sys
+
+import pytest
+
+from vnet.errors import SpecError
+from vnet.spec import cache, load, load_text
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
+
+
+def big_lab(n=400, extra=""):
+    lines = ["name: big", "namespaces: [" + ", ".join(f"s{i}" for i in range(n)) + "]", "interfaces:",
+             "  - {name: br0, kind: bridge}"]
+    for i in range(n):
+        lines.append(f"  - {{name: v{i}, kind: veth, master: br0, peer: {{name: eth0, netns: s{i}, "
+                     f"addresses: [10.1.{i // 250}.{i % 250 + 1}/16, 'fd00::{i + 1:x}/64']}}}}")
+    return "\n".join(lines) + "\n" + extra
+
+
+@pytest.fixture
+def state(tmp_path, monkeypatch):
+    monkeypatch.setenv("VNET_STATE_DIR", str(tmp_path / "state"))
+    return tmp_path / "state" / "cache"
+
+
+def entries(d):
+    return sorted(os.listdir(d)) if d.exists() else []
+
+
+def test_a_big_file_is_validated_once_and_read_back_equal(state, tmp_path):
+    f = tmp_path / "lab.yaml"
+    text = big_lab()
+    f.write_text(text)
+    assert len(text) >= cache.MIN_SIZE
+    first = load(str(f))
+    assert len(entries(state)) == 1 and oct(state.stat().st_mode & 0o777) == "0o700"
+    again = load(str(f))
+    assert again == first == load_text(text, str(f))
+    a = again.interfaces[5].peer.addresses
+    assert [str(x) for x in a] == ["10.1.0.5/16", "fd00::5/64"] and a[0].network.prefixlen == 16
+    # the cached entry is what was read: damage it and the load notices nothing
+    (path,) = [state / e for e in entries(state)]
+    path.write_bytes(b"not a pickle")
+    assert load(str(f)) == first
+
+
+def test_a_changed_file_or_path_is_validated_afresh(state, tmp_path):
+    f = tmp_path / "lab.yaml"
+    f.write_text(big_lab())
+    load(str(f))
+    f.write_text(big_lab().replace("v7, kind: veth,", "v7, kind: veth, mtu: 1400,"))
+    t = load(str(f))
+    assert {i.name: i.mtu for i in t.interfaces}["v7"] == 1400
+    g = tmp_path / "other.yaml"
+    g.write_text(f.read_text())
+    assert load(str(g)).source == str(g)   # messages name the path they were given
+    assert len(entries(state)) == 3
+
+
+def test_errors_and_small_files_are_not_cached(state, tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text(big_lab().replace("10.1.0.9/16", "10.1.0.9/33"))
+    for _ in range(2):
+        with pytest.raises(SpecError, match="prefix length '33'"):
+            load(str(f))
+    small = tmp_path / "small.yaml"
+    small.write_text("name: s\ninterfaces:\n  - {name: br0, kind: bridge}\n")
+    load(str(small))
+    assert entries(state) == []
+
+
+def test_vnets_code_is_part_of_the_key(state, tmp_path, monkeypatch):
+    f = tmp_path / "lab.yaml"
+    f.write_text(big_lab())
+    load(str(f))
+    monkeypatch.setattr(cache, "_CODE", "another build of vnet")
+    load(str(f))
+    assert len(entries(state)) == 2
+
+
+def test_only_the_newest_entries_are_kept(state, tmp_path):
+    for i in range(cache.KEEP + 3):
+        f = tmp_path / f"lab{i}.yaml"
+        f.write_text(big_lab(n=300))
+        load(str(f))
+    assert len(entries(state)) == cache.KEEP
