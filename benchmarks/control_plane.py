@@ -14,8 +14,9 @@ Operations: cold apply, no-op plan, no-op apply, one option changed on one
 interface, destroy; against (a) an `ip -batch` file of the plain commands
 in the reference's notation (build; teardown one object at a time) and (b)
 one `ip` process per command, as a shell script does (N <= 1000: it takes
-minutes beyond). Every time is also given as a ratio to (a). mininet is not
-measured (its switches need Open vSwitch or its own controller setup).
+minutes beyond) and (c) mininet's own star with a Linux bridge (`mn --switch
+lxbr --topo single,N`, N <= 1000: one bridge). Every time is also given as a
+ratio to (a).
 
 Everything runs in a private mount + network namespace made for the run."""
 import argparse
@@ -120,6 +121,42 @@ def _script(lines):
         os.unlink(f.name)
 
 
+MININET = r"""
+import sys, time
+t0 = time.monotonic()
+from mininet.log import setLogLevel
+from mininet.net import Mininet
+from mininet.nodelib import LinuxBridge
+from mininet.topo import SingleSwitchTopo
+setLogLevel("error")
+net = Mininet(topo=SingleSwitchTopo(int(sys.argv[1])), switch=LinuxBridge, controller=None)
+net.start()
+t1 = time.monotonic()
+net.stop()
+print(t1 - t0, time.monotonic() - t1)
+"""
+
+
+def mininet_star(n):
+    """(build, teardown) seconds of mininet's own star: N hosts, each in a
+    namespace with one veth to a Linux bridge (`mn --switch lxbr --topo
+    single,N`; its hosts get 10.0.0.x/8 as this lab's do), through its Python
+    API so that the build and the teardown are timed apart; the build
+    includes the interpreter's start, as vnet's does. None when mininet is
+    not installed (scripts/setup.sh installs it) or the lab does not fit
+    one bridge."""
+    import shutil
+    if n > PORTS or shutil.which("mn") is None or shutil.which("brctl") is None:
+        return None
+    t = time.monotonic()
+    r = subprocess.run(["/usr/bin/python3", "-c", MININET, str(n)], capture_output=True, text=True)
+    if r.returncode != 0:
+        subprocess.run(["mn", "-c"], capture_output=True)
+        raise RuntimeError(f"mininet exited {r.returncode}: {r.stderr[-500:]}")
+    build, teardown = (float(x) for x in r.stdout.split()[-2:])
+    return time.monotonic() - t - teardown, teardown
+
+
 class Monitor:
     """Link and address changes announced in vnet's own namespace: the
     netlink monitor that tells whether a no-op changed anything. The kernel
@@ -183,6 +220,10 @@ def measure(lab, n, topo_text, change, ip_cmds, each):
     if each:
         row["ip each build"] = ip_each(build)
         row["ip each teardown"] = ip_each(teardown)
+    if lab == "star":
+        mn = mininet_star(n)
+        if mn:
+            row["mininet build"], row["mininet teardown"] = mn
     os.unlink(path)
     return row, {"no-op requests (vnet's count)": sent, "no-op changes announced (monitor)": announced,
                  "objects touched by one change": touched, "changes announced by it (monitor)": changed, "peak RSS of vnet so far, MB": round(rss)}
@@ -225,6 +266,9 @@ def main():
         if "ip each build" in row:
             print(f"  ip per command build {row['ip each build']:8.2f} s  ({row['ip each build'] / base_b:5.2f}x)")
             print(f"  ip per command teardown {row['ip each teardown']:5.2f} s  ({row['ip each teardown'] / base_t:5.2f}x)")
+        if "mininet build" in row:
+            print(f"  mininet build        {row['mininet build']:8.2f} s  ({row['mininet build'] / base_b:5.2f}x)")
+            print(f"  mininet teardown     {row['mininet teardown']:8.2f} s  ({row['mininet teardown'] / base_t:5.2f}x)")
         for k, v in facts.items():
             print(f"  {k}: {v}")
     for lab in ("star", "flat"):

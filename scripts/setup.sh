@@ -7,14 +7,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(iproute2 python3-venv python3-pip iputils-ping libteam-utils iperf3 graphviz)
 [ "${1:-}" = "--guest" ] && pkgs+=(qemu-system-x86 linux-image-amd64 busybox-static)
-need=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
-done
-if ((${#need[@]})); then
+# the control-plane benchmark's third baseline: mininet with Linux bridges
+# (without its recommended Open vSwitch, which would start a daemon)
+bench=(mininet bridge-utils)
+missing() {
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"
+  done
+}
+need=($(missing "${pkgs[@]}"))
+need_bench=($(missing "${bench[@]}"))
+if ((${#need[@]} + ${#need_bench[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq "${need[@]}" >/dev/null
+  ((${#need[@]} == 0)) || apt-get install -y -qq "${need[@]}" >/dev/null
+  ((${#need_bench[@]} == 0)) || apt-get install -y -qq --no-install-recommends "${need_bench[@]}" >/dev/null
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -e ".[test]"
