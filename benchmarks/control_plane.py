@@ -186,12 +186,28 @@ class Monitor:
                 off += (ln + 3) & ~3
 
     def settle(self, quiet=1.0, limit=60.0):
-        """Wait until the kernel has announced nothing for ``quiet`` seconds."""
+        """Wait until the kernel has announced nothing for ``quiet`` seconds
+        and the CPUs are idle again (a new lab's IPv6 start-up, flooded by
+        the bridge to every port, and namespace clean-up run for seconds
+        after the announcements stop): the no-op is vnet's cost, not the
+        tail of the build's."""
         end = time.monotonic() + limit
         while time.monotonic() < end:
             time.sleep(quiet)
-            if self.count() == 0:
+            if self.count() == 0 and cpu_idle(quiet) >= 0.9:
                 return
+
+
+def cpu_idle(seconds):
+    """The share of CPU time idle over the next ``seconds``."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v)
+    i0, t0 = sample()
+    time.sleep(seconds)
+    i1, t1 = sample()
+    return (i1 - i0) / max(1, t1 - t0)
 
 
 def measure(lab, n, topo_text, change, ip_cmds, each):

@@ -23,6 +23,17 @@ def group_of(name):
     return 0x76000000 | (zlib.crc32(name.encode()) & 0xFFFFFF)
 
 
+def _json_text(data):
+    """``data`` (a dict of values and lists) as JSON, one list item per line:
+    readable, and made by the C encoder item by item (json.dump with indent
+    runs the pure-Python one: a tenth of a second for a lab of 3,000 devices)."""
+    def value(v):
+        if isinstance(v, list) and v:
+            return "[\n" + ",\n".join("  " + json.dumps(x) for x in v) + "\n ]"
+        return json.dumps(v)
+    return "{\n" + ",\n".join(f" {json.dumps(k)}: {value(v)}" for k, v in data.items()) + "\n}\n"
+
+
 class Record:
     def __init__(self, name, data=None):
         self.name = name
@@ -33,6 +44,7 @@ class Record:
         self.routes = [tuple(r) for r in d.get("routes", [])]
         self.sysctls = {(s["netns"], s["key"]): s["old"] for s in d.get("sysctls", [])}
         self.group = d.get("group", group_of(name))
+        self._saved = None   # the text last read or written: a save that would write it again is skipped
 
     @property
     def path(self):
@@ -42,9 +54,12 @@ class Record:
     def load(cls, name):
         try:
             with open(os.path.join(state_dir(), f"{name}.json")) as f:
-                return cls(name, json.load(f))
+                text = f.read()
         except FileNotFoundError:
             return cls(name)
+        rec = cls(name, json.loads(text))
+        rec._saved = text
+        return rec
 
     def exists(self):
         return os.path.exists(self.path)
@@ -66,10 +81,14 @@ class Record:
                 "devices": [{"netns": ns, "name": n, "kind": k} for (ns, n), k in self.devices.items()],
                 "routes": [list(r) for r in self.routes],
                 "sysctls": [{"netns": ns, "key": k, "old": v} for (ns, k), v in self.sysctls.items()]}
+        text = _json_text(data)
+        if text == self._saved and os.path.exists(self.path):
+            return   # a change that left the record as it was (an option changed in place)
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:
-            json.dump(data, f, indent=1)
+            f.write(text)
         os.replace(tmp, self.path)
+        self._saved = text
 
     def remove(self):
         with contextlib.suppress(FileNotFoundError):

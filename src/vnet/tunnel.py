@@ -82,6 +82,8 @@ class Tunnel:
         self.stats = {"tx_packets": 0, "tx_bytes": 0, "rx_packets": 0, "rx_bytes": 0, "rx_whole": 0, "rx_chunks": 0,
                       "drops": dict.fromkeys(DROPS, 0)}
         self.running = True
+        self._tx_buf = memoryview(bytearray(65536 + VNET_HDR))
+        self._rx_buf = memoryview(bytearray(65535))
 
     # ---- a message each way -----------------------------------------------------
     def seal(self, msg):
@@ -134,7 +136,7 @@ class Tunnel:
         if entry[0] != n:
             self.stats["drops"]["malformed"] += 1
             return None
-        entry[1][idx] = dgram[HEADER:]   # a view: the one copy is the join below
+        entry[1][idx] = bytes(dgram[HEADER:])   # the receive buffer is used again by the next burst
         if len(entry[1]) < n:
             return None
         del self.pending[key]
@@ -197,10 +199,12 @@ class Tunnel:
 
     # ---- the loop ------------------------------------------------------------
     def from_device(self):
-        fd = self.dev.fileno()
+        # one buffer for every read: a fresh 64 KiB object per read costs an
+        # allocation and, as the heap grows and shrinks, page faults to fill
+        fd, buf = self.dev.fileno(), self._tx_buf
         for _ in range(64):   # a burst per wakeup
             try:
-                msg = os.read(fd, 65536 + VNET_HDR)
+                msg = buf[:os.readv(fd, (buf,))]
             except BlockingIOError:
                 return
             iov = self.seal_iov(msg)
@@ -220,19 +224,20 @@ class Tunnel:
             self.stats["tx_bytes"] += len(msg) - VNET_HDR
 
     def from_peer(self):
-        fd = self.dev.fileno()
+        fd, buf = self.dev.fileno(), self._rx_buf
         for _ in range(64):
             try:
-                data, anc, _f, _a = self.sock.recvmsg(65535, 64)
+                n, anc, _f, _a = self.sock.recvmsg_into((buf,), 64)
             except BlockingIOError:
                 return
             except OSError:   # ICMP port unreachable while the peer restarts
                 continue
+            data = buf[:n]   # written out (or copied, if incomplete) before the next burst
             seg = len(data)
             for level, typ, c in anc:
                 if level == SOL_UDP and typ == UDP_GRO:
                     seg = struct.unpack("=i", c[:4])[0] or seg
-            for msg in self.open_burst(memoryview(data), seg):
+            for msg in self.open_burst(data, seg):
                 try:
                     n = os.writev(fd, msg) if isinstance(msg, list) else os.write(fd, msg)
                 except OSError:
