@@ -37,14 +37,21 @@ SYSCTL = F.Obj({
 REFERENCE_ONLY = ("name", "netns")   # all a device vnet never changes (external) may declare
 
 
+_PORT_FIELDS = None
+_INTERFACE_FIELDS = {}   # kind name -> its interface schema: made once, not per interface
+
+
 def port_fields():
     """Options a device may carry as a port of its master, from every kind
-    that can be a master (a bridge port's `vlans`)."""
-    from ..kinds import REGISTRY
-    out = {}
-    for k in REGISTRY:
-        out.update(k.port_options)
-    return out
+    that can be a master (a bridge port's `vlans`). Not to be changed."""
+    global _PORT_FIELDS
+    if _PORT_FIELDS is None:
+        from ..kinds import REGISTRY
+        out = {}
+        for k in REGISTRY:
+            out.update(k.port_options)
+        _PORT_FIELDS = out
+    return _PORT_FIELDS
 
 
 def endpoint_fields():
@@ -60,6 +67,13 @@ def _endpoint_args(v):
 
 
 def interface_field(kind):
+    f = _INTERFACE_FIELDS.get(kind.name)
+    if f is None:
+        f = _INTERFACE_FIELDS[kind.name] = _interface_field(kind)
+    return f
+
+
+def _interface_field(kind):
     fields = endpoint_fields()
     if not kind.creatable:
         fields = {f: fields[f] for f in REFERENCE_ONLY}
@@ -256,7 +270,8 @@ def parse(doc, source="<topology>"):
         k = BY_NAME[kind]
         before = len(p.items)
         if not k.creatable:   # settings vnet would silently never apply
-            for f in [f for f in raw if f in endpoint_fields() and f not in REFERENCE_ONLY]:
+            known = endpoint_fields()
+            for f in [f for f in raw if f in known and f not in REFERENCE_ONLY]:
                 p.add(f"{label}.{f}", f"an {kind} device is only referred to, never changed: vnet would not set its {f}")
                 raw = {x: y for x, y in raw.items() if x != f}
         v = F.validate(interface_field(k), raw, label, p)
