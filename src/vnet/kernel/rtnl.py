@@ -168,12 +168,11 @@ def dump_addrs(sock):
     left out (the kernel makes them; no topology declares them)."""
     import ipaddress
     out = []
-    want = _ADDR_ATTRS
     for t, p in sock.dump(RTM_GETADDR, _IFA.pack(0, 0, 0, 0, 0)):
         if t != RTM_NEWADDR:
             continue
         fam, plen, _flags, _scope, index = _IFA.unpack_from(p)
-        a = nl.parse_some(p, 8, want)
+        a = nl.parse_some(p, 8, _ADDR_ATTRS)
         v = a.get(IFA_LOCAL) or a.get(IFA_ADDRESS)
         if v is None:
             continue

@@ -27,6 +27,11 @@ def _paths(ns, name):
     return daemon.paths("teamd", ns, name)
 
 
+def _log(ns, name):
+    """teamd's log, beside its config."""
+    return _paths(ns, name)[1][:-len(".json")] + ".log"
+
+
 def _tail(path, n=600):
     try:
         with open(path) as f:
@@ -130,7 +135,7 @@ class Team(Kind):
         # vnet), so its log keeps everything it says after start-up (-d would
         # send it to /dev/null): the log goes beside its config. The child
         # inherits this thread's namespace.
-        log = conf[:-len(".json")] + ".log"
+        log = _log(iface.netns, iface.name)
         with ctx.entered(iface.netns), open(log, "w") as out:
             proc = subprocess.Popen([teamd, "-u", "-g", "-l", "stderr", "-f", conf, "-p", pidfile, "-t", iface.name],
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
@@ -156,9 +161,10 @@ class Team(Kind):
         raise OSError(110, f"teamd did not make {iface.name} within 30 s: {_tail(log)}")
 
     def port_joined(self, ctx, endpoint):
-        """teamd sometimes drops a port added just after the port appeared
-        (seen on 6.1 with teamd 1.31): confirm it is still a port twice,
-        0.3 s apart, and join it again if not."""
+        """A guard: confirm the port is still teamd's twice, 0.3 s apart,
+        and join it again if not. The one cause seen (teamd dropping a first
+        port whose original address it missed, on 6.1 with teamd 1.31) is
+        avoided at creation by giving teamd an address of its own."""
         import time
         sock, idx = ctx.sock(endpoint.netns), ctx.ifindex(*endpoint.key)
         master = ctx.ifindex(*endpoint.master_key())
@@ -166,8 +172,7 @@ class Team(Kind):
         def held():
             ln = rtnl.get_link(sock, endpoint.name)
             return ln is not None and ln.master == master
-        # teamd may be busy for seconds on a slow machine (a TCG guest on a
-        # loaded host dropped a port five times in 3 s): back off up to ~10 s
+        # teamd may be busy for seconds on a slow machine: back off up to ~10 s
         for wait in (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 3.2):
             time.sleep(wait)
             if held():
@@ -176,13 +181,13 @@ class Team(Kind):
                     return
             rtnl.set_link(sock, idx, up=False)
             rtnl.set_link(sock, idx, attrs=rtnl.link_attrs(master=master))
-        log = _paths(endpoint.master_key()[0], endpoint.master_key()[1])[1][:-len(".json")] + ".log"
-        raise OSError(16, f"teamd keeps dropping port {endpoint.label}; its log ends: {_tail(log)}")
+        raise OSError(16, f"teamd keeps dropping port {endpoint.label}; its log ends: "
+                          f"{_tail(_log(*endpoint.master_key()))}")
 
     def release(self, k, ns, name):
         """Stop the teamd of device ``name`` in ``ns`` (it removes the device as it quits)."""
         _d, conf, pidfile = _paths(ns, name)
-        daemon.stop(pidfile, "teamd", files=(conf, conf[:-len(".json")] + ".log"))
+        daemon.stop(pidfile, "teamd", files=(conf, _log(ns, name)))
 
     def modify(self, ctx, iface, changed):
         raise AssertionError("team options re-create the device (teamd reads its config once)")
