@@ -10,37 +10,52 @@ that fit the underlay's MTU, and the chunks leave in one send (UDP GSO,
 UDP_SEGMENT); the receiver takes bursts of them in one read (UDP GRO) and
 writes each reassembled message to its device.
 
-Chunks, network byte order:
-    type (0x58 plain, 0x59 sealed) | epoch (6) | counter (6) | index (1) | count (1) | bytes
-The 12 bytes after the type are the AEAD nonce of the message, and its first
-13 bytes are authenticated with it. The epoch is the sender's start time in
+Datagrams, network byte order, 16-byte header then bytes:
+    type (0x5a plain, 0x5b sealed) | count (1) | counter (6) | epoch (6) | index (1) | 0 (1)
+A message's datagrams differ only in their index. Epoch and counter are the
+AEAD nonce of the message, and the first 14 bytes (all but the index) are
+authenticated with it. The epoch is the sender's start time in
 milliseconds, so a restarted sender starts a new session; the receiver keeps
 a sliding window of counters per session and never goes back to an older
-one: forged, modified and replayed messages are dropped and counted."""
+one: forged, modified and replayed messages are dropped and counted.
+
+A datagram's size is a multiple of 8, so the 8 bytes that change from one
+message to the next (type, count, counter) are one 64-bit word in every
+header: one strided store writes them all."""
+import errno
 import os
-import selectors
 import signal
 import socket
 import struct
 import sys
 import time
+from array import array
 
-PLAIN, SEALED = 0x58, 0x59
-_HDR = struct.Struct("!B6s6sBB")
-HEADER, TAG = _HDR.size, 16
+PLAIN, SEALED = 0x5A, 0x5B
+_HDR = struct.Struct("!BB6s6sBx")     # type, count, counter, epoch, index
+_WORD = struct.Struct("!BB6s")        # the first 8 bytes: what changes per message
+HEADER, TAG, AUTH = _HDR.size, 16, 14  # AUTH: the header bytes authenticated (all but index and pad)
 VNET_HDR = 10
 WINDOW = 4096
 PENDING = 256          # messages being reassembled at most
+MAX_CHUNKS = 255       # datagrams of one message at most (the index is one byte)
+READ_MAX = 65536 + VNET_HDR + 64   # the largest read from the device (a super-packet)
+_INDEXES = [bytes(range(n)) for n in range(MAX_CHUNKS + 1)]
 SOL_UDP, UDP_SEGMENT, UDP_GRO = 17, 103, 104
 GSO_SEGMENTS, GSO_BYTES = 64, 65000   # what one UDP GSO send may carry
 DROPS = ("forged", "replayed", "stale_session", "malformed", "unsealed", "sealed_without_key", "incomplete",
          "send_failed")
 
 
-def overhead(key, tap, v6=False):
-    """Bytes an inner packet of one chunk costs on the underlay (so the
-    device's MTU keeps every ordinary packet in one datagram)."""
-    return (40 if v6 else 20) + 8 + HEADER + VNET_HDR + (TAG if key else 0) + (14 if tap else 0)
+def datagram_size(underlay_mtu, v6=False):
+    """The largest datagram payload the underlay carries, down to a multiple of 8."""
+    return (underlay_mtu - (40 if v6 else 20) - 8) // 8 * 8
+
+
+def inner_mtu(underlay_mtu, key, tap, v6=False):
+    """The device's MTU: its largest packet, with the virtio_net_hdr (and
+    the tag, and the Ethernet header on TAP), fits one datagram."""
+    return datagram_size(underlay_mtu, v6) - HEADER - VNET_HDR - (TAG if key else 0) - (14 if tap else 0)
 
 
 class Replay:
@@ -65,67 +80,131 @@ class Replay:
 
 
 class Tunnel:
+    """One end of the tunnel. Its buffers are made once, and every header
+    slot in them already holds the session's epoch and its own index.
+
+    Out, plain: a message is read from the device straight into the payload
+    slots of a buffer laid out as the datagrams go on the wire (header,
+    payload, header, payload...), one store fills in the headers, and the
+    whole is one contiguous send. Out, sealed: the message is read whole,
+    sealed into a second buffer, and sent as an iovec of headers and slices
+    of the ciphertext. In: a burst is received as an iovec that puts the
+    headers in one buffer and the payloads end to end in another, so a whole
+    message is checked at once and written to the device (or decrypted)
+    where it lies. No per-datagram Python object, no join; a contiguous send
+    because gathering 90 pieces costs the kernel about 10 us per 64 KiB
+    message (measured, docs/benchmarks.md)."""
+
     def __init__(self, dev, sock, peer, key=None, chunk=1400):
+        from .kernel.msgio import Pinned
+        if (chunk + HEADER) % 8:
+            raise ValueError(f"a datagram of {chunk} + {HEADER} bytes: its size must be a multiple of 8")
         self.dev, self.sock, self.peer = dev, sock, peer
         self.chunk = chunk     # payload bytes per datagram
         self.aead = None
         if key is not None:
             from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
             self.aead = ChaCha20Poly1305(key)
-        self.epoch = (time.time_ns() // 1_000_000).to_bytes(6, "big")
+        self.kind = PLAIN if self.aead is None else SEALED
         self.counter = 0
         self.rx_epoch = b"\0" * 6
         self.replay = Replay()
         self.pending = {}      # (epoch, counter) -> [count, {index: bytes}]
-        # rx_whole: bursts that were one whole message (joined at once);
-        # rx_chunks: datagrams taken one by one (a message over several bursts)
+        # rx_whole: messages taken whole from one read (one datagram, or a burst
+        # that was exactly one message in order); rx_chunks: datagrams taken one
+        # by one (a message over several bursts, or bursts out of order)
         self.stats = {"tx_packets": 0, "tx_bytes": 0, "rx_packets": 0, "rx_bytes": 0, "rx_whole": 0, "rx_chunks": 0,
                       "drops": dict.fromkeys(DROPS, 0)}
         self.running = True
-        self._tx_buf = memoryview(bytearray(65536 + VNET_HDR))
-        self._rx_buf = memoryview(bytearray(65535))
+        full = HEADER + chunk
+        if self.aead is None:
+            # out: the wire layout itself, headers every ``full`` bytes
+            self._wire = Pinned(MAX_CHUNKS * full)
+            self._heads, self._stride = self._wire, full
+            self._slots = [(self._wire, i * full + HEADER, chunk) for i in range(MAX_CHUNKS)]
+        else:
+            # out: the message, its ciphertext, the headers end to end
+            self._msg, self._ct = Pinned(MAX_CHUNKS * chunk), Pinned(MAX_CHUNKS * chunk)
+            self._heads, self._stride = Pinned(MAX_CHUNKS * HEADER), HEADER
+            self._tx_pieces = [p for i in range(MAX_CHUNKS)
+                               for p in ((self._heads, i * HEADER, HEADER), (self._ct, i * chunk, chunk))]
+        self._words = self._heads.view.cast("Q")   # the first word of header i: [i * stride // 8]
+        # in: the largest burst (64 KiB) as headers and payloads
+        self._burst = 65535 // full + 1
+        self._rh, self._rb = Pinned(self._burst * HEADER), Pinned(self._burst * chunk)
+        self._out = Pinned(self._burst * chunk) if self.aead is not None else None
+        self._rx_pieces = [p for i in range(self._burst)
+                           for p in ((self._rh, i * HEADER, HEADER), (self._rb, i * chunk, chunk))]
+        self.epoch = (time.time_ns() // 1_000_000).to_bytes(6, "big")
+
+    @property
+    def epoch(self):
+        return self._epoch
+
+    @epoch.setter
+    def epoch(self, value):
+        """The session; every outgoing header slot holds it, and its index."""
+        self._epoch = value
+        h, st = self._heads.buf, self._stride
+        for i in range(MAX_CHUNKS):
+            h[i * st + 8:i * st + HEADER] = value + bytes((i, 0))
 
     # ---- a message each way -----------------------------------------------------
+    def frame(self, size):
+        """Frame the message of ``size`` bytes that is in place (plain: in the
+        payload slots; sealed: in the message buffer): seal it if there is a
+        key, store its word in every header, and give (datagrams, bytes of
+        payload); all datagrams are full but the last."""
+        c = self.chunk
+        total = size + (TAG if self.aead is not None else 0)
+        n = -(-total // c) or 1
+        if n > MAX_CHUNKS:
+            raise ValueError(f"a {size}-byte message needs {n} chunks of {c}: at most {MAX_CHUNKS}")
+        self.counter += 1
+        word = _WORD.pack(self.kind, n, self.counter.to_bytes(6, "big"))
+        if self.aead is not None:   # nonce: epoch and counter; authenticated: the header but its index
+            self.aead.encrypt_into(self._epoch + word[2:], self._msg.view[:size], word + self._epoch,
+                                   self._ct.view[:total])
+        st = self._stride // 8
+        self._words[0:n * st:st] = array("Q", (int.from_bytes(word, "little"),)) * n
+        return n, total
+
+    def seal_parts(self, msg):
+        """(header, payload) of each datagram carrying ``msg``: views of the
+        tunnel's buffers, good until the next message."""
+        size, c = len(msg), self.chunk
+        if -(-size // c) > MAX_CHUNKS:
+            raise ValueError(f"a {size}-byte message needs more than {MAX_CHUNKS} chunks of {c}")
+        if self.aead is None:
+            for i in range(0, size, c):
+                p, off, _ln = self._slots[i // c]
+                p.view[off:off + min(c, size - i)] = msg[i:i + c]
+        else:
+            self._msg.view[:size] = msg
+        return self._parts(*self.frame(size))
+
+    def _parts(self, n, total):
+        """(header, payload view) of each datagram of the message just framed."""
+        c, hv, st = self.chunk, self._heads.view, self._stride
+        body, base, bstep = (self._wire.view, HEADER, st) if self.aead is None else (self._ct.view, 0, c)
+        return [(hv[i * st:i * st + HEADER], body[base + i * bstep:base + i * bstep + min(c, total - i * c)])
+                for i in range(n)]
+
     def seal(self, msg):
         """The datagrams carrying ``msg``, each at most HEADER + chunk bytes."""
         return [bytes(h) + bytes(v) for h, v in self.seal_parts(msg)]
-
-    def seal_parts(self, msg):
-        """(header, body view) of each datagram."""
-        iov = self.seal_iov(msg)
-        return list(zip(iov[0::2], iov[1::2]))
-
-    def seal_iov(self, msg):
-        """The datagrams of ``msg`` as one iovec: header, body, header, body...
-        Sent as it is (nothing copied here); the headers are built at once,
-        differing only in their index byte."""
-        self.counter += 1
-        ctr = self.counter.to_bytes(6, "big")
-        kind = PLAIN if self.aead is None else SEALED
-        if self.aead is not None:
-            msg = self.aead.encrypt(self.epoch + ctr, bytes(msg), bytes([kind]) + self.epoch + ctr)
-        c = self.chunk
-        n = max(1, -(-len(msg) // c))
-        if n > 255:
-            raise ValueError(f"a {len(msg)}-byte message needs {n} chunks of {c}: at most 255")
-        heads = bytearray(_HDR.pack(kind, self.epoch, ctr, 0, n) * n)
-        heads[HEADER - 2::HEADER] = bytes(range(n))
-        hv, mv = memoryview(heads), memoryview(msg)
-        iov = [hv] * (2 * n)
-        iov[0::2] = [hv[i:i + HEADER] for i in range(0, n * HEADER, HEADER)]
-        iov[1::2] = [mv[i:i + c] for i in range(0, n * c, c)]
-        return iov
 
     def open(self, dgram):
         """The message completed by ``dgram``, or None (not complete yet, or dropped and counted)."""
         if len(dgram) < HEADER:
             self.stats["drops"]["malformed"] += 1
             return None
-        kind, epoch, ctr_b, idx, n = _HDR.unpack_from(dgram)
+        kind, n, ctr_b, epoch, idx = _HDR.unpack_from(dgram)
         if not self._admit(kind, epoch, ctr_b, idx, n):
             return None
+        aad = bytes(dgram[:AUTH])
         if n == 1:
-            return self._finish(kind, epoch, ctr_b, dgram[HEADER:])
+            return self._finish(aad, epoch, ctr_b, bytes(dgram[HEADER:]))
         key = (epoch, ctr_b)
         entry = self.pending.get(key)
         if entry is None:
@@ -136,34 +215,58 @@ class Tunnel:
         if entry[0] != n:
             self.stats["drops"]["malformed"] += 1
             return None
-        entry[1][idx] = bytes(dgram[HEADER:])   # the receive buffer is used again by the next burst
+        entry[1][idx] = bytes(dgram[HEADER:])   # the receive buffers are used again by the next burst
         if len(entry[1]) < n:
             return None
         del self.pending[key]
-        return self._finish(kind, epoch, ctr_b, b"".join(entry[1][i] for i in range(n)))
+        return self._finish(aad, epoch, ctr_b, b"".join(entry[1][i] for i in range(n)))
 
     def open_burst(self, mv, seg):
         """The messages completed by a burst of datagrams of ``seg`` bytes (UDP
-        GRO). A burst that is exactly one whole message in order, the usual
-        case, is joined at once without per-chunk bookkeeping."""
-        offs = range(0, len(mv), seg)
-        if len(offs) > 1 and len(mv) >= HEADER and len(mv) - offs[-1] >= HEADER:
-            kind, epoch, ctr_b, idx, n = _HDR.unpack_from(mv)
-            # every datagram's header, byte by byte across the burst (strided
-            # views): the same message, indexes 0..n-1 in order
-            if idx == 0 and n == len(offs) and bytes(mv[HEADER - 2::seg]) == bytes(range(n)) \
-                    and all(bytes(mv[j::seg]) == mv[j:j + 1].tobytes() * n
-                            for j in (*range(HEADER - 2), HEADER - 1)):
+        GRO), given as one buffer: laid into the receive buffers as the
+        kernel's scatter would, then taken as a received burst is."""
+        pos, total = 0, len(mv)
+        for p, off, ln in self._rx_pieces:
+            if pos >= total:
+                break
+            take = min(ln, total - pos)
+            p.view[off:off + take] = mv[pos:pos + take]
+            pos += take
+        return self.arrived(total, seg)
+
+    def arrived(self, size, seg):
+        """The messages completed by the ``size`` bytes just received into the
+        receive buffers, datagrams of ``seg`` bytes. A read that is exactly one
+        whole message in order, the usual case, is taken where it lies: its
+        payloads are already end to end, and its headers are checked at once."""
+        full = HEADER + self.chunk
+        if size < HEADER:
+            self.stats["drops"]["malformed"] += 1
+            return []
+        if size <= full or seg == full:
+            n = -(-size // full)
+            rh = self._rh.buf
+            kind, count, ctr_b, epoch, idx = _HDR.unpack_from(rh)
+            if idx == 0 and count == n and (n == 1 or rh[:n * HEADER] == _headers(rh[:HEADER], n)):
                 if not self._admit(kind, epoch, ctr_b, idx, n):
                     return []
                 self.stats["rx_whole"] += 1
-                parts = [mv[o + HEADER:o + seg] for o in offs]
-                if self.aead is None:   # the parts as they are: one writev, no join
-                    return [parts]
-                m = self._finish(kind, epoch, ctr_b, b"".join(parts))
+                m = self._finish(rh[:AUTH], epoch, ctr_b, self._rb.view[:size - n * HEADER], self._out)
                 return [] if m is None else [m]
-        self.stats["rx_chunks"] += len(offs)
-        return [m for m in (self.open(mv[o:o + seg]) for o in offs) if m is not None]
+            dgrams = self._datagrams(size, full)
+        else:   # datagrams of another size: the bytes as they came, then cut
+            lin = b"".join(p.view[o:o + ln] for p, o, ln in self._rx_pieces[:2 * (-(-size // full))])[:size]
+            dgrams = [lin[o:o + seg] for o in range(0, size, seg)]
+        self.stats["rx_chunks"] += len(dgrams)
+        return [m for m in (self.open(d) for d in dgrams) if m is not None]
+
+    def _datagrams(self, size, full):
+        """The datagrams of a burst of full-sized ones (the last may be short), as bytes."""
+        c, hv, bv, out = self.chunk, self._rh.view, self._rb.view, []
+        for i in range(-(-size // full)):
+            left = min(full, size - i * full)
+            out.append(bytes(hv[i * HEADER:i * HEADER + min(HEADER, left)]) + bytes(bv[i * c:i * c + max(0, left - HEADER)]))
+        return out
 
     def _admit(self, kind, epoch, ctr_b, idx, n):
         """Checks before any work: type, session, replay (counted when they fail)."""
@@ -183,11 +286,18 @@ class Tunnel:
                 return False
         return True
 
-    def _finish(self, kind, epoch, ctr_b, body):
+    def _finish(self, aad, epoch, ctr_b, body, out=None):
+        """The message of an admitted ``body``: as it is, or decrypted (into
+        ``out``'s buffer if given); None if forged or modified (counted)."""
         if self.aead is None:
             return body
+        nonce = epoch + ctr_b
         try:
-            msg = self.aead.decrypt(epoch + ctr_b, bytes(body), bytes([kind]) + epoch + ctr_b)
+            if out is not None and len(body) >= TAG:
+                msg = out.view[:len(body) - TAG]
+                self.aead.decrypt_into(nonce, body, bytes(aad), msg)
+            else:
+                msg = self.aead.decrypt(nonce, bytes(body), bytes(aad))
         except Exception:   # cryptography's InvalidTag: forged or modified
             self.stats["drops"]["forged"] += 1
             return None
@@ -198,60 +308,93 @@ class Tunnel:
         return msg
 
     # ---- the loop ------------------------------------------------------------
+    def _vectors(self):
+        """The outgoing and incoming iovecs over the buffers above, and the
+        device's read iovec (plain: the payload slots)."""
+        from .kernel.msgio import Vector, sockaddr
+        seg = struct.pack("=QiiH", 18, SOL_UDP, UDP_SEGMENT, HEADER + self.chunk) + bytes(6)   # one cmsg: UDP_SEGMENT
+        name = sockaddr(self.sock.family, self.peer)
+        if self.aead is None:
+            self._txv = Vector([(self._wire, 0, len(self._wire.buf))], name=name, control=seg)
+            self._devv = Vector(self._slots[:-(-READ_MAX // self.chunk)])
+        else:
+            self._txv = Vector(self._tx_pieces, name=name, control=seg)
+            self._devv = Vector([(self._msg, 0, min(READ_MAX, len(self._msg.buf)))])
+        self._rxv = Vector(self._rx_pieces, control_room=64)
+
     def from_device(self):
-        # one buffer for every read: a fresh 64 KiB object per read costs an
-        # allocation and, as the heap grows and shrinks, page faults to fill
-        fd, buf = self.dev.fileno(), self._tx_buf
+        """Read messages from the device and send each (usually one UDP GSO
+        send, which the kernel segments)."""
+        fd, sfd, devv, txv, frame = self.dev.fileno(), self.sock.fileno(), self._devv, self._txv, self.frame
+        c, plain = self.chunk, self.aead is None
+        per = min(GSO_SEGMENTS, GSO_BYTES // (HEADER + c))   # datagrams one GSO send may carry
+        sent = nbytes = failed = 0
         for _ in range(64):   # a burst per wakeup
-            try:
-                msg = buf[:os.readv(fd, (buf,))]
-            except BlockingIOError:
-                return
-            iov = self.seal_iov(msg)
-            try:
-                if len(iov) == 2:
-                    self.sock.sendmsg(iov, (), 0, self.peer)
-                else:   # few sends (usually one), segmented by the kernel (UDP GSO): all but the last are full
-                    seg = HEADER + len(iov[1])
-                    per = 2 * min(GSO_SEGMENTS, GSO_BYTES // seg)
-                    opt = [(SOL_UDP, UDP_SEGMENT, struct.pack("=H", seg))]
-                    for i in range(0, len(iov), per):
-                        self.sock.sendmsg(iov[i:i + per], opt, 0, self.peer)
-            except OSError:
-                self.stats["drops"]["send_failed"] += 1
+            size = devv.readv(fd)
+            if size < 0:
+                break
+            n, total = frame(size)
+            if n > per:   # more than one send (only if the device ignored gso_max_size)
+                ok = self._send_split(n, total, per)
+            elif plain:   # the wire layout: one piece, the headers' bytes included
+                ok = txv.send(sfd, 1, total + n * HEADER, n > 1) >= 0
+            else:
+                ok = txv.send(sfd, 2 * n, total - (n - 1) * c, n > 1) >= 0
+            if not ok:
+                failed += 1
                 continue
-            self.stats["tx_packets"] += 1
-            self.stats["tx_bytes"] += len(msg) - VNET_HDR
+            sent += 1
+            nbytes += size - VNET_HDR
+        self._count("tx", sent, nbytes, "send_failed", failed)
+
+    def _send_split(self, n, total, per):
+        """A message of more datagrams than one GSO send carries, in several."""
+        parts = self._parts(n, total)
+        for first in range(0, n, per):
+            group = parts[first:first + per]
+            iov = [v for pair in group for v in pair]
+            opt = [(SOL_UDP, UDP_SEGMENT, struct.pack("=H", HEADER + self.chunk))] if len(group) > 1 else []
+            try:
+                self.sock.sendmsg(iov, opt, 0, self.peer)
+            except OSError:
+                return False
+        return True
 
     def from_peer(self):
-        fd, buf = self.dev.fileno(), self._rx_buf
+        """Receive bursts of datagrams and write each completed message to the device."""
+        fd, sfd, rxv, arrived, write = self.dev.fileno(), self.sock.fileno(), self._rxv, self.arrived, os.write
+        got = nbytes = failed = 0
         for _ in range(64):
-            try:
-                n, anc, _f, _a = self.sock.recvmsg_into((buf,), 64)
-            except BlockingIOError:
-                return
-            except OSError:   # ICMP port unreachable while the peer restarts
-                continue
-            data = buf[:n]   # written out (or copied, if incomplete) before the next burst
-            seg = len(data)
-            for level, typ, c in anc:
-                if level == SOL_UDP and typ == UDP_GRO:
-                    seg = struct.unpack("=i", c[:4])[0] or seg
-            for msg in self.open_burst(data, seg):
+            size = rxv.recv(sfd)
+            if size < 0:
+                if -size in (errno.EAGAIN, errno.EWOULDBLOCK):
+                    break
+                continue   # e.g. ICMP port unreachable while the peer restarts
+            for m in arrived(size, rxv.control(SOL_UDP, UDP_GRO) or size):
                 try:
-                    n = os.writev(fd, msg) if isinstance(msg, list) else os.write(fd, msg)
+                    n = write(fd, m)
                 except OSError:
-                    self.stats["drops"]["malformed"] += 1
+                    failed += 1
                     continue
-                self.stats["rx_packets"] += 1
-                self.stats["rx_bytes"] += n - VNET_HDR
+                got += 1
+                nbytes += n - VNET_HDR
+        self._count("rx", got, nbytes, "malformed", failed)
+
+    def _count(self, way, packets, nbytes, drop, drops):
+        st = self.stats
+        st[way + "_packets"] += packets
+        st[way + "_bytes"] += nbytes
+        st["drops"][drop] += drops
 
     def run(self, stats_file=None):
+        import select
         self.dev.set_blocking(False)
         self.sock.setblocking(False)
-        sel = selectors.DefaultSelector()
-        sel.register(self.dev, selectors.EVENT_READ, self.from_device)
-        sel.register(self.sock, selectors.EVENT_READ, self.from_peer)
+        self._vectors()
+        dfd, sfd = self.dev.fileno(), self.sock.fileno()
+        ep = select.epoll()
+        ep.register(dfd, select.EPOLLIN)
+        ep.register(sfd, select.EPOLLIN)
 
         def stop(*_a):
             self.running = False
@@ -261,11 +404,15 @@ class Tunnel:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGUSR1, dump)
+        from_device, from_peer = self.from_device, self.from_peer
         while self.running:
-            for k, _ev in sel.select(1.0):
-                k.data()
+            for fd, _ev in ep.poll(1.0):
+                if fd == dfd:
+                    from_device()
+                else:
+                    from_peer()
         self.report(None, stats_file)
-        sel.close()
+        ep.close()
 
     def report(self, out, stats_file):
         import json
@@ -277,6 +424,13 @@ class Tunnel:
             with open(tmp, "w") as f:
                 f.write(text)
             os.replace(tmp, stats_file)
+
+
+def _headers(first, n):
+    """The headers of a whole message of ``n`` datagrams whose first header is ``first``."""
+    h = bytearray(first * n)
+    h[HEADER - 2::HEADER] = _INDEXES[n]
+    return h
 
 
 IFLA_GSO_MAX_SIZE = 41
@@ -335,8 +489,8 @@ def start(dev_name, listen, peer, key=None, netns=None, tap=False, underlay_mtu=
             sock.setsockopt(SOL_UDP, UDP_GRO, 1)   # bursts of chunks in one read
         except OSError:
             pass
-        mtu = underlay_mtu - overhead(key, tap, fam == socket.AF_INET6)
-        chunk = underlay_mtu - (40 if fam == socket.AF_INET6 else 20) - 8 - HEADER
+        mtu = inner_mtu(underlay_mtu, key, tap, fam == socket.AF_INET6)
+        chunk = datagram_size(underlay_mtu, fam == socket.AF_INET6) - HEADER
         idx = rtnl.get_link(k.sock(netns), dev_name).ifindex
         rtnl.set_link(k.sock(netns), idx, up=True, attrs=rtnl.link_attrs(mtu=mtu))
         try:   # super-packets that leave in one UDP GSO send arrive as one burst: joined without bookkeeping

@@ -90,7 +90,7 @@ def test_every_size_both_ways_tcp_and_udp(sandbox, tap, key):
     dev = "tap0" if tap else "tun0"
     with Ends(sandbox, key=key, tap=tap) as ends:
         mtu = sandbox.links("site1")[dev]["mtu"]
-        assert mtu == 1500 - 28 - 15 - 10 - (16 if key else 0) - (14 if tap else 0)
+        assert mtu == 1500 - 28 - 16 - 10 - (16 if key else 0) - (14 if tap else 0)
         _sizes_cross("site1", "10.99.0.2", mtu)
         _sizes_cross("site2", "10.99.0.1", mtu)
         r = sandbox.vnet("check", "--json", f, check=False)
@@ -138,12 +138,12 @@ def test_forged_modified_and_replayed_datagrams_are_dropped_and_counted(sandbox)
         # modified: a counter not seen yet (else it is dropped as a replay before
         # any decryption) and one bit of the ciphertext flipped
         flipped = bytearray(real[-1])
-        flipped[7:13] = (int.from_bytes(flipped[7:13], "big") + 1000).to_bytes(6, "big")
+        flipped[2:8] = (int.from_bytes(flipped[2:8], "big") + 1000).to_bytes(6, "big")
         flipped[-20] ^= 0x01
         _inject([bytes(flipped)])
-        head = struct.Struct("!B6s6sBB")
-        _inject([head.pack(0x59, b"\xff" * 6, b"\0\0\0\0\0\1", 0, 1) + os.urandom(60)])   # forged
-        _inject([head.pack(0x58, b"\0" * 6, b"\0\0\0\0\0\1", 0, 1) + b"plaintext"])      # unsealed, to a tunnel with a key
+        head = struct.Struct("!BB6s6sBx")   # type, count, counter, epoch, index
+        _inject([head.pack(0x5B, 1, b"\0\0\0\0\0\1", b"\xff" * 6, 0) + os.urandom(60)])   # forged
+        _inject([head.pack(0x5A, 1, b"\0\0\0\0\0\1", b"\0" * 6, 0) + b"plaintext"])      # unsealed, to a tunnel with a key
         after = ends.counters("site2")
         d0, d1 = before["drops"], after["drops"]
         assert d1["replayed"] == d0["replayed"] + 1
