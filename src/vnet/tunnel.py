@@ -10,11 +10,12 @@ that fit the underlay's MTU, and the chunks leave in one send (UDP GSO,
 UDP_SEGMENT); the receiver takes bursts of them in one read (UDP GRO) and
 writes each reassembled message to its device.
 
-Datagrams, network byte order, 16-byte header then bytes:
+Datagrams: a 16-byte header, then bytes.
     type (0x5a plain, 0x5b sealed) | count (1) | counter (6) | epoch (6) | index (1) | 0 (1)
-A message's datagrams differ only in their index. Epoch and counter are the
-AEAD nonce of the message, and the first 14 bytes (all but the index) are
-authenticated with it. The epoch is the sender's start time in
+The first 8 bytes are one little-endian 64-bit word (type | count << 8 |
+counter << 16); the epoch is big-endian. A message's datagrams differ only
+in their index. Epoch and counter are the AEAD nonce of the message, and
+the first 14 bytes (all but the index) are authenticated with it. The epoch is the sender's start time in
 milliseconds, so a restarted sender starts a new session; the receiver keeps
 a sliding window of counters per session and never goes back to an older
 one: forged, modified and replayed messages are dropped and counted.
@@ -32,8 +33,8 @@ import time
 from array import array
 
 PLAIN, SEALED = 0x5A, 0x5B
-_HDR = struct.Struct("!BB6s6sBx")     # type, count, counter, epoch, index
-_WORD = struct.Struct("!BB6s")        # the first 8 bytes: what changes per message
+_HDR = struct.Struct("<BB6s6sBx")     # type, count, counter, epoch, index
+_LITTLE = sys.byteorder == "little"   # the header word is stored as a native 64-bit integer
 HEADER, TAG, AUTH = _HDR.size, 16, 14  # AUTH: the header bytes authenticated (all but index and pad)
 VNET_HDR = 10
 WINDOW = 4096
@@ -128,7 +129,8 @@ class Tunnel:
             self._heads, self._stride = Pinned(MAX_CHUNKS * HEADER), HEADER
             self._tx_pieces = [p for i in range(MAX_CHUNKS)
                                for p in ((self._heads, i * HEADER, HEADER), (self._ct, i * chunk, chunk))]
-        self._words = self._heads.view.cast("Q")   # the first word of header i: [i * stride // 8]
+        words, st = self._heads.view.cast("Q"), self._stride // 8
+        self._words = [words[0:n * st:st] for n in range(MAX_CHUNKS + 1)]   # [n]: the first word of n headers
         # in: the largest burst (64 KiB) as headers and payloads
         self._burst = 65535 // full + 1
         self._rh, self._rb = Pinned(self._burst * HEADER), Pinned(self._burst * chunk)
@@ -160,13 +162,13 @@ class Tunnel:
         n = -(-total // c) or 1
         if n > MAX_CHUNKS:
             raise ValueError(f"a {size}-byte message needs {n} chunks of {c}: at most {MAX_CHUNKS}")
-        self.counter += 1
-        word = _WORD.pack(self.kind, n, self.counter.to_bytes(6, "big"))
+        self.counter = ctr = self.counter + 1
+        word = self.kind | n << 8 | ctr << 16
         if self.aead is not None:   # nonce: epoch and counter; authenticated: the header but its index
-            self.aead.encrypt_into(self._epoch + word[2:], self._msg.view[:size], word + self._epoch,
+            head = word.to_bytes(8, "little")
+            self.aead.encrypt_into(self._epoch + head[2:], self._msg.view[:size], head + self._epoch,
                                    self._ct.view[:total])
-        st = self._stride // 8
-        self._words[0:n * st:st] = array("Q", (int.from_bytes(word, "little"),)) * n
+        self._words[n][:] = array("Q", (word if _LITTLE else _swap(word),)) * n
         return n, total
 
     def seal_parts(self, msg):
@@ -202,9 +204,8 @@ class Tunnel:
         kind, n, ctr_b, epoch, idx = _HDR.unpack_from(dgram)
         if not self._admit(kind, epoch, ctr_b, idx, n):
             return None
-        aad = bytes(dgram[:AUTH])
         if n == 1:
-            return self._finish(aad, epoch, ctr_b, bytes(dgram[HEADER:]))
+            return self._finish(dgram, epoch, ctr_b, bytes(dgram[HEADER:]))
         key = (epoch, ctr_b)
         entry = self.pending.get(key)
         if entry is None:
@@ -219,7 +220,7 @@ class Tunnel:
         if len(entry[1]) < n:
             return None
         del self.pending[key]
-        return self._finish(aad, epoch, ctr_b, b"".join(entry[1][i] for i in range(n)))
+        return self._finish(dgram, epoch, ctr_b, b"".join(entry[1][i] for i in range(n)))
 
     def open_burst(self, mv, seg):
         """The messages completed by a burst of datagrams of ``seg`` bytes (UDP
@@ -251,7 +252,7 @@ class Tunnel:
                 if not self._admit(kind, epoch, ctr_b, idx, n):
                     return []
                 self.stats["rx_whole"] += 1
-                m = self._finish(rh[:AUTH], epoch, ctr_b, self._rb.view[:size - n * HEADER], self._out)
+                m = self._finish(rh, epoch, ctr_b, self._rb.view[:size - n * HEADER], self._out)
                 return [] if m is None else [m]
             dgrams = self._datagrams(size, full)
         else:   # datagrams of another size: the bytes as they came, then cut
@@ -281,30 +282,31 @@ class Tunnel:
             if epoch < self.rx_epoch:
                 drops["stale_session"] += 1
                 return False
-            if epoch == self.rx_epoch and not self.replay.fresh(int.from_bytes(ctr_b, "big")):
+            if epoch == self.rx_epoch and not self.replay.fresh(int.from_bytes(ctr_b, "little")):
                 drops["replayed"] += 1
                 return False
         return True
 
-    def _finish(self, aad, epoch, ctr_b, body, out=None):
+    def _finish(self, head, epoch, ctr_b, body, out=None):
         """The message of an admitted ``body``: as it is, or decrypted (into
-        ``out``'s buffer if given); None if forged or modified (counted)."""
+        ``out``'s buffer if given); None if forged or modified (counted).
+        ``head``: the first header (its first AUTH bytes are authenticated)."""
         if self.aead is None:
             return body
-        nonce = epoch + ctr_b
+        nonce, aad = epoch + ctr_b, bytes(head[:AUTH])
         try:
             if out is not None and len(body) >= TAG:
                 msg = out.view[:len(body) - TAG]
-                self.aead.decrypt_into(nonce, body, bytes(aad), msg)
+                self.aead.decrypt_into(nonce, body, aad, msg)
             else:
-                msg = self.aead.decrypt(nonce, bytes(body), bytes(aad))
+                msg = self.aead.decrypt(nonce, bytes(body), aad)
         except Exception:   # cryptography's InvalidTag: forged or modified
             self.stats["drops"]["forged"] += 1
             return None
         if epoch > self.rx_epoch:   # an authentic message of a newer session: the peer restarted
             self.rx_epoch, self.replay = epoch, Replay()
             self.pending = {k: v for k, v in self.pending.items() if k[0] >= epoch}
-        self.replay.mark(int.from_bytes(ctr_b, "big"))
+        self.replay.mark(int.from_bytes(ctr_b, "little"))
         return msg
 
     # ---- the loop ------------------------------------------------------------
@@ -324,22 +326,30 @@ class Tunnel:
 
     def from_device(self):
         """Read messages from the device and send each (usually one UDP GSO
-        send, which the kernel segments)."""
-        fd, sfd, devv, txv, frame = self.dev.fileno(), self.sock.fileno(), self._devv, self._txv, self.frame
-        c, plain = self.chunk, self.aead is None
+        send, which the kernel segments). The calls are made here, through
+        the iovecs' parts: this runs once per message."""
+        from .kernel.msgio import readv, sendmsg
+        fd, sfd, frame, c = self.dev.fileno(), self.sock.fileno(), self.frame, self.chunk
+        dev_iov, dev_lens = self._devv.parts()[:2]
+        _b, lens, hdrs = self._txv.parts()[:3]
+        pieces, plain = len(dev_lens), self.aead is None
         per = min(GSO_SEGMENTS, GSO_BYTES // (HEADER + c))   # datagrams one GSO send may carry
         sent = nbytes = failed = 0
         for _ in range(64):   # a burst per wakeup
-            size = devv.readv(fd)
+            size = readv(fd, dev_iov, pieces)
             if size < 0:
                 break
             n, total = frame(size)
             if n > per:   # more than one send (only if the device ignored gso_max_size)
                 ok = self._send_split(n, total, per)
             elif plain:   # the wire layout: one piece, the headers' bytes included
-                ok = txv.send(sfd, 1, total + n * HEADER, n > 1) >= 0
-            else:
-                ok = txv.send(sfd, 2 * n, total - (n - 1) * c, n > 1) >= 0
+                lens[0].value = total + n * HEADER
+                ok = sendmsg(sfd, hdrs[1][n > 1], 0) >= 0
+            else:   # header, slice of the ciphertext, header...: the last slice cut
+                last = lens[2 * n - 1]
+                last.value = total - (n - 1) * c
+                ok = sendmsg(sfd, hdrs[2 * n][n > 1], 0) >= 0
+                last.value = c
             if not ok:
                 failed += 1
                 continue
@@ -362,15 +372,21 @@ class Tunnel:
 
     def from_peer(self):
         """Receive bursts of datagrams and write each completed message to the device."""
-        fd, sfd, rxv, arrived, write = self.dev.fileno(), self.sock.fileno(), self._rxv, self.arrived, os.write
+        from .kernel.msgio import errno as last_errno
+        from .kernel.msgio import recvmsg
+        fd, sfd, arrived, write = self.dev.fileno(), self.sock.fileno(), self.arrived, os.write
+        _b, _l, hdrs, ctl_len, room, (level, typ, value) = self._rxv.parts()
+        ptr = hdrs[-1][True]
         got = nbytes = failed = 0
         for _ in range(64):
-            size = rxv.recv(sfd)
+            ctl_len.value = room
+            size = recvmsg(sfd, ptr, 0)
             if size < 0:
-                if -size in (errno.EAGAIN, errno.EWOULDBLOCK):
+                if last_errno() in (errno.EAGAIN, errno.EWOULDBLOCK):
                     break
                 continue   # e.g. ICMP port unreachable while the peer restarts
-            for m in arrived(size, rxv.control(SOL_UDP, UDP_GRO) or size):
+            gro = ctl_len.value >= 20 and level.value == SOL_UDP and typ.value == UDP_GRO
+            for m in arrived(size, value.value if gro else size):
                 try:
                     n = write(fd, m)
                 except OSError:
@@ -424,6 +440,10 @@ class Tunnel:
             with open(tmp, "w") as f:
                 f.write(text)
             os.replace(tmp, stats_file)
+
+
+def _swap(word):
+    return int.from_bytes(word.to_bytes(8, "little"), "big")
 
 
 def _headers(first, n):

@@ -138,12 +138,12 @@ def test_forged_modified_and_replayed_datagrams_are_dropped_and_counted(sandbox)
         # modified: a counter not seen yet (else it is dropped as a replay before
         # any decryption) and one bit of the ciphertext flipped
         flipped = bytearray(real[-1])
-        flipped[2:8] = (int.from_bytes(flipped[2:8], "big") + 1000).to_bytes(6, "big")
+        flipped[2:8] = (int.from_bytes(flipped[2:8], "little") + 1000).to_bytes(6, "little")
         flipped[-20] ^= 0x01
         _inject([bytes(flipped)])
-        head = struct.Struct("!BB6s6sBx")   # type, count, counter, epoch, index
-        _inject([head.pack(0x5B, 1, b"\0\0\0\0\0\1", b"\xff" * 6, 0) + os.urandom(60)])   # forged
-        _inject([head.pack(0x5A, 1, b"\0\0\0\0\0\1", b"\0" * 6, 0) + b"plaintext"])      # unsealed, to a tunnel with a key
+        head = struct.Struct("<BB6s6sBx")   # type, count, counter (little-endian), epoch, index
+        _inject([head.pack(0x5B, 1, b"\1\0\0\0\0\0", b"\xff" * 6, 0) + os.urandom(60)])   # forged
+        _inject([head.pack(0x5A, 1, b"\1\0\0\0\0\0", b"\0" * 6, 0) + b"plaintext"])      # unsealed, to a tunnel with a key
         after = ends.counters("site2")
         d0, d1 = before["drops"], after["drops"]
         assert d1["replayed"] == d0["replayed"] + 1

@@ -24,6 +24,8 @@ _readv = _fn("readv", ctypes.c_int, ctypes.c_void_p, ctypes.c_int)
 _sendmsg = _fn("sendmsg", ctypes.c_int, ctypes.c_void_p, ctypes.c_int)
 _recvmsg = _fn("recvmsg", ctypes.c_int, ctypes.c_void_p, ctypes.c_int)
 _errno = ctypes.get_errno
+# for a loop that calls them itself with a Vector's parts (see Vector.parts)
+readv, sendmsg, recvmsg, errno = _readv, _sendmsg, _recvmsg, _errno
 
 
 class _IoVec(ctypes.Structure):
@@ -87,6 +89,15 @@ class Vector:
         if room >= _CMSG.size + 4:   # the first control message, where the kernel puts it
             self._cmsg = [ctypes.c_int.from_address(ctl_at + 8), ctypes.c_int.from_address(ctl_at + 12),
                           ctypes.c_int.from_address(ctl_at + _CMSG.size)]
+
+    def parts(self):
+        """What a hot loop needs to call readv, sendmsg and recvmsg itself:
+        the iovec's address, the length of each piece (ctypes values: set
+        ``.value``), the msghdr address by [count][with control], the control
+        length (set it to the room, the fifth item, before a receive) and
+        the first received control message (level, type, int value)."""
+        return (self._base, self._len, self._ptrs, self._ctl_len, self._room,
+                self._cmsg if self._room >= _CMSG.size + 4 else None)
 
     def send(self, fd, count, last_len, control):
         """sendmsg of the first ``count`` pieces, the last cut to ``last_len``
