@@ -38,6 +38,7 @@ _LITTLE = sys.byteorder == "little"   # the header word is stored as a native 64
 HEADER, TAG, AUTH = _HDR.size, 16, 14  # AUTH: the header bytes authenticated (all but index and pad)
 VNET_HDR = 10
 WINDOW = 4096
+_WINDOW_MASK = (1 << WINDOW) - 1
 PENDING = 256          # messages being reassembled at most
 MAX_CHUNKS = 255       # datagrams of one message at most (the index is one byte)
 READ_MAX = 65536 + VNET_HDR + 64   # the largest read from the device (a super-packet)
@@ -74,7 +75,7 @@ class Replay:
     def mark(self, n):
         if n > self.top:
             shift = n - self.top
-            self.bits = ((self.bits << shift) | 1) & ((1 << WINDOW) - 1) if shift < WINDOW else 1
+            self.bits = ((self.bits << shift) | 1) & _WINDOW_MASK if shift < WINDOW else 1
             self.top = n
         else:
             self.bits |= 1 << (self.top - n)
@@ -316,7 +317,7 @@ class Tunnel:
     def _vectors(self):
         """The outgoing and incoming iovecs over the buffers above, and the
         device's read iovec (plain: the payload slots)."""
-        from .kernel.msgio import Vector, sockaddr
+        from .kernel.msgio import Vector, errno as last_errno, readv, recvmsg, sendmsg, sockaddr
         seg = struct.pack("=QiiH", 18, SOL_UDP, UDP_SEGMENT, HEADER + self.chunk) + bytes(6)   # one cmsg: UDP_SEGMENT
         name = sockaddr(self.sock.family, self.peer)
         if self.aead is None:
@@ -326,18 +327,21 @@ class Tunnel:
             self._txv = Vector(self._tx_pieces, name=name, control=seg)
             self._devv = Vector([(self._msg, 0, min(READ_MAX, len(self._msg.buf)))])
         self._rxv = Vector(self._rx_pieces, control_room=64)
+        # what the loops take at each wakeup, in one tuple
+        fd, sfd, c = self.dev.fileno(), self.sock.fileno(), self.chunk
+        dev_iov, dev_lens = self._devv.parts()[:2]
+        _b, lens, hdrs = self._txv.parts()[:3]
+        per = min(GSO_SEGMENTS, GSO_BYTES // (HEADER + c))   # datagrams one GSO send may carry
+        self._out_args = (fd, sfd, readv, sendmsg, dev_iov, len(dev_lens), lens, hdrs, per, self.aead is None, c)
+        _b, _l, hdrs, ctl_len, room, cmsg = self._rxv.parts()
+        self._in_args = (fd, sfd, recvmsg, last_errno, hdrs[-1][True], ctl_len, room) + tuple(cmsg)
 
     def from_device(self):
         """Read messages from the device and send each (usually one UDP GSO
         send, which the kernel segments). The calls are made here, through
         the iovecs' parts: this runs once per message."""
-        from .kernel.msgio import readv, sendmsg
-        fd, sfd, frame, c = self.dev.fileno(), self.sock.fileno(), self.frame, self.chunk
-        dev_iov, dev_lens = self._devv.parts()[:2]
-        _b, lens, hdrs = self._txv.parts()[:3]
-        pieces, plain = len(dev_lens), self.aead is None
-        per = min(GSO_SEGMENTS, GSO_BYTES // (HEADER + c))   # datagrams one GSO send may carry
-        sent = nbytes = failed = 0
+        fd, sfd, readv, sendmsg, dev_iov, pieces, lens, hdrs, per, plain, c = self._out_args
+        frame, sent, nbytes, failed = self.frame, 0, 0, 0
         for _ in range(64):   # a burst per wakeup
             size = readv(fd, dev_iov, pieces)
             if size < 0:
@@ -358,7 +362,8 @@ class Tunnel:
                 continue
             sent += 1
             nbytes += size - VNET_HDR
-        self._count("tx", sent, nbytes, "send_failed", failed)
+        if sent or failed:
+            self._count("tx", sent, nbytes, "send_failed", failed)
 
     def _send_split(self, n, total, per):
         """A message of more datagrams than one GSO send carries, in several."""
@@ -375,12 +380,8 @@ class Tunnel:
 
     def from_peer(self):
         """Receive bursts of datagrams and write each completed message to the device."""
-        from .kernel.msgio import errno as last_errno
-        from .kernel.msgio import recvmsg
-        fd, sfd, arrived, write = self.dev.fileno(), self.sock.fileno(), self.arrived, os.write
-        _b, _l, hdrs, ctl_len, room, (level, typ, value) = self._rxv.parts()
-        ptr = hdrs[-1][True]
-        got = nbytes = failed = 0
+        fd, sfd, recvmsg, last_errno, ptr, ctl_len, room, level, typ, value = self._in_args
+        arrived, write, got, nbytes, failed = self.arrived, os.write, 0, 0, 0
         for _ in range(64):
             ctl_len.value = room
             size = recvmsg(sfd, ptr, 0)
@@ -397,7 +398,8 @@ class Tunnel:
                     continue
                 got += 1
                 nbytes += n - VNET_HDR
-        self._count("rx", got, nbytes, "malformed", failed)
+        if got or failed:
+            self._count("rx", got, nbytes, "malformed", failed)
 
     def _count(self, way, packets, nbytes, drop, drops):
         st = self.stats
