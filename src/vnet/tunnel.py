@@ -15,8 +15,9 @@ Datagrams: a 16-byte header, then bytes.
 The first 8 bytes are one little-endian 64-bit word (type | count << 8 |
 counter << 16); the epoch is big-endian. A message's datagrams differ only
 in their index. Epoch and counter are the AEAD nonce of the message, and
-the first 14 bytes (all but the index) are authenticated with it. The epoch is the sender's start time in
-milliseconds, so a restarted sender starts a new session; the receiver keeps
+the first 14 bytes (all but the index) are authenticated with it. The
+epoch is the sender's start time in milliseconds, so a restarted sender
+starts a new session; the receiver keeps
 a sliding window of counters per session and never goes back to an older
 one: forged, modified and replayed messages are dropped and counted.
 

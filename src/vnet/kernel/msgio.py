@@ -5,7 +5,7 @@ slice of the body, for each datagram). Python's socket module takes and
 checks a buffer per piece on every call, and a nonblocking call that finds
 nothing raises an exception. Here the iovec array is built once over the
 caller's buffers, a call changes only a count and a length, and an empty
-socket is a negative return: 3 us instead of 6 us per 90-piece receive,
+socket is a negative return (errno() says why): 3 us instead of 6 us per 90-piece receive,
 measured (docs/benchmarks.md)."""
 import ctypes
 import socket
@@ -20,12 +20,11 @@ def _fn(name, *args):
     return f
 
 
-_readv = _fn("readv", ctypes.c_int, ctypes.c_void_p, ctypes.c_int)
-_sendmsg = _fn("sendmsg", ctypes.c_int, ctypes.c_void_p, ctypes.c_int)
-_recvmsg = _fn("recvmsg", ctypes.c_int, ctypes.c_void_p, ctypes.c_int)
-_errno = ctypes.get_errno
-# for a loop that calls them itself with a Vector's parts (see Vector.parts)
-readv, sendmsg, recvmsg, errno = _readv, _sendmsg, _recvmsg, _errno
+# called by a hot loop itself, with a Vector's parts: -1 on failure, errno() says why
+readv = _fn("readv", ctypes.c_int, ctypes.c_void_p, ctypes.c_int)
+sendmsg = _fn("sendmsg", ctypes.c_int, ctypes.c_void_p, ctypes.c_int)
+recvmsg = _fn("recvmsg", ctypes.c_int, ctypes.c_void_p, ctypes.c_int)
+errno = ctypes.get_errno
 
 
 class _IoVec(ctypes.Structure):
@@ -40,7 +39,6 @@ class _MsgHdr(ctypes.Structure):
 
 _IOV = ctypes.sizeof(_IoVec)
 _CMSG = struct.Struct("=Qii")     # cmsg_len, level, type; the data follows, 8-aligned
-_INT = struct.Struct("=i")
 
 
 class Pinned:
@@ -63,15 +61,14 @@ def sockaddr(family, addr):
 
 class Vector:
     """One iovec over fixed pieces [(Pinned, offset, length)...], an optional
-    destination and an optional control buffer. A send takes the first pieces,
-    the last cut short, with the control buffer or without; its msghdr is made
-    in advance, so a call sets one length."""
+    destination and an optional control buffer, with a msghdr made in
+    advance for every number of pieces (with and without the control
+    buffer): a send of the first k pieces, the last cut short, sets one length."""
 
     def __init__(self, pieces, name=b"", control=b"", control_room=0):
         self.iov = (_IoVec * len(pieces))()
         for i, (p, off, ln) in enumerate(pieces):
             self.iov[i].base, self.iov[i].len = p.addr + off, ln
-        self.lens = [ln for _p, _o, ln in pieces]
         base = self._base = ctypes.addressof(self.iov)
         self._len = [ctypes.c_size_t.from_address(base + i * _IOV + _IoVec.len.offset) for i in range(len(pieces))]
         self._name = ctypes.create_string_buffer(name, len(name)) if name else None
@@ -98,41 +95,3 @@ class Vector:
         the first received control message (level, type, int value)."""
         return (self._base, self._len, self._ptrs, self._ctl_len, self._room,
                 self._cmsg if self._room >= _CMSG.size + 4 else None)
-
-    def send(self, fd, count, last_len, control):
-        """sendmsg of the first ``count`` pieces, the last cut to ``last_len``
-        bytes, with the control buffer or without: bytes sent or -errno."""
-        ln = self._len[count - 1]
-        ln.value = last_len
-        n = _sendmsg(fd, self._ptrs[count][control], 0)
-        ln.value = self.lens[count - 1]
-        return n if n >= 0 else -_errno()
-
-    def readv(self, fd):
-        """readv into all the pieces: bytes read, or -errno."""
-        n = _readv(fd, self._base, len(self.lens))
-        return n if n >= 0 else -_errno()
-
-    def recv(self, fd):
-        """recvmsg into all the pieces: bytes received, or -errno."""
-        self._ctl_len.value = self._room
-        n = _recvmsg(fd, self._ptr, 0)
-        return n if n >= 0 else -_errno()
-
-    def control(self, level, typ):
-        """The int carried by the received control message (level, typ), or 0."""
-        size = self._ctl_len.value
-        if size < _CMSG.size + 4:
-            return 0
-        lv, ty, val = self._cmsg
-        if lv.value == level and ty.value == typ:
-            return val.value
-        raw, off = self._ctl.raw, 0
-        while off + _CMSG.size <= size:
-            ln, lv, ty = _CMSG.unpack_from(raw, off)
-            if lv == level and ty == typ:
-                return _INT.unpack_from(raw, off + _CMSG.size)[0]
-            if ln < _CMSG.size:
-                break
-            off += (ln + 7) & ~7
-        return 0
