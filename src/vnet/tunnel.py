@@ -408,15 +408,11 @@ class Tunnel:
         st[way + "_bytes"] += nbytes
         st["drops"][drop] += drops
 
-    def run(self, stats_file=None):
+    def run(self, stats_file=None, ready=None):
+        """Carry packets until SIGTERM. ``ready(self)`` is called once the
+        signals are handled: a SIGUSR1 (counters, please) that came before
+        would end the process, as is its default."""
         import select
-        self.dev.set_blocking(False)
-        self.sock.setblocking(False)
-        self._vectors()
-        dfd, sfd = self.dev.fileno(), self.sock.fileno()
-        ep = select.epoll()
-        ep.register(dfd, select.EPOLLIN)
-        ep.register(sfd, select.EPOLLIN)
 
         def stop(*_a):
             self.running = False
@@ -426,6 +422,15 @@ class Tunnel:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGUSR1, dump)
+        self.dev.set_blocking(False)
+        self.sock.setblocking(False)
+        self._vectors()
+        dfd, sfd = self.dev.fileno(), self.sock.fileno()
+        ep = select.epoll()
+        ep.register(dfd, select.EPOLLIN)
+        ep.register(sfd, select.EPOLLIN)
+        if ready:
+            ready(self)
         from_device, from_peer = self.from_device, self.from_peer
         while self.running:
             for fd, _ev in ep.poll(1.0):
@@ -527,10 +532,8 @@ def start(dev_name, listen, peer, key=None, netns=None, tap=False, underlay_mtu=
     if key is None:
         print(f"vnet tunnel {dev_name}: NO KEY: packets cross the underlay in plain text, unauthenticated "
               "(give --key-file to seal them)", file=sys.stderr, flush=True)
-    if ready:
-        ready(t)
     try:
-        t.run(stats_file)
+        t.run(stats_file, ready)
     finally:
         sock.close()
         dev.close()
