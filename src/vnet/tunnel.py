@@ -8,7 +8,8 @@ takes them back the same way on the other side, where it segments them
 itself. A message (virtio_net_hdr + packet) is sealed once, cut into chunks
 that fit the underlay's MTU, and the chunks leave in one send (UDP GSO,
 UDP_SEGMENT); the receiver takes bursts of them in one read (UDP GRO) and
-writes each reassembled message to its device.
+writes each reassembled message to its device. Small messages (TCP's ACKs)
+read in one wakeup leave together in one GSO send too.
 
 Datagrams: a 16-byte header, then bytes.
     type (0x5a plain, 0x5b sealed) | count (1) | counter (6) | epoch (6) | index (1) | 0 (1)
@@ -83,8 +84,8 @@ class Replay:
 
 
 class Tunnel:
-    """One end of the tunnel. Its buffers are made once, and every header
-    slot in them already holds the session's epoch and its own index.
+    """One end of the tunnel. Its buffers are made once, in slots of one
+    datagram each; a message takes consecutive slots.
 
     Out, plain: a message is read from the device straight into the payload
     slots of a buffer laid out as the datagrams go on the wire (header,
@@ -96,7 +97,9 @@ class Tunnel:
     message is checked at once and written to the device (or decrypted)
     where it lies. No per-datagram Python object, no join; a contiguous send
     because gathering 90 pieces costs the kernel about 10 us per 64 KiB
-    message (measured, docs/benchmarks.md)."""
+    message (measured, docs/benchmarks.md). Messages of one datagram (TCP's
+    ACKs) read in one wakeup take slots 0, 1, 2... and leave together, and
+    the other end takes such a batch apart (``from_device``, ``_batch``)."""
 
     def __init__(self, dev, sock, peer, key=None, chunk=1400):
         from .kernel.msgio import Pinned
@@ -131,8 +134,7 @@ class Tunnel:
             self._heads, self._stride = Pinned(MAX_CHUNKS * HEADER), HEADER
             self._tx_pieces = [p for i in range(MAX_CHUNKS)
                                for p in ((self._heads, i * HEADER, HEADER), (self._ct, i * chunk, chunk))]
-        words, st = self._heads.view.cast("Q"), self._stride // 8
-        self._words = [words[0:n * st:st] for n in range(MAX_CHUNKS + 1)]   # [n]: the first word of n headers
+        self._q, self._st8 = self._heads.view.cast("Q"), self._stride // 8   # header i's word: _q[i * _st8]
         # in: the largest burst (64 KiB) as headers and payloads
         self._burst = 65535 // full + 1
         self._rh, self._rb = Pinned(self._burst * HEADER), Pinned(self._burst * chunk)
@@ -147,30 +149,39 @@ class Tunnel:
 
     @epoch.setter
     def epoch(self, value):
-        """The session; every outgoing header slot holds it, and its index."""
+        """The session: the second word of the header of a message's i-th
+        datagram is the epoch and i, whatever slot it leaves from."""
         self._epoch = value
-        h, st = self._heads.buf, self._stride
-        for i in range(MAX_CHUNKS):
-            h[i * st + 8:i * st + HEADER] = value + bytes((i, 0))
+        self._second = memoryview(array("Q", (int.from_bytes(value + bytes((i, 0)), sys.byteorder)
+                                              for i in range(MAX_CHUNKS))))
 
     # ---- a message each way -----------------------------------------------------
-    def frame(self, size):
+    def frame(self, size, at=0):
         """Frame the message of ``size`` bytes that is in place (plain: in the
-        payload slots; sealed: in the message buffer): seal it if there is a
-        key, store its word in every header, and give (datagrams, bytes of
+        payload slots from slot ``at`` on; sealed: in the message buffer,
+        sealed into the ciphertext slots from slot ``at`` on): write its
+        headers in slots ``at``, ``at + 1``... and give (datagrams, bytes of
         payload); all datagrams are full but the last."""
         c = self.chunk
         total = size + (TAG if self.aead is not None else 0)
         n = -(-total // c) or 1
-        if n > MAX_CHUNKS:
-            raise ValueError(f"a {size}-byte message needs {n} chunks of {c}: at most {MAX_CHUNKS}")
+        if n > MAX_CHUNKS - at:
+            raise ValueError(f"a {size}-byte message needs {n} chunks of {c}: at most {MAX_CHUNKS - at}")
         self.counter = ctr = self.counter + 1
         word = self.kind | n << 8 | ctr << 16
         if self.aead is not None:   # nonce: epoch and counter; authenticated: the header but its index
             head = word.to_bytes(8, "little")
             self.aead.encrypt_into(self._epoch + head[2:], self._msg.view[:size], head + self._epoch,
-                                   self._ct.view[:total])
-        self._words[n][:] = array("Q", (word if _LITTLE else _swap(word),)) * n
+                                   self._ct.view[at * c:at * c + total])
+        if not _LITTLE:
+            word = _swap(word)
+        q, st, first = self._q, self._st8, at * self._st8
+        if n == 1:
+            q[first] = word
+            q[first + 1] = self._second[0]
+        else:
+            q[first:first + n * st:st] = array("Q", (word,)) * n
+            q[first + 1:first + n * st + 1:st] = self._second[:n]
         return n, total
 
     def seal_parts(self, msg):
@@ -187,12 +198,13 @@ class Tunnel:
             self._msg.view[:size] = msg
         return self._parts(*self.frame(size))
 
-    def _parts(self, n, total):
-        """(header, payload view) of each datagram of the message just framed."""
+    def _parts(self, n, total, at=0):
+        """(header, payload view) of each datagram of the message just framed
+        (from slot ``at`` on)."""
         c, hv, st = self.chunk, self._heads.view, self._stride
         body, base, bstep = (self._wire.view, HEADER, st) if self.aead is None else (self._ct.view, 0, c)
-        return [(hv[i * st:i * st + HEADER], body[base + i * bstep:base + i * bstep + min(c, total - i * c)])
-                for i in range(n)]
+        return [(hv[j * st:j * st + HEADER], body[base + j * bstep:base + j * bstep + min(c, total - (j - at) * c)])
+                for j in range(at, at + n)]
 
     def seal(self, msg):
         """The datagrams carrying ``msg``, each at most HEADER + chunk bytes."""
@@ -246,7 +258,7 @@ class Tunnel:
         if size < HEADER:
             self.stats["drops"]["malformed"] += 1
             return []
-        if size <= full or seg == full:
+        if seg == size or seg == full:   # one datagram, or a burst of full ones
             n = -(-size // full)
             rh = self._rh.buf
             kind, count, ctr_b, epoch, idx = _HDR.unpack_from(rh)
@@ -260,11 +272,33 @@ class Tunnel:
                 m = self._finish(rh, epoch, ctr_b, self._rb.view[:size - n * HEADER], self._out)
                 return [] if m is None else [m]
             dgrams = self._datagrams(size, full)
+        elif size <= full:   # one-datagram messages sent together (a batch): the first header in rh, the rest in rb
+            return self._batch(size, seg)
         else:   # datagrams of another size: the bytes as they came, then cut
             lin = b"".join(p.view[o:o + ln] for p, o, ln in self._rx_pieces[:2 * (-(-size // full))])[:size]
             dgrams = [lin[o:o + seg] for o in range(0, size, seg)]
         self.stats["rx_chunks"] += len(dgrams)
         return [m for m in (self.open(d) for d in dgrams) if m is not None]
+
+    def _batch(self, size, seg):
+        """The messages of a burst of ``seg``-byte datagrams of one message
+        each, ``size`` <= one full datagram: plain ones are handed over where
+        they lie, others opened one by one."""
+        rh, rb, plain, out = self._rh.view, self._rb.view, self.kind == PLAIN, []
+        end, whole = size - HEADER, 0
+        for o in range(-HEADER, end, seg):   # datagram j's header at rb[o:o + HEADER] (the first's in rh)
+            h = rh[:HEADER] if o < 0 else rb[o:o + HEADER]
+            body = rb[o + HEADER:min(o + seg, end)]
+            if plain and h[0] == PLAIN and h[1] == 1 and h[14] == 0:
+                out.append(body)
+                whole += 1
+                continue
+            m = self.open(bytes(h) + bytes(body))
+            if m is not None:
+                out.append(m)
+        self.stats["rx_whole"] += whole
+        self.stats["rx_chunks"] += len(range(-HEADER, end, seg)) - whole
+        return out
 
     def _datagrams(self, size, full):
         """The datagrams of a burst of full-sized ones (the last may be short), as bytes."""
@@ -316,41 +350,89 @@ class Tunnel:
 
     # ---- the loop ------------------------------------------------------------
     def _vectors(self):
-        """The outgoing and incoming iovecs over the buffers above, and the
-        device's read iovec (plain: the payload slots)."""
-        from .kernel.msgio import Vector, errno as last_errno, readv, recvmsg, sendmsg, sockaddr
+        """The iovecs over the buffers above: the device's read (plain: the
+        payload slots, from any slot on; sealed: the message buffer), a
+        message's send (plain: one piece from any slot on; sealed: header,
+        ciphertext slice...), a batch's send (its own UDP_SEGMENT) and the
+        receive."""
+        import ctypes
+        from .kernel.msgio import IOV, Vector, errno as last_errno, readv, recvmsg, sendmsg, sockaddr
         seg = struct.pack("=QiiH", 18, SOL_UDP, UDP_SEGMENT, HEADER + self.chunk) + bytes(6)   # one cmsg: UDP_SEGMENT
         name = sockaddr(self.sock.family, self.peer)
-        if self.aead is None:
-            self._txv = Vector([(self._wire, 0, len(self._wire.buf))], name=name, control=seg)
-            self._devv = Vector(self._slots[:-(-READ_MAX // self.chunk)])
-        else:
+        fd, sfd, c, full = self.dev.fileno(), self.sock.fileno(), self.chunk, HEADER + self.chunk
+        plain = self.aead is None
+        if plain:   # a datagram is one piece: its slot
+            self._txv = Vector([(self._wire, 0, full)], name=name, control=seg)
+            self._batchv = Vector([(self._wire, i * full, full) for i in range(MAX_CHUNKS)], name=name, control=seg)
+            self._devv = Vector(self._slots)
+        else:       # a datagram is two pieces: its header, its slice of the ciphertext
             self._txv = Vector(self._tx_pieces, name=name, control=seg)
+            self._batchv = Vector(self._tx_pieces, name=name, control=seg)
             self._devv = Vector([(self._msg, 0, min(READ_MAX, len(self._msg.buf)))])
         self._rxv = Vector(self._rx_pieces, control_room=64)
         # what the loops take at each wakeup, in one tuple
-        fd, sfd, c = self.dev.fileno(), self.sock.fileno(), self.chunk
         dev_iov, dev_lens = self._devv.parts()[:2]
-        _b, lens, hdrs = self._txv.parts()[:3]
-        per = min(GSO_SEGMENTS, GSO_BYTES // (HEADER + c))   # datagrams one GSO send may carry
-        self._out_args = (fd, sfd, readv, sendmsg, dev_iov, len(dev_lens), lens, hdrs, per, self.aead is None, c)
-        _b, _l, hdrs, ctl_len, room, cmsg = self._rxv.parts()
+        _b, lens, hdrs, _c, _r, _m, at = self._txv.parts()
+        _b, b_lens, b_hdrs, _c, _r, b_cmsg, _a = self._batchv.parts()
+        b_seg = ctypes.c_uint16.from_address(ctypes.addressof(b_cmsg[2]))   # the batch's UDP_SEGMENT
+        self._out_args = (fd, sfd, readv, sendmsg, dev_iov, min(len(dev_lens), -(-READ_MAX // c)),
+                          IOV if plain else 0, 1 if plain else 2, lens, hdrs, at[0], self._wire.addr if plain else 0,
+                          b_lens, b_hdrs, b_seg, min(GSO_SEGMENTS, GSO_BYTES // full), c, full,
+                          HEADER if plain else 0, 0 if plain else TAG)
+        _b, _l, hdrs, ctl_len, room, cmsg, _a = self._rxv.parts()
         self._in_args = (fd, sfd, recvmsg, last_errno, hdrs[-1][True], ctl_len, room) + tuple(cmsg)
 
     def from_device(self):
-        """Read messages from the device and send each (usually one UDP GSO
-        send, which the kernel segments). The calls are made here, through
-        the iovecs' parts: this runs once per message."""
-        fd, sfd, readv, sendmsg, dev_iov, pieces, lens, hdrs, per, plain, c = self._out_args
-        frame, sent, nbytes, failed = self.frame, 0, 0, 0
+        """Read messages from the device and send them. A message of several
+        datagrams leaves in one UDP GSO send, which the kernel segments.
+        Messages of one datagram (TCP's ACKs, mostly) wait in slots 0, 1,
+        2... and leave together: one GSO send for a run of equal sizes (the
+        last may be shorter), at most one full datagram's bytes, so one send
+        and one receive for a burst of them instead of one each. Plain
+        messages are read into the wire layout, from the first free slot on,
+        and leave from where they lie; sealed ones are read whole and sealed
+        into their slots. The calls are made here, through the iovecs' parts:
+        this runs once per message."""
+        (fd, sfd, readv, sendmsg, dev_iov, pieces, read_step, per_dgram, lens, hdrs, one_at, wire, b_lens, b_hdrs,
+         b_seg, per, c, full, head, tag) = self._out_args
+        frame, plain = self.frame, read_step != 0
+        k, bsize, bmax, bbytes, sent, nbytes, failed = 0, 0, 0, 0, 0, 0, 0
+
+        def flush(k):   # the batch in slots 0..k-1
+            return sendmsg(sfd, b_hdrs[per_dgram * k][k > 1], 0) >= 0
+
         for _ in range(64):   # a burst per wakeup
-            size = readv(fd, dev_iov, pieces)
+            size = readv(fd, dev_iov + k * read_step, pieces)
             if size < 0:
                 break
-            n, total = frame(size)
+            if size + tag <= c and (k == 0 or size <= bsize):   # one datagram: into the batch
+                frame(size, k)
+                if k == 0:
+                    bsize = size
+                    bmax = min(GSO_SEGMENTS, full // (HEADER + size + tag))
+                    b_seg.value = HEADER + size + tag
+                b_lens[per_dgram * k + per_dgram - 1].value = head + size + tag
+                k += 1
+                bbytes += size - VNET_HDR
+                if size < bsize or k >= bmax:   # a shorter one ends it: only a GSO send's last may be short
+                    if flush(k):
+                        sent, nbytes = sent + k, nbytes + bbytes
+                    else:
+                        failed += k
+                    k = bbytes = 0
+                continue
+            at = k if plain else 0   # several datagrams, or one larger than the batch's: the batch leaves first
+            if k:
+                if flush(k):
+                    sent, nbytes = sent + k, nbytes + bbytes
+                else:
+                    failed += k
+                k = bbytes = 0
+            n, total = frame(size, at)
             if n > per:   # more than one send (only if the device ignored gso_max_size)
-                ok = self._send_split(n, total, per)
-            elif plain:   # the wire layout: one piece, the headers' bytes included
+                ok = self._send_split(n, total, per, at)
+            elif plain:   # the wire layout from its slot on: one piece, the headers' bytes included
+                one_at.value = wire + at * full
                 lens[0].value = total + n * HEADER
                 ok = sendmsg(sfd, hdrs[1][n > 1], 0) >= 0
             else:   # header, slice of the ciphertext, header...: the last slice cut
@@ -358,17 +440,21 @@ class Tunnel:
                 last.value = total - (n - 1) * c
                 ok = sendmsg(sfd, hdrs[2 * n][n > 1], 0) >= 0
                 last.value = c
-            if not ok:
+            if ok:
+                sent, nbytes = sent + 1, nbytes + size - VNET_HDR
+            else:
                 failed += 1
-                continue
-            sent += 1
-            nbytes += size - VNET_HDR
+        if k:
+            if flush(k):
+                sent, nbytes = sent + k, nbytes + bbytes
+            else:
+                failed += k
         if sent or failed:
             self._count("tx", sent, nbytes, "send_failed", failed)
 
-    def _send_split(self, n, total, per):
+    def _send_split(self, n, total, per, at=0):
         """A message of more datagrams than one GSO send carries, in several."""
-        parts = self._parts(n, total)
+        parts = self._parts(n, total, at)
         for first in range(0, n, per):
             group = parts[first:first + per]
             iov = [v for pair in group for v in pair]

@@ -364,3 +364,50 @@ def test_the_loop_sends_one_gso_burst_per_message_and_splits_what_one_send_canno
                 s.close()
             for fd in fds:
                 os.close(fd)
+
+
+def test_one_datagram_messages_leave_together_and_every_message_keeps_its_order(sandbox):
+    """TCP's ACKs are messages of one datagram each. Read in one wakeup,
+    equal sizes leave in one UDP GSO send (a shorter one may end it; a
+    larger one, or a message of several datagrams, goes after the batch, from
+    the slot it was read into). Seen from the test's own GRO socket: the
+    bursts as planned; opened by the other end: every message, in order."""
+    from vnet.tunnel import HEADER, TAG, UDP_GRO, Tunnel
+    sizes = [62] * 5 + [50] + [62, 62, 20000, 62, 70]
+    # (datagram size, datagrams) of each send: the batch of six ends with the shorter one; 20000 bytes
+    # make their own send after the batch of two; 70 bytes, larger than the batch's 62, go alone
+    for key in (None, bytes.fromhex(KEY)):
+        tag = TAG if key else 0
+        d = HEADER + tag
+        sends = [(62 + d, 6), (62 + d, 2), (HEADER + 1456, -(-(20000 + tag) // 1456)), (62 + d, 1), (70 + d, 1)]
+        rd, wr = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)   # each write read alone, as from a TUN
+        wr.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        rd.setblocking(False)
+        socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+        try:
+            for s in socks:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+                s.bind(("127.0.0.1", 0))
+            socks[1].setsockopt(17, UDP_GRO, 1)
+            a = Tunnel(rd, socks[0], socks[1].getsockname(), key, chunk=1456)
+            b = Tunnel(None, None, None, key, chunk=1456)
+            a._vectors()
+            msgs = [os.urandom(n) for n in sizes]
+            for m in msgs:
+                assert wr.send(m) == len(m)
+            a.from_device()
+            assert a.stats["tx_packets"] == len(msgs) and sum(a.stats["drops"].values()) == 0
+            got, seen = [], []
+            while len(seen) < len(sends):
+                r, _w, _x = select.select([socks[1]], [], [], 5)
+                assert r, f"{len(seen)} of {len(sends)} sends arrived: {seen}"
+                data, anc, _f, _addr = socks[1].recvmsg(1 << 17, 64)
+                seg = struct.unpack("=H", anc[0][2][:2])[0] if anc else len(data)
+                seen.append((seg, -(-len(data) // seg)))
+                got += [bytes(m) for m in b.open_burst(memoryview(data), seg)]
+            assert seen == sends
+            assert got == msgs, [len(m) for m in got]
+            assert sum(b.stats["drops"].values()) == 0
+        finally:
+            for s in socks + [rd, wr]:
+                s.close()

@@ -37,7 +37,7 @@ class _MsgHdr(ctypes.Structure):
                 ("flags", ctypes.c_int)]
 
 
-_IOV = ctypes.sizeof(_IoVec)
+IOV = ctypes.sizeof(_IoVec)
 _CMSG = struct.Struct("=Qii")     # cmsg_len, level, type; the data follows, 8-aligned
 
 
@@ -70,7 +70,8 @@ class Vector:
         for i, (p, off, ln) in enumerate(pieces):
             self.iov[i].base, self.iov[i].len = p.addr + off, ln
         base = self._base = ctypes.addressof(self.iov)
-        self._len = [ctypes.c_size_t.from_address(base + i * _IOV + _IoVec.len.offset) for i in range(len(pieces))]
+        self._len = [ctypes.c_size_t.from_address(base + i * IOV + _IoVec.len.offset) for i in range(len(pieces))]
+        self._at = [ctypes.c_void_p.from_address(base + i * IOV) for i in range(len(pieces))]
         self._name = ctypes.create_string_buffer(name, len(name)) if name else None
         room = self._room = max(len(control), control_room)
         self._ctl = ctypes.create_string_buffer(control, room) if room else None
@@ -89,9 +90,11 @@ class Vector:
 
     def parts(self):
         """What a hot loop needs to call readv, sendmsg and recvmsg itself:
-        the iovec's address, the length of each piece (ctypes values: set
-        ``.value``), the msghdr address by [count][with control], the control
-        length (set it to the room, the fifth item, before a receive) and
-        the first received control message (level, type, int value)."""
+        the iovec's address (an entry is IOV bytes), the length of each piece
+        (ctypes values: set ``.value``), the msghdr address by [count][with
+        control], the control length (set it to the room, the fifth item,
+        before a receive), the first received control message (level, type,
+        int value; when sending, its value is the control's own), and the
+        address of each piece (ctypes values too)."""
         return (self._base, self._len, self._ptrs, self._ctl_len, self._room,
-                self._cmsg if self._room >= _CMSG.size + 4 else None)
+                self._cmsg if self._room >= _CMSG.size + 4 else None, self._at)
