@@ -25,7 +25,6 @@ one: forged, modified and replayed messages are dropped and counted.
 A datagram's size is a multiple of 8, so the 8 bytes that change from one
 message to the next (type, count, counter) are one 64-bit word in every
 header: one strided store writes them all."""
-import errno
 import os
 import signal
 import socket
@@ -356,7 +355,7 @@ class Tunnel:
         ciphertext slice...), a batch's send (its own UDP_SEGMENT) and the
         receive."""
         import ctypes
-        from .kernel.msgio import IOV, Vector, errno as last_errno, readv, recvmsg, sendmsg, sockaddr
+        from .kernel.msgio import Vector, readv, recvmsg, sendmsg, sockaddr
         seg = struct.pack("=QiiH", 18, SOL_UDP, UDP_SEGMENT, HEADER + self.chunk) + bytes(6)   # one cmsg: UDP_SEGMENT
         name = sockaddr(self.sock.family, self.peer)
         fd, sfd, c, full = self.dev.fileno(), self.sock.fileno(), self.chunk, HEADER + self.chunk
@@ -371,16 +370,16 @@ class Tunnel:
             self._devv = Vector([(self._msg, 0, min(READ_MAX, len(self._msg.buf)))])
         self._rxv = Vector(self._rx_pieces, control_room=64)
         # what the loops take at each wakeup, in one tuple
-        dev_iov, dev_lens = self._devv.parts()[:2]
+        dev_iovs, dev_lens = self._devv.parts()[:2]
         _b, lens, hdrs, _c, _r, _m, at = self._txv.parts()
         _b, b_lens, b_hdrs, _c, _r, b_cmsg, _a = self._batchv.parts()
         b_seg = ctypes.c_uint16.from_address(ctypes.addressof(b_cmsg[2]))   # the batch's UDP_SEGMENT
-        self._out_args = (fd, sfd, readv, sendmsg, dev_iov, min(len(dev_lens), -(-READ_MAX // c)),
-                          IOV if plain else 0, 1 if plain else 2, lens, hdrs, at[0], self._wire.addr if plain else 0,
+        self._out_args = (fd, sfd, readv, sendmsg, dev_iovs if plain else dev_iovs * GSO_SEGMENTS,
+                          min(len(dev_lens), -(-READ_MAX // c)), 1 if plain else 2, lens, hdrs, at[0], self._wire.addr if plain else 0,
                           b_lens, b_hdrs, b_seg, min(GSO_SEGMENTS, GSO_BYTES // full), c, full,
                           HEADER if plain else 0, 0 if plain else TAG)
         _b, _l, hdrs, ctl_len, room, cmsg, _a = self._rxv.parts()
-        self._in_args = (fd, sfd, recvmsg, last_errno, hdrs[-1][True], ctl_len, room) + tuple(cmsg)
+        self._in_args = (fd, sfd, recvmsg, hdrs[-1][True], ctl_len, room) + tuple(cmsg)
 
     def from_device(self):
         """Read messages from the device and send them. A message of several
@@ -393,16 +392,16 @@ class Tunnel:
         and leave from where they lie; sealed ones are read whole and sealed
         into their slots. The calls are made here, through the iovecs' parts:
         this runs once per message."""
-        (fd, sfd, readv, sendmsg, dev_iov, pieces, read_step, per_dgram, lens, hdrs, one_at, wire, b_lens, b_hdrs,
+        (fd, sfd, readv, sendmsg, dev_iovs, pieces, per_dgram, lens, hdrs, one_at, wire, b_lens, b_hdrs,
          b_seg, per, c, full, head, tag) = self._out_args
-        frame, plain = self.frame, read_step != 0
+        frame, plain = self.frame, per_dgram == 1
         k, bsize, bmax, bbytes, sent, nbytes, failed = 0, 0, 0, 0, 0, 0, 0
 
         def flush(k):   # the batch in slots 0..k-1
             return sendmsg(sfd, b_hdrs[per_dgram * k][k > 1], 0) >= 0
 
         for _ in range(64):   # a burst per wakeup
-            size = readv(fd, dev_iov + k * read_step, pieces)
+            size = readv(fd, dev_iovs[k], pieces)   # plain: into slots k, k + 1...
             if size < 0:
                 break
             if size + tag <= c and (k == 0 or size <= bsize):   # one datagram: into the batch
@@ -467,15 +466,13 @@ class Tunnel:
 
     def from_peer(self):
         """Receive bursts of datagrams and write each completed message to the device."""
-        fd, sfd, recvmsg, last_errno, ptr, ctl_len, room, level, typ, value = self._in_args
+        fd, sfd, recvmsg, ptr, ctl_len, room, level, typ, value = self._in_args
         arrived, write, got, nbytes, failed = self.arrived, os.write, 0, 0, 0
         for _ in range(64):
             ctl_len.value = room
             size = recvmsg(sfd, ptr, 0)
-            if size < 0:
-                if last_errno() in (errno.EAGAIN, errno.EWOULDBLOCK):
-                    break
-                continue   # e.g. ICMP port unreachable while the peer restarts
+            if size < 0:   # nothing more (or an error, cleared by reading it): epoll says when there is more
+                break
             gro = ctl_len.value >= 20 and level.value == SOL_UDP and typ.value == UDP_GRO
             for m in arrived(size, value.value if gro else size):
                 try:
