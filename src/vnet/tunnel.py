@@ -133,7 +133,9 @@ class Tunnel:
             self._heads, self._stride = Pinned(MAX_CHUNKS * HEADER), HEADER
             self._tx_pieces = [p for i in range(MAX_CHUNKS)
                                for p in ((self._heads, i * HEADER, HEADER), (self._ct, i * chunk, chunk))]
-        self._q, self._st8 = self._heads.view.cast("Q"), self._stride // 8   # header i's word: _q[i * _st8]
+        q = self._q = self._heads.view.cast("Q")
+        st = self._st8 = self._stride // 8   # slot i's header: words _q[i * st] and _q[i * st + 1]
+        self._firsts = [q[0:n * st:st] for n in range(MAX_CHUNKS + 1)]   # [n]: the first word of slots 0..n-1
         # in: the largest burst (64 KiB) as headers and payloads
         self._burst = 65535 // full + 1
         self._rh, self._rb = Pinned(self._burst * HEADER), Pinned(self._burst * chunk)
@@ -149,10 +151,14 @@ class Tunnel:
     @epoch.setter
     def epoch(self, value):
         """The session: the second word of the header of a message's i-th
-        datagram is the epoch and i, whatever slot it leaves from."""
+        datagram is the epoch and i. Slot i holds index i, but for a message
+        framed from another slot (a batch's, after a batch), which leaves the
+        slots dirty until the next message of several datagrams from slot 0."""
         self._epoch = value
         self._second = memoryview(array("Q", (int.from_bytes(value + bytes((i, 0)), sys.byteorder)
                                               for i in range(MAX_CHUNKS))))
+        self._q[1::self._st8] = self._second
+        self._dirty = False
 
     # ---- a message each way -----------------------------------------------------
     def frame(self, size, at=0):
@@ -174,13 +180,22 @@ class Tunnel:
                                    self._ct.view[at * c:at * c + total])
         if not _LITTLE:
             word = _swap(word)
-        q, st, first = self._q, self._st8, at * self._st8
         if n == 1:
-            q[first] = word
-            q[first + 1] = self._second[0]
+            first = at * self._st8
+            self._q[first] = word
+            if at:
+                self._q[first + 1] = self._second[0]
+                self._dirty = True
+        elif at == 0:
+            if self._dirty:
+                self._q[1::self._st8] = self._second
+                self._dirty = False
+            self._firsts[n][:] = array("Q", (word,)) * n
         else:
+            q, st, first = self._q, self._st8, at * self._st8
             q[first:first + n * st:st] = array("Q", (word,)) * n
             q[first + 1:first + n * st + 1:st] = self._second[:n]
+            self._dirty = True
         return n, total
 
     def seal_parts(self, msg):

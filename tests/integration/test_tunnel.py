@@ -373,13 +373,15 @@ def test_one_datagram_messages_leave_together_and_every_message_keeps_its_order(
     the slot it was read into). Seen from the test's own GRO socket: the
     bursts as planned; opened by the other end: every message, in order."""
     from vnet.tunnel import HEADER, TAG, UDP_GRO, Tunnel
-    sizes = [62] * 5 + [50] + [62, 62, 20000, 62, 70]
+    sizes = [62] * 5 + [50] + [62, 62, 20000, 62, 70, 9000]
     # (datagram size, datagrams) of each send: the batch of six ends with the shorter one; 20000 bytes
-    # make their own send after the batch of two; 70 bytes, larger than the batch's 62, go alone
+    # make their own send after the batch of two; 70 bytes, larger than the batch's 62, go alone;
+    # 9000 bytes from slot 0 again, whose headers the batches had written over
     for key in (None, bytes.fromhex(KEY)):
         tag = TAG if key else 0
         d = HEADER + tag
-        sends = [(62 + d, 6), (62 + d, 2), (HEADER + 1456, -(-(20000 + tag) // 1456)), (62 + d, 1), (70 + d, 1)]
+        sends = [(62 + d, 6), (62 + d, 2), (HEADER + 1456, -(-(20000 + tag) // 1456)), (62 + d, 1), (70 + d, 1),
+                 (HEADER + 1456, -(-(9000 + tag) // 1456))]
         rd, wr = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)   # each write read alone, as from a TUN
         wr.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
         rd.setblocking(False)
