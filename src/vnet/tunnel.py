@@ -274,12 +274,12 @@ class Tunnel:
             return []
         if seg == size or seg == full:   # one datagram, or a burst of full ones
             n = -(-size // full)
-            rh = self._rh.buf
-            kind, count, ctr_b, epoch, idx = _HDR.unpack_from(rh)
-            if idx == 0 and count == n and (n == 1 or rh[:n * HEADER] == _headers(rh[:HEADER], n)):
-                if kind == self.kind == PLAIN:   # nothing to check or open: _admit and _finish in short
+            rh = self._rh.buf   # its index 0, its count n, and the rest of the headers alike but for their index
+            if rh[HEADER - 2] == 0 and rh[1] == n and (n == 1 or rh.startswith(_headers(rh[:HEADER], n))):
+                if rh[0] == self.kind == PLAIN:   # nothing to check or open: _admit and _finish in short
                     self.stats["rx_whole"] += 1
                     return [self._rb.view[:size - n * HEADER]]
+                kind, _count, ctr_b, epoch, idx = _HDR.unpack_from(rh)
                 if not self._admit(kind, epoch, ctr_b, idx, n):
                     return []
                 self.stats["rx_whole"] += 1
@@ -556,8 +556,8 @@ def _swap(word):
 
 
 def _headers(first, n):
-    """The headers of a whole message of ``n`` datagrams whose first header is ``first``."""
-    h = bytearray(first * n)
+    """The headers of a whole message of ``n`` datagrams whose first header is ``first`` (a bytearray)."""
+    h = first * n
     h[HEADER - 2::HEADER] = _INDEXES[n]
     return h
 
