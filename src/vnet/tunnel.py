@@ -390,9 +390,9 @@ class Tunnel:
         _b, b_lens, b_hdrs, _c, _r, b_cmsg, _a = self._batchv.parts()
         b_seg = ctypes.c_uint16.from_address(ctypes.addressof(b_cmsg[2]))   # the batch's UDP_SEGMENT
         self._out_args = (fd, sfd, readv, sendmsg, dev_iovs if plain else dev_iovs * GSO_SEGMENTS,
-                          min(len(dev_lens), -(-READ_MAX // c)), 1 if plain else 2, lens, hdrs, at[0], self._wire.addr if plain else 0,
-                          b_lens, b_hdrs, b_seg, min(GSO_SEGMENTS, GSO_BYTES // full), c, full,
-                          HEADER if plain else 0, 0 if plain else TAG)
+                          min(len(dev_lens), -(-READ_MAX // c)), 1 if plain else 2, lens, hdrs, at[0],
+                          self._wire.addr if plain else 0, b_lens, b_hdrs, b_seg, min(GSO_SEGMENTS, GSO_BYTES // full),
+                          c, full, HEADER if plain else 0, 0 if plain else TAG)
         _b, _l, hdrs, ctl_len, room, cmsg, _a = self._rxv.parts()
         self._in_args = (fd, sfd, recvmsg, hdrs[-1][True], ctl_len, room) + tuple(cmsg)
 
@@ -412,8 +412,13 @@ class Tunnel:
         frame, plain = self.frame, per_dgram == 1
         k, bsize, bmax, bbytes, sent, nbytes, failed = 0, 0, 0, 0, 0, 0, 0
 
-        def flush(k):   # the batch in slots 0..k-1
-            return sendmsg(sfd, b_hdrs[per_dgram * k][k > 1], 0) >= 0
+        def flush():   # the batch in slots 0..k-1
+            nonlocal k, bbytes, sent, nbytes, failed
+            if sendmsg(sfd, b_hdrs[per_dgram * k][k > 1], 0) >= 0:
+                sent, nbytes = sent + k, nbytes + bbytes
+            else:
+                failed += k
+            k = bbytes = 0
 
         for _ in range(64):   # a burst per wakeup
             size = readv(fd, dev_iovs[k], pieces)   # plain: into slots k, k + 1...
@@ -429,19 +434,11 @@ class Tunnel:
                 k += 1
                 bbytes += size - VNET_HDR
                 if size < bsize or k >= bmax:   # a shorter one ends it: only a GSO send's last may be short
-                    if flush(k):
-                        sent, nbytes = sent + k, nbytes + bbytes
-                    else:
-                        failed += k
-                    k = bbytes = 0
+                    flush()
                 continue
             at = k if plain else 0   # several datagrams, or one larger than the batch's: the batch leaves first
             if k:
-                if flush(k):
-                    sent, nbytes = sent + k, nbytes + bbytes
-                else:
-                    failed += k
-                k = bbytes = 0
+                flush()
             n, total = frame(size, at)
             if n > per:   # more than one send (only if the device ignored gso_max_size)
                 ok = self._send_split(n, total, per, at)
@@ -459,10 +456,7 @@ class Tunnel:
             else:
                 failed += 1
         if k:
-            if flush(k):
-                sent, nbytes = sent + k, nbytes + bbytes
-            else:
-                failed += k
+            flush()
         if sent or failed:
             self._count("tx", sent, nbytes, "send_failed", failed)
 
