@@ -300,10 +300,11 @@ class Tunnel:
         they lie, others opened one by one."""
         rh, rb, plain, out = self._rh.view, self._rb.view, self.kind == PLAIN, []
         end, whole = size - HEADER, 0
-        for o in range(-HEADER, end, seg):   # datagram j's header at rb[o:o + HEADER] (the first's in rh)
+        starts = range(-HEADER, end, seg)   # datagram j's header at rb[o:o + HEADER] (the first's in rh)
+        for o in starts:
             h = rh[:HEADER] if o < 0 else rb[o:o + HEADER]
             body = rb[o + HEADER:min(o + seg, end)]
-            if plain and h[0] == PLAIN and h[1] == 1 and h[14] == 0:
+            if plain and h[0] == PLAIN and h[1] == 1 and h[HEADER - 2] == 0:   # type, count 1, index 0
                 out.append(body)
                 whole += 1
                 continue
@@ -311,7 +312,7 @@ class Tunnel:
             if m is not None:
                 out.append(m)
         self.stats["rx_whole"] += whole
-        self.stats["rx_chunks"] += len(range(-HEADER, end, seg)) - whole
+        self.stats["rx_chunks"] += len(starts) - whole
         return out
 
     def _datagrams(self, size, full):
@@ -319,7 +320,8 @@ class Tunnel:
         c, hv, bv, out = self.chunk, self._rh.view, self._rb.view, []
         for i in range(-(-size // full)):
             left = min(full, size - i * full)
-            out.append(bytes(hv[i * HEADER:i * HEADER + min(HEADER, left)]) + bytes(bv[i * c:i * c + max(0, left - HEADER)]))
+            out.append(bytes(hv[i * HEADER:i * HEADER + min(HEADER, left)])
+                       + bytes(bv[i * c:i * c + max(0, left - HEADER)]))
         return out
 
     def _admit(self, kind, epoch, ctr_b, idx, n):
@@ -385,16 +387,15 @@ class Tunnel:
             self._devv = Vector([(self._msg, 0, min(READ_MAX, len(self._msg.buf)))])
         self._rxv = Vector(self._rx_pieces, control_room=64)
         # what the loops take at each wakeup, in one tuple
-        dev_iovs, dev_lens = self._devv.parts()[:2]
-        _b, lens, hdrs, _c, _r, _m, at = self._txv.parts()
-        _b, b_lens, b_hdrs, _c, _r, b_cmsg, _a = self._batchv.parts()
-        b_seg = ctypes.c_uint16.from_address(ctypes.addressof(b_cmsg[2]))   # the batch's UDP_SEGMENT
-        self._out_args = (fd, sfd, readv, sendmsg, dev_iovs if plain else dev_iovs * GSO_SEGMENTS,
-                          min(len(dev_lens), -(-READ_MAX // c)), 1 if plain else 2, lens, hdrs, at[0],
-                          self._wire.addr if plain else 0, b_lens, b_hdrs, b_seg, min(GSO_SEGMENTS, GSO_BYTES // full),
-                          c, full, HEADER if plain else 0, 0 if plain else TAG)
-        _b, _l, hdrs, ctl_len, room, cmsg, _a = self._rxv.parts()
-        self._in_args = (fd, sfd, recvmsg, hdrs[-1][True], ctl_len, room) + tuple(cmsg)
+        dev, tx, batch, rx = self._devv.parts(), self._txv.parts(), self._batchv.parts(), self._rxv.parts()
+        b_seg = ctypes.c_uint16.from_address(ctypes.addressof(batch.cmsg[2]))   # the batch's UDP_SEGMENT
+        # the device read from slot k on: plain, iovs[k]; sealed, always the message buffer
+        dev_iovs = dev.iovs if plain else dev.iovs * GSO_SEGMENTS
+        self._out_args = (fd, sfd, readv, sendmsg, dev_iovs, min(len(dev.lens), -(-READ_MAX // c)),
+                          1 if plain else 2, tx.lens, tx.hdrs, tx.bases[0], self._wire.addr if plain else 0,
+                          batch.lens, batch.hdrs, b_seg, min(GSO_SEGMENTS, GSO_BYTES // full), c, full,
+                          HEADER if plain else 0, 0 if plain else TAG)
+        self._in_args = (fd, sfd, recvmsg, rx.hdrs[-1][True], rx.ctl_len, rx.room) + tuple(rx.cmsg)
 
     def from_device(self):
         """Read messages from the device and send them. A message of several
@@ -408,7 +409,7 @@ class Tunnel:
         into their slots. The calls are made here, through the iovecs' parts:
         this runs once per message."""
         (fd, sfd, readv, sendmsg, dev_iovs, pieces, per_dgram, lens, hdrs, one_at, wire, b_lens, b_hdrs,
-         b_seg, per, c, full, head, tag) = self._out_args
+         b_seg, per, c, full, head, tag) = self._out_args   # head: header bytes in a batch piece (plain: 16)
         frame, plain = self.frame, per_dgram == 1
         k, bsize, bmax, bbytes, sent, nbytes, failed = 0, 0, 0, 0, 0, 0, 0
 
