@@ -586,10 +586,40 @@ def read_key(key_file=None, key_env=None):
     return key
 
 
+NICE = -5   # the tunnel's default scheduling priority (see ``prioritize``)
+
+
+def prioritize(nice):
+    """Run at the scheduling priority ``nice`` (as nice(1) gives it), and
+    give the same to the process's autogroup if it leads a session of its own
+    (as `vnet apply` starts it): with autogroups, a task's nice weighs it only
+    against the tasks of its own session, and the group's weighs the session
+    against the others. Why a tunnel runs ahead of other processes by
+    default: it carries their packets, which the kernel's own tunnels carry
+    in softirq, ahead of every process; at an equal share it competes with
+    the very senders it serves (measured: docs/benchmarks.md). A warning,
+    not a failure, without the privilege to raise it."""
+    warn = []
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    except OSError as e:
+        warn.append(f"the process: {e.strerror}")
+    if os.getsid(0) == os.getpid() and os.path.exists("/proc/self/autogroup"):
+        try:
+            with open("/proc/self/autogroup", "w") as f:
+                f.write(str(nice))
+        except OSError as e:
+            warn.append(f"its autogroup: {e.strerror}")
+    if warn:
+        print(f"vnet tunnel: cannot set the priority to nice {nice} for " + "; ".join(warn)
+              + ": running at the priority it has", file=sys.stderr, flush=True)
+
+
 def start(dev_name, listen, peer, key=None, netns=None, tap=False, underlay_mtu=1500, stats_file=None,
-          ready=None):
+          ready=None, nice=NICE):
     """Open the device and the socket in ``netns``, size the device's MTU for
-    the overhead, bring it up, and run until SIGTERM."""
+    the overhead, bring it up, and run until SIGTERM at priority ``nice``
+    (None: as it is)."""
     from . import tun
     from .kernel import netlink as nl
     from .kernel import rtnl
@@ -622,6 +652,8 @@ def start(dev_name, listen, peer, key=None, netns=None, tap=False, underlay_mtu=
         except OSError:
             pass
     t = Tunnel(dev, sock, paddr, key, chunk=chunk)
+    if nice is not None:
+        prioritize(nice)
     if key is None:
         print(f"vnet tunnel {dev_name}: NO KEY: packets cross the underlay in plain text, unauthenticated "
               "(give --key-file to seal them)", file=sys.stderr, flush=True)

@@ -241,6 +241,63 @@ def test_apply_runs_the_tunnel_supervised_and_destroy_stops_it(sandbox):
     assert tunnels() == [], "a tunnel process outlived destroy"
 
 
+def _tunnel_pids():
+    out = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open(f"/proc/{p}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if b"tunnel" in argv and b"vnet" in argv:
+                out[argv[argv.index(b"--netns") + 1].decode()] = int(p)
+    return out
+
+
+def _priority(pid):
+    """(the process's nice, its autogroup's nice or None)."""
+    with open(f"/proc/{pid}/stat") as f:
+        nice = int(f.read().rpartition(")")[2].split()[16])
+    try:
+        with open(f"/proc/{pid}/autogroup") as f:
+            group = int(f.read().split()[-1])
+    except OSError:
+        group = None
+    return nice, group
+
+
+@pytest.mark.needs("veth")
+def test_the_tunnel_runs_ahead_of_the_processes_it_serves_unless_told_otherwise(sandbox):
+    """By default a tunnel runs at nice -5, and so does the autogroup of the
+    session apply starts it in (a task's nice alone weighs nothing against
+    other sessions); `nice:` (`--nice`) sets another, and the equivalent
+    commands carry it."""
+    body = open(FIG1B).read().replace('peer: "192.168.1.1:4789", key_file', 'peer: "192.168.1.1:4789", nice: 3, key_file')
+    assert "nice: 3" in body
+    f = sandbox.write("fig1b.yaml", body.replace("key_file: keys/", "key_file: " + os.path.join(ROOT, "examples", "keys") + "/"))
+    r = sandbox.vnet("apply", "--check", f, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    pids = _tunnel_pids()
+    assert sorted(pids) == ["site1", "site2"]
+    autogroups = os.path.exists(f"/proc/{pids['site1']}/autogroup")
+    assert _priority(pids["site1"]) == (-5, -5 if autogroups else None)
+    assert _priority(pids["site2"]) == (3, 3 if autogroups else None)
+    assert plan_json(sandbox, f) == []
+    script = sandbox.vnet("script", f).stdout
+    assert "--nice 3" in script and script.count("--nice") == 1, script
+    sandbox.vnet("destroy", f)
+    # run by hand, in the caller's session: its own priority, not the caller's group
+    _apply(sandbox)
+    mine = _priority(os.getpid())[1]
+    with Ends(sandbox, key=None) as ends:
+        assert _priority(ends.procs["site1"].pid) == (-5, mine)
+    r = subprocess.run([sys.executable, "-m", "vnet", "tunnel", "--dev", "tun0", "--listen", "1.2.3.4:1", "--peer",
+                        "1.2.3.4:2", "--nice", "20"], env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")},
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "a nice value is -20..19" in r.stderr, r.stderr
+
+
 @pytest.mark.needs("veth")
 def test_tun_api_reads_and_writes_packets_on_queues(sandbox):
     """vnet.tun: a multi-queue TUN in a namespace; an ICMP echo sent to an

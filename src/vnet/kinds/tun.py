@@ -30,6 +30,8 @@ class TunTap(Kind):
             "key_file": Str("file with the 32-byte key in hex (relative to the topology file)"),
             "key_env": Str("environment variable with the key in hex"),
             "underlay_mtu": Int("MTU of the path to the peer", lo=576, hi=65535, default=1500),
+            "nice": Int("the tunnel's scheduling priority, as nice(1); default -5, ahead of the processes "
+                        "whose packets it carries (`vnet tunnel --nice`)", lo=-20, hi=19),
         }, "carry this device's packets to a peer inside UDP (`vnet tunnel`, the reference's Figure 1b), "
            "sealed with ChaCha20-Poly1305 when a key is given; vnet runs it, restarts it when found dead, "
            "stops it on destroy"),
@@ -105,6 +107,7 @@ class TunTap(Kind):
         argv += ["--tap"] if self.type_id == 2 else []
         argv += ["--key-file", t["key_file"]] if t.get("key_file") else []
         argv += ["--key-env", t["key_env"]] if t.get("key_env") else []
+        argv += ["--nice", str(t["nice"])] if t.get("nice") is not None else []
         log = os.path.join(d, f"{iface.name}.log")
         env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))}
         with open(log, "w") as out:
@@ -171,7 +174,8 @@ class TunTap(Kind):
                                 + ["--dev", iface.name, "--listen", t["listen"], "--peer", t["peer"]]
                                 + (["--tap"] if self.type_id == 2 else [])
                                 + (["--key-file", os.path.relpath(t["key_file"])] if t.get("key_file") else [])
-                                + (["--key-env", t["key_env"]] if t.get("key_env") else []) + ["&"]))
+                                + (["--key-env", t["key_env"]] if t.get("key_env") else [])
+                                + (["--nice", str(t["nice"])] if t.get("nice") is not None else []) + ["&"]))
         return out
 
     def iproute2(self, iface):
