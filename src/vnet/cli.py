@@ -160,7 +160,7 @@ def cmd_apply(args):
 
 def cmd_tunnel(args):
     from .errors import SpecError
-    from .tunnel import read_key, start
+    from .tunnel import NICE, read_key, start
     try:
         key = read_key(args.key_file, args.key_env)
     except (OSError, KeyError, ValueError) as e:
@@ -172,7 +172,7 @@ def cmd_tunnel(args):
             os.replace(args.pidfile + ".tmp", args.pidfile)
     start(args.dev, args.listen, args.peer, key=key, netns=args.netns, tap=args.tap,
           underlay_mtu=args.underlay_mtu, stats_file=args.stats, ready=ready,
-          **({} if args.nice is None else {"nice": args.nice}))
+          nice=NICE if args.nice is None else args.nice)
 
 
 def cmd_check(args):

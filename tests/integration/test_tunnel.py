@@ -22,6 +22,23 @@ FIG1B = os.path.join(ROOT, "examples", "fig1b-tun-tunnel.yaml")
 KEY = open(os.path.join(ROOT, "examples", "keys", "tunnel.hex")).read().strip()
 
 
+def _tunnel_pids():
+    """The running `vnet tunnel` processes: [(namespace or None, pid)...]."""
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open(f"/proc/{p}/cmdline", "rb") as f:
+                    cmdline = f.read()
+            except OSError:
+                continue
+            if b"vnet\0tunnel\0" in cmdline:
+                argv = cmdline.split(b"\0")
+                ns = argv[argv.index(b"--netns") + 1].decode() if b"--netns" in argv else None
+                out.append((ns, int(p)))
+    return out
+
+
 class Ends:
     """The two tunnel processes of a test, always stopped."""
 
@@ -210,16 +227,7 @@ def test_counters_asked_for_as_soon_as_the_pid_file_appears_do_not_end_the_tunne
 @pytest.mark.needs("veth")
 def test_apply_runs_the_tunnel_supervised_and_destroy_stops_it(sandbox):
     def tunnels():
-        out = []
-        for p in os.listdir("/proc"):
-            if p.isdigit():
-                try:
-                    with open(f"/proc/{p}/cmdline", "rb") as f:
-                        if b"vnet\0tunnel" in f.read():
-                            out.append(int(p))
-                except OSError:
-                    pass
-        return out
+        return [pid for _ns, pid in _tunnel_pids()]
     assert tunnels() == []
     r = sandbox.vnet("apply", "--check", FIG1B, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -241,20 +249,6 @@ def test_apply_runs_the_tunnel_supervised_and_destroy_stops_it(sandbox):
     assert tunnels() == [], "a tunnel process outlived destroy"
 
 
-def _tunnel_pids():
-    out = {}
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                with open(f"/proc/{p}/cmdline", "rb") as f:
-                    argv = f.read().split(b"\0")
-            except OSError:
-                continue
-            if b"tunnel" in argv and b"vnet" in argv:
-                out[argv[argv.index(b"--netns") + 1].decode()] = int(p)
-    return out
-
-
 def _priority(pid):
     """(the process's nice, its autogroup's nice or None)."""
     with open(f"/proc/{pid}/stat") as f:
@@ -272,20 +266,23 @@ def test_the_tunnel_runs_ahead_of_the_processes_it_serves_unless_told_otherwise(
     """By default a tunnel runs at nice -5, and so does the autogroup of the
     session apply starts it in (a task's nice alone weighs nothing against
     other sessions); `nice:` (`--nice`) sets another, and the equivalent
-    commands carry it."""
+    commands carry it (with the underlay's MTU)."""
     body = open(FIG1B).read().replace('peer: "192.168.1.1:4789", key_file', 'peer: "192.168.1.1:4789", nice: 3, key_file')
-    assert "nice: 3" in body
+    body = body.replace("key_file: keys/", "underlay_mtu: 1400, key_file: keys/")
+    assert "nice: 3" in body and body.count("underlay_mtu: 1400") == 2
     f = sandbox.write("fig1b.yaml", body.replace("key_file: keys/", "key_file: " + os.path.join(ROOT, "examples", "keys") + "/"))
     r = sandbox.vnet("apply", "--check", f, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
-    pids = _tunnel_pids()
-    assert sorted(pids) == ["site1", "site2"]
+    found = _tunnel_pids()
+    assert sorted(ns for ns, _pid in found) == ["site1", "site2"]
+    pids = dict(found)
     autogroups = os.path.exists(f"/proc/{pids['site1']}/autogroup")
     assert _priority(pids["site1"]) == (-5, -5 if autogroups else None)
     assert _priority(pids["site2"]) == (3, 3 if autogroups else None)
     assert plan_json(sandbox, f) == []
     script = sandbox.vnet("script", f).stdout
     assert "--nice 3" in script and script.count("--nice") == 1, script
+    assert script.count("--underlay-mtu 1400") == 2, script
     sandbox.vnet("destroy", f)
     # run by hand, in the caller's session: its own priority, not the caller's group
     _apply(sandbox)

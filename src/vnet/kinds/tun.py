@@ -100,14 +100,8 @@ class TunTap(Kind):
         os.makedirs(d, exist_ok=True)
         with open(conf, "w") as f:
             json.dump(t, f)
-        argv = [sys.executable, "-m", "vnet", "tunnel", "--dev", iface.name, "--listen", t["listen"],
-                "--peer", t["peer"], "--underlay-mtu", str(t.get("underlay_mtu") or 1500), "--pidfile", pidfile,
-                "--stats", os.path.join(d, f"{iface.name}.stats")]
-        argv += ["--netns", iface.netns] if iface.netns is not None else []
-        argv += ["--tap"] if self.type_id == 2 else []
-        argv += ["--key-file", t["key_file"]] if t.get("key_file") else []
-        argv += ["--key-env", t["key_env"]] if t.get("key_env") else []
-        argv += ["--nice", str(t["nice"])] if t.get("nice") is not None else []
+        argv = [sys.executable, "-m", "vnet", "tunnel", *self._tunnel_args(iface, t.get("key_file")),
+                "--pidfile", pidfile, "--stats", os.path.join(d, f"{iface.name}.stats")]
         log = os.path.join(d, f"{iface.name}.log")
         env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))}
         with open(log, "w") as out:
@@ -170,13 +164,23 @@ class TunTap(Kind):
         out = [ipcmd(iface.netns, "link", "set", iface.name, *args)] if args else []
         t = iface.options.get("tunnel")
         if t:
-            out.append(" ".join(["vnet", "tunnel"] + (["--netns", iface.netns] if iface.netns else [])
-                                + ["--dev", iface.name, "--listen", t["listen"], "--peer", t["peer"]]
-                                + (["--tap"] if self.type_id == 2 else [])
-                                + (["--key-file", os.path.relpath(t["key_file"])] if t.get("key_file") else [])
-                                + (["--key-env", t["key_env"]] if t.get("key_env") else [])
-                                + (["--nice", str(t["nice"])] if t.get("nice") is not None else []) + ["&"]))
+            key_file = os.path.relpath(t["key_file"]) if t.get("key_file") else None
+            out.append(" ".join(["vnet", "tunnel", *self._tunnel_args(iface, key_file), "&"]))
         return out
+
+    def _tunnel_args(self, iface, key_file):
+        """`vnet tunnel`'s options for the device's declared tunnel (what
+        apply runs, and what `vnet script` prints)."""
+        t = iface.options["tunnel"]
+        args = ["--netns", iface.netns] if iface.netns is not None else []
+        args += ["--dev", iface.name, "--listen", t["listen"], "--peer", t["peer"]]
+        if t.get("underlay_mtu") not in (None, 1500):
+            args += ["--underlay-mtu", str(t["underlay_mtu"])]
+        args += ["--tap"] if self.type_id == 2 else []
+        args += ["--key-file", key_file] if key_file else []
+        args += ["--key-env", t["key_env"]] if t.get("key_env") else []
+        args += ["--nice", str(t["nice"])] if t.get("nice") is not None else []
+        return args
 
     def iproute2(self, iface):
         out = []
