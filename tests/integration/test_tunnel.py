@@ -250,15 +250,17 @@ def test_apply_runs_the_tunnel_supervised_and_destroy_stops_it(sandbox):
 
 
 def _priority(pid):
-    """(the process's nice, its autogroup's nice or None)."""
+    """(the process's nice, its autogroup's nice or None: None without
+    autogroups, and for a process in the root group, whose file is empty, as
+    under a CI runner that never started a session of its own)."""
     with open(f"/proc/{pid}/stat") as f:
         nice = int(f.read().rpartition(")")[2].split()[16])
     try:
         with open(f"/proc/{pid}/autogroup") as f:
-            group = int(f.read().split()[-1])
+            words = f.read().split()
     except OSError:
-        group = None
-    return nice, group
+        words = []
+    return nice, int(words[-1]) if words else None
 
 
 @pytest.mark.needs("veth")
