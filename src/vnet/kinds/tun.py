@@ -13,6 +13,7 @@ from .base import Kind, ipcmd
 
 IFLA_TUN_OWNER, IFLA_TUN_GROUP, IFLA_TUN_TYPE = 1, 2, 3
 IFLA_TUN_VNET_HDR, IFLA_TUN_MULTI_QUEUE = 5, 7
+UNDERLAY_MTU = 1500   # `vnet tunnel --underlay-mtu`'s default too: left out of its command line
 
 
 class TunTap(Kind):
@@ -29,7 +30,7 @@ class TunTap(Kind):
                         explain="ADDR:PORT", required=True),
             "key_file": Str("file with the 32-byte key in hex (relative to the topology file)"),
             "key_env": Str("environment variable with the key in hex"),
-            "underlay_mtu": Int("MTU of the path to the peer", lo=576, hi=65535, default=1500),
+            "underlay_mtu": Int("MTU of the path to the peer", lo=576, hi=65535, default=UNDERLAY_MTU),
             "nice": Int("the tunnel's scheduling priority, as nice(1); default -5, ahead of the processes "
                         "whose packets it carries (`vnet tunnel --nice`)", lo=-20, hi=19),
         }, "carry this device's packets to a peer inside UDP (`vnet tunnel`, the reference's Figure 1b), "
@@ -174,7 +175,7 @@ class TunTap(Kind):
         t = iface.options["tunnel"]
         args = ["--netns", iface.netns] if iface.netns is not None else []
         args += ["--dev", iface.name, "--listen", t["listen"], "--peer", t["peer"]]
-        if t.get("underlay_mtu") not in (None, 1500):
+        if t.get("underlay_mtu") not in (None, UNDERLAY_MTU):
             args += ["--underlay-mtu", str(t["underlay_mtu"])]
         args += ["--tap"] if self.type_id == 2 else []
         args += ["--key-file", key_file] if key_file else []
