@@ -3,7 +3,8 @@
 Pure: reads a Topology, an observed State and the ownership Record; touches
 no kernel. The order is the apply order: removals (routes, devices,
 namespaces), then namespaces, devices in dependency order (lower devices and
-masters first), in-place changes, addresses, routes, sysctls."""
+masters first; a new device with sysctls of its own is made down, gets them,
+then goes up), in-place changes, addresses, routes, sysctls."""
 from .errors import PlanError
 from .spec.model import HOST, Ref, where
 from .spec.struct import REQUIRED, Struct
@@ -105,6 +106,7 @@ def plan(topo, state, record):
     declared = topo.by_key()
     ordered = order_interfaces(topo)
     gone = set()        # keys whose current device will not survive (re-created or absent)
+    early = set()       # (netns, key) of sysctls set as their new device is made
 
     for iface in ordered:
         kind = iface.kind_module
@@ -121,10 +123,23 @@ def plan(topo, state, record):
         reason, changed = _compare(iface, kind, dev, gone)
         if dev is None or reason:
             gone.update(e.key for e in iface.endpoints())
+            first = [(e, [s for s in topo.sysctls if s.netns == e.netns and s.device == e.name])
+                     for e in iface.endpoints()]
+            made = _held_down(iface, [e for e, own in first if own and e.up])
             if dev is None:
-                creates.append(Change("create", f"link {iface.label}", reason, ("dev_create", iface)))
+                creates.append(Change("create", f"link {iface.label}", reason, ("dev_create", made)))
             else:
-                creates.append(Change("recreate", f"link {iface.label}", reason, ("dev_recreate", iface, dev)))
+                creates.append(Change("recreate", f"link {iface.label}", reason, ("dev_recreate", made, dev)))
+            # a new device's own sysctls before it goes up: disable_ipv6 set
+            # later would let it send IPv6 (DAD, MLD) first
+            for e, own in first:
+                for s in own:
+                    early.add((s.netns, s.key))
+                    creates.append(Change("modify", s.label, f"set {s.value} on the new device before it goes up",
+                                          ("sysctl_set", s.netns, s.key, s.value)))
+                if own and e.up:
+                    creates.append(Change("modify", f"link {e.label}", "up once its sysctls are set",
+                                          ("dev_set", e, {"up": True}, {"up": False})))
             late = {k: None for k in kind.late_options if iface.options.get(k) is not None}
             if late:
                 modifies.append(Change("modify", f"link {iface.label}",
@@ -190,7 +205,7 @@ def plan(topo, state, record):
 
     for s in topo.sysctls:
         have = state.sysctls.get((s.netns, s.key))
-        if have != s.value:
+        if have != s.value and (s.netns, s.key) not in early:
             sysctls.append(Change("modify", s.label, f"{have} -> {s.value}" if have is not None else f"set {s.value}",
                                   ("sysctl_set", s.netns, s.key, s.value)))
     declared_sysctls = {(s.netns, s.key) for s in topo.sysctls}
@@ -207,6 +222,15 @@ def plan(topo, state, record):
         raise PlanError("\n".join(f"{topo.source}: {c}" for c in conflicts))
     return Plan(topo, state, record,
                 removals + ns_deletes + ns_creates + creates + modifies + addrs + routes + sysctls)
+
+
+def _held_down(iface, endpoints):
+    """``iface`` as created: the given endpoints down (they go up in a later step)."""
+    if not endpoints:
+        return iface
+    held = {id(e) for e in endpoints}
+    peer = iface.peer.replace(up=False) if id(iface.peer) in held else iface.peer
+    return iface.replace(up=iface.up and id(iface) not in held, peer=peer)
 
 
 def _compare(iface, kind, dev, gone):

@@ -262,3 +262,31 @@ def test_without_cap_net_admin_a_clear_message_and_nothing_changed(sandbox):
     assert r.returncode == 3 and "Traceback" not in r.stderr, r.stderr
     assert "needs root (CAP_NET_ADMIN" in r.stderr and "Operation not permitted" in r.stderr
     assert sandbox.dump_all() == before
+
+
+def test_a_new_devices_own_sysctls_hold_from_the_moment_it_is_up(sandbox):
+    """addr_gen_mode 1 (no link-local address) takes effect only if it is set
+    before the device goes up: set after, the address is already there."""
+    f = sandbox.write("t.yaml", """name: eng
+namespaces: [n1, n2]
+interfaces:
+  - {name: v1, kind: veth, netns: n1, peer: {name: v2, netns: n2}}
+sysctls:
+  - {netns: n1, key: net.ipv6.conf.v1.disable_ipv6, value: 1}
+  - {netns: n2, key: net.ipv6.conf.v2.addr_gen_mode, value: 1}
+""")
+    script = sandbox.vnet("script", f).stdout.splitlines()
+    assert script.index("ip netns exec n2 sysctl -w net.ipv6.conf.v2.addr_gen_mode=1") \
+        < script.index("ip -n n2 link set v2 up"), script
+    sandbox.vnet("apply", f)
+    deadline = time.monotonic() + 10
+    # once the kernel has seen the carrier (operstate UP) it has configured IPv6
+    while " UP " not in sandbox.sh("ip -n n2 -br link show v2") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert " UP " in sandbox.sh("ip -n n2 -br link show v2")
+    assert sandbox.sh("ip -n n2 -6 addr show dev v2").strip() == "", "v2 got a link-local address"
+    assert sandbox.sh("ip netns exec n2 sysctl -n net.ipv6.conf.v2.addr_gen_mode").strip() == "1"
+    assert sandbox.sh("ip netns exec n1 sysctl -n net.ipv6.conf.v1.disable_ipv6").strip() == "1"
+    assert json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"] == []
+    sandbox.vnet("destroy", "eng")
+    assert records() == []

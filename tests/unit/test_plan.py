@@ -332,3 +332,75 @@ def test_a_deletion_has_everything_observed_again(topo):
     assert touched_namespaces(plan(topo, st, rec)) is None
     st, rec = applied(changed(applied_devices(), "vx0", options={"vni": 99}))
     assert touched_namespaces(plan(topo, st, rec)) is None
+
+
+# ---- a new device's own sysctls --------------------------------------------------
+
+OWN = """
+name: lab
+namespaces: [net1, net2]
+interfaces:
+  - name: veth1
+    kind: veth
+    netns: net1
+    peer: {name: veth2, netns: net2, up: false}
+  - {name: mv0, kind: macvlan, netns: net1, link: veth1, mode: bridge}
+sysctls:
+  - {key: net.ipv4.ip_forward, value: 1}
+  - {netns: net1, key: net.ipv6.conf.veth1.disable_ipv6, value: 1}
+  - {netns: net2, key: net.ipv6.conf.veth2.addr_gen_mode, value: 1}
+  - {netns: net1, key: net.ipv6.conf.all.forwarding, value: 1}
+"""
+
+
+def test_a_new_device_is_made_down_gets_its_own_sysctls_then_goes_up():
+    """A sysctl set once the device is up comes too late for what the kernel
+    does at up (IPv6 link-local address, duplicate address detection)."""
+    p = plan(load_text(OWN, "own.yaml"), make_state([]), Record("lab"))
+    assert rows(p) == [
+        ("create", "netns net1", "does not exist"),
+        ("create", "netns net2", "does not exist"),
+        ("create", "link net1/veth1", "does not exist"),
+        ("modify", "sysctl net.ipv6.conf.veth1.disable_ipv6 in net1", "set 1 on the new device before it goes up"),
+        ("modify", "link net1/veth1", "up once its sysctls are set"),
+        ("modify", "sysctl net.ipv6.conf.veth2.addr_gen_mode in net2", "set 1 on the new device before it goes up"),
+        ("create", "link net1/mv0", "does not exist"),   # after its lower device is up
+        ("modify", "sysctl net.ipv4.ip_forward", "set 1"),
+        ("modify", "sysctl net.ipv6.conf.all.forwarding in net1", "set 1"),
+    ], "veth2 is declared down: its sysctl, and no up"
+    made = p.changes[2].op[1]
+    assert made.up is False and made.peer.up is False, "veth1 is created down"
+    assert p.changes[4].op == ("dev_set", made.endpoints()[0].replace(up=True), {"up": True}, {"up": False})
+    assert p.changes[6].op[1].up is True, "a device without sysctls of its own is created up"
+
+
+def test_a_recreated_device_gets_its_own_sysctls_again():
+    """The new device starts from the namespace's defaults, whatever the old one had."""
+    topo = load_text(OWN.replace("mode: bridge", "mode: private"), "own.yaml")
+    devs = [device("net1", "veth1", "veth", peer=("net2", "veth2")),
+            device("net2", "veth2", "veth", peer=("net1", "veth1")),
+            device("net1", "mv0", "macvlan", options={"mode": "bridge", "link": ("net1", "veth1")})]
+    devs = changed(devs, "veth2", up=False)
+    st = make_state(devs, namespaces=(None, "net1", "net2"), sysctls={
+        (None, "net.ipv4.ip_forward"): "1", ("net1", "net.ipv6.conf.all.forwarding"): "1",
+        ("net1", "net.ipv6.conf.veth1.disable_ipv6"): "1", ("net2", "net.ipv6.conf.veth2.addr_gen_mode"): "1"})
+    rec = make_record(st, namespaces=["net1", "net2"])
+    assert rows(plan(topo, st, rec)) == [("modify", "link net1/mv0", "mode bridge -> private")]
+    # the pair re-created: its sysctls are set again although the old pair had them
+    devs2 = changed(devs, "veth1", peer=("net2", "other"))
+    rs = rows(plan(topo, make_state(devs2, namespaces=(None, "net1", "net2"), sysctls=st.sysctls), rec))
+    assert rs[:4] == [
+        ("recreate", "link net1/veth1", "peer is net2/other, declared net2/veth2"),
+        ("modify", "sysctl net.ipv6.conf.veth1.disable_ipv6 in net1", "set 1 on the new device before it goes up"),
+        ("modify", "link net1/veth1", "up once its sysctls are set"),
+        ("modify", "sysctl net.ipv6.conf.veth2.addr_gen_mode in net2", "set 1 on the new device before it goes up"),
+    ], rs
+
+
+@pytest.mark.parametrize("key,dev", [
+    ("net.ipv6.conf.veth2.disable_ipv6", "veth2"), ("net.ipv4.conf.br-0.rp_filter", "br-0"),
+    ("net.ipv4.neigh.eth0.gc_stale_time", "eth0"), ("net.ipv6.conf.all.forwarding", None),
+    ("net.ipv4.conf.default.rp_filter", None), ("net.ipv4.ip_forward", None), ("net.core.somaxconn", None)])
+def test_which_sysctls_belong_to_a_device(key, dev):
+    from vnet.spec.model import Sysctl
+    assert Sysctl(key=key, value="1").device == dev

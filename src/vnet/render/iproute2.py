@@ -13,6 +13,10 @@ def script(topo):
     for i in ifaces:
         out.append(i.kind_module.iproute2_add(i))
         out += i.kind_module.iproute2_extra(i)
+    declared = topo.by_key()
+    # a device's own sysctls before it goes up (as `vnet apply` does)
+    first = [s for s in topo.sysctls if (s.netns, s.device) in declared]
+    out += [_sysctl(s) for s in first]
     for i in ifaces:
         for e in i.endpoints():
             args = ["link", "set", e.name]
@@ -22,7 +26,6 @@ def script(topo):
             args.append("up" if e.up else "down")
             if e.master or e.up:
                 out.append(ipcmd(e.netns, *args))
-    declared = topo.by_key()
     for i in ifaces:
         for e in i.endpoints():
             if e.port and e.master_key() in declared:
@@ -41,7 +44,9 @@ def script(topo):
         if r.metric:
             args += ["metric", str(r.metric)]
         out.append(ipcmd(r.netns, *args))
-    for s in topo.sysctls:
-        pre = f"ip netns exec {s.netns} " if s.netns else ""
-        out.append(f"{pre}sysctl -w {s.key}={s.value}")
+    out += [_sysctl(s) for s in topo.sysctls if s not in first]
     return out
+
+
+def _sysctl(s):
+    return (f"ip netns exec {s.netns} " if s.netns else "") + f"sysctl -w {s.key}={s.value}"

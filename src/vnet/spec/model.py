@@ -103,6 +103,16 @@ class Sysctl(Struct):
     def label(self):
         return f"sysctl {self.key}" + ("" if self.netns is HOST else f" in {self.netns}")
 
+    @property
+    def device(self):
+        """The device a per-device key names (net.ipv6.conf.veth2.disable_ipv6:
+        veth2), else None (net.ipv4.ip_forward, ...conf.all..., ...conf.default...)."""
+        parts = self.key.split(".")
+        if len(parts) >= 5 and parts[1] in ("ipv4", "ipv6") and parts[2] in ("conf", "neigh") \
+                and parts[3] not in ("all", "default"):
+            return parts[3]
+        return None
+
 
 class Topology(Struct):
     _fields = (("name", REQUIRED), ("namespaces", list), ("interfaces", list), ("routes", list),
