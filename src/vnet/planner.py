@@ -107,6 +107,10 @@ def plan(topo, state, record):
     ordered = order_interfaces(topo)
     gone = set()        # keys whose current device will not survive (re-created or absent)
     early = set()       # (netns, key) of sysctls set as their new device is made
+    own_sysctls = {}    # (netns, device) -> the sysctls of that device
+    for s in topo.sysctls:
+        if s.device is not None:
+            own_sysctls.setdefault((s.netns, s.device), []).append(s)
 
     for iface in ordered:
         kind = iface.kind_module
@@ -123,8 +127,7 @@ def plan(topo, state, record):
         reason, changed = _compare(iface, kind, dev, gone)
         if dev is None or reason:
             gone.update(e.key for e in iface.endpoints())
-            first = [(e, [s for s in topo.sysctls if s.netns == e.netns and s.device == e.name])
-                     for e in iface.endpoints()]
+            first = [(e, own_sysctls.get(e.key, ())) for e in iface.endpoints()]
             made = _held_down(iface, [e for e, own in first if own and e.up])
             if dev is None:
                 creates.append(Change("create", f"link {iface.label}", reason, ("dev_create", made)))

@@ -14,9 +14,12 @@ def script(topo):
         out.append(i.kind_module.iproute2_add(i))
         out += i.kind_module.iproute2_extra(i)
     declared = topo.by_key()
-    # a device's own sysctls before it goes up (as `vnet apply` does)
-    first = [s for s in topo.sysctls if (s.netns, s.device) in declared]
-    out += [_sysctl(s) for s in first]
+    # a device's own sysctls before it goes up (as `vnet apply` does), the rest last
+    first, last = [], []
+    for s in topo.sysctls:
+        cmd = (f"ip netns exec {s.netns} " if s.netns else "") + f"sysctl -w {s.key}={s.value}"
+        (first if (s.netns, s.device) in declared else last).append(cmd)
+    out += first
     for i in ifaces:
         for e in i.endpoints():
             args = ["link", "set", e.name]
@@ -44,9 +47,4 @@ def script(topo):
         if r.metric:
             args += ["metric", str(r.metric)]
         out.append(ipcmd(r.netns, *args))
-    out += [_sysctl(s) for s in topo.sysctls if s not in first]
-    return out
-
-
-def _sysctl(s):
-    return (f"ip netns exec {s.netns} " if s.netns else "") + f"sysctl -w {s.key}={s.value}"
+    return out + last
