@@ -160,11 +160,15 @@ def cmd_apply(args):
 
 def cmd_tunnel(args):
     from .errors import SpecError
-    from .tunnel import NICE, read_key, start
+    from .tunnel import NICE, endpoints, read_key, start
     try:
         key = read_key(args.key_file, args.key_env)
     except (OSError, KeyError, ValueError) as e:
         raise SpecError(f"vnet tunnel: the key: {e}") from None
+    try:
+        endpoints(args.listen, args.peer)
+    except ValueError as e:
+        raise SpecError(f"vnet tunnel: {e}") from None
     def ready(_t):
         if args.pidfile:
             with open(args.pidfile + ".tmp", "w") as f:

@@ -22,6 +22,14 @@ starts a new session; the receiver keeps
 a sliding window of counters per session and never goes back to an older
 one: forged, modified and replayed messages are dropped and counted.
 
+Both ends hold one key, so the two directions must never share a nonce,
+and an end must never take its own datagrams sent back to it (a
+reflection: a newer session than its peer's, it would lock the peer out).
+The counter's top bit is the sender's role, 0 or 1: the end whose address
+(address, port) is the lower of the two is 0 (``role``). Nonces differ by
+direction even if both ends start in the same millisecond, and a datagram
+carrying the receiver's own role is dropped and counted as reflected.
+
 A datagram's size is a multiple of 8, so the 8 bytes that change from one
 message to the next (type, count, counter) are one 64-bit word in every
 header: one strided store writes them all."""
@@ -46,8 +54,9 @@ READ_MAX = 65536 + VNET_HDR + 64   # the largest read from the device (a super-p
 _INDEXES = [bytes(range(n)) for n in range(MAX_CHUNKS + 1)]
 SOL_UDP, UDP_SEGMENT, UDP_GRO = 17, 103, 104
 GSO_SEGMENTS, GSO_BYTES = 64, 65000   # what one UDP GSO send may carry
-DROPS = ("forged", "replayed", "stale_session", "malformed", "unsealed", "sealed_without_key", "incomplete",
-         "send_failed")
+DROPS = ("forged", "replayed", "reflected", "stale_session", "malformed", "unsealed", "sealed_without_key",
+         "incomplete", "send_failed")
+ROLE_BIT = 1 << 47   # of the 48-bit counter: the sender's role
 
 
 def datagram_size(underlay_mtu, v6=False):
@@ -100,7 +109,7 @@ class Tunnel:
     ACKs) read in one wakeup take slots 0, 1, 2... and leave together, and
     the other end takes such a batch apart (``from_device``, ``_batch``)."""
 
-    def __init__(self, dev, sock, peer, key=None, chunk=1400):
+    def __init__(self, dev, sock, peer, key=None, chunk=1400, role=0):
         from .kernel.msgio import Pinned
         if (chunk + HEADER) % 8:
             raise ValueError(f"a datagram of {chunk} + {HEADER} bytes: its size must be a multiple of 8")
@@ -111,7 +120,8 @@ class Tunnel:
             from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
             self.aead = ChaCha20Poly1305(key)
         self.kind = PLAIN if self.aead is None else SEALED
-        self.counter = 0
+        self.role = role       # the top bit of every counter this end sends (see the module's text)
+        self.counter = ROLE_BIT if role else 0
         self.rx_epoch = b"\0" * 6
         self.replay = Replay()
         self.pending = {}      # (epoch, counter) -> [count, {index: bytes}]
@@ -334,6 +344,9 @@ class Tunnel:
             drops["unsealed" if kind == PLAIN else "sealed_without_key"] += 1
             return False
         if self.aead is not None:
+            if ctr_b[5] >> 7 == self.role:   # this end's own role: its own datagram sent back
+                drops["reflected"] += 1
+                return False
             if epoch < self.rx_epoch:
                 drops["stale_session"] += 1
                 return False
@@ -568,11 +581,50 @@ def super_packet(chunk, key):
 
 
 def parse_addr(text):
-    """ADDR:PORT or [V6ADDR]:PORT -> (family, (addr, port))."""
-    host, _, port = text.rpartition(":")
-    host = host.strip("[]")
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return fam, (host, int(port))
+    """ADDR:PORT or [V6ADDR]:PORT -> (family, (addr, port)); ValueError saying what is wrong."""
+    import ipaddress
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{text!r} is not ADDR:PORT with a port from 1 to 65535")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"{text!r}: {host!r} is not an IP address (ADDR:PORT, or [V6ADDR]:PORT)") from None
+    return (socket.AF_INET6 if ip.version == 6 else socket.AF_INET), (str(ip), int(port))
+
+
+def endpoints(listen, peer):
+    """(family, local address, peer address) of a tunnel; ValueError if they
+    cannot be the two ends of one."""
+    fam, laddr = parse_addr(listen)
+    pfam, paddr = parse_addr(peer)
+    if fam != pfam:
+        raise ValueError(f"listen {listen} and peer {peer}: one is IPv4, the other IPv6")
+    if laddr == paddr:
+        raise ValueError(f"listen and peer are the same address, {listen}")
+    return fam, laddr, paddr
+
+
+def _unspecified(addr):
+    import ipaddress
+    return ipaddress.ip_address(addr).is_unspecified
+
+
+def role(fam, laddr, paddr, route=None):
+    """This end's role, 0 or 1: 0 for the end whose (port, address) is the
+    lower, as both ends see them. A wildcard listen address with the peer's
+    port needs the address it sends from: ``route()`` (the kernel's choice
+    toward the peer), ValueError if there is none."""
+    def key(a):
+        return a[1], socket.inet_pton(fam, a[0])
+    if laddr[1] == paddr[1] and _unspecified(laddr[0]):
+        src = route() if route else None
+        if src is None:
+            raise ValueError(f"listen {laddr[0]} (any address) on the peer's port {paddr[1]}: the two ends tell "
+                             "their roles apart by (port, address); give the address, or another port")
+        laddr = (src, laddr[1])
+    return 0 if key(laddr) < key(paddr) else 1
 
 
 def read_key(key_file=None, key_env=None):
@@ -615,6 +667,16 @@ def prioritize(nice):
               + ": running at the priority it has", file=sys.stderr, flush=True)
 
 
+def _source(fam, paddr):
+    """The address the kernel sends from toward ``paddr``, or None (no route yet)."""
+    with socket.socket(fam, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(paddr)
+        except OSError:
+            return None
+        return s.getsockname()[0]
+
+
 def start(dev_name, listen, peer, key=None, netns=None, tap=False, underlay_mtu=1500, stats_file=None,
           ready=None, nice=NICE):
     """Open the device and the socket in ``netns``, size the device's MTU for
@@ -624,9 +686,14 @@ def start(dev_name, listen, peer, key=None, netns=None, tap=False, underlay_mtu=
     from .kernel import netlink as nl
     from .kernel import rtnl
     from .kernel.session import Kernel
-    fam, laddr = parse_addr(listen)
-    _pfam, paddr = parse_addr(peer)
+    fam, laddr, paddr = endpoints(listen, peer)
     with Kernel() as k:
+        with k.entered(netns):
+            try:
+                me = role(fam, laddr, paddr, lambda: _source(fam, paddr))
+            except ValueError as e:
+                from .errors import SpecError
+                raise SpecError(f"vnet tunnel: {e}") from None
         dev = tun.open(dev_name, tap=tap, netns=netns, offload=True)
         with k.entered(netns):
             sock = socket.socket(fam, socket.SOCK_DGRAM)
@@ -638,7 +705,12 @@ def start(dev_name, listen, peer, key=None, netns=None, tap=False, underlay_mtu=
             sock.setsockopt(socket.IPPROTO_IPV6, 78, 1)   # IPV6_FREEBIND
         else:
             sock.setsockopt(socket.IPPROTO_IP, 15, 1)     # IP_FREEBIND
-        sock.bind(laddr)
+        try:
+            sock.bind(laddr)
+        except OSError:
+            sock.close()
+            dev.close()
+            raise
         try:
             sock.setsockopt(SOL_UDP, UDP_GRO, 1)   # bursts of chunks in one read
         except OSError:
@@ -651,7 +723,7 @@ def start(dev_name, listen, peer, key=None, netns=None, tap=False, underlay_mtu=
             rtnl.set_link(k.sock(netns), idx, attrs=nl.u32(IFLA_GSO_MAX_SIZE, super_packet(chunk, key)))
         except OSError:
             pass
-    t = Tunnel(dev, sock, paddr, key, chunk=chunk)
+    t = Tunnel(dev, sock, paddr, key, chunk=chunk, role=me)
     if nice is not None:
         prioritize(nice)
     if key is None:

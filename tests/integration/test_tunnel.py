@@ -121,15 +121,15 @@ def test_every_size_both_ways_tcp_and_udp(sandbox, tap, key):
     sandbox.vnet("destroy", f)
 
 
-def _datagrams(sandbox, ends):
-    """Real tunnel datagrams toward site2, taken off the underlay."""
+def _datagrams(sandbox, ends, sender=(192, 168, 1, 1)):
+    """Real tunnel datagrams sent by ``sender`` (site1; site2 is .2), taken off site2's underlay."""
     from vnet.check.capture import Capture, udp_dport
     from vnet.kernel.session import Kernel
     with Kernel() as k, Capture(k, "site2", "wan") as cap:
         assert ping("site1", "10.99.0.2")
     out = []
     for fr in cap.frames:
-        if udp_dport(fr) == 4789 and fr.data[12:14] == b"\x08\x00" and fr.data[26:30] == bytes([192, 168, 1, 1]):
+        if udp_dport(fr) == 4789 and fr.data[12:14] == b"\x08\x00" and fr.data[26:30] == bytes(sender):
             ihl = (fr.data[14] & 0xF) * 4
             out.append(fr.data[14 + ihl + 8:14 + ihl + struct.unpack("!H", fr.data[14 + ihl + 4:14 + ihl + 6])[0]])
     assert out, "no tunnel datagram seen on the underlay"
@@ -171,6 +171,33 @@ def test_forged_modified_and_replayed_datagrams_are_dropped_and_counted(sandbox)
         assert after["rx_packets"] == before["rx_packets"], "an injected datagram reached the device"
         assert ping("site1", "10.99.0.2"), "the tunnel stopped working after the attack"
     sandbox.vnet("destroy", f)
+
+
+@pytest.mark.needs("veth")
+def test_an_end_drops_its_own_datagrams_sent_back_to_it(sandbox):
+    """Both ends hold one key. site2 started last, so its session is the
+    newer: its own datagram, sent back to it, would be taken as its peer's
+    restart, and site1's traffic dropped from then on as an old session."""
+    f = _apply(sandbox)
+    with Ends(sandbox) as ends:
+        own = _datagrams(sandbox, ends, sender=(192, 168, 1, 2))
+        before = ends.counters("site2")
+        _inject(own[-1:])                                   # to site2's port, from site1's namespace
+        after = ends.counters("site2")
+        assert after["drops"]["reflected"] == before["drops"]["reflected"] + 1
+        assert after["rx_packets"] == before["rx_packets"], "site2 took its own datagram for its peer's"
+        assert ping("site1", "10.99.0.2") and ping("site2", "10.99.0.1"), "the reflection cut the tunnel"
+    sandbox.vnet("destroy", f)
+
+
+def test_addresses_that_cannot_make_a_tunnel_are_refused_before_anything_is_made(sandbox):
+    for listen, peer, said in [("tunnel.example:4789", "10.0.0.2:4789", "'tunnel.example' is not an IP address"),
+                               ("10.0.0.1:4789", "[fd00::2]:4789", "one is IPv4, the other IPv6"),
+                               ("10.0.0.1:4789", "10.0.0.1:4789", "the same address"),
+                               ("0.0.0.0:4789", "10.0.0.2:4789", "give the address, or another port")]:
+        r = sandbox.vnet("tunnel", "--dev", "tun0", "--listen", listen, "--peer", peer, check=False)
+        assert r.returncode == 2 and said in r.stderr and "Traceback" not in r.stderr, (listen, peer, r.stderr)
+        assert "tun0" not in sandbox.links()
 
 
 @pytest.mark.needs("veth")
@@ -411,7 +438,7 @@ def test_the_loop_sends_one_gso_burst_per_message_and_splits_what_one_send_canno
                 s.setblocking(False)
             socks[1].setsockopt(17, UDP_GRO, 1)
             a = Tunnel(_Pipe(fds[0]), socks[0], socks[1].getsockname(), key, chunk=1456)
-            b = Tunnel(_Pipe(fds[3]), socks[1], socks[0].getsockname(), key, chunk=1456)
+            b = Tunnel(_Pipe(fds[3]), socks[1], socks[0].getsockname(), key, chunk=1456, role=1)
             a._vectors()
             b._vectors()
             os.set_blocking(fds[2], False)
@@ -467,7 +494,7 @@ def test_one_datagram_messages_leave_together_and_every_message_keeps_its_order(
                 s.bind(("127.0.0.1", 0))
             socks[1].setsockopt(17, UDP_GRO, 1)
             a = Tunnel(rd, socks[0], socks[1].getsockname(), key, chunk=1456)
-            b = Tunnel(None, None, None, key, chunk=1456)
+            b = Tunnel(None, None, None, key, chunk=1456, role=1)
             a._vectors()
             msgs = [os.urandom(n) for n in sizes]
             for m in msgs:

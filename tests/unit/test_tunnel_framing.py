@@ -6,7 +6,7 @@ from vnet.tunnel import HEADER, TAG, WINDOW, Replay, Tunnel, datagram_size, inne
 
 
 def pair(key=b"k" * 32, chunk=1400):
-    return Tunnel(None, None, None, key, chunk), Tunnel(None, None, None, key, chunk)
+    return Tunnel(None, None, None, key, chunk, role=0), Tunnel(None, None, None, key, chunk, role=1)
 
 
 def deliver(rx, dgrams):
@@ -51,7 +51,7 @@ def test_tampering_replay_loss_and_sessions_are_counted():
     d2 = [bytearray(d) for d in a.seal(os.urandom(3000))]
     d2[1][-1] ^= 1
     assert deliver(b, [bytes(d) for d in d2]) == [] and b.stats["drops"]["forged"] == 1
-    assert deliver(Tunnel(None, None, None, b"x" * 32), a.seal(b"three")) == []   # another key
+    assert deliver(Tunnel(None, None, None, b"x" * 32, role=1), a.seal(b"three")) == []   # another key
     # a lost chunk: the message never completes, and later ones still do
     lost = a.seal(os.urandom(5000))[:-1]
     assert deliver(b, lost) == [] and deliver(b, a.seal(b"after")) == [b"after"]
@@ -122,3 +122,43 @@ def test_a_burst_is_joined_at_once_only_when_it_is_one_message_in_order():
         assert b.stats["rx_whole"] == 0
         whole = b"".join(a.seal(m1))
         assert joined(b.open_burst(memoryview(whole), seg)) == [m1] and b.stats["rx_whole"] == 1
+
+
+def test_an_end_drops_its_own_datagrams_sent_back_and_the_two_directions_never_share_a_nonce():
+    """Both ends hold one key: without a role in the nonce, an end's own
+    datagram sent back to it would open, as the newest session, and lock its
+    peer out; and two ends started in the same millisecond would seal with
+    the same nonces."""
+    a, b = pair()
+    b.epoch = a.epoch                       # started in the same millisecond
+    da, db = a.seal(b"from a"), b.seal(b"from b")
+    assert da[0][2:14] != db[0][2:14]       # counter and epoch: the nonce
+    assert deliver(a, da) == [] and a.stats["drops"]["reflected"] == 1
+    assert deliver(b, da) == [b"from a"] and deliver(a, db) == [b"from b"]
+    # a newer session reflected: still dropped, and the peer's traffic still admitted
+    a.epoch = (int.from_bytes(b.epoch, "big") + 5).to_bytes(6, "big")
+    assert deliver(a, a.seal(b"again")) == [] and a.stats["drops"]["reflected"] == 2
+    assert deliver(a, b.seal(b"still")) == [b"still"]
+
+
+def test_the_roles_are_told_apart_by_port_then_address_the_same_way_at_both_ends():
+    import socket
+    import pytest
+    from vnet.tunnel import endpoints, role
+
+    def roles(x, y, route=None):
+        return role(*endpoints(x, y), route), role(*endpoints(y, x), route)
+    assert roles("10.0.0.1:4789", "10.0.0.2:4789") == (0, 1)
+    assert roles("10.0.0.9:4000", "10.0.0.2:5000") == (0, 1)      # the port first
+    assert roles("[fd00::2]:4789", "[fd00::1]:4789") == (1, 0)
+    assert role(*endpoints("0.0.0.0:4000", "10.0.0.2:5000")) == 0    # any address, another port: enough
+    assert role(*endpoints("0.0.0.0:4789", "10.0.0.2:4789"), lambda: "10.0.0.3") == 1
+    assert endpoints("[::1]:9", "[::2]:9")[0] == socket.AF_INET6
+    for listen, peer, said in [("0.0.0.0:4789", "10.0.0.2:4789", "give the address, or another port"),
+                               ("10.0.0.1:4789", "[fd00::1]:4789", "one is IPv4, the other IPv6"),
+                               ("10.0.0.1:4789", "10.0.0.1:4789", "the same address"),
+                               ("host.example:4789", "10.0.0.1:4789", "'host.example' is not an IP address"),
+                               ("10.0.0.1", "10.0.0.2:4789", "not ADDR:PORT"),
+                               ("10.0.0.1:0", "10.0.0.2:4789", "a port from 1 to 65535")]:
+        with pytest.raises(ValueError, match=said.replace("(", r"\(").replace(")", r"\)")):
+            role(*endpoints(listen, peer))

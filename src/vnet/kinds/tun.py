@@ -70,6 +70,19 @@ class TunTap(Kind):
             problems.add(f"{path}.tunnel", f"the key: {e}")
         if iface.options.get("multi_queue"):
             problems.add(f"{path}.multi_queue", "the tunnel reads one queue: leave multi_queue off")
+        from ..tunnel import endpoints, parse_addr, role
+        given = [f for f in ("listen", "peer") if isinstance(t.get(f), str)]
+        for f in given:
+            try:
+                parse_addr(t[f])
+            except ValueError as e:
+                problems.add(f"{path}.tunnel.{f}", str(e))
+                return
+        if len(given) == 2:
+            try:
+                role(*endpoints(t["listen"], t["peer"]))
+            except ValueError as e:
+                problems.add(f"{path}.tunnel", str(e))
 
     def matches(self, link):
         if link.kind != "tun" or link.data is None:
