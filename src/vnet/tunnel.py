@@ -55,7 +55,7 @@ _INDEXES = [bytes(range(n)) for n in range(MAX_CHUNKS + 1)]
 SOL_UDP, UDP_SEGMENT, UDP_GRO = 17, 103, 104
 GSO_SEGMENTS, GSO_BYTES = 64, 65000   # what one UDP GSO send may carry
 DROPS = ("forged", "replayed", "reflected", "stale_session", "malformed", "unsealed", "sealed_without_key",
-         "incomplete", "send_failed")
+         "incomplete", "send_failed", "write_failed")
 ROLE_BIT = 1 << 47   # of the 48-bit counter: the sender's role
 
 
@@ -506,7 +506,7 @@ class Tunnel:
                 got += 1
                 nbytes += n - VNET_HDR
         if got or failed:
-            self._count("rx", got, nbytes, "malformed", failed)
+            self._count("rx", got, nbytes, "write_failed", failed)
 
     def _count(self, way, packets, nbytes, drop, drops):
         st = self.stats
@@ -515,16 +515,23 @@ class Tunnel:
         st["drops"][drop] += drops
 
     def run(self, stats_file=None, ready=None):
-        """Carry packets until SIGTERM. ``ready(self)`` is called once the
-        signals are handled: a SIGUSR1 (counters, please) that came before
-        would end the process, as is its default."""
+        """Carry packets until SIGTERM (or until the device is gone: then
+        ``self.gone`` says so). ``ready(self)`` is called once the signals
+        are handled: a SIGUSR1 (counters, please) that came before would end
+        the process, as is its default. A signal also writes a byte into a
+        pipe the loop watches, so SIGTERM ends a wait at once."""
         import select
 
         def stop(*_a):
             self.running = False
 
         def dump(*_a):
-            self.report(sys.stderr, stats_file)
+            try:
+                self.report(sys.stderr, stats_file)
+            except OSError as e:   # a full disk, say: the tunnel goes on
+                print(f"vnet tunnel: cannot write the counters: {e}", file=sys.stderr, flush=True)
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        old_wake = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGUSR1, dump)
@@ -535,17 +542,30 @@ class Tunnel:
         ep = select.epoll()
         ep.register(dfd, select.EPOLLIN)
         ep.register(sfd, select.EPOLLIN)
+        ep.register(wake_r, select.EPOLLIN)
         if ready:
             ready(self)
-        from_device, from_peer = self.from_device, self.from_peer
-        while self.running:
-            for fd, _ev in ep.poll(1.0):
-                if fd == dfd:
-                    from_device()
-                else:
-                    from_peer()
+        from_device, from_peer, broken = self.from_device, self.from_peer, select.EPOLLERR | select.EPOLLHUP
+        self.gone = None
+        try:
+            while self.running:
+                for fd, ev in ep.poll(1.0):
+                    if fd == dfd:
+                        if ev & broken:   # the device was deleted: nothing to carry any more
+                            self.gone, self.running = "its device is gone (deleted?)", False
+                            break
+                        from_device()
+                    elif fd == sfd:
+                        from_peer()
+                    else:
+                        while len(os.read(wake_r, 256)) == 256:
+                            pass
+        finally:
+            signal.set_wakeup_fd(old_wake)
+            os.close(wake_r)
+            os.close(wake_w)
+            ep.close()
         self.report(None, stats_file)
-        ep.close()
 
     def report(self, out, stats_file):
         import json
@@ -734,4 +754,7 @@ def start(dev_name, listen, peer, key=None, netns=None, tap=False, underlay_mtu=
     finally:
         sock.close()
         dev.close()
+    if t.gone:
+        from .errors import VnetError
+        raise VnetError(f"vnet tunnel {dev_name}: {t.gone}")
     return t

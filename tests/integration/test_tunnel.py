@@ -224,6 +224,39 @@ def test_a_restarted_end_recovers(sandbox):
 
 
 @pytest.mark.needs("veth")
+def test_sigterm_ends_the_tunnel_cleanly_with_its_last_counters_written(sandbox):
+    f = _apply(sandbox)
+    with Ends(sandbox) as ends:
+        assert all(ping("site1", "10.99.0.2") for _ in range(3))
+        p = ends.procs.pop("site1")
+        assert not os.path.exists(ends.stats("site1"))   # written only when asked, and at the end
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(5) == 0, p.stderr.read()
+        with open(ends.stats("site1")) as fh:   # written on the way out
+            last = json.load(fh)
+        assert last["tx_packets"] >= 3 and last["rx_packets"] >= 3 and last["tx_bytes"] >= 3 * 84
+        assert "Traceback" not in p.stderr.read()
+    sandbox.vnet("destroy", f)
+
+
+@pytest.mark.needs("veth")
+def test_a_tunnel_whose_device_is_deleted_ends_and_says_so(sandbox):
+    """Not a loop woken for ever by a device that is no more."""
+    f = _apply(sandbox)
+    with Ends(sandbox) as ends:
+        sandbox.sh("ip -n site1 link del tun0")
+        p = ends.procs.pop("site1")
+        try:
+            rc = p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            raise AssertionError("the tunnel ran on without its device") from None
+        err = p.stderr.read()
+        assert rc == 1 and "vnet tunnel tun0: its device is gone" in err and "Traceback" not in err, err
+    sandbox.vnet("destroy", f)
+
+
+@pytest.mark.needs("veth")
 def test_counters_asked_for_as_soon_as_the_pid_file_appears_do_not_end_the_tunnel(sandbox):
     """vnet show and apply's verify send SIGUSR1 once the pid file is there;
     a tunnel that wrote it before handling the signal died of it (apply,
