@@ -171,9 +171,8 @@ def cmd_tunnel(args):
         raise SpecError(f"vnet tunnel: {e}") from None
     def ready(_t):
         if args.pidfile:
-            with open(args.pidfile + ".tmp", "w") as f:
-                f.write(str(os.getpid()))
-            os.replace(args.pidfile + ".tmp", args.pidfile)
+            from .daemon import write_pidfile
+            write_pidfile(args.pidfile)
     start(args.dev, args.listen, args.peer, key=key, netns=args.netns, tap=args.tap,
           underlay_mtu=args.underlay_mtu, stats_file=args.stats, ready=ready,
           nice=NICE if args.nice is None else args.nice)

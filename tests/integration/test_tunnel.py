@@ -309,6 +309,32 @@ def test_apply_runs_the_tunnel_supervised_and_destroy_stops_it(sandbox):
     assert tunnels() == [], "a tunnel process outlived destroy"
 
 
+@pytest.mark.needs("veth")
+def test_a_pid_given_to_another_process_since_is_never_signalled(sandbox):
+    """A dead tunnel's pid file outlives it; once the kernel gives the pid to
+    another process, show (SIGUSR1, whose default ends a process), plan and
+    destroy (SIGTERM) must leave that process alone."""
+    from vnet import daemon
+    sandbox.vnet("apply", FIG1B)
+    _d, _conf, pidfile = daemon.paths("tunnel", "site1", "tun0")
+    tunnel_pid, started = open(pidfile).read().split()
+    assert started == daemon._started(int(tunnel_pid))
+    os.kill(int(tunnel_pid), signal.SIGKILL)
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        with open(pidfile, "w") as f:     # as if the kernel had given the pid to `sleep`
+            f.write(f"{stranger.pid} {started}\n")
+        time.sleep(0.2)
+        sandbox.vnet("show", FIG1B)
+        changes = plan_json(sandbox, FIG1B)
+        assert any("vnet tunnel not running" in c["reason"] for c in changes), changes
+        sandbox.vnet("destroy", FIG1B)
+        assert stranger.poll() is None, f"the stranger got a signal (exit {stranger.returncode})"
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
 def _priority(pid):
     """(the process's nice, its autogroup's nice or None: None without
     autogroups, and for a process in the root group, whose file is empty, as
@@ -361,12 +387,12 @@ def test_the_tunnel_runs_ahead_of_the_processes_it_serves_unless_told_otherwise(
                 break
             time.sleep(0.1)
         assert pidfile.exists(), shell.stderr.read() if shell.poll() is not None else "no pid file in 10 s"
-        hand = int(pidfile.read_text())
+        hand = int(pidfile.read_text().split()[0])
         assert os.getsid(hand) == shell.pid != hand
         assert _priority(hand) == (-5, 0 if autogroups else None)
     finally:
         if pidfile.exists():
-            os.kill(int(pidfile.read_text()), signal.SIGTERM)
+            os.kill(int(pidfile.read_text().split()[0]), signal.SIGTERM)
         shell.wait(10)
     r = subprocess.run([sys.executable, "-m", "vnet", "tunnel", "--dev", "tun0", "--listen", "1.2.3.4:1", "--peer",
                         "1.2.3.4:2", "--nice", "20"], env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")},
