@@ -84,6 +84,19 @@ def test_a_wrong_macsec_key_fails_the_check(sandbox):
     sandbox.vnet("destroy", f)
 
 
+@pytest.mark.needs("veth")
+def test_fig1b_without_its_keys_fails_the_sealed_check(sandbox):
+    """The example's last check sees the inner addresses on the underlay once
+    the tunnel runs without a key: the check can tell sealed from plain."""
+    f = _broken(sandbox, "fig1b-tun-tunnel.yaml", ", key_file: keys/tunnel.hex}", "}")
+    sandbox.vnet("apply", f)
+    r = sandbox.vnet("check", "--json", f, check=False)
+    assert r.returncode == 1, r.stdout + r.stderr
+    failed = [c for c in json.loads(r.stdout)["checks"] if not c["ok"]]
+    assert len(failed) == 1 and "contains" in failed[0]["check"], failed
+    sandbox.vnet("destroy", f)
+
+
 @pytest.mark.needs("vxlan", "veth")
 def test_fig8_vxlan_carries_overlay_in_udp(sandbox):
     """The overlay ping crosses the underlay as VXLAN (UDP 4789), proven by
