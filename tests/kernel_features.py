@@ -38,8 +38,41 @@ for kind in json.loads(sys.argv[2]):
     ok[kind] = attempt("t" + kind[:10], extra + rtnl.linkinfo(kind, data))
 # a bridge with VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)
 ok["bridge_vlan_filtering"] = attempt("tbrvf", rtnl.linkinfo("bridge", nl.u8(7, 1)))
+sys.path.insert(0, sys.argv[3])
+from kernel_features import udp_gso_refused_without_csum
+ok["udp_gso_refused_without_csum"] = udp_gso_refused_without_csum()
 print(json.dumps(ok))
 """
+
+
+def tx_checksum(name, on):
+    """Turn a device's transmit checksum offload on or off (ETHTOOL_STXCSUM),
+    in the caller's namespace."""
+    import ctypes
+    import fcntl
+    import socket
+    import struct
+    val = ctypes.create_string_buffer(struct.pack("II", 0x17, 1 if on else 0))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        fcntl.ioctl(s, 0x8946, struct.pack("16sP", name.encode(), ctypes.addressof(val)) + bytes(16))   # SIOCETHTOOL
+
+
+def udp_gso_refused_without_csum():
+    """Whether this kernel refuses a UDP GSO send (EIO) through a device
+    without transmit checksum offload, as Debian 12's 6.1 does (6.18 segments
+    it anyway). Probed in the caller's throwaway namespace."""
+    import socket
+    import struct
+    subprocess.run("ip link add gso0 type veth peer name gso1 && ip addr add 10.254.0.1/24 dev gso0 && "
+                   "ip link set gso0 up && ip link set gso1 up && "
+                   "ip neigh add 10.254.0.2 lladdr 02:00:00:00:00:02 dev gso0", shell=True, check=True)
+    tx_checksum("gso0", False)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.sendmsg([b"x" * 2000], [(17, 103, struct.pack("=H", 1000))], 0, ("10.254.0.2", 9))   # UDP_SEGMENT
+        except OSError as e:
+            return e.errno == 5
+    return False
 
 _cache = None
 
@@ -49,7 +82,8 @@ def available():
     global _cache
     if _cache is None:
         src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
-        r = subprocess.run(["unshare", "--net", sys.executable, "-c", _PROBE, src, json.dumps(KINDS)],
+        r = subprocess.run(["unshare", "--net", sys.executable, "-c", _PROBE, src, json.dumps(KINDS),
+                            os.path.dirname(os.path.abspath(__file__))],
                            capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError(f"kernel feature probe failed: {r.stderr}")

@@ -406,8 +406,8 @@ class Tunnel:
         dev_iovs = dev.iovs if plain else dev.iovs * GSO_SEGMENTS
         self._out_args = (fd, sfd, readv, sendmsg, dev_iovs, min(len(dev.lens), -(-READ_MAX // c)),
                           1 if plain else 2, tx.lens, tx.hdrs, tx.bases[0], self._wire.addr if plain else 0,
-                          batch.lens, batch.hdrs, b_seg, min(GSO_SEGMENTS, GSO_BYTES // full), c, full,
-                          HEADER if plain else 0, 0 if plain else TAG)
+                          batch.lens, batch.hdrs, b_seg, min(GSO_SEGMENTS, GSO_BYTES // full), GSO_SEGMENTS,
+                          c, full, HEADER if plain else 0, 0 if plain else TAG)
         self._in_args = (fd, sfd, recvmsg, rx.hdrs[-1][True], rx.ctl_len, rx.room) + tuple(rx.cmsg)
 
     def from_device(self):
@@ -422,13 +422,14 @@ class Tunnel:
         into their slots. The calls are made here, through the iovecs' parts:
         this runs once per message."""
         (fd, sfd, readv, sendmsg, dev_iovs, pieces, per_dgram, lens, hdrs, one_at, wire, b_lens, b_hdrs,
-         b_seg, per, c, full, head, tag) = self._out_args   # head: header bytes in a batch piece (plain: 16)
+         b_seg, per, bcap, c, full, head, tag) = self._out_args   # head: header bytes in a batch piece (plain: 16)
         frame, plain = self.frame, per_dgram == 1
         k, bsize, bmax, bbytes, sent, nbytes, failed = 0, 0, 0, 0, 0, 0, 0
 
         def flush():   # the batch in slots 0..k-1
             nonlocal k, bbytes, sent, nbytes, failed
-            if sendmsg(sfd, b_hdrs[per_dgram * k][k > 1], 0) >= 0:
+            if sendmsg(sfd, b_hdrs[per_dgram * k][k > 1], 0) >= 0 or (
+                    k > 1 and self._gso_failed(self._batch_parts(k, b_lens, per_dgram), b_seg.value)):
                 sent, nbytes = sent + k, nbytes + bbytes
             else:
                 failed += k
@@ -442,7 +443,7 @@ class Tunnel:
                 frame(size, k)
                 if k == 0:
                     bsize = size
-                    bmax = min(GSO_SEGMENTS, full // (HEADER + size + tag))
+                    bmax = min(bcap, full // (HEADER + size + tag))
                     b_seg.value = HEADER + size + tag
                 b_lens[per_dgram * k + per_dgram - 1].value = head + size + tag
                 k += 1
@@ -465,6 +466,8 @@ class Tunnel:
                 last.value = total - (n - 1) * c
                 ok = sendmsg(sfd, hdrs[2 * n][n > 1], 0) >= 0
                 last.value = c
+            if not ok and n > 1:
+                ok = self._gso_failed(self._parts(n, total, at), full)
             if ok:
                 sent, nbytes = sent + 1, nbytes + size - VNET_HDR
             else:
@@ -473,6 +476,42 @@ class Tunnel:
             flush()
         if sent or failed:
             self._count("tx", sent, nbytes, "send_failed", failed)
+
+    def _batch_parts(self, k, lens, per_dgram):
+        """(header, payload) views of the batch in slots 0..k-1, as its send's lengths say."""
+        c, full = self.chunk, HEADER + self.chunk
+        if per_dgram == 1:   # plain: slot i is the wire layout, its header included in its one length
+            w = self._wire.view
+            return [(w[i * full:i * full + HEADER], w[i * full + HEADER:i * full + lens[i].value]) for i in range(k)]
+        h, ct = self._heads.view, self._ct.view
+        return [(h[i * HEADER:(i + 1) * HEADER], ct[i * c:i * c + lens[2 * i + 1].value]) for i in range(k)]
+
+    def _gso_failed(self, parts, seg):
+        """A UDP GSO send (datagrams ``parts`` of ``seg`` bytes) failed. Once
+        more through the socket module, which says why: a kernel that
+        refuses UDP GSO on this path (EIO: Debian 12's 6.1 when the underlay
+        device does no checksum offload) gets these datagrams, and all from
+        now on, one by one. True if they left."""
+        import errno
+        if self._out_args[15] > 1:   # GSO not given up yet
+            try:
+                self.sock.sendmsg([v for pair in parts for v in pair],
+                                  [(SOL_UDP, UDP_SEGMENT, struct.pack("=H", seg))], 0, self.peer)
+                return True
+            except OSError as e:
+                if e.errno not in (errno.EIO, errno.EINVAL):
+                    return False
+                print(f"vnet tunnel: the kernel refuses UDP GSO toward the peer ({e.strerror}; the underlay "
+                      "device may not offload checksums): sending datagrams one by one, which is slower",
+                      file=sys.stderr, flush=True)
+                a = self._out_args
+                self._out_args = a[:14] + (1, 1) + a[16:]   # per send and per batch: one datagram
+        try:
+            for pair in parts:
+                self.sock.sendmsg(pair, [], 0, self.peer)
+        except OSError:
+            return False
+        return True
 
     def _send_split(self, n, total, per, at=0):
         """A message of more datagrams than one GSO send carries, in several."""

@@ -222,6 +222,29 @@ def _inject(payloads):
     time.sleep(0.3)
 
 
+@pytest.mark.needs("veth", "udp_gso_refused_without_csum")
+def test_a_path_that_refuses_udp_gso_gets_the_datagrams_one_by_one(sandbox):
+    """Debian 12's kernel refuses every UDP GSO send (EIO) through a device
+    that does not offload checksums: the tunnel says so and sends datagrams
+    one by one; TCP both ways still crosses whole."""
+    from kernel_features import tx_checksum
+    from vnet.kernel.session import Kernel
+    f = _apply(sandbox)
+    with Kernel() as k:
+        for ns in ("site1", "site2"):
+            with k.entered(ns):
+                tx_checksum("wan", False)
+    with Ends(sandbox) as ends:
+        _tcp_stream("site1", "site2", "10.99.0.2", nbytes=1 << 20)
+        _tcp_stream("site2", "site1", "10.99.0.1", nbytes=1 << 20)
+        for site in ("site1", "site2"):
+            assert ends.counters(site)["drops"]["send_failed"] == 0
+        procs = dict(ends.procs)
+    for site, p in procs.items():
+        assert "refuses UDP GSO" in p.stderr.read(), site
+    sandbox.vnet("destroy", f)
+
+
 @pytest.mark.needs("veth")
 def test_forged_modified_and_replayed_datagrams_are_dropped_and_counted(sandbox):
     f = _apply(sandbox)
