@@ -49,6 +49,7 @@ VNET_HDR = 10
 WINDOW = 4096
 _WINDOW_MASK = (1 << WINDOW) - 1
 PENDING = 256          # messages being reassembled at most
+PENDING_BYTES = 4 << 20   # and their chunks' bytes at most (they are not authenticated until whole)
 MAX_CHUNKS = 255       # datagrams of one message at most (the index is one byte)
 READ_MAX = 65536 + VNET_HDR + 64   # the largest read from the device (a super-packet)
 _INDEXES = [bytes(range(n)) for n in range(MAX_CHUNKS + 1)]
@@ -125,6 +126,7 @@ class Tunnel:
         self.rx_epoch = b"\0" * 6
         self.replay = Replay()
         self.pending = {}      # (epoch, counter) -> [count, {index: bytes}]
+        self.pending_bytes = 0
         # rx_whole: messages taken whole from one read (one datagram, or a burst
         # that was exactly one message in order); rx_chunks: datagrams taken one
         # by one (a message over several bursts, or bursts out of order)
@@ -247,18 +249,28 @@ class Tunnel:
         key = (epoch, ctr_b)
         entry = self.pending.get(key)
         if entry is None:
-            if len(self.pending) >= PENDING:   # the oldest never completed (a chunk was lost)
-                self.pending.pop(next(iter(self.pending)))
-                self.stats["drops"]["incomplete"] += 1
             entry = self.pending[key] = [n, {}]
         if entry[0] != n:
             self.stats["drops"]["malformed"] += 1
             return None
-        entry[1][idx] = bytes(dgram[HEADER:])   # the receive buffers are used again by the next burst
+        before = entry[1].get(idx)
+        chunk = entry[1][idx] = bytes(dgram[HEADER:])   # the receive buffers are used again by the next burst
+        self.pending_bytes += len(chunk) - (len(before) if before is not None else 0)
         if len(entry[1]) < n:
+            self._evict()
             return None
         del self.pending[key]
+        self.pending_bytes -= sum(map(len, entry[1].values()))
         return self._finish(dgram, epoch, ctr_b, b"".join(entry[1][i] for i in range(n)))
+
+    def _evict(self):
+        """Messages never completed (a chunk was lost, or forged chunks that
+        cannot be authenticated until whole): the oldest go, counted, while
+        there are more than PENDING or their bytes pass PENDING_BYTES."""
+        while len(self.pending) > PENDING or self.pending_bytes > PENDING_BYTES:
+            _n, chunks = self.pending.pop(next(iter(self.pending)))
+            self.pending_bytes -= sum(map(len, chunks.values()))
+            self.stats["drops"]["incomplete"] += 1
 
     def open_burst(self, mv, seg):
         """The messages completed by a burst of datagrams of ``seg`` bytes (UDP
@@ -374,6 +386,7 @@ class Tunnel:
         if epoch > self.rx_epoch:   # an authentic message of a newer session: the peer restarted
             self.rx_epoch, self.replay = epoch, Replay()
             self.pending = {k: v for k, v in self.pending.items() if k[0] >= epoch}
+            self.pending_bytes = sum(len(c) for _n, chunks in self.pending.values() for c in chunks.values())
         self.replay.mark(int.from_bytes(ctr_b, "little"))
         return msg
 

@@ -162,3 +162,25 @@ def test_the_roles_are_told_apart_by_port_then_address_the_same_way_at_both_ends
                                ("10.0.0.1:0", "10.0.0.2:4789", "a port from 1 to 65535")]:
         with pytest.raises(ValueError, match=said.replace("(", r"\(").replace(")", r"\)")):
             role(*endpoints(listen, peer))
+
+
+def test_chunks_that_never_make_a_message_cannot_fill_the_memory():
+    """Chunks are authenticated only once their message is whole: a flood of
+    forged first chunks of 255-chunk messages is held within PENDING_BYTES
+    (evicted oldest first, counted as incomplete), and a real message still
+    crosses."""
+    import struct
+    from vnet.tunnel import PENDING_BYTES
+    a, b = pair()
+    head = struct.Struct("<BB6s6sBx")
+    for ctr in range(1, 201):             # 200 messages of 254 chunks out of 255: 71 MB unchecked
+        for idx in range(254):
+            forged = head.pack(0x5B, 255, ctr.to_bytes(6, "little"), a.epoch, idx) + bytes(1400)
+            b.open(forged)
+            if idx == 0:
+                b.open(forged)                # the same chunk twice is held once
+            assert b.pending_bytes <= PENDING_BYTES
+    assert b.pending_bytes == sum(len(c) for _n, ch in b.pending.values() for c in ch.values())
+    assert b.stats["drops"]["incomplete"] == 200 - len(b.pending) and len(b.pending) <= 12
+    msg = os.urandom(20000)
+    assert deliver(b, a.seal(msg)) == [msg]
