@@ -41,6 +41,13 @@ ok["bridge_vlan_filtering"] = attempt("tbrvf", rtnl.linkinfo("bridge", nl.u8(7, 
 sys.path.insert(0, sys.argv[3])
 from kernel_features import udp_gso_refused_without_csum
 ok["udp_gso_refused_without_csum"] = udp_gso_refused_without_csum()
+# UDP segmentation offload for TUN/TAP (TUN_F_USO4/6, Linux 6.2)
+from vnet import tun
+try:
+    tun.open("tuso0", offload=True, udp_offload=True).close()
+    ok["tun_uso"] = True
+except OSError:
+    ok["tun_uso"] = False
 print(json.dumps(ok))
 """
 

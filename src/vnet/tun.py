@@ -9,8 +9,11 @@ and writes (the reference's Figure 1b).
 
 Multi-queue devices give one file per queue (`queues=4`: ``dev.queues``).
 With ``offload=True`` the device carries a virtio_net_hdr in front of each
-packet and the kernel may hand over TCP/UDP super-packets of up to 64 KiB
-(TUNSETOFFLOAD): ``read_vnet()`` gives (header, packet)."""
+packet and the kernel may hand over TCP super-packets of up to 64 KiB
+(TUNSETOFFLOAD), and takes them back the same way: ``read_vnet()`` gives
+(header, packet), ``write_vnet(header, packet)``. ``udp_offload=True`` adds
+UDP ones (an application's UDP_SEGMENT sends; Linux 6.2 or later, and the
+program that writes them to a device must run on one too)."""
 import fcntl
 import os
 import struct
@@ -95,10 +98,13 @@ class Queue:
             self.fd = -1
 
 
-def open(name, *, tap=False, netns=None, queues=1, offload=False):  # noqa: A001 - tun.open, like os.open
+def open(name, *, tap=False, netns=None, queues=1, offload=False, udp_offload=False):  # noqa: A001 - like os.open
     """Open (creating if needed) TUN/TAP device ``name`` in namespace
     ``netns`` (None: the caller's). A device created here is removed when the
     last queue closes, unless it existed (persistent, e.g. made by vnet apply)."""
+    if udp_offload and not offload:
+        raise ValueError("udp_offload needs offload=True (the virtio_net_hdr says what a super-packet is)")
+    features = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | (TUN_F_USO4 | TUN_F_USO6 if udp_offload else 0)
     from .kernel.session import Kernel
     flags = (IFF_TAP if tap else IFF_TUN) | IFF_NO_PI
     if queues > 1:
@@ -115,12 +121,16 @@ def open(name, *, tap=False, netns=None, queues=1, offload=False):  # noqa: A001
             if offload:
                 for fd in fds:
                     fcntl.ioctl(fd, TUNSETVNETHDRSZ, struct.pack("i", VNET_HDR.size))
-                    # checksum and TCP segmentation offload: the kernel may hand over
-                    # super-packets, and takes them back to segment itself
-                    fcntl.ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
+                    # checksum and TCP (and UDP) segmentation offload: the kernel may hand
+                    # over super-packets, and takes them back to segment itself
+                    fcntl.ioctl(fd, TUNSETOFFLOAD, features)
         except OSError as e:
             for fd in fds:
                 os.close(fd)
+            if udp_offload and e.errno == 22:   # EINVAL: a kernel before 6.2 has no USO for TUN
+                raise OSError(e.errno, f"cannot open {name!r} with UDP offload: this kernel "
+                                       f"({os.uname().release}) does not offer it to TUN/TAP (Linux 6.2 does)"
+                              ) from None
             raise OSError(e.errno, f"cannot open {'tap' if tap else 'tun'} device {name!r}"
                                    f"{'' if netns is None else ' in ' + netns}: {e.strerror} (a device of "
                                    "another type or other flags may hold the name)") from None

@@ -609,42 +609,78 @@ def test_tun_offload_mode_reads_packets_with_their_virtio_header(sandbox):
         assert got[0][1] == tun.GSO_NONE and got[1][16:20] == bytes([10, 124, 0, 2])
 
 
+class _Joined:
+    """Two offload-mode TUNs named so0 in namespaces ``a`` and ``b``
+    (10.125.0.1 and .2), joined by the test's own loop: read_vnet from one,
+    write_vnet to the other; ``seen``: (gso_type, gso_size, length) of each
+    packet read."""
+
+    def __init__(self, sandbox, a, b, **kw):
+        from vnet import tun
+        sandbox.sh(f"ip netns add {a} && ip netns add {b}")
+        self.devs = [tun.open("so0", netns=ns, offload=True, **kw) for ns in (a, b)]
+        for ns, me, other in ((a, "10.125.0.1", "10.125.0.2"), (b, "10.125.0.2", "10.125.0.1")):
+            sandbox.sh(f"ip -n {ns} addr add {me} peer {other} dev so0 && ip -n {ns} link set so0 up")
+        self.seen = []
+
+    def carry(self):
+        ep = select.epoll()
+        a, b = self.devs
+        for d in self.devs:
+            ep.register(d.fileno(), select.EPOLLIN)
+        while not self.stop.is_set():
+            for fd, _ev in ep.poll(0.1):
+                src, dst = (a, b) if fd == a.fileno() else (b, a)
+                hdr, pkt = src.read_vnet()
+                self.seen.append((hdr[1], hdr[3], len(pkt)))
+                dst.write_vnet(hdr, pkt)
+        ep.close()
+
+    def __enter__(self):
+        import threading
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.carry, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(5)
+        for d in self.devs:
+            d.close()
+
+
 @pytest.mark.needs("veth")
 def test_tun_offload_mode_hands_over_and_takes_back_tcp_super_packets(sandbox):
-    """Two offload-mode TUNs in two namespaces, joined by the test's own
-    loop (read_vnet from one, write_vnet to the other): a TCP stream crosses
-    intact, and what the loop read includes TCP super-packets (gso_type
-    TCPV4, many MTUs long), which the other device took back whole."""
-    import threading
+    """A TCP stream through two offload-mode TUNs joined by the test's own
+    loop crosses intact, and what the loop read includes TCP super-packets
+    (gso_type TCPV4, many MTUs long), which the other device took back whole."""
     from vnet import tun
-    sandbox.sh("ip netns add ta && ip netns add tb")
-    with tun.open("so0", netns="ta", offload=True) as a, tun.open("so0", netns="tb", offload=True) as b:
-        for ns, me, other in (("ta", "10.125.0.1", "10.125.0.2"), ("tb", "10.125.0.2", "10.125.0.1")):
-            sandbox.sh(f"ip -n {ns} addr add {me} peer {other} dev so0 && ip -n {ns} link set so0 up")
-        seen, stop = [], threading.Event()
-
-        def carry():
-            sel = select.epoll()
-            sel.register(a.fileno(), select.EPOLLIN)
-            sel.register(b.fileno(), select.EPOLLIN)
-            other = {a.fileno(): b, b.fileno(): a}
-            while not stop.is_set():
-                for fd, _ev in sel.poll(0.1):
-                    src = a if fd == a.fileno() else b
-                    hdr, pkt = src.read_vnet()
-                    seen.append((hdr[1], hdr[3], len(pkt)))
-                    other[fd].write_vnet(hdr, pkt)
-            sel.close()
-        t = threading.Thread(target=carry, daemon=True)
-        t.start()
-        try:
-            _tcp_stream("ta", "tb", "10.125.0.2", nbytes=4 << 20)
-        finally:
-            stop.set()
-            t.join(5)
-    supers = [s for s in seen if s[0] == tun.GSO_TCPV4]
-    assert supers, f"no TCP super-packet among {len(seen)} packets read"
+    with _Joined(sandbox, "ta", "tb") as j:
+        _tcp_stream("ta", "tb", "10.125.0.2", nbytes=4 << 20)
+    supers = [s for s in j.seen if s[0] == tun.GSO_TCPV4]
+    assert supers, f"no TCP super-packet among {len(j.seen)} packets read"
     assert max(n for _t, _g, n in supers) > 8 * 1500 and all(0 < g <= 1500 for _t, g, _n in supers)
+
+
+@pytest.mark.needs("tun_uso")
+def test_tun_udp_offload_hands_over_and_takes_back_udp_super_packets(sandbox):
+    """udp_offload=True: one UDP_SEGMENT send of 20 datagrams is read as one
+    super-packet (gso_type UDP_L4, gso_size 1000); written to the other
+    device, it reaches the receiver as the 20 datagrams."""
+    from vnet import tun
+    with _Joined(sandbox, "ua", "ub", udp_offload=True) as j:
+        rx, tx = _socket("ub", socket.SOCK_DGRAM), _socket("ua", socket.SOCK_DGRAM)
+        with rx, tx:
+            rx.bind(("10.125.0.2", 5003))
+            rx.settimeout(3)
+            data = os.urandom(20 * 1000)
+            tx.sendmsg([data], [(17, 103, struct.pack("=H", 1000))], 0, ("10.125.0.2", 5003))   # UDP_SEGMENT
+            got = [rx.recv(2000) for _ in range(20)]
+    assert got == [data[i:i + 1000] for i in range(0, 20000, 1000)]
+    assert (tun.GSO_UDP_L4, 1000, 20 * 1000 + 28) in j.seen, j.seen
+    with pytest.raises(ValueError, match="udp_offload needs offload=True"):
+        tun.open("x0", udp_offload=True)
 
 
 class _Pipe:
