@@ -67,6 +67,9 @@ def _p():
     t.add_argument("--underlay-mtu", type=int, default=1500, help="MTU of the path to the peer (default 1500)")
     t.add_argument("--stats", metavar="FILE", help="write the counters here on SIGUSR1 and at exit")
     t.add_argument("--pidfile", metavar="FILE", help="write the pid here once the tunnel runs")
+    t.add_argument("--supervise", action="store_true",
+                   help="run the tunnel in a child process and start it again whenever it ends but by SIGTERM "
+                   "(after 0.5 s, doubling to 10 s); SIGTERM and SIGUSR1 are passed on (vnet apply runs it so)")
     t.add_argument("--nice", type=_nice, metavar="N",
                    help="scheduling priority, as nice(1) (-20..19; default -5: ahead of the processes whose "
                    "packets it carries, as the kernel's tunnels are)")
@@ -160,6 +163,7 @@ def cmd_apply(args):
 
 def cmd_tunnel(args):
     from .errors import SpecError
+    from .errors import DeviceGone
     from .tunnel import NICE, endpoints, read_key, start
     try:
         key = read_key(args.key_file, args.key_env)
@@ -169,13 +173,26 @@ def cmd_tunnel(args):
         endpoints(args.listen, args.peer)
     except ValueError as e:
         raise SpecError(f"vnet tunnel: {e}") from None
+    nice = NICE if args.nice is None else args.nice
+    if args.supervise:
+        from .daemon import supervise
+        from .tunnel import prioritize
+        prioritize(nice)   # the session's autogroup too: the child is in this session, not its leader
+        argv = [sys.executable, "-m", "vnet", "tunnel", "--dev", args.dev, "--listen", args.listen,
+                "--peer", args.peer, "--underlay-mtu", str(args.underlay_mtu), "--nice", str(nice)]
+        for opt, val in (("--key-file", args.key_file), ("--key-env", args.key_env), ("--netns", args.netns),
+                         ("--stats", args.stats)):
+            argv += [opt, val] if val is not None else []
+        argv += ["--tap"] if args.tap else []
+        return supervise(argv, args.pidfile, final=(2, DeviceGone.exit_code))
+
     def ready(_t):
         if args.pidfile:
             from .daemon import write_pidfile
             write_pidfile(args.pidfile)
     start(args.dev, args.listen, args.peer, key=key, netns=args.netns, tap=args.tap,
           underlay_mtu=args.underlay_mtu, stats_file=args.stats, ready=ready,
-          nice=NICE if args.nice is None else args.nice)
+          nice=nice)
 
 
 def cmd_check(args):

@@ -67,3 +67,93 @@ def stop(pidfile, comm=None, files=()):
             os.unlink(fn)
         except FileNotFoundError:
             pass
+
+
+def _die_with_parent(parent):
+    """In a child, before it runs: SIGTERM when the parent dies (PR_SET_PDEATHSIG)."""
+    def setup():
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+        if os.getppid() != parent:   # the parent died before the call
+            os._exit(1)
+    return setup
+
+
+def supervise(argv, pidfile=None, final=(2,), say=None):
+    """Run ``argv`` (a program that writes the pid file it is given with
+    ``--pidfile`` once it handles its signals) and start it again whenever
+    it ends but when told to stop (SIGTERM, SIGINT: passed on) or with an
+    exit code in ``final`` (it would only fail again); SIGUSR1 is passed on
+    once it is ready. Restarts come after 0.5 s, doubling to 10 s, back to
+    0.5 s after a run of 30 s. A first run that ends before it is ready ends
+    the supervisor with its exit code (so that whoever started it hears of
+    it). This process's own pid file is written once the first run is ready.
+    The child gets SIGTERM if the supervisor dies. Returns the exit code."""
+    import subprocess
+    import sys
+    say = say or (lambda text: print(text, file=sys.stderr, flush=True))
+    child_pidfile = (pidfile or os.path.join("/tmp", f"vnet-supervised-{os.getpid()}.pid")) + ".child"
+    state = {"child": None, "stopping": False}
+
+    def ready():
+        c = state["child"]
+        return c is not None and c.poll() is None and alive(child_pidfile) == c.pid
+
+    def on_stop(*_a):
+        state["stopping"] = True
+        c = state["child"]
+        if c is not None and c.poll() is None:
+            c.send_signal(signal.SIGTERM)
+
+    def on_usr1(*_a):
+        if ready():
+            state["child"].send_signal(signal.SIGUSR1)
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGUSR1, on_usr1)
+    delay, first = 0.5, True
+    try:
+        while not state["stopping"]:
+            started = time.monotonic()
+            state["child"] = c = subprocess.Popen([*argv, "--pidfile", child_pidfile],
+                                                  preexec_fn=_die_with_parent(os.getpid()))
+            while first and not ready() and c.poll() is None:
+                time.sleep(0.01)
+            if first and c.poll() is not None and not state["stopping"]:
+                return c.returncode   # never ready: the caller hears why from its output
+            if first and pidfile:
+                write_pidfile(pidfile)
+            first = False
+            rc = c.wait()
+            if state["stopping"]:
+                return 0
+            if rc in final:
+                say(f"vnet: {_name(argv)} ended with exit code {rc}: not started again")
+                return rc
+            how = f"signal {signal.Signals(-rc).name}" if rc < 0 else f"exit code {rc}"
+            say(f"vnet: {_name(argv)} ended ({how}): starting it again in {delay:g} s")
+            end = time.monotonic() + delay
+            while time.monotonic() < end and not state["stopping"]:
+                time.sleep(0.05)
+            delay = 0.5 if time.monotonic() - started > 30 else min(delay * 2, 10)
+        return 0
+    finally:
+        c = state["child"]
+        if c is not None and c.poll() is None:
+            c.send_signal(signal.SIGTERM)
+            try:
+                c.wait(10)
+            except subprocess.TimeoutExpired:
+                c.kill()
+        for fn in (child_pidfile,):
+            try:
+                os.unlink(fn)
+            except FileNotFoundError:
+                pass
+
+
+def _name(argv):
+    """What the supervised program is, for its log: `vnet tunnel --dev tun0`."""
+    words = [a for a in argv if not a.startswith("/") and a != "-m"]
+    dev = argv[argv.index("--dev") + 1] if "--dev" in argv else ""
+    return " ".join(words[:2]) + (f" --dev {dev}" if dev else "")

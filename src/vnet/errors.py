@@ -67,6 +67,12 @@ class PlanError(VnetError):
     exit_code = 6
 
 
+class DeviceGone(VnetError):
+    """A program vnet runs for a device (`vnet tunnel`) lost its device."""
+
+    exit_code = 7
+
+
 EXIT_CODES = {
     0: "success (for plan: whether or not changes are pending)",
     1: "checks failed / usage error",
@@ -75,4 +81,5 @@ EXIT_CODES = {
     4: "verification after apply found a mismatch",
     5: "busy: another vnet command holds the topology's lock",
     6: "conflict: the live state holds an object this topology does not own",
+    7: "vnet tunnel: its device is gone (deleted)",
 }

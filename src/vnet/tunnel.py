@@ -807,6 +807,6 @@ def start(dev_name, listen, peer, key=None, netns=None, tap=False, underlay_mtu=
         sock.close()
         dev.close()
     if t.gone:
-        from .errors import VnetError
-        raise VnetError(f"vnet tunnel {dev_name}: {t.gone}")
+        from .errors import DeviceGone
+        raise DeviceGone(f"{dev_name}: {t.gone}")
     return t

@@ -22,8 +22,10 @@ FIG1B = os.path.join(ROOT, "examples", "fig1b-tun-tunnel.yaml")
 KEY = open(os.path.join(ROOT, "examples", "keys", "tunnel.hex")).read().strip()
 
 
-def _tunnel_pids():
-    """The running `vnet tunnel` processes: [(namespace or None, pid)...]."""
+def _tunnel_pids(supervisors=False):
+    """The running `vnet tunnel` processes that carry packets (or, with
+    ``supervisors``, those that run them for vnet apply):
+    [(namespace or None, pid)...]."""
     out = []
     for p in os.listdir("/proc"):
         if p.isdigit():
@@ -32,7 +34,7 @@ def _tunnel_pids():
                     cmdline = f.read()
             except OSError:
                 continue
-            if b"vnet\0tunnel\0" in cmdline:
+            if b"vnet\0tunnel\0" in cmdline and (b"\0--supervise\0" in cmdline) == supervisors:
                 argv = cmdline.split(b"\0")
                 ns = argv[argv.index(b"--netns") + 1].decode() if b"--netns" in argv else None
                 out.append((ns, int(p)))
@@ -377,7 +379,7 @@ def test_a_tunnel_whose_device_is_deleted_ends_and_says_so(sandbox):
             p.kill()
             raise AssertionError("the tunnel ran on without its device") from None
         err = p.stderr.read()
-        assert rc == 1 and "vnet tunnel tun0: its device is gone" in err and "Traceback" not in err, err
+        assert rc == 7 and "vnet tunnel: tun0: its device is gone" in err and "Traceback" not in err, err
     sandbox.vnet("destroy", f)
 
 
@@ -411,27 +413,60 @@ def test_counters_asked_for_as_soon_as_the_pid_file_appears_do_not_end_the_tunne
 
 @pytest.mark.needs("veth")
 def test_apply_runs_the_tunnel_supervised_and_destroy_stops_it(sandbox):
-    def tunnels():
-        return [pid for _ns, pid in _tunnel_pids()]
-    assert tunnels() == []
+    def tunnels(supervisors=False):
+        return dict(_tunnel_pids(supervisors))
+    assert tunnels() == {} and tunnels(True) == {}
     r = sandbox.vnet("apply", "--check", FIG1B, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert len(tunnels()) == 2
+    ends, sups = tunnels(), tunnels(True)
+    assert sorted(ends) == sorted(sups) == ["site1", "site2"]
+    assert all(_ppid(ends[ns]) == sups[ns] for ns in ends), (ends, sups)
     assert plan_json(sandbox, FIG1B) == []
     shown = json.loads(sandbox.vnet("show", "--json", FIG1B).stdout)["devices"]
     t = next(d for d in shown if d["netns"] == "site1" and d["name"] == "tun0")
     assert t["tunnel_counters"]["tx_packets"] > 0 and t["tunnel_counters"]["drops"]["forged"] == 0
     assert KEY not in sandbox.vnet("show", "--json", FIG1B).stdout
-    # one end dies: the plan says so and apply starts it again
-    os.kill(tunnels()[0], signal.SIGKILL)
-    time.sleep(0.3)
+    # the end itself dies: its supervisor starts it again, nobody has to apply
+    os.kill(ends["site1"], signal.SIGKILL)
+    assert ping("site1", "10.99.0.2", timeout=1, count=10), "no traffic after the end was killed"
+    again = tunnels()
+    assert again["site1"] != ends["site1"] and _ppid(again["site1"]) == sups["site1"]
+    assert plan_json(sandbox, FIG1B) == []
+    log = open(os.path.join(os.path.dirname(_pidfile("site1")), "tun0.log")).read()
+    assert "ended (signal SIGKILL): starting it again" in log, log
+    # the supervisor dies: its end goes with it, the plan says so and apply starts both again
+    os.kill(sups["site1"], signal.SIGKILL)
+    end = time.monotonic() + 5
+    while "site1" in tunnels() and time.monotonic() < end:
+        time.sleep(0.05)
+    assert "site1" not in tunnels(), "an end outlived its supervisor"
     changes = plan_json(sandbox, FIG1B)
     assert len(changes) >= 1 and "vnet tunnel not running" in changes[0]["reason"], changes
     r = sandbox.vnet("apply", "--check", FIG1B, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert len(tunnels()) == 2 and plan_json(sandbox, FIG1B) == []
+    assert sorted(tunnels()) == sorted(tunnels(True)) == ["site1", "site2"] and plan_json(sandbox, FIG1B) == []
+    # its device deleted: the end says so, and the supervisor does not start it again (for nothing)
+    sandbox.sh("ip -n site2 link del tun0")
+    end = time.monotonic() + 5
+    while ("site2" in tunnels() or "site2" in tunnels(True)) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert "site2" not in tunnels() and "site2" not in tunnels(True)
+    log = open(os.path.join(os.path.dirname(_pidfile("site2")), "tun0.log")).read()
+    assert "its device is gone" in log and "exit code 7: not started again" in log, log
+    r = sandbox.vnet("apply", "--check", FIG1B, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
     sandbox.vnet("destroy", FIG1B)
-    assert tunnels() == [], "a tunnel process outlived destroy"
+    assert tunnels() == tunnels(True) == {}, "a tunnel process outlived destroy"
+
+
+def _ppid(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rpartition(")")[2].split()[1])
+
+
+def _pidfile(ns):
+    from vnet import daemon
+    return daemon.paths("tunnel", ns, "tun0")[2]
 
 
 @pytest.mark.needs("veth")
@@ -441,7 +476,7 @@ def test_a_pid_given_to_another_process_since_is_never_signalled(sandbox):
     destroy (SIGTERM) must leave that process alone."""
     from vnet import daemon
     sandbox.vnet("apply", FIG1B)
-    _d, _conf, pidfile = daemon.paths("tunnel", "site1", "tun0")
+    pidfile = _pidfile("site1")
     tunnel_pid, started = open(pidfile).read().split()
     assert started == daemon._started(int(tunnel_pid))
     os.kill(int(tunnel_pid), signal.SIGKILL)

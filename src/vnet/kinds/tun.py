@@ -115,7 +115,7 @@ class TunTap(Kind):
         with open(conf, "w") as f:
             json.dump(t, f)
         argv = [sys.executable, "-m", "vnet", "tunnel", *self._tunnel_args(iface, t.get("key_file")),
-                "--pidfile", pidfile, "--stats", os.path.join(d, f"{iface.name}.stats")]
+                "--supervise", "--pidfile", pidfile, "--stats", os.path.join(d, f"{iface.name}.stats")]
         log = os.path.join(d, f"{iface.name}.log")
         env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))}
         with open(log, "w") as out:
