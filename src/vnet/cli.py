@@ -67,6 +67,8 @@ def _p():
     t.add_argument("--underlay-mtu", type=int, default=1500, help="MTU of the path to the peer (default 1500)")
     t.add_argument("--stats", metavar="FILE", help="write the counters here on SIGUSR1 and at exit")
     t.add_argument("--pidfile", metavar="FILE", help="write the pid here once the tunnel runs")
+    t.add_argument("--no-create", action="store_true",
+                   help="end (exit code 7) if the device does not exist, rather than make it")
     t.add_argument("--supervise", action="store_true",
                    help="run the tunnel in a child process and start it again whenever it ends but by SIGTERM "
                    "(after 0.5 s, doubling to 10 s); SIGTERM and SIGUSR1 are passed on (vnet apply runs it so)")
@@ -184,14 +186,16 @@ def cmd_tunnel(args):
                          ("--stats", args.stats)):
             argv += [opt, val] if val is not None else []
         argv += ["--tap"] if args.tap else []
-        return supervise(argv, args.pidfile, final=(2, DeviceGone.exit_code))
+        argv += ["--no-create"] if args.no_create else []
+        # started again, it attaches to the device or ends (7): it never makes a stray one
+        return supervise(argv, args.pidfile, final=(2, DeviceGone.exit_code), restart_args=["--no-create"])
 
     def ready(_t):
         if args.pidfile:
             from .daemon import write_pidfile
             write_pidfile(args.pidfile)
     start(args.dev, args.listen, args.peer, key=key, netns=args.netns, tap=args.tap,
-          underlay_mtu=args.underlay_mtu, stats_file=args.stats, ready=ready,
+          underlay_mtu=args.underlay_mtu, stats_file=args.stats, ready=ready, create=not args.no_create,
           nice=nice)
 
 

@@ -79,20 +79,25 @@ def _die_with_parent(parent):
     return setup
 
 
-def supervise(argv, pidfile=None, final=(2,), say=None):
+def supervise(argv, pidfile=None, final=(2,), restart_args=(), say=None):
     """Run ``argv`` (a program that writes the pid file it is given with
-    ``--pidfile`` once it handles its signals) and start it again whenever
-    it ends but when told to stop (SIGTERM, SIGINT: passed on) or with an
-    exit code in ``final`` (it would only fail again); SIGUSR1 is passed on
-    once it is ready. Restarts come after 0.5 s, doubling to 10 s, back to
-    0.5 s after a run of 30 s. A first run that ends before it is ready ends
-    the supervisor with its exit code (so that whoever started it hears of
-    it). This process's own pid file is written once the first run is ready.
-    The child gets SIGTERM if the supervisor dies. Returns the exit code."""
+    ``--pidfile`` once it handles its signals) and start it again, with
+    ``restart_args`` added, whenever it ends but when told to stop (SIGTERM,
+    SIGINT: passed on) or with an exit code in ``final`` (it would only fail
+    again); SIGUSR1 is passed on once it is ready. Restarts come after 0.5 s,
+    doubling to 10 s, back to 0.5 s after a run of 30 s. A first run that
+    ends before it is ready ends the supervisor with its exit code (so that
+    whoever started it hears of it). This process's own pid file is written
+    once the first run is ready; the running child's is ``pidfile`` +
+    ".child". The child gets SIGTERM if the supervisor dies. Returns the exit
+    code."""
+    import shutil
     import subprocess
     import sys
+    import tempfile
     say = say or (lambda text: print(text, file=sys.stderr, flush=True))
-    child_pidfile = (pidfile or os.path.join("/tmp", f"vnet-supervised-{os.getpid()}.pid")) + ".child"
+    private = None if pidfile else tempfile.mkdtemp(prefix="vnet-supervise-")
+    child_pidfile = (pidfile or os.path.join(private, "run.pid")) + ".child"
     state = {"child": None, "stopping": False}
 
     def ready():
@@ -114,28 +119,31 @@ def supervise(argv, pidfile=None, final=(2,), say=None):
     delay, first = 0.5, True
     try:
         while not state["stopping"]:
+            state["child"] = c = subprocess.Popen([*argv, *(() if first else restart_args), "--pidfile",
+                                                   child_pidfile], preexec_fn=_die_with_parent(os.getpid()))
+            if state["stopping"]:   # told to stop while the child was being made
+                c.send_signal(signal.SIGTERM)
             started = time.monotonic()
-            state["child"] = c = subprocess.Popen([*argv, "--pidfile", child_pidfile],
-                                                  preexec_fn=_die_with_parent(os.getpid()))
-            while first and not ready() and c.poll() is None:
+            while first and not ready() and c.poll() is None and not state["stopping"]:
                 time.sleep(0.01)
             if first and c.poll() is not None and not state["stopping"]:
-                return c.returncode   # never ready: the caller hears why from its output
+                rc = c.returncode   # never ready: the caller hears why from its output
+                return rc if rc >= 0 else 128 - rc
             if first and pidfile:
                 write_pidfile(pidfile)
             first = False
             rc = c.wait()
+            ran = time.monotonic() - started
             if state["stopping"]:
                 return 0
             if rc in final:
                 say(f"vnet: {_name(argv)} ended with exit code {rc}: not started again")
                 return rc
-            how = f"signal {signal.Signals(-rc).name}" if rc < 0 else f"exit code {rc}"
-            say(f"vnet: {_name(argv)} ended ({how}): starting it again in {delay:g} s")
+            say(f"vnet: {_name(argv)} ended ({_how(rc)}): starting it again in {delay:g} s")
             end = time.monotonic() + delay
             while time.monotonic() < end and not state["stopping"]:
                 time.sleep(0.05)
-            delay = 0.5 if time.monotonic() - started > 30 else min(delay * 2, 10)
+            delay = 0.5 if ran > 30 else min(delay * 2, 10)
         return 0
     finally:
         c = state["child"]
@@ -145,11 +153,22 @@ def supervise(argv, pidfile=None, final=(2,), say=None):
                 c.wait(10)
             except subprocess.TimeoutExpired:
                 c.kill()
-        for fn in (child_pidfile,):
-            try:
-                os.unlink(fn)
-            except FileNotFoundError:
-                pass
+        try:
+            os.unlink(child_pidfile)
+        except FileNotFoundError:
+            pass
+        if private:
+            shutil.rmtree(private, ignore_errors=True)
+
+
+def _how(rc):
+    """How a child ended, for a log line: `exit code 1`, `signal SIGKILL`."""
+    if rc >= 0:
+        return f"exit code {rc}"
+    try:
+        return f"signal {signal.Signals(-rc).name}"
+    except ValueError:
+        return f"signal {-rc}"
 
 
 def _name(argv):

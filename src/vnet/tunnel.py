@@ -479,7 +479,7 @@ class Tunnel:
                 last.value = total - (n - 1) * c
                 ok = sendmsg(sfd, hdrs[2 * n][n > 1], 0) >= 0
                 last.value = c
-            if not ok and n > 1:
+            if not ok and 1 < n <= per:
                 ok = self._gso_failed(self._parts(n, total, at), full)
             if ok:
                 sent, nbytes = sent + 1, nbytes + size - VNET_HDR
@@ -504,7 +504,8 @@ class Tunnel:
         more through the socket module, which says why: a kernel that
         refuses UDP GSO on this path (EIO: Debian 12's 6.1 when the underlay
         device does no checksum offload) gets these datagrams, and all from
-        now on, one by one. True if they left."""
+        now on, one by one. True if they left. Only for what one send carried:
+        a message split over several sends is not sent twice in part."""
         import errno
         if self._out_args[15] > 1:   # GSO not given up yet
             try:
@@ -512,7 +513,7 @@ class Tunnel:
                                   [(SOL_UDP, UDP_SEGMENT, struct.pack("=H", seg))], 0, self.peer)
                 return True
             except OSError as e:
-                if e.errno not in (errno.EIO, errno.EINVAL):
+                if e.errno != errno.EIO:   # EINVAL, say (a segment above a path MTU that fell): this one lost
                     return False
                 print(f"vnet tunnel: the kernel refuses UDP GSO toward the peer ({e.strerror}; the underlay "
                       "device may not offload checksums): sending datagrams one by one, which is slower",
@@ -584,22 +585,22 @@ class Tunnel:
                 print(f"vnet tunnel: cannot write the counters: {e}", file=sys.stderr, flush=True)
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         old_wake = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGUSR1, dump)
-        self.dev.set_blocking(False)
-        self.sock.setblocking(False)
-        self._vectors()
-        dfd, sfd = self.dev.fileno(), self.sock.fileno()
         ep = select.epoll()
-        ep.register(dfd, select.EPOLLIN)
-        ep.register(sfd, select.EPOLLIN)
-        ep.register(wake_r, select.EPOLLIN)
-        if ready:
-            ready(self)
-        from_device, from_peer, broken = self.from_device, self.from_peer, select.EPOLLERR | select.EPOLLHUP
         self.gone = None
         try:
+            signal.signal(signal.SIGTERM, stop)
+            signal.signal(signal.SIGINT, stop)
+            signal.signal(signal.SIGUSR1, dump)
+            self.dev.set_blocking(False)
+            self.sock.setblocking(False)
+            self._vectors()
+            dfd, sfd = self.dev.fileno(), self.sock.fileno()
+            ep.register(dfd, select.EPOLLIN)
+            ep.register(sfd, select.EPOLLIN)
+            ep.register(wake_r, select.EPOLLIN)
+            if ready:
+                ready(self)
+            from_device, from_peer, broken = self.from_device, self.from_peer, select.EPOLLERR | select.EPOLLHUP
             while self.running:
                 for fd, ev in ep.poll(1.0):
                     if fd == dfd:
@@ -610,7 +611,10 @@ class Tunnel:
                     elif fd == sfd:
                         from_peer()
                     else:
-                        while len(os.read(wake_r, 256)) == 256:
+                        try:
+                            while os.read(wake_r, 256):
+                                pass
+                        except BlockingIOError:
                             pass
         finally:
             signal.set_wakeup_fd(old_wake)
@@ -659,6 +663,8 @@ def parse_addr(text):
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"{text!r} is not ADDR:PORT with a port from 1 to 65535")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if "%" in host:
+        raise ValueError(f"{text!r}: a scoped address (%zone) cannot be a tunnel's end; give a global one")
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
@@ -750,10 +756,12 @@ def _source(fam, paddr):
 
 
 def start(dev_name, listen, peer, key=None, netns=None, tap=False, underlay_mtu=1500, stats_file=None,
-          ready=None, nice=NICE):
-    """Open the device and the socket in ``netns``, size the device's MTU for
-    the overhead, bring it up, and run until SIGTERM at priority ``nice``
-    (None: as it is)."""
+          ready=None, nice=NICE, create=True):
+    """Open the device (made if absent, unless not ``create``: then
+    DeviceGone) and the socket in ``netns``, size the device's MTU for the
+    overhead, bring it up, and run until SIGTERM at priority ``nice`` (None:
+    as it is)."""
+    from .errors import DeviceGone
     from . import tun
     from .kernel import netlink as nl
     from .kernel import rtnl
@@ -766,6 +774,9 @@ def start(dev_name, listen, peer, key=None, netns=None, tap=False, underlay_mtu=
             except ValueError as e:
                 from .errors import SpecError
                 raise SpecError(f"vnet tunnel: {e}") from None
+        if not create and rtnl.get_link(k.sock(netns), dev_name) is None:
+            raise DeviceGone(f"{dev_name}: no such device{'' if netns is None else ' in ' + netns}, "
+                             "and it is not to be made (--no-create)")
         dev = tun.open(dev_name, tap=tap, netns=netns, offload=True)
         with k.entered(netns):
             sock = socket.socket(fam, socket.SOCK_DGRAM)
@@ -807,6 +818,5 @@ def start(dev_name, listen, peer, key=None, netns=None, tap=False, underlay_mtu=
         sock.close()
         dev.close()
     if t.gone:
-        from .errors import DeviceGone
         raise DeviceGone(f"{dev_name}: {t.gone}")
     return t

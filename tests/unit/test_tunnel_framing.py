@@ -159,7 +159,8 @@ def test_the_roles_are_told_apart_by_port_then_address_the_same_way_at_both_ends
                                ("10.0.0.1:4789", "10.0.0.1:4789", "the same address"),
                                ("host.example:4789", "10.0.0.1:4789", "'host.example' is not an IP address"),
                                ("10.0.0.1", "10.0.0.2:4789", "not ADDR:PORT"),
-                               ("10.0.0.1:0", "10.0.0.2:4789", "a port from 1 to 65535")]:
+                               ("10.0.0.1:0", "10.0.0.2:4789", "a port from 1 to 65535"),
+                               ("[fe80::1%eth0]:4789", "[fe80::2]:4789", "a scoped address")]:
         with pytest.raises(ValueError, match=said.replace("(", r"\(").replace(")", r"\)")):
             role(*endpoints(listen, peer))
 

@@ -121,7 +121,7 @@ class TunTap(Kind):
         with open(log, "w") as out:
             p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,
                                  start_new_session=True)
-        end = time.monotonic() + 15
+        end = time.monotonic() + 60   # two Python starts (supervisor, end), on a slow machine
         while not daemon.alive(pidfile) and time.monotonic() < end:
             if p.poll() is not None:
                 raise OSError(5, f"vnet tunnel for {iface.label} exited {p.returncode}: "
@@ -129,7 +129,7 @@ class TunTap(Kind):
             time.sleep(0.02)
         if not daemon.alive(pidfile):
             p.kill()
-            raise OSError(110, f"vnet tunnel for {iface.label} did not start in 15 s")
+            raise OSError(110, f"vnet tunnel for {iface.label} did not start in 60 s")
 
     def release(self, k, ns, name):
         _d, conf, pidfile = daemon.paths("tunnel", ns, name)
@@ -146,6 +146,8 @@ class TunTap(Kind):
             return
         if daemon.alive(pidfile) is None:
             opts["tunnel"] = {"state": "vnet tunnel not running"}
+        elif daemon.alive(pidfile + ".child") is None:   # its supervisor runs, the end does not (yet)
+            opts["tunnel"] = {"state": "vnet tunnel not running (its supervisor is starting it again)"}
 
     def observed_extra(self, link, resolve, dumps):
         d, _conf, pidfile = daemon.paths("tunnel", dumps.ns, link.name)
