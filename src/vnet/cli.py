@@ -187,8 +187,15 @@ def cmd_tunnel(args):
             argv += [opt, val] if val is not None else []
         argv += ["--tap"] if args.tap else []
         argv += ["--no-create"] if args.no_create else []
-        # started again, it attaches to the device or ends (7): it never makes a stray one
-        return supervise(argv, args.pidfile, final=(2, DeviceGone.exit_code), restart_args=["--no-create"])
+        # a device that is there (vnet apply made it, persistent): started again, the end attaches to
+        # it or ends (7), and never makes a stray one; else each end makes its own, as the first does
+        from .kernel import rtnl
+        from .kernel.session import Kernel
+        with Kernel() as k:
+            there = args.netns is None or os.path.exists(f"/run/netns/{args.netns}")
+            there = there and rtnl.get_link(k.sock(args.netns), args.dev) is not None
+        return supervise(argv, args.pidfile, final=(2, DeviceGone.exit_code),
+                         restart_args=["--no-create"] if there else [])
 
     def ready(_t):
         if args.pidfile:

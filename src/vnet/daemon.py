@@ -129,7 +129,7 @@ def supervise(argv, pidfile=None, final=(2,), restart_args=(), say=None):
             if first and c.poll() is not None and not state["stopping"]:
                 rc = c.returncode   # never ready: the caller hears why from its output
                 return rc if rc >= 0 else 128 - rc
-            if first and pidfile:
+            if first and pidfile and not state["stopping"]:
                 write_pidfile(pidfile)
             first = False
             rc = c.wait()

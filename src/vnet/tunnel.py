@@ -506,20 +506,31 @@ class Tunnel:
         device does no checksum offload) gets these datagrams, and all from
         now on, one by one. True if they left. Only for what one send carried:
         a message split over several sends is not sent twice in part."""
-        import errno
         if self._out_args[15] > 1:   # GSO not given up yet
             try:
                 self.sock.sendmsg([v for pair in parts for v in pair],
                                   [(SOL_UDP, UDP_SEGMENT, struct.pack("=H", seg))], 0, self.peer)
                 return True
             except OSError as e:
-                if e.errno != errno.EIO:   # EINVAL, say (a segment above a path MTU that fell): this one lost
+                if not self._give_up_gso(e):   # EINVAL, say (a segment above a path MTU that fell): this one lost
                     return False
-                print(f"vnet tunnel: the kernel refuses UDP GSO toward the peer ({e.strerror}; the underlay "
-                      "device may not offload checksums): sending datagrams one by one, which is slower",
-                      file=sys.stderr, flush=True)
-                a = self._out_args
-                self._out_args = a[:14] + (1, 1) + a[16:]   # per send and per batch: one datagram
+        return self._one_by_one(parts)
+
+    def _give_up_gso(self, e):
+        """After a GSO send failed with ``e``: if the kernel refuses UDP GSO on
+        this path (EIO), every send from now on is one datagram. True then."""
+        import errno
+        if e.errno != errno.EIO:
+            return False
+        if self._out_args[15] > 1:
+            print(f"vnet tunnel: the kernel refuses UDP GSO toward the peer ({e.strerror}; the underlay device "
+                  "may not offload checksums): sending datagrams one by one, which is slower",
+                  file=sys.stderr, flush=True)
+            a = self._out_args
+            self._out_args = a[:14] + (1, 1) + a[16:]   # per send and per batch: one datagram
+        return True
+
+    def _one_by_one(self, parts):
         try:
             for pair in parts:
                 self.sock.sendmsg(pair, [], 0, self.peer)
@@ -528,7 +539,9 @@ class Tunnel:
         return True
 
     def _send_split(self, n, total, per, at=0):
-        """A message of more datagrams than one GSO send carries, in several."""
+        """A message of more datagrams than one GSO send carries, in several
+        (one datagram each once GSO is given up, or from the group the kernel
+        refused on: nothing is sent twice)."""
         parts = self._parts(n, total, at)
         for first in range(0, n, per):
             group = parts[first:first + per]
@@ -536,7 +549,9 @@ class Tunnel:
             opt = [(SOL_UDP, UDP_SEGMENT, struct.pack("=H", HEADER + self.chunk))] if len(group) > 1 else []
             try:
                 self.sock.sendmsg(iov, opt, 0, self.peer)
-            except OSError:
+            except OSError as e:
+                if len(group) > 1 and self._give_up_gso(e):
+                    return self._one_by_one(parts[first:])
                 return False
         return True
 
@@ -583,9 +598,9 @@ class Tunnel:
                 self.report(sys.stderr, stats_file)
             except OSError as e:   # a full disk, say: the tunnel goes on
                 print(f"vnet tunnel: cannot write the counters: {e}", file=sys.stderr, flush=True)
+        ep = select.epoll()
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         old_wake = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-        ep = select.epoll()
         self.gone = None
         try:
             signal.signal(signal.SIGTERM, stop)

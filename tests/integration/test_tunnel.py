@@ -65,7 +65,11 @@ class Ends:
         end = time.monotonic() + 30   # the pid file: it runs, and handles its signals
         while not os.path.exists(pidfile) and p.poll() is None and time.monotonic() < end:
             time.sleep(0.01)
-        assert p.poll() is None and os.path.exists(pidfile), p.stderr.read() if p.poll() is not None else "no pid file"
+        if p.poll() is not None or not os.path.exists(pidfile):
+            p.kill()
+            p.wait()
+            self.procs.pop(site)
+            raise AssertionError(f"the {site} end did not start: {p.stderr.read()}")
 
     def stats(self, site):
         return str(self.sandbox.tmp / f"{site}.stats")
@@ -92,8 +96,12 @@ class Ends:
         p.wait(10)
 
     def __enter__(self):
-        self.start("site1")
-        self.start("site2")
+        try:
+            self.start("site1")
+            self.start("site2")
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc):
@@ -484,6 +492,41 @@ def test_apply_runs_the_tunnel_supervised_and_destroy_stops_it(sandbox):
     assert tunnels() == tunnels(True) == {}, "a tunnel process outlived destroy"
 
 
+@pytest.mark.needs("veth")
+def test_a_supervised_tunnel_run_by_hand_makes_its_device_again_after_a_crash(sandbox):
+    """`vnet tunnel --supervise` for a device that is not there: the end makes
+    it (gone with the end, not persistent), so an end started again must make
+    it again, not end for want of it."""
+    _apply(sandbox)
+    pidfile = str(sandbox.tmp / "hand.pid")
+    sup = subprocess.Popen([sys.executable, "-m", "vnet", "tunnel", "--supervise", "--pidfile", pidfile,
+                            "--netns", "site1", "--dev", "tun9", "--listen", "192.168.1.1:4790",
+                            "--peer", "192.168.1.2:4790"], env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")},
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        end = time.monotonic() + 30
+        while not os.path.exists(pidfile + ".child") and sup.poll() is None and time.monotonic() < end:
+            time.sleep(0.02)
+        first = int(open(pidfile + ".child").read().split()[0])
+        assert "tun9" in sandbox.links("site1")
+        os.kill(first, signal.SIGKILL)
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            try:
+                again = int(open(pidfile + ".child").read().split()[0])
+            except (OSError, ValueError, IndexError):
+                again = first
+            if again != first:
+                break
+            time.sleep(0.05)
+        assert again != first and sup.poll() is None, "the end was not started again"
+        assert "tun9" in sandbox.links("site1")
+    finally:
+        sup.terminate()
+        assert sup.wait(15) == 0
+    assert "tun9" not in sandbox.links("site1")
+
+
 def _ppid(pid):
     with open(f"/proc/{pid}/stat") as f:
         return int(f.read().rpartition(")")[2].split()[1])
@@ -653,8 +696,8 @@ def test_tun_api_with_asyncio(sandbox):
     from vnet.check.ping import ping as ping_
     sandbox.sh("ip netns add t3")
     with tun.open("ta0", netns="t3") as dev:
-        sandbox.sh("ip -n t3 addr add 10.127.0.1/24 dev ta0 && ip -n t3 link set ta0 up && "
-                   "ip netns exec t3 sysctl -qw net.ipv6.conf.ta0.disable_ipv6=1")
+        sandbox.sh("ip netns exec t3 sysctl -qw net.ipv6.conf.ta0.disable_ipv6=1 && "
+                   "ip -n t3 addr add 10.127.0.1/24 dev ta0 && ip -n t3 link set ta0 up")
         dev.set_blocking(False)
 
         async def first_echo_request():
@@ -782,52 +825,100 @@ class _Pipe:
         return self.fd
 
 
+class _Loop:
+    """Two tunnel ends driven by the test (from_device, from_peer) over UDP
+    between ``addrs``, GSO out and GRO in, with pipes standing for the two
+    devices so that a message of any size can be handed over."""
+
+    def __init__(self, key, addrs=("127.0.0.1", "127.0.0.1"), nss=(None, None)):
+        from vnet.tunnel import UDP_GRO, Tunnel
+        self.fds = os.pipe() + os.pipe()
+        self.socks = [_socket(ns, socket.SOCK_DGRAM) for ns in nss]
+        for s, addr in zip(self.socks, addrs):   # the buffers vnet tunnel gives its socket
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)
+            s.bind((addr, 0))
+            s.setblocking(False)
+        self.socks[1].setsockopt(17, UDP_GRO, 1)
+        self.a = Tunnel(_Pipe(self.fds[0]), self.socks[0], self.socks[1].getsockname(), key, chunk=1456)
+        self.b = Tunnel(_Pipe(self.fds[3]), self.socks[1], self.socks[0].getsockname(), key, chunk=1456, role=1)
+        self.a._vectors()
+        self.b._vectors()
+        os.set_blocking(self.fds[2], False)
+
+    def cross(self, size):
+        """A message of ``size`` bytes in at a's device: what comes out of b's."""
+        msg = os.urandom(size)
+        assert os.write(self.fds[1], msg) == size
+        self.a.from_device()
+        got, deadline = b"", time.monotonic() + 5
+        while len(got) < size and time.monotonic() < deadline:   # lo may hand over in softirq, later
+            select.select([self.socks[1]], [], [], 0.1)
+            self.b.from_peer()
+            try:
+                got += os.read(self.fds[2], 1 << 20)
+            except BlockingIOError:
+                pass
+        return msg, got
+
+    def close(self):
+        for s in self.socks:
+            s.close()
+        for fd in self.fds:
+            os.close(fd)
+
+
+SIZES = (10, 11, 1000, 1456 - 16 - 16, 1456, 20000, None, None, 65000)   # None: one_send, one_send + 1
+
+
+def _sizes(key):
+    from vnet.tunnel import GSO_BYTES, HEADER
+    one_send = GSO_BYTES // (HEADER + 1456) * 1456 - (16 if key else 0)
+    return [s if s else one_send + (i == 7) for i, s in enumerate(SIZES)]
+
+
 def test_the_loop_sends_one_gso_burst_per_message_and_splits_what_one_send_cannot_carry(sandbox):
-    """The tunnel's own loop (from_device, from_peer) end to end over UDP on
-    lo, GSO out and GRO in, with pipes standing for the two devices so that
-    a message of any size can be handed over: every size crosses intact, in
-    order, plain and sealed; a message of more datagrams than one GSO send
-    carries (only possible when the device ignores gso_max_size) leaves in two."""
-    from vnet.tunnel import GSO_BYTES, HEADER, UDP_GRO, Tunnel
+    """The tunnel's own loop end to end over UDP on lo: every size crosses
+    intact, in order, plain and sealed; a message of more datagrams than one
+    GSO send carries (only possible when the device ignores gso_max_size)
+    leaves in two."""
     for key in (None, bytes.fromhex(KEY)):
-        fds = os.pipe() + os.pipe()
-        socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+        loop = _Loop(key)
         try:
-            for s in socks:   # the buffers vnet tunnel gives its socket
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)
-                s.bind(("127.0.0.1", 0))
-                s.setblocking(False)
-            socks[1].setsockopt(17, UDP_GRO, 1)
-            a = Tunnel(_Pipe(fds[0]), socks[0], socks[1].getsockname(), key, chunk=1456)
-            b = Tunnel(_Pipe(fds[3]), socks[1], socks[0].getsockname(), key, chunk=1456, role=1)
-            a._vectors()
-            b._vectors()
-            os.set_blocking(fds[2], False)
-            one_send = GSO_BYTES // (HEADER + 1456) * 1456 - (16 if key else 0)
-            for size in (10, 11, 1000, 1456 - 16 - 16, 1456, 20000, one_send, one_send + 1, 65000):
-                msg = os.urandom(size)
-                assert os.write(fds[1], msg) == size
-                a.from_device()
-                got, deadline = b"", time.monotonic() + 5
-                while len(got) < size and time.monotonic() < deadline:   # lo may hand over in softirq, later
-                    select.select([socks[1]], [], [], 0.1)
-                    b.from_peer()
-                    try:
-                        got += os.read(fds[2], 1 << 20)
-                    except BlockingIOError:
-                        pass
+            for size in _sizes(key):
+                msg, got = loop.cross(size)
                 assert got == msg, (f"a {size}-byte message came out as {len(got)} bytes "
-                                    f"({'sealed' if key else 'plain'}): {a.stats}, {b.stats}")
+                                    f"({'sealed' if key else 'plain'}): {loop.a.stats}, {loop.b.stats}")
+            a, b = loop.a, loop.b
             assert a.stats["tx_packets"] == b.stats["rx_packets"] == 9
             # one burst per message, but the two that took two sends: their first burst is incomplete
             assert b.stats["rx_whole"] == 7 and b.stats["rx_chunks"] == 2 * (44 + 1)
             assert sum(a.stats["drops"].values()) == sum(b.stats["drops"].values()) == 0
         finally:
-            for s in socks:
-                s.close()
-            for fd in fds:
-                os.close(fd)
+            loop.close()
+
+
+@pytest.mark.needs("veth", "udp_gso_refused_without_csum")
+def test_the_loop_gives_up_gso_on_a_path_that_refuses_it_whatever_the_send(sandbox):
+    """Over a veth without checksum offload on Debian 12's kernel, every
+    kind of send meets EIO once: a message of one GSO send, one split over
+    two sends, a batch. Each crosses whole, nothing twice."""
+    from kernel_features import tx_checksum
+    sandbox.sh("ip netns add lp && ip link add la type veth peer name lb netns lp && "
+               "ip addr add 10.128.0.1/24 dev la && ip -n lp addr add 10.128.0.2/24 dev lb && "
+               "ip link set la up && ip -n lp link set lb up")
+    tx_checksum("la", False)
+    for key in (None, bytes.fromhex(KEY)):
+        for first in (20000, _sizes(key)[7]):   # the first to meet EIO: one send, or split over two
+            loop = _Loop(key, ("10.128.0.1", "10.128.0.2"), (None, "lp"))
+            try:
+                for size in (first, *_sizes(key)):
+                    msg, got = loop.cross(size)
+                    assert got == msg, f"a {size}-byte message came out as {len(got)} bytes: {loop.a.stats}"
+                assert loop.a.stats["drops"]["send_failed"] == 0 and loop.a._out_args[14:16] == (1, 1)
+                assert loop.b.stats["drops"]["incomplete"] == 0 and loop.b.stats["rx_packets"] == 10
+            finally:
+                loop.close()
 
 
 def test_one_datagram_messages_leave_together_and_every_message_keeps_its_order(sandbox):
