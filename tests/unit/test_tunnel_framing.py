@@ -185,3 +185,18 @@ def test_chunks_that_never_make_a_message_cannot_fill_the_memory():
     assert b.stats["drops"]["incomplete"] == 200 - len(b.pending) and len(b.pending) <= 12
     msg = os.urandom(20000)
     assert deliver(b, a.seal(msg)) == [msg]
+
+
+def test_the_replay_window_edge():
+    """WINDOW counters below the highest seen are still judged one by one;
+    one more below is too old, seen or not."""
+    r = Replay()
+    r.mark(10_000)
+    top = 10_000
+    assert r.fresh(top - WINDOW + 1) and not r.fresh(top - WINDOW)
+    r.mark(top - WINDOW + 1)
+    assert not r.fresh(top - WINDOW + 1)
+    r.mark(top + WINDOW - 1)                    # the window slides: the oldest falls out
+    assert not r.fresh(top) and r.fresh(top + 1) and not r.fresh(top - 1)
+    r.mark(top + 3 * WINDOW)                    # a jump past the whole window: only the new one is known
+    assert r.bits == 1 and r.fresh(top + 3 * WINDOW - 1) and not r.fresh(top + 2 * WINDOW)
