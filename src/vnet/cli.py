@@ -164,8 +164,7 @@ def cmd_apply(args):
 
 
 def cmd_tunnel(args):
-    from .errors import SpecError
-    from .errors import DeviceGone
+    from .errors import DeviceGone, SpecError
     from .tunnel import NICE, endpoints, read_key, start
     try:
         key = read_key(args.key_file, args.key_env)
@@ -192,9 +191,8 @@ def cmd_tunnel(args):
         from .kernel import rtnl
         from .kernel.session import Kernel
         with Kernel() as k:
-            there = args.netns is None or os.path.exists(f"/run/netns/{args.netns}")
-            there = there and rtnl.get_link(k.sock(args.netns), args.dev) is not None
-        return supervise(argv, args.pidfile, final=(2, DeviceGone.exit_code),
+            there = (args.netns is None or k.has(args.netns)) and rtnl.get_link(k.sock(args.netns), args.dev)
+        return supervise(argv, f"vnet tunnel --dev {args.dev}", args.pidfile, final=(2, DeviceGone.exit_code),
                          restart_args=["--no-create"] if there else [])
 
     def ready(_t):

@@ -14,10 +14,15 @@ def paths(kind, ns, name):
     return d, os.path.join(d, f"{name}.json"), os.path.join(d, f"{name}.pid")
 
 
-def _started(pid):
-    """The process's start time (clock ticks after boot), from /proc."""
+def _stat(pid):
+    """The fields of /proc/PID/stat after the command: [0] the state, [19] the start time."""
     with open(f"/proc/{pid}/stat") as f:
-        return f.read().rpartition(")")[2].split()[19]
+        return f.read().rpartition(")")[2].split()
+
+
+def _started(pid):
+    """The process's start time (clock ticks after boot)."""
+    return _stat(pid)[19]
 
 
 def write_pidfile(path):
@@ -37,8 +42,7 @@ def alive(pidfile, comm=None):
             words = f.read().split()
         pid = int(words[0])
         os.kill(pid, 0)
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rpartition(")")[2].split()
+        fields = _stat(pid)
         if fields[0] in ("Z", "X"):
             return None   # dead, not reaped yet (an init that reaps late)
         if len(words) > 1 and fields[19] != words[1]:
@@ -79,8 +83,8 @@ def _die_with_parent(parent):
     return setup
 
 
-def supervise(argv, pidfile=None, final=(2,), restart_args=(), say=None):
-    """Run ``argv`` (a program that writes the pid file it is given with
+def supervise(argv, name, pidfile=None, final=(2,), restart_args=(), say=None):
+    """Run ``argv`` (a program, ``name`` in the log lines, that writes the pid file it is given with
     ``--pidfile`` once it handles its signals) and start it again, with
     ``restart_args`` added, whenever it ends but when told to stop (SIGTERM,
     SIGINT: passed on) or with an exit code in ``final`` (it would only fail
@@ -137,9 +141,9 @@ def supervise(argv, pidfile=None, final=(2,), restart_args=(), say=None):
             if state["stopping"]:
                 return 0
             if rc in final:
-                say(f"vnet: {_name(argv)} ended with exit code {rc}: not started again")
+                say(f"vnet: {name} ended with exit code {rc}: not started again")
                 return rc
-            say(f"vnet: {_name(argv)} ended ({_how(rc)}): starting it again in {delay:g} s")
+            say(f"vnet: {name} ended ({_how(rc)}): starting it again in {delay:g} s")
             end = time.monotonic() + delay
             while time.monotonic() < end and not state["stopping"]:
                 time.sleep(0.05)
@@ -170,9 +174,3 @@ def _how(rc):
     except ValueError:
         return f"signal {-rc}"
 
-
-def _name(argv):
-    """What the supervised program is, for its log: `vnet tunnel --dev tun0`."""
-    words = [a for a in argv if not a.startswith("/") and a != "-m"]
-    dev = argv[argv.index("--dev") + 1] if "--dev" in argv else ""
-    return " ".join(words[:2]) + (f" --dev {dev}" if dev else "")

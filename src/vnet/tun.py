@@ -29,10 +29,6 @@ GSO_NONE, GSO_TCPV4, GSO_UDP, GSO_TCPV6, GSO_UDP_L4 = 0, 1, 3, 4, 5
 MAX_PACKET = 65536 + VNET_HDR.size
 
 
-class _NoUso(OSError):
-    """The kernel has no UDP segmentation offload for TUN/TAP."""
-
-
 class Device:
     """An open TUN/TAP device: one file descriptor per queue."""
 
@@ -122,27 +118,23 @@ def open(name, *, tap=False, netns=None, queues=1, offload=False, udp_offload=Fa
                 fd = open_dev()
                 fds.append(fd)
                 fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH22x", name.encode(), flags))
-            if offload:
-                for fd in fds:
-                    fcntl.ioctl(fd, TUNSETVNETHDRSZ, struct.pack("i", VNET_HDR.size))
-                    # checksum and TCP (and UDP) segmentation offload: the kernel may hand
-                    # over super-packets, and takes them back to segment itself
-                    try:
-                        fcntl.ioctl(fd, TUNSETOFFLOAD, features)
-                    except OSError as e:
-                        if udp_offload and e.errno == 22:   # EINVAL: a kernel before 6.2 has no USO for TUN
-                            raise _NoUso(e.errno, f"cannot open {name!r} with UDP offload: this kernel "
-                                                  f"({os.uname().release}) does not offer it to TUN/TAP "
-                                                  "(Linux 6.2 does)") from None
-                        raise
-        except _NoUso:
-            for fd in fds:
-                os.close(fd)
-            raise
         except OSError as e:
             for fd in fds:
                 os.close(fd)
             raise OSError(e.errno, f"cannot open {'tap' if tap else 'tun'} device {name!r}"
                                    f"{'' if netns is None else ' in ' + netns}: {e.strerror} (a device of "
                                    "another type or other flags may hold the name)") from None
+    try:
+        for fd in fds if offload else ():
+            fcntl.ioctl(fd, TUNSETVNETHDRSZ, struct.pack("i", VNET_HDR.size))
+            # checksum and TCP (and UDP) segmentation offload: the kernel may hand
+            # over super-packets, and takes them back to segment itself
+            fcntl.ioctl(fd, TUNSETOFFLOAD, features)
+    except OSError as e:
+        for fd in fds:
+            os.close(fd)
+        if udp_offload and e.errno == 22:   # EINVAL: a kernel before 6.2 has no USO for TUN
+            raise OSError(e.errno, f"cannot open {name!r} with UDP offload: this kernel ({os.uname().release}) "
+                                   "does not offer it to TUN/TAP (Linux 6.2 does)") from None
+        raise OSError(e.errno, f"cannot set the offloads of {name!r}: {e.strerror}") from None
     return Device(name, fds, tap, offload)

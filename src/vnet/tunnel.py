@@ -58,6 +58,7 @@ GSO_SEGMENTS, GSO_BYTES = 64, 65000   # what one UDP GSO send may carry
 DROPS = ("forged", "replayed", "reflected", "stale_session", "malformed", "unsealed", "sealed_without_key",
          "incomplete", "send_failed", "write_failed")
 ROLE_BIT = 1 << 47   # of the 48-bit counter: the sender's role
+_PER_SEND, _PER_BATCH = 14, 15   # in Tunnel._out_args: datagrams per GSO send, messages per batch
 
 
 def datagram_size(underlay_mtu, v6=False):
@@ -133,6 +134,7 @@ class Tunnel:
         self.stats = {"tx_packets": 0, "tx_bytes": 0, "rx_packets": 0, "rx_bytes": 0, "rx_whole": 0, "rx_chunks": 0,
                       "drops": dict.fromkeys(DROPS, 0)}
         self.running = True
+        self._gso = True       # False once the kernel refuses UDP GSO toward the peer (_give_up_gso)
         full = HEADER + chunk
         if self.aead is None:
             # out: the wire layout itself, headers every ``full`` bytes
@@ -419,8 +421,9 @@ class Tunnel:
         dev_iovs = dev.iovs if plain else dev.iovs * GSO_SEGMENTS
         self._out_args = (fd, sfd, readv, sendmsg, dev_iovs, min(len(dev.lens), -(-READ_MAX // c)),
                           1 if plain else 2, tx.lens, tx.hdrs, tx.bases[0], self._wire.addr if plain else 0,
-                          batch.lens, batch.hdrs, b_seg, min(GSO_SEGMENTS, GSO_BYTES // full), GSO_SEGMENTS,
-                          c, full, HEADER if plain else 0, 0 if plain else TAG)
+                          batch.lens, batch.hdrs, b_seg, min(GSO_SEGMENTS, GSO_BYTES // full) if self._gso else 1,
+                          GSO_SEGMENTS if self._gso else 1, c, full, HEADER if plain else 0, 0 if plain else TAG)
+        assert self._out_args[_PER_BATCH] == (GSO_SEGMENTS if self._gso else 1)
         self._in_args = (fd, sfd, recvmsg, rx.hdrs[-1][True], rx.ctl_len, rx.room) + tuple(rx.cmsg)
 
     def from_device(self):
@@ -506,7 +509,7 @@ class Tunnel:
         device does no checksum offload) gets these datagrams, and all from
         now on, one by one. True if they left. Only for what one send carried:
         a message split over several sends is not sent twice in part."""
-        if self._out_args[15] > 1:   # GSO not given up yet
+        if self._gso:
             try:
                 self.sock.sendmsg([v for pair in parts for v in pair],
                                   [(SOL_UDP, UDP_SEGMENT, struct.pack("=H", seg))], 0, self.peer)
@@ -522,12 +525,14 @@ class Tunnel:
         import errno
         if e.errno != errno.EIO:
             return False
-        if self._out_args[15] > 1:
+        if self._gso:
             print(f"vnet tunnel: the kernel refuses UDP GSO toward the peer ({e.strerror}; the underlay device "
                   "may not offload checksums): sending datagrams one by one, which is slower",
                   file=sys.stderr, flush=True)
-            a = self._out_args
-            self._out_args = a[:14] + (1, 1) + a[16:]   # per send and per batch: one datagram
+            self._gso = False
+            out = list(self._out_args)   # not _vectors(): a send in progress holds the iovecs it has
+            out[_PER_SEND] = out[_PER_BATCH] = 1   # one datagram each, from the next wakeup on
+            self._out_args = tuple(out)
         return True
 
     def _one_by_one(self, parts):
