@@ -8,7 +8,7 @@ from .errors import EXIT_CODES, VnetError
 
 
 def _p():
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="vnet", description="Declarative Linux virtual networking: namespaces, veth, bridge, TUN/TAP, "
         "VXLAN, MACVLAN, MACVTAP from one topology file, applied through netlink.",
         epilog="exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()))
@@ -85,27 +85,131 @@ def _nice(text):
     return n
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 1, as the README documents (argparse's own 2 is
+    vnet's "invalid file")."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
 def main(argv=None):
-    args = _p().parse_args(argv)
+    """Run one vnet command; return its exit code. Nothing escapes as a
+    traceback: a user's error, the kernel's refusal or a lack of privilege is
+    one line with its exit code; anything else is a bug, said in one line
+    (exit 70; VNET_DEBUG=1 shows the traceback)."""
+    cmd, args = "command", None
     try:
-        return globals()["cmd_" + args.cmd](args) or 0
+        try:
+            args = _p().parse_args(argv)
+        except SystemExit as e:   # --help, a usage error: argparse has said it
+            return e.code if isinstance(e.code, int) else 1
+        cmd = args.cmd
+        try:
+            rc = globals()["cmd_" + args.cmd](args) or 0
+            sys.stdout.flush()   # here, where a failure to write is still ours to report
+            return rc
+        except OSError as e:
+            raise _os_error(e) from e
     except KeyboardInterrupt:   # Ctrl-C (an apply undoes itself before it gets here)
-        print(f"vnet {args.cmd}: interrupted", file=sys.stderr)
+        print(f"vnet {cmd}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:   # `vnet script ... | head`: the reader has had enough
-        import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
         return 0
+    except _OutputError as e:   # stdout is a full disk: said once, not again as Python exits
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        print(f"vnet {cmd}: cannot write the output: {e}", file=sys.stderr)
+        return 1
     except VnetError as e:
-        if getattr(args, "json", False):
-            print(json.dumps({"error": type(e).__name__, "message": str(e),
-                              "problems": getattr(e, "problems", None)}))
-        else:
-            print(f"vnet {args.cmd}: {e}" if not hasattr(e, "problems") else str(e), file=sys.stderr)
+        _report(cmd, args, e)
         return e.exit_code
-    except KeyboardInterrupt:
-        print("vnet: interrupted", file=sys.stderr)
-        return 130
+    except SystemExit:
+        raise
+    except BaseException as e:   # a bug: one line, the traceback on request
+        return _internal_error(cmd, e)
+
+
+class _OutputError(Exception):
+    """Standard output could not be written."""
+
+
+def _report(cmd, args, e):
+    if getattr(args, "json", False):
+        print(json.dumps({"error": type(e).__name__, "message": str(e),
+                          "problems": getattr(e, "problems", None)}))
+    else:
+        print(f"vnet {cmd}: {e}" if not hasattr(e, "problems") else str(e), file=sys.stderr)
+
+
+def _internal_error(cmd, e):
+    if os.environ.get("VNET_DEBUG"):
+        import traceback
+        traceback.print_exc()
+    text = " ".join(f"{type(e).__name__}: {e}".split())
+    if len(text) > 300:
+        text = text[:300] + "..."
+    print(f"vnet {cmd}: internal error: {text} (set VNET_DEBUG=1 for the traceback)", file=sys.stderr)
+    return 70
+
+
+def _os_text(e):
+    """An OSError as one line: its file (if any), then what went wrong."""
+    import re
+    if e.filename is not None:
+        text = f"{e.filename}: {os.strerror(e.errno) if e.errno else e.strerror}"
+        return text + (f" -> {e.filename2}" if e.filename2 is not None else "")
+    return " ".join(re.sub(r"^\[Errno \d+\] ", "", str(e)).split())
+
+
+def _os_error(e):
+    """The VnetError an OSError that reached the command line stands for:
+    a refusal for want of privilege (exit 3), a file vnet could not use
+    (exit 1), or, with neither, a bug (re-raised)."""
+    import errno
+    from .kernel.netns import NotANamespace
+    if isinstance(e, NotANamespace):   # a /run/netns entry vnet must not touch: a conflict
+        from .errors import PlanError
+        return PlanError(_os_text(e))
+    if e.errno in (errno.EPERM, errno.EACCES):
+        from .errors import NotPermitted
+        return NotPermitted(_os_text(e), hint=not _privileged())
+    if e.filename is not None:
+        return VnetError(_os_text(e))
+    if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):   # only ever from a write: ours are to stdout
+        return _OutputError(os.strerror(e.errno))
+    raise e
+
+
+def _refused(e):
+    """A KernelError (exit 3) for an OSError the kernel gave back; for want
+    of privilege, the command line's own message."""
+    import errno
+    if e.errno in (errno.EPERM, errno.EACCES) or e.filename is not None:
+        return _os_error(e)
+    from .errors import KernelError
+    err = KernelError(0, _os_text(e))
+    err.errno = e.errno
+    return err
+
+
+def _privileged():
+    """Whether this process has CAP_NET_ADMIN and CAP_SYS_ADMIN (in its own
+    user namespace: root in `unshare -r` has them)."""
+    try:
+        with open("/proc/self/status") as f:
+            eff = next(int(ln.split()[1], 16) for ln in f if ln.startswith("CapEff:"))
+    except (OSError, StopIteration, ValueError):
+        return os.geteuid() == 0
+    return all(eff >> bit & 1 for bit in (12, 21))   # CAP_NET_ADMIN, CAP_SYS_ADMIN
+
+
+def _need_root():
+    """Refuse up front a command that cannot do anything without privilege."""
+    if not _privileged():
+        from .errors import NotPermitted
+        raise NotPermitted("Operation not permitted")
 
 
 def _out(args, data, human):
@@ -148,6 +252,7 @@ def cmd_plan(args):
 def cmd_apply(args):
     from . import apply
     t = _load(args)
+    _need_root()
     steps = []
     p, sent = apply(t, on_step=steps.append, lock_timeout=args.lock_timeout)
     def human():
@@ -156,6 +261,9 @@ def cmd_apply(args):
         print(f"{t.name}: applied {len(steps)} changes, verified" if steps else
               f"{t.name}: no changes; the kernel already matches")
     out = {"topology": t.name, "applied": [c.as_dict() for c in steps], "requests": sent, "verified": True}
+    if p.late_signal:   # nothing left to stop: say so rather than "interrupted"
+        print(f"vnet apply: applied; the signal ({p.late_signal}) came after the last change", file=sys.stderr)
+        return _out(args, out, human)
     if not args.check:
         return _out(args, out, human)
     if not args.json:
@@ -199,13 +307,18 @@ def cmd_tunnel(args):
         if args.pidfile:
             from .daemon import write_pidfile
             write_pidfile(args.pidfile)
-    start(args.dev, args.listen, args.peer, key=key, netns=args.netns, tap=args.tap,
-          underlay_mtu=args.underlay_mtu, stats_file=args.stats, ready=ready, create=not args.no_create,
-          nice=nice)
+    try:
+        start(args.dev, args.listen, args.peer, key=key, netns=args.netns, tap=args.tap,
+              underlay_mtu=args.underlay_mtu, stats_file=args.stats, ready=ready, create=not args.no_create,
+              nice=nice)
+    except OSError as e:   # the kernel refused the device (a name held by another kind, ...)
+        raise _refused(e) from None
 
 
 def cmd_check(args):
-    return _checks(args, _load(args), {"topology": None})
+    t = _load(args)
+    _need_root()   # else every check would fail, each for want of privilege
+    return _checks(args, t, {"topology": None})
 
 
 def _checks(args, t, out):
@@ -236,51 +349,69 @@ def _checks(args, t, out):
 
 
 def _name_of(target):
-    if os.path.exists(target) or target.endswith((".yaml", ".yml", ".json")):
+    """The topology name of a FILE|NAME argument."""
+    if os.path.exists(target) or target.endswith((".yaml", ".yml", ".json")) or not _is_name(target):
         from . import load
         return load(target).name
     return target
 
 
+def _is_name(text):
+    import re
+    return re.fullmatch(r"[a-z0-9-]{1,32}", text) is not None   # the spec's topology name
+
+
+def _applied(target):
+    """(topology, record) of a FILE|NAME argument whose topology is applied
+    (a NAME alone gives a topology of that name and nothing else)."""
+    from .errors import NotApplied
+    from .ownership import Record
+    if os.path.exists(target) or not _is_name(target):
+        from . import load
+        t = load(target)
+        rec = Record.load(t.name)
+        if not rec.exists():
+            raise NotApplied(f"topology {t.name!r} ({target}) is not applied: no record in {rec.path}")
+        return t, rec
+    from .spec.model import Topology
+    rec = Record.load(target)
+    if not rec.exists():
+        raise NotApplied(f"no topology {target!r}: not a file, and no record of that name in {rec.path}")
+    return Topology(name=target), rec
+
+
 def cmd_destroy(args):
     from . import destroy
     name = _name_of(args.target)
+    _need_root()
     removed = destroy(name, lock_timeout=args.lock_timeout)
     _out(args, {"topology": name, "removed": removed},
          lambda: print(f"{name}: destroyed ({', '.join(removed) or 'nothing left'})"))
 
 
 def _live(target):
-    """(devices, state) for show: a topology's namespaces, or every one."""
+    """(devices, state, topology, record) for show: a topology's namespaces,
+    or with no target every namespace (topology and record None)."""
     from .kernel import netns
     from .kernel.observe import observe
     from .kernel.session import Kernel
-    with Kernel() as k:
-        if target is None:
+    if target is None:
+        with Kernel() as k:
             st = observe(k, [None] + netns.list_names())
-            return list(st.devices()), st, None
-        from . import load
-        from .ownership import Record
-        if os.path.exists(target):
-            t = load(target)
-            rec = Record.load(t.name)
-        else:
-            from .spec.model import Topology
-            rec = Record.load(target)
-            if not rec.exists():
-                raise VnetError(f"no topology {target!r}: not a file, and no record of that name")
-            t = Topology(name=target)
-        from . import observe as obs_topo
+        return list(st.devices()), st, None, None
+    t, rec = _applied(target)
+    from . import observe as obs_topo
+    with Kernel() as k:
         st = obs_topo(k, t, rec)
-        declared = set(t.by_key())
-        nss = set(t.namespaces) | set(rec.namespaces)
-        devs = [d for d in st.devices() if d.netns in nss or d.key in declared or rec.owns_device(d)]
-        return devs, st, t
+    declared = set(t.by_key())
+    nss = set(t.namespaces) | set(rec.namespaces)
+    devs = [d for d in st.devices() if d.netns in nss or d.key in declared or rec.owns_device(d)]
+    return devs, st, t, rec
 
 
 def cmd_show(args):
     from .render.show import COLUMNS, device_dict, rows
-    devs, _st, _t = _live(args.target)
+    devs, _st, _t, _rec = _live(args.target)
     def human():
         from .render.table import print_table
         print_table(f"vnet show {args.target or '(all namespaces)'}", COLUMNS, rows(devs))
@@ -290,9 +421,7 @@ def cmd_show(args):
 def cmd_export(args):
     from .export import export
     if args.target:
-        devs, st, t = _live(args.target)
-        from .ownership import Record
-        rec = Record.load(t.name)
+        devs, st, t, rec = _live(args.target)
         owned = {d.key for d in devs if rec.owns_device(d)}
         from .planner import observed_routes
         live = observed_routes(st)
@@ -327,8 +456,9 @@ def cmd_diagram(args):
         args.file = args.target
         g = from_topology(_load(args))
     elif args.target:
-        devs, _st, t = _live(args.target)
-        g = diagram.of_live(devs, [None] + list(t.namespaces), f"live: topology {t.name}")
+        devs, _st, t, rec = _live(args.target)
+        g = diagram.of_live(devs, [None] + list(dict.fromkeys([*t.namespaces, *rec.namespaces])),
+                            f"live: topology {t.name}")
     elif args.live:
         from .kernel import netns
         from .kernel.observe import observe
@@ -358,6 +488,8 @@ def _only_namespaces(g, keep):
 def cmd_exec(args):
     from .kernel import netns
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if args.netns in ("", ".", "..") or "/" in args.netns:
+        raise VnetError(f"exec: {args.netns!r} is not a namespace name")
     if not cmd:
         raise VnetError("exec: no command given (vnet exec NS -- CMD ...)")
     fd = netns.open_fd(args.netns)

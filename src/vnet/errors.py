@@ -1,9 +1,14 @@
 """The error hierarchy. Each user-facing error carries its exit code;
-any other exception escaping vnet is a bug and shows a traceback."""
+any other exception escaping vnet is a bug: the command says so in one line
+(exit 70) and shows the traceback with VNET_DEBUG=1."""
 
 
 class VnetError(Exception):
     exit_code = 1
+
+    def undone(self):
+        """Say that every change of the apply that met this error was undone."""
+        self.args = (f"{self}\n(the apply was undone: every change it made was reverted)",)
 
 
 class SpecError(VnetError):
@@ -67,6 +72,38 @@ class PlanError(VnetError):
     exit_code = 6
 
 
+class NotApplied(VnetError):
+    """A command that reads a topology's live state (show, export, diagram
+    NAME) was given a topology that has no record: it is not applied."""
+
+    exit_code = 1
+
+
+class NotPermitted(VnetError):
+    """The kernel (or the file system) refused vnet for want of privilege:
+    vnet changes devices and enters namespaces, which needs root."""
+
+    exit_code = 3
+    HINT = "vnet needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) for this"
+
+    def __init__(self, what, hint=True):
+        super().__init__(f"{what}: {self.HINT}" if hint else what)
+
+
+class StateError(VnetError):
+    """vnet's own state cannot be used: a record under the state directory
+    that is corrupt or written by a newer vnet, or a state directory that
+    cannot be written. The message names the file."""
+
+    exit_code = 8
+
+
+class Interrupted(VnetError):
+    """SIGINT or SIGTERM stopped an apply before it succeeded; it was undone."""
+
+    exit_code = 130
+
+
 class DeviceGone(VnetError):
     """A program vnet runs for a device (`vnet tunnel`) lost its device."""
 
@@ -75,11 +112,16 @@ class DeviceGone(VnetError):
 
 EXIT_CODES = {
     0: "success (for plan: whether or not changes are pending)",
-    1: "checks failed / usage error",
+    1: "other error: usage, a check failed, an unknown or not applied topology, a file that cannot be written",
     2: "bad input: the topology file is invalid; nothing was changed",
-    3: "the kernel refused a request; the apply was undone",
+    3: "the kernel refused a request (the apply was undone), or vnet lacks the privilege it needs (root: "
+       "CAP_NET_ADMIN and CAP_SYS_ADMIN)",
     4: "verification after apply found a mismatch",
     5: "busy: another vnet command holds the topology's lock",
     6: "conflict: the live state holds an object this topology does not own",
     7: "vnet tunnel: its device is gone (deleted)",
+    8: "vnet's own state cannot be used: a corrupt record under /run/vnet, one written by a newer vnet, or a "
+       "state directory that cannot be written",
+    70: "internal error: a bug in vnet (VNET_DEBUG=1 shows the traceback)",
+    130: "interrupted (Ctrl-C)",
 }

@@ -11,7 +11,11 @@ import os
 import time
 import zlib
 
-from .errors import Busy
+from .errors import Busy, StateError
+
+# the format of a record: written into every record; a record without one is
+# of the first format (the same fields); one of a later format is refused
+RECORD_VERSION = 1
 
 
 def state_dir():
@@ -52,12 +56,31 @@ class Record:
 
     @classmethod
     def load(cls, name):
+        """The record of topology ``name`` (an empty one when there is none);
+        StateError when it cannot be read, is not a record, or is of a later
+        format than this vnet knows."""
+        path = os.path.join(state_dir(), f"{name}.json")
         try:
-            with open(os.path.join(state_dir(), f"{name}.json")) as f:
-                text = f.read()
+            with open(path, "rb") as f:
+                text = f.read().decode()
         except FileNotFoundError:
             return cls(name)
-        rec = cls(name, json.loads(text))
+        except PermissionError:
+            raise   # for want of privilege: the command line says so
+        except (OSError, UnicodeDecodeError) as e:
+            raise StateError(f"cannot read the record of topology {name!r}, {path}: "
+                             f"{getattr(e, 'strerror', None) or e}") from None
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as e:
+            raise _corrupt(name, path, f"not JSON ({str(e)[:80]})") from None
+        problem = _record_problem(data)
+        if problem:
+            raise _corrupt(name, path, problem)
+        if data.get("version", 1) > RECORD_VERSION:
+            raise StateError(f"the record of topology {name!r}, {path}, is of format {data['version']}, written by "
+                             f"a newer vnet (this one reads format {RECORD_VERSION} and older): use that vnet")
+        rec = cls(name, data)
         rec._saved = text
         return rec
 
@@ -75,8 +98,7 @@ class Record:
         if self.empty():
             self.remove()
             return
-        os.makedirs(state_dir(), exist_ok=True)
-        data = {"name": self.name, "source": self.source, "group": self.group,
+        data = {"version": RECORD_VERSION, "name": self.name, "source": self.source, "group": self.group,
                 "namespaces": self.namespaces,
                 "devices": [{"netns": ns, "name": n, "kind": k} for (ns, n), k in self.devices.items()],
                 "routes": [list(r) for r in self.routes],
@@ -85,14 +107,61 @@ class Record:
         if text == self._saved and os.path.exists(self.path):
             return   # a change that left the record as it was (an option changed in place)
         tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, self.path)
+        try:
+            os.makedirs(state_dir(), exist_ok=True)
+            with open(tmp, "w") as f:
+                f.write(text)
+            os.replace(tmp, self.path)
+        except PermissionError:
+            raise   # for want of privilege: the command line says so
+        except OSError as e:
+            raise StateError(f"cannot write the record of topology {self.name!r}, {self.path}: "
+                             f"{e.strerror or e}") from None
         self._saved = text
 
     def remove(self):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
+
+
+def _corrupt(name, path, problem):
+    return StateError(f"the record of topology {name!r}, {path}, is corrupt: {problem}; vnet cannot tell what "
+                      f"the topology owns (remove the file, and what it made by hand)")
+
+
+def _record_problem(d):
+    """What is wrong with the decoded record ``d`` (None: nothing)."""
+    def strs(v, none=False):
+        return isinstance(v, str) or none and v is None
+
+    def each(key, ok, what):
+        v = d.get(key, [])
+        if not isinstance(v, list):
+            return f"{key!r} is not a list"
+        bad = next((i for i, x in enumerate(v) if not ok(x)), None)
+        return None if bad is None else f"{key}[{bad}] is not {what}"
+
+    if not isinstance(d, dict):
+        return "not a JSON object"
+    version = d.get("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        return f"'version' is {version!r}, not a format number"
+    if version > RECORD_VERSION:
+        return None   # a later format: refused by the caller, with its own message
+    if not strs(d.get("source"), none=True):
+        return "'source' is not a path"
+    group = d.get("group", 0)
+    if not isinstance(group, int) or isinstance(group, bool) or not 0 <= group < 1 << 32:
+        return "'group' is not a link group number"
+    return (each("namespaces", strs, "a namespace name")
+            or each("devices", lambda x: isinstance(x, dict) and strs(x.get("netns"), True)
+                    and strs(x.get("name")) and strs(x.get("kind")), "a device {netns, name, kind}")
+            or each("routes", lambda x: isinstance(x, list) and len(x) == 5
+                    and all(isinstance(v, (str, int)) or v is None for v in x),
+                    "a route [netns, to, via, dev, metric]")
+            or each("sysctls", lambda x: isinstance(x, dict) and strs(x.get("netns"), True)
+                    and strs(x.get("key")) and isinstance(x.get("old"), (str, int, type(None))),
+                    "a sysctl {netns, key, old}"))
 
 
 def recorded_names():
@@ -106,8 +175,14 @@ def recorded_names():
 def lock(name, timeout=60.0):
     """Hold the topology's lock; wait at most ``timeout`` seconds (0: do not
     wait), then raise Busy."""
-    os.makedirs(state_dir(), exist_ok=True)
-    fd = os.open(os.path.join(state_dir(), f"{name}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    path = os.path.join(state_dir(), f"{name}.lock")
+    try:
+        os.makedirs(state_dir(), exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except PermissionError:
+        raise   # for want of privilege: the command line says so
+    except OSError as e:
+        raise StateError(f"cannot take the lock of topology {name!r}, {path}: {e.strerror or e}") from None
     try:
         deadline = time.monotonic() + timeout
         while True:

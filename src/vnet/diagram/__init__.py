@@ -36,5 +36,8 @@ def write(g, out, fmt=None):
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
-    with open(out, "wb") as f:
-        f.write(data)
+    try:
+        with open(out, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        raise VnetError(f"cannot write {out}: {e.strerror or e}") from None

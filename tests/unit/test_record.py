@@ -1,0 +1,97 @@
+"""Ownership records read back robustly: a record of the current format and
+one written before the format had a version are read; a corrupt record
+(not JSON, wrong types), an unreadable one and one of a later format are a
+StateError (exit 8) naming the file, never a traceback."""
+import json
+
+import pytest
+
+from vnet.errors import StateError
+from vnet.ownership import RECORD_VERSION, Record
+
+
+@pytest.fixture
+def state(tmp_path, monkeypatch):
+    monkeypatch.setenv("VNET_STATE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def _saved(state):
+    r = Record("lab")
+    r.namespaces = ["n1"]
+    r.devices[("n1", "v0")] = "veth"
+    r.routes.append(("n1", "0.0.0.0/0", "10.0.0.1", None, 0))
+    r.sysctls[("n1", "net.ipv4.ip_forward")] = "0"
+    r.save()
+    return state / "lab.json"
+
+
+def test_a_record_carries_its_format_and_reads_back(state):
+    path = _saved(state)
+    data = json.loads(path.read_text())
+    assert data["version"] == RECORD_VERSION == 1
+    r = Record.load("lab")
+    assert r.exists() and r.namespaces == ["n1"] and r.devices == {("n1", "v0"): "veth"}
+    assert r.routes == [("n1", "0.0.0.0/0", "10.0.0.1", None, 0)]
+
+
+def test_a_record_from_before_the_version_field_is_read(state):
+    path = _saved(state)
+    data = json.loads(path.read_text())
+    del data["version"]
+    path.write_text(json.dumps(data))
+    assert Record.load("lab").devices == {("n1", "v0"): "veth"}
+
+
+def test_a_record_of_a_later_format_is_refused(state):
+    path = _saved(state)
+    path.write_text(path.read_text().replace('"version": 1', '"version": 2'))
+    with pytest.raises(StateError, match=r"format 2, written by a newer vnet") as e:
+        Record.load("lab")
+    assert str(path) in str(e.value) and e.value.exit_code == 8
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("{", "not JSON"),
+    ("", "not JSON"),
+    ("[" * 100000, "not JSON"),
+    ("[]", "not a JSON object"),
+    ('{"version": "1"}', "'version' is '1'"),
+    ('{"version": 0}', "'version' is 0"),
+    ('{"namespaces": "n1"}', "'namespaces' is not a list"),
+    ('{"namespaces": [1]}', "namespaces[0] is not a namespace name"),
+    ('{"devices": [{"netns": null, "name": "v0"}]}', "devices[0] is not a device"),
+    ('{"devices": [["n1", "v0", "veth"]]}', "devices[0] is not a device"),
+    ('{"routes": [["n1", "default"]]}', "routes[0] is not a route"),
+    ('{"routes": [["n1", {}, null, null, 0]]}', "routes[0] is not a route"),
+    ('{"sysctls": [{"netns": "n1", "key": 5, "old": "0"}]}', "sysctls[0] is not a sysctl"),
+    ('{"group": "x"}', "'group' is not a link group number"),
+    ('{"group": -1}', "'group' is not a link group number"),
+    ('{"source": 3}', "'source' is not a path"),
+])
+def test_a_corrupt_record_is_named_not_a_traceback(state, text, problem):
+    (state / "lab.json").write_text(text)
+    with pytest.raises(StateError) as e:
+        Record.load("lab")
+    assert f"{state / 'lab.json'}, is corrupt: " in str(e.value) and problem in str(e.value)
+    assert len(str(e.value)) < 400
+
+
+def test_a_record_that_is_not_text_or_a_file(state):
+    (state / "lab.json").write_bytes(b"\xff\xfe{")
+    with pytest.raises(StateError, match="cannot read the record"):
+        Record.load("lab")
+    (state / "lab.json").unlink()
+    (state / "lab.json").mkdir()
+    with pytest.raises(StateError, match="Is a directory"):
+        Record.load("lab")
+
+
+def test_a_state_directory_that_cannot_be_written(tmp_path, monkeypatch):
+    plain = tmp_path / "plain"
+    plain.write_text("")
+    monkeypatch.setenv("VNET_STATE_DIR", str(plain))
+    r = Record("lab")
+    r.namespaces = ["n1"]
+    with pytest.raises(StateError, match=f"cannot write the record of topology 'lab', {plain}/lab.json"):
+        r.save()
