@@ -2,7 +2,7 @@
 import re
 
 from ..kernel import rtnl
-from ..spec.fields import Bool, Field, Int, Invalid, ListOf, Obj
+from ..spec.fields import Bool, Field, Int, Invalid, ListOf, Obj, quote
 from .base import Kind
 
 
@@ -17,7 +17,7 @@ class Vid(Field):
         m = re.fullmatch(r"(\d{1,4})-(\d{1,4})", v.strip()) if isinstance(v, str) else None
         if m and 1 <= int(m[1]) <= int(m[2]) <= 4094:
             return v.strip()
-        raise Invalid(f"{v!r} is not a VLAN id (1-4094) or a range like 10-20")
+        raise Invalid(f"{quote(v)} is not a VLAN id (1-4094) or a range like 10-20")
 
 
 def _vids(v):

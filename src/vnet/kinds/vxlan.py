@@ -25,7 +25,7 @@ class Vxlan(Kind):
         "ttl": Int("outer TTL (0: auto, the route's hop limit)", lo=0, hi=255),
         "learning": Bool("learn remote MACs from received packets"),
         "fdb": ListOf(Obj({"mac": MAC("inner MAC, 00:00:00:00:00:00 for every unknown destination",
-                                      default="00:00:00:00:00:00"),
+                                      default="00:00:00:00:00:00", zero_ok=True),
                            "dst": IP("outer destination", required=True)}),
                       "static forwarding entries (several all-zero entries: head-end replication)"),
     }

@@ -2,6 +2,7 @@
 with real traffic by `vnet check`. Each check is a mapping with one type key
 (ping, tcp, udp, mtu, can, capture), an optional `name` and `expect`."""
 from . import fields as F
+from . import reader
 from .struct import REQUIRED, Struct
 
 _FROM = F.NsName("namespace the traffic starts in (omitted: the one vnet runs in)")
@@ -77,7 +78,7 @@ def parse(items, p):
         types = [t for t in raw if t in TYPES]
         for k in raw:
             if k not in TYPES and k not in ("name", "expect"):
-                p.add(f"{path}.{k}", f"unknown field{F._close(k, list(TYPES) + ['name', 'expect'])}")
+                p.add(f"{path}.{F._key(k)}", f"unknown field{F._close(k, list(TYPES) + ['name', 'expect'])}")
         if len(types) != 1:
             p.add(path, f"give exactly one check type of {', '.join(TYPES)}" + (f" (found {', '.join(types)})" if types else ""))
             continue
@@ -86,13 +87,13 @@ def parse(items, p):
         if name is not None and not isinstance(name, str):
             p.add(f"{path}.name", "expected a string")
             name = None
-        label = f"{path} ({name})" if name else path
+        label = f"{path} ({reader.label(name)})" if name else path
         before = len(p.items)
         args = F.validate(TYPES[t], raw[t], f"{label}.{t}", p)
         allowed = EXPECT.get(t, REACH)
         expect = raw.get("expect", DEFAULT_EXPECT.get(t, "reachable"))
         if expect not in allowed:
-            p.add(f"{label}.expect", f"{expect!r} is not one of {', '.join(allowed)}")
+            p.add(f"{label}.expect", f"{F.quote(expect)} is not one of {', '.join(allowed)}{F._close(expect, allowed)}")
         if args is F.MISSING or len(p.items) > before:   # the cross-checks need every field sound
             continue
         out.append(Check(type=t, args=args, expect=expect, name=name or "", path=label))
@@ -106,7 +107,7 @@ def cross_check(topo, p):
     for c in topo.checks:
         if c.name:
             if c.name in names:
-                p.add(f"{c.path}.name", f"check name {c.name!r} is used twice")
+                p.add(f"{c.path}.name", f"check name {F.quote(c.name)} is used twice")
             names[c.name] = c
     for c in topo.checks:
         a = c.args
@@ -118,7 +119,7 @@ def cross_check(topo, p):
         if c.type == "capture":
             d = names.get(a["during"])
             if d is None:
-                p.add(f"{c.path}.capture.during", f"no check is named {a['during']!r}{F._close(a['during'], names)}")
+                p.add(f"{c.path}.capture.during", f"no check is named {F.quote(a['during'])}{F._close(a['during'], names)}")
             elif d.type == "capture":
                 p.add(f"{c.path}.capture.during", "a capture runs during a traffic check, not another capture")
             if all(a.get(k) is None for k in FILTERS):

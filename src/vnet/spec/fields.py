@@ -19,7 +19,38 @@ class Problems:
         self.items = []
 
     def add(self, path, msg):
-        self.items.append(f"{self.prefix}: {path}: {msg}" if path else f"{self.prefix}: {msg}")
+        line = f"{self.prefix}: {path}: {msg}" if path else f"{self.prefix}: {msg}"
+        if len(line) > MAX_MESSAGE:   # values are quoted short; this bounds what slips through
+            line = line[:MAX_MESSAGE - 3] + "..."
+        self.items.append(line)
+
+
+MAX_MESSAGE = 600   # characters of one problem line: the longest real one is about 400
+QUOTE = 80          # characters of a bad value quoted in a message
+
+
+def cut(text, limit=QUOTE):
+    """``text`` cut to about ``limit`` characters."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def quote(v, limit=QUOTE):
+    """``repr(v)`` for a message, about ``limit`` characters at most, made
+    without ever building the whole repr: a 20 MB string or a YAML alias
+    bomb (a small graph whose repr is gigabytes) costs no more than a
+    short value."""
+    if isinstance(v, str):
+        if len(v) <= limit:
+            return repr(v)
+        return repr(v[:limit - 20]) + f"... ({len(v)} characters)"
+    if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > 3 * limit:   # about limit digits
+        return f"an integer of {v.bit_length()} bits"
+    import reprlib
+    rp = reprlib.Repr()
+    rp.maxlevel, rp.maxlist, rp.maxdict, rp.maxtuple, rp.maxset = 3, 6, 6, 6, 6
+    rp.maxstring, rp.maxother, rp.maxlong = limit // 2, limit, 40
+    r = rp.repr(v)
+    return r if len(r) <= limit else r[:limit - 3] + "..."
 
 
 class Invalid(Exception):
@@ -33,8 +64,10 @@ _SYNONYMS = {"namespace": "netns", "ns": "netns", "type": "kind"}
 
 def _close(word, options):
     import difflib
+    word = word if isinstance(word, str) else quote(word, 64)   # never the repr of an alias bomb
+    if len(word) > 64:
+        return ""   # no typo of a short word (and difflib would take long)
     options = list(options)
-    word = str(word)
     m = [_SYNONYMS[word]] if _SYNONYMS.get(word) in options else difflib.get_close_matches(word, options, n=1)
     return f" (did you mean '{m[0]}'?)" if m else ""
 
@@ -68,7 +101,7 @@ class Bool(Field):
             return v
         if v in (0, 1):
             return bool(v)
-        raise Invalid(f"expected true or false, got {v!r}")
+        raise Invalid(f"expected true or false, got {quote(v)}")
 
 
 class Int(Field):
@@ -78,12 +111,14 @@ class Int(Field):
 
     def check(self, v):
         if isinstance(v, bool) or not isinstance(v, int):
-            if isinstance(v, str) and re.fullmatch(r"-?\d+", v.strip()):
+            if isinstance(v, str) and len(v) <= 64 and re.fullmatch(r"-?\d+", v.strip()):
                 v = int(v)
+            elif isinstance(v, str) and re.fullmatch(r"-?\d+", v.strip()):   # int() refuses 4,300 digits
+                raise Invalid(f"{quote(v)} is out of range {self.lo}..{self.hi}")
             else:
-                raise Invalid(f"expected an integer, got {v!r}")
+                raise Invalid(f"expected an integer, got {quote(v)}")
         if self.lo is not None and v < self.lo or self.hi is not None and v > self.hi:
-            raise Invalid(f"{v} is out of range {self.lo}..{self.hi}")
+            raise Invalid(f"{quote(v)} is out of range {self.lo}..{self.hi}")
         return v
 
     def schema(self):
@@ -104,14 +139,14 @@ class Str(Field):
 
     def check(self, v):
         if self.strict and not isinstance(v, str):
-            raise Invalid(f"expected a string in quotes, got {type(v).__name__} {v!r} "
+            raise Invalid(f"expected a string in quotes, got {type(v).__name__} {quote(v)} "
                           "(YAML read it as a number: digits may be lost)")
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             v = str(v)
         if not isinstance(v, str):
-            raise Invalid(f"expected a string, got {v!r}")
+            raise Invalid(f"expected a string, got {quote(v)}")
         if self.pattern and not re.fullmatch(self.pattern, v):
-            raise Invalid(f"{v!r} is not valid: {self.explain or 'must match ' + self.pattern}")
+            raise Invalid(f"{quote(v)} is not valid: {self.explain or 'must match ' + self.pattern}")
         return v
 
     def schema(self):
@@ -121,8 +156,9 @@ class Str(Field):
         return s
 
 
-IFNAME_RE = r"[^/:\s]{1,15}"
+IFNAME_RE = r"[^/:\s\x00]{1,15}"
 IFNAME_EXPLAIN = "an interface name is 1-15 characters without '/', ':' or whitespace"
+IFNAMSIZ = 16   # the kernel's buffer, its NUL included: a name is at most 15 bytes
 
 
 class Scalar(Str):
@@ -140,6 +176,13 @@ class IfName(Str):
         v = super().check(v)
         if v in (".", ".."):
             raise Invalid(f"{v!r} is not valid: {IFNAME_EXPLAIN}")
+        try:
+            size = len(v.encode())
+        except UnicodeEncodeError:   # a lone surrogate, from a JSON escape
+            raise Invalid(f"{quote(v)} is not valid: not UTF-8 text") from None
+        if size >= IFNAMSIZ:
+            raise Invalid(f"{v!r} is {size} bytes in UTF-8: the kernel takes at most {IFNAMSIZ - 1} "
+                          "(15 characters only if they are ASCII)")
         return v
 
 
@@ -159,7 +202,7 @@ class Enum(Field):
 
     def check(self, v):
         if v not in self.choices:
-            raise Invalid(f"{v!r} is not one of {', '.join(map(str, self.choices))}{_close(v, map(str, self.choices))}")
+            raise Invalid(f"{quote(v)} is not one of {', '.join(map(str, self.choices))}{_close(v, map(str, self.choices))}")
         return v
 
     def schema(self):
@@ -173,11 +216,11 @@ class IP(Field):
         if isinstance(v, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
             return v
         if not isinstance(v, str):   # ip_address() takes an integer as an address
-            raise Invalid(f"{v!r} is not an IPv4 or IPv6 address")
+            raise Invalid(f"{quote(v)} is not an IPv4 or IPv6 address")
         try:
             return ipaddress.ip_address(v.strip())
         except ValueError:
-            raise Invalid(f"{v!r} is not an IPv4 or IPv6 address") from None
+            raise Invalid(f"{quote(v)} is not an IPv4 or IPv6 address") from None
 
 
 class CIDR(Field):
@@ -185,9 +228,9 @@ class CIDR(Field):
 
     def check(self, v):
         if not isinstance(v, str) or "/" not in v:
-            raise Invalid(f"{v!r} is not an address with prefix length, e.g. 10.0.0.1/24 or fd00::1/64")
+            raise Invalid(f"{quote(v)} is not an address with prefix length, e.g. 10.0.0.1/24 or fd00::1/64")
         try:
-            return ipaddress.ip_interface(v.strip())
+            a = ipaddress.ip_interface(v.strip())
         except ValueError:
             addr, _, plen = v.strip().partition("/")
             try:
@@ -195,22 +238,51 @@ class CIDR(Field):
             except ValueError:
                 ip = None
             if ip is not None and plen.isdigit():   # the address is fine, its length is not
-                raise Invalid(f"{v!r}: prefix length {plen!r} is out of range 0..{ip.max_prefixlen} "
+                raise Invalid(f"{quote(v)}: prefix length {quote(plen)} is out of range 0..{ip.max_prefixlen} "
                               f"for an IPv{ip.version} address") from None
-            raise Invalid(f"{v!r} is not an address with prefix length, e.g. 10.0.0.1/24 or fd00::1/64") from None
+            raise Invalid(f"{quote(v)} is not an address with prefix length, e.g. 10.0.0.1/24 or fd00::1/64") from None
+        why = unusable(a.ip)
+        if why:
+            raise Invalid(f"{quote(v)}: {why}")
+        return a
+
+
+def unusable(ip):
+    """Why ``ip`` cannot be a device's own address, or None. The kernel
+    refuses some (::, ::1 off lo, IPv6 multicast) and silently keeps
+    nothing for another (0.0.0.0); the rest are never a host's address."""
+    if ip.is_unspecified:
+        return (f"{ip} means no address: the kernel " +
+                ("accepts it and keeps nothing" if ip.version == 4 else "refuses it"))
+    if ip.version == 6 and ip.is_loopback:
+        return "::1 is the loopback address, which only lo has (the kernel refuses it on another device)"
+    if ip.is_multicast:
+        return f"{ip} is a multicast address: a device's own address is unicast (join a group instead)"
+    if ip.version == 4 and int(ip) == 0xFFFFFFFF:
+        return "255.255.255.255 is the limited broadcast address, never a device's own"
+    return None
 
 
 MAC_RE = r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}"
 
 
+ZERO_MAC = "00:00:00:00:00:00"
+
+
 class MAC(Str):
-    def __init__(self, doc="MAC address", **kw):
+    """A unicast MAC; all zeros only with ``zero_ok`` (a VXLAN fdb's
+    default destination), as the kernel refuses it for a device."""
+
+    def __init__(self, doc="MAC address", zero_ok=False, **kw):
         super().__init__(doc, pattern=MAC_RE, explain="a MAC address is six hex bytes, e.g. 02:00:00:00:00:01", **kw)
+        self.zero_ok = zero_ok
 
     def check(self, v):
         v = super().check(v).lower()
         if int(v[:2], 16) & 1:
             raise Invalid(f"{v!r} is a multicast address; an interface needs a unicast MAC")
+        if v == ZERO_MAC and not self.zero_ok:
+            raise Invalid(f"{v!r} is no address (the kernel refuses it for a device); e.g. 02:00:00:00:00:01")
         return v
 
 
@@ -268,7 +340,7 @@ def validate(field, value, path, problems):
         out = {}
         for k in value:
             if k not in field.fields:
-                problems.add(_join(path, str(k)), f"unknown field{_close(k, field.fields)}")
+                problems.add(_join(path, _key(k)), f"unknown field{_close(k, field.fields)}")
         for k, f in field.fields.items():
             if k in value:
                 v = validate(f, value[k], _join(path, k), problems)
@@ -319,18 +391,19 @@ def validate(field, value, path, problems):
         return _MISSING
 
 
+def _key(k):
+    """A key from the file in a path: as written if short and plain."""
+    from .reader import label
+    return label(k) if isinstance(k, str) else quote(k, 40)
+
+
 def _join(path, key):
     return f"{path}.{key}" if path else key
 
 
 def _short(v):
-    """A value shown in a message: cut before it is built (a YAML alias
-    bomb's full repr would take seconds and gigabytes)."""
-    import reprlib
-    rp = reprlib.Repr()
-    rp.maxlevel, rp.maxlist, rp.maxdict, rp.maxstring, rp.maxother = 3, 6, 6, 40, 40
-    r = rp.repr(v)
-    return r if len(r) <= 40 else r[:37] + "..."
+    """A value shown where a short mention is enough (what was found instead of a list)."""
+    return quote(v, 40)
 
 
 MISSING = _MISSING

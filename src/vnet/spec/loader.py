@@ -3,6 +3,7 @@ problem is collected (with file, object and field) and raised at once."""
 import ipaddress
 
 from . import fields as F
+from . import reader
 from .model import HOST, Endpoint, Interface, Ref, Route, Sysctl, Topology
 
 TOPOLOGY_NAME = F.Str("topology name: owns everything it creates", pattern=r"[a-z0-9-]{1,32}",
@@ -112,21 +113,21 @@ def load_text(data, source="<topology>"):
             data = data.decode("utf-8-sig")   # an editor's byte order mark is not an error
         except UnicodeDecodeError:
             raise SpecError(f"{source}: not a text file (invalid UTF-8)") from None
-    doc = _parse_text(data, source)
-    return parse(doc, source)
+    read = _parse_text(data, source)
+    return parse(read.doc, source, read.problems)
 
 
 def _parse_text(text, source):
+    """A ``reader.Read``: the document, and keys given twice."""
     from ..errors import SpecError
     if source.endswith(".json"):
-        import json
         try:
-            return json.loads(text)
+            return reader.read_json(text)
         except ValueError as e:
-            raise SpecError(f"{source}: invalid JSON: {e}") from None
+            raise SpecError(f"{source}: invalid JSON: {F.cut(str(e), 200)}") from None
     import yaml
     try:
-        return _yaml_load(yaml, text)
+        return reader.read_yaml(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -136,100 +137,17 @@ def _parse_text(text, source):
             where = f"line {before.count(chr(10)) + 1}, column {e.position - before.rfind(chr(10))}: "
             ch = e.character if isinstance(e.character, int) else ord(e.character)
             what = f"unacceptable character #x{ch:04x}: {e.reason}"
-        raise SpecError(f"{source}: invalid YAML: {where}{what or e}") from None
+        raise SpecError(f"{source}: invalid YAML: {where}{F.cut(str(what or e), 200)}") from None
 
 
-_LOADER = None
-
-
-class _Unusual(Exception):
-    """A document the fast path leaves to PyYAML's own constructor."""
-
-
-def _yaml_load(yaml, text):
-    """yaml.load, faster: the C parser composes the node graph, and plain
-    mappings, sequences and scalars become Python objects here, scalars by
-    PyYAML's own constructors (same values). PyYAML's generic constructor
-    costs twice the parse on a 1,000-device file; anything unusual (merge
-    keys, other tags, unhashable keys, very deep nesting) goes to it."""
-    loader = _yaml_loader()
-    node = yaml.compose(text, Loader=loader)
-    if node is None:
-        return None
-    try:
-        return _construct(node, {}, _scalar_constructors(yaml))
-    except (_Unusual, RecursionError):
-        return yaml.load(text, Loader=loader)
-
-
-_SCALARS = None
-
-
-def _scalar_constructors(yaml):
-    global _SCALARS
-    if _SCALARS is None:
-        ctor = yaml.constructor.SafeConstructor()
-        _SCALARS = {tag: (lambda n, f=f: f(ctor, n)) for tag, f in yaml.constructor.SafeConstructor.yaml_constructors.items()
-                    if tag and tag.startswith("tag:yaml.org,2002:") and tag.rsplit(":", 1)[1] in
-                    ("null", "bool", "int", "float", "timestamp")}
-    return _SCALARS
-
-
-_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
-
-
-def _construct(node, memo, scalars):
-    """Python data of a composed node; ``memo`` keeps an alias one shared
-    object (as PyYAML does: an alias bomb stays small)."""
-    got = memo.get(id(node))
-    if got is not None:
-        return got
-    tag = node.tag
-    if tag == _STR:
-        return node.value
-    if tag == _MAP:
-        out = memo[id(node)] = {}
-        for k, v in node.value:
-            if k.tag != _STR and k.tag not in scalars:   # a merge key, a mapping as a key...
-                raise _Unusual()
-            key = _construct(k, memo, scalars)
-            out[key] = _construct(v, memo, scalars)
-        return out
-    if tag == _SEQ:
-        out = memo[id(node)] = []
-        out.extend(_construct(x, memo, scalars) for x in node.value)
-        return out
-    f = scalars.get(tag)
-    if f is None or not isinstance(node.value, str):
-        raise _Unusual()
-    v = f(node)
-    memo[id(node)] = v
-    return v
-
-
-def _yaml_loader():
-    """The safe loader without YAML 1.1's base-60 numbers: unquoted, a MAC like
-    52:54:00:12:34:56 or an IPv6 address like 2001:0:0:0:0:0:0:1 would become
-    an integer (and an integer a different address)."""
-    global _LOADER
-    if _LOADER is None:
-        import re
-        import yaml
-        base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        numeric = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
-        _LOADER = type("Loader", (base,), {"yaml_implicit_resolvers": {
-            ch: [(tag, re.compile(r"^(?!.*:)" + rx.pattern, rx.flags) if tag in numeric else rx)
-                 for tag, rx in resolvers]
-            for ch, resolvers in base.yaml_implicit_resolvers.items()}})
-    return _LOADER
-
-
-def parse(doc, source="<topology>"):
+def parse(doc, source="<topology>", found=()):
     """Validate a parsed document and build the Topology; raise SpecError
-    listing every problem."""
+    listing every problem (with ``found``, (path, message) of the reading)."""
     from ..errors import SpecError
     from ..kinds import BY_NAME
     p = F.Problems(source)
+    for path, msg in found:
+        p.add(path, msg)
     if not isinstance(doc, dict):
         raise SpecError(f"{source}: the file is empty" if doc is None else
                         f"{source}: expected a mapping with at least 'name', got {type(doc).__name__}")
@@ -238,7 +156,7 @@ def parse(doc, source="<topology>"):
            "checks": None}
     for k in doc:
         if k not in top:
-            p.add(str(k), f"unknown field{F._close(k, top)}")
+            p.add(reader.label(k) if isinstance(k, str) else F.quote(k, 40), f"unknown field{F._close(k, top)}")
     name = F.validate(TOPOLOGY_NAME, doc.get("name"), "name", p) if "name" in doc else p.add("name", "is required")
     nss = F.validate(top["namespaces"], doc.get("namespaces"), "namespaces", p) or []
     topo = Topology(name=name if isinstance(name, str) else "", source=source,
@@ -257,7 +175,7 @@ def parse(doc, source="<topology>"):
     for i, raw in enumerate(raw_ifaces):
         label = f"interfaces[{i}]"
         if isinstance(raw, dict) and isinstance(raw.get("name"), str) and raw["name"]:
-            label += f" ({raw['name']})"
+            label += f" ({reader.label(raw['name'])})"
         if not isinstance(raw, dict):
             p.add(label, f"expected a mapping, got {F._short(raw)}")
             continue
@@ -265,7 +183,7 @@ def parse(doc, source="<topology>"):
         if not isinstance(kind, str) or kind not in BY_NAME:
             p.add(f"{label}.kind", ("is required (written kind:, not type:)" if "type" in raw else "is required")
                   if kind is None else
-                  f"unknown kind {kind!r}{F._close(kind, BY_NAME)}; kinds: {', '.join(BY_NAME)}")
+                  f"unknown kind {F.quote(kind)}{F._close(kind, BY_NAME)}; kinds: {', '.join(BY_NAME)}")
             continue
         k = BY_NAME[kind]
         before = len(p.items)
@@ -312,7 +230,7 @@ def parse(doc, source="<topology>"):
         classes.setdefault(type(i.kind_module), (i.kind_module, []))[1].append(i)
     for kmod, ifaces in classes.values():
         kmod.check_all([i for i in ifaces if i.path not in invalid], p)
-    _cross_check(topo, p)
+    _cross_check(topo, p, invalid)
     from . import checks
     topo.checks = checks.parse(doc.get("checks"), p)
     checks.cross_check(topo, p)
@@ -335,7 +253,7 @@ def _route(v, path, p):
         else:
             net = ipaddress.ip_network(to)
     except ValueError as e:
-        p.add(f"{path}.to", f"{to!r} is not a network or 'default' ({e})")
+        p.add(f"{path}.to", f"{F.quote(to)} is not a network or 'default' ({F.cut(str(e), 120)})")
         return None
     if via is not None and via.version != net.version:
         p.add(f"{path}.via", f"{via} is IPv{via.version} but the destination {to} is IPv{net.version}")
@@ -346,8 +264,10 @@ def _route(v, path, p):
     return Route(to=net, netns=v.get("netns"), via=via, dev=v.get("dev"), metric=v.get("metric", 0), path=path)
 
 
-def _cross_check(topo, p):
-    """Rules across objects: namespaces, duplicates, references, cycles."""
+def _cross_check(topo, p, invalid=()):
+    """Rules across objects: namespaces, duplicates, references, cycles.
+    ``invalid``: paths of interfaces with a problem, whose port options are
+    not checked against their master (those rules assume valid fields)."""
     declared_ns = set(topo.namespaces)
 
     def check_ns(ns, path):
@@ -407,7 +327,8 @@ def _cross_check(topo, p):
                     if opt not in target.kind_module.port_options:
                         p.add(f"{iface.path}{sub}.{opt}", f"only for ports of a master that has it; "
                                                           f"{ref.name!r} is a {target.kind}")
-                if owner.port and all(o in target.kind_module.port_options for o in owner.port):
+                if owner.port and all(o in target.kind_module.port_options for o in owner.port) \
+                        and iface.path not in invalid:
                     target.kind_module.check_port(target, owner, p, f"{iface.path}{sub}")
             if fld in creation_refs:
                 deps.setdefault(iface.path, set()).add(target.path)
