@@ -74,8 +74,14 @@ class Context:
 
 # ---- the operations: each does its step and returns its inverse ------------
 
-def _ns_create(ctx, rec, ns):
-    ctx.k.create_ns(ns)
+def _ns_create(ctx, rec, ns, how=None):
+    """Make namespace ``ns``; ``how``: "finish" one left half made (a
+    /run/netns entry that is not a namespace yet), "lo" bring up the lo of
+    one made by an apply stopped before it did (nothing to undo)."""
+    if how == "lo":
+        ctx.k.lo_up(ns)
+        return None
+    ctx.k.create_ns(ns, finish=how == "finish")
     if ns not in rec.namespaces:
         rec.namespaces.append(ns)
     return lambda: _ns_delete(ctx, rec, ns)
@@ -242,12 +248,19 @@ def _route_del(ctx, rec, rk):
 
 
 def _sysctl_set(ctx, rec, ns, key, value):
+    had = (ns, key) in rec.sysctls
     with ctx.entered(ns):
         old = sysctl.read(key)
-        sysctl.write(key, value)
-    had = (ns, key) in rec.sysctls
-    if not had:
-        rec.sysctls[(ns, key)] = old
+        if not had:
+            rec.sysctls[(ns, key)] = old
+            if ns not in rec.namespaces:   # saved before the write: a stop right after it still restores it
+                rec.save()
+        try:
+            sysctl.write(key, value)
+        except OSError:
+            if not had:
+                rec.sysctls.pop((ns, key), None)
+            raise
 
     def undo():
         with ctx.entered(ns):

@@ -100,6 +100,12 @@ def main(argv=None):
     one line with its exit code; anything else is a bug, said in one line
     (exit 70; VNET_DEBUG=1 shows the traceback)."""
     cmd, args = "command", None
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None:   # closed (`vnet ... >&-`): what would go there goes nowhere
+            setattr(sys, name, open(os.devnull, "w", errors="backslashreplace"))
+        elif getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")   # a file name no encoding can show is no crash
     try:
         try:
             args = _p().parse_args(argv)
@@ -128,7 +134,7 @@ def main(argv=None):
     except SystemExit:
         raise
     except BaseException as e:   # a bug: one line, the traceback on request
-        return _internal_error(cmd, e)
+        return _internal_error(cmd, args, e)
 
 
 class _OutputError(Exception):
@@ -143,13 +149,15 @@ def _report(cmd, args, e):
         print(f"vnet {cmd}: {e}" if not hasattr(e, "problems") else str(e), file=sys.stderr)
 
 
-def _internal_error(cmd, e):
+def _internal_error(cmd, args, e):
     if os.environ.get("VNET_DEBUG"):
         import traceback
         traceback.print_exc()
     text = " ".join(f"{type(e).__name__}: {e}".split())
     if len(text) > 300:
         text = text[:300] + "..."
+    if getattr(args, "json", False):
+        print(json.dumps({"error": "InternalError", "message": text, "problems": None}))
     print(f"vnet {cmd}: internal error: {text} (set VNET_DEBUG=1 for the traceback)", file=sys.stderr)
     return 70
 
@@ -168,8 +176,8 @@ def _os_error(e):
     a refusal for want of privilege (exit 3), a file vnet could not use
     (exit 1), or, with neither, a bug (re-raised)."""
     import errno
-    from .kernel.netns import NotANamespace
-    if isinstance(e, NotANamespace):   # a /run/netns entry vnet must not touch: a conflict
+    from .kernel import netns
+    if isinstance(e, getattr(netns, "NotANamespace", ())):   # a /run/netns entry vnet must not touch
         from .errors import PlanError
         return PlanError(_os_text(e))
     if e.errno in (errno.EPERM, errno.EACCES):

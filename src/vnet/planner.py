@@ -97,6 +97,17 @@ def plan(topo, state, record):
         if state.has_ns(ns):
             if ns not in owned_ns:
                 conflicts.append(f"namespace {ns!r} exists and is not owned by topology {topo.name!r}")
+            elif not getattr(state.device(ns, "lo"), "up", True):   # made by an apply stopped before lo went up
+                ns_creates.append(Change("modify", f"netns {ns}", "its lo is down", ("ns_create", ns, "lo")))
+        elif ns in state.half_made:   # a /run/netns entry that is not a namespace (its maker was stopped)
+            if ns not in owned_ns:
+                from .kernel.netns import path
+                conflicts.append(f"namespace {ns!r}: {path(ns)} is not a network namespace (being made by "
+                                 f"another program, or left half made by one that was stopped) and is not owned "
+                                 f"by topology {topo.name!r}: left alone")
+            else:
+                ns_creates.append(Change("create", f"netns {ns}", "half made (an apply was stopped making it)",
+                                         ("ns_create", ns, "finish")))
         else:
             ns_creates.append(Change("create", f"netns {ns}", "does not exist", ("ns_create", ns)))
 
@@ -218,7 +229,7 @@ def plan(topo, state, record):
                                    f"no longer declared: restore {old}", ("sysctl_restore", ns, key, old)))
 
     for ns in record.namespaces:
-        if ns not in topo.namespaces and state.has_ns(ns):
+        if ns not in topo.namespaces and (state.has_ns(ns) or ns in state.half_made):
             ns_deletes.append(Change("delete", f"netns {ns}", "no longer declared", ("ns_delete", ns)))
 
     if conflicts:

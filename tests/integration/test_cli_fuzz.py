@@ -15,6 +15,8 @@ import random
 import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -69,6 +71,7 @@ def runs(capfd):
     def inproc(*argv):
         from vnet import cli
         capfd.readouterr()
+        t0 = time.monotonic()
         try:
             rc = cli.main([str(a) for a in argv])
         except SystemExit as e:
@@ -82,13 +85,13 @@ def runs(capfd):
         r.judge("in-process", argv, rc, out, err)
         if os.environ.get("FUZZ_VERBOSE"):
             with capfd.disabled():
-                print("in-process", argv, rc, out[-200:], err[-300:])
+                print("in-process", argv, rc, out[-200:], err[-300:], "T=%.2f" % (time.monotonic() - t0))
         return rc, out, err
 
     def sub(*argv, prefix=(), env=None, timeout=15, stdout=None, how="subprocess"):
         p = subprocess.Popen([*prefix, sys.executable, "-m", "vnet", *map(str, argv)], env=env or ENV,
                              stdin=subprocess.DEVNULL, stdout=stdout or subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, start_new_session=True)
+                             text=True, errors="backslashreplace", start_new_session=True)
         try:
             out, err = p.communicate(timeout=timeout)
             rc = p.returncode
@@ -291,6 +294,15 @@ def test_hostile_files_and_outputs(sandbox, runs, tmp_path):
     for cmd in (["schema"], ["show"], ["export"], ["script", FIG10], ["diagram", FIG10], ["show", "--json"]):
         with open("/dev/full", "w") as full:
             runs.sub(*cmd, stdout=full, how="stdout /dev/full:")
+    # stdout closed; a file name that is not UTF-8
+    odd = os.fsdecode(os.fsencode(str(tmp_path)) + b"/\xff.yaml")
+    with open(odd, "w") as f:
+        f.write(open(FIG10).read())
+    closed = ("sh", "-c", 'exec "$@" >&-', "sh")
+    for cmd in (["validate", odd], ["script", odd], ["diagram", odd], ["show"], ["schema"], ["plan", odd]):
+        runs.sub(*cmd)
+        rc, _out, _err = runs.sub(*cmd, prefix=closed, how="stdout closed:")
+        assert rc == 0
     # the lab's own state directory unusable
     plain = tmp_path / "plain-file"
     plain.write_text("")
@@ -387,14 +399,15 @@ def _can_run_as(prefix):
     return r.returncode == 0
 
 
-def test_without_privileges(sandbox, runs, tmp_path):
+def test_without_privileges(sandbox, runs):
     runs.inproc("apply", FIG10)
-    unreadable = tmp_path / "unreadable.yaml"
+    pub = Path("/run/fuzz")   # the sandbox's own /run: where nobody may look (pytest's tmp is root's alone)
+    pub.mkdir(mode=0o755)
+    unreadable = pub / "unreadable.yaml"
     unreadable.write_text(open(FIG10).read())
     unreadable.chmod(0)
     os.chown(unreadable, 65534, 65534)
-    os.chmod(tmp_path, 0o755)
-    out = tmp_path / "out"
+    out = pub / "out"
     out.mkdir(mode=0o500)
     os.chown(out, 65534, 65534)
     cmds = [["apply", FIG10], ["destroy", "fig10"], ["destroy", FIG10], ["plan", FIG10], ["show", FIG10],
@@ -415,5 +428,15 @@ def test_without_privileges(sandbox, runs, tmp_path):
                 assert rc == 3 and len((o + e).strip().splitlines()) == 1 and "root" in o + e, (how, cmd, o, e)
             if "unreadable" in cmd[-1]:
                 assert rc == 2 and "Permission denied" in e, (how, cmd, e)
+    # a state directory it cannot write, and a file big enough to be cached there
+    os.chmod("/run/vnet", 0o555)
+    big = pub / "big.yaml"
+    big.write_text("name: big\ninterfaces:\n" + "".join(f"  - {{name: d{i}, kind: dummy}}\n" for i in range(1500)))
+    assert big.stat().st_size > 32 << 10
+    for how, prefix in who:
+        for cmd in (["validate", big], ["plan", big], ["show", "fig10"], ["show", big], ["destroy", "big"]):
+            rc, o, e = runs.sub(*cmd, prefix=prefix, how=how + ", /run/vnet read-only")
+            assert rc == (0 if cmd[0] in ("validate", "plan") else 1 if cmd[1] == big else 3), (how, cmd, o, e)
+    os.chmod("/run/vnet", 0o755)
     assert os.path.exists("/run/netns/net1"), "an unprivileged run changed nothing"
     runs.verdict()

@@ -155,3 +155,226 @@ interfaces:
     assert r.returncode == 0, r.stderr
     assert json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"] == []
     sandbox.vnet("destroy", f)
+
+
+# ---- a stop at any instant: half-made namespaces, races, kills by time --------
+
+def _half_made(name):
+    """A /run/netns entry as a maker stopped between creating the file and
+    mounting the namespace on it leaves it: an empty file, not a namespace."""
+    fd = os.open(f"/run/netns/{name}", os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0)
+    os.close(fd)
+
+
+def _record(name, namespaces):
+    """A record as `vnet apply` writes it before making anything (its intent)."""
+    from vnet.ownership import Record
+    rec = Record(name)
+    rec.namespaces = list(namespaces)
+    rec.save()
+
+
+HALF = """name: half
+namespaces: [h1, h2]
+interfaces:
+  - {name: br0, kind: bridge}
+  - {name: v1, kind: veth, master: br0, peer: {name: eth0, netns: h1, addresses: [10.64.0.1/24]}}
+"""
+
+
+@pytest.mark.needs("bridge", "veth")
+def test_a_half_made_namespace_vnet_was_making_is_finished_by_apply(sandbox):
+    f = sandbox.write("half.yaml", HALF)
+    before = sandbox.dump_all()
+    _half_made("h1")
+    _record("half", ["h1", "h2"])
+    plan = json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"]
+    assert {"action": "create", "object": "netns h1", "reason": "half made (an apply was stopped making it)"} in plan
+    r = sandbox.vnet("apply", f, check=False)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"] == []
+    assert sandbox.sh("ip -n h1 -br addr show eth0").split()[2] == "10.64.0.1/24"
+    assert "UP" in sandbox.sh("ip -n h1 link show lo"), "lo of the finished namespace is down"
+    sandbox.vnet("destroy", "half")
+    assert sandbox.dump_all() == before and os.listdir("/run/netns") == []
+
+
+@pytest.mark.needs("bridge", "veth")
+def test_a_half_made_namespace_in_the_record_is_removed_by_destroy_or_by_an_apply_without_it(sandbox):
+    f = sandbox.write("half.yaml", HALF)
+    _half_made("h3")                       # a destroy stopped between unmounting and unlinking it
+    _record("half", ["h3"])
+    r = sandbox.vnet("destroy", "half", check=False)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert os.listdir("/run/netns") == [] and not os.path.exists("/run/vnet/half.json")
+    _half_made("h3")                       # an apply of a file that no longer declares it
+    _record("half", ["h3"])
+    plan = json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"]
+    assert {"action": "delete", "object": "netns h3", "reason": "no longer declared"} in plan
+    sandbox.vnet("apply", f)
+    assert sorted(os.listdir("/run/netns")) == ["h1", "h2"]
+    sandbox.vnet("destroy", "half")
+    assert os.listdir("/run/netns") == []
+
+
+@pytest.mark.needs("bridge", "veth")
+def test_a_half_made_namespace_not_ours_is_a_conflict_and_never_touched(sandbox):
+    f = sandbox.write("half.yaml", HALF)
+    _half_made("h1")          # someone else's `ip netns add h1`, stopped (or still running)
+    ino = os.stat("/run/netns/h1").st_ino
+    for args in (("apply", f), ("plan", f)):
+        r = sandbox.vnet(*args, check=False)
+        assert r.returncode == 6, f"vnet {args[0]}: exit {r.returncode}\n{r.stdout}{r.stderr}"
+        assert "/run/netns/h1 is not a network namespace" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    for args in (("show",), ("show", f), ("export",)):
+        r = sandbox.vnet(*args, check=False)
+        assert "Traceback" not in r.stderr and "setns" not in r.stderr, f"vnet {args}: {r.stderr}"
+    assert os.stat("/run/netns/h1").st_ino == ino and os.path.getsize("/run/netns/h1") == 0
+    assert os.listdir("/run/netns") == ["h1"] and not os.path.exists("/run/vnet/half.json")
+    # a namespace the lab only takes over: its lo down does not make it ours either
+    os.unlink("/run/netns/h1")
+    sandbox.vnet("apply", f)
+    sandbox.sh("ip -n h2 link set lo down")   # as an apply stopped before lo went up leaves it
+    plan = json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"]
+    assert plan == [{"action": "modify", "object": "netns h2", "reason": "its lo is down"}], plan
+    sandbox.vnet("apply", f)
+    assert "UP" in sandbox.sh("ip -n h2 link show lo")
+    assert json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"] == []
+    sandbox.vnet("destroy", "half")
+
+
+@pytest.mark.needs("bridge", "veth")
+def test_two_topologies_declaring_one_namespace_raced_never_crash(sandbox):
+    """Two topologies that both declare namespace `shared`, applied at once,
+    50 times: one wins, the other is refused (exit 6, or 3 when it lost the
+    race to make the namespace) with a message and no traceback; the
+    winner is whole and its destroy leaves nothing."""
+    import subprocess
+    import sys
+    files = [sandbox.write(f"{t}.yaml", f"""name: {t}
+namespaces: [shared, {t}-own]
+interfaces:
+  - {{name: {t}-br, kind: bridge}}
+  - {{name: {t}-v, kind: veth, master: {t}-br, peer: {{name: {t}-e, netns: shared}}}}
+""") for t in ("ta", "tb")]
+    before = sandbox.dump_all()
+    env = {**os.environ, "PYTHONPATH": os.path.join(os.path.dirname(__file__), "..", "..", "src")}
+    wins = {"ta": 0, "tb": 0}
+    for rnd in range(50):
+        procs = [subprocess.Popen([sys.executable, "-m", "vnet", "apply", f], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for f in (files if rnd % 2 else files[::-1])]
+        results = {}
+        for p in procs:
+            out, err = p.communicate(timeout=120)
+            t = "ta" if p.args[-1] == files[0] else "tb"
+            results[t] = p.returncode
+            assert "Traceback" not in err and p.returncode in (0, 3, 6), f"round {rnd}: {t} exited {p.returncode}\n{out}{err}"
+            assert p.returncode == 0 or "shared" in err, f"round {rnd}: {t}'s refusal does not name it: {err}"
+        winners = [t for t, rc in results.items() if rc == 0]
+        assert len(winners) == 1, f"round {rnd}: {results}"
+        wins[winners[0]] += 1
+        w = files[0] if winners[0] == "ta" else files[1]
+        assert json.loads(sandbox.vnet("plan", "--json", w).stdout)["changes"] == []
+        sandbox.vnet("destroy", winners[0])
+        assert not os.listdir("/run/vnet") or not [n for n in os.listdir("/run/vnet") if n.endswith(".json")]
+        assert sandbox.dump_all() == before, f"round {rnd}: something is left"
+
+
+def _star(n):
+    """A bridge in the sandbox's own namespace and ``n`` namespaces, each
+    with a veth into it and an address, plus a sysctl of the sandbox's own."""
+    lines = ["name: star", "namespaces: [" + ", ".join(f"s{i}" for i in range(n)) + "]", "interfaces:",
+             "  - {name: br0, kind: bridge, stp: false, addresses: [10.90.255.254/16]}"]
+    lines += [f"  - {{name: h{i}, kind: veth, master: br0, peer: {{name: eth0, netns: s{i}, "
+              f"addresses: [10.90.{i // 250}.{i % 250 + 1}/16]}}}}" for i in range(n)]
+    lines += ["sysctls:", "  - {key: net.ipv4.ip_forward, value: 1}", ""]
+    return "\n".join(lines)
+
+
+def _nothing_left(sandbox, forward, what):
+    """Nothing of the lab left: no namespace, no device but lo, no record, the sysctl restored."""
+    assert os.listdir("/run/netns") == [], f"{what}: namespaces left: {os.listdir('/run/netns')}"
+    links = [ln.split()[0] for ln in sandbox.sh("ip -br link").splitlines()]
+    assert links == ["lo"], f"{what}: devices left: {links}"
+    assert not [f for f in os.listdir("/run/vnet") if f.startswith("star.json")], f"{what}: {os.listdir('/run/vnet')}"
+    with open("/proc/sys/net/ipv4/ip_forward") as fh:
+        assert fh.read().strip() == forward, f"{what}: net.ipv4.ip_forward not restored"
+
+
+@pytest.mark.needs("bridge", "veth")
+def test_sigkill_at_any_instant_of_apply_and_destroy_recovers(sandbox):
+    """`vnet apply` and `vnet destroy` of a 60-namespace star killed
+    (SIGKILL) at 50 instants each, spread evenly over their measured
+    durations (making a namespace, a device, an address, the sysctl, the
+    record, or still starting): after each, `vnet apply` converges (the plan
+    is then empty) and `vnet destroy` leaves nothing."""
+    import subprocess
+    import sys
+    import time
+    f = sandbox.write("star.yaml", _star(60))
+    env = {**os.environ, "PYTHONPATH": os.path.join(os.path.dirname(__file__), "..", "..", "src")}
+    with open("/proc/sys/net/ipv4/ip_forward") as fh:
+        forward = fh.read().strip()
+
+    def run(*args, kill_after=None):
+        t0 = time.monotonic()
+        p = subprocess.Popen([sys.executable, "-m", "vnet", *args], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        if kill_after is not None:
+            try:
+                p.wait(kill_after)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        out, err = p.communicate(timeout=300)
+        return p.returncode, out, err, time.monotonic() - t0
+
+    def converges_then_clean(what):
+        rc, out, err, _t = run("apply", f)
+        assert rc == 0 and "Traceback" not in err, f"{what}: the next apply exited {rc}\n{out}{err}"
+        rc, out, err, _t = run("plan", "--json", f)
+        assert rc == 0 and json.loads(out)["changes"] == [], f"{what}: the plan after it: {out}{err}"
+        rc, out, err, _t = run("destroy", "star")
+        assert rc == 0 and "Traceback" not in err, f"{what}: destroy exited {rc}\n{out}{err}"
+        _nothing_left(sandbox, forward, what)
+
+    durations = {}
+    for _ in range(2):   # the median of a few: the machine is shared
+        rc, out, err, t_apply = run("apply", f)
+        assert rc == 0, err
+        rc, out, err, t_destroy = run("destroy", "star")
+        assert rc == 0, err
+        durations.setdefault("apply", []).append(t_apply)
+        durations.setdefault("destroy", []).append(t_destroy)
+    _nothing_left(sandbox, forward, "a plain apply and destroy")
+    took = {w: min(durations[w]) for w in durations}
+    n = 50
+
+    def killed(what, i, args):
+        """Run ``args`` killed at instant i of n of the measured duration of
+        ``what``; a run that ends first (the machine was less busy than when
+        measured) shortens the duration and is tried again."""
+        for _try in range(6):
+            at = took[what] * (i + 0.5) / n
+            rc, out, err, t = run(*args, kill_after=at)
+            assert rc in (0, -9) and "Traceback" not in err, f"{what} killed at {at:.3f} s: {rc}\n{err}"
+            if rc == -9:
+                return at
+            took[what] = min(took[what], t)
+            converges_then_clean(f"{what} that ended before its kill")
+            if what == "destroy":
+                assert run("apply", f)[0] == 0
+        raise AssertionError(f"{what} could not be killed at instant {i} of {n}: it ends too soon")
+
+    kills = 0
+    for i in range(n):
+        at = killed("apply", i, ("apply", f))
+        kills += 1
+        converges_then_clean(f"apply killed at {at:.3f} s of {took['apply']:.3f}")
+    for i in range(n):
+        rc, out, err, _t = run("apply", f)
+        assert rc == 0, err
+        at = killed("destroy", i, ("destroy", "star"))
+        kills += 1
+        converges_then_clean(f"destroy killed at {at:.3f} s of {took['destroy']:.3f}")
+    print(f"apply {took['apply']:.2f} s, destroy {took['destroy']:.2f} s; {kills} kills")
+    assert kills == 2 * n

@@ -39,6 +39,49 @@ def exists(name):
     return os.path.exists(path(name))
 
 
+NSFS_MAGIC = 0x6E736673
+NS_GET_NSTYPE = 0xB703   # _IO(0xb7, 0x3), Linux 4.11
+
+
+class NotANamespace(OSError):
+    """A /run/netns entry that is not a network namespace: an `ip netns add`
+    or a vnet apply stopped between making the file and mounting the
+    namespace on it (or someone else's file)."""
+
+    def __init__(self, name):
+        super().__init__(errno.EINVAL, f"{path(name)} exists but is not a network namespace "
+                                       "(half made: its maker was stopped, or it is not one)")
+        self.name = name
+
+
+def is_netns(fd):
+    """Is ``fd`` a network namespace (an nsfs file of type CLONE_NEWNET)?"""
+    buf = ctypes.create_string_buffer(256)   # struct statfs; f_type (a long) comes first
+    if _c().fstatfs(fd, buf) != 0:
+        return False
+    if ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF != NSFS_MAGIC:
+        return False
+    import fcntl
+    try:
+        return fcntl.ioctl(fd, NS_GET_NSTYPE) == CLONE_NEWNET
+    except OSError as e:
+        return e.errno in (errno.ENOTTY, errno.EINVAL)   # a kernel before 4.11: nsfs is enough
+
+
+def status(name):
+    """'absent', 'netns', or 'other' (an entry that is not a network namespace)."""
+    try:
+        fd = os.open(path(name), os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return "absent"
+    except IsADirectoryError:
+        return "other"
+    try:
+        return "netns" if is_netns(fd) else "other"
+    finally:
+        os.close(fd)
+
+
 def list_names():
     try:
         return sorted(os.listdir(NETNS_RUN_DIR))
@@ -51,11 +94,18 @@ def current_fd():
 
 
 def open_fd(name):
-    """An fd of a named namespace; None when absent."""
+    """An fd of a named namespace; None when absent. An entry that is not a
+    network namespace raises NotANamespace (setns would say only EINVAL)."""
     try:
-        return os.open(path(name), os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path(name), os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
+    except IsADirectoryError:
+        raise NotANamespace(name) from None
+    if not is_netns(fd):
+        os.close(fd)
+        raise NotANamespace(name)
+    return fd
 
 
 def _prepare_run_dir():
@@ -75,15 +125,28 @@ def _prepare_run_dir():
 _prepared = False
 
 
-def create(name):
+def create(name, finish=False):
     """Create the named namespace; return an fd of it. The thread's own
-    namespace is restored even on failure."""
+    namespace is restored even on failure. With ``finish``, an entry left
+    half made (a file that is not a namespace: its maker was stopped between
+    making the file and mounting the namespace on it) is made again; a
+    namespace found there instead was made by someone else meanwhile, and is
+    left alone (FileExistsError), as is any entry without ``finish``.
+
+    A stop at any instant leaves nothing, a half-made entry, or a namespace
+    (with lo still down if stopped before Kernel.create_ns brings it up)."""
     global _prepared
     if not _prepared:
         _prepare_run_dir()
         _prepared = True
     p = path(name)
-    fd = os.open(p, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0)
+    if finish and status(name) == "other":
+        delete(name)
+    try:
+        fd = os.open(p, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0)
+    except FileExistsError:
+        raise FileExistsError(errno.EEXIST, f"{p} exists: namespace {name!r} was made by someone else "
+                                            "meanwhile") from None
     os.close(fd)
     home = current_fd()
     try:

@@ -76,6 +76,7 @@ class State:
         self.namespaces = {}      # ns -> {name: Device}
         self.routes = {}          # ns -> [(dst, gw, oif name, metric, proto)]
         self.sysctls = {}         # (ns, key) -> value
+        self.half_made = set()    # /run/netns entries that are not namespaces (a maker stopped midway)
 
     def has_ns(self, ns):
         return ns in self.namespaces
@@ -95,12 +96,17 @@ def observe(k, namespaces, routes_in=(), sysctls=(), known=None):
     ``known`` is kept (references into it resolve through it)."""
     from ..kinds import identify, recognize
     raw = {}
-    for ns in dict.fromkeys(namespaces):
+    half_made = set()
+    asked = dict.fromkeys(namespaces)
+    for ns in asked:
         if not k.has(ns):
+            if k.half_made(ns):
+                half_made.add(ns)
             continue
         sock = k.sock(ns)
         raw[ns] = (rtnl.dump_links(sock), rtnl.dump_addrs(sock))
     st = State()
+    st.half_made = half_made
     by_index = {ns: {ln.ifindex: ln for ln in links} for ns, (links, _a) in raw.items()}
     kept = {ns: devs for ns, devs in (known.namespaces.items() if known else ()) if ns not in raw}
     for ns, devs in kept.items():
@@ -171,6 +177,7 @@ def observe(k, namespaces, routes_in=(), sysctls=(), known=None):
             if idx in names and not (a.version == 6 and a.ip.is_link_local):
                 devs[names[idx]].addresses.append(a)
     if known is not None:
+        st.half_made |= {ns for ns in known.half_made if ns not in asked}
         for ns, devs in kept.items():
             st.namespaces[ns] = devs
             if ns in known.routes:

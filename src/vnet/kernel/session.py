@@ -37,19 +37,33 @@ class Kernel:
         return self.fd(ns) is not None
 
     def fd(self, ns):
+        """The namespace's fd; None when there is no namespace of that name
+        (nothing, or an entry that is not one: see ``half_made``)."""
         if ns not in self._fds:
-            fd = netns.open_fd(ns)
+            try:
+                fd = netns.open_fd(ns)
+            except netns.NotANamespace:
+                return None
             if fd is None:
                 return None
             self._fds[ns] = fd
         return self._fds[ns]
+
+    def half_made(self, ns):
+        """Is there a /run/netns entry ``ns`` that is not a network namespace?"""
+        return ns is not None and ns not in self._fds and netns.status(ns) == "other"
+
+    def _missing(self, ns):
+        if self.half_made(ns):
+            return netns.NotANamespace(ns)
+        return FileNotFoundError(f"network namespace {ns!r} does not exist")
 
     def sock(self, ns):
         s = self._socks.get(ns)
         if s is None:
             fd = self.fd(ns)
             if fd is None:
-                raise FileNotFoundError(f"network namespace {ns!r} does not exist")
+                raise self._missing(ns)
             if ns is None:
                 s = netlink.Socket()
             else:
@@ -65,7 +79,7 @@ class Kernel:
             from .genl import Genl
             fd = self.fd(ns)
             if fd is None:
-                raise FileNotFoundError(f"network namespace {ns!r} does not exist")
+                raise self._missing(ns)
             with netns.entered(fd if ns is not None else None):
                 g = Genl(family)
             self._genl[(ns, family)] = g
@@ -78,18 +92,25 @@ class Kernel:
             return netns.entered(None)
         fd = self.fd(ns)
         if fd is None:
-            raise FileNotFoundError(f"network namespace {ns!r} does not exist")
+            raise self._missing(ns)
         return netns.entered(fd)
 
-    def create_ns(self, name):
+    def create_ns(self, name, finish=False):
+        """Make namespace ``name`` with lo up (``finish``: over an entry
+        left half made, see netns.create)."""
         self.forget(name)
-        self._fds[name] = netns.create(name)
-        from . import rtnl
+        self._fds[name] = netns.create(name, finish)
         try:
-            rtnl.set_link(self.sock(name), 1, up=True)  # lo up, so a lab can talk to itself
+            self.lo_up(name)
         except BaseException:   # not half made: the step fails whole (without CAP_NET_ADMIN, say)
             self.delete_ns(name)
             raise
+
+    def lo_up(self, name):
+        """lo up, so a lab can talk to itself (a namespace made by an apply
+        stopped before this has it down)."""
+        from . import rtnl
+        rtnl.set_link(self.sock(name), 1, up=True)
 
     def delete_ns(self, name):
         self.forget(name)
