@@ -8,25 +8,39 @@
         proc = lab.popen("net2", ["python3", "-m", "http.server"])   # stopped when the lab ends
 
 Processes run in a namespace the way `ip netns exec` runs them (network
-namespace only); what a lab started is stopped before its namespaces go."""
+namespace only); what a lab started is stopped before its namespaces go.
+
+A lab never takes over: a topology already applied outside it (a record of
+that name exists) is refused with LabInUse, naming the owner, unless the lab
+is made with ``reuse=True``; a reused lab is applied (converged to the file)
+but not destroyed on exit. A lab destroys only what it applied."""
 import contextlib
 import signal
 import subprocess
 
+from .errors import PlanError, VnetError
+
+
+class LabInUse(PlanError):
+    """The topology, or a namespace or device of it, is already applied
+    outside this lab (exit code 6, as a conflict)."""
+
 
 class Lab:
-    def __init__(self, topology, check=False):
+    def __init__(self, topology, check=False, reuse=False):
         self.topology = topology
         self.check_on_enter = check
+        self.reuse = reuse
         self.procs = []
         self._k = None
-        self.applied = False
+        self.applied = False    # by this lab: down() destroys it
+        self.reused = False     # applied before this lab: down() leaves it
 
     @classmethod
-    def from_file(cls, path, check=False):
+    def from_file(cls, path, check=False, reuse=False):
         """A lab from a topology file (validated now, applied on ``with`` or ``up()``)."""
         from . import load
-        return cls(load(path), check=check)
+        return cls(load(path), check=check, reuse=reuse)
 
     @property
     def name(self):
@@ -35,11 +49,20 @@ class Lab:
     # ---- life cycle ------------------------------------------------------------
     def up(self):
         """Apply the topology (verified); with ``check`` also run its checks
-        and raise CheckFailed if one fails."""
+        and raise CheckFailed if one fails. A topology applied outside the
+        lab raises LabInUse, unless ``reuse``."""
         from . import apply
         from .kernel.session import Kernel
+        if self.applied or self.reused:
+            raise RuntimeError(f"lab {self.name!r} is up already")
+        owner = _applied_outside(self.topology)
+        if owner and not (self.reuse and owner[0] == self.name):
+            raise LabInUse(owner[1])
         self._k = Kernel()
-        self.applied = True   # from here on, down() cleans up whatever apply left
+        if owner:
+            self.reused = True    # not ours to destroy
+        else:
+            self.applied = True   # from here on, down() cleans up whatever apply left
         apply(self.topology)
         if self.check_on_enter:
             failed = [r for r in self.check() if not r.ok]
@@ -48,7 +71,8 @@ class Lab:
         return self
 
     def down(self):
-        """Stop what the lab started, then destroy the topology."""
+        """Stop what the lab started, then destroy the topology if the lab
+        applied it (a reused one is left as it was found: applied)."""
         from . import destroy
         from .ownership import Record
         errors = []
@@ -67,7 +91,7 @@ class Lab:
                 destroy(self.name)
             except Exception as e:   # noqa: BLE001 - reported after the rest is closed
                 errors.append(e)
-        self.applied = False
+        self.applied = self.reused = False
         if self._k is not None:
             self._k.close()
             self._k = None
@@ -122,6 +146,36 @@ class Lab:
     def ping(self, ns, addr, timeout=2.0, count=1):
         from .check.ping import ping
         return ping(ns, addr, timeout=timeout, count=count)
+
+
+def _applied_outside(topo):
+    """(owner, message) when ``topo`` or one of its namespaces or devices is
+    already recorded by a topology (its own record first), else None."""
+    from .ownership import Record, recorded_names, state_dir
+    import os
+    rec = Record.load(topo.name)
+    if rec.exists():
+        src = f" from {rec.source}" if rec.source else ""
+        return topo.name, (f"topology {topo.name!r} is already applied (applied{src}; its record is {rec.path}): "
+                           f"a lab does not take over a topology it did not apply. Destroy it first "
+                           f"(vnet destroy {topo.name}), or reuse it (Lab(..., reuse=True), the vnet_reuse "
+                           f"marker or --vnet-reuse), which leaves it applied after the lab")
+    mine_ns = set(topo.namespaces)
+    mine_dev = {key for key, (i, _e) in topo.by_key().items() if i.kind_module.creatable}   # not externals
+    for other in recorded_names():
+        if other == topo.name:
+            continue
+        try:
+            o = Record.load(other)
+        except (OSError, ValueError, VnetError):
+            continue   # unreadable: apply says what it finds in the kernel
+        shared = sorted(mine_ns & set(o.namespaces)) or sorted(f"{d[1]}" + (f" in {d[0]}" if d[0] else "")
+                                                               for d in mine_dev & set(o.devices))
+        if shared:
+            return other, (f"topology {topo.name!r} declares {', '.join(map(repr, shared[:5]))}, owned by topology "
+                           f"{other!r} (its record is {os.path.join(state_dir(), other + '.json')}): a lab does not "
+                           f"take over what another topology applied")
+    return None
 
 
 class CheckFailed(AssertionError):
