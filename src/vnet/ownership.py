@@ -8,6 +8,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import time
 import zlib
 
@@ -129,10 +130,22 @@ def _corrupt(name, path, problem):
                       f"the topology owns (remove the file, and what it made by hand)")
 
 
+# the spec's NSNAME_RE and IFNAME_RE (vnet.spec.fields; a unit test keeps them equal): a record's names
+# become paths under /run/netns and /proc/sys, so a corrupt one must not name '..' or '/'
+_NSNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}")
+_IFNAME = re.compile(r"[^/:\s\x00]{1,15}")
+_SYSCTL = re.compile(r"net(\.[^./\s\x00]+)+")
+
+
 def _record_problem(d):
     """What is wrong with the decoded record ``d`` (None: nothing)."""
     def strs(v, none=False):
         return isinstance(v, str) or none and v is None
+
+    def name(pattern, none=False):
+        return lambda v: none and v is None or isinstance(v, str) and pattern.fullmatch(v) is not None
+
+    ns, dev = name(_NSNAME, none=True), name(_IFNAME, none=True)
 
     def each(key, ok, what):
         v = d.get(key, [])
@@ -153,15 +166,14 @@ def _record_problem(d):
     group = d.get("group", 0)
     if not isinstance(group, int) or isinstance(group, bool) or not 0 <= group < 1 << 32:
         return "'group' is not a link group number"
-    return (each("namespaces", strs, "a namespace name")
-            or each("devices", lambda x: isinstance(x, dict) and strs(x.get("netns"), True)
-                    and strs(x.get("name")) and strs(x.get("kind")), "a device {netns, name, kind}")
-            or each("routes", lambda x: isinstance(x, list) and len(x) == 5
-                    and all(isinstance(v, (str, int)) or v is None for v in x),
+    return (each("namespaces", name(_NSNAME), "a namespace name")
+            or each("devices", lambda x: isinstance(x, dict) and ns(x.get("netns")) and name(_IFNAME)(x.get("name"))
+                    and strs(x.get("kind")), "a device {netns, name, kind}")
+            or each("routes", lambda x: isinstance(x, list) and len(x) == 5 and ns(x[0]) and strs(x[1])
+                    and strs(x[2], True) and dev(x[3]) and isinstance(x[4], int) and not isinstance(x[4], bool),
                     "a route [netns, to, via, dev, metric]")
-            or each("sysctls", lambda x: isinstance(x, dict) and strs(x.get("netns"), True)
-                    and strs(x.get("key")) and isinstance(x.get("old"), (str, int, type(None))),
-                    "a sysctl {netns, key, old}"))
+            or each("sysctls", lambda x: isinstance(x, dict) and ns(x.get("netns")) and name(_SYSCTL)(x.get("key"))
+                    and isinstance(x.get("old"), (str, int, type(None))), "a sysctl {netns, key, old}"))
 
 
 def recorded_names():

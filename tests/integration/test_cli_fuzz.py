@@ -233,11 +233,12 @@ def _slow(argv):
 
 
 def test_random_argument_lists(sandbox, runs, tmp_path):
-    rng = random.Random(19)
+    # FUZZ_SEED and FUZZ_CASES explore further: `FUZZ_SEED=7 FUZZ_CASES=3000 pytest -k random_argument ...`
+    rng = random.Random(int(os.environ.get("FUZZ_SEED", 19)))
     files = Files(tmp_path, rng)
     runs.inproc("apply", FIG10)   # a topology to find by name, namespaces to enter
     slow = 0
-    for _ in range(420):
+    for _ in range(int(os.environ.get("FUZZ_CASES", 420))):
         argv = _argv(rng, files, tmp_path)
         if _slow(argv):
             slow += 1

@@ -65,6 +65,14 @@ def test_a_record_of_a_later_format_is_refused(state):
     ('{"routes": [["n1", "default"]]}', "routes[0] is not a route"),
     ('{"routes": [["n1", {}, null, null, 0]]}', "routes[0] is not a route"),
     ('{"sysctls": [{"netns": "n1", "key": 5, "old": "0"}]}', "sysctls[0] is not a sysctl"),
+    ('{"namespaces": [".."]}', "namespaces[0] is not a namespace name"),
+    ('{"namespaces": [""]}', "namespaces[0] is not a namespace name"),
+    ('{"devices": [{"netns": "../x", "name": "v0", "kind": "veth"}]}', "devices[0] is not a device"),
+    ('{"devices": [{"netns": null, "name": "a/b", "kind": "veth"}]}', "devices[0] is not a device"),
+    ('{"routes": [["n1", "0.0.0.0/0", null, "a/b", 0]]}', "routes[0] is not a route"),
+    ('{"routes": [["n1", "0.0.0.0/0", null, null, "0"]]}', "routes[0] is not a route"),
+    ('{"sysctls": [{"netns": null, "key": "net.ipv4/../../x", "old": "0"}]}', "sysctls[0] is not a sysctl"),
+    ('{"sysctls": [{"netns": null, "key": "kernel.panic", "old": "0"}]}', "sysctls[0] is not a sysctl"),
     ('{"group": "x"}', "'group' is not a link group number"),
     ('{"group": -1}', "'group' is not a link group number"),
     ('{"source": 3}', "'source' is not a path"),
@@ -95,3 +103,9 @@ def test_a_state_directory_that_cannot_be_written(tmp_path, monkeypatch):
     r.namespaces = ["n1"]
     with pytest.raises(StateError, match=f"cannot write the record of topology 'lab', {plain}/lab.json"):
         r.save()
+
+
+def test_record_names_are_checked_as_the_spec_checks_them():
+    from vnet import ownership
+    from vnet.spec import fields
+    assert ownership._NSNAME.pattern == fields.NSNAME_RE and ownership._IFNAME.pattern == fields.IFNAME_RE
