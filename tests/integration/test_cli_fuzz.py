@@ -164,11 +164,9 @@ class Files:
         if self.rng.random() < 0.2:
             import json
             return self._write(json.dumps(doc), ".json")
-        p = self._write(yaml.safe_dump(doc, sort_keys=False))
-        if "key_file" in open(src).read():   # keep its key files within reach
-            os.symlink(os.path.join(ROOT, "examples", "keys"), self.tmp / "keys") \
-                if not os.path.exists(self.tmp / "keys") else None
-        return p
+        if not os.path.exists(self.tmp / "keys"):   # key_file paths are relative to the file
+            os.symlink(os.path.join(ROOT, "examples", "keys"), self.tmp / "keys")
+        return self._write(yaml.safe_dump(doc, sort_keys=False))
 
     def garbage(self):
         choices = [b"", b"\x00\xff\xfe" * 50, b"null", b"[]", b"name: x", b"name: [", b"{", b"- - - -",
@@ -270,10 +268,13 @@ def test_exec_and_tunnel_with_random_arguments(sandbox, runs, tmp_path):
             ("--stats", [str(tmp_path / "stats"), "/nonexistent/s", str(tmp_path)]),
             ("--pidfile", [str(tmp_path / "pid"), "/nonexistent/p"]),
             ("--tap", None), ("--no-create", None), ("--supervise", None)]
-    for _ in range(14):
+    for i in range(16):
         argv = ["tunnel"]
-        for opt, values in rng.sample(opts, rng.randint(1, 6)) + [o for o in opts[:3] if rng.random() < 0.7]:
-            argv += [opt] + ([rng.choice(values)] if values else [])
+        required = [o for o in opts[:3] if rng.random() < 0.95]   # mostly a tunnel that can start
+        for opt, values in rng.sample(opts[3:], rng.randint(0, 4)) + required:
+            argv += [opt] + ([values[0] if rng.random() < 0.5 else rng.choice(values)] if values else [])
+        if i % 4 == 0:
+            argv = ["tunnel", "--dev", f"t{i}", "--listen", f"127.0.0.1:{5000 + i}", "--peer", "127.0.0.1:4999"]
         runs.sub(*argv, timeout=3)
     runs.verdict()
 
@@ -339,8 +340,12 @@ def test_corrupt_and_foreign_records(sandbox, runs, tmp_path):
     cases = dict(CORRUPT)
     cases["a newer vnet's"] = good.replace('"version": 1', '"version": 99')
     cases["a directory"] = None
+    cases["a namespace named '..'"] = good.replace('"net1"', '".."')
     for what, text in cases.items():
-        os.unlink(path) if os.path.isfile(path) else os.rmdir(path) if os.path.isdir(path) else None
+        if os.path.isdir(path):
+            os.rmdir(path)
+        elif os.path.exists(path):
+            os.unlink(path)
         if text is None:
             os.mkdir(path)
         else:
@@ -351,7 +356,7 @@ def test_corrupt_and_foreign_records(sandbox, runs, tmp_path):
             rc, out, err = runs.inproc(*cmd)
             assert rc == 8, (what, cmd, rc, out, err)
             assert "fig10.json" in out + err and ("newer vnet" in out + err) == (what == "a newer vnet's")
-    os.rmdir(path)
+    os.unlink(path)
     with open(path, "w") as f:
         f.write(good.replace('"version": 1,\n', ""))   # a record of before the version field: still read
     rc, _out, _err = runs.inproc("destroy", "fig10")
