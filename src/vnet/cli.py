@@ -21,7 +21,7 @@ def _p():
         if json_:
             s.add_argument("--json", action="store_true", help="machine-readable output")
         if lock:
-            s.add_argument("--lock-timeout", type=float, default=60.0, metavar="S",
+            s.add_argument("--lock-timeout", type=_seconds, default=60.0, metavar="S",
                            help="wait at most S seconds for another vnet command on this topology (0: don't wait)")
         return s
 
@@ -38,7 +38,8 @@ def _p():
             "or with no argument every namespace", file=False)
     e.add_argument("target", nargs="?", metavar="FILE|NAME")
     e.add_argument("--netns", action="append", metavar="NS", help="only this namespace (repeatable)")
-    e.add_argument("--name", help="topology name to write (default: the topology's, or 'exported')")
+    e.add_argument("--name", type=_topology_name,
+                   help="topology name to write (default: the topology's, or 'exported')")
     cmd("script", "the equivalent iproute2 commands")
     g = cmd("diagram", "draw a topology file, a topology's live state (NAME) or, with --live, every namespace "
             "of the machine, as the reference's figures do", file=False, json_=False)
@@ -64,7 +65,7 @@ def _p():
     t.add_argument("--key-env", metavar="VAR", help="environment variable with the key in hex")
     t.add_argument("--netns", help="namespace of the device and the socket")
     t.add_argument("--tap", action="store_true", help="a TAP device: carry Ethernet frames")
-    t.add_argument("--underlay-mtu", type=int, default=1500, help="MTU of the path to the peer (default 1500)")
+    t.add_argument("--underlay-mtu", type=_mtu, default=1500, help="MTU of the path to the peer (default 1500)")
     t.add_argument("--stats", metavar="FILE", help="write the counters here on SIGUSR1 and at exit")
     t.add_argument("--pidfile", metavar="FILE", help="write the pid here once the tunnel runs")
     t.add_argument("--no-create", action="store_true",
@@ -78,11 +79,32 @@ def _p():
     return p
 
 
-def _nice(text):
-    n = int(text)
-    if not -20 <= n <= 19:
-        raise argparse.ArgumentTypeError(f"{n}: a nice value is -20..19")
+def _number(text, kind, lo, hi, what):
+    try:
+        n = kind(text)
+    except ValueError:
+        n = None
+    if n is None or not lo <= n <= hi:   # nan too (for seconds: a deadline never reached)
+        raise argparse.ArgumentTypeError(f"{text!r}: {what}")
     return n
+
+
+def _seconds(text):
+    return _number(text, float, 0, float("inf"), "give a number of seconds, 0 or more")
+
+
+def _mtu(text):
+    return _number(text, int, 68, 65535, "an MTU is 68..65535")
+
+
+def _topology_name(text):
+    if not _is_name(text):
+        raise argparse.ArgumentTypeError(f"{text!r}: a topology name is 1-32 of a-z, 0-9, '-'")
+    return text
+
+
+def _nice(text):
+    return _number(text, int, -20, 19, "a nice value is -20..19")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -129,3 +129,17 @@ def test_import_vnet_cli_is_light():
     heavy = {"yaml", "pydantic", "graphviz", "cryptography", "ctypes", "vnet.spec", "vnet.kernel"}
     assert not heavy & set(modules.split())
     assert float(seconds) < 0.5
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["apply", "--lock-timeout", "nan", FIG10], "--lock-timeout: 'nan': give a number of seconds, 0 or more"),
+    (["destroy", "--lock-timeout", "-1", "x"], "--lock-timeout: '-1': give a number of seconds, 0 or more"),
+    (["tunnel", "--dev", "t", "--listen", "1.2.3.4:1", "--peer", "1.2.3.4:2", "--underlay-mtu", "0"],
+     "--underlay-mtu: '0': an MTU is 68..65535"),
+    (["tunnel", "--dev", "t", "--listen", "1.2.3.4:1", "--peer", "1.2.3.4:2", "--nice", "x"],
+     "--nice: 'x': a nice value is -20..19"),
+    (["export", "--name", "Not A Name"], "--name: 'Not A Name': a topology name is 1-32 of a-z, 0-9, '-'"),
+])
+def test_option_values_are_checked_as_usage(capsys, argv, said):
+    rc, _out, err = run(capsys, *argv)
+    assert rc == 1 and err.rstrip().endswith(said)
