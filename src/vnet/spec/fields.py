@@ -19,13 +19,22 @@ class Problems:
         self.items = []
 
     def add(self, path, msg):
+        if len(self.items) >= MAX_PROBLEMS:   # counted (callers compare counts), not kept
+            self.items.append(None)
+            return
         line = f"{self.prefix}: {path}: {msg}" if path else f"{self.prefix}: {msg}"
         if len(line) > MAX_MESSAGE:   # values are quoted short; this bounds what slips through
             line = line[:MAX_MESSAGE - 3] + "..."
         self.items.append(line)
 
+    def lines(self):
+        """The problems to show: the first MAX_PROBLEMS, and how many more."""
+        more = len(self.items) - MAX_PROBLEMS
+        return self.items[:MAX_PROBLEMS] + ([f"{self.prefix}: ... and {more} more problems"] if more > 0 else [])
+
 
 MAX_MESSAGE = 600   # characters of one problem line: the longest real one is about 400
+MAX_PROBLEMS = 200  # problem lines shown: a file with more is wrong throughout
 QUOTE = 80          # characters of a bad value quoted in a message
 
 

@@ -63,117 +63,158 @@ def _scalar_constructors(yaml):
 
 
 def read_yaml(text):
-    """Read YAML text; yaml.YAMLError on a syntax error. The C parser
-    composes the node graph and the nodes become Python objects here,
-    scalars by PyYAML's own constructors (same values, at half the cost of
-    PyYAML's generic constructor)."""
+    """Read YAML text; yaml.YAMLError on a syntax error. Python data is
+    built straight from the C parser's events, scalars by PyYAML's own
+    constructors (the same values as yaml.safe_load): no node graph, whose
+    nodes and marks took six times the memory of the data, and twice
+    the time."""
     import yaml
-    node = yaml.compose(text, Loader=yaml_loader())
-    if node is None:
-        return Read(None, [])
-    b = _Builder(_scalar_constructors(yaml))
-    doc = b.value(node, 1)
-    return Read(doc, [(_key_path(_node_path(node, m), k), f"given twice, at lines {first.start_mark.line + 1} "
-                                                         f"and {k.start_mark.line + 1} (only the last would count)")
-                      for m, first, k in b.dups])
+    loader = yaml_loader()(text)
+    try:
+        b = _Events(loader, yaml)
+        loader.get_event()                    # stream start
+        if loader.check_event(yaml.StreamEndEvent):
+            return Read(None, [])
+        loader.get_event()                    # document start
+        doc, _h = b.value(loader.get_event(), 1)
+        loader.get_event()                    # document end
+        if not loader.check_event(yaml.StreamEndEvent):
+            ev = loader.get_event()
+            raise yaml.composer.ComposerError("expected a single document in the stream", None,
+                                              "but found another document", ev.start_mark)
+    finally:
+        loader.dispose()
+    return Read(doc, [(_path_to(doc, m, key), f"given twice, at lines {a} and {b_} (only the last would count)")
+                      for m, key, a, b_ in b.dups])
 
 
-def _key_path(path, key):
-    k = label(key.value) if isinstance(key.value, str) else "?"
-    return f"{path}.{k}" if path else k
+class _Events:
+    """Python data from parser events; anchors are shared objects."""
 
+    def __init__(self, loader, yaml):
+        self.loader, self.yaml = loader, yaml
+        self.scalars = _scalar_constructors(yaml)
+        self.anchors = {}   # anchor -> (value, height); height None while it is being made
+        self.dups = []      # (mapping, key, first line, repeated line)
 
-class _Builder:
-    def __init__(self, scalars):
-        self.scalars = scalars
-        self.memo = {}    # id(node) -> (value, height); height None while it is being made
-        self.dups = []    # (mapping node, first key node, repeated key node)
-
-    def value(self, node, depth):
-        got = self.memo.get(id(node))
-        if got is not None:   # an alias, or a scalar seen before
-            v, height = got
-            if height is None:
-                return Odd("a value that contains itself")
-            return v if depth + height <= MAX_DEPTH else Odd(f"a value nested more than {MAX_DEPTH} levels deep")
-        tag = node.tag
-        if tag == _STR:
-            return node.value
-        if depth > MAX_DEPTH:
-            return Odd(f"a value nested more than {MAX_DEPTH} levels deep")
-        if tag == _MAP:
-            out = {}
-            self.memo[id(node)] = (out, None)
-            h = self._mapping(node, out, depth)
-        elif tag == _SEQ:
-            out = []
-            self.memo[id(node)] = (out, None)
-            h = 0
-            for x in node.value:
-                out.append(self.value(x, depth + 1))
-                h = max(h, self._height(x))
+    def value(self, ev, depth):
+        """(value, height) of the value that ``ev`` starts."""
+        y = self.yaml
+        cls = type(ev)
+        if cls is y.ScalarEvent:
+            v = self._scalar(ev)
+            if ev.anchor:
+                self.anchors[ev.anchor] = (v, 1)
+            return v, 1
+        if cls is y.AliasEvent:
+            got = self.anchors.get(ev.anchor)
+            if got is None:
+                raise y.composer.ComposerError(None, None, f"found undefined alias {ev.anchor!r}", ev.start_mark)
+            v, h = got
+            if h is None:
+                return Odd("a value that contains itself"), 1
+            return (v, h) if depth + h <= MAX_DEPTH + 1 else (Odd(f"a value nested more than {MAX_DEPTH} levels deep"), 1)
+        mapping = cls is y.MappingStartEvent
+        kind = _MAP if mapping else _SEQ
+        if depth > MAX_DEPTH or ev.tag not in (None, "!", kind):
+            self._skip()
+            v = Odd(f"a value nested more than {MAX_DEPTH} levels deep" if depth > MAX_DEPTH else
+                    f"a value tagged {ev.tag}")
+            h = 1
         else:
-            out, h = self._scalar(node), 0
-        self.memo[id(node)] = (out, h + 1)
-        return out
+            v = {} if mapping else []
+            if ev.anchor:
+                self.anchors[ev.anchor] = (v, None)
+            h = 1 + (self._mapping(v, depth) if mapping else self._sequence(v, depth))
+        if ev.anchor:
+            self.anchors[ev.anchor] = (v, h)
+        return v, h
 
-    def _height(self, node):
-        got = self.memo.get(id(node))
-        return got[1] or 0 if got is not None else 1
+    def _scalar(self, ev):
+        tag = ev.tag
+        if tag is None or tag == "!":
+            tag = self.loader.resolve(self.yaml.ScalarNode, ev.value, ev.implicit)
+        if tag == _STR:
+            return ev.value
+        if tag == _MERGE:
+            return _MERGE_KEY
+        f = self.scalars.get(tag)
+        if f is None:
+            return Odd(f"a value tagged {tag}")
+        if tag.endswith(":int") and len(ev.value) > 64:
+            return ev.value   # int() refuses 4,300 digits; out of range as text
+        return f(self.yaml.ScalarNode(tag, ev.value))
 
-    def _scalar(self, node):
-        f = self.scalars.get(node.tag)
-        if f is None or not isinstance(node.value, str):
-            return Odd(f"a value tagged {node.tag}")
-        if node.tag.endswith(":int") and len(node.value) > 64:
-            return node.value   # int() refuses 4,300 digits; out of range as text
-        return f(node)
+    def _skip(self):
+        """Past the end of the collection just started, without recursion."""
+        y, level = self.yaml, 1
+        while level:
+            ev = self.loader.get_event()
+            if isinstance(ev, (y.MappingStartEvent, y.SequenceStartEvent)):
+                level += 1
+            elif isinstance(ev, (y.MappingEndEvent, y.SequenceEndEvent)):
+                level -= 1
 
-    def _mapping(self, node, out, depth):
-        h, merged, first = 0, {}, {}
-        for k, v in node.value:
-            if k.tag == _MERGE:   # `<<: *base`: its keys, below the ones written here
-                for src in (v.value if v.tag == _SEQ else [v]):
-                    m = self.value(src, depth + 1)
-                    for kk, vv in (m.items() if isinstance(m, dict) else [(Odd("a merge of a non-mapping"), m)]):
-                        merged.setdefault(kk, vv)
-                    h = max(h, self._height(src) - 1)
-                continue
-            key = self.value(k, depth + 1)
+    def _sequence(self, out, depth):
+        h, get, end = 0, self.loader.get_event, self.yaml.SequenceEndEvent
+        while True:
+            ev = get()
+            if type(ev) is end:
+                return h
+            v, vh = self.value(ev, depth + 1)
+            out.append(v)
+            h = max(h, vh)
+
+    def _mapping(self, out, depth):
+        h, get, end = 0, self.loader.get_event, self.yaml.MappingEndEvent
+        merged, lines = {}, {}
+        while True:
+            ev = get()
+            if type(ev) is end:
+                break
+            line = ev.start_mark.line + 1
+            key, _kh = self.value(ev, depth + 1)
             if isinstance(key, (list, dict)):
                 key = Odd("a mapping or list as a key")
-            if key in out:
-                self.dups.append((node, first[key], k))
+            elif key in lines:
+                self.dups.append((out, key, lines[key], line))
+            elif key is not _MERGE_KEY:
+                lines[key] = line
+            v, vh = self.value(get(), depth + 1)
+            h = max(h, vh)
+            if key is _MERGE_KEY:   # `<<: *base`: its keys, below the ones written here
+                for m in (v if isinstance(v, list) else [v]):
+                    for kk, vv in (m.items() if isinstance(m, dict) else [(Odd("a merge of a non-mapping"), m)]):
+                        merged.setdefault(kk, vv)
             else:
-                first[key] = k
-            out[key] = self.value(v, depth + 1)
-            h = max(h, self._height(v))
+                out[key] = v
         for kk, vv in merged.items():
             out.setdefault(kk, vv)
         return h
 
 
-def _node_path(root, target):
-    """Where ``target`` (a mapping node) is, in the loader's notation
-    (``interfaces[3] (veth1).peer``); found by a walk, only for a problem."""
-    stack, seen = [(root, "")], set()
+_MERGE_KEY = Odd("<<")
+
+
+def _path_to(doc, target, key):
+    """Where ``key`` of mapping ``target`` is, in the loader's notation
+    (``interfaces[3] (veth1).mtu``): found by a walk, only for a problem."""
+    stack, seen = [(doc, "")], set()
     while stack:
-        node, path = stack.pop()
-        if node is target:
-            return path
-        if id(node) in seen or not isinstance(node.value, list):
+        v, path = stack.pop()
+        if v is target:
+            k = label(key) if isinstance(key, str) else "?"
+            return f"{path}.{k}" if path else k
+        if id(v) in seen:
             continue
-        seen.add(id(node))
-        if node.tag == _MAP:
-            for k, v in node.value:
-                if isinstance(k.value, str):
-                    stack.append((v, f"{path}.{label(k.value)}" if path else label(k.value)))
-        else:
-            for i, v in enumerate(node.value):
-                name = next((n.value for kk, n in v.value if kk.value == "name" and isinstance(n.value, str))
-                            if v.tag == _MAP else (), None)
-                stack.append((v, f"{path}[{i}]" + (f" ({label(name)})" if name is not None else "")))
-    return ""
+        seen.add(id(v))
+        if isinstance(v, dict):
+            stack += [(x, f"{path}.{label(k)}" if path else label(k)) for k, x in v.items() if isinstance(k, str)]
+        elif isinstance(v, list):
+            stack += [(x, f"{path}[{i}]" + (f" ({label(x['name'])})" if isinstance(x, dict) and
+                                             isinstance(x.get("name"), str) else ""))
+                      for i, x in enumerate(v)]
+    return "?"
 
 
 def label(name):
@@ -204,10 +245,11 @@ def read_json(text):
     if not twice:
         return Read(doc, [])
     w = _JsonWalk(text)
-    doc = w.value(w.skip(0), 1, "")
+    doc = w.value(w.skip(0), 1)
     if w.skip(w.pos) != len(text):
         raise ValueError(f"extra data: {w.where(w.pos)}")
-    return Read(doc, w.dups)
+    return Read(doc, [(_path_to(doc, m, key), f"given twice, at lines {a} and {b} (only the last would count)")
+                      for m, key, a, b in w.dups])
 
 
 _WS = re.compile(r"[ \t\n\r]*")
@@ -216,9 +258,9 @@ _LITERALS = {"true": True, "false": False, "null": None}
 
 
 class _JsonWalk:
-    """A JSON reader that knows where it is: lines for keys given twice,
-    paths for them and for values nested too deep (built as ``Odd``).
-    Recursion stops at MAX_DEPTH; deeper text is skipped by counting."""
+    """A JSON reader that knows lines: of keys given twice. Recursion stops
+    at MAX_DEPTH (a deeper value is an ``Odd``); deeper text is skipped by
+    counting brackets."""
 
     def __init__(self, text):
         import json.decoder
@@ -235,7 +277,7 @@ class _JsonWalk:
     def fail(self, pos, what):
         raise ValueError(f"{what}: {self.where(pos)}")
 
-    def value(self, pos, depth, path):
+    def value(self, pos, depth):
         t = self.text
         c = t[pos:pos + 1]
         if c == '"':
@@ -245,9 +287,9 @@ class _JsonWalk:
             self._skip_nested(pos)
             return Odd(f"a value nested more than {MAX_DEPTH} levels deep")
         if c == "{":
-            return self._object(pos, depth, path)
+            return self._object(pos, depth)
         if c == "[":
-            return self._array(pos, depth, path)
+            return self._array(pos, depth)
         m = _NUMBER.match(t, pos)
         if m:
             self.pos = m.end()
@@ -259,7 +301,7 @@ class _JsonWalk:
                 return v
         self.fail(pos, "expecting a value")
 
-    def _object(self, pos, depth, path):
+    def _object(self, pos, depth):
         out, lines = {}, {}
         pos = self.skip(pos + 1)
         if self.text[pos:pos + 1] == "}":
@@ -273,12 +315,11 @@ class _JsonWalk:
             pos = self.skip(pos)
             if self.text[pos:pos + 1] != ":":
                 self.fail(pos, "expecting ':'")
-            sub = f"{path}.{label(key)}" if path else label(key)
             if key in out:
-                self.dups.append((sub, f"given twice, at lines {lines[key]} and {line} (only the last would count)"))
+                self.dups.append((out, key, lines[key], line))
             else:
                 lines[key] = line
-            out[key] = self.value(self.skip(pos + 1), depth + 1, sub)
+            out[key] = self.value(self.skip(pos + 1), depth + 1)
             pos = self.skip(self.pos)
             c = self.text[pos:pos + 1]
             if c == "}":
@@ -288,17 +329,14 @@ class _JsonWalk:
                 self.fail(pos, "expecting ',' or '}'")
             pos = self.skip(pos + 1)
 
-    def _array(self, pos, depth, path):
+    def _array(self, pos, depth):
         out = []
         pos = self.skip(pos + 1)
         if self.text[pos:pos + 1] == "]":
             self.pos = pos + 1
             return out
         while True:
-            i = len(out)
-            out.append(self.value(pos, depth + 1, f"{path}[{i}]"))
-            if isinstance(out[-1], dict) and isinstance(out[-1].get("name"), str):
-                self._name_item(path, i, out[-1]["name"])
+            out.append(self.value(pos, depth + 1))
             pos = self.skip(self.pos)
             c = self.text[pos:pos + 1]
             if c == "]":
@@ -307,13 +345,6 @@ class _JsonWalk:
             if c != ",":
                 self.fail(pos, "expecting ',' or ']'")
             pos = self.skip(pos + 1)
-
-    def _name_item(self, path, i, name):
-        """Paths found inside item ``i`` (made before its name was known) get it."""
-        bare = f"{path}[{i}]"
-        named = f"{bare} ({label(name)})"
-        self.dups = [(named + p[len(bare):] if p == bare or p.startswith(bare + ".") or p.startswith(bare + "[")
-                      else p, m) for p, m in self.dups]
 
     def _skip_nested(self, pos):
         """Past the array or object at ``pos``, without recursion."""
