@@ -171,6 +171,11 @@ class Files:
     def garbage(self):
         choices = [b"", b"\x00\xff\xfe" * 50, b"null", b"[]", b"name: x", b"name: [", b"{", b"- - - -",
                    b"name: ok\nnamespaces: " + b"[" * 300, b"&a [*a]", b"\t\tname: x",
+                   b"name: " + b"[" * 999 + b"]" * 999, b"name: x\ninterfaces: [{name: d, kind: dummy, mtu: "
+                   + b"{a: " * 999 + b"1" + b"}" * 999 + b"}]", b'{"name": "x", "interfaces": ' + b"[" * 5000,
+                   b"name: x\ninterfaces:\n  - {name: br0, kind: bridge, vlan_filtering: true}\n"
+                   b"  - {name: d0, kind: dummy, master: br0, vlans: [{vid: 4095}]}\n",
+                   b"a: &a [" + b"*a, " * 50 + b"]\nname: [*a, *a, *a, *a, *a, *a, *a, *a]",
                    bytes(self.rng.randrange(256) for _ in range(self.rng.randint(1, 400)))]
         return self._write(self.rng.choice(choices), self.rng.choice([".yaml", ".json", ".txt"]))
 
@@ -247,7 +252,7 @@ def test_random_argument_lists(sandbox, runs, tmp_path):
 
 
 def test_exec_and_tunnel_with_random_arguments(sandbox, runs, tmp_path):
-    rng = random.Random(1919)
+    rng = random.Random(100 * int(os.environ.get("FUZZ_SEED", 19)) + 19)
     runs.inproc("apply", FIG10)
     # commands that succeed, or fail before they run: a command's own exit code is its own
     cmds = [["true"], ["sh", "-c", "echo ran"], ["/nonexistent"], [str(tmp_path)], [], ["--"]]
