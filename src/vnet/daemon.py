@@ -1,6 +1,7 @@
 """Programs vnet runs for a device (teamd for a team, `vnet tunnel` for a
 TUN/TAP tunnel): a state directory per namespace under /run/vnet, a pid
 file each, started in the device's namespace, stopped before it goes."""
+import contextlib
 import os
 import signal
 import time
@@ -83,6 +84,49 @@ def _die_with_parent(parent):
     return setup
 
 
+# A program started for a device must not outlive a starter killed before it
+# knew the program was running (a `vnet apply` killed by SIGKILL between
+# starting a tunnel's supervisor and seeing it ready): it would run on as an
+# orphan nobody recorded, beside the one the next apply starts. So it is
+# started held: it gets SIGTERM if its starter dies, until the starter, having
+# seen it ready, lets it go (a byte on its stdin).
+HOLD_ENV = "VNET_HELD_BY_STARTER"
+
+
+def start_held(argv, **kw):
+    """Popen ``argv`` held by this process (see above); ``let_go`` it once ready."""
+    import subprocess
+    env = {**(kw.pop("env", None) or os.environ), HOLD_ENV: "1"}
+    return subprocess.Popen(argv, stdin=subprocess.PIPE, env=env, preexec_fn=_die_with_parent(os.getpid()), **kw)
+
+
+def let_go(proc):
+    """Tell a program started by ``start_held`` that it may outlive us."""
+    try:
+        proc.stdin.write(b"\n")
+        proc.stdin.close()
+    except OSError:
+        pass   # it has ended: whoever looks next finds it dead
+
+
+def _wait_to_be_let_go(held, timeout=120):
+    """In a program started held: wait for the starter's word, then no more
+    SIGTERM when it dies. False when the starter died (or closed) first."""
+    import select
+    if not held:
+        return True
+    ready, _w, _x = select.select([0], [], [], timeout)
+    word = os.read(0, 1) if ready else b""
+    if not word:
+        return False
+    import ctypes
+    ctypes.CDLL(None).prctl(1, 0)   # PR_SET_PDEATHSIG: none
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    return True
+
+
 def supervise(argv, name, pidfile=None, final=(2,), restart_args=(), say=None):
     """Run ``argv`` (a program, ``name`` in the log lines, that writes the pid file it is given with
     ``--pidfile`` once it handles its signals) and start it again, with
@@ -93,13 +137,16 @@ def supervise(argv, name, pidfile=None, final=(2,), restart_args=(), say=None):
     ends before it is ready ends the supervisor with its exit code (so that
     whoever started it hears of it). This process's own pid file is written
     once the first run is ready; the running child's is ``pidfile`` +
-    ".child". The child gets SIGTERM if the supervisor dies. Returns the exit
-    code."""
+    ".child". The child gets SIGTERM if the supervisor dies. Started by
+    ``start_held``, it stops (its pid file removed) if its starter dies
+    before it lets it go (``let_go``) once its pid file is there. Returns the
+    exit code."""
     import shutil
     import subprocess
     import sys
     import tempfile
     say = say or (lambda text: print(text, file=sys.stderr, flush=True))
+    held = os.environ.pop(HOLD_ENV, None)   # not for the child
     private = None if pidfile else tempfile.mkdtemp(prefix="vnet-supervise-")
     child_pidfile = (pidfile or os.path.join(private, "run.pid")) + ".child"
     state = {"child": None, "stopping": False}
@@ -124,7 +171,8 @@ def supervise(argv, name, pidfile=None, final=(2,), restart_args=(), say=None):
     try:
         while not state["stopping"]:
             state["child"] = c = subprocess.Popen([*argv, *(() if first else restart_args), "--pidfile",
-                                                   child_pidfile], preexec_fn=_die_with_parent(os.getpid()))
+                                                   child_pidfile], preexec_fn=_die_with_parent(os.getpid()),
+                                                  stdin=subprocess.DEVNULL)
             if state["stopping"]:   # told to stop while the child was being made
                 c.send_signal(signal.SIGTERM)
             started = time.monotonic()
@@ -135,6 +183,10 @@ def supervise(argv, name, pidfile=None, final=(2,), restart_args=(), say=None):
                 return rc if rc >= 0 else 128 - rc
             if first and pidfile and not state["stopping"]:
                 write_pidfile(pidfile)
+                if not _wait_to_be_let_go(held):   # its starter died before it knew: no orphan
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(pidfile)
+                    on_stop()
             first = False
             rc = c.wait()
             ran = time.monotonic() - started

@@ -121,8 +121,9 @@ class Record:
         self._saved = text
 
     def remove(self):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+        for p in (self.path, self.path + ".tmp"):   # a save stopped before its rename leaves the .tmp
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(p)
 
 
 def _corrupt(name, path, problem):

@@ -24,8 +24,12 @@ def open_dev():
         return os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
 
 
-def create(name, tap, owner=None, group=None, multi_queue=False, vnet_hdr=False):
-    """Create a persistent device in the calling thread's namespace."""
+def create(name, tap, owner=None, group=None, multi_queue=False, vnet_hdr=False, link_group=None):
+    """Create a persistent device in the calling thread's namespace; with
+    ``link_group``, tagged with that link group before it is made persistent:
+    until then it lives only as long as this process holds it, so a process
+    killed in between leaves no device, and never an untagged one (which
+    would pass for someone else's)."""
     flags = (IFF_TAP if tap else IFF_TUN) | IFF_NO_PI
     if multi_queue:
         flags |= IFF_MULTI_QUEUE
@@ -38,6 +42,13 @@ def create(name, tap, owner=None, group=None, multi_queue=False, vnet_hdr=False)
             fcntl.ioctl(fd, TUNSETOWNER, owner)
         if group is not None:
             fcntl.ioctl(fd, TUNSETGROUP, group)
+        if link_group is not None:
+            from . import netlink, rtnl
+            s = netlink.Socket()
+            try:
+                rtnl.set_link_by_name(s, name, attrs=rtnl.link_attrs(group=link_group))
+            finally:
+                s.close()
         fcntl.ioctl(fd, TUNSETPERSIST, 1)
     finally:
         os.close(fd)

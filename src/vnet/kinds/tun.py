@@ -3,7 +3,6 @@ from ..kernel import netlink as nl
 from ..kernel import rtnl, tuntap
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -94,7 +93,8 @@ class TunTap(Kind):
         o = iface.options
         with ctx.entered(iface.netns):
             tuntap.create(iface.name, tap=self.type_id == 2, owner=o.get("owner"), group=o.get("group"),
-                          multi_queue=bool(o.get("multi_queue")), vnet_hdr=bool(o.get("vnet_hdr")))
+                          multi_queue=bool(o.get("multi_queue")), vnet_hdr=bool(o.get("vnet_hdr")),
+                          link_group=ctx.group)   # tagged before it outlives us
         attrs = rtnl.link_attrs(mtu=iface.mtu, mac=iface.mac, group=ctx.group,
                                 master=ctx.ifindex(*iface.master_key()) if iface.master else None)
         sock, idx = ctx.sock(iface.netns), ctx.ifindex(*iface.key)
@@ -104,7 +104,7 @@ class TunTap(Kind):
             ctx.joined(iface)
         if down_first and iface.up:
             rtnl.set_link(sock, idx, up=True)
-        if iface.options.get("tunnel"):
+        if (iface.options.get("tunnel") or {}).get("listen"):   # not a dead one's observed state, restored by undo
             self._start_tunnel(iface)
 
     def _start_tunnel(self, iface):
@@ -119,8 +119,7 @@ class TunTap(Kind):
         log = os.path.join(d, f"{iface.name}.log")
         env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))}
         with open(log, "w") as out:
-            p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,
-                                 start_new_session=True)
+            p = daemon.start_held(argv, stdout=out, stderr=out, env=env, start_new_session=True)
         end = time.monotonic() + 60   # two Python starts (supervisor, end), on a slow machine
         while not daemon.alive(pidfile) and time.monotonic() < end:
             if p.poll() is not None:
@@ -130,6 +129,7 @@ class TunTap(Kind):
         if not daemon.alive(pidfile):
             p.kill()
             raise OSError(110, f"vnet tunnel for {iface.label} did not start in 60 s")
+        daemon.let_go(p)   # until now it dies with this process: a kill here leaves no orphan
 
     def release(self, k, ns, name):
         _d, conf, pidfile = daemon.paths("tunnel", ns, name)
