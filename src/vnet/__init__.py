@@ -55,25 +55,38 @@ def plan(topo, k=None):
 
 
 def apply(topo, on_step=None, lock_timeout=60.0):
-    """Apply ``topo``: plan, execute (undo on failure), verify. Returns
-    (executed plan, changing requests sent)."""
-    from .applier import execute, verify
+    """Apply ``topo``: plan, execute, verify; on any failure, or SIGINT or
+    SIGTERM before it is verified, every change is undone. Returns
+    (executed plan, changing requests sent); ``late_signal`` on the plan
+    names a signal that came after the last change was verified."""
+    from .applier import Guard, Stop, run
+    from .errors import Interrupted
     from .kernel.session import Kernel
     from .ownership import lock
-    with lock(topo.name, lock_timeout), Kernel() as k:
-        p = plan(topo, k)
-        if not p.changes:   # the state just observed is the verification: observing twice is waste
-            return p, k.requests
-        execute(k, p, on_step)
-        sent = k.requests
-        # verified by observing again what the changes can have reached:
-        # one namespace for a one-option change in a lab of a thousand
-        from .planner import plan as _plan, touched_namespaces
-        rec = p.record   # as execute left it (and saved it)
-        touched = touched_namespaces(p)
-        st = observe(k, topo, rec) if touched is None else observe(k, topo, rec, only=touched, known=p.state)
-        verify(_plan(topo, st, rec))
-        return p, sent
+    with Guard() as guard:
+        try:
+            with lock(topo.name, lock_timeout), Kernel() as k:
+                p = plan(topo, k)
+                if not p.changes:   # the state just observed is the verification: observing twice is waste
+                    guard.disarm()
+                    p.late_signal = guard.late
+                    return p, k.requests
+
+                def verify_with(rec):
+                    # by observing again what the changes can have reached:
+                    # one namespace for a one-option change in a lab of a thousand
+                    from .applier import verify
+                    from .planner import plan as _plan, touched_namespaces
+                    touched = touched_namespaces(p)
+                    st = observe(k, topo, rec) if touched is None else \
+                        observe(k, topo, rec, only=touched, known=p.state)
+                    verify(_plan(topo, st, rec))
+
+                sent = run(k, p, on_step, guard, verify_with)
+                p.late_signal = guard.late
+                return p, sent
+        except Stop as e:   # before any change
+            raise Interrupted(f"interrupted by {e.args[0]} before any change; nothing was changed") from None
 
 
 def destroy(name, lock_timeout=60.0):

@@ -1,10 +1,11 @@
 """Execute a Plan: each step journaled with its inverse; on any failure every
 step already done is undone in reverse and the error names the step. After
 success the kernel is observed again and must match the file."""
+import contextlib
 import errno
 import signal
 
-from .errors import KernelError, VerifyError
+from .errors import Interrupted, KernelError, VerifyError, VnetError
 from .kernel import netlink, rtnl, sysctl
 from .spec.model import where
 
@@ -81,7 +82,13 @@ def _ns_create(ctx, rec, ns, how=None):
     if how == "lo":
         ctx.k.lo_up(ns)
         return None
-    ctx.k.create_ns(ns, finish=how == "finish")
+    try:
+        ctx.k.create_ns(ns, finish=how == "finish")
+    except BaseException as err:   # stopped half way: not left half made (unless the name is taken)
+        if getattr(err, "errno", None) != errno.EEXIST:
+            with contextlib.suppress(Exception):
+                ctx.k.delete_ns(ns)
+        raise
     if ns not in rec.namespaces:
         rec.namespaces.append(ns)
     return lambda: _ns_delete(ctx, rec, ns)
@@ -109,8 +116,17 @@ def _create(ctx, rec, iface):
     for e in iface.endpoints():
         ctx.forget(*e.key)
         rec.devices[e.key] = iface.kind
-    iface.kind_module.create(ctx, iface)
-    _tag_and_settle(ctx, iface)
+    try:
+        iface.kind_module.create(ctx, iface)
+        _tag_and_settle(ctx, iface)
+    except BaseException as err:
+        # what the step made before it failed (a TUN the kernel would not
+        # enslave, a tunnel that did not start) goes too; a name someone
+        # else holds (EEXIST) is theirs
+        if getattr(err, "errno", None) != errno.EEXIST:
+            with contextlib.suppress(Exception):
+                _delete_iface(ctx, rec, iface)
+        raise
     return lambda: _delete_iface(ctx, rec, iface)
 
 
@@ -220,7 +236,12 @@ def _addr_add(ctx, rec, key, a):
 
 
 def _addr_del(ctx, rec, key, a):
-    rtnl.del_addr(ctx.sock(key[0]), ctx.ifindex(*key), a)
+    try:
+        rtnl.del_addr(ctx.sock(key[0]), ctx.ifindex(*key), a)
+    except netlink.NetlinkError as e:
+        if e.errno != errno.EADDRNOTAVAIL:
+            raise
+        return None   # gone already (with its primary, say): nothing to put back
     return lambda: _addr_add(ctx, rec, key, a)
 
 
@@ -231,19 +252,29 @@ def _route_args(ctx, ns, to, via, dev, metric):
 
 
 def _route_add(ctx, rec, r):
-    rtnl.add_route(ctx.sock(r.netns), *_route_args(ctx, *r.key))
-    rec.routes.append(r.key)
+    rtnl.add_route(ctx.sock(r.netns), *_route_args(ctx, *r.key), onlink=getattr(r, "onlink", False))
+    _remember_route(rec, r.key)
     return lambda: _route_del(ctx, rec, r.key)
 
 
+def _remember_route(rec, rk):
+    if tuple(rk) not in rec.routes:   # once: a route added again after drift is one route
+        rec.routes.append(tuple(rk))
+
+
 def _route_del(ctx, rec, rk):
-    rtnl.del_route(ctx.sock(rk[0]), *_route_args(ctx, *rk))
-    if tuple(rk) in rec.routes:
-        rec.routes.remove(tuple(rk))
+    rk = tuple(rk)
+    try:
+        rtnl.del_route(ctx.sock(rk[0]), *_route_args(ctx, *rk))
+    except netlink.NetlinkError as e:
+        if e.errno != errno.ESRCH:
+            raise
+    while rk in rec.routes:
+        rec.routes.remove(rk)
 
     def undo():
         rtnl.add_route(ctx.sock(rk[0]), *_route_args(ctx, *rk))
-        rec.routes.append(tuple(rk))
+        _remember_route(rec, rk)
     return undo
 
 
@@ -294,59 +325,236 @@ OPS = {"sysctl_restore": _sysctl_restore, "port_set": _port_set, "ns_create": _n
 NEEDS_STATE = {"dev_delete": _dev_delete, "dev_recreate": _recreate}
 
 
-class _Interrupted(BaseException):
-    pass
+class Stop(BaseException):
+    """SIGINT or SIGTERM during an apply: raised where the apply stands."""
+
+
+class Guard:
+    """SIGINT/SIGTERM during an apply. While it observes and plans, and
+    while it verifies, the signal raises Stop at once; while it changes the
+    kernel, the step under way finishes first (a step stopped halfway could
+    not be undone exactly); while it undoes, or once verified, it is only
+    noted."""
+
+    def __init__(self):
+        self.mode = "raise"   # raise | defer | note
+        self.pending = None   # a signal deferred until the step under way is done
+        self.late = None      # a signal that came when there was nothing left to stop
+        self._old = {}
+
+    def __enter__(self):
+        self._old = {s: signal.signal(s, self._on) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc):
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+    def _on(self, signum, _frame):
+        name = signal.Signals(signum).name
+        if self.mode == "raise":
+            self.mode = "note"   # once: a second signal must not cut the undo short
+            raise Stop(name)
+        if self.mode == "defer":
+            self.pending = self.pending or name
+        else:
+            self.late = self.late or name
+
+    def defer(self):
+        self.mode = "defer"
+
+    def arm(self):
+        """Stop at once from now on (a signal deferred meanwhile: now)."""
+        if self.pending:
+            self.mode = "note"
+            raise Stop(self.pending)
+        self.mode = "raise"
+
+    def step_done(self, change):
+        if self.pending:
+            self.mode = "note"
+            raise Stop(self.pending, str(change))
+
+    def disarm(self):
+        self.mode = "note"
+
+
+class Journal:
+    """Every step done, with its inverse; undone in reverse on failure."""
+
+    def __init__(self, ctx, rec, plan):
+        self.ctx, self.rec, self.plan = ctx, rec, plan
+        self.done = []   # (change, inverse)
+        self.before = (set(rec.devices), list(rec.namespaces))
+        self.held = (list(rec.routes), dict(rec.sysctls))   # as they were: what undo puts back
+
+    def undo(self):
+        """Undo every step, fast where it can: devices made in a namespace
+        this apply made go with it; a run of devices made in one namespace
+        goes in one request, as destroy does. What cannot be undone is said."""
+        errors = []
+        made_ns = {c.op[1] for c, _u in self.done if c.op[0] == "ns_create"}
+        steps = [(c, u) for c, u in self.done if not (_in_made_ns(c, made_ns))]
+        i = len(steps)
+        while i > 0:
+            j = i
+            while j > 0 and steps[j - 1][0].op[0] == "dev_create":
+                j -= 1
+            if i - j > 1:
+                errors += self._delete_made(steps[j:i])
+                i = j
+                continue
+            c, u = steps[i - 1]
+            try:
+                u()
+            except Exception as e:  # keep undoing the rest; report what could not be undone
+                if not _gone_already(e):
+                    errors.append(f"undo of '{c}' failed: {e}")
+            i -= 1
+        _forget_planned(self.rec, self.plan, self.before)
+        # the routes and sysctls recorded are those held before (undo
+        # skipped those in a namespace it deletes)
+        self.rec.routes, self.rec.sysctls = list(self.held[0]), dict(self.held[1])
+        self.rec.save()
+        if errors:
+            import sys
+            print("\n".join(errors), file=sys.stderr)
+
+    def _delete_made(self, steps):
+        """Undo a run of device creations: each namespace's new devices
+        tagged with a group of their own, then that group deleted in one
+        request (one synchronize_net instead of one per device)."""
+        ctx, rec = self.ctx, self.rec
+        temp = rec.group ^ 0x01000000   # 0x77...: apart from every topology's own tag
+        by_ns = {}
+        for c, _u in steps:
+            iface = c.op[1]
+            iface.kind_module.release(ctx.k, iface.netns, iface.name)
+            by_ns.setdefault(iface.netns, []).append(iface)
+        errors = []
+        for ns, ifaces in by_ns.items():
+            try:
+                sock = ctx.sock(ns)
+                for iface in ifaces:
+                    try:
+                        rtnl.set_link(sock, ctx.ifindex(*iface.key), attrs=rtnl.link_attrs(group=temp))
+                    except netlink.NetlinkError as e:
+                        if e.errno != errno.ENODEV:
+                            raise
+                rtnl.del_group(sock, temp)
+            except Exception as e:
+                if not _gone_already(e):
+                    errors.append(f"undo of the {len(ifaces)} devices made in {where(ns, '')[:-1] or 'this namespace'}"
+                                  f" failed: {e}")
+            for iface in ifaces:
+                for e in iface.endpoints():
+                    ctx.forget(*e.key)
+                    rec.devices.pop(e.key, None)
+        return errors
+
+
+def _in_made_ns(c, made_ns):
+    """Does change ``c`` act only inside a namespace this apply made (and
+    its undo deletes, with everything in it)?"""
+    op, args = c.op[0], c.op[1:]
+    if op == "dev_create":
+        return all(e.netns in made_ns for e in args[0].endpoints())
+    if op in ("dev_set", "port_set"):
+        return args[0].netns in made_ns
+    if op in ("addr_add", "addr_del"):
+        return args[0][0] in made_ns
+    if op == "route_add":
+        return args[0].netns in made_ns
+    if op == "sysctl_set":
+        return args[0] in made_ns
+    return False
+
+
+def _gone_already(e):
+    """An undo that finds its object gone (with its device or namespace)."""
+    return getattr(e, "errno", None) in (errno.ENODEV, errno.ESRCH, errno.EADDRNOTAVAIL, errno.ENOENT)
+
+
+def _step(ctx, rec, c, state):
+    name, args = c.op[0], c.op[1:]
+    if name in NEEDS_STATE:
+        return NEEDS_STATE[name](ctx, rec, *args, state)
+    return OPS[name](ctx, rec, *args)
+
+
+def _kernel_error(e, c):
+    if isinstance(e, netlink.NetlinkError):
+        return KernelError(e.errno, e.msg, str(c))
+    return KernelError(getattr(e, "errno", 0) or 0, getattr(e, "strerror", None) or str(e), str(c))
+
+
+def _record_intent(rec, plan):
+    """Record what the plan is about to create before creating it: a crash
+    leaves a record a later apply or destroy can use."""
+    for c in plan.changes:
+        if c.op[0] == "ns_create" and c.op[1] not in rec.namespaces:
+            rec.namespaces.append(c.op[1])
+        if c.op[0] in ("dev_create", "dev_recreate"):
+            for e in c.op[1].endpoints():
+                rec.devices[e.key] = c.op[1].kind
+    rec.save()
+
+
+def _run_steps(journal, on_step, guard):
+    """Each change of the plan, journaled; a kernel refusal raised as
+    KernelError, a signal as Stop once the step under way is done."""
+    plan, ctx, rec = journal.plan, journal.ctx, journal.rec
+    for c in plan.changes:
+        try:
+            u = _step(ctx, rec, c, plan.state)
+        except (OSError, ValueError) as e:
+            raise _kernel_error(e, c) from None
+        if u:
+            journal.done.append((c, u))
+        if on_step:
+            on_step(c)
+        guard.step_done(c)
+    rec.save()
+
+
+def run(k, plan, on_step=None, guard=None, verify_with=None):
+    """Execute ``plan``, then ``verify_with(record)`` (which raises on a
+    mismatch); on any failure, or SIGINT/SIGTERM (through ``guard``), undo
+    every change made and raise. Returns the changing requests sent."""
+    rec = plan.record
+    rec.source = plan.topology.source
+    journal = Journal(Context(k, plan.state, rec.group, plan.topology), rec, plan)
+    own_guard = guard is None
+    guard = guard or Guard().__enter__()
+    try:
+        guard.defer()
+        _record_intent(rec, plan)
+        _run_steps(journal, on_step, guard)
+        sent = k.requests
+        guard.arm()
+        if verify_with is not None:
+            verify_with(rec)
+        guard.disarm()
+        return sent
+    except Stop as e:
+        guard.disarm()
+        journal.undo()
+        at = f" after '{e.args[1]}'" if len(e.args) > 1 else ""
+        raise Interrupted(f"interrupted by {e.args[0]}{at}; the apply was undone") from None
+    except BaseException as e:
+        guard.disarm()
+        journal.undo()
+        if isinstance(e, VnetError):
+            e.undone()
+        raise
+    finally:
+        if own_guard:
+            guard.__exit__()
 
 
 def execute(k, plan, on_step=None):
     """Run ``plan``; undo everything on failure (or SIGINT/SIGTERM) and raise."""
-    rec = plan.record
-    rec.source = plan.topology.source
-    ctx = Context(k, plan.state, rec.group, plan.topology)
-    undo = []
-    before = (set(rec.devices), list(rec.namespaces))
-
-    def interrupted(signum, _frame):
-        raise _Interrupted(signal.Signals(signum).name)
-
-    old_handlers = {s: signal.signal(s, interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        # record what we are about to create before creating it: a crash
-        # leaves a record a later apply or destroy can use
-        for c in plan.changes:
-            if c.op[0] == "ns_create" and c.op[1] not in rec.namespaces:
-                rec.namespaces.append(c.op[1])
-            if c.op[0] in ("dev_create", "dev_recreate"):
-                for e in c.op[1].endpoints():
-                    rec.devices[e.key] = c.op[1].kind
-        rec.save()
-        for c in plan.changes:
-            name, args = c.op[0], c.op[1:]
-            try:
-                if name in NEEDS_STATE:
-                    u = NEEDS_STATE[name](ctx, rec, *args, plan.state)
-                else:
-                    u = OPS[name](ctx, rec, *args)
-            except (OSError, ValueError) as e:
-                _undo(undo)
-                _forget_planned(rec, plan, before)
-                rec.save()
-                if isinstance(e, netlink.NetlinkError):
-                    raise KernelError(e.errno, e.msg, str(c)) from None
-                raise KernelError(getattr(e, "errno", 0) or 0, str(e), str(c)) from None
-            except _Interrupted as e:
-                _undo(undo)
-                _forget_planned(rec, plan, before)
-                rec.save()
-                raise KernelError(errno.EINTR, f"interrupted by {e}; the apply was undone", str(c)) from None
-            if u:
-                undo.append((c, u))
-            if on_step:
-                on_step(c)
-        rec.save()
-    finally:
-        for s, h in old_handlers.items():
-            signal.signal(s, h)
+    run(k, plan, on_step)
 
 
 def _forget_planned(rec, plan, before):
@@ -359,18 +567,6 @@ def _forget_planned(rec, plan, before):
                     rec.devices.pop(e.key, None)
         if c.op[0] == "ns_create" and c.op[1] in rec.namespaces and c.op[1] not in old_ns:
             rec.namespaces.remove(c.op[1])
-
-
-def _undo(undo):
-    errors = []
-    for c, u in reversed(undo):
-        try:
-            u()
-        except Exception as e:  # keep undoing the rest; report what could not be undone
-            errors.append(f"undo of '{c}' failed: {e}")
-    if errors:
-        import sys
-        print("\n".join(errors), file=sys.stderr)
 
 
 def verify(plan_after):

@@ -291,6 +291,9 @@ def cmd_apply(args):
         print(f"{t.name}: applied {len(steps)} changes, verified" if steps else
               f"{t.name}: no changes; the kernel already matches")
     out = {"topology": t.name, "applied": [c.as_dict() for c in steps], "requests": sent, "verified": True}
+    if p.late_signal:   # nothing left to stop: say so rather than "interrupted"
+        print(f"vnet apply: applied; the signal ({p.late_signal}) came after the last change", file=sys.stderr)
+        return _out(args, out, human)
     if not args.check:
         return _out(args, out, human)
     if not args.json:

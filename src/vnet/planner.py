@@ -23,7 +23,9 @@ class Change(Struct):
 
 
 class Plan(Struct):
-    _fields = (("topology", REQUIRED), ("state", REQUIRED), ("record", REQUIRED), ("changes", list))
+    # late_signal: a SIGINT/SIGTERM that came once the apply was verified
+    _fields = (("topology", REQUIRED), ("state", REQUIRED), ("record", REQUIRED), ("changes", list),
+               ("late_signal", None))
 
     def __bool__(self):
         return bool(self.changes)
@@ -91,6 +93,8 @@ def plan(topo, state, record):
     """The ordered changes that make the kernel match ``topo``."""
     conflicts = []
     removals, ns_creates, creates, modifies, addrs, routes, sysctls, ns_deletes = ([] for _ in range(8))
+    addr_dels, reroutes = [], []
+    renumbered = set()  # devices losing an IPv4 address: the kernel may drop the routes through them
     owned_ns = set(record.namespaces)
 
     for ns in topo.namespaces:
@@ -189,14 +193,11 @@ def plan(topo, state, record):
                                            ", ".join(f"{k} {_show(dev.port.get(k)) if not fresh else 'default'} -> "
                                                      f"{_show(v)}" for k, v in e.port.items()),
                                            ("port_set", e, mkind)))
-            have = set() if dev is None else set(dev.addresses)
-            for a in e.addresses:
-                if a not in have:
-                    addrs.append(Change("create", f"address {a} on {e.label}",
-                                        "new device" if created else "missing", ("addr_add", e.key, a)))
-            for a in sorted(have - set(e.addresses), key=str):
-                addrs.append(Change("delete", f"address {a} on {e.label}", "not declared",
-                                    ("addr_del", e.key, a)))
+            dels, adds, primaries_go = _address_changes(e, dev)
+            addr_dels += dels
+            addrs += adds
+            if primaries_go:
+                renumbered.add(e.key)
 
     # devices we own that are no longer declared: upper devices before lower ones
     stale = [d for d in state.devices() if owned(d) and d.key not in declared]
@@ -210,10 +211,17 @@ def plan(topo, state, record):
 
     declared_routes = {r.key for r in topo.routes}
     live_routes = observed_routes(state)
+    through = _route_devices(state) if renumbered else {}
     for r in topo.routes:
         if r.key not in live_routes or r.dev and (r.netns, r.dev) in gone:
             routes.append(Change("create", r.label, "missing", ("route_add", r)))
-    for rk in record.routes:
+        elif r.to.version == 4 and (r.netns, through.get(r.key)) in renumbered:
+            # the kernel drops a device's IPv4 routes with its last address (and
+            # with a primary's secondaries): taken out first, put back after
+            reroutes.append(Change("delete", r.label, f"its device {through[r.key]} is renumbered: "
+                                   "removed first, added back after", ("route_del", r.key)))
+            routes.append(Change("create", r.label, "added back after renumbering", ("route_add", r)))
+    for rk in dict.fromkeys(tuple(rk) for rk in record.routes):
         if tuple(rk) not in declared_routes and tuple(rk) in live_routes:
             removals.insert(0, Change("delete", route_label(rk), "no longer declared", ("route_del", rk)))
 
@@ -235,7 +243,43 @@ def plan(topo, state, record):
     if conflicts:
         raise PlanError("\n".join(f"{topo.source}: {c}" for c in conflicts))
     return Plan(topo, state, record,
-                removals + ns_deletes + ns_creates + creates + modifies + addrs + routes + sysctls)
+                removals + ns_deletes + ns_creates + creates + modifies + reroutes + addr_dels + addrs + routes
+                + sysctls)
+
+
+def _address_changes(e, dev):
+    """([deletions], [additions], whether an IPv4 primary goes) that give endpoint ``e`` its declared
+    addresses. Every deletion comes first (renumbering 10.0.0.10/24 to
+    10.0.0.20/24 deletes, then adds: added first, the new address would be
+    a secondary that the kernel drops with the old primary). A declared IPv4
+    secondary whose primary goes is deleted before it and added back, so
+    nothing is dropped behind vnet's back, promote_secondaries or not."""
+    have = [] if dev is None else dev.addresses
+    want = set(e.addresses)
+    gone = [a for a in have if a not in want]
+    secondary = set(dev.secondary) if dev is not None else set()
+    lost_nets = {a.network for a in gone if a.version == 4 and a not in secondary}
+    carried = [a for a in have if a in want and a in secondary and a.network in lost_nets]
+    dels = [Change("delete", f"address {a} on {e.label}", "not declared", ("addr_del", e.key, a))
+            for a in sorted(gone, key=lambda a: (a not in secondary, str(a)))]
+    dels[:0] = [Change("delete", f"address {a} on {e.label}", "a secondary of a primary that goes: "
+                       "deleted first, added back after", ("addr_del", e.key, a)) for a in carried]
+    kept = set(have) - set(carried)
+    adds = [Change("create", f"address {a} on {e.label}",
+                   "new device" if dev is None else "added back" if a in carried else "missing",
+                   ("addr_add", e.key, a)) for a in e.addresses if a not in kept]
+    return dels, adds, bool(lost_nets)
+
+
+def _route_devices(state):
+    """{route key: the device it goes through} of every observed route."""
+    out = {}
+    for ns, rs in state.routes.items():
+        for dst, gw, dev, metric, _proto in rs:
+            if dev:
+                for d in (dev, None):
+                    out[(ns, str(dst), str(gw) if gw else None, d, metric)] = dev
+    return out
 
 
 def _held_down(iface, endpoints):

@@ -810,10 +810,11 @@ def start(dev_name, listen, peer, key=None, netns=None, tap=False, underlay_mtu=
             sock.setsockopt(socket.IPPROTO_IP, 15, 1)     # IP_FREEBIND
         try:
             sock.bind(laddr)
-        except OSError:
+        except OSError as e:
             sock.close()
             dev.close()
-            raise
+            from .errors import VnetError
+            raise VnetError(f"cannot listen on {laddr[0]} port {laddr[1]}: {e.strerror}") from None
         try:
             sock.setsockopt(SOL_UDP, UDP_GRO, 1)   # bursts of chunks in one read
         except OSError:

@@ -210,12 +210,39 @@ def test_device_set_down_is_brought_up(topo):
 
 
 def test_address_drift(topo):
-    devs = changed(applied_devices(), "eth0", addresses=[cidr("10.0.0.1/24"), cidr("10.0.0.9/24")])
+    devs = changed(applied_devices(), "eth0", addresses=[cidr("10.0.0.1/24"), cidr("10.0.0.9/24")],
+                   secondary=[cidr("10.0.0.9/24")])
     st, rec = applied(changed(devs, "br0", addresses=[]))
     assert sorted(rows(plan(topo, st, rec))) == [
         ("create", "address 10.0.0.254/24 on br0", "missing"),
         ("delete", "address 10.0.0.9/24 on net1/eth0", "not declared"),
     ]
+
+
+def test_renumbering_deletes_first_and_puts_the_routes_back(topo):
+    """10.0.0.9 holds the subnet, 10.0.0.1 (declared) is its secondary: the
+    kernel would drop the secondary and the routes with the primary, so the
+    secondary and the route go first, explicitly, and come back after."""
+    devs = changed(applied_devices(), "eth0", addresses=[cidr("10.0.0.9/24"), cidr("10.0.0.1/24")],
+                   secondary=[cidr("10.0.0.1/24")])
+    st, rec = applied(devs)
+    assert rows(plan(topo, st, rec)) == [
+        ("delete", "route default via 10.0.0.254 in net1", "its device eth0 is renumbered: "
+         "removed first, added back after"),
+        ("delete", "address 10.0.0.1/24 on net1/eth0", "a secondary of a primary that goes: "
+         "deleted first, added back after"),
+        ("delete", "address 10.0.0.9/24 on net1/eth0", "not declared"),
+        ("create", "address 10.0.0.1/24 on net1/eth0", "added back"),
+        ("create", "route default via 10.0.0.254 in net1", "added back after renumbering"),
+    ]
+
+
+def test_an_ipv6_route_without_a_metric_is_the_kernels_1024():
+    t = load_text(TOPO.replace("via: 10.0.0.254}", "via: 10.0.0.254}\n  - {netns: net1, to: 'fd01::/64', "
+                               "via: 'fd00::1'}"), "lab.yaml")
+    st, rec = applied()
+    st.routes["net1"].append((net("fd01::/64"), ip("fd00::1"), "eth0", 1024, 4))
+    assert rows(plan(t, st, rec)) == []
 
 
 def test_missing_route_and_changed_sysctl(topo):

@@ -19,7 +19,8 @@ NLMSGERR_ATTR_MSG = 1
 _HDR = struct.Struct("=IHHII")
 
 # fault injection for the crash-safety tests: with VNET_KILL_AT_REQUEST=k the
-# process kills itself (SIGKILL) right after its k-th changing request is done
+# process kills itself (SIGKILL, or the signal VNET_KILL_SIGNAL names: INT,
+# TERM) right after its k-th changing request is done
 _KILL_AT = None
 _done = 0
 _NLA = struct.Struct("=HH")
@@ -207,7 +208,7 @@ def _after_request():
     if _done == _KILL_AT:
         import os
         import signal
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), getattr(signal, "SIG" + os.environ.get("VNET_KILL_SIGNAL", "KILL")))
 
 
 class NetlinkError(OSError):

@@ -10,7 +10,7 @@ class Device(Struct):
     _fields = (("netns", REQUIRED), ("name", REQUIRED), ("ifindex", REQUIRED), ("kernel_kind", None),
                ("kind", None), ("up", True), ("mtu", None), ("mac", None), ("group", 0), ("loopback", False),
                ("master", None), ("peer", None), ("addresses", list), ("options", dict), ("extra", dict),
-               ("port", dict))
+               ("port", dict), ("secondary", list))
 
     @property
     def key(self):
@@ -173,9 +173,11 @@ def observe(k, namespaces, routes_in=(), sysctls=(), known=None):
                 master_kind.observe_ports(ports, dumps)
         dumps.close()
         names = {ln.ifindex: ln.name for ln in links}
-        for idx, a in addrs:
+        for idx, a, secondary in addrs:
             if idx in names and not (a.version == 6 and a.ip.is_link_local):
                 devs[names[idx]].addresses.append(a)
+                if secondary:
+                    devs[names[idx]].secondary.append(a)
     if known is not None:
         st.half_made |= {ns for ns in known.half_made if ns not in asked}
         for ns, devs in kept.items():

@@ -21,11 +21,12 @@ NDA_DST, NDA_LLADDR = 1, 2
 NETNSA_NSID, NETNSA_FD = 1, 3
 
 IFF_UP, IFF_LOOPBACK, IFF_LOWER_UP = 0x1, 0x8, 0x10000
-IFA_F_PERMANENT = 0x80
+IFA_F_SECONDARY, IFA_F_PERMANENT = 0x01, 0x80
 RT_TABLE_MAIN = 254
 RTPROT_BOOT, RTPROT_STATIC = 3, 4
 RT_SCOPE_UNIVERSE, RT_SCOPE_LINK = 0, 253
 RTN_UNICAST = 1
+RTNH_F_ONLINK = 4
 NUD_PERMANENT, NTF_SELF = 0x80, 0x02
 
 _IFI = struct.Struct("=BxHiII")
@@ -164,14 +165,16 @@ _ADDRS = {}   # (address bytes, prefix length) -> ip_interface: a lab repeats 12
 
 
 def dump_addrs(sock):
-    """[(ifindex, ip_interface)] of a namespace, IPv6 link-local addresses
-    left out (the kernel makes them; no topology declares them)."""
+    """[(ifindex, ip_interface, secondary)] of a namespace, IPv6 link-local
+    addresses left out (the kernel makes them; no topology declares them).
+    ``secondary``: an IPv4 address the kernel holds as a secondary of another
+    in its subnet (deleting that primary drops it, unless promote_secondaries)."""
     import ipaddress
     out = []
     for t, p in sock.dump(RTM_GETADDR, _IFA.pack(0, 0, 0, 0, 0)):
         if t != RTM_NEWADDR:
             continue
-        fam, plen, _flags, _scope, index = _IFA.unpack_from(p)
+        fam, plen, flags, _scope, index = _IFA.unpack_from(p)
         a = nl.parse_some(p, 8, _ADDR_ATTRS)
         v = a.get(IFA_LOCAL) or a.get(IFA_ADDRESS)
         if v is None:
@@ -188,7 +191,7 @@ def dump_addrs(sock):
                 ip = ipaddress.IPv4Interface((v, plen))
             if len(_ADDRS) < 65536:
                 _ADDRS[key] = ip
-        out.append((index, ip))
+        out.append((index, ip, bool(flags & IFA_F_SECONDARY)))
     return out
 
 
@@ -237,10 +240,11 @@ def dump_routes(sock):
     return out
 
 
-def _route_msg(dst, gw, oif, metric):
+def _route_msg(dst, gw, oif, metric, onlink=False):
     fam = socket.AF_INET if dst.version == 4 else socket.AF_INET6
     scope = RT_SCOPE_UNIVERSE if gw is not None else RT_SCOPE_LINK
-    body = _RTM.pack(fam, dst.prefixlen, 0, 0, RT_TABLE_MAIN, RTPROT_STATIC, scope, RTN_UNICAST, 0)
+    flags = RTNH_F_ONLINK if onlink else 0
+    body = _RTM.pack(fam, dst.prefixlen, 0, 0, RT_TABLE_MAIN, RTPROT_STATIC, scope, RTN_UNICAST, flags)
     if dst.prefixlen:
         body += nl.ip(RTA_DST, dst.network_address)
     if gw is not None:
@@ -252,8 +256,8 @@ def _route_msg(dst, gw, oif, metric):
     return body
 
 
-def add_route(sock, dst, gw, oif, metric):
-    sock.request(RTM_NEWROUTE, _route_msg(dst, gw, oif, metric), nl.F_CREATE | nl.F_EXCL)
+def add_route(sock, dst, gw, oif, metric, onlink=False):
+    sock.request(RTM_NEWROUTE, _route_msg(dst, gw, oif, metric, onlink), nl.F_CREATE | nl.F_EXCL)
 
 
 def del_route(sock, dst, gw, oif, metric):

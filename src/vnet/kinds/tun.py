@@ -122,9 +122,10 @@ class TunTap(Kind):
             p = daemon.start_held(argv, stdout=out, stderr=out, env=env, start_new_session=True)
         end = time.monotonic() + 60   # two Python starts (supervisor, end), on a slow machine
         while not daemon.alive(pidfile) and time.monotonic() < end:
-            if p.poll() is not None:
-                raise OSError(5, f"vnet tunnel for {iface.label} exited {p.returncode}: "
-                                 + open(log).read().strip()[-300:])
+            if p.poll() is not None:   # its last line says why (the rest is the log's)
+                with open(log) as f:
+                    why = (f.read().strip().splitlines() or ["no message"])[-1][-300:]
+                raise OSError(5, f"vnet tunnel for {iface.label} exited {p.returncode}: {why}")
             time.sleep(0.02)
         if not daemon.alive(pidfile):
             p.kill()
@@ -132,9 +133,11 @@ class TunTap(Kind):
         daemon.let_go(p)   # until now it dies with this process: a kill here leaves no orphan
 
     def release(self, k, ns, name):
-        _d, conf, pidfile = daemon.paths("tunnel", ns, name)
-        if os.path.exists(pidfile) or os.path.exists(conf):
-            daemon.stop(pidfile, files=(conf,))
+        d, conf, pidfile = daemon.paths("tunnel", ns, name)
+        if os.path.exists(pidfile) or os.path.exists(conf) or os.path.exists(os.path.join(d, f"{name}.log")):
+            daemon.stop(pidfile, files=(conf, *(os.path.join(d, f"{name}.{x}") for x in ("log", "stats"))))
+            with contextlib.suppress(OSError):
+                os.rmdir(d)   # the namespace's directory, once it holds nothing
 
     def observe_more(self, link, opts, dumps):
         """The tunnel vnet runs for this device, if any (a dead one shows as such)."""

@@ -84,7 +84,12 @@ class Route(Struct):
 
     @property
     def key(self):
-        return (self.netns, str(self.to), str(self.via) if self.via else None, self.dev, self.metric)
+        return (self.netns, str(self.to), str(self.via) if self.via else None, self.dev, self.kernel_metric)
+
+    @property
+    def kernel_metric(self):
+        """The metric the kernel stores: IPv6 takes 1024 for none (or 0)."""
+        return self.metric or (1024 if self.to.version == 6 else 0)
 
     @property
     def label(self):

@@ -1,0 +1,162 @@
+"""Apply converges: addresses renumbered and routes kept, whatever was
+changed by hand since (an address added, removed or changed, a primary
+promoted, a route deleted), on IPv4 and IPv6, each case followed by an
+empty plan and checked against what `ip` shows. Run twice: on this kernel
+(the addresses on a veth end) and in the full-kernel guest (on a dummy)."""
+import json
+import os
+
+import pytest
+
+FAMILIES = {
+    4: {"gw": "10.2.0.1", "net": "10.2.0.{}/24", "far": "10.9.0.0/24", "default": "0.0.0.0/0"},
+    6: {"gw": "fd02::1", "net": "fd02::{}/64", "far": "fd09::/64", "default": "::/0"},
+}
+LAYERS = [pytest.param("veth", marks=pytest.mark.needs("veth"), id="host"),
+          pytest.param("dummy", marks=pytest.mark.needs("veth", "dummy"), id="guest")]
+
+
+class Lab:
+    def __init__(self, sandbox, layer, fam):
+        self.sb, self.layer, self.f = sandbox, layer, FAMILIES[fam]
+        self.fam = fam
+        self.path = None
+
+    def a(self, host):
+        return self.f["net"].format(host)
+
+    def write(self, addrs, routes=("far", "default")):
+        f = self.f
+        if self.layer == "veth":
+            dev = (f"  - {{name: v1, kind: veth, addresses: ['{self.a(1)}'], "
+                   f"peer: {{name: e0, netns: n1, addresses: [{', '.join(repr(a) for a in addrs)}]}}}}\n")
+        else:
+            dev = f"  - {{name: e0, kind: dummy, netns: n1, addresses: [{', '.join(repr(a) for a in addrs)}]}}\n"
+        rs = "".join(f"  - {{netns: n1, to: '{f[r]}', via: '{f['gw']}'}}\n" for r in routes)
+        text = "name: cv\nnamespaces: [n1]\ninterfaces:\n" + dev + ("routes:\n" + rs if routes else "")
+        self.path = self.sb.write("cv.yaml", text)
+        return self.path
+
+    def apply(self):
+        r = self.sb.vnet("apply", self.path, check=False)
+        assert r.returncode == 0, f"apply exited {r.returncode}:\n{r.stdout}{r.stderr}"
+        return r
+
+    def plan_is_empty(self):
+        changes = json.loads(self.sb.vnet("plan", "--json", self.path).stdout)["changes"]
+        assert changes == [], changes
+
+    def addresses(self):
+        out = set()
+        for d in self.sb.ip_json("n1", "addr"):
+            if d["ifname"] == "e0":
+                out |= {f"{a['local']}/{a['prefixlen']}" for a in d["addr_info"]
+                        if a["family"] == ("inet" if self.fam == 4 else "inet6") and a["scope"] == "global"}
+        return out
+
+    def routes(self):
+        flag = "-4" if self.fam == 4 else "-6"
+        return {(r["dst"], r.get("gateway")) for r in json.loads(self.sb.sh(f"ip -n n1 {flag} -j route show"))
+                if r.get("gateway")}
+
+    def converged(self, addrs, routes=("far", "default")):
+        """The kernel holds exactly ``addrs`` and the declared routes, and the plan is empty."""
+        assert self.addresses() == set(addrs)
+        want = {("default" if r == "default" else self.f[r], self.f["gw"]) for r in routes}
+        assert self.routes() == want
+        self.plan_is_empty()
+
+    def ip(self, args):
+        self.sb.sh(f"ip -n n1 -{self.fam} {args}")
+
+    def record_routes(self):
+        with open("/run/vnet/cv.json") as f:
+            return json.load(f)["routes"]
+
+
+@pytest.fixture(params=[4, 6], ids=["ipv4", "ipv6"])
+def lab(request, sandbox):
+    layer = request.node.callspec.params["layer"]
+    lab = Lab(sandbox, layer, request.param)
+    yield lab
+    if os.path.exists("/run/vnet/cv.json"):
+        sandbox.vnet("destroy", "cv", check=False)
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_renumbering_in_the_same_subnet_keeps_the_routes(lab, layer):
+    lab.write([lab.a(10)])
+    lab.apply()      # IPv6: the kernel's metric 1024 for a route without one verifies
+    lab.converged([lab.a(10)])
+    lab.write([lab.a(20)])
+    lab.apply()
+    lab.converged([lab.a(20)])
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_renumbering_a_primary_keeps_its_declared_secondary(lab, layer):
+    lab.write([lab.a(10), lab.a(11)])
+    lab.apply()
+    lab.write([lab.a(20), lab.a(11)])
+    lab.apply()
+    lab.converged([lab.a(20), lab.a(11)])
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_an_address_added_by_hand_is_removed(lab, layer):
+    lab.write([lab.a(10)])
+    lab.apply()
+    lab.ip(f"addr add {lab.a(99)} dev e0")
+    lab.apply()
+    lab.converged([lab.a(10)])
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_an_address_removed_by_hand_comes_back_with_its_routes(lab, layer):
+    lab.write([lab.a(10)])
+    lab.apply()
+    lab.ip(f"addr del {lab.a(10)} dev e0")   # IPv4: the kernel drops the routes through e0 with it
+    lab.apply()
+    lab.converged([lab.a(10)])
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_an_address_changed_by_hand_converges_and_stays_converged(lab, layer):
+    lab.write([lab.a(10)])
+    lab.apply()
+    lab.ip(f"addr del {lab.a(10)} dev e0")
+    lab.ip(f"addr add {lab.a(30)} dev e0")
+    lab.apply()
+    lab.converged([lab.a(10)])
+    lab.apply()      # and nothing is wedged: the next apply has nothing to do
+    lab.converged([lab.a(10)])
+
+
+@pytest.mark.parametrize("layer", [LAYERS[0]])
+def test_a_secondary_promoted_by_hand_converges(sandbox, layer):
+    lab = Lab(sandbox, layer, 4)
+    lab.write([lab.a(10), lab.a(11)])
+    lab.apply()
+    sandbox.sh("ip netns exec n1 sysctl -qw net.ipv4.conf.e0.promote_secondaries=1")
+    lab.ip(f"addr del {lab.a(10)} dev e0")    # 10.2.0.11 becomes the primary
+    assert lab.addresses() == {lab.a(11)}
+    lab.apply()
+    lab.converged([lab.a(10), lab.a(11)])
+    lab.write([lab.a(20), lab.a(11)])         # and renumbering the new secondary keeps the primary
+    lab.apply()
+    lab.converged([lab.a(20), lab.a(11)])
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_a_route_deleted_by_hand_comes_back_once(lab, layer):
+    lab.write([lab.a(10)])
+    lab.apply()
+    lab.ip(f"route del {lab.f['far']} via {lab.f['gw']}")
+    lab.apply()
+    lab.converged([lab.a(10)])
+    assert len(lab.record_routes()) == 2, lab.record_routes()   # each route recorded once
+    lab.write([lab.a(10)], routes=("default",))   # removing it from the file removes it, for good
+    lab.apply()
+    lab.converged([lab.a(10)], routes=("default",))
+    assert len(lab.record_routes()) == 1, lab.record_routes()
+    lab.apply()

@@ -1,0 +1,203 @@
+"""Every failure after a change is undone, with the README's exit codes:
+SIGINT or SIGTERM at any request of an apply (a first apply and a change
+to an applied lab), a verification mismatch the kernel made silently, a
+kernel refusal whose step had already made its device, a tunnel that
+cannot start; a signal after the apply is verified keeps it and says so;
+the undo of many creations is as fast as destroy."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LAB = """name: un
+namespaces: [u1, u2]
+interfaces:
+  - {name: br0, kind: bridge, addresses: [10.80.0.254/24]}
+  - {name: v1, kind: veth, master: br0, peer: {name: eth0, netns: u1, addresses: [10.80.0.1/24, "fd80::1/64"]}}
+  - {name: v2, kind: veth, master: br0, peer: {name: eth0, netns: u2, addresses: [10.80.0.2/24]}}
+  - {name: tap0, kind: tap, master: br0}
+routes:
+  - {netns: u1, to: 10.81.0.0/24, via: 10.80.0.254}
+  - {netns: u1, to: "fd81::/64", via: "fd80::254"}
+sysctls:
+  - {netns: u1, key: net.ipv4.ip_forward, value: 1}
+  - {key: net.ipv4.conf.br0.forwarding, value: 1}
+"""
+# the same lab changed: an address renumbered, a device gone, one added, a route more
+CHANGED = (LAB.replace("10.80.0.2/24", "10.80.0.22/24").replace("  - {name: tap0, kind: tap, master: br0}\n",
+                                                                  "  - {name: tap1, kind: tap, master: br0}\n")
+           .replace("routes:\n", "routes:\n  - {netns: u2, to: default, via: 10.80.0.254}\n"))
+
+
+def records():
+    return sorted(f for f in os.listdir("/run/vnet") if f.endswith(".json")) if os.path.isdir("/run/vnet") else []
+
+
+def _signalled(sandbox, f, k, sig):
+    os.environ.update(VNET_KILL_AT_REQUEST=str(k), VNET_KILL_SIGNAL=sig)
+    try:
+        return sandbox.vnet("apply", f, check=False)
+    finally:
+        del os.environ["VNET_KILL_AT_REQUEST"], os.environ["VNET_KILL_SIGNAL"]
+
+
+def _undone_at_every_request(sandbox, f, expected, total):
+    for k in range(1, total + 1):
+        sig = ("INT", "TERM")[k % 2]
+        r = _signalled(sandbox, f, k, sig)
+        assert r.returncode == 130, f"SIG{sig} at request {k}: exit {r.returncode}\n{r.stdout}{r.stderr}"
+        assert "the apply was undone" in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert sandbox.dump_all() == expected(), f"SIG{sig} at request {k} of {total} was not undone"
+
+
+@pytest.mark.needs("bridge", "veth")
+def test_sigint_or_sigterm_at_any_request_of_a_first_apply_undoes_it(sandbox):
+    f = sandbox.write("un.yaml", LAB)
+    before = sandbox.dump_all()
+    total = json.loads(sandbox.vnet("apply", "--json", f).stdout)["requests"]
+    sandbox.vnet("destroy", f)
+    _undone_at_every_request(sandbox, f, lambda: before, total)
+    assert records() == []
+    sandbox.vnet("apply", f)   # and it applies whole afterwards
+    assert json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"] == []
+
+
+@pytest.mark.needs("bridge", "veth")
+def test_sigint_or_sigterm_at_any_request_of_a_change_restores_the_lab(sandbox):
+    f0 = sandbox.write("un.yaml", LAB)
+    sandbox.vnet("apply", f0)
+    applied = _no_ifindex(sandbox.dump_all())
+    f = sandbox.write("un2.yaml", CHANGED)
+    plan = json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"]
+    assert len(plan) >= 5, plan
+    # how many requests the change sends: applied once, then the lab put back
+    total = json.loads(sandbox.vnet("apply", "--json", f).stdout)["requests"]
+    sandbox.vnet("apply", f0)
+    assert _no_ifindex(sandbox.dump_all()) == applied
+    for k in range(1, total + 1):
+        sig = ("INT", "TERM")[k % 2]
+        r = _signalled(sandbox, f, k, sig)
+        assert r.returncode == 130 and "the apply was undone" in r.stderr, f"at {k}: {r.returncode} {r.stderr}"
+        assert _no_ifindex(sandbox.dump_all()) == applied, f"SIG{sig} at request {k} of {total}: not restored"
+        assert json.loads(sandbox.vnet("plan", "--json", f0).stdout)["changes"] == [], f"at request {k}"
+    sandbox.vnet("destroy", "un")
+
+
+def _no_ifindex(dump):
+    """A dump without ifindexes (peer suffixes carry them), random MACs and
+    the link-local addresses made of them: a device re-created by undo is
+    the same device to a user (a bridge takes its MAC from its ports)."""
+    import re
+    return {ns: re.sub(r"fe80::[0-9a-f:]+/64", "fe80::/64",
+                       re.sub(r"([0-9a-f]{2}:){5}[0-9a-f]{2}", "MAC", re.sub(r"@if\d+", "@if", text)))
+            for ns, text in dump.items()}
+
+
+@pytest.mark.needs("bridge", "veth")
+def test_a_signal_after_the_apply_is_verified_keeps_it_and_says_so(sandbox, monkeypatch, capsys):
+    from vnet import applier, cli
+    f = sandbox.write("un.yaml", LAB)
+    real = applier.Guard.disarm
+
+    def verified_then_signal(guard):
+        real(guard)
+        os.kill(os.getpid(), signal.SIGINT)   # the last change is made and verified
+    monkeypatch.setattr(applier.Guard, "disarm", verified_then_signal)
+    assert cli.main(["apply", f]) == 0
+    err = capsys.readouterr().err
+    assert "applied; the signal (SIGINT) came after the last change" in err, err
+    monkeypatch.undo()
+    assert json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"] == []
+    sandbox.vnet("destroy", f)
+
+
+@pytest.mark.needs("vxlan", "veth")
+def test_a_verification_mismatch_is_undone_with_exit_4(sandbox):
+    # the kernel clamps a VXLAN's MTU to what its 1500-byte underlay carries, silently
+    sandbox.external("eth1")
+    before = sandbox.dump_all()
+    f = sandbox.write("vx.yaml", """name: vxm
+namespaces: [x1]
+interfaces:
+  - {name: eth1, kind: external}
+  - {name: vx0, kind: vxlan, vni: 5, dev: eth1, mtu: 1500, local: 10.0.0.1, remote: 10.0.0.2}
+""")
+    r = sandbox.vnet("apply", f, check=False)
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert "mtu 1450 -> 1500" in r.stderr and "the apply was undone" in r.stderr, r.stderr
+    assert sandbox.dump_all() == before
+    assert records() == []
+
+
+@pytest.mark.needs("bridge", "veth")
+def test_a_tap_made_by_the_step_the_kernel_refuses_is_removed(sandbox):
+    # a veth is no master: the kernel refuses to enslave the new tap, after ioctl made it
+    sandbox.external("eth1")
+    before = sandbox.dump_all()
+    f = sandbox.write("tp.yaml", "name: tp\ninterfaces:\n  - {name: eth1, kind: external}\n"
+                      "  - {name: br0, kind: bridge}\n  - {name: tap0, kind: tap, master: eth1}\n")
+    r = sandbox.vnet("apply", f, check=False)
+    assert r.returncode == 3 and "create link tap0" in r.stderr, r.stderr
+    assert sandbox.dump_all() == before, "the tap made before the kernel refused was left"
+    assert records() == []
+    f = sandbox.write("tp.yaml", "name: tp\ninterfaces:\n  - {name: br0, kind: bridge}\n"
+                      "  - {name: tap0, kind: tap, master: br0}\n")
+    sandbox.vnet("apply", f)   # the corrected file applies: nothing stray holds the name
+    sandbox.vnet("destroy", f)
+
+
+@pytest.mark.needs("veth")
+def test_a_tunnel_that_cannot_start_leaves_nothing(sandbox):
+    import socket
+    before = sandbox.dump_all()
+    holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    holder.bind(("127.0.0.1", 4700))   # a stranger holds the tunnel's port
+    try:
+        f = sandbox.write("tn.yaml", 'name: tn\ninterfaces:\n  - {name: tun0, kind: tun, tunnel: '
+                          '{listen: "127.0.0.1:4700", peer: "127.0.0.1:4701"}}\n')
+        r = sandbox.vnet("apply", f, check=False)
+    finally:
+        holder.close()
+    assert r.returncode == 3, r.stderr
+    assert "cannot listen on 127.0.0.1 port 4700: Address already in use" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and "Errno" not in r.stderr, r.stderr
+    assert sandbox.dump_all() == before
+    left = [os.path.join(d, x) for d, _s, fs in os.walk("/run/vnet") for x in fs if not x.endswith(".lock")]
+    assert left == [], left
+    out = subprocess.run(["pgrep", "-f", "vnet tunnel"], capture_output=True, text=True).stdout
+    assert not out.strip(), "a tunnel process was left"
+
+
+@pytest.mark.needs("bridge")
+def test_the_undo_of_many_creations_is_as_fast_as_destroy(sandbox):
+    """SIGTERM late in an apply of 800 bridges: the undo (from the signal
+    to the exit) takes at most twice what destroy takes for them all (one
+    by one, it took over 20 times longer)."""
+    from vnet.kernel import rtnl
+    from vnet.kernel.session import Kernel
+    n = 800
+    f = sandbox.write("many.yaml", "name: many\ninterfaces:\n" +
+                      "".join(f"  - {{name: b{i}, kind: bridge}}\n" for i in range(n)))
+    sandbox.vnet("apply", f)
+    t0 = time.monotonic()
+    sandbox.vnet("destroy", "many")
+    destroy = time.monotonic() - t0
+    env = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")}
+    p = subprocess.Popen([sys.executable, "-m", "vnet", "apply", f], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    with Kernel() as k:
+        while len(rtnl.dump_links(k.sock(None))) < n * 4 // 5 and p.poll() is None:
+            time.sleep(0.02)
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        _out, err = p.communicate(timeout=600)
+        undo = time.monotonic() - t0
+        left = [ln.name for ln in rtnl.dump_links(k.sock(None))]
+    assert p.returncode == 130 and "the apply was undone" in err, err
+    assert left == ["lo"] and records() == []
+    assert undo <= 2 * destroy + 0.5, f"the undo took {undo:.2f} s, destroy of all {n} bridges {destroy:.2f} s"
