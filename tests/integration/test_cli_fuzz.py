@@ -134,6 +134,41 @@ def _mutate(doc, rng, depth=0):
     return rng.choice(HOSTILE)
 
 
+def _leaves(doc, path=()):
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield from _leaves(v, path + (k,))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            yield from _leaves(v, path + (i,))
+    else:
+        yield path, doc
+
+
+def _tweak(doc, rng):
+    """``doc`` with one leaf changed to a near value of its own type (an
+    option flipped, a number moved, a name swapped for another of the file's
+    names): often still valid, so it gets as far as plan, apply and destroy."""
+    leaves = list(_leaves(doc))
+    if not leaves:
+        return doc
+    path, v = rng.choice(leaves)
+    names = [x for _p, x in leaves if isinstance(x, str) and len(x) < 16]
+    if isinstance(v, bool):
+        v = not v
+    elif isinstance(v, int):
+        v = rng.choice([v + 1, v - 1, v * 2, 0, 1, 1280, 9000, 4094, 65535])
+    elif isinstance(v, str):
+        v = rng.choice(names) if names and rng.random() < 0.4 else v + rng.choice(["1", "x", "-2"])
+    if not path:
+        return v
+    node = doc
+    for k in path[:-1]:
+        node = node[k]
+    node[path[-1]] = v
+    return doc
+
+
 class Files:
     """Topology files good and bad, made once per test in its tmp dir."""
 
@@ -168,6 +203,14 @@ class Files:
             os.symlink(os.path.join(ROOT, "examples", "keys"), self.tmp / "keys")
         return self._write(yaml.safe_dump(doc, sort_keys=False))
 
+    def tweaked(self):
+        doc = yaml.safe_load(open(self.example()))
+        for _ in range(self.rng.randint(1, 2)):
+            doc = _tweak(doc, self.rng)
+        if not os.path.exists(self.tmp / "keys"):
+            os.symlink(os.path.join(ROOT, "examples", "keys"), self.tmp / "keys")
+        return self._write(yaml.safe_dump(doc, sort_keys=False))
+
     def garbage(self):
         choices = [b"", b"\x00\xff\xfe" * 50, b"null", b"[]", b"name: x", b"name: [", b"{", b"- - - -",
                    b"name: ok\nnamespaces: " + b"[" * 300, b"&a [*a]", b"\t\tname: x",
@@ -181,6 +224,7 @@ class Files:
 
     def any(self):
         return self.rng.choice([self.example, self.example, self.truncated, self.mutated, self.mutated,
+                                self.tweaked, self.tweaked, self.tweaked,
                                 self.garbage, lambda: str(self.dir), lambda: self.missing,
                                 lambda: "/dev/null", lambda: "/"])()
 
@@ -212,7 +256,9 @@ def _argv(rng, files, tmp):
         "diagram": [target, "--live", ("--netns", lambda: rng.choice(NETNS)), ("-o", out)],
         "schema": [None],
     }
-    cmd = rng.choice(list(spec) + ["bogus"]) if rng.random() < 0.97 else rng.choice(JUNK)
+    weights = {"apply": 4, "plan": 2, "show": 2, "export": 2, "destroy": 2, "diagram": 2}   # the live ones
+    cmd = rng.choice([c for c in list(spec) + ["bogus"] for _ in range(weights.get(c, 1))]) \
+        if rng.random() < 0.97 else rng.choice(JUNK)
     argv = [cmd]
     positional, *options = spec.get(cmd, [None])
     if positional and rng.random() < 0.9:
