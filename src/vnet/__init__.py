@@ -39,11 +39,27 @@ def observe(k, topo, rec, only=None, known=None):
     return _observe(k, nss, routes_in, sysctls, known=known)
 
 
+def _check_sysctls(topo):
+    """Every sysctl the file sets exists on this kernel (a device's, for any
+    device): known before the first change, not when its write fails."""
+    from .errors import SpecError
+    from .kernel.sysctl import unknown
+    problems = []
+    for s in topo.sysctls:
+        near = unknown(s.key, s.device)
+        if near is not None:
+            hint = f" (did you mean {near!r}?)" if near else ""
+            problems.append(f"{topo.source}: {s.path}.key: {s.key!r}: no such sysctl on this kernel{hint}")
+    if problems:
+        raise SpecError(problems)
+
+
 def plan(topo, k=None):
     """The ordered changes that would make the kernel match ``topo``."""
     from .kernel.session import Kernel
     from .ownership import Record
     from .planner import plan as _plan
+    _check_sysctls(topo)
     own = k is None
     k = k or Kernel()
     try:

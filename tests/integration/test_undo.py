@@ -201,3 +201,17 @@ def test_the_undo_of_many_creations_is_as_fast_as_destroy(sandbox):
     assert p.returncode == 130 and "the apply was undone" in err, err
     assert left == ["lo"] and records() == []
     assert undo <= 2 * destroy + 0.5, f"the undo took {undo:.2f} s, destroy of all {n} bridges {destroy:.2f} s"
+
+
+@pytest.mark.needs("bridge", "veth")
+def test_a_sysctl_this_kernel_lacks_is_refused_before_any_change(sandbox):
+    before = sandbox.dump_all()
+    f = sandbox.write("sy.yaml", LAB.replace("key: net.ipv4.ip_forward", "key: net.ipv4.ip_forwrd")
+                      .replace("net.ipv4.conf.br0.forwarding", "net.ipv4.conf.br0.forwardin"))
+    r = sandbox.vnet("apply", f, check=False)
+    assert r.returncode == 2, r.stderr
+    assert ("sysctls[0].key: 'net.ipv4.ip_forwrd': no such sysctl on this kernel "
+            "(did you mean 'net.ipv4.ip_forward'?)") in r.stderr, r.stderr
+    assert "sysctls[1].key: 'net.ipv4.conf.br0.forwardin': no such sysctl on this kernel " \
+           "(did you mean 'net.ipv4.conf.br0.forwarding'?)" in r.stderr, r.stderr
+    assert sandbox.dump_all() == before and records() == []
