@@ -138,6 +138,10 @@ _IFNAME = re.compile(r"[^/:\s\x00]{1,15}")
 _SYSCTL = re.compile(r"net(\.[^./\s\x00]+)+")
 
 
+def _metric(v):
+    return v is None or isinstance(v, int) and not isinstance(v, bool)
+
+
 def _record_problem(d):
     """What is wrong with the decoded record ``d`` (None: nothing)."""
     def strs(v, none=False):
@@ -171,8 +175,7 @@ def _record_problem(d):
             or each("devices", lambda x: isinstance(x, dict) and ns(x.get("netns")) and name(_IFNAME)(x.get("name"))
                     and strs(x.get("kind")), "a device {netns, name, kind}")
             or each("routes", lambda x: isinstance(x, list) and len(x) == 5 and ns(x[0]) and strs(x[1])
-                    and strs(x[2], True) and dev(x[3]) and isinstance(x[4], int) and not isinstance(x[4], bool),
-                    "a route [netns, to, via, dev, metric]")
+                    and strs(x[2], True) and dev(x[3]) and _metric(x[4]), "a route [netns, to, via, dev, metric]")
             or each("sysctls", lambda x: isinstance(x, dict) and ns(x.get("netns")) and name(_SYSCTL)(x.get("key"))
                     and isinstance(x.get("old"), (str, int, type(None))), "a sysctl {netns, key, old}"))
 
