@@ -123,5 +123,5 @@ EXIT_CODES = {
     8: "vnet's own state cannot be used: a corrupt record under /run/vnet, one written by a newer vnet, or a "
        "state directory that cannot be written",
     70: "internal error: a bug in vnet (VNET_DEBUG=1 shows the traceback)",
-    130: "interrupted (Ctrl-C)",
+    130: "interrupted (Ctrl-C, SIGTERM); an apply stopped before it was verified was undone",
 }
