@@ -32,7 +32,7 @@ namespaces: [ns1, ns2]
 interfaces:
   - {name: eth1, kind: external}
   - {name: eth2, kind: external}
-  - {name: eth3, kind: external, netns: ns2}
+  - {name: eth3, kind: dummy, netns: ns2}
   - {name: br0, kind: bridge, stp: true, priority: 4096, ageing_time: 600, forward_delay: 7,
      mtu: 1400, mac: "02:00:00:00:01:00", addresses: [10.1.0.1/24, "fd00:1::1/64", 10.3.0.0/31]}
   - {name: br1, kind: bridge, stp: false, vlan_filtering: true, forward_delay: 0, up: false}

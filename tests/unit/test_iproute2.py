@@ -80,7 +80,7 @@ def test_device_left_down_is_not_set_up(lines):
 
 def test_macvlan_in_the_host_on_a_lower_device_in_a_namespace():
     t = load_text("name: t\nnamespaces: [net1]\ninterfaces:\n"
-                  "  - {name: eth1, kind: external, netns: net1}\n"
+                  "  - {name: eth1, kind: dummy, netns: net1}\n"
                   "  - {name: mv1, kind: macvlan, link: {name: eth1, netns: net1}, mode: private}\n")
     # created through the lower device's namespace, then moved to pid 1's (the host)
     assert "ip -n net1 link add link eth1 mv1 netns 1 type macvlan mode private" in script(t)

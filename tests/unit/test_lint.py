@@ -122,3 +122,62 @@ interfaces:
   - {name: iv0, kind: ipvlan, link: d0, mode: l2}
 """)
     assert "device 'd0' would need 2 receive handlers: bridge port (d0); ipvlan/ipvtap (iv0)" in msg
+
+
+# ---- what the kernel refuses, found before anything is touched (issue 19) ----
+# (more cases with their texts: tests/golden/errors/lint-*.yaml, route-*.yaml,
+# external-in-created-namespace.yaml, tunnels-one-listen-address.yaml)
+
+def test_onlink_route_parsed_and_needs_a_device():
+    t = load_text(b"name: t\nnamespaces: [n]\ninterfaces:\n  - {name: d0, kind: dummy, netns: n}\nroutes:\n"
+                  b"  - {netns: n, to: default, via: 192.0.2.1, dev: d0, onlink: true}\n"
+                  b"  - {netns: n, to: 10.0.0.0/8, dev: d0}\n", "lab.yaml")
+    assert [r.onlink for r in t.routes] == [True, False]
+    msg = errors_of("name: t\nroutes:\n  - {to: default, via: 192.0.2.1, onlink: true}\n")
+    assert msg == "lab.yaml: routes[0].onlink: says the gateway (via) is on the link of dev: give both"
+
+
+def test_onlink_is_in_the_schema():
+    from vnet.spec.schema import schema
+    route = schema()["properties"]["routes"]["items"]["properties"]
+    assert route["onlink"]["type"] == "boolean" and route["onlink"]["default"] is False
+
+
+def test_a_gateway_in_the_host_namespace_is_not_judged():
+    """The host holds addresses the file does not list (eth0's)."""
+    t = load_text(b"name: t\nroutes:\n  - {to: 10.9.0.0/16, via: 192.168.1.1}\n", "lab.yaml")
+    assert t.routes[0].via is not None
+
+
+def test_onlink_through_a_device_that_is_down():
+    msg = errors_of("name: t\nnamespaces: [n]\ninterfaces:\n  - {name: d0, kind: dummy, netns: n, up: false}\n"
+                    "routes:\n  - {netns: n, to: default, via: 192.0.2.1, dev: d0, onlink: true}\n")
+    assert msg == ("lab.yaml: routes[0].dev: 'd0' is down (up: false): the kernel refuses a route through a "
+                   "device that is down")
+
+
+def test_a_check_naming_a_device_or_expectation_that_does_not_exist():
+    msg = errors_of("name: t\nnamespaces: [n1]\ninterfaces:\n  - {name: veth1, kind: veth, netns: n1, "
+                    "peer: {name: veth2, netns: n1}}\nchecks:\n"
+                    "  - {name: p, ping: {from: n1, to: 10.0.0.1}, expect: reachble}\n"
+                    "  - {capture: {netns: n1, dev: veth3, during: p, vlan: 5}}\n"
+                    "  - {can: {from: {netns: n1, dev: vcan0}, to: {netns: n1, dev: veth2}}}\n")
+    assert msg.splitlines() == [
+        "lab.yaml: checks[0] (p).expect: 'reachble' is not one of reachable, unreachable (did you mean 'reachable'?)",
+        "lab.yaml: checks[1].capture.dev: device 'veth3' in namespace n1 is neither declared nor external "
+        "(did you mean 'veth2'?)",
+        "lab.yaml: checks[2].can.from.dev: device 'vcan0' in namespace n1 is neither declared nor external"]
+
+
+def test_a_bond_primary_that_is_its_port_passes():
+    t = load_text(b"name: t\ninterfaces:\n  - {name: bond0, kind: bond, mode: active-backup, primary: p0}\n"
+                  b"  - {name: p0, kind: veth, master: bond0, peer: {name: p0x}}\n", "lab.yaml")
+    assert t.interfaces[0].options["primary"].name == "p0"
+
+
+def test_one_vni_on_one_port_in_two_namespaces_or_families_passes():
+    t = load_text(b"name: t\nnamespaces: [n]\ninterfaces:\n"
+                  b"  - {name: vx0, kind: vxlan, vni: 7, remote: 192.0.2.2, mtu: 1400}\n"
+                  b"  - {name: vx1, kind: vxlan, vni: 7, remote: 192.0.2.2, mtu: 1400, netns: n}\n"
+                  b"  - {name: vx2, kind: vxlan, vni: 7, remote: 'fd00::2', mtu: 1400}\n", "lab.yaml")
+    assert len(t.interfaces) == 3

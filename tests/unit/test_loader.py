@@ -38,7 +38,7 @@ interfaces:
   - {name: eth1, kind: external}
   - {name: eth1, kind: tap, netns: net2}
   - {name: br0, kind: bridge, netns: net1}
-  - {name: eth1, kind: external, netns: net1}
+  - {name: eth1, kind: dummy, netns: net1}
   - {name: same, kind: macvlan, netns: net2, link: eth1}
   - {name: host, kind: macvlan, netns: net2, link: {name: eth1}}
   - {name: other, kind: macvlan, netns: net2, link: {name: eth1, netns: net1}}

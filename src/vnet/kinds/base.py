@@ -33,6 +33,9 @@ class Kind:
     port_options = {}           # options its ports may carry (a bridge port's vlans)
     rx_handler = None           # what it takes of its lower device's receive path (one per device)
     port_rx_handler = None      # what a master takes of each port's receive path
+    link_layer = "ether"        # what it carries: "ether", "ip" (a TUN: no Ethernet header), "can"
+    lower_layers = None         # the link layers its lower device may have (None: any)
+    port_layers = None          # the link layers its ports may have (None: any)
 
     def kernel_features(self, iface):
         """What the kernel must support to build ``iface`` (tests pick their layer by it)."""
@@ -57,6 +60,11 @@ class Kind:
 
     def iproute2_port(self, endpoint):
         return []
+
+    def layer(self, endpoint):
+        """The link layer of ``endpoint``, a device of this kind ("ether",
+        "ip", "can", "loopback"), or None when the file does not tell."""
+        return self.link_layer
 
     def check_all(self, ifaces, problems):
         """Rules across all interfaces of this kind (after each passed ``check``)."""

@@ -49,6 +49,18 @@ class Bond(Kind):
             if o.get(k) and not o.get("miimon"):
                 problems.add(f"{path}.{k}", "needs miimon (the kernel ignores it without link monitoring)")
 
+    def lint(self, ifaces, topo, problems, warnings):
+        """The primary must be one of the bond's ports (the kernel ignores
+        another name, or refuses a device that is not its port)."""
+        for i in ifaces:
+            p = i.options.get("primary")
+            if p is None:
+                continue
+            ports = sorted(e.name for j in topo.interfaces for e in j.endpoints() if e.master_key() == i.key)
+            if p.name not in ports:
+                problems.add(f"{i.path}.primary", f"{p.name!r} is not a port of {i.name!r} (its ports: "
+                             f"{', '.join(ports) or 'none'}): give a port, or make it one with master: {i.name}")
+
     def encode_value(self, opt, value, ctx, iface):
         if opt in _ENUMS:
             return _ENUMS[opt][value]

@@ -53,6 +53,7 @@ class Bridge(Kind):
     inplace = frozenset(options)
     is_master = True
     port_rx_handler = "bridge port"
+    port_layers = frozenset({"ether"})   # br_add_if: EINVAL for lo or a non-Ethernet device
     _CENTI = ("ageing_time", "forward_delay")
 
     port_options = {"vlans": VLANS,
@@ -154,6 +155,14 @@ class Bridge(Kind):
             out.append(" ".join(pre + ["vlan", "add", "dev", endpoint.name, "vid", str(v["vid"])]
                                 + (["pvid"] if v["pvid"] else []) + (["untagged"] if v["untagged"] else [])))
         return out
+
+    def lint(self, ifaces, topo, problems, warnings):
+        """A bridge cannot be a port of a bridge (the kernel says ELOOP)."""
+        bridges = {i.key for i in ifaces}
+        for i in ifaces:
+            if i.master and i.master_key() in bridges:
+                problems.add(f"{i.path}.master", f"{i.label} is a bridge: the kernel refuses a bridge as a port of "
+                             f"another bridge (ELOOP); join them with a veth pair, or use VLANs on one bridge")
 
     def check(self, iface, problems, path):
         fd = iface.options.get("forward_delay")

@@ -17,6 +17,7 @@ def _check_can(endpoint, problems, path):
 
 class Vcan(Kind):
     name = kernel_kind = "vcan"
+    link_layer = "can"
     doc = "a virtual CAN bus in one namespace: every frame sent on it is seen by every socket bound to it"
 
     def check(self, iface, problems, path):
@@ -25,6 +26,7 @@ class Vcan(Kind):
 
 class Vxcan(Veth):
     name = kernel_kind = "vxcan"
+    link_layer = "can"
     doc = "a pair of CAN devices (like veth): a frame sent on one end is received on `peer`, in any namespace"
     # the peer is IFLA_VXCAN_INFO_PEER (1): the same layout as veth's
 

@@ -8,6 +8,10 @@ class External(Kind):
     doc = "a device that exists already and is not vnet's: referenced, never created, changed or deleted"
     creatable = False
     is_master = True
+    link_layer = None   # not in the file
+
+    def layer(self, endpoint):
+        return "loopback" if endpoint.name == "lo" else None   # every namespace's lo, and only it
 
     def matches(self, link):
         return False

@@ -20,6 +20,7 @@ class Ipvlan(Kind):
     link_option = "link"
     link_attr = 5   # IFLA_LINK
     rx_handler = "ipvlan/ipvtap"
+    lower_layers = frozenset({"ether"})   # ipvlan_port_create: EINVAL for lo or a non-Ethernet device
     dies_with_link = True
     inplace = frozenset({"mode", "flags"})
 

@@ -22,6 +22,7 @@ class Macvlan(Kind):
     link_option = "link"
     link_attr = 5   # IFLA_LINK
     rx_handler = "macvlan/macvtap"
+    lower_layers = frozenset({"ether"})   # macvlan_port_create: EINVAL for lo or a non-Ethernet device
     dies_with_link = True
     inplace = frozenset({"mode", "source_macs"})
 

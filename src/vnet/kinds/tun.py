@@ -83,6 +83,30 @@ class TunTap(Kind):
             except ValueError as e:
                 problems.add(f"{path}.tunnel", str(e))
 
+    def lint(self, ifaces, topo, problems, warnings):
+        """Two tunnels cannot listen on one UDP address of a namespace (the
+        second end fails to bind, EADDRINUSE); a wildcard address takes its
+        port on every address (an IPv6 one on IPv4's too)."""
+        import ipaddress
+        from ..tunnel import parse_addr
+        seen = []
+        for i in ifaces:
+            t = i.options.get("tunnel")
+            if not t:
+                continue
+            _fam, (addr, port) = parse_addr(t["listen"])
+            ip = ipaddress.ip_address(addr)
+            for j, jip, jport in seen:
+                if j.netns == i.netns and jport == port and (
+                        ip == jip or jip.is_unspecified and (jip.version == 6 or ip.version == 4)
+                        or ip.is_unspecified and (ip.version == 6 or jip.version == 4)):
+                    problems.add(f"{i.path}.tunnel.listen", f"{t['listen']} is taken by the tunnel of {j.label} "
+                                 f"({j.options['tunnel']['listen']}): the second end could not bind it "
+                                 "(EADDRINUSE); give another port")
+                    break
+            else:
+                seen.append((i, ip, port))
+
     def matches(self, link):
         if link.kind != "tun" or link.data is None:
             return False
@@ -280,6 +304,7 @@ def _program(argv):
 
 
 TUN = TunTap("tun", 1, "a layer-3 device whose other end is a process reading IP packets")
+TUN.link_layer = "ip"
 TAP = TunTap("tap", 2, "a layer-2 device whose other end is a process reading Ethernet frames")
 TUN.shape, TUN.colour = "cds", "#fce5cd"
 TAP.shape, TAP.colour = "cds", "#f6b26b"

@@ -65,6 +65,28 @@ class Vxlan(Kind):
             problems.add(path, "local, remote/group and fdb destinations must all be IPv4 or all IPv6")
 
     def lint(self, ifaces, topo, problems, warnings):
+        self._lint_mtu(ifaces, topo, problems, warnings)
+        self._lint_vni(ifaces, problems)
+
+    def _lint_vni(self, ifaces, problems):
+        """One VNI on one UDP port and address family per namespace: the
+        kernel refuses a second (EEXIST, "A VXLAN device with the specified
+        VNI already exists"). The namespace is the one whose socket makes
+        the device (its underlay's), where its UDP socket lives."""
+        seen = {}
+        for i in ifaces:
+            o = i.options
+            v6 = any(a is not None and a.version == 6 for a in (o.get("local"), o.get("remote"), o.get("group")))
+            ns = self.sock_ns(i)
+            key = (ns, o["vni"], o.get("dstport") or 4789, v6)
+            if key in seen:
+                problems.add(f"{i.path}.vni", f"VNI {o['vni']} on UDP port {key[2]} is also {seen[key].label}'s, "
+                             f"in namespace {ns or 'host'}: the kernel refuses a second (EEXIST); give another "
+                             "vni or dstport")
+            else:
+                seen[key] = i
+
+    def _lint_mtu(self, ifaces, topo, problems, warnings):
         """The 50 bytes (70 over IPv6) VXLAN adds must fit the underlay's MTU."""
         declared = topo.by_key()
         for i in ifaces:

@@ -45,6 +45,13 @@ REACH = ("reachable", "unreachable")
 FILTERS = ("ethertype", "vlan", "udp_port", "contains")
 
 
+def _devices(args):
+    """(field, (namespace, name)) of each device a check's arguments name."""
+    out = [("dev", (args.get("netns"), args["dev"]))] if "dev" in args else []
+    return out + [(f"{k}.dev", (args[k].get("netns"), args[k]["dev"])) for k in ("from", "to")
+                  if isinstance(args.get(k), dict) and "dev" in args[k]]
+
+
 class Check(Struct):
     _fields = (("type", REQUIRED), ("args", dict), ("expect", "reachable"), ("name", ""), ("path", ""))
 
@@ -90,19 +97,22 @@ def parse(items, p):
         label = f"{path} ({reader.label(name)})" if name else path
         before = len(p.items)
         args = F.validate(TYPES[t], raw[t], f"{label}.{t}", p)
+        sound = args is not F.MISSING and len(p.items) == before   # the cross-checks need every field sound
         allowed = EXPECT.get(t, REACH)
         expect = raw.get("expect", DEFAULT_EXPECT.get(t, "reachable"))
         if expect not in allowed:
             p.add(f"{label}.expect", f"{F.quote(expect)} is not one of {', '.join(allowed)}{F._close(expect, allowed)}")
-        if args is F.MISSING or len(p.items) > before:   # the cross-checks need every field sound
+        if not sound:
             continue
         out.append(Check(type=t, args=args, expect=expect, name=name or "", path=label))
     return out
 
 
 def cross_check(topo, p):
-    """Namespaces must be the topology's; names unique; `during` names a check."""
+    """Namespaces must be the topology's, devices declared (or external)
+    in them; names unique; `during` names a check."""
     declared = set(topo.namespaces)
+    devices = topo.by_key()
     names = {}
     for c in topo.checks:
         if c.name:
@@ -116,6 +126,11 @@ def cross_check(topo, p):
         for k, ns in nss:
             if ns is not None and ns not in declared:
                 p.add(f"{c.path}.{c.type}.{k}", f"namespace {ns!r} is not declared{F._close(ns, declared)}")
+        for k, key in _devices(a):
+            if key not in devices and (key[0] is None or key[0] in declared):
+                near = {n for ns, n in devices if ns == key[0]}
+                p.add(f"{c.path}.{c.type}.{k}", f"device {key[1]!r} in namespace {key[0] or 'host'} is neither "
+                                               f"declared nor external{F._close(key[1], near)}")
         if c.type == "capture":
             d = names.get(a["during"])
             if d is None:

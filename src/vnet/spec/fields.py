@@ -76,7 +76,7 @@ def _close(word, options):
     word = word if isinstance(word, str) else quote(word, 64)   # never the repr of an alias bomb
     if len(word) > 64:
         return ""   # no typo of a short word (and difflib would take long)
-    options = list(options)
+    options = sorted(map(str, options))   # a set's order would make the hint vary between runs
     m = [_SYNONYMS[word]] if _SYNONYMS.get(word) in options else difflib.get_close_matches(word, options, n=1)
     return f" (did you mean '{m[0]}'?)" if m else ""
 

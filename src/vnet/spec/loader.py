@@ -25,6 +25,8 @@ ROUTE = F.Obj({
     "via": F.IP("gateway"),
     "dev": F.IfName("output device"),
     "metric": F.Int("route metric", lo=0, hi=2**32 - 1, default=0),
+    "onlink": F.Bool("the gateway is on the link of dev though no address of the namespace is on its subnet "
+                     "(ip route ... onlink)", default=False),
 }, title="route")
 
 SYSCTL = F.Obj({
@@ -268,7 +270,11 @@ def _route(v, path, p):
     if via is None and v.get("dev") is None:
         p.add(path, "a route needs via, dev, or both")
         return None
-    return Route(to=net, netns=v.get("netns"), via=via, dev=v.get("dev"), metric=v.get("metric", 0), path=path)
+    if v.get("onlink") and (via is None or v.get("dev") is None):
+        p.add(f"{path}.onlink", "says the gateway (via) is on the link of dev: give both")
+        return None
+    return Route(to=net, netns=v.get("netns"), via=via, dev=v.get("dev"), metric=v.get("metric", 0), path=path,
+                 onlink=bool(v.get("onlink")))
 
 
 def _cross_check(topo, p, invalid=()):
@@ -289,7 +295,10 @@ def _cross_check(topo, p, invalid=()):
         for e, sub in ((iface, ""), (iface.peer, ".peer")):
             if e is None:
                 continue
-            check_ns(e.netns, f"{iface.path}{sub}.netns")
+            if check_ns(e.netns, f"{iface.path}{sub}.netns") and e.netns in declared_ns \
+                    and not iface.kind_module.creatable:
+                p.add(f"{iface.path}.netns", f"namespace {e.netns} is created by this file, so no {iface.kind} "
+                                             f"device {e.name!r} can be in it yet: declare the device")
             if e.key in devices:
                 p.add(f"{iface.path}{sub}.name",
                       f"{e.name!r} is declared twice in namespace {e.netns or 'host'} "
@@ -348,7 +357,11 @@ def _cross_check(topo, p, invalid=()):
         if check_ns(r.netns, f"{r.path}.netns") and r.dev and r.dev not in ns_devices.get(r.netns, set()):
             p.add(f"{r.path}.dev", f"device {r.dev!r} in namespace {r.netns or 'host'} is neither declared nor external")
     for s in topo.sysctls:
-        check_ns(s.netns, f"{s.path}.netns")
+        # a namespace the file creates holds only its devices and lo
+        if check_ns(s.netns, f"{s.path}.netns") and s.netns in declared_ns and s.device \
+                and s.device != "lo" and s.device not in ns_devices.get(s.netns, ()):
+            p.add(f"{s.path}.key", f"device {s.device!r} is not declared in namespace {s.netns}, which this file "
+                                   f"creates{F._close(s.device, ns_devices.get(s.netns, ()))}")
 
 
 def _cycles(topo, deps, p):

@@ -80,7 +80,9 @@ class Interface(Endpoint):
 
 class Route(Struct):
     # to: an ip_network; 0.0.0.0/0 or ::/0 for default
-    _fields = (("to", REQUIRED), ("netns", HOST), ("via", None), ("dev", None), ("metric", 0), ("path", ""))
+    # onlink: the gateway is on the link of dev even if no address says so (RTNH_F_ONLINK)
+    _fields = (("to", REQUIRED), ("netns", HOST), ("via", None), ("dev", None), ("metric", 0), ("path", ""),
+               ("onlink", False))
 
     @property
     def key(self):
