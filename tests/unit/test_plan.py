@@ -238,10 +238,12 @@ def test_renumbering_deletes_first_and_puts_the_routes_back(topo):
 
 
 def test_an_ipv6_route_without_a_metric_is_the_kernels_1024():
+    # a link-local gateway with its device: net1 has no IPv6 address, and
+    # validation refuses a gateway no address of the namespace reaches
     t = load_text(TOPO.replace("via: 10.0.0.254}", "via: 10.0.0.254}\n  - {netns: net1, to: 'fd01::/64', "
-                               "via: 'fd00::1'}"), "lab.yaml")
+                               "via: 'fe80::1', dev: eth0}"), "lab.yaml")
     st, rec = applied()
-    st.routes["net1"].append((net("fd01::/64"), ip("fd00::1"), "eth0", 1024, 4))
+    st.routes["net1"].append((net("fd01::/64"), ip("fe80::1"), "eth0", 1024, 4))
     assert rows(plan(t, st, rec)) == []
 
 
