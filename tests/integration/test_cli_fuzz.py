@@ -497,3 +497,20 @@ def test_without_privileges(sandbox, runs):
     os.chmod("/run/vnet", 0o755)
     assert os.path.exists("/run/netns/net1"), "an unprivileged run changed nothing"
     runs.verdict()
+
+
+def test_a_topology_not_applied_is_said_so(sandbox, runs):
+    """show, export and diagram of a topology without a record: an error
+    naming it (export printed `interfaces: []` and exited 0)."""
+    for cmd in (["show", FIG10], ["export", FIG10], ["diagram", FIG10, "--live"], ["show", FIG10, "--json"]):
+        rc, out, err = runs.inproc(*cmd)
+        assert rc == 1 and "topology 'fig10'" in out + err and "is not applied" in out + err, (cmd, out, err)
+        assert "interfaces" not in out
+    for cmd in (["show", "fig10"], ["export", "fig10"], ["diagram", "fig10"]):
+        rc, out, err = runs.inproc(*cmd)
+        assert rc == 1 and err.splitlines() == [f"vnet {cmd[0]}: no topology 'fig10': not a file, and no record "
+                                                "of that name in /run/vnet/fig10.json"], (cmd, err)
+    runs.inproc("apply", FIG10)
+    rc, out, _err = runs.inproc("export", FIG10)
+    assert rc == 0 and "veth1" in out
+    runs.verdict()
