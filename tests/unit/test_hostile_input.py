@@ -204,3 +204,18 @@ def test_a_big_file_with_a_typo_at_its_end_is_rejected_within_bounds(tmp_path):
                    "bridge, veth, tun, tap, vxlan, macvlan, macvtap, vlan, bond, ipvlan, ipvtap, dummy, vcan, vxcan, "
                    "macsec, team, net_failover, external"]
     assert int(rss) < 125 << 10   # KiB: 200 MB for the largest file (3 MiB), in proportion (measured: 99 MB)
+
+
+def test_text_that_is_not_utf8_is_refused_where_it_stands():
+    doc = '{"name": "t", "interfaces": [{"name": "a\\ud800", "kind": "dummy"}], ' \
+          '"sysctls": [{"key": "net.ipv4.ip_forward", "value": "1\\udc80"}]}'
+    assert problems(doc, "lab.json") == [
+        "lab.json: interfaces[0] ('a\\ud800').name: 'a\\ud800' is not valid: not UTF-8 text",
+        "lab.json: sysctls[0].value: '1\\udc80' is not valid: not UTF-8 text"]
+
+
+@pytest.mark.parametrize("via", ["0.0.0.0", "224.0.0.1", "ff02::1"])
+def test_a_gateway_that_is_no_address_or_multicast(via):
+    (line,) = problems(f"name: t\nroutes:\n  - {{to: 10.0.0.0/8, via: '{via}'}}\n".replace(
+        "10.0.0.0/8", "10.0.0.0/8" if ":" not in via else "fd00::/8"))
+    assert line.startswith(f"lab.yaml: routes[0].via: {via} cannot be a gateway")

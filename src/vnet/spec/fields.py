@@ -154,6 +154,11 @@ class Str(Field):
             v = str(v)
         if not isinstance(v, str):
             raise Invalid(f"expected a string, got {quote(v)}")
+        if not v.isascii():
+            try:
+                v.encode()
+            except UnicodeEncodeError:   # a lone surrogate, from a JSON escape: no file or device takes it
+                raise Invalid(f"{quote(v)} is not valid: not UTF-8 text") from None
         if self.pattern and not re.fullmatch(self.pattern, v):
             raise Invalid(f"{quote(v)} is not valid: {self.explain or 'must match ' + self.pattern}")
         return v
@@ -185,10 +190,7 @@ class IfName(Str):
         v = super().check(v)
         if v in (".", ".."):
             raise Invalid(f"{v!r} is not valid: {IFNAME_EXPLAIN}")
-        try:
-            size = len(v.encode())
-        except UnicodeEncodeError:   # a lone surrogate, from a JSON escape
-            raise Invalid(f"{quote(v)} is not valid: not UTF-8 text") from None
+        size = len(v.encode())   # Str.check let only UTF-8 text through
         if size >= IFNAMSIZ:
             raise Invalid(f"{v!r} is {size} bytes in UTF-8: the kernel takes at most {IFNAMSIZ - 1} "
                           "(15 characters only if they are ASCII)")

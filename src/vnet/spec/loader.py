@@ -270,6 +270,10 @@ def _route(v, path, p):
     if via is None and v.get("dev") is None:
         p.add(path, "a route needs via, dev, or both")
         return None
+    if via is not None and (via.is_unspecified or via.is_multicast):
+        p.add(f"{path}.via", f"{via} cannot be a gateway (it is {'no address' if via.is_unspecified else 'multicast'}); "
+                             "for a route through a device alone, give dev without via")
+        return None
     if v.get("onlink") and (via is None or v.get("dev") is None):
         p.add(f"{path}.onlink", "says the gateway (via) is on the link of dev: give both")
         return None
