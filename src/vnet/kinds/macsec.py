@@ -91,6 +91,7 @@ class Macsec(Kind):
     link_option = "link"
     link_attr = True
     rx_handler = "macsec"
+    lower_layers = frozenset({"ether"})   # macsec_newlink: EINVAL for a non-Ethernet lower device (since 5.7)
     # the kernel refuses to change the SCI, cipher or ICV length of a SecY
     inplace = frozenset({"window", "encrypt", "protect", "send_sci", "end_station", "scb",
                          "replay_protect", "validate", "tx", "rx"})
