@@ -51,19 +51,19 @@ def _p():
     g.add_argument("-o", "--output", default="-", metavar="OUT",
                    help="OUT.svg, .png, .dot or .md (Mermaid); default: DOT on stdout")
     x = sub.add_parser("exec", help="run a command in a namespace", description="run a command in a namespace")
-    x.add_argument("netns")
+    x.add_argument("netns", type=_nsname)
     x.add_argument("command", nargs=argparse.REMAINDER)
     sub.add_parser("schema", help="print the JSON Schema of the topology format")
     t = sub.add_parser("tunnel", help="run a UDP tunnel for a TUN/TAP device (the reference's Figure 1b)",
                        description="carry the packets of a TUN (or TAP) device to a peer inside UDP "
                        "datagrams, sealed with ChaCha20-Poly1305 when a key is given; runs until SIGTERM "
                        "(SIGUSR1: counters on stderr)")
-    t.add_argument("--dev", required=True, help="the TUN/TAP device (created if absent)")
+    t.add_argument("--dev", required=True, type=_ifname, help="the TUN/TAP device (created if absent)")
     t.add_argument("--listen", required=True, metavar="ADDR:PORT", help="local UDP address")
     t.add_argument("--peer", required=True, metavar="ADDR:PORT", help="the other end's UDP address")
     t.add_argument("--key-file", help="file with the 32-byte key in hex (both ends the same)")
     t.add_argument("--key-env", metavar="VAR", help="environment variable with the key in hex")
-    t.add_argument("--netns", help="namespace of the device and the socket")
+    t.add_argument("--netns", type=_nsname, help="namespace of the device and the socket")
     t.add_argument("--tap", action="store_true", help="a TAP device: carry Ethernet frames")
     t.add_argument("--underlay-mtu", type=_mtu, default=1500, help="MTU of the path to the peer (default 1500)")
     t.add_argument("--stats", metavar="FILE", help="write the counters here on SIGUSR1 and at exit")
@@ -95,6 +95,21 @@ def _seconds(text):
 
 def _mtu(text):
     return _number(text, int, 68, 65535, "an MTU is 68..65535")
+
+
+def _ifname(text):
+    import re
+    if not re.fullmatch(r"[^/:\s\x00]+", text) or len(text.encode()) > 15:   # the spec's rule, as the kernel's
+        raise argparse.ArgumentTypeError(f"{text!r}: an interface name is 1-15 bytes without '/', ':' or "
+                                         "whitespace")
+    return text
+
+
+def _nsname(text):
+    """A name `ip netns` accepts (any namespace, not only vnet's): a file name under /run/netns."""
+    if text in ("", ".", "..") or "/" in text or "\x00" in text or len(os.fsencode(text)) > 255:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a namespace name (a file name under /run/netns)")
+    return text
 
 
 def _topology_name(text):
@@ -518,8 +533,6 @@ def _only_namespaces(g, keep):
 def cmd_exec(args):
     from .kernel import netns
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if args.netns in ("", ".", "..") or "/" in args.netns:
-        raise VnetError(f"exec: {args.netns!r} is not a namespace name")
     if not cmd:
         raise VnetError("exec: no command given (vnet exec NS -- CMD ...)")
     fd = netns.open_fd(args.netns)

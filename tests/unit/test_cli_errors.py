@@ -143,3 +143,18 @@ def test_import_vnet_cli_is_light():
 def test_option_values_are_checked_as_usage(capsys, argv, said):
     rc, _out, err = run(capsys, *argv)
     assert rc == 1 and err.rstrip().endswith(said)
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["tunnel", "--dev", "", "--listen", "1.2.3.4:1", "--peer", "1.2.3.4:2"], "argument --dev: '': an interface name"),
+    (["tunnel", "--dev", "tun-with-a-long-name", "--listen", "1.2.3.4:1", "--peer", "1.2.3.4:2"],
+     "argument --dev: 'tun-with-a-long-name': an interface name is 1-15 bytes"),
+    (["tunnel", "--dev", "\u00e9" * 8, "--listen", "1.2.3.4:1", "--peer", "1.2.3.4:2"], "1-15 bytes"),
+    (["tunnel", "--dev", "t0", "--netns", "a/b", "--listen", "1.2.3.4:1", "--peer", "1.2.3.4:2"],
+     "argument --netns: 'a/b': not a namespace name"),
+    (["exec", "..", "--", "true"], "argument netns: '..': not a namespace name"),
+    (["exec", "", "true"], "argument netns: '': not a namespace name"),
+])
+def test_device_and_namespace_names_are_checked_as_usage(capsys, argv, said):
+    rc, _out, err = run(capsys, *argv)
+    assert rc == 1 and said in err, err
