@@ -343,8 +343,11 @@ def cmd_tunnel(args):
         # it or ends (7), and never makes a stray one; else each end makes its own, as the first does
         from .kernel import rtnl
         from .kernel.session import Kernel
-        with Kernel() as k:
-            there = (args.netns is None or k.has(args.netns)) and rtnl.get_link(k.sock(args.netns), args.dev)
+        try:
+            with Kernel() as k:
+                there = (args.netns is None or k.has(args.netns)) and rtnl.get_link(k.sock(args.netns), args.dev)
+        except OSError as e:
+            raise _refused(e) from None
         return supervise(argv, f"vnet tunnel --dev {args.dev}", args.pidfile, final=(2, DeviceGone.exit_code),
                          restart_args=["--no-create"] if there else [])
 
