@@ -219,3 +219,19 @@ def test_a_gateway_that_is_no_address_or_multicast(via):
     (line,) = problems(f"name: t\nroutes:\n  - {{to: 10.0.0.0/8, via: '{via}'}}\n".replace(
         "10.0.0.0/8", "10.0.0.0/8" if ":" not in via else "fd00::/8"))
     assert line.startswith(f"lab.yaml: routes[0].via: {via} cannot be a gateway")
+
+
+def test_many_keys_twice_are_reported_in_one_walk():
+    """60,000 mappings with a key twice: paths found in one walk of the
+    document (one walk each was quadratic), the list cut at 200."""
+    rows = "".join(f"- {{name: d{i}, kind: dummy, mtu: 1400, mtu: 1500}}\n" for i in range(60000))
+    t0 = time.monotonic()
+    lines = problems("name: t\ninterfaces:\n" + rows)
+    assert time.monotonic() - t0 < 60   # a bound, not a measure: quadratic took hours
+    assert lines[0] == "lab.yaml: interfaces[0] (d0).mtu: given twice, at lines 3 and 3 (only the last would count)"
+    assert lines[-1] == "lab.yaml: ... and 59800 more problems"
+
+
+def test_a_route_to_a_misspelt_default():
+    (line,) = problems("name: t\nroutes:\n  - {to: defualt, dev: x}\n")
+    assert line == "lab.yaml: routes[0].to: 'defualt' is not a network or 'default' (did you mean 'default'?)"

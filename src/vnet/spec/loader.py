@@ -262,7 +262,8 @@ def _route(v, path, p):
         else:
             net = ipaddress.ip_network(to)
     except ValueError as e:
-        p.add(f"{path}.to", f"{F.quote(to)} is not a network or 'default' ({F.cut(str(e), 120)})")
+        hint = F._close(to, ["default"]) if "/" not in to else ""
+        p.add(f"{path}.to", f"{F.quote(to)} is not a network or 'default'{hint or ' (' + F.cut(str(e), 120) + ')'}")
         return None
     if via is not None and via.version != net.version:
         p.add(f"{path}.via", f"{via} is IPv{via.version} but the destination {to} is IPv{net.version}")

@@ -84,8 +84,7 @@ def read_yaml(text):
                                               "but found another document", ev.start_mark)
     finally:
         loader.dispose()
-    return Read(doc, [(_path_to(doc, m, key), f"given twice, at lines {a} and {b_} (only the last would count)")
-                      for m, key, a, b_ in b.dups])
+    return Read(doc, _twice(doc, b.dups))
 
 
 class _Events:
@@ -196,25 +195,37 @@ class _Events:
 _MERGE_KEY = Odd("<<")
 
 
-def _path_to(doc, target, key):
-    """Where ``key`` of mapping ``target`` is, in the loader's notation
-    (``interfaces[3] (veth1).mtu``): found by a walk, only for a problem."""
-    stack, seen = [(doc, "")], set()
-    while stack:
+def _twice(doc, dups, line=lambda x: x):
+    """Problems for keys given twice: (path, message), the paths found in
+    one walk of the document."""
+    paths = _paths(doc, {id(m) for m, _k, _a, _b in dups})
+    out = []
+    for m, key, a, b in dups:
+        path, k = paths.get(id(m), "?"), label(key) if isinstance(key, str) else "?"
+        out.append((f"{path}.{k}" if path else k,
+                    f"given twice, at lines {line(a)} and {line(b)} (only the last would count)"))
+    return out
+
+
+def _paths(doc, targets):
+    """id -> where it is, in the loader's notation (``interfaces[3] (veth1).peer``),
+    for the mappings in ``targets``; found by a walk, only for a problem."""
+    stack, seen, found = [(doc, "")], set(), {}
+    while stack and len(found) < len(targets):
         v, path = stack.pop()
-        if v is target:
-            k = label(key) if isinstance(key, str) else "?"
-            return f"{path}.{k}" if path else k
         if id(v) in seen:
             continue
         seen.add(id(v))
+        if id(v) in targets:
+            found[id(v)] = path
         if isinstance(v, dict):
-            stack += [(x, f"{path}.{label(k)}" if path else label(k)) for k, x in v.items() if isinstance(k, str)]
+            stack += [(x, f"{path}.{label(k)}" if path else label(k)) for k, x in v.items()
+                      if isinstance(k, str) and isinstance(x, (dict, list))]
         elif isinstance(v, list):
             stack += [(x, f"{path}[{i}]" + (f" ({label(x['name'])})" if isinstance(x, dict) and
                                              isinstance(x.get("name"), str) else ""))
-                      for i, x in enumerate(v)]
-    return "?"
+                      for i, x in enumerate(v) if isinstance(x, (dict, list))]
+    return found
 
 
 def label(name):
@@ -248,8 +259,14 @@ def read_json(text):
     doc = w.value(w.skip(0), 1)
     if w.skip(w.pos) != len(text):
         raise ValueError(f"extra data: {w.where(w.pos)}")
-    return Read(doc, [(_path_to(doc, m, key), f"given twice, at lines {a} and {b} (only the last would count)")
-                      for m, key, a, b in w.dups])
+    return Read(doc, _twice(doc, w.dups, _lines(text)) if w.dups else [])
+
+
+def _lines(text):
+    """Line number of an offset, by bisection over the newlines (found once)."""
+    import bisect
+    newlines = [m.start() for m in re.finditer("\n", text)]
+    return lambda pos: bisect.bisect_left(newlines, pos) + 1
 
 
 _WS = re.compile(r"[ \t\n\r]*")
@@ -310,15 +327,15 @@ class _JsonWalk:
         while True:
             if self.text[pos:pos + 1] != '"':
                 self.fail(pos, "expecting a key in double quotes")
-            line = self.text.count("\n", 0, pos) + 1
+            at = pos
             key, pos = self.scanstring(self.text, pos + 1)
             pos = self.skip(pos)
             if self.text[pos:pos + 1] != ":":
                 self.fail(pos, "expecting ':'")
             if key in out:
-                self.dups.append((out, key, lines[key], line))
+                self.dups.append((out, key, lines[key], at))
             else:
-                lines[key] = line
+                lines[key] = at
             out[key] = self.value(self.skip(pos + 1), depth + 1)
             pos = self.skip(self.pos)
             c = self.text[pos:pos + 1]
