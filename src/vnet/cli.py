@@ -536,7 +536,7 @@ def _only_namespaces(g, keep):
 def cmd_exec(args):
     from .kernel import netns
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not cmd:
+    if not cmd or not cmd[0]:
         raise VnetError("exec: no command given (vnet exec NS -- CMD ...)")
     fd = netns.open_fd(args.netns)
     if fd is None:

@@ -158,3 +158,9 @@ def test_option_values_are_checked_as_usage(capsys, argv, said):
 def test_device_and_namespace_names_are_checked_as_usage(capsys, argv, said):
     rc, _out, err = run(capsys, *argv)
     assert rc == 1 and said in err, err
+
+
+@pytest.mark.parametrize("argv", [["exec", "n1"], ["exec", "n1", "--"], ["exec", "n1", ""], ["exec", "n1", "--", ""]])
+def test_exec_without_a_command(capsys, argv):
+    rc, _out, err = run(capsys, *argv)
+    assert rc == 1 and err.splitlines() == ["vnet exec: exec: no command given (vnet exec NS -- CMD ...)"]
