@@ -28,6 +28,12 @@ def group_of(name):
     return 0x76000000 | (zlib.crc32(name.encode()) & 0xFFFFFF)
 
 
+def undo_group(group):
+    """The link group an undo moves the devices it made to, to delete them
+    in one request (0x77...: apart from every topology's own tag)."""
+    return group ^ 0x01000000
+
+
 def _json_text(data):
     """``data`` (a dict of values and lists) as JSON, one list item per line:
     readable, and made by the C encoder item by item (json.dump with indent
@@ -92,8 +98,10 @@ class Record:
         return not (self.namespaces or self.devices or self.routes or self.sysctls)
 
     def owns_device(self, dev):
-        """Recorded, and carrying our tag (a same-named stranger does not)."""
-        return dev.key in self.devices and dev.group == self.group
+        """Recorded, and carrying our tag (a same-named stranger does not),
+        or the tag an undo gives the devices it deletes in one request
+        (``undo_group``: a kill between the two leaves them with it)."""
+        return dev.key in self.devices and dev.group in (self.group, undo_group(self.group))
 
     def save(self):
         if self.empty():

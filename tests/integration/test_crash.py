@@ -526,3 +526,54 @@ def test_a_dead_tunnel_that_cannot_start_again_is_undone_without_an_internal_err
     assert json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"] == []
     sandbox.vnet("destroy", "instants")
     assert _vnet_procs() == [] and os.listdir("/run/netns") == []
+
+
+KILL_IN_UNDO = r"""
+import errno, os, signal, sys
+from vnet import applier
+from vnet.kernel import rtnl
+made = [0]
+create = applier._create
+
+def failing_create(ctx, rec, iface):
+    made[0] += 1
+    if made[0] == int(sys.argv[1]):
+        raise OSError(errno.EINVAL, "refused (injected)")
+    return create(ctx, rec, iface)
+applier._create = failing_create
+applier.OPS["dev_create"] = failing_create
+
+def killed_del_group(sock, group):
+    os.kill(os.getpid(), signal.SIGKILL)
+rtnl.del_group = killed_del_group
+from vnet.cli import main
+sys.exit(main(["apply", sys.argv[2]]))
+"""
+
+
+@pytest.mark.needs("bridge", "veth")
+def test_sigkill_while_a_failed_apply_is_undone_recovers(sandbox):
+    """An apply fails at its fourth device and is killed while it undoes the
+    three it made (after they are re-tagged for one deletion, before it):
+    the next apply converges and destroy leaves nothing."""
+    import subprocess
+    import sys
+    f = sandbox.write("undo.yaml", """name: undo
+namespaces: [u1]
+interfaces:
+  - {name: br1, kind: bridge}
+  - {name: br2, kind: bridge}
+  - {name: br3, kind: bridge}
+  - {name: v1, kind: veth, master: br1, peer: {name: eth0, netns: u1}}
+""")
+    before = sandbox.dump_all()
+    env = {**os.environ, "PYTHONPATH": os.path.join(os.path.dirname(__file__), "..", "..", "src")}
+    r = subprocess.run([sys.executable, "-c", KILL_IN_UNDO, "4", f], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == -9, f"not killed in its undo: {r.returncode}\n{r.stdout}{r.stderr}"
+    r = sandbox.vnet("apply", f, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"] == []
+    sandbox.vnet("destroy", "undo")
+    assert sandbox.dump_all() == before
+    assert not os.path.exists("/run/vnet/undo.json")
