@@ -61,6 +61,10 @@ class Kind:
     def iproute2_port(self, endpoint):
         return []
 
+    def in_new_namespace(self, endpoint):
+        """Does ``endpoint`` exist in a namespace as soon as it is made (lo)?"""
+        return False
+
     def layer(self, endpoint):
         """The link layer of ``endpoint``, a device of this kind ("ether",
         "ip", "can", "loopback"), or None when the file does not tell."""

@@ -13,6 +13,9 @@ class External(Kind):
     def layer(self, endpoint):
         return "loopback" if endpoint.name == "lo" else None   # every namespace's lo, and only it
 
+    def in_new_namespace(self, endpoint):
+        return endpoint.name == "lo"
+
     def matches(self, link):
         return False
 

@@ -301,7 +301,7 @@ def _cross_check(topo, p, invalid=()):
             if e is None:
                 continue
             if check_ns(e.netns, f"{iface.path}{sub}.netns") and e.netns in declared_ns \
-                    and not iface.kind_module.creatable:
+                    and not iface.kind_module.creatable and not iface.kind_module.in_new_namespace(e):
                 p.add(f"{iface.path}.netns", f"namespace {e.netns} is created by this file, so no {iface.kind} "
                                              f"device {e.name!r} can be in it yet: declare the device")
             if e.key in devices:
