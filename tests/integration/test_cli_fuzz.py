@@ -301,8 +301,8 @@ def test_exec_and_tunnel_with_random_arguments(sandbox, runs, tmp_path):
     rng = random.Random(100 * int(os.environ.get("FUZZ_SEED", 19)) + 19)
     runs.inproc("apply", FIG10)
     # commands that succeed, or fail before they run: a command's own exit code is its own
-    cmds = [["true"], ["sh", "-c", "echo ran"], ["/nonexistent"], [str(tmp_path)], [], ["--"]]
-    for _ in range(10):
+    cmds = [["true"], ["sh", "-c", "echo ran"], ["/nonexistent"], [str(tmp_path)], [], ["--"], [""]]
+    for _ in range(20):
         argv = ["exec"] + rng.sample(["net1", "net2", "nope", "", "../x", "--json", "--"], rng.randint(0, 2))
         argv += rng.choice([["--"], []]) + rng.choice(cmds)
         runs.sub(*argv)
