@@ -36,6 +36,7 @@ class Kind:
     link_layer = "ether"        # what it carries: "ether", "ip" (a TUN: no Ethernet header), "can"
     lower_layers = None         # the link layers its lower device may have (None: any)
     port_layers = None          # the link layers its ports may have (None: any)
+    max_mtu = 65535             # the kernel's max_mtu for a device of this kind
 
     def kernel_features(self, iface):
         """What the kernel must support to build ``iface`` (tests pick their layer by it)."""

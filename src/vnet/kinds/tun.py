@@ -306,5 +306,6 @@ def _program(argv):
 TUN = TunTap("tun", 1, "a layer-3 device whose other end is a process reading IP packets")
 TUN.link_layer = "ip"
 TAP = TunTap("tap", 2, "a layer-2 device whose other end is a process reading Ethernet frames")
+TAP.max_mtu = 65535 - 14   # tun.c: MAX_MTU less the Ethernet header ("mtu greater than device maximum")
 TUN.shape, TUN.colour = "cds", "#fce5cd"
 TAP.shape, TAP.colour = "cds", "#f6b26b"

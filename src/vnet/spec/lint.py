@@ -11,6 +11,7 @@ def run(topo, problems, warnings):
     _link_layers(topo, problems)
     _macs(topo, problems)
     _ipv6_mtu(topo, problems)
+    _max_mtu(topo, problems)
     _gateways(topo, problems)
     classes = {}
     for i in topo.interfaces:
@@ -110,6 +111,16 @@ def _ipv6_mtu(topo, problems):
                 if v6:
                     problems.add(f"{i.path}{sub}.mtu", f"{e.mtu} is below IPv6's minimum, {IPV6_MIN_MTU}: the "
                                  f"kernel turns IPv6 off on {e.label} and refuses {', '.join(v6)} (EINVAL)")
+
+
+def _max_mtu(topo, problems):
+    """An MTU past the kind's maximum is refused (a tap's is 65521)."""
+    for i in topo.interfaces:
+        top = i.kind_module.max_mtu
+        for e, sub in ((i, ""), (i.peer, ".peer")):
+            if e is not None and e.mtu is not None and e.mtu > top:
+                problems.add(f"{i.path}{sub}.mtu", f"{e.mtu} is past a {i.kind}'s maximum, {top}: the kernel "
+                             "refuses it (\"mtu greater than device maximum\")")
 
 
 def _gateways(topo, problems):
