@@ -128,7 +128,7 @@ def test_import_vnet_cli_is_light():
     seconds, modules = r.stdout.splitlines()
     heavy = {"yaml", "pydantic", "graphviz", "cryptography", "ctypes", "vnet.spec", "vnet.kernel"}
     assert not heavy & set(modules.split())
-    assert float(seconds) < 0.5
+    assert float(seconds) < 1.0   # about 0.04 s; generous for a loaded machine
 
 
 @pytest.mark.parametrize("argv, said", [
