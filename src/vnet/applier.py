@@ -7,6 +7,7 @@ import signal
 
 from .errors import Interrupted, KernelError, VerifyError, VnetError
 from .kernel import netlink, rtnl, sysctl
+from .ownership import undo_group
 from .spec.model import where
 
 
@@ -217,7 +218,7 @@ def _set(ctx, rec, e, new, old):
 
 def _set_fields(ctx, e, fields):
     m = fields.get("master", False)
-    attrs = rtnl.link_attrs(mtu=fields.get("mtu"), mac=fields.get("mac"),
+    attrs = rtnl.link_attrs(mtu=fields.get("mtu"), mac=fields.get("mac"), group=fields.get("group"),
                             master=None if m is False else (ctx.ifindex(*m) if m else 0))
     sock, idx = ctx.sock(e.netns), ctx.ifindex(*e.key)
     up = fields.get("up")
@@ -422,10 +423,11 @@ class Journal:
 
     def _delete_made(self, steps):
         """Undo a run of device creations: each namespace's new devices
-        tagged with a group of their own, then that group deleted in one
-        request (one synchronize_net instead of one per device)."""
+        deleted by their group in one request (one synchronize_net instead
+        of one per device): the topology's own tag where the namespace held
+        nothing of it before, else a tag of their own given first."""
         ctx, rec = self.ctx, self.rec
-        temp = rec.group ^ 0x01000000   # 0x77...: apart from every topology's own tag
+        held = {d.netns for d in self.plan.state.devices() if rec.owns_device(d)}
         by_ns = {}
         for c, _u in steps:
             iface = c.op[1]
@@ -435,13 +437,14 @@ class Journal:
         for ns, ifaces in by_ns.items():
             try:
                 sock = ctx.sock(ns)
-                for iface in ifaces:
+                tag = undo_group(rec.group) if ns in held else rec.group
+                for iface in ifaces if ns in held else ():
                     try:
-                        rtnl.set_link(sock, ctx.ifindex(*iface.key), attrs=rtnl.link_attrs(group=temp))
+                        rtnl.set_link(sock, ctx.ifindex(*iface.key), attrs=rtnl.link_attrs(group=tag))
                     except netlink.NetlinkError as e:
                         if e.errno != errno.ENODEV:
                             raise
-                rtnl.del_group(sock, temp)
+                rtnl.del_group(sock, tag)
             except Exception as e:
                 if not _gone_already(e):
                     errors.append(f"undo of the {len(ifaces)} devices made in {where(ns, '')[:-1] or 'this namespace'}"

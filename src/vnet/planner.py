@@ -176,7 +176,7 @@ def plan(topo, state, record):
         for e in iface.endpoints():
             dev = None if e.key in gone else state.device(*e.key)
             created = dev is None
-            g = _generic_changes(e, dev, gone, created)
+            g = _generic_changes(e, dev, gone, created, record.group)
             if g:
                 modifies.append(Change("modify", f"link {e.label}",
                                        ", ".join(f"{k} {_show(o)} -> {_show(n)}" for k, (o, n) in g.items()),
@@ -313,12 +313,14 @@ def _compare(iface, kind, dev, gone):
     return "", changed
 
 
-def _generic_changes(e, dev, gone, created):
+def _generic_changes(e, dev, gone, created, group):
     """{field: (old, new)} of the common fields to set after creation or in place."""
     out = {}
     master = e.master_key()
     if created:
         return {}   # a created device gets everything in its creation request
+    if dev.group != group:   # ours with the tag an undo stopped midway gave it: ours again
+        out["group"] = (dev.group, group)
     have_master = None if dev.master is None or dev.master in gone else dev.master
     if master != have_master:
         out["master"] = (have_master, master)

@@ -5,6 +5,7 @@ converges to the file and `vnet destroy` leaves nothing: no interface,
 namespace, process or record."""
 import json
 import os
+import time
 
 import pytest
 
@@ -510,6 +511,9 @@ def test_a_dead_tunnel_that_cannot_start_again_is_undone_without_an_internal_err
     sandbox.vnet("apply", f)
     for pid in _vnet_procs():
         os.kill(pid, signal.SIGKILL)
+    end = time.monotonic() + 10   # SIGKILL is delivered, not yet done: the port is free once they are gone
+    while _vnet_procs() and time.monotonic() < end:
+        time.sleep(0.02)
     from vnet.kernel import netns
     fd = netns.open_fd("i1")
     with netns.entered(fd):

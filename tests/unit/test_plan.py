@@ -433,3 +433,13 @@ def test_a_recreated_device_gets_its_own_sysctls_again():
 def test_which_sysctls_belong_to_a_device(key, dev):
     from vnet.spec.model import Sysctl
     assert Sysctl(key=key, value="1").device == dev
+
+
+def test_a_device_left_with_the_undo_tag_is_tagged_ours_again(topo):
+    """An undo killed between re-tagging its devices and deleting them leaves
+    them with the undo tag: still the topology's, given its own tag back (a
+    later undo in that namespace would delete them with its own devices)."""
+    from vnet.ownership import undo_group
+    st, rec = applied()
+    st.namespaces[None]["br0"].group = undo_group(GROUP)
+    assert rows(plan(topo, st, rec)) == [("modify", "link br0", f"group {undo_group(GROUP)} -> {GROUP}")]

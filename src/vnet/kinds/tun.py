@@ -1,6 +1,7 @@
 """TUN (layer 3) and TAP (layer 2) devices: packets to and from a process."""
 from ..kernel import netlink as nl
 from ..kernel import rtnl, tuntap
+import contextlib
 import json
 import os
 import sys
