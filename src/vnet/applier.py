@@ -344,7 +344,9 @@ class Guard:
         self._old = {}
 
     def __enter__(self):
-        self._old = {s: signal.signal(s, self._on) for s in (signal.SIGINT, signal.SIGTERM)}
+        import threading
+        if threading.current_thread() is threading.main_thread():   # elsewhere Python takes no handler
+            self._old = {s: signal.signal(s, self._on) for s in (signal.SIGINT, signal.SIGTERM)}
         return self
 
     def __exit__(self, *exc):

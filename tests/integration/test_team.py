@@ -94,3 +94,47 @@ def test_missing_teamd_says_what_to_install_and_changes_nothing(sandbox):
     assert r.returncode == 3, r.stderr
     assert "teamd is not installed" in r.stderr and "apt-get install libteam-utils" in r.stderr
     assert sandbox.dump_all() == before
+
+
+@pytest.mark.needs("team", "veth")
+def test_apply_killed_at_each_request_of_a_team_converges_and_leaves_no_teamd(sandbox):
+    """The team is made by vnet with the topology's tag and taken over by
+    teamd: a kill at any request (right after the device is made, before
+    teamd runs, or after it) leaves what the next apply converges and
+    destroy removes, teamd included; before, a kill while teamd was starting
+    left an untagged team that every apply refused as not owned."""
+    before = sandbox.dump_all()
+    f = sandbox.write("tk.yaml", """name: tk
+namespaces: [t1]
+interfaces:
+  - {name: team0, kind: team, netns: t1, runner: activebackup, addresses: [10.31.0.1/24]}
+  - {name: p0, kind: veth, netns: t1, master: team0, peer: {name: q0, netns: t1}}
+""")
+    total = apply_json(sandbox, f)["requests"]
+    sandbox.vnet("destroy", f)
+    assert teamd_pids() == [] and sandbox.dump_all() == before
+    import subprocess
+    import sys
+    from test_crash import KILL_ON_CALL
+    env = {**os.environ, "PYTHONPATH": os.path.join(os.path.dirname(__file__), "..", "..", "src")}
+    # every request, and the instant teamd has just been started (it had not made
+    # the device yet, or made it untagged)
+    for k in [*range(1, total + 1), "teamd"]:
+        if k == "teamd":
+            r = subprocess.run([sys.executable, "-c", KILL_ON_CALL, "subprocess.Popen", "1", "after", "teamd",
+                                "apply", f], capture_output=True, text=True, env=env, timeout=120)
+        else:
+            os.environ["VNET_KILL_AT_REQUEST"] = str(k)
+            try:
+                r = sandbox.vnet("apply", f, check=False)
+            finally:
+                del os.environ["VNET_KILL_AT_REQUEST"]
+        assert r.returncode == -9, f"kill point {k}: {r.returncode}\n{r.stderr}"
+        r = sandbox.vnet("apply", f, check=False)
+        assert r.returncode == 0, f"after a kill at request {k} of {total}: {r.stdout}{r.stderr}"
+        assert plan_json(sandbox, f) == [], f"after a kill at request {k}"
+        assert len(teamd_pids()) == 1, f"after a kill at request {k}: teamd {teamd_pids()}"
+        sandbox.vnet("destroy", f)
+        time.sleep(0.2)
+        assert teamd_pids() == [], f"after a kill at request {k}, destroy left teamd running"
+        assert sandbox.dump_all() == before, f"after a kill at request {k}, destroy left something"

@@ -136,8 +136,14 @@ class Team(Kind):
         # send it to /dev/null): the log goes beside its config. The child
         # inherits this thread's namespace.
         log = _log(iface.netns, iface.name)
+        # the device is made here, with the topology's tag, and teamd takes
+        # it over (-o): made by teamd, it was untagged until teamd had
+        # started, and a vnet killed meanwhile left a team no apply would own
+        rtnl.new_link(ctx.sock(iface.netns), up=False,
+                      attrs=rtnl.link_attrs(name=iface.name, group=ctx.group) + rtnl.linkinfo("team"))
         with ctx.entered(iface.netns), open(log, "w") as out:
-            proc = subprocess.Popen([teamd, "-u", "-g", "-l", "stderr", "-f", conf, "-p", pidfile, "-t", iface.name],
+            proc = subprocess.Popen([teamd, "-u", "-g", "-o", "-l", "stderr", "-f", conf, "-p", pidfile,
+                                     "-t", iface.name],
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
         self._started(ctx, iface, proc, log)
         ctx.forget(*iface.key)
