@@ -38,6 +38,7 @@ def _p():
             "or with no argument every namespace", file=False)
     e.add_argument("target", nargs="?", metavar="FILE|NAME")
     e.add_argument("--netns", action="append", metavar="NS", help="only this namespace (repeatable)")
+    e.add_argument("--no-mac", action="store_true", help="leave MAC addresses out (a template for other machines)")
     e.add_argument("--name", type=_topology_name,
                    help="topology name to write (default: the topology's, or 'exported')")
     cmd("script", "the equivalent iproute2 commands")
@@ -473,20 +474,40 @@ def cmd_export(args):
         owned = {d.key for d in devs if rec.owns_device(d)}
         from .planner import observed_routes
         live = observed_routes(st)
-        doc = export(st, args.name or t.name, args.netns or rec.namespaces, only=owned,
-                     routes=[r for r in rec.routes if tuple(r) in live], sysctls=list(rec.sysctls))
+        nss = _export_namespaces(args.netns, [None] + list(rec.namespaces))
+        doc = export(st, args.name or t.name, nss, only=owned,
+                     routes=[r for r in rec.routes if tuple(r) in live], sysctls=list(rec.sysctls),
+                     macs=not args.no_mac)
     else:
-        from .kernel import netns
-        from .kernel.observe import observe
+        from .export import changed_sysctls, made_routes, observe_network
+        from .kernel import sysctl
         from .kernel.session import Kernel
+        nss = _export_namespaces(args.netns)
         with Kernel() as k:
-            st = observe(k, [None] + (args.netns or netns.list_names()))
-        doc = export(st, args.name or "exported", args.netns)
+            st = observe_network(k, nss)
+        doc = export(st, args.name or "exported", nss, macs=not args.no_mac, routes=made_routes(st, nss),
+                     sysctls=changed_sysctls(st, nss, sysctl.fresh_defaults()))
     if args.json:
         print(json.dumps(doc, indent=1))
     else:
         import yaml
         print(yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=120), end="")
+
+
+def _export_namespaces(asked, known=None):
+    """The namespaces an export covers: ``asked`` (--netns, 'host' for
+    vnet's own), else all of ``known`` (None: vnet's own and every named one)."""
+    from .errors import NotApplied
+    if known is None:
+        from .kernel import netns
+        known = [None] + netns.list_names()
+    if not asked:
+        return known
+    labels = ["host" if n is None else n for n in known]
+    unknown = [n for n in asked if n not in labels]
+    if unknown:
+        raise NotApplied(f"no namespace {unknown[0]!r} here (namespaces: {', '.join(labels)})")
+    return [None if n == "host" else n for n in asked]
 
 
 def cmd_script(args):

@@ -47,7 +47,8 @@ def _ep_doc(e, kind=None):
         d["up"] = False
     if e.mtu and e.mtu != 1500:
         d["mtu"] = e.mtu
-    # MACs the kernel chose at random are left out: they are not part of a design
+    if e.mac:
+        d["mac"] = e.mac
     if e.master:
         d["master"] = _ref_doc(e.master, e.netns)
     if e.addresses:
@@ -78,12 +79,43 @@ def interface_doc(iface):
     return d
 
 
-def export(state, name="exported", namespaces=None, only=None, routes=(), sysctls=()):
-    """A topology document of the live state: every device vnet has a kind
+def _derived_mac(dev, state):
+    """Does ``dev`` have its MAC from another device (so the file leaves it
+    out, and the kernel gives it again)? A VLAN, a passthru MACVLAN or an
+    IPVLAN has its lower device's; a bond's port has the bond's; a bridge
+    has its lowest port's until one is set."""
+    def mac_of(key):
+        other = state.device(*key) if key else None
+        return other.mac if other else None
+    lower = dev.kind.link_option and dev.options.get(dev.kind.link_option)
+    if isinstance(lower, tuple) and mac_of(lower) == dev.mac:
+        return True
+    master = state.device(*dev.master) if dev.master else None
+    if master is not None and master.kind is not None and master.kind.ports_take_its_mac:
+        return master.mac == dev.mac
+    if dev.kind.is_master and not dev.kind.ports_take_its_mac:
+        return any(d.master == dev.key and d.mac == dev.mac for d in state.namespaces.get(dev.netns, {}).values())
+    return False
+
+
+def _macs(ifaces, state, keep):
+    """Each endpoint's MAC as the file gives it: kept when ``keep`` and the
+    device's own, else None."""
+    for i in ifaces:
+        for e in i.endpoints():
+            dev = state.device(*e.key)
+            if not keep or dev is None or _derived_mac(dev, state):
+                e.mac = None
+
+
+def export(state, name="exported", namespaces=None, only=None, routes=(), sysctls=(), macs=True):
+    """A topology document of the live state of ``namespaces`` (None: all;
+    HOST, None in the list, for vnet's own): every device vnet has a kind
     for (or only those whose keys are in ``only``); devices they refer to
-    that are not exported become `external`."""
-    nss = [ns for ns in state.namespaces if ns is not HOST and (namespaces is None or ns in namespaces)]
-    shown = [ns for ns in state.namespaces if namespaces is None or ns in namespaces or ns is HOST]
+    that are not exported become `external`. MACs are written where they
+    are the device's own (not with ``macs`` false: a template)."""
+    shown = [ns for ns in state.namespaces if namespaces is None or ns in namespaces]
+    nss = [ns for ns in shown if ns is not HOST]
     ifaces, peers_done, needed = [], set(), set()
     for ns in shown:
         for dev in state.namespaces[ns].values():
@@ -97,9 +129,10 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
                 if i.peer.netns is not HOST and i.peer.netns not in nss:
                     continue
             ifaces.append(i)
-            for _f, ref in i.refs():
-                needed.add(ref.resolve(i.netns))
+            needed |= {e.master_key() for e in i.endpoints() if e.master}
+            needed |= {v.resolve(i.netns) for v in i.options.values() if isinstance(v, Ref)}
     declared = {e.key for i in ifaces for e in i.endpoints()}
+    _macs(ifaces, state, macs)
     externals = [{"name": n, "kind": "external", **({"netns": ns} if ns is not HOST else {})}
                  for ns, n in sorted(needed - declared, key=lambda k: (k[0] or "", k[1]))]
     doc = {"name": name}
@@ -108,6 +141,8 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
     doc["interfaces"] = externals + [interface_doc(i) for i in _ordered(ifaces)]
     rdocs = []
     for ns, to, via, dev, metric in routes:
+        if ns not in shown:
+            continue
         r = {"netns": ns} if ns is not HOST else {}
         r["to"] = "default" if to.endswith("/0") else to
         r.update({k: v for k, v in (("via", via), ("dev", dev), ("metric", metric)) if v})
@@ -115,10 +150,49 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
     if rdocs:
         doc["routes"] = rdocs
     sdocs = [{**({"netns": ns} if ns is not HOST else {}), "key": key, "value": state.sysctls[(ns, key)]}
-             for ns, key in sysctls if state.sysctls.get((ns, key)) is not None]
+             for ns, key in sysctls if state.sysctls.get((ns, key)) is not None and ns in shown]
     if sdocs:
         doc["sysctls"] = sdocs
     return doc
+
+
+# routes the kernel makes itself: for an address (kernel), a redirect, a router advertisement
+_KERNEL_PROTOS = {1, 2, 9}
+
+
+def made_routes(state, namespaces):
+    """The routes someone made in ``namespaces`` (not the kernel's own), as
+    record keys."""
+    out = []
+    for ns in namespaces:
+        for dst, gw, dev, metric, proto in state.routes.get(ns, []):
+            if proto not in _KERNEL_PROTOS:
+                out.append((ns, str(dst), str(gw) if gw else None, dev, metric))
+    return out
+
+
+def changed_sysctls(state, namespaces, fresh):
+    """(ns, key) of the sysctls of ``namespaces`` that differ from a fresh
+    namespace's (``fresh``: sysctl.fresh_defaults())."""
+    from .kernel import sysctl
+    out = []
+    for ns in namespaces:
+        values = {key: v for (n, key), v in state.sysctls.items() if n == ns}
+        devs = [d.name for d in state.namespaces.get(ns, {}).values() if not d.loopback]
+        out += [(ns, key) for key, _v in sysctl.changed(values, devs, fresh)]
+    return out
+
+
+def observe_network(k, namespaces):
+    """The state of ``namespaces`` (vnet's own is None) for an export of a
+    network vnet did not make: devices, routes, and the sysctls labs change."""
+    from .kernel import sysctl
+    from .kernel.observe import observe
+    st = observe(k, namespaces)
+    keys = [(ns, key) for ns in st.namespaces
+            for key in sysctl.keys_for([d.name for d in st.namespaces[ns].values()
+                                        if not d.loopback and "." not in d.name])]
+    return observe(k, namespaces, routes_in=namespaces, sysctls=keys)
 
 
 def _ordered(ifaces):

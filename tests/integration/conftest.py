@@ -3,6 +3,7 @@ a sandbox made for it: a private mount namespace with its own /run (so
 /run/netns and /run/vnet are private) and a fresh network namespace. Nothing
 a test builds can reach the machine's own interfaces, and whatever it leaves
 vanishes with the sandbox."""
+import contextlib
 import ctypes
 import os
 import subprocess
@@ -28,9 +29,11 @@ def _ok(rc, what):
         raise OSError(e, f"{what}: {os.strerror(e)}")
 
 
-@pytest.fixture
-def sandbox(tmp_path):
-    """A fresh network namespace and private /run for one test; lo is up."""
+@contextlib.contextmanager
+def sandboxed(tmp_path):
+    """A fresh network namespace and private /run, lo up, undone on exit.
+    Nests: a sandbox made inside another hides the outer one's /run until
+    it ends (a round trip builds in one and re-creates in a second)."""
     global _private
     home_net = os.open("/proc/self/ns/net", os.O_RDONLY)
     if not _private:
@@ -50,6 +53,13 @@ def sandbox(tmp_path):
         _ok(libc.setns(home_net, CLONE_NEWNET), "setns(home)")
         os.close(home_net)
         libc.umount2(b"/run", MNT_DETACH)
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    """A fresh network namespace and private /run for one test; lo is up."""
+    with sandboxed(tmp_path) as s:
+        yield s
 
 
 def _kill_processes_in(ns_files):

@@ -44,3 +44,69 @@ def unknown(key, device=None):
                 guess[3] = device
             return ".".join(guess)
     return ""
+
+
+# what `vnet export` of a network built by hand carries over: a namespace's
+# forwarding and the per-device settings labs change (forwarding, proxy ARP,
+# reverse-path filter, ARP replies, IPv6 on or off, router advertisements)
+NAMESPACE_KEYS = ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding", "net.ipv4.conf.all.rp_filter",
+                  "net.ipv4.conf.all.proxy_arp", "net.ipv6.conf.all.disable_ipv6")
+DEVICE_KEYS = tuple(f"net.ipv4.conf.{{}}.{k}" for k in (
+    "forwarding", "proxy_arp", "proxy_arp_pvlan", "rp_filter", "arp_ignore", "arp_announce", "arp_filter",
+    "arp_accept", "accept_local", "route_localnet", "send_redirects", "accept_redirects")) + tuple(
+    f"net.ipv6.conf.{{}}.{k}" for k in ("forwarding", "disable_ipv6", "accept_ra", "autoconf", "accept_dad",
+                                        "proxy_ndp"))
+# a device's forwarding follows its namespace's (writing ip_forward sets every device's)
+FOLLOWS = {"net.ipv4.conf.{}.forwarding": "net.ipv4.ip_forward",
+           "net.ipv6.conf.{}.forwarding": "net.ipv6.conf.all.forwarding"}
+
+
+def fresh_defaults():
+    """The values NAMESPACE_KEYS and DEVICE_KEYS (as their ``default``) have
+    in a network namespace just made: read in a child process that makes one."""
+    import json
+    import os
+    keys = list(NAMESPACE_KEYS) + [k.format("default") for k in DEVICE_KEYS]
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # pragma: no cover (the child)
+        try:
+            os.close(r)
+            from . import netns
+            netns._check(netns._c().unshare(netns.CLONE_NEWNET), "unshare")
+            out = {}
+            for k in keys:
+                try:
+                    out[k] = read(k)
+                except OSError:
+                    out[k] = None
+            os.write(w, json.dumps(out).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        text = f.read()
+    os.waitpid(pid, 0)
+    return json.loads(text) if text else {}
+
+
+def changed(ns_values, devices, fresh):
+    """The keys worth writing down for one namespace: (key, value) of those
+    whose value ``ns_values`` (key -> value as read there) differs from a
+    fresh namespace's ``fresh``, for the namespace and each of ``devices``."""
+    out = []
+    for k in NAMESPACE_KEYS:
+        if ns_values.get(k) is not None and ns_values[k] != fresh.get(k):
+            out.append((k, ns_values[k]))
+    for dev in devices:
+        for tmpl in DEVICE_KEYS:
+            k, v = tmpl.format(dev), ns_values.get(tmpl.format(dev))
+            follows = FOLLOWS.get(tmpl)
+            if v is None or v == fresh.get(tmpl.format("default")) or follows and v == ns_values.get(follows):
+                continue
+            out.append((k, v))
+    return out
+
+
+def keys_for(devices):
+    return list(NAMESPACE_KEYS) + [t.format(d) for d in devices for t in DEVICE_KEYS]

@@ -33,6 +33,7 @@ class Bond(Kind):
                "xmit_hash_policy": (A["XMIT_HASH_POLICY"], "u8"), "lacp_rate": (A["AD_LACP_RATE"], "u8"),
                "ad_select": (A["AD_SELECT"], "u8"), "min_links": (A["MIN_LINKS"], "u32")}
     is_master = True
+    ports_take_its_mac = True
     port_rx_handler = "bond port"
     ports_join_down = True
     # the kernel refuses a mode change while ports are enslaved: mode re-creates

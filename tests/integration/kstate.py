@@ -1,0 +1,176 @@
+"""The kernel's network state as iproute2 reports it, for comparing two
+builds of one network: every namespace's `ip -d -j link show`, `ip -j addr
+show`, `ip -j route show table all` (IPv4 and IPv6), `bridge -j fdb show`
+and `bridge -j vlan show`, with what differs between two builds of the same
+configuration normalised away: ifindexes (references become names),
+namespace ids (become namespace names), counters, timers, the order a
+bridge numbered its ports in, the kernel's own link-local addresses, and
+what the network learned from its own traffic."""
+import json
+import os
+import subprocess
+
+# running state, not configuration: STP timers and elections, counters
+# group: vnet's mark of what it owns
+_LINK_DROP = {"group", "ifindex", "link_index", "link_netnsid", "operstate", "stats", "stats64", "linkmode",
+              "qdisc", "parentbus", "parentdev"}
+_INFO_DROP = {"hello_timer", "tcn_timer", "topology_change_timer", "gc_timer", "topology_change",
+              "topology_change_detected", "root_port", "root_path_cost", "root_id"}
+_PORT_DROP = {"state", "id", "no", "designated_port", "designated_cost", "designated_bridge",
+              "designated_root", "hold_timer", "message_age_timer", "forward_delay_timer",
+              "topology_change_ack", "config_pending", "backup_port", "backup_nhid"}
+_ADDR_DROP = {"valid_life_time", "preferred_life_time", "tentative", "dadfailed", "optimistic"}
+
+
+def _ip(ns, *args):
+    pre = ["ip", "-n", ns] if ns else ["ip"]
+    out = subprocess.run(pre + list(args), capture_output=True, text=True, check=True).stdout
+    return json.loads(out) if out.strip() else []
+
+
+def _bridge(ns, *args):
+    cmd = (["ip", "netns", "exec", ns] if ns else []) + ["bridge", "-j"] + list(args)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out) if out.strip() else []
+
+
+def namespaces():
+    return [None] + sorted(os.listdir("/run/netns"))
+
+
+def _nsids(ns):
+    return {e["nsid"]: e.get("name", "host" if e["nsid"] >= 0 else "?") for e in _ip(ns, "-j", "netns", "list-id")}
+
+
+def _links(ns, names_by_ns):
+    nsids = _nsids(ns)
+    out = {}
+    for ln in _ip(ns, "-d", "-j", "link", "show"):
+        d = {k: v for k, v in ln.items() if k not in _LINK_DROP}
+        if "link_index" in ln:   # the lower device or the peer: by name, in its namespace
+            other = nsids.get(ln["link_netnsid"], "?") if "link_netnsid" in ln else (ns or "host")
+            key = None if other == "host" else other
+            d["link"] = f"{other}/{names_by_ns.get(key, {}).get(ln['link_index'], ln['link_index'])}"
+        info = d.get("linkinfo")
+        if (info or {}).get("info_kind") == "bridge":
+            # a bridge's carrier is its history: on when made, off once it recomputes
+            # (a port joining up, its MAC set later) with no port forwarding
+            d["flags"] = [f for f in d["flags"] if f not in ("NO-CARRIER", "LOWER_UP")]
+        if info:
+            info = dict(info)
+            if "info_data" in info:
+                info["info_data"] = {k: v for k, v in info["info_data"].items() if k not in _INFO_DROP}
+                bid = info["info_data"].get("bridge_id")
+                if bid:   # iproute2 prints the MAC without leading zeros: the MAC is compared as address
+                    info["info_data"]["bridge_id"] = bid.split(".")[0]
+            if "info_slave_data" in info:
+                info["info_slave_data"] = {k: v for k, v in info["info_slave_data"].items()
+                                           if k not in _PORT_DROP}
+            d["linkinfo"] = info
+        out[ln["ifname"]] = d
+    return out
+
+
+def _standard_broadcast(a):
+    import ipaddress
+    if a.get("family") != "inet" or a.get("prefixlen", 32) >= 31:
+        return None
+    return str(ipaddress.ip_interface(f"{a['local']}/{a['prefixlen']}").network.broadcast_address)
+
+
+def _addrs(ns):
+    out = {}
+    for ln in _ip(ns, "-j", "addr", "show"):
+        addrs = []
+        for a in ln.get("addr_info", []):
+            if a.get("family") == "inet6" and a.get("scope") == "link":
+                continue   # the kernel's own (from the MAC, compared there)
+            a = {k: v for k, v in a.items() if k not in _ADDR_DROP}
+            if "broadcast" in a and a["broadcast"] == _standard_broadcast(a):
+                del a["broadcast"]   # vnet gives each IPv4 address its subnet's broadcast (`brd +`)
+            addrs.append(a)
+        out[ln["ifname"]] = sorted(addrs, key=lambda a: json.dumps(a, sort_keys=True))
+    return out
+
+
+def _routes(ns):
+    out = []
+    for fam in ("-4", "-6"):
+        for r in _ip(ns, fam, "-j", "route", "show", "table", "all"):
+            r = {k: v for k, v in r.items() if k not in ("expires",)}
+            if r.get("protocol") == "static":
+                del r["protocol"]   # an administrator's route: `ip route` says boot (left out), vnet static
+            if r.get("dst", "").startswith("fe80::") or r.get("dst", "").startswith("ff00::"):
+                continue   # the kernel's own per-device IPv6 link routes
+            out.append(r)
+    return sorted(out, key=lambda r: json.dumps(r, sort_keys=True))
+
+
+def _fdb(ns):
+    out = []
+    for e in _bridge(ns, "fdb", "show"):
+        if e.get("state") not in ("permanent", "static", "noarp"):
+            continue   # learned from traffic
+        if e["mac"].startswith(("33:33:", "01:00:5e:")) and "self" in e.get("flags", []) and "dst" not in e:
+            continue   # a device's multicast list: from its addresses (the kernel's link-local ones too)
+        out.append({k: v for k, v in e.items() if k not in ("updated", "used", "ifindex")})
+    return sorted(out, key=lambda e: json.dumps(e, sort_keys=True))
+
+
+def _vlans(ns):
+    return sorted(_bridge(ns, "vlan", "show"), key=lambda e: e.get("ifname", ""))
+
+
+def _sysctls(ns):
+    """Every IPv4 and IPv6 setting of every device, and forwarding."""
+    cmd = "grep -r . /proc/sys/net/ipv4/conf /proc/sys/net/ipv6/conf /proc/sys/net/ipv4/ip_forward 2>/dev/null"
+    out = subprocess.run((["ip", "netns", "exec", ns] if ns else []) + ["sh", "-c", cmd],
+                         capture_output=True, text=True).stdout
+    values = {}
+    for line in out.splitlines():
+        path, _, v = line.partition(":")
+        key = path[len("/proc/sys/"):].replace("/", ".")
+        if ".lo." not in key:
+            values[key] = v
+    return values
+
+
+def _without_lo(snap):
+    """vnet brings up lo in every namespace it makes (`ip netns add` leaves
+    it down): lo, its addresses and its routes are left out."""
+    snap["links"].pop("lo", None)
+    snap["addrs"].pop("lo", None)
+    snap["routes"] = [r for r in snap["routes"] if r.get("dev") != "lo"]
+    return snap
+
+
+def snapshot():
+    """{namespace: {links, addrs, routes, fdb, vlans}} of every namespace
+    ("host" for the one the caller runs in)."""
+    nss = namespaces()
+    names = {ns: {ln["ifindex"]: ln["ifname"] for ln in _ip(ns, "-j", "link", "show")} for ns in nss}
+    return {ns or "host": _without_lo({"links": _links(ns, names), "addrs": _addrs(ns), "routes": _routes(ns),
+                                       "fdb": _fdb(ns), "vlans": _vlans(ns),
+                                       "sysctls": _sysctls(ns)}) for ns in nss}
+
+
+def differences(a, b, path=""):
+    """Readable differences between two snapshots (empty: the same)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b), key=str):
+            if k not in a:
+                out.append(f"{path}/{k}: only in the second: {json.dumps(b[k])[:300]}")
+            elif k not in b:
+                out.append(f"{path}/{k}: only in the first: {json.dumps(a[k])[:300]}")
+            else:
+                out += differences(a[k], b[k], f"{path}/{k}")
+        return out
+    if isinstance(a, list) and isinstance(b, list) and a != b:
+        ja, jb = ([json.dumps(x, sort_keys=True) for x in v] for v in (a, b))
+        return ([f"{path}: only in the first: {x[:300]}" for x in ja if x not in jb] +
+                [f"{path}: only in the second: {x[:300]}" for x in jb if x not in ja]) or \
+            [f"{path}: in another order: {json.dumps(a)[:300]} != {json.dumps(b)[:300]}"]
+    if a != b:
+        return [f"{path}: {json.dumps(a)[:300]} != {json.dumps(b)[:300]}"]
+    return []
