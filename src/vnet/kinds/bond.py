@@ -11,6 +11,8 @@ MODES = {"balance-rr": 0, "active-backup": 1, "balance-xor": 2, "broadcast": 3, 
 HASH = {"layer2": 0, "layer3+4": 1, "layer2+3": 2, "encap2+3": 3, "encap3+4": 4, "vlan+srcmac": 5}
 LACP_RATE = {"slow": 0, "fast": 1}
 AD_SELECT = {"stable": 0, "bandwidth": 1, "count": 2}
+# options the kernel takes only in some modes (EACCES "option not supported in mode")
+ONLY_IN = {"lacp_rate": ("802.3ad",), "ad_select": ("802.3ad",)}
 _ENUMS = {"mode": MODES, "xmit_hash_policy": HASH, "lacp_rate": LACP_RATE, "ad_select": AD_SELECT}
 
 
@@ -46,6 +48,10 @@ class Bond(Kind):
             problems.add(f"{path}.primary", f"only used in active-backup, balance-tlb and balance-alb (mode is {o.get('mode')})")
         if o.get("primary") and o["primary"].explicit:
             problems.add(f"{path}.primary", "the primary port is in the bond's own namespace: give just its name")
+        for k, modes in ONLY_IN.items():
+            if o.get(k) is not None and o.get("mode") not in modes:
+                problems.add(f"{path}.{k}", f"only used in {' and '.join(modes)} (mode is {o.get('mode')}): "
+                             "the kernel refuses it in other modes")
         for k in ("updelay", "downdelay"):
             if o.get(k) and not o.get("miimon"):
                 problems.add(f"{path}.{k}", "needs miimon (the kernel ignores it without link monitoring)")
@@ -72,6 +78,9 @@ class Bond(Kind):
         for k, table in _ENUMS.items():
             if k in out:
                 out[k] = {v: n for n, v in table.items()}.get(out[k])
+        for k, modes in ONLY_IN.items():   # the kernel reports them in every mode; settable in these only
+            if out.get("mode") not in modes:
+                out.pop(k, None)
         return out
 
     def observed_extra(self, link, resolve, dumps):

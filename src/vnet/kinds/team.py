@@ -46,6 +46,20 @@ def _random_mac():
     return ":".join(f"{x:02x}" for x in b)
 
 
+def _their_config(dumps, name):
+    """The config of a teamd vnet did not start (it answers on its control
+    socket: `teamdctl DEV config dump actual`), or None."""
+    teamdctl = shutil.which("teamdctl")
+    if teamdctl is None:
+        return None
+    with dumps.k.entered(dumps.ns):
+        r = subprocess.run([teamdctl, name, "config", "dump", "actual"], capture_output=True, text=True)
+    try:
+        return json.loads(r.stdout) if r.returncode == 0 else None
+    except ValueError:
+        return None
+
+
 class Team(Kind):
     name = kernel_kind = "team"
     doc = "a team device run by teamd: its ports (`master: team0`) act as one link"
@@ -205,7 +219,10 @@ class Team(Kind):
             with open(conf) as f:
                 opts.update(self._options_of(json.load(f)))
         except (OSError, ValueError):
-            pass
+            theirs = _their_config(dumps, link.name)
+            if theirs is not None:   # a team someone else runs: its teamd tells its config
+                opts.update(self._options_of(theirs))
+                return
         if daemon.alive(pidfile, "teamd") is None:
             opts["runner"] = DEAD   # a dead teamd: the team is re-created, teamd started again
 

@@ -70,10 +70,10 @@ class Vlan(Kind):
         out = {"id": nl.get_u16(a[IFLA_VLAN_ID]) if IFLA_VLAN_ID in a else None,
                "protocol": PROTO_NAMES.get(nl.get_be16(a[IFLA_VLAN_PROTOCOL])) if IFLA_VLAN_PROTOCOL in a else None,
                "link": resolve(link.link, link.link_nsid) if link.link else None}
-        if IFLA_VLAN_FLAGS in a:
-            flags = struct.unpack_from("=I", a[IFLA_VLAN_FLAGS])[0]
-            for k, bit in _FLAGS.items():
-                out[k] = bool(flags & bit)
+        # the kernel leaves IFLA_VLAN_FLAGS out when no flag is set (reorder_hdr off)
+        flags = struct.unpack_from("=I", a[IFLA_VLAN_FLAGS])[0] if IFLA_VLAN_FLAGS in a else 0
+        for k, bit in _FLAGS.items():
+            out[k] = bool(flags & bit)
         for k, aid in (("egress_qos_map", IFLA_VLAN_EGRESS_QOS), ("ingress_qos_map", IFLA_VLAN_INGRESS_QOS)):
             maps = []
             if aid in a:
