@@ -58,6 +58,12 @@ def _described(kind, opt, v):
     return _show(v) if d is None else d
 
 
+def _port_value(k, raw, state):
+    """A port option's value in a plan: a list (VLANs) as given, else as
+    compared (an option the kernel leaves at its default: that default)."""
+    return _show(raw) if isinstance(raw, list) or raw is None and state[k] is None else _show(state[k])
+
+
 def _item(x):
     if not isinstance(x, dict):
         return str(x)
@@ -190,8 +196,9 @@ def plan(topo, state, record):
                 old = None if fresh else mkind.port_state({k: dev.port.get(k) for k in e.port})
                 if fresh or want != old:
                     modifies.append(Change("modify", f"port {e.label}",
-                                           ", ".join(f"{k} {_show(dev.port.get(k)) if not fresh else 'default'} -> "
-                                                     f"{_show(v)}" for k, v in e.port.items()),
+                                           ", ".join(f"{k} {_port_value(k, dev.port.get(k), old) if not fresh else 'default'} "
+                                                     f"-> {_port_value(k, v, want)}" for k, v in e.port.items()
+                                                     if fresh or want[k] != old[k]),
                                            ("port_set", e, mkind)))
             dels, adds, primaries_go = _address_changes(e, dev)
             addr_dels += dels

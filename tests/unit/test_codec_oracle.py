@@ -35,7 +35,9 @@ interfaces:
   - {name: eth3, kind: dummy, netns: ns2}
   - {name: br0, kind: bridge, stp: true, priority: 4096, ageing_time: 600, forward_delay: 7,
      mtu: 1400, mac: "02:00:00:00:01:00", addresses: [10.1.0.1/24, "fd00:1::1/64", 10.3.0.0/31]}
-  - {name: br1, kind: bridge, stp: false, vlan_filtering: true, forward_delay: 0, up: false}
+  - {name: br1, kind: bridge, stp: false, vlan_filtering: true, forward_delay: 0, up: false, hello_time: 3,
+     max_age: 30, vlan_protocol: 802.1ad, vlan_default_pvid: 10, group_fwd_mask: 0x4000, mcast_snooping: false,
+     mcast_querier: true}
   - {name: brns, kind: bridge, netns: ns1}
   - name: v0
     kind: veth
@@ -193,7 +195,10 @@ LINKS = {
                        "IFLA_BR_FORWARD_DELAY": 700, "IFLA_BR_VLAN_FILTERING": None}),
     "br1": (None, {"IFLA_IFNAME": "br1", "IFLA_MTU": None, "IFLA_ADDRESS": None, "IFLA_GROUP": GROUP},
             "bridge", {"IFLA_BR_STP_STATE": 0, "IFLA_BR_VLAN_FILTERING": 1, "IFLA_BR_FORWARD_DELAY": 0,
-                       "IFLA_BR_PRIORITY": None, "IFLA_BR_AGEING_TIME": None}),
+                       "IFLA_BR_PRIORITY": None, "IFLA_BR_AGEING_TIME": None, "IFLA_BR_HELLO_TIME": 300,
+                       "IFLA_BR_MAX_AGE": 3000, "IFLA_BR_VLAN_PROTOCOL": 0x88A8, "IFLA_BR_VLAN_DEFAULT_PVID": 10,
+                       "IFLA_BR_GROUP_FWD_MASK": 0x4000, "IFLA_BR_MCAST_SNOOPING": 0,
+                       "IFLA_BR_MCAST_QUERIER": 1}),
     "brns": ("ns1", {"IFLA_IFNAME": "brns", "IFLA_NET_NS_FD": None, "IFLA_GROUP": GROUP}, "bridge", None),
     "v0": (None, {"IFLA_IFNAME": "v0", "IFLA_MTU": 1400, "IFLA_ADDRESS": "02:00:00:00:01:01", "IFLA_MASTER": 20,
                   "IFLA_GROUP": GROUP, "IFLA_NET_NS_FD": None}, "veth", "peer"),
@@ -461,7 +466,10 @@ DUMPED = {
                        ["IFLA_BR_AGEING_TIME", 60000], ["IFLA_BR_STP_STATE", 1], ["IFLA_BR_PRIORITY", 4096],
                        ["IFLA_BR_VLAN_FILTERING", 0], ["IFLA_BR_GROUP_ADDR", "01:80:c2:00:00:00"]]),
     "br1": ("bridge", [["IFLA_BR_FORWARD_DELAY", 0], ["IFLA_BR_AGEING_TIME", 30000], ["IFLA_BR_STP_STATE", 0],
-                       ["IFLA_BR_PRIORITY", 32768], ["IFLA_BR_VLAN_FILTERING", 1]]),
+                       ["IFLA_BR_PRIORITY", 32768], ["IFLA_BR_VLAN_FILTERING", 1], ["IFLA_BR_HELLO_TIME", 300],
+                       ["IFLA_BR_MAX_AGE", 3000], ["IFLA_BR_VLAN_PROTOCOL", 0x88A8],
+                       ["IFLA_BR_VLAN_DEFAULT_PVID", 10], ["IFLA_BR_GROUP_FWD_MASK", 0x4000],
+                       ["IFLA_BR_MCAST_SNOOPING", 0], ["IFLA_BR_MCAST_QUERIER", 1]]),
     "tun0": ("tun", [["IFLA_TUN_TYPE", 1], ["IFLA_TUN_PI", 0], ["IFLA_TUN_VNET_HDR", 1],
                      ["IFLA_TUN_MULTI_QUEUE", 1], ["IFLA_TUN_PERSIST", 1]]),
     "tap0": ("tun", [["IFLA_TUN_OWNER", 1000], ["IFLA_TUN_GROUP", 1001], ["IFLA_TUN_TYPE", 2], ["IFLA_TUN_PI", 0],
@@ -563,9 +571,11 @@ def test_decoded_options_have_concrete_values(topo):
     d = lambda n: iface_of(topo, n).kind_module.decode(rtnl.decode_link(dumped_link(topo, n)),  # noqa: E731
                                                         resolver(iface_of(topo, n).netns))
     assert d("br0") == {"stp": True, "vlan_filtering": False, "ageing_time": 600, "forward_delay": 7,
-                        "priority": 4096}
+                        "priority": 4096, "hello_time": 2, "max_age": 20}
     assert d("br1") == {"stp": False, "vlan_filtering": True, "ageing_time": 300, "forward_delay": 0,
-                        "priority": 32768}
+                        "priority": 32768, "hello_time": 3, "max_age": 30, "vlan_protocol": "802.1ad",
+                        "vlan_default_pvid": 10, "group_fwd_mask": 0x4000, "mcast_snooping": False,
+                        "mcast_querier": True}
     assert d("vx0") == {"vni": 4242, "local": ipaddress.ip_address("192.0.2.1"), "group": None,
                         "remote": ipaddress.ip_address("192.0.2.2"), "dev": (None, "eth1"), "dstport": 4790,
                         "ttl": 64, "learning": False}
@@ -682,7 +692,7 @@ def test_observe_over_pyroute2_encoded_dumps(topo):
     assert br0.kind_name == "bridge" and br0.mtu == 1400 and br0.mac == "02:00:00:00:01:00"
     assert [str(a) for a in br0.addresses] == ["10.1.0.1/24", "fd00:1::1/64"]   # link-local left out
     assert br0.options == {"stp": True, "vlan_filtering": False, "ageing_time": 600, "forward_delay": 7,
-                           "priority": 4096}
+                           "priority": 4096, "hello_time": 2, "max_age": 20}
     v0 = st.device(None, "v0")
     assert v0.peer == ("ns1", "v0p") and v0.master == (None, "br0")
     v0p = st.device("ns1", "v0p")

@@ -61,11 +61,13 @@ def endpoint_fields():
     return {**ENDPOINT_FIELDS, **port_fields()}
 
 
-def _endpoint_args(v):
-    """Endpoint constructor arguments from a validated mapping."""
+def _endpoint_args(v, own=()):
+    """Endpoint constructor arguments from a validated mapping. A name that
+    is one of ``own``, the kind's options, is the kind's (a VXLAN's
+    ``learning``, a bridge's ``priority``), not a port option."""
     ports = port_fields()
     args = {f: v[f] for f in ENDPOINT_FIELDS if f in v}
-    args["port"] = {f: v[f] for f in ports if v.get(f) is not None}
+    args["port"] = {f: v[f] for f in ports if v.get(f) is not None and f not in own}
     return args
 
 
@@ -210,7 +212,7 @@ def parse(doc, source="<topology>", found=()):
         peer = None
         if k.peer and isinstance(v.get("peer"), dict) and "name" in v["peer"]:
             peer = Endpoint(**_endpoint_args(v["peer"]))
-        common = _endpoint_args(v)
+        common = _endpoint_args(v, k.options)
         opts = {o: v.get(o) for o in k.options}
         iface = Interface(**common, kind=kind, options=opts, peer=peer, path=label)
         if valid:   # the kind's cross-field rules assume every field is valid
