@@ -474,7 +474,8 @@ def cmd_export(args):
         from .planner import observed_routes
         live = observed_routes(st)
         doc = export(st, args.name or t.name, args.netns or rec.namespaces, only=owned,
-                     routes=[r for r in rec.routes if tuple(r) in live], sysctls=list(rec.sysctls))
+                     routes=[live[r].replace(dev=r[3]) for r in rec.routes if r in live],   # dev as declared
+                     sysctls=list(rec.sysctls))
     else:
         from .kernel import netns
         from .kernel.observe import observe

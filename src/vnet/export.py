@@ -81,7 +81,8 @@ def interface_doc(iface):
 def export(state, name="exported", namespaces=None, only=None, routes=(), sysctls=()):
     """A topology document of the live state: every device vnet has a kind
     for (or only those whose keys are in ``only``); devices they refer to
-    that are not exported become `external`."""
+    that are not exported become `external`. ``routes``: observed routes
+    (kernel.observe.Route) to write."""
     nss = [ns for ns in state.namespaces if ns is not HOST and (namespaces is None or ns in namespaces)]
     shown = [ns for ns in state.namespaces if namespaces is None or ns in namespaces or ns is HOST]
     ifaces, peers_done, needed = [], set(), set()
@@ -106,12 +107,7 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
     if nss:
         doc["namespaces"] = nss
     doc["interfaces"] = externals + [interface_doc(i) for i in _ordered(ifaces)]
-    rdocs = []
-    for ns, to, via, dev, metric in routes:
-        r = {"netns": ns} if ns is not HOST else {}
-        r["to"] = "default" if to.endswith("/0") else to
-        r.update({k: v for k, v in (("via", via), ("dev", dev), ("metric", metric)) if v})
-        rdocs.append(r)
+    rdocs = [route_doc(r) for r in routes]
     if rdocs:
         doc["routes"] = rdocs
     sdocs = [{**({"netns": ns} if ns is not HOST else {}), "key": key, "value": state.sysctls[(ns, key)]}
@@ -119,6 +115,30 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
     if sdocs:
         doc["sysctls"] = sdocs
     return doc
+
+
+def route_doc(r):
+    """An observed route (kernel.observe.Route) as the file writes it: what
+    is at its default (table main, the scope `ip route add` gives, metric 0,
+    or 1024 for IPv6) left out."""
+    from .spec.model import RT_TABLE_MAIN, SCOPE_NAMES
+    d = {"netns": r.netns} if r.netns is not HOST else {}
+    d["to"] = "default" if r.to.prefixlen == 0 else str(r.to)
+    if r.via:
+        d["via"] = str(r.via)
+    if r.dev:
+        d["dev"] = r.dev
+    if r.metric and not (r.to.version == 6 and r.metric == 1024):
+        d["metric"] = r.metric
+    if r.table != RT_TABLE_MAIN:
+        d["table"] = r.table
+    if r.src:
+        d["src"] = str(r.src)
+    if r.to.version == 4 and r.scope != (0 if r.via else 253):
+        d["scope"] = SCOPE_NAMES.get(r.scope, r.scope)
+    if r.onlink:
+        d["onlink"] = True
+    return d
 
 
 def _ordered(ifaces):

@@ -10,6 +10,7 @@ import pytest
 
 from vnet.errors import PlanError
 from vnet.kernel.observe import Device, State
+from vnet.kernel.observe import Route as LiveRoute
 from vnet.kinds import BY_NAME
 from vnet.ownership import Record, group_of
 from vnet.planner import plan
@@ -93,7 +94,7 @@ def applied_devices():
 def applied(devices=None):
     """(state, record) of the kernel after `vnet apply` of TOPO."""
     st = make_state(devices or applied_devices(), namespaces=(None, "net1", "net2"),
-                    routes={"net1": [(net("0.0.0.0/0"), ip("10.0.0.254"), "eth0", 0, 4)]},
+                    routes={"net1": [LiveRoute("net1", net("0.0.0.0/0"), ip("10.0.0.254"), "eth0", 0, 4)]},
                     sysctls={(None, "net.ipv4.ip_forward"): "1"})
     rec = make_record(st, namespaces=["net1", "net2"], routes=[("net1", "0.0.0.0/0", "10.0.0.254", None, 0)],
                       sysctls=[(None, "net.ipv4.ip_forward", "0")])
@@ -243,7 +244,7 @@ def test_an_ipv6_route_without_a_metric_is_the_kernels_1024():
     t = load_text(TOPO.replace("via: 10.0.0.254}", "via: 10.0.0.254}\n  - {netns: net1, to: 'fd01::/64', "
                                "via: 'fe80::1', dev: eth0}"), "lab.yaml")
     st, rec = applied()
-    st.routes["net1"].append((net("fd01::/64"), ip("fe80::1"), "eth0", 1024, 4))
+    st.routes["net1"].append(LiveRoute("net1", net("fd01::/64"), ip("fe80::1"), "eth0", 1024, 4))
     assert rows(plan(t, st, rec)) == []
 
 
@@ -287,8 +288,8 @@ def test_unowned_device_not_declared_is_left_alone(topo):
 
 def test_route_no_longer_declared_is_deleted_first(topo):
     st, rec = applied()
-    st.routes["net1"].append((net("10.5.0.0/16"), ip("10.0.0.254"), "eth0", 0, 4))
-    rec.routes.append(("net1", "10.5.0.0/16", "10.0.0.254", None, 0))
+    st.routes["net1"].append(LiveRoute("net1", net("10.5.0.0/16"), ip("10.0.0.254"), "eth0", 0, 4))
+    rec.routes.append(("net1", "10.5.0.0/16", "10.0.0.254", None, 0, 254))
     st.namespaces[None]["tap9"] = device(None, "tap9", "tap")
     rec.devices[(None, "tap9")] = "tap"
     assert rows(plan(topo, st, rec)) == [("delete", "route 10.5.0.0/16 via 10.0.0.254 in net1", "no longer declared"),
