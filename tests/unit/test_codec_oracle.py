@@ -58,6 +58,9 @@ interfaces:
     dstport: 4790
     ttl: 64
     learning: false
+    tos: 1
+    ageing: 120
+    udp_csum: true
     mtu: 1450
     mac: "02:00:00:00:01:04"
     fdb:
@@ -208,7 +211,8 @@ LINKS = {
                    "IFLA_GROUP": GROUP, "IFLA_NET_NS_FD": None, "IFLA_LINK": None},
             "vxlan", {"IFLA_VXLAN_ID": 4242, "IFLA_VXLAN_LOCAL": "192.0.2.1", "IFLA_VXLAN_GROUP": "192.0.2.2",
                       "IFLA_VXLAN_LINK": 11, "IFLA_VXLAN_PORT": 4790, "IFLA_VXLAN_TTL": 64,
-                      "IFLA_VXLAN_LEARNING": 0, "IFLA_VXLAN_LOCAL6": None, "IFLA_VXLAN_GROUP6": None}),
+                      "IFLA_VXLAN_LEARNING": 0, "IFLA_VXLAN_LOCAL6": None, "IFLA_VXLAN_GROUP6": None,
+                      "IFLA_VXLAN_TOS": 1, "IFLA_VXLAN_AGEING": 120, "IFLA_VXLAN_UDP_CSUM": 1}),
     "vx6": (None, {"IFLA_IFNAME": "vx6", "IFLA_NET_NS_FD": None},
             "vxlan", {"IFLA_VXLAN_ID": 7, "IFLA_VXLAN_LOCAL6": "fd00::1", "IFLA_VXLAN_GROUP6": "ff05::42",
                       "IFLA_VXLAN_LINK": 12, "IFLA_VXLAN_PORT": 4789, "IFLA_VXLAN_TTL": 0,
@@ -444,6 +448,30 @@ def test_route_message_decodes_in_pyroute2():
         assert reencoded(rtmsg, raw) == raw
 
 
+def test_route_message_with_table_src_scope_onlink_decodes_in_pyroute2():
+    log = []
+    sock = RecordingSocket(None, log)
+    rtnl.add_route(sock, ipaddress.ip_network("10.9.0.0/16"), ipaddress.ip_address("10.1.0.254"), 20, 0,
+                   table=1000, src=ipaddress.ip_address("10.1.0.1"), scope=200, onlink=True)
+    rtnl.add_route(sock, ipaddress.ip_network("10.8.0.0/16"), None, 20, 0, table=100)
+    rtnl.del_route(sock, ipaddress.ip_network("10.9.0.0/16"), ipaddress.ip_address("10.1.0.254"), 20, 0, table=1000)
+    (_n1, r1), (_n2, r2), (_n3, r3) = log
+    m = rtmsg(r1)
+    m.decode()
+    # a table past 255 goes in RTA_TABLE only (the header's byte says RT_TABLE_UNSPEC), as iproute2 sends it
+    assert (m["table"], m.get_attr("RTA_TABLE"), m["scope"], m["flags"], m.get_attr("RTA_PREFSRC")) == \
+        (0, 1000, 200, 4, "10.1.0.1")
+    m = rtmsg(r2)
+    m.decode()
+    assert (m["table"], m.get_attr("RTA_TABLE"), m["scope"], m.get_attr("RTA_PREFSRC")) == (100, 100, 253, None)
+    m = rtmsg(r3)
+    m.decode()
+    # a deletion matches any scope and protocol, in its table
+    assert (m["header"]["type"], m["scope"], m["proto"], m.get_attr("RTA_TABLE")) == (25, 255, 0, 1000)
+    for raw in (r1, r2, r3):
+        assert reencoded(rtmsg, raw) == raw
+
+
 # ---- 2. what the kernel reports, encoded by pyroute2, as vnet reads it ---------------
 
 def declared(iface):
@@ -476,8 +504,8 @@ DUMPED = {
                      ["IFLA_TUN_VNET_HDR", 0], ["IFLA_TUN_PERSIST", 1], ["IFLA_TUN_MULTI_QUEUE", 0],
                      ["IFLA_TUN_NUM_QUEUES", 1], ["IFLA_TUN_NUM_DISABLED_QUEUES", 0]]),
     "vx0": ("vxlan", [["IFLA_VXLAN_ID", 4242], ["IFLA_VXLAN_GROUP", "192.0.2.2"], ["IFLA_VXLAN_LINK", 11],
-                      ["IFLA_VXLAN_LOCAL", "192.0.2.1"], ["IFLA_VXLAN_TTL", 64], ["IFLA_VXLAN_TOS", 0],
-                      ["IFLA_VXLAN_LEARNING", 0], ["IFLA_VXLAN_AGEING", 300], ["IFLA_VXLAN_PORT", 4790],
+                      ["IFLA_VXLAN_LOCAL", "192.0.2.1"], ["IFLA_VXLAN_TTL", 64], ["IFLA_VXLAN_TOS", 1],
+                      ["IFLA_VXLAN_LEARNING", 0], ["IFLA_VXLAN_AGEING", 120], ["IFLA_VXLAN_PORT", 4790],
                       ["IFLA_VXLAN_UDP_CSUM", 1]]),
     "vx6": ("vxlan", [["IFLA_VXLAN_ID", 7], ["IFLA_VXLAN_GROUP6", "ff05::42"], ["IFLA_VXLAN_LINK", 12],
                       ["IFLA_VXLAN_LOCAL6", "fd00::1"], ["IFLA_VXLAN_TTL", 0], ["IFLA_VXLAN_LEARNING", 1],
@@ -578,7 +606,7 @@ def test_decoded_options_have_concrete_values(topo):
                         "mcast_querier": True}
     assert d("vx0") == {"vni": 4242, "local": ipaddress.ip_address("192.0.2.1"), "group": None,
                         "remote": ipaddress.ip_address("192.0.2.2"), "dev": (None, "eth1"), "dstport": 4790,
-                        "ttl": 64, "learning": False}
+                        "ttl": 64, "learning": False, "tos": 1, "ageing": 120, "udp_csum": True}
     assert d("vx6")["group"] == ipaddress.ip_address("ff05::42") and d("vx6")["dev"] == (None, "eth2")
     assert d("vxns")["dev"] == (None, "eth1")          # across namespaces: not ns1/brns (same index)
     assert d("mvns") == {"mode": "bridge", "link": (None, "eth1")}
