@@ -223,7 +223,7 @@ def plan(topo, state, record):
         have = live_routes.get(r.key)
         if have is None or r.dev and (r.netns, r.dev) in gone:
             routes.append(Change("create", r.label, "missing", ("route_add", r)))
-        elif have.attrs != r.attrs:
+        elif _route_attrs_as_declared(have.attrs, r) != r.attrs:
             # src, scope and onlink are not part of the key: the route is replaced
             reroutes.append(Change("delete", r.label, f"{_route_diff(have.attrs, r.attrs)}: removed first, added "
                                    "back after", ("route_del", r.key, have.attrs)))
@@ -288,6 +288,13 @@ def _address_changes(e, dev):
 def _route_devices(state):
     """{route key: the device it goes through} of every observed route."""
     return {rk: r.dev for rk, r in observed_routes(state).items() if r.dev}
+
+
+def _route_attrs_as_declared(have, r):
+    """The observed (src, scope, onlink) as ``r`` manages them: a route that
+    names no src takes the one the kernel holds (its own subnet route for an
+    address has one)."""
+    return have if r.src is not None else (None,) + have[1:]
 
 
 def _route_diff(have, want):

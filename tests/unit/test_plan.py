@@ -296,6 +296,31 @@ def test_route_no_longer_declared_is_deleted_first(topo):
                                          ("delete", "link tap9", "no longer declared")]
 
 
+def test_route_src_scope_onlink_compared_and_replaced_with_an_undo_as_it_was():
+    t = load_text(TOPO.replace("  - {netns: net1, to: default, via: 10.0.0.254}",
+                               "  - {netns: net1, to: default, via: 10.0.0.254, src: 10.0.0.1}\n"
+                               "  - {netns: net1, to: 10.0.0.0/24, dev: eth0}\n"
+                               "  - {netns: net1, to: 10.8.0.0/16, via: 10.0.0.9, dev: eth0, table: 100}"), "lab.yaml")
+    st, rec = applied()
+    st.routes["net1"] = [
+        # the kernel's own subnet route, with its src: a declared route without src takes it
+        LiveRoute("net1", net("10.0.0.0/24"), None, "eth0", 0, 2, 254, ip("10.0.0.1"), 253),
+        LiveRoute("net1", net("0.0.0.0/0"), ip("10.0.0.254"), "eth0", 0, 4, 254, ip("10.0.0.1")),
+        # in table 100, onlink by hand: not as declared
+        LiveRoute("net1", net("10.8.0.0/16"), ip("10.0.0.9"), "eth0", 0, 4, 100, None, 0, True)]
+    p = plan(t, st, rec)
+    changes = p.changes
+    assert rows(p) == [("delete", "route 10.8.0.0/16 via 10.0.0.9 dev eth0 table 100 in net1",
+                        "onlink True -> False: removed first, added back after"),
+                       ("create", "route 10.8.0.0/16 via 10.0.0.9 dev eth0 table 100 in net1",
+                        "added back with its declared attributes")]
+    # the deletion carries what its undo puts back: the route as it was, onlink
+    assert changes[0].op == ("route_del", ("net1", "10.8.0.0/16", "10.0.0.9", "eth0", 0, 100), (None, 0, True))
+    st.routes["net1"][1] = LiveRoute("net1", net("0.0.0.0/0"), ip("10.0.0.254"), "eth0", 0, 4)
+    assert rows(plan(t, st, rec))[0] == ("delete", "route default via 10.0.0.254 in net1",
+                                         "src None -> 10.0.0.1: removed first, added back after")
+
+
 # ---- conflicts: vnet never takes over what is not its own ---------------------------
 
 def test_unowned_device_with_a_declared_name_is_a_conflict(topo):
