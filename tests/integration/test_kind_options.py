@@ -1,8 +1,8 @@
 """Options other kinds gained beside the bridge's (issue 20): a VXLAN's
-tos, ageing and udp_csum, against `ip -d -j link show`: applied, changed in
-place where the kernel allows (tos, ageing) and re-created where it refuses
-("Cannot change UDP_CSUM flag"), exported and re-applied, and built by the
-`vnet script` commands run by bash."""
+tos, ageing and udp_csum, a MACVLAN's nopromisc and bcqueuelen, against
+`ip -d -j link show`: applied, changed in place where the kernel allows and
+re-created where it refuses ("Cannot change UDP_CSUM flag"), exported and
+re-applied, and built by the `vnet script` commands run by bash."""
 from lab import apply_json, export_round_trip, info, plan_json
 
 TOPO = """name: ko
@@ -47,3 +47,50 @@ def test_bad_vxlan_option_is_exit_2(sandbox):
     r = sandbox.vnet("apply", f, check=False)
     assert r.returncode == 2 and f"{f}: interfaces[0] (vx0).tos: 256 is out of range 0..255" in r.stderr, r.stderr
     assert "vx0" not in sandbox.links()
+
+
+MACVLAN = """name: km
+interfaces:
+  - {name: eth1, kind: external}
+  - {name: eth2, kind: external}
+  - {name: mv0, kind: macvlan, link: eth1, mode: passthru, nopromisc: true}
+  - {name: mv1, kind: macvlan, link: eth2, mode: bridge, bcqueuelen: 500}
+"""
+
+
+def _mv(sandbox):
+    links = sandbox.links()
+    return (info(links["mv0"]).get("nopromisc", False), info(links["mv1"])["bcqueuelen"],
+            "PROMISC" in links["eth1"]["flags"] or links["eth1"].get("promiscuity", 0) > 0)
+
+
+def test_macvlan_nopromisc_and_bcqueuelen(sandbox):
+    sandbox.external("eth1")
+    sandbox.external("eth2")
+    f = sandbox.write("t.yaml", MACVLAN)
+    apply_json(sandbox, f)
+    # passthru with nopromisc: the lower device is not made promiscuous
+    assert _mv(sandbox) == (True, 500, False)
+    assert plan_json(sandbox, f) == []
+    ifindexes = {n: sandbox.links()[n]["ifindex"] for n in ("mv0", "mv1")}
+    sandbox.write("t.yaml", MACVLAN.replace("nopromisc: true", "nopromisc: false").replace("500", "700"))
+    changes = plan_json(sandbox, f)
+    assert [(c["action"], c["object"]) for c in changes] == [("modify", "link mv0"), ("modify", "link mv1")], changes
+    apply_json(sandbox, f)
+    assert _mv(sandbox) == (False, 700, True)
+    assert {n: sandbox.links()[n]["ifindex"] for n in ("mv0", "mv1")} == ifindexes
+    assert plan_json(sandbox, f) == []
+    sandbox.write("t.yaml", MACVLAN)
+    apply_json(sandbox, f)
+    export_round_trip(sandbox, "km", ("nopromisc: true", "bcqueuelen: 500"), lambda: _mv(sandbox), (True, 500, False))
+    script = sandbox.vnet("script", f).stdout
+    assert "mode passthru flag nopromisc" in script and "mode bridge bcqueuelen 500" in script, script
+    sandbox.sh(f"bash -e {sandbox.write('s.sh', script)}")
+    assert _mv(sandbox) == (True, 500, False)
+
+
+def test_nopromisc_outside_passthru_is_exit_2(sandbox):
+    f = sandbox.write("t.yaml", MACVLAN.replace("mode: bridge, bcqueuelen: 500", "mode: bridge, nopromisc: true"))
+    r = sandbox.vnet("validate", f, check=False)
+    assert r.returncode == 2 and f"{f}: interfaces[3] (mv1).nopromisc: only for mode passthru (mode is bridge)" \
+        in r.stderr, r.stderr

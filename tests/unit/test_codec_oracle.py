@@ -71,7 +71,7 @@ interfaces:
   - {name: mvpriv, kind: macvlan, link: eth1, mode: private, mac: "02:00:00:00:02:01"}
   - {name: mvvepa, kind: macvlan, link: eth1}
   - {name: mvbr, kind: macvlan, link: eth1, mode: bridge, mtu: 1400}
-  - {name: mvpass, kind: macvlan, link: eth2, mode: passthru}
+  - {name: mvpass, kind: macvlan, link: eth2, mode: passthru, nopromisc: true}
   - {name: mvsrc, kind: macvlan, link: eth1, mode: source, source_macs: ["02:00:00:00:00:bb", "02:00:00:00:00:cc"]}
   - {name: mvns, kind: macvlan, link: {name: eth1}, netns: ns1, mode: bridge}
   - {name: mvtap0, kind: macvtap, link: eth1, mode: bridge, mac: "02:00:00:00:02:02"}
@@ -229,7 +229,8 @@ LINKS = {
     "mvvepa": (None, {"IFLA_IFNAME": "mvvepa", "IFLA_LINK": 11}, "macvlan", {"IFLA_MACVLAN_MODE": "vepa"}),
     "mvbr": (None, {"IFLA_IFNAME": "mvbr", "IFLA_LINK": 11, "IFLA_MTU": 1400}, "macvlan",
              {"IFLA_MACVLAN_MODE": "bridge"}),
-    "mvpass": (None, {"IFLA_IFNAME": "mvpass", "IFLA_LINK": 12}, "macvlan", {"IFLA_MACVLAN_MODE": "passthru"}),
+    "mvpass": (None, {"IFLA_IFNAME": "mvpass", "IFLA_LINK": 12}, "macvlan",
+               {"IFLA_MACVLAN_MODE": "passthru", "IFLA_MACVLAN_FLAGS": "nopromisc"}),   # pyroute2 knows no bcqueuelen
     "mvsrc": (None, {"IFLA_IFNAME": "mvsrc", "IFLA_LINK": 11}, "macvlan",
               {"IFLA_MACVLAN_MODE": "source", "IFLA_MACVLAN_MACADDR_MODE": "set",
                "IFLA_MACVLAN_MACADDR_DATA": ["02:00:00:00:00:bb", "02:00:00:00:00:cc"]}),
@@ -515,7 +516,7 @@ DUMPED = {
     "mvpriv": ("macvlan", [["IFLA_MACVLAN_MODE", 1], ["IFLA_MACVLAN_FLAGS", 0], ["IFLA_MACVLAN_MACADDR_COUNT", 0]]),
     "mvvepa": ("macvlan", [["IFLA_MACVLAN_MODE", 2]]),
     "mvbr": ("macvlan", [["IFLA_MACVLAN_MODE", 4]]),
-    "mvpass": ("macvlan", [["IFLA_MACVLAN_MODE", 8]]),
+    "mvpass": ("macvlan", [["IFLA_MACVLAN_MODE", 8], ["IFLA_MACVLAN_FLAGS", 1]]),
     "mvsrc": ("macvlan", [["IFLA_MACVLAN_MODE", 16], ["IFLA_MACVLAN_FLAGS", 0], ["IFLA_MACVLAN_MACADDR_COUNT", 2],
                           ["IFLA_MACVLAN_MACADDR_DATA", {"attrs": [["IFLA_MACVLAN_MACADDR", "02:00:00:00:00:cc"],
                                                                    ["IFLA_MACVLAN_MACADDR", "02:00:00:00:00:bb"]]}]]),
@@ -733,6 +734,7 @@ def test_observe_over_pyroute2_encoded_dumps(topo):
         [("00:00:00:00:00:00", "192.0.2.3"), ("02:00:00:00:00:aa", "192.0.2.4")]
     assert sorted(st.device(None, "mvsrc").options["source_macs"]) == ["02:00:00:00:00:bb", "02:00:00:00:00:cc"]
     assert st.device(None, "mvpass").options["mode"] == "passthru"
+    assert st.device(None, "mvpass").options["nopromisc"] is True
     assert st.device("ns1", "mvns").options == {"mode": "bridge", "link": (None, "eth1")}
     eth1 = st.device(None, "eth1")
     assert eth1.kind is None and eth1.kernel_kind is None and eth1.mac == "02:00:00:00:0e:0b"
