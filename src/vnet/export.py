@@ -117,6 +117,13 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
     return doc
 
 
+def exported_routes(state, namespaces):
+    """The routes an export of whole namespaces writes: every observed route
+    of ``namespaces`` (observed with ``routes_in``), the kernel's own left out
+    (an address's subnet route, router advertisements, the local table)."""
+    return [r for ns in namespaces for r in state.routes.get(ns, []) if not r.kernel_own]
+
+
 def route_doc(r):
     """An observed route (kernel.observe.Route) as the file writes it: what
     is at its default (table main, the scope `ip route add` gives, metric 0,
