@@ -246,16 +246,25 @@ def _addr_del(ctx, rec, key, a):
     return lambda: _addr_add(ctx, rec, key, a)
 
 
-def _route_args(ctx, ns, to, via, dev, metric):
+def _route_args(ctx, ns, to, via, dev, metric, table):
     import ipaddress
     return (ipaddress.ip_network(to), ipaddress.ip_address(via) if via else None,
-            ctx.ifindex(ns, dev) if dev else 0, metric)
+            ctx.ifindex(ns, dev) if dev else 0, metric, table)
+
+
+def _route_put(ctx, rk, attrs):
+    """Add the route ``rk`` with ``attrs`` (src, scope, onlink; a scope of
+    None: the default, as for an IPv6 route)."""
+    import ipaddress
+    src, scope, onlink = attrs
+    rtnl.add_route(ctx.sock(rk[0]), *_route_args(ctx, *rk), src=ipaddress.ip_address(src) if src else None,
+                   scope=scope, onlink=onlink)
 
 
 def _route_add(ctx, rec, r):
-    rtnl.add_route(ctx.sock(r.netns), *_route_args(ctx, *r.key), onlink=getattr(r, "onlink", False))
+    _route_put(ctx, r.key, r.attrs)
     _remember_route(rec, r.key)
-    return lambda: _route_del(ctx, rec, r.key)
+    return lambda: _route_del(ctx, rec, r.key, r.attrs)
 
 
 def _remember_route(rec, rk):
@@ -263,7 +272,8 @@ def _remember_route(rec, rk):
         rec.routes.append(tuple(rk))
 
 
-def _route_del(ctx, rec, rk):
+def _route_del(ctx, rec, rk, attrs):
+    """Delete route ``rk``; its undo adds it back as it was, with ``attrs``."""
     rk = tuple(rk)
     try:
         rtnl.del_route(ctx.sock(rk[0]), *_route_args(ctx, *rk))
@@ -274,7 +284,7 @@ def _route_del(ctx, rec, rk):
         rec.routes.remove(rk)
 
     def undo():
-        rtnl.add_route(ctx.sock(rk[0]), *_route_args(ctx, *rk))
+        _route_put(ctx, rk, attrs)
         _remember_route(rec, rk)
     return undo
 

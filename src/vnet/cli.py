@@ -476,16 +476,16 @@ def cmd_export(args):
         live = observed_routes(st)
         nss = _export_namespaces(args.netns, [None] + list(rec.namespaces))
         doc = export(st, args.name or t.name, nss, only=owned,
-                     routes=[r for r in rec.routes if tuple(r) in live], sysctls=list(rec.sysctls),
-                     macs=not args.no_mac)
+                     routes=[live[r].replace(dev=r[3]) for r in rec.routes if r in live],   # dev as declared
+                     sysctls=list(rec.sysctls), macs=not args.no_mac)
     else:
-        from .export import changed_sysctls, made_routes, observe_network
+        from .export import changed_sysctls, exported_routes, observe_network
         from .kernel import sysctl
         from .kernel.session import Kernel
         nss = _export_namespaces(args.netns)
         with Kernel() as k:
             st = observe_network(k, nss)
-        doc = export(st, args.name or "exported", nss, macs=not args.no_mac, routes=made_routes(st, nss),
+        doc = export(st, args.name or "exported", nss, macs=not args.no_mac, routes=exported_routes(st, nss),
                      sysctls=changed_sysctls(st, nss, sysctl.fresh_defaults()))
     if args.json:
         print(json.dumps(doc, indent=1))

@@ -113,7 +113,8 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
     HOST, None in the list, for vnet's own): every device vnet has a kind
     for (or only those whose keys are in ``only``); devices they refer to
     that are not exported become `external`. MACs are written where they
-    are the device's own (not with ``macs`` false: a template)."""
+    are the device's own (not with ``macs`` false: a template). ``routes``:
+    observed routes (kernel.observe.Route) to write."""
     shown = [ns for ns in state.namespaces if namespaces is None or ns in namespaces]
     nss = [ns for ns in shown if ns is not HOST]
     ifaces, peers_done, needed = [], set(), set()
@@ -139,14 +140,7 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
     if nss:
         doc["namespaces"] = nss
     doc["interfaces"] = externals + [interface_doc(i) for i in _ordered(ifaces)]
-    rdocs = []
-    for ns, to, via, dev, metric in routes:
-        if ns not in shown:
-            continue
-        r = {"netns": ns} if ns is not HOST else {}
-        r["to"] = "default" if to.endswith("/0") else to
-        r.update({k: v for k, v in (("via", via), ("dev", dev), ("metric", metric)) if v})
-        rdocs.append(r)
+    rdocs = [route_doc(r) for r in routes if r.netns in shown]
     if rdocs:
         doc["routes"] = rdocs
     sdocs = [{**({"netns": ns} if ns is not HOST else {}), "key": key, "value": state.sysctls[(ns, key)]}
@@ -156,19 +150,35 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
     return doc
 
 
-# routes the kernel makes itself: for an address (kernel), a redirect, a router advertisement
-_KERNEL_PROTOS = {1, 2, 9}
+def exported_routes(state, namespaces):
+    """The routes an export of whole namespaces writes: every observed route
+    of ``namespaces`` (observed with ``routes_in``), the kernel's own left out
+    (an address's subnet route, router advertisements, the local table)."""
+    return [r for ns in namespaces for r in state.routes.get(ns, []) if not r.kernel_own]
 
 
-def made_routes(state, namespaces):
-    """The routes someone made in ``namespaces`` (not the kernel's own), as
-    record keys."""
-    out = []
-    for ns in namespaces:
-        for dst, gw, dev, metric, proto in state.routes.get(ns, []):
-            if proto not in _KERNEL_PROTOS:
-                out.append((ns, str(dst), str(gw) if gw else None, dev, metric))
-    return out
+def route_doc(r):
+    """An observed route (kernel.observe.Route) as the file writes it: what
+    is at its default (table main, the scope `ip route add` gives, metric 0,
+    or 1024 for IPv6) left out."""
+    from .spec.model import RT_TABLE_MAIN, SCOPE_NAMES
+    d = {"netns": r.netns} if r.netns is not HOST else {}
+    d["to"] = "default" if r.to.prefixlen == 0 else str(r.to)
+    if r.via:
+        d["via"] = str(r.via)
+    if r.dev:
+        d["dev"] = r.dev
+    if r.metric and not (r.to.version == 6 and r.metric == 1024):
+        d["metric"] = r.metric
+    if r.table != RT_TABLE_MAIN:
+        d["table"] = r.table
+    if r.src:
+        d["src"] = str(r.src)
+    if r.to.version == 4 and r.scope != (0 if r.via else 253):
+        d["scope"] = SCOPE_NAMES.get(r.scope, r.scope)
+    if r.onlink:
+        d["onlink"] = True
+    return d
 
 
 def changed_sysctls(state, namespaces, fresh):

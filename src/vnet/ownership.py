@@ -16,7 +16,8 @@ from .errors import Busy, StateError
 
 # the format of a record: written into every record; a record without one is
 # of the first format (the same fields); one of a later format is refused
-RECORD_VERSION = 1
+RECORD_VERSION = 2   # 2: a route may carry its table (written only then)
+RT_TABLE_MAIN = 254
 
 
 def state_dir():
@@ -52,7 +53,8 @@ class Record:
         self.source = d.get("source")
         self.namespaces = list(d.get("namespaces", []))
         self.devices = {(x["netns"], x["name"]): x["kind"] for x in d.get("devices", [])}
-        self.routes = [tuple(r) for r in d.get("routes", [])]
+        # [netns, to, via, dev, metric] and, in another table than main, its table
+        self.routes = [tuple(r) + (RT_TABLE_MAIN,) * (6 - len(r)) for r in d.get("routes", [])]
         self.sysctls = {(s["netns"], s["key"]): s["old"] for s in d.get("sysctls", [])}
         self.group = d.get("group", group_of(name))
         self._saved = None   # the text last read or written: a save that would write it again is skipped
@@ -107,10 +109,12 @@ class Record:
         if self.empty():
             self.remove()
             return
-        data = {"version": RECORD_VERSION, "name": self.name, "source": self.source, "group": self.group,
-                "namespaces": self.namespaces,
+        routes = [list(r[:5]) if len(r) == 5 or r[5] == RT_TABLE_MAIN else list(r) for r in self.routes]
+        # format 2 only where a route has a table: an older vnet reads the rest
+        data = {"version": RECORD_VERSION if any(len(r) > 5 for r in routes) else 1, "name": self.name,
+                "source": self.source, "group": self.group, "namespaces": self.namespaces,
                 "devices": [{"netns": ns, "name": n, "kind": k} for (ns, n), k in self.devices.items()],
-                "routes": [list(r) for r in self.routes],
+                "routes": routes,
                 "sysctls": [{"netns": ns, "key": k, "old": v} for (ns, k), v in self.sysctls.items()]}
         text = _json_text(data)
         if text == self._saved and os.path.exists(self.path):
@@ -150,6 +154,10 @@ def _metric(v):
     return v is None or isinstance(v, int) and not isinstance(v, bool)
 
 
+def _table(rest):
+    return not rest or isinstance(rest[0], int) and not isinstance(rest[0], bool) and 0 < rest[0] < 1 << 32
+
+
 def _record_problem(d):
     """What is wrong with the decoded record ``d`` (None: nothing)."""
     def strs(v, none=False):
@@ -182,8 +190,9 @@ def _record_problem(d):
     return (each("namespaces", name(_NSNAME), "a namespace name")
             or each("devices", lambda x: isinstance(x, dict) and ns(x.get("netns")) and name(_IFNAME)(x.get("name"))
                     and strs(x.get("kind")), "a device {netns, name, kind}")
-            or each("routes", lambda x: isinstance(x, list) and len(x) == 5 and ns(x[0]) and strs(x[1])
-                    and strs(x[2], True) and dev(x[3]) and _metric(x[4]), "a route [netns, to, via, dev, metric]")
+            or each("routes", lambda x: isinstance(x, list) and len(x) in (5, 6) and ns(x[0]) and strs(x[1])
+                    and strs(x[2], True) and dev(x[3]) and _metric(x[4]) and _table(x[5:]),
+                    "a route [netns, to, via, dev, metric(, table)]")
             or each("sysctls", lambda x: isinstance(x, dict) and ns(x.get("netns")) and name(_SYSCTL)(x.get("key"))
                     and isinstance(x.get("old"), (str, int, type(None))), "a sysctl {netns, key, old}"))
 

@@ -6,7 +6,7 @@ namespaces), then namespaces, devices in dependency order (lower devices and
 masters first; a new device with sysctls of its own is made down, gets them,
 then goes up), in-place changes, addresses, routes, sysctls."""
 from .errors import PlanError
-from .spec.model import HOST, Ref, where
+from .spec.model import HOST, RT_TABLE_MAIN, Ref, where
 from .spec.struct import REQUIRED, Struct
 
 
@@ -56,6 +56,12 @@ def _show(v):
 def _described(kind, opt, v):
     d = kind.describe(opt, v)
     return _show(v) if d is None else d
+
+
+def _port_value(k, raw, state):
+    """A port option's value in a plan: a list (VLANs) as given, else as
+    compared (an option the kernel leaves at its default: that default)."""
+    return _show(raw) if isinstance(raw, list) or raw is None and state[k] is None else _show(state[k])
 
 
 def _item(x):
@@ -190,8 +196,9 @@ def plan(topo, state, record):
                 old = None if fresh else mkind.port_state({k: dev.port.get(k) for k in e.port})
                 if fresh or want != old:
                     modifies.append(Change("modify", f"port {e.label}",
-                                           ", ".join(f"{k} {_show(dev.port.get(k)) if not fresh else 'default'} -> "
-                                                     f"{_show(v)}" for k, v in e.port.items()),
+                                           ", ".join(f"{k} {_port_value(k, dev.port.get(k), old) if not fresh else 'default'} "
+                                                     f"-> {_port_value(k, v, want)}" for k, v in e.port.items()
+                                                     if fresh or want[k] != old[k]),
                                            ("port_set", e, mkind)))
             dels, adds, primaries_go = _address_changes(e, dev)
             addr_dels += dels
@@ -213,17 +220,24 @@ def plan(topo, state, record):
     live_routes = observed_routes(state)
     through = _route_devices(state) if renumbered else {}
     for r in topo.routes:
-        if r.key not in live_routes or r.dev and (r.netns, r.dev) in gone:
+        have = live_routes.get(r.key)
+        if have is None or r.dev and (r.netns, r.dev) in gone:
             routes.append(Change("create", r.label, "missing", ("route_add", r)))
+        elif _route_attrs_as_declared(have.attrs, r) != r.attrs:
+            # src, scope and onlink are not part of the key: the route is replaced
+            reroutes.append(Change("delete", r.label, f"{_route_diff(have.attrs, r.attrs)}: removed first, added "
+                                   "back after", ("route_del", r.key, have.attrs)))
+            routes.append(Change("create", r.label, f"added back with {_route_diff(None, r.attrs)}", ("route_add", r)))
         elif r.to.version == 4 and (r.netns, through.get(r.key)) in renumbered:
             # the kernel drops a device's IPv4 routes with its last address (and
             # with a primary's secondaries): taken out first, put back after
             reroutes.append(Change("delete", r.label, f"its device {through[r.key]} is renumbered: "
-                                   "removed first, added back after", ("route_del", r.key)))
+                                   "removed first, added back after", ("route_del", r.key, r.attrs)))
             routes.append(Change("create", r.label, "added back after renumbering", ("route_add", r)))
     for rk in dict.fromkeys(tuple(rk) for rk in record.routes):
-        if tuple(rk) not in declared_routes and tuple(rk) in live_routes:
-            removals.insert(0, Change("delete", route_label(rk), "no longer declared", ("route_del", rk)))
+        if rk not in declared_routes and rk in live_routes:
+            removals.insert(0, Change("delete", route_label(rk), "no longer declared",
+                                      ("route_del", rk, live_routes[rk].attrs)))
 
     for s in topo.sysctls:
         have = state.sysctls.get((s.netns, s.key))
@@ -273,13 +287,26 @@ def _address_changes(e, dev):
 
 def _route_devices(state):
     """{route key: the device it goes through} of every observed route."""
-    out = {}
-    for ns, rs in state.routes.items():
-        for dst, gw, dev, metric, _proto in rs:
-            if dev:
-                for d in (dev, None):
-                    out[(ns, str(dst), str(gw) if gw else None, d, metric)] = dev
-    return out
+    return {rk: r.dev for rk, r in observed_routes(state).items() if r.dev}
+
+
+def _route_attrs_as_declared(have, r):
+    """The observed (src, scope, onlink) as ``r`` manages them: a route that
+    names no src takes the one the kernel holds (its own subnet route for an
+    address has one)."""
+    return have if r.src is not None else (None,) + have[1:]
+
+
+def _route_diff(have, want):
+    """How a route's (src, scope, onlink) differ, or (``have`` None) what they are."""
+    from .spec.model import SCOPE_NAMES
+    names = ("src", "scope", "onlink")
+    show = lambda i, v: SCOPE_NAMES.get(v, v) if i == 1 else v  # noqa: E731
+    if have is None:
+        return ", ".join(f"{n} {show(i, w)}" for i, (n, w) in enumerate(zip(names, want))
+                         if w not in (None, False)) or "its declared attributes"
+    return ", ".join(f"{n} {show(i, h)} -> {show(i, w)}" for i, (n, h, w) in enumerate(zip(names, have, want))
+                     if h != w)
 
 
 def _held_down(iface, endpoints):
@@ -333,25 +360,22 @@ def _generic_changes(e, dev, gone, created, group):
     return out
 
 
-def _observed_routes(state, ns):
-    out = set()
-    for dst, gw, dev, metric, _proto in state.routes.get(ns, []):
-        out.add((ns, str(dst), str(gw) if gw else None, dev, metric))
-        out.add((ns, str(dst), str(gw) if gw else None, None, metric))
-    return out
-
-
 def observed_routes(state):
-    """Every observed route as record keys (with and without its device)."""
-    out = set()
-    for ns in state.routes:
-        out |= _observed_routes(state, ns)
+    """{record key: observed Route} of every observed route, under its key
+    with its device and without (a route declared with no dev)."""
+    out = {}
+    for rs in state.routes.values():
+        for r in rs:
+            k = r.key
+            out[k] = r
+            out.setdefault(k[:3] + (None,) + k[4:], r)
     return out
 
 
 def route_label(rk):
-    ns, to, via, dev, _metric = rk
+    ns, to, via, dev, _metric, table = rk
     s = f"route {'default' if to.endswith('/0') else to}" + (f" via {via}" if via else "") + (f" dev {dev}" if dev else "")
+    s += f" table {table}" if table != RT_TABLE_MAIN else ""
     return s + ("" if ns is HOST else f" in {ns}")
 
 

@@ -39,3 +39,18 @@ def pings_during(ns, addr, action, before=1.0, after=3.0, timeout=0.3):
         stop.set()
         t.join()
     return results
+
+
+def export_round_trip(sb, name, words, state, want):
+    """`vnet export NAME` writes each of ``words``, plans empty, and applied
+    from nothing (after a destroy) gives ``state()`` == ``want``; destroyed
+    again at the end."""
+    exported = sb.vnet("export", name).stdout
+    for word in words:
+        assert word in exported, (word, exported)
+    e = sb.write("exported.yaml", exported)
+    assert plan_json(sb, e) == []
+    sb.vnet("destroy", name)
+    apply_json(sb, e)
+    assert state() == want
+    sb.vnet("destroy", name)

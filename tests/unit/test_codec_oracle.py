@@ -35,7 +35,9 @@ interfaces:
   - {name: eth3, kind: dummy, netns: ns2}
   - {name: br0, kind: bridge, stp: true, priority: 4096, ageing_time: 600, forward_delay: 7,
      mtu: 1400, mac: "02:00:00:00:01:00", addresses: [10.1.0.1/24, "fd00:1::1/64", 10.3.0.0/31]}
-  - {name: br1, kind: bridge, stp: false, vlan_filtering: true, forward_delay: 0, up: false}
+  - {name: br1, kind: bridge, stp: false, vlan_filtering: true, forward_delay: 0, up: false, hello_time: 3,
+     max_age: 30, vlan_protocol: 802.1ad, vlan_default_pvid: 10, group_fwd_mask: 0x4000, mcast_snooping: false,
+     mcast_querier: true}
   - {name: brns, kind: bridge, netns: ns1}
   - name: v0
     kind: veth
@@ -56,6 +58,9 @@ interfaces:
     dstport: 4790
     ttl: 64
     learning: false
+    tos: 1
+    ageing: 120
+    udp_csum: true
     mtu: 1450
     mac: "02:00:00:00:01:04"
     fdb:
@@ -66,7 +71,7 @@ interfaces:
   - {name: mvpriv, kind: macvlan, link: eth1, mode: private, mac: "02:00:00:00:02:01"}
   - {name: mvvepa, kind: macvlan, link: eth1}
   - {name: mvbr, kind: macvlan, link: eth1, mode: bridge, mtu: 1400}
-  - {name: mvpass, kind: macvlan, link: eth2, mode: passthru}
+  - {name: mvpass, kind: macvlan, link: eth2, mode: passthru, nopromisc: true}
   - {name: mvsrc, kind: macvlan, link: eth1, mode: source, source_macs: ["02:00:00:00:00:bb", "02:00:00:00:00:cc"]}
   - {name: mvns, kind: macvlan, link: {name: eth1}, netns: ns1, mode: bridge}
   - {name: mvtap0, kind: macvtap, link: eth1, mode: bridge, mac: "02:00:00:00:02:02"}
@@ -193,7 +198,10 @@ LINKS = {
                        "IFLA_BR_FORWARD_DELAY": 700, "IFLA_BR_VLAN_FILTERING": None}),
     "br1": (None, {"IFLA_IFNAME": "br1", "IFLA_MTU": None, "IFLA_ADDRESS": None, "IFLA_GROUP": GROUP},
             "bridge", {"IFLA_BR_STP_STATE": 0, "IFLA_BR_VLAN_FILTERING": 1, "IFLA_BR_FORWARD_DELAY": 0,
-                       "IFLA_BR_PRIORITY": None, "IFLA_BR_AGEING_TIME": None}),
+                       "IFLA_BR_PRIORITY": None, "IFLA_BR_AGEING_TIME": None, "IFLA_BR_HELLO_TIME": 300,
+                       "IFLA_BR_MAX_AGE": 3000, "IFLA_BR_VLAN_PROTOCOL": 0x88A8, "IFLA_BR_VLAN_DEFAULT_PVID": 10,
+                       "IFLA_BR_GROUP_FWD_MASK": 0x4000, "IFLA_BR_MCAST_SNOOPING": 0,
+                       "IFLA_BR_MCAST_QUERIER": 1}),
     "brns": ("ns1", {"IFLA_IFNAME": "brns", "IFLA_NET_NS_FD": None, "IFLA_GROUP": GROUP}, "bridge", None),
     "v0": (None, {"IFLA_IFNAME": "v0", "IFLA_MTU": 1400, "IFLA_ADDRESS": "02:00:00:00:01:01", "IFLA_MASTER": 20,
                   "IFLA_GROUP": GROUP, "IFLA_NET_NS_FD": None}, "veth", "peer"),
@@ -203,7 +211,8 @@ LINKS = {
                    "IFLA_GROUP": GROUP, "IFLA_NET_NS_FD": None, "IFLA_LINK": None},
             "vxlan", {"IFLA_VXLAN_ID": 4242, "IFLA_VXLAN_LOCAL": "192.0.2.1", "IFLA_VXLAN_GROUP": "192.0.2.2",
                       "IFLA_VXLAN_LINK": 11, "IFLA_VXLAN_PORT": 4790, "IFLA_VXLAN_TTL": 64,
-                      "IFLA_VXLAN_LEARNING": 0, "IFLA_VXLAN_LOCAL6": None, "IFLA_VXLAN_GROUP6": None}),
+                      "IFLA_VXLAN_LEARNING": 0, "IFLA_VXLAN_LOCAL6": None, "IFLA_VXLAN_GROUP6": None,
+                      "IFLA_VXLAN_TOS": 1, "IFLA_VXLAN_AGEING": 120, "IFLA_VXLAN_UDP_CSUM": 1}),
     "vx6": (None, {"IFLA_IFNAME": "vx6", "IFLA_NET_NS_FD": None},
             "vxlan", {"IFLA_VXLAN_ID": 7, "IFLA_VXLAN_LOCAL6": "fd00::1", "IFLA_VXLAN_GROUP6": "ff05::42",
                       "IFLA_VXLAN_LINK": 12, "IFLA_VXLAN_PORT": 4789, "IFLA_VXLAN_TTL": 0,
@@ -220,7 +229,8 @@ LINKS = {
     "mvvepa": (None, {"IFLA_IFNAME": "mvvepa", "IFLA_LINK": 11}, "macvlan", {"IFLA_MACVLAN_MODE": "vepa"}),
     "mvbr": (None, {"IFLA_IFNAME": "mvbr", "IFLA_LINK": 11, "IFLA_MTU": 1400}, "macvlan",
              {"IFLA_MACVLAN_MODE": "bridge"}),
-    "mvpass": (None, {"IFLA_IFNAME": "mvpass", "IFLA_LINK": 12}, "macvlan", {"IFLA_MACVLAN_MODE": "passthru"}),
+    "mvpass": (None, {"IFLA_IFNAME": "mvpass", "IFLA_LINK": 12}, "macvlan",
+               {"IFLA_MACVLAN_MODE": "passthru", "IFLA_MACVLAN_FLAGS": "nopromisc"}),   # pyroute2 knows no bcqueuelen
     "mvsrc": (None, {"IFLA_IFNAME": "mvsrc", "IFLA_LINK": 11}, "macvlan",
               {"IFLA_MACVLAN_MODE": "source", "IFLA_MACVLAN_MACADDR_MODE": "set",
                "IFLA_MACVLAN_MACADDR_DATA": ["02:00:00:00:00:bb", "02:00:00:00:00:cc"]}),
@@ -439,6 +449,30 @@ def test_route_message_decodes_in_pyroute2():
         assert reencoded(rtmsg, raw) == raw
 
 
+def test_route_message_with_table_src_scope_onlink_decodes_in_pyroute2():
+    log = []
+    sock = RecordingSocket(None, log)
+    rtnl.add_route(sock, ipaddress.ip_network("10.9.0.0/16"), ipaddress.ip_address("10.1.0.254"), 20, 0,
+                   table=1000, src=ipaddress.ip_address("10.1.0.1"), scope=200, onlink=True)
+    rtnl.add_route(sock, ipaddress.ip_network("10.8.0.0/16"), None, 20, 0, table=100)
+    rtnl.del_route(sock, ipaddress.ip_network("10.9.0.0/16"), ipaddress.ip_address("10.1.0.254"), 20, 0, table=1000)
+    (_n1, r1), (_n2, r2), (_n3, r3) = log
+    m = rtmsg(r1)
+    m.decode()
+    # a table past 255 goes in RTA_TABLE only (the header's byte says RT_TABLE_UNSPEC), as iproute2 sends it
+    assert (m["table"], m.get_attr("RTA_TABLE"), m["scope"], m["flags"], m.get_attr("RTA_PREFSRC")) == \
+        (0, 1000, 200, 4, "10.1.0.1")
+    m = rtmsg(r2)
+    m.decode()
+    assert (m["table"], m.get_attr("RTA_TABLE"), m["scope"], m.get_attr("RTA_PREFSRC")) == (100, 100, 253, None)
+    m = rtmsg(r3)
+    m.decode()
+    # a deletion matches any scope and protocol, in its table
+    assert (m["header"]["type"], m["scope"], m["proto"], m.get_attr("RTA_TABLE")) == (25, 255, 0, 1000)
+    for raw in (r1, r2, r3):
+        assert reencoded(rtmsg, raw) == raw
+
+
 # ---- 2. what the kernel reports, encoded by pyroute2, as vnet reads it ---------------
 
 def declared(iface):
@@ -461,15 +495,18 @@ DUMPED = {
                        ["IFLA_BR_AGEING_TIME", 60000], ["IFLA_BR_STP_STATE", 1], ["IFLA_BR_PRIORITY", 4096],
                        ["IFLA_BR_VLAN_FILTERING", 0], ["IFLA_BR_GROUP_ADDR", "01:80:c2:00:00:00"]]),
     "br1": ("bridge", [["IFLA_BR_FORWARD_DELAY", 0], ["IFLA_BR_AGEING_TIME", 30000], ["IFLA_BR_STP_STATE", 0],
-                       ["IFLA_BR_PRIORITY", 32768], ["IFLA_BR_VLAN_FILTERING", 1]]),
+                       ["IFLA_BR_PRIORITY", 32768], ["IFLA_BR_VLAN_FILTERING", 1], ["IFLA_BR_HELLO_TIME", 300],
+                       ["IFLA_BR_MAX_AGE", 3000], ["IFLA_BR_VLAN_PROTOCOL", 0x88A8],
+                       ["IFLA_BR_VLAN_DEFAULT_PVID", 10], ["IFLA_BR_GROUP_FWD_MASK", 0x4000],
+                       ["IFLA_BR_MCAST_SNOOPING", 0], ["IFLA_BR_MCAST_QUERIER", 1]]),
     "tun0": ("tun", [["IFLA_TUN_TYPE", 1], ["IFLA_TUN_PI", 0], ["IFLA_TUN_VNET_HDR", 1],
                      ["IFLA_TUN_MULTI_QUEUE", 1], ["IFLA_TUN_PERSIST", 1]]),
     "tap0": ("tun", [["IFLA_TUN_OWNER", 1000], ["IFLA_TUN_GROUP", 1001], ["IFLA_TUN_TYPE", 2], ["IFLA_TUN_PI", 0],
                      ["IFLA_TUN_VNET_HDR", 0], ["IFLA_TUN_PERSIST", 1], ["IFLA_TUN_MULTI_QUEUE", 0],
                      ["IFLA_TUN_NUM_QUEUES", 1], ["IFLA_TUN_NUM_DISABLED_QUEUES", 0]]),
     "vx0": ("vxlan", [["IFLA_VXLAN_ID", 4242], ["IFLA_VXLAN_GROUP", "192.0.2.2"], ["IFLA_VXLAN_LINK", 11],
-                      ["IFLA_VXLAN_LOCAL", "192.0.2.1"], ["IFLA_VXLAN_TTL", 64], ["IFLA_VXLAN_TOS", 0],
-                      ["IFLA_VXLAN_LEARNING", 0], ["IFLA_VXLAN_AGEING", 300], ["IFLA_VXLAN_PORT", 4790],
+                      ["IFLA_VXLAN_LOCAL", "192.0.2.1"], ["IFLA_VXLAN_TTL", 64], ["IFLA_VXLAN_TOS", 1],
+                      ["IFLA_VXLAN_LEARNING", 0], ["IFLA_VXLAN_AGEING", 120], ["IFLA_VXLAN_PORT", 4790],
                       ["IFLA_VXLAN_UDP_CSUM", 1]]),
     "vx6": ("vxlan", [["IFLA_VXLAN_ID", 7], ["IFLA_VXLAN_GROUP6", "ff05::42"], ["IFLA_VXLAN_LINK", 12],
                       ["IFLA_VXLAN_LOCAL6", "fd00::1"], ["IFLA_VXLAN_TTL", 0], ["IFLA_VXLAN_LEARNING", 1],
@@ -479,7 +516,7 @@ DUMPED = {
     "mvpriv": ("macvlan", [["IFLA_MACVLAN_MODE", 1], ["IFLA_MACVLAN_FLAGS", 0], ["IFLA_MACVLAN_MACADDR_COUNT", 0]]),
     "mvvepa": ("macvlan", [["IFLA_MACVLAN_MODE", 2]]),
     "mvbr": ("macvlan", [["IFLA_MACVLAN_MODE", 4]]),
-    "mvpass": ("macvlan", [["IFLA_MACVLAN_MODE", 8]]),
+    "mvpass": ("macvlan", [["IFLA_MACVLAN_MODE", 8], ["IFLA_MACVLAN_FLAGS", 1]]),
     "mvsrc": ("macvlan", [["IFLA_MACVLAN_MODE", 16], ["IFLA_MACVLAN_FLAGS", 0], ["IFLA_MACVLAN_MACADDR_COUNT", 2],
                           ["IFLA_MACVLAN_MACADDR_DATA", {"attrs": [["IFLA_MACVLAN_MACADDR", "02:00:00:00:00:cc"],
                                                                    ["IFLA_MACVLAN_MACADDR", "02:00:00:00:00:bb"]]}]]),
@@ -563,12 +600,14 @@ def test_decoded_options_have_concrete_values(topo):
     d = lambda n: iface_of(topo, n).kind_module.decode(rtnl.decode_link(dumped_link(topo, n)),  # noqa: E731
                                                         resolver(iface_of(topo, n).netns))
     assert d("br0") == {"stp": True, "vlan_filtering": False, "ageing_time": 600, "forward_delay": 7,
-                        "priority": 4096}
+                        "priority": 4096, "hello_time": 2, "max_age": 20}
     assert d("br1") == {"stp": False, "vlan_filtering": True, "ageing_time": 300, "forward_delay": 0,
-                        "priority": 32768}
+                        "priority": 32768, "hello_time": 3, "max_age": 30, "vlan_protocol": "802.1ad",
+                        "vlan_default_pvid": 10, "group_fwd_mask": 0x4000, "mcast_snooping": False,
+                        "mcast_querier": True}
     assert d("vx0") == {"vni": 4242, "local": ipaddress.ip_address("192.0.2.1"), "group": None,
                         "remote": ipaddress.ip_address("192.0.2.2"), "dev": (None, "eth1"), "dstport": 4790,
-                        "ttl": 64, "learning": False}
+                        "ttl": 64, "learning": False, "tos": 1, "ageing": 120, "udp_csum": True}
     assert d("vx6")["group"] == ipaddress.ip_address("ff05::42") and d("vx6")["dev"] == (None, "eth2")
     assert d("vxns")["dev"] == (None, "eth1")          # across namespaces: not ns1/brns (same index)
     assert d("mvns") == {"mode": "bridge", "link": (None, "eth1")}
@@ -682,7 +721,7 @@ def test_observe_over_pyroute2_encoded_dumps(topo):
     assert br0.kind_name == "bridge" and br0.mtu == 1400 and br0.mac == "02:00:00:00:01:00"
     assert [str(a) for a in br0.addresses] == ["10.1.0.1/24", "fd00:1::1/64"]   # link-local left out
     assert br0.options == {"stp": True, "vlan_filtering": False, "ageing_time": 600, "forward_delay": 7,
-                           "priority": 4096}
+                           "priority": 4096, "hello_time": 2, "max_age": 20}
     v0 = st.device(None, "v0")
     assert v0.peer == ("ns1", "v0p") and v0.master == (None, "br0")
     v0p = st.device("ns1", "v0p")
@@ -695,6 +734,7 @@ def test_observe_over_pyroute2_encoded_dumps(topo):
         [("00:00:00:00:00:00", "192.0.2.3"), ("02:00:00:00:00:aa", "192.0.2.4")]
     assert sorted(st.device(None, "mvsrc").options["source_macs"]) == ["02:00:00:00:00:bb", "02:00:00:00:00:cc"]
     assert st.device(None, "mvpass").options["mode"] == "passthru"
+    assert st.device(None, "mvpass").options["nopromisc"] is True
     assert st.device("ns1", "mvns").options == {"mode": "bridge", "link": (None, "eth1")}
     eth1 = st.device(None, "eth1")
     assert eth1.kind is None and eth1.kernel_kind is None and eth1.mac == "02:00:00:00:0e:0b"
@@ -716,11 +756,17 @@ interfaces:
   - {name: ipd, kind: ipvlan, link: vlq}
   - {name: bond0, kind: bond, mode: active-backup, miimon: 100, updelay: 200, downdelay: 300, primary: p1,
      min_links: 1}
-  - {name: bond1, kind: bond, mode: 802.3ad, xmit_hash_policy: layer3+4, lacp_rate: fast, ad_select: count}
+  - {name: bond1, kind: bond, mode: 802.3ad, xmit_hash_policy: layer3+4, lacp_rate: fast, ad_select: count,
+     ad_actor_sys_prio: 100, ad_user_port_key: 5, ad_actor_system: "02:00:00:00:00:99"}
   - {name: p1, kind: dummy, master: bond0}
+  - {name: bond2, kind: bond, mode: active-backup, arp_interval: 200, arp_ip_target: [10.0.0.1, 10.0.0.2],
+     arp_validate: all, primary_reselect: better, fail_over_mac: active, all_slaves_active: true, resend_igmp: 3,
+     num_grat_arp: 2}
+  - {name: bond3, kind: bond, mode: balance-rr, packets_per_slave: 4}
 """
 NEW_INDEX = {(None, "d0"): 70, (None, "vl"): 71, (None, "vlq"): 72, ("ns1", "vlns"): 73, (None, "ipv"): 74,
-             (None, "ipt"): 75, (None, "ipd"): 76, (None, "bond0"): 77, (None, "bond1"): 78, (None, "p1"): 79}
+             (None, "ipt"): 75, (None, "ipd"): 76, (None, "bond0"): 77, (None, "bond1"): 78, (None, "p1"): 79,
+             (None, "bond2"): 80, (None, "bond3"): 81}
 
 
 class _Ipvlan:
@@ -763,7 +809,13 @@ NEW_LINKS = {
               {"IFLA_BOND_MODE": 1, "IFLA_BOND_MIIMON": 100, "IFLA_BOND_UPDELAY": 200, "IFLA_BOND_DOWNDELAY": 300,
                "IFLA_BOND_MIN_LINKS": 1, "IFLA_BOND_PRIMARY": None}),   # primary: after p1 joins
     "bond1": ({}, "bond", {"IFLA_BOND_MODE": 4, "IFLA_BOND_XMIT_HASH_POLICY": 1, "IFLA_BOND_AD_LACP_RATE": 1,
-                           "IFLA_BOND_AD_SELECT": 2}),
+                           "IFLA_BOND_AD_SELECT": 2, "IFLA_BOND_AD_ACTOR_SYS_PRIO": 100,
+                           "IFLA_BOND_AD_USER_PORT_KEY": 5, "IFLA_BOND_AD_ACTOR_SYSTEM": "02:00:00:00:00:99"}),
+    "bond2": ({}, "bond", {"IFLA_BOND_MODE": 1, "IFLA_BOND_ARP_INTERVAL": 200, "IFLA_BOND_ARP_VALIDATE": 3,
+                           "IFLA_BOND_ARP_IP_TARGET": ["10.0.0.1", "10.0.0.2"], "IFLA_BOND_PRIMARY_RESELECT": 1,
+                           "IFLA_BOND_FAIL_OVER_MAC": 1, "IFLA_BOND_ALL_SLAVES_ACTIVE": 1,
+                           "IFLA_BOND_RESEND_IGMP": 3, "IFLA_BOND_NUM_PEER_NOTIF": 2, "IFLA_BOND_MIIMON": None}),
+    "bond3": ({}, "bond", {"IFLA_BOND_MODE": 0, "IFLA_BOND_PACKETS_PER_SLAVE": 4}),
     "p1": ({"IFLA_MASTER": 77}, "dummy", None),
 }
 
@@ -791,7 +843,14 @@ def test_newer_kinds_create_message_decodes_in_pyroute2(new_topo, name):
                 got = [(q["from"], q["to"]) for q in (a[1] for a in got["attrs"])]
             assert got == v, f"{name}: {k} is {got!r}, want {v!r}"
         assert set(attr_names(d)) <= {k for k, v in data.items() if v is not None}
-    assert reencoded(ifinfmsg, raw) == raw
+    if name not in REENCODED_OTHERWISE:
+        assert reencoded(ifinfmsg, raw) == raw
+
+
+# pyroute2 writes these two back in other bytes than it read, through its own
+# types for them ('hex' for the 802.3ad actor system, '*ipaddr' for the ARP
+# targets); what it decoded from vnet's bytes is checked above
+REENCODED_OTHERWISE = {"bond1", "bond2"}
 
 
 def test_bond_primary_is_set_once_the_port_exists(new_topo):

@@ -45,7 +45,11 @@ def test_the_golden_topology_uses_every_kind():
     "ip link add vx0 type vxlan id 100 local 1.1.1.1 remote 2.2.2.2 dev eth0 dstport 4789",
     "ip tuntap add dev tap0 mode tap user 1000",
     "ip -n net1 tuntap add dev tun0 mode tun multi_queue",
-    "ip link add br0 type bridge stp_state 0",
+    "ip link add br0 type bridge stp_state 0 hello_time 300 max_age 3000 group_fwd_mask 0x4000 mcast_snooping 0",
+    "ip link set dev tap0 type bridge_slave hairpin on learning off isolated on cost 10 priority 5",
+    "ip route add 10.8.0.0/24 via 10.0.0.1 dev br0 table 100 src 10.0.0.254 onlink",
+    "ip route add 10.7.0.0/24 dev br0 scope host",
+    "ip -n net1 addr add fd00::1/64 dev tun0 nodad",
     "ip link add link eth1 mvt0 type macvtap mode source macaddr set 02:00:00:00:00:0a",
     "bridge fdb append 00:00:00:00:00:00 dev vx1 dst 192.0.2.1",
     "ip link set veth1 master br0 up",
@@ -58,15 +62,20 @@ def test_reference_notation(lines, line):
     assert line in lines
 
 
+BR0 = "ip link add br0 type bridge stp_state 0 hello_time 300 max_age 3000 group_fwd_mask 0x4000 mcast_snooping 0"
+
+
 def test_order_builds_from_nothing(lines):
     at = lines.index
     assert at("ip netns add net1") < at("ip link add veth1 type veth peer name eth0 netns net1")
-    assert at("ip link add br0 type bridge stp_state 0") < at("ip link set veth1 master br0 up")
-    assert at("ip link add br0 type bridge stp_state 0") < at("ip link set tap0 master br0 up")
+    assert at(BR0) < at("ip link set veth1 master br0 up")
+    assert at(BR0) < at("ip link set tap0 master br0 up")
     adds = [i for i, ln in enumerate(lines) if " link add " in ln or " tuntap add " in ln]
     first_set = min(i for i, ln in enumerate(lines) if " link set " in ln and " lo " not in ln
                     and "mtu" not in ln)
     assert max(adds) < first_set, "every device exists before ports join masters"
+    assert at("ip link set tap0 master br0 up") < at("ip link set dev tap0 type bridge_slave hairpin on learning off "
+                                                     "isolated on cost 10 priority 5"), "port options once it joined"
     assert lines[-1].startswith("ip netns exec net1 sysctl")
 
 

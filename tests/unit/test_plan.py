@@ -10,6 +10,7 @@ import pytest
 
 from vnet.errors import PlanError
 from vnet.kernel.observe import Device, State
+from vnet.kernel.observe import Route as LiveRoute
 from vnet.kinds import BY_NAME
 from vnet.ownership import Record, group_of
 from vnet.planner import plan
@@ -93,7 +94,7 @@ def applied_devices():
 def applied(devices=None):
     """(state, record) of the kernel after `vnet apply` of TOPO."""
     st = make_state(devices or applied_devices(), namespaces=(None, "net1", "net2"),
-                    routes={"net1": [(net("0.0.0.0/0"), ip("10.0.0.254"), "eth0", 0, 4)]},
+                    routes={"net1": [LiveRoute("net1", net("0.0.0.0/0"), ip("10.0.0.254"), "eth0", 0, 4)]},
                     sysctls={(None, "net.ipv4.ip_forward"): "1"})
     rec = make_record(st, namespaces=["net1", "net2"], routes=[("net1", "0.0.0.0/0", "10.0.0.254", None, 0)],
                       sysctls=[(None, "net.ipv4.ip_forward", "0")])
@@ -243,7 +244,7 @@ def test_an_ipv6_route_without_a_metric_is_the_kernels_1024():
     t = load_text(TOPO.replace("via: 10.0.0.254}", "via: 10.0.0.254}\n  - {netns: net1, to: 'fd01::/64', "
                                "via: 'fe80::1', dev: eth0}"), "lab.yaml")
     st, rec = applied()
-    st.routes["net1"].append((net("fd01::/64"), ip("fe80::1"), "eth0", 1024, 4))
+    st.routes["net1"].append(LiveRoute("net1", net("fd01::/64"), ip("fe80::1"), "eth0", 1024, 4))
     assert rows(plan(t, st, rec)) == []
 
 
@@ -287,12 +288,37 @@ def test_unowned_device_not_declared_is_left_alone(topo):
 
 def test_route_no_longer_declared_is_deleted_first(topo):
     st, rec = applied()
-    st.routes["net1"].append((net("10.5.0.0/16"), ip("10.0.0.254"), "eth0", 0, 4))
-    rec.routes.append(("net1", "10.5.0.0/16", "10.0.0.254", None, 0))
+    st.routes["net1"].append(LiveRoute("net1", net("10.5.0.0/16"), ip("10.0.0.254"), "eth0", 0, 4))
+    rec.routes.append(("net1", "10.5.0.0/16", "10.0.0.254", None, 0, 254))
     st.namespaces[None]["tap9"] = device(None, "tap9", "tap")
     rec.devices[(None, "tap9")] = "tap"
     assert rows(plan(topo, st, rec)) == [("delete", "route 10.5.0.0/16 via 10.0.0.254 in net1", "no longer declared"),
                                          ("delete", "link tap9", "no longer declared")]
+
+
+def test_route_src_scope_onlink_compared_and_replaced_with_an_undo_as_it_was():
+    t = load_text(TOPO.replace("  - {netns: net1, to: default, via: 10.0.0.254}",
+                               "  - {netns: net1, to: default, via: 10.0.0.254, src: 10.0.0.1}\n"
+                               "  - {netns: net1, to: 10.0.0.0/24, dev: eth0}\n"
+                               "  - {netns: net1, to: 10.8.0.0/16, via: 10.0.0.9, dev: eth0, table: 100}"), "lab.yaml")
+    st, rec = applied()
+    st.routes["net1"] = [
+        # the kernel's own subnet route, with its src: a declared route without src takes it
+        LiveRoute("net1", net("10.0.0.0/24"), None, "eth0", 0, 2, 254, ip("10.0.0.1"), 253),
+        LiveRoute("net1", net("0.0.0.0/0"), ip("10.0.0.254"), "eth0", 0, 4, 254, ip("10.0.0.1")),
+        # in table 100, onlink by hand: not as declared
+        LiveRoute("net1", net("10.8.0.0/16"), ip("10.0.0.9"), "eth0", 0, 4, 100, None, 0, True)]
+    p = plan(t, st, rec)
+    changes = p.changes
+    assert rows(p) == [("delete", "route 10.8.0.0/16 via 10.0.0.9 dev eth0 table 100 in net1",
+                        "onlink True -> False: removed first, added back after"),
+                       ("create", "route 10.8.0.0/16 via 10.0.0.9 dev eth0 table 100 in net1",
+                        "added back with its declared attributes")]
+    # the deletion carries what its undo puts back: the route as it was, onlink
+    assert changes[0].op == ("route_del", ("net1", "10.8.0.0/16", "10.0.0.9", "eth0", 0, 100), (None, 0, True))
+    st.routes["net1"][1] = LiveRoute("net1", net("0.0.0.0/0"), ip("10.0.0.254"), "eth0", 0, 4)
+    assert rows(plan(t, st, rec))[0] == ("delete", "route default via 10.0.0.254 in net1",
+                                         "src None -> 10.0.0.1: removed first, added back after")
 
 
 # ---- conflicts: vnet never takes over what is not its own ---------------------------

@@ -29,10 +29,21 @@ def _saved(state):
 def test_a_record_carries_its_format_and_reads_back(state):
     path = _saved(state)
     data = json.loads(path.read_text())
-    assert data["version"] == RECORD_VERSION == 1
+    assert data["version"] == 1 and RECORD_VERSION == 2   # format 1 while no route has a table
+    assert data["routes"] == [["n1", "0.0.0.0/0", "10.0.0.1", None, 0]]
     r = Record.load("lab")
     assert r.exists() and r.namespaces == ["n1"] and r.devices == {("n1", "v0"): "veth"}
-    assert r.routes == [("n1", "0.0.0.0/0", "10.0.0.1", None, 0)]
+    assert r.routes == [("n1", "0.0.0.0/0", "10.0.0.1", None, 0, 254)]
+
+
+def test_a_route_in_another_table_makes_the_record_format_2(state):
+    _saved(state)
+    r = Record.load("lab")
+    r.routes.append(("n1", "10.9.0.0/16", None, "v0", 0, 100))
+    r.save()
+    data = json.loads((state / "lab.json").read_text())
+    assert data["version"] == 2 and data["routes"][1] == ["n1", "10.9.0.0/16", None, "v0", 0, 100]
+    assert Record.load("lab").routes[1] == ("n1", "10.9.0.0/16", None, "v0", 0, 100)
 
 
 def test_a_record_from_before_the_version_field_is_read(state):
@@ -45,8 +56,8 @@ def test_a_record_from_before_the_version_field_is_read(state):
 
 def test_a_record_of_a_later_format_is_refused(state):
     path = _saved(state)
-    path.write_text(path.read_text().replace('"version": 1', '"version": 2'))
-    with pytest.raises(StateError, match=r"format 2, written by a newer vnet") as e:
+    path.write_text(path.read_text().replace('"version": 1', '"version": 3'))
+    with pytest.raises(StateError, match=r"format 3, written by a newer vnet") as e:
         Record.load("lab")
     assert str(path) in str(e.value) and e.value.exit_code == 8
 

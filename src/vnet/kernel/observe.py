@@ -23,6 +23,34 @@ class Device(Struct):
         return "loopback" if self.loopback else (self.kernel_kind or "device")
 
 
+class Route(Struct):
+    """An observed unicast route, of any table, its device by name.
+    ``scope`` is the kernel's rtm_scope number (0 global, 253 link...)."""
+    _fields = (("netns", REQUIRED), ("to", REQUIRED), ("via", None), ("dev", None), ("metric", 0), ("proto", 0),
+               ("table", rtnl.RT_TABLE_MAIN), ("src", None), ("scope", 0), ("onlink", False))
+
+    @property
+    def key(self):
+        """The route's key, as spec.model.Route.key and records write it."""
+        return (self.netns, str(self.to), str(self.via) if self.via else None, self.dev, self.metric, self.table)
+
+    @property
+    def attrs(self):
+        from ..spec.model import route_attrs
+        return route_attrs(self.to.version, self.via, self.src, self.scope, self.onlink)
+
+    @property
+    def kernel_own(self):
+        """Made by the kernel (an address's subnet, a router advertisement)
+        or in the local table: no topology declares it."""
+        return self.proto in (rtnl.RTPROT_KERNEL, rtnl.RTPROT_RA) or self.table == rtnl.RT_TABLE_LOCAL
+
+    def __iter__(self):
+        # the (dst, gw, dev, metric, proto) tuple routes were before they had
+        # tables: code written against it keeps working
+        return iter((self.to, self.via, self.dev, self.metric, self.proto))
+
+
 class _Dumps:
     """Per-namespace dumps that only some kinds need, taken on first use."""
 
@@ -74,7 +102,7 @@ class _Dumps:
 class State:
     def __init__(self):
         self.namespaces = {}      # ns -> {name: Device}
-        self.routes = {}          # ns -> [(dst, gw, oif name, metric, proto)]
+        self.routes = {}          # ns -> [Route], every table
         self.sysctls = {}         # (ns, key) -> value
         self.half_made = set()    # /run/netns entries that are not namespaces (a maker stopped midway)
 
@@ -188,8 +216,9 @@ def observe(k, namespaces, routes_in=(), sysctls=(), known=None):
     for ns in dict.fromkeys(routes_in):
         if ns in raw:
             names = {ln.ifindex: ln.name for ln in raw[ns][0]}
-            st.routes[ns] = [(dst, gw, names.get(oif), metric, proto)
-                             for dst, gw, oif, metric, proto in rtnl.dump_routes(k.sock(ns))]
+            st.routes[ns] = [Route(ns, dst, gw, names.get(oif), metric, proto, table, src, scope, onlink)
+                             for dst, gw, oif, metric, proto, table, src, scope, onlink
+                             in rtnl.dump_routes(k.sock(ns))]
     for ns, key in dict.fromkeys(sysctls):
         if ns in raw:
             with k.entered(ns):

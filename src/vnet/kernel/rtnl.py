@@ -16,15 +16,15 @@ IFLA_LINKINFO, IFLA_NET_NS_PID, IFLA_IFALIAS, IFLA_GROUP, IFLA_NET_NS_FD = 18, 1
 IFLA_EXT_MASK, IFLA_LINK_NETNSID, IFLA_TARGET_NETNSID = 29, 37, 46
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
 IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS = 1, 2, 8
-RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_TABLE = 1, 4, 5, 6, 15
+RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE = 1, 4, 5, 6, 7, 15
 NDA_DST, NDA_LLADDR = 1, 2
 NETNSA_NSID, NETNSA_FD = 1, 3
 
 IFF_UP, IFF_LOOPBACK, IFF_LOWER_UP = 0x1, 0x8, 0x10000
 IFA_F_SECONDARY, IFA_F_PERMANENT = 0x01, 0x80
-RT_TABLE_MAIN = 254
-RTPROT_BOOT, RTPROT_STATIC = 3, 4
-RT_SCOPE_UNIVERSE, RT_SCOPE_LINK = 0, 253
+RT_TABLE_MAIN, RT_TABLE_LOCAL = 254, 255
+RTPROT_KERNEL, RTPROT_BOOT, RTPROT_STATIC, RTPROT_RA = 2, 3, 4, 9
+RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_NOWHERE = 0, 253, 255
 RTN_UNICAST = 1
 RTNH_F_ONLINK = 4
 NUD_PERMANENT, NTF_SELF = 0x80, 0x02
@@ -218,33 +218,42 @@ def del_addr(sock, ifindex, iface):
 # ---- routes --------------------------------------------------------------------
 
 def dump_routes(sock):
-    """Main-table unicast routes we could have made: [(dst, gateway, oif, metric, proto)]."""
+    """Unicast routes of every table: [(dst, gateway, oif, metric, proto,
+    table, prefsrc, scope, onlink)]."""
     import ipaddress
     out = []
     for fam in (socket.AF_INET, socket.AF_INET6):
         for t, p in sock.dump(RTM_GETROUTE, _RTM.pack(fam, 0, 0, 0, 0, 0, 0, 0, 0)):
-            f, dlen, _slen, _tos, table, proto, scope, rtype, _fl = _RTM.unpack_from(p)
+            f, dlen, _slen, _tos, table, proto, scope, rtype, flags = _RTM.unpack_from(p)
             if rtype != RTN_UNICAST:
                 continue
             a = nl.parse(p, 12)
             if RTA_TABLE in a:
                 table = nl.get_u32(a[RTA_TABLE])
-            if table != RT_TABLE_MAIN:
-                continue
             zero = "0.0.0.0" if f == socket.AF_INET else "::"
             dst = nl.get_ip(a[RTA_DST]) if RTA_DST in a else ipaddress.ip_address(zero)
             gw = nl.get_ip(a[RTA_GATEWAY]) if RTA_GATEWAY in a else None
             oif = nl.get_u32(a[RTA_OIF]) if RTA_OIF in a else 0
             metric = nl.get_u32(a[RTA_PRIORITY]) if RTA_PRIORITY in a else 0
-            out.append((ipaddress.ip_network(f"{dst}/{dlen}"), gw, oif, metric, proto))
+            src = nl.get_ip(a[RTA_PREFSRC]) if RTA_PREFSRC in a else None
+            out.append((ipaddress.ip_network(f"{dst}/{dlen}"), gw, oif, metric, proto, table, src, scope,
+                        bool(flags & RTNH_F_ONLINK)))
     return out
 
 
-def _route_msg(dst, gw, oif, metric, onlink=False):
+def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, onlink=False, delete=False):
+    """A route request. ``scope`` None: global with a gateway, link without
+    (as `ip route add`); a deletion matches any scope and protocol."""
     fam = socket.AF_INET if dst.version == 4 else socket.AF_INET6
-    scope = RT_SCOPE_UNIVERSE if gw is not None else RT_SCOPE_LINK
+    if delete:
+        scope, proto = RT_SCOPE_NOWHERE, 0
+    else:
+        proto = RTPROT_STATIC
+        if scope is None:
+            scope = RT_SCOPE_UNIVERSE if gw is not None else RT_SCOPE_LINK
     flags = RTNH_F_ONLINK if onlink else 0
-    body = _RTM.pack(fam, dst.prefixlen, 0, 0, RT_TABLE_MAIN, RTPROT_STATIC, scope, RTN_UNICAST, flags)
+    body = _RTM.pack(fam, dst.prefixlen, 0, 0, table if table < 256 else 0, proto, scope, RTN_UNICAST, flags)
+    body += nl.u32(RTA_TABLE, table)
     if dst.prefixlen:
         body += nl.ip(RTA_DST, dst.network_address)
     if gw is not None:
@@ -253,15 +262,17 @@ def _route_msg(dst, gw, oif, metric, onlink=False):
         body += nl.u32(RTA_OIF, oif)
     if metric:
         body += nl.u32(RTA_PRIORITY, metric)
+    if src is not None:
+        body += nl.ip(RTA_PREFSRC, src)
     return body
 
 
-def add_route(sock, dst, gw, oif, metric, onlink=False):
-    sock.request(RTM_NEWROUTE, _route_msg(dst, gw, oif, metric, onlink), nl.F_CREATE | nl.F_EXCL)
+def add_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, onlink=False):
+    sock.request(RTM_NEWROUTE, _route_msg(dst, gw, oif, metric, table, src, scope, onlink), nl.F_CREATE | nl.F_EXCL)
 
 
-def del_route(sock, dst, gw, oif, metric):
-    sock.request(RTM_DELROUTE, _route_msg(dst, gw, oif, metric))
+def del_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN):
+    sock.request(RTM_DELROUTE, _route_msg(dst, gw, oif, metric, table, delete=True))
 
 
 # ---- bridge fdb (vxlan static entries) ----------------------------------------

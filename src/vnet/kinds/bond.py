@@ -1,19 +1,27 @@
 """Bonding: several ports aggregated into one device, for failover or load
 balancing (Figure 2); ports join with `master: bond0`."""
 from ..kernel import netlink as nl
-from ..spec.fields import Enum, Int, RefField
+from ..spec.fields import IP, MAC, Bool, Enum, Int, ListOf, RefField
 from .base import Kind
 
-A = dict(MODE=1, ACTIVE_SLAVE=2, MIIMON=3, UPDELAY=4, DOWNDELAY=5, PRIMARY=11, XMIT_HASH_POLICY=14,
-         MIN_LINKS=18, AD_LACP_RATE=21, AD_SELECT=22)
+A = dict(MODE=1, ACTIVE_SLAVE=2, MIIMON=3, UPDELAY=4, DOWNDELAY=5, ARP_INTERVAL=7, ARP_IP_TARGET=8,
+         ARP_VALIDATE=9, PRIMARY=11, PRIMARY_RESELECT=12, FAIL_OVER_MAC=13, XMIT_HASH_POLICY=14, RESEND_IGMP=15,
+         NUM_PEER_NOTIF=16, ALL_SLAVES_ACTIVE=17, MIN_LINKS=18, PACKETS_PER_SLAVE=20, AD_LACP_RATE=21,
+         AD_SELECT=22, AD_ACTOR_SYS_PRIO=24, AD_USER_PORT_KEY=25, AD_ACTOR_SYSTEM=26)
 MODES = {"balance-rr": 0, "active-backup": 1, "balance-xor": 2, "broadcast": 3, "802.3ad": 4,
          "balance-tlb": 5, "balance-alb": 6}
 HASH = {"layer2": 0, "layer3+4": 1, "layer2+3": 2, "encap2+3": 3, "encap3+4": 4, "vlan+srcmac": 5}
 LACP_RATE = {"slow": 0, "fast": 1}
 AD_SELECT = {"stable": 0, "bandwidth": 1, "count": 2}
-# options the kernel takes only in some modes (EACCES "option not supported in mode")
-ONLY_IN = {"lacp_rate": ("802.3ad",), "ad_select": ("802.3ad",)}
-_ENUMS = {"mode": MODES, "xmit_hash_policy": HASH, "lacp_rate": LACP_RATE, "ad_select": AD_SELECT}
+ARP_VALIDATE = {"none": 0, "active": 1, "backup": 2, "all": 3, "filter": 4, "filter_active": 5, "filter_backup": 6}
+PRIMARY_RESELECT = {"always": 0, "better": 1, "failure": 2}
+FAIL_OVER_MAC = {"none": 0, "active": 1, "follow": 2}
+_ENUMS = {"mode": MODES, "xmit_hash_policy": HASH, "lacp_rate": LACP_RATE, "ad_select": AD_SELECT,
+          "arp_validate": ARP_VALIDATE, "primary_reselect": PRIMARY_RESELECT, "fail_over_mac": FAIL_OVER_MAC}
+# options the kernel takes only in some modes ("option not supported in mode": EACCES)
+_ONLY_IN = {"packets_per_slave": ("balance-rr",), "lacp_rate": ("802.3ad",), "ad_select": ("802.3ad",),
+            "ad_actor_sys_prio": ("802.3ad",), "ad_user_port_key": ("802.3ad",), "ad_actor_system": ("802.3ad",)}
+_NOT_IN = {k: ("802.3ad", "balance-tlb", "balance-alb") for k in ("arp_interval", "arp_ip_target", "arp_validate")}
 
 
 class Bond(Kind):
@@ -29,17 +37,40 @@ class Bond(Kind):
         "lacp_rate": Enum("802.3ad: LACPDU rate asked of the partner", LACP_RATE),
         "ad_select": Enum("802.3ad: aggregator selection", AD_SELECT),
         "min_links": Int("802.3ad: ports that must be up for the bond to be up", lo=0, hi=2**31 - 1),
+        "arp_interval": Int("ARP link monitoring interval, ms (instead of miimon)", lo=0, hi=2**31 - 1),
+        "arp_ip_target": ListOf(IP("IPv4 address ARP monitoring asks"), "ARP monitoring targets (at most 16)",
+                                default=None),
+        "arp_validate": Enum("which ports' ARP replies ARP monitoring checks", ARP_VALIDATE),
+        "primary_reselect": Enum("when the primary becomes active again: always, better, failure", PRIMARY_RESELECT),
+        "fail_over_mac": Enum("active-backup: the MACs of the ports on failover: none (all take the bond's), "
+                              "active (the bond takes the active port's), follow", FAIL_OVER_MAC),
+        "all_slaves_active": Bool("deliver frames received on inactive ports too"),
+        "resend_igmp": Int("IGMP membership reports sent after a failover", lo=0, hi=255),
+        "num_grat_arp": Int("gratuitous ARPs and unsolicited NAs sent after a failover", lo=0, hi=255),
+        "packets_per_slave": Int("balance-rr: packets sent through a port before the next (0: random)",
+                                 lo=0, hi=65535),
+        "ad_actor_sys_prio": Int("802.3ad: the system priority", lo=1, hi=65535),
+        "ad_user_port_key": Int("802.3ad: the upper bits of the port key", lo=0, hi=1023),
+        "ad_actor_system": MAC("802.3ad: the system MAC in LACPDUs"),
     }
     netlink = {"mode": (A["MODE"], "u8"), "miimon": (A["MIIMON"], "u32"), "updelay": (A["UPDELAY"], "u32"),
                "downdelay": (A["DOWNDELAY"], "u32"), "primary": (A["PRIMARY"], "u32"),
                "xmit_hash_policy": (A["XMIT_HASH_POLICY"], "u8"), "lacp_rate": (A["AD_LACP_RATE"], "u8"),
-               "ad_select": (A["AD_SELECT"], "u8"), "min_links": (A["MIN_LINKS"], "u32")}
+               "ad_select": (A["AD_SELECT"], "u8"), "min_links": (A["MIN_LINKS"], "u32"),
+               "arp_interval": (A["ARP_INTERVAL"], "u32"), "arp_validate": (A["ARP_VALIDATE"], "u32"),
+               "primary_reselect": (A["PRIMARY_RESELECT"], "u8"), "fail_over_mac": (A["FAIL_OVER_MAC"], "u8"),
+               "all_slaves_active": (A["ALL_SLAVES_ACTIVE"], "u8"), "resend_igmp": (A["RESEND_IGMP"], "u32"),
+               "num_grat_arp": (A["NUM_PEER_NOTIF"], "u8"), "packets_per_slave": (A["PACKETS_PER_SLAVE"], "u32"),
+               "ad_actor_sys_prio": (A["AD_ACTOR_SYS_PRIO"], "u16"), "ad_user_port_key": (A["AD_USER_PORT_KEY"], "u16"),
+               "ad_actor_system": (A["AD_ACTOR_SYSTEM"], "mac")}
     is_master = True
     ports_take_its_mac = True
     port_rx_handler = "bond port"
     ports_join_down = True
-    # the kernel refuses a mode change while ports are enslaved: mode re-creates
-    inplace = frozenset(options) - {"mode"}
+    # the kernel refuses a mode or fail_over_mac change while ports are
+    # enslaved, and the 802.3ad actor's while the bond is up: they re-create it
+    inplace = frozenset(options) - {"mode", "fail_over_mac", "ad_actor_sys_prio", "ad_user_port_key",
+                                    "ad_actor_system"}
     late_options = frozenset({"primary"})   # names a port, which joins after the bond exists
 
     def check(self, iface, problems, path):
@@ -48,13 +79,18 @@ class Bond(Kind):
             problems.add(f"{path}.primary", f"only used in active-backup, balance-tlb and balance-alb (mode is {o.get('mode')})")
         if o.get("primary") and o["primary"].explicit:
             problems.add(f"{path}.primary", "the primary port is in the bond's own namespace: give just its name")
-        for k, modes in ONLY_IN.items():
-            if o.get(k) is not None and o.get("mode") not in modes:
-                problems.add(f"{path}.{k}", f"only used in {' and '.join(modes)} (mode is {o.get('mode')}): "
-                             "the kernel refuses it in other modes")
         for k in ("updelay", "downdelay"):
             if o.get(k) and not o.get("miimon"):
                 problems.add(f"{path}.{k}", "needs miimon (the kernel ignores it without link monitoring)")
+        if o.get("arp_interval") and o.get("miimon"):
+            problems.add(f"{path}.arp_interval", "give arp_interval or miimon, not both (the kernel turns miimon "
+                         "off for ARP monitoring)")
+        if len(o.get("arp_ip_target") or ()) > 16 or any(a.version != 4 for a in o.get("arp_ip_target") or ()):
+            problems.add(f"{path}.arp_ip_target", "at most 16 IPv4 addresses")
+        for k, modes in {**_ONLY_IN, **_NOT_IN}.items():
+            if o.get(k) is not None and (o.get("mode") in modes) == (k in _NOT_IN):
+                problems.add(f"{path}.{k}", f"not in mode {o.get('mode')}: the kernel refuses it there"
+                             + (f" (only in {', '.join(modes)})" if k in _ONLY_IN else ""))
 
     def lint(self, ifaces, topo, problems, warnings):
         """The primary must be one of the bond's ports (the kernel ignores
@@ -71,15 +107,33 @@ class Bond(Kind):
     def encode_value(self, opt, value, ctx, iface):
         if opt in _ENUMS:
             return _ENUMS[opt][value]
+        if isinstance(value, bool):
+            return int(value)
         return super().encode_value(opt, value, ctx, iface)
+
+    def info_data(self, iface, ctx, only=None):
+        data = super().info_data(iface, ctx, only)
+        targets = iface.options.get("arp_ip_target")
+        if targets is not None and (only is None or "arp_ip_target" in only):
+            data += nl.attr(A["ARP_IP_TARGET"], b"".join(nl.ip(i, a) for i, a in enumerate(targets)))
+        return data
 
     def decode(self, link, resolve):
         out = super().decode(link, resolve)
         for k, table in _ENUMS.items():
             if k in out:
                 out[k] = {v: n for n, v in table.items()}.get(out[k])
-        for k, modes in ONLY_IN.items():   # the kernel reports them in every mode; settable in these only
-            if out.get("mode") not in modes:
+        if "all_slaves_active" in out:
+            out["all_slaves_active"] = bool(out["all_slaves_active"])
+        a = nl.parse(link.data) if link.data is not None else {}
+        if A["ARP_IP_TARGET"] in a:
+            out["arp_ip_target"] = [nl.get_ip(v) for _t, v in nl.parse_list(a[A["ARP_IP_TARGET"]])]
+        if out.get("ad_actor_system") == "00:00:00:00:00:00":
+            del out["ad_actor_system"]   # none set: the bond's own MAC is used
+        # what the mode does not take (the kernel reports some anyway): left
+        # out, as a file of that mode must leave it out
+        for k, modes in {**_ONLY_IN, **_NOT_IN}.items():
+            if (out.get("mode") in modes) == (k in _NOT_IN):
                 out.pop(k, None)
         return out
 
@@ -94,6 +148,7 @@ class Bond(Kind):
         out = []
         for k, v in iface.options.items():
             if v is not None and k not in self.late_options:
+                v = ",".join(map(str, v)) if isinstance(v, list) else int(v) if isinstance(v, bool) else v
                 out += [k, v]
         return out
 

@@ -2,8 +2,9 @@
 import re
 
 from ..kernel import rtnl
-from ..spec.fields import Bool, Field, Int, Invalid, ListOf, Obj, quote
-from .base import Kind
+from ..kernel import netlink as nl
+from ..spec.fields import Bool, Enum, Field, Int, Invalid, ListOf, Obj, quote
+from .base import Kind, ipcmd
 
 
 class Vid(Field):
@@ -34,7 +35,45 @@ VLANS = ListOf(Obj({"vid": Vid("VLAN id or range", required=True),
                default=None)
 
 
-IFLA_BRPORT_MODE = 4   # hairpin
+# a port's options: IFLA_BRPORT_* in the port's IFLA_INFO_SLAVE_DATA, with
+# the kernel's default (None: the kernel derives it, a cost from the speed)
+# and iproute2's word for it in `ip link set DEV type bridge_slave`
+PORT_FLAGS = {
+    "hairpin": (4, False, "hairpin", "send frames back out of the port they came in on (reflective relay: "
+                "lets VEPA macvlans behind this port reach each other)"),
+    "guard": (5, False, "guard", "BPDU guard: STP frames received on this port disable it"),
+    "root_block": (6, False, "root_block", "the port never becomes the STP root port"),
+    "fastleave": (7, False, "mcast_fast_leave", "IGMP/MLD fast leave: stop multicast at once on a leave message"),
+    "learning": (8, True, "learning", "learn the source MACs of frames received on this port (kernel default true)"),
+    "flood": (9, True, "flood", "flood unicast frames to unknown MACs out of this port (kernel default true)"),
+    "proxy_arp": (10, False, "proxy_arp", "answer ARP requests for hosts the bridge knows"),
+    "mcast_flood": (27, True, "mcast_flood", "flood unknown multicast out of this port (kernel default true)"),
+    "bcast_flood": (30, True, "bcast_flood", "flood broadcast out of this port (kernel default true)"),
+    "neigh_suppress": (32, False, "neigh_suppress", "answer ARP and neighbour solicitations from the FDB"),
+    "isolated": (33, False, "isolated", "an isolated port reaches only ports that are not isolated"),
+}
+IFLA_BRPORT_PRIORITY, IFLA_BRPORT_COST = 2, 3
+PORT_NUMBERS = {"priority": (IFLA_BRPORT_PRIORITY, "u16", 32), "cost": (IFLA_BRPORT_COST, "u32", None)}
+
+
+def _port_fields():
+    out = {"vlans": VLANS}
+    out.update({k: Bool(doc) for k, (_a, _d, _w, doc) in PORT_FLAGS.items()})
+    out["cost"] = Int("STP path cost of this port (kernel default from its speed: 2 at 10 Gb/s, 100 unknown)",
+                      lo=1, hi=65535)
+    out["priority"] = Int("STP priority of this port (kernel default 32)", lo=0, hi=63)
+    return out
+
+
+def port_defaults():
+    return {**{k: d for k, (_a, d, _w, _doc) in PORT_FLAGS.items()},
+            **{k: d for k, (_a, _c, d) in PORT_NUMBERS.items()}}
+
+
+_PORT_DEFAULTS = port_defaults()
+VLAN_PROTOCOLS = {"802.1Q": 0x8100, "802.1ad": 0x88A8}
+_PROTO_NAMES = {v: k for k, v in VLAN_PROTOCOLS.items()}
+GROUPFWD_RESTRICTED = 0x0007   # STP, MAC pause and LACP frames: the kernel never forwards them (EINVAL)
 
 
 class Bridge(Kind):
@@ -43,25 +82,40 @@ class Bridge(Kind):
     options = {
         "stp": Bool("spanning tree protocol on"),
         "vlan_filtering": Bool("filter frames by VLAN on the ports"),
+        "vlan_protocol": Enum("VLAN protocol of a vlan_filtering bridge: 802.1Q (kernel default), or 802.1ad "
+                              "(a provider bridge, for QinQ)", VLAN_PROTOCOLS),
+        "vlan_default_pvid": Int("VLAN a new port gets as its pvid, untagged (kernel default 1; 0: none)",
+                                 lo=0, hi=4094),
         "ageing_time": Int("seconds a learned MAC stays in the FDB", lo=10, hi=1000000),
         "forward_delay": Int("seconds in listening and learning states (2-30 with STP)", lo=0, hi=30),
+        "hello_time": Int("seconds between STP hello packets (kernel default 2)", lo=1, hi=10),
+        "max_age": Int("seconds an STP hello is kept (kernel default 20)", lo=6, hi=40),
         "priority": Int("bridge priority for STP", lo=0, hi=65535),
+        "group_fwd_mask": Int("bitmask of the link-local groups 01:80:C2:00:00:0X forwarded (bit X; not 0, 1 "
+                              "or 2: STP, pause and LACP frames are never forwarded)", lo=0, hi=65535),
+        "mcast_snooping": Bool("IGMP/MLD snooping: multicast only to ports with listeners (kernel default true)"),
+        "mcast_querier": Bool("send IGMP/MLD queries when no other querier is heard (kernel default false)"),
     }
     # kernel units: STP state u32, clock_t (1/100 s) for times
-    netlink = {"stp": (5, "u32"), "vlan_filtering": (7, "u8"), "ageing_time": (4, "u32"),
-               "forward_delay": (1, "u32"), "priority": (6, "u16")}
+    netlink = {"forward_delay": (1, "u32"), "hello_time": (2, "u32"), "max_age": (3, "u32"),
+               "ageing_time": (4, "u32"), "stp": (5, "u32"), "priority": (6, "u16"), "vlan_filtering": (7, "u8"),
+               "vlan_protocol": (8, "be16"), "group_fwd_mask": (9, "u16"), "mcast_snooping": (23, "u8"),
+               "mcast_querier": (25, "u8"), "vlan_default_pvid": (39, "u16")}
     inplace = frozenset(options)
     is_master = True
     port_rx_handler = "bridge port"
     port_layers = frozenset({"ether"})   # br_add_if: EINVAL for lo or a non-Ethernet device
-    _CENTI = ("ageing_time", "forward_delay")
+    _CENTI = ("ageing_time", "forward_delay", "hello_time", "max_age")
+    _BOOLS = ("stp", "vlan_filtering", "mcast_snooping", "mcast_querier")
+    # what needs CONFIG_BRIDGE_VLAN_FILTERING (a kernel without it ignores them, and shows none)
+    _VLAN_OPTIONS = ("vlan_filtering", "vlan_protocol", "vlan_default_pvid")
 
-    port_options = {"vlans": VLANS,
-                    "hairpin": Bool("send frames back out of the port they came in on (reflective relay: "
-                                    "lets VEPA macvlans behind this port reach each other)")}
+    port_options = _port_fields()
 
     def kernel_features(self, iface):
-        return super().kernel_features(iface) | ({"bridge_vlan_filtering"} if iface.options.get("vlan_filtering") else set())
+        o = iface.options
+        vlan = o.get("vlan_filtering") or any(o.get(k) is not None for k in self._VLAN_OPTIONS[1:])
+        return super().kernel_features(iface) | ({"bridge_vlan_filtering"} if vlan else set())
 
     def check_port(self, master, port, problems, path):
         vlans = port.port.get("vlans")
@@ -80,60 +134,99 @@ class Bridge(Kind):
             seen |= set(_vids(v["vid"]))
 
     def port_state(self, port_options):
-        """(VLANs or None when not managed, hairpin)."""
-        vlans = port_options.get("vlans")
-        return (None if vlans is None else sorted((vid, v["pvid"], v["untagged"]) for v in vlans for vid in _vids(v["vid"])),
-                bool(port_options.get("hairpin")))
+        """{option: value} of the options given, in the form declared and
+        observed ones compare: VLANs as sorted (vid, pvid, untagged) (None
+        when not managed), an option left out as the kernel's default."""
+        out = {}
+        for k, v in port_options.items():
+            if k == "vlans":
+                out[k] = None if v is None else sorted((vid, x["pvid"], x["untagged"])
+                                                       for x in v for vid in _vids(x["vid"]))
+            else:
+                out[k] = _PORT_DEFAULTS.get(k) if v is None else v
+        return out
 
     def port_label(self, port):
-        """A port's VLANs as runs (``VLAN 10 pvid untagged, 100-103``), and hairpin."""
-        vlans, hairpin = self.port_state(port)
+        """A port's VLANs as runs (``VLAN 10 pvid untagged, 100-103``), and
+        the options set off their defaults (hairpin, isolated, no learning...)."""
+        state = self.port_state(port)
         runs = []
-        for vid, pvid, untagged in vlans or []:
+        for vid, pvid, untagged in state.get("vlans") or []:
             if runs and runs[-1][1] == vid - 1 and tuple(runs[-1][2:]) == (pvid, untagged):
                 runs[-1][1] = vid
             else:
                 runs.append([vid, vid, pvid, untagged])
         parts = [(f"{a}" if a == b else f"{a}-{b}") + " pvid" * p + " untagged" * u for a, b, p, u in runs]
-        text = ("VLAN " + ", ".join(parts)) if parts else ""
-        return ", ".join(x for x in (text, "hairpin" if hairpin else "") if x)
+        words = ["VLAN " + ", ".join(parts)] if parts else []
+        for k, v in state.items():
+            if k in PORT_FLAGS and v != PORT_FLAGS[k][1]:
+                words.append(k if v else f"no {k}")
+            elif k in PORT_NUMBERS and v is not None and v != PORT_NUMBERS[k][2]:
+                words.append(f"{k} {v}")
+        return ", ".join(words)
 
     def observe_ports(self, ports, dumps):
-        from ..kernel import netlink as nl
         raw = {ln.ifindex: ln for ln in dumps.links}
         for d in ports:
             sd = raw[d.ifindex].slave_data if d.ifindex in raw else None
-            mode = nl.find(sd, IFLA_BRPORT_MODE) if sd is not None else None
-            if mode is not None and mode[0]:
-                d.port["hairpin"] = True   # off (the default) is left out, as in a file
+            d.port.update(self._port_options(sd))
             have = dumps.bridge_vlans.get(d.ifindex)
             d.port["vlans"] = None if have is None else [
                 {"vid": vid, "pvid": bool(fl & rtnl.BRIDGE_VLAN_INFO_PVID),
                  "untagged": bool(fl & rtnl.BRIDGE_VLAN_INFO_UNTAGGED)} for vid, fl in have]
 
+    @staticmethod
+    def _port_options(slave_data):
+        """The port options of a port's IFLA_INFO_SLAVE_DATA; those at the
+        kernel's default are left out, as in a file (a cost is always there:
+        its default depends on the port's speed)."""
+        a = nl.parse(slave_data) if slave_data is not None else {}
+        out = {}
+        for k, (aid, default, _w, _doc) in PORT_FLAGS.items():
+            if aid in a and bool(a[aid][0]) != default:
+                out[k] = bool(a[aid][0])
+        for k, (aid, codec, default) in PORT_NUMBERS.items():
+            if aid in a:
+                v = nl.DECODERS[codec](a[aid])
+                if v != default:
+                    out[k] = v
+        return out
+
+    @staticmethod
+    def _port_data(options):
+        """IFLA_BRPORT_* attributes setting ``options`` (none of them vlans)."""
+        parts = []
+        for k, v in options.items():
+            if k in PORT_FLAGS:
+                parts.append(nl.u8(PORT_FLAGS[k][0], 1 if v else 0))
+            elif k in PORT_NUMBERS:
+                aid, codec, _d = PORT_NUMBERS[k]
+                parts.append(nl.ENCODERS[codec](aid, v))
+        return b"".join(parts)
+
     def set_port(self, ctx, endpoint):
         sock, idx = ctx.sock(endpoint.netns), ctx.ifindex(*endpoint.key)
-        vlans, hairpin = self.port_state(endpoint.port)
+        want = self.port_state(endpoint.port)
+        vlans = want.pop("vlans", None)
         undo = []
         if vlans is not None:
             have = {vid: fl for vid, fl in rtnl.dump_bridge_vlans(sock).get(idx, [])}
-            want = {vid: (rtnl.BRIDGE_VLAN_INFO_PVID if p else 0) | (rtnl.BRIDGE_VLAN_INFO_UNTAGGED if u else 0)
-                    for vid, p, u in vlans}
-            self._apply_vlans(sock, idx, have, want)
-            undo.append(lambda: self._apply_vlans(sock, idx, want, have))
-        if "hairpin" in endpoint.port:
-            self._hairpin(sock, idx, hairpin)
-            undo.append(lambda: self._hairpin(sock, idx, not hairpin))
+            wanted = {vid: (rtnl.BRIDGE_VLAN_INFO_PVID if p else 0) | (rtnl.BRIDGE_VLAN_INFO_UNTAGGED if u else 0)
+                      for vid, p, u in vlans}
+            self._apply_vlans(sock, idx, have, wanted)
+            undo.append(lambda: self._apply_vlans(sock, idx, wanted, have))
+        if want:
+            ln = rtnl.get_link(sock, endpoint.name)
+            was = {**_PORT_DEFAULTS, **self._port_options(ln.slave_data if ln else None)}
+            old = {k: was[k] for k in want if was.get(k) is not None}
+            rtnl.set_link(sock, idx, attrs=rtnl.slave_linkinfo("bridge", self._port_data(want)))
+            if old:
+                undo.append(lambda: rtnl.set_link(sock, idx, attrs=rtnl.slave_linkinfo("bridge", self._port_data(old))))
 
         def undo_all():
             for u in reversed(undo):
                 u()
         return undo_all
-
-    @staticmethod
-    def _hairpin(sock, idx, on):
-        from ..kernel import netlink as nl
-        rtnl.set_link(sock, idx, attrs=rtnl.slave_linkinfo("bridge", nl.u8(IFLA_BRPORT_MODE, 1 if on else 0)))
 
     @staticmethod
     def _apply_vlans(sock, idx, have, want):
@@ -146,8 +239,15 @@ class Bridge(Kind):
 
     def iproute2_port(self, endpoint):
         pre = ["bridge"] + (["-n", endpoint.netns] if endpoint.netns is not None else [])
-        want, hairpin = self.port_state(endpoint.port)
-        out = [" ".join(pre + ["link", "set", "dev", endpoint.name, "hairpin", "on"])] if hairpin else []
+        state = self.port_state(endpoint.port)
+        want = state.pop("vlans", None)
+        words = []
+        for k, v in state.items():
+            if k in PORT_FLAGS:
+                words += [PORT_FLAGS[k][2], "on" if v else "off"]
+            elif v is not None:
+                words += [k, str(v)]
+        out = [ipcmd(endpoint.netns, "link", "set", "dev", endpoint.name, "type", "bridge_slave", *words)] if words else []
         if want is None:
             return out
         out += [] if any(v == 1 for v, _p, _u in want) else [" ".join(pre + ["vlan", "del", "dev", endpoint.name, "vid", "1"])]
@@ -168,10 +268,16 @@ class Bridge(Kind):
         fd = iface.options.get("forward_delay")
         if iface.options.get("stp") and fd is not None and fd < 2:
             problems.add(f"{path}.forward_delay", f"{fd} is out of range 2..30 while stp is on")
+        mask = iface.options.get("group_fwd_mask")
+        if mask is not None and mask & GROUPFWD_RESTRICTED:
+            problems.add(f"{path}.group_fwd_mask", f"{mask:#x} sets bit 0, 1 or 2 (STP, MAC pause, LACP frames): "
+                         "the kernel never forwards those (EINVAL)")
 
     def encode_value(self, opt, value, ctx, iface):
         if opt in self._CENTI:
             return value * 100
+        if opt == "vlan_protocol":
+            return VLAN_PROTOCOLS[value]
         return int(value) if isinstance(value, bool) else value
 
     def info_data(self, iface, ctx, only=None):
@@ -187,19 +293,32 @@ class Bridge(Kind):
         for k in self._CENTI:
             if k in out:
                 out[k] = round(out[k] / 100)
-        for k in ("stp", "vlan_filtering"):
+        for k in self._BOOLS:
             if k in out:
                 out[k] = bool(out[k])
+        if "vlan_protocol" in out:
+            out["vlan_protocol"] = _PROTO_NAMES.get(out["vlan_protocol"], f"{out['vlan_protocol']:#06x}")
         return out
 
+    def describe(self, opt, value):
+        return f"{value:#x}" if opt == "group_fwd_mask" and isinstance(value, int) else None
+
+    # `ip link add type bridge` words; times in centiseconds as iproute2 takes them
+    _IP_WORDS = {"stp": "stp_state", "hello_time": "hello_time", "max_age": "max_age"}
+
     def iproute2(self, iface):
-        names = {"stp": "stp_state", "vlan_filtering": "vlan_filtering", "ageing_time": "ageing_time",
-                 "forward_delay": "forward_delay", "priority": "priority"}
         out = []
         for k, v in iface.options.items():
             if v is not None:
-                out += [names[k], str(self.encode_value(k, v, None, iface))]
+                out += [self._IP_WORDS.get(k, k), self._ip_value(k, v)]
         return out
+
+    def _ip_value(self, opt, v):
+        if opt in self._CENTI:
+            return str(v * 100)
+        if opt == "group_fwd_mask":
+            return f"{v:#x}"
+        return str(int(v)) if isinstance(v, bool) else str(v)
 
 
 KIND = Bridge()

@@ -1,11 +1,13 @@
 """MACVLAN and MACVTAP: devices with their own MAC on a lower device
 (Figures 11-15, 19). Five modes, differing in who may talk to whom."""
 from ..kernel import netlink as nl
-from ..spec.fields import Enum, ListOf, MAC, RefField
+from ..spec.fields import Bool, Enum, Int, ListOf, MAC, RefField
 from .base import Kind, tap_device
 
 IFLA_MACVLAN_MODE, IFLA_MACVLAN_MACADDR_MODE, IFLA_MACVLAN_MACADDR = 1, 3, 4
 IFLA_MACVLAN_MACADDR_DATA, IFLA_MACVLAN_MACADDR_COUNT = 5, 6
+IFLA_MACVLAN_FLAGS, IFLA_MACVLAN_BC_QUEUE_LEN = 2, 7
+MACVLAN_FLAG_NOPROMISC = 1
 MACADDR_SET = 3
 MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8, "source": 16}
 MODE_NAMES = {v: k for k, v in MODES.items()}
@@ -18,13 +20,16 @@ class Macvlan(Kind):
                      "hairpin switch), bridge (each other directly), passthru (one device takes the lower "
                      "over), source (only frames from source_macs)", MODES, default="vepa"),
         "source_macs": ListOf(MAC("allowed source MAC"), "source mode: the MACs accepted", default=None),
+        "nopromisc": Bool("passthru: leave the lower device out of promiscuous mode (default false)"),
+        "bcqueuelen": Int("length of the queue of broadcast and multicast frames received (kernel default 1000; "
+                          "the lower device's devices share the largest)", lo=0, hi=2**32 - 1),
     }
     link_option = "link"
     link_attr = 5   # IFLA_LINK
     rx_handler = "macvlan/macvtap"
     lower_layers = frozenset({"ether"})   # macvlan_port_create: EINVAL for lo or a non-Ethernet device
     dies_with_link = True
-    inplace = frozenset({"mode", "source_macs"})
+    inplace = frozenset({"mode", "source_macs", "nopromisc", "bcqueuelen"})
 
     def __init__(self, name, doc):
         self.name = self.kernel_kind = name
@@ -40,6 +45,12 @@ class Macvlan(Kind):
             problems.add(f"{path}.source_macs", "mode source needs at least one MAC in source_macs")
         if o.get("source_macs") and o.get("mode") != "source":
             problems.add(f"{path}.source_macs", f"only used in mode source (mode is {o.get('mode')})")
+        if o.get("nopromisc") and o.get("mode") != "passthru":
+            problems.add(f"{path}.nopromisc", f"only for mode passthru (mode is {o.get('mode')}): the kernel "
+                         "refuses it otherwise")
+
+    def normalize(self, opt, value):
+        return bool(value) if opt == "nopromisc" else value
 
     def lint(self, ifaces, topo, problems, warnings):
         by_lower = {}
@@ -70,6 +81,10 @@ class Macvlan(Kind):
             parts.append(nl.u32(IFLA_MACVLAN_MACADDR_MODE, MACADDR_SET))
             parts.append(nl.attr(IFLA_MACVLAN_MACADDR_DATA,
                                  b"".join(nl.mac(IFLA_MACVLAN_MACADDR, m) for m in o["source_macs"])))
+        if o.get("nopromisc") is not None and (only is None or "nopromisc" in only):
+            parts.append(nl.u16(IFLA_MACVLAN_FLAGS, MACVLAN_FLAG_NOPROMISC if o["nopromisc"] else 0))
+        if o.get("bcqueuelen") is not None and (only is None or "bcqueuelen" in only):
+            parts.append(nl.u32(IFLA_MACVLAN_BC_QUEUE_LEN, o["bcqueuelen"]))
         return b"".join(parts)
 
     def decode(self, link, resolve):
@@ -78,14 +93,22 @@ class Macvlan(Kind):
         if IFLA_MACVLAN_MACADDR_DATA in a:
             out["source_macs"] = [nl.get_mac(v) for t, v in nl.parse_list(a[IFLA_MACVLAN_MACADDR_DATA])
                                   if t == IFLA_MACVLAN_MACADDR]
+        if IFLA_MACVLAN_FLAGS in a and nl.get_u16(a[IFLA_MACVLAN_FLAGS]) & MACVLAN_FLAG_NOPROMISC:
+            out["nopromisc"] = True   # off (the default) left out, as in a file
+        if IFLA_MACVLAN_BC_QUEUE_LEN in a:   # Linux 5.11 and later
+            out["bcqueuelen"] = nl.get_u32(a[IFLA_MACVLAN_BC_QUEUE_LEN])
         out["link"] = resolve(link.link, link.link_nsid) if link.link else None
         return out
 
     def iproute2(self, iface):
         o = iface.options
         out = ["mode", o["mode"]]
+        if o.get("nopromisc"):
+            out += ["flag", "nopromisc"]
         if o.get("source_macs"):
             out += ["macaddr", "set", *o["source_macs"]]
+        if o.get("bcqueuelen") is not None:
+            out += ["bcqueuelen", o["bcqueuelen"]]
         return out
 
     def observed_extra(self, link, resolve, dumps):

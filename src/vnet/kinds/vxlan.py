@@ -7,7 +7,8 @@ from ..spec.fields import Bool, Int, IP, ListOf, Obj, MAC, RefField
 from .base import Kind
 
 IFLA_VXLAN_ID, IFLA_VXLAN_GROUP, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL = 1, 2, 3, 4
-IFLA_VXLAN_TTL, IFLA_VXLAN_LEARNING, IFLA_VXLAN_PORT = 5, 7, 15
+IFLA_VXLAN_TTL, IFLA_VXLAN_TOS, IFLA_VXLAN_LEARNING, IFLA_VXLAN_AGEING, IFLA_VXLAN_PORT = 5, 6, 7, 8, 15
+IFLA_VXLAN_UDP_CSUM = 18
 IFLA_VXLAN_GROUP6, IFLA_VXLAN_LOCAL6 = 16, 17
 ZERO_MAC = "00:00:00:00:00:00"
 
@@ -23,7 +24,10 @@ class Vxlan(Kind):
         "dev": RefField("underlay device"),
         "dstport": Int("UDP destination port (IANA: 4789)", lo=1, hi=65535, default=4789),
         "ttl": Int("outer TTL (0: auto, the route's hop limit)", lo=0, hi=255),
+        "tos": Int("outer TOS byte (0: the kernel's default; 1: inherit the inner packet's)", lo=0, hi=255),
         "learning": Bool("learn remote MACs from received packets"),
+        "ageing": Int("seconds a learned remote MAC stays in the FDB (kernel default 300)", lo=0, hi=2**32 - 1),
+        "udp_csum": Bool("compute UDP checksums of outer IPv4 packets (the default depends on the kernel: on in 6.18)"),
         "fdb": ListOf(Obj({"mac": MAC("inner MAC, 00:00:00:00:00:00 for every unknown destination",
                                       default="00:00:00:00:00:00", zero_ok=True),
                            "dst": IP("outer destination", required=True)}),
@@ -47,7 +51,7 @@ class Vxlan(Kind):
             if d is not None and str(d) not in seen:
                 seen.append(str(d))
         return [(local, d, label) for d in seen]
-    inplace = frozenset({"ttl", "learning", "fdb"})
+    inplace = frozenset({"ttl", "tos", "learning", "ageing", "fdb"})   # the kernel refuses the others' change
 
     def check(self, iface, problems, path):
         o = iface.options
@@ -125,8 +129,14 @@ class Vxlan(Kind):
             parts.append(nl.be16(IFLA_VXLAN_PORT, o["dstport"]))
         if want("ttl"):
             parts.append(nl.u8(IFLA_VXLAN_TTL, o["ttl"]))
+        if want("tos"):
+            parts.append(nl.u8(IFLA_VXLAN_TOS, o["tos"]))
         if want("learning"):
             parts.append(nl.u8(IFLA_VXLAN_LEARNING, int(o["learning"])))
+        if want("ageing"):
+            parts.append(nl.u32(IFLA_VXLAN_AGEING, o["ageing"]))
+        if want("udp_csum"):
+            parts.append(nl.u8(IFLA_VXLAN_UDP_CSUM, int(o["udp_csum"])))
         return b"".join(parts)
 
     def decode(self, link, resolve):
@@ -142,7 +152,12 @@ class Vxlan(Kind):
         out["dev"] = resolve(dev, link.link_nsid) if dev else None
         out["dstport"] = nl.get_be16(a[IFLA_VXLAN_PORT]) if IFLA_VXLAN_PORT in a else None
         out["ttl"] = nl.get_u8(a[IFLA_VXLAN_TTL]) if IFLA_VXLAN_TTL in a else None
+        out["tos"] = nl.get_u8(a[IFLA_VXLAN_TOS]) if IFLA_VXLAN_TOS in a else None
         out["learning"] = bool(a[IFLA_VXLAN_LEARNING][0]) if IFLA_VXLAN_LEARNING in a else None
+        out["ageing"] = nl.get_u32(a[IFLA_VXLAN_AGEING]) if IFLA_VXLAN_AGEING in a else None
+        # the kernel says it for IPv6 ends too, where it does not apply
+        v4 = not any(x is not None and x.version == 6 for x in (out["local"], grp))
+        out["udp_csum"] = bool(a[IFLA_VXLAN_UDP_CSUM][0]) if IFLA_VXLAN_UDP_CSUM in a and v4 else None
         return out
 
     # static fdb entries live beside the link: created, observed and compared here
@@ -186,8 +201,14 @@ class Vxlan(Kind):
         out += ["dstport", o.get("dstport") or 4789]
         if o.get("ttl") is not None:
             out += ["ttl", o["ttl"]]
+        if o.get("tos") is not None:
+            out += ["tos", "inherit" if o["tos"] == 1 else f"{o['tos']:#x}"]
         if o.get("learning") is not None:
             out.append("learning" if o["learning"] else "nolearning")
+        if o.get("ageing") is not None:
+            out += ["ageing", o["ageing"]]
+        if o.get("udp_csum") is not None:
+            out.append("udpcsum" if o["udp_csum"] else "noudpcsum")
         return out
 
     def iproute2_extra(self, iface):

@@ -2,6 +2,7 @@
 reference article (`ip link add veth1 netns net1 type veth peer name ...`)."""
 from ..planner import order_interfaces
 from ..kinds.base import ipcmd
+from ..spec.model import RT_TABLE_MAIN
 
 
 def script(topo):
@@ -37,7 +38,9 @@ def script(topo):
         out += i.kind_module.iproute2_late(i)
     for i in ifaces:
         for e in i.endpoints():
-            out += [ipcmd(e.netns, "addr", "add", str(a), "dev", e.name) for a in e.addresses]
+            # IPv6 without duplicate address detection, as vnet adds them: usable at once
+            out += [ipcmd(e.netns, "addr", "add", str(a), "dev", e.name, *(["nodad"] if a.version == 6 else []))
+                    for a in e.addresses]
     for r in topo.routes:
         args = ["route", "add", "default" if r.to.prefixlen == 0 else str(r.to)]
         if r.via:
@@ -46,5 +49,13 @@ def script(topo):
             args += ["dev", r.dev]
         if r.metric:
             args += ["metric", str(r.metric)]
+        if r.table != RT_TABLE_MAIN:
+            args += ["table", str(r.table)]
+        if r.src:
+            args += ["src", str(r.src)]
+        if r.scope:
+            args += ["scope", r.scope]
+        if r.onlink:
+            args.append("onlink")
         out.append(ipcmd(r.netns, *args))
     return out + last

@@ -234,6 +234,24 @@ class IP(Field):
             raise Invalid(f"{quote(v)} is not an IPv4 or IPv6 address") from None
 
 
+class Table(Field):
+    """A routing table: a number, or main, default or local as iproute2 names them."""
+    NAMES = {"main": 254, "default": 253, "local": 255}
+    json = {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 2**32 - 1}, {"enum": list(NAMES)}]}
+
+    def __init__(self, doc="routing table: 1-4294967295, or main (254, the default), default (253), local (255)",
+                 **kw):
+        super().__init__(doc, **kw)
+
+    def check(self, v):
+        if isinstance(v, str) and v.strip() in self.NAMES:
+            return self.NAMES[v.strip()]
+        try:
+            return Int(lo=1, hi=2**32 - 1).check(v)
+        except Invalid:
+            raise Invalid(f"{quote(v)} is not a routing table (1-4294967295, main, default or local)") from None
+
+
 class CIDR(Field):
     json = {"type": "string", "format": "ip-interface", "pattern": "^[0-9a-fA-F.:]+/[0-9]{1,3}$"}
 

@@ -13,6 +13,7 @@ def run(topo, problems, warnings):
     _ipv6_mtu(topo, problems)
     _max_mtu(topo, problems)
     _gateways(topo, problems)
+    _sources(topo, problems)
     classes = {}
     for i in topo.interfaces:
         classes.setdefault(type(i.kind_module), (i.kind_module, []))[1].append(i)
@@ -159,3 +160,18 @@ def _gateways(topo, problems):
         elif not any(u for _d, u in on):
             problems.add(f"{r.path}.via", f"{r.via} is reached only through {', '.join(sorted({d for d, _u in on}))}, "
                          "which is down (up: false): the kernel refuses the route")
+
+
+def _sources(topo, problems):
+    """A route's `src` must be an address of its namespace, else the kernel
+    refuses the route ("Invalid prefsrc address"). Only in namespaces the
+    file creates: elsewhere addresses the file does not list exist."""
+    created = set(topo.namespaces)
+    have = {}
+    for i in topo.interfaces:
+        for e in i.endpoints():
+            have.setdefault(e.netns, set()).update(a.ip for a in e.addresses)
+    for r in topo.routes:
+        if r.src is not None and r.netns in created and r.src not in have.get(r.netns, ()):
+            problems.add(f"{r.path}.src", f"{r.src} is no address of namespace {r.netns}: the kernel refuses a "
+                         "source address the namespace does not have; add it to a device's addresses")

@@ -4,7 +4,7 @@ import ipaddress
 
 from . import fields as F
 from . import reader
-from .model import HOST, Endpoint, Interface, Ref, Route, Sysctl, Topology
+from .model import HOST, RT_TABLE_MAIN, Endpoint, Interface, Ref, Route, Sysctl, Topology
 
 TOPOLOGY_NAME = F.Str("topology name: owns everything it creates", pattern=r"[a-z0-9-]{1,32}",
                       explain="1-32 characters of a-z, 0-9 and '-'", required=True)
@@ -27,6 +27,10 @@ ROUTE = F.Obj({
     "metric": F.Int("route metric", lo=0, hi=2**32 - 1, default=0),
     "onlink": F.Bool("the gateway is on the link of dev though no address of the namespace is on its subnet "
                      "(ip route ... onlink)", default=False),
+    "table": F.Table(),
+    "src": F.IP("preferred source address of packets sent by this route (an address of the namespace)"),
+    "scope": F.Enum("IPv4 route scope (default: global with a gateway, link without, as ip route add)",
+                    ("global", "site", "link", "host")),
 }, title="route")
 
 SYSCTL = F.Obj({
@@ -61,11 +65,13 @@ def endpoint_fields():
     return {**ENDPOINT_FIELDS, **port_fields()}
 
 
-def _endpoint_args(v):
-    """Endpoint constructor arguments from a validated mapping."""
+def _endpoint_args(v, own=()):
+    """Endpoint constructor arguments from a validated mapping. A name that
+    is one of ``own``, the kind's options, is the kind's (a VXLAN's
+    ``learning``, a bridge's ``priority``), not a port option."""
     ports = port_fields()
     args = {f: v[f] for f in ENDPOINT_FIELDS if f in v}
-    args["port"] = {f: v[f] for f in ports if v.get(f) is not None}
+    args["port"] = {f: v[f] for f in ports if v.get(f) is not None and f not in own}
     return args
 
 
@@ -210,7 +216,7 @@ def parse(doc, source="<topology>", found=()):
         peer = None
         if k.peer and isinstance(v.get("peer"), dict) and "name" in v["peer"]:
             peer = Endpoint(**_endpoint_args(v["peer"]))
-        common = _endpoint_args(v)
+        common = _endpoint_args(v, k.options)
         opts = {o: v.get(o) for o in k.options}
         iface = Interface(**common, kind=kind, options=opts, peer=peer, path=label)
         if valid:   # the kind's cross-field rules assume every field is valid
@@ -278,8 +284,16 @@ def _route(v, path, p):
     if v.get("onlink") and (via is None or v.get("dev") is None):
         p.add(f"{path}.onlink", "says the gateway (via) is on the link of dev: give both")
         return None
+    src = v.get("src")
+    if src is not None and (src.version != net.version or src.is_unspecified or src.is_multicast):
+        p.add(f"{path}.src", f"{src} cannot be the source of a route to {to}: "
+                             + (f"it is IPv{src.version}" if src.version != net.version else "not a unicast address"))
+        return None
+    if v.get("scope") is not None and net.version == 6:
+        p.add(f"{path}.scope", "an IPv6 route has no scope (the kernel keeps none): leave it out")
+        return None
     return Route(to=net, netns=v.get("netns"), via=via, dev=v.get("dev"), metric=v.get("metric", 0), path=path,
-                 onlink=bool(v.get("onlink")))
+                 onlink=bool(v.get("onlink")), table=v.get("table", RT_TABLE_MAIN), src=src, scope=v.get("scope"))
 
 
 def _cross_check(topo, p, invalid=()):

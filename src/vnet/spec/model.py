@@ -78,15 +78,37 @@ class Interface(Endpoint):
         return out
 
 
+RT_TABLE_MAIN = 254
+# rtm_scope names, as `ip route` writes them
+SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254}
+SCOPE_NAMES = {v: k for k, v in SCOPES.items()}
+
+
 class Route(Struct):
     # to: an ip_network; 0.0.0.0/0 or ::/0 for default
     # onlink: the gateway is on the link of dev even if no address says so (RTNH_F_ONLINK)
+    # table: the routing table (254, main, by default); src: the preferred
+    # source address; scope: a name of SCOPES (None: global with a gateway,
+    # link without, as `ip route add` does; IPv4 only)
     _fields = (("to", REQUIRED), ("netns", HOST), ("via", None), ("dev", None), ("metric", 0), ("path", ""),
-               ("onlink", False))
+               ("onlink", False), ("table", RT_TABLE_MAIN), ("src", None), ("scope", None))
 
     @property
     def key(self):
-        return (self.netns, str(self.to), str(self.via) if self.via else None, self.dev, self.kernel_metric)
+        """What names the route in the kernel (and in vnet's records)."""
+        return (self.netns, str(self.to), str(self.via) if self.via else None, self.dev, self.kernel_metric,
+                self.table)
+
+    @property
+    def attrs(self):
+        """What the route carries besides its key: (src, scope, onlink), as compared with the kernel's."""
+        return route_attrs(self.to.version, self.via, self.src, self.scope_number, self.onlink)
+
+    @property
+    def scope_number(self):
+        if self.scope is not None:
+            return SCOPES[self.scope]
+        return 0 if self.via else SCOPES["link"]
 
     @property
     def kernel_metric(self):
@@ -100,7 +122,15 @@ class Route(Struct):
             s += f" via {self.via}"
         if self.dev:
             s += f" dev {self.dev}"
+        if self.table != RT_TABLE_MAIN:
+            s += f" table {self.table}"
         return s + ("" if self.netns is HOST else f" in {self.netns}")
+
+
+def route_attrs(version, via, src, scope, onlink):
+    """(src, scope, onlink) as declared and observed routes compare: IPv6
+    routes have no scope (the kernel keeps none)."""
+    return (str(src) if src else None, scope if version == 4 else None, bool(onlink))
 
 
 class Sysctl(Struct):

@@ -1,0 +1,45 @@
+"""The routes section of an export: observed routes as the file writes
+them (defaults left out), the kernel's own never written."""
+import ipaddress
+
+from vnet.export import exported_routes, route_doc
+from vnet.kernel.observe import Route, State
+from vnet.spec import load_text
+
+ip, net = ipaddress.ip_address, ipaddress.ip_network
+
+
+def _state():
+    st = State()
+    st.routes = {"n1": [
+        Route("n1", net("10.1.0.0/24"), None, "a0", 0, 2, 254, ip("10.1.0.1"), 253),          # an address's subnet
+        Route("n1", net("10.1.0.1/32"), None, "a0", 0, 2, 255, ip("10.1.0.1"), 254),          # local table
+        Route("n1", net("fe80::/64"), None, "a0", 256, 2),                                     # kernel, IPv6
+        Route("n1", net("::/0"), ip("fe80::1"), "a0", 1024, 9),                                # router advertisement
+        Route("n1", net("0.0.0.0/0"), ip("192.0.2.1"), "a0", 0, 4, 200, None, 0, True),
+        Route("n1", net("10.8.0.0/16"), None, "a0", 5, 3, 254, ip("10.1.0.1"), 254),
+        Route("n1", net("fd09::/64"), ip("fd01::254"), "a0", 1024, 4, 254, ip("fd01::1")),
+        Route("n1", net("10.7.0.0/16"), None, "a0", 0, 4, 254, None, 253)],
+        "n2": [Route("n2", net("10.9.0.0/16"), ip("10.1.0.254"), "b0", 0, 4)]}
+    return st
+
+
+def test_the_kernels_own_routes_are_not_exported_and_defaults_are_left_out():
+    docs = [route_doc(r) for r in exported_routes(_state(), ["n1"])]
+    assert docs == [{"netns": "n1", "to": "default", "via": "192.0.2.1", "dev": "a0", "table": 200, "onlink": True},
+                    {"netns": "n1", "to": "10.8.0.0/16", "dev": "a0", "metric": 5, "src": "10.1.0.1",
+                     "scope": "host"},
+                    {"netns": "n1", "to": "fd09::/64", "via": "fd01::254", "dev": "a0", "src": "fd01::1"},
+                    {"netns": "n1", "to": "10.7.0.0/16", "dev": "a0"}]
+
+
+def test_exported_routes_read_back_as_the_same_routes():
+    docs = [route_doc(r) for r in exported_routes(_state(), ["n1", "n2"])]
+    text = "name: t\nnamespaces: [n1, n2]\ninterfaces:\n" \
+           "  - {name: a0, kind: veth, netns: n1, addresses: [10.1.0.1/24, 'fd01::1/64'], peer: {name: b0, netns: n2, " \
+           "addresses: [10.1.0.2/24]}}\nroutes:\n" + "".join(f"  - {d}\n".replace("'", '"') for d in docs)
+    t = load_text(text.replace("True", "true"), "t.yaml")
+    st = _state()
+    live = {r.key: r for rs in st.routes.values() for r in rs}
+    for r in t.routes:
+        assert r.key in live and live[r.key].attrs == r.attrs, r
