@@ -354,8 +354,13 @@ def dump_bridge_vlans(sock):
     return out
 
 
-def bridge_vlan(sock, ifindex, vid, flags, add=True):
-    """Add (or delete) one VLAN on a bridge port."""
-    body = ifinfo(ifindex, family=AF_BRIDGE) + nl.attr(IFLA_AF_SPEC, nl.attr(IFLA_BRIDGE_VLAN_INFO,
-                                                                            _VINFO.pack(flags, vid)))
+IFLA_BRIDGE_FLAGS, BRIDGE_FLAGS_SELF = 0, 2
+
+
+def bridge_vlan(sock, ifindex, vid, flags, add=True, self_=False):
+    """Add (or delete) one VLAN on a bridge port (``self_``: on the bridge
+    itself, as `bridge vlan add dev br0 vid V self`)."""
+    spec = (nl.u16(IFLA_BRIDGE_FLAGS, BRIDGE_FLAGS_SELF) if self_ else b"") + \
+        nl.attr(IFLA_BRIDGE_VLAN_INFO, _VINFO.pack(flags, vid))
+    body = ifinfo(ifindex, family=AF_BRIDGE) + nl.attr(IFLA_AF_SPEC, spec)
     sock.request(RTM_SETLINK if add else RTM_DELLINK, body)

@@ -95,6 +95,8 @@ class Bridge(Kind):
                               "or 2: STP, pause and LACP frames are never forwarded)", lo=0, hi=65535),
         "mcast_snooping": Bool("IGMP/MLD snooping: multicast only to ports with listeners (kernel default true)"),
         "mcast_querier": Bool("send IGMP/MLD queries when no other querier is heard (kernel default false)"),
+        "vlans": ListOf(VLANS.item, "VLANs of the bridge itself, for its own addresses (`bridge vlan ... self`; "
+                        "replaces the default: vlan_default_pvid, pvid, untagged)", default=None),
     }
     # kernel units: STP state u32, clock_t (1/100 s) for times
     netlink = {"forward_delay": (1, "u32"), "hello_time": (2, "u32"), "max_age": (3, "u32"),
@@ -265,6 +267,8 @@ class Bridge(Kind):
                              f"another bridge (ELOOP); join them with a veth pair, or use VLANs on one bridge")
 
     def check(self, iface, problems, path):
+        if iface.options.get("vlans") is not None and not iface.options.get("vlan_filtering"):
+            problems.add(f"{path}.vlans", "the bridge's own VLANs need vlan_filtering: true")
         fd = iface.options.get("forward_delay")
         if iface.options.get("stp") and fd is not None and fd < 2:
             problems.add(f"{path}.forward_delay", f"{fd} is out of range 2..30 while stp is on")
@@ -300,8 +304,63 @@ class Bridge(Kind):
             out["vlan_protocol"] = _PROTO_NAMES.get(out["vlan_protocol"], f"{out['vlan_protocol']:#06x}")
         return out
 
+    def normalize(self, opt, value):
+        return self.port_state({"vlans": value})["vlans"] if opt == "vlans" else value
+
     def describe(self, opt, value):
         return f"{value:#x}" if opt == "group_fwd_mask" and isinstance(value, int) else None
+
+    # the bridge's own VLANs (`self`) live beside the link, as a port's do
+    def create(self, ctx, iface):
+        super().create(ctx, iface)
+        self._set_own_vlans(ctx, iface, None)
+
+    def modify(self, ctx, iface, changed):
+        rest = [c for c in changed if c != "vlans"]
+        if rest:
+            super().modify(ctx, iface, rest)
+        if "vlans" in changed:
+            self._set_own_vlans(ctx, iface, changed["vlans"])
+
+    def _set_own_vlans(self, ctx, iface, old):
+        want = self.port_state({"vlans": iface.options.get("vlans")})["vlans"]
+        if want is None:
+            return
+        sock, idx = ctx.sock(iface.netns), ctx.ifindex(*iface.key)
+        have = {vid: fl for vid, fl in rtnl.dump_bridge_vlans(sock).get(idx, [])}
+        flags = {vid: (rtnl.BRIDGE_VLAN_INFO_PVID if p else 0) | (rtnl.BRIDGE_VLAN_INFO_UNTAGGED if u else 0)
+                 for vid, p, u in want}
+        for vid in have:
+            if vid not in flags:
+                rtnl.bridge_vlan(sock, idx, vid, 0, add=False, self_=True)
+        for vid, fl in flags.items():
+            if have.get(vid) != fl:
+                rtnl.bridge_vlan(sock, idx, vid, fl, self_=True)
+
+    def observe_more(self, link, opts, dumps):
+        """The bridge's own VLANs, when it filters by VLAN and they are not
+        the kernel's default (its vlan_default_pvid, pvid, untagged)."""
+        have = dumps.bridge_vlans.get(link.ifindex) if opts.get("vlan_filtering") else None
+        if have is None:
+            return
+        vlans = [{"vid": vid, "pvid": bool(fl & rtnl.BRIDGE_VLAN_INFO_PVID),
+                  "untagged": bool(fl & rtnl.BRIDGE_VLAN_INFO_UNTAGGED)} for vid, fl in have]
+        default = 1 if opts.get("vlan_default_pvid") is None else opts["vlan_default_pvid"]
+        if vlans != ([{"vid": default, "pvid": True, "untagged": True}] if default else []):
+            opts["vlans"] = vlans
+
+    def iproute2_extra(self, iface):
+        want = self.port_state({"vlans": iface.options.get("vlans")})["vlans"]
+        if want is None:
+            return []
+        pre = ["bridge"] + (["-n", iface.netns] if iface.netns is not None else [])
+        default = iface.options.get("vlan_default_pvid")
+        default = 1 if default is None else default
+        out = [" ".join(pre + ["vlan", "del", "dev", iface.name, "vid", str(default), "self"])] if default else []
+        for vid, p, u in want:
+            out.append(" ".join(pre + ["vlan", "add", "dev", iface.name, "vid", str(vid)] + (["pvid"] if p else [])
+                                + (["untagged"] if u else []) + ["self"]))
+        return out
 
     # `ip link add type bridge` words; times in centiseconds as iproute2 takes them
     _IP_WORDS = {"stp": "stp_state", "hello_time": "hello_time", "max_age": "max_age"}
