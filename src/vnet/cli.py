@@ -372,12 +372,13 @@ def cmd_validate(args):
     n = sum(len(i.endpoints()) for i in t.interfaces)
     _out(args, {"valid": True, "name": t.name, "interfaces": n, "namespaces": len(t.namespaces),
                 "warnings": t.warnings},
-         lambda: print(f"{args.file}: valid topology {t.name!r}: {n} devices, {len(t.namespaces)} namespaces"))
+         lambda: print(f"{args.file}: valid topology {t.name!r}: {count(n, 'device')}, "
+                       f"{count(len(t.namespaces), 'namespace')}"))
 
 
-def changes(n):
+def count(n, what):
     """'1 change', 'N changes'."""
-    return f"{n} change" if n == 1 else f"{n} changes"
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
 def cmd_plan(args):
@@ -388,7 +389,7 @@ def cmd_plan(args):
             print(f"{p.topology.name}: no changes; the kernel matches {args.file}")
             return
         from .render.table import print_table
-        print_table(f"plan for {p.topology.name}: {changes(len(p.changes))}", ("action", "object", "reason"),
+        print_table(f"plan for {p.topology.name}: {count(len(p.changes), 'change')}", ("action", "object", "reason"),
                     [(c.action, c.object, c.reason) for c in p.changes])
     _out(args, p.as_dict(), human)
     args.pending = bool(p.changes)
@@ -425,7 +426,7 @@ def cmd_apply(args):
     def human():
         if args.quiet:
             return
-        print(f"{t.name}: applied {changes(len(steps))}, verified" if steps else
+        print(f"{t.name}: applied {count(len(steps), 'change')}, verified" if steps else
               f"{t.name}: no changes; the kernel already matches")
     out = {"topology": t.name, "applied": [c.as_dict() for c in steps], "requests": sent, "verified": True}
     if p.late_signal:   # nothing left to stop: say so rather than "interrupted"

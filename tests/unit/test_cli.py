@@ -155,13 +155,28 @@ def completions(line, state_dir):
 
 
 def test_completion_of_commands_and_topology_names(tmp_path):
-    pytest.importorskip("argcomplete")   # scripts/setup.sh installs it (the 'completion' extra)
     (tmp_path / "lab1.json").write_text('{"name": "lab1"}')
     (tmp_path / "lab2.json").write_text('{"name": "lab2"}')
     assert "list" in completions("vnet li", tmp_path)
     assert completions("vnet destroy la", tmp_path)[:2] == ["lab1", "lab2"]
     assert completions("vnet show lab", tmp_path)[:2] == ["lab1", "lab2"]
     assert "host" in completions("vnet exec h", tmp_path)
+
+
+def test_completion_in_bash_as_the_readme_enables_it(tmp_path):
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "lab7.json").write_text('{"name": "lab7"}')
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "lab.yaml").write_text("name: lab7\n")
+    (tmp_path / "work" / "labnotes.txt").write_text("")
+    bindir = Path(sys.executable).parent   # the venv's: vnet and register-python-argcomplete (setup.sh)
+    script = ('eval "$(register-python-argcomplete vnet)"; COMP_LINE="vnet destroy la"; COMP_POINT=${#COMP_LINE}; '
+              'COMP_WORDS=(vnet destroy la); COMP_CWORD=2; '
+              '$(complete -p vnet | grep -o -- "-F [^ ]*" | cut -d" " -f2) vnet la destroy; echo "${COMPREPLY[@]}"')
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=tmp_path / "work",
+                       env={**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}",
+                            "VNET_STATE_DIR": str(tmp_path / "state")})
+    assert r.stdout.split() == ["lab7", "lab.yaml"], r.stderr   # the applied topology, then topology files
 
 
 def test_vnet_works_without_argcomplete(capsys, monkeypatch):
@@ -219,4 +234,12 @@ def test_plan_values_in_the_files_notation(value, said):
 
 
 def test_one_change_is_singular():
-    assert cli.changes(1) == "1 change" and cli.changes(2) == "2 changes" and cli.changes(0) == "0 changes"
+    assert cli.count(1, "change") == "1 change" and cli.count(2, "change") == "2 changes"
+    assert cli.count(0, "namespace") == "0 namespaces"
+
+
+def test_validate_counts_in_english(capsys, tmp_path):
+    f = tmp_path / "one.yaml"
+    f.write_text("name: one\nnamespaces: [n1]\ninterfaces: [{name: d0, kind: dummy, netns: n1}]\n")
+    rc, out, _err = run(capsys, "validate", str(f))
+    assert rc == 0 and out == f"{f}: valid topology 'one': 1 device, 1 namespace\n"

@@ -27,6 +27,7 @@ class Progress:
         self.out, self.err = out or sys.stdout, err or sys.stderr
         self.clock = clock
         self.tty = _isatty(self.err)
+        self.shared = self.tty and _isatty(self.out)   # one terminal: a line of stdout clears the progress first
         self.done = 0
         self.start = clock()
         self.after = _after()
@@ -42,8 +43,9 @@ class Progress:
         """One more done; ``line`` (what was done) to stdout, if given."""
         self.done += 1
         if line is not None:
-            self._clear()
-            print(line, file=self.out, flush=self.drawn or self.tty)
+            if self.shared:
+                self._clear()
+            print(line, file=self.out, flush=self.shared)
         self._tick()
 
     def _tick(self):
