@@ -13,7 +13,8 @@ KINDS = "{kinds}"
 DESCRIPTION = (f"Declarative Linux virtual networking: network namespaces and {KINDS} devices from one "
                "topology file, with addresses, routes and sysctls, applied through netlink, verified, "
                "undone on failure.")
-NO_JSON = "exec, tunnel and diagram take no --json: their output is a command's, counters on stderr, a drawing"
+NO_JSON = ("--json: every command takes it but exec (the output is the command's), tunnel (counters on "
+           "stderr) and diagram (a drawing)")
 
 
 def kinds_text():
@@ -24,9 +25,8 @@ def kinds_text():
 
 def _p():
     from . import __version__
-    p = _Parser(
-        prog="vnet", description=DESCRIPTION,
-        epilog=f"every command but {NO_JSON}. exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()))
+    p = _Parser(prog="vnet", description=DESCRIPTION, epilog=_epilog(),
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"vnet {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
 
@@ -116,6 +116,13 @@ def _p():
     return p
 
 
+def _epilog():
+    import textwrap
+    codes = "\n".join(textwrap.fill(v, 79, initial_indent=f"  {k:<4} ", subsequent_indent=" " * 7)
+                      for k, v in EXIT_CODES.items())
+    return textwrap.fill(NO_JSON + ".", 79) + "\n\nexit codes:\n" + codes
+
+
 def _files(prefix, **_kw):
     """Completion: topology files (and directories to go on into)."""
     import glob
@@ -197,7 +204,8 @@ class _Parser(argparse.ArgumentParser):
 
     def format_help(self):
         if self.description and KINDS in self.description:
-            self.description = self.description.replace(KINDS, kinds_text())
+            import textwrap
+            self.description = textwrap.fill(self.description.replace(KINDS, kinds_text()), 79)
         return super().format_help()
 
 
