@@ -612,7 +612,11 @@ def cmd_list(args):
 
 def _health(r):
     h = r["health"]
-    return f"{h['status']}: {h['count']}" if h["status"] in ("missing", "drifted") else h["status"]
+    if h["status"] in ("missing", "drifted"):
+        return f"{h['status']}: {h['count']}"
+    if h["status"] == "ok" and h["detail"]:   # its file could not be planned: nothing recorded is missing
+        return "ok (record only)"
+    return h["status"]
 
 
 def _listed(name):
@@ -645,7 +649,10 @@ def _health_of(rec):
         return {"status": "missing", "count": len(gone), "detail": None}
     try:
         from . import load, plan
-        p = plan(load(rec.source))
+        t = load(rec.source)
+        if t.name != rec.name:
+            raise VnetError(f"it now declares topology {t.name!r}")
+        p = plan(t)
     except (VnetError, OSError, TypeError) as e:   # its file gone or changed: the record alone says
         return {"status": "ok", "count": 0, "detail": f"its file was not planned: {str(e).splitlines()[0]}"}
     if p.changes:

@@ -47,9 +47,14 @@ def test_list_nothing_then_a_topology_and_its_health(sandbox):
 def test_list_of_a_topology_whose_file_is_gone(sandbox):
     f = sandbox.write("lab.yaml", LAB)
     sandbox.vnet("apply", f)
+    with open(f, "w") as out:   # now another topology's file: not planned as this one's
+        out.write(LAB.replace("name: cli1", "name: other").replace("stp: false", "stp: true"))
+    h = listed(sandbox)["cli1"]["health"]
+    assert h["status"] == "ok" and "it now declares topology 'other'" in h["detail"]
     os.unlink(f)
     h = listed(sandbox)["cli1"]["health"]
     assert h["status"] == "ok" and "not planned" in h["detail"]   # the record alone: nothing missing
+    assert sandbox.vnet("list").stdout.splitlines()[1].endswith(" ok (record only)")
 
 
 def test_plan_exit_code(sandbox):
