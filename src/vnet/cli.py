@@ -431,6 +431,8 @@ def cmd_apply(args):
     finally:
         if progress is not None:
             progress.finish()
+    if progress is not None and progress.lost:   # its work done: a reader gone, a full disk, said now
+        raise progress.lost
     def human():
         if args.quiet:
             return
@@ -572,6 +574,8 @@ def cmd_destroy(args):
     finally:
         if progress is not None:
             progress.finish()
+    if progress is not None and progress.lost:   # its work done: a reader gone, a full disk, said now
+        raise progress.lost
     def human():
         if not args.quiet:
             print(f"{name}: destroyed, {len(removed)} removed" if removed else f"{name}: destroyed (nothing left)")

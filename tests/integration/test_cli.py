@@ -117,3 +117,30 @@ def test_exec_host_and_an_unknown_namespace(sandbox):
     assert r.returncode == 7   # the command's own
     r = sandbox.vnet("exec", "nosuch", "--", "true", check=False)
     assert r.returncode == 1 and r.stderr.startswith("vnet exec: exec: network namespace 'nosuch' does not exist")
+
+
+def test_a_reader_gone_or_a_full_disk_does_not_undo_the_apply(sandbox):
+    """The lines of changes go out as the apply makes them: a write that
+    fails then (`vnet apply | head -1`, stdout on a full disk) must not stop
+    the apply or undo it; it is said once the apply is done."""
+    import subprocess
+    import sys
+    f = sandbox.write("lab.yaml", LAB)
+    env = {**os.environ, "PYTHONPATH": os.path.join(os.path.dirname(__file__), "..", "..", "src")}
+    r_end, w_end = os.pipe()
+    os.close(r_end)   # the reader is gone before the first line
+    r = subprocess.run([sys.executable, "-m", "vnet", "apply", f], stdout=w_end, stderr=subprocess.PIPE, text=True,
+                       env=env)
+    os.close(w_end)
+    assert r.returncode == 0 and r.stderr == ""
+    assert sandbox.vnet("plan", "--exit-code", f).returncode == 0   # applied, and kept
+    sandbox.sh("ip link set br0 type bridge stp_state 1")
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "vnet", "apply", f], stdout=full, stderr=subprocess.PIPE,
+                           text=True, env=env)
+    assert r.returncode == 1 and r.stderr == "vnet apply: cannot write the output: No space left on device\n"
+    assert sandbox.vnet("plan", "--exit-code", f).returncode == 0
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "vnet", "destroy", "cli1"], stdout=full, stderr=subprocess.PIPE,
+                           text=True, env=env)
+    assert r.returncode == 1 and "c1" not in sandbox.sh("ip netns list")   # destroyed all the same

@@ -34,6 +34,7 @@ class Progress:
         self.shown = None      # when the progress was last said (None: never)
         self.said = None       # the count it said then
         self.drawn = False     # a progress line stands on the terminal
+        self.lost = None       # the error of a write that failed (a reader gone, a full disk): said after
 
     def text(self):
         of = f"/{self.total}" if self.total is not None else ""
@@ -42,10 +43,10 @@ class Progress:
     def step(self, line=None):
         """One more done; ``line`` (what was done) to stdout, if given."""
         self.done += 1
-        if line is not None:
+        if line is not None and self.lost is None:
             if self.shared:
                 self._clear()
-            print(line, file=self.out, flush=self.shared)
+            self._write(self.out, line + "\n", flush=self.shared)
         self._tick()
 
     def _tick(self):
@@ -62,27 +63,39 @@ class Progress:
     def _draw(self):
         self.said = self.done
         if self.tty:
-            self.err.write("\r\033[K" + self.text())
-            self.drawn = True
+            self.drawn = self._write(self.err, "\r\033[K" + self.text())
         else:
-            self.err.write(self.text() + "\n")
-        self.err.flush()
+            self._write(self.err, self.text() + "\n")
 
     def _clear(self):
         if self.drawn:
-            self.err.write("\r\033[K")
-            self.err.flush()
+            self._write(self.err, "\r\033[K")
             self.drawn = False
+
+    def _write(self, stream, text, flush=True):
+        """Write, or after a failed write nothing more: the work under way
+        (an apply) must not stop, or be undone, because its reader went away."""
+        if self.lost is not None:
+            return False
+        try:
+            stream.write(text)
+            if flush:
+                stream.flush()
+        except OSError as e:
+            self.lost = e
+            return False
+        return True
 
     def finish(self):
         """The last count, once it was shown at all (a line that ends where
-        the work ended); on a terminal the line is then cleared."""
-        if self.shown is None:
-            return
-        if self.tty:
-            self._clear()
-        elif self.said != self.done:
-            self._draw()
+        the work ended); on a terminal the line is then cleared. A write that
+        failed meanwhile is in ``lost``, for the caller to say once its work
+        is done."""
+        if self.shown is not None:
+            if self.tty:
+                self._clear()
+            elif self.said != self.done:
+                self._draw()
 
 
 def _isatty(stream):
