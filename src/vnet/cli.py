@@ -39,7 +39,8 @@ def _p():
                            help="machine-readable output on stdout (an error too: {error, message, problems})")
         if quiet:
             s.add_argument("-q", "--quiet", action="store_true",
-                           help="print nothing but errors and warnings (no progress, no list of changes)")
+                           help="no progress and no lines of changes: only errors, warnings, and what --json or "
+                           "--check asks for")
         if lock:
             s.add_argument("--lock-timeout", type=_seconds, default=60.0, metavar="S",
                            help="wait at most S seconds for another vnet command on this topology (0: don't wait)")
