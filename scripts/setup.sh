@@ -24,4 +24,4 @@ if ((${#need[@]} + ${#need_bench[@]})); then
   ((${#need_bench[@]} == 0)) || apt-get install -y -qq --no-install-recommends "${need_bench[@]}" >/dev/null
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q --disable-pip-version-check -e ".[test]"
+.venv/bin/pip install -q --disable-pip-version-check -e ".[test,completion]"

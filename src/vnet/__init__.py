@@ -70,9 +70,11 @@ def plan(topo, k=None):
             k.close()
 
 
-def apply(topo, on_step=None, lock_timeout=60.0):
+def apply(topo, on_step=None, lock_timeout=60.0, on_plan=None):
     """Apply ``topo``: plan, execute, verify; on any failure, or SIGINT or
-    SIGTERM before it is verified, every change is undone. Returns
+    SIGTERM before it is verified, every change is undone. ``on_plan`` is
+    given the plan before its first change, ``on_step`` each change once it
+    is made. Returns
     (executed plan, changing requests sent); ``late_signal`` on the plan
     names a signal that came after the last change was verified."""
     from .applier import Guard, Stop, run
@@ -83,6 +85,8 @@ def apply(topo, on_step=None, lock_timeout=60.0):
         try:
             with lock(topo.name, lock_timeout), Kernel() as k:
                 p = plan(topo, k)
+                if on_plan is not None:
+                    on_plan(p)
                 if not p.changes:   # the state just observed is the verification: observing twice is waste
                     guard.disarm()
                     p.late_signal = guard.late
@@ -105,8 +109,9 @@ def apply(topo, on_step=None, lock_timeout=60.0):
             raise Interrupted(f"interrupted by {e.args[0]} before any change; nothing was changed") from None
 
 
-def destroy(name, lock_timeout=60.0):
-    """Remove everything topology ``name`` owns. Returns what was removed."""
+def destroy(name, lock_timeout=60.0, on_removed=None):
+    """Remove everything topology ``name`` owns. Returns what was removed
+    (each also given to ``on_removed`` as it goes)."""
     from .applier import remove_owned
     from .errors import VnetError
     from .kernel.session import Kernel
@@ -115,4 +120,4 @@ def destroy(name, lock_timeout=60.0):
         rec = Record.load(name)
         if not rec.exists():
             raise VnetError(f"topology {name!r} has no record in {rec.path}: nothing vnet owns to destroy")
-        return remove_owned(k, rec)
+        return remove_owned(k, rec, on_removed)

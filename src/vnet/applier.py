@@ -532,12 +532,19 @@ def _run_steps(journal, on_step, guard):
     rec.save()
 
 
+def _source(path):
+    """The topology's file as its record keeps it: absolute, so that `vnet
+    list` finds it from any directory (a text loaded from no file: as named)."""
+    import os
+    return os.path.abspath(path) if path and os.path.isfile(path) else path
+
+
 def run(k, plan, on_step=None, guard=None, verify_with=None):
     """Execute ``plan``, then ``verify_with(record)`` (which raises on a
     mismatch); on any failure, or SIGINT/SIGTERM (through ``guard``), undo
     every change made and raise. Returns the changing requests sent."""
     rec = plan.record
-    rec.source = plan.topology.source
+    rec.source = _source(plan.topology.source)
     journal = Journal(Context(k, plan.state, rec.group, plan.topology), rec, plan)
     own_guard = guard is None
     guard = guard or Guard().__enter__()
@@ -590,12 +597,13 @@ def verify(plan_after):
         raise VerifyError([f"{c.object}: {c.reason}" for c in plan_after.changes])
 
 
-def remove_owned(k, rec):
+def remove_owned(k, rec, on_removed=None):
     """Destroy: remove what ``rec`` owns. Only vnet's own namespace is
-    observed; everything in the topology's namespaces goes with them."""
+    observed; everything in the topology's namespaces goes with them.
+    Returns what went, each also given to ``on_removed`` as it goes."""
     from .kernel.observe import observe
     from .planner import route_label
-    removed = []
+    removed = _Removed(on_removed)
     st = observe(k, [None], routes_in=[None] if any(r[0] is None for r in rec.routes) else [])
     ctx = Context(k, st, rec.group)
     for rk in rec.routes:
@@ -622,9 +630,23 @@ def remove_owned(k, rec):
             except netlink.NetlinkError as e:
                 if e.errno != errno.ENODEV:
                     raise
-    removed += [f"link {d.name}" for d in mine]
+    for d in mine:
+        removed.append(f"link {d.name}")
     for ns in rec.namespaces:
         k.delete_ns(ns)
         removed.append(f"netns {ns}")
     rec.remove()
-    return removed
+    return list(removed)
+
+
+class _Removed(list):
+    """What a destroy removed, each said to ``said`` as it is added."""
+
+    def __init__(self, said):
+        super().__init__()
+        self.said = said
+
+    def append(self, what):
+        super().append(what)
+        if self.said is not None:
+            self.said(what)

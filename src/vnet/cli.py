@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK   (argcomplete looks for this mark: `vnet` completes its commands and topologies)
 """The `vnet` command: parse arguments, call the API, render. No logic here."""
 import argparse
 import json
@@ -6,32 +7,61 @@ import sys
 
 from .errors import EXIT_CODES, VnetError
 
+# filled in by _Parser.format_help from the kinds registry, only when help is shown
+# (importing the kinds at every start would cost more than a plan of a small file)
+KINDS = "{kinds}"
+DESCRIPTION = (f"Declarative Linux virtual networking: network namespaces and {KINDS} devices from one "
+               "topology file, with addresses, routes and sysctls, applied through netlink, verified, "
+               "undone on failure.")
+NO_JSON = ("--json: every command takes it but exec (the output is the command's), tunnel (counters on "
+           "stderr) and diagram (a drawing)")
+
+
+def kinds_text():
+    """The kinds a topology file can declare, as the help lists them."""
+    from .kinds import REGISTRY
+    return ", ".join(k.name for k in REGISTRY if k.creatable)
+
 
 def _p():
-    p = _Parser(
-        prog="vnet", description="Declarative Linux virtual networking: namespaces, veth, bridge, TUN/TAP, "
-        "VXLAN, MACVLAN, MACVTAP from one topology file, applied through netlink.",
-        epilog="exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()))
+    from . import __version__
+    p = _Parser(prog="vnet", description=DESCRIPTION, epilog=_epilog(),
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"vnet {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
 
-    def cmd(name, help_, file=True, json_=True, lock=False):
+    def cmd(name, help_, file=True, json_=True, lock=False, quiet=False):
         s = sub.add_parser(name, help=help_, description=help_)
         if file:
-            s.add_argument("file", metavar="FILE", help="topology file (YAML or JSON)")
+            s.add_argument("file", metavar="FILE", help="topology file (YAML or JSON)").completer = _files
         if json_:
-            s.add_argument("--json", action="store_true", help="machine-readable output")
+            s.add_argument("--json", action="store_true",
+                           help="machine-readable output on stdout (an error too: {error, message, problems})")
+        if quiet:
+            s.add_argument("-q", "--quiet", action="store_true",
+                           help="no progress and no lines of changes: only errors, warnings, and what --json or "
+                           "--check asks for")
         if lock:
             s.add_argument("--lock-timeout", type=_seconds, default=60.0, metavar="S",
                            help="wait at most S seconds for another vnet command on this topology (0: don't wait)")
         return s
 
+    def target(s, optional=False, what="an applied topology: its file, or its name"):
+        s.add_argument("target", nargs="?" if optional else None, metavar="FILE|NAME",
+                       help=what)
+
     cmd("validate", "check a topology file; change nothing")
-    cmd("plan", "show what apply would change, with a reason each")
-    a = cmd("apply", "make the kernel match the file; verified, undone on failure", lock=True)
+    pl = cmd("plan", "show what apply would change, with a reason each")
+    pl.add_argument("--exit-code", action="store_true",
+                    help="exit 0 when the kernel matches the file, 2 when changes are pending, 1 on any error "
+                    "(an invalid file included), as terraform plan -detailed-exitcode")
+    a = cmd("apply", "make the kernel match the file; verified, undone on failure", lock=True, quiet=True)
     a.add_argument("--check", action="store_true", help="then run the file's checks (exit 1 if one fails)")
     cmd("check", "run the file's checks with real traffic: what must reach reaches, what must be isolated is")
-    d = cmd("destroy", "remove everything a topology owns", file=False, lock=True)
-    d.add_argument("target", metavar="FILE|NAME")
+    target(cmd("destroy", "remove everything a topology owns", file=False, lock=True, quiet=True),
+           what="the topology: its file, or its name (vnet list shows them)")
+    cmd("list", "the applied topologies: name, source file, namespaces, devices, and whether the kernel still "
+        "matches (ok, missing: N recorded objects gone, drifted: N changes apply would make)", file=False)
     s = cmd("show", "the live state: a topology's namespaces, or with no argument every namespace", file=False)
     s.add_argument("target", nargs="?", metavar="FILE|NAME")
     e = cmd("export", "the live state as a topology file that apply accepts: what a topology owns, "
@@ -44,17 +74,20 @@ def _p():
     cmd("script", "the equivalent iproute2 commands")
     g = cmd("diagram", "draw a topology file, a topology's live state (NAME) or, with --live, every namespace "
             "of the machine, as the reference's figures do", file=False, json_=False)
-    g.add_argument("target", nargs="?", metavar="FILE|NAME")
+    target(g, optional=True, what="a topology file to draw, or the name of an applied topology to draw live")
     g.add_argument("--live", action="store_true", help="draw the kernel's state (with FILE: that topology's; "
                    "alone: every namespace, including devices vnet did not create)")
     g.add_argument("--netns", action="append", metavar="NS", help="only this namespace (repeatable; 'host' "
                    "for vnet's own)")
     g.add_argument("-o", "--output", default="-", metavar="OUT",
                    help="OUT.svg, .png, .dot or .md (Mermaid); default: DOT on stdout")
-    x = sub.add_parser("exec", help="run a command in a namespace", description="run a command in a namespace")
-    x.add_argument("netns", type=_nsname)
-    x.add_argument("command", nargs=argparse.REMAINDER)
-    sub.add_parser("schema", help="print the JSON Schema of the topology format")
+    x = cmd("exec", "run a command in a network namespace ('host': the one vnet runs in); the exit code is "
+            "the command's", file=False, json_=False)
+    x.add_argument("netns", type=_nsname, metavar="NS",
+                   help="a namespace under /run/netns, or 'host'").completer = _namespaces
+    x.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the command and its arguments")
+    cmd("schema", "print the JSON Schema of the topology format (for editors; it is JSON: --json changes nothing)",
+        file=False)
     t = sub.add_parser("tunnel", help="run a UDP tunnel for a TUN/TAP device (the reference's Figure 1b)",
                        description="carry the packets of a TUN (or TAP) device to a peer inside UDP "
                        "datagrams, sealed with ChaCha20-Poly1305 when a key is given; runs until SIGTERM "
@@ -77,7 +110,47 @@ def _p():
     t.add_argument("--nice", type=_nice, metavar="N",
                    help="scheduling priority, as nice(1) (-20..19; default -5: ahead of the processes whose "
                    "packets it carries, as the kernel's tunnels are)")
+    for c in sub.choices.values():   # every FILE|NAME completes to applied topologies and files
+        for act in c._actions:
+            if act.dest == "target":
+                act.completer = _targets
+                act.help = act.help or "an applied topology: its file, or its name (vnet list shows them)"
     return p
+
+
+def _epilog():
+    import textwrap
+    codes = "\n".join(textwrap.fill(v, 79, initial_indent=f"  {k:<4} ", subsequent_indent=" " * 7)
+                      for k, v in EXIT_CODES.items())
+    return textwrap.fill(NO_JSON + ".", 79) + "\n\nexit codes:\n" + codes
+
+
+def _files(prefix, **_kw):
+    """Completion: topology files (and directories to go on into)."""
+    import glob
+    out = []
+    for f in glob.glob(os.path.expanduser(prefix) + "*"):
+        if os.path.isdir(f):
+            out.append(f + "/")
+        elif f.endswith((".yaml", ".yml", ".json")):
+            out.append(f)
+    return out
+
+
+def _targets(prefix, **kw):
+    """Completion of FILE|NAME: the applied topologies (records in the state
+    directory), then topology files."""
+    from .ownership import recorded_names
+    return [n for n in recorded_names() if n.startswith(prefix)] + _files(prefix, **kw)
+
+
+def _namespaces(prefix, **_kw):
+    from .kernel.netns import list_names
+    try:
+        names = list_names()
+    except OSError:
+        names = []
+    return [n for n in ["host", *names] if n.startswith(prefix)]
 
 
 def _number(text, kind, lo, hi, what):
@@ -125,18 +198,45 @@ def _nice(text):
 
 class _Parser(argparse.ArgumentParser):
     """Usage errors exit 1, as the README documents (argparse's own 2 is
-    vnet's "invalid file")."""
+    vnet's "invalid file"); the help lists the kinds of the registry."""
 
     def error(self, message):
         self.print_usage(sys.stderr)
         self.exit(1, f"{self.prog}: error: {message}\n")
+
+    def format_help(self):
+        if self.description and KINDS in self.description:
+            import textwrap
+            self.description = textwrap.fill(self.description.replace(KINDS, kinds_text()), 79)
+        return super().format_help()
+
+
+def _complete(parser):
+    """Shell completion, when argcomplete is installed and the shell asks
+    (it answers and exits); without it vnet works the same."""
+    if "_ARGCOMPLETE" not in os.environ:
+        return
+    try:
+        import argcomplete
+    except ImportError:
+        return
+    argcomplete.autocomplete(parser)
 
 
 def main(argv=None):
     """Run one vnet command; return its exit code. Nothing escapes as a
     traceback: a user's error, the kernel's refusal or a lack of privilege is
     one line with its exit code; anything else is a bug, said in one line
-    (exit 70; VNET_DEBUG=1 shows the traceback)."""
+    (exit 70; VNET_DEBUG=1 shows the traceback). With `plan --exit-code`
+    every outcome but 0 and 2 (changes pending) is 1, as CI expects."""
+    parsed = []
+    rc = _main(argv, parsed)
+    if parsed and getattr(parsed[0], "exit_code", False):
+        return rc if rc == 0 or rc == PENDING and getattr(parsed[0], "pending", False) else 1
+    return rc
+
+
+def _main(argv, parsed):
     cmd, args = "command", None
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
@@ -146,7 +246,10 @@ def main(argv=None):
             stream.reconfigure(errors="backslashreplace")   # a file name no encoding can show is no crash
     try:
         try:
-            args = _p().parse_args(argv)
+            parser = _p()
+            _complete(parser)
+            args = parser.parse_args(argv)
+            parsed.append(args)
         except SystemExit as e:   # --help, a usage error: argparse has said it
             return e.code if isinstance(e.code, int) else 1
         cmd = args.cmd
@@ -279,7 +382,13 @@ def cmd_validate(args):
     n = sum(len(i.endpoints()) for i in t.interfaces)
     _out(args, {"valid": True, "name": t.name, "interfaces": n, "namespaces": len(t.namespaces),
                 "warnings": t.warnings},
-         lambda: print(f"{args.file}: valid topology {t.name!r}: {n} devices, {len(t.namespaces)} namespaces"))
+         lambda: print(f"{args.file}: valid topology {t.name!r}: {count(n, 'device')}, "
+                       f"{count(len(t.namespaces), 'namespace')}"))
+
+
+def count(n, what):
+    """'1 change', 'N changes'."""
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
 def cmd_plan(args):
@@ -290,21 +399,46 @@ def cmd_plan(args):
             print(f"{p.topology.name}: no changes; the kernel matches {args.file}")
             return
         from .render.table import print_table
-        print_table(f"plan for {p.topology.name}: {len(p.changes)} changes", ("action", "object", "reason"),
+        print_table(f"plan for {p.topology.name}: {count(len(p.changes), 'change')}", ("action", "object", "reason"),
                     [(c.action, c.object, c.reason) for c in p.changes])
     _out(args, p.as_dict(), human)
+    args.pending = bool(p.changes)
+    return PENDING if args.exit_code and args.pending else 0
+
+
+# `vnet plan --exit-code`: changes pending (any error is then 1, as terraform's -detailed-exitcode)
+PENDING = 2
 
 
 def cmd_apply(args):
     from . import apply
+    from .render.progress import Progress
     t = _load(args)
     _need_root()
     steps = []
-    p, sent = apply(t, on_step=steps.append, lock_timeout=args.lock_timeout)
+    progress = None
+    lines = not (args.json or args.quiet)   # each change's line as it is done
+
+    def planned(p):
+        nonlocal progress
+        if p.changes and not args.quiet:
+            progress = Progress("applying", len(p.changes))
+
+    def done(c):
+        steps.append(c)
+        if progress is not None:
+            progress.step(f"  {c}" if lines else None)
+    try:
+        p, sent = apply(t, on_step=done, on_plan=planned, lock_timeout=args.lock_timeout)
+    finally:
+        if progress is not None:
+            progress.finish()
+    if progress is not None and progress.lost:   # its work done: a reader gone, a full disk, said now
+        raise progress.lost
     def human():
-        for c in steps:
-            print(f"  {c}")
-        print(f"{t.name}: applied {len(steps)} changes, verified" if steps else
+        if args.quiet:
+            return
+        print(f"{t.name}: applied {count(len(steps), 'change')}, verified" if steps else
               f"{t.name}: no changes; the kernel already matches")
     out = {"topology": t.name, "applied": [c.as_dict() for c in steps], "requests": sent, "verified": True}
     if p.late_signal:   # nothing left to stop: say so rather than "interrupted"
@@ -431,11 +565,105 @@ def _applied(target):
 
 def cmd_destroy(args):
     from . import destroy
+    from .render.progress import Progress
     name = _name_of(args.target)
     _need_root()
-    removed = destroy(name, lock_timeout=args.lock_timeout)
-    _out(args, {"topology": name, "removed": removed},
-         lambda: print(f"{name}: destroyed ({', '.join(removed) or 'nothing left'})"))
+    progress = None if args.quiet else Progress("destroying", unit="removed")
+    lines = not (args.json or args.quiet)   # one line per object, as it goes
+    try:
+        removed = destroy(name, lock_timeout=args.lock_timeout,
+                          on_removed=progress and (lambda what: progress.step(f"  {what}" if lines else None)))
+    finally:
+        if progress is not None:
+            progress.finish()
+    if progress is not None and progress.lost:   # its work done: a reader gone, a full disk, said now
+        raise progress.lost
+    def human():
+        if not args.quiet:
+            print(f"{name}: destroyed, {len(removed)} removed" if removed else f"{name}: destroyed (nothing left)")
+    _out(args, {"topology": name, "removed": removed}, human)
+
+
+def cmd_list(args):
+    from .errors import NotPermitted, StateError
+    from .ownership import recorded_names
+    from .render.table import print_table
+    rows, unusable = [], []
+    for name in recorded_names():
+        try:
+            row = _listed(name)
+        except StateError as e:   # said below, the others listed all the same
+            unusable.append(e)
+            row = {"name": name, "source": None, "namespaces": [], "devices": [],
+                   "health": {"status": "unreadable", "count": None, "detail": str(e)}}
+        if row is not None:
+            rows.append(row)
+    if not rows:
+        print("no topology applied", file=sys.stderr)
+    def human():
+        if rows:
+            print_table(None, ("name", "source", "namespaces", "devices", "health"),
+                        [(r["name"], r["source"] or "", len(r["namespaces"]), len(r["devices"]), _health(r))
+                         for r in rows])
+    _out(args, {"topologies": rows}, human)
+    for e in unusable:
+        print(f"vnet list: {e}", file=sys.stderr)
+    if unusable:
+        return StateError.exit_code
+    if any(r["health"]["status"] == "unknown" for r in rows):
+        print(f"vnet list: the health is unknown: {NotPermitted.HINT}", file=sys.stderr)
+        return NotPermitted.exit_code
+    return 0
+
+
+def _health(r):
+    h = r["health"]
+    if h["status"] in ("missing", "drifted"):
+        return f"{h['status']}: {h['count']}"
+    if h["status"] == "ok" and h["detail"]:   # its file could not be planned: nothing recorded is missing
+        return "ok (record only)"
+    return h["status"]
+
+
+def _listed(name):
+    """Topology ``name`` as `vnet list` says it, with its health from a quick
+    observe (None: its record went meanwhile)."""
+    from .ownership import Record
+    from .spec.model import where
+    rec = Record.load(name)
+    if not rec.exists():
+        return None
+    return {"name": rec.name, "source": rec.source, "namespaces": list(rec.namespaces),
+            "devices": [where(*k) for k in rec.devices], "health": _health_of(rec)}
+
+
+def _health_of(rec):
+    """ok; missing: N (recorded namespaces and devices gone from the kernel);
+    drifted: N (the changes apply of its source file would make); unknown
+    (without root: its namespaces cannot be observed)."""
+    from . import observe
+    from .kernel.session import Kernel
+    from .spec.model import Topology
+    if not _privileged():
+        return {"status": "unknown", "count": None, "detail": "needs root"}
+    with Kernel() as k:
+        st = observe(k, Topology(name=rec.name), rec)
+    gone = [ns for ns in rec.namespaces if not st.has_ns(ns)]
+    gone += [key for key in rec.devices if (key[0] is None or st.has_ns(key[0]))
+             and (st.device(*key) is None or not rec.owns_device(st.device(*key)))]
+    if gone:
+        return {"status": "missing", "count": len(gone), "detail": None}
+    try:
+        from . import load, plan
+        t = load(rec.source)
+        if t.name != rec.name:
+            raise VnetError(f"it now declares topology {t.name!r}")
+        p = plan(t)
+    except (VnetError, OSError, TypeError) as e:   # its file gone or changed: the record alone says
+        return {"status": "ok", "count": 0, "detail": f"its file was not planned: {str(e).splitlines()[0]}"}
+    if p.changes:
+        return {"status": "drifted", "count": len(p.changes), "detail": None}
+    return {"status": "ok", "count": 0, "detail": None}
 
 
 def _live(target):
@@ -559,10 +787,12 @@ def cmd_exec(args):
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not cmd or not cmd[0]:
         raise VnetError("exec: no command given (vnet exec NS -- CMD ...)")
-    fd = netns.open_fd(args.netns)
-    if fd is None:
-        raise VnetError(f"exec: network namespace {args.netns!r} does not exist")
-    netns.setns(fd)
+    if args.netns != "host":   # host: the namespace vnet runs in, as everywhere else
+        fd = netns.open_fd(args.netns)
+        if fd is None:
+            raise VnetError(f"exec: network namespace {args.netns!r} does not exist (`vnet list` and "
+                            f"`ip netns list` show those there are; 'host' is the one vnet runs in)")
+        netns.setns(fd)
     try:
         os.execvp(cmd[0], cmd)
     except OSError as e:

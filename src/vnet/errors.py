@@ -111,8 +111,9 @@ class DeviceGone(VnetError):
 
 
 EXIT_CODES = {
-    0: "success (for plan: whether or not changes are pending)",
-    1: "other error: usage, a check failed, an unknown or not applied topology, a file that cannot be written",
+    0: "success (for plan: whether or not changes are pending; with --exit-code, 2 says they are and any error "
+       "is 1)",
+    1: "other error: usage (a wrong command, option or argument), a check failed, an unknown or not applied topology, a file that cannot be written",
     2: "bad input: the topology file is invalid; nothing was changed",
     3: "the kernel refused a request (the apply was undone), or vnet lacks the privilege it needs (root: "
        "CAP_NET_ADMIN and CAP_SYS_ADMIN)",

@@ -44,12 +44,20 @@ def _norm(v, own_ns):
 
 
 def _show(v):
+    """A value as the topology file writes it: ``true``, ``none``, ``[a, b]``,
+    ``{an: 1}`` (never a Python repr: a plan is read beside the file)."""
     if isinstance(v, tuple) and len(v) == 2:
         return where(*v)
     if isinstance(v, Ref):
         return v.name
-    if isinstance(v, list):
+    if v is None:
+        return "none"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_item(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_show(x)}" for k, x in v.items()) + "}"
     return str(v)
 
 
@@ -66,12 +74,12 @@ def _port_value(k, raw, state):
 
 def _item(x):
     if not isinstance(x, dict):
-        return str(x)
+        return _show(x)
     if "dst" in x:
         return str(x["dst"])
     if "vid" in x:   # a bridge port VLAN
         return str(x["vid"]) + "".join(f" {k}" for k in ("pvid", "untagged") if x.get(k))
-    return str(x)
+    return _show(x)
 
 
 def order_interfaces(topo):
@@ -159,7 +167,7 @@ def plan(topo, state, record):
             for e, own in first:
                 for s in own:
                     early.add((s.netns, s.key))
-                    creates.append(Change("modify", s.label, f"set {s.value} on the new device before it goes up",
+                    creates.append(Change("modify", s.label, f"set {_show(s.value)} on the new device before it goes up",
                                           ("sysctl_set", s.netns, s.key, s.value)))
                 if own and e.up:
                     creates.append(Change("modify", f"link {e.label}", "up once its sysctls are set",
@@ -242,13 +250,13 @@ def plan(topo, state, record):
     for s in topo.sysctls:
         have = state.sysctls.get((s.netns, s.key))
         if have != s.value and (s.netns, s.key) not in early:
-            sysctls.append(Change("modify", s.label, f"{have} -> {s.value}" if have is not None else f"set {s.value}",
+            sysctls.append(Change("modify", s.label, f"{_show(have)} -> {_show(s.value)}" if have is not None else f"set {_show(s.value)}",
                                   ("sysctl_set", s.netns, s.key, s.value)))
     declared_sysctls = {(s.netns, s.key) for s in topo.sysctls}
     for (ns, key), old in record.sysctls.items():
         if (ns, key) not in declared_sysctls and state.sysctls.get((ns, key)) not in (None, old):
             removals.append(Change("modify", f"sysctl {key}" + ("" if ns is HOST else f" in {ns}"),
-                                   f"no longer declared: restore {old}", ("sysctl_restore", ns, key, old)))
+                                   f"no longer declared: restore {_show(old)}", ("sysctl_restore", ns, key, old)))
 
     for ns in record.namespaces:
         if ns not in topo.namespaces and (state.has_ns(ns) or ns in state.half_made):

@@ -246,10 +246,11 @@ def _argv(rng, files, tmp):
     target = lambda: rng.choice([files.any, lambda: rng.choice(NAMES)])()   # noqa: E731
     spec = {
         "validate": [files.any, "--json"],
-        "plan": [files.any, "--json"],
-        "apply": [files.any, "--json", "--check", ("--lock-timeout", lambda: rng.choice(SEC))],
+        "plan": [files.any, "--json", "--exit-code"],
+        "apply": [files.any, "--json", "--check", "--quiet", ("--lock-timeout", lambda: rng.choice(SEC))],
         "check": [files.any, "--json"],
-        "destroy": [target, "--json", ("--lock-timeout", lambda: rng.choice(SEC))],
+        "destroy": [target, "--json", "-q", ("--lock-timeout", lambda: rng.choice(SEC))],
+        "list": [None, "--json"],
         "show": [target, "--json"],
         "export": [target, "--json", ("--netns", lambda: rng.choice(NETNS)), ("--name", lambda: rng.choice(NAMES))],
         "script": [files.any, "--json"],
@@ -403,7 +404,8 @@ def test_corrupt_and_foreign_records(sandbox, runs, tmp_path):
             with open(path, "w", errors="surrogateescape") as f:
                 f.write(text)
         for cmd in (["show", "fig10"], ["show", FIG10], ["plan", FIG10], ["apply", FIG10], ["export", "fig10"],
-                    ["diagram", "fig10"], ["destroy", "fig10"], ["show", "fig10", "--json"]):
+                    ["diagram", "fig10"], ["destroy", "fig10"], ["show", "fig10", "--json"], ["list"],
+                    ["list", "--json"]):
             rc, out, err = runs.inproc(*cmd)
             assert rc == 8, (what, cmd, rc, out, err)
             assert "fig10.json" in out + err and ("newer vnet" in out + err) == (what == "a newer vnet's")
@@ -473,7 +475,8 @@ def test_without_privileges(sandbox, runs):
             ["check", FIG10], ["apply", "--json", FIG10], ["show", "--json"],
             ["tunnel", "--dev", "t0", "--listen", "127.0.0.1:5000", "--peer", "127.0.0.1:5001"],
             ["tunnel", "--dev", "t0", "--listen", "127.0.0.1:5000", "--peer", "127.0.0.1:5001", "--netns", "net1"],
-            ["validate", str(unreadable)], ["plan", str(unreadable)], ["apply", str(unreadable)]]
+            ["validate", str(unreadable)], ["plan", str(unreadable)], ["apply", str(unreadable)], ["list"],
+            ["list", "--json"], ["plan", "--exit-code", FIG10]]
     who = [("without capabilities", NO_CAPS)]
     if _can_run_as(NOBODY):   # the interpreter may live where nobody cannot reach it
         who.append(("as nobody", NOBODY))
@@ -485,6 +488,8 @@ def test_without_privileges(sandbox, runs):
                 assert rc == 3 and len((o + e).strip().splitlines()) == 1 and "root" in o + e, (how, cmd, o, e)
             if "unreadable" in cmd[-1]:
                 assert rc == 2 and "Permission denied" in e, (how, cmd, e)
+            if cmd[0] == "list" or "--exit-code" in cmd:   # the health, the plan: observed in namespaces
+                assert rc == (3 if cmd[0] == "list" else 1) and "root" in e, (how, cmd, o, e)
     # a state directory it cannot write, and a file big enough to be cached there
     os.chmod("/run/vnet", 0o555)
     big = pub / "big.yaml"

@@ -16,7 +16,7 @@ def test_bridge_in_place_and_destroy(sandbox):
     sandbox.write("t.yaml", "name: kb\ninterfaces:\n  - {name: br0, kind: bridge, stp: true, forward_delay: 4, priority: 1000, ageing_time: 100}\n")
     changes = plan_json(sandbox, f)
     assert [(c["action"], c["object"]) for c in changes] == [("modify", "link br0")]
-    assert "stp False -> True" in changes[0]["reason"]
+    assert "stp false -> true" in changes[0]["reason"]
     r = apply_json(sandbox, f)
     assert r["requests"] == 1
     br = sandbox.links()["br0"]

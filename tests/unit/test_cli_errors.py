@@ -152,8 +152,8 @@ def test_option_values_are_checked_as_usage(capsys, argv, said):
     (["tunnel", "--dev", "\u00e9" * 8, "--listen", "1.2.3.4:1", "--peer", "1.2.3.4:2"], "1-15 bytes"),
     (["tunnel", "--dev", "t0", "--netns", "a/b", "--listen", "1.2.3.4:1", "--peer", "1.2.3.4:2"],
      "argument --netns: 'a/b': not a namespace name"),
-    (["exec", "..", "--", "true"], "argument netns: '..': not a namespace name"),
-    (["exec", "", "true"], "argument netns: '': not a namespace name"),
+    (["exec", "..", "--", "true"], "argument NS: '..': not a namespace name"),
+    (["exec", "", "true"], "argument NS: '': not a namespace name"),
 ])
 def test_device_and_namespace_names_are_checked_as_usage(capsys, argv, said):
     rc, _out, err = run(capsys, *argv)

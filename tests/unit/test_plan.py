@@ -172,7 +172,7 @@ def test_state_equal_to_the_file_plans_nothing(topo):
 
 def test_in_place_option_is_one_modify(topo):
     st, rec = applied(changed(applied_devices(), "br0", options={"stp": True}))
-    assert rows(plan(topo, st, rec)) == [("modify", "link br0", "stp True -> False")]
+    assert rows(plan(topo, st, rec)) == [("modify", "link br0", "stp true -> false")]
 
 
 def test_option_that_cannot_change_in_place_recreates_and_so_do_devices_on_it(topo):
@@ -202,12 +202,12 @@ def test_veth_peer_elsewhere_recreates_the_pair(topo):
 
 def test_port_left_its_bridge(topo):
     st, rec = applied(changed(applied_devices(), "veth1", master=None))
-    assert rows(plan(topo, st, rec)) == [("modify", "link veth1", "master None -> br0")]
+    assert rows(plan(topo, st, rec)) == [("modify", "link veth1", "master none -> br0")]
 
 
 def test_device_set_down_is_brought_up(topo):
     st, rec = applied(changed(applied_devices(), "br0", up=False))
-    assert rows(plan(topo, st, rec)) == [("modify", "link br0", "up False -> True")]
+    assert rows(plan(topo, st, rec)) == [("modify", "link br0", "up false -> true")]
 
 
 def test_address_drift(topo):
