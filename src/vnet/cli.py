@@ -34,6 +34,9 @@ def _p():
     d.add_argument("target", metavar="FILE|NAME")
     s = cmd("show", "the live state: a topology's namespaces, or with no argument every namespace", file=False)
     s.add_argument("target", nargs="?", metavar="FILE|NAME")
+    s.add_argument("--netns", action="append", metavar="NS", help="only this namespace (repeatable; 'host' "
+                   "for vnet's own)")
+    s.add_argument("--kind", action="append", metavar="KIND", help="only devices of this kind (repeatable)")
     e = cmd("export", "the live state as a topology file that apply accepts: what a topology owns, "
             "or with no argument every namespace", file=False)
     e.add_argument("target", nargs="?", metavar="FILE|NAME")
@@ -437,20 +440,22 @@ def cmd_destroy(args):
          lambda: print(f"{name}: destroyed ({', '.join(removed) or 'nothing left'})"))
 
 
-def _live(target):
+def _live(target, routes=False, namespaces=None):
     """(devices, state, topology, record) for show: a topology's namespaces,
-    or with no target every namespace (topology and record None)."""
+    or with no target every namespace (or ``namespaces``; topology and
+    record None); with ``routes``, the routes of all of them too."""
     from .kernel import netns
     from .kernel.observe import observe
     from .kernel.session import Kernel
     if target is None:
+        names = namespaces or [None] + netns.list_names()
         with Kernel() as k:
-            st = observe(k, [None] + netns.list_names())
+            st = observe(k, names, routes_in=names if routes else ())
         return list(st.devices()), st, None, None
     t, rec = _applied(target)
     from . import observe as obs_topo
     with Kernel() as k:
-        st = obs_topo(k, t, rec)
+        st = obs_topo(k, t, rec, all_routes=routes)
     declared = set(t.by_key())
     nss = set(t.namespaces) | set(rec.namespaces)
     devs = [d for d in st.devices() if d.netns in nss or d.key in declared or rec.owns_device(d)]
@@ -458,12 +463,61 @@ def _live(target):
 
 
 def cmd_show(args):
-    from .render.show import COLUMNS, device_dict, rows
-    devs, _st, _t, _rec = _live(args.target)
-    def human():
-        from .render.table import print_table
-        print_table(f"vnet show {args.target or '(all namespaces)'}", COLUMNS, rows(devs))
-    _out(args, {"devices": [device_dict(d) for d in devs]}, human)
+    """The devices (routes, sysctls) of a topology or of the machine, as
+    iproute2 says them; --netns and --kind keep some."""
+    from .render import show
+    keep = None if not args.netns else list(dict.fromkeys(None if n == "host" else n for n in args.netns))
+    if keep and args.target is None:
+        _known_namespaces(keep, _existing_namespaces(), "this machine has no")
+    devs, st, t, rec = _live(args.target, routes=True, namespaces=keep and [None] + [n for n in keep if n])
+    if args.target is not None:
+        nss = list(dict.fromkeys([None, *t.namespaces, *rec.namespaces]))
+        if keep:
+            _known_namespaces(keep, nss, f"topology {t.name!r} has no")
+        # the host's routes: only those the topology declares
+        declared = {show.dst_word(str(r.to)) for r in t.routes if r.netns is None} \
+            | {show.dst_word(r[1]) for r in rec.routes if r[0] is None}
+        route_list = [r for r in show.routes(st, nss) if r["netns"] is not None or r["dst"] in declared]
+        sysctl_list = show.sysctls(st)
+    else:
+        route_list, sysctl_list = show.routes(st, [ns for ns in st.namespaces]), []
+    if keep:
+        devs = [d for d in devs if d.netns in keep]
+        route_list = [r for r in route_list if r["netns"] in keep]
+        sysctl_list = [s for s in sysctl_list if s["netns"] in keep]
+    if args.kind:
+        _known_kinds(args.kind, devs)
+        among, devs = devs, [d for d in devs if d.kind_name in args.kind]
+        shown = {(d.netns, d.name) for d in devs}
+        route_list = [r for r in route_list if (r["netns"], r["dev"]) in shown]
+    else:
+        among = devs
+    data = {"devices": [show.device_dict(d) for d in devs], "routes": route_list, "sysctls": sysctl_list}
+    title = f"vnet show {args.target or '(all namespaces)'}"
+    _out(args, data, lambda: show.print_show(title, devs, among, route_list, sysctl_list))
+
+
+def _existing_namespaces():
+    from .kernel import netns
+    return [None] + netns.list_names()
+
+
+def _known_namespaces(asked, known, what):
+    """Each of ``asked`` is among ``known``, or exit 1 naming it."""
+    unknown = [n for n in asked if n not in known]
+    if unknown:
+        names = ", ".join(n or "host" for n in known)
+        raise VnetError(f"{what} namespace {', '.join(map(repr, unknown))} (namespaces: {names})")
+
+
+def _known_kinds(asked, devs):
+    """Each --kind is a kind vnet knows (or one a device shown has), or exit 2 listing them."""
+    from .errors import UnknownKind
+    from .kinds import BY_NAME
+    kinds = sorted(set(BY_NAME) | {"loopback", "device"} | {d.kind_name for d in devs})
+    unknown = [k for k in asked if k not in kinds]
+    if unknown:
+        raise UnknownKind(f"no kind {', '.join(map(repr, unknown))} (kinds: {', '.join(kinds)})")
 
 
 def cmd_export(args):

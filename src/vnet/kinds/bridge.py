@@ -55,6 +55,9 @@ class Bridge(Kind):
     port_rx_handler = "bridge port"
     port_layers = frozenset({"ether"})   # br_add_if: EINVAL for lo or a non-Ethernet device
     _CENTI = ("ageing_time", "forward_delay")
+    show_words = {"forward_delay": ("forward_delay", "centi"), "ageing_time": ("ageing_time", "centi"),
+                  "stp": ("stp_state", "01"), "priority": ("priority", "value"),
+                  "vlan_filtering": ("vlan_filtering", "01")}
 
     port_options = {"vlans": VLANS,
                     "hairpin": Bool("send frames back out of the port they came in on (reflective relay: "
@@ -85,8 +88,8 @@ class Bridge(Kind):
         return (None if vlans is None else sorted((vid, v["pvid"], v["untagged"]) for v in vlans for vid in _vids(v["vid"])),
                 bool(port_options.get("hairpin")))
 
-    def port_label(self, port):
-        """A port's VLANs as runs (``VLAN 10 pvid untagged, 100-103``), and hairpin."""
+    def _runs(self, port):
+        """A port's VLANs as runs [first, last, pvid, untagged], and its hairpin."""
         vlans, hairpin = self.port_state(port)
         runs = []
         for vid, pvid, untagged in vlans or []:
@@ -94,9 +97,21 @@ class Bridge(Kind):
                 runs[-1][1] = vid
             else:
                 runs.append([vid, vid, pvid, untagged])
+        return runs, hairpin
+
+    def port_label(self, port):
+        """A port's VLANs as runs (``VLAN 10 pvid untagged, 100-103``), and hairpin."""
+        runs, hairpin = self._runs(port)
         parts = [(f"{a}" if a == b else f"{a}-{b}") + " pvid" * p + " untagged" * u for a, b, p, u in runs]
         text = ("VLAN " + ", ".join(parts)) if parts else ""
         return ", ".join(x for x in (text, "hairpin" if hairpin else "") if x)
+
+    def show_port(self, port):
+        """`hairpin on` as `ip -d link show` says it of a bridge_slave; the
+        VLANs as `bridge vlan show` does, one line per run."""
+        runs, hairpin = self._runs(port)
+        return (["hairpin on"] if hairpin else [],
+                [f"vlan {a if a == b else f'{a}-{b}'}" + " PVID" * p + " Egress Untagged" * u for a, b, p, u in runs])
 
     def observe_ports(self, ports, dumps):
         from ..kernel import netlink as nl
