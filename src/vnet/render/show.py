@@ -40,10 +40,11 @@ def _plain(v, own_ns):
 
 def state(d):
     """The state as `ip link` shows it: the kernel's operstate, and
-    NO-CARRIER for a device that is up without a carrier (a TAP no process
-    holds)."""
+    NO-CARRIER for a device that is up but not running (IFF_RUNNING is an
+    operstate UP or UNKNOWN): a TAP no process holds, a bridge without a
+    forwarding port."""
     text = d.operstate or ("UP" if d.up else "DOWN")
-    return f"{text} (NO-CARRIER)" if d.up and d.carrier is False else text
+    return f"{text} (NO-CARRIER)" if d.up and text not in ("UP", "UNKNOWN") else text
 
 
 def rows(devices, among=None):
