@@ -468,56 +468,13 @@ def cmd_show(args):
     from .render import show
     keep = None if not args.netns else list(dict.fromkeys(None if n == "host" else n for n in args.netns))
     if keep and args.target is None:
-        _known_namespaces(keep, _existing_namespaces(), "this machine has no")
+        from .kernel import netns
+        show.known_namespaces(keep, [None] + netns.list_names(), "this machine has no")
     devs, st, t, rec = _live(args.target, routes=True, namespaces=keep and [None] + [n for n in keep if n])
-    if args.target is not None:
-        nss = list(dict.fromkeys([None, *t.namespaces, *rec.namespaces]))
-        if keep:
-            _known_namespaces(keep, nss, f"topology {t.name!r} has no")
-        # the host's routes: only those the topology declares
-        declared = {show.dst_word(str(r.to)) for r in t.routes if r.netns is None} \
-            | {show.dst_word(r[1]) for r in rec.routes if r[0] is None}
-        route_list = [r for r in show.routes(st, nss) if r["netns"] is not None or r["dst"] in declared]
-        sysctl_list = show.sysctls(st)
-    else:
-        route_list, sysctl_list = show.routes(st, [ns for ns in st.namespaces]), []
-    if keep:
-        devs = [d for d in devs if d.netns in keep]
-        route_list = [r for r in route_list if r["netns"] in keep]
-        sysctl_list = [s for s in sysctl_list if s["netns"] in keep]
-    if args.kind:
-        _known_kinds(args.kind, devs)
-        among, devs = devs, [d for d in devs if d.kind_name in args.kind]
-        shown = {(d.netns, d.name) for d in devs}
-        route_list = [r for r in route_list if (r["netns"], r["dev"]) in shown]
-    else:
-        among = devs
-    data = {"devices": [show.device_dict(d) for d in devs], "routes": route_list, "sysctls": sysctl_list}
+    v = show.view(devs, st, t, rec, keep, args.kind)
     title = f"vnet show {args.target or '(all namespaces)'}"
-    _out(args, data, lambda: show.print_show(title, devs, among, route_list, sysctl_list))
-
-
-def _existing_namespaces():
-    from .kernel import netns
-    return [None] + netns.list_names()
-
-
-def _known_namespaces(asked, known, what):
-    """Each of ``asked`` is among ``known``, or exit 1 naming it."""
-    unknown = [n for n in asked if n not in known]
-    if unknown:
-        names = ", ".join(n or "host" for n in known)
-        raise VnetError(f"{what} namespace {', '.join(map(repr, unknown))} (namespaces: {names})")
-
-
-def _known_kinds(asked, devs):
-    """Each --kind is a kind vnet knows (or one a device shown has), or exit 2 listing them."""
-    from .errors import UnknownKind
-    from .kinds import BY_NAME
-    kinds = sorted(set(BY_NAME) | {"loopback", "device"} | {d.kind_name for d in devs})
-    unknown = [k for k in asked if k not in kinds]
-    if unknown:
-        raise UnknownKind(f"no kind {', '.join(map(repr, unknown))} (kinds: {', '.join(kinds)})")
+    _out(args, {k: v[k] for k in ("devices", "routes", "sysctls")},
+         lambda: show.print_show(title, v["shown"], devs, v["routes"], v["sysctls"]))
 
 
 def cmd_export(args):

@@ -1,5 +1,6 @@
 """`vnet show`: the live state as iproute2 says it, as rows (and as JSON).
 What a kind prints, and how, is the kind's (``Kind.show_details``...)."""
+from ..errors import UnknownKind, VnetError
 
 
 def rel(key, own_ns):
@@ -122,3 +123,51 @@ def print_show(title, devices, among, route_list, sysctl_list):
         print()
         print_table("sysctls", ("netns", "key", "value"),
                     [(x["netns"] or "host", x["key"], x["value"]) for x in sysctl_list])
+
+
+# ---- what is shown ------------------------------------------------------------
+
+def view(devs, st, topo, rec, netns=None, kinds=None):
+    """What `vnet show` shows of observed ``devs`` (State ``st``; ``topo`` and
+    ``rec`` None for the whole machine), kept to the namespaces ``netns``
+    (None: vnet's own) and ``kinds`` when given: {"devices": [dict],
+    "shown": [Device], "routes": [route_dict], "sysctls": [...]}. A
+    topology's routes are those of its own namespaces and the host routes it
+    declares; a route of a device --kind leaves out is left out too."""
+    if topo is not None:
+        nss = list(dict.fromkeys([None, *topo.namespaces, *rec.namespaces]))
+        if netns:
+            known_namespaces(netns, nss, f"topology {topo.name!r} has no")
+        declared = {dst_word(str(r.to)) for r in topo.routes if r.netns is None} \
+            | {dst_word(r[1]) for r in rec.routes if r[0] is None}
+        route_list = [r for r in routes(st, nss) if r["netns"] is not None or r["dst"] in declared]
+        sysctl_list = sysctls(st)
+    else:
+        route_list, sysctl_list = routes(st, list(st.namespaces)), []
+    if netns:
+        devs = [d for d in devs if d.netns in netns]
+        route_list = [r for r in route_list if r["netns"] in netns]
+        sysctl_list = [s for s in sysctl_list if s["netns"] in netns]
+    if kinds:
+        known_kinds(kinds, devs)
+        devs = [d for d in devs if d.kind_name in kinds]
+        keys = {d.key for d in devs}
+        route_list = [r for r in route_list if (r["netns"], r["dev"]) in keys]
+    return {"devices": [device_dict(d) for d in devs], "shown": devs, "routes": route_list, "sysctls": sysctl_list}
+
+
+def known_namespaces(asked, known, what):
+    """Each of ``asked`` is among ``known``, or exit 1 naming it."""
+    unknown = [n for n in asked if n not in known]
+    if unknown:
+        names = ", ".join(n or "host" for n in known)
+        raise VnetError(f"{what} namespace {', '.join(map(repr, unknown))} (namespaces: {names})")
+
+
+def known_kinds(asked, devs):
+    """Each of ``asked`` is a kind vnet knows (or one of a device observed), or exit 2 listing them."""
+    from ..kinds import BY_NAME
+    kinds = sorted(set(BY_NAME) | {"loopback", "device"} | {d.kind_name for d in devs})
+    unknown = [k for k in asked if k not in kinds]
+    if unknown:
+        raise UnknownKind(f"no kind {', '.join(map(repr, unknown))} (kinds: {', '.join(kinds)})")
