@@ -7,7 +7,9 @@ only ever talks to that surface, never to a kind by name.
   ``inplace`` (options the kernel changes in place; others force a re-create);
 - ``netlink``: the IFLA_INFO_DATA table, option -> (attribute id, codec); the
   codec encodes and decodes it both ways;
-- ``iproute2``: the equivalent `ip link add` arguments.
+- ``iproute2``: the equivalent `ip link add` arguments;
+- ``show_words`` (and ``show_details``, ``show_nested``, ``show_port``): how
+  `vnet show` writes an observed device, in `ip -d link show`'s words.
 """
 from ..kernel import netlink as nl
 from ..kernel import rtnl
