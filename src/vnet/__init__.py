@@ -27,14 +27,15 @@ def _topology_namespaces(topo, rec):
                                        + [k[0] for k in rec.devices]))
 
 
-def observe(k, topo, rec, only=None, known=None):
+def observe(k, topo, rec, only=None, known=None, all_routes=False):
     """The live state of every namespace the topology or its record names
-    (with ``only`` and ``known``: of those in ``only``, the rest as known)."""
+    (with ``only`` and ``known``: of those in ``only``, the rest as known;
+    with ``all_routes``, the routes of all of them, for show)."""
     from .kernel.observe import observe as _observe
     nss = _topology_namespaces(topo, rec)
     if only is not None:
         nss = [ns for ns in nss if ns in only]
-    routes_in = [r.netns for r in topo.routes] + [r[0] for r in rec.routes]
+    routes_in = [r.netns for r in topo.routes] + [r[0] for r in rec.routes] + (nss if all_routes else [])
     sysctls = [(s.netns, s.key) for s in topo.sysctls] + list(rec.sysctls)
     return _observe(k, nss, routes_in, sysctls, known=known)
 

@@ -64,6 +64,9 @@ def _p():
         "matches (ok, missing: N recorded objects gone, drifted: N changes apply would make)", file=False)
     s = cmd("show", "the live state: a topology's namespaces, or with no argument every namespace", file=False)
     s.add_argument("target", nargs="?", metavar="FILE|NAME")
+    s.add_argument("--netns", action="append", metavar="NS", help="only this namespace (repeatable; 'host' "
+                   "for vnet's own)")
+    s.add_argument("--kind", action="append", metavar="KIND", help="only devices of this kind (repeatable)")
     e = cmd("export", "the live state as a topology file that apply accepts: what a topology owns, "
             "or with no argument every namespace", file=False)
     e.add_argument("target", nargs="?", metavar="FILE|NAME")
@@ -666,20 +669,22 @@ def _health_of(rec):
     return {"status": "ok", "count": 0, "detail": None}
 
 
-def _live(target):
+def _live(target, routes=False, namespaces=None):
     """(devices, state, topology, record) for show: a topology's namespaces,
-    or with no target every namespace (topology and record None)."""
+    or with no target every namespace (or ``namespaces``; topology and
+    record None); with ``routes``, the routes of all of them too."""
     from .kernel import netns
     from .kernel.observe import observe
     from .kernel.session import Kernel
     if target is None:
+        names = namespaces or [None] + netns.list_names()
         with Kernel() as k:
-            st = observe(k, [None] + netns.list_names())
+            st = observe(k, names, routes_in=names if routes else ())
         return list(st.devices()), st, None, None
     t, rec = _applied(target)
     from . import observe as obs_topo
     with Kernel() as k:
-        st = obs_topo(k, t, rec)
+        st = obs_topo(k, t, rec, all_routes=routes)
     declared = set(t.by_key())
     nss = set(t.namespaces) | set(rec.namespaces)
     devs = [d for d in st.devices() if d.netns in nss or d.key in declared or rec.owns_device(d)]
@@ -687,12 +692,18 @@ def _live(target):
 
 
 def cmd_show(args):
-    from .render.show import COLUMNS, device_dict, rows
-    devs, _st, _t, _rec = _live(args.target)
-    def human():
-        from .render.table import print_table
-        print_table(f"vnet show {args.target or '(all namespaces)'}", COLUMNS, rows(devs))
-    _out(args, {"devices": [device_dict(d) for d in devs]}, human)
+    """The devices (routes, sysctls) of a topology or of the machine, as
+    iproute2 says them; --netns and --kind keep some."""
+    from .render import show
+    keep = None if not args.netns else list(dict.fromkeys(None if n == "host" else n for n in args.netns))
+    if keep and args.target is None:
+        from .kernel import netns
+        show.known_namespaces(keep, [None] + netns.list_names(), "this machine has no")
+    devs, st, t, rec = _live(args.target, routes=True, namespaces=keep and [None] + [n for n in keep if n])
+    v = show.view(devs, st, t, rec, keep, args.kind)
+    title = f"vnet show {args.target or '(all namespaces)'}"
+    _out(args, {k: v[k] for k in ("devices", "routes", "sysctls")},
+         lambda: show.print_show(title, v["shown"], devs, v["routes"], v["sysctls"]))
 
 
 def cmd_export(args):

@@ -79,6 +79,13 @@ class NotApplied(VnetError):
     exit_code = 1
 
 
+class UnknownKind(VnetError):
+    """A kind name given on the command line (`vnet show --kind`) that vnet
+    does not know: the same mistake as an unknown kind in a file."""
+
+    exit_code = 2
+
+
 class NotPermitted(VnetError):
     """The kernel (or the file system) refused vnet for want of privilege:
     vnet changes devices and enters namespaces, which needs root."""

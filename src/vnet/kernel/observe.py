@@ -6,11 +6,14 @@ from . import netlink, netns, rtnl, sysctl
 
 class Device(Struct):
     """An observed device, with its references resolved to (namespace, name).
-    ``kind`` is the kind module, or None for devices vnet has no kind for."""
+    ``kind`` is the kind module, or None for devices vnet has no kind for.
+    ``up`` is the admin state (what plan and verify compare); ``operstate``
+    (as `ip link` names it: UP, DOWN, UNKNOWN, LOWERLAYERDOWN...) and
+    ``carrier`` are what the kernel reports of the link, for show."""
     _fields = (("netns", REQUIRED), ("name", REQUIRED), ("ifindex", REQUIRED), ("kernel_kind", None),
                ("kind", None), ("up", True), ("mtu", None), ("mac", None), ("group", 0), ("loopback", False),
                ("master", None), ("peer", None), ("addresses", list), ("options", dict), ("extra", dict),
-               ("port", dict), ("secondary", list))
+               ("port", dict), ("secondary", list), ("operstate", None), ("carrier", None))
 
     @property
     def key(self):
@@ -177,7 +180,7 @@ def observe(k, namespaces, routes_in=(), sysctls=(), known=None):
         for ln in links:
             kind = identify(ln) or (recognize(ln, dumps) if ln.kind is None else None)
             d = Device(ns, ln.name, ln.ifindex, ln.kind, kind, ln.up, ln.mtu, ln.mac, ln.group,
-                       loopback=bool(ln.flags & rtnl.IFF_LOOPBACK))
+                       loopback=bool(ln.flags & rtnl.IFF_LOOPBACK), operstate=ln.operstate, carrier=ln.carrier)
             if ln.master:
                 d.master = (ns, by_index[ns][ln.master].name) if ln.master in by_index[ns] else (ns, f"if{ln.master}")
             if kind is not None:

@@ -14,6 +14,9 @@ RTM_NEWNSID, RTM_GETNSID = 88, 90
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
 IFLA_LINKINFO, IFLA_NET_NS_PID, IFLA_IFALIAS, IFLA_GROUP, IFLA_NET_NS_FD = 18, 19, 20, 27, 28
 IFLA_EXT_MASK, IFLA_LINK_NETNSID, IFLA_TARGET_NETNSID = 29, 37, 46
+IFLA_OPERSTATE, IFLA_CARRIER = 16, 33
+# IF_OPER_* (RFC 2863), named as `ip link` prints them
+OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
 IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS = 1, 2, 8
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE = 1, 4, 5, 6, 7, 15
@@ -44,7 +47,7 @@ def ifinfo(index=0, flags=0, change=0, family=0):
 class Link:
     """One observed link: the generic fields decoded, kind data kept raw."""
     __slots__ = ("ifindex", "name", "flags", "mtu", "mac", "master", "link", "link_nsid",
-                 "group", "kind", "data", "slave_kind", "slave_data")
+                 "group", "kind", "data", "slave_kind", "slave_data", "operstate", "carrier")
 
     @property
     def up(self):
@@ -63,6 +66,9 @@ def decode_link(body):
     ln.link = nl.get_u32(a[IFLA_LINK]) if IFLA_LINK in a else 0
     ln.link_nsid = nl.get_s32(a[IFLA_LINK_NETNSID]) if IFLA_LINK_NETNSID in a else None
     ln.group = nl.get_u32(a[IFLA_GROUP]) if IFLA_GROUP in a else 0
+    op = a[IFLA_OPERSTATE][0] if IFLA_OPERSTATE in a else 0
+    ln.operstate = OPERSTATES[op] if op < len(OPERSTATES) else OPERSTATES[0]
+    ln.carrier = bool(a[IFLA_CARRIER][0]) if IFLA_CARRIER in a else None
     ln.kind, ln.data, ln.slave_kind, ln.slave_data = None, None, None, None
     if IFLA_LINKINFO in a:
         li = nl.parse(a[IFLA_LINKINFO])
@@ -78,7 +84,7 @@ def decode_link(body):
 
 
 _LINK_ATTRS = frozenset({IFLA_IFNAME, IFLA_MTU, IFLA_ADDRESS, IFLA_MASTER, IFLA_LINK, IFLA_LINK_NETNSID,
-                         IFLA_GROUP, IFLA_LINKINFO})
+                         IFLA_GROUP, IFLA_LINKINFO, IFLA_OPERSTATE, IFLA_CARRIER})
 
 
 RTEXT_FILTER_SKIP_STATS = 1 << 3

@@ -7,7 +7,9 @@ only ever talks to that surface, never to a kind by name.
   ``inplace`` (options the kernel changes in place; others force a re-create);
 - ``netlink``: the IFLA_INFO_DATA table, option -> (attribute id, codec); the
   codec encodes and decodes it both ways;
-- ``iproute2``: the equivalent `ip link add` arguments.
+- ``iproute2``: the equivalent `ip link add` arguments;
+- ``show_words`` (and ``show_details``, ``show_nested``, ``show_port``): how
+  `vnet show` writes an observed device, in `ip -d link show`'s words.
 """
 from ..kernel import netlink as nl
 from ..kernel import rtnl
@@ -204,6 +206,39 @@ class Kind:
         """Facts for `vnet show` that are not options (e.g. /dev/tapN)."""
         return {}
 
+    # ---- `vnet show`: the words of `ip -d link show` ----------------------
+    # option -> (iproute2's word, format): how `ip -d link show` prints it,
+    # in its order; a format is a SHOW_FORMATS name or a function (word, value) -> text
+    show_words = {}
+
+    def show_details(self, dev, ref):
+        """`ip -d link show`'s words for the observed Device ``dev``
+        (["mode bridge", "id 100", ...]); ``ref((ns, name))`` names a
+        referenced device. Options without a word come last, as `opt value`;
+        facts of ``dev.extra`` come through ``show_extra``."""
+        out = []
+        for opt, (word, fmt) in self.show_words.items():
+            v = dev.options.get(opt)
+            if v is not None:
+                out.append((SHOW_FORMATS.get(fmt) or fmt)(word, ref(v) if isinstance(v, tuple) else v))
+        for opt, v in dev.options.items():
+            if opt not in self.show_words and v is not None and not isinstance(v, (list, dict)):
+                out.append(show_value(opt, ref(v) if isinstance(v, tuple) else v))
+        return [w for w in out + self.show_extra(dev.extra, ref) if w]
+
+    def show_extra(self, extra, ref):
+        """Words for the facts of ``observed_extra`` (scalars as `key value`)."""
+        return [show_value(k, v) for k, v in extra.items() if v is not None and not isinstance(v, (list, dict))]
+
+    def show_nested(self, dev, ref):
+        """Lines of their own under the device's row (SAs, FDB entries)."""
+        return []
+
+    def show_port(self, port):
+        """(words, lines) for a port of a device of this kind, from the
+        port's observed ``port`` options (a bridge port's VLANs)."""
+        return [], []
+
     # ---- diagrams (`vnet diagram`) ------------------------------------
     shape = "box"           # the Graphviz node shape of this kind
     colour = "#eeeeee"      # its fill colour
@@ -228,6 +263,29 @@ class Kind:
     def processes(self, dev, live):
         """Processes on the device's other side, as labels (a TUN's reader)."""
         return []
+
+
+def show_value(word, v):
+    """`word value` as iproute2 writes it: a boolean as on/off."""
+    return f"{word} {'on' if v else 'off'}" if isinstance(v, bool) else f"{word} {v}"
+
+
+SHOW_FORMATS = {
+    "value": show_value,
+    "01": lambda w, v: f"{w} {int(v)}",                      # bridge's stp_state 0
+    "flag": lambda w, v: w if v else f"no{w}",               # vxlan's learning / nolearning
+    "ifset": lambda w, v: w if v else "",                    # tun's multi_queue
+    "word": lambda w, v: str(v),                             # the value alone (ipvlan's bridge)
+    "centi": lambda w, v: f"{w} {round(v * 100)}",           # seconds, printed in 1/100 s
+    "skip": lambda w, v: "",                                 # shown otherwise, by the kind's own code
+}
+
+
+def tap_words(extra):
+    """`vnet show`'s words for a macvtap's or ipvtap's /dev node (from ``tap_device``)."""
+    if "tap_devnum" not in extra:
+        return []
+    return [extra.get("tap_device") or extra.get("tap_hint") or ""]
 
 
 def tap_device(link, dumps):

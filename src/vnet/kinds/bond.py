@@ -72,6 +72,13 @@ class Bond(Kind):
     inplace = frozenset(options) - {"mode", "fail_over_mac", "ad_actor_sys_prio", "ad_user_port_key",
                                     "ad_actor_system"}
     late_options = frozenset({"primary"})   # names a port, which joins after the bond exists
+    show_words = {"mode": ("mode", "value"), "miimon": ("miimon", "value"), "updelay": ("updelay", "value"),
+                  "downdelay": ("downdelay", "value"), "primary": ("primary", "value"),
+                  "xmit_hash_policy": ("xmit_hash_policy", "value"), "lacp_rate": ("lacp_rate", "value"),
+                  "ad_select": ("ad_select", "value"), "min_links": ("min_links", "value")}
+
+    def show_extra(self, extra, ref):
+        return [f"active_slave {extra['active_port']}"] if extra.get("active_port") else []
 
     def check(self, iface, problems, path):
         o = iface.options

@@ -111,6 +111,14 @@ class Bridge(Kind):
     _BOOLS = ("stp", "vlan_filtering", "mcast_snooping", "mcast_querier")
     # what needs CONFIG_BRIDGE_VLAN_FILTERING (a kernel without it ignores them, and shows none)
     _VLAN_OPTIONS = ("vlan_filtering", "vlan_protocol", "vlan_default_pvid")
+    show_words = {"forward_delay": ("forward_delay", "centi"), "hello_time": ("hello_time", "centi"),
+                  "max_age": ("max_age", "centi"), "ageing_time": ("ageing_time", "centi"),
+                  "stp": ("stp_state", "01"), "priority": ("priority", "value"),
+                  "vlan_filtering": ("vlan_filtering", "01"), "vlan_protocol": ("vlan_protocol", "value"),
+                  "vlan_default_pvid": ("vlan_default_pvid", "value"),
+                  "group_fwd_mask": ("group_fwd_mask", lambda w, v: f"{w} {v:#x}"),
+                  "mcast_snooping": ("mcast_snooping", "01"), "mcast_querier": ("mcast_querier", "01"),
+                  "vlans": ("vlans", "skip")}
 
     port_options = _port_fields()
 
@@ -148,24 +156,43 @@ class Bridge(Kind):
                 out[k] = _PORT_DEFAULTS.get(k) if v is None else v
         return out
 
-    def port_label(self, port):
-        """A port's VLANs as runs (``VLAN 10 pvid untagged, 100-103``), and
-        the options set off their defaults (hairpin, isolated, no learning...)."""
-        state = self.port_state(port)
+    def _runs(self, state):
+        """A port's VLANs (``port_state``'s) as runs [first, last, pvid, untagged]."""
         runs = []
         for vid, pvid, untagged in state.get("vlans") or []:
             if runs and runs[-1][1] == vid - 1 and tuple(runs[-1][2:]) == (pvid, untagged):
                 runs[-1][1] = vid
             else:
                 runs.append([vid, vid, pvid, untagged])
-        parts = [(f"{a}" if a == b else f"{a}-{b}") + " pvid" * p + " untagged" * u for a, b, p, u in runs]
-        words = ["VLAN " + ", ".join(parts)] if parts else []
+        return runs
+
+    def _off_default(self, state):
+        """(option, value, iproute2 word) of the port options set off their defaults."""
         for k, v in state.items():
             if k in PORT_FLAGS and v != PORT_FLAGS[k][1]:
-                words.append(k if v else f"no {k}")
+                yield k, v, PORT_FLAGS[k][2]
             elif k in PORT_NUMBERS and v is not None and v != PORT_NUMBERS[k][2]:
-                words.append(f"{k} {v}")
+                yield k, v, k
+
+    def port_label(self, port):
+        """A port's VLANs as runs (``VLAN 10 pvid untagged, 100-103``), and
+        the options set off their defaults (hairpin, isolated, no learning...)."""
+        state = self.port_state(port)
+        parts = [(f"{a}" if a == b else f"{a}-{b}") + " pvid" * p + " untagged" * u for a, b, p, u in self._runs(state)]
+        words = ["VLAN " + ", ".join(parts)] if parts else []
+        for k, v, _w in self._off_default(state):
+            words.append((k if v else f"no {k}") if isinstance(v, bool) else f"{k} {v}")
         return ", ".join(words)
+
+    def show_port(self, port):
+        """The options off their defaults as `ip -d link show` says them of a
+        bridge_slave (`hairpin on`, `learning off`, `cost 10`); the VLANs as
+        `bridge vlan show` does, one line per run."""
+        state = self.port_state(port)
+        words = [f"{w} {'on' if v else 'off'}" if isinstance(v, bool) else f"{w} {v}"
+                 for _k, v, w in self._off_default(state)]
+        return (words, [f"vlan {a if a == b else f'{a}-{b}'}" + " PVID" * p + " Egress Untagged" * u
+                        for a, b, p, u in self._runs(state)])
 
     def observe_ports(self, ports, dumps):
         raw = {ln.ifindex: ln for ln in dumps.links}

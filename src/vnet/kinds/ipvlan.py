@@ -2,7 +2,7 @@
 address (l2), or routed (l3, l3s) (Figures 16-18)."""
 from ..kernel import netlink as nl
 from ..spec.fields import Enum, RefField
-from .base import Kind, tap_device
+from .base import Kind, tap_device, tap_words
 
 IFLA_IPVLAN_MODE, IFLA_IPVLAN_FLAGS = 1, 2
 MODES = {"l2": 0, "l3": 1, "l3s": 2}
@@ -23,6 +23,10 @@ class Ipvlan(Kind):
     lower_layers = frozenset({"ether"})   # ipvlan_port_create: EINVAL for lo or a non-Ethernet device
     dies_with_link = True
     inplace = frozenset({"mode", "flags"})
+    show_words = {"link": ("link", "value"), "mode": ("mode", "value"), "flags": ("flags", "word")}
+
+    def show_extra(self, extra, ref):
+        return tap_words(extra)   # an ipvtap's /dev/tapN
 
     def __init__(self, name, doc):
         self.name = self.kernel_kind = name

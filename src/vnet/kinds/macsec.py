@@ -96,6 +96,29 @@ class Macsec(Kind):
     inplace = frozenset({"window", "encrypt", "protect", "send_sci", "end_station", "scb",
                          "replay_protect", "validate", "tx", "rx"})
 
+    # `ip -d link show`'s words and order; the port is within the sci
+    show_words = {"link": ("link", "value"), "sci": ("sci", "value"), "port": ("", "skip"),
+                  "protect": ("protect", "value"), "cipher": ("cipher", lambda w, v: f"{w} {v.upper()}"),
+                  "icv_len": ("icvlen", "value"), "encrypt": ("encrypt", "value"), "send_sci": ("send_sci", "value"),
+                  "end_station": ("end_station", "value"), "scb": ("scb", "value"),
+                  "replay_protect": ("replay", "value"), "window": ("window", "value"),
+                  "validate": ("validate", "value"), "tx": ("encodingsa", lambda w, v: f"{w} {v['an']}"),
+                  "rx": ("", "skip")}
+
+    def show_extra(self, extra, ref):
+        return []   # the SAs: lines of their own, from the options
+
+    def show_nested(self, dev, ref):
+        """The SAs as `ip macsec add` spells them, the key masked."""
+        def sa(s):
+            return (f"sa {s['an']} pn {s.get('pn')} {'on' if s.get('active', True) else 'off'} "
+                    f"key {s.get('key_id')} {MASKED}")
+        tx = dev.options.get("tx")
+        out = [f"tx {sa(tx)}"] + [f"tx {o}" for o in tx.get("others") or []] if tx else []
+        for ch in dev.options.get("rx") or []:
+            out += [f"rx sci {ch['sci']} {sa(s)}" for s in ch.get("sas") or []] or [f"rx sci {ch['sci']}"]
+        return out
+
     # ---- spec ----------------------------------------------------------------
     def check(self, iface, problems, path):
         o = iface.options

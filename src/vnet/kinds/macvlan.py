@@ -2,7 +2,7 @@
 (Figures 11-15, 19). Five modes, differing in who may talk to whom."""
 from ..kernel import netlink as nl
 from ..spec.fields import Bool, Enum, Int, ListOf, MAC, RefField
-from .base import Kind, tap_device
+from .base import Kind, tap_device, tap_words
 
 IFLA_MACVLAN_MODE, IFLA_MACVLAN_MACADDR_MODE, IFLA_MACVLAN_MACADDR = 1, 3, 4
 IFLA_MACVLAN_MACADDR_DATA, IFLA_MACVLAN_MACADDR_COUNT = 5, 6
@@ -30,6 +30,12 @@ class Macvlan(Kind):
     lower_layers = frozenset({"ether"})   # macvlan_port_create: EINVAL for lo or a non-Ethernet device
     dies_with_link = True
     inplace = frozenset({"mode", "source_macs", "nopromisc", "bcqueuelen"})
+    show_words = {"link": ("link", "value"), "mode": ("mode", "value"),
+                  "source_macs": ("remotes", lambda w, v: f"{w} ({len(v)}) {' '.join(v)}" if v else ""),
+                  "nopromisc": ("nopromisc", "ifset"), "bcqueuelen": ("bcqueuelen", "value")}
+
+    def show_extra(self, extra, ref):
+        return tap_words(extra)   # a macvtap's /dev/tapN
 
     def __init__(self, name, doc):
         self.name = self.kernel_kind = name

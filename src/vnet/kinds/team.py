@@ -226,6 +226,10 @@ class Team(Kind):
         if daemon.alive(pidfile, "teamd") is None:
             opts["runner"] = DEAD   # a dead teamd: the team is re-created, teamd started again
 
+    def show_extra(self, extra, ref):
+        """The active port (teamd's mode is the runner, shown as an option)."""
+        return [f"active_port {extra['active_port']}"] if extra.get("active_port") else []
+
     def observed_extra(self, link, resolve, dumps):
         try:
             mode, active = genl.state(dumps.k.genl(dumps.ns, genl.FAMILY), link.ifindex)

@@ -40,6 +40,26 @@ class TunTap(Kind):
     netlink = {"owner": (IFLA_TUN_OWNER, "u32"), "group": (IFLA_TUN_GROUP, "u32"),
                "multi_queue": (IFLA_TUN_MULTI_QUEUE, "bool8"), "vnet_hdr": (IFLA_TUN_VNET_HDR, "bool8")}
 
+    # `ip -d link show`: tun type tap pi off vnet_hdr on multi_queue ... user NAME group NAME
+    show_words = {"vnet_hdr": ("vnet_hdr", "value"), "multi_queue": ("multi_queue", "ifset"),
+                  "owner": ("user", lambda w, v: f"{w} {_user(v)}"), "group": ("group", lambda w, v: f"{w} {_group(v)}")}
+
+    def show_extra(self, extra, ref):
+        return []   # the tunnel's counters: lines of their own
+
+    def show_nested(self, dev, ref):
+        """The tunnel vnet runs for the device, and its counters."""
+        t = dev.options.get("tunnel")
+        if not t:
+            return []
+        if "state" in t:
+            return [f"tunnel: {t['state']}"]
+        out = ["vnet tunnel " + " ".join(f"{k} {v}" for k, v in t.items() if v is not None and not isinstance(v, (dict, list)))]
+        counters = dev.extra.get("tunnel_counters")
+        if counters:
+            out.append("counters " + " ".join(f"{k} {v}" for k, v in _flat(counters)))
+        return out
+
     def __init__(self, name, type_id, doc):
         self.name, self.type_id, self.doc = name, type_id, doc
 
@@ -310,3 +330,29 @@ TAP = TunTap("tap", 2, "a layer-2 device whose other end is a process reading Et
 TAP.max_mtu = 65535 - 14   # tun.c: MAX_MTU less the Ethernet header ("mtu greater than device maximum")
 TUN.shape, TUN.colour = "cds", "#fce5cd"
 TAP.shape, TAP.colour = "cds", "#f6b26b"
+
+
+def _user(uid):
+    """A user id as `ip -d link show` prints a TUN's owner: the name when it has one."""
+    import pwd
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return uid
+
+
+def _group(gid):
+    import grp
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return gid
+
+
+def _flat(d, pre=""):
+    """(key, value) of nested counters, the keys joined by '_'."""
+    for k, v in d.items():
+        if isinstance(v, dict):
+            yield from _flat(v, f"{pre}{k}_")
+        else:
+            yield f"{pre}{k}", v

@@ -32,6 +32,17 @@ class Vlan(Kind):
     link_attr = 5   # IFLA_LINK
     dies_with_link = True
     inplace = frozenset({"reorder_hdr", "loose_binding", "ingress_qos_map", "egress_qos_map"})
+    show_words = {"link": ("link", "value"), "protocol": ("protocol", "value"), "id": ("id", "value"),
+                  "reorder_hdr": ("", "skip"), "loose_binding": ("", "skip"),
+                  "ingress_qos_map": ("ingress-qos-map", lambda w, v: f"{w} {{ {' '.join(v)} }}" if v else ""),
+                  "egress_qos_map": ("egress-qos-map", lambda w, v: f"{w} {{ {' '.join(v)} }}" if v else "")}
+
+    def show_details(self, dev, ref):
+        """iproute2's order, the flags as `<REORDER_HDR,LOOSE_BINDING>` after the id."""
+        out = super().show_details(dev, ref)
+        flags = [k.upper() for k in _FLAGS if dev.options.get(k)]
+        at = next((i + 1 for i, w in enumerate(out) if w.startswith("id ")), len(out))
+        return out[:at] + [f"<{','.join(flags)}>"] + out[at:]
 
     def check(self, iface, problems, path):
         for k in ("ingress_qos_map", "egress_qos_map"):

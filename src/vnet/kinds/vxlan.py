@@ -34,6 +34,13 @@ class Vxlan(Kind):
                       "static forwarding entries (several all-zero entries: head-end replication)"),
     }
     link_option = "dev"
+    show_words = {"vni": ("id", "value"), "group": ("group", "value"), "remote": ("remote", "value"),
+                  "local": ("local", "value"), "dev": ("dev", "value"), "dstport": ("dstport", "value"),
+                  "learning": ("learning", "flag"), "ttl": ("ttl", lambda w, v: f"ttl {v or 'auto'}")}
+
+    def show_nested(self, dev, ref):
+        """Static FDB entries as `bridge fdb show` writes them."""
+        return [f"fdb {e['mac']} dst {e['dst']}" for e in dev.options.get("fdb") or []]
 
     def diagram_detail(self, options):
         return f"VNI {options.get('vni')}"

@@ -1,4 +1,6 @@
-"""`vnet show`: the live state as rows (and as JSON)."""
+"""`vnet show`: the live state as iproute2 says it, as rows (and as JSON).
+What a kind prints, and how, is the kind's (``Kind.show_details``...)."""
+from ..errors import UnknownKind, VnetError
 
 
 def rel(key, own_ns):
@@ -10,7 +12,7 @@ def rel(key, own_ns):
 
 def device_dict(d):
     out = {"netns": d.netns, "name": d.name, "ifindex": d.ifindex, "kind": d.kind_name,
-           "up": d.up, "mtu": d.mtu, "mac": d.mac,
+           "up": d.up, "operstate": d.operstate, "carrier": d.carrier, "mtu": d.mtu, "mac": d.mac,
            "master": rel(d.master, d.netns) if d.master else None,
            "peer": rel(d.peer, d.netns) if d.peer else None,
            "addresses": [str(a) for a in d.addresses]}
@@ -37,18 +39,135 @@ def _plain(v, own_ns):
     return str(v)
 
 
-def rows(devices):
+def state(d):
+    """The state as `ip link` shows it: the kernel's operstate, and
+    NO-CARRIER for a device that is up but not running (IFF_RUNNING is an
+    operstate UP or UNKNOWN): a TAP no process holds, a bridge without a
+    forwarding port."""
+    text = d.operstate or ("UP" if d.up else "DOWN")
+    return f"{text} (NO-CARRIER)" if d.up and text not in ("UP", "UNKNOWN") else text
+
+
+def rows(devices, among=None):
+    """([cells], [lines under the row]) for each device. ``among`` (all
+    observed devices, default ``devices``) gives each port's master, whose
+    kind says what a port shows (a bridge port's VLANs)."""
+    by_key = {d.key: d for d in (among if among is not None else devices)}
     out = []
     for d in devices:
-        dd = device_dict(d)
-        details = ", ".join(f"{k}={v}" for k, v in dd["options"].items())
-        if "tap_devnum" in dd:
-            details = (details + ", " if details else "") + (dd["tap_device"] or dd.get("tap_hint", ""))
-        facts = [f"{k}={v}" for k, v in d.extra.items() if not k.startswith("tap_") and v not in (None, [], {})]
-        details = ", ".join(([details] if details else []) + facts)
-        out.append((d.netns or "host", d.name, dd["kind"], "up" if d.up else "down", d.mtu,
-                    dd["master"] or "", dd["peer"] or "", " ".join(dd["addresses"]), details))
+        ref = lambda key, ns=d.netns: rel(key, ns)  # noqa: E731
+        words, below = (d.kind.show_details(d, ref), d.kind.show_nested(d, ref)) if d.kind else ([], [])
+        master = by_key.get(d.master)
+        if master is not None and master.kind is not None:
+            port_words, port_below = master.kind.show_port(d.port)
+            words, below = words + port_words, below + port_below
+        out.append(([d.netns or "host", d.name, d.kind_name, state(d), d.mtu,
+                     rel(d.master, d.netns) if d.master else "", rel(d.peer, d.netns) if d.peer else "",
+                     " ".join(str(a) for a in d.addresses), " ".join(words)], below))
     return out
 
 
 COLUMNS = ("netns", "name", "kind", "state", "mtu", "master", "peer", "addresses", "details")
+
+# ---- routes and sysctls ---------------------------------------------------
+
+PROTOCOLS = {1: "redirect", 2: "kernel", 3: "boot", 4: "static", 16: "dhcp"}   # /etc/iproute2/rt_protos
+
+
+def dst_word(cidr):
+    """A route's destination as `ip route` writes it: default for /0."""
+    return "default" if cidr.endswith("/0") else cidr
+
+
+def route_dict(ns, route):
+    """One observed route as `ip -j route` has it (with its namespace).
+    The one place that knows the observed route's fields."""
+    dst, gw, dev, metric, proto = route[:5]
+    out = {"netns": ns, "dst": dst_word(str(dst))}
+    if gw is not None:
+        out["gateway"] = str(gw)
+    out["dev"] = dev
+    out["protocol"] = PROTOCOLS.get(proto, proto)
+    if metric:
+        out["metric"] = metric
+    return out
+
+
+def route_line(r):
+    """A route_dict as `ip route` writes it (proto boot left out, as it does)."""
+    words = [r["dst"]]
+    for key, word in (("gateway", "via"), ("dev", "dev"), ("protocol", "proto"), ("metric", "metric")):
+        if r.get(key) is not None and not (key == "protocol" and r[key] == "boot"):
+            words += [word, str(r[key])]
+    return " ".join(words)
+
+
+def routes(st, namespaces):
+    """The routes of ``namespaces`` in State ``st``, as route_dicts."""
+    return [route_dict(ns, r) for ns in namespaces for r in st.routes.get(ns, [])]
+
+
+def sysctls(st):
+    return [{"netns": ns, "key": key, "value": v} for (ns, key), v in st.sysctls.items()]
+
+
+def print_show(title, devices, among, route_list, sysctl_list):
+    """The human output: the devices, then routes and sysctls when there are."""
+    from .table import print_table
+    r = rows(devices, among)
+    print_table(title, COLUMNS, [cells for cells, _b in r], below=[b for _c, b in r])
+    if route_list:
+        print()
+        print_table("routes", ("netns", "route"), [(x["netns"] or "host", route_line(x)) for x in route_list])
+    if sysctl_list:
+        print()
+        print_table("sysctls", ("netns", "key", "value"),
+                    [(x["netns"] or "host", x["key"], x["value"]) for x in sysctl_list])
+
+
+# ---- what is shown ------------------------------------------------------------
+
+def view(devs, st, topo, rec, netns=None, kinds=None):
+    """What `vnet show` shows of observed ``devs`` (State ``st``; ``topo`` and
+    ``rec`` None for the whole machine), kept to the namespaces ``netns``
+    (None: vnet's own) and ``kinds`` when given: {"devices": [dict],
+    "shown": [Device], "routes": [route_dict], "sysctls": [...]}. A
+    topology's routes are those of its own namespaces and the host routes it
+    declares; a route of a device --kind leaves out is left out too."""
+    if topo is not None:
+        nss = list(dict.fromkeys([None, *topo.namespaces, *rec.namespaces]))
+        if netns:
+            known_namespaces(netns, nss, f"topology {topo.name!r} has no")
+        declared = {dst_word(str(r.to)) for r in topo.routes if r.netns is None} \
+            | {dst_word(r[1]) for r in rec.routes if r[0] is None}
+        route_list = [r for r in routes(st, nss) if r["netns"] is not None or r["dst"] in declared]
+        sysctl_list = sysctls(st)
+    else:
+        route_list, sysctl_list = routes(st, list(st.namespaces)), []
+    if netns:
+        devs = [d for d in devs if d.netns in netns]
+        route_list = [r for r in route_list if r["netns"] in netns]
+        sysctl_list = [s for s in sysctl_list if s["netns"] in netns]
+    if kinds:
+        known_kinds(kinds, devs)
+        devs = [d for d in devs if d.kind_name in kinds]
+        keys = {d.key for d in devs}
+        route_list = [r for r in route_list if (r["netns"], r["dev"]) in keys]
+    return {"devices": [device_dict(d) for d in devs], "shown": devs, "routes": route_list, "sysctls": sysctl_list}
+
+
+def known_namespaces(asked, known, what):
+    """Each of ``asked`` is among ``known``, or exit 1 naming it."""
+    unknown = [n for n in asked if n not in known]
+    if unknown:
+        names = ", ".join(n or "host" for n in known)
+        raise VnetError(f"{what} namespace {', '.join(map(repr, unknown))} (namespaces: {names})")
+
+
+def known_kinds(asked, devs):
+    """Each of ``asked`` is a kind vnet knows (or one of a device observed), or exit 2 listing them."""
+    from ..kinds import BY_NAME
+    kinds = sorted(set(BY_NAME) | {"loopback", "device"} | {d.kind_name for d in devs})
+    unknown = [k for k in asked if k not in kinds]
+    if unknown:
+        raise UnknownKind(f"no kind {', '.join(map(repr, unknown))} (kinds: {', '.join(kinds)})")

@@ -4,10 +4,13 @@ costs about 60 ms, more than the whole start-up budget of `vnet plan`."""
 import os
 import sys
 
-_COLOURS = {"create": "32", "delete": "31", "recreate": "33", "modify": "36", "up": "32", "down": "31"}
+_COLOURS = {"create": "32", "delete": "31", "recreate": "33", "modify": "36", "up": "32", "down": "31",
+            "UP": "32", "DOWN": "31", "LOWERLAYERDOWN": "31", "DOWN (NO-CARRIER)": "31"}
 
 
-def print_table(title, columns, rows, file=None):
+def print_table(title, columns, rows, file=None, below=None):
+    """``below``: for each row, lines of their own printed under it,
+    indented under its second column (nested values: a device's SAs)."""
     out = file or sys.stdout
     colour = out.isatty() and "NO_COLOR" not in os.environ
     rows = [["" if v is None else str(v) for v in r] for r in rows]
@@ -25,5 +28,8 @@ def print_table(title, columns, rows, file=None):
     if title:
         print(title, file=out)
     print(line(columns, bold=True), file=out)
-    for r in rows:
+    indent = " " * ((widths[0] + 2 if len(widths) > 1 else 0) + 4)
+    for i, r in enumerate(rows):
         print(line(r), file=out)
+        for extra in (below[i] if below else ()):
+            print(indent + extra, file=out)
