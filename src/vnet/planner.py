@@ -231,7 +231,7 @@ def plan(topo, state, record):
         have = live_routes.get(r.key)
         if have is None or r.dev and (r.netns, r.dev) in gone:
             routes.append(Change("create", r.label, "missing", ("route_add", r)))
-        elif _route_attrs_as_declared(have.attrs, r) != r.attrs:
+        elif _route_attrs_as_declared(have, r) != r.attrs:
             # src, scope and onlink are not part of the key: the route is replaced
             reroutes.append(Change("delete", r.label, f"{_route_diff(have.attrs, r.attrs)}: removed first, added "
                                    "back after", ("route_del", r.key, have.attrs)))
@@ -299,10 +299,10 @@ def _route_devices(state):
 
 
 def _route_attrs_as_declared(have, r):
-    """The observed (src, scope, onlink) as ``r`` manages them: a route that
-    names no src takes the one the kernel holds (its own subnet route for an
-    address has one)."""
-    return have if r.src is not None else (None,) + have[1:]
+    """The observed route ``have``'s (src, scope, onlink) as ``r`` manages
+    them: a route that names no src takes the one the kernel gave its own
+    route (an address's subnet route has one)."""
+    return have.attrs if r.src is not None or not have.kernel_own else (None,) + have.attrs[1:]
 
 
 def _route_diff(have, want):

@@ -158,7 +158,7 @@ def test_bond_options(sandbox):
     apply_json(sandbox, f)
     assert _bonds(sandbox) == want
     export_round_trip(sandbox, "kb", ("arp_ip_target: [10.0.0.1, 10.0.0.2]", "fail_over_mac: active",
-                                      "ad_actor_system: 02:00:00:00:00:99", "packets_per_slave: 4"),
+                                      "ad_actor_system: '02:00:00:00:00:99'", "packets_per_slave: 4"),
                       lambda: _bonds(sandbox), want)
     script = sandbox.vnet("script", f).stdout
     assert "arp_ip_target 10.0.0.1,10.0.0.2" in script and "all_slaves_active 1" in script, script

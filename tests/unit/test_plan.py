@@ -319,6 +319,11 @@ def test_route_src_scope_onlink_compared_and_replaced_with_an_undo_as_it_was():
     st.routes["net1"][1] = LiveRoute("net1", net("0.0.0.0/0"), ip("10.0.0.254"), "eth0", 0, 4)
     assert rows(plan(t, st, rec))[0] == ("delete", "route default via 10.0.0.254 in net1",
                                          "src None -> 10.0.0.1: removed first, added back after")
+    # a src the file no longer gives goes, on a route that is not the kernel's own
+    st.routes["net1"][1] = LiveRoute("net1", net("0.0.0.0/0"), ip("10.0.0.254"), "eth0", 0, 4, 254, ip("10.0.0.1"))
+    t.routes[0] = t.routes[0].replace(src=None)
+    assert rows(plan(t, st, rec))[0] == ("delete", "route default via 10.0.0.254 in net1",
+                                         "src 10.0.0.1 -> None: removed first, added back after")
 
 
 # ---- conflicts: vnet never takes over what is not its own ---------------------------
