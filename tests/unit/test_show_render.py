@@ -83,10 +83,17 @@ def test_state_is_the_kernel_s():
 
 
 def test_routes_as_ip_route_writes_them():
-    r = route_dict("n1", (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_address("10.0.0.254"), "eth0", 0, 4))
+    from vnet.kernel.observe import Route
+    net, ip = ipaddress.ip_network, ipaddress.ip_address
+    r = route_dict("n1", Route("n1", net("0.0.0.0/0"), ip("10.0.0.254"), "eth0", 0, 4))
     assert r == {"netns": "n1", "dst": "default", "gateway": "10.0.0.254", "dev": "eth0", "protocol": "static"}
     assert route_line(r) == "default via 10.0.0.254 dev eth0 proto static"
-    r = route_dict(None, (ipaddress.ip_network("fe80::/64"), None, "br0", 256, 2))
+    r = route_dict(None, Route(None, net("fe80::/64"), None, "br0", 256, 2))
     assert route_line(r) == "fe80::/64 dev br0 proto kernel metric 256"
-    r = route_dict(None, (ipaddress.ip_network("10.1.0.0/16"), None, "br0", 0, 3))
+    r = route_dict(None, Route(None, net("10.1.0.0/16"), None, "br0", 0, 3))
     assert route_line(r) == "10.1.0.0/16 dev br0"   # proto boot: ip route leaves it out
+    r = route_dict(None, Route(None, net("10.42.0.0/16"), None, "e1", 0, 3, table=100, src=ip("10.31.0.1"),
+                               scope=253))
+    assert route_line(r) == "10.42.0.0/16 dev e1 table 100 scope link src 10.31.0.1"
+    r = route_dict(None, Route(None, net("10.43.0.0/16"), ip("192.0.2.1"), "e0", 0, 3, onlink=True))
+    assert route_line(r) == "10.43.0.0/16 via 192.0.2.1 dev e0 onlink"

@@ -80,26 +80,35 @@ def dst_word(cidr):
 
 
 def route_dict(ns, route):
-    """One observed route as `ip -j route` has it (with its namespace).
-    The one place that knows the observed route's fields."""
-    dst, gw, dev, metric, proto = route[:5]
-    out = {"netns": ns, "dst": dst_word(str(dst))}
-    if gw is not None:
-        out["gateway"] = str(gw)
-    out["dev"] = dev
-    out["protocol"] = PROTOCOLS.get(proto, proto)
-    if metric:
-        out["metric"] = metric
+    """One observed route (kernel.observe.Route) as `ip -j route` has it
+    (with its namespace). The one place that knows the observed route's fields."""
+    from ..spec.model import RT_TABLE_MAIN, SCOPE_NAMES
+    out = {"netns": ns, "dst": dst_word(str(route.to))}
+    if route.via is not None:
+        out["gateway"] = str(route.via)
+    out["dev"] = route.dev
+    if route.table != RT_TABLE_MAIN:
+        out["table"] = route.table
+    out["protocol"] = PROTOCOLS.get(route.proto, route.proto)
+    if route.scope:
+        out["scope"] = SCOPE_NAMES.get(route.scope, route.scope)
+    if route.src is not None:
+        out["prefsrc"] = str(route.src)
+    if route.metric:
+        out["metric"] = route.metric
+    if route.onlink:
+        out["flags"] = ["onlink"]
     return out
 
 
 def route_line(r):
     """A route_dict as `ip route` writes it (proto boot left out, as it does)."""
     words = [r["dst"]]
-    for key, word in (("gateway", "via"), ("dev", "dev"), ("protocol", "proto"), ("metric", "metric")):
+    for key, word in (("gateway", "via"), ("dev", "dev"), ("table", "table"), ("protocol", "proto"),
+                      ("scope", "scope"), ("prefsrc", "src"), ("metric", "metric")):
         if r.get(key) is not None and not (key == "protocol" and r[key] == "boot"):
             words += [word, str(r[key])]
-    return " ".join(words)
+    return " ".join(words + r.get("flags", []))
 
 
 def routes(st, namespaces):
