@@ -19,7 +19,7 @@ FAIL_OVER_MAC = {"none": 0, "active": 1, "follow": 2}
 _ENUMS = {"mode": MODES, "xmit_hash_policy": HASH, "lacp_rate": LACP_RATE, "ad_select": AD_SELECT,
           "arp_validate": ARP_VALIDATE, "primary_reselect": PRIMARY_RESELECT, "fail_over_mac": FAIL_OVER_MAC}
 # options the kernel takes only in some modes ("option not supported in mode": EACCES)
-_ONLY_IN = {"packets_per_slave": ("balance-rr",),
+_ONLY_IN = {"packets_per_slave": ("balance-rr",), "lacp_rate": ("802.3ad",),
             "ad_actor_sys_prio": ("802.3ad",), "ad_user_port_key": ("802.3ad",), "ad_actor_system": ("802.3ad",)}
 _NOT_IN = {k: ("802.3ad", "balance-tlb", "balance-alb") for k in ("arp_interval", "arp_ip_target", "arp_validate")}
 
@@ -134,6 +134,9 @@ class Bond(Kind):
         for k, modes in {**_ONLY_IN, **_NOT_IN}.items():
             if (out.get("mode") in modes) == (k in _NOT_IN):
                 out.pop(k, None)
+        if not out.get("miimon"):   # the kernel refuses them without MII monitoring (EPERM)
+            out.pop("updelay", None)
+            out.pop("downdelay", None)
         return out
 
     def observed_extra(self, link, resolve, dumps):
