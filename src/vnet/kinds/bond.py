@@ -19,7 +19,7 @@ FAIL_OVER_MAC = {"none": 0, "active": 1, "follow": 2}
 _ENUMS = {"mode": MODES, "xmit_hash_policy": HASH, "lacp_rate": LACP_RATE, "ad_select": AD_SELECT,
           "arp_validate": ARP_VALIDATE, "primary_reselect": PRIMARY_RESELECT, "fail_over_mac": FAIL_OVER_MAC}
 # options the kernel takes only in some modes ("option not supported in mode": EACCES)
-_ONLY_IN = {"packets_per_slave": ("balance-rr",), "lacp_rate": ("802.3ad",), "ad_select": ("802.3ad",),
+_ONLY_IN = {"packets_per_slave": ("balance-rr",), "lacp_rate": ("802.3ad",),
             "ad_actor_sys_prio": ("802.3ad",), "ad_user_port_key": ("802.3ad",), "ad_actor_system": ("802.3ad",)}
 _NOT_IN = {k: ("802.3ad", "balance-tlb", "balance-alb") for k in ("arp_interval", "arp_ip_target", "arp_validate")}
 
@@ -72,13 +72,6 @@ class Bond(Kind):
     inplace = frozenset(options) - {"mode", "fail_over_mac", "ad_actor_sys_prio", "ad_user_port_key",
                                     "ad_actor_system"}
     late_options = frozenset({"primary"})   # names a port, which joins after the bond exists
-    show_words = {"mode": ("mode", "value"), "miimon": ("miimon", "value"), "updelay": ("updelay", "value"),
-                  "downdelay": ("downdelay", "value"), "primary": ("primary", "value"),
-                  "xmit_hash_policy": ("xmit_hash_policy", "value"), "lacp_rate": ("lacp_rate", "value"),
-                  "ad_select": ("ad_select", "value"), "min_links": ("min_links", "value")}
-
-    def show_extra(self, extra, ref):
-        return [f"active_slave {extra['active_port']}"] if extra.get("active_port") else []
 
     def check(self, iface, problems, path):
         o = iface.options
@@ -142,6 +135,9 @@ class Bond(Kind):
         for k, modes in {**_ONLY_IN, **_NOT_IN}.items():
             if (out.get("mode") in modes) == (k in _NOT_IN):
                 out.pop(k, None)
+        if not out.get("miimon"):   # the kernel refuses them without MII monitoring (EPERM)
+            out.pop("updelay", None)
+            out.pop("downdelay", None)
         return out
 
     def observed_extra(self, link, resolve, dumps):

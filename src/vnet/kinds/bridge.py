@@ -116,7 +116,7 @@ class Bridge(Kind):
                   "stp": ("stp_state", "01"), "priority": ("priority", "value"),
                   "vlan_filtering": ("vlan_filtering", "01"), "vlan_protocol": ("vlan_protocol", "value"),
                   "vlan_default_pvid": ("vlan_default_pvid", "value"),
-                  "group_fwd_mask": ("group_fwd_mask", lambda w, v: f"{w} {v:#x}"),
+                  "group_fwd_mask": ("group_fwd_mask", lambda w, v: f"{w} {v:#x}" if v else f"{w} 0"),   # C's %#x
                   "mcast_snooping": ("mcast_snooping", "01"), "mcast_querier": ("mcast_querier", "01"),
                   "vlans": ("vlans", "skip")}
 

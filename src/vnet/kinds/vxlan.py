@@ -36,7 +36,9 @@ class Vxlan(Kind):
     link_option = "dev"
     show_words = {"vni": ("id", "value"), "group": ("group", "value"), "remote": ("remote", "value"),
                   "local": ("local", "value"), "dev": ("dev", "value"), "dstport": ("dstport", "value"),
-                  "learning": ("learning", "flag"), "ttl": ("ttl", lambda w, v: f"ttl {v or 'auto'}")}
+                  "learning": ("learning", "flag"), "ttl": ("ttl", lambda w, v: f"ttl {v or 'auto'}"),
+                  "tos": ("tos", lambda w, v: "" if not v else "tos inherit" if v == 1 else f"tos {v:#x}"),
+                  "ageing": ("ageing", "value"), "udp_csum": ("udpcsum", "flag")}
 
     def show_nested(self, dev, ref):
         """Static FDB entries as `bridge fdb show` writes them."""
