@@ -309,7 +309,7 @@ def _route_diff(have, want):
     """How a route's (src, scope, onlink) differ, or (``have`` None) what they are."""
     from .spec.model import SCOPE_NAMES
     names = ("src", "scope", "onlink")
-    show = lambda i, v: SCOPE_NAMES.get(v, v) if i == 1 else v  # noqa: E731
+    show = lambda i, v: SCOPE_NAMES.get(v, v) if i == 1 else _show(v)  # noqa: E731
     if have is None:
         return ", ".join(f"{n} {show(i, w)}" for i, (n, w) in enumerate(zip(names, want))
                          if w not in (None, False)) or "its declared attributes"

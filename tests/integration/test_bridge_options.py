@@ -75,7 +75,7 @@ def test_bridge_and_port_options_apply_change_export_script(sandbox):
     changes = plan_json(sandbox, f)
     assert [(c["action"], c["object"]) for c in changes] == [("modify", "link br0"), ("modify", "port v0")]
     assert "hello_time 3 -> 4" in changes[0]["reason"] and "group_fwd_mask 0x4000 -> 0x8" in changes[0]["reason"]
-    assert "isolated True -> False" in changes[1]["reason"] and "cost 77 -> 78" in changes[1]["reason"]
+    assert "isolated true -> false" in changes[1]["reason"] and "cost 77 -> 78" in changes[1]["reason"]
     apply_json(sandbox, f)
     assert sandbox.links()["br0"]["ifindex"] == ifindex
     br = _bridge(sandbox)

@@ -31,7 +31,7 @@ def test_vxlan_tos_ageing_udp_csum(sandbox):
     sandbox.write("t.yaml", TOPO.replace("udp_csum: false", "udp_csum: true"))
     changes = plan_json(sandbox, f)
     assert [(c["action"], c["object"]) for c in changes] == [("recreate", "link vx0")], changes
-    assert "udp_csum False -> True cannot change in place" in changes[0]["reason"]
+    assert "udp_csum false -> true cannot change in place" in changes[0]["reason"]
     apply_json(sandbox, f)
     assert _vx(sandbox) == ("0x1", 120, True)
     assert plan_json(sandbox, f) == []
