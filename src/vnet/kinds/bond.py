@@ -72,6 +72,11 @@ class Bond(Kind):
     inplace = frozenset(options) - {"mode", "fail_over_mac", "ad_actor_sys_prio", "ad_user_port_key",
                                     "ad_actor_system"}
     late_options = frozenset({"primary"})   # names a port, which joins after the bond exists
+    # `ip -d link show`'s words; the others are `option value` (all_slaves_active as 0/1, as ip says it)
+    show_words = {"mode": ("mode", "value"), "all_slaves_active": ("all_slaves_active", "01")}
+
+    def show_extra(self, extra, ref):
+        return [f"active_slave {extra['active_port']}"] if extra.get("active_port") else []
 
     def check(self, iface, problems, path):
         o = iface.options
