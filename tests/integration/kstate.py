@@ -16,7 +16,8 @@ _LINK_DROP = {"group", "ifindex", "link_index", "link_netnsid", "operstate", "st
               "qdisc", "parentbus", "parentdev"}
 _INFO_DROP = {"hello_timer", "tcn_timer", "topology_change_timer", "gc_timer", "topology_change",
               "topology_change_detected", "root_port", "root_path_cost", "root_id"}
-_PORT_DROP = {"state", "id", "no", "designated_port", "designated_cost", "designated_bridge",
+# perm_hwaddr: a bond port's MAC before it joined (the file gives the bond's)
+_PORT_DROP = {"perm_hwaddr", "state", "id", "no", "designated_port", "designated_cost", "designated_bridge",
               "designated_root", "hold_timer", "message_age_timer", "forward_delay_timer",
               "topology_change_ack", "config_pending", "backup_port", "backup_nhid"}
 _ADDR_DROP = {"valid_life_time", "preferred_life_time", "tentative", "dadfailed", "optimistic"}
@@ -113,7 +114,12 @@ def _fdb(ns):
             continue   # learned from traffic
         if e["mac"].startswith(("33:33:", "01:00:5e:")) and "self" in e.get("flags", []) and "dst" not in e:
             continue   # a device's multicast list: from its addresses (the kernel's link-local ones too)
-        out.append({k: v for k, v in e.items() if k not in ("updated", "used", "ifindex")})
+        e = {k: v for k, v in e.items() if k not in ("updated", "used", "ifindex")}
+        if "master" in e and "dst" not in e:
+            # a bridge's own MAC taken from a port: its entry names the bridge or
+            # the port by the order they were made in (history, not configuration)
+            e.pop("ifname", None)
+        out.append(e)
     return sorted(out, key=lambda e: json.dumps(e, sort_keys=True))
 
 

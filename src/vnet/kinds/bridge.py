@@ -196,10 +196,15 @@ class Bridge(Kind):
 
     def observe_ports(self, ports, dumps):
         raw = {ln.ifindex: ln for ln in dumps.links}
+        by_name = {ln.name: ln for ln in dumps.links}
         for d in ports:
             sd = raw[d.ifindex].slave_data if d.ifindex in raw else None
             d.port.update(self._port_options(sd))
-            have = dumps.bridge_vlans.get(d.ifindex)
+            master = by_name.get(d.master[1])
+            # a bridge that does not filter still lists each port's default VLAN:
+            # not the port's VLANs (a file gives them only with vlan_filtering)
+            filtering = master is not None and self.decode(master, lambda i, n: None).get("vlan_filtering")
+            have = dumps.bridge_vlans.get(d.ifindex) if filtering else None
             d.port["vlans"] = None if have is None else [
                 {"vid": vid, "pvid": bool(fl & rtnl.BRIDGE_VLAN_INFO_PVID),
                  "untagged": bool(fl & rtnl.BRIDGE_VLAN_INFO_UNTAGGED)} for vid, fl in have]
