@@ -57,6 +57,10 @@ _SA = {
 SA = Obj(_SA, "a secure association")
 
 
+def _as_filed(sa):
+    return {k: v for k, v in sa.items() if not (k == "active" and v)}
+
+
 class Macsec(Kind):
     name = kernel_kind = "macsec"
     doc = "a MACsec device on `link`: Ethernet frames encrypted and authenticated (802.1AE)"
@@ -261,6 +265,9 @@ class Macsec(Kind):
         enc = opts.pop("encoding_sa", None)
         if s is None:
             return
+        # an SA is active as the file makes it: only an inactive one says so
+        s = {"tx": [_as_filed(sa) for sa in s["tx"]],
+             "rx": [{**ch, "sas": [_as_filed(sa) for sa in ch["sas"]]} for ch in s["rx"]]}
         tx = [sa for sa in s["tx"] if sa["an"] == enc]
         opts["tx"] = ({**tx[0], "key": MASKED, "others": [f"stale SA {sa['an']}" for sa in s["tx"] if sa["an"] != enc]}
                       if tx else None)
