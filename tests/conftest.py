@@ -92,4 +92,4 @@ def pytest_collection_modifyitems(session, config, items):
 def pytest_unconfigure(config):
     guest = getattr(config, "_vnet_guest", None)
     if guest is not None:
-        guest.stop()
+        guest.close()

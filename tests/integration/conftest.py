@@ -29,17 +29,50 @@ def _ok(rc, what):
         raise OSError(e, f"{what}: {os.strerror(e)}")
 
 
+_machine_run = None   # the machine's own /run, opened before the tests' hid it
+
+
+def _private_session():
+    """Once per test process: a private mount namespace whose /run is a
+    tmpfs of its own, beneath every sandbox's. What runs between sandboxes,
+    or outlives one (a process a test left in a namespace of its own, a
+    teardown after the sandbox's), then writes there: with the machine's
+    /run beneath each sandbox's, it wrote to the machine's /run/netns."""
+    global _private, _machine_run
+    if _private:
+        return
+    _ok(libc.unshare(CLONE_NEWNS), "unshare(mount)")
+    _ok(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+    _machine_run = os.open("/run", os.O_RDONLY | os.O_DIRECTORY)
+    _ok(libc.mount(b"tmpfs", b"/run", b"tmpfs", 0, None), "mount the session's /run")
+    _private = True
+
+
+def machine_namespaces():
+    """The names in the machine's own /run/netns (not the tests')."""
+    try:
+        return set(os.listdir(f"/proc/self/fd/{_machine_run}/netns"))
+    except FileNotFoundError:
+        return set()
+
+
+@pytest.fixture(autouse=True)
+def _the_machine_is_left_alone():
+    """No test leaves a namespace in the machine's /run/netns."""
+    _private_session()
+    before = machine_namespaces()
+    yield
+    left = machine_namespaces() - before
+    assert not left, f"the test left namespaces in the machine's /run/netns: {', '.join(sorted(left))}"
+
+
 @contextlib.contextmanager
 def sandboxed(tmp_path):
     """A fresh network namespace and private /run, lo up, undone on exit.
     Nests: a sandbox made inside another hides the outer one's /run until
     it ends (a round trip builds in one and re-creates in a second)."""
-    global _private
     home_net = os.open("/proc/self/ns/net", os.O_RDONLY)
-    if not _private:
-        _ok(libc.unshare(CLONE_NEWNS), "unshare(mount)")
-        _ok(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
-        _private = True
+    _private_session()
     _ok(libc.mount(b"tmpfs", b"/run", b"tmpfs", 0, None), "mount /run")
     os.makedirs("/run/netns")
     _ok(libc.unshare(CLONE_NEWNET), "unshare(net)")

@@ -87,6 +87,13 @@ class Guest:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
 
+    def close(self):
+        """Stop it, and remove its directory once its results were reported
+        (a failed boot keeps its logs there for a look)."""
+        self.stop()
+        if self.dir and self._results is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
     def results(self):
         """{nodeid: {outcome, longrepr, sections, duration}}; boots the guest
         on first use and waits for it."""
