@@ -413,6 +413,19 @@ def cmd_plan(args):
 PENDING = 2
 
 
+def _with_progress(progress, work):
+    """``work()``, then the Progress ``progress()`` gives (if any) finished;
+    a write it lost (a reader gone, a full disk) is said once the work is done."""
+    try:
+        out = work()
+    finally:
+        if progress() is not None:
+            progress().finish()
+    if progress() is not None and progress().lost:
+        raise progress().lost
+    return out
+
+
 def cmd_apply(args):
     from . import apply
     from .render.progress import Progress
@@ -431,13 +444,8 @@ def cmd_apply(args):
         steps.append(c)
         if progress is not None:
             progress.step(f"  {c}" if lines else None)
-    try:
-        p, sent = apply(t, on_step=done, on_plan=planned, lock_timeout=args.lock_timeout)
-    finally:
-        if progress is not None:
-            progress.finish()
-    if progress is not None and progress.lost:   # its work done: a reader gone, a full disk, said now
-        raise progress.lost
+    p, sent = _with_progress(lambda: progress,
+                             lambda: apply(t, on_step=done, on_plan=planned, lock_timeout=args.lock_timeout))
     def human():
         if args.quiet:
             return
@@ -573,14 +581,9 @@ def cmd_destroy(args):
     _need_root()
     progress = None if args.quiet else Progress("destroying", unit="removed")
     lines = not (args.json or args.quiet)   # one line per object, as it goes
-    try:
-        removed = destroy(name, lock_timeout=args.lock_timeout,
-                          on_removed=progress and (lambda what: progress.step(f"  {what}" if lines else None)))
-    finally:
-        if progress is not None:
-            progress.finish()
-    if progress is not None and progress.lost:   # its work done: a reader gone, a full disk, said now
-        raise progress.lost
+    removed = _with_progress(lambda: progress, lambda: destroy(
+        name, lock_timeout=args.lock_timeout,
+        on_removed=progress and (lambda what: progress.step(f"  {what}" if lines else None))))
     def human():
         if not args.quiet:
             print(f"{name}: destroyed, {len(removed)} removed" if removed else f"{name}: destroyed (nothing left)")

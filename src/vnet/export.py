@@ -195,14 +195,15 @@ def changed_sysctls(state, namespaces, fresh):
 
 def observe_network(k, namespaces):
     """The state of ``namespaces`` (vnet's own is None) for an export of a
-    network vnet did not make: devices, routes, and the sysctls labs change."""
+    network vnet did not make: devices, routes, and the sysctls labs change
+    (of the devices found: read after the one observation)."""
     from .kernel import sysctl
-    from .kernel.observe import observe
-    st = observe(k, namespaces)
-    keys = [(ns, key) for ns in st.namespaces
-            for key in sysctl.keys_for([d.name for d in st.namespaces[ns].values()
-                                        if not d.loopback and "." not in d.name])]
-    return observe(k, namespaces, routes_in=namespaces, sysctls=keys)
+    from .kernel.observe import observe, read_sysctls
+    st = observe(k, namespaces, routes_in=namespaces)
+    keys = [(ns, key) for ns, devs in st.namespaces.items()
+            for key in sysctl.keys_for([d.name for d in devs.values() if not d.loopback and "." not in d.name])]
+    read_sysctls(k, st, keys, st.namespaces)
+    return st
 
 
 def _ordered(ifaces):

@@ -222,11 +222,22 @@ def observe(k, namespaces, routes_in=(), sysctls=(), known=None):
             st.routes[ns] = [Route(ns, dst, gw, names.get(oif), metric, proto, table, src, scope, onlink)
                              for dst, gw, oif, metric, proto, table, src, scope, onlink
                              in rtnl.dump_routes(k.sock(ns))]
-    for ns, key in dict.fromkeys(sysctls):
-        if ns in raw:
-            with k.entered(ns):
+    read_sysctls(k, st, sysctls, raw)
+    return st
+
+
+def read_sysctls(k, st, keys, present):
+    """Read ``keys`` [(ns, key)] of the namespaces in ``present`` into
+    ``st.sysctls`` (None: this kernel or device has none), entering each
+    namespace once."""
+    by_ns = {}
+    for ns, key in dict.fromkeys(keys):
+        if ns in present:
+            by_ns.setdefault(ns, []).append(key)
+    for ns, ks in by_ns.items():
+        with k.entered(ns):
+            for key in ks:
                 try:
                     st.sysctls[(ns, key)] = sysctl.read(key)
                 except OSError:
                     st.sysctls[(ns, key)] = None
-    return st

@@ -76,6 +76,18 @@ _PROTO_NAMES = {v: k for k, v in VLAN_PROTOCOLS.items()}
 GROUPFWD_RESTRICTED = 0x0007   # STP, MAC pause and LACP frames: the kernel never forwards them (EINVAL)
 
 
+def _vlan_flags(vlans):
+    """{vid: BRIDGE_VLAN_INFO flags} of ``port_state``'s (vid, pvid, untagged)."""
+    return {vid: (rtnl.BRIDGE_VLAN_INFO_PVID if p else 0) | (rtnl.BRIDGE_VLAN_INFO_UNTAGGED if u else 0)
+            for vid, p, u in vlans}
+
+
+def _vlan_dicts(have):
+    """The file's VLAN entries of a dump's [(vid, flags)]."""
+    return [{"vid": vid, "pvid": bool(fl & rtnl.BRIDGE_VLAN_INFO_PVID),
+             "untagged": bool(fl & rtnl.BRIDGE_VLAN_INFO_UNTAGGED)} for vid, fl in have]
+
+
 class Bridge(Kind):
     name = kernel_kind = "bridge"
     doc = "a software switch; ports join it with `master`"
@@ -196,18 +208,16 @@ class Bridge(Kind):
 
     def observe_ports(self, ports, dumps):
         raw = {ln.ifindex: ln for ln in dumps.links}
-        by_name = {ln.name: ln for ln in dumps.links}
+        masters = {d.master[1] for d in ports}
+        # a bridge that does not filter still lists each port's default VLAN:
+        # not the port's VLANs (a file gives them only with vlan_filtering)
+        filtering = {ln.name for ln in dumps.links if ln.name in masters
+                     and self.decode(ln, lambda i, n: None).get("vlan_filtering")}
         for d in ports:
             sd = raw[d.ifindex].slave_data if d.ifindex in raw else None
             d.port.update(self._port_options(sd))
-            master = by_name.get(d.master[1])
-            # a bridge that does not filter still lists each port's default VLAN:
-            # not the port's VLANs (a file gives them only with vlan_filtering)
-            filtering = master is not None and self.decode(master, lambda i, n: None).get("vlan_filtering")
-            have = dumps.bridge_vlans.get(d.ifindex) if filtering else None
-            d.port["vlans"] = None if have is None else [
-                {"vid": vid, "pvid": bool(fl & rtnl.BRIDGE_VLAN_INFO_PVID),
-                 "untagged": bool(fl & rtnl.BRIDGE_VLAN_INFO_UNTAGGED)} for vid, fl in have]
+            have = dumps.bridge_vlans.get(d.ifindex) if d.master[1] in filtering else None
+            d.port["vlans"] = None if have is None else _vlan_dicts(have)
 
     @staticmethod
     def _port_options(slave_data):
@@ -244,9 +254,8 @@ class Bridge(Kind):
         vlans = want.pop("vlans", None)
         undo = []
         if vlans is not None:
-            have = {vid: fl for vid, fl in rtnl.dump_bridge_vlans(sock).get(idx, [])}
-            wanted = {vid: (rtnl.BRIDGE_VLAN_INFO_PVID if p else 0) | (rtnl.BRIDGE_VLAN_INFO_UNTAGGED if u else 0)
-                      for vid, p, u in vlans}
+            have = dict(rtnl.dump_bridge_vlans(sock).get(idx, []))
+            wanted = _vlan_flags(vlans)
             self._apply_vlans(sock, idx, have, wanted)
             undo.append(lambda: self._apply_vlans(sock, idx, wanted, have))
         if want:
@@ -263,13 +272,14 @@ class Bridge(Kind):
         return undo_all
 
     @staticmethod
-    def _apply_vlans(sock, idx, have, want):
+    def _apply_vlans(sock, idx, have, want, self_=False):
+        """Make {vid: flags} ``have`` into ``want`` (``self_``: the bridge's own)."""
         for vid in have:
             if vid not in want:
-                rtnl.bridge_vlan(sock, idx, vid, 0, add=False)
+                rtnl.bridge_vlan(sock, idx, vid, 0, add=False, self_=self_)
         for vid, fl in want.items():
             if have.get(vid) != fl:
-                rtnl.bridge_vlan(sock, idx, vid, fl)
+                rtnl.bridge_vlan(sock, idx, vid, fl, self_=self_)
 
     def iproute2_port(self, endpoint):
         pre = ["bridge"] + (["-n", endpoint.netns] if endpoint.netns is not None else [])
@@ -345,29 +355,21 @@ class Bridge(Kind):
     # the bridge's own VLANs (`self`) live beside the link, as a port's do
     def create(self, ctx, iface):
         super().create(ctx, iface)
-        self._set_own_vlans(ctx, iface, None)
+        self._set_own_vlans(ctx, iface)
 
     def modify(self, ctx, iface, changed):
         rest = [c for c in changed if c != "vlans"]
         if rest:
             super().modify(ctx, iface, rest)
         if "vlans" in changed:
-            self._set_own_vlans(ctx, iface, changed["vlans"])
+            self._set_own_vlans(ctx, iface)
 
-    def _set_own_vlans(self, ctx, iface, old):
+    def _set_own_vlans(self, ctx, iface):
         want = self.port_state({"vlans": iface.options.get("vlans")})["vlans"]
-        if want is None:
-            return
-        sock, idx = ctx.sock(iface.netns), ctx.ifindex(*iface.key)
-        have = {vid: fl for vid, fl in rtnl.dump_bridge_vlans(sock).get(idx, [])}
-        flags = {vid: (rtnl.BRIDGE_VLAN_INFO_PVID if p else 0) | (rtnl.BRIDGE_VLAN_INFO_UNTAGGED if u else 0)
-                 for vid, p, u in want}
-        for vid in have:
-            if vid not in flags:
-                rtnl.bridge_vlan(sock, idx, vid, 0, add=False, self_=True)
-        for vid, fl in flags.items():
-            if have.get(vid) != fl:
-                rtnl.bridge_vlan(sock, idx, vid, fl, self_=True)
+        if want is not None:
+            sock, idx = ctx.sock(iface.netns), ctx.ifindex(*iface.key)
+            self._apply_vlans(sock, idx, dict(rtnl.dump_bridge_vlans(sock).get(idx, [])), _vlan_flags(want),
+                              self_=True)
 
     def observe_more(self, link, opts, dumps):
         """The bridge's own VLANs, when it filters by VLAN and they are not
@@ -375,8 +377,7 @@ class Bridge(Kind):
         have = dumps.bridge_vlans.get(link.ifindex) if opts.get("vlan_filtering") else None
         if have is None:
             return
-        vlans = [{"vid": vid, "pvid": bool(fl & rtnl.BRIDGE_VLAN_INFO_PVID),
-                  "untagged": bool(fl & rtnl.BRIDGE_VLAN_INFO_UNTAGGED)} for vid, fl in have]
+        vlans = _vlan_dicts(have)
         default = 1 if opts.get("vlan_default_pvid") is None else opts["vlan_default_pvid"]
         if vlans != ([{"vid": default, "pvid": True, "untagged": True}] if default else []):
             opts["vlans"] = vlans
