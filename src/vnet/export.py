@@ -27,6 +27,7 @@ def to_interface(dev, state):
     if dev.kind.peer and dev.peer:
         p = state.device(*dev.peer)
         peer = Endpoint(**_endpoint_fields(p)) if p else Endpoint(name=dev.peer[1], netns=dev.peer[0])
+    opts = dev.kind.exported_options(opts, dev.mac)
     return Interface(**_endpoint_fields(dev), kind=dev.kind.name, options=opts, peer=peer,
                      path=f"live {dev.name}")
 
@@ -91,9 +92,9 @@ def _derived_mac(dev, state):
     if isinstance(lower, tuple) and mac_of(lower) == dev.mac:
         return True
     master = state.device(*dev.master) if dev.master else None
-    if master is not None and master.kind is not None and master.kind.ports_take_its_mac:
+    if master is not None and master.kind is not None and master.kind.ports_take_its_mac(master.options):
         return master.mac == dev.mac
-    if dev.kind.is_master and not dev.kind.ports_take_its_mac:
+    if dev.kind.takes_a_port_mac(dev.options):
         return any(d.master == dev.key and d.mac == dev.mac for d in state.namespaces.get(dev.netns, {}).values())
     return False
 

@@ -91,7 +91,8 @@ def test_every_example_round_trips_through_export(sandbox, tmp_path, example):
     for i in vnet.load(path).interfaces:   # the example's MACsec keys, by key id
         for sa in [i.options.get("tx")] + [sa for rx in i.options.get("rx") or [] for sa in rx["sas"]]:
             if sa:
-                keys[sa["key_id"]] = sa["key"]
+                key = sa["key"]   # read from its key_file: bytes that print as ***
+                keys[sa["key_id"]] = key.value.hex() if hasattr(key, "value") else key
     build = f"PYTHONPATH={ROOT}/src {sys.executable} -m vnet apply {path}"
     doc, diff = round_trip(sandbox, tmp_path, build, export_args=(name,), keys=keys)
     if diff:

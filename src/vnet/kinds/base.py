@@ -32,7 +32,6 @@ class Kind:
     inplace = frozenset()   # options changeable without re-creating
     late_options = frozenset()  # Ref options set after creation (they name a port of this device)
     ports_join_down = False     # a port must be down to join (bond: "can not be enslaved while up")
-    ports_take_its_mac = False  # its ports take its MAC (a bond's); else it may take a port's (a bridge's)
     port_options = {}           # options its ports may carry (a bridge port's vlans)
     rx_handler = None           # what it takes of its lower device's receive path (one per device)
     port_rx_handler = None      # what a master takes of each port's receive path
@@ -40,6 +39,18 @@ class Kind:
     lower_layers = None         # the link layers its lower device may have (None: any)
     port_layers = None          # the link layers its ports may have (None: any)
     max_mtu = 65535             # the kernel's max_mtu for a device of this kind
+
+    def ports_take_its_mac(self, options):
+        """Do its ports take its MAC (a bond's, a team's), given its options?"""
+        return False
+
+    def takes_a_port_mac(self, options):
+        """May its MAC be one of its ports' (a bridge's, until one is set)?"""
+        return self.is_master and not self.ports_take_its_mac(options)
+
+    def exported_options(self, options, mac):
+        """Its observed options as a file writes them (``mac``: the device's)."""
+        return options
 
     def kernel_features(self, iface):
         """What the kernel must support to build ``iface`` (tests pick their layer by it)."""

@@ -64,7 +64,6 @@ class Bond(Kind):
                "ad_actor_sys_prio": (A["AD_ACTOR_SYS_PRIO"], "u16"), "ad_user_port_key": (A["AD_USER_PORT_KEY"], "u16"),
                "ad_actor_system": (A["AD_ACTOR_SYSTEM"], "mac")}
     is_master = True
-    ports_take_its_mac = True
     port_rx_handler = "bond port"
     ports_join_down = True
     # the kernel refuses a mode or fail_over_mac change while ports are
@@ -74,6 +73,10 @@ class Bond(Kind):
     late_options = frozenset({"primary"})   # names a port, which joins after the bond exists
     # `ip -d link show`'s words; the others are `option value` (all_slaves_active as 0/1, as ip says it)
     show_words = {"mode": ("mode", "value"), "all_slaves_active": ("all_slaves_active", "01")}
+
+    def ports_take_its_mac(self, options):
+        # fail_over_mac active: each port keeps its own, and the bond has the active one's
+        return options.get("fail_over_mac") != "active"
 
     def show_extra(self, extra, ref):
         return [f"active_slave {extra['active_port']}"] if extra.get("active_port") else []

@@ -258,6 +258,15 @@ class Macsec(Kind):
         out["encoding_sa"] = a[A["ENCODING_SA"]][0] if A["ENCODING_SA"] in a else None
         return out
 
+    def exported_options(self, options, mac):
+        """The kernel reports both sci and port: a file gives one, the port
+        when the sci is the device's MAC and it (so a template without MACs
+        still works)."""
+        sci, port = options.get("sci"), options.get("port")
+        if sci and mac and port and genl.sci(mac, port).hex() == sci.lower():
+            return {k: v for k, v in options.items() if k != "sci"}
+        return {k: v for k, v in options.items() if k != "port"}
+
     def observe_more(self, link, opts, dumps):
         """The SAs and receive channels, from one genl dump per namespace."""
         secys = dumps.cached("macsec", lambda k, ns: genl.dump(k.genl(ns, genl.FAMILY)))

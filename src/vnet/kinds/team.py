@@ -75,9 +75,11 @@ class Team(Kind):
         "lacp_fast_rate": Bool("lacp: ask the partner for LACPDUs every second"),
     }
     is_master = True
-    ports_take_its_mac = True
     port_rx_handler = "team port"
     ports_join_down = True   # "Device is up. Set it down before adding it as a team port"
+
+    def ports_take_its_mac(self, options):
+        return True
 
     def check(self, iface, problems, path):
         o = iface.options
