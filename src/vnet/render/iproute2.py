@@ -5,6 +5,20 @@ from ..kinds.base import ipcmd
 from ..spec.model import RT_TABLE_MAIN
 
 
+def _join_and_up(e, declared):
+    """A device joining its master and coming up: one command, or two when
+    the master takes only ports that are down (the kernel sets the flags
+    before the master, so `master bond0 up` is refused by a bond)."""
+    state = "up" if e.up else "down"
+    if not e.master:
+        return [ipcmd(e.netns, "link", "set", e.name, state)] if e.up else []
+    m = e.master_key()
+    master = declared.get(m)
+    if e.up and master is not None and master[0].kind_module.ports_join_down:
+        return [ipcmd(e.netns, "link", "set", e.name, "master", m[1]), ipcmd(e.netns, "link", "set", e.name, "up")]
+    return [ipcmd(e.netns, "link", "set", e.name, "master", m[1], state)]
+
+
 def script(topo):
     """The commands, one per line, that build ``topo`` from nothing."""
     out = [f"# topology {topo.name}: the iproute2 equivalent of `vnet apply`"]
@@ -23,13 +37,7 @@ def script(topo):
     out += first
     for i in ifaces:
         for e in i.endpoints():
-            args = ["link", "set", e.name]
-            if e.master:
-                m = e.master_key()
-                args += ["master", m[1]]
-            args.append("up" if e.up else "down")
-            if e.master or e.up:
-                out.append(ipcmd(e.netns, *args))
+            out += _join_and_up(e, declared)
     for i in ifaces:
         for e in i.endpoints():
             if e.port and e.master_key() in declared:
