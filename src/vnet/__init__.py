@@ -18,7 +18,7 @@ def __getattr__(name):
 
 def load(path):
     """Load and validate a topology file; raise SpecError listing every problem."""
-    from .spec import load as _load
+    from .topology import load as _load
     return _load(path)
 
 
@@ -31,7 +31,7 @@ def observe(k, topo, rec, only=None, known=None, all_routes=False):
     """The live state of every namespace the topology or its record names
     (with ``only`` and ``known``: of those in ``only``, the rest as known;
     with ``all_routes``, the routes of all of them, for show)."""
-    from .kernel.observe import observe as _observe
+    from .kernel.observer import observe as _observe
     nss = _topology_namespaces(topo, rec)
     if only is not None:
         nss = [ns for ns in nss if ns in only]

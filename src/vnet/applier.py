@@ -8,7 +8,7 @@ import signal
 from .errors import Interrupted, KernelError, VerifyError, VnetError
 from .kernel import netlink, rtnl, sysctl
 from .ownership import undo_group
-from .spec.model import where
+from .topology.model import where
 
 
 class Context:
@@ -601,7 +601,7 @@ def remove_owned(k, rec, on_removed=None):
     """Destroy: remove what ``rec`` owns. Only vnet's own namespace is
     observed; everything in the topology's namespaces goes with them.
     Returns what went, each also given to ``on_removed`` as it goes."""
-    from .kernel.observe import observe
+    from .kernel.observer import observe
     from .planner import route_label
     removed = _Removed(on_removed)
     st = observe(k, [None], routes_in=[None] if any(r[0] is None for r in rec.routes) else [])

@@ -567,7 +567,7 @@ def _applied(target):
         if not rec.exists():
             raise NotApplied(f"topology {t.name!r} ({target}) is not applied: no record in {rec.path}")
         return t, rec
-    from .spec.model import Topology
+    from .topology.model import Topology
     rec = Record.load(target)
     if not rec.exists():
         raise NotApplied(f"no topology {target!r}: not a file, and no record of that name in {rec.path}")
@@ -635,7 +635,7 @@ def _listed(name):
     """Topology ``name`` as `vnet list` says it, with its health from a quick
     observe (None: its record went meanwhile)."""
     from .ownership import Record
-    from .spec.model import where
+    from .topology.model import where
     rec = Record.load(name)
     if not rec.exists():
         return None
@@ -649,7 +649,7 @@ def _health_of(rec):
     (without root: its namespaces cannot be observed)."""
     from . import observe
     from .kernel.session import Kernel
-    from .spec.model import Topology
+    from .topology.model import Topology
     if not _privileged():
         return {"status": "unknown", "count": None, "detail": "needs root"}
     with Kernel() as k:
@@ -677,7 +677,7 @@ def _live(target, routes=False, namespaces=None):
     or with no target every namespace (or ``namespaces``; topology and
     record None); with ``routes``, the routes of all of them too."""
     from .kernel import netns
-    from .kernel.observe import observe
+    from .kernel.observer import observe
     from .kernel.session import Kernel
     if target is None:
         names = namespaces or [None] + netns.list_names()
@@ -772,7 +772,7 @@ def cmd_diagram(args):
                             f"live: topology {t.name}")
     elif args.live:
         from .kernel import netns
-        from .kernel.observe import observe
+        from .kernel.observer import observe
         from .kernel.session import Kernel
         names = [n for n in (args.netns or [None] + netns.list_names()) if n != "host"]
         if args.netns and "host" in args.netns:
@@ -814,7 +814,7 @@ def cmd_exec(args):
 
 
 def cmd_schema(args):
-    from .spec.schema import schema
+    from .topology.schema import schema
     print(json.dumps(schema(), indent=1))
 
 

@@ -143,7 +143,7 @@ def _corrupt(name, path, problem):
                       f"the topology owns (remove the file, and what it made by hand)")
 
 
-# the spec's NSNAME_RE and IFNAME_RE (vnet.spec.fields; a unit test keeps them equal): a record's names
+# the spec's NSNAME_RE and IFNAME_RE (vnet.topology.fields; a unit test keeps them equal): a record's names
 # become paths under /run/netns and /proc/sys, so a corrupt one must not name '..' or '/'
 _NSNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}")
 _IFNAME = re.compile(r"[^/:\s\x00]{1,15}")

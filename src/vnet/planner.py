@@ -6,8 +6,8 @@ namespaces), then namespaces, devices in dependency order (lower devices and
 masters first; a new device with sysctls of its own is made down, gets them,
 then goes up), in-place changes, addresses, routes, sysctls."""
 from .errors import PlanError
-from .spec.model import HOST, RT_TABLE_MAIN, Ref, where
-from .spec.struct import REQUIRED, Struct
+from .topology.model import HOST, RT_TABLE_MAIN, Ref, where
+from .topology.struct import REQUIRED, Struct
 
 
 class Change(Struct):
@@ -307,7 +307,7 @@ def _route_attrs_as_declared(have, r):
 
 def _route_diff(have, want):
     """How a route's (src, scope, onlink) differ, or (``have`` None) what they are."""
-    from .spec.model import SCOPE_NAMES
+    from .topology.model import SCOPE_NAMES
     names = ("src", "scope", "onlink")
     show = lambda i, v: SCOPE_NAMES.get(v, v) if i == 1 else _show(v)  # noqa: E731
     if have is None:

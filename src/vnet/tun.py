@@ -18,7 +18,7 @@ import fcntl
 import os
 import struct
 
-from .kernel.tuntap import IFF_MULTI_QUEUE, IFF_NO_PI, IFF_TAP, IFF_TUN, IFF_VNET_HDR, TUNSETIFF, open_dev
+from .kernel.tun_ioctl import IFF_MULTI_QUEUE, IFF_NO_PI, IFF_TAP, IFF_TUN, IFF_VNET_HDR, TUNSETIFF, open_dev
 
 TUNSETOFFLOAD, TUNSETVNETHDRSZ = 0x400454D0, 0x400454D8
 TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_UFO = 0x01, 0x02, 0x04, 0x08, 0x10

@@ -20,11 +20,11 @@ from pyroute2.netlink.rtnl.ndmsg import ndmsg
 from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
 from vnet.kernel import netlink as nl
-from vnet.kernel import observe as observe_mod
-from vnet.kernel import rtnl, tuntap
+from vnet.kernel import observer as observe_mod
+from vnet.kernel import rtnl, tun_ioctl
 from vnet.kinds import identify
-from vnet.spec import load_text
-from vnet.spec.model import Ref
+from vnet.topology import load_text
+from vnet.topology.model import Ref
 
 SPEC = """
 name: oracle
@@ -350,9 +350,9 @@ def test_tuntap_ioctls_match_pyroute2(topo, monkeypatch, name, tap, flags, owner
             return arg
         return ioctl
 
-    monkeypatch.setattr(tuntap.os, "open", lambda *a, **k: 99)
-    monkeypatch.setattr(tuntap.os, "close", lambda fd: None)
-    monkeypatch.setattr(tuntap.fcntl, "ioctl", recorder("vnet"))
+    monkeypatch.setattr(tun_ioctl.os, "open", lambda *a, **k: 99)
+    monkeypatch.setattr(tun_ioctl.os, "close", lambda fd: None)
+    monkeypatch.setattr(tun_ioctl.fcntl, "ioctl", recorder("vnet"))
     monkeypatch.setattr(pr_tuntap, "ioctl", recorder("pyroute2"))
     # the group tag set by name between TUNSETIFF and TUNSETPERSIST (a kill in
     # between leaves no untagged device), on a socket of the device's namespace
@@ -384,8 +384,8 @@ def test_tuntap_ioctls_match_pyroute2(topo, monkeypatch, name, tap, flags, owner
     pr_tuntap.manage_tun(m2)
     assert calls["vnet"] == calls["pyroute2"]   # pyroute2 sets no tag: the ioctls alone compared
     ifr = name.encode().ljust(16, b"\0") + struct.pack("H", flags)
-    want = [(tuntap.TUNSETIFF, ifr)] + ([(tuntap.TUNSETOWNER, owner)] if owner is not None else []) \
-        + ([(tuntap.TUNSETGROUP, group)] if group is not None else []) + [(tuntap.TUNSETPERSIST, 1)]
+    want = [(tun_ioctl.TUNSETIFF, ifr)] + ([(tun_ioctl.TUNSETOWNER, owner)] if owner is not None else []) \
+        + ([(tun_ioctl.TUNSETGROUP, group)] if group is not None else []) + [(tun_ioctl.TUNSETPERSIST, 1)]
     assert calls["vnet"] == want
 
     # then one RTM_NEWLINK on the new device: up, mtu, mac, master, group tag

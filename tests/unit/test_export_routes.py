@@ -3,8 +3,8 @@ them (defaults left out), the kernel's own never written."""
 import ipaddress
 
 from vnet.export import exported_routes, route_doc
-from vnet.kernel.observe import Route, State
-from vnet.spec import load_text
+from vnet.kernel.observer import Route, State
+from vnet.topology import load_text
 
 ip, net = ipaddress.ip_address, ipaddress.ip_network
 

@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 from vnet.errors import SpecError
-from vnet.spec import load_text
-from vnet.spec.fields import MAX_MESSAGE
-from vnet.spec.loader import parse
+from vnet.topology import load_text
+from vnet.topology.fields import MAX_MESSAGE
+from vnet.topology.loader import parse
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL_KINDS = ROOT / "tests" / "golden" / "script" / "all-kinds.yaml"
@@ -186,7 +186,7 @@ def test_a_big_file_with_a_typo_at_its_end_is_rejected_within_bounds(tmp_path):
     """A 2 MB file of 20,000 veth pairs into namespaces with a typo in its
     last line is rejected within 2/3 of the memory budget the largest file
     (3 MiB) has, 200 MB. Memory is measured (it does not flake); time is
-    not (a shared machine). Larger files are refused unread (test_spec_errors)."""
+    not (a shared machine). Larger files are refused unread (test_topology_errors)."""
     rows = [f"  - {{name: v{i}, kind: veth, peer: {{name: eth0, netns: n{i}, "
             f"addresses: [10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}/32]}}}}\n" for i in range(20000)]
     text = ("name: big\nnamespaces:\n" + "".join(f"  - n{i}\n" for i in range(20000)) + "interfaces:\n"
@@ -195,7 +195,7 @@ def test_a_big_file_with_a_typo_at_its_end_is_rejected_within_bounds(tmp_path):
     f.write_text(text)
     assert len(text) > 2_000_000
     # VmHWM: this process image's peak (ru_maxrss would keep the forking pytest's, across exec)
-    code = ("import sys, vnet.spec as s\n"
+    code = ("import sys, vnet.topology as s\n"
             "try:\n    s.load(sys.argv[1])\nexcept Exception as e: print(e)\n"
             "print(next(ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('VmHWM:')))\n")
     r = subprocess.run([sys.executable, "-c", code, str(f)], capture_output=True, text=True, timeout=120,

@@ -9,12 +9,12 @@ import itertools
 import pytest
 
 from vnet.errors import PlanError
-from vnet.kernel.observe import Device, State
-from vnet.kernel.observe import Route as LiveRoute
+from vnet.kernel.observer import Device, State
+from vnet.kernel.observer import Route as LiveRoute
 from vnet.kinds import BY_NAME
 from vnet.ownership import Record, group_of
 from vnet.planner import plan
-from vnet.spec import load_text
+from vnet.topology import load_text
 
 TOPO = """
 name: lab
@@ -462,7 +462,7 @@ def test_a_recreated_device_gets_its_own_sysctls_again():
     ("net.ipv4.neigh.eth0.gc_stale_time", "eth0"), ("net.ipv6.conf.all.forwarding", None),
     ("net.ipv4.conf.default.rp_filter", None), ("net.ipv4.ip_forward", None), ("net.core.somaxconn", None)])
 def test_which_sysctls_belong_to_a_device(key, dev):
-    from vnet.spec.model import Sysctl
+    from vnet.topology.model import Sysctl
     assert Sysctl(key=key, value="1").device == dev
 
 

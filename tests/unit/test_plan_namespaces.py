@@ -4,10 +4,10 @@ is still down. No kernel: states built by hand, as observe() reports them."""
 import pytest
 
 from vnet.errors import PlanError
-from vnet.kernel.observe import Device, State
+from vnet.kernel.observer import Device, State
 from vnet.ownership import Record
 from vnet.planner import plan
-from vnet.spec import load_text
+from vnet.topology import load_text
 
 TOPO = "name: lab\nnamespaces: [net1, net2]\n"
 

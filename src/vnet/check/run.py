@@ -4,8 +4,8 @@ check they name; every socket and thread ends with its check, Ctrl-C too."""
 import contextlib
 import time
 
-from ..spec.checks import FILTERS
-from ..spec.struct import REQUIRED, Struct
+from ..topology.checks import FILTERS
+from ..topology.struct import REQUIRED, Struct
 
 
 class Result(Struct):

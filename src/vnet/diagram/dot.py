@@ -3,7 +3,7 @@ Graphviz (the `graphviz` Python package driving Debian's `dot`)."""
 from html import escape
 
 from ..errors import VnetError
-from ..spec.model import HOST
+from ..topology.model import HOST
 from .graph import DOWN_FILL, DOWN_FONT, EDGE_STYLES
 
 FONT = "Helvetica"

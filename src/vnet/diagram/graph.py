@@ -4,9 +4,9 @@ asked of the kernel) or the live machine's; both come as observed-style
 ``Device`` records, so one function draws both. What a kind looks like and
 which edges it has beyond the generic ones (peer, master, lower device) is
 asked of the kind module."""
-from ..kernel.observe import Device
-from ..spec.model import HOST, Ref
-from ..spec.struct import Struct
+from ..kernel.observer import Device
+from ..topology.model import HOST, Ref
+from ..topology.struct import Struct
 
 # edge styles: (what it means, Graphviz attributes, Mermaid arrow)
 EDGE_STYLES = {

@@ -2,7 +2,7 @@
 most Markdown viewers draw it; no Graphviz needed)."""
 import re
 
-from ..spec.model import HOST
+from ..topology.model import HOST
 from .graph import DOWN_FILL, DOWN_FONT, EDGE_STYLES
 
 

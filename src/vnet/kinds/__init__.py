@@ -1,8 +1,8 @@
 """One module per interface kind, all with the contract of ``base.Kind``."""
-from . import bond, bridge, can, dummy, external, ipvlan, macsec, macvlan, net_failover, team, tun, veth, vlan, vxlan
+from . import bond, bridge, dummy, external, ipvlan, macsec, macvlan, net_failover, team, tuntap, vcan, veth, vlan, vxcan, vxlan
 
-REGISTRY = (bridge.KIND, veth.KIND, tun.TUN, tun.TAP, vxlan.KIND, macvlan.MACVLAN, macvlan.MACVTAP,
-            vlan.KIND, bond.KIND, ipvlan.IPVLAN, ipvlan.IPVTAP, dummy.KIND, can.VCAN, can.VXCAN, macsec.KIND, team.KIND,
+REGISTRY = (bridge.KIND, veth.KIND, tuntap.TUN, tuntap.TAP, vxlan.KIND, macvlan.MACVLAN, macvlan.MACVTAP,
+            vlan.KIND, bond.KIND, ipvlan.IPVLAN, ipvlan.IPVTAP, dummy.KIND, vcan.KIND, vxcan.KIND, macsec.KIND, team.KIND,
             net_failover.KIND, external.KIND)
 BY_NAME = {k.name: k for k in REGISTRY}
 

@@ -13,8 +13,8 @@ only ever talks to that surface, never to a kind by name.
 """
 from ..kernel import netlink as nl
 from ..kernel import rtnl
-from ..spec.fields import RefField
-from ..spec.model import Ref
+from ..topology.fields import RefField
+from ..topology.model import Ref
 
 
 class Kind:
@@ -57,10 +57,10 @@ class Kind:
         return {self.kernel_kind} if self.creatable and self.kernel_kind else set()
 
     # ---- spec side ---------------------------------------------------------
-    def check(self, iface, problems, path):
+    def validate(self, iface, problems, path):
         """Cross-field rules of this kind; add problems, return nothing."""
 
-    def check_port(self, master, port, problems, path):
+    def validate_port(self, master, port, problems, path):
         """Rules for a port's ``port_options`` given its master's Interface."""
 
     def port_state(self, port_options):
@@ -85,7 +85,7 @@ class Kind:
         "ip", "can", "loopback"), or None when the file does not tell."""
         return self.link_layer
 
-    def check_all(self, ifaces, problems):
+    def validate_all(self, ifaces, problems):
         """Rules across all interfaces of this kind (after each passed ``check``)."""
 
     def lint(self, ifaces, topo, problems, warnings):

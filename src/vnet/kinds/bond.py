@@ -1,7 +1,7 @@
 """Bonding: several ports aggregated into one device, for failover or load
 balancing (Figure 2); ports join with `master: bond0`."""
 from ..kernel import netlink as nl
-from ..spec.fields import IP, MAC, Bool, Enum, Int, ListOf, RefField
+from ..topology.fields import IP, MAC, Bool, Enum, Int, ListOf, RefField
 from .base import Kind
 
 A = dict(MODE=1, ACTIVE_SLAVE=2, MIIMON=3, UPDELAY=4, DOWNDELAY=5, ARP_INTERVAL=7, ARP_IP_TARGET=8,
@@ -81,7 +81,7 @@ class Bond(Kind):
     def show_extra(self, extra, ref):
         return [f"active_slave {extra['active_port']}"] if extra.get("active_port") else []
 
-    def check(self, iface, problems, path):
+    def validate(self, iface, problems, path):
         o = iface.options
         if o.get("primary") and o.get("mode") not in ("active-backup", "balance-tlb", "balance-alb"):
             problems.add(f"{path}.primary", f"only used in active-backup, balance-tlb and balance-alb (mode is {o.get('mode')})")

@@ -3,7 +3,7 @@ import re
 
 from ..kernel import rtnl
 from ..kernel import netlink as nl
-from ..spec.fields import Bool, Enum, Field, Int, Invalid, ListOf, Obj, quote
+from ..topology.fields import Bool, Enum, Field, Int, Invalid, ListOf, Obj, quote
 from .base import Kind, ipcmd
 
 
@@ -12,7 +12,7 @@ class Vid(Field):
     json = {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 4094},
                       {"type": "string", "pattern": "^[0-9]{1,4}-[0-9]{1,4}$"}]}
 
-    def check(self, v):
+    def parse(self, v):
         if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4094:
             return v
         m = re.fullmatch(r"(\d{1,4})-(\d{1,4})", v.strip()) if isinstance(v, str) else None
@@ -139,7 +139,7 @@ class Bridge(Kind):
         vlan = o.get("vlan_filtering") or any(o.get(k) is not None for k in self._VLAN_OPTIONS[1:])
         return super().kernel_features(iface) | ({"bridge_vlan_filtering"} if vlan else set())
 
-    def check_port(self, master, port, problems, path):
+    def validate_port(self, master, port, problems, path):
         vlans = port.port.get("vlans")
         if vlans is None:
             return
@@ -308,7 +308,7 @@ class Bridge(Kind):
                 problems.add(f"{i.path}.master", f"{i.label} is a bridge: the kernel refuses a bridge as a port of "
                              f"another bridge (ELOOP); join them with a veth pair, or use VLANs on one bridge")
 
-    def check(self, iface, problems, path):
+    def validate(self, iface, problems, path):
         if iface.options.get("vlans") is not None and not iface.options.get("vlan_filtering"):
             problems.add(f"{path}.vlans", "the bridge's own VLANs need vlan_filtering: true")
         fd = iface.options.get("forward_delay")

@@ -1,7 +1,7 @@
 """IPVLAN and IPVTAP: devices sharing their lower device's MAC, switched by IP
 address (l2), or routed (l3, l3s) (Figures 16-18)."""
 from ..kernel import netlink as nl
-from ..spec.fields import Enum, RefField
+from ..topology.fields import Enum, RefField
 from .base import Kind, tap_device, tap_words
 
 IFLA_IPVLAN_MODE, IFLA_IPVLAN_FLAGS = 1, 2
@@ -32,7 +32,7 @@ class Ipvlan(Kind):
         self.name = self.kernel_kind = name
         self.doc = doc
 
-    def check_all(self, ifaces, problems):
+    def validate_all(self, ifaces, problems):
         # the kernel keeps mode and flags per lower device: every ipvlan and
         # ipvtap on one lower device has the same (the last one set wins)
         first = {}

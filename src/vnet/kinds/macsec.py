@@ -9,7 +9,7 @@ import struct
 
 from ..kernel import macsec as genl
 from ..kernel import netlink as nl
-from ..spec.fields import Bool, Enum, Int, ListOf, MAC, Obj, RefField, Str
+from ..topology.fields import Bool, Enum, Int, ListOf, MAC, Obj, RefField, Str
 from .base import Kind, ipcmd
 
 A = dict(SCI=1, PORT=2, ICV_LEN=3, CIPHER_SUITE=4, WINDOW=5, ENCODING_SA=6, ENCRYPT=7, PROTECT=8,
@@ -124,7 +124,7 @@ class Macsec(Kind):
         return out
 
     # ---- spec ----------------------------------------------------------------
-    def check(self, iface, problems, path):
+    def validate(self, iface, problems, path):
         o = iface.options
         if o.get("sci") and o.get("port"):
             problems.add(f"{path}.sci", "give either sci or port, not both")

@@ -1,7 +1,7 @@
 """MACVLAN and MACVTAP: devices with their own MAC on a lower device
 (Figures 11-15, 19). Five modes, differing in who may talk to whom."""
 from ..kernel import netlink as nl
-from ..spec.fields import Bool, Enum, Int, ListOf, MAC, RefField
+from ..topology.fields import Bool, Enum, Int, ListOf, MAC, RefField
 from .base import Kind, tap_device, tap_words
 
 IFLA_MACVLAN_MODE, IFLA_MACVLAN_MACADDR_MODE, IFLA_MACVLAN_MACADDR = 1, 3, 4
@@ -45,7 +45,7 @@ class Macvlan(Kind):
         # the kernel refuses to switch into or out of passthru on a live device
         return super().in_place(opt, old, new) and not (opt == "mode" and "passthru" in (old, new))
 
-    def check(self, iface, problems, path):
+    def validate(self, iface, problems, path):
         o = iface.options
         if o.get("mode") == "source" and not o.get("source_macs"):
             problems.add(f"{path}.source_macs", "mode source needs at least one MAC in source_macs")

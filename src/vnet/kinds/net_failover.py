@@ -17,7 +17,7 @@ class NetFailover(Kind):
     creatable = False
     is_master = True
 
-    def check(self, iface, problems, path):
+    def validate(self, iface, problems, path):
         problems.add(f"{path}.kind", WHY)
 
     def matches(self, link):

@@ -12,7 +12,7 @@ import subprocess
 from ..kernel import rtnl
 from ..kernel import team as genl
 from .. import daemon
-from ..spec.fields import Bool, Enum, Int, IP, ListOf
+from ..topology.fields import Bool, Enum, Int, IP, ListOf
 from .base import Kind
 
 RUNNERS = {r: r for r in ("roundrobin", "activebackup", "loadbalance", "broadcast", "random", "lacp")}
@@ -81,7 +81,7 @@ class Team(Kind):
     def ports_take_its_mac(self, options):
         return True
 
-    def check(self, iface, problems, path):
+    def validate(self, iface, problems, path):
         o = iface.options
         r = o.get("runner")
         if o.get("hwaddr_policy") and r != "activebackup":

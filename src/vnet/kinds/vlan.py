@@ -3,7 +3,7 @@
 import struct
 
 from ..kernel import netlink as nl
-from ..spec.fields import Bool, Enum, Int, ListOf, RefField, Str
+from ..topology.fields import Bool, Enum, Int, ListOf, RefField, Str
 from .base import Kind
 
 IFLA_VLAN_ID, IFLA_VLAN_FLAGS, IFLA_VLAN_EGRESS_QOS, IFLA_VLAN_INGRESS_QOS, IFLA_VLAN_PROTOCOL = 1, 2, 3, 4, 5
@@ -44,7 +44,7 @@ class Vlan(Kind):
         at = next((i + 1 for i, w in enumerate(out) if w.startswith("id ")), len(out))
         return out[:at] + [f"<{','.join(flags)}>"] + out[at:]
 
-    def check(self, iface, problems, path):
+    def validate(self, iface, problems, path):
         for k in ("ingress_qos_map", "egress_qos_map"):
             for i, m in enumerate(iface.options.get(k) or []):
                 a, b = map(int, m.split(":"))

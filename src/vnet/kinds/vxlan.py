@@ -3,7 +3,7 @@ import ipaddress
 
 from ..kernel import netlink as nl
 from ..kernel import rtnl
-from ..spec.fields import Bool, Int, IP, ListOf, Obj, MAC, RefField
+from ..topology.fields import Bool, Int, IP, ListOf, Obj, MAC, RefField
 from .base import Kind
 
 IFLA_VXLAN_ID, IFLA_VXLAN_GROUP, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL = 1, 2, 3, 4
@@ -62,7 +62,7 @@ class Vxlan(Kind):
         return [(local, d, label) for d in seen]
     inplace = frozenset({"ttl", "tos", "learning", "ageing", "fdb"})   # the kernel refuses the others' change
 
-    def check(self, iface, problems, path):
+    def validate(self, iface, problems, path):
         o = iface.options
         if o.get("remote") is not None and o.get("group") is not None:
             problems.add(f"{path}.group", "give either remote or group, not both")

@@ -2,7 +2,7 @@
 reference article (`ip link add veth1 netns net1 type veth peer name ...`)."""
 from ..planner import order_interfaces
 from ..kinds.base import ipcmd
-from ..spec.model import RT_TABLE_MAIN
+from ..topology.model import RT_TABLE_MAIN
 
 
 def _join_and_up(e, declared):

@@ -80,9 +80,9 @@ def dst_word(cidr):
 
 
 def route_dict(ns, route):
-    """One observed route (kernel.observe.Route) as `ip -j route` has it
+    """One observed route (kernel.observer.Route) as `ip -j route` has it
     (with its namespace). The one place that knows the observed route's fields."""
-    from ..spec.model import RT_TABLE_MAIN, SCOPE_NAMES
+    from ..topology.model import RT_TABLE_MAIN, SCOPE_NAMES
     out = {"netns": ns, "dst": dst_word(str(route.to))}
     if route.via is not None:
         out["gateway"] = str(route.via)

@@ -89,7 +89,7 @@ class Field:
         self.default = default
         self.required = required
 
-    def check(self, value):
+    def parse(self, value):
         """Return the normalized value or raise Invalid(msg)."""
         return value
 
@@ -105,7 +105,7 @@ class Field:
 class Bool(Field):
     json = {"type": "boolean"}
 
-    def check(self, v):
+    def parse(self, v):
         if isinstance(v, bool):
             return v
         if v in (0, 1):
@@ -118,7 +118,7 @@ class Int(Field):
         super().__init__(doc, **kw)
         self.lo, self.hi = lo, hi
 
-    def check(self, v):
+    def parse(self, v):
         if isinstance(v, bool) or not isinstance(v, int):
             if isinstance(v, str) and len(v) <= 64 and re.fullmatch(r"-?\d+", v.strip()):
                 v = int(v)
@@ -146,7 +146,7 @@ class Str(Field):
         self.explain = explain
         self.strict = strict   # a number is an error (a hex key read as a number lost its digits)
 
-    def check(self, v):
+    def parse(self, v):
         if self.strict and not isinstance(v, str):
             raise Invalid(f"expected a string in quotes, got {type(v).__name__} {quote(v)} "
                           "(YAML read it as a number: digits may be lost)")
@@ -186,8 +186,8 @@ class IfName(Str):
     def __init__(self, doc="interface name", **kw):
         super().__init__(doc, pattern=IFNAME_RE, explain=IFNAME_EXPLAIN, **kw)
 
-    def check(self, v):
-        v = super().check(v)
+    def parse(self, v):
+        v = super().parse(v)
         if v in (".", ".."):
             raise Invalid(f"{v!r} is not valid: {IFNAME_EXPLAIN}")
         size = len(v.encode())   # Str.check let only UTF-8 text through
@@ -211,7 +211,7 @@ class Enum(Field):
         super().__init__(doc, **kw)
         self.choices = tuple(choices)
 
-    def check(self, v):
+    def parse(self, v):
         if v not in self.choices:
             raise Invalid(f"{quote(v)} is not one of {', '.join(map(str, self.choices))}{_close(v, map(str, self.choices))}")
         return v
@@ -223,7 +223,7 @@ class Enum(Field):
 class IP(Field):
     json = {"type": "string", "format": "ip-address"}
 
-    def check(self, v):
+    def parse(self, v):
         if isinstance(v, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
             return v
         if not isinstance(v, str):   # ip_address() takes an integer as an address
@@ -243,11 +243,11 @@ class Table(Field):
                  **kw):
         super().__init__(doc, **kw)
 
-    def check(self, v):
+    def parse(self, v):
         if isinstance(v, str) and v.strip() in self.NAMES:
             return self.NAMES[v.strip()]
         try:
-            return Int(lo=1, hi=2**32 - 1).check(v)
+            return Int(lo=1, hi=2**32 - 1).parse(v)
         except Invalid:
             raise Invalid(f"{quote(v)} is not a routing table (1-4294967295, main, default or local)") from None
 
@@ -255,7 +255,7 @@ class Table(Field):
 class CIDR(Field):
     json = {"type": "string", "format": "ip-interface", "pattern": "^[0-9a-fA-F.:]+/[0-9]{1,3}$"}
 
-    def check(self, v):
+    def parse(self, v):
         if not isinstance(v, str) or "/" not in v:
             raise Invalid(f"{quote(v)} is not an address with prefix length, e.g. 10.0.0.1/24 or fd00::1/64")
         try:
@@ -306,8 +306,8 @@ class MAC(Str):
         super().__init__(doc, pattern=MAC_RE, explain="a MAC address is six hex bytes, e.g. 02:00:00:00:00:01", **kw)
         self.zero_ok = zero_ok
 
-    def check(self, v):
-        v = super().check(v).lower()
+    def parse(self, v):
+        v = super().parse(v).lower()
         if int(v[:2], 16) & 1:
             raise Invalid(f"{v!r} is a multicast address; an interface needs a unicast MAC")
         if v == ZERO_MAC and not self.zero_ok:
@@ -321,7 +321,7 @@ class ListOf(Field):
         super().__init__(doc, **kw)
         self.item = item
 
-    def check(self, v):
+    def parse(self, v):
         raise AssertionError("lists are walked by validate()")
 
     def schema(self):
@@ -399,7 +399,7 @@ def validate(field, value, path, problems):
         from .model import Ref
         if isinstance(value, str):
             try:
-                return Ref(IfName().check(value), None, explicit=False)
+                return Ref(IfName().parse(value), None, explicit=False)
             except Invalid as e:
                 problems.add(path, str(e))
                 return _MISSING
@@ -414,7 +414,7 @@ def validate(field, value, path, problems):
     if value is None and not field.required:
         return None if field.default is _MISSING else field.default
     try:
-        return field.check(value)
+        return field.parse(value)
     except Invalid as e:
         problems.add(path, str(e))
         return _MISSING

@@ -1,4 +1,4 @@
-"""The cache of validated topologies (vnet.spec.cache): a big file read again
+"""The cache of validated topologies (vnet.topology.cache): a big file read again
 unchanged comes from the cache and equals a fresh validation; any change to
 the file, its path or vnet's code is validated afresh; errors and small
 files are never cached; a damaged entry is ignored."""
@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from vnet.errors import SpecError
-from vnet.spec import cache, load, load_text, loader
+from vnet.topology import cache, load, load_text, loader
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
 

@@ -220,7 +220,7 @@ def parse(doc, source="<topology>", found=()):
         opts = {o: v.get(o) for o in k.options}
         iface = Interface(**common, kind=kind, options=opts, peer=peer, path=label)
         if valid:   # the kind's cross-field rules assume every field is valid
-            k.check(iface, p, label)
+            k.validate(iface, p, label)
         topo.interfaces.append(iface)
 
     for i, raw in enumerate(doc.get("routes") or [] if isinstance(doc.get("routes") or [], list) else []):
@@ -244,7 +244,7 @@ def parse(doc, source="<topology>", found=()):
     for i in topo.interfaces:
         classes.setdefault(type(i.kind_module), (i.kind_module, []))[1].append(i)
     for kmod, ifaces in classes.values():
-        kmod.check_all([i for i in ifaces if i.path not in invalid], p)
+        kmod.validate_all([i for i in ifaces if i.path not in invalid], p)
     _cross_check(topo, p, invalid)
     from . import checks
     topo.checks = checks.parse(doc.get("checks"), p)
@@ -364,7 +364,7 @@ def _cross_check(topo, p, invalid=()):
                                                           f"{ref.name!r} is a {target.kind}")
                 if owner.port and all(o in target.kind_module.port_options for o in owner.port) \
                         and iface.path not in invalid:
-                    target.kind_module.check_port(target, owner, p, f"{iface.path}{sub}")
+                    target.kind_module.validate_port(target, owner, p, f"{iface.path}{sub}")
             if fld in creation_refs:
                 deps.setdefault(iface.path, set()).add(target.path)
     _cycles(topo, deps, p)

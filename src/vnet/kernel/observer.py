@@ -1,6 +1,6 @@
 """Live state -> model: ONE link dump and one address dump per namespace
 (routes, fdb and sysctls only where asked), never one query per object."""
-from ..spec.struct import REQUIRED, Struct
+from ..topology.struct import REQUIRED, Struct
 from . import netlink, netns, rtnl, sysctl
 
 
@@ -39,7 +39,7 @@ class Route(Struct):
 
     @property
     def attrs(self):
-        from ..spec.model import route_attrs
+        from ..topology.model import route_attrs
         return route_attrs(self.to.version, self.via, self.src, self.scope, self.onlink)
 
     @property

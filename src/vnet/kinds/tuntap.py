@@ -1,6 +1,6 @@
 """TUN (layer 3) and TAP (layer 2) devices: packets to and from a process."""
 from ..kernel import netlink as nl
-from ..kernel import rtnl, tuntap
+from ..kernel import rtnl, tun_ioctl
 import contextlib
 import json
 import os
@@ -8,7 +8,7 @@ import sys
 import time
 
 from .. import daemon
-from ..spec.fields import Bool, Int, Obj, Str
+from ..topology.fields import Bool, Int, Obj, Str
 from .base import Kind, ipcmd
 
 IFLA_TUN_OWNER, IFLA_TUN_GROUP, IFLA_TUN_TYPE = 1, 2, 3
@@ -66,7 +66,7 @@ class TunTap(Kind):
     def kernel_features(self, iface):
         return set()   # /dev/net/tun: every kernel we run on has it
 
-    def check(self, iface, problems, path):
+    def validate(self, iface, problems, path):
         t = iface.options.get("tunnel")
         if not t:
             return
@@ -137,7 +137,7 @@ class TunTap(Kind):
     def create(self, ctx, iface):
         o = iface.options
         with ctx.entered(iface.netns):
-            tuntap.create(iface.name, tap=self.type_id == 2, owner=o.get("owner"), group=o.get("group"),
+            tun_ioctl.create(iface.name, tap=self.type_id == 2, owner=o.get("owner"), group=o.get("group"),
                           multi_queue=bool(o.get("multi_queue")), vnet_hdr=bool(o.get("vnet_hdr")),
                           link_group=ctx.group)   # tagged before it outlives us
         attrs = rtnl.link_attrs(mtu=iface.mtu, mac=iface.mac, group=ctx.group,

@@ -1,0 +1,27 @@
+"""vcan: a virtual CAN bus local to one namespace (the reference's VCAN
+section). CAN devices carry no MAC and no IP address: applications talk to
+them with AF_CAN sockets."""
+from .base import Kind
+
+
+def validate_can_endpoint(endpoint, problems, path):
+    """What a CAN device (vcan, either end of a vxcan) cannot have."""
+    if endpoint.mac:
+        problems.add(f"{path}.mac", "a CAN device has no MAC address")
+    if endpoint.addresses:
+        problems.add(f"{path}.addresses", "a CAN device carries no IP addresses (use AF_CAN sockets)")
+    if endpoint.mtu and endpoint.mtu not in (16, 72):
+        problems.add(f"{path}.mtu", f"{endpoint.mtu} is not a CAN MTU: 16 (classic CAN) or 72 (CAN FD)")
+
+
+class Vcan(Kind):
+    name = kernel_kind = "vcan"
+    link_layer = "can"
+    doc = "a virtual CAN bus in one namespace: every frame sent on it is seen by every socket bound to it"
+    shape, colour = "ellipse", "#d5a6bd"
+
+    def validate(self, iface, problems, path):
+        validate_can_endpoint(iface, problems, path)
+
+
+KIND = Vcan()

@@ -1,0 +1,20 @@
+"""vxcan: a pair of CAN devices like veth whose ends may sit in different
+namespaces (the reference's VXCAN section)."""
+from .vcan import validate_can_endpoint
+from .veth import Veth
+
+
+class Vxcan(Veth):
+    name = kernel_kind = "vxcan"
+    link_layer = "can"
+    doc = "a pair of CAN devices (like veth): a frame sent on one end is received on `peer`, in any namespace"
+    shape, colour = "box", "#d5a6bd"
+    # the peer is IFLA_VXCAN_INFO_PEER (1): the same layout as veth's
+
+    def validate(self, iface, problems, path):
+        validate_can_endpoint(iface, problems, path)
+        if iface.peer is not None:
+            validate_can_endpoint(iface.peer, problems, f"{path}.peer")
+
+
+KIND = Vxcan()
