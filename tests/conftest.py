@@ -13,6 +13,8 @@ IN_GUEST = bool(os.environ.get("VNET_IN_GUEST"))
 def pytest_addoption(parser):
     parser.addoption("--guest-only", action="store_true",
                      help="run only the tests this kernel cannot, in the full-kernel guest")
+    parser.addoption("--host-only", action="store_true",
+                     help="run only the tests this kernel can (no guest boots; the others are deselected)")
 
 
 def pytest_configure(config):
@@ -73,6 +75,11 @@ def pytest_collection_modifyitems(session, config, items):
         if missing:
             delegate.append((i, it, missing))
     if not delegate:
+        return
+    if config.getoption("--host-only"):
+        gone = {i for i, _it, _m in delegate}
+        config.hook.pytest_deselected(items=[it for _i, it, _m in delegate])
+        items[:] = [it for i, it in enumerate(items) if i not in gone]
         return
     from vm.guest import Guest
     # booted when the first of its tests runs, after the host's own: a TCG
