@@ -56,6 +56,21 @@ class Kind:
         """What the kernel must support to build ``iface`` (tests pick their layer by it)."""
         return {self.kernel_kind} if self.creatable and self.kernel_kind else set()
 
+    def probes(self, lower):
+        """{feature: RTM_NEWLINK attributes besides the name} making a
+        throwaway device with each feature ``kernel_features`` may name, on
+        the lower device ``lower`` (an ifindex) of a scratch namespace: the
+        test suite learns from them what this kernel can do (a test that
+        needs what it cannot runs in the full-kernel guest)."""
+        if not (self.creatable and self.kernel_kind):
+            return {}
+        link = rtnl.link_attrs(link=lower) if self.link_option and self.link_attr else b""
+        return {self.kernel_kind: link + rtnl.linkinfo(self.kernel_kind, self.probe_data())}
+
+    def probe_data(self):
+        """The IFLA_INFO_DATA a throwaway device needs (a VXLAN's VNI, a veth's peer)."""
+        return b""
+
     # ---- spec side ---------------------------------------------------------
     def validate(self, iface, problems, path):
         """Cross-field rules of this kind; add problems, return nothing."""

@@ -139,6 +139,10 @@ class Bridge(Kind):
         vlan = o.get("vlan_filtering") or any(o.get(k) is not None for k in self._VLAN_OPTIONS[1:])
         return super().kernel_features(iface) | ({"bridge_vlan_filtering"} if vlan else set())
 
+    def probes(self, lower):
+        on = nl.u8(self.netlink["vlan_filtering"][0], 1)   # CONFIG_BRIDGE_VLAN_FILTERING refuses it
+        return super().probes(lower) | {"bridge_vlan_filtering": rtnl.linkinfo(self.kernel_kind, on)}
+
     def validate_port(self, master, port, problems, path):
         vlans = port.port.get("vlans")
         if vlans is None:

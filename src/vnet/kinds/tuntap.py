@@ -66,6 +66,9 @@ class TunTap(Kind):
     def kernel_features(self, iface):
         return set()   # /dev/net/tun: every kernel we run on has it
 
+    def probes(self, lower):
+        return {}
+
     def validate(self, iface, problems, path):
         t = iface.options.get("tunnel")
         if not t:

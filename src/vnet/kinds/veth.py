@@ -18,6 +18,9 @@ class Veth(Kind):
                                 ns_fd=ctx.fd(p.netns) if p.netns != iface.netns else None)
         return nl.attr(VETH_INFO_PEER, rtnl.ifinfo() + attrs)   # up: set after creation
 
+    def probe_data(self):
+        return nl.attr(VETH_INFO_PEER, rtnl.ifinfo() + rtnl.link_attrs(name="p" + self.name[:10]))
+
     def iproute2_add(self, iface):
         # from vnet's own namespace, each end placed in its own, as the
         # reference writes it: ip link add veth1 netns net1 type veth peer name veth2 netns net2

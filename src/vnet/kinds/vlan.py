@@ -44,6 +44,9 @@ class Vlan(Kind):
         at = next((i + 1 for i, w in enumerate(out) if w.startswith("id ")), len(out))
         return out[:at] + [f"<{','.join(flags)}>"] + out[at:]
 
+    def probe_data(self):
+        return nl.u16(IFLA_VLAN_ID, 7)
+
     def validate(self, iface, problems, path):
         for k in ("ingress_qos_map", "egress_qos_map"):
             for i, m in enumerate(iface.options.get(k) or []):

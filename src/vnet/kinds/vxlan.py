@@ -62,6 +62,9 @@ class Vxlan(Kind):
         return [(local, d, label) for d in seen]
     inplace = frozenset({"ttl", "tos", "learning", "ageing", "fdb"})   # the kernel refuses the others' change
 
+    def probe_data(self):
+        return nl.u32(IFLA_VXLAN_ID, 7)
+
     def validate(self, iface, problems, path):
         o = iface.options
         if o.get("remote") is not None and o.get("group") is not None:
