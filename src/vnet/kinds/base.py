@@ -8,6 +8,9 @@ only ever talks to that surface, never to a kind by name.
 - ``netlink``: the IFLA_INFO_DATA table, option -> (attribute id, codec); the
   codec encodes and decodes it both ways;
 - ``iproute2``: the equivalent `ip link add` arguments;
+- ``doc``, ``options_doc``, ``example``: what README.md's kinds table says
+  of it (scripts/kind_tables.py writes the table);
+- ``probes``: how the test suite learns whether this kernel has it;
 - ``show_words`` (and ``show_details``, ``show_nested``, ``show_port``): how
   `vnet show` writes an observed device, in `ip -d link show`'s words.
 """
@@ -21,6 +24,8 @@ class Kind:
     name = ""               # the topology file's kind
     kernel_kind = ""        # IFLA_INFO_KIND
     doc = ""
+    options_doc = ""        # its row of README.md's kinds table: the options, in a line of Markdown
+    example = None          # the file in examples/ that shows it (README.md links it; a test checks it)
     options = {}
     netlink = {}            # option -> (IFLA_<KIND>_* id, codec name)
     link_option = None      # option holding the lower device Ref

@@ -9,6 +9,9 @@ VETH_INFO_PEER = 1
 class Veth(Kind):
     name = kernel_kind = "veth"
     doc = "a pair of connected Ethernet devices; `peer` is the other end, in any namespace"
+    options_doc = (   # README.md's kinds table
+        '`peer`: `{name, netns, up, mtu, mac, master, addresses}` (required)')
+    example = "fig9-veth.yaml"
     peer = True
 
     def extra_data(self, ctx, iface):
