@@ -71,7 +71,10 @@ def pytest_collection_modifyitems(session, config, items):
     delegate = []
     for i, it in marked:
         needs = it.get_closest_marker("needs").args
-        missing = kernel_features.missing(needs)
+        try:
+            missing = kernel_features.missing(needs)
+        except kernel_features.UnknownFeature as e:
+            raise pytest.UsageError(f"{it.nodeid}: {e}") from None
         if missing:
             delegate.append((i, it, missing))
     if not delegate:

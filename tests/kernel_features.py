@@ -1,19 +1,19 @@
-"""What this kernel can do, probed for real: each interface kind is created
-in a throwaway network namespace (the kernel loads its module on demand, as
-for a user). Tests declare what they need with @pytest.mark.needs(...), and
-run here when this kernel has it, in the full-kernel guest otherwise."""
+"""What this kernel can do, probed for real: each interface kind of the
+registry is created in a throwaway network namespace, as its ``probes``
+says (the kernel loads its module on demand, as for a user). Tests declare
+what they need with @pytest.mark.needs(...), and run here when this kernel
+has it, in the full-kernel guest otherwise; a need nothing probes is an
+error, never a silent trip to the guest."""
 import json
 import os
 import subprocess
 import sys
 
-KINDS = ("bridge", "veth", "vxlan", "macvlan", "macvtap", "vlan", "bond", "ipvlan", "ipvtap", "dummy",
-         "team", "macsec", "vcan", "vxcan")
-
 _PROBE = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
 from vnet.kernel import netlink as nl, rtnl
+from vnet.kinds import REGISTRY
 s = nl.Socket()
 ok = {}
 def attempt(name, attrs):
@@ -24,21 +24,11 @@ def attempt(name, attrs):
         return False
 rtnl.new_link(s, up=False, attrs=rtnl.link_attrs(name="lower0") + rtnl.linkinfo("veth", nl.attr(1, rtnl.ifinfo() + rtnl.link_attrs(name="lower1"))))
 low = rtnl.get_link(s, "lower0").ifindex
-for kind in json.loads(sys.argv[2]):
-    data = b""
-    extra = b""
-    if kind in ("macvlan", "macvtap", "ipvlan", "ipvtap", "vlan", "macsec"):
-        extra = nl.u32(5, low)
-    if kind == "vlan":
-        data = nl.u16(1, 7)
-    if kind == "vxlan":
-        data = nl.u32(1, 7)
-    if kind in ("veth", "vxcan"):
-        data = nl.attr(1, rtnl.ifinfo() + rtnl.link_attrs(name="p" + kind[:6]))
-    ok[kind] = attempt("t" + kind[:10], extra + rtnl.linkinfo(kind, data))
-# a bridge with VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)
-ok["bridge_vlan_filtering"] = attempt("tbrvf", rtnl.linkinfo("bridge", nl.u8(7, 1)))
-sys.path.insert(0, sys.argv[3])
+# each kind says how to make a throwaway device with each feature it may need
+for kind in REGISTRY:
+    for feature, attrs in kind.probes(low).items():
+        ok[feature] = attempt(f"t{len(ok)}", attrs)
+sys.path.insert(0, sys.argv[2])
 from kernel_features import udp_gso_refused_without_csum
 ok["udp_gso_refused_without_csum"] = udp_gso_refused_without_csum()
 # UDP segmentation offload for TUN/TAP (TUN_F_USO4/6, Linux 6.2)
@@ -89,7 +79,7 @@ def available():
     global _cache
     if _cache is None:
         src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
-        r = subprocess.run(["unshare", "--net", sys.executable, "-c", _PROBE, src, json.dumps(KINDS),
+        r = subprocess.run(["unshare", "--net", sys.executable, "-c", _PROBE, src,
                             os.path.dirname(os.path.abspath(__file__))],
                            capture_output=True, text=True)
         if r.returncode != 0:
@@ -103,6 +93,15 @@ def available():
     return _cache
 
 
+class UnknownFeature(Exception):
+    pass
+
+
 def missing(needs):
+    """The features of ``needs`` this kernel lacks."""
     have = available()
-    return [n for n in needs if not have.get(n, False)]
+    unknown = [n for n in needs if n not in have]
+    if unknown:
+        raise UnknownFeature(f"needs({', '.join(map(repr, unknown))}): nothing probes that; a kind's `probes` "
+                             f"(src/vnet/kinds/) names the features it can need; known: {', '.join(sorted(have))}")
+    return [n for n in needs if not have[n]]

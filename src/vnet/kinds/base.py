@@ -8,6 +8,9 @@ only ever talks to that surface, never to a kind by name.
 - ``netlink``: the IFLA_INFO_DATA table, option -> (attribute id, codec); the
   codec encodes and decodes it both ways;
 - ``iproute2``: the equivalent `ip link add` arguments;
+- ``doc``, ``options_doc``, ``example``: what README.md's kinds table says
+  of it (scripts/kind_tables.py writes the table);
+- ``probes``: how the test suite learns whether this kernel has it;
 - ``show_words`` (and ``show_details``, ``show_nested``, ``show_port``): how
   `vnet show` writes an observed device, in `ip -d link show`'s words.
 """
@@ -21,6 +24,8 @@ class Kind:
     name = ""               # the topology file's kind
     kernel_kind = ""        # IFLA_INFO_KIND
     doc = ""
+    options_doc = ""        # its row of README.md's kinds table: the options, in a line of Markdown
+    example = None          # the file in examples/ that shows it (README.md links it; a test checks it)
     options = {}
     netlink = {}            # option -> (IFLA_<KIND>_* id, codec name)
     link_option = None      # option holding the lower device Ref
@@ -55,6 +60,21 @@ class Kind:
     def kernel_features(self, iface):
         """What the kernel must support to build ``iface`` (tests pick their layer by it)."""
         return {self.kernel_kind} if self.creatable and self.kernel_kind else set()
+
+    def probes(self, lower):
+        """{feature: RTM_NEWLINK attributes besides the name} making a
+        throwaway device with each feature ``kernel_features`` may name, on
+        the lower device ``lower`` (an ifindex) of a scratch namespace: the
+        test suite learns from them what this kernel can do (a test that
+        needs what it cannot runs in the full-kernel guest)."""
+        if not (self.creatable and self.kernel_kind):
+            return {}
+        link = rtnl.link_attrs(link=lower) if self.link_option and self.link_attr else b""
+        return {self.kernel_kind: link + rtnl.linkinfo(self.kernel_kind, self.probe_data())}
+
+    def probe_data(self):
+        """The IFLA_INFO_DATA a throwaway device needs (a VXLAN's VNI, a veth's peer)."""
+        return b""
 
     # ---- spec side ---------------------------------------------------------
     def validate(self, iface, problems, path):

@@ -27,6 +27,17 @@ _NOT_IN = {k: ("802.3ad", "balance-tlb", "balance-alb") for k in ("arp_interval"
 class Bond(Kind):
     name = kernel_kind = "bond"
     doc = "a bonding device: its ports (`master: bond0`) act as one link, for failover or load balancing"
+    options_doc = (   # README.md's kinds table
+        '`mode` (`balance-rr` default, `active-backup`, `balance-xor`, `broadcast`, `802.3ad`, '
+        '`balance-tlb`, `balance-alb`), `miimon`, `updelay`, `downdelay`, `primary` (a port), '
+        '`xmit_hash_policy`, `lacp_rate`, `ad_select`, `min_links`, `arp_interval` (instead of `miimon`) '
+        'with `arp_ip_target` (IPv4 addresses) and `arp_validate` (not in `802.3ad`, `balance-tlb`, '
+        '`balance-alb`), `primary_reselect`, `fail_over_mac`, `all_slaves_active`, `resend_igmp`, '
+        '`num_grat_arp`, `packets_per_slave` (`balance-rr`), `ad_actor_sys_prio`, `ad_user_port_key`, '
+        '`ad_actor_system` (`802.3ad`); ports join with `master: bond0`; a change of mode or '
+        '`fail_over_mac` re-creates the bond (the kernel refuses it while ports are enslaved), and of the'
+        ' `ad_actor_*` too (refused while it is up)')
+    example = "fig2-bond.yaml"
     options = {
         "mode": Enum("bonding mode", MODES, default="balance-rr"),
         "miimon": Int("link monitoring interval, ms", lo=0, hi=2**31 - 1),

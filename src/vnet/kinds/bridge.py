@@ -91,6 +91,15 @@ def _vlan_dicts(have):
 class Bridge(Kind):
     name = kernel_kind = "bridge"
     doc = "a software switch; ports join it with `master`"
+    options_doc = (   # README.md's kinds table
+        '`stp`, `priority` (STP, 0-65535), `forward_delay`, `hello_time` (1-10), `max_age` (6-40), '
+        '`ageing_time`: times in whole seconds, as NetworkManager and nmstate take them (`ip link` takes,'
+        ' and `ip -d link show` prints, centiseconds: `forward_delay 1500` is 15 s; `vnet script` writes '
+        'them so, `vnet export` in seconds), `vlan_filtering`, `vlan_protocol` (`802.1Q`, the default, or'
+        ' `802.1ad`), `vlan_default_pvid` (the VLAN a new port gets, 0: none; default 1), '
+        '`group_fwd_mask` (bit X forwards 01:80:C2:00:00:0X; bits 0-2 never), `mcast_snooping`, '
+        '`mcast_querier`; every one changes in place')
+    example = "fig10-bridge.yaml"
     options = {
         "stp": Bool("spanning tree protocol on"),
         "vlan_filtering": Bool("filter frames by VLAN on the ports"),
@@ -138,6 +147,10 @@ class Bridge(Kind):
         o = iface.options
         vlan = o.get("vlan_filtering") or any(o.get(k) is not None for k in self._VLAN_OPTIONS[1:])
         return super().kernel_features(iface) | ({"bridge_vlan_filtering"} if vlan else set())
+
+    def probes(self, lower):
+        on = nl.u8(self.netlink["vlan_filtering"][0], 1)   # CONFIG_BRIDGE_VLAN_FILTERING refuses it
+        return super().probes(lower) | {"bridge_vlan_filtering": rtnl.linkinfo(self.kernel_kind, on)}
 
     def validate_port(self, master, port, problems, path):
         vlans = port.port.get("vlans")

@@ -6,6 +6,8 @@ from .base import Kind
 class External(Kind):
     name = "external"
     doc = "a device that exists already and is not vnet's: referenced, never created, changed or deleted"
+    options_doc = 'none: an existing device, only referenced'   # README.md's kinds table
+    example = "fig4-net-failover.yaml"
     creatable = False
     is_master = True
     link_layer = None   # not in the file

@@ -10,6 +10,9 @@ FLAGS = {"bridge": 0, "private": 1, "vepa": 2}
 
 
 class Ipvlan(Kind):
+    options_doc = (   # README.md's kinds table
+        '`link` (required), `mode` (`l2`, `l3` default, `l3s`), `flags` (`bridge` default, `private`, '
+        '`vepa`); all on one lower device share mode and flags (the kernel keeps them per lower device)')
     options = {
         "link": RefField("the lower device", required=True),
         "mode": Enum("l2: switched by IP on the lower device; l3: routed, no broadcast; l3s: l3 with netfilter",
@@ -98,3 +101,4 @@ IPVLAN = Ipvlan("ipvlan", "a device sharing its lower device's MAC, told apart b
 IPVTAP = Ipvlan("ipvtap", "an ipvlan whose packets a VM reads and writes through /dev/tapN")
 IPVLAN.shape, IPVLAN.colour = "box", "#a2c4c9"
 IPVTAP.shape, IPVTAP.colour = "cds", "#a2c4c9"
+IPVLAN.example = "fig16-ipvlan-l2.yaml"

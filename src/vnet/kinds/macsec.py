@@ -64,6 +64,18 @@ def _as_filed(sa):
 class Macsec(Kind):
     name = kernel_kind = "macsec"
     doc = "a MACsec device on `link`: Ethernet frames encrypted and authenticated (802.1AE)"
+    options_doc = (   # README.md's kinds table
+        '`link` (required), `port` or `sci`, `cipher` (`gcm-aes-128` default, `gcm-aes-256`, '
+        '`gcm-aes-xpn-128`, `gcm-aes-xpn-256`), `icv_len`, `encrypt`, `protect`, `validate` (`strict`, '
+        '`check`, `disabled`), `replay_protect` + `window`, `send_sci`, `end_station`, `scb`; `tx`: one '
+        'SA `{an, pn, key_id, key \\| key_file \\| key_env}` (XPN ciphers add `ssci`, `salt`); `rx`: '
+        'receive channels `{sci \\| mac + port, sas: [SA...]}`. Keys are hex in quotes; `key_file` is '
+        'relative to the topology file. Keys never appear in `show`, `export`, `plan` or `script` (shown '
+        'as `***` beside the key id; the kernel never gives them back, so an export says `key: "***"` and'
+        ' must be given keys before it is applied). A new key is a new SA with a new `an`: re-apply adds '
+        'the new receive SAs first, then switches transmission, then drops the old SAs, so traffic keeps '
+        'flowing.')
+    example = "fig20-macsec.yaml"
     options = {
         "link": RefField("the lower device", required=True),
         "port": Int("port number of the secure channel identifier (with the device's MAC)", lo=1, hi=65535),

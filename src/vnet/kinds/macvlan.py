@@ -14,6 +14,11 @@ MODE_NAMES = {v: k for k, v in MODES.items()}
 
 
 class Macvlan(Kind):
+    options_doc = (   # README.md's kinds table
+        '`link` (required), `mode` (`private`, `vepa` (default), `bridge`, `passthru`, `source`), '
+        '`source_macs` (for `source`), `nopromisc` (`passthru` only: the lower device is not made '
+        'promiscuous), `bcqueuelen` (the queue of received broadcast and multicast frames; the devices on'
+        ' one lower device share the largest)')
     options = {
         "link": RefField("the lower device", required=True),
         "mode": Enum("who may talk to whom: private (no one but the outside), vepa (through an outside "
@@ -151,3 +156,4 @@ MACVLAN = Macvlan("macvlan", "a device with its own MAC address on a lower devic
 MACVTAP = Macvlan("macvtap", "a macvlan whose frames a VM reads and writes through /dev/tapN")
 MACVLAN.shape, MACVLAN.colour = "box", "#9fc5e8"
 MACVTAP.shape, MACVTAP.colour = "cds", "#9fc5e8"
+MACVLAN.example, MACVTAP.example = "fig11-macvlan-bridge.yaml", "fig19-macvtap.yaml"

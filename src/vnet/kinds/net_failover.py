@@ -14,6 +14,11 @@ class NetFailover(Kind):
     name = "net_failover"
     kernel_kind = ""          # it has no rtnl link kind: recognised by its driver
     doc = "a failover master made by the kernel for a virtio-net STANDBY device (reference only)"
+    options_doc = (   # README.md's kinds table
+        'never declared: the kernel makes one for a virtio-net device with the STANDBY feature (QEMU '
+        '`failover=on`). `vnet show` lists it with its `standby` and `primary`; refer to it as `kind: '
+        'external`.')
+    example = "fig4-net-failover.yaml"
     creatable = False
     is_master = True
 

@@ -63,6 +63,17 @@ def _their_config(dumps, name):
 class Team(Kind):
     name = kernel_kind = "team"
     doc = "a team device run by teamd: its ports (`master: team0`) act as one link"
+    options_doc = (   # README.md's kinds table
+        '`runner` (`roundrobin` default, `activebackup`, `loadbalance`, `broadcast`, `random`, `lacp`), '
+        '`link_watch` (`ethtool` default, `arp_ping`, `nsna_ping`) with `link_watch_interval` and '
+        '`link_watch_target`, `hwaddr_policy` (activebackup), `tx_hash` (loadbalance, lacp), '
+        '`lacp_active`, `lacp_fast_rate`; ports join with `master: team0`. vnet starts one `teamd` per '
+        "team (Debian's `libteam-utils`) with a config made from these options, in the team's namespace, "
+        'under `/run/vnet/teamd/` (its debug log beside the config, as `NAME.log`); the team gets the '
+        "declared `mac` or a random one (teamd would otherwise take its first port's); a teamd found dead"
+        ' is started again by the next apply (the plan says so); destroy stops it. Any option change '
+        're-creates the team (teamd reads its config once).')
+    example = "fig3-team.yaml"
     options = {
         "runner": Enum("teamd runner: how ports are used", RUNNERS, default="roundrobin"),
         "link_watch": Enum("how a port's link is judged up", WATCHES, default="ethtool"),

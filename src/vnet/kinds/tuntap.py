@@ -17,6 +17,9 @@ UNDERLAY_MTU = 1500   # `vnet tunnel --underlay-mtu`'s default too: left out of 
 
 
 class TunTap(Kind):
+    options_doc = (   # README.md's kinds table
+        '`owner` (uid), `group` (gid), `multi_queue`, `vnet_hdr`, `tunnel` (`{listen, peer, key_file \\| '
+        'key_env, underlay_mtu, nice}`: vnet runs `vnet tunnel` for it)')
     kernel_kind = "tun"
     options = {
         "owner": Int("user id allowed to attach without CAP_NET_ADMIN", lo=0, hi=2**32 - 2),
@@ -65,6 +68,9 @@ class TunTap(Kind):
 
     def kernel_features(self, iface):
         return set()   # /dev/net/tun: every kernel we run on has it
+
+    def probes(self, lower):
+        return {}
 
     def validate(self, iface, problems, path):
         t = iface.options.get("tunnel")
@@ -356,3 +362,4 @@ def _flat(d, pre=""):
             yield from _flat(v, f"{pre}{k}_")
         else:
             yield f"{pre}{k}", v
+TUN.example, TAP.example = "fig1b-tun-tunnel.yaml", "fig19-macvtap.yaml"

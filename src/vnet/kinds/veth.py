@@ -9,6 +9,9 @@ VETH_INFO_PEER = 1
 class Veth(Kind):
     name = kernel_kind = "veth"
     doc = "a pair of connected Ethernet devices; `peer` is the other end, in any namespace"
+    options_doc = (   # README.md's kinds table
+        '`peer`: `{name, netns, up, mtu, mac, master, addresses}` (required)')
+    example = "fig9-veth.yaml"
     peer = True
 
     def extra_data(self, ctx, iface):
@@ -17,6 +20,9 @@ class Veth(Kind):
         attrs = rtnl.link_attrs(name=p.name, mtu=p.mtu, mac=p.mac, group=ctx.group,
                                 ns_fd=ctx.fd(p.netns) if p.netns != iface.netns else None)
         return nl.attr(VETH_INFO_PEER, rtnl.ifinfo() + attrs)   # up: set after creation
+
+    def probe_data(self):
+        return nl.attr(VETH_INFO_PEER, rtnl.ifinfo() + rtnl.link_attrs(name="p" + self.name[:10]))
 
     def iproute2_add(self, iface):
         # from vnet's own namespace, each end placed in its own, as the

@@ -18,6 +18,11 @@ QOS = Str("FROM:TO priority mapping", pattern=r"\d+:\d+", explain="a mapping is 
 class Vlan(Kind):
     name = kernel_kind = "vlan"
     doc = "a VLAN device: frames of one VLAN id on its lower device, tagged 802.1Q or 802.1ad"
+    options_doc = (   # README.md's kinds table
+        '`link` (required), `id` (1-4094, required), `protocol` (`802.1Q` default, `802.1ad`; a vlan on '
+        'an 802.1ad vlan is QinQ), `reorder_hdr`, `loose_binding`, `ingress_qos_map` / `egress_qos_map` '
+        '(`["FROM:TO", ...]`)')
+    example = "fig6-vlan.yaml"
     options = {
         "link": RefField("the lower device (trunk)", required=True),
         "id": Int("VLAN id", lo=1, hi=4094, required=True),
@@ -43,6 +48,9 @@ class Vlan(Kind):
         flags = [k.upper() for k in _FLAGS if dev.options.get(k)]
         at = next((i + 1 for i, w in enumerate(out) if w.startswith("id ")), len(out))
         return out[:at] + [f"<{','.join(flags)}>"] + out[at:]
+
+    def probe_data(self):
+        return nl.u16(IFLA_VLAN_ID, 7)
 
     def validate(self, iface, problems, path):
         for k in ("ingress_qos_map", "egress_qos_map"):

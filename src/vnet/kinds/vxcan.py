@@ -8,6 +8,8 @@ class Vxcan(Veth):
     name = kernel_kind = "vxcan"
     link_layer = "can"
     doc = "a pair of CAN devices (like veth): a frame sent on one end is received on `peer`, in any namespace"
+    options_doc = '`peer`: `{name, netns, up, mtu}` (required), like veth'   # README.md's kinds table
+    example = "vxcan.yaml"
     shape, colour = "box", "#d5a6bd"
     # the peer is IFLA_VXCAN_INFO_PEER (1): the same layout as veth's
 

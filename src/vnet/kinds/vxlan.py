@@ -16,6 +16,12 @@ ZERO_MAC = "00:00:00:00:00:00"
 class Vxlan(Kind):
     name = kernel_kind = "vxlan"
     doc = "a VXLAN tunnel endpoint: Ethernet frames in UDP to `remote`, a multicast `group`, or `fdb` peers"
+    options_doc = (   # README.md's kinds table
+        '`vni` (1-16777215, required), `local`, `remote` or `group`, `dev`, `dstport` (default 4789), '
+        '`ttl`, `tos` (1: inherit), `learning`, `ageing` (s), `udp_csum` (a change re-creates it: the '
+        'kernel refuses it in place), `fdb` (static entries `{mac, dst}`; several all-zero MACs give '
+        'head-end replication)')
+    example = "fig8-vxlan.yaml"
     options = {
         "vni": Int("VXLAN network identifier", lo=1, hi=16777215, required=True),
         "local": IP("source address of the outer packets"),
@@ -61,6 +67,9 @@ class Vxlan(Kind):
                 seen.append(str(d))
         return [(local, d, label) for d in seen]
     inplace = frozenset({"ttl", "tos", "learning", "ageing", "fdb"})   # the kernel refuses the others' change
+
+    def probe_data(self):
+        return nl.u32(IFLA_VXLAN_ID, 7)
 
     def validate(self, iface, problems, path):
         o = iface.options

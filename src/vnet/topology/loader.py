@@ -44,21 +44,21 @@ SYSCTL = F.Obj({
 REFERENCE_ONLY = ("name", "netns")   # all a device vnet never changes (external) may declare
 
 
-_PORT_FIELDS = None
-_INTERFACE_FIELDS = {}   # kind name -> its interface schema: made once, not per interface
+_PORT_FIELDS = (None, None)   # (the registry they were read from, the fields)
+_INTERFACE_FIELDS = {}   # kind -> its interface schema: made once, not per interface
 
 
 def port_fields():
     """Options a device may carry as a port of its master, from every kind
     that can be a master (a bridge port's `vlans`). Not to be changed."""
     global _PORT_FIELDS
-    if _PORT_FIELDS is None:
-        from ..kinds import REGISTRY
+    from .. import kinds
+    if _PORT_FIELDS[0] is not kinds.REGISTRY:   # read again once a kind is registered at run time
         out = {}
-        for k in REGISTRY:
+        for k in kinds.REGISTRY:
             out.update(k.port_options)
-        _PORT_FIELDS = out
-    return _PORT_FIELDS
+        _PORT_FIELDS = (kinds.REGISTRY, out)
+    return _PORT_FIELDS[1]
 
 
 def endpoint_fields():
@@ -76,9 +76,9 @@ def _endpoint_args(v, own=()):
 
 
 def interface_field(kind):
-    f = _INTERFACE_FIELDS.get(kind.name)
+    f = _INTERFACE_FIELDS.get(kind)
     if f is None:
-        f = _INTERFACE_FIELDS[kind.name] = _interface_field(kind)
+        f = _INTERFACE_FIELDS[kind] = _interface_field(kind)
     return f
 
 
