@@ -464,7 +464,8 @@ def cmd_apply(args):
 
 def cmd_tunnel(args):
     from .errors import DeviceGone, SpecError
-    from .tunnel import NICE, endpoints, read_key, start
+    from .tunnel.endpoints import NICE, endpoints, read_key
+    from .tunnel.startup import start
     try:
         key = read_key(args.key_file, args.key_env)
     except (OSError, KeyError, ValueError) as e:
@@ -476,7 +477,7 @@ def cmd_tunnel(args):
     nice = NICE if args.nice is None else args.nice
     if args.supervise:
         from .daemon import supervise
-        from .tunnel import prioritize
+        from .tunnel.startup import prioritize
         prioritize(nice)   # the session's autogroup too: the child is in this session, not its leader
         argv = [sys.executable, "-m", "vnet", "tunnel", "--dev", args.dev, "--listen", args.listen,
                 "--peer", args.peer, "--underlay-mtu", str(args.underlay_mtu), "--nice", str(nice)]

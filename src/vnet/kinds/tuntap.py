@@ -9,6 +9,7 @@ import time
 
 from .. import daemon
 from ..topology.fields import Bool, Int, Obj, Str
+from ..tunnel.endpoints import endpoints, parse_addr, read_key, role
 from .base import Kind, ipcmd
 
 IFLA_TUN_OWNER, IFLA_TUN_GROUP, IFLA_TUN_TYPE = 1, 2, 3
@@ -73,7 +74,6 @@ class TunTap(Kind):
         if t.get("key_file") and t.get("key_env"):
             problems.add(f"{path}.tunnel", "give key_file or key_env, not both")
             return
-        from ..tunnel import read_key
         given = t.get("key_file")
         if t.get("key_file"):
             base = os.path.dirname(problems.prefix) if os.path.exists(problems.prefix) else "."
@@ -90,7 +90,6 @@ class TunTap(Kind):
             problems.add(f"{path}.tunnel", f"the key: {e}")
         if iface.options.get("multi_queue"):
             problems.add(f"{path}.multi_queue", "the tunnel reads one queue: leave multi_queue off")
-        from ..tunnel import endpoints, parse_addr, role
         given = [f for f in ("listen", "peer") if isinstance(t.get(f), str)]
         for f in given:
             try:
@@ -109,7 +108,6 @@ class TunTap(Kind):
         second end fails to bind, EADDRINUSE); a wildcard address takes its
         port on every address (an IPv6 one on IPv4's too)."""
         import ipaddress
-        from ..tunnel import parse_addr
         seen = []
         for i in ifaces:
             t = i.options.get("tunnel")
