@@ -13,9 +13,11 @@ read in one wakeup leave together in one GSO send too.
 
 The parts, each importing only parts above it (those named in brackets):
 
-    endpoints    the addresses, roles and key `vnet tunnel`'s options give
-                 (the CLI and the TUN/TAP kind's validation); the standard
-                 library only
+    options      `vnet tunnel`'s options, spelled once (the CLI's parser, the
+                 TUN/TAP kind's fields and whatever builds a tunnel's command
+                 line read them); it imports nothing
+    endpoints    the addresses, roles and key the options give (the CLI and
+                 the kind's validation); the standard library only
     wire         the wire format and sealing: the datagram header, sizes,
                  and ``Sealing``, the sending side's framing
     reassembly   reassembly and replay: ``Reassembly``, the receiving side
@@ -25,11 +27,11 @@ The parts, each importing only parts above it (those named in brackets):
     loop         the loop, signals and counters: ``Tunnel``, one end, made of
                  the three sides above (batched, reassembly, wire)
     startup      start-up: device, socket, MTU, priority, then ``Tunnel.run``
-                 (loop, batched, endpoints, wire; and
+                 (loop, batched, endpoints, options, wire; and
                  vnet.tun, vnet.kernel, vnet.errors)
 
 Only startup reaches outside the package (and wire, batched and
 reassembly to ``vnet.kernel.msgio`` for their buffers); nothing in the
 package imports the kinds, the CLI or the daemon. Callers import from the
 part that owns a name; this module holds nothing else, so importing
-``vnet.tunnel.endpoints`` loads no more."""
+``vnet.tunnel.options`` loads no more."""

@@ -5,8 +5,6 @@ import ipaddress
 import os
 import socket
 
-NICE = -5   # the tunnel's default scheduling priority (see ``startup.prioritize``)
-
 
 def parse_addr(text):
     """ADDR:PORT or [V6ADDR]:PORT -> (family, (addr, port)); ValueError saying what is wrong."""

@@ -12,7 +12,8 @@ from ..kernel import rtnl
 from ..kernel.session import Kernel
 from .batched import SOL_UDP, UDP_GRO
 from .loop import Tunnel
-from .endpoints import NICE, endpoints, role
+from .endpoints import endpoints, role
+from .options import NICE, UNDERLAY_MTU
 from .wire import HEADER, datagram_size, inner_mtu, super_packet
 
 IFLA_GSO_MAX_SIZE = 41
@@ -54,7 +55,7 @@ def _source(fam, paddr):
         return s.getsockname()[0]
 
 
-def start(dev_name, listen, peer, key=None, netns=None, tap=False, underlay_mtu=1500, stats_file=None,
+def start(dev_name, listen, peer, key=None, netns=None, tap=False, underlay_mtu=UNDERLAY_MTU, stats_file=None,
           ready=None, nice=NICE, create=True):
     """Open the device (made if absent, unless not ``create``: then
     DeviceGone) and the socket in ``netns``, size the device's MTU for the
