@@ -95,30 +95,24 @@ def _p():
                        description="carry the packets of a TUN (or TAP) device to a peer inside UDP "
                        "datagrams, sealed with ChaCha20-Poly1305 when a key is given; runs until SIGTERM "
                        "(SIGUSR1: counters on stderr)")
-    t.add_argument("--dev", required=True, type=_ifname, help="the TUN/TAP device (created if absent)")
-    t.add_argument("--listen", required=True, metavar="ADDR:PORT", help="local UDP address")
-    t.add_argument("--peer", required=True, metavar="ADDR:PORT", help="the other end's UDP address")
-    t.add_argument("--key-file", help="file with the 32-byte key in hex (both ends the same)")
-    t.add_argument("--key-env", metavar="VAR", help="environment variable with the key in hex")
-    t.add_argument("--netns", type=_nsname, help="namespace of the device and the socket")
-    t.add_argument("--tap", action="store_true", help="a TAP device: carry Ethernet frames")
-    t.add_argument("--underlay-mtu", type=_mtu, default=1500, help="MTU of the path to the peer (default 1500)")
-    t.add_argument("--stats", metavar="FILE", help="write the counters here on SIGUSR1 and at exit")
-    t.add_argument("--pidfile", metavar="FILE", help="write the pid here once the tunnel runs")
-    t.add_argument("--no-create", action="store_true",
-                   help="end (exit code 7) if the device does not exist, rather than make it")
-    t.add_argument("--supervise", action="store_true",
-                   help="run the tunnel in a child process and start it again whenever it ends but by SIGTERM "
-                   "(after 0.5 s, doubling to 10 s); SIGTERM and SIGUSR1 are passed on (vnet apply runs it so)")
-    t.add_argument("--nice", type=_nice, metavar="N",
-                   help="scheduling priority, as nice(1) (-20..19; default -5: ahead of the processes whose "
-                   "packets it carries, as the kernel's tunnels are)")
+    _tunnel_arguments(t)
     for c in sub.choices.values():   # every FILE|NAME completes to applied topologies and files
         for act in c._actions:
             if act.dest == "target":
                 act.completer = _targets
                 act.help = act.help or "an applied topology: its file, or its name (vnet list shows them)"
     return p
+
+
+def _tunnel_arguments(t):
+    """`vnet tunnel`'s options, from their one definition."""
+    from .tunnel.options import OPTIONS
+    types = {"ifname": _ifname, "netns": _nsname, "mtu": _mtu, "nice": _nice}
+    for o in OPTIONS:
+        kw = {"action": "store_true"} if o.takes == "flag" else {"type": types.get(o.takes), "metavar": o.metavar}
+        if o.default is not None:
+            kw["default"] = o.default
+        t.add_argument(o.flag, required=o.required, help=o.help, **{k: v for k, v in kw.items() if v is not None})
 
 
 def _epilog():
@@ -464,7 +458,8 @@ def cmd_apply(args):
 
 def cmd_tunnel(args):
     from .errors import DeviceGone, SpecError
-    from .tunnel import NICE, endpoints, read_key, start
+    from .tunnel.endpoints import endpoints, read_key
+    from .tunnel.options import NICE, OPTIONS, argv
     try:
         key = read_key(args.key_file, args.key_env)
     except (OSError, KeyError, ValueError) as e:
@@ -476,15 +471,11 @@ def cmd_tunnel(args):
     nice = NICE if args.nice is None else args.nice
     if args.supervise:
         from .daemon import supervise
-        from .tunnel import prioritize
+        from .tunnel.startup import prioritize
         prioritize(nice)   # the session's autogroup too: the child is in this session, not its leader
-        argv = [sys.executable, "-m", "vnet", "tunnel", "--dev", args.dev, "--listen", args.listen,
-                "--peer", args.peer, "--underlay-mtu", str(args.underlay_mtu), "--nice", str(nice)]
-        for opt, val in (("--key-file", args.key_file), ("--key-env", args.key_env), ("--netns", args.netns),
-                         ("--stats", args.stats)):
-            argv += [opt, val] if val is not None else []
-        argv += ["--tap"] if args.tap else []
-        argv += ["--no-create"] if args.no_create else []
+        # the child: this command's options but the supervisor's own (its pid file is the supervisor's)
+        given = {o.key: getattr(args, o.key) for o in OPTIONS if o.key not in ("supervise", "pidfile")}
+        child = [sys.executable, "-m", "vnet", "tunnel", *argv(**{**given, "nice": nice})]
         # a device that is there (vnet apply made it, persistent): started again, the end attaches to
         # it or ends (7), and never makes a stray one; else each end makes its own, as the first does
         from .kernel import rtnl
@@ -494,13 +485,14 @@ def cmd_tunnel(args):
                 there = (args.netns is None or k.has(args.netns)) and rtnl.get_link(k.sock(args.netns), args.dev)
         except OSError as e:
             raise _refused(e) from None
-        return supervise(argv, f"vnet tunnel --dev {args.dev}", args.pidfile, final=(2, DeviceGone.exit_code),
+        return supervise(child, f"vnet tunnel --dev {args.dev}", args.pidfile, final=(2, DeviceGone.exit_code),
                          restart_args=["--no-create"] if there else [])
 
     def ready(_t):
         if args.pidfile:
             from .daemon import write_pidfile
             write_pidfile(args.pidfile)
+    from .tunnel.startup import start
     try:
         start(args.dev, args.listen, args.peer, key=key, netns=args.netns, tap=args.tap,
               underlay_mtu=args.underlay_mtu, stats_file=args.stats, ready=ready, create=not args.no_create,

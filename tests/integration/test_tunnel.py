@@ -831,7 +831,8 @@ class _Loop:
     devices so that a message of any size can be handed over."""
 
     def __init__(self, key, addrs=("127.0.0.1", "127.0.0.1"), nss=(None, None)):
-        from vnet.tunnel import UDP_GRO, Tunnel
+        from vnet.tunnel.batched import UDP_GRO
+        from vnet.tunnel.loop import Tunnel
         self.fds = os.pipe() + os.pipe()
         self.socks = [_socket(ns, socket.SOCK_DGRAM) for ns in nss]
         for s, addr in zip(self.socks, addrs):   # the buffers vnet tunnel gives its socket
@@ -872,7 +873,7 @@ SIZES = (10, 11, 1000, 1456 - 16 - 16, 1456, 20000, None, None, 65000)   # None:
 
 
 def _sizes(key):
-    from vnet.tunnel import GSO_BYTES, HEADER
+    from vnet.tunnel.wire import GSO_BYTES, HEADER
     one_send = GSO_BYTES // (HEADER + 1456) * 1456 - (16 if key else 0)
     return [s if s else one_send + (i == 7) for i, s in enumerate(SIZES)]
 
@@ -904,7 +905,7 @@ def test_the_loop_gives_up_gso_on_a_path_that_refuses_it_whatever_the_send(sandb
     kind of send meets EIO once: a message of one GSO send, one split over
     two sends, a batch. Each crosses whole, nothing twice."""
     from kernel_features import tx_checksum
-    from vnet.tunnel import _PER_BATCH, _PER_SEND
+    from vnet.tunnel.batched import _PER_BATCH, _PER_SEND
     sandbox.sh("ip netns add lp && ip link add la type veth peer name lb netns lp && "
                "ip addr add 10.128.0.1/24 dev la && ip -n lp addr add 10.128.0.2/24 dev lb && "
                "ip link set la up && ip -n lp link set lb up")
@@ -929,7 +930,9 @@ def test_one_datagram_messages_leave_together_and_every_message_keeps_its_order(
     larger one, or a message of several datagrams, goes after the batch, from
     the slot it was read into). Seen from the test's own GRO socket: the
     bursts as planned; opened by the other end: every message, in order."""
-    from vnet.tunnel import HEADER, TAG, UDP_GRO, Tunnel
+    from vnet.tunnel.batched import UDP_GRO
+    from vnet.tunnel.loop import Tunnel
+    from vnet.tunnel.wire import HEADER, TAG
     sizes = [62] * 5 + [50] + [62, 62, 20000, 62, 70, 9000]
     # (datagram size, datagrams) of each send: the batch of six ends with the shorter one; 20000 bytes
     # make their own send after the batch of two; 70 bytes, larger than the batch's 62, go alone;

@@ -2,7 +2,9 @@
 import os
 import random
 
-from vnet.tunnel import HEADER, TAG, WINDOW, Replay, Tunnel, datagram_size, inner_mtu
+from vnet.tunnel.loop import Tunnel
+from vnet.tunnel.reassembly import WINDOW, Replay
+from vnet.tunnel.wire import HEADER, TAG, datagram_size, inner_mtu
 
 
 def pair(key=b"k" * 32, chunk=1400):
@@ -96,7 +98,7 @@ def test_a_burst_of_one_whole_message_and_mixed_bursts():
 def test_the_largest_super_packet_leaves_in_one_gso_send():
     """The device's gso_max_size is chosen so that a whole super-packet's
     message is one UDP GSO send, hence one burst at the other end."""
-    from vnet.tunnel import GSO_BYTES, GSO_SEGMENTS, VNET_HDR, super_packet
+    from vnet.tunnel.wire import GSO_BYTES, GSO_SEGMENTS, VNET_HDR, super_packet
     for underlay_chunk in (1456, 1432, 1296):
         for key in (None, b"k" * 32):
             t = Tunnel(None, None, None, key, chunk=underlay_chunk)
@@ -144,7 +146,7 @@ def test_an_end_drops_its_own_datagrams_sent_back_and_the_two_directions_never_s
 def test_the_roles_are_told_apart_by_port_then_address_the_same_way_at_both_ends():
     import socket
     import pytest
-    from vnet.tunnel import endpoints, role
+    from vnet.tunnel.endpoints import endpoints, role
 
     def roles(x, y, route=None):
         return role(*endpoints(x, y), route), role(*endpoints(y, x), route)
@@ -171,7 +173,7 @@ def test_chunks_that_never_make_a_message_cannot_fill_the_memory():
     (evicted oldest first, counted as incomplete), and a real message still
     crosses."""
     import struct
-    from vnet.tunnel import PENDING_BYTES
+    from vnet.tunnel.reassembly import PENDING_BYTES
     a, b = pair()
     head = struct.Struct("<BB6s6sBx")
     for ctr in range(1, 201):             # 200 messages of 254 chunks out of 255: 71 MB unchecked

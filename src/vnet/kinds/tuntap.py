@@ -9,11 +9,21 @@ import time
 
 from .. import daemon
 from ..topology.fields import Bool, Int, Obj, Str
+from ..tunnel import options as tunnel_options
+from ..tunnel.endpoints import endpoints, parse_addr, read_key, role
 from .base import Kind, ipcmd
 
 IFLA_TUN_OWNER, IFLA_TUN_GROUP, IFLA_TUN_TYPE = 1, 2, 3
 IFLA_TUN_VNET_HDR, IFLA_TUN_MULTI_QUEUE = 5, 7
-UNDERLAY_MTU = 1500   # `vnet tunnel --underlay-mtu`'s default too: left out of its command line
+
+
+def _tunnel_field(o):
+    """The topology's field for one of `vnet tunnel`'s options."""
+    if o.takes == "addr":
+        return Str(o.doc, pattern=tunnel_options.ADDR_PATTERN, explain="ADDR:PORT", required=o.required)
+    if o.takes in ("mtu", "nice"):
+        return Int(o.doc, lo=o.lo, hi=o.hi, **({} if o.default is None else {"default": o.default}))
+    return Str(o.doc)
 
 
 class TunTap(Kind):
@@ -26,19 +36,10 @@ class TunTap(Kind):
         "group": Int("group id allowed to attach", lo=0, hi=2**32 - 2),
         "multi_queue": Bool("several queues (one file descriptor each)"),
         "vnet_hdr": Bool("IFF_VNET_HDR: packets carry a virtio_net_hdr (offloads)"),
-        "tunnel": Obj({
-            "listen": Str("local UDP address, ADDR:PORT", pattern=r"\[?[0-9a-fA-F.:]+\]?:[0-9]{1,5}",
-                          explain="ADDR:PORT", required=True),
-            "peer": Str("the other end's UDP address, ADDR:PORT", pattern=r"\[?[0-9a-fA-F.:]+\]?:[0-9]{1,5}",
-                        explain="ADDR:PORT", required=True),
-            "key_file": Str("file with the 32-byte key in hex (relative to the topology file)"),
-            "key_env": Str("environment variable with the key in hex"),
-            "underlay_mtu": Int("MTU of the path to the peer", lo=576, hi=65535, default=UNDERLAY_MTU),
-            "nice": Int("the tunnel's scheduling priority, as nice(1); default -5, ahead of the processes "
-                        "whose packets it carries (`vnet tunnel --nice`)", lo=-20, hi=19),
-        }, "carry this device's packets to a peer inside UDP (`vnet tunnel`, the reference's Figure 1b), "
-           "sealed with ChaCha20-Poly1305 when a key is given; vnet runs it, restarts it when found dead, "
-           "stops it on destroy"),
+        "tunnel": Obj({o.key: _tunnel_field(o) for o in tunnel_options.TOPOLOGY},
+                      "carry this device's packets to a peer inside UDP (`vnet tunnel`, the reference's Figure 1b), "
+                      "sealed with ChaCha20-Poly1305 when a key is given; vnet runs it, restarts it when found dead, "
+                      "stops it on destroy"),
     }
     netlink = {"owner": (IFLA_TUN_OWNER, "u32"), "group": (IFLA_TUN_GROUP, "u32"),
                "multi_queue": (IFLA_TUN_MULTI_QUEUE, "bool8"), "vnet_hdr": (IFLA_TUN_VNET_HDR, "bool8")}
@@ -79,7 +80,6 @@ class TunTap(Kind):
         if t.get("key_file") and t.get("key_env"):
             problems.add(f"{path}.tunnel", "give key_file or key_env, not both")
             return
-        from ..tunnel import read_key
         given = t.get("key_file")
         if t.get("key_file"):
             base = os.path.dirname(problems.prefix) if os.path.exists(problems.prefix) else "."
@@ -96,7 +96,6 @@ class TunTap(Kind):
             problems.add(f"{path}.tunnel", f"the key: {e}")
         if iface.options.get("multi_queue"):
             problems.add(f"{path}.multi_queue", "the tunnel reads one queue: leave multi_queue off")
-        from ..tunnel import endpoints, parse_addr, role
         given = [f for f in ("listen", "peer") if isinstance(t.get(f), str)]
         for f in given:
             try:
@@ -115,7 +114,6 @@ class TunTap(Kind):
         second end fails to bind, EADDRINUSE); a wildcard address takes its
         port on every address (an IPv6 one on IPv4's too)."""
         import ipaddress
-        from ..tunnel import parse_addr
         seen = []
         for i in ifaces:
             t = i.options.get("tunnel")
@@ -242,15 +240,9 @@ class TunTap(Kind):
         """`vnet tunnel`'s options for the device's declared tunnel (what
         apply runs, and what `vnet script` prints)."""
         t = iface.options["tunnel"]
-        args = ["--netns", iface.netns] if iface.netns is not None else []
-        args += ["--dev", iface.name, "--listen", t["listen"], "--peer", t["peer"]]
-        if t.get("underlay_mtu") not in (None, UNDERLAY_MTU):
-            args += ["--underlay-mtu", str(t["underlay_mtu"])]
-        args += ["--tap"] if self.type_id == 2 else []
-        args += ["--key-file", key_file] if key_file else []
-        args += ["--key-env", t["key_env"]] if t.get("key_env") else []
-        args += ["--nice", str(t["nice"])] if t.get("nice") is not None else []
-        return args
+        return tunnel_options.argv(netns=iface.netns, dev=iface.name, tap=self.type_id == 2, listen=t["listen"],
+                                   peer=t["peer"], key_file=key_file, key_env=t.get("key_env"),
+                                   underlay_mtu=t.get("underlay_mtu"), nice=t.get("nice"))
 
     def iproute2(self, iface):
         out = []
