@@ -3,7 +3,7 @@ only ever talks to that surface, never to a kind by name.
 
 - ``options``: the typed kind options (field declarations: validation + schema);
 - capabilities as data: ``link_option`` (the option naming the lower device),
-  ``peer`` (has a peer endpoint), ``creatable``, ``dies_with_link``,
+  ``peer`` (has a peer endpoint), ``creatable``,
   ``inplace`` (options the kernel changes in place; others force a re-create);
 - ``netlink``: the IFLA_INFO_DATA table, option -> (attribute id, codec); the
   codec encodes and decodes it both ways;
@@ -28,7 +28,6 @@ class Kind:
     peer = False
     is_master = False       # other devices may name it as `master`
     creatable = True
-    dies_with_link = False
     inplace = frozenset()   # options changeable without re-creating
     late_options = frozenset()  # Ref options set after creation (they name a port of this device)
     ports_join_down = False     # a port must be down to join (bond: "can not be enslaved while up")
@@ -290,32 +289,6 @@ SHOW_FORMATS = {
     "centi": lambda w, v: f"{w} {round(v * 100)}",           # seconds, printed in 1/100 s
     "skip": lambda w, v: "",                                 # shown otherwise, by the kind's own code
 }
-
-
-def tap_words(extra):
-    """`vnet show`'s words for a macvtap's or ipvtap's /dev node (from ``tap_device``)."""
-    if "tap_devnum" not in extra:
-        return []
-    return [extra.get("tap_device") or extra.get("tap_hint") or ""]
-
-
-def tap_device(link, dumps):
-    """The /dev node of a macvtap or ipvtap. The kernel names it tap<ifindex>,
-    but ifindexes are per namespace and /dev is not: the node is this
-    device's only if its device number matches the one sysfs gives."""
-    import os
-    node = f"/dev/tap{link.ifindex}"
-    devnum = dumps.sysfs(f"class/net/{link.name}/tap{link.ifindex}/dev")
-    try:
-        st = os.stat(node)
-        have = f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
-    except OSError:
-        have = None
-    if devnum is None or have == devnum:
-        return {"tap_device": node, "tap_devnum": devnum}
-    return {"tap_device": None, "tap_devnum": devnum,
-            "tap_hint": f"{node} belongs to another namespace's device: mknod /dev/tap-{link.name} c "
-                        f"{devnum.replace(':', ' ')}"}
 
 
 def ipcmd(ns, *args):

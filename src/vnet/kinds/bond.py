@@ -27,6 +27,7 @@ _NOT_IN = {k: ("802.3ad", "balance-tlb", "balance-alb") for k in ("arp_interval"
 class Bond(Kind):
     name = kernel_kind = "bond"
     doc = "a bonding device: its ports (`master: bond0`) act as one link, for failover or load balancing"
+    shape, colour = "box3d", "#f4cccc"
     options = {
         "mode": Enum("bonding mode", MODES, default="balance-rr"),
         "miimon": Int("link monitoring interval, ms", lo=0, hi=2**31 - 1),
@@ -170,4 +171,3 @@ class Bond(Kind):
 
 
 KIND = Bond()
-KIND.shape, KIND.colour = "box3d", "#f4cccc"

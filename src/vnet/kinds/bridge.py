@@ -91,6 +91,7 @@ def _vlan_dicts(have):
 class Bridge(Kind):
     name = kernel_kind = "bridge"
     doc = "a software switch; ports join it with `master`"
+    shape, colour = "box3d", "#a4c2f4"
     options = {
         "stp": Bool("spanning tree protocol on"),
         "vlan_filtering": Bool("filter frames by VLAN on the ports"),
@@ -414,4 +415,3 @@ class Bridge(Kind):
 
 
 KIND = Bridge()
-KIND.shape, KIND.colour = "box3d", "#a4c2f4"

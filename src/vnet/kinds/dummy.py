@@ -5,7 +5,7 @@ from .base import Kind
 class Dummy(Kind):
     name = kernel_kind = "dummy"
     doc = "a device that drops everything it is sent: an anchor for addresses, a lower device for tests"
+    shape, colour = "box", "#f3f3f3"
 
 
 KIND = Dummy()
-KIND.shape, KIND.colour = "box", "#f3f3f3"

@@ -6,6 +6,7 @@ from .base import Kind
 class External(Kind):
     name = "external"
     doc = "a device that exists already and is not vnet's: referenced, never created, changed or deleted"
+    shape, colour = "house", "#ffffff"
     creatable = False
     is_master = True
     link_layer = None   # not in the file
@@ -21,4 +22,3 @@ class External(Kind):
 
 
 KIND = External()
-KIND.shape, KIND.colour = "house", "#ffffff"

@@ -64,6 +64,7 @@ def _as_filed(sa):
 class Macsec(Kind):
     name = kernel_kind = "macsec"
     doc = "a MACsec device on `link`: Ethernet frames encrypted and authenticated (802.1AE)"
+    shape, colour = "octagon", "#b4a7d6"
     options = {
         "link": RefField("the lower device", required=True),
         "port": Int("port number of the secure channel identifier (with the device's MAC)", lo=1, hi=65535),
@@ -413,4 +414,3 @@ def _sa_words(sa):
 
 
 KIND = Macsec()
-KIND.shape, KIND.colour = "octagon", "#b4a7d6"

@@ -14,6 +14,7 @@ class NetFailover(Kind):
     name = "net_failover"
     kernel_kind = ""          # it has no rtnl link kind: recognised by its driver
     doc = "a failover master made by the kernel for a virtio-net STANDBY device (reference only)"
+    shape, colour = "doubleoctagon", "#f9cb9c"
     creatable = False
     is_master = True
 
@@ -34,4 +35,3 @@ class NetFailover(Kind):
 
 
 KIND = NetFailover()
-KIND.shape, KIND.colour = "doubleoctagon", "#f9cb9c"

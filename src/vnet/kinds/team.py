@@ -63,6 +63,7 @@ def _their_config(dumps, name):
 class Team(Kind):
     name = kernel_kind = "team"
     doc = "a team device run by teamd: its ports (`master: team0`) act as one link"
+    shape, colour = "box3d", "#ea9999"
     options = {
         "runner": Enum("teamd runner: how ports are used", RUNNERS, default="roundrobin"),
         "link_watch": Enum("how a port's link is judged up", WATCHES, default="ethtool"),
@@ -251,4 +252,3 @@ class Team(Kind):
 
 
 KIND = Team()
-KIND.shape, KIND.colour = "box3d", "#ea9999"

@@ -9,6 +9,7 @@ VETH_INFO_PEER = 1
 class Veth(Kind):
     name = kernel_kind = "veth"
     doc = "a pair of connected Ethernet devices; `peer` is the other end, in any namespace"
+    shape, colour = "box", "#b6d7a8"
     peer = True
 
     def extra_data(self, ctx, iface):
@@ -43,4 +44,3 @@ class Veth(Kind):
 
 
 KIND = Veth()
-KIND.shape, KIND.colour = "box", "#b6d7a8"

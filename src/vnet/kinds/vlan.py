@@ -18,6 +18,7 @@ QOS = Str("FROM:TO priority mapping", pattern=r"\d+:\d+", explain="a mapping is 
 class Vlan(Kind):
     name = kernel_kind = "vlan"
     doc = "a VLAN device: frames of one VLAN id on its lower device, tagged 802.1Q or 802.1ad"
+    shape, colour = "tab", "#ffe599"
     options = {
         "link": RefField("the lower device (trunk)", required=True),
         "id": Int("VLAN id", lo=1, hi=4094, required=True),
@@ -30,7 +31,6 @@ class Vlan(Kind):
     }
     link_option = "link"
     link_attr = 5   # IFLA_LINK
-    dies_with_link = True
     inplace = frozenset({"reorder_hdr", "loose_binding", "ingress_qos_map", "egress_qos_map"})
     show_words = {"link": ("link", "value"), "protocol": ("protocol", "value"), "id": ("id", "value"),
                   "reorder_hdr": ("", "skip"), "loose_binding": ("", "skip"),
@@ -116,4 +116,3 @@ class Vlan(Kind):
 
 
 KIND = Vlan()
-KIND.shape, KIND.colour = "tab", "#ffe599"

@@ -16,6 +16,7 @@ ZERO_MAC = "00:00:00:00:00:00"
 class Vxlan(Kind):
     name = kernel_kind = "vxlan"
     doc = "a VXLAN tunnel endpoint: Ethernet frames in UDP to `remote`, a multicast `group`, or `fdb` peers"
+    shape, colour = "hexagon", "#ffd966"
     options = {
         "vni": Int("VXLAN network identifier", lo=1, hi=16777215, required=True),
         "local": IP("source address of the outer packets"),
@@ -227,4 +228,3 @@ class Vxlan(Kind):
 
 
 KIND = Vxlan()
-KIND.shape, KIND.colour = "hexagon", "#ffd966"
