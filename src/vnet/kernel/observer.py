@@ -1,5 +1,6 @@
 """Live state -> model: ONE link dump and one address dump per namespace
-(routes, fdb and sysctls only where asked), never one query per object."""
+(routes, sysctls and a kind's own dumps, through ``_Dumps.cached``, only
+where asked), never one query per object."""
 from ..topology.struct import REQUIRED, Struct
 from . import netlink, netns, rtnl, sysctl
 
@@ -59,10 +60,7 @@ class _Dumps:
 
     def __init__(self, k, ns, links):
         self.k, self.ns, self.links = k, ns, links   # the kernel session, the namespace, its link dump
-        self._sock = k.sock(ns)
         self._fd = k.fd(ns)
-        self._fdb = None
-        self._brvlan = None
         self._more = {}
 
     def driver(self, name):
@@ -88,18 +86,6 @@ class _Dumps:
     def sysfs(self, path):
         """A /sys file as this namespace sees it (None if unreadable)."""
         return netns.read_sysfs(self._fd, [path])[path]
-
-    @property
-    def bridge_vlans(self):
-        if self._brvlan is None:
-            self._brvlan = rtnl.dump_bridge_vlans(self._sock)
-        return self._brvlan
-
-    @property
-    def fdb(self):
-        if self._fdb is None:
-            self._fdb = rtnl.dump_fdb(self._sock)
-        return self._fdb
 
 
 class State:

@@ -210,7 +210,7 @@ class Kind:
 
     def observe_more(self, link, opts, dumps):
         """Complete ``opts`` from other dumps of the link's namespace
-        (``dumps.fdb``...), taken lazily only when a kind asks."""
+        (``dumps.cached("fdb", take)``...), taken lazily only when a kind asks."""
 
     def observed_extra(self, link, resolve, dumps):
         """Facts for `vnet show` that are not options (e.g. /dev/tapN)."""

@@ -76,6 +76,11 @@ _PROTO_NAMES = {v: k for k, v in VLAN_PROTOCOLS.items()}
 GROUPFWD_RESTRICTED = 0x0007   # STP, MAC pause and LACP frames: the kernel never forwards them (EINVAL)
 
 
+def _vlans_dump(dumps):
+    """The namespace's bridge VLAN dump, taken once, when a bridge filters."""
+    return dumps.cached("bridge_vlans", lambda k, ns: rtnl.dump_bridge_vlans(k.sock(ns)))
+
+
 def _vlan_flags(vlans):
     """{vid: BRIDGE_VLAN_INFO flags} of ``port_state``'s (vid, pvid, untagged)."""
     return {vid: (rtnl.BRIDGE_VLAN_INFO_PVID if p else 0) | (rtnl.BRIDGE_VLAN_INFO_UNTAGGED if u else 0)
@@ -217,7 +222,7 @@ class Bridge(Kind):
         for d in ports:
             sd = raw[d.ifindex].slave_data if d.ifindex in raw else None
             d.port.update(self._port_options(sd))
-            have = dumps.bridge_vlans.get(d.ifindex) if d.master[1] in filtering else None
+            have = _vlans_dump(dumps).get(d.ifindex) if d.master[1] in filtering else None
             d.port["vlans"] = None if have is None else _vlan_dicts(have)
 
     @staticmethod
@@ -375,7 +380,7 @@ class Bridge(Kind):
     def observe_more(self, link, opts, dumps):
         """The bridge's own VLANs, when it filters by VLAN and they are not
         the kernel's default (its vlan_default_pvid, pvid, untagged)."""
-        have = dumps.bridge_vlans.get(link.ifindex) if opts.get("vlan_filtering") else None
+        have = _vlans_dump(dumps).get(link.ifindex) if opts.get("vlan_filtering") else None
         if have is None:
             return
         vlans = _vlan_dicts(have)

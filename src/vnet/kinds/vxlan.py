@@ -196,7 +196,8 @@ class Vxlan(Kind):
     def observe_more(self, link, opts, dumps):
         """The fdb option, from the namespace's fdb dump (the default
         destination's own all-zero entry excluded)."""
-        opts["fdb"] = [{"mac": m, "dst": d} for idx, m, d in dumps.fdb
+        fdb = dumps.cached("fdb", lambda k, ns: rtnl.dump_fdb(k.sock(ns)))
+        opts["fdb"] = [{"mac": m, "dst": d} for idx, m, d in fdb
                        if idx == link.ifindex
                        and not (m == ZERO_MAC and d in (opts.get("remote"), opts.get("group")))]
 
