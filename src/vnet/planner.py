@@ -55,7 +55,7 @@ def _show(v):
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_item(x) for x in v) + "]"
+        return "[" + ", ".join(_show(x) for x in v) + "]"
     if isinstance(v, dict):
         return "{" + ", ".join(f"{k}: {_show(x)}" for k, x in v.items()) + "}"
     return str(v)
@@ -66,20 +66,13 @@ def _described(kind, opt, v):
     return _show(v) if d is None else d
 
 
-def _port_value(k, raw, state):
-    """A port option's value in a plan: a list (VLANs) as given, else as
-    compared (an option the kernel leaves at its default: that default)."""
-    return _show(raw) if isinstance(raw, list) or raw is None and state[k] is None else _show(state[k])
-
-
-def _item(x):
-    if not isinstance(x, dict):
-        return _show(x)
-    if "dst" in x:
-        return str(x["dst"])
-    if "vid" in x:   # a bridge port VLAN
-        return str(x["vid"]) + "".join(f" {k}" for k in ("pvid", "untagged") if x.get(k))
-    return _show(x)
+def _port_value(kind, k, raw, state):
+    """A port option's value in a plan, as its master's ``kind`` describes
+    it: a list (VLANs) as given, else as compared (an option the kernel
+    leaves at its default: that default)."""
+    v = raw if isinstance(raw, list) or raw is None and state[k] is None else state[k]
+    d = kind.describe_port(k, v)
+    return _show(v) if d is None else d
 
 
 def order_interfaces(topo):
@@ -204,8 +197,8 @@ def plan(topo, state, record):
                 old = None if fresh else mkind.port_state({k: dev.port.get(k) for k in e.port})
                 if fresh or want != old:
                     modifies.append(Change("modify", f"port {e.label}",
-                                           ", ".join(f"{k} {_port_value(k, dev.port.get(k), old) if not fresh else 'default'} "
-                                                     f"-> {_port_value(k, v, want)}" for k, v in e.port.items()
+                                           ", ".join(f"{k} {_port_value(mkind, k, dev.port.get(k), old) if not fresh else 'default'} "
+                                                     f"-> {_port_value(mkind, k, v, want)}" for k, v in e.port.items()
                                                      if fresh or want[k] != old[k]),
                                            ("port_set", e, mkind)))
             dels, adds, primaries_go = _address_changes(e, dev)

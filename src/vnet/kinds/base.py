@@ -100,6 +100,11 @@ class Kind:
         """How a plan shows a value of ``opt`` (None: the generic way)."""
         return None
 
+    def describe_port(self, opt, value):
+        """How a plan shows a value of a port's ``opt`` (a ``port_options``
+        one) (None: the generic way)."""
+        return None
+
     def in_place(self, opt, old, new):
         """Can the kernel change ``opt`` from ``old`` to ``new`` without re-creating?"""
         return opt in self.inplace

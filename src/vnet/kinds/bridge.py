@@ -76,6 +76,12 @@ _PROTO_NAMES = {v: k for k, v in VLAN_PROTOCOLS.items()}
 GROUPFWD_RESTRICTED = 0x0007   # STP, MAC pause and LACP frames: the kernel never forwards them (EINVAL)
 
 
+def _describe_vlans(vlans):
+    """VLANs as a plan shows them: [10 pvid untagged, 20-30]."""
+    return "[" + ", ".join(str(x["vid"]) + "".join(f" {k}" for k in ("pvid", "untagged") if x.get(k))
+                           for x in vlans) + "]"
+
+
 def _vlans_dump(dumps):
     """The namespace's bridge VLAN dump, taken once, when a bridge filters."""
     return dumps.cached("bridge_vlans", lambda k, ns: rtnl.dump_bridge_vlans(k.sock(ns)))
@@ -356,7 +362,12 @@ class Bridge(Kind):
         return self.port_state({"vlans": value})["vlans"] if opt == "vlans" else value
 
     def describe(self, opt, value):
+        if opt == "vlans" and value is not None:
+            return _describe_vlans(value)
         return f"{value:#x}" if opt == "group_fwd_mask" and isinstance(value, int) else None
+
+    def describe_port(self, opt, value):
+        return _describe_vlans(value) if opt == "vlans" and value is not None else None
 
     # the bridge's own VLANs (`self`) live beside the link, as a port's do
     def create(self, ctx, iface):

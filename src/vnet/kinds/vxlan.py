@@ -41,6 +41,12 @@ class Vxlan(Kind):
                   "tos": ("tos", lambda w, v: "" if not v else "tos inherit" if v == 1 else f"tos {v:#x}"),
                   "ageing": ("ageing", "value"), "udp_csum": ("udpcsum", "flag")}
 
+    def describe(self, opt, value):
+        """A plan names FDB entries by their destinations."""
+        if opt == "fdb" and value is not None:
+            return "[" + ", ".join(str(e["dst"]) for e in value) + "]"
+        return None
+
     def show_nested(self, dev, ref):
         """Static FDB entries as `bridge fdb show` writes them."""
         return [f"fdb {e['mac']} dst {e['dst']}" for e in dev.options.get("fdb") or []]
