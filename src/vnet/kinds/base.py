@@ -6,7 +6,8 @@ only ever talks to that surface, never to a kind by name.
   ``peer`` (has a peer endpoint), ``creatable``,
   ``inplace`` (options the kernel changes in place; others force a re-create);
 - ``netlink``: the IFLA_INFO_DATA table, option -> (attribute id, codec); the
-  codec encodes and decodes it both ways;
+  codec encodes and decodes it both ways (an address with one attribute per
+  family: a pair of ids, (IPv4, IPv6), codec "ip");
 - ``iproute2``: the equivalent `ip link add` arguments;
 - ``show_words`` (and ``show_details``, ``show_nested``, ``show_port``): how
   `vnet show` writes an observed device, in `ip -d link show`'s words.
@@ -22,7 +23,7 @@ class Kind:
     kernel_kind = ""        # IFLA_INFO_KIND
     doc = ""
     options = {}
-    netlink = {}            # option -> (IFLA_<KIND>_* id, codec name)
+    netlink = {}            # option -> (IFLA_<KIND>_* id or (IPv4 id, IPv6 id), codec name)
     link_option = None      # option holding the lower device Ref
     link_attr = None        # top-level attribute carrying it (IFLA_LINK), else in `netlink`
     peer = False
@@ -140,8 +141,9 @@ class Kind:
         out = {}
         a = nl.parse(link.data) if link.data is not None else {}
         for opt, (aid, codec) in self.netlink.items():
-            if aid in a:
-                v = nl.DECODERS[codec](a[aid])
+            raw = nl.attr_of(a, aid)
+            if raw is not None:
+                v = nl.DECODERS[codec](raw)
                 if isinstance(self.options.get(opt), RefField):
                     v = resolve(v, link.link_nsid) if v else None
                 out[opt] = v
