@@ -55,7 +55,7 @@ def _show(v):
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_item(x) for x in v) + "]"
+        return "[" + ", ".join(_show(x) for x in v) + "]"
     if isinstance(v, dict):
         return "{" + ", ".join(f"{k}: {_show(x)}" for k, x in v.items()) + "}"
     return str(v)
@@ -66,20 +66,13 @@ def _described(kind, opt, v):
     return _show(v) if d is None else d
 
 
-def _port_value(k, raw, state):
-    """A port option's value in a plan: a list (VLANs) as given, else as
-    compared (an option the kernel leaves at its default: that default)."""
-    return _show(raw) if isinstance(raw, list) or raw is None and state[k] is None else _show(state[k])
-
-
-def _item(x):
-    if not isinstance(x, dict):
-        return _show(x)
-    if "dst" in x:
-        return str(x["dst"])
-    if "vid" in x:   # a bridge port VLAN
-        return str(x["vid"]) + "".join(f" {k}" for k in ("pvid", "untagged") if x.get(k))
-    return _show(x)
+def _port_value(kind, k, raw, state):
+    """A port option's value in a plan, as its master's ``kind`` describes
+    it: a list (VLANs) as given, else as compared (an option the kernel
+    leaves at its default: that default)."""
+    v = raw if isinstance(raw, list) or raw is None and state[k] is None else state[k]
+    d = kind.describe_port(k, v)
+    return _show(v) if d is None else d
 
 
 def order_interfaces(topo):
@@ -105,168 +98,217 @@ def order_interfaces(topo):
 
 def plan(topo, state, record):
     """The ordered changes that make the kernel match ``topo``."""
-    conflicts = []
-    removals, ns_creates, creates, modifies, addrs, routes, sysctls, ns_deletes = ([] for _ in range(8))
-    addr_dels, reroutes = [], []
-    renumbered = set()  # devices losing an IPv4 address: the kernel may drop the routes through them
-    owned_ns = set(record.namespaces)
+    p = _Planning(topo, state, record)
+    _namespaces(p)
+    _devices(p)
+    _endpoints(p)
+    _stale_devices(p)
+    _routes(p)
+    _sysctls(p)
+    _stale_namespaces(p)
+    if p.conflicts:
+        raise PlanError("\n".join(f"{topo.source}: {c}" for c in p.conflicts))
+    return Plan(topo, state, record, p.ordered())
 
-    for ns in topo.namespaces:
-        if state.has_ns(ns):
+
+class _Planning:
+    """What the phases of ``plan`` read and what they find: the changes in
+    lists kept apart until the end (``ORDER`` is the apply order)."""
+    ORDER = ("removals", "ns_deletes", "ns_creates", "creates", "modifies", "reroutes", "addr_dels", "addrs",
+             "routes", "sysctls")
+
+    def __init__(self, topo, state, record):
+        self.topo, self.state, self.record = topo, state, record
+        for name in self.ORDER:
+            setattr(self, name, [])
+        self.conflicts = []
+        self.declared = topo.by_key()
+        self.ordered_ifaces = order_interfaces(topo)
+        self.gone = set()        # keys whose current device will not survive (re-created or absent)
+        self.early = set()       # (netns, key) of sysctls set as their new device is made
+        self.renumbered = set()  # devices losing an IPv4 address: the kernel may drop the routes through them
+
+    def owned(self, dev):
+        return self.record.owns_device(dev)
+
+    def ordered(self):
+        return [c for name in self.ORDER for c in getattr(self, name)]
+
+
+def _namespaces(p):
+    """Namespaces to make (or finish: half made, its lo down); others' in the way."""
+    owned_ns = set(p.record.namespaces)
+    for ns in p.topo.namespaces:
+        if p.state.has_ns(ns):
             if ns not in owned_ns:
-                conflicts.append(f"namespace {ns!r} exists and is not owned by topology {topo.name!r}")
-            elif not getattr(state.device(ns, "lo"), "up", True):   # made by an apply stopped before lo went up
-                ns_creates.append(Change("modify", f"netns {ns}", "its lo is down", ("ns_create", ns, "lo")))
-        elif ns in state.half_made:   # a /run/netns entry that is not a namespace (its maker was stopped)
+                p.conflicts.append(f"namespace {ns!r} exists and is not owned by topology {p.topo.name!r}")
+            elif not getattr(p.state.device(ns, "lo"), "up", True):   # made by an apply stopped before lo went up
+                p.ns_creates.append(Change("modify", f"netns {ns}", "its lo is down", ("ns_create", ns, "lo")))
+        elif ns in p.state.half_made:   # a /run/netns entry that is not a namespace (its maker was stopped)
             if ns not in owned_ns:
                 from .kernel.netns import path
-                conflicts.append(f"namespace {ns!r}: {path(ns)} is not a network namespace (being made by "
-                                 f"another program, or left half made by one that was stopped) and is not owned "
-                                 f"by topology {topo.name!r}: left alone")
+                p.conflicts.append(f"namespace {ns!r}: {path(ns)} is not a network namespace (being made by "
+                                   f"another program, or left half made by one that was stopped) and is not owned "
+                                   f"by topology {p.topo.name!r}: left alone")
             else:
-                ns_creates.append(Change("create", f"netns {ns}", "half made (an apply was stopped making it)",
-                                         ("ns_create", ns, "finish")))
+                p.ns_creates.append(Change("create", f"netns {ns}", "half made (an apply was stopped making it)",
+                                           ("ns_create", ns, "finish")))
         else:
-            ns_creates.append(Change("create", f"netns {ns}", "does not exist", ("ns_create", ns)))
+            p.ns_creates.append(Change("create", f"netns {ns}", "does not exist", ("ns_create", ns)))
 
-    def owned(dev):
-        return record.owns_device(dev)
 
-    declared = topo.by_key()
-    ordered = order_interfaces(topo)
-    gone = set()        # keys whose current device will not survive (re-created or absent)
-    early = set()       # (netns, key) of sysctls set as their new device is made
+def _devices(p):
+    """Each declared device: made, re-made, changed in place, or as it is."""
     own_sysctls = {}    # (netns, device) -> the sysctls of that device
-    for s in topo.sysctls:
+    for s in p.topo.sysctls:
         if s.device is not None:
             own_sysctls.setdefault((s.netns, s.device), []).append(s)
-
-    for iface in ordered:
+    for iface in p.ordered_ifaces:
         kind = iface.kind_module
         if not kind.creatable:
-            if state.has_ns(iface.netns) and not state.device(*iface.key):
-                conflicts.append(f"{iface.path}: external device {iface.label!r} does not exist")
+            if p.state.has_ns(iface.netns) and not p.state.device(*iface.key):
+                p.conflicts.append(f"{iface.path}: external device {iface.label!r} does not exist")
             continue
-        existing = [state.device(*e.key) for e in iface.endpoints()]
+        existing = [p.state.device(*e.key) for e in iface.endpoints()]
         for e, dev in zip(iface.endpoints(), existing):
-            if dev and not owned(dev):
-                conflicts.append(f"{iface.path}: device {e.label!r} exists and is not owned by topology "
-                                 f"{topo.name!r} (vnet never takes over a device it did not create)")
+            if dev and not p.owned(dev):
+                p.conflicts.append(f"{iface.path}: device {e.label!r} exists and is not owned by topology "
+                                   f"{p.topo.name!r} (vnet never takes over a device it did not create)")
         dev = existing[0]
-        reason, changed = _compare(iface, kind, dev, gone)
+        reason, changed = _compare(iface, kind, dev, p.gone)
         if dev is None or reason:
-            gone.update(e.key for e in iface.endpoints())
-            first = [(e, own_sysctls.get(e.key, ())) for e in iface.endpoints()]
-            made = _held_down(iface, [e for e, own in first if own and e.up])
-            if dev is None:
-                creates.append(Change("create", f"link {iface.label}", reason, ("dev_create", made)))
-            else:
-                creates.append(Change("recreate", f"link {iface.label}", reason, ("dev_recreate", made, dev)))
-            # a new device's own sysctls before it goes up: disable_ipv6 set
-            # later would let it send IPv6 (DAD, MLD) first
-            for e, own in first:
-                for s in own:
-                    early.add((s.netns, s.key))
-                    creates.append(Change("modify", s.label, f"set {_show(s.value)} on the new device before it goes up",
-                                          ("sysctl_set", s.netns, s.key, s.value)))
-                if own and e.up:
-                    creates.append(Change("modify", f"link {e.label}", "up once its sysctls are set",
-                                          ("dev_set", e, {"up": True}, {"up": False})))
-            late = {k: None for k in kind.late_options if iface.options.get(k) is not None}
-            if late:
-                modifies.append(Change("modify", f"link {iface.label}",
-                                       "set " + ", ".join(f"{k} {_show(iface.options[k])}" for k in late)
-                                       + " once its ports exist", ("dev_options", iface, late)))
-            continue
-        if changed:
-            modifies.append(Change("modify", f"link {iface.label}",
-                                   ", ".join(f"{k} {_described(kind, k, old)} -> {_described(kind, k, iface.options.get(k))}"
-                                             for k, old in changed.items()),
-                                   ("dev_options", iface, changed)))
+            _create(p, iface, dev, reason, own_sysctls)
+        elif changed:
+            p.modifies.append(Change("modify", f"link {iface.label}",
+                                     ", ".join(f"{k} {_described(kind, k, old)} -> "
+                                               f"{_described(kind, k, iface.options.get(k))}"
+                                               for k, old in changed.items()),
+                                     ("dev_options", iface, changed)))
 
-    for iface in ordered:
+
+def _create(p, iface, dev, reason, own_sysctls):
+    """``iface`` made (``dev`` None) or re-made, its own sysctls set before
+    it goes up, its late options once its ports exist."""
+    kind = iface.kind_module
+    p.gone.update(e.key for e in iface.endpoints())
+    first = [(e, own_sysctls.get(e.key, ())) for e in iface.endpoints()]
+    made = _held_down(iface, [e for e, own in first if own and e.up])
+    if dev is None:
+        p.creates.append(Change("create", f"link {iface.label}", reason, ("dev_create", made)))
+    else:
+        p.creates.append(Change("recreate", f"link {iface.label}", reason, ("dev_recreate", made, dev)))
+    # a new device's own sysctls before it goes up: disable_ipv6 set
+    # later would let it send IPv6 (DAD, MLD) first
+    for e, own in first:
+        for s in own:
+            p.early.add((s.netns, s.key))
+            p.creates.append(Change("modify", s.label, f"set {_show(s.value)} on the new device before it goes up",
+                                    ("sysctl_set", s.netns, s.key, s.value)))
+        if own and e.up:
+            p.creates.append(Change("modify", f"link {e.label}", "up once its sysctls are set",
+                                    ("dev_set", e, {"up": True}, {"up": False})))
+    late = {k: None for k in kind.late_options if iface.options.get(k) is not None}
+    if late:
+        p.modifies.append(Change("modify", f"link {iface.label}",
+                                 "set " + ", ".join(f"{k} {_show(iface.options[k])}" for k in late)
+                                 + " once its ports exist", ("dev_options", iface, late)))
+
+
+def _endpoints(p):
+    """Each endpoint's common fields, port options and addresses."""
+    for iface in p.ordered_ifaces:
         if not iface.kind_module.creatable:
             continue
         for e in iface.endpoints():
-            dev = None if e.key in gone else state.device(*e.key)
-            created = dev is None
-            g = _generic_changes(e, dev, gone, created, record.group)
+            dev = None if e.key in p.gone else p.state.device(*e.key)
+            g = _generic_changes(e, dev, p.gone, dev is None, p.record.group)
             if g:
-                modifies.append(Change("modify", f"link {e.label}",
-                                       ", ".join(f"{k} {_show(o)} -> {_show(n)}" for k, (o, n) in g.items()),
-                                       ("dev_set", e, {k: n for k, (o, n) in g.items()},
-                                        {k: o for k, (o, n) in g.items()})))
+                p.modifies.append(Change("modify", f"link {e.label}",
+                                         ", ".join(f"{k} {_show(o)} -> {_show(n)}" for k, (o, n) in g.items()),
+                                         ("dev_set", e, {k: n for k, (o, n) in g.items()},
+                                          {k: o for k, (o, n) in g.items()})))
             if e.port and e.master:
-                mkind = declared[e.master_key()][0].kind_module
-                want = mkind.port_state(e.port)
-                fresh = dev is None or (e.master_key() in gone)
-                # only the port options the file declares are managed
-                old = None if fresh else mkind.port_state({k: dev.port.get(k) for k in e.port})
-                if fresh or want != old:
-                    modifies.append(Change("modify", f"port {e.label}",
-                                           ", ".join(f"{k} {_port_value(k, dev.port.get(k), old) if not fresh else 'default'} "
-                                                     f"-> {_port_value(k, v, want)}" for k, v in e.port.items()
-                                                     if fresh or want[k] != old[k]),
-                                           ("port_set", e, mkind)))
+                _port(p, e, dev)
             dels, adds, primaries_go = _address_changes(e, dev)
-            addr_dels += dels
-            addrs += adds
+            p.addr_dels += dels
+            p.addrs += adds
             if primaries_go:
-                renumbered.add(e.key)
+                p.renumbered.add(e.key)
 
-    # devices we own that are no longer declared: upper devices before lower ones
-    stale = [d for d in state.devices() if owned(d) and d.key not in declared]
+
+def _port(p, e, dev):
+    """The port options of endpoint ``e`` (observed ``dev``), as its master's kind has them."""
+    mkind = p.declared[e.master_key()][0].kind_module
+    want = mkind.port_state(e.port)
+    fresh = dev is None or (e.master_key() in p.gone)
+    # only the port options the file declares are managed
+    old = None if fresh else mkind.port_state({k: dev.port.get(k) for k in e.port})
+    if fresh or want != old:
+        p.modifies.append(Change("modify", f"port {e.label}",
+                                 ", ".join(f"{k} {_port_value(mkind, k, dev.port.get(k), old) if not fresh else 'default'} "
+                                           f"-> {_port_value(mkind, k, v, want)}" for k, v in e.port.items()
+                                           if fresh or want[k] != old[k]),
+                                 ("port_set", e, mkind)))
+
+
+def _stale_devices(p):
+    """Devices we own that are no longer declared: upper devices before lower ones."""
+    stale = [d for d in p.state.devices() if p.owned(d) and d.key not in p.declared]
     scheduled = set()
     for d in sorted(stale, key=lambda d: (d.kind is None or d.kind.link_option is None,
                                           d.netns is not None, d.netns or "", d.name)):
-        if d.peer and (d.peer in declared or d.peer in scheduled):
+        if d.peer and (d.peer in p.declared or d.peer in scheduled):
             continue   # the pair goes with its other end (re-created, or deleted already)
         scheduled.add(d.key)
-        removals.append(Change("delete", f"link {where(*d.key)}", "no longer declared", ("dev_delete", d)))
+        p.removals.append(Change("delete", f"link {where(*d.key)}", "no longer declared", ("dev_delete", d)))
 
-    declared_routes = {r.key for r in topo.routes}
-    live_routes = observed_routes(state)
-    through = _route_devices(state) if renumbered else {}
-    for r in topo.routes:
+
+def _routes(p):
+    """Routes missing, changed, or through a renumbered device; stale ones first of all."""
+    declared_routes = {r.key for r in p.topo.routes}
+    live_routes = observed_routes(p.state)
+    through = _route_devices(p.state) if p.renumbered else {}
+    for r in p.topo.routes:
         have = live_routes.get(r.key)
-        if have is None or r.dev and (r.netns, r.dev) in gone:
-            routes.append(Change("create", r.label, "missing", ("route_add", r)))
+        if have is None or r.dev and (r.netns, r.dev) in p.gone:
+            p.routes.append(Change("create", r.label, "missing", ("route_add", r)))
         elif _route_attrs_as_declared(have, r) != r.attrs:
             # src, scope and onlink are not part of the key: the route is replaced
-            reroutes.append(Change("delete", r.label, f"{_route_diff(have.attrs, r.attrs)}: removed first, added "
-                                   "back after", ("route_del", r.key, have.attrs)))
-            routes.append(Change("create", r.label, f"added back with {_route_diff(None, r.attrs)}", ("route_add", r)))
-        elif r.to.version == 4 and (r.netns, through.get(r.key)) in renumbered:
+            p.reroutes.append(Change("delete", r.label, f"{_route_diff(have.attrs, r.attrs)}: removed first, "
+                                     "added back after", ("route_del", r.key, have.attrs)))
+            p.routes.append(Change("create", r.label, f"added back with {_route_diff(None, r.attrs)}",
+                                   ("route_add", r)))
+        elif r.to.version == 4 and (r.netns, through.get(r.key)) in p.renumbered:
             # the kernel drops a device's IPv4 routes with its last address (and
             # with a primary's secondaries): taken out first, put back after
-            reroutes.append(Change("delete", r.label, f"its device {through[r.key]} is renumbered: "
-                                   "removed first, added back after", ("route_del", r.key, r.attrs)))
-            routes.append(Change("create", r.label, "added back after renumbering", ("route_add", r)))
-    for rk in dict.fromkeys(tuple(rk) for rk in record.routes):
+            p.reroutes.append(Change("delete", r.label, f"its device {through[r.key]} is renumbered: "
+                                     "removed first, added back after", ("route_del", r.key, r.attrs)))
+            p.routes.append(Change("create", r.label, "added back after renumbering", ("route_add", r)))
+    for rk in dict.fromkeys(tuple(rk) for rk in p.record.routes):
         if rk not in declared_routes and rk in live_routes:
-            removals.insert(0, Change("delete", route_label(rk), "no longer declared",
-                                      ("route_del", rk, live_routes[rk].attrs)))
+            p.removals.insert(0, Change("delete", route_label(rk), "no longer declared",
+                                        ("route_del", rk, live_routes[rk].attrs)))
 
-    for s in topo.sysctls:
-        have = state.sysctls.get((s.netns, s.key))
-        if have != s.value and (s.netns, s.key) not in early:
-            sysctls.append(Change("modify", s.label, f"{_show(have)} -> {_show(s.value)}" if have is not None else f"set {_show(s.value)}",
-                                  ("sysctl_set", s.netns, s.key, s.value)))
-    declared_sysctls = {(s.netns, s.key) for s in topo.sysctls}
-    for (ns, key), old in record.sysctls.items():
-        if (ns, key) not in declared_sysctls and state.sysctls.get((ns, key)) not in (None, old):
-            removals.append(Change("modify", f"sysctl {key}" + ("" if ns is HOST else f" in {ns}"),
-                                   f"no longer declared: restore {_show(old)}", ("sysctl_restore", ns, key, old)))
 
-    for ns in record.namespaces:
-        if ns not in topo.namespaces and (state.has_ns(ns) or ns in state.half_made):
-            ns_deletes.append(Change("delete", f"netns {ns}", "no longer declared", ("ns_delete", ns)))
+def _sysctls(p):
+    """Sysctls to set (those not set with their new device), and to restore once no longer declared."""
+    for s in p.topo.sysctls:
+        have = p.state.sysctls.get((s.netns, s.key))
+        if have != s.value and (s.netns, s.key) not in p.early:
+            p.sysctls.append(Change("modify", s.label,
+                                    f"{_show(have)} -> {_show(s.value)}" if have is not None else f"set {_show(s.value)}",
+                                    ("sysctl_set", s.netns, s.key, s.value)))
+    declared_sysctls = {(s.netns, s.key) for s in p.topo.sysctls}
+    for (ns, key), old in p.record.sysctls.items():
+        if (ns, key) not in declared_sysctls and p.state.sysctls.get((ns, key)) not in (None, old):
+            p.removals.append(Change("modify", f"sysctl {key}" + ("" if ns is HOST else f" in {ns}"),
+                                     f"no longer declared: restore {_show(old)}", ("sysctl_restore", ns, key, old)))
 
-    if conflicts:
-        raise PlanError("\n".join(f"{topo.source}: {c}" for c in conflicts))
-    return Plan(topo, state, record,
-                removals + ns_deletes + ns_creates + creates + modifies + reroutes + addr_dels + addrs + routes
-                + sysctls)
+
+def _stale_namespaces(p):
+    for ns in p.record.namespaces:
+        if ns not in p.topo.namespaces and (p.state.has_ns(ns) or ns in p.state.half_made):
+            p.ns_deletes.append(Change("delete", f"netns {ns}", "no longer declared", ("ns_delete", ns)))
 
 
 def _address_changes(e, dev):

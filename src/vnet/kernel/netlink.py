@@ -78,11 +78,18 @@ def mac(t, v):
 
 
 def ip(t, v):
+    """An address; ``t`` is one attribute id, or a pair (IPv4 id, IPv6 id)
+    for the attributes that have one per family (VXLAN's local, local6)."""
+    if isinstance(t, tuple):
+        t = t[0] if v.version == 4 else t[1]
     return attr(t, v.packed)
 
 
+# a kind's IFLA_INFO_DATA table names these codecs: "ip_unicast" and
+# "ip_multicast" are two options sharing one address attribute (VXLAN's
+# remote and group), each taking the addresses of its class
 ENCODERS = {"u8": u8, "u16": u16, "u32": u32, "u64": u64, "be16": be16, "str": string,
-            "mac": mac, "ip": ip, "flag": lambda t, v: flag(t) if v else b"",
+            "mac": mac, "ip": ip, "ip_unicast": ip, "ip_multicast": ip, "flag": lambda t, v: flag(t) if v else b"",
             "bool8": lambda t, v: u8(t, 1 if v else 0)}
 
 
@@ -192,8 +199,24 @@ def get_ip(v):
     return ipaddress.IPv4Address(b) if len(b) == 4 else ipaddress.IPv6Address(b)
 
 
+def get_set_ip(v, multicast=None):
+    """An address attribute of a table: None when unset (all zero) or, with
+    ``multicast`` given, when it is not of that class."""
+    a = get_ip(v) if any(bytes(v)) else None
+    return a if a is None or multicast is None or a.is_multicast == multicast else None
+
+
+def attr_of(attrs, t):
+    """The value of attribute ``t`` (one id, or a pair of ids, one per
+    address family: whichever is there) in parsed ``attrs``, else None."""
+    if isinstance(t, tuple):
+        return next((attrs[i] for i in t if i in attrs), None)
+    return attrs.get(t)
+
+
 DECODERS = {"u8": get_u8, "u16": get_u16, "u32": get_u32, "u64": get_u64, "be16": get_be16,
-            "str": get_str, "mac": get_mac, "ip": get_ip, "flag": lambda v: True,
+            "str": get_str, "mac": get_mac, "ip": get_set_ip, "ip_unicast": lambda v: get_set_ip(v, False),
+            "ip_multicast": lambda v: get_set_ip(v, True), "flag": lambda v: True,
             "bool8": lambda v: bool(v[0])}
 
 

@@ -1,5 +1,6 @@
 """Live state -> model: ONE link dump and one address dump per namespace
-(routes, fdb and sysctls only where asked), never one query per object."""
+(routes, sysctls and a kind's own dumps, through ``_Dumps.cached``, only
+where asked), never one query per object."""
 from ..topology.struct import REQUIRED, Struct
 from . import netlink, netns, rtnl, sysctl
 
@@ -59,10 +60,7 @@ class _Dumps:
 
     def __init__(self, k, ns, links):
         self.k, self.ns, self.links = k, ns, links   # the kernel session, the namespace, its link dump
-        self._sock = k.sock(ns)
         self._fd = k.fd(ns)
-        self._fdb = None
-        self._brvlan = None
         self._more = {}
 
     def driver(self, name):
@@ -89,18 +87,6 @@ class _Dumps:
         """A /sys file as this namespace sees it (None if unreadable)."""
         return netns.read_sysfs(self._fd, [path])[path]
 
-    @property
-    def bridge_vlans(self):
-        if self._brvlan is None:
-            self._brvlan = rtnl.dump_bridge_vlans(self._sock)
-        return self._brvlan
-
-    @property
-    def fdb(self):
-        if self._fdb is None:
-            self._fdb = rtnl.dump_fdb(self._sock)
-        return self._fdb
-
 
 class State:
     def __init__(self):
@@ -125,105 +111,154 @@ def observe(k, namespaces, routes_in=(), sysctls=(), known=None):
     Absent namespaces are left out of the state. With ``known`` (an earlier
     State), only ``namespaces`` are observed again and the rest of
     ``known`` is kept (references into it resolve through it)."""
-    from ..kinds import identify, recognize
-    raw = {}
-    half_made = set()
     asked = dict.fromkeys(namespaces)
+    st = State()
+    raw = _dump(k, asked, st)
+    refs = _References(k, raw, known)
+    peer_of = {}   # (ns, name) -> the pair end that named it its peer
+    for ns, (links, addrs) in raw.items():
+        devs = st.namespaces[ns] = _devices(k, ns, links, refs, peer_of)
+        _addresses(devs, links, addrs)
+    if known is not None:
+        _keep(st, known, refs.kept, asked)
+    _routes(k, st, routes_in, raw)
+    read_sysctls(k, st, sysctls, raw)
+    return st
+
+
+def _dump(k, asked, st):
+    """{ns: (links, addresses)} of the namespaces ``asked`` that exist; the
+    half-made ones (a /run/netns entry, no namespace) go to ``st.half_made``."""
+    raw = {}
     for ns in asked:
         if not k.has(ns):
             if k.half_made(ns):
-                half_made.add(ns)
+                st.half_made.add(ns)
             continue
         sock = k.sock(ns)
         raw[ns] = (rtnl.dump_links(sock), rtnl.dump_addrs(sock))
-    st = State()
-    st.half_made = half_made
-    by_index = {ns: {ln.ifindex: ln for ln in links} for ns, (links, _a) in raw.items()}
-    kept = {ns: devs for ns, devs in (known.namespaces.items() if known else ()) if ns not in raw}
-    for ns, devs in kept.items():
-        by_index[ns] = {d.ifindex: d for d in devs.values()}
-    nsids = {}
-    order = [o for o in dict.fromkeys([None, *raw, *kept]) if o in by_index]   # vnet's own first
+    return raw
 
-    def ns_of(ns, nsid):
+
+class _References:
+    """A link's references, (ifindex, nsid), as (namespace, name), among the
+    namespaces just dumped and those ``kept`` from an earlier State."""
+
+    def __init__(self, k, raw, known):
+        self.k = k
+        self.by_index = {ns: {ln.ifindex: ln for ln in links} for ns, (links, _a) in raw.items()}
+        self.kept = {ns: devs for ns, devs in (known.namespaces.items() if known else ()) if ns not in raw}
+        for ns, devs in self.kept.items():
+            self.by_index[ns] = {d.ifindex: d for d in devs.values()}
+        self.order = [o for o in dict.fromkeys([None, *raw, *self.kept]) if o in self.by_index]   # vnet's own first
+        self.nsids = {}
+
+    def ns_of(self, ns, nsid):
         """The observed namespace ``ns`` knows as ``nsid``. Other namespaces'
         ids are asked lazily, vnet's own first (a lab's namespaces mostly
         refer to it), each at most once per namespace: asking all of them
         for each namespace would be quadratic in a lab's size."""
-        if ns not in nsids:   # a lazy walk over the others: no list per namespace
-            nsids[ns] = ({}, (o for o in order if o != ns))
-        m, todo = nsids[ns]
+        if ns not in self.nsids:   # a lazy walk over the others: no list per namespace
+            self.nsids[ns] = ({}, (o for o in self.order if o != ns))
+        m, todo = self.nsids[ns]
         while nsid not in m:
             other = next(todo, todo)
             if other is todo:   # all asked
                 break
             try:
-                m[rtnl.nsid_of(k.sock(ns), k.fd(other))] = other
+                m[rtnl.nsid_of(self.k.sock(ns), self.k.fd(other))] = other
             except netlink.NetlinkError:
                 pass
         return m.get(nsid, ("?", nsid))
 
-    def resolver(ns):
+    def resolver(self, ns):
         def resolve(ifindex, nsid):
-            tns = ns if nsid is None or nsid < 0 else ns_of(ns, nsid)
-            ln = by_index.get(tns, {}).get(ifindex) if not isinstance(tns, tuple) else None
+            tns = ns if nsid is None or nsid < 0 else self.ns_of(ns, nsid)
+            ln = self.by_index.get(tns, {}).get(ifindex) if not isinstance(tns, tuple) else None
             return (tns, ln.name if ln else f"if{ifindex}")
         return resolve
 
-    # a pair's ends name each other: once one end's peer is resolved (which
-    # may cost a namespace-id query), the other end's is known by that
-    peer_of = {}
-    for ns, (links, addrs) in raw.items():
-        resolve = resolver(ns)
-        dumps = _Dumps(k, ns, links)
-        devs = st.namespaces[ns] = {}
-        for ln in links:
-            kind = identify(ln) or (recognize(ln, dumps) if ln.kind is None else None)
-            d = Device(ns, ln.name, ln.ifindex, ln.kind, kind, ln.up, ln.mtu, ln.mac, ln.group,
-                       loopback=bool(ln.flags & rtnl.IFF_LOOPBACK), operstate=ln.operstate, carrier=ln.carrier)
-            if ln.master:
-                d.master = (ns, by_index[ns][ln.master].name) if ln.master in by_index[ns] else (ns, f"if{ln.master}")
-            if kind is not None:
-                d.options = kind.decode(ln, resolve)
-                kind.observe_more(ln, d.options, dumps)
-                d.extra = kind.observed_extra(ln, resolve, dumps)
-                if kind.peer and ln.link:
-                    pair = peer_of.get(d.key)
-                    if pair and (by_index.get(pair[0]) or {}).get(ln.link) is not None \
-                            and by_index[pair[0]][ln.link].name == pair[1]:
-                        d.peer = pair
-                    else:
-                        d.peer = resolve(ln.link, ln.link_nsid)
-                        peer_of[d.peer] = d.key
-            devs[ln.name] = d
-        # port options (a bridge port's VLANs...), observed by the master's kind
-        for master_kind in {d.kind for d in devs.values() if d.kind is not None and d.kind.port_options}:
-            ports = [d for d in devs.values() if d.master and d.master[1] in devs
-                     and devs[d.master[1]].kind is master_kind]
-            if ports:
-                master_kind.observe_ports(ports, dumps)
-        dumps.close()
-        names = {ln.ifindex: ln.name for ln in links}
-        for idx, a, secondary in addrs:
-            if idx in names and not (a.version == 6 and a.ip.is_link_local):
-                devs[names[idx]].addresses.append(a)
-                if secondary:
-                    devs[names[idx]].secondary.append(a)
-    if known is not None:
-        st.half_made |= {ns for ns in known.half_made if ns not in asked}
-        for ns, devs in kept.items():
-            st.namespaces[ns] = devs
-            if ns in known.routes:
-                st.routes[ns] = known.routes[ns]
-        st.sysctls.update({key: v for key, v in known.sysctls.items() if key[0] in kept})
+    def peer(self, key, ln, resolve, peer_of):
+        """The other end of the pair ``key`` (link ``ln``). A pair's ends
+        name each other: once one end's peer is resolved (which may cost a
+        namespace-id query), the other end's is known by that."""
+        pair = peer_of.get(key)
+        if pair and (self.by_index.get(pair[0]) or {}).get(ln.link) is not None \
+                and self.by_index[pair[0]][ln.link].name == pair[1]:
+            return pair
+        peer = resolve(ln.link, ln.link_nsid)
+        peer_of[peer] = key
+        return peer
+
+
+def _devices(k, ns, links, refs, peer_of):
+    """{name: Device} of namespace ``ns``'s link dump, each with what its
+    kind reads, then its ports' options as their master's kind reads them."""
+    from ..kinds import identify, recognize
+    resolve = refs.resolver(ns)
+    dumps = _Dumps(k, ns, links)
+    devs = {}
+    for ln in links:
+        kind = identify(ln) or (recognize(ln, dumps) if ln.kind is None else None)
+        devs[ln.name] = _device(ns, ln, kind, refs, resolve, dumps, peer_of)
+    _observe_ports(devs, dumps)
+    dumps.close()
+    return devs
+
+
+def _device(ns, ln, kind, refs, resolve, dumps, peer_of):
+    """The Device of link ``ln`` of kind ``kind`` (None: one vnet has no kind for)."""
+    d = Device(ns, ln.name, ln.ifindex, ln.kind, kind, ln.up, ln.mtu, ln.mac, ln.group,
+               loopback=bool(ln.flags & rtnl.IFF_LOOPBACK), operstate=ln.operstate, carrier=ln.carrier)
+    by_index = refs.by_index[ns]
+    if ln.master:
+        d.master = (ns, by_index[ln.master].name) if ln.master in by_index else (ns, f"if{ln.master}")
+    if kind is not None:
+        d.options = kind.decode(ln, resolve)
+        kind.observe_more(ln, d.options, dumps)
+        d.extra = kind.observed_extra(ln, resolve, dumps)
+        if kind.peer and ln.link:
+            d.peer = refs.peer(d.key, ln, resolve, peer_of)
+    return d
+
+
+def _observe_ports(devs, dumps):
+    """Port options (a bridge port's VLANs...), observed by the master's kind."""
+    for master_kind in {d.kind for d in devs.values() if d.kind is not None and d.kind.port_options}:
+        ports = [d for d in devs.values() if d.master and d.master[1] in devs
+                 and devs[d.master[1]].kind is master_kind]
+        if ports:
+            master_kind.observe_ports(ports, dumps)
+
+
+def _addresses(devs, links, addrs):
+    """The address dump onto the devices (IPv6 link-local ones left out)."""
+    names = {ln.ifindex: ln.name for ln in links}
+    for idx, a, secondary in addrs:
+        if idx in names and not (a.version == 6 and a.ip.is_link_local):
+            devs[names[idx]].addresses.append(a)
+            if secondary:
+                devs[names[idx]].secondary.append(a)
+
+
+def _keep(st, known, kept, asked):
+    """What State ``known`` has of the namespaces not observed again."""
+    st.half_made |= {ns for ns in known.half_made if ns not in asked}
+    for ns, devs in kept.items():
+        st.namespaces[ns] = devs
+        if ns in known.routes:
+            st.routes[ns] = known.routes[ns]
+    st.sysctls.update({key: v for key, v in known.sysctls.items() if key[0] in kept})
+
+
+def _routes(k, st, routes_in, raw):
+    """The routes of the namespaces ``routes_in`` that were dumped, every table."""
     for ns in dict.fromkeys(routes_in):
         if ns in raw:
             names = {ln.ifindex: ln.name for ln in raw[ns][0]}
             st.routes[ns] = [Route(ns, dst, gw, names.get(oif), metric, proto, table, src, scope, onlink)
                              for dst, gw, oif, metric, proto, table, src, scope, onlink
                              in rtnl.dump_routes(k.sock(ns))]
-    read_sysctls(k, st, sysctls, raw)
-    return st
 
 
 def read_sysctls(k, st, keys, present):

@@ -3,10 +3,11 @@ only ever talks to that surface, never to a kind by name.
 
 - ``options``: the typed kind options (field declarations: validation + schema);
 - capabilities as data: ``link_option`` (the option naming the lower device),
-  ``peer`` (has a peer endpoint), ``creatable``, ``dies_with_link``,
+  ``peer`` (has a peer endpoint), ``creatable``,
   ``inplace`` (options the kernel changes in place; others force a re-create);
 - ``netlink``: the IFLA_INFO_DATA table, option -> (attribute id, codec); the
-  codec encodes and decodes it both ways;
+  codec encodes and decodes it both ways (an address with one attribute per
+  family: a pair of ids, (IPv4, IPv6), codec "ip");
 - ``iproute2``: the equivalent `ip link add` arguments;
 - ``doc``, ``options_doc``, ``example``: what README.md's kinds table says
   of it (scripts/kind_tables.py writes the table);
@@ -27,13 +28,12 @@ class Kind:
     options_doc = ""        # its row of README.md's kinds table: the options, in a line of Markdown
     example = None          # the file in examples/ that shows it (README.md links it; a test checks it)
     options = {}
-    netlink = {}            # option -> (IFLA_<KIND>_* id, codec name)
+    netlink = {}            # option -> (IFLA_<KIND>_* id or (IPv4 id, IPv6 id), codec name)
     link_option = None      # option holding the lower device Ref
     link_attr = None        # top-level attribute carrying it (IFLA_LINK), else in `netlink`
     peer = False
     is_master = False       # other devices may name it as `master`
     creatable = True
-    dies_with_link = False
     inplace = frozenset()   # options changeable without re-creating
     late_options = frozenset()  # Ref options set after creation (they name a port of this device)
     ports_join_down = False     # a port must be down to join (bond: "can not be enslaved while up")
@@ -121,6 +121,11 @@ class Kind:
         """How a plan shows a value of ``opt`` (None: the generic way)."""
         return None
 
+    def describe_port(self, opt, value):
+        """How a plan shows a value of a port's ``opt`` (a ``port_options``
+        one) (None: the generic way)."""
+        return None
+
     def in_place(self, opt, old, new):
         """Can the kernel change ``opt`` from ``old`` to ``new`` without re-creating?"""
         return opt in self.inplace
@@ -156,8 +161,9 @@ class Kind:
         out = {}
         a = nl.parse(link.data) if link.data is not None else {}
         for opt, (aid, codec) in self.netlink.items():
-            if aid in a:
-                v = nl.DECODERS[codec](a[aid])
+            raw = nl.attr_of(a, aid)
+            if raw is not None:
+                v = nl.DECODERS[codec](raw)
                 if isinstance(self.options.get(opt), RefField):
                     v = resolve(v, link.link_nsid) if v else None
                 out[opt] = v
@@ -231,7 +237,7 @@ class Kind:
 
     def observe_more(self, link, opts, dumps):
         """Complete ``opts`` from other dumps of the link's namespace
-        (``dumps.fdb``...), taken lazily only when a kind asks."""
+        (``dumps.cached("fdb", take)``...), taken lazily only when a kind asks."""
 
     def observed_extra(self, link, resolve, dumps):
         """Facts for `vnet show` that are not options (e.g. /dev/tapN)."""
@@ -310,32 +316,6 @@ SHOW_FORMATS = {
     "centi": lambda w, v: f"{w} {round(v * 100)}",           # seconds, printed in 1/100 s
     "skip": lambda w, v: "",                                 # shown otherwise, by the kind's own code
 }
-
-
-def tap_words(extra):
-    """`vnet show`'s words for a macvtap's or ipvtap's /dev node (from ``tap_device``)."""
-    if "tap_devnum" not in extra:
-        return []
-    return [extra.get("tap_device") or extra.get("tap_hint") or ""]
-
-
-def tap_device(link, dumps):
-    """The /dev node of a macvtap or ipvtap. The kernel names it tap<ifindex>,
-    but ifindexes are per namespace and /dev is not: the node is this
-    device's only if its device number matches the one sysfs gives."""
-    import os
-    node = f"/dev/tap{link.ifindex}"
-    devnum = dumps.sysfs(f"class/net/{link.name}/tap{link.ifindex}/dev")
-    try:
-        st = os.stat(node)
-        have = f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
-    except OSError:
-        have = None
-    if devnum is None or have == devnum:
-        return {"tap_device": node, "tap_devnum": devnum}
-    return {"tap_device": None, "tap_devnum": devnum,
-            "tap_hint": f"{node} belongs to another namespace's device: mknod /dev/tap-{link.name} c "
-                        f"{devnum.replace(':', ' ')}"}
 
 
 def ipcmd(ns, *args):

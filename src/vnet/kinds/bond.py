@@ -38,6 +38,7 @@ class Bond(Kind):
         '`fail_over_mac` re-creates the bond (the kernel refuses it while ports are enslaved), and of the'
         ' `ad_actor_*` too (refused while it is up)')
     example = "fig2-bond.yaml"
+    shape, colour = "box3d", "#f4cccc"
     options = {
         "mode": Enum("bonding mode", MODES, default="balance-rr"),
         "miimon": Int("link monitoring interval, ms", lo=0, hi=2**31 - 1),
@@ -181,4 +182,3 @@ class Bond(Kind):
 
 
 KIND = Bond()
-KIND.shape, KIND.colour = "box3d", "#f4cccc"

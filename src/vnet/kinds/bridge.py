@@ -76,6 +76,17 @@ _PROTO_NAMES = {v: k for k, v in VLAN_PROTOCOLS.items()}
 GROUPFWD_RESTRICTED = 0x0007   # STP, MAC pause and LACP frames: the kernel never forwards them (EINVAL)
 
 
+def _describe_vlans(vlans):
+    """VLANs as a plan shows them: [10 pvid untagged, 20-30]."""
+    return "[" + ", ".join(str(x["vid"]) + "".join(f" {k}" for k in ("pvid", "untagged") if x.get(k))
+                           for x in vlans) + "]"
+
+
+def _vlans_dump(dumps):
+    """The namespace's bridge VLAN dump, taken once, when a bridge filters."""
+    return dumps.cached("bridge_vlans", lambda k, ns: rtnl.dump_bridge_vlans(k.sock(ns)))
+
+
 def _vlan_flags(vlans):
     """{vid: BRIDGE_VLAN_INFO flags} of ``port_state``'s (vid, pvid, untagged)."""
     return {vid: (rtnl.BRIDGE_VLAN_INFO_PVID if p else 0) | (rtnl.BRIDGE_VLAN_INFO_UNTAGGED if u else 0)
@@ -100,6 +111,7 @@ class Bridge(Kind):
         '`group_fwd_mask` (bit X forwards 01:80:C2:00:00:0X; bits 0-2 never), `mcast_snooping`, '
         '`mcast_querier`; every one changes in place')
     example = "fig10-bridge.yaml"
+    shape, colour = "box3d", "#a4c2f4"
     options = {
         "stp": Bool("spanning tree protocol on"),
         "vlan_filtering": Bool("filter frames by VLAN on the ports"),
@@ -229,7 +241,7 @@ class Bridge(Kind):
         for d in ports:
             sd = raw[d.ifindex].slave_data if d.ifindex in raw else None
             d.port.update(self._port_options(sd))
-            have = dumps.bridge_vlans.get(d.ifindex) if d.master[1] in filtering else None
+            have = _vlans_dump(dumps).get(d.ifindex) if d.master[1] in filtering else None
             d.port["vlans"] = None if have is None else _vlan_dicts(have)
 
     @staticmethod
@@ -363,7 +375,12 @@ class Bridge(Kind):
         return self.port_state({"vlans": value})["vlans"] if opt == "vlans" else value
 
     def describe(self, opt, value):
+        if opt == "vlans" and value is not None:
+            return _describe_vlans(value)
         return f"{value:#x}" if opt == "group_fwd_mask" and isinstance(value, int) else None
+
+    def describe_port(self, opt, value):
+        return _describe_vlans(value) if opt == "vlans" and value is not None else None
 
     # the bridge's own VLANs (`self`) live beside the link, as a port's do
     def create(self, ctx, iface):
@@ -387,7 +404,7 @@ class Bridge(Kind):
     def observe_more(self, link, opts, dumps):
         """The bridge's own VLANs, when it filters by VLAN and they are not
         the kernel's default (its vlan_default_pvid, pvid, untagged)."""
-        have = dumps.bridge_vlans.get(link.ifindex) if opts.get("vlan_filtering") else None
+        have = _vlans_dump(dumps).get(link.ifindex) if opts.get("vlan_filtering") else None
         if have is None:
             return
         vlans = _vlan_dicts(have)
@@ -427,4 +444,3 @@ class Bridge(Kind):
 
 
 KIND = Bridge()
-KIND.shape, KIND.colour = "box3d", "#a4c2f4"

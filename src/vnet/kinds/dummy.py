@@ -7,7 +7,7 @@ class Dummy(Kind):
     doc = "a device that drops everything it is sent: an anchor for addresses, a lower device for tests"
     options_doc = 'none'   # README.md's kinds table
     example = "fig16-ipvlan-l2.yaml"
+    shape, colour = "box", "#f3f3f3"
 
 
 KIND = Dummy()
-KIND.shape, KIND.colour = "box", "#f3f3f3"

@@ -8,6 +8,7 @@ class External(Kind):
     doc = "a device that exists already and is not vnet's: referenced, never created, changed or deleted"
     options_doc = 'none: an existing device, only referenced'   # README.md's kinds table
     example = "fig4-net-failover.yaml"
+    shape, colour = "house", "#ffffff"
     creatable = False
     is_master = True
     link_layer = None   # not in the file
@@ -23,4 +24,3 @@ class External(Kind):
 
 
 KIND = External()
-KIND.shape, KIND.colour = "house", "#ffffff"

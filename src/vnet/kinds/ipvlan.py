@@ -2,7 +2,8 @@
 address (l2), or routed (l3, l3s) (Figures 16-18)."""
 from ..kernel import netlink as nl
 from ..topology.fields import Enum, RefField
-from .base import Kind, tap_device, tap_words
+from .base import Kind
+from .tap_node import TapNode
 
 IFLA_IPVLAN_MODE, IFLA_IPVLAN_FLAGS = 1, 2
 MODES = {"l2": 0, "l3": 1, "l3s": 2}
@@ -13,6 +14,10 @@ class Ipvlan(Kind):
     options_doc = (   # README.md's kinds table
         '`link` (required), `mode` (`l2`, `l3` default, `l3s`), `flags` (`bridge` default, `private`, '
         '`vepa`); all on one lower device share mode and flags (the kernel keeps them per lower device)')
+    name = kernel_kind = "ipvlan"
+    doc = "a device sharing its lower device's MAC, told apart by IP address"
+    shape, colour = "box", "#a2c4c9"
+    example = "fig16-ipvlan-l2.yaml"
     options = {
         "link": RefField("the lower device", required=True),
         "mode": Enum("l2: switched by IP on the lower device; l3: routed, no broadcast; l3s: l3 with netfilter",
@@ -24,16 +29,8 @@ class Ipvlan(Kind):
     link_attr = 5   # IFLA_LINK
     rx_handler = "ipvlan/ipvtap"
     lower_layers = frozenset({"ether"})   # ipvlan_port_create: EINVAL for lo or a non-Ethernet device
-    dies_with_link = True
     inplace = frozenset({"mode", "flags"})
     show_words = {"link": ("link", "value"), "mode": ("mode", "value"), "flags": ("flags", "word")}
-
-    def show_extra(self, extra, ref):
-        return tap_words(extra)   # an ipvtap's /dev/tapN
-
-    def __init__(self, name, doc):
-        self.name = self.kernel_kind = name
-        self.doc = doc
 
     def validate_all(self, ifaces, problems):
         # the kernel keeps mode and flags per lower device: every ipvlan and
@@ -93,12 +90,13 @@ class Ipvlan(Kind):
         flags = options.get("flags")
         return " ".join(str(x) for x in (options.get("mode"), flags if flags not in (None, "bridge") else None) if x)
 
-    def observed_extra(self, link, resolve, dumps):
-        return tap_device(link, dumps) if self.name == "ipvtap" else {}
+
+class Ipvtap(TapNode, Ipvlan):
+    name = kernel_kind = "ipvtap"
+    doc = "an ipvlan whose packets a VM reads and writes through /dev/tapN"
+    shape = "cds"
+    example = None   # no example of its own yet
 
 
-IPVLAN = Ipvlan("ipvlan", "a device sharing its lower device's MAC, told apart by IP address")
-IPVTAP = Ipvlan("ipvtap", "an ipvlan whose packets a VM reads and writes through /dev/tapN")
-IPVLAN.shape, IPVLAN.colour = "box", "#a2c4c9"
-IPVTAP.shape, IPVTAP.colour = "cds", "#a2c4c9"
-IPVLAN.example = "fig16-ipvlan-l2.yaml"
+IPVLAN = Ipvlan()
+IPVTAP = Ipvtap()

@@ -76,6 +76,7 @@ class Macsec(Kind):
         'the new receive SAs first, then switches transmission, then drops the old SAs, so traffic keeps '
         'flowing.')
     example = "fig20-macsec.yaml"
+    shape, colour = "octagon", "#b4a7d6"
     options = {
         "link": RefField("the lower device", required=True),
         "port": Int("port number of the secure channel identifier (with the device's MAC)", lo=1, hi=65535),
@@ -425,4 +426,3 @@ def _sa_words(sa):
 
 
 KIND = Macsec()
-KIND.shape, KIND.colour = "octagon", "#b4a7d6"

@@ -2,7 +2,8 @@
 (Figures 11-15, 19). Five modes, differing in who may talk to whom."""
 from ..kernel import netlink as nl
 from ..topology.fields import Bool, Enum, Int, ListOf, MAC, RefField
-from .base import Kind, tap_device, tap_words
+from .base import Kind
+from .tap_node import TapNode
 
 IFLA_MACVLAN_MODE, IFLA_MACVLAN_MACADDR_MODE, IFLA_MACVLAN_MACADDR = 1, 3, 4
 IFLA_MACVLAN_MACADDR_DATA, IFLA_MACVLAN_MACADDR_COUNT = 5, 6
@@ -19,6 +20,10 @@ class Macvlan(Kind):
         '`source_macs` (for `source`), `nopromisc` (`passthru` only: the lower device is not made '
         'promiscuous), `bcqueuelen` (the queue of received broadcast and multicast frames; the devices on'
         ' one lower device share the largest)')
+    name = kernel_kind = "macvlan"
+    doc = "a device with its own MAC address on a lower device"
+    shape, colour = "box", "#9fc5e8"
+    example = "fig11-macvlan-bridge.yaml"
     options = {
         "link": RefField("the lower device", required=True),
         "mode": Enum("who may talk to whom: private (no one but the outside), vepa (through an outside "
@@ -33,18 +38,10 @@ class Macvlan(Kind):
     link_attr = 5   # IFLA_LINK
     rx_handler = "macvlan/macvtap"
     lower_layers = frozenset({"ether"})   # macvlan_port_create: EINVAL for lo or a non-Ethernet device
-    dies_with_link = True
     inplace = frozenset({"mode", "source_macs", "nopromisc", "bcqueuelen"})
     show_words = {"link": ("link", "value"), "mode": ("mode", "value"),
                   "source_macs": ("remotes", lambda w, v: f"{w} ({len(v)}) {' '.join(v)}" if v else ""),
                   "nopromisc": ("nopromisc", "ifset"), "bcqueuelen": ("bcqueuelen", "value")}
-
-    def show_extra(self, extra, ref):
-        return tap_words(extra)   # a macvtap's /dev/tapN
-
-    def __init__(self, name, doc):
-        self.name = self.kernel_kind = name
-        self.doc = doc
 
     def in_place(self, opt, old, new):
         # the kernel refuses to switch into or out of passthru on a live device
@@ -122,9 +119,6 @@ class Macvlan(Kind):
             out += ["bcqueuelen", o["bcqueuelen"]]
         return out
 
-    def observed_extra(self, link, resolve, dumps):
-        return tap_device(link, dumps) if self.name == "macvtap" else {}
-
 
 def _hairpin_upstream(topo, lower):
     """Is ``lower`` one end of a veth whose other end is a hairpin bridge port?"""
@@ -152,8 +146,12 @@ def _expected_talks(topo, group):
     return out
 
 
-MACVLAN = Macvlan("macvlan", "a device with its own MAC address on a lower device")
-MACVTAP = Macvlan("macvtap", "a macvlan whose frames a VM reads and writes through /dev/tapN")
-MACVLAN.shape, MACVLAN.colour = "box", "#9fc5e8"
-MACVTAP.shape, MACVTAP.colour = "cds", "#9fc5e8"
-MACVLAN.example, MACVTAP.example = "fig11-macvlan-bridge.yaml", "fig19-macvtap.yaml"
+class Macvtap(TapNode, Macvlan):
+    name = kernel_kind = "macvtap"
+    doc = "a macvlan whose frames a VM reads and writes through /dev/tapN"
+    shape = "cds"
+    example = "fig19-macvtap.yaml"
+
+
+MACVLAN = Macvlan()
+MACVTAP = Macvtap()

@@ -19,6 +19,7 @@ class NetFailover(Kind):
         '`failover=on`). `vnet show` lists it with its `standby` and `primary`; refer to it as `kind: '
         'external`.')
     example = "fig4-net-failover.yaml"
+    shape, colour = "doubleoctagon", "#f9cb9c"
     creatable = False
     is_master = True
 
@@ -39,4 +40,3 @@ class NetFailover(Kind):
 
 
 KIND = NetFailover()
-KIND.shape, KIND.colour = "doubleoctagon", "#f9cb9c"

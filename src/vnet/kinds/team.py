@@ -74,6 +74,7 @@ class Team(Kind):
         ' is started again by the next apply (the plan says so); destroy stops it. Any option change '
         're-creates the team (teamd reads its config once).')
     example = "fig3-team.yaml"
+    shape, colour = "box3d", "#ea9999"
     options = {
         "runner": Enum("teamd runner: how ports are used", RUNNERS, default="roundrobin"),
         "link_watch": Enum("how a port's link is judged up", WATCHES, default="ethtool"),
@@ -262,4 +263,3 @@ class Team(Kind):
 
 
 KIND = Team()
-KIND.shape, KIND.colour = "box3d", "#ea9999"

@@ -64,9 +64,6 @@ class TunTap(Kind):
             out.append("counters " + " ".join(f"{k} {v}" for k, v in _flat(counters)))
         return out
 
-    def __init__(self, name, type_id, doc):
-        self.name, self.type_id, self.doc = name, type_id, doc
-
     def kernel_features(self, iface):
         return set()   # /dev/net/tun: every kernel we run on has it
 
@@ -322,12 +319,24 @@ def _program(argv):
     return words[0] if words else "?"
 
 
-TUN = TunTap("tun", 1, "a layer-3 device whose other end is a process reading IP packets")
-TUN.link_layer = "ip"
-TAP = TunTap("tap", 2, "a layer-2 device whose other end is a process reading Ethernet frames")
-TAP.max_mtu = 65535 - 14   # tun.c: MAX_MTU less the Ethernet header ("mtu greater than device maximum")
-TUN.shape, TUN.colour = "cds", "#fce5cd"
-TAP.shape, TAP.colour = "cds", "#f6b26b"
+class Tun(TunTap):
+    name, type_id = "tun", 1
+    doc = "a layer-3 device whose other end is a process reading IP packets"
+    link_layer = "ip"
+    shape, colour = "cds", "#fce5cd"
+    example = "fig1b-tun-tunnel.yaml"
+
+
+class Tap(TunTap):
+    name, type_id = "tap", 2
+    doc = "a layer-2 device whose other end is a process reading Ethernet frames"
+    max_mtu = 65535 - 14   # tun.c: MAX_MTU less the Ethernet header ("mtu greater than device maximum")
+    shape, colour = "cds", "#f6b26b"
+    example = "fig19-macvtap.yaml"
+
+
+TUN = Tun()
+TAP = Tap()
 
 
 def _user(uid):
@@ -354,4 +363,3 @@ def _flat(d, pre=""):
             yield from _flat(v, f"{pre}{k}_")
         else:
             yield f"{pre}{k}", v
-TUN.example, TAP.example = "fig1b-tun-tunnel.yaml", "fig19-macvtap.yaml"

@@ -12,6 +12,7 @@ class Veth(Kind):
     options_doc = (   # README.md's kinds table
         '`peer`: `{name, netns, up, mtu, mac, master, addresses}` (required)')
     example = "fig9-veth.yaml"
+    shape, colour = "box", "#b6d7a8"
     peer = True
 
     def extra_data(self, ctx, iface):
@@ -49,4 +50,3 @@ class Veth(Kind):
 
 
 KIND = Veth()
-KIND.shape, KIND.colour = "box", "#b6d7a8"

@@ -23,6 +23,7 @@ class Vlan(Kind):
         'an 802.1ad vlan is QinQ), `reorder_hdr`, `loose_binding`, `ingress_qos_map` / `egress_qos_map` '
         '(`["FROM:TO", ...]`)')
     example = "fig6-vlan.yaml"
+    shape, colour = "tab", "#ffe599"
     options = {
         "link": RefField("the lower device (trunk)", required=True),
         "id": Int("VLAN id", lo=1, hi=4094, required=True),
@@ -35,7 +36,6 @@ class Vlan(Kind):
     }
     link_option = "link"
     link_attr = 5   # IFLA_LINK
-    dies_with_link = True
     inplace = frozenset({"reorder_hdr", "loose_binding", "ingress_qos_map", "egress_qos_map"})
     show_words = {"link": ("link", "value"), "protocol": ("protocol", "value"), "id": ("id", "value"),
                   "reorder_hdr": ("", "skip"), "loose_binding": ("", "skip"),
@@ -124,4 +124,3 @@ class Vlan(Kind):
 
 
 KIND = Vlan()
-KIND.shape, KIND.colour = "tab", "#ffe599"

@@ -1,6 +1,4 @@
 """VXLAN: Ethernet over UDP, 24-bit network ids (RFC 7348; Figure 8)."""
-import ipaddress
-
 from ..kernel import netlink as nl
 from ..kernel import rtnl
 from ..topology.fields import Bool, Int, IP, ListOf, Obj, MAC, RefField
@@ -22,6 +20,7 @@ class Vxlan(Kind):
         'kernel refuses it in place), `fdb` (static entries `{mac, dst}`; several all-zero MACs give '
         'head-end replication)')
     example = "fig8-vxlan.yaml"
+    shape, colour = "hexagon", "#ffd966"
     options = {
         "vni": Int("VXLAN network identifier", lo=1, hi=16777215, required=True),
         "local": IP("source address of the outer packets"),
@@ -40,11 +39,26 @@ class Vxlan(Kind):
                       "static forwarding entries (several all-zero entries: head-end replication)"),
     }
     link_option = "dev"
+    # in the order `ip -d -j link show` has them; remote and group share an attribute
+    netlink = {"vni": (IFLA_VXLAN_ID, "u32"),
+               "local": ((IFLA_VXLAN_LOCAL, IFLA_VXLAN_LOCAL6), "ip"),
+               "group": ((IFLA_VXLAN_GROUP, IFLA_VXLAN_GROUP6), "ip_multicast"),
+               "remote": ((IFLA_VXLAN_GROUP, IFLA_VXLAN_GROUP6), "ip_unicast"),
+               "dev": (IFLA_VXLAN_LINK, "u32"), "dstport": (IFLA_VXLAN_PORT, "be16"),
+               "ttl": (IFLA_VXLAN_TTL, "u8"), "tos": (IFLA_VXLAN_TOS, "u8"),
+               "learning": (IFLA_VXLAN_LEARNING, "bool8"), "ageing": (IFLA_VXLAN_AGEING, "u32"),
+               "udp_csum": (IFLA_VXLAN_UDP_CSUM, "bool8")}
     show_words = {"vni": ("id", "value"), "group": ("group", "value"), "remote": ("remote", "value"),
                   "local": ("local", "value"), "dev": ("dev", "value"), "dstport": ("dstport", "value"),
                   "learning": ("learning", "flag"), "ttl": ("ttl", lambda w, v: f"ttl {v or 'auto'}"),
                   "tos": ("tos", lambda w, v: "" if not v else "tos inherit" if v == 1 else f"tos {v:#x}"),
                   "ageing": ("ageing", "value"), "udp_csum": ("udpcsum", "flag")}
+
+    def describe(self, opt, value):
+        """A plan names FDB entries by their destinations."""
+        if opt == "fdb" and value is not None:
+            return "[" + ", ".join(str(e["dst"]) for e in value) + "]"
+        return None
 
     def show_nested(self, dev, ref):
         """Static FDB entries as `bridge fdb show` writes them."""
@@ -130,52 +144,13 @@ class Vxlan(Kind):
                              f"{under[1].label} (mtu {umtu}): at most {umtu - overhead}, or raise "
                              f"{under[1].label}'s mtu to {i.mtu + overhead}")
 
-    def info_data(self, iface, ctx, only=None):
-        o = iface.options
-        want = lambda k: (only is None or k in only) and o.get(k) is not None  # noqa: E731
-        parts = []
-        if want("vni"):
-            parts.append(nl.u32(IFLA_VXLAN_ID, o["vni"]))
-        for k, a4, a6 in (("local", IFLA_VXLAN_LOCAL, IFLA_VXLAN_LOCAL6),
-                          ("remote", IFLA_VXLAN_GROUP, IFLA_VXLAN_GROUP6),
-                          ("group", IFLA_VXLAN_GROUP, IFLA_VXLAN_GROUP6)):
-            if want(k):
-                parts.append(nl.ip(a4 if o[k].version == 4 else a6, o[k]))
-        if want("dev"):
-            parts.append(nl.u32(IFLA_VXLAN_LINK, ctx.ifindex(*o["dev"].resolve(iface.netns))))
-        if want("dstport"):
-            parts.append(nl.be16(IFLA_VXLAN_PORT, o["dstport"]))
-        if want("ttl"):
-            parts.append(nl.u8(IFLA_VXLAN_TTL, o["ttl"]))
-        if want("tos"):
-            parts.append(nl.u8(IFLA_VXLAN_TOS, o["tos"]))
-        if want("learning"):
-            parts.append(nl.u8(IFLA_VXLAN_LEARNING, int(o["learning"])))
-        if want("ageing"):
-            parts.append(nl.u32(IFLA_VXLAN_AGEING, o["ageing"]))
-        if want("udp_csum"):
-            parts.append(nl.u8(IFLA_VXLAN_UDP_CSUM, int(o["udp_csum"])))
-        return b"".join(parts)
-
     def decode(self, link, resolve):
-        a = nl.parse(link.data) if link.data is not None else {}
-        out = {"vni": nl.get_u32(a[IFLA_VXLAN_ID]) if IFLA_VXLAN_ID in a else None}
-        loc = a.get(IFLA_VXLAN_LOCAL) or a.get(IFLA_VXLAN_LOCAL6)
-        out["local"] = nl.get_ip(loc) if loc is not None and any(loc) else None
-        grp = a.get(IFLA_VXLAN_GROUP) or a.get(IFLA_VXLAN_GROUP6)
-        grp = nl.get_ip(grp) if grp is not None and any(grp) else None
-        out["group"] = grp if grp is not None and grp.is_multicast else None
-        out["remote"] = grp if grp is not None and not grp.is_multicast else None
-        dev = nl.get_u32(a[IFLA_VXLAN_LINK]) if IFLA_VXLAN_LINK in a else 0
-        out["dev"] = resolve(dev, link.link_nsid) if dev else None
-        out["dstport"] = nl.get_be16(a[IFLA_VXLAN_PORT]) if IFLA_VXLAN_PORT in a else None
-        out["ttl"] = nl.get_u8(a[IFLA_VXLAN_TTL]) if IFLA_VXLAN_TTL in a else None
-        out["tos"] = nl.get_u8(a[IFLA_VXLAN_TOS]) if IFLA_VXLAN_TOS in a else None
-        out["learning"] = bool(a[IFLA_VXLAN_LEARNING][0]) if IFLA_VXLAN_LEARNING in a else None
-        out["ageing"] = nl.get_u32(a[IFLA_VXLAN_AGEING]) if IFLA_VXLAN_AGEING in a else None
-        # the kernel says it for IPv6 ends too, where it does not apply
-        v4 = not any(x is not None and x.version == 6 for x in (out["local"], grp))
-        out["udp_csum"] = bool(a[IFLA_VXLAN_UDP_CSUM][0]) if IFLA_VXLAN_UDP_CSUM in a and v4 else None
+        """The table's options, every one named (None when unset: remote and
+        group share one attribute, the other stays None)."""
+        out = dict.fromkeys(self.netlink) | super().decode(link, resolve)
+        # the kernel says udp_csum for IPv6 ends too, where it does not apply
+        if any(out[k] is not None and out[k].version == 6 for k in ("local", "group", "remote")):
+            out["udp_csum"] = None
         return out
 
     # static fdb entries live beside the link: created, observed and compared here
@@ -204,7 +179,8 @@ class Vxlan(Kind):
     def observe_more(self, link, opts, dumps):
         """The fdb option, from the namespace's fdb dump (the default
         destination's own all-zero entry excluded)."""
-        opts["fdb"] = [{"mac": m, "dst": d} for idx, m, d in dumps.fdb
+        fdb = dumps.cached("fdb", lambda k, ns: rtnl.dump_fdb(k.sock(ns)))
+        opts["fdb"] = [{"mac": m, "dst": d} for idx, m, d in fdb
                        if idx == link.ifindex
                        and not (m == ZERO_MAC and d in (opts.get("remote"), opts.get("group")))]
 
@@ -236,4 +212,3 @@ class Vxlan(Kind):
 
 
 KIND = Vxlan()
-KIND.shape, KIND.colour = "hexagon", "#ffd966"
