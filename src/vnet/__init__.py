@@ -18,7 +18,7 @@ def __getattr__(name):
 
 def load(path):
     """Load and validate a topology file; raise SpecError listing every problem."""
-    from .topology import load as _load
+    from .topofile.loader import load as _load
     return _load(path)
 
 

@@ -1,12 +1,12 @@
 """The JSON Schema of the topology format, derived from the same field
 declarations that validate it."""
+from ..kinds import REGISTRY
+from ..topology import checks
+from ..topology import fields as F
+from .loader import ROUTE, SYSCTL, TOPOLOGY_NAME, interface_field
 
 
 def schema():
-    from ..kinds import REGISTRY
-    from . import fields as F
-    from . import checks
-    from .loader import ROUTE, SYSCTL, TOPOLOGY_NAME, interface_field
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "vnet topology",
