@@ -113,7 +113,7 @@ def apply(topo, on_step=None, lock_timeout=60.0, on_plan=None):
 def destroy(name, lock_timeout=60.0, on_removed=None):
     """Remove everything topology ``name`` owns. Returns what was removed
     (each also given to ``on_removed`` as it goes)."""
-    from .applier import remove_owned
+    from .destroy import remove_owned
     from .errors import VnetError
     from .kernel.session import Kernel
     from .ownership import Record, lock

@@ -6,7 +6,7 @@ namespaces), then namespaces, devices in dependency order (lower devices and
 masters first; a new device with sysctls of its own is made down, gets them,
 then goes up), in-place changes, addresses, routes, sysctls."""
 from .errors import PlanError
-from .topology.model import HOST, RT_TABLE_MAIN, Ref, where
+from .topology.model import HOST, RT_TABLE_MAIN, Ref, order_interfaces, where
 from .topology.struct import REQUIRED, Struct
 
 
@@ -80,27 +80,6 @@ def _item(x):
     if "vid" in x:   # a bridge port VLAN
         return str(x["vid"]) + "".join(f" {k}" for k in ("pvid", "untagged") if x.get(k))
     return _show(x)
-
-
-def order_interfaces(topo):
-    """Interfaces in dependency order: whatever an interface refers to first."""
-    devices = topo.by_key()
-    out, seen = [], set()
-
-    def visit(i):
-        if id(i) in seen:
-            return
-        seen.add(id(i))
-        for fld, ref in i.refs():
-            owner = i.peer if fld.startswith("peer.") else i
-            dep = devices.get(ref.resolve(owner.netns))
-            if dep:
-                visit(dep[0])
-        out.append(i)
-
-    for i in topo.interfaces:
-        visit(i)
-    return out
 
 
 def plan(topo, state, record):

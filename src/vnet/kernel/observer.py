@@ -1,6 +1,7 @@
 """Live state -> model: ONE link dump and one address dump per namespace
 (routes, fdb and sysctls only where asked), never one query per object."""
 from ..topology.struct import REQUIRED, Struct
+from ..kinds import identify, recognize
 from . import netlink, netns, rtnl, sysctl
 
 
@@ -125,7 +126,6 @@ def observe(k, namespaces, routes_in=(), sysctls=(), known=None):
     Absent namespaces are left out of the state. With ``known`` (an earlier
     State), only ``namespaces`` are observed again and the rest of
     ``known`` is kept (references into it resolve through it)."""
-    from ..kinds import identify, recognize
     raw = {}
     half_made = set()
     asked = dict.fromkeys(namespaces)

@@ -166,3 +166,24 @@ class Topology(Struct):
 
     def all_namespaces(self):
         return [HOST] + list(self.namespaces)
+
+
+def order_interfaces(topo):
+    """Interfaces in dependency order: whatever an interface refers to first."""
+    devices = topo.by_key()
+    out, seen = [], set()
+
+    def visit(i):
+        if id(i) in seen:
+            return
+        seen.add(id(i))
+        for fld, ref in i.refs():
+            owner = i.peer if fld.startswith("peer.") else i
+            dep = devices.get(ref.resolve(owner.netns))
+            if dep:
+                visit(dep[0])
+        out.append(i)
+
+    for i in topo.interfaces:
+        visit(i)
+    return out
