@@ -22,7 +22,8 @@ a function is there to save start-up time, never to break a cycle
        devices of those kinds; an observed device declared as a file would
     7. planner, export, render, diagram, check: the plan, and what is said or
        drawn of the model and the observed state
-    8. applier, destroy: the changes made
+    8. applier, destroyer: the changes made (the modules are not named plan, apply
+       or destroy: a submodule would shadow the function of the API)
     9. vnet, lab: this API, and a lab as a Python object
     10. cli, __main__, pytest_plugin: the front ends
 """
@@ -133,7 +134,7 @@ def apply(topo, on_step=None, lock_timeout=60.0, on_plan=None):
 def destroy(name, lock_timeout=60.0, on_removed=None):
     """Remove everything topology ``name`` owns. Returns what was removed
     (each also given to ``on_removed`` as it goes)."""
-    from .destroy import remove_owned
+    from .destroyer import remove_owned
     from .errors import VnetError
     from .kernel.session import Kernel
     from .ownership import Record, lock

@@ -104,3 +104,10 @@ def test_no_modules_import_each_other():
                     seen.add(t)
                     stack.append((t, trail + (t,)))
     assert [c for c in cycles if c not in ("vnet -> vnet.lab -> vnet",)] == []
+
+
+def test_no_module_shadows_a_function_of_the_api():
+    """Importing vnet.X sets the attribute X of vnet: a module named plan,
+    apply or destroy would replace the function once imported."""
+    api = {n for n, v in vars(vnet).items() if callable(v) and not n.startswith("_")}
+    assert sorted(api & {m.split(".")[1] for m in modules() if m.count(".") >= 1}) == []
