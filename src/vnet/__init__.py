@@ -5,6 +5,27 @@
     print(vnet.plan(topo).changes)   # what apply would do, with reasons
     vnet.apply(topo)                 # make it so, verified; undone on failure
     vnet.destroy("lab1")             # remove everything the topology owns
+
+Its modules stand in layers, lowest first. A module imports only from its own
+layer or a lower one, at its top or inside a function alike: an import inside
+a function is there to save start-up time, never to break a cycle
+(tests/unit/test_layers.py reads this list and holds every import to it).
+
+    1. errors, statedir: what any part raises; where vnet keeps what outlives a run
+    2. topology: the typed model, pure (no kernel, no kind)
+    3. kernel: the netlink codec, namespaces, sysctls, ioctls
+    4. ownership, tun, tunnel, daemon: a topology's record; the TUN device API,
+       the tunnel program and the supervisor of the programs vnet runs
+    5. kinds: one module per interface kind, on the model's fields and the codec
+    6. topofile, kernel.observer, declare: a file read into the model (each
+       kind's options are part of its format); the live state read into
+       devices of those kinds; an observed device declared as a file would
+    7. planner, export, render, diagram, check: the plan, and what is said or
+       drawn of the model and the observed state
+    8. applier, destroyer: the changes made (the modules are not named plan, apply
+       or destroy: a submodule would shadow the function of the API)
+    9. vnet, lab: this API, and a lab as a Python object
+    10. cli, __main__, pytest_plugin: the front ends
 """
 __version__ = "0.1.0"
 
@@ -18,7 +39,7 @@ def __getattr__(name):
 
 def load(path):
     """Load and validate a topology file; raise SpecError listing every problem."""
-    from .topology import load as _load
+    from .topofile.loader import load as _load
     return _load(path)
 
 
@@ -113,7 +134,7 @@ def apply(topo, on_step=None, lock_timeout=60.0, on_plan=None):
 def destroy(name, lock_timeout=60.0, on_removed=None):
     """Remove everything topology ``name`` owns. Returns what was removed
     (each also given to ``on_removed`` as it goes)."""
-    from .applier import remove_owned
+    from .destroyer import remove_owned
     from .errors import VnetError
     from .kernel.session import Kernel
     from .ownership import Record, lock

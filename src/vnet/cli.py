@@ -806,7 +806,7 @@ def cmd_exec(args):
 
 
 def cmd_schema(args):
-    from .topology.schema import schema
+    from .topofile.schema import schema
     print(json.dumps(schema(), indent=1))
 
 

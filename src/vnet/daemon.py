@@ -6,7 +6,7 @@ import os
 import signal
 import time
 
-from .ownership import state_dir
+from .statedir import state_dir
 
 
 def paths(kind, ns, name):

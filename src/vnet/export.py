@@ -1,35 +1,7 @@
-"""Observed state -> topology: what `vnet export` prints and what undo uses to
-put back a device it deleted."""
-from .topology.model import HOST, Endpoint, Interface, Ref
-
-
-def _ref(key, own_ns):
-    ns, name = key
-    return Ref(name, ns, explicit=ns != own_ns)
-
-
-def _endpoint_fields(dev):
-    return dict(name=dev.name, netns=dev.netns, up=dev.up, mtu=dev.mtu, mac=dev.mac,
-                master=_ref(dev.master, dev.netns) if dev.master else None,
-                addresses=list(dev.addresses),
-                port={k: v for k, v in dev.port.items() if v is not None} if dev.master else {})
-
-
-def to_interface(dev, state):
-    """The Interface that would re-create ``dev`` (None: vnet has no kind for it)."""
-    if dev.kind is None or not dev.kind.creatable:
-        return None
-    opts = {}
-    for k, v in dev.options.items():
-        if k in dev.kind.options:
-            opts[k] = _ref(v, dev.netns) if isinstance(v, tuple) else v
-    peer = None
-    if dev.kind.peer and dev.peer:
-        p = state.device(*dev.peer)
-        peer = Endpoint(**_endpoint_fields(p)) if p else Endpoint(name=dev.peer[1], netns=dev.peer[0])
-    opts = dev.kind.exported_options(opts, dev.mac)
-    return Interface(**_endpoint_fields(dev), kind=dev.kind.name, options=opts, peer=peer,
-                     path=f"live {dev.name}")
+"""Observed state -> topology file: what `vnet export` prints (each device
+declared as vnet.declare makes it)."""
+from .declare import to_interface
+from .topology.model import HOST, Ref, Topology, order_interfaces
 
 
 def _ref_doc(ref, own_ns):
@@ -208,6 +180,4 @@ def observe_network(k, namespaces):
 
 
 def _ordered(ifaces):
-    from .planner import order_interfaces
-    from .topology.model import Topology
     return order_interfaces(Topology(name="x", interfaces=ifaces))

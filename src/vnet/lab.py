@@ -151,7 +151,8 @@ class Lab:
 def _applied_outside(topo):
     """(owner, message) when ``topo`` or one of its namespaces or devices is
     already recorded by a topology (its own record first), else None."""
-    from .ownership import Record, recorded_names, state_dir
+    from .ownership import Record, recorded_names
+    from .statedir import state_dir
     import os
     rec = Record.load(topo.name)
     if rec.exists():

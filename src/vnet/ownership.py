@@ -13,15 +13,12 @@ import time
 import zlib
 
 from .errors import Busy, StateError
+from .statedir import state_dir
 
 # the format of a record: written into every record; a record without one is
 # of the first format (the same fields); one of a later format is refused
 RECORD_VERSION = 2   # 2: a route may carry its table (written only then)
 RT_TABLE_MAIN = 254
-
-
-def state_dir():
-    return os.environ.get("VNET_STATE_DIR", "/run/vnet")
 
 
 def group_of(name):

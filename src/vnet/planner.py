@@ -6,7 +6,7 @@ namespaces), then namespaces, devices in dependency order (lower devices and
 masters first; a new device with sysctls of its own is made down, gets them,
 then goes up), in-place changes, addresses, routes, sysctls."""
 from .errors import PlanError
-from .topology.model import HOST, RT_TABLE_MAIN, Ref, where
+from .topology.model import HOST, RT_TABLE_MAIN, Ref, order_interfaces, where
 from .topology.struct import REQUIRED, Struct
 
 
@@ -73,27 +73,6 @@ def _port_value(kind, k, raw, state):
     v = raw if isinstance(raw, list) or raw is None and state[k] is None else state[k]
     d = kind.describe_port(k, v)
     return _show(v) if d is None else d
-
-
-def order_interfaces(topo):
-    """Interfaces in dependency order: whatever an interface refers to first."""
-    devices = topo.by_key()
-    out, seen = [], set()
-
-    def visit(i):
-        if id(i) in seen:
-            return
-        seen.add(id(i))
-        for fld, ref in i.refs():
-            owner = i.peer if fld.startswith("peer.") else i
-            dep = devices.get(ref.resolve(owner.netns))
-            if dep:
-                visit(dep[0])
-        out.append(i)
-
-    for i in topo.interfaces:
-        visit(i)
-    return out
 
 
 def plan(topo, state, record):

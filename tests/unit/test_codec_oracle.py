@@ -23,7 +23,7 @@ from vnet.kernel import netlink as nl
 from vnet.kernel import observer as observe_mod
 from vnet.kernel import rtnl, tun_ioctl
 from vnet.kinds import identify
-from vnet.topology import load_text
+from vnet.topofile.loader import load_text
 from vnet.topology.model import Ref
 
 SPEC = """

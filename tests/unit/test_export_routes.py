@@ -4,7 +4,7 @@ import ipaddress
 
 from vnet.export import exported_routes, route_doc
 from vnet.kernel.observer import Route, State
-from vnet.topology import load_text
+from vnet.topofile.loader import load_text
 
 ip, net = ipaddress.ip_address, ipaddress.ip_network
 

@@ -7,8 +7,7 @@ from hypothesis import strategies as st
 
 from vnet.errors import SpecError
 from vnet.kinds import REGISTRY
-from vnet.topology import load_text
-from vnet.topology.loader import parse
+from vnet.topofile.loader import load_text, parse
 
 WORDS = ["name", "kind", "netns", "peer", "master", "link", "dev", "mode", "id", "vni", "addresses", "mtu",
          "mac", "up", "tx", "rx", "sas", "an", "key", "key_id", "runner", "tunnel", "listen", "vlans", "vid",

@@ -14,9 +14,8 @@ import pytest
 import yaml
 
 from vnet.errors import SpecError
-from vnet.topology import load_text
+from vnet.topofile.loader import load_text, parse
 from vnet.topology.fields import MAX_MESSAGE
-from vnet.topology.loader import parse
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL_KINDS = ROOT / "tests" / "golden" / "script" / "all-kinds.yaml"
@@ -195,7 +194,7 @@ def test_a_big_file_with_a_typo_at_its_end_is_rejected_within_bounds(tmp_path):
     f.write_text(text)
     assert len(text) > 2_000_000
     # VmHWM: this process image's peak (ru_maxrss would keep the forking pytest's, across exec)
-    code = ("import sys, vnet.topology as s\n"
+    code = ("import sys, vnet.topofile.loader as s\n"
             "try:\n    s.load(sys.argv[1])\nexcept Exception as e: print(e)\n"
             "print(next(ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('VmHWM:')))\n")
     r = subprocess.run([sys.executable, "-c", code, str(f)], capture_output=True, text=True, timeout=120,

@@ -10,7 +10,7 @@ import pytest
 
 from vnet.kinds import REGISTRY
 from vnet.render.iproute2 import script
-from vnet.topology import load, load_text
+from vnet.topofile.loader import load, load_text
 
 ROOT = Path(__file__).resolve().parents[2]
 CASE = ROOT / "tests" / "golden" / "script" / "all-kinds.yaml"

@@ -15,8 +15,8 @@ import vnet.kinds
 from vnet.errors import SpecError
 from vnet.kinds import REGISTRY, registered
 from vnet.kinds.base import Kind
-from vnet.topology import load, load_text
-from vnet.topology.schema import schema
+from vnet.topofile.loader import load, load_text
+from vnet.topofile.schema import schema
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

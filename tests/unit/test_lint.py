@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from vnet.errors import SpecError
-from vnet.topology import load_text
+from vnet.topofile.loader import load_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -138,7 +138,7 @@ def test_onlink_route_parsed_and_needs_a_device():
 
 
 def test_onlink_is_in_the_schema():
-    from vnet.topology.schema import schema
+    from vnet.topofile.schema import schema
     route = schema()["properties"]["routes"]["items"]["properties"]
     assert route["onlink"]["type"] == "boolean" and route["onlink"]["default"] is False
 

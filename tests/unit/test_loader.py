@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from vnet.errors import SpecError
 from vnet.kinds import REGISTRY
-from vnet.topology import HOST, Ref, load, load_text
+from vnet.topology import HOST, Ref
+from vnet.topofile.loader import load, load_text
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL_KINDS = ROOT / "tests" / "golden" / "script" / "all-kinds.yaml"
@@ -220,7 +221,7 @@ documents = st.fixed_dictionaries({"name": st.just("fuzz")}, optional={
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents)
 def test_any_document_is_a_topology_or_a_spec_error(doc):
-    from vnet.topology import parse as parse_doc
+    from vnet.topofile.loader import parse as parse_doc
     try:
         parse_doc(doc, "fuzz.yaml")
     except SpecError as e:

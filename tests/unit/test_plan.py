@@ -14,7 +14,7 @@ from vnet.kernel.observer import Route as LiveRoute
 from vnet.kinds import BY_NAME
 from vnet.ownership import Record, group_of
 from vnet.planner import plan
-from vnet.topology import load_text
+from vnet.topofile.loader import load_text
 
 TOPO = """
 name: lab

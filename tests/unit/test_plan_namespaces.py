@@ -7,7 +7,7 @@ from vnet.errors import PlanError
 from vnet.kernel.observer import Device, State
 from vnet.ownership import Record
 from vnet.planner import plan
-from vnet.topology import load_text
+from vnet.topofile.loader import load_text
 
 TOPO = "name: lab\nnamespaces: [net1, net2]\n"
 

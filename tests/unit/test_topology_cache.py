@@ -1,4 +1,4 @@
-"""The cache of validated topologies (vnet.topology.cache): a big file read again
+"""The cache of validated topologies (vnet.topofile.cache): a big file read again
 unchanged comes from the cache and equals a fresh validation; any change to
 the file, its path or vnet's code is validated afresh; errors and small
 files are never cached; a damaged entry is ignored."""
@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from vnet.errors import SpecError
-from vnet.topology import cache, load, load_text, loader
+from vnet.topofile import cache, loader
+from vnet.topofile.loader import load, load_text
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
 

@@ -2,6 +2,7 @@
 (routes, sysctls and a kind's own dumps, through ``_Dumps.cached``, only
 where asked), never one query per object."""
 from ..topology.struct import REQUIRED, Struct
+from ..kinds import identify, recognize
 from . import netlink, netns, rtnl, sysctl
 
 

@@ -8,12 +8,14 @@ kinds table of README.md) reads it. ``registered`` adds a kind at run time
 """
 from contextlib import contextmanager
 
+from ..topology.model import KINDS
 from . import bond, bridge, dummy, external, ipvlan, macsec, macvlan, net_failover, team, tuntap, vcan, veth, vlan, vxcan, vxlan
 
 REGISTRY = (bridge.KIND, veth.KIND, tuntap.TUN, tuntap.TAP, vxlan.KIND, macvlan.MACVLAN, macvlan.MACVTAP,
             vlan.KIND, bond.KIND, ipvlan.IPVLAN, ipvlan.IPVTAP, dummy.KIND, vcan.KIND, vxcan.KIND, macsec.KIND, team.KIND,
             net_failover.KIND, external.KIND)
-BY_NAME = {k.name: k for k in REGISTRY}
+BY_NAME = KINDS   # the model's table of kinds (Interface.kind_module), filled here
+BY_NAME.update((k.name, k) for k in REGISTRY)
 
 
 def get(name):

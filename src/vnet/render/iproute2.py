@@ -1,8 +1,7 @@
 """A topology as the equivalent iproute2 commands, in the notation of the
 reference article (`ip link add veth1 netns net1 type veth peer name ...`)."""
-from ..planner import order_interfaces
 from ..kinds.base import ipcmd
-from ..topology.model import RT_TABLE_MAIN
+from ..topology.model import RT_TABLE_MAIN, order_interfaces
 
 
 def _join_and_up(e, declared):

@@ -1,5 +1,5 @@
-"""The topology model and its loader: pure, no kernel."""
+"""The typed topology model: pure, no kernel, below the kinds (the file is
+read into it by ``vnet.topofile``)."""
 from .model import Topology, Interface, Endpoint, Ref, Route, Sysctl, HOST
-from .loader import load, load_text, parse
 
-__all__ = ["Topology", "Interface", "Endpoint", "Ref", "Route", "Sysctl", "HOST", "load", "load_text", "parse"]
+__all__ = ["Topology", "Interface", "Endpoint", "Ref", "Route", "Sysctl", "HOST"]

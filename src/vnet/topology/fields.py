@@ -8,6 +8,9 @@ its error texts cannot name the object the way ours must
 import ipaddress
 import re
 
+from .model import Ref
+from .quote import cut, label, quote  # noqa: F401 (cut: the loader uses it as F.cut)
+
 _MISSING = object()
 
 
@@ -35,33 +38,6 @@ class Problems:
 
 MAX_MESSAGE = 600   # characters of one problem line: the longest real one is about 400
 MAX_PROBLEMS = 200  # problem lines shown: a file with more is wrong throughout
-QUOTE = 80          # characters of a bad value quoted in a message
-
-
-def cut(text, limit=QUOTE):
-    """``text`` cut to about ``limit`` characters."""
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def quote(v, limit=QUOTE):
-    """``repr(v)`` for a message, about ``limit`` characters at most, made
-    without ever building the whole repr: a 20 MB string or a YAML alias
-    bomb (a small graph whose repr is gigabytes) costs no more than a
-    short value."""
-    if isinstance(v, str):
-        if len(v) <= limit:
-            return repr(v)
-        return repr(v[:limit - 20]) + f"... ({len(v)} characters)"
-    if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > 3 * limit:   # about limit digits
-        return f"an integer of {v.bit_length()} bits"
-    import reprlib
-    rp = reprlib.Repr()
-    rp.maxlevel, rp.maxlist, rp.maxdict, rp.maxtuple, rp.maxset = 3, 6, 6, 6, 6
-    rp.maxstring, rp.maxother, rp.maxlong = limit // 2, limit, 40
-    r = rp.repr(v)
-    return r if len(r) <= limit else r[:limit - 3] + "..."
-
-
 class Invalid(Exception):
     pass
 
@@ -396,7 +372,6 @@ def validate(field, value, path, problems):
                 out.append(r)
         return out
     if isinstance(field, RefField):
-        from .model import Ref
         if isinstance(value, str):
             try:
                 return Ref(IfName().parse(value), None, explicit=False)
@@ -422,7 +397,6 @@ def validate(field, value, path, problems):
 
 def _key(k):
     """A key from the file in a path: as written if short and plain."""
-    from .reader import label
     return label(k) if isinstance(k, str) else quote(k, 40)
 
 

@@ -50,7 +50,11 @@ class Endpoint(Struct):
         return self.master.resolve(self.netns) if self.master else None
 
 
-_kinds = None   # vnet.kinds, imported on first use (model is imported before the kinds)
+# kind name -> Kind: filled by vnet.kinds as it is imported (it is vnet.kinds.BY_NAME).
+# The kinds stand above the model: they build on its fields, and the model
+# reaches them only through this table, which whoever makes an Interface
+# (the loader, export) has filled by importing them.
+KINDS = {}
 
 
 class Interface(Endpoint):
@@ -59,10 +63,7 @@ class Interface(Endpoint):
 
     @property
     def kind_module(self):
-        global _kinds
-        if _kinds is None:
-            from .. import kinds as _kinds
-        return _kinds.BY_NAME[self.kind]
+        return KINDS[self.kind]
 
     def endpoints(self):
         return [self] + ([self.peer] if self.peer else [])
@@ -165,3 +166,24 @@ class Topology(Struct):
 
     def all_namespaces(self):
         return [HOST] + list(self.namespaces)
+
+
+def order_interfaces(topo):
+    """Interfaces in dependency order: whatever an interface refers to first."""
+    devices = topo.by_key()
+    out, seen = [], set()
+
+    def visit(i):
+        if id(i) in seen:
+            return
+        seen.add(id(i))
+        for fld, ref in i.refs():
+            owner = i.peer if fld.startswith("peer.") else i
+            dep = devices.get(ref.resolve(owner.netns))
+            if dep:
+                visit(dep[0])
+        out.append(i)
+
+    for i in topo.interfaces:
+        visit(i)
+    return out

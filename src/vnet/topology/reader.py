@@ -7,6 +7,8 @@ so that validation names its object and field; an alias is one shared
 object (an alias bomb stays small)."""
 import re
 
+from .quote import label
+
 MAX_DEPTH = 32   # a topology nests 8 levels at most (interfaces, a MACsec rx channel's SAs...)
 _STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 _MERGE = "tag:yaml.org,2002:merge"
@@ -226,13 +228,6 @@ def _paths(doc, targets):
                                              isinstance(x.get("name"), str) else ""))
                       for i, x in enumerate(v) if isinstance(x, (dict, list))]
     return found
-
-
-def label(name):
-    """A name from the file as part of a path: itself when it is short and
-    plain, else quoted and cut."""
-    from .fields import quote
-    return name if len(name) <= 32 and name.isprintable() and name.strip() == name else quote(name, 40)
 
 
 # ---- JSON ------------------------------------------------------------------

@@ -15,6 +15,8 @@ import ipaddress
 import os
 import pickle
 
+from ..statedir import state_dir
+
 MIN_SIZE = 32 << 10   # below this a file validates in a few milliseconds
 KEEP = 8              # newest entries kept
 _CODE = None
@@ -51,7 +53,6 @@ def _code():
 
 
 def _dir():
-    from ..ownership import state_dir
     return os.path.join(state_dir(), "cache")
 
 

@@ -2,9 +2,12 @@
 problem is collected (with file, object and field) and raised at once."""
 import ipaddress
 
-from . import fields as F
-from . import reader
-from .model import HOST, RT_TABLE_MAIN, Endpoint, Interface, Ref, Route, Sysctl, Topology
+from ..errors import SpecError
+from .. import kinds
+from ..kinds import BY_NAME
+from ..topology import fields as F
+from ..topology import reader
+from ..topology.model import HOST, RT_TABLE_MAIN, Endpoint, Interface, Ref, Route, Sysctl, Topology
 
 TOPOLOGY_NAME = F.Str("topology name: owns everything it creates", pattern=r"[a-z0-9-]{1,32}",
                       explain="1-32 characters of a-z, 0-9 and '-'", required=True)
@@ -52,7 +55,6 @@ def port_fields():
     """Options a device may carry as a port of its master, from every kind
     that can be a master (a bridge port's `vlans`). Not to be changed."""
     global _PORT_FIELDS
-    from .. import kinds
     if _PORT_FIELDS[0] is not kinds.REGISTRY:   # read again once a kind is registered at run time
         out = {}
         for k in kinds.REGISTRY:
@@ -105,7 +107,6 @@ MAX_FILE = 3 << 20
 
 def load(path):
     """Load and validate a topology file (YAML or JSON)."""
-    from ..errors import SpecError
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_FILE + 1)
@@ -122,7 +123,6 @@ def load(path):
 
 
 def load_text(data, source="<topology>"):
-    from ..errors import SpecError
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8-sig")   # an editor's byte order mark is not an error
@@ -134,7 +134,6 @@ def load_text(data, source="<topology>"):
 
 def _parse_text(text, source):
     """A ``reader.Read``: the document, and keys given twice."""
-    from ..errors import SpecError
     if source.endswith(".json"):
         try:
             return reader.read_json(text)
@@ -158,8 +157,6 @@ def _parse_text(text, source):
 def parse(doc, source="<topology>", found=()):
     """Validate a parsed document and build the Topology; raise SpecError
     listing every problem (with ``found``, (path, message) of the reading)."""
-    from ..errors import SpecError
-    from ..kinds import BY_NAME
     p = F.Problems(source)
     for path, msg in found:
         p.add(path, msg)
@@ -246,7 +243,7 @@ def parse(doc, source="<topology>", found=()):
     for kmod, ifaces in classes.values():
         kmod.validate_all([i for i in ifaces if i.path not in invalid], p)
     _cross_check(topo, p, invalid)
-    from . import checks
+    from ..topology import checks
     topo.checks = checks.parse(doc.get("checks"), p)
     checks.cross_check(topo, p)
     if not p.items:   # lint reads a whole, valid topology

@@ -1,12 +1,12 @@
 """The JSON Schema of the topology format, derived from the same field
 declarations that validate it."""
+from .. import kinds
+from ..topology import checks
+from ..topology import fields as F
+from .loader import ROUTE, SYSCTL, TOPOLOGY_NAME, interface_field
 
 
 def schema():
-    from ..kinds import REGISTRY
-    from . import fields as F
-    from . import checks
-    from .loader import ROUTE, SYSCTL, TOPOLOGY_NAME, interface_field
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "vnet topology",
@@ -17,7 +17,7 @@ def schema():
             "name": TOPOLOGY_NAME.schema(),
             "namespaces": F.ListOf(F.NsName("namespace"), "network namespaces to create").schema(),
             "interfaces": {"type": "array", "items": {
-                "oneOf": [interface_field(k).schema() for k in REGISTRY]}},
+                "oneOf": [interface_field(k).schema() for k in kinds.REGISTRY]}},
             "routes": F.ListOf(ROUTE).schema(),
             "sysctls": F.ListOf(SYSCTL).schema(),
             "checks": {"type": "array", "description": "traffic that must (or must not) pass: `vnet check`",
