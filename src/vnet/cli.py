@@ -669,7 +669,7 @@ def _live(target, routes=False, namespaces=None):
     or with no target every namespace (or ``namespaces``; topology and
     record None); with ``routes``, the routes of all of them too."""
     from .kernel import netns
-    from .kernel.observer import observe
+    from .observer import observe
     from .kernel.session import Kernel
     if target is None:
         names = namespaces or [None] + netns.list_names()
@@ -764,7 +764,7 @@ def cmd_diagram(args):
                             f"live: topology {t.name}")
     elif args.live:
         from .kernel import netns
-        from .kernel.observer import observe
+        from .observer import observe
         from .kernel.session import Kernel
         names = [n for n in (args.netns or [None] + netns.list_names()) if n != "host"]
         if args.netns and "host" in args.netns:

@@ -4,7 +4,7 @@ import errno
 
 from .applier import Context, _release_recorded, _route_args   # the same steps as undo
 from .kernel import netlink, rtnl, sysctl
-from .kernel.observer import observe
+from .observer import observe
 from .planner import route_label
 
 

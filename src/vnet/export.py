@@ -87,7 +87,7 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
     for (or only those whose keys are in ``only``); devices they refer to
     that are not exported become `external`. MACs are written where they
     are the device's own (not with ``macs`` false: a template). ``routes``:
-    observed routes (kernel.observer.Route) to write."""
+    observed routes (vnet.state.Route) to write."""
     shown = [ns for ns in state.namespaces if namespaces is None or ns in namespaces]
     nss = [ns for ns in shown if ns is not HOST]
     ifaces, peers_done, needed = [], set(), set()
@@ -131,7 +131,7 @@ def exported_routes(state, namespaces):
 
 
 def route_doc(r):
-    """An observed route (kernel.observer.Route) as the file writes it: what
+    """An observed route (vnet.state.Route) as the file writes it: what
     is at its default (table main, the scope `ip route add` gives, metric 0,
     or 1024 for IPv6) left out."""
     from .topology.model import RT_TABLE_MAIN, SCOPE_NAMES
@@ -171,7 +171,7 @@ def observe_network(k, namespaces):
     network vnet did not make: devices, routes, and the sysctls labs change
     (of the devices found: read after the one observation)."""
     from .kernel import sysctl
-    from .kernel.observer import observe, read_sysctls
+    from .observer import observe, read_sysctls
     st = observe(k, namespaces, routes_in=namespaces)
     keys = [(ns, key) for ns, devs in st.namespaces.items()
             for key in sysctl.keys_for([d.name for d in devs.values() if not d.loopback and "." not in d.name])]

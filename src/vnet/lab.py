@@ -39,7 +39,7 @@ class Lab:
     @classmethod
     def from_file(cls, path, check=False, reuse=False):
         """A lab from a topology file (validated now, applied on ``with`` or ``up()``)."""
-        from . import load
+        from .api import load
         return cls(load(path), check=check, reuse=reuse)
 
     @property
@@ -51,7 +51,7 @@ class Lab:
         """Apply the topology (verified); with ``check`` also run its checks
         and raise CheckFailed if one fails. A topology applied outside the
         lab raises LabInUse, unless ``reuse``."""
-        from . import apply
+        from .api import apply
         from .kernel.session import Kernel
         if self.applied or self.reused:
             raise RuntimeError(f"lab {self.name!r} is up already")
@@ -73,7 +73,7 @@ class Lab:
     def down(self):
         """Stop what the lab started, then destroy the topology if the lab
         applied it (a reused one is left as it was found: applied)."""
-        from . import destroy
+        from .api import destroy
         from .ownership import Record
         errors = []
         for p in reversed(self.procs):

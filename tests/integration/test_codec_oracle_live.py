@@ -1,6 +1,6 @@
 """Oracle tests against the running kernel: a topology with every host-kernel
 kind is applied with `vnet apply`, then what vnet observes (`vnet show
---json` and ``vnet.kernel.observer.observe``) is compared field by field with
+--json` and ``vnet.observer.observe``) is compared field by field with
 two independent readers of the same kernel state: iproute2 (`ip -j -d link`,
 `ip -j addr`, `bridge -j fdb`) and pyroute2's ``IPRoute``."""
 import ipaddress
@@ -145,7 +145,7 @@ def test_every_device_field_by_field(lab):
 
 
 def test_observe_in_process_matches_show_and_pyroute2(lab):
-    from vnet.kernel.observer import observe
+    from vnet.observer import observe
     from vnet.kernel.session import Kernel
     from vnet.render.show import device_dict
     with Kernel() as k:

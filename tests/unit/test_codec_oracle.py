@@ -20,7 +20,7 @@ from pyroute2.netlink.rtnl.ndmsg import ndmsg
 from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
 from vnet.kernel import netlink as nl
-from vnet.kernel import observer as observe_mod
+from vnet import observer as observe_mod
 from vnet.kernel import rtnl, tun_ioctl
 from vnet.kinds import identify
 from vnet.topofile.loader import load_text

@@ -3,7 +3,7 @@ them (defaults left out), the kernel's own never written."""
 import ipaddress
 
 from vnet.export import exported_routes, route_doc
-from vnet.kernel.observer import Route, State
+from vnet.state import Route, State
 from vnet.topofile.loader import load_text
 
 ip, net = ipaddress.ip_address, ipaddress.ip_network

@@ -9,8 +9,8 @@ import itertools
 import pytest
 
 from vnet.errors import PlanError
-from vnet.kernel.observer import Device, State
-from vnet.kernel.observer import Route as LiveRoute
+from vnet.state import Device, State
+from vnet.state import Route as LiveRoute
 from vnet.kinds import BY_NAME
 from vnet.ownership import Record, group_of
 from vnet.planner import plan

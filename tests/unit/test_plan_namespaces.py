@@ -4,7 +4,7 @@ is still down. No kernel: states built by hand, as observe() reports them."""
 import pytest
 
 from vnet.errors import PlanError
-from vnet.kernel.observer import Device, State
+from vnet.state import Device, State
 from vnet.ownership import Record
 from vnet.planner import plan
 from vnet.topofile.loader import load_text

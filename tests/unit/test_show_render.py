@@ -3,7 +3,7 @@ iproute2 words, nested values on lines of their own and only once, the
 state as `ip link` writes it, no Python repr anywhere."""
 import ipaddress
 
-from vnet.kernel.observer import Device
+from vnet.state import Device
 from vnet.kinds import BY_NAME
 from vnet.kinds.macsec import MASKED
 from vnet.render.show import route_dict, route_line, rows
@@ -83,7 +83,7 @@ def test_state_is_the_kernel_s():
 
 
 def test_routes_as_ip_route_writes_them():
-    from vnet.kernel.observer import Route
+    from vnet.state import Route
     net, ip = ipaddress.ip_network, ipaddress.ip_address
     r = route_dict("n1", Route("n1", net("0.0.0.0/0"), ip("10.0.0.254"), "eth0", 0, 4))
     assert r == {"netns": "n1", "dst": "default", "gateway": "10.0.0.254", "dev": "eth0", "protocol": "static"}

@@ -4,7 +4,7 @@ asked of the kernel) or the live machine's; both come as observed-style
 ``Device`` records, so one function draws both. What a kind looks like and
 which edges it has beyond the generic ones (peer, master, lower device) is
 asked of the kind module."""
-from ..kernel.observer import Device
+from ..state import Device
 from ..topology.model import HOST, Ref
 from ..topology.struct import Struct
 

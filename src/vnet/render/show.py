@@ -80,7 +80,7 @@ def dst_word(cidr):
 
 
 def route_dict(ns, route):
-    """One observed route (kernel.observer.Route) as `ip -j route` has it
+    """One observed route (vnet.state.Route) as `ip -j route` has it
     (with its namespace). The one place that knows the observed route's fields."""
     from ..topology.model import RT_TABLE_MAIN, SCOPE_NAMES
     out = {"netns": ns, "dst": dst_word(str(route.to))}

@@ -1,0 +1,111 @@
+"""The Python API's functions (re-exported by ``vnet``): load, observe,
+plan, apply, destroy. Each imports what it needs when called, so that
+importing vnet costs a command nothing it does not use."""
+
+
+def load(path):
+    """Load and validate a topology file; raise SpecError listing every problem."""
+    from .topofile.loader import load as _load
+    return _load(path)
+
+
+def _topology_namespaces(topo, rec):
+    return [None] + list(dict.fromkeys(list(topo.namespaces) + list(rec.namespaces)
+                                       + [k[0] for k in rec.devices]))
+
+
+def observe(k, topo, rec, only=None, known=None, all_routes=False):
+    """The live state of every namespace the topology or its record names
+    (with ``only`` and ``known``: of those in ``only``, the rest as known;
+    with ``all_routes``, the routes of all of them, for show)."""
+    from .observer import observe as _observe
+    nss = _topology_namespaces(topo, rec)
+    if only is not None:
+        nss = [ns for ns in nss if ns in only]
+    routes_in = [r.netns for r in topo.routes] + [r[0] for r in rec.routes] + (nss if all_routes else [])
+    sysctls = [(s.netns, s.key) for s in topo.sysctls] + list(rec.sysctls)
+    return _observe(k, nss, routes_in, sysctls, known=known)
+
+
+def _check_sysctls(topo):
+    """Every sysctl the file sets exists on this kernel (a device's, for any
+    device): known before the first change, not when its write fails."""
+    from .errors import SpecError
+    from .kernel.sysctl import unknown
+    problems = []
+    for s in topo.sysctls:
+        near = unknown(s.key, s.device)
+        if near is not None:
+            hint = f" (did you mean {near!r}?)" if near else ""
+            problems.append(f"{topo.source}: {s.path}.key: {s.key!r}: no such sysctl on this kernel{hint}")
+    if problems:
+        raise SpecError(problems)
+
+
+def plan(topo, k=None):
+    """The ordered changes that would make the kernel match ``topo``."""
+    from .kernel.session import Kernel
+    from .ownership import Record
+    from .planner import plan as _plan
+    _check_sysctls(topo)
+    own = k is None
+    k = k or Kernel()
+    try:
+        rec = Record.load(topo.name)
+        return _plan(topo, observe(k, topo, rec), rec)
+    finally:
+        if own:
+            k.close()
+
+
+def apply(topo, on_step=None, lock_timeout=60.0, on_plan=None):
+    """Apply ``topo``: plan, execute, verify; on any failure, or SIGINT or
+    SIGTERM before it is verified, every change is undone. ``on_plan`` is
+    given the plan before its first change, ``on_step`` each change once it
+    is made. Returns
+    (executed plan, changing requests sent); ``late_signal`` on the plan
+    names a signal that came after the last change was verified."""
+    from .applier import Guard, Stop, run
+    from .errors import Interrupted
+    from .kernel.session import Kernel
+    from .ownership import lock
+    with Guard() as guard:
+        try:
+            with lock(topo.name, lock_timeout), Kernel() as k:
+                p = plan(topo, k)
+                if on_plan is not None:
+                    on_plan(p)
+                if not p.changes:   # the state just observed is the verification: observing twice is waste
+                    guard.disarm()
+                    p.late_signal = guard.late
+                    return p, k.requests
+
+                def verify_with(rec):
+                    # by observing again what the changes can have reached:
+                    # one namespace for a one-option change in a lab of a thousand
+                    from .applier import verify
+                    from .planner import plan as _plan, touched_namespaces
+                    touched = touched_namespaces(p)
+                    st = observe(k, topo, rec) if touched is None else \
+                        observe(k, topo, rec, only=touched, known=p.state)
+                    verify(_plan(topo, st, rec))
+
+                sent = run(k, p, on_step, guard, verify_with)
+                p.late_signal = guard.late
+                return p, sent
+        except Stop as e:   # before any change
+            raise Interrupted(f"interrupted by {e.args[0]} before any change; nothing was changed") from None
+
+
+def destroy(name, lock_timeout=60.0, on_removed=None):
+    """Remove everything topology ``name`` owns. Returns what was removed
+    (each also given to ``on_removed`` as it goes)."""
+    from .destroyer import remove_owned
+    from .errors import VnetError
+    from .kernel.session import Kernel
+    from .ownership import Record, lock
+    with lock(name, lock_timeout), Kernel() as k:
+        rec = Record.load(name)
+        if not rec.exists():
+            raise VnetError(f"topology {name!r} has no record in {rec.path}: nothing vnet owns to destroy")
+        return remove_owned(k, rec, on_removed)

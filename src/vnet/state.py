@@ -1,0 +1,73 @@
+"""The observed state: devices, routes and sysctls as the observer read
+them from the kernel (vnet.observer), and as plan, verify, show, export and
+the diagram use them."""
+from .kernel import rtnl
+from .topology.struct import REQUIRED, Struct
+
+
+class Device(Struct):
+    """An observed device, with its references resolved to (namespace, name).
+    ``kind`` is the kind module, or None for devices vnet has no kind for.
+    ``up`` is the admin state (what plan and verify compare); ``operstate``
+    (as `ip link` names it: UP, DOWN, UNKNOWN, LOWERLAYERDOWN...) and
+    ``carrier`` are what the kernel reports of the link, for show."""
+    _fields = (("netns", REQUIRED), ("name", REQUIRED), ("ifindex", REQUIRED), ("kernel_kind", None),
+               ("kind", None), ("up", True), ("mtu", None), ("mac", None), ("group", 0), ("loopback", False),
+               ("master", None), ("peer", None), ("addresses", list), ("options", dict), ("extra", dict),
+               ("port", dict), ("secondary", list), ("operstate", None), ("carrier", None))
+
+    @property
+    def key(self):
+        return (self.netns, self.name)
+
+    @property
+    def kind_name(self):
+        if self.kind:
+            return self.kind.name
+        return "loopback" if self.loopback else (self.kernel_kind or "device")
+
+
+class Route(Struct):
+    """An observed unicast route, of any table, its device by name.
+    ``scope`` is the kernel's rtm_scope number (0 global, 253 link...)."""
+    _fields = (("netns", REQUIRED), ("to", REQUIRED), ("via", None), ("dev", None), ("metric", 0), ("proto", 0),
+               ("table", rtnl.RT_TABLE_MAIN), ("src", None), ("scope", 0), ("onlink", False))
+
+    @property
+    def key(self):
+        """The route's key, as spec.model.Route.key and records write it."""
+        return (self.netns, str(self.to), str(self.via) if self.via else None, self.dev, self.metric, self.table)
+
+    @property
+    def attrs(self):
+        from .topology.model import route_attrs
+        return route_attrs(self.to.version, self.via, self.src, self.scope, self.onlink)
+
+    @property
+    def kernel_own(self):
+        """Made by the kernel (an address's subnet, a router advertisement)
+        or in the local table: no topology declares it."""
+        return self.proto in (rtnl.RTPROT_KERNEL, rtnl.RTPROT_RA) or self.table == rtnl.RT_TABLE_LOCAL
+
+    def __iter__(self):
+        # the (dst, gw, dev, metric, proto) tuple routes were before they had
+        # tables: code written against it keeps working
+        return iter((self.to, self.via, self.dev, self.metric, self.proto))
+
+
+class State:
+    def __init__(self):
+        self.namespaces = {}      # ns -> {name: Device}
+        self.routes = {}          # ns -> [Route], every table
+        self.sysctls = {}         # (ns, key) -> value
+        self.half_made = set()    # /run/netns entries that are not namespaces (a maker stopped midway)
+
+    def has_ns(self, ns):
+        return ns in self.namespaces
+
+    def device(self, ns, name):
+        return self.namespaces.get(ns, {}).get(name)
+
+    def devices(self):
+        for devs in self.namespaces.values():
+            yield from devs.values()
