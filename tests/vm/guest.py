@@ -15,7 +15,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BOOT_TIMEOUT = float(os.environ.get("VNET_GUEST_TIMEOUT", 2400))   # the whole guest run
+BOOT_TIMEOUT = float(os.environ.get("VNET_GUEST_TIMEOUT", 3300))   # the whole guest run (about 20 min alone; TCG slows with the load beside it)
 BOOT_WAIT = float(os.environ.get("VNET_GUEST_BOOT_WAIT", 180))     # until its first command (~45 s)
 BOOT_TRIES = 3
 FAILOVER_MAC = "52:54:00:76:6e:01"   # the guest's failover device
