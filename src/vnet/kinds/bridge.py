@@ -111,6 +111,10 @@ class Bridge(Kind):
         '`group_fwd_mask` (bit X forwards 01:80:C2:00:00:0X; bits 0-2 never), `mcast_snooping`, '
         '`mcast_querier`; every one changes in place')
     example = "fig10-bridge.yaml"
+    sample = """\
+    - {name: br0, kind: bridge, stp: false, addresses: [10.0.0.254/24], hello_time: 3, max_age: 30,
+       group_fwd_mask: 0x4000, mcast_snooping: false}
+"""   # tests/golden/script/all-kinds.yaml
     shape, colour = "box3d", "#a4c2f4"
     options = {
         "stp": Bool("spanning tree protocol on"),

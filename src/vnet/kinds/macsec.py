@@ -76,6 +76,20 @@ class Macsec(Kind):
         'the new receive SAs first, then switches transmission, then drops the old SAs, so traffic keeps '
         'flowing.')
     example = "fig20-macsec.yaml"
+    sample = """\
+    - name: macsec0
+      kind: macsec
+      link: eth2
+      port: 1
+      encrypt: true
+      validate: strict
+      replay_protect: true
+      window: 32
+      tx: {an: 0, key_id: "01", key: 000102030405060708090a0b0c0d0e0f}
+      rx:
+        - mac: "52:54:00:00:00:02"
+          sas: [{an: 0, key_id: "02", key: 0f0e0d0c0b0a09080706050403020100}]
+"""   # tests/golden/script/all-kinds.yaml
     shape, colour = "octagon", "#b4a7d6"
     options = {
         "link": RefField("the lower device", required=True),
