@@ -1,8 +1,10 @@
 """Everything that lists the kinds follows the registry: README.md's kinds
-table is written from it (and must be rewritten when a kind changes), each
-kind names an example that declares it, every example has its row in
-examples/README.md, every kind a module makes is registered, and the test
-suite's kernel probe covers every feature a kind can need."""
+table, examples/README.md's table and the devices of the all-kinds golden
+topology are written from it (and must be rewritten when a kind changes:
+`.venv/bin/python scripts/kind_tables.py`), each kind names an example that
+declares it, every example has its row in examples/README.md, every kind a
+module makes is registered, and the test suite's kernel probe covers every
+feature a kind can need."""
 import importlib
 import importlib.util
 import pkgutil
@@ -70,6 +72,43 @@ def test_every_example_has_its_row_and_diagram_in_the_examples_readme():
                                f"its checks prove, where it runs, diagram)"
         assert f"(diagrams/{stem}.svg)" in mine[0] and f"### {stem}\n" in text, \
             f"examples/README.md: link diagrams/{stem}.svg in {example}'s row and under a `### {stem}` heading"
+
+
+def test_examples_readme_is_written_from_the_examples_and_the_registry():
+    t = _tables()
+    text = (EXAMPLES / "README.md").read_text(encoding="utf-8")
+    assert t.with_examples(text) == text, \
+        "examples/README.md's table is out of date: run `.venv/bin/python scripts/kind_tables.py`, " \
+        "fill in a new example's figure, what its checks prove and where it runs, and commit it"
+
+
+def test_every_example_row_says_its_figure_what_it_proves_and_where_it_runs():
+    t = _tables()
+    text = (EXAMPLES / "README.md").read_text(encoding="utf-8")
+    for row in t.between(text, t.EX_BEGIN, t.EX_END)[len(t.EX_HEADER):]:
+        figure, file, _kinds, proves, where, _diagram = t._cells(row)
+        assert figure and proves and where, \
+            f"examples/README.md: write {file}'s figure, what its checks prove and where it runs in its row"
+
+
+def test_the_all_kinds_topology_is_written_from_each_kinds_sample():
+    t = _tables()
+    text = ALL_KINDS.read_text(encoding="utf-8")
+    assert t.with_devices(text) == text, \
+        "all-kinds.yaml is out of date: run `.venv/bin/python scripts/kind_tables.py`, then regenerate its " \
+        "script golden (VNET_REGEN_GOLDEN=1 .venv/bin/python -m pytest tests/unit/test_iproute2.py) and review it"
+
+
+def test_a_kind_registered_at_run_time_joins_the_all_kinds_topology_by_its_sample():
+    t = _tables()
+
+    class Sampled(Scratch):
+        sample = "- {name: s0, kind: scratch0}\n"
+
+    with registered(Sampled()) as k:
+        assert t.devices(vnet.kinds.REGISTRY)[-1] == "  - {name: s0, kind: scratch0}"
+        text = t.with_devices(ALL_KINDS.read_text(encoding="utf-8"), vnet.kinds.REGISTRY)
+        assert [i.name for i in load_text(text, "all-kinds.yaml").interfaces if i.kind_module is k] == ["s0"]
 
 
 def test_every_kind_a_module_makes_is_registered():

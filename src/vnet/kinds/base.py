@@ -11,6 +11,8 @@ only ever talks to that surface, never to a kind by name.
 - ``iproute2``: the equivalent `ip link add` arguments;
 - ``doc``, ``options_doc``, ``example``: what README.md's kinds table says
   of it (scripts/kind_tables.py writes the table);
+- ``sample``: devices of it in the topology every kind is declared in,
+  tests/golden/script/all-kinds.yaml (scripts/kind_tables.py writes them);
 - ``probes``: how the test suite learns whether this kernel has it;
 - ``show_words`` (and ``show_details``, ``show_nested``, ``show_port``): how
   `vnet show` writes an observed device, in `ip -d link show`'s words.
@@ -27,6 +29,7 @@ class Kind:
     doc = ""
     options_doc = ""        # its row of README.md's kinds table: the options, in a line of Markdown
     example = None          # the file in examples/ that shows it (README.md links it; a test checks it)
+    sample = None           # YAML list items: its devices in tests/golden/script/all-kinds.yaml
     options = {}
     netlink = {}            # option -> (IFLA_<KIND>_* id or (IPv4 id, IPv6 id), codec name)
     link_option = None      # option holding the lower device Ref

@@ -38,6 +38,9 @@ class Bond(Kind):
         '`fail_over_mac` re-creates the bond (the kernel refuses it while ports are enslaved), and of the'
         ' `ad_actor_*` too (refused while it is up)')
     example = "fig2-bond.yaml"
+    sample = """\
+    - {name: bond0, kind: bond, mode: active-backup, miimon: 100, primary: dummy1}
+"""   # tests/golden/script/all-kinds.yaml
     shape, colour = "box3d", "#f4cccc"
     options = {
         "mode": Enum("bonding mode", MODES, default="balance-rr"),

@@ -7,6 +7,10 @@ class Dummy(Kind):
     doc = "a device that drops everything it is sent: an anchor for addresses, a lower device for tests"
     options_doc = 'none'   # README.md's kinds table
     example = "fig16-ipvlan-l2.yaml"
+    sample = """\
+    - {name: dummy1, kind: dummy, master: bond0}
+    - {name: dummy2, kind: dummy, master: bond0}
+"""   # tests/golden/script/all-kinds.yaml
     shape, colour = "box", "#f3f3f3"
 
 

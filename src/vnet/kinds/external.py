@@ -8,6 +8,11 @@ class External(Kind):
     doc = "a device that exists already and is not vnet's: referenced, never created, changed or deleted"
     options_doc = 'none: an existing device, only referenced'   # README.md's kinds table
     example = "fig4-net-failover.yaml"
+    sample = """\
+    - {name: eth0, kind: external}
+    - {name: eth1, kind: external}
+    - {name: eth2, kind: external}
+"""   # tests/golden/script/all-kinds.yaml
     shape, colour = "house", "#ffffff"
     creatable = False
     is_master = True

@@ -18,6 +18,9 @@ class Ipvlan(Kind):
     doc = "a device sharing its lower device's MAC, told apart by IP address"
     shape, colour = "box", "#a2c4c9"
     example = "fig16-ipvlan-l2.yaml"
+    sample = """\
+    - {name: ipv1, kind: ipvlan, netns: net2, link: {name: eth0}, mode: l2, addresses: [10.1.0.3/24]}
+"""   # tests/golden/script/all-kinds.yaml
     options = {
         "link": RefField("the lower device", required=True),
         "mode": Enum("l2: switched by IP on the lower device; l3: routed, no broadcast; l3s: l3 with netfilter",
@@ -96,6 +99,9 @@ class Ipvtap(TapNode, Ipvlan):
     doc = "an ipvlan whose packets a VM reads and writes through /dev/tapN"
     shape = "cds"
     example = None   # no example of its own yet
+    sample = """\
+    - {name: ipvt0, kind: ipvtap, link: eth0, mode: l2}
+"""   # tests/golden/script/all-kinds.yaml
 
 
 IPVLAN = Ipvlan()

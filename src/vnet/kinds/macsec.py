@@ -11,52 +11,13 @@ from ..kernel import macsec as genl
 from ..kernel import netlink as nl
 from ..topology.fields import Bool, Enum, Int, ListOf, MAC, Obj, RefField, Str
 from .base import Kind, ipcmd
+from .macsec_sa import _SA, MASKED, SA, Secret, _kid, _sa_args, _sa_words, check_sa  # noqa: F401 (Secret, MASKED: users import them from here)
 
 A = dict(SCI=1, PORT=2, ICV_LEN=3, CIPHER_SUITE=4, WINDOW=5, ENCODING_SA=6, ENCRYPT=7, PROTECT=8,
          INC_SCI=9, ES=10, SCB=11, REPLAY_PROTECT=12, VALIDATION=13)
 CIPHERS = {"gcm-aes-128": 0x0080C20001000001, "gcm-aes-256": 0x0080C20001000002,
            "gcm-aes-xpn-128": 0x0080C20001000003, "gcm-aes-xpn-256": 0x0080C20001000004}
-KEY_LEN = {"gcm-aes-128": 16, "gcm-aes-256": 32, "gcm-aes-xpn-128": 16, "gcm-aes-xpn-256": 32}
 VALIDATE = {"disabled": 0, "check": 1, "strict": 2}
-HEX = r"([0-9a-fA-F]{2})+"
-
-
-class Secret:
-    """Key bytes that print as ``***``: plans, shows, exports and logs
-    never see them. ``source`` says where they came from (for scripts)."""
-    __slots__ = ("value", "source")
-
-    def __init__(self, value, source=None):
-        self.value, self.source = value, source
-
-    def __repr__(self):
-        return "***"
-
-    __str__ = __repr__
-
-    def __eq__(self, other):
-        return isinstance(other, Secret) and other.value == self.value
-
-    __hash__ = None
-
-
-MASKED = Secret(None)   # a key the kernel holds but never reports
-
-_SA = {
-    "an": Int("association number (0-3); a new key takes a new AN", lo=0, hi=3, required=True),
-    "pn": Int("first packet number", lo=1, hi=2**64 - 1, default=1),
-    "key_id": Str("key identifier, hex (up to 16 bytes)", pattern=r"([0-9a-fA-F]{2}){1,16}",
-                  explain="hex, 1-16 bytes", required=True),
-    "key": Str("the key, hex (16 bytes for the 128-bit ciphers, 32 for 256), in quotes",
-               pattern=HEX + r"|\*\*\*", explain="hex digits", strict=True),
-    "key_file": Str("a file holding the key in hex (relative to the topology file)"),
-    "key_env": Str("an environment variable holding the key in hex"),
-    "ssci": Int("XPN ciphers: short secure channel identifier", lo=0, hi=2**32 - 1),
-    "salt": Str("XPN ciphers: 12-byte salt, hex", pattern=r"[0-9a-fA-F]{24}", explain="24 hex digits"),
-}
-SA = Obj(_SA, "a secure association")
-
-
 def _as_filed(sa):
     return {k: v for k, v in sa.items() if not (k == "active" and v)}
 
@@ -76,6 +37,20 @@ class Macsec(Kind):
         'the new receive SAs first, then switches transmission, then drops the old SAs, so traffic keeps '
         'flowing.')
     example = "fig20-macsec.yaml"
+    sample = """\
+    - name: macsec0
+      kind: macsec
+      link: eth2
+      port: 1
+      encrypt: true
+      validate: strict
+      replay_protect: true
+      window: 32
+      tx: {an: 0, key_id: "01", key: 000102030405060708090a0b0c0d0e0f}
+      rx:
+        - mac: "52:54:00:00:00:02"
+          sas: [{an: 0, key_id: "02", key: 0f0e0d0c0b0a09080706050403020100}]
+"""   # tests/golden/script/all-kinds.yaml
     shape, colour = "octagon", "#b4a7d6"
     options = {
         "link": RefField("the lower device", required=True),
@@ -146,7 +121,7 @@ class Macsec(Kind):
         base = os.path.dirname(problems.prefix) if os.path.exists(problems.prefix) else "."
         xpn = "xpn" in o.get("cipher", "")
         if o.get("tx"):
-            self._check_sa(o["tx"], f"{path}.tx", o["cipher"], xpn, base, problems)
+            check_sa(o["tx"], f"{path}.tx", o["cipher"], xpn, base, problems)
         seen = set()
         for i, ch in enumerate(o.get("rx") or []):
             p = f"{path}.rx[{i}]"
@@ -162,52 +137,7 @@ class Macsec(Kind):
             if len(ans) != len(set(ans)):
                 problems.add(f"{p}.sas", "each AN may be used once per channel")
             for j, sa in enumerate(ch.get("sas") or []):
-                self._check_sa(sa, f"{p}.sas[{j}]", o["cipher"], xpn, base, problems)
-
-    @staticmethod
-    def _check_sa(sa, p, cipher, xpn, base, problems):
-        given = [k for k in ("key", "key_file", "key_env") if sa.get(k) is not None]
-        if len(given) != 1:
-            problems.add(p, "give the key as exactly one of key, key_file or key_env" if given
-                         else "no key: give key, key_file or key_env")
-            return
-        src, text = given[0], sa[given[0]]
-        if src == "key" and text == "***":
-            problems.add(f"{p}.key", "a masked key (from `vnet export`): the kernel never reveals keys, "
-                                     "give the key, key_file or key_env")
-            return
-        if src == "key_file":
-            fn = text if os.path.isabs(text) else os.path.join(base, text)
-            try:
-                with open(fn) as f:
-                    text = f.read().strip()
-            except OSError as e:
-                where = "" if os.path.isabs(text) else " (relative to the topology file)"
-                problems.add(f"{p}.key_file", f"cannot read {text}{where}: {e.strerror}")
-                return
-        elif src == "key_env":
-            if text not in os.environ:
-                problems.add(f"{p}.key_env", f"the environment variable {text} is not set")
-                return
-            text = os.environ[text].strip()
-        try:
-            key = bytes.fromhex(text)
-        except ValueError:
-            problems.add(f"{p}.{src}", "the key is not hex" + (f" (in {sa[src]})" if src != "key" else ""))
-            return
-        if len(key) != KEY_LEN[cipher]:
-            problems.add(f"{p}.{src}", f"{cipher} takes a {KEY_LEN[cipher]}-byte key, this one has {len(key)} bytes")
-            return
-        if xpn and (sa.get("ssci") is None or sa.get("salt") is None):
-            problems.add(p, f"{cipher} needs ssci and salt")
-        if not xpn and (sa.get("ssci") is not None or sa.get("salt") is not None):
-            problems.add(p, "ssci and salt are for the XPN ciphers only")
-        if not xpn and sa.get("pn", 1) >= 2**32:
-            problems.add(f"{p}.pn", "a packet number above 2^32-1 needs an XPN cipher")
-        shown = os.path.relpath(fn) if src == "key_file" else sa[src]
-        sa["key"] = Secret(key, None if src == "key" else f"{src} {shown}")
-        sa.pop("key_file", None)
-        sa.pop("key_env", None)
+                check_sa(sa, f"{p}.sas[{j}]", o["cipher"], xpn, base, problems)
 
     @staticmethod
     def rx_sci(ch):
@@ -400,29 +330,6 @@ class Macsec(Kind):
             for sa in ch.get("sas") or []:
                 out.append(ipcmd(iface.netns, "macsec", "add", iface.name, "rx", *who, "sa", *_sa_words(sa)))
         return out
-
-
-def _kid(key_id):
-    """A key id as the kernel holds it: 16 bytes, zero-padded, in hex."""
-    return bytes.fromhex(key_id).ljust(genl.KEYID_LEN, b"\0").hex()
-
-
-def _sa_args(sa, xpn):
-    if not isinstance(sa.get("key"), Secret) or sa["key"].value is None:
-        raise ValueError(f"SA {sa['an']} (key id {sa['key_id']}): no key to install")
-    return dict(pn=sa.get("pn") or 1, key=sa["key"].value, key_id=bytes.fromhex(_kid(sa["key_id"])), xpn=xpn,
-                ssci=sa.get("ssci"), salt=bytes.fromhex(sa["salt"]) if sa.get("salt") else None)
-
-
-def _sa_words(sa):
-    key = sa["key"]
-    shown = {"key_file": lambda s: f'"$(cat {s})"', "key_env": lambda s: f'"${s}"'}
-    words = [sa["an"], "pn", sa.get("pn") or 1, "on"]
-    if sa.get("ssci") is not None:
-        words += ["ssci", sa["ssci"], "salt", sa["salt"]]
-    src = getattr(key, "source", None)
-    kind, _, where = (src or "").partition(" ")
-    return words + ["key", sa["key_id"], shown[kind](where) if kind in shown else "***"]
 
 
 KIND = Macsec()

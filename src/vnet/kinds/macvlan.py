@@ -24,6 +24,9 @@ class Macvlan(Kind):
     doc = "a device with its own MAC address on a lower device"
     shape, colour = "box", "#9fc5e8"
     example = "fig11-macvlan-bridge.yaml"
+    sample = """\
+    - {name: mv1, kind: macvlan, netns: net2, link: {name: eth1}, mode: bridge, addresses: [10.1.0.2/24]}
+"""   # tests/golden/script/all-kinds.yaml
     options = {
         "link": RefField("the lower device", required=True),
         "mode": Enum("who may talk to whom: private (no one but the outside), vepa (through an outside "
@@ -151,6 +154,9 @@ class Macvtap(TapNode, Macvlan):
     doc = "a macvlan whose frames a VM reads and writes through /dev/tapN"
     shape = "cds"
     example = "fig19-macvtap.yaml"
+    sample = """\
+    - {name: mvt0, kind: macvtap, link: eth1, mode: source, source_macs: ["02:00:00:00:00:0a"]}
+"""   # tests/golden/script/all-kinds.yaml
 
 
 MACVLAN = Macvlan()

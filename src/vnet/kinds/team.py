@@ -74,6 +74,9 @@ class Team(Kind):
         ' is started again by the next apply (the plan says so); destroy stops it. Any option change '
         're-creates the team (teamd reads its config once).')
     example = "fig3-team.yaml"
+    sample = """\
+    - {name: team0, kind: team, netns: net2, runner: lacp, tx_hash: [eth, ipv4], lacp_fast_rate: true}
+"""   # tests/golden/script/all-kinds.yaml
     shape, colour = "box3d", "#ea9999"
     options = {
         "runner": Enum("teamd runner: how ports are used", RUNNERS, default="roundrobin"),

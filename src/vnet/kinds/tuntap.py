@@ -325,6 +325,9 @@ class Tun(TunTap):
     link_layer = "ip"
     shape, colour = "cds", "#fce5cd"
     example = "fig1b-tun-tunnel.yaml"
+    sample = """\
+    - {name: tun0, kind: tun, netns: net1, multi_queue: true, up: false, addresses: ["fd00::1/64"]}
+"""   # tests/golden/script/all-kinds.yaml
 
 
 class Tap(TunTap):
@@ -333,6 +336,10 @@ class Tap(TunTap):
     max_mtu = 65535 - 14   # tun.c: MAX_MTU less the Ethernet header ("mtu greater than device maximum")
     shape, colour = "cds", "#f6b26b"
     example = "fig19-macvtap.yaml"
+    sample = """\
+    - {name: tap0, kind: tap, owner: 1000, master: br0, mtu: 9000, isolated: true, learning: false, cost: 10,
+       priority: 5, hairpin: true}
+"""   # tests/golden/script/all-kinds.yaml
 
 
 TUN = Tun()

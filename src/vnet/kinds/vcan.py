@@ -20,6 +20,9 @@ class Vcan(Kind):
     doc = "a virtual CAN bus in one namespace: every frame sent on it is seen by every socket bound to it"
     options_doc = 'none (no MAC, no addresses; MTU 16 or 72)'   # README.md's kinds table
     example = "vcan.yaml"
+    sample = """\
+    - {name: vcan0, kind: vcan, netns: net1}
+"""   # tests/golden/script/all-kinds.yaml
     shape, colour = "ellipse", "#d5a6bd"
 
     def validate(self, iface, problems, path):

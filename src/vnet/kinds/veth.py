@@ -12,6 +12,12 @@ class Veth(Kind):
     options_doc = (   # README.md's kinds table
         '`peer`: `{name, netns, up, mtu, mac, master, addresses}` (required)')
     example = "fig9-veth.yaml"
+    sample = """\
+    - name: veth1
+      kind: veth
+      master: br0
+      peer: {name: eth0, netns: net1, addresses: [10.0.0.1/24]}
+"""   # tests/golden/script/all-kinds.yaml
     shape, colour = "box", "#b6d7a8"
     peer = True
 

@@ -23,6 +23,11 @@ class Vlan(Kind):
         'an 802.1ad vlan is QinQ), `reorder_hdr`, `loose_binding`, `ingress_qos_map` / `egress_qos_map` '
         '(`["FROM:TO", ...]`)')
     example = "fig6-vlan.yaml"
+    sample = """\
+    - {name: eth1.10, kind: vlan, link: eth1, id: 10}
+    - {name: eth1.20, kind: vlan, link: eth1, id: 20, protocol: 802.1ad}
+    - {name: eth1.20.30, kind: vlan, link: eth1.20, id: 30}
+"""   # tests/golden/script/all-kinds.yaml
     shape, colour = "tab", "#ffe599"
     options = {
         "link": RefField("the lower device (trunk)", required=True),

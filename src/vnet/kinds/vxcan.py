@@ -10,6 +10,9 @@ class Vxcan(Veth):
     doc = "a pair of CAN devices (like veth): a frame sent on one end is received on `peer`, in any namespace"
     options_doc = '`peer`: `{name, netns, up, mtu}` (required), like veth'   # README.md's kinds table
     example = "vxcan.yaml"
+    sample = """\
+    - {name: vxcan1, kind: vxcan, netns: net1, peer: {name: vxcan2, netns: net2}}
+"""   # tests/golden/script/all-kinds.yaml
     shape, colour = "box", "#d5a6bd"
     # the peer is IFLA_VXCAN_INFO_PEER (1): the same layout as veth's
 

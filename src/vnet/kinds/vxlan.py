@@ -20,6 +20,11 @@ class Vxlan(Kind):
         'kernel refuses it in place), `fdb` (static entries `{mac, dst}`; several all-zero MACs give '
         'head-end replication)')
     example = "fig8-vxlan.yaml"
+    sample = """\
+    - {name: vx0, kind: vxlan, vni: 100, local: 1.1.1.1, remote: 2.2.2.2, dev: eth0, dstport: 4789}
+    - {name: vx1, kind: vxlan, vni: 200, dev: eth0, learning: false,
+       fdb: [{dst: 192.0.2.1}, {dst: 192.0.2.2}]}
+"""   # tests/golden/script/all-kinds.yaml
     shape, colour = "hexagon", "#ffd966"
     options = {
         "vni": Int("VXLAN network identifier", lo=1, hi=16777215, required=True),

@@ -1,0 +1,244 @@
+"""The scalar field types of a topology file (booleans, integers, strings,
+names, addresses, tables): each parses a value, raising ``Invalid`` with a
+text a user reads, and gives its JSON Schema. The composite ones (lists,
+mappings, references) and the walk that validates a whole value are in
+``fields``."""
+import ipaddress
+import re
+
+from .problems import _MISSING, Invalid, _close
+from .quote import quote
+
+
+class Field:
+    json = {}
+
+    def __init__(self, doc="", default=_MISSING, required=False):
+        self.doc = doc
+        self.default = default
+        self.required = required
+
+    def parse(self, value):
+        """Return the normalized value or raise Invalid(msg)."""
+        return value
+
+    def schema(self):
+        s = dict(self.json)
+        if self.doc:
+            s["description"] = self.doc
+        if self.default is not _MISSING and self.default is not None:
+            s["default"] = self.default
+        return s
+
+
+class Bool(Field):
+    json = {"type": "boolean"}
+
+    def parse(self, v):
+        if isinstance(v, bool):
+            return v
+        if v in (0, 1):
+            return bool(v)
+        raise Invalid(f"expected true or false, got {quote(v)}")
+
+
+class Int(Field):
+    def __init__(self, doc="", lo=None, hi=None, **kw):
+        super().__init__(doc, **kw)
+        self.lo, self.hi = lo, hi
+
+    def parse(self, v):
+        if isinstance(v, bool) or not isinstance(v, int):
+            if isinstance(v, str) and len(v) <= 64 and re.fullmatch(r"-?\d+", v.strip()):
+                v = int(v)
+            elif isinstance(v, str) and re.fullmatch(r"-?\d+", v.strip()):   # int() refuses 4,300 digits
+                raise Invalid(f"{quote(v)} is out of range {self.lo}..{self.hi}")
+            else:
+                raise Invalid(f"expected an integer, got {quote(v)}")
+        if self.lo is not None and v < self.lo or self.hi is not None and v > self.hi:
+            raise Invalid(f"{quote(v)} is out of range {self.lo}..{self.hi}")
+        return v
+
+    def schema(self):
+        s = {"type": "integer", **super().schema()}
+        if self.lo is not None:
+            s["minimum"] = self.lo
+        if self.hi is not None:
+            s["maximum"] = self.hi
+        return s
+
+
+class Str(Field):
+    def __init__(self, doc="", pattern=None, explain="", strict=False, **kw):
+        super().__init__(doc, **kw)
+        self.pattern = pattern
+        self.explain = explain
+        self.strict = strict   # a number is an error (a hex key read as a number lost its digits)
+
+    def parse(self, v):
+        if self.strict and not isinstance(v, str):
+            raise Invalid(f"expected a string in quotes, got {type(v).__name__} {quote(v)} "
+                          "(YAML read it as a number: digits may be lost)")
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            v = str(v)
+        if not isinstance(v, str):
+            raise Invalid(f"expected a string, got {quote(v)}")
+        if not v.isascii():
+            try:
+                v.encode()
+            except UnicodeEncodeError:   # a lone surrogate, from a JSON escape: no file or device takes it
+                raise Invalid(f"{quote(v)} is not valid: not UTF-8 text") from None
+        if self.pattern and not re.fullmatch(self.pattern, v):
+            raise Invalid(f"{quote(v)} is not valid: {self.explain or 'must match ' + self.pattern}")
+        return v
+
+    def schema(self):
+        s = {"type": "string", **super().schema()}
+        if self.pattern:
+            s["pattern"] = f"^{self.pattern}$"
+        return s
+
+
+IFNAME_RE = r"[^/:\s\x00]{1,15}"
+IFNAME_EXPLAIN = "an interface name is 1-15 characters without '/', ':' or whitespace"
+IFNAMSIZ = 16   # the kernel's buffer, its NUL included: a name is at most 15 bytes
+
+
+class Scalar(Str):
+    """A string, or a number taken as written (a sysctl value: 1)."""
+
+    def schema(self):
+        return {**super().schema(), "type": ["string", "number"]}
+
+
+class IfName(Str):
+    def __init__(self, doc="interface name", **kw):
+        super().__init__(doc, pattern=IFNAME_RE, explain=IFNAME_EXPLAIN, **kw)
+
+    def parse(self, v):
+        v = super().parse(v)
+        if v in (".", ".."):
+            raise Invalid(f"{v!r} is not valid: {IFNAME_EXPLAIN}")
+        size = len(v.encode())   # Str.check let only UTF-8 text through
+        if size >= IFNAMSIZ:
+            raise Invalid(f"{v!r} is {size} bytes in UTF-8: the kernel takes at most {IFNAMSIZ - 1} "
+                          "(15 characters only if they are ASCII)")
+        return v
+
+
+NSNAME_RE = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}"
+
+
+class NsName(Str):
+    def __init__(self, doc="network namespace name (omitted: the namespace vnet runs in)", **kw):
+        super().__init__(doc, pattern=NSNAME_RE,
+                         explain="a namespace name is 1-63 letters, digits, '_', '.', '-'", **kw)
+
+
+class Enum(Field):
+    def __init__(self, doc, choices, **kw):
+        super().__init__(doc, **kw)
+        self.choices = tuple(choices)
+
+    def parse(self, v):
+        if v not in self.choices:
+            raise Invalid(f"{quote(v)} is not one of {', '.join(map(str, self.choices))}{_close(v, map(str, self.choices))}")
+        return v
+
+    def schema(self):
+        return {"enum": list(self.choices), **super().schema()}
+
+
+class IP(Field):
+    json = {"type": "string", "format": "ip-address"}
+
+    def parse(self, v):
+        if isinstance(v, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+            return v
+        if not isinstance(v, str):   # ip_address() takes an integer as an address
+            raise Invalid(f"{quote(v)} is not an IPv4 or IPv6 address")
+        try:
+            return ipaddress.ip_address(v.strip())
+        except ValueError:
+            raise Invalid(f"{quote(v)} is not an IPv4 or IPv6 address") from None
+
+
+class Table(Field):
+    """A routing table: a number, or main, default or local as iproute2 names them."""
+    NAMES = {"main": 254, "default": 253, "local": 255}
+    json = {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 2**32 - 1}, {"enum": list(NAMES)}]}
+
+    def __init__(self, doc="routing table: 1-4294967295, or main (254, the default), default (253), local (255)",
+                 **kw):
+        super().__init__(doc, **kw)
+
+    def parse(self, v):
+        if isinstance(v, str) and v.strip() in self.NAMES:
+            return self.NAMES[v.strip()]
+        try:
+            return Int(lo=1, hi=2**32 - 1).parse(v)
+        except Invalid:
+            raise Invalid(f"{quote(v)} is not a routing table (1-4294967295, main, default or local)") from None
+
+
+class CIDR(Field):
+    json = {"type": "string", "format": "ip-interface", "pattern": "^[0-9a-fA-F.:]+/[0-9]{1,3}$"}
+
+    def parse(self, v):
+        if not isinstance(v, str) or "/" not in v:
+            raise Invalid(f"{quote(v)} is not an address with prefix length, e.g. 10.0.0.1/24 or fd00::1/64")
+        try:
+            a = ipaddress.ip_interface(v.strip())
+        except ValueError:
+            addr, _, plen = v.strip().partition("/")
+            try:
+                ip = ipaddress.ip_address(addr)
+            except ValueError:
+                ip = None
+            if ip is not None and plen.isdigit():   # the address is fine, its length is not
+                raise Invalid(f"{quote(v)}: prefix length {quote(plen)} is out of range 0..{ip.max_prefixlen} "
+                              f"for an IPv{ip.version} address") from None
+            raise Invalid(f"{quote(v)} is not an address with prefix length, e.g. 10.0.0.1/24 or fd00::1/64") from None
+        why = unusable(a.ip)
+        if why:
+            raise Invalid(f"{quote(v)}: {why}")
+        return a
+
+
+def unusable(ip):
+    """Why ``ip`` cannot be a device's own address, or None. The kernel
+    refuses some (::, ::1 off lo, IPv6 multicast) and silently keeps
+    nothing for another (0.0.0.0); the rest are never a host's address."""
+    if ip.is_unspecified:
+        return (f"{ip} means no address: the kernel " +
+                ("accepts it and keeps nothing" if ip.version == 4 else "refuses it"))
+    if ip.version == 6 and ip.is_loopback:
+        return "::1 is the loopback address, which only lo has (the kernel refuses it on another device)"
+    if ip.is_multicast:
+        return f"{ip} is a multicast address: a device's own address is unicast (join a group instead)"
+    if ip.version == 4 and int(ip) == 0xFFFFFFFF:
+        return "255.255.255.255 is the limited broadcast address, never a device's own"
+    return None
+
+
+MAC_RE = r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}"
+
+
+ZERO_MAC = "00:00:00:00:00:00"
+
+
+class MAC(Str):
+    """A unicast MAC; all zeros only with ``zero_ok`` (a VXLAN fdb's
+    default destination), as the kernel refuses it for a device."""
+
+    def __init__(self, doc="MAC address", zero_ok=False, **kw):
+        super().__init__(doc, pattern=MAC_RE, explain="a MAC address is six hex bytes, e.g. 02:00:00:00:00:01", **kw)
+        self.zero_ok = zero_ok
+
+    def parse(self, v):
+        v = super().parse(v).lower()
+        if int(v[:2], 16) & 1:
+            raise Invalid(f"{v!r} is a multicast address; an interface needs a unicast MAC")
+        if v == ZERO_MAC and not self.zero_ok:
+            raise Invalid(f"{v!r} is no address (the kernel refuses it for a device); e.g. 02:00:00:00:00:01")
+        return v
