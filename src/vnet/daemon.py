@@ -141,68 +141,106 @@ def supervise(argv, name, pidfile=None, final=(2,), restart_args=(), say=None):
     ``start_held``, it stops (its pid file removed) if its starter dies
     before it lets it go (``let_go``) once its pid file is there. Returns the
     exit code."""
-    import shutil
-    import subprocess
     import sys
-    import tempfile
-    say = say or (lambda text: print(text, file=sys.stderr, flush=True))
-    held = os.environ.pop(HOLD_ENV, None)   # not for the child
-    private = None if pidfile else tempfile.mkdtemp(prefix="vnet-supervise-")
-    child_pidfile = (pidfile or os.path.join(private, "run.pid")) + ".child"
-    state = {"child": None, "stopping": False}
+    s = _Supervision(argv, name, pidfile, final, restart_args,
+                     say or (lambda text: print(text, file=sys.stderr, flush=True)))
+    s.handle_signals()
+    try:
+        return s.run()
+    finally:
+        s.clean_up()
 
-    def ready():
-        c = state["child"]
-        return c is not None and c.poll() is None and alive(child_pidfile) == c.pid
 
-    def on_stop(*_a):
-        state["stopping"] = True
-        c = state["child"]
+class _Supervision:
+    """One supervise(): its child (the running one), whether it was told to
+    stop, and the files it keeps."""
+
+    def __init__(self, argv, name, pidfile, final, restart_args, say):
+        import tempfile
+        self.argv, self.name, self.pidfile, self.final, self.restart_args, self.say = \
+            argv, name, pidfile, final, restart_args, say
+        self.held = os.environ.pop(HOLD_ENV, None)   # not for the child
+        self.private = None if pidfile else tempfile.mkdtemp(prefix="vnet-supervise-")
+        self.child_pidfile = (pidfile or os.path.join(self.private, "run.pid")) + ".child"
+        self.child, self.stopping = None, False
+
+    def ready(self):
+        c = self.child
+        return c is not None and c.poll() is None and alive(self.child_pidfile) == c.pid
+
+    def stop(self, *_a):
+        self.stopping = True
+        c = self.child
         if c is not None and c.poll() is None:
             c.send_signal(signal.SIGTERM)
 
-    def on_usr1(*_a):
-        if ready():
-            state["child"].send_signal(signal.SIGUSR1)
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
-    signal.signal(signal.SIGUSR1, on_usr1)
-    delay, first = 0.5, True
-    try:
-        while not state["stopping"]:
-            state["child"] = c = subprocess.Popen([*argv, *(() if first else restart_args), "--pidfile",
-                                                   child_pidfile], preexec_fn=_die_with_parent(os.getpid()),
-                                                  stdin=subprocess.DEVNULL)
-            if state["stopping"]:   # told to stop while the child was being made
-                c.send_signal(signal.SIGTERM)
+    def usr1(self, *_a):
+        if self.ready():
+            self.child.send_signal(signal.SIGUSR1)
+
+    def handle_signals(self):
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        signal.signal(signal.SIGUSR1, self.usr1)
+
+    def run(self):
+        """Start the child, wait for it, start it again after a pause, until
+        told to stop or it ends with a final exit code; the exit code."""
+        delay, first = 0.5, True
+        while not self.stopping:
+            c = self._start(first)
             started = time.monotonic()
-            while first and not ready() and c.poll() is None and not state["stopping"]:
-                time.sleep(0.01)
-            if first and c.poll() is not None and not state["stopping"]:
-                rc = c.returncode   # never ready: the caller hears why from its output
-                return rc if rc >= 0 else 128 - rc
-            if first and pidfile and not state["stopping"]:
-                write_pidfile(pidfile)
-                if not _wait_to_be_let_go(held):   # its starter died before it knew: no orphan
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(pidfile)
-                    on_stop()
+            if first and (rc := self._first_run(c)) is not None:
+                return rc
             first = False
             rc = c.wait()
             ran = time.monotonic() - started
-            if state["stopping"]:
+            if self.stopping:
                 return 0
-            if rc in final:
-                say(f"vnet: {name} ended with exit code {rc}: not started again")
+            if rc in self.final:
+                self.say(f"vnet: {self.name} ended with exit code {rc}: not started again")
                 return rc
-            say(f"vnet: {name} ended ({_how(rc)}): starting it again in {delay:g} s")
-            end = time.monotonic() + delay
-            while time.monotonic() < end and not state["stopping"]:
-                time.sleep(0.05)
+            self.say(f"vnet: {self.name} ended ({_how(rc)}): starting it again in {delay:g} s")
+            self._pause(delay)
             delay = 0.5 if ran > 30 else min(delay * 2, 10)
         return 0
-    finally:
-        c = state["child"]
+
+    def _start(self, first):
+        import subprocess
+        self.child = c = subprocess.Popen([*self.argv, *(() if first else self.restart_args), "--pidfile",
+                                           self.child_pidfile], preexec_fn=_die_with_parent(os.getpid()),
+                                          stdin=subprocess.DEVNULL)
+        if self.stopping:   # told to stop while the child was being made
+            c.send_signal(signal.SIGTERM)
+        return c
+
+    def _first_run(self, c):
+        """Wait for the first child to be ready; then write this process's
+        pid file and wait to be let go. The child's exit code if it ended
+        before it was ready, else None."""
+        while not self.ready() and c.poll() is None and not self.stopping:
+            time.sleep(0.01)
+        if c.poll() is not None and not self.stopping:
+            rc = c.returncode   # never ready: the caller hears why from its output
+            return rc if rc >= 0 else 128 - rc
+        if self.pidfile and not self.stopping:
+            write_pidfile(self.pidfile)
+            if not _wait_to_be_let_go(self.held):   # its starter died before it knew: no orphan
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.pidfile)
+                self.stop()
+        return None
+
+    def _pause(self, delay):
+        end = time.monotonic() + delay
+        while time.monotonic() < end and not self.stopping:
+            time.sleep(0.05)
+
+    def clean_up(self):
+        """The child stopped (killed after 10 s), its pid file and this run's private directory gone."""
+        import shutil
+        import subprocess
+        c = self.child
         if c is not None and c.poll() is None:
             c.send_signal(signal.SIGTERM)
             try:
@@ -210,11 +248,11 @@ def supervise(argv, name, pidfile=None, final=(2,), restart_args=(), say=None):
             except subprocess.TimeoutExpired:
                 c.kill()
         try:
-            os.unlink(child_pidfile)
+            os.unlink(self.child_pidfile)
         except FileNotFoundError:
             pass
-        if private:
-            shutil.rmtree(private, ignore_errors=True)
+        if self.private:
+            shutil.rmtree(self.private, ignore_errors=True)
 
 
 def _how(rc):

@@ -2,7 +2,7 @@
 vnet's own namespace is observed; the topology's namespaces go whole."""
 import errno
 
-from .applier import Context, _release_recorded, _route_args   # the same steps as undo
+from .applier.steps import Context, _release_recorded, _route_args   # the same steps as undo
 from .kernel import netlink, rtnl, sysctl
 from .observer import observe
 from .planner import route_label

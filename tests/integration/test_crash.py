@@ -546,18 +546,18 @@ def test_a_dead_tunnel_that_cannot_start_again_is_undone_without_an_internal_err
 
 KILL_IN_UNDO = r"""
 import errno, os, signal, sys
-from vnet import applier
+from vnet.applier import steps
 from vnet.kernel import rtnl
 made = [0]
-create = applier._create
+create = steps._create
 
 def failing_create(ctx, rec, iface):
     made[0] += 1
     if made[0] == int(sys.argv[1]):
         raise OSError(errno.EINVAL, "refused (injected)")
     return create(ctx, rec, iface)
-applier._create = failing_create
-applier.OPS["dev_create"] = failing_create
+steps._create = failing_create
+steps.OPS["dev_create"] = failing_create
 
 def killed_del_group(sock, group):
     os.kill(os.getpid(), signal.SIGKILL)

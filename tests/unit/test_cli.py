@@ -3,6 +3,7 @@ command and argument, the kinds listed from the registry, --json where the
 README says, plan --exit-code on a bad file, `vnet list` with nothing applied
 or without root, shell completion, the progress of a long apply, and plan
 messages in the file's own notation."""
+import argparse
 import importlib.metadata
 import io
 import json
@@ -16,6 +17,7 @@ import pytest
 
 import vnet
 from vnet import cli
+from vnet.cli import output, parser, report
 from vnet.kinds import REGISTRY
 from vnet.planner import _show
 from vnet.render.progress import Progress
@@ -34,8 +36,8 @@ def run(capsys, *argv):
 
 
 def subcommands():
-    p = cli._p()
-    sub = next(a for a in p._actions if isinstance(a, cli.argparse._SubParsersAction))
+    p = parser.build()
+    sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
     return sub.choices
 
 
@@ -46,7 +48,7 @@ def vnet_cmd(*argv, env=None):
 
 def test_version_is_the_package_version(capsys):
     with pytest.raises(SystemExit) as e:   # argparse's version action ends the parse
-        cli._p().parse_args(["--version"])
+        parser.build().parse_args(["--version"])
     assert e.value.code == 0
     capsys.readouterr()
     rc, out, _err = run(capsys, "--version")
@@ -126,7 +128,7 @@ def test_list_without_root_says_what_it_knows_then_needs_root(capsys, tmp_path, 
     (tmp_path / "lab1.json").write_text(json.dumps({
         "version": 1, "name": "lab1", "source": "/x/lab1.yaml", "namespaces": ["n1"],
         "devices": [{"netns": "n1", "name": "eth0", "kind": "veth"}, {"netns": None, "name": "br0", "kind": "bridge"}]}))
-    monkeypatch.setattr(cli, "_privileged", lambda: False)
+    monkeypatch.setattr(report, "privileged", lambda: False)
     rc, out, err = run(capsys, "list")
     assert rc == 3 and err == "vnet list: the health is unknown: vnet needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) for this\n"
     assert out.splitlines()[1].split() == ["lab1", "/x/lab1.yaml", "1", "2", "unknown"]
@@ -136,7 +138,7 @@ def test_list_without_root_says_what_it_knows_then_needs_root(capsys, tmp_path, 
 
 def test_list_of_a_corrupt_record_lists_the_others(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("VNET_STATE_DIR", str(tmp_path))
-    monkeypatch.setattr(cli, "_privileged", lambda: False)
+    monkeypatch.setattr(report, "privileged", lambda: False)
     (tmp_path / "bad.json").write_text("{not json")
     (tmp_path / "good.json").write_text(json.dumps({"name": "good", "namespaces": ["n1"]}))
     rc, out, err = run(capsys, "list")
@@ -234,8 +236,8 @@ def test_plan_values_in_the_files_notation(value, said):
 
 
 def test_one_change_is_singular():
-    assert cli.count(1, "change") == "1 change" and cli.count(2, "change") == "2 changes"
-    assert cli.count(0, "namespace") == "0 namespaces"
+    assert output.count(1, "change") == "1 change" and output.count(2, "change") == "2 changes"
+    assert output.count(0, "namespace") == "0 namespaces"
 
 
 def test_validate_counts_in_english(capsys, tmp_path):

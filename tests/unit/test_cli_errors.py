@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from vnet import cli
+from vnet.cli import reading, report
 from vnet.errors import EXIT_CODES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +31,7 @@ def _bug(_args):
 
 def test_a_bug_is_one_line_and_exit_70(capsys, monkeypatch):
     monkeypatch.delenv("VNET_DEBUG", raising=False)
-    monkeypatch.setattr(cli, "cmd_schema", _bug)
+    monkeypatch.setattr(reading, "cmd_schema", _bug)
     rc, out, err = run(capsys, "schema")
     assert rc == 70 == max(c for c in EXIT_CODES if c < 100)
     assert err.splitlines() == ["vnet schema: internal error: KeyError: 'a key that is not there' "
@@ -40,7 +41,7 @@ def test_a_bug_is_one_line_and_exit_70(capsys, monkeypatch):
 
 def test_vnet_debug_shows_the_traceback_of_a_bug(capsys, monkeypatch):
     monkeypatch.setenv("VNET_DEBUG", "1")
-    monkeypatch.setattr(cli, "cmd_schema", _bug)
+    monkeypatch.setattr(reading, "cmd_schema", _bug)
     rc, _out, err = run(capsys, "schema")
     assert rc == 70
     assert err.startswith("Traceback (most recent call last):") and "in _bug" in err
@@ -51,7 +52,7 @@ def test_a_long_bug_message_stays_one_short_line(capsys, monkeypatch):
     def bug(_args):
         raise RuntimeError("x\n" * 100000)
     monkeypatch.delenv("VNET_DEBUG", raising=False)
-    monkeypatch.setattr(cli, "cmd_schema", bug)
+    monkeypatch.setattr(reading, "cmd_schema", bug)
     rc, _out, err = run(capsys, "schema")
     assert rc == 70 and len(err.splitlines()) == 1 and len(err) < 500
 
@@ -91,8 +92,8 @@ def test_diagram_to_a_directory_is_one_line(capsys, tmp_path):
 def test_not_permitted_says_root_once(capsys, monkeypatch):
     def refused(_args):
         raise PermissionError(errno.EPERM, "setns: Operation not permitted")
-    monkeypatch.setattr(cli, "cmd_schema", refused)
-    monkeypatch.setattr(cli, "_privileged", lambda: False)
+    monkeypatch.setattr(reading, "cmd_schema", refused)
+    monkeypatch.setattr(report, "privileged", lambda: False)
     rc, _out, err = run(capsys, "schema")
     assert rc == 3
     assert err.splitlines() == ["vnet schema: setns: Operation not permitted: vnet needs root "
@@ -101,14 +102,14 @@ def test_not_permitted_says_root_once(capsys, monkeypatch):
 
 @pytest.mark.parametrize("cmd", ["apply", "check"])
 def test_apply_and_check_refuse_up_front_without_privilege(capsys, monkeypatch, cmd):
-    monkeypatch.setattr(cli, "_privileged", lambda: False)
+    monkeypatch.setattr(report, "privileged", lambda: False)
     rc, _out, err = run(capsys, cmd, FIG10)
     assert rc == 3 and err.splitlines() == ["vnet " + cmd + ": Operation not permitted: vnet needs root "
                                             "(CAP_NET_ADMIN and CAP_SYS_ADMIN) for this"]
 
 
 def test_a_bad_file_is_said_before_the_privilege(capsys, monkeypatch, tmp_path):
-    monkeypatch.setattr(cli, "_privileged", lambda: False)
+    monkeypatch.setattr(report, "privileged", lambda: False)
     rc, _out, _err = run(capsys, "apply", str(tmp_path))
     assert rc == 2
 

@@ -7,7 +7,8 @@ from .. import kinds
 from ..kinds import BY_NAME
 from ..topology import fields as F
 from ..topology import reader
-from ..topology.model import HOST, RT_TABLE_MAIN, Endpoint, Interface, Ref, Route, Sysctl, Topology
+from .crosscheck import cross_check
+from ..topology.model import RT_TABLE_MAIN, Endpoint, Interface, Ref, Route, Sysctl, Topology
 
 TOPOLOGY_NAME = F.Str("topology name: owns everything it creates", pattern=r"[a-z0-9-]{1,32}",
                       explain="1-32 characters of a-z, 0-9 and '-'", required=True)
@@ -163,14 +164,32 @@ def parse(doc, source="<topology>", found=()):
     if not isinstance(doc, dict):
         raise SpecError(f"{source}: the file is empty" if doc is None else
                         f"{source}: expected a mapping with at least 'name', got {type(doc).__name__}")
-    top = {"name": TOPOLOGY_NAME, "namespaces": F.ListOf(F.NsName("namespace")),
-           "interfaces": F.ListOf(F.Obj({})), "routes": F.ListOf(ROUTE), "sysctls": F.ListOf(SYSCTL),
-           "checks": None}
+    topo = _topology(doc, source, p)
+    invalid = _interfaces(doc, topo, p)
+    _routes(doc, topo, p)
+    _sysctls(doc, topo, p)
+    _kind_rules(topo, p, invalid)
+    cross_check(topo, p, invalid)
+    _checks(doc, topo, p)
+    _lint(topo, p, source)
+    if p.items:
+        raise SpecError(p.lines())
+    return topo
+
+
+TOP = {"name": TOPOLOGY_NAME, "namespaces": F.ListOf(F.NsName("namespace")),
+       "interfaces": F.ListOf(F.Obj({})), "routes": F.ListOf(ROUTE), "sysctls": F.ListOf(SYSCTL),
+       "checks": None}
+
+
+def _topology(doc, source, p):
+    """The Topology with its name and namespaces; the top level's unknown
+    fields and namespaces declared twice are problems."""
     for k in doc:
-        if k not in top:
-            p.add(reader.label(k) if isinstance(k, str) else F.quote(k, 40), f"unknown field{F._close(k, top)}")
+        if k not in TOP:
+            p.add(reader.label(k) if isinstance(k, str) else F.quote(k, 40), f"unknown field{F._close(k, TOP)}")
     name = F.validate(TOPOLOGY_NAME, doc.get("name"), "name", p) if "name" in doc else p.add("name", "is required")
-    nss = F.validate(top["namespaces"], doc.get("namespaces"), "namespaces", p) or []
+    nss = F.validate(TOP["namespaces"], doc.get("namespaces"), "namespaces", p) or []
     topo = Topology(name=name if isinstance(name, str) else "", source=source,
                     namespaces=nss if isinstance(nss, list) else [])
     seen = set()
@@ -178,48 +197,81 @@ def parse(doc, source="<topology>", found=()):
         if ns in seen:
             p.add(f"namespaces[{i}]", f"namespace {ns!r} is declared twice")
         seen.add(ns)
+    return topo
 
-    invalid = set()   # interfaces with a problem: cross-interface rules skip them
+
+def _interfaces(doc, topo, p):
+    """Each interface validated by its kind and added to ``topo``; the
+    paths of those with a problem (cross-interface rules skip them)."""
+    invalid = set()
     raw_ifaces = doc.get("interfaces") or []
     if not isinstance(raw_ifaces, list):
         p.add("interfaces", f"expected a list, got {F._short(raw_ifaces)}")
         raw_ifaces = []
     for i, raw in enumerate(raw_ifaces):
-        label = f"interfaces[{i}]"
-        if isinstance(raw, dict) and isinstance(raw.get("name"), str) and raw["name"]:
-            label += f" ({reader.label(raw['name'])})"
+        label = _label(i, raw)
         if not isinstance(raw, dict):
             p.add(label, f"expected a mapping, got {F._short(raw)}")
             continue
-        kind = raw.get("kind")
-        if not isinstance(kind, str) or kind not in BY_NAME:
-            p.add(f"{label}.kind", ("is required (written kind:, not type:)" if "type" in raw else "is required")
-                  if kind is None else
-                  f"unknown kind {F.quote(kind)}{F._close(kind, BY_NAME)}; kinds: {', '.join(BY_NAME)}")
+        k = _kind(raw, label, p)
+        if k is None:
             continue
-        k = BY_NAME[kind]
         before = len(p.items)
-        if not k.creatable:   # settings vnet would silently never apply
-            known = endpoint_fields()
-            for f in [f for f in raw if f in known and f not in REFERENCE_ONLY]:
-                p.add(f"{label}.{f}", f"an {kind} device is only referred to, never changed: vnet would not set its {f}")
-                raw = {x: y for x, y in raw.items() if x != f}
-        v = F.validate(interface_field(k), raw, label, p)
+        v = F.validate(interface_field(k), _referred_only(k, raw, label, p), label, p)
         if v is F.MISSING or "name" not in v:
             continue
         valid = len(p.items) == before
         if not valid:
             invalid.add(label)
-        peer = None
-        if k.peer and isinstance(v.get("peer"), dict) and "name" in v["peer"]:
-            peer = Endpoint(**_endpoint_args(v["peer"]))
-        common = _endpoint_args(v, k.options)
-        opts = {o: v.get(o) for o in k.options}
-        iface = Interface(**common, kind=kind, options=opts, peer=peer, path=label)
+        iface = _interface(k, v, label)
         if valid:   # the kind's cross-field rules assume every field is valid
             k.validate(iface, p, label)
         topo.interfaces.append(iface)
+    return invalid
 
+
+def _label(i, raw):
+    """interfaces[i], with the interface's name when it has one."""
+    label = f"interfaces[{i}]"
+    if isinstance(raw, dict) and isinstance(raw.get("name"), str) and raw["name"]:
+        label += f" ({reader.label(raw['name'])})"
+    return label
+
+
+def _kind(raw, label, p):
+    """The kind an interface declares (None, said, if none is known)."""
+    kind = raw.get("kind")
+    if not isinstance(kind, str) or kind not in BY_NAME:
+        p.add(f"{label}.kind", ("is required (written kind:, not type:)" if "type" in raw else "is required")
+              if kind is None else
+              f"unknown kind {F.quote(kind)}{F._close(kind, BY_NAME)}; kinds: {', '.join(BY_NAME)}")
+        return None
+    return BY_NAME[kind]
+
+
+def _referred_only(k, raw, label, p):
+    """``raw`` without the settings vnet would silently never apply to a
+    device of a kind it only refers to (each said)."""
+    if k.creatable:
+        return raw
+    known = endpoint_fields()
+    for f in [f for f in raw if f in known and f not in REFERENCE_ONLY]:
+        p.add(f"{label}.{f}", f"an {k.name} device is only referred to, never changed: vnet would not set its {f}")
+        raw = {x: y for x, y in raw.items() if x != f}
+    return raw
+
+
+def _interface(k, v, label):
+    """The Interface of a validated mapping ``v`` of kind ``k``."""
+    peer = None
+    if k.peer and isinstance(v.get("peer"), dict) and "name" in v["peer"]:
+        peer = Endpoint(**_endpoint_args(v["peer"]))
+    common = _endpoint_args(v, k.options)
+    opts = {o: v.get(o) for o in k.options}
+    return Interface(**common, kind=k.name, options=opts, peer=peer, path=label)
+
+
+def _routes(doc, topo, p):
     for i, raw in enumerate(doc.get("routes") or [] if isinstance(doc.get("routes") or [], list) else []):
         v = F.validate(ROUTE, raw, f"routes[{i}]", p)
         if v is not F.MISSING and "to" in v:
@@ -228,6 +280,9 @@ def parse(doc, source="<topology>", found=()):
                 topo.routes.append(r)
     if not isinstance(doc.get("routes") or [], list):
         p.add("routes", "expected a list")
+
+
+def _sysctls(doc, topo, p):
     for i, raw in enumerate(doc.get("sysctls") or [] if isinstance(doc.get("sysctls") or [], list) else []):
         v = F.validate(SYSCTL, raw, f"sysctls[{i}]", p)
         if v is not F.MISSING and "key" in v and "value" in v:
@@ -236,24 +291,30 @@ def parse(doc, source="<topology>", found=()):
     if not isinstance(doc.get("sysctls") or [], list):
         p.add("sysctls", "expected a list")
 
-    # rules across interfaces, once per kind class (ipvlan and ipvtap share one)
+
+def _kind_rules(topo, p, invalid):
+    """Each kind's rules across its interfaces, once per kind class (ipvlan
+    and ipvtap share one), the invalid ones left out."""
     classes = {}
     for i in topo.interfaces:
         classes.setdefault(type(i.kind_module), (i.kind_module, []))[1].append(i)
     for kmod, ifaces in classes.values():
         kmod.validate_all([i for i in ifaces if i.path not in invalid], p)
-    _cross_check(topo, p, invalid)
+
+
+def _checks(doc, topo, p):
     from ..topology import checks
     topo.checks = checks.parse(doc.get("checks"), p)
     checks.cross_check(topo, p)
-    if not p.items:   # lint reads a whole, valid topology
+
+
+def _lint(topo, p, source):
+    """The warnings of a whole, valid topology (lint reads no other)."""
+    if not p.items:
         from . import lint
         w = F.Problems(source)
         lint.run(topo, p, w)
         topo.warnings = w.lines()
-    if p.items:
-        raise SpecError(p.lines())
-    return topo
 
 
 def _route(v, path, p):
@@ -291,109 +352,3 @@ def _route(v, path, p):
         return None
     return Route(to=net, netns=v.get("netns"), via=via, dev=v.get("dev"), metric=v.get("metric", 0), path=path,
                  onlink=bool(v.get("onlink")), table=v.get("table", RT_TABLE_MAIN), src=src, scope=v.get("scope"))
-
-
-def _cross_check(topo, p, invalid=()):
-    """Rules across objects: namespaces, duplicates, references, cycles.
-    ``invalid``: paths of interfaces with a problem, whose port options are
-    not checked against their master (those rules assume valid fields)."""
-    declared_ns = set(topo.namespaces)
-
-    def check_ns(ns, path):
-        if ns is not HOST and ns not in declared_ns:
-            hint = " (omit netns for the namespace vnet runs in)" if ns == "host" else ""
-            p.add(path, f"namespace {ns!r} is not declared{F._close(ns, declared_ns) or hint}")
-            return False
-        return True
-
-    devices = {}
-    for iface in topo.interfaces:
-        for e, sub in ((iface, ""), (iface.peer, ".peer")):
-            if e is None:
-                continue
-            if check_ns(e.netns, f"{iface.path}{sub}.netns") and e.netns in declared_ns \
-                    and not iface.kind_module.creatable and not iface.kind_module.in_new_namespace(e):
-                p.add(f"{iface.path}.netns", f"namespace {e.netns} is created by this file, so no {iface.kind} "
-                                             f"device {e.name!r} can be in it yet: declare the device")
-            if e.key in devices:
-                p.add(f"{iface.path}{sub}.name",
-                      f"{e.name!r} is declared twice in namespace {e.netns or 'host'} "
-                      f"(also {devices[e.key][0].path})")
-            else:
-                devices[e.key] = (iface, e)
-            for opt in e.port if not e.master else ():
-                p.add(f"{iface.path}{sub}.{opt}", "only for a port of a master: set master")
-            seen = set()
-            for a in e.addresses:
-                if a in seen:
-                    p.add(f"{iface.path}{sub}.addresses", f"{a} is listed twice")
-                seen.add(a)
-
-    deps = {}
-    for iface in topo.interfaces:
-        creation_refs = {f for f, _r in iface.refs()}
-        for fld, ref in iface.refs(include_late=True):
-            owner = iface.peer if fld.startswith("peer.") else iface
-            if ref.explicit and not check_ns(ref.netns, f"{iface.path}.{fld}.netns"):
-                continue
-            key = ref.resolve(owner.netns)
-            path = f"{iface.path}.{fld}"
-            if key not in devices:
-                names = {n for (ns, n) in devices if ns == key[0]}
-                p.add(path, f"device {ref.name!r} in namespace {key[0] or 'host'} is neither declared nor "
-                            f"external{F._close(ref.name, names)}")
-                continue
-            target = devices[key][0]
-            if key == owner.key:
-                p.add(path, f"{ref.name!r} refers to itself")
-                continue
-            if fld.endswith("master"):
-                if key[0] != owner.netns:
-                    p.add(path, f"master {ref.name!r} is in namespace {key[0] or 'host'}, but {owner.name!r} is in "
-                                f"{owner.netns or 'host'}: a port must be in its master's namespace")
-                if not target.kind_module.is_master:
-                    p.add(path, f"{ref.name!r} is a {target.kind}, which cannot be a master")
-            if fld.endswith("master"):
-                sub = ".peer" if fld.startswith("peer.") else ""
-                for opt in owner.port:
-                    if opt not in target.kind_module.port_options:
-                        p.add(f"{iface.path}{sub}.{opt}", f"only for ports of a master that has it; "
-                                                          f"{ref.name!r} is a {target.kind}")
-                if owner.port and all(o in target.kind_module.port_options for o in owner.port) \
-                        and iface.path not in invalid:
-                    target.kind_module.validate_port(target, owner, p, f"{iface.path}{sub}")
-            if fld in creation_refs:
-                deps.setdefault(iface.path, set()).add(target.path)
-    _cycles(topo, deps, p)
-
-    ns_devices = {}
-    for (ns, name) in devices:
-        ns_devices.setdefault(ns, set()).add(name)
-    for r in topo.routes:
-        if check_ns(r.netns, f"{r.path}.netns") and r.dev and r.dev not in ns_devices.get(r.netns, set()):
-            p.add(f"{r.path}.dev", f"device {r.dev!r} in namespace {r.netns or 'host'} is neither declared nor external")
-    for s in topo.sysctls:
-        # a namespace the file creates holds only its devices and lo
-        if check_ns(s.netns, f"{s.path}.netns") and s.netns in declared_ns and s.device \
-                and s.device != "lo" and s.device not in ns_devices.get(s.netns, ()):
-            p.add(f"{s.path}.key", f"device {s.device!r} is not declared in namespace {s.netns}, which this file "
-                                   f"creates{F._close(s.device, ns_devices.get(s.netns, ()))}")
-
-
-def _cycles(topo, deps, p):
-    state = {}
-
-    def visit(n, stack):
-        state[n] = 1
-        for m in sorted(deps.get(n, ())):
-            if state.get(m) == 1:
-                cyc = stack[stack.index(m):] + [m]
-                p.add(n, "dependency cycle: " + " -> ".join(cyc))
-            elif m not in state:
-                visit(m, stack + [m])
-        state[n] = 2
-
-    for n in sorted(deps):
-        if n not in state:
-            visit(n, [n])
-

@@ -1,0 +1,145 @@
+"""A topology's rules across objects, once each object is valid on its own:
+namespaces declared, names not declared twice, references that resolve (a
+port in its master's namespace, with options its master has), no cycle of
+creation, and the devices routes and sysctls name."""
+from ..topology import fields as F
+from ..topology.model import HOST
+
+
+def cross_check(topo, p, invalid=()):
+    """Rules across objects: namespaces, duplicates, references, cycles.
+    ``invalid``: paths of interfaces with a problem, whose port options are
+    not checked against their master (those rules assume valid fields)."""
+    check_ns = _namespace_check(topo, p)
+    devices = _devices(topo, p, check_ns)
+    deps = _references(topo, p, devices, check_ns, invalid)
+    _cycles(topo, deps, p)
+    ns_devices = {}
+    for (ns, name) in devices:
+        ns_devices.setdefault(ns, set()).add(name)
+    _route_devices(topo, p, ns_devices, check_ns)
+    _sysctl_devices(topo, p, ns_devices, check_ns)
+
+
+def _namespace_check(topo, p):
+    """check_ns(ns, path): whether ``ns`` is declared (or the host's); if not, said at ``path``."""
+    declared_ns = set(topo.namespaces)
+
+    def check_ns(ns, path):
+        if ns is not HOST and ns not in declared_ns:
+            hint = " (omit netns for the namespace vnet runs in)" if ns == "host" else ""
+            p.add(path, f"namespace {ns!r} is not declared{F._close(ns, declared_ns) or hint}")
+            return False
+        return True
+    return check_ns
+
+
+def _devices(topo, p, check_ns):
+    """(netns, name) -> (interface, endpoint) of every declared device; each
+    endpoint's namespace, name, port options and addresses checked."""
+    declared_ns = set(topo.namespaces)
+    devices = {}
+    for iface in topo.interfaces:
+        for e, sub in ((iface, ""), (iface.peer, ".peer")):
+            if e is None:
+                continue
+            if check_ns(e.netns, f"{iface.path}{sub}.netns") and e.netns in declared_ns \
+                    and not iface.kind_module.creatable and not iface.kind_module.in_new_namespace(e):
+                p.add(f"{iface.path}.netns", f"namespace {e.netns} is created by this file, so no {iface.kind} "
+                                             f"device {e.name!r} can be in it yet: declare the device")
+            if e.key in devices:
+                p.add(f"{iface.path}{sub}.name",
+                      f"{e.name!r} is declared twice in namespace {e.netns or 'host'} "
+                      f"(also {devices[e.key][0].path})")
+            else:
+                devices[e.key] = (iface, e)
+            for opt in e.port if not e.master else ():
+                p.add(f"{iface.path}{sub}.{opt}", "only for a port of a master: set master")
+            seen = set()
+            for a in e.addresses:
+                if a in seen:
+                    p.add(f"{iface.path}{sub}.addresses", f"{a} is listed twice")
+                seen.add(a)
+    return devices
+
+
+def _references(topo, p, devices, check_ns, invalid):
+    """Every reference of an interface resolved to a declared device (a
+    master checked as one); interface path -> paths it needs created first."""
+    deps = {}
+    for iface in topo.interfaces:
+        creation_refs = {f for f, _r in iface.refs()}
+        for fld, ref in iface.refs(include_late=True):
+            owner = iface.peer if fld.startswith("peer.") else iface
+            if ref.explicit and not check_ns(ref.netns, f"{iface.path}.{fld}.netns"):
+                continue
+            key = ref.resolve(owner.netns)
+            path = f"{iface.path}.{fld}"
+            if key not in devices:
+                names = {n for (ns, n) in devices if ns == key[0]}
+                p.add(path, f"device {ref.name!r} in namespace {key[0] or 'host'} is neither declared nor "
+                            f"external{F._close(ref.name, names)}")
+                continue
+            target = devices[key][0]
+            if key == owner.key:
+                p.add(path, f"{ref.name!r} refers to itself")
+                continue
+            if fld.endswith("master"):
+                _master(iface, fld, owner, key, devices, ref, p, invalid)
+            if fld in creation_refs:
+                deps.setdefault(iface.path, set()).add(target.path)
+    return deps
+
+
+def _master(iface, fld, owner, key, devices, ref, p, invalid):
+    """``owner``'s master, the device of ``key``: in its namespace, able to be
+    a master, having the port options ``owner`` sets (and accepting their values)."""
+    path = f"{iface.path}.{fld}"
+    target = devices[key][0]
+    if key[0] != owner.netns:
+        p.add(path, f"master {ref.name!r} is in namespace {key[0] or 'host'}, but {owner.name!r} is in "
+                    f"{owner.netns or 'host'}: a port must be in its master's namespace")
+    if not target.kind_module.is_master:
+        p.add(path, f"{ref.name!r} is a {target.kind}, which cannot be a master")
+    sub = ".peer" if fld.startswith("peer.") else ""
+    for opt in owner.port:
+        if opt not in target.kind_module.port_options:
+            p.add(f"{iface.path}{sub}.{opt}", f"only for ports of a master that has it; "
+                                              f"{ref.name!r} is a {target.kind}")
+    if owner.port and all(o in target.kind_module.port_options for o in owner.port) \
+            and iface.path not in invalid:
+        target.kind_module.validate_port(target, owner, p, f"{iface.path}{sub}")
+
+
+def _route_devices(topo, p, ns_devices, check_ns):
+    for r in topo.routes:
+        if check_ns(r.netns, f"{r.path}.netns") and r.dev and r.dev not in ns_devices.get(r.netns, set()):
+            p.add(f"{r.path}.dev", f"device {r.dev!r} in namespace {r.netns or 'host'} is neither declared nor external")
+
+
+def _sysctl_devices(topo, p, ns_devices, check_ns):
+    declared_ns = set(topo.namespaces)
+    for s in topo.sysctls:
+        # a namespace the file creates holds only its devices and lo
+        if check_ns(s.netns, f"{s.path}.netns") and s.netns in declared_ns and s.device \
+                and s.device != "lo" and s.device not in ns_devices.get(s.netns, ()):
+            p.add(f"{s.path}.key", f"device {s.device!r} is not declared in namespace {s.netns}, which this file "
+                                   f"creates{F._close(s.device, ns_devices.get(s.netns, ()))}")
+
+
+def _cycles(topo, deps, p):
+    state = {}
+
+    def visit(n, stack):
+        state[n] = 1
+        for m in sorted(deps.get(n, ())):
+            if state.get(m) == 1:
+                cyc = stack[stack.index(m):] + [m]
+                p.add(n, "dependency cycle: " + " -> ".join(cyc))
+            elif m not in state:
+                visit(m, stack + [m])
+        state[n] = 2
+
+    for n in sorted(deps):
+        if n not in state:
+            visit(n, [n])
