@@ -5,33 +5,10 @@ no kernel. The order is the apply order: removals (routes, devices,
 namespaces), then namespaces, devices in dependency order (lower devices and
 masters first; a new device with sysctls of its own is made down, gets them,
 then goes up), in-place changes, addresses, routes, sysctls."""
-from .errors import PlanError
-from .topology.model import HOST, RT_TABLE_MAIN, Ref, order_interfaces, where
-from .topology.struct import REQUIRED, Struct
-
-
-class Change(Struct):
-    """action: create | modify | recreate | delete; object: what, e.g.
-    "link net1/eth0"; reason: why; op: what apply runs."""
-    _fields = (("action", REQUIRED), ("object", REQUIRED), ("reason", REQUIRED), ("op", ()))
-
-    def as_dict(self):
-        return {"action": self.action, "object": self.object, "reason": self.reason}
-
-    def __str__(self):
-        return f"{self.action} {self.object}: {self.reason}"
-
-
-class Plan(Struct):
-    # late_signal: a SIGINT/SIGTERM that came once the apply was verified
-    _fields = (("topology", REQUIRED), ("state", REQUIRED), ("record", REQUIRED), ("changes", list),
-               ("late_signal", None))
-
-    def __bool__(self):
-        return bool(self.changes)
-
-    def as_dict(self):
-        return {"topology": self.topology.name, "changes": [c.as_dict() for c in self.changes]}
+from ..errors import PlanError
+from ..topology.model import Ref, order_interfaces, where
+from .changes import Change, Plan, _show  # noqa: F401  (_show: the file's notation, for the CLI too)
+from .routes import observed_routes, plan_routes, plan_sysctls, route_label  # noqa: F401
 
 
 def _norm(v, own_ns):
@@ -41,24 +18,6 @@ def _norm(v, own_ns):
         return sorted(tuple(sorted((k, str(x)) for k, x in e.items())) if isinstance(e, dict) else str(e)
                       for e in v)
     return v
-
-
-def _show(v):
-    """A value as the topology file writes it: ``true``, ``none``, ``[a, b]``,
-    ``{an: 1}`` (never a Python repr: a plan is read beside the file)."""
-    if isinstance(v, tuple) and len(v) == 2:
-        return where(*v)
-    if isinstance(v, Ref):
-        return v.name
-    if v is None:
-        return "none"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_show(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {_show(x)}" for k, x in v.items()) + "}"
-    return str(v)
 
 
 def _described(kind, opt, v):
@@ -82,8 +41,8 @@ def plan(topo, state, record):
     _devices(p)
     _endpoints(p)
     _stale_devices(p)
-    _routes(p)
-    _sysctls(p)
+    plan_routes(p)
+    plan_sysctls(p)
     _stale_namespaces(p)
     if p.conflicts:
         raise PlanError("\n".join(f"{topo.source}: {c}" for c in p.conflicts))
@@ -125,7 +84,7 @@ def _namespaces(p):
                 p.ns_creates.append(Change("modify", f"netns {ns}", "its lo is down", ("ns_create", ns, "lo")))
         elif ns in p.state.half_made:   # a /run/netns entry that is not a namespace (its maker was stopped)
             if ns not in owned_ns:
-                from .kernel.netns import path
+                from ..kernel.netns import path
                 p.conflicts.append(f"namespace {ns!r}: {path(ns)} is not a network namespace (being made by "
                                    f"another program, or left half made by one that was stopped) and is not owned "
                                    f"by topology {p.topo.name!r}: left alone")
@@ -242,48 +201,6 @@ def _stale_devices(p):
         p.removals.append(Change("delete", f"link {where(*d.key)}", "no longer declared", ("dev_delete", d)))
 
 
-def _routes(p):
-    """Routes missing, changed, or through a renumbered device; stale ones first of all."""
-    declared_routes = {r.key for r in p.topo.routes}
-    live_routes = observed_routes(p.state)
-    through = _route_devices(p.state) if p.renumbered else {}
-    for r in p.topo.routes:
-        have = live_routes.get(r.key)
-        if have is None or r.dev and (r.netns, r.dev) in p.gone:
-            p.routes.append(Change("create", r.label, "missing", ("route_add", r)))
-        elif _route_attrs_as_declared(have, r) != r.attrs:
-            # src, scope and onlink are not part of the key: the route is replaced
-            p.reroutes.append(Change("delete", r.label, f"{_route_diff(have.attrs, r.attrs)}: removed first, "
-                                     "added back after", ("route_del", r.key, have.attrs)))
-            p.routes.append(Change("create", r.label, f"added back with {_route_diff(None, r.attrs)}",
-                                   ("route_add", r)))
-        elif r.to.version == 4 and (r.netns, through.get(r.key)) in p.renumbered:
-            # the kernel drops a device's IPv4 routes with its last address (and
-            # with a primary's secondaries): taken out first, put back after
-            p.reroutes.append(Change("delete", r.label, f"its device {through[r.key]} is renumbered: "
-                                     "removed first, added back after", ("route_del", r.key, r.attrs)))
-            p.routes.append(Change("create", r.label, "added back after renumbering", ("route_add", r)))
-    for rk in dict.fromkeys(tuple(rk) for rk in p.record.routes):
-        if rk not in declared_routes and rk in live_routes:
-            p.removals.insert(0, Change("delete", route_label(rk), "no longer declared",
-                                        ("route_del", rk, live_routes[rk].attrs)))
-
-
-def _sysctls(p):
-    """Sysctls to set (those not set with their new device), and to restore once no longer declared."""
-    for s in p.topo.sysctls:
-        have = p.state.sysctls.get((s.netns, s.key))
-        if have != s.value and (s.netns, s.key) not in p.early:
-            p.sysctls.append(Change("modify", s.label,
-                                    f"{_show(have)} -> {_show(s.value)}" if have is not None else f"set {_show(s.value)}",
-                                    ("sysctl_set", s.netns, s.key, s.value)))
-    declared_sysctls = {(s.netns, s.key) for s in p.topo.sysctls}
-    for (ns, key), old in p.record.sysctls.items():
-        if (ns, key) not in declared_sysctls and p.state.sysctls.get((ns, key)) not in (None, old):
-            p.removals.append(Change("modify", f"sysctl {key}" + ("" if ns is HOST else f" in {ns}"),
-                                     f"no longer declared: restore {_show(old)}", ("sysctl_restore", ns, key, old)))
-
-
 def _stale_namespaces(p):
     for ns in p.record.namespaces:
         if ns not in p.topo.namespaces and (p.state.has_ns(ns) or ns in p.state.half_made):
@@ -312,30 +229,6 @@ def _address_changes(e, dev):
                    "new device" if dev is None else "added back" if a in carried else "missing",
                    ("addr_add", e.key, a)) for a in e.addresses if a not in kept]
     return dels, adds, bool(lost_nets)
-
-
-def _route_devices(state):
-    """{route key: the device it goes through} of every observed route."""
-    return {rk: r.dev for rk, r in observed_routes(state).items() if r.dev}
-
-
-def _route_attrs_as_declared(have, r):
-    """The observed route ``have``'s (src, scope, onlink) as ``r`` manages
-    them: a route that names no src takes the one the kernel gave its own
-    route (an address's subnet route has one)."""
-    return have.attrs if r.src is not None or not have.kernel_own else (None,) + have.attrs[1:]
-
-
-def _route_diff(have, want):
-    """How a route's (src, scope, onlink) differ, or (``have`` None) what they are."""
-    from .topology.model import SCOPE_NAMES
-    names = ("src", "scope", "onlink")
-    show = lambda i, v: SCOPE_NAMES.get(v, v) if i == 1 else _show(v)  # noqa: E731
-    if have is None:
-        return ", ".join(f"{n} {show(i, w)}" for i, (n, w) in enumerate(zip(names, want))
-                         if w not in (None, False)) or "its declared attributes"
-    return ", ".join(f"{n} {show(i, h)} -> {show(i, w)}" for i, (n, h, w) in enumerate(zip(names, have, want))
-                     if h != w)
 
 
 def _held_down(iface, endpoints):
@@ -387,25 +280,6 @@ def _generic_changes(e, dev, gone, created, group):
     if dev.up != e.up:
         out["up"] = (dev.up, e.up)
     return out
-
-
-def observed_routes(state):
-    """{record key: observed Route} of every observed route, under its key
-    with its device and without (a route declared with no dev)."""
-    out = {}
-    for rs in state.routes.values():
-        for r in rs:
-            k = r.key
-            out[k] = r
-            out.setdefault(k[:3] + (None,) + k[4:], r)
-    return out
-
-
-def route_label(rk):
-    ns, to, via, dev, _metric, table = rk
-    s = f"route {'default' if to.endswith('/0') else to}" + (f" via {via}" if via else "") + (f" dev {dev}" if dev else "")
-    s += f" table {table}" if table != RT_TABLE_MAIN else ""
-    return s + ("" if ns is HOST else f" in {ns}")
 
 
 def touched_namespaces(p):
