@@ -17,16 +17,16 @@ def _endpoint_fields(dev):
 
 def to_interface(dev, state):
     """The Interface that would re-create ``dev`` (None: vnet has no kind for it)."""
-    if dev.kind is None or not dev.kind.creatable:
+    if dev.kind_module is None or not dev.kind_module.creatable:
         return None
     opts = {}
     for k, v in dev.options.items():
-        if k in dev.kind.options:
+        if k in dev.kind_module.options:
             opts[k] = _ref(v, dev.netns) if isinstance(v, tuple) else v
     peer = None
-    if dev.kind.peer and dev.peer:
+    if dev.kind_module.peer and dev.peer:
         p = state.device(*dev.peer)
         peer = Endpoint(**_endpoint_fields(p)) if p else Endpoint(name=dev.peer[1], netns=dev.peer[0])
-    opts = dev.kind.exported_options(opts, dev.mac)
-    return Interface(**_endpoint_fields(dev), kind=dev.kind.name, options=opts, peer=peer,
+    opts = dev.kind_module.exported_options(opts, dev.mac)
+    return Interface(**_endpoint_fields(dev), kind=dev.kind_module.name, options=opts, peer=peer,
                      path=f"live {dev.name}")

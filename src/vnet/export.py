@@ -60,13 +60,13 @@ def _derived_mac(dev, state):
     def mac_of(key):
         other = state.device(*key) if key else None
         return other.mac if other else None
-    lower = dev.kind.link_option and dev.options.get(dev.kind.link_option)
+    lower = dev.kind_module.link_option and dev.options.get(dev.kind_module.link_option)
     if isinstance(lower, tuple) and mac_of(lower) == dev.mac:
         return True
     master = state.device(*dev.master) if dev.master else None
-    if master is not None and master.kind is not None and master.kind.ports_take_its_mac(master.options):
+    if master is not None and master.kind_module is not None and master.kind_module.ports_take_its_mac(master.options):
         return master.mac == dev.mac
-    if dev.kind.takes_a_port_mac(dev.options):
+    if dev.kind_module.takes_a_port_mac(dev.options):
         return any(d.master == dev.key and d.mac == dev.mac for d in state.namespaces.get(dev.netns, {}).values())
     return False
 

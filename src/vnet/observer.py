@@ -156,9 +156,9 @@ def _device(ns, ln, kind, refs, resolve, dumps, peer_of):
 
 def _observe_ports(devs, dumps):
     """Port options (a bridge port's VLANs...), observed by the master's kind."""
-    for master_kind in {d.kind for d in devs.values() if d.kind is not None and d.kind.port_options}:
+    for master_kind in {d.kind_module for d in devs.values() if d.kind_module is not None and d.kind_module.port_options}:
         ports = [d for d in devs.values() if d.master and d.master[1] in devs
-                 and devs[d.master[1]].kind is master_kind]
+                 and devs[d.master[1]].kind_module is master_kind]
         if ports:
             master_kind.observe_ports(ports, dumps)
 

@@ -7,12 +7,12 @@ from .topology.struct import REQUIRED, Struct
 
 class Device(Struct):
     """An observed device, with its references resolved to (namespace, name).
-    ``kind`` is the kind module, or None for devices vnet has no kind for.
+    ``kind_module`` is its Kind (as an Interface's; its ``kind_name`` the name), or None for devices vnet has no kind for.
     ``up`` is the admin state (what plan and verify compare); ``operstate``
     (as `ip link` names it: UP, DOWN, UNKNOWN, LOWERLAYERDOWN...) and
     ``carrier`` are what the kernel reports of the link, for show."""
     _fields = (("netns", REQUIRED), ("name", REQUIRED), ("ifindex", REQUIRED), ("kernel_kind", None),
-               ("kind", None), ("up", True), ("mtu", None), ("mac", None), ("group", 0), ("loopback", False),
+               ("kind_module", None), ("up", True), ("mtu", None), ("mac", None), ("group", 0), ("loopback", False),
                ("master", None), ("peer", None), ("addresses", list), ("options", dict), ("extra", dict),
                ("port", dict), ("secondary", list), ("operstate", None), ("carrier", None))
 
@@ -22,8 +22,8 @@ class Device(Struct):
 
     @property
     def kind_name(self):
-        if self.kind:
-            return self.kind.name
+        if self.kind_module:
+            return self.kind_module.name
         return "loopback" if self.loopback else (self.kernel_kind or "device")
 
 

@@ -737,7 +737,7 @@ def test_observe_over_pyroute2_encoded_dumps(topo):
     assert st.device(None, "mvpass").options["nopromisc"] is True
     assert st.device("ns1", "mvns").options == {"mode": "bridge", "link": (None, "eth1")}
     eth1 = st.device(None, "eth1")
-    assert eth1.kind is None and eth1.kernel_kind is None and eth1.mac == "02:00:00:00:0e:0b"
+    assert eth1.kind_module is None and eth1.kernel_kind is None and eth1.mac == "02:00:00:00:0e:0b"
 
 
 # ---- kinds added later (vlan, bond, ipvlan/ipvtap, dummy): their creation requests --------

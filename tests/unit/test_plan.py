@@ -47,7 +47,7 @@ def topo():
 def device(ns, name, kind=None, ours=True, **kw):
     k = BY_NAME[kind] if kind else None
     return Device(netns=ns, name=name, ifindex=next(_ifindex), kernel_kind=k.kernel_kind if k else "dummy",
-                  kind=k, up=True, mtu=1500, mac="02:00:00:00:00:01", group=GROUP if ours else 0, **kw)
+                  kind_module=k, up=True, mtu=1500, mac="02:00:00:00:00:01", group=GROUP if ours else 0, **kw)
 
 
 def make_state(devices, namespaces=(None,), routes=None, sysctls=None):
@@ -185,7 +185,7 @@ def test_option_that_cannot_change_in_place_recreates_and_so_do_devices_on_it(to
 
 
 def test_kind_change_recreates(topo):
-    st, rec = applied(changed(applied_devices(), "br0", kind=BY_NAME["tap"], kernel_kind="tun"))
+    st, rec = applied(changed(applied_devices(), "br0", kind_module=BY_NAME["tap"], kernel_kind="tun"))
     rs = rows(plan(topo, st, rec))
     assert rs[0] == ("recreate", "link br0", "is a tap, declared bridge")
     assert ("create", "address 10.0.0.254/24 on br0", "new device") in rs

@@ -20,8 +20,8 @@ class Context:
         self._index = {d.key: d.ifindex for d in state.devices()}
         self._kinds = {key: i.kind_module for key, (i, _e) in topo.by_key().items()} if topo else {}
         for d in state.devices():
-            if d.kind:
-                self._kinds.setdefault(d.key, d.kind)
+            if d.kind_module:
+                self._kinds.setdefault(d.key, d.kind_module)
 
     def joins_down(self, endpoint):
         """Must ``endpoint`` be down to join its master?"""
@@ -162,8 +162,8 @@ def _delete_iface(ctx, rec, iface):
 
 def _dev_delete(ctx, rec, dev, state):
     old = to_interface(dev, state)
-    if dev.kind:
-        dev.kind.release(ctx.k, dev.netns, dev.name)
+    if dev.kind_module:
+        dev.kind_module.release(ctx.k, dev.netns, dev.name)
     try:
         rtnl.del_link(ctx.sock(dev.netns), dev.ifindex)
     except netlink.NetlinkError as e:

@@ -58,12 +58,12 @@ def from_topology(topo):
     for i in topo.interfaces:
         kind = i.kind_module
         opts = {k: (v.resolve(i.netns) if isinstance(v, Ref) else v) for k, v in i.options.items()}
-        devs.append(Device(netns=i.netns, name=i.name, ifindex=0, kind=kind, up=i.up, mtu=i.mtu,
+        devs.append(Device(netns=i.netns, name=i.name, ifindex=0, kind_module=kind, up=i.up, mtu=i.mtu,
                            master=i.master_key(), peer=i.peer.key if i.peer else None,
                            addresses=list(i.addresses), options=opts, port=dict(i.port)))
         if i.peer:
             p = i.peer
-            devs.append(Device(netns=p.netns, name=p.name, ifindex=0, kind=kind, up=p.up, mtu=p.mtu,
+            devs.append(Device(netns=p.netns, name=p.name, ifindex=0, kind_module=kind, up=p.up, mtu=p.mtu,
                                master=p.master_key(), peer=i.key, addresses=list(p.addresses), port=dict(p.port)))
     namespaces = [HOST] * any(d.netns is HOST for d in devs) + list(topo.namespaces)
     return build(devs, namespaces, title=f"topology {topo.name}", live=None)
@@ -80,7 +80,7 @@ def build(devs, namespaces, title, live):
         live["devices"] = drawn
     by_key = {d.key: d for d in drawn}
     for d in drawn:
-        kind, kname = d.kind, d.kind_name
+        kind, kname = d.kind_module, d.kind_name
         shape, colour = (kind.shape, kind.colour) if kind else ("box", "#ffffff")
         g.kinds.setdefault(kname, (shape, colour))
         g.add(Node(id=node_id(*d.key), name=d.name, cluster=d.netns, kind=kname, shape=shape, colour=colour,
@@ -99,10 +99,10 @@ def build(devs, namespaces, title, live):
                 a, b = b, a
             g.edges.append(Edge(a=a, b=b, style="peer", label="", level=bool(d.master) != bool(other)))
         if d.master in by_key:
-            master = by_key[d.master].kind
+            master = by_key[d.master].kind_module
             label = master.port_label(d.port) if master and d.port else ""
             g.edges.append(Edge(a=me, b=node_id(*d.master), style="port", label=label))
-        kind = d.kind
+        kind = d.kind_module
         if kind is None:
             continue
         low = d.options.get(kind.link_option) if kind.link_option else None

@@ -280,7 +280,7 @@ class TunTap(Kind):
         except OSError:
             ino = None
         here = [label for i, label in holders if i == ino]
-        namesakes = [d for d in live.get("devices", ()) if d.name == dev.name and isinstance(d.kind, TunTap)]
+        namesakes = [d for d in live.get("devices", ()) if d.name == dev.name and isinstance(d.kind_module, TunTap)]
         return here or ([label for _i, label in holders] if len(namesakes) == 1 else [])
 
 

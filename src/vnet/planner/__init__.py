@@ -193,7 +193,7 @@ def _stale_devices(p):
     """Devices we own that are no longer declared: upper devices before lower ones."""
     stale = [d for d in p.state.devices() if p.owned(d) and d.key not in p.declared]
     scheduled = set()
-    for d in sorted(stale, key=lambda d: (d.kind is None or d.kind.link_option is None,
+    for d in sorted(stale, key=lambda d: (d.kind_module is None or d.kind_module.link_option is None,
                                           d.netns is not None, d.netns or "", d.name)):
         if d.peer and (d.peer in p.declared or d.peer in scheduled):
             continue   # the pair goes with its other end (re-created, or deleted already)
@@ -244,7 +244,7 @@ def _compare(iface, kind, dev, gone):
     """(recreate reason or '', {option: old value} to change in place)."""
     if dev is None:
         return "does not exist", {}
-    if dev.kind is not kind:
+    if dev.kind_module is not kind:
         return f"is a {dev.kind_name}, declared {kind.name}", {}
     if iface.peer and dev.peer != iface.peer.key:
         return f"peer is {_show(dev.peer)}, declared {iface.peer.label}", {}

@@ -56,10 +56,10 @@ def rows(devices, among=None):
     out = []
     for d in devices:
         ref = lambda key, ns=d.netns: rel(key, ns)  # noqa: E731
-        words, below = (d.kind.show_details(d, ref), d.kind.show_nested(d, ref)) if d.kind else ([], [])
+        words, below = (d.kind_module.show_details(d, ref), d.kind_module.show_nested(d, ref)) if d.kind_module else ([], [])
         master = by_key.get(d.master)
-        if master is not None and master.kind is not None:
-            port_words, port_below = master.kind.show_port(d.port)
+        if master is not None and master.kind_module is not None:
+            port_words, port_below = master.kind_module.show_port(d.port)
             words, below = words + port_words, below + port_below
         out.append(([d.netns or "host", d.name, d.kind_name, state(d), d.mtu,
                      rel(d.master, d.netns) if d.master else "", rel(d.peer, d.netns) if d.peer else "",
