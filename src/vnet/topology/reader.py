@@ -332,14 +332,9 @@ class _JsonWalk:
             else:
                 lines[key] = at
             out[key] = self.value(self.skip(pos + 1), depth + 1)
-            pos = self.skip(self.pos)
-            c = self.text[pos:pos + 1]
-            if c == "}":
-                self.pos = pos + 1
+            pos = self._after_item("}")
+            if pos is None:
                 return out
-            if c != ",":
-                self.fail(pos, "expecting ',' or '}'")
-            pos = self.skip(pos + 1)
 
     def _array(self, pos, depth):
         out = []
@@ -349,14 +344,21 @@ class _JsonWalk:
             return out
         while True:
             out.append(self.value(pos, depth + 1))
-            pos = self.skip(self.pos)
-            c = self.text[pos:pos + 1]
-            if c == "]":
-                self.pos = pos + 1
+            pos = self._after_item("]")
+            if pos is None:
                 return out
-            if c != ",":
-                self.fail(pos, "expecting ',' or ']'")
-            pos = self.skip(pos + 1)
+
+    def _after_item(self, close):
+        """After an object's member or an array's element: None at ``close``
+        (consumed), else the position past the comma."""
+        pos = self.skip(self.pos)
+        c = self.text[pos:pos + 1]
+        if c == close:
+            self.pos = pos + 1
+            return None
+        if c != ",":
+            self.fail(pos, f"expecting ',' or '{close}'")
+        return self.skip(pos + 1)
 
     def _skip_nested(self, pos):
         """Past the array or object at ``pos``, without recursion."""
