@@ -10,7 +10,7 @@ def load(path):
 
 
 def _topology_namespaces(topo, rec):
-    return [None] + list(dict.fromkeys(list(topo.namespaces) + list(rec.namespaces)
+    return [None] + list(dict.fromkeys(list(topo.namespaces) + topo.joined_namespaces() + list(rec.namespaces)
                                        + [k[0] for k in rec.devices]))
 
 

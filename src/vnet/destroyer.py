@@ -9,43 +9,58 @@ from .planner import route_label
 
 
 def remove_owned(k, rec, on_removed=None):
-    """Destroy: remove what ``rec`` owns. Only vnet's own namespace is
-    observed; everything in the topology's namespaces goes with them.
-    Returns what went, each also given to ``on_removed`` as it goes."""
+    """Destroy: remove what ``rec`` owns. Only vnet's own namespace and
+    those it joined are observed; everything in the topology's namespaces
+    goes with them. Returns what went, each also given to ``on_removed`` as
+    it goes."""
     removed = _Removed(on_removed)
-    st = observe(k, [None], routes_in=[None] if any(r[0] is None for r in rec.routes) else [])
-    ctx = Context(k, st, rec.group)
-    for rk in rec.routes:
-        if rk[0] is None:
-            try:
-                rtnl.del_route(k.sock(None), *_route_args(ctx, *rk))
-                removed.append(route_label(rk))
-            except (netlink.NetlinkError, ValueError):
-                pass   # gone with its device
-    for (ns, key), old in rec.sysctls.items():
-        if ns is None and old is not None:
-            sysctl.write(key, old)
-            removed.append(f"sysctl {key} restored to {old}")
-    _release_recorded(k, rec)
-    host = st.namespaces.get(None, {})
-    mine = [d for d in host.values() if rec.owns_device(d)]
-    tagged = [d for d in host.values() if d.group == rec.group]
-    if mine and len(tagged) == len(mine):
-        rtnl.del_group(k.sock(None), rec.group)   # one request, one synchronize_net
-    else:
-        for d in mine:
-            try:
-                rtnl.del_link(k.sock(None), d.ifindex)
-            except netlink.NetlinkError as e:
-                if e.errno != errno.ENODEV:
-                    raise
-    for d in mine:
-        removed.append(f"link {d.name}")
+    for ns in _kept_namespaces(k, rec):
+        _remove_in(k, rec, ns, removed)
     for ns in rec.namespaces:
         k.delete_ns(ns)
         removed.append(f"netns {ns}")
     rec.remove()
     return list(removed)
+
+
+def _kept_namespaces(k, rec):
+    """vnet's own namespace, and the namespaces it joined (by path) that
+    still exist: those outlive the topology, so its devices there go one by one."""
+    nss = dict.fromkeys([None] + [ns for ns, _ in rec.devices] + [r[0] for r in rec.routes])
+    return [ns for ns in nss if ns is None or (ns not in rec.namespaces and k.has(ns))]
+
+
+def _remove_in(k, rec, ns, removed):
+    """The routes, sysctls and devices ``rec`` owns in namespace ``ns``."""
+    st = observe(k, [ns], routes_in=[ns] if any(r[0] == ns for r in rec.routes) else [])
+    ctx = Context(k, st, rec.group)
+    for rk in rec.routes:
+        if rk[0] == ns:
+            try:
+                rtnl.del_route(k.sock(ns), *_route_args(ctx, *rk))
+                removed.append(route_label(rk))
+            except (netlink.NetlinkError, ValueError):
+                pass   # gone with its device
+    if ns is None:
+        for (sns, key), old in rec.sysctls.items():
+            if sns is None and old is not None:
+                sysctl.write(key, old)
+                removed.append(f"sysctl {key} restored to {old}")
+        _release_recorded(k, rec)
+    here = st.namespaces.get(ns, {})
+    mine = [d for d in here.values() if rec.owns_device(d)]
+    tagged = [d for d in here.values() if d.group == rec.group]
+    if mine and len(tagged) == len(mine):
+        rtnl.del_group(k.sock(ns), rec.group)   # one request, one synchronize_net
+    else:
+        for d in mine:
+            try:
+                rtnl.del_link(k.sock(ns), d.ifindex)
+            except netlink.NetlinkError as e:
+                if e.errno != errno.ENODEV:
+                    raise
+    for d in mine:
+        removed.append(f"link {d.name}" if ns is None else f"link {ns}/{d.name}")
 
 
 class _Removed(list):

@@ -143,6 +143,7 @@ def _corrupt(name, path, problem):
 # the spec's NSNAME_RE and IFNAME_RE (vnet.topology.fields; a unit test keeps them equal): a record's names
 # become paths under /run/netns and /proc/sys, so a corrupt one must not name '..' or '/'
 _NSNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}")
+_JOINED = re.compile(r"/[!-~]{1,4094}")   # JOINED_RE: a namespace joined by its path holds devices, never owned
 _IFNAME = re.compile(r"[^/:\s\x00]{1,15}")
 _SYSCTL = re.compile(r"net(\.[^./\s\x00]+)+")
 
@@ -163,7 +164,8 @@ def _record_problem(d):
     def name(pattern, none=False):
         return lambda v: none and v is None or isinstance(v, str) and pattern.fullmatch(v) is not None
 
-    ns, dev = name(_NSNAME, none=True), name(_IFNAME, none=True)
+    ns = lambda v: name(_NSNAME, none=True)(v) or name(_JOINED)(v)   # noqa: E731
+    dev = name(_IFNAME, none=True)
 
     def each(key, ok, what):
         v = d.get(key, [])

@@ -119,4 +119,4 @@ def test_a_state_directory_that_cannot_be_written(tmp_path, monkeypatch):
 def test_record_names_are_checked_as_the_spec_checks_them():
     from vnet import ownership
     from vnet.topology import fields
-    assert ownership._NSNAME.pattern == fields.NSNAME_RE and ownership._IFNAME.pattern == fields.IFNAME_RE
+    assert ownership._NSNAME.pattern == fields.NSNAME_RE and ownership._JOINED.pattern == fields.JOINED_RE and ownership._IFNAME.pattern == fields.IFNAME_RE

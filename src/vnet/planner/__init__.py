@@ -93,6 +93,9 @@ def _namespaces(p):
                                            ("ns_create", ns, "finish")))
         else:
             p.ns_creates.append(Change("create", f"netns {ns}", "does not exist", ("ns_create", ns)))
+    for ns in p.topo.joined_namespaces():
+        if not p.state.has_ns(ns):
+            p.conflicts.append(f"namespace {ns} does not exist (a namespace joined by its path is never made)")
 
 
 def _devices(p):

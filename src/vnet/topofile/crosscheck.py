@@ -3,7 +3,7 @@ namespaces declared, names not declared twice, references that resolve (a
 port in its master's namespace, with options its master has), no cycle of
 creation, and the devices routes and sysctls name."""
 from ..topology import fields as F
-from ..topology.model import HOST
+from ..topology.model import HOST, joined
 
 
 def cross_check(topo, p, invalid=()):
@@ -26,7 +26,7 @@ def _namespace_check(topo, p):
     declared_ns = set(topo.namespaces)
 
     def check_ns(ns, path):
-        if ns is not HOST and ns not in declared_ns:
+        if ns is not HOST and ns not in declared_ns and not joined(ns):
             hint = " (omit netns for the namespace vnet runs in)" if ns == "host" else ""
             p.add(path, f"namespace {ns!r} is not declared{F._close(ns, declared_ns) or hint}")
             return False

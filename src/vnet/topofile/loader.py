@@ -177,7 +177,7 @@ def parse(doc, source="<topology>", found=()):
     return topo
 
 
-TOP = {"name": TOPOLOGY_NAME, "namespaces": F.ListOf(F.NsName("namespace")),
+TOP = {"name": TOPOLOGY_NAME, "namespaces": F.ListOf(F.NsName("namespace", joined=False)),
        "interfaces": F.ListOf(F.Obj({})), "routes": F.ListOf(ROUTE), "sysctls": F.ListOf(SYSCTL),
        "checks": None}
 

@@ -15,7 +15,7 @@ def schema():
         "additionalProperties": False,
         "properties": {
             "name": TOPOLOGY_NAME.schema(),
-            "namespaces": F.ListOf(F.NsName("namespace"), "network namespaces to create").schema(),
+            "namespaces": F.ListOf(F.NsName("namespace", joined=False), "network namespaces to create").schema(),
             "interfaces": {"type": "array", "items": {
                 "oneOf": [interface_field(k).schema() for k in kinds.REGISTRY]}},
             "routes": F.ListOf(ROUTE).schema(),

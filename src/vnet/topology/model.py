@@ -5,6 +5,12 @@ from .struct import REQUIRED, Struct
 HOST = None
 
 
+def joined(ns):
+    """Is ``ns`` a namespace vnet joins (the absolute path of its file)
+    rather than one it makes? A joined namespace is never made or removed."""
+    return ns is not HOST and ns[0] == "/"
+
+
 def ns_label(ns):
     return "host" if ns is HOST else ns
 
@@ -165,7 +171,13 @@ class Topology(Struct):
         return out
 
     def all_namespaces(self):
-        return [HOST] + list(self.namespaces)
+        return [HOST] + list(self.namespaces) + self.joined_namespaces()
+
+    def joined_namespaces(self):
+        """The namespaces the topology joins (by path), in order of first mention."""
+        nss = [e.netns for i in self.interfaces for e in i.endpoints()]
+        nss += [r.netns for r in self.routes] + [s.netns for s in self.sysctls]
+        return [ns for ns in dict.fromkeys(nss) if ns is not HOST and joined(ns)]
 
 
 def order_interfaces(topo):

@@ -129,10 +129,17 @@ class IfName(Str):
 NSNAME_RE = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}"
 
 
+# a namespace vnet joins, by the path of its file (a container's
+# /proc/PID/ns/net, a runtime's /var/run/netns/cni-...): never made or removed
+JOINED_RE = r"/[!-~]{1,4094}"
+
+
 class NsName(Str):
-    def __init__(self, doc="network namespace name (omitted: the namespace vnet runs in)", **kw):
-        super().__init__(doc, pattern=NSNAME_RE,
-                         explain="a namespace name is 1-63 letters, digits, '_', '.', '-'", **kw)
+    def __init__(self, doc="network namespace name (omitted: the namespace vnet runs in), or the absolute path "
+                 "of an existing namespace's file to join", joined=True, **kw):
+        pattern = f"{NSNAME_RE}|{JOINED_RE}" if joined else NSNAME_RE
+        explain = "a namespace name is 1-63 letters, digits, '_', '.', '-'"
+        super().__init__(doc, pattern=pattern, explain=explain + (", or an absolute path" if joined else ""), **kw)
 
 
 class Enum(Field):
