@@ -27,7 +27,8 @@ a function is there to save start-up time, never to break a cycle
        or destroy: a submodule would shadow the function of the API)
     9. api: the functions of this API (load, observe, plan, apply, destroy)
     10. vnet, lab: the package that offers them, and a lab as a Python object
-    11. cli, __main__, pytest_plugin: the front ends
+    11. cli, cni, __main__, pytest_plugin: the front ends (cni: vnet as a
+        container runtime's CNI plugin)
 """
 __version__ = "0.1.0"
 

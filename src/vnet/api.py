@@ -64,7 +64,8 @@ def apply(topo, on_step=None, lock_timeout=60.0, on_plan=None):
     given the plan before its first change, ``on_step`` each change once it
     is made. Returns
     (executed plan, changing requests sent); ``late_signal`` on the plan
-    names a signal that came after the last change was verified."""
+    names a signal that came after the last change was verified, ``after``
+    the state that verified it."""
     from .applier import Guard, Stop, run
     from .errors import Interrupted
     from .kernel.session import Kernel
@@ -76,6 +77,7 @@ def apply(topo, on_step=None, lock_timeout=60.0, on_plan=None):
                 if on_plan is not None:
                     on_plan(p)
                 if not p.changes:   # the state just observed is the verification: observing twice is waste
+                    p.after = p.state
                     guard.disarm()
                     p.late_signal = guard.late
                     return p, k.requests
@@ -89,6 +91,7 @@ def apply(topo, on_step=None, lock_timeout=60.0, on_plan=None):
                     st = observe(k, topo, rec) if touched is None else \
                         observe(k, topo, rec, only=touched, known=p.state)
                     verify(_plan(topo, st, rec))
+                    p.after = st
 
                 sent = run(k, p, on_step, guard, verify_with)
                 p.late_signal = guard.late

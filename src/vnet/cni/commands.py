@@ -1,0 +1,336 @@
+"""The CNI commands, each on vnet's model, planner, applier and records:
+ADD applies the attachment's topology (its addresses from IPAM), DEL
+destroys it from its record, CHECK plans it against the live state (any
+change is drift), GC destroys the attachments the runtime no longer has."""
+from . import config, ipam, versions
+from .attachment import attachment_name, source
+from .errors import (DRIFT, INVALID_CONFIG, INVALID_ENV, KERNEL_REFUSED, NOT_AVAILABLE, NOT_OWNED, STATE,
+                     TRY_AGAIN, UNKNOWN_CONTAINER, CniError)
+
+LOCK_TIMEOUT = 30.0   # then: try again later (code 11)
+
+
+class Env:
+    """The spec's environment variables of one call."""
+
+    def __init__(self, environ):
+        self.raw = environ
+        self.container = environ.get("CNI_CONTAINERID", "")
+        self.netns = environ.get("CNI_NETNS", "")
+        self.ifname = environ.get("CNI_IFNAME", "")
+        self.path = environ.get("CNI_PATH", "")
+
+    def require(self, *names):
+        for n in names:
+            if not self.raw.get(n):
+                raise CniError(INVALID_ENV, f"{n} is required for CNI_COMMAND={self.raw.get('CNI_COMMAND')}", n)
+        if "CNI_NETNS" in names and not self.netns.startswith("/"):
+            raise CniError(INVALID_ENV, f"CNI_NETNS={self.netns!r}: expected the absolute path of a network "
+                                        "namespace", "CNI_NETNS")
+        if "CNI_IFNAME" in names:
+            from ..topology.scalars import IFNAME_RE
+            import re
+            if not re.fullmatch(IFNAME_RE, self.ifname) or self.ifname in (".", ".."):
+                raise CniError(INVALID_ENV, f"CNI_IFNAME={self.ifname!r}: not an interface name (1-15 characters, "
+                                            "no '/', ':' or whitespace)", "CNI_IFNAME")
+
+
+def _topology(net, doc, env):
+    """The attachment's Topology, validated by the topology loader; its
+    problems are an invalid configuration (code 7) in the loader's words."""
+    from ..errors import SpecError
+    from ..topofile.loader import parse
+    label = f"network {net.conf.get('name')!r}"
+    try:
+        topo = parse(doc, label)
+    except SpecError as e:
+        raise CniError(INVALID_CONFIG, _in_config_words(str(e), net, env)) from None
+    topo.source = source(net.conf.get("name"), env.container, env.ifname)
+    return topo
+
+
+def _in_config_words(msg, net, env):
+    """A loader message about the one-interface form, in the keys the
+    configuration wrote (``vlanId``, not ``interfaces[1] (eth0).id``)."""
+    if "interfaces" in net.conf:
+        return msg.replace(env.netns, "container")
+    prefix = f"interfaces[{len(net.doc['interfaces']) - 1}] ({env.ifname})."
+    for opt, key in net.renamed.items():
+        msg = msg.replace(prefix + opt + ":", key + ":")
+    return msg.replace(prefix, "")
+
+
+def _kernel():
+    from ..kernel.session import Kernel
+    return Kernel()
+
+
+def _free_in_container(env):
+    """The container's namespace exists and has no CNI_IFNAME yet (checked
+    before IPAM reserves anything)."""
+    from ..kernel import rtnl
+    with _kernel() as k:
+        if not k.has(env.netns):
+            raise CniError(UNKNOWN_CONTAINER, f"CNI_NETNS={env.netns}: no network namespace there")
+        if rtnl.get_link(k.sock(env.netns), env.ifname) is not None:
+            raise CniError(NOT_OWNED, f"{env.ifname} exists already in the container ({env.netns})")
+
+
+def _errors_as_cni(fn, *args):
+    """``fn(*args)``, vnet's errors as the spec's error object."""
+    from ..errors import Busy, KernelError, PlanError, SpecError, StateError, VerifyError, VnetError
+    try:
+        return fn(*args)
+    except SpecError as e:
+        raise CniError(INVALID_CONFIG, str(e)) from None
+    except PlanError as e:
+        raise CniError(NOT_OWNED, str(e)) from None
+    except Busy as e:
+        raise CniError(TRY_AGAIN, str(e)) from None
+    except StateError as e:
+        raise CniError(STATE, str(e)) from None
+    except (KernelError, VerifyError) as e:
+        raise CniError(KERNEL_REFUSED, str(e)) from None
+    except VnetError as e:
+        raise CniError(KERNEL_REFUSED, str(e)) from None
+
+
+def add(env, conf, raw):
+    env.require("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME")
+    net = config.read(conf, env)
+    _topology(net, net.doc, env)   # every problem of the configuration, before anything is reserved
+    _free_in_container(env)
+    got = ipam.run("ADD", raw, conf, env.raw)
+    got = versions.normalized(got) if got else {}
+    try:
+        doc = _addressed(net, got, env)
+        topo = _topology(net, doc, env)
+        if net.bridge:
+            _errors_as_cni(_ensure_bridge, net, got)
+        from ..api import apply
+        p, _ = _errors_as_cni(apply, topo, None, LOCK_TIMEOUT)
+    except BaseException:
+        if got:
+            ipam.run("DEL", raw, conf, env.raw)
+        raise
+    return _merged(conf.get("prevResult"), _result(net, topo, p.after, got, env))
+
+
+def _container_iface(doc, env):
+    return next(i for i in doc["interfaces"] if i.get("netns") == env.netns and i.get("name") == env.ifname)
+
+
+def _addressed(net, got, env):
+    """The attachment's document with IPAM's addresses on the container's
+    interface and its routes in the container (the default route through
+    the gateway too, for isDefaultGateway)."""
+    import copy
+    doc = copy.deepcopy(net.doc)
+    it = _container_iface(doc, env)
+    it.setdefault("addresses", [])
+    rc = net.conf.get("runtimeConfig")
+    if isinstance(rc, dict) and isinstance(rc.get("mac"), str):
+        it["mac"] = rc["mac"]
+    it["addresses"] = it["addresses"] + [ip["address"] for ip in got.get("ips", [])]
+    gws = {_family(ip["gateway"]): ip["gateway"] for ip in got.get("ips", []) if ip.get("gateway")}
+    routes = [_route(r, gws, env) for r in got.get("routes") or []]
+    if net.default_route:
+        have = {r["to"] for r in routes}
+        routes += [{"to": "default", "via": gw, "dev": env.ifname, "netns": env.netns} for fam, gw in gws.items()
+                   if ("0.0.0.0/0" if fam == 4 else "::/0") not in have and "default" not in have]
+    if routes:
+        doc["routes"] = routes
+    return doc
+
+
+def _family(ip):
+    return 6 if ":" in ip else 4
+
+
+def _route(r, gws, env):
+    """A result's route, in the container, out of its interface: through
+    its own gateway, or the default gateway of its family, else on-link."""
+    out = {"to": r.get("dst"), "dev": env.ifname, "netns": env.netns}
+    via = r.get("gw") or gws.get(_family(str(r.get("dst", ""))))
+    if via:
+        out["via"] = via
+    if r.get("priority"):
+        out["metric"] = r["priority"]
+    if r.get("table"):
+        out["table"] = r["table"]
+    return out
+
+
+def _ensure_bridge(net, got):
+    """The bridge ``net`` shares: made (or its gateway addresses added) under
+    its own topology, never removed by an attachment. A bridge someone else
+    made is used as it is."""
+    from ..api import apply
+    from ..ownership import Record
+    from ..topofile.loader import parse
+    doc = config.bridge_doc(net)
+    rec = Record.load(doc["name"])
+    with _kernel() as k:
+        from ..kernel import rtnl
+        exists = rtnl.get_link(k.sock(None), net.bridge) is not None
+    if exists and not rec.exists():
+        return
+    if net.gateway:
+        prefix = {ip["gateway"]: ip["address"].split("/")[1] for ip in got.get("ips", []) if ip.get("gateway")}
+        doc["interfaces"][0]["addresses"] = [f"{gw}/{n}" for gw, n in prefix.items()]
+    apply(parse(doc, f"network {net.conf.get('name')!r}: bridge {net.bridge!r}"), None, LOCK_TIMEOUT)
+
+
+def _result(net, topo, state, got, env):
+    """The result of ADD (1.x shape): the devices made, the container's with
+    its sandbox; IPAM's addresses on it, its routes, DNS."""
+    ifaces = []
+    if net.bridge:
+        ifaces.append(_iface(state, None, net.bridge, env))
+    container = None
+    for i in topo.interfaces:
+        if i.kind == "external":
+            continue
+        for e in sorted(i.endpoints(), key=lambda e: e.netns is not None):
+            if e.netns == env.netns and e.name == env.ifname:
+                container = len(ifaces)
+            ifaces.append(_iface(state, e.netns, e.name, env))
+    out = {"interfaces": ifaces,
+           "ips": [{**ip, "interface": container} for ip in got.get("ips", [])]}
+    if got.get("routes"):
+        out["routes"] = got["routes"]
+    if net.default_route:
+        have = {r.get("dst") for r in out.get("routes", [])}
+        out.setdefault("routes", []).extend(
+            {"dst": "0.0.0.0/0" if _family(ip["gateway"]) == 4 else "::/0", "gw": ip["gateway"]}
+            for ip in got.get("ips", []) if ip.get("gateway")
+            and ("0.0.0.0/0" if _family(ip["gateway"]) == 4 else "::/0") not in have)
+    dns = got.get("dns") or net.conf.get("dns")
+    if dns:
+        out["dns"] = dns
+    return out
+
+
+def _iface(state, ns, name, env):
+    d = state.device(ns, name) if state else None
+    out = {"name": name}
+    if d is not None and d.mac:
+        out["mac"] = d.mac
+    if ns is not None:
+        out["sandbox"] = env.netns
+    return out
+
+
+def _merged(prev, ours):
+    """Our result after a previous plugin's: its interfaces, addresses and
+    routes first, ours after (their interface indexes moved along)."""
+    if not isinstance(prev, dict) or not prev.get("interfaces") and not prev.get("ips"):
+        return ours
+    prev = versions.normalized(prev)
+    n = len(prev.get("interfaces") or [])
+    out = {"interfaces": list(prev.get("interfaces") or []) + ours["interfaces"],
+           "ips": list(prev.get("ips") or []) + [{**ip, "interface": ip["interface"] + n} for ip in ours["ips"]]}
+    routes = list(prev.get("routes") or []) + ours.get("routes", [])
+    if routes:
+        out["routes"] = routes
+    if ours.get("dns") or prev.get("dns"):
+        out["dns"] = ours.get("dns") or prev.get("dns")
+    return out
+
+
+def delete(env, conf, raw):
+    """Remove what the attachment made (from its record: nothing of the
+    configuration needs to hold, nor the namespace or the master to be
+    there), then release IPAM's reservation. Done already is done."""
+    env.require("CNI_CONTAINERID", "CNI_IFNAME")
+    _destroy(attachment_name(conf.get("name"), env.container, env.ifname))
+    ipam.run("DEL", raw, conf, env.raw)
+
+
+def _destroy(name):
+    from ..api import destroy
+    from ..ownership import Record
+    if Record.load(name).exists():
+        _errors_as_cni(destroy, name, LOCK_TIMEOUT)
+
+
+def check(env, conf, raw):
+    """The live devices, addresses and routes of the attachment as ADD made
+    them (prevResult's addresses): any difference is drift, code 101, named."""
+    env.require("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME")
+    if not versions.at_least(conf["cniVersion"], "0.4.0"):
+        raise CniError(1, f"CHECK is not part of CNI {conf['cniVersion']} (from 0.4.0 on)")
+    prev = conf.get("prevResult")
+    if not isinstance(prev, dict):
+        raise CniError(INVALID_CONFIG, "network configuration: prevResult: CHECK needs the result of ADD")
+    from ..ownership import Record
+    net = config.read(conf, env)
+    if not Record.load(net.doc["name"]).exists():
+        raise CniError(DRIFT, f"{env.ifname} in {env.netns}: vnet has no record of this attachment (never added, "
+                              "or deleted)")
+    got = _ours(versions.normalized(prev), env)
+    topo = _topology(net, _addressed(net, got, env), env)
+    from ..api import plan
+    p = _errors_as_cni(plan, topo)
+    if p.changes:
+        raise CniError(DRIFT, "the attachment differs from what ADD made: " +
+                       "; ".join(f"{c.object}: {c.reason}" for c in p.changes))
+    _macs_match(prev, p.state, env)
+    ipam.run("CHECK", raw, conf, env.raw)
+
+
+def _ours(prev, env):
+    """prevResult's addresses and routes of the container's interface (all
+    of them when its IPs name no interface)."""
+    ifaces = prev.get("interfaces") or []
+    mine = {n for n, i in enumerate(ifaces) if i.get("name") == env.ifname and i.get("sandbox") == env.netns}
+    ips = [ip for ip in prev.get("ips") or [] if ip.get("interface") is None or ip.get("interface") in mine]
+    return {"ips": ips, "routes": [r for r in prev.get("routes") or [] if r.get("dst")]}
+
+
+def _macs_match(prev, state, env):
+    for i in prev.get("interfaces") or []:
+        ns = env.netns if i.get("sandbox") else None
+        d = state.device(ns, i.get("name"))
+        if d is None:
+            raise CniError(DRIFT, f"interface {i.get('name')} of prevResult is gone")
+        if i.get("mac") and d.mac and i["mac"].lower() != d.mac.lower():
+            raise CniError(DRIFT, f"interface {i.get('name')}: mac is {d.mac}, ADD gave {i['mac']}")
+
+
+def gc(env, conf, raw):
+    """Destroy every attachment of this network that is not one of
+    ``cni.dev/valid-attachments``, releasing its addresses; nothing else."""
+    from .attachment import of_network
+    valid = conf.get("cni.dev/valid-attachments")
+    if not isinstance(valid, list) or not all(isinstance(v, dict) for v in valid):
+        raise CniError(INVALID_CONFIG, "network configuration: cni.dev/valid-attachments: expected a list of "
+                                       "{containerID, ifname}")
+    keep = {(v.get("containerID"), v.get("ifname")) for v in valid}
+    for name, container, ifname in of_network(conf.get("name")):
+        if (container, ifname) not in keep:
+            _destroy(name)
+            ipam.run("DEL", raw, conf, {**env.raw, "CNI_CONTAINERID": container, "CNI_IFNAME": ifname,
+                                        "CNI_NETNS": ""})
+
+
+def status(env, conf, raw):
+    """Ready for ADDs: the IPAM plugin is in CNI_PATH, the master is there."""
+    t = ipam.plugin_type(conf)
+    if t is not None:
+        try:
+            ipam.find(t, env.path)
+        except CniError as e:
+            raise CniError(NOT_AVAILABLE, e.msg) from None
+    master = conf.get("master")
+    if isinstance(master, str) and not conf.get("linkInContainer"):
+        from ..kernel import rtnl
+        with _kernel() as k:
+            if rtnl.get_link(k.sock(None), master) is None:
+                raise CniError(NOT_AVAILABLE, f"master {master}: no such device on the host")
+
+
+def version(conf):
+    asked = conf.get("cniVersion") if isinstance(conf, dict) else None
+    return {"cniVersion": asked if asked in versions.SUPPORTED else versions.LATEST,
+            "supportedVersions": list(versions.SUPPORTED)}

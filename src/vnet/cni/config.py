@@ -1,0 +1,301 @@
+"""A CNI network configuration read into a topology document, which the
+topology loader then validates as it does a file (same rules, same
+messages).
+
+Two ways to write one:
+
+- vnet's own: ``interfaces``, a small stack of interfaces in the syntax of
+  a topology file, the last one the container's (named CNI_IFNAME). An
+  interface is in the container unless its ``netns`` is ``host``; a veth's
+  ``peer`` is on the host unless it says ``container``. A device it refers
+  to (``link``, ``master``...) that the stack does not declare is an
+  existing device of the host.
+- one interface, in the keys of the reference plugins (``master``,
+  ``mode``, ``vlanId``, ``bridge``, ``isGateway``...) or vnet's own option
+  names at the top level, with ``kind`` saying which when the keys do not
+  (a conflist written for the reference plugins works by changing
+  ``type`` to ``vnet``). docs/cni.md has the table.
+
+Keys are matched without regard to case, as the Go plugins' JSON decoder
+does (``"MASTER"`` is ``master``)."""
+import difflib
+import hashlib
+
+from .errors import INVALID_CONFIG, UNSUPPORTED_FIELD, CniError
+
+CONTAINER, HOST_NS = "container", "host"
+
+# the spec's keys and those of the reference plugins vnet reads, by their lower-case spelling
+KEYS = {k.lower(): k for k in (
+    "cniVersion", "name", "type", "args", "runtimeConfig", "prevResult", "ipam", "dns", "capabilities",
+    "interfaces", "kind", "master", "mode", "mtu", "mac", "linkInContainer", "vlanId", "bridge", "isGateway",
+    "isDefaultGateway", "hairpinMode", "vlan", "vlanTrunk", "promiscMode", "multiQueue", "owner", "group",
+    "ipMasq", "forceAddress", "preserveDefaultVlan", "macspoofchk", "enabledad")}
+# keys of the reference plugins vnet does not do, and the value that asks for nothing
+UNSUPPORTED = {"ipMasq": False, "promiscMode": False, "macspoofchk": False, "forceAddress": False}
+IPVLAN_MODES = ("l2", "l3", "l3s")
+BRIDGE_KEYS = ("bridge", "isGateway", "isDefaultGateway", "hairpinMode", "vlan", "vlanTrunk", "promiscMode")
+TAP_KEYS = ("multiQueue", "owner", "group")
+# reference key -> vnet option, for the one-interface form
+RENAMED = {"vlanId": "id", "multiQueue": "multi_queue", "hairpinMode": "hairpin"}
+
+
+class Network:
+    """A configuration read: its name and version, the topology document of
+    one attachment (without IPAM's addresses yet), the bridge it shares
+    with other attachments (or None), and how to say its problems."""
+
+    def __init__(self, conf, doc, bridge=None, gateway=False, default_route=False):
+        self.conf, self.doc, self.bridge = conf, doc, bridge
+        self.gateway, self.default_route = gateway, default_route
+        self.renamed = {}   # option path in the document -> the key the configuration wrote
+
+
+def canonical(conf):
+    """``conf`` with the keys vnet knows spelt as the spec spells them;
+    an unknown key close to a known one is a mistake worth naming."""
+    if not isinstance(conf, dict):
+        raise CniError(INVALID_CONFIG, f"the network configuration is a JSON {type(conf).__name__}, not an object")
+    out = {}
+    for k, v in conf.items():
+        known = KEYS.get(k.lower())
+        if known is None:
+            near = difflib.get_close_matches(k.lower(), KEYS, n=1, cutoff=0.85)
+            if near:
+                raise CniError(INVALID_CONFIG, f"network configuration: unknown field {k!r} (did you mean "
+                                               f"{KEYS[near[0]]!r}?)")
+        out[known or k] = v
+    return out
+
+
+def attachment_name(net, container, ifname):
+    """The topology name of one attachment: unique per (network, container,
+    interface), within the 32 characters a topology name may have."""
+    h = hashlib.sha256(f"{net}\0{container}\0{ifname}".encode()).hexdigest()
+    return "cni-" + h[:28]
+
+
+def host_name(container, ifname, i):
+    """The name of a host-side device the configuration leaves unnamed (a
+    veth's host end): unique per attachment, as the reference plugins' vethXXXXXXXX."""
+    return "veth" + hashlib.sha256(f"{container}\0{ifname}\0{i}".encode()).hexdigest()[:8]
+
+
+def read(conf, env):
+    """The Network of configuration ``conf`` (canonical keys) for the
+    attachment ``env`` names (container id, netns path, ifname)."""
+    for key, off in UNSUPPORTED.items():
+        if key in conf and conf[key] not in (off, None):
+            raise CniError(UNSUPPORTED_FIELD, f"network configuration: {key} {_json(conf[key])} is not supported "
+                                              f"by vnet", f"remove {key!r} or set it to {_json(off)}")
+    if "interfaces" in conf:
+        return _stack(conf, env)
+    return _single(conf, env)
+
+
+def _json(v):
+    import json
+    return json.dumps(v)
+
+
+def _stack(conf, env):
+    ifaces = conf["interfaces"]
+    if not isinstance(ifaces, list) or not ifaces or not all(isinstance(i, dict) for i in ifaces):
+        raise CniError(INVALID_CONFIG, "network configuration: interfaces: expected a list of interfaces "
+                                       "(objects), the last one the container's")
+    extra = sorted(set(conf) & set(BRIDGE_KEYS + TAP_KEYS + ("master", "mode", "vlanId", "kind")))
+    if extra:
+        raise CniError(INVALID_CONFIG, f"network configuration: {', '.join(extra)}: not with 'interfaces' "
+                                       "(write the options in the interfaces themselves)")
+    stack = [dict(i) for i in ifaces]
+    stack[-1].setdefault("name", env.ifname)
+    if stack[-1]["name"] != env.ifname:
+        return _fail(f"interfaces[{len(stack) - 1}].name", f"{stack[-1]['name']!r}: the container's interface is "
+                     f"named by the runtime (CNI_IFNAME={env.ifname}): omit the name")
+    for i, it in enumerate(stack):
+        _place(it, i, stack, env)
+    doc = {"name": attachment_name(conf.get("name"), env.container, env.ifname), "interfaces": stack}
+    _add_externals(doc, env)
+    return Network(conf, doc)
+
+
+def _fail(path, msg):
+    raise CniError(INVALID_CONFIG, f"network configuration: {path}: {msg}")
+
+
+def _place(it, i, stack, env):
+    """Interface ``it`` of the stack in its namespace (the container's path,
+    or the host's: omitted), named if it is not; its peer likewise."""
+    where = it.pop("netns", CONTAINER)
+    if where not in (CONTAINER, HOST_NS):
+        _fail(f"interfaces[{i}].netns", f"{where!r}: an interface is in the 'container' (the default) or on the 'host'")
+    if where == CONTAINER:
+        it["netns"] = env.netns
+    if "name" not in it:
+        it["name"] = host_name(env.container, env.ifname, i) if where == HOST_NS else f"{env.ifname[:11]}-s{i}"
+    peer = it.get("peer")
+    if isinstance(peer, dict):
+        peer = it["peer"] = dict(peer)
+        pwhere = peer.pop("netns", HOST_NS)
+        if pwhere == CONTAINER:
+            peer["netns"] = env.netns
+        elif pwhere != HOST_NS:
+            _fail(f"interfaces[{i}].peer.netns", f"{pwhere!r}: a peer is on the 'host' (the default) or in the "
+                                                 "'container'")
+        peer.setdefault("name", host_name(env.container, env.ifname, f"{i}p"))
+
+
+def _add_externals(doc, env):
+    """Each device the stack refers to and does not declare, as an existing
+    device (kind external) of the host; a reference written as a name only
+    then points there."""
+    from ..topofile.loader import interface_field
+    from ..kinds import BY_NAME
+    from ..topology.fields import RefField
+    declared = {(i.get("netns"), i.get("name")) for i in doc["interfaces"]}
+    declared |= {(i["peer"].get("netns"), i["peer"].get("name")) for i in doc["interfaces"]
+                 if isinstance(i.get("peer"), dict)}
+    names_here = {}
+    for ns, name in declared:
+        names_here.setdefault(name, ns)
+    hosts = []
+    for it in doc["interfaces"]:
+        kind = BY_NAME.get(it.get("kind"))
+        if kind is None:
+            continue
+        fields = interface_field(kind).fields
+        for key, val in list(it.items()):
+            if isinstance(fields.get(key), RefField) and isinstance(val, str) and val not in names_here:
+                it[key] = {"name": val}   # the host's
+                hosts.append(val)
+            elif isinstance(fields.get(key), RefField) and isinstance(val, str):
+                it[key] = {"name": val, "netns": names_here[val]} if names_here[val] else {"name": val}
+    for name in dict.fromkeys(hosts):
+        doc["interfaces"].insert(0, {"name": name, "kind": "external"})
+
+
+def _single(conf, env):
+    """The one-interface form: the reference plugins' keys, or vnet's option
+    names of ``kind``, at the top level."""
+    kind = _kind_of(conf)
+    if kind in ("bridge", "veth"):
+        return _bridged(conf, env)
+    it = {"name": env.ifname, "kind": kind, "netns": env.netns}
+    net = Network(conf, None)
+    fields = _fields_of(kind)
+    for key, val in conf.items():
+        opt = RENAMED.get(key, key)
+        if key in KEYS.values() and key not in ("mode", "mtu", "mac", "vlanId", "owner", "group", "multiQueue"):
+            continue   # the spec's own keys, and reference keys read below
+        if opt in fields and opt not in ("name", "netns", "kind"):
+            it[opt] = val
+            if opt != key:
+                net.renamed[opt] = key
+        elif difflib.get_close_matches(key, fields, n=1, cutoff=0.85):
+            near = difflib.get_close_matches(key, fields, n=1, cutoff=0.85)[0]
+            _fail(key, f"unknown field (did you mean {near!r}, an option of {kind}?)")
+    if kind in ("macvlan", "ipvlan", "vlan", "macvtap", "ipvtap", "vxlan") and "link" not in it:
+        master = conf.get("master") or _default_route_device()
+        it["link"] = master if conf.get("linkInContainer") else {"name": master}
+        net.renamed["link"] = "master"
+    if kind in ("macvlan", "macvtap") and "mode" not in it:
+        it["mode"] = "bridge"   # the reference plugin's default (vnet's own, in a file: vepa)
+    doc = {"name": attachment_name(conf.get("name"), env.container, env.ifname), "interfaces": [it]}
+    if isinstance(it.get("link"), dict):
+        doc["interfaces"].insert(0, {"name": it["link"]["name"], "kind": "external"})
+    net.doc = doc
+    return net
+
+
+def _fields_of(kind):
+    """The fields an interface of ``kind`` has in a topology file (none for
+    a kind vnet does not know: the loader says so)."""
+    from ..kinds import BY_NAME
+    from ..topofile.loader import interface_field
+    k = BY_NAME.get(kind) if isinstance(kind, str) else None
+    return interface_field(k).fields if k else {}
+
+
+def _kind_of(conf):
+    kind = conf.get("kind")
+    if kind is not None:
+        return kind
+    if "vlanId" in conf:
+        return "vlan"
+    if any(k in conf for k in BRIDGE_KEYS):
+        return "bridge"
+    if any(k in conf for k in TAP_KEYS):
+        return "tap"
+    if conf.get("mode") in IPVLAN_MODES:
+        return "ipvlan"
+    if "master" in conf:
+        return "macvlan"
+    raise CniError(INVALID_CONFIG, "network configuration: which interface? Set 'kind' (macvlan, ipvlan, vlan, "
+                                   "bridge, tap, ...) or the reference plugins' keys ('master', 'vlanId', "
+                                   "'bridge'...), or give 'interfaces'")
+
+
+def _bridged(conf, env):
+    """The reference bridge plugin's form: a veth pair, the container's end
+    named CNI_IFNAME, the host's end a port of the bridge (made if missing,
+    shared by every attachment, never removed by one)."""
+    bridge = conf.get("bridge", "cni0")
+    peer = {"name": host_name(env.container, env.ifname, 0), "master": bridge}
+    if conf.get("hairpinMode"):
+        peer["hairpin"] = True
+    vlans = _port_vlans(conf)
+    if vlans:
+        peer["vlans"] = vlans
+    it = {"name": env.ifname, "kind": "veth", "netns": env.netns, "peer": peer}
+    if conf.get("mtu") is not None:
+        it["mtu"] = peer["mtu"] = conf["mtu"]
+    if conf.get("mac") is not None:
+        it["mac"] = conf["mac"]
+    doc = {"name": attachment_name(conf.get("name"), env.container, env.ifname),
+           "interfaces": [{"name": bridge, "kind": "external"}, it]}
+    default = bool(conf.get("isDefaultGateway"))
+    return Network(conf, doc, bridge=bridge, gateway=default or bool(conf.get("isGateway")),
+                   default_route=default)
+
+
+def _port_vlans(conf):
+    """The bridge port's VLANs: ``vlan`` its access VLAN (pvid, untagged),
+    ``vlanTrunk`` the tagged ones."""
+    out = []
+    if conf.get("vlan"):
+        out.append({"vid": conf["vlan"], "pvid": True, "untagged": True})
+    for i, t in enumerate(conf.get("vlanTrunk") or []):
+        if not isinstance(t, dict):
+            _fail(f"vlanTrunk[{i}]", "expected an object {id} or {minID, maxID}")
+        if "id" in t:
+            out.append({"vid": t["id"]})
+        else:
+            out.append({"vid": f"{t.get('minID')}-{t.get('maxID')}"})
+    return out
+
+
+def bridge_doc(net):
+    """The topology of the bridge ``net`` shares (vlan filtering when a
+    port has VLANs)."""
+    b = {"name": net.bridge, "kind": "bridge"}
+    if net.conf.get("vlan") or net.conf.get("vlanTrunk"):
+        b["vlan_filtering"] = True
+    if net.conf.get("mtu") is not None:
+        b["mtu"] = net.conf["mtu"]
+    h = hashlib.sha256(net.bridge.encode()).hexdigest()[:20]
+    return {"name": "cni-bridge-" + h, "interfaces": [b]}
+
+
+def _default_route_device():
+    """The device of the host's IPv4 default route, as the reference
+    macvlan plugin takes for its master when none is named."""
+    try:
+        with open("/proc/net/route") as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                if len(cols) > 2 and cols[1] == "00000000":
+                    return cols[0]
+    except OSError:
+        pass
+    raise CniError(INVALID_CONFIG, "network configuration: master: not given, and the host has no IPv4 default "
+                                   "route whose device it could be")

@@ -1,0 +1,108 @@
+"""The IPAM plugin a configuration names (``ipam.type``: host-local,
+static, dhcp...), run as the spec says a plugin delegates: found in
+CNI_PATH, given the same environment with its command and the whole
+network configuration on stdin; its result (or error object) read from
+its stdout. Its stderr is passed through as the runtime's log."""
+import json
+import os
+
+from .errors import INVALID_CONFIG, IPAM_FAILED, CniError
+
+
+def plugin_type(conf):
+    ipam = conf.get("ipam")
+    if ipam is None or ipam == {}:
+        return None
+    t = ipam.get("type") if isinstance(ipam, dict) else None
+    if not isinstance(t, str) or not t:
+        raise CniError(INVALID_CONFIG, "network configuration: ipam.type: expected the name of an IPAM plugin "
+                                       "(host-local, static, dhcp...)")
+    return t
+
+
+def find(name, cni_path):
+    """The executable ``name`` in CNI_PATH (':'-separated directories)."""
+    if "/" in name or name in (".", ".."):
+        raise CniError(INVALID_CONFIG, f"network configuration: ipam.type: {name!r} is not a plugin name")
+    for d in cni_path.split(":"):
+        p = os.path.join(d, name)
+        if d and os.access(p, os.X_OK) and os.path.isfile(p):
+            return p
+    raise CniError(IPAM_FAILED, f"IPAM plugin {name!r}: not found in CNI_PATH={cni_path}")
+
+
+def run(command, conf_bytes, conf, env):
+    """Run the IPAM plugin for ``command`` (ADD, DEL, CHECK); its result (ADD)
+    as a dict, else None. A failure is a CniError with the plugin's own
+    message and code."""
+    name = plugin_type(conf)
+    if name is None:
+        return None
+    path = find(name, env.get("CNI_PATH", ""))
+    out, status = _exec(path, {**env, "CNI_COMMAND": command}, conf_bytes)
+    if status != 0 and _older(out) and conf.get("cniVersion") not in OLDER_TRIES:
+        # an IPAM plugin of an older CNI (Debian's host-local speaks up to
+        # 1.0.0): asked again in the latest version it may speak
+        older = json.loads(conf_bytes)
+        older["cniVersion"] = OLDER_TRIES[0]
+        out, status = _exec(path, {**env, "CNI_COMMAND": command}, json.dumps(older).encode())
+    if status != 0:
+        raise _failure(name, command, out, status)
+    if command != "ADD":
+        return None
+    try:
+        result = json.loads(out)
+    except ValueError:
+        raise CniError(IPAM_FAILED, f"IPAM plugin {name!r} ADD: its result is not JSON: {out[:200]!r}") from None
+    if not isinstance(result, dict):
+        raise CniError(IPAM_FAILED, f"IPAM plugin {name!r} ADD: its result is not a JSON object")
+    return result
+
+
+OLDER_TRIES = ("1.0.0", "0.4.0", "0.3.1", "0.3.0")
+
+
+def _older(out):
+    """Is ``out`` the error object of a plugin that does not speak the version asked (code 1)?"""
+    try:
+        return json.loads(out).get("code") == 1
+    except (ValueError, AttributeError):
+        return False
+
+
+def _failure(name, command, out, status):
+    try:
+        err = json.loads(out)
+        msg = f"IPAM plugin {name!r} {command}: {err.get('msg')}" + (
+            f": {err['details']}" if err.get("details") else "")
+        return CniError(IPAM_FAILED, msg, f"its code {err.get('code')}")
+    except (ValueError, AttributeError):
+        return CniError(IPAM_FAILED, f"IPAM plugin {name!r} {command} exited {status}: {out[:200]!r}")
+
+
+def _exec(path, env, stdin):
+    """(stdout, exit status) of ``path`` run with ``env`` and ``stdin``;
+    its stderr is ours (the runtime's log)."""
+    rin, win = os.pipe()
+    rout, wout = os.pipe()
+    try:
+        pid = os.posix_spawn(path, [path], env, file_actions=[
+            (os.POSIX_SPAWN_DUP2, rin, 0), (os.POSIX_SPAWN_DUP2, wout, 1),
+            (os.POSIX_SPAWN_CLOSE, win), (os.POSIX_SPAWN_CLOSE, rout)])
+    finally:
+        os.close(rin)
+        os.close(wout)
+    try:
+        with os.fdopen(win, "wb") as f:
+            f.write(stdin)
+    except BrokenPipeError:
+        pass   # it did not read its configuration: its exit says why
+    chunks = []
+    with os.fdopen(rout, "rb") as f:
+        while True:
+            b = f.read(65536)
+            if not b:
+                break
+            chunks.append(b)
+    _, status = os.waitpid(pid, 0)
+    return b"".join(chunks).decode(errors="replace"), os.waitstatus_to_exitcode(status)
