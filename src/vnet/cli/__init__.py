@@ -8,6 +8,7 @@
     live                list, show, export, diagram, exec (the kernel's live state)
     changing            apply, destroy (the commands that change the kernel)
     tunnel              the tunnel program and its supervisor
+    cni                 cni install (the plugin itself is vnet.cni)
 
 A command's module is imported only when that command runs: `vnet plan`
 pays for nothing else."""
@@ -21,7 +22,7 @@ from . import parser, report
 # the module of each command's cmd_<name>
 COMMANDS = {**dict.fromkeys(("validate", "plan", "check", "script", "schema"), "reading"),
             **dict.fromkeys(("list", "show", "export", "diagram", "exec"), "live"),
-            "apply": "changing", "destroy": "changing", "tunnel": "tunnel"}
+            "apply": "changing", "destroy": "changing", "tunnel": "tunnel", "cni": "cni"}
 
 
 def main(argv=None):
@@ -30,6 +31,9 @@ def main(argv=None):
     one line with its exit code; anything else is a bug, said in one line
     (exit 70; VNET_DEBUG=1 shows the traceback). With `plan --exit-code`
     every outcome but 0 and 2 (changes pending) is 1, as CI expects."""
+    if os.environ.get("CNI_COMMAND") is not None and not (sys.argv[1:] if argv is None else argv):
+        from ..cni.main import main as plugin   # run by a container runtime, as the CNI plugin "vnet"
+        return plugin()
     parsed = []
     rc = _main(argv, parsed)
     if parsed and getattr(parsed[0], "exit_code", False):

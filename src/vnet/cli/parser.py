@@ -109,7 +109,7 @@ def _drawing_commands(sub):
 
 
 def _other_commands(sub):
-    """exec, schema, tunnel."""
+    """exec, schema, tunnel, cni."""
     x = _command(sub, "exec", "run a command in a network namespace ('host': the one vnet runs in); the exit "
                  "code is the command's", file=False, json_=False)
     x.add_argument("netns", type=a.nsname, metavar="NS",
@@ -122,6 +122,12 @@ def _other_commands(sub):
                        "datagrams, sealed with ChaCha20-Poly1305 when a key is given; runs until SIGTERM "
                        "(SIGUSR1: counters on stderr)")
     _tunnel_arguments(t)
+    c = sub.add_parser("cni", help="vnet as a container runtime's CNI plugin: `vnet cni install` puts it in CNI_PATH",
+                       description="install the executable a container runtime runs as the CNI plugin of type "
+                       "\"vnet\" (docs/cni.md)")
+    c.add_argument("action", choices=["install"], help="install: write the plugin executable into --dir")
+    c.add_argument("--dir", default="/opt/cni/bin", metavar="DIR",
+                   help="the plugin directory the runtime searches (CNI_PATH; default /opt/cni/bin)")
 
 
 def _complete_targets(sub):

@@ -18,8 +18,6 @@ Two ways to write one:
 
 Keys are matched without regard to case, as the Go plugins' JSON decoder
 does (``"MASTER"`` is ``master``)."""
-import difflib
-import hashlib
 
 from .errors import INVALID_CONFIG, UNSUPPORTED_FIELD, CniError
 
@@ -60,25 +58,44 @@ def canonical(conf):
     for k, v in conf.items():
         known = KEYS.get(k.lower())
         if known is None:
-            near = difflib.get_close_matches(k.lower(), KEYS, n=1, cutoff=0.85)
+            near = _close(k.lower(), KEYS)
             if near:
                 raise CniError(INVALID_CONFIG, f"network configuration: unknown field {k!r} (did you mean "
-                                               f"{KEYS[near[0]]!r}?)")
+                                               f"{KEYS[near]!r}?)")
         out[known or k] = v
     return out
+
+
+def _digest(text):
+    """sha256 of ``text`` in hex, by the interpreter's own module (hashlib
+    loads OpenSSL first: 2 ms of a call a runtime makes per container)."""
+    try:
+        from _sha2 import sha256      # Python 3.12 on
+    except ImportError:
+        try:
+            from _sha256 import sha256
+        except ImportError:
+            from hashlib import sha256
+    return sha256(text.encode()).hexdigest()
+
+
+def _close(word, choices):
+    import difflib
+    near = difflib.get_close_matches(word, choices, n=1, cutoff=0.85)
+    return near[0] if near else None
 
 
 def attachment_name(net, container, ifname):
     """The topology name of one attachment: unique per (network, container,
     interface), within the 32 characters a topology name may have."""
-    h = hashlib.sha256(f"{net}\0{container}\0{ifname}".encode()).hexdigest()
+    h = _digest(f"{net}\0{container}\0{ifname}")
     return "cni-" + h[:28]
 
 
 def host_name(container, ifname, i):
     """The name of a host-side device the configuration leaves unnamed (a
     veth's host end): unique per attachment, as the reference plugins' vethXXXXXXXX."""
-    return "veth" + hashlib.sha256(f"{container}\0{ifname}\0{i}".encode()).hexdigest()[:8]
+    return "veth" + _digest(f"{container}\0{ifname}\0{i}")[:8]
 
 
 def read(conf, env):
@@ -191,9 +208,8 @@ def _single(conf, env):
             it[opt] = val
             if opt != key:
                 net.renamed[opt] = key
-        elif difflib.get_close_matches(key, fields, n=1, cutoff=0.85):
-            near = difflib.get_close_matches(key, fields, n=1, cutoff=0.85)[0]
-            _fail(key, f"unknown field (did you mean {near!r}, an option of {kind}?)")
+        elif _close(key, fields):
+            _fail(key, f"unknown field (did you mean {_close(key, fields)!r}, an option of {kind}?)")
     if kind in ("macvlan", "ipvlan", "vlan", "macvtap", "ipvtap", "vxlan") and "link" not in it:
         master = conf.get("master") or _default_route_device()
         it["link"] = master if conf.get("linkInContainer") else {"name": master}
@@ -282,7 +298,7 @@ def bridge_doc(net):
         b["vlan_filtering"] = True
     if net.conf.get("mtu") is not None:
         b["mtu"] = net.conf["mtu"]
-    h = hashlib.sha256(net.bridge.encode()).hexdigest()[:20]
+    h = _digest(net.bridge)[:20]
     return {"name": "cni-bridge-" + h, "interfaces": [b]}
 
 

@@ -6,8 +6,6 @@ namespace, stops it when the device goes, and starts it again when it is
 found dead. Ports join with `master: team0`, as for a bond."""
 import json
 import os
-import shutil
-import subprocess
 
 from ..kernel import rtnl
 from ..kernel import team as genl
@@ -49,6 +47,8 @@ def _random_mac():
 def _their_config(dumps, name):
     """The config of a teamd vnet did not start (it answers on its control
     socket: `teamdctl DEV config dump actual`), or None."""
+    import shutil   # here: the commands that meet no team do not pay for it
+    import subprocess
     teamdctl = shutil.which("teamdctl")
     if teamdctl is None:
         return None
@@ -146,6 +146,8 @@ class Team(Kind):
 
     # ---- kernel: teamd makes the device ---------------------------------------
     def create(self, ctx, iface):
+        import shutil
+        import subprocess
         teamd = shutil.which("teamd")
         if teamd is None:
             raise OSError(2, f"teamd is not installed: a team device needs it (apt-get install {PACKAGE})")

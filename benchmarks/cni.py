@@ -1,0 +1,158 @@
+"""vnet's CNI plugin against the Debian reference plugins, in one run, on the
+same host-local IPAM: median and p90 of ADD and DEL over --containers
+containers (one network namespace each), then --parallel ADDs at once
+(the wall time until the last one answers). Each plugin is run as a
+runtime runs it: a fresh process per call, the configuration on stdin.
+
+    sudo .venv/bin/python benchmarks/cni.py [--containers 100] [--parallel 50]
+
+Targets (issue 22): ADD <= 3x and DEL <= 1.0x the reference macvlan's
+median; the parallel ADDs within 3x the reference's time for the same.
+Everything runs inside a private mount and network namespace made for the
+run (the machine's own network is never touched) and is removed after."""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REFERENCE = "/usr/lib/cni"
+
+# (network, reference type, configuration without type): the same for both plugins
+CASES = [
+    ("macvlan", "macvlan", {"master": "eth1", "mode": "bridge"}),
+    ("bridge", "bridge", {"bridge": "cnibr0", "isGateway": True}),
+    ("ipvlan", "ipvlan", {"master": "eth1", "mode": "l2"}),
+    ("vlan", "vlan", {"master": "eth1", "vlanId": 100}),
+]
+
+
+def conf(name, ptype, body, data_dir, i):
+    return json.dumps({"cniVersion": "1.0.0", "name": f"{name}-{ptype}", "type": ptype, **body,
+                       "ipam": {"type": "host-local", "subnet": f"10.{100 + i}.0.0/16",
+                                "dataDir": data_dir}}).encode()
+
+
+def call(bin_dir, ptype, command, container, stdin, ns=True):
+    env = {"CNI_COMMAND": command, "CNI_CONTAINERID": container, "CNI_IFNAME": "eth0",
+           "CNI_NETNS": f"/run/netns/{container}" if ns else "", "CNI_PATH": bin_dir, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    return subprocess.Popen([os.path.join(bin_dir, ptype)], env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE), stdin
+
+
+def timed(bin_dir, ptype, command, container, stdin):
+    t = time.perf_counter()
+    p, data = call(bin_dir, ptype, command, container, stdin)
+    out, err = p.communicate(data)
+    dt = time.perf_counter() - t
+    if p.returncode != 0:
+        raise SystemExit(f"{ptype} {command} {container} failed: {out.decode()} {err.decode()}")
+    return dt
+
+
+def serial(bin_dir, ptype, stdin, n, tag):
+    names = [f"{tag}{i}" for i in range(n)]
+    for c in names:
+        subprocess.run(["ip", "netns", "add", c], check=True)
+    adds = [timed(bin_dir, ptype, "ADD", c, stdin) for c in names]
+    dels = [timed(bin_dir, ptype, "DEL", c, stdin) for c in names]
+    for c in names:
+        subprocess.run(["ip", "netns", "del", c], check=True)
+    return adds, dels
+
+
+def parallel(bin_dir, ptype, stdin, n, tag):
+    names = [f"{tag}p{i}" for i in range(n)]
+    for c in names:
+        subprocess.run(["ip", "netns", "add", c], check=True)
+    t = time.perf_counter()
+    procs = [call(bin_dir, ptype, "ADD", c, stdin) for c in names]
+    outs = [p.communicate(d) for p, d in procs]
+    wall = time.perf_counter() - t
+    bad = [o for (p, _), o in zip(procs, outs) if p.returncode != 0]
+    addrs = {json.loads(o[0])["ips"][0]["address"] for (p, _), o in zip(procs, outs) if p.returncode == 0}
+    for c in names:
+        p, d = call(bin_dir, ptype, "DEL", c, stdin)
+        p.communicate(d)
+        subprocess.run(["ip", "netns", "del", c], check=True)
+    return wall, len(bad), len(addrs)
+
+
+def p90(xs):
+    return sorted(xs)[int(0.9 * (len(xs) - 1))]
+
+
+def kernel_has(kind):
+    r = subprocess.run(["ip", "link", "add", "probe0", "link", "eth1", "type", kind]
+                       + (["id", "5"] if kind == "vlan" else []), capture_output=True)
+    subprocess.run(["ip", "link", "del", "probe0"], capture_output=True)
+    return r.returncode == 0
+
+
+def setup(tmp):
+    subprocess.run("ip link add eth1 type veth peer name eth1p && ip link set eth1 up && ip link set eth1p up",
+                   shell=True, check=True)
+    bin_dir = os.path.join(tmp, "bin")
+    os.makedirs(bin_dir)
+    for p in ("host-local", "macvlan", "bridge", "ipvlan", "vlan"):
+        os.symlink(os.path.join(REFERENCE, p), os.path.join(bin_dir, p))
+    subprocess.run([sys.executable, "-m", "vnet", "cni", "install", "--dir", bin_dir], check=True,
+                   stdout=subprocess.DEVNULL)
+    return bin_dir
+
+
+def row(label, adds, dels, wall, failed, distinct, base):
+    ma, md = statistics.median(adds) * 1e3, statistics.median(dels) * 1e3
+    r = (f"{label:<22} {ma:7.1f} {p90(adds) * 1e3:7.1f} {md:7.1f} {p90(dels) * 1e3:7.1f} "
+         f"{wall * 1e3:9.0f} {failed:4d} {distinct:5d}")
+    if base:
+        r += f"   {ma / base[0]:5.2f}x {md / base[1]:5.2f}x {wall * 1e3 / base[2]:5.2f}x"
+    return r, (ma, md, wall * 1e3)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--containers", type=int, default=100)
+    ap.add_argument("--parallel", type=int, default=50)
+    ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if not args.inner:
+        cmd = ("mount -t tmpfs tmpfs /run && mkdir -p /run/netns && ip link set lo up && "
+               f"exec {sys.executable} {os.path.abspath(__file__)} --inner --containers {args.containers} "
+               f"--parallel {args.parallel}")
+        sys.exit(subprocess.call(["unshare", "--mount", "--net", "sh", "-c", cmd],
+                                 env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")}))
+    tmp = tempfile.mkdtemp(prefix="vnet-cni-bench-")
+    try:
+        bin_dir = setup(tmp)
+        print(f"CNI plugins, {time.strftime('%Y-%m-%d')}, kernel {os.uname().release}, {os.cpu_count()} CPUs; "
+              f"ms; {args.containers} containers one after another, then {args.parallel} ADDs at once")
+        print(f"{'plugin':<22} {'ADD med':>7} {'p90':>7} {'DEL med':>7} {'p90':>7} {'parallel':>9} {'fail':>4} "
+              f"{'addrs':>5}   ratios to the reference (ADD, DEL, parallel)")
+        for i, (name, ptype, body) in enumerate(CASES):
+            if name in ("ipvlan", "vlan") and not kernel_has(name):
+                print(f"{name:<22} (this kernel has no {name}: not measured)")
+                continue
+            base = None
+            for plugin, tag in ((ptype, "r"), ("vnet", "v")):
+                data = conf(name, plugin, body, os.path.join(tmp, "ipam", plugin), i)
+                adds, dels = serial(bin_dir, plugin, data, args.containers, f"{tag}{i}c")
+                wall, failed, distinct = parallel(bin_dir, plugin, data, args.parallel, f"{tag}{i}c")
+                line, figures = row(f"{name} ({'vnet' if plugin == 'vnet' else 'reference'})", adds, dels, wall,
+                                    failed, distinct, base)
+                print(line, flush=True)
+                base = base or figures
+            if name == "macvlan":
+                ok = figures[0] <= 3 * base[0] and figures[1] <= base[1] and figures[2] <= 3 * base[2]
+                print(f"{'':<22} targets (ADD <= 3x, DEL <= 1.0x, parallel <= 3x): {'met' if ok else 'NOT met'}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+"""`vnet cni install`: put the CNI plugin where a runtime looks for it."""
+
+
+def cmd_cni(args):
+    from ..cni.install import install
+    from ..errors import VnetError
+    try:
+        path = install(args.dir)
+    except OSError as e:
+        raise VnetError(f"cannot write the plugin into {args.dir}: {e.strerror}") from None
+    print(f"installed the CNI plugin 'vnet' as {path} (a network configuration names it by \"type\": \"vnet\")")

@@ -1,0 +1,45 @@
+"""`vnet cni install`: the executable a container runtime finds by the
+``type`` "vnet" in CNI_PATH. It names this Python by its absolute path
+and starts it isolated and without site (-IS: no PATH lookup through a
+version manager's shim, no site-packages scan), with vnet's own directory
+on its path: a CNI call pays for nothing it does not use. Without
+CNI_COMMAND it is the `vnet` command."""
+import os
+import site
+import sys
+
+DEFAULT_DIR = "/opt/cni/bin"
+
+TEMPLATE = """#!{python} -IS
+# vnet {version} as a CNI plugin: written by `vnet cni install`; run again to update.
+import os, sys
+sys.path[:0] = [{package_dir!r}]
+if os.environ.get("CNI_COMMAND") is not None:
+    from vnet.cni.main import main
+else:
+    sys.path[1:1] = {site_dirs!r}
+    from vnet.cli import main
+sys.exit(main())
+"""
+
+
+def text():
+    """The executable's text, for this vnet and this Python."""
+    from .. import __version__
+    package_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    site_dirs = [d for d in site.getsitepackages() if os.path.isdir(d) and d != package_dir]
+    return TEMPLATE.format(python=os.path.abspath(sys.executable), version=__version__, package_dir=package_dir,
+                           site_dirs=site_dirs)
+
+
+def install(directory=DEFAULT_DIR, name="vnet"):
+    """Write the executable into ``directory`` (made if missing) atomically;
+    its path."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, name)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text())
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, path)
+    return path
