@@ -205,9 +205,7 @@ def _result(net, topo, state, got, env):
             {"dst": "0.0.0.0/0" if _family(ip["gateway"]) == 4 else "::/0", "gw": ip["gateway"]}
             for ip in got.get("ips", []) if ip.get("gateway")
             and ("0.0.0.0/0" if _family(ip["gateway"]) == 4 else "::/0") not in have)
-    dns = got.get("dns") or net.conf.get("dns")
-    if dns:
-        out["dns"] = dns
+    out["dns"] = got.get("dns") or net.conf.get("dns") or {}   # always there, as the reference plugins write it
     return out
 
 

@@ -181,14 +181,29 @@ def _add_externals(doc, env):
         if kind is None:
             continue
         fields = interface_field(kind).fields
-        for key, val in list(it.items()):
-            if isinstance(fields.get(key), RefField) and isinstance(val, str) and val not in names_here:
-                it[key] = {"name": val}   # the host's
-                hosts.append(val)
-            elif isinstance(fields.get(key), RefField) and isinstance(val, str):
-                it[key] = {"name": val, "netns": names_here[val]} if names_here[val] else {"name": val}
+        ends = [(it, fields)]
+        if isinstance(it.get("peer"), dict) and "peer" in fields:
+            ends.append((it["peer"], fields["peer"].fields))
+        for end, end_fields in ends:
+            hosts += _refs_to_host(end, end_fields, names_here, RefField)
     for name in dict.fromkeys(hosts):
         doc["interfaces"].insert(0, {"name": name, "kind": "external"})
+
+
+def _refs_to_host(end, fields, names_here, ref_field):
+    """Point ``end``'s references by name at the host's device when the
+    stack does not declare one of that name; the names of those."""
+    out = []
+    for key, val in list(end.items()):
+        if not isinstance(fields.get(key), ref_field) or not isinstance(val, str):
+            continue
+        if val not in names_here:
+            out.append(val)
+            if end.get("netns") is not None:
+                end[key] = {"name": val}   # the host's, from the container
+        elif names_here[val] != end.get("netns"):
+            end[key] = {"name": val, "netns": names_here[val]} if names_here[val] else {"name": val}
+    return out
 
 
 def _single(conf, env):

@@ -1,0 +1,274 @@
+"""vnet as a CNI plugin, run as a container runtime runs it: the installed
+executable, the spec's environment, the configuration on stdin, the
+result or error object read from stdout. Host-local IPAM (the Debian
+reference plugin) keeps its reservations in the test's directory; the
+"host NIC" is one end of a veth pair in the sandbox."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REFERENCE = "/usr/lib/cni"
+
+pytestmark = pytest.mark.skipif(not os.path.exists(f"{REFERENCE}/host-local"),
+                                reason="containernetworking-plugins is not installed (apt-get install "
+                                       "containernetworking-plugins)")
+
+
+class Cni:
+    def __init__(self, sandbox, tmp):
+        self.sandbox, self.tmp = sandbox, tmp
+        self.bin = str(tmp / "bin")
+        os.makedirs(self.bin)
+        for p in ("host-local", "static", "tuning", "macvlan"):
+            os.symlink(f"{REFERENCE}/{p}", f"{self.bin}/{p}")
+        subprocess.run([sys.executable, "-m", "vnet", "cni", "install", "--dir", self.bin], check=True,
+                       capture_output=True, env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")})
+        self.ipam_dir = str(tmp / "ipam")
+        sandbox.external("eth1")
+
+    def conf(self, version="1.0.0", name="net1", subnet="10.30.0.0/24", **body):
+        c = {"cniVersion": version, "name": name, "type": "vnet", **body}
+        if subnet:
+            c["ipam"] = {"type": "host-local", "subnet": subnet, "dataDir": self.ipam_dir,
+                         "routes": [{"dst": "0.0.0.0/0"}]}
+        return c
+
+    def container(self, name):
+        self.sandbox.sh(f"ip netns add {name}")
+        return f"/run/netns/{name}"
+
+    def call(self, command, conf, container="c1", ifname="eth0", netns=None, env=None, stdin=None, plugin="vnet"):
+        e = {"CNI_COMMAND": command, "CNI_CONTAINERID": container, "CNI_IFNAME": ifname,
+             "CNI_NETNS": f"/run/netns/{container}" if netns is None else netns, "CNI_PATH": self.bin,
+             "PATH": os.environ["PATH"], **(env or {})}
+        e = {k: v for k, v in e.items() if v is not None}
+        data = stdin if stdin is not None else json.dumps(conf).encode()
+        r = subprocess.run([f"{self.bin}/{plugin}"], input=data, env=e, capture_output=True)
+        out = json.loads(r.stdout) if r.stdout.strip() else None
+        return r.returncode, out, r.stderr.decode()
+
+    def ok(self, command, conf, **kw):
+        rc, out, err = self.call(command, conf, **kw)
+        assert rc == 0, f"{command} exited {rc}: {out} {err}"
+        return out
+
+    def reserved(self, net="net1"):
+        d = os.path.join(self.ipam_dir, net)
+        return sorted(f for f in os.listdir(d) if f[0].isdigit()) if os.path.isdir(d) else []
+
+
+@pytest.fixture
+def cni(sandbox, tmp_path):
+    return Cni(sandbox, tmp_path)
+
+
+def addr_of(sandbox, ns, dev="eth0"):
+    return [a["local"] for a in json.loads(sandbox.sh(f"ip -n {ns} -j addr show dev {dev}"))[0]["addr_info"]
+            if a["family"] == "inet"]
+
+
+def test_macvlan_in_the_reference_keys_add_check_del(cni, sandbox):
+    cni.container("c1"), cni.container("c2")
+    conf = cni.conf(master="eth1", mode="bridge")
+    r1 = cni.ok("ADD", conf, container="c1")
+    cni.ok("ADD", conf, container="c2")
+    assert r1["cniVersion"] == "1.0.0"
+    assert [i["name"] for i in r1["interfaces"]] == ["eth0"] and r1["interfaces"][0]["sandbox"] == "/run/netns/c1"
+    assert r1["ips"] == [{"address": "10.30.0.2/24", "gateway": "10.30.0.1", "interface": 0}]
+    link = sandbox.links("c1")["eth0"]
+    assert link["linkinfo"]["info_kind"] == "macvlan" and link["linkinfo"]["info_data"]["mode"] == "bridge"
+    assert link["address"] == r1["interfaces"][0]["mac"]
+    assert "default via 10.30.0.1 dev eth0" in sandbox.sh("ip -n c1 route")
+    sandbox.sh("ip netns exec c1 ping -c1 -W2 10.30.0.3")
+    cni.ok("CHECK", {**conf, "prevResult": r1}, container="c1")
+    cni.ok("DEL", conf, container="c1")
+    assert "eth0" not in sandbox.links("c1")
+    assert cni.reserved() == ["10.30.0.3"]
+    cni.ok("DEL", conf, container="c1")   # again: done already is done
+    cni.ok("DEL", conf, container="c2")
+    assert cni.reserved() == [] and os.listdir("/run/vnet") == [] or \
+        all(f.endswith(".lock") for f in os.listdir("/run/vnet"))
+
+
+def test_check_names_the_drift(cni, sandbox):
+    cni.container("c1")
+    conf = cni.conf(master="eth1", mode="bridge", mtu=1400)
+    r = cni.ok("ADD", conf)
+    sandbox.sh("ip -n c1 link set eth0 mtu 1300")
+    rc, out, _ = cni.call("CHECK", {**conf, "prevResult": r})
+    assert rc != 0 and out["code"] == 101 and "mtu" in out["msg"], out
+    sandbox.sh("ip -n c1 link set eth0 mtu 1400 && ip -n c1 addr flush dev eth0")
+    rc, out, _ = cni.call("CHECK", {**conf, "prevResult": r})
+    assert out["code"] == 101 and "10.30.0.2/24" in out["msg"], out
+
+
+def test_add_on_an_existing_ifname_fails_and_reserves_nothing(cni, sandbox):
+    cni.container("c1")
+    sandbox.sh("ip -n c1 link add eth0 type veth peer name other")
+    rc, out, _ = cni.call("ADD", cni.conf(master="eth1"))
+    assert rc != 0 and out["code"] == 103 and "eth0 exists already" in out["msg"]
+    assert cni.reserved() == []
+    assert sandbox.links("c1")["eth0"]["linkinfo"]["info_kind"] == "veth"   # left alone
+
+
+def test_a_failed_add_leaves_nothing_and_releases_the_address(cni, sandbox):
+    cni.container("c1")
+    rc, out, _ = cni.call("ADD", cni.conf(master="eth1", mac="02:00:00:00:00:00:01", kind="macvlan"))
+    assert rc != 0 and out["code"] == 7
+    rc, out, _ = cni.call("ADD", cni.conf(master="nosuch0"))
+    assert rc != 0 and out["code"] in (100, 103), out
+    assert "nosuch0" in out["msg"]
+    assert set(sandbox.links("c1")) == {"lo"} and cni.reserved() == []
+
+
+def test_del_succeeds_when_the_namespace_or_the_master_is_gone(cni, sandbox):
+    cni.container("c1"), cni.container("c2")
+    conf = cni.conf(master="eth1")
+    cni.ok("ADD", conf, container="c1")
+    cni.ok("ADD", conf, container="c2")
+    sandbox.sh("ip netns del c1")
+    cni.ok("DEL", conf, container="c1", netns="")
+    sandbox.sh("ip link del eth1")
+    cni.ok("DEL", conf, container="c2")
+    cni.ok("DEL", {k: v for k, v in conf.items() if k != "prevResult"}, container="c2")
+    assert cni.reserved() == []
+
+
+def test_bridge_in_the_reference_keys_shares_one_bridge(cni, sandbox):
+    cni.container("c1"), cni.container("c2")
+    conf = cni.conf(bridge="cnibr0", isGateway=True, isDefaultGateway=True)
+    r1 = cni.ok("ADD", conf, container="c1")
+    cni.ok("ADD", conf, container="c2")
+    assert [i["name"] for i in r1["interfaces"]][0::2] == ["cnibr0", "eth0"]
+    assert r1["ips"][0]["interface"] == 2 and "sandbox" not in r1["interfaces"][1]
+    host = sandbox.links()
+    assert host[r1["interfaces"][1]["name"]]["master"] == "cnibr0"
+    assert "10.30.0.1/24" in sandbox.sh("ip addr show dev cnibr0")
+    sandbox.sh("ip netns exec c1 ping -c1 -W2 10.30.0.3 && ip netns exec c1 ping -c1 -W2 10.30.0.1")
+    cni.ok("DEL", conf, container="c1")
+    assert r1["interfaces"][1]["name"] not in sandbox.links() and "cnibr0" in sandbox.links()
+    cni.ok("DEL", conf, container="c2")
+    assert "cnibr0" in sandbox.links()   # shared: no attachment removes it
+
+
+def test_a_stack_in_vnets_syntax(cni, sandbox):
+    """A macvlan on the host NIC in the container with a second address, and a
+    veth whose host end is a port of an existing bridge."""
+    cni.container("c1")
+    sandbox.sh("ip link add br9 type bridge && ip link set br9 up")
+    conf = cni.conf(interfaces=[
+        {"kind": "veth", "name": "side0", "addresses": ["192.168.9.2/24"], "peer": {"master": "br9"}},
+        {"kind": "macvlan", "link": "eth1", "mode": "private"}])
+    r = cni.ok("ADD", conf)
+    links = sandbox.links("c1")
+    assert links["eth0"]["linkinfo"]["info_data"]["mode"] == "private" and "side0" in links
+    host_end = [i["name"] for i in r["interfaces"] if "sandbox" not in i]
+    assert sandbox.links()[host_end[0]]["master"] == "br9"
+    assert r["ips"][0]["interface"] == [i["name"] for i in r["interfaces"]].index("eth0")
+    cni.ok("CHECK", {**conf, "prevResult": r})
+    cni.ok("DEL", conf)
+    assert set(sandbox.links("c1")) == {"lo"} and host_end[0] not in sandbox.links()
+
+
+def test_chained_before_tuning_and_gc(cni, sandbox):
+    cni.container("c1"), cni.container("c2")
+    conf = cni.conf(version="1.0.0", master="eth1")
+    r = cni.ok("ADD", conf)
+    tuned = cni.ok("ADD", {"cniVersion": "1.0.0", "name": "net1", "type": "tuning", "mtu": 1280,
+                           "prevResult": r}, plugin="tuning")
+    assert tuned["ips"] == r["ips"] and sandbox.links("c1")["eth0"]["mtu"] == 1280
+    cni.ok("ADD", conf, container="c2")
+    gc = {**cni.conf(version="1.1.0", master="eth1"), "cni.dev/valid-attachments":
+          [{"containerID": "c2", "ifname": "eth0"}]}
+    cni.ok("GC", gc, container="", ifname="", netns="")
+    assert set(sandbox.links("c1")) == {"lo"} and "eth0" in sandbox.links("c2")
+    assert cni.reserved() == ["10.30.0.3"]
+
+
+@pytest.mark.parametrize("version", ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])
+def test_each_version_gets_its_results_shape(cni, version):
+    cni.container("c1")
+    r = cni.ok("ADD", cni.conf(version=version, master="eth1"))
+    assert r["cniVersion"] == version
+    assert ("version" in r["ips"][0]) == (version < "1.0.0")
+    assert cni.ok("VERSION", {"cniVersion": version})["supportedVersions"][-1] == "1.1.0"
+
+
+def test_status(cni, sandbox):
+    cni.ok("STATUS", cni.conf(version="1.1.0", master="eth1"), container="", ifname="", netns="")
+    rc, out, _ = cni.call("STATUS", cni.conf(version="1.1.0", master="nosuch0"), container="", ifname="", netns="")
+    assert rc != 0 and out["code"] == 50 and "nosuch0" in out["msg"]
+
+
+def test_runtimes_probe_version_with_dummy_values(cni):
+    out = cni.ok("VERSION", {"cniVersion": "1.0.0"}, ifname="dummy", netns="dummy")
+    assert out == {"cniVersion": "1.0.0", "supportedVersions": ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]}
+
+
+def test_keys_are_matched_without_regard_to_case_and_unknown_ones_are_accepted(cni, sandbox):
+    cni.container("c1")
+    conf = cni.conf(MASTER="eth1", Mode="private", capabilities={"ips": True}, somethingElse=1)
+    cni.ok("ADD", conf, env={"CNI_ARGS": "IgnoreUnknown=1;K8S_POD_NAME=p;K8S_POD_NAMESPACE=default"})
+    assert sandbox.links("c1")["eth0"]["linkinfo"]["info_data"]["mode"] == "private"
+
+
+BAD = [
+    # (what, conf or raw stdin, env changes, code, words in the message)
+    ("stdin not JSON", b"{nope", {}, 6, "not JSON"),
+    ("stdin a list", b"[]", {}, 6, "not an object"),
+    ("no cniVersion", {"cniVersion": None, "master": "eth1"}, {}, 7, "cniVersion"),
+    ("old cniVersion", {"cniVersion": "0.2.0", "master": "eth1"}, {}, 1, "0.2.0"),
+    ("future cniVersion", {"cniVersion": "9.0.0"}, {}, 1, "9.0.0"),
+    ("no name", {"name": None, "master": "eth1"}, {}, 7, "name"),
+    ("bad name", {"name": "a b", "master": "eth1"}, {}, 7, "name"),
+    ("empty CNI_COMMAND", {"master": "eth1"}, {"CNI_COMMAND": ""}, 4, "CNI_COMMAND"),
+    ("bad CNI_COMMAND", {"master": "eth1"}, {"CNI_COMMAND": "ATTACH"}, 4, "CNI_COMMAND"),
+    ("no CNI_CONTAINERID", {"master": "eth1"}, {"CNI_CONTAINERID": None}, 4, "CNI_CONTAINERID"),
+    ("no CNI_IFNAME", {"master": "eth1"}, {"CNI_IFNAME": None}, 4, "CNI_IFNAME"),
+    ("long CNI_IFNAME", {"master": "eth1"}, {"CNI_IFNAME": "x" * 16}, 4, "CNI_IFNAME"),
+    ("relative CNI_NETNS", {"master": "eth1"}, {"CNI_NETNS": "c1"}, 4, "CNI_NETNS"),
+    ("missing netns", {"master": "eth1"}, {"CNI_NETNS": "/run/netns/nosuch"}, 3, "/run/netns/nosuch"),
+    ("bad mode", {"master": "eth1", "mode": "bridged"}, {}, 7, "mode"),
+    ("bad vlanId", {"master": "eth1", "vlanId": 5000}, {}, 7, "vlanId"),
+    ("bad mtu", {"master": "eth1", "mtu": 20}, {}, 7, "mtu"),
+    ("unknown kind", {"kind": "wormhole"}, {}, 7, "wormhole"),
+    ("no kind", {"mtu": 1400}, {}, 7, "kind"),
+    ("typo of a key", {"mastr": "eth1"}, {}, 7, "master"),
+    ("typo of an option", {"kind": "vxlan", "vnii": 4}, {}, 7, "vni"),
+    ("ipMasq", {"bridge": "b0", "ipMasq": True}, {}, 2, "ipMasq"),
+    ("ipam without type", {"master": "eth1", "ipam": {"subnet": "10.0.0.0/24"}}, {}, 7, "ipam.type"),
+    ("ipam not found", {"master": "eth1", "ipam": {"type": "nosuch-ipam"}}, {}, 102, "nosuch-ipam"),
+    ("ipam fails", {"master": "eth1", "ipam": {"type": "host-local", "subnet": "10.0.0.0/33"}}, {}, 102,
+     "host-local"),
+    ("interfaces not a list", {"interfaces": {"kind": "dummy"}}, {}, 7, "interfaces"),
+    ("interface name not ifname", {"interfaces": [{"kind": "macvlan", "link": "eth1", "name": "x"}]}, {}, 7,
+     "CNI_IFNAME"),
+    ("interface bad netns", {"interfaces": [{"kind": "macvlan", "link": "eth1", "netns": "elsewhere"}]}, {}, 7,
+     "netns"),
+    ("interface bad option", {"interfaces": [{"kind": "macvlan", "link": "eth1", "mode": "loud"}]}, {}, 7,
+     "interfaces[1] (eth0).mode"),
+    ("check without prevResult", {"master": "eth1"}, {"CNI_COMMAND": "CHECK"}, 7, "prevResult"),
+    ("check on 0.3.1", {"cniVersion": "0.3.1", "master": "eth1", "prevResult": {}}, {"CNI_COMMAND": "CHECK"}, 1,
+     "CHECK"),
+    ("gc without valid list", {"cniVersion": "1.1.0", "master": "eth1"}, {"CNI_COMMAND": "GC"}, 7,
+     "valid-attachments"),
+]
+
+
+@pytest.mark.parametrize("what,conf,env,code,words", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_gets_the_error_object_and_changes_nothing(cni, sandbox, what, conf, env, code, words):
+    cni.container("c1")
+    before = sandbox.dump_all()
+    stdin = conf if isinstance(conf, bytes) else None
+    if isinstance(conf, dict):   # the keys given to None are left out
+        conf = {k: v for k, v in {"cniVersion": "1.0.0", "name": "net1", "type": "vnet", **conf}.items()
+                if v is not None}
+    rc, out, err = cni.call(env.get("CNI_COMMAND", "ADD"), conf, env=env, stdin=stdin)
+    assert rc != 0
+    assert out["code"] == code and words in out["msg"] + out.get("details", ""), out
+    assert "Traceback" not in err
+    assert sandbox.dump_all() == before and cni.reserved() == []
