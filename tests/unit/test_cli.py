@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIG10 = str(ROOT / "examples" / "fig10-bridge.yaml")
 README = (ROOT / "README.md").read_text()
 KINDS = [k.name for k in REGISTRY if k.creatable]
-NO_JSON = {"exec", "tunnel", "diagram"}
+NO_JSON = {"exec", "tunnel", "diagram", "cni"}
 
 
 def run(capsys, *argv):
@@ -85,7 +85,7 @@ def test_help_and_package_description_list_every_kind():
 
 
 def test_json_is_taken_by_every_command_the_readme_says():
-    assert "Every command but `exec`, `tunnel` and `diagram` takes `--json`" in README
+    assert "Every command but `exec`, `tunnel`, `cni` and `diagram` takes `--json`" in README
     for name, parser in subcommands().items():
         takes = any("--json" in a.option_strings for a in parser._actions)
         assert takes == (name not in NO_JSON), name
