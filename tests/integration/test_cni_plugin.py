@@ -272,3 +272,54 @@ def test_bad_input_gets_the_error_object_and_changes_nothing(cni, sandbox, what,
     assert out["code"] == code and words in out["msg"] + out.get("details", ""), out
     assert "Traceback" not in err
     assert sandbox.dump_all() == before and cni.reserved() == []
+
+
+@pytest.mark.parametrize("form", ["macvlan", "bridge"])
+def test_fifty_adds_at_once_get_distinct_addresses_and_del_cleans_all(cni, sandbox, form):
+    body = {"master": "eth1"} if form == "macvlan" else {"bridge": "cnibr1", "isGateway": True}
+    conf = cni.conf(subnet="10.31.0.0/24", **body)
+    names = [f"p{i}" for i in range(50)]
+    for n in names:
+        cni.container(n)
+    procs = []
+    for n in names:
+        env = {**os.environ, "CNI_COMMAND": "ADD", "CNI_CONTAINERID": n, "CNI_IFNAME": "eth0",
+               "CNI_NETNS": f"/run/netns/{n}", "CNI_PATH": cni.bin}
+        p = subprocess.Popen([f"{cni.bin}/vnet"], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        p.stdin.write(json.dumps(conf).encode())
+        p.stdin.close()
+        procs.append(p)
+    results = [json.loads(p.stdout.read()) for p in procs]
+    assert [p.wait() for p in procs] == [0] * 50, [r for r in results if "code" in r][:3]
+    addrs = {r["ips"][0]["address"] for r in results}
+    assert len(addrs) == 50
+    for n, r in zip(names, results):
+        assert addr_of(sandbox, n) == [r["ips"][0]["address"].split("/")[0]]
+    for n in names:
+        cni.ok("DEL", conf, container=n)
+    assert cni.reserved() == []
+    assert all(set(sandbox.links(n)) == {"lo"} for n in names)
+    assert not [n for n in sandbox.links() if n.startswith("veth")]
+
+
+def test_an_add_killed_at_any_moment_is_cleaned_up_by_del(cni, sandbox):
+    """SIGKILL at a spread of moments of an ADD (before IPAM, during it,
+    mid-apply, after): the runtime's DEL then leaves nothing."""
+    import signal
+    import time
+    conf = cni.conf(bridge="cnibr2", isGateway=True)
+    for i, delay in enumerate([0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15]):
+        c = f"k{i}"
+        cni.container(c)
+        env = {**os.environ, "CNI_COMMAND": "ADD", "CNI_CONTAINERID": c, "CNI_IFNAME": "eth0",
+               "CNI_NETNS": f"/run/netns/{c}", "CNI_PATH": cni.bin}
+        p = subprocess.Popen([f"{cni.bin}/vnet"], env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        p.stdin.write(json.dumps(conf).encode())
+        p.stdin.close()
+        time.sleep(delay)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        cni.ok("DEL", conf, container=c)
+        assert set(sandbox.links(c)) == {"lo"}, (delay, sandbox.links(c))
+    assert cni.reserved() == []
+    assert not [n for n in sandbox.links() if n.startswith("veth")]
