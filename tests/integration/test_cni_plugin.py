@@ -51,6 +51,15 @@ class Cni:
         out = json.loads(r.stdout) if r.stdout.strip() else None
         return r.returncode, out, r.stderr.decode()
 
+    def start(self, command, conf, container, stdout=subprocess.PIPE):
+        """The plugin started on ``container`` (eth0), its stdin written and closed."""
+        env = {**os.environ, "CNI_COMMAND": command, "CNI_CONTAINERID": container, "CNI_IFNAME": "eth0",
+               "CNI_NETNS": f"/run/netns/{container}", "CNI_PATH": self.bin}
+        p = subprocess.Popen([f"{self.bin}/vnet"], env=env, stdin=subprocess.PIPE, stdout=stdout)
+        p.stdin.write(json.dumps(conf).encode())
+        p.stdin.close()
+        return p
+
     def ok(self, command, conf, **kw):
         rc, out, err = self.call(command, conf, **kw)
         assert rc == 0, f"{command} exited {rc}: {out} {err}"
@@ -281,14 +290,7 @@ def test_fifty_adds_at_once_get_distinct_addresses_and_del_cleans_all(cni, sandb
     names = [f"p{i}" for i in range(50)]
     for n in names:
         cni.container(n)
-    procs = []
-    for n in names:
-        env = {**os.environ, "CNI_COMMAND": "ADD", "CNI_CONTAINERID": n, "CNI_IFNAME": "eth0",
-               "CNI_NETNS": f"/run/netns/{n}", "CNI_PATH": cni.bin}
-        p = subprocess.Popen([f"{cni.bin}/vnet"], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        p.stdin.write(json.dumps(conf).encode())
-        p.stdin.close()
-        procs.append(p)
+    procs = [cni.start("ADD", conf, n) for n in names]
     results = [json.loads(p.stdout.read()) for p in procs]
     assert [p.wait() for p in procs] == [0] * 50, [r for r in results if "code" in r][:3]
     addrs = {r["ips"][0]["address"] for r in results}
@@ -311,11 +313,7 @@ def test_an_add_killed_at_any_moment_is_cleaned_up_by_del(cni, sandbox):
     for i, delay in enumerate([0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15]):
         c = f"k{i}"
         cni.container(c)
-        env = {**os.environ, "CNI_COMMAND": "ADD", "CNI_CONTAINERID": c, "CNI_IFNAME": "eth0",
-               "CNI_NETNS": f"/run/netns/{c}", "CNI_PATH": cni.bin}
-        p = subprocess.Popen([f"{cni.bin}/vnet"], env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
-        p.stdin.write(json.dumps(conf).encode())
-        p.stdin.close()
+        p = cni.start("ADD", conf, c, stdout=subprocess.DEVNULL)
         time.sleep(delay)
         p.send_signal(signal.SIGKILL)
         p.wait()
