@@ -99,8 +99,7 @@ def test_macvlan_in_the_reference_keys_add_check_del(cni, sandbox):
     assert cni.reserved() == ["10.30.0.3"]
     cni.ok("DEL", conf, container="c1")   # again: done already is done
     cni.ok("DEL", conf, container="c2")
-    assert cni.reserved() == [] and os.listdir("/run/vnet") == [] or \
-        all(f.endswith(".lock") for f in os.listdir("/run/vnet"))
+    assert cni.reserved() == [] and not [f for f in os.listdir("/run/vnet") if f.endswith(".json")]   # no record
 
 
 def test_check_names_the_drift(cni, sandbox):
@@ -321,3 +320,39 @@ def test_an_add_killed_at_any_moment_is_cleaned_up_by_del(cni, sandbox):
         assert set(sandbox.links(c)) == {"lo"}, (delay, sandbox.links(c))
     assert cni.reserved() == []
     assert not [n for n in sandbox.links() if n.startswith("veth")]
+
+
+def server_pids():
+    out = subprocess.run(["pgrep", "-f", "vnet.cni.server"], capture_output=True, text=True).stdout.split()
+    mine = os.stat("/proc/self/ns/net").st_ino
+    return [p for p in out if os.stat(f"/proc/{p}/ns/net").st_ino == mine]
+
+
+def test_calls_are_handed_to_one_warm_vnet_and_run_alone_without_it(cni, sandbox):
+    """The first call starts a warm vnet for the next ones; its answers are
+    the same as a call run in its own process (VNET_CNI_SERVER=0); a call
+    from another network namespace is not handed to it."""
+    import time
+    for c in ("c1", "c2", "c3"):
+        cni.container(c)
+    conf = cni.conf(master="eth1")
+    cni.ok("VERSION", conf)
+    end = time.monotonic() + 10
+    while not server_pids() and time.monotonic() < end:
+        time.sleep(0.05)
+    assert len(server_pids()) == 1
+    served = cni.ok("ADD", conf, container="c1")
+    alone = cni.ok("ADD", conf, container="c2", env={"VNET_CNI_SERVER": "0"})
+    assert [sorted(i) for i in served["interfaces"]] == [sorted(i) for i in alone["interfaces"]]
+    assert served["ips"][0]["address"] != alone["ips"][0]["address"]
+    # from another namespace (its own host NIC): run in its own process, in that namespace
+    sandbox.sh("ip netns add other && ip -n other link add eth1 type veth peer name eth1p && ip -n other link set eth1 up")
+    r = subprocess.run(["ip", "netns", "exec", "other", f"{cni.bin}/vnet"], input=json.dumps(conf).encode(),
+                       capture_output=True, env={**os.environ, "CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c3",
+                                                 "CNI_IFNAME": "eth0", "CNI_NETNS": "/run/netns/c3",
+                                                 "CNI_PATH": cni.bin})
+    assert r.returncode == 0, r.stdout
+    assert "eth0" in sandbox.links("c3") and sandbox.links("c3")["eth0"]["link_netnsid"] is not None
+    assert len(server_pids()) == 1
+    for c in ("c1", "c2"):
+        cni.ok("DEL", conf, container=c)

@@ -15,7 +15,8 @@ TEMPLATE = """#!{python} -IS
 import os, sys
 sys.path[:0] = [{package_dir!r}]
 if os.environ.get("CNI_COMMAND") is not None:
-    from vnet.cni.main import main
+    from vnet.cni.client import run
+    sys.exit(run({build!r}))
 else:
     sys.path[1:1] = {site_dirs!r}
     from vnet.cli import main
@@ -28,8 +29,20 @@ def text():
     from .. import __version__
     package_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     site_dirs = [d for d in site.getsitepackages() if os.path.isdir(d) and d != package_dir]
-    return TEMPLATE.format(python=os.path.abspath(sys.executable), version=__version__, package_dir=package_dir,
-                           site_dirs=site_dirs)
+    python = os.path.abspath(sys.executable)
+    build = _build_id(python, package_dir, __version__)
+    return TEMPLATE.format(python=python, version=__version__, package_dir=package_dir, site_dirs=site_dirs,
+                           build=build)
+
+
+def _build_id(*parts):
+    """What names the warm vnet (vnet.cni.server) of this installation: a
+    server of another vnet or Python, or of an earlier install, is never
+    handed a call (it idles out)."""
+    import time
+    import zlib
+    text = "\0".join(parts + (str(time.time_ns()),))
+    return "%08x" % zlib.crc32(text.encode())
 
 
 def install(directory=DEFAULT_DIR, name="vnet"):

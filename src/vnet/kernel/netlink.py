@@ -1,9 +1,9 @@
 """A lean netlink codec: message framing, attributes, requests with extended
 acks, dumps. Decoding is lazy: callers take only the attributes they need."""
 import errno as _errno
-import socket
+import _socket as socket   # the C module: socket.py's enums cost a CNI call 2 ms
+import _thread
 import struct
-import threading
 
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 F_REQUEST, F_MULTI, F_ACK, F_ECHO = 0x1, 0x2, 0x4, 0x8
@@ -93,7 +93,7 @@ ENCODERS = {"u8": u8, "u16": u16, "u32": u32, "u64": u64, "be16": be16, "str": s
             "bool8": lambda t, v: u8(t, 1 if v else 0)}
 
 
-_RECV = threading.local()
+_RECV = {}   # thread id -> its receive buffer (recv_into releases the GIL: one buffer per thread)
 
 
 # ---- attribute decoding --------------------------------------------------
@@ -277,9 +277,9 @@ class Socket:
         # into a buffer kept per thread, then copied out at its length:
         # recv(1 MiB) would allocate (mmap) and shrink a fresh 1 MiB object
         # each call, ten times the cost of a small dump
-        buf = getattr(_RECV, "buf", None)
+        buf = _RECV.get(_thread.get_ident())
         if buf is None:
-            buf = _RECV.buf = memoryview(bytearray(1 << 20))
+            buf = _RECV[_thread.get_ident()] = memoryview(bytearray(1 << 20))
         data = bytes(buf[:self.sock.recv_into(buf)])
         off = 0
         while off + 16 <= len(data):

@@ -1,5 +1,5 @@
 """rtnetlink: link, address, route, neighbour and nsid messages."""
-import socket
+import _socket as socket   # the C module's constants (netlink.py says why)
 import struct
 
 from . import netlink as nl

@@ -1,9 +1,23 @@
 """A kernel session: one netlink socket per namespace, opened by entering the
 namespace once (a netlink socket stays bound to the namespace it was made in)."""
 import os
-import resource
 
 from . import netlink, netns
+
+
+def _raise_fd_limit():
+    """Two fds per namespace, and labs have thousands: the soft limit raised
+    to the hard one, once per process."""
+    global _raised
+    if not _raised:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        _raised = True
+
+
+_raised = False
 
 
 class Kernel:
@@ -14,9 +28,7 @@ class Kernel:
         self._fds = {None: netns.current_fd()}
         self._socks = {}
         self._genl = {}     # (ns, family) -> genl.Genl
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft < hard:  # two fds per namespace; labs have thousands
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        _raise_fd_limit()
 
     def close(self):
         for s in list(self._socks.values()) + list(self._genl.values()):

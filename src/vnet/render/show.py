@@ -175,8 +175,8 @@ def known_namespaces(asked, known, what):
 
 def known_kinds(asked, devs):
     """Each of ``asked`` is a kind vnet knows (or one of a device observed), or exit 2 listing them."""
-    from ..kinds import BY_NAME
-    kinds = sorted(set(BY_NAME) | {"loopback", "device"} | {d.kind_name for d in devs})
+    from ..kinds import names
+    kinds = sorted(set(names()) | {"loopback", "device"} | {d.kind_name for d in devs})
     unknown = [k for k in asked if k not in kinds]
     if unknown:
         raise UnknownKind(f"no kind {', '.join(map(repr, unknown))} (kinds: {', '.join(kinds)})")

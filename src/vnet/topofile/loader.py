@@ -56,11 +56,11 @@ def port_fields():
     """Options a device may carry as a port of its master, from every kind
     that can be a master (a bridge port's `vlans`). Not to be changed."""
     global _PORT_FIELDS
-    if _PORT_FIELDS[0] is not kinds.REGISTRY:   # read again once a kind is registered at run time
+    if _PORT_FIELDS[0] != kinds.extras():   # read again once a kind is registered at run time
         out = {}
-        for k in kinds.REGISTRY:
+        for k in kinds.port_masters():
             out.update(k.port_options)
-        _PORT_FIELDS = (kinds.REGISTRY, out)
+        _PORT_FIELDS = (kinds.extras(), out)
     return _PORT_FIELDS[1]
 
 
@@ -244,7 +244,7 @@ def _kind(raw, label, p):
     if not isinstance(kind, str) or kind not in BY_NAME:
         p.add(f"{label}.kind", ("is required (written kind:, not type:)" if "type" in raw else "is required")
               if kind is None else
-              f"unknown kind {F.quote(kind)}{F._close(kind, BY_NAME)}; kinds: {', '.join(BY_NAME)}")
+              f"unknown kind {F.quote(kind)}{F._close(kind, kinds.names())}; kinds: {', '.join(kinds.names())}")
         return None
     return BY_NAME[kind]
 

@@ -56,11 +56,31 @@ class Endpoint(Struct):
         return self.master.resolve(self.netns) if self.master else None
 
 
-# kind name -> Kind: filled by vnet.kinds as it is imported (it is vnet.kinds.BY_NAME).
-# The kinds stand above the model: they build on its fields, and the model
-# reaches them only through this table, which whoever makes an Interface
-# (the loader, export) has filled by importing them.
-KINDS = {}
+class KindTable(dict):
+    """kind name -> Kind (it is vnet.kinds.BY_NAME). The kinds stand above
+    the model: they build on its fields, and the model reaches them only
+    through this table. vnet.kinds sets ``load``, which imports a kind's
+    module the first time its name is asked for: a command loads only the
+    kinds it meets. Listing every kind is vnet.kinds.REGISTRY's job."""
+    load = None   # name -> Kind or None, set by vnet.kinds
+
+    def __missing__(self, name):
+        k = KindTable.load(name) if KindTable.load and isinstance(name, str) else None
+        if k is None:
+            raise KeyError(name)
+        return k
+
+    def get(self, name, default=None):
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def __contains__(self, name):
+        return self.get(name) is not None
+
+
+KINDS = KindTable()
 
 
 class Interface(Endpoint):
