@@ -72,7 +72,7 @@ default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
 network_backend = "cni"
 cni_plugin_dirs = {plugin_dirs}
 network_config_dir = "{tmp}/net.d"
-default_network = "{default}"
+default_network = "podman-default-unused"
 
 [engine]
 cgroup_manager = "cgroupfs"
@@ -110,7 +110,7 @@ class Podman:
         (self.tmp / "net.d").mkdir(parents=True, exist_ok=True)
         for name, conf in self.networks.items():
             (self.tmp / "net.d" / f"{name}.conflist").write_text(json.dumps(conf, indent=1))
-        fill = dict(tmp=self.tmp, runroot=f"/run/{self.cgroup}", plugin_dirs=json.dumps(plugin_dirs), default=next(iter(self.networks)))
+        fill = dict(tmp=self.tmp, runroot=f"/run/{self.cgroup}", plugin_dirs=json.dumps(plugin_dirs))
         (self.tmp / "containers.conf").write_text(CONTAINERS_CONF.format(**fill))
         (self.tmp / "storage.conf").write_text(STORAGE_CONF.format(**fill))
         return {**os.environ, "CONTAINERS_CONF": str(self.tmp / "containers.conf"),
