@@ -91,10 +91,6 @@ runroot = "{runroot}"
 """
 
 
-def _mount(*args):
-    subprocess.run(["mount", *args], check=True)
-
-
 class Podman:
     """podman with its state in ``tmp``, the networks ``{name: conflist}``
     (dicts or JSON text) and the plugins found in ``cni_plugin_dirs``."""
@@ -121,15 +117,23 @@ class Podman:
     def __enter__(self):
         if os.stat("/proc/self/ns/mnt").st_ino == _OUTER_MOUNTS:
             raise RuntimeError("Podman must run in a private mount namespace (the sandbox fixture)")
-        self.private = self.tmp / "private"
+        self.private, self.mounted = self.tmp / "private", []
         self.private.mkdir()
-        _mount("-t", "tmpfs", "none", str(self.private))
-        _mount("-t", "tmpfs", "none", "/dev/shm")
-        for d in ("upper", "work"):
-            (self.private / d).mkdir()
-        _mount("-t", "overlay", "overlay", "-o", f"lowerdir=/var/lib,upperdir={self.private}/upper,"
-               f"workdir={self.private}/work", "/var/lib")
+        try:
+            self._mount("-t", "tmpfs", "none", self.private)
+            self._mount("-t", "tmpfs", "none", "/dev/shm")
+            for d in ("upper", "work"):
+                (self.private / d).mkdir()
+            self._mount("-t", "overlay", "overlay", "-o", f"lowerdir=/var/lib,upperdir={self.private}/upper,"
+                        f"workdir={self.private}/work", "/var/lib")
+        except BaseException:
+            self._undo()
+            raise
         return self
+
+    def _mount(self, *args):
+        subprocess.run(["mount", *map(str, args)], check=True)
+        self.mounted.append(str(args[-1]))
 
     def __exit__(self, *exc):
         self.close()
@@ -137,10 +141,15 @@ class Podman:
     def close(self):
         """Every container removed, every podman and conmon ended, then the
         private mounts and the cgroups undone."""
-        self.podman("rm", "--all", "--force", "--time", "0", check=False)
+        try:
+            self.podman("rm", "--all", "--force", "--time", "0", check=False)
+        finally:
+            self._undo()
+
+    def _undo(self):
         _end_my_namespace_processes()
-        for where in ("/var/lib", "/dev/shm", str(self.private)):
-            subprocess.run(["umount", "-l", where], check=False)
+        while self.mounted:
+            subprocess.run(["umount", "-l", self.mounted.pop()], check=False)
         _remove_cgroup(self.cgroup)
 
     # -- running -----------------------------------------------------------

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+import conftest
 from cni_capture import calls, logging_plugins, normalized, stable
 from podman import REFERENCE_PLUGINS, Podman, make_rootfs, missing
 
@@ -22,6 +23,22 @@ pytestmark = [pytest.mark.root, pytest.mark.skipif(bool(missing()), reason=missi
 @pytest.fixture(scope="session")
 def rootfs(tmp_path_factory):
     return make_rootfs(tmp_path_factory.mktemp("busybox-rootfs"))
+
+
+@pytest.fixture(autouse=True)
+def _podman_left_the_machine_alone(sandbox):
+    """Nothing new where podman, conmon and libcni write by default: the
+    machine's /run, /var/lib, /dev/shm and /etc/cni/net.d."""
+    before = machine_dirs()
+    yield
+    after = machine_dirs()
+    assert after == before, {d: sorted(after[d] - before[d]) for d in after if after[d] != before[d]}
+
+
+def machine_dirs():
+    run = f"/proc/self/fd/{conftest._machine_run}"   # the machine's /run, beneath the sandbox's
+    where = {"/run": run, "/var/lib": "/var/lib", "/dev/shm": "/dev/shm", "/etc/cni/net.d": "/etc/cni/net.d"}
+    return {d: set(os.listdir(p)) if os.path.isdir(p) else set() for d, p in where.items()}
 
 
 def host_local(tmp_path, subnet):
