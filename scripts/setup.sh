@@ -11,18 +11,22 @@ pkgs=(iproute2 python3-venv python3-pip iputils-ping libteam-utils iperf3 graphv
 # the control-plane benchmark's third baseline: mininet with Linux bridges
 # (without its recommended Open vSwitch, which would start a daemon)
 bench=(mininet bridge-utils)
+# the CNI tests' container runtime: podman (CNI backend) with runc, the
+# reference CNI plugins, and the static busybox its containers are made of
+# (without podman's recommends: crun, slirp4netns, a D-Bus session...)
+runtime=(podman runc containernetworking-plugins busybox-static)
 missing() {
   for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"
   done
 }
 need=($(missing "${pkgs[@]}"))
-need_bench=($(missing "${bench[@]}"))
-if ((${#need[@]} + ${#need_bench[@]})); then
+need_bare=($(missing "${bench[@]}" "${runtime[@]}"))
+if ((${#need[@]} + ${#need_bare[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   ((${#need[@]} == 0)) || apt-get install -y -qq "${need[@]}" >/dev/null
-  ((${#need_bench[@]} == 0)) || apt-get install -y -qq --no-install-recommends "${need_bench[@]}" >/dev/null
+  ((${#need_bare[@]} == 0)) || apt-get install -y -qq --no-install-recommends "${need_bare[@]}" >/dev/null
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -e ".[test,completion]"
