@@ -72,6 +72,36 @@ def test_container_addressed_reachable_and_gone(sandbox, tmp_path, rootfs, make_
                                   "cni_cache": [], "containers": []}
 
 
+def vnet_plugin(tmp_path):
+    """vnet's CNI plugin installed as a runtime finds it: its own directory first in the plugin path."""
+    import subprocess
+    import sys
+    d = tmp_path / "vnet-bin"
+    subprocess.run([sys.executable, "-m", "vnet", "cni", "install", "--dir", str(d)], check=True, capture_output=True,
+                   env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")})
+    return str(d)
+
+
+@pytest.mark.parametrize("make_net", [bridge_net, macvlan_net], ids=["bridge", "macvlan"])
+def test_vnet_as_podmans_plugin(sandbox, tmp_path, rootfs, make_net):
+    """The same networks with "type": "vnet": the container has its interface
+    and address, reaches another, and nothing is left after removal (the
+    DEL conmon sends, in its bare environment, included)."""
+    net, host_links = make_net(tmp_path, sandbox)
+    net["plugins"][0]["type"] = "vnet"
+    name, subnet = net["name"], net["plugins"][0]["ipam"]["ranges"][0][0]["subnet"]
+    with Podman(tmp_path, [vnet_plugin(tmp_path), REFERENCE_PLUGINS], {name: net}, rootfs) as pm:
+        addr = pm.run(["ip", "-o", "-4", "addr", "show", "eth0"], network=name)
+        assert f"inet {subnet.rsplit('.', 1)[0]}." in addr, addr
+        a = pm.start("a", network=name)
+        assert "1 packets received" in pm.ping(a, network=name)
+        pm.remove("a")
+        left = pm.leftovers()
+        assert left == {"reservations": {name: []}, "links": host_links, "netns": [], "cni_cache": [],
+                        "containers": []}, left
+    assert not [f for f in os.listdir("/run/vnet") if f.endswith(".json") and not f.startswith("cni-bridge-")]
+
+
 # every capability a runtime may fill in: podman's runtimeConfig shows which it does
 CAPABILITIES = {c: True for c in ("portMappings", "ips", "mac", "aliases", "bandwidth", "ipRanges", "dns",
                                   "infinibandGUID", "deviceID")}
