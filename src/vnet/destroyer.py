@@ -4,6 +4,7 @@ import errno
 
 from .applier.steps import Context, _release_recorded, _route_args   # the same steps as undo
 from .kernel import netlink, rtnl, sysctl
+from .ownership import undo_group
 from .observer import observe
 from .planner import route_label
 
@@ -30,8 +31,16 @@ def _kept_namespaces(k, rec):
     return [ns for ns in nss if ns is None or (ns not in rec.namespaces and k.has(ns))]
 
 
+# a record with at most this many devices in a namespace (an attachment of
+# the CNI plugin: one or two) has them asked for by name, not the namespace
+# dumped: a host with thousands of devices costs no more than one without
+FEW = 4
+
+
 def _remove_in(k, rec, ns, removed):
     """The routes, sysctls and devices ``rec`` owns in namespace ``ns``."""
+    if _by_name(rec, ns):
+        return _remove_by_name(k, rec, ns, removed)
     st = observe(k, [ns], routes_in=[ns] if any(r[0] == ns for r in rec.routes) else [])
     ctx = Context(k, st, rec.group)
     for rk in rec.routes:
@@ -61,6 +70,34 @@ def _remove_in(k, rec, ns, removed):
                     raise
     for d in mine:
         removed.append(f"link {d.name}" if ns is None else f"link {ns}/{d.name}")
+
+
+def _by_name(rec, ns):
+    """Can ``rec``'s devices in ``ns`` go by name alone? Few of them, no
+    sysctl or program of vnet's to restore or stop there (vnet's own
+    namespace keeps those), and every route there on one of them (it goes
+    with its device)."""
+    names = {n for dns, n in rec.devices if dns == ns}
+    return len(names) <= FEW and not any(sns == ns for sns, _ in rec.sysctls) \
+        and all(r[3] in names for r in rec.routes if r[0] == ns)
+
+
+def _remove_by_name(k, rec, ns, removed):
+    if ns is None:
+        _release_recorded(k, rec)
+    sock = k.sock(ns)
+    for dns, name in list(rec.devices):
+        if dns != ns:
+            continue
+        ln = rtnl.get_link(sock, name)
+        if ln is None or ln.group not in (rec.group, undo_group(rec.group)):
+            continue   # gone already (with its peer or lower device), or not ours
+        try:
+            rtnl.del_link(sock, ln.ifindex)
+        except netlink.NetlinkError as e:
+            if e.errno != errno.ENODEV:
+                raise
+        removed.append(f"link {name}" if ns is None else f"link {ns}/{name}")
 
 
 class _Removed(list):

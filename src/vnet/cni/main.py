@@ -15,6 +15,8 @@ COMMANDS = ("ADD", "DEL", "CHECK", "GC", "STATUS", "VERSION")
 
 
 def main(environ=None, stdin=None, stdout=None):
+    import gc
+    gc.disable()   # a process a runtime starts per call: its garbage goes with it
     environ = os.environ if environ is None else environ
     stdin = sys.stdin.buffer if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
