@@ -128,6 +128,10 @@ def _other_commands(sub):
     c.add_argument("action", choices=["install"], help="install: write the plugin executable into --dir")
     c.add_argument("--dir", default="/opt/cni/bin", metavar="DIR",
                    help="the plugin directory the runtime searches (CNI_PATH; default /opt/cni/bin)")
+    c.add_argument("--python", metavar="PATH", help="the interpreter the executable names, as the system that "
+                   "runs it sees it (an installer in a container writing for its host); default: this Python")
+    c.add_argument("--package-dir", metavar="PATH", help="the directory holding vnet (and its dependencies) "
+                   "there, put on the executable's path; default: this vnet's")
 
 
 def _complete_targets(sub):

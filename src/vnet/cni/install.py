@@ -24,15 +24,22 @@ sys.exit(main())
 """
 
 
-def text():
-    """The executable's text, for this vnet and this Python."""
+def text(python=None, package_dir=None):
+    """The executable's text, for this vnet and this Python; or for the
+    interpreter ``python`` and the directory ``package_dir`` holding vnet
+    (and, for the `vnet` command, its dependencies), both absolute paths as
+    the executable's own system sees them. Another interpreter gets none of
+    this one's site directories."""
     from .. import __version__
-    package_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    site_dirs = [d for d in site.getsitepackages() if os.path.isdir(d) and d != package_dir]
-    python = os.path.abspath(sys.executable)
-    build = _build_id(python, package_dir, __version__)
+    for what, path in (("interpreter", python), ("package directory", package_dir)):
+        if path is not None and not os.path.isabs(path):
+            raise ValueError(f"the {what} {path!r}: expected an absolute path")
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    package_dir = package_dir or here
+    site_dirs = [] if python else [d for d in site.getsitepackages() if os.path.isdir(d) and d != package_dir]
+    python = python or os.path.abspath(sys.executable)
     return TEMPLATE.format(python=python, version=__version__, package_dir=package_dir, site_dirs=site_dirs,
-                           build=build)
+                           build=_build_id(python, package_dir, __version__))
 
 
 def _build_id(*parts):
@@ -45,14 +52,15 @@ def _build_id(*parts):
     return "%08x" % zlib.crc32(text.encode())
 
 
-def install(directory=DEFAULT_DIR, name="vnet"):
+def install(directory=DEFAULT_DIR, name="vnet", python=None, package_dir=None):
     """Write the executable into ``directory`` (made if missing) atomically;
-    its path."""
+    its path. ``python`` and ``package_dir``: as text() takes them."""
+    content = text(python, package_dir)
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, name)
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w") as f:
-        f.write(text())
+        f.write(content)
     os.chmod(tmp, 0o755)
     os.replace(tmp, path)
     return path

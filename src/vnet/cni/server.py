@@ -33,6 +33,7 @@ def main(build):
     listener = _listen(socket_path(build))
     _unlink_path(socket_path(build) + ".starting")
     if listener is not None:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))   # its socket goes with it
         try:
             Server(listener, identity()).run()
         finally:
