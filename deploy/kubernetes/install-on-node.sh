@@ -60,7 +60,7 @@ previous=$(sed -n "1s|^#!$VNET_HOME/\([^/]*\)/.*|\1|p" "$plugin" 2>/dev/null || 
 "$VNET_SRC/bin/python3" -m vnet cni install --dir "$HOST$CNI_BIN_DIR" \
     --python "$VNET_HOME/$id/bin/$python" --package-dir "$VNET_HOME/$id/$site"
 
-answer=$(export CNI_COMMAND=VERSION; on_node "$CNI_BIN_DIR/vnet" </dev/null)
+answer=$(export CNI_COMMAND=VERSION VNET_CNI_SERVER=0; on_node "$CNI_BIN_DIR/vnet" </dev/null)
 [ -z "$answer" ] || say "$CNI_BIN_DIR/vnet on the node answers VERSION: $answer"
 
 for d in "$home"/*; do
