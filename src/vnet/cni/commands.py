@@ -241,8 +241,12 @@ def delete(env, conf, raw):
     configuration needs to hold, nor the namespace or the master to be
     there), then release IPAM's reservation. Done already is done."""
     env.require("CNI_CONTAINERID", "CNI_IFNAME")
-    _destroy(attachment_name(conf.get("name"), env.container, env.ifname))
-    ipam.run("DEL", raw, conf, env.raw)
+    release = ipam.start("DEL", raw, conf, env.raw)   # the address released while the devices go
+    try:
+        _destroy(attachment_name(conf.get("name"), env.container, env.ifname))
+    finally:
+        if release:
+            release.result()
 
 
 def _destroy(name):

@@ -35,28 +35,46 @@ def run(command, conf_bytes, conf, env):
     """Run the IPAM plugin for ``command`` (ADD, DEL, CHECK); its result (ADD)
     as a dict, else None. A failure is a CniError with the plugin's own
     message and code."""
+    call = start(command, conf_bytes, conf, env)
+    return call.result() if call else None
+
+
+def start(command, conf_bytes, conf, env):
+    """The IPAM plugin started for ``command`` (None when the configuration
+    names none): its ``result()`` waits for it. Meanwhile the caller may do
+    its own work (DEL removes the devices while IPAM releases the address)."""
     name = plugin_type(conf)
     if name is None:
         return None
-    path = find(name, env.get("CNI_PATH", ""))
-    out, status = _exec(path, {**env, "CNI_COMMAND": command}, conf_bytes)
-    if status != 0 and _older(out) and conf.get("cniVersion") not in OLDER_TRIES:
-        # an IPAM plugin of an older CNI (Debian's host-local speaks up to
-        # 1.0.0): asked again in the latest version it may speak
-        older = json.loads(conf_bytes)
-        older["cniVersion"] = OLDER_TRIES[0]
-        out, status = _exec(path, {**env, "CNI_COMMAND": command}, json.dumps(older).encode())
-    if status != 0:
-        raise _failure(name, command, out, status)
-    if command != "ADD":
-        return None
-    try:
-        result = json.loads(out)
-    except ValueError:
-        raise CniError(IPAM_FAILED, f"IPAM plugin {name!r} ADD: its result is not JSON: {out[:200]!r}") from None
-    if not isinstance(result, dict):
-        raise CniError(IPAM_FAILED, f"IPAM plugin {name!r} ADD: its result is not a JSON object")
-    return result
+    return _Call(name, find(name, env.get("CNI_PATH", "")), command, conf_bytes, conf, {**env, "CNI_COMMAND": command})
+
+
+class _Call:
+    def __init__(self, name, path, command, conf_bytes, conf, env):
+        self.name, self.path, self.command, self.conf_bytes, self.conf, self.env = \
+            name, path, command, conf_bytes, conf, env
+        self.running = _spawn(path, env, conf_bytes)
+
+    def result(self):
+        out, status = _collect(*self.running)
+        if status != 0 and _older(out) and self.conf.get("cniVersion") not in OLDER_TRIES:
+            # an IPAM plugin of an older CNI (Debian's host-local speaks up to
+            # 1.0.0): asked again in the latest version it may speak
+            older = json.loads(self.conf_bytes)
+            older["cniVersion"] = OLDER_TRIES[0]
+            out, status = _collect(*_spawn(self.path, self.env, json.dumps(older).encode()))
+        if status != 0:
+            raise _failure(self.name, self.command, out, status)
+        if self.command != "ADD":
+            return None
+        try:
+            result = json.loads(out)
+        except ValueError:
+            raise CniError(IPAM_FAILED, f"IPAM plugin {self.name!r} ADD: its result is not JSON: "
+                                        f"{out[:200]!r}") from None
+        if not isinstance(result, dict):
+            raise CniError(IPAM_FAILED, f"IPAM plugin {self.name!r} ADD: its result is not a JSON object")
+        return result
 
 
 OLDER_TRIES = ("1.0.0", "0.4.0", "0.3.1", "0.3.0")
@@ -80,9 +98,9 @@ def _failure(name, command, out, status):
         return CniError(IPAM_FAILED, f"IPAM plugin {name!r} {command} exited {status}: {out[:200]!r}")
 
 
-def _exec(path, env, stdin):
-    """(stdout, exit status) of ``path`` run with ``env`` and ``stdin``;
-    its stderr is ours (the runtime's log)."""
+def _spawn(path, env, stdin):
+    """``path`` started with ``env`` and ``stdin`` written to it: (its pid,
+    the read end of its stdout). Its stderr is ours (the runtime's log)."""
     rin, win = os.pipe()
     rout, wout = os.pipe()
     try:
@@ -97,6 +115,11 @@ def _exec(path, env, stdin):
             f.write(stdin)
     except BrokenPipeError:
         pass   # it did not read its configuration: its exit says why
+    return pid, rout
+
+
+def _collect(pid, rout):
+    """(stdout, exit status) of the process ``_spawn`` started."""
     chunks = []
     with os.fdopen(rout, "rb") as f:
         while True:
