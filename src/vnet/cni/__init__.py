@@ -14,5 +14,7 @@ command, so each module imports only what its command needs.
     attachment  what one (container, interface) owns: its topology's name and record
     commands    ADD, DEL, CHECK, GC, STATUS, VERSION
     main        the environment and stdin read, a command run, its answer written
+    client      the executable's fast path: the call handed to a warm vnet (else main)
+    server      the warm vnet: modules imported once, a forked child per call
     install     `vnet cni install`: the executable a runtime finds in CNI_PATH
 """
