@@ -106,9 +106,11 @@ def destroy(name, lock_timeout=60.0, on_removed=None):
     from .destroyer import remove_owned
     from .errors import VnetError
     from .kernel.session import Kernel
-    from .ownership import Record, lock
+    from .ownership import Record, drop_lock, lock
     with lock(name, lock_timeout), Kernel() as k:
         rec = Record.load(name)
         if not rec.exists():
             raise VnetError(f"topology {name!r} has no record in {rec.path}: nothing vnet owns to destroy")
-        return remove_owned(k, rec, on_removed)
+        removed = remove_owned(k, rec, on_removed)
+        drop_lock(name)
+        return removed

@@ -206,28 +206,66 @@ def recorded_names():
 @contextlib.contextmanager
 def lock(name, timeout=60.0):
     """Hold the topology's lock; wait at most ``timeout`` seconds (0: do not
-    wait), then raise Busy."""
+    wait), then raise Busy. The lock is a file a destroy removes (a host
+    that has run a million containers keeps no million lock files): one
+    taken on a file that was removed meanwhile is taken again."""
     path = os.path.join(state_dir(), f"{name}.lock")
+    deadline = time.monotonic() + timeout
+    while True:
+        fd = _lock_file(name, path)
+        try:
+            _flock(fd, name, timeout, deadline)
+            if _same_file(fd, path):
+                break
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)   # removed by a destroy while we waited: the lock is the new file's
+    try:
+        yield
+    finally:
+        os.close(fd)
+
+
+def _lock_file(name, path):
     try:
         os.makedirs(state_dir(), exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except PermissionError:
         raise   # for want of privilege: the command line says so
     except OSError as e:
         raise StateError(f"cannot take the lock of topology {name!r}, {path}: {e.strerror or e}") from None
+
+
+def _flock(fd, name, timeout, deadline):
+    wait = 0.002   # doubled up to 50 ms: a short apply's lock is passed on at once
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            if time.monotonic() >= deadline:
+                raise Busy(f"topology {name!r} is locked by another vnet command "
+                           f"(waited {timeout:g} s; see --lock-timeout)") from None
+            time.sleep(wait)
+            wait = min(wait * 2, 0.05)
+
+
+def _same_file(fd, path):
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as e:
-                if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise Busy(f"topology {name!r} is locked by another vnet command "
-                               f"(waited {timeout:g} s; see --lock-timeout)") from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
+def drop_lock(name):
+    """Remove topology ``name``'s lock file: by its holder, once the
+    topology is destroyed (whoever waits on it takes the next one)."""
+    try:
+        os.unlink(os.path.join(state_dir(), f"{name}.lock"))
+    except FileNotFoundError:
+        pass

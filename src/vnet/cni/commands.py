@@ -164,21 +164,36 @@ def _route(r, gws, env):
 def _ensure_bridge(net, got):
     """The bridge ``net`` shares: made (or its gateway addresses added) under
     its own topology, never removed by an attachment. A bridge someone else
-    made is used as it is."""
+    made is used as it is; one that has what this call needs is left alone
+    (fifty ADDs at once do not queue for its lock)."""
     from ..api import apply
     from ..ownership import Record
     from ..topofile.loader import parse
     doc = config.bridge_doc(net)
-    rec = Record.load(doc["name"])
-    with _kernel() as k:
-        from ..kernel import rtnl
-        exists = rtnl.get_link(k.sock(None), net.bridge) is not None
-    if exists and not rec.exists():
-        return
+    gateways = []
     if net.gateway:
         prefix = {ip["gateway"]: ip["address"].split("/")[1] for ip in got.get("ips", []) if ip.get("gateway")}
-        doc["interfaces"][0]["addresses"] = [f"{gw}/{n}" for gw, n in prefix.items()]
+        gateways = [f"{gw}/{n}" for gw, n in prefix.items()]
+    have = _bridge_addresses(net.bridge)
+    if have is not None and set(gateways) <= have:
+        return
+    if have is not None and not Record.load(doc["name"]).exists():
+        raise CniError(NOT_OWNED, f"bridge {net.bridge} exists and was not made by vnet, and it lacks the gateway "
+                                  f"address {', '.join(sorted(set(gateways) - have))} isGateway asks for: add it to "
+                                  "the bridge, or let vnet make the bridge")
+    doc["interfaces"][0]["addresses"] = sorted(set(gateways) | (have or set()))
     apply(parse(doc, f"network {net.conf.get('name')!r}: bridge {net.bridge!r}"), None, LOCK_TIMEOUT)
+
+
+def _bridge_addresses(name):
+    """The addresses (address/prefix) on the host's device ``name``; None when there is none."""
+    from ..kernel import rtnl
+    with _kernel() as k:
+        sock = k.sock(None)
+        ln = rtnl.get_link(sock, name)
+        if ln is None:
+            return None
+        return {str(ip) for index, ip, _ in rtnl.dump_addrs(sock) if index == ln.ifindex}
 
 
 def _result(net, topo, state, got, env):
