@@ -380,7 +380,7 @@ def test_a_bridge_vnet_did_not_make_is_used_but_never_changed(cni, sandbox):
     rc, out, _ = cni.call("ADD", cni.conf(bridge="theirs", isGateway=True), container="c1")
     assert rc != 0 and out["code"] == 103 and "10.30.0.1/24" in out["msg"], out
     assert cni.reserved() == [] and set(sandbox.links("c1")) == {"lo"}
-    assert "inet" not in sandbox.sh("ip addr show dev theirs")   # vnet added nothing to it
+    assert "inet " not in sandbox.sh("ip addr show dev theirs")   # vnet added no address to it
     sandbox.sh("ip addr add 10.30.0.1/24 dev theirs")
     cni.ok("ADD", cni.conf(bridge="theirs", isGateway=True), container="c2")
     sandbox.sh("ip netns exec c2 ping -c1 -W2 10.30.0.1")
