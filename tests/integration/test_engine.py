@@ -209,8 +209,12 @@ checks:
 """)
     sandbox.vnet("apply", f)
     env = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")}
+    # Ctrl-C's SIGINT as a terminal delivers it: the suite itself may run
+    # with SIGINT ignored (a shell starts background jobs so), which vnet
+    # would inherit and rightly keep
     p = subprocess.Popen([sys.executable, "-m", "vnet", "check", f], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(1.5)   # the listener runs, the client waits for an answer that never comes
     t0 = time.monotonic()
     p.send_signal(signal.SIGINT)
