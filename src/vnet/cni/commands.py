@@ -2,6 +2,8 @@
 ADD applies the attachment's topology (its addresses from IPAM), DEL
 destroys it from its record, CHECK plans it against the live state (any
 change is drift), GC destroys the attachments the runtime no longer has."""
+import os
+
 from . import config, ipam, versions
 from .attachment import attachment_name, source
 from .errors import (DRIFT, INVALID_CONFIG, INVALID_ENV, KERNEL_REFUSED, NOT_AVAILABLE, NOT_OWNED, STATE,
@@ -140,7 +142,25 @@ def _addressed(net, got, env):
                    if ("0.0.0.0/0" if fam == 4 else "::/0") not in have and "default" not in have]
     if routes:
         doc["routes"] = routes
+    sysctls = _container_sysctls(net, got, env)
+    if sysctls:
+        doc["sysctls"] = sysctls
     return doc
+
+
+def _container_sysctls(net, got, env):
+    """What the reference plugins set on the container's interface when
+    IPAM gives it addresses: arp_notify (a gratuitous ARP as it comes up,
+    so that neighbours forget the MAC an earlier holder of the address
+    had); for a bridge's veth also IPv6 duplicate address detection off,
+    unless ``enabledad`` (the address is usable at once). None for an
+    interface whose name has a dot, which a sysctl key cannot name."""
+    if not got.get("ips") or "." in env.ifname:
+        return []
+    out = [{"netns": env.netns, "key": f"net.ipv4.conf.{env.ifname}.arp_notify", "value": 1}]
+    if net.bridge and not net.conf.get("enabledad") and os.path.isdir("/proc/sys/net/ipv6"):
+        out.append({"netns": env.netns, "key": f"net.ipv6.conf.{env.ifname}.accept_dad", "value": 0})
+    return out
 
 
 def _family(ip):
