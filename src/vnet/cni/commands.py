@@ -192,13 +192,31 @@ def _ensure_bridge(net, got):
     rec = Record.load(doc["name"])
     with _kernel() as k:
         from ..kernel import rtnl
-        exists = rtnl.get_link(k.sock(None), net.bridge) is not None
-    if exists and not rec.exists():
+        live = rtnl.get_link(k.sock(None), net.bridge)
+    if live is not None and not rec.exists():
         return
     if net.gateway:
         prefix = {ip["gateway"]: ip["address"].split("/")[1] for ip in got.get("ips", []) if ip.get("gateway")}
         doc["interfaces"][0]["addresses"] = [f"{gw}/{n}" for gw, n in prefix.items()]
+        _gateway(doc, live, {_family(gw) for gw in prefix})
     apply(parse(doc, f"network {net.conf.get('name')!r}: bridge {net.bridge!r}"), None, LOCK_TIMEOUT)
+
+
+def _gateway(doc, live, families):
+    """As the reference plugin makes a bridge the containers' gateway: its
+    MAC set (its own, or a new one), so that it stays when ports come and
+    go (a bridge whose MAC was never set takes the lowest of its ports',
+    and the containers' ARP entries for the gateway go stale), and
+    forwarding on for each family of its addresses."""
+    if live is not None and live.mac:
+        mac = live.mac
+    else:
+        b = bytearray(os.urandom(6))
+        b[0] = (b[0] & 0xFE) | 0x02   # unicast, locally administered
+        mac = ":".join(f"{x:02x}" for x in b)
+    doc["interfaces"][0]["mac"] = mac
+    keys = {4: "net.ipv4.ip_forward", 6: "net.ipv6.conf.all.forwarding"}
+    doc.setdefault("sysctls", []).extend({"key": keys[f], "value": 1} for f in sorted(families))
 
 
 def _result(net, topo, state, got, env):

@@ -19,6 +19,8 @@ Two ways to write one:
 Keys are matched without regard to case, as the Go plugins' JSON decoder
 does (``"MASTER"`` is ``master``)."""
 
+import os
+
 from .errors import INVALID_CONFIG, UNSUPPORTED_FIELD, CniError
 
 CONTAINER, HOST_NS = "container", "host"
@@ -314,7 +316,11 @@ def bridge_doc(net):
     if net.conf.get("mtu") is not None:
         b["mtu"] = net.conf["mtu"]
     h = _digest(net.bridge)[:20]
-    return {"name": "cni-bridge-" + h, "interfaces": [b]}
+    doc = {"name": "cni-bridge-" + h, "interfaces": [b]}
+    if os.path.isdir("/proc/sys/net/ipv6") and "." not in net.bridge:
+        # as the reference plugin: the bridge takes no IPv6 router advertisements (its routes are the plugin's)
+        doc["sysctls"] = [{"key": f"net.ipv6.conf.{net.bridge}.accept_ra", "value": 0}]
+    return doc
 
 
 def _default_route_device():
