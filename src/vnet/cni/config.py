@@ -48,6 +48,7 @@ class Network:
     def __init__(self, conf, doc, bridge=None, gateway=False, default_route=False):
         self.conf, self.doc, self.bridge = conf, doc, bridge
         self.gateway, self.default_route = gateway, default_route
+        self.port = None   # a bridge port's options vnet sets itself (port.Port)
         self.renamed = {}   # option path in the document -> the key the configuration wrote
 
 
@@ -271,14 +272,12 @@ def _kind_of(conf):
 def _bridged(conf, env):
     """The reference bridge plugin's form: a veth pair, the container's end
     named CNI_IFNAME, the host's end a port of the bridge (made if missing,
-    shared by every attachment, never removed by one)."""
+    shared by every attachment, never removed by one). The port's options
+    (hairpinMode, vlan, vlanTrunk) are not in the topology: the bridge is
+    not the attachment's (see port.py)."""
+    from . import port
     bridge = conf.get("bridge", "cni0")
     peer = {"name": host_name(env.container, env.ifname, 0), "master": bridge}
-    if conf.get("hairpinMode"):
-        peer["hairpin"] = True
-    vlans = _port_vlans(conf)
-    if vlans:
-        peer["vlans"] = vlans
     it = {"name": env.ifname, "kind": "veth", "netns": env.netns, "peer": peer}
     if conf.get("mtu") is not None:
         it["mtu"] = peer["mtu"] = conf["mtu"]
@@ -287,24 +286,16 @@ def _bridged(conf, env):
     doc = {"name": attachment_name(conf.get("name"), env.container, env.ifname),
            "interfaces": [{"name": bridge, "kind": "external"}, it]}
     default = bool(conf.get("isDefaultGateway"))
-    return Network(conf, doc, bridge=bridge, gateway=default or bool(conf.get("isGateway")),
-                   default_route=default)
-
-
-def _port_vlans(conf):
-    """The bridge port's VLANs: ``vlan`` its access VLAN (pvid, untagged),
-    ``vlanTrunk`` the tagged ones."""
-    out = []
-    if conf.get("vlan"):
-        out.append({"vid": conf["vlan"], "pvid": True, "untagged": True})
-    for i, t in enumerate(conf.get("vlanTrunk") or []):
-        if not isinstance(t, dict):
-            _fail(f"vlanTrunk[{i}]", "expected an object {id} or {minID, maxID}")
-        if "id" in t:
-            out.append({"vid": t["id"]})
-        else:
-            out.append({"vid": f"{t.get('minID')}-{t.get('maxID')}"})
-    return out
+    net = Network(conf, doc, bridge=bridge, gateway=default or bool(conf.get("isGateway")), default_route=default)
+    net.port = port.of(conf, peer["name"])
+    if net.port.vlans and net.gateway:
+        # the reference gives the gateway address to a veth of its own in
+        # the port's VLAN (BRIDGE.VLAN, a port of the bridge); on the bridge
+        # itself, outside the VLAN, no container would reach it
+        raise CniError(UNSUPPORTED_FIELD, "network configuration: isGateway with vlan/vlanTrunk is not supported "
+                                          "by vnet (the gateway would be outside the port's VLAN)",
+                       "remove isGateway/isDefaultGateway, or the VLANs")
+    return net
 
 
 def bridge_doc(net):
