@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+import kernel_features
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REFERENCE = "/usr/lib/cni"
 
@@ -179,6 +181,37 @@ def test_bridge_in_the_reference_keys_shares_one_bridge(cni, sandbox):
     assert "cnibr0" in sandbox.links()   # shared: no attachment removes it
 
 
+def test_hairpin_mode_on_the_bridge_port_and_check_names_its_loss(cni, sandbox):
+    cni.container("c1")
+    conf = cni.conf(bridge="cnibr0", hairpinMode=True)
+    r = cni.ok("ADD", conf)
+    host_end = r["interfaces"][1]["name"]
+    assert sandbox.links()[host_end]["linkinfo"]["info_slave_data"]["hairpin"] is True
+    cni.ok("CHECK", {**conf, "prevResult": r})
+    sandbox.sh(f"ip link set {host_end} type bridge_slave hairpin off")
+    rc, out, _ = cni.call("CHECK", {**conf, "prevResult": r})
+    assert rc != 0 and out["code"] == 101 and f"bridge port {host_end}: hairpin is off" in out["msg"], out
+    cni.ok("DEL", conf)
+    assert host_end not in sandbox.links()
+
+
+@pytest.mark.skipif(kernel_features.available()["bridge_vlan_filtering"],
+                    reason="this kernel has VLAN filtering: it would not refuse the port's VLAN")
+def test_a_port_vlan_the_kernel_refuses_leaves_nothing(cni, sandbox):
+    """A bridge someone else made (used as it is) on a kernel without VLAN
+    filtering: the veth is made, its VLAN refused, the attachment undone.
+    (The bridge has a MAC set and a port of its own: one that had neither
+    would keep a trace of the veth, a MAC of 0s and no carrier.)"""
+    cni.container("c1")
+    sandbox.external("port9")
+    sandbox.sh("ip link add theirs0 address 02:00:00:00:00:09 type bridge && ip link set theirs0 up && "
+               "ip link set port9 master theirs0")
+    before = sandbox.dump_all()
+    rc, out, _ = cni.call("ADD", cni.conf(bridge="theirs0", vlan=100))
+    assert rc != 0 and out["code"] == 100 and "VLAN 100 (pvid untagged)" in out["msg"], out
+    assert sandbox.dump_all() == before and cni.reserved() == []
+
+
 def test_a_stack_in_vnets_syntax(cni, sandbox):
     """A macvlan on the host NIC in the container with a second address, and a
     veth whose host end is a port of an existing bridge."""
@@ -264,6 +297,9 @@ BAD = [
     ("typo of a key", {"mastr": "eth1"}, {}, 7, "master"),
     ("typo of an option", {"kind": "vxlan", "vnii": 4}, {}, 7, "vni"),
     ("ipMasq", {"bridge": "b0", "ipMasq": True}, {}, 2, "ipMasq"),
+    ("vlan with isGateway", {"bridge": "b0", "vlan": 100, "isGateway": True}, {}, 2, "isGateway with vlan"),
+    ("bad vlan", {"bridge": "b0", "vlan": 5000}, {}, 7, "vlan: 5000"),
+    ("bad vlanTrunk range", {"bridge": "b0", "vlanTrunk": [{"minID": 20, "maxID": 10}]}, {}, 7, "vlanTrunk[0]"),
     ("ipam without type", {"master": "eth1", "ipam": {"subnet": "10.0.0.0/24"}}, {}, 7, "ipam.type"),
     ("ipam not found", {"master": "eth1", "ipam": {"type": "nosuch-ipam"}}, {}, 102, "nosuch-ipam"),
     ("ipam fails", {"master": "eth1", "ipam": {"type": "host-local", "subnet": "10.0.0.0/33"}}, {}, 102,

@@ -2,6 +2,8 @@
 ADD applies the attachment's topology (its addresses from IPAM), DEL
 destroys it from its record, CHECK plans it against the live state (any
 change is drift), GC destroys the attachments the runtime no longer has."""
+import os
+
 from . import config, ipam, versions
 from .attachment import attachment_name, source
 from .errors import (DRIFT, INVALID_CONFIG, INVALID_ENV, KERNEL_REFUSED, NOT_AVAILABLE, NOT_OWNED, STATE,
@@ -109,11 +111,25 @@ def add(env, conf, raw):
             _errors_as_cni(_ensure_bridge, net, got)
         from ..api import apply
         p, _ = _errors_as_cni(apply, topo, None, LOCK_TIMEOUT)
+        if net.port:
+            _port_options(net, topo)
     except BaseException:
         if got:
             ipam.run("DEL", raw, conf, env.raw)
         raise
     return _merged(conf.get("prevResult"), _result(net, topo, p.after, got, env))
+
+
+def _port_options(net, topo):
+    """The bridge port's options on the veth's host end ADD made; if the
+    kernel refuses them, the attachment goes again."""
+    from . import port
+    try:
+        with _kernel() as k:
+            port.set_on(k, net.port)
+    except BaseException:
+        _destroy(topo.name)
+        raise
 
 
 def _container_iface(doc, env):
@@ -140,7 +156,25 @@ def _addressed(net, got, env):
                    if ("0.0.0.0/0" if fam == 4 else "::/0") not in have and "default" not in have]
     if routes:
         doc["routes"] = routes
+    sysctls = _container_sysctls(net, got, env)
+    if sysctls:
+        doc["sysctls"] = sysctls
     return doc
+
+
+def _container_sysctls(net, got, env):
+    """What the reference plugins set on the container's interface when
+    IPAM gives it addresses: arp_notify (a gratuitous ARP as it comes up,
+    so that neighbours forget the MAC an earlier holder of the address
+    had); for a bridge's veth also IPv6 duplicate address detection off,
+    unless ``enabledad`` (the address is usable at once). None for an
+    interface whose name has a dot, which a sysctl key cannot name."""
+    if not got.get("ips") or "." in env.ifname:
+        return []
+    out = [{"netns": env.netns, "key": f"net.ipv4.conf.{env.ifname}.arp_notify", "value": 1}]
+    if net.bridge and not net.conf.get("enabledad") and os.path.isdir("/proc/sys/net/ipv6"):
+        out.append({"netns": env.netns, "key": f"net.ipv6.conf.{env.ifname}.accept_dad", "value": 0})
+    return out
 
 
 def _family(ip):
@@ -174,26 +208,45 @@ def _ensure_bridge(net, got):
     if net.gateway:
         prefix = {ip["gateway"]: ip["address"].split("/")[1] for ip in got.get("ips", []) if ip.get("gateway")}
         gateways = [f"{gw}/{n}" for gw, n in prefix.items()]
-    have = _bridge_addresses(net.bridge)
-    if have is not None and set(gateways) <= have:
+    live, have = _bridge_state(net.bridge)
+    if live is not None and set(gateways) <= have:
         return
-    if have is not None and not Record.load(doc["name"]).exists():
+    if live is not None and not Record.load(doc["name"]).exists():
         raise CniError(NOT_OWNED, f"bridge {net.bridge} exists and was not made by vnet, and it lacks the gateway "
                                   f"address {', '.join(sorted(set(gateways) - have))} isGateway asks for: add it to "
                                   "the bridge, or let vnet make the bridge")
-    doc["interfaces"][0]["addresses"] = sorted(set(gateways) | (have or set()))
+    if gateways:
+        doc["interfaces"][0]["addresses"] = sorted(set(gateways) | have)
+        _gateway(doc, live, {_family(gw.split("/")[0]) for gw in gateways})
     apply(parse(doc, f"network {net.conf.get('name')!r}: bridge {net.bridge!r}"), None, LOCK_TIMEOUT)
 
 
-def _bridge_addresses(name):
-    """The addresses (address/prefix) on the host's device ``name``; None when there is none."""
+def _bridge_state(name):
+    """The host's device ``name`` (None when there is none) and its addresses (address/prefix)."""
     from ..kernel import rtnl
     with _kernel() as k:
         sock = k.sock(None)
         ln = rtnl.get_link(sock, name)
         if ln is None:
-            return None
-        return {str(ip) for index, ip, _ in rtnl.dump_addrs(sock) if index == ln.ifindex}
+            return None, set()
+        return ln, {str(ip) for index, ip, _ in rtnl.dump_addrs(sock) if index == ln.ifindex}
+
+
+def _gateway(doc, live, families):
+    """As the reference plugin makes a bridge the containers' gateway: its
+    MAC set (its own, or a new one), so that it stays when ports come and
+    go (a bridge whose MAC was never set takes the lowest of its ports',
+    and the containers' ARP entries for the gateway go stale), and
+    forwarding on for each family of its addresses."""
+    if live is not None and live.mac:
+        mac = live.mac
+    else:
+        b = bytearray(os.urandom(6))
+        b[0] = (b[0] & 0xFE) | 0x02   # unicast, locally administered
+        mac = ":".join(f"{x:02x}" for x in b)
+    doc["interfaces"][0]["mac"] = mac
+    keys = {4: "net.ipv4.ip_forward", 6: "net.ipv6.conf.all.forwarding"}
+    doc.setdefault("sysctls", []).extend({"key": keys[f], "value": 1} for f in sorted(families))
 
 
 def _result(net, topo, state, got, env):
@@ -293,6 +346,10 @@ def check(env, conf, raw):
         raise CniError(DRIFT, "the attachment differs from what ADD made: " +
                        "; ".join(f"{c.object}: {c.reason}" for c in p.changes))
     _macs_match(prev, p.state, env)
+    if net.port:
+        from . import port
+        with _kernel() as k:
+            port.check(k, net.port)
     ipam.run("CHECK", raw, conf, env.raw)
 
 

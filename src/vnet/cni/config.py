@@ -19,6 +19,8 @@ Two ways to write one:
 Keys are matched without regard to case, as the Go plugins' JSON decoder
 does (``"MASTER"`` is ``master``)."""
 
+import os
+
 from .errors import INVALID_CONFIG, UNSUPPORTED_FIELD, CniError
 
 CONTAINER, HOST_NS = "container", "host"
@@ -46,6 +48,7 @@ class Network:
     def __init__(self, conf, doc, bridge=None, gateway=False, default_route=False):
         self.conf, self.doc, self.bridge = conf, doc, bridge
         self.gateway, self.default_route = gateway, default_route
+        self.port = None   # a bridge port's options vnet sets itself (port.Port)
         self.renamed = {}   # option path in the document -> the key the configuration wrote
 
 
@@ -231,6 +234,8 @@ def _single(conf, env):
         net.renamed["link"] = "master"
     if kind in ("macvlan", "macvtap") and "mode" not in it:
         it["mode"] = "bridge"   # the reference plugin's default (vnet's own, in a file: vepa)
+    if kind == "ipvlan" and "mode" not in it:
+        it["mode"] = "l2"       # the reference plugin's default (vnet's own, in a file: l3)
     doc = {"name": attachment_name(conf.get("name"), env.container, env.ifname), "interfaces": [it]}
     if isinstance(it.get("link"), dict):
         doc["interfaces"].insert(0, {"name": it["link"]["name"], "kind": "external"})
@@ -269,14 +274,12 @@ def _kind_of(conf):
 def _bridged(conf, env):
     """The reference bridge plugin's form: a veth pair, the container's end
     named CNI_IFNAME, the host's end a port of the bridge (made if missing,
-    shared by every attachment, never removed by one)."""
+    shared by every attachment, never removed by one). The port's options
+    (hairpinMode, vlan, vlanTrunk) are not in the topology: the bridge is
+    not the attachment's (see port.py)."""
+    from . import port
     bridge = conf.get("bridge", "cni0")
     peer = {"name": host_name(env.container, env.ifname, 0), "master": bridge}
-    if conf.get("hairpinMode"):
-        peer["hairpin"] = True
-    vlans = _port_vlans(conf)
-    if vlans:
-        peer["vlans"] = vlans
     it = {"name": env.ifname, "kind": "veth", "netns": env.netns, "peer": peer}
     if conf.get("mtu") is not None:
         it["mtu"] = peer["mtu"] = conf["mtu"]
@@ -285,24 +288,16 @@ def _bridged(conf, env):
     doc = {"name": attachment_name(conf.get("name"), env.container, env.ifname),
            "interfaces": [{"name": bridge, "kind": "external"}, it]}
     default = bool(conf.get("isDefaultGateway"))
-    return Network(conf, doc, bridge=bridge, gateway=default or bool(conf.get("isGateway")),
-                   default_route=default)
-
-
-def _port_vlans(conf):
-    """The bridge port's VLANs: ``vlan`` its access VLAN (pvid, untagged),
-    ``vlanTrunk`` the tagged ones."""
-    out = []
-    if conf.get("vlan"):
-        out.append({"vid": conf["vlan"], "pvid": True, "untagged": True})
-    for i, t in enumerate(conf.get("vlanTrunk") or []):
-        if not isinstance(t, dict):
-            _fail(f"vlanTrunk[{i}]", "expected an object {id} or {minID, maxID}")
-        if "id" in t:
-            out.append({"vid": t["id"]})
-        else:
-            out.append({"vid": f"{t.get('minID')}-{t.get('maxID')}"})
-    return out
+    net = Network(conf, doc, bridge=bridge, gateway=default or bool(conf.get("isGateway")), default_route=default)
+    net.port = port.of(conf, peer["name"])
+    if net.port.vlans and net.gateway:
+        # the reference gives the gateway address to a veth of its own in
+        # the port's VLAN (BRIDGE.VLAN, a port of the bridge); on the bridge
+        # itself, outside the VLAN, no container would reach it
+        raise CniError(UNSUPPORTED_FIELD, "network configuration: isGateway with vlan/vlanTrunk is not supported "
+                                          "by vnet (the gateway would be outside the port's VLAN)",
+                       "remove isGateway/isDefaultGateway, or the VLANs")
+    return net
 
 
 def bridge_doc(net):
@@ -314,7 +309,11 @@ def bridge_doc(net):
     if net.conf.get("mtu") is not None:
         b["mtu"] = net.conf["mtu"]
     h = _digest(net.bridge)[:20]
-    return {"name": "cni-bridge-" + h, "interfaces": [b]}
+    doc = {"name": "cni-bridge-" + h, "interfaces": [b]}
+    if os.path.isdir("/proc/sys/net/ipv6") and "." not in net.bridge:
+        # as the reference plugin: the bridge takes no IPv6 router advertisements (its routes are the plugin's)
+        doc["sysctls"] = [{"key": f"net.ipv6.conf.{net.bridge}.accept_ra", "value": 0}]
+    return doc
 
 
 def _default_route_device():
