@@ -147,10 +147,28 @@ class Sandbox:
         return {ln["ifname"]: ln for ln in self.ip_json(ns)}
 
     def external(self, name="eth1", addr=None):
-        """An existing device not owned by vnet: one end of a veth pair."""
+        """An existing device not owned by vnet: one end of a veth pair,
+        settled (see ``settle``)."""
         self.sh(f"ip link add {name} type veth peer name {name}-p && ip link set {name} up && ip link set {name}-p up")
         if addr:
             self.sh(f"ip addr add {addr} dev {name}")
+        self.settle(name, f"{name}-p")
+
+    def settle(self, *devs):
+        """``devs`` as they will stay: the carrier up (linkwatch takes a
+        moment) and IPv6's link-local address out of DAD with its route in
+        place, so that a comparison of the kernel before and after a command
+        sees only what the command did."""
+        import time
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            links = self.sh("; ".join(f"ip link show {d}" for d in devs))
+            v6 = self.sh("; ".join(f"ip -6 addr show dev {d}" for d in devs))
+            routes = self.sh("; ".join(f"ip -6 route show dev {d}" for d in devs))
+            if "NO-CARRIER" not in links and "tentative" not in v6 and \
+                    routes.count("fe80::/64") == v6.count("inet6 fe80::"):
+                return
+            time.sleep(0.05)
 
     def dump_all(self):
         """Every namespace's links (minus volatile counters), addresses and routes: for 'nothing changed'."""

@@ -31,21 +31,6 @@ class Cni:
                        capture_output=True, env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")})
         self.ipam_dir = str(tmp / "ipam")
         sandbox.external("eth1")
-        self.settle("eth1")
-
-    def settle(self, dev):
-        """``dev`` and its peer as they will stay: the carrier up (linkwatch
-        takes a moment) and IPv6's link-local address and route in place,
-        so that a before-and-after comparison sees only what a call did."""
-        import time
-        end = time.monotonic() + 10
-        while time.monotonic() < end:
-            links = self.sandbox.sh(f"ip link show {dev}; ip link show {dev}-p")
-            v6 = self.sandbox.sh(f"ip -6 addr show dev {dev} tentative; ip -6 addr show dev {dev}-p tentative")
-            routes = self.sandbox.sh(f"ip -6 route show dev {dev}; ip -6 route show dev {dev}-p")
-            if "NO-CARRIER" not in links and not v6.strip() and routes.count("fe80::/64") == 2:
-                return
-            time.sleep(0.05)
 
     def conf(self, version="1.0.0", name="net1", subnet="10.30.0.0/24", **body):
         c = {"cniVersion": version, "name": name, "type": "vnet", **body}
