@@ -202,3 +202,27 @@ def test_the_replay_window_edge():
     assert not r.fresh(top) and r.fresh(top + 1) and not r.fresh(top - 1)
     r.mark(top + 3 * WINDOW)                    # a jump past the whole window: only the new one is known
     assert r.bits == 1 and r.fresh(top + 3 * WINDOW - 1) and not r.fresh(top + 2 * WINDOW)
+
+
+def test_the_buffers_the_kernel_copies_messages_out_of_start_on_a_page():
+    """Where a buffer starts within a page decides how fast the kernel copies
+    a message out of it (kernel/msgio.Pinned): the device's writes come from
+    the receive payloads (plain) or their plaintext (sealed), the sends from
+    the wire layout or the ciphertext; a bytearray would start wherever the
+    heap put it."""
+    import mmap
+    for key in (None, b"k" * 32):
+        t = Tunnel(None, None, None, key, 1456)
+        bufs = [t._rb] + ([t._wire] if key is None else [t._out, t._msg, t._ct])
+        assert [b.addr % mmap.PAGESIZE for b in bufs] == [0] * len(bufs)
+        # a message handed to the device lies where the receive put it, from the buffer's start
+        b = Tunnel(None, None, None, key, 1456, role=1)
+        msg = os.urandom(30000)
+        out = b.open_burst(b"".join(t.seal(msg)), HEADER + 1456)
+        assert [bytes(m) for m in out] == [msg]
+        assert _address(out[0]) == (b._rb if key is None else b._out).addr
+
+
+def _address(view):
+    import ctypes
+    return ctypes.addressof(ctypes.c_char.from_buffer(view))

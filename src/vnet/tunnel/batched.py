@@ -21,7 +21,16 @@ _PER_SEND, _PER_BATCH = 14, 15   # in BatchedIO._out_args: datagrams per GSO sen
 class BatchedIO:
     """The device's and the socket's side of ``loop.Tunnel``: it reads,
     frames (``wire.Sealing``) and sends; it receives and hands bursts to
-    ``reassembly.Reassembly``; it counts in the loop's ``stats``."""
+    ``reassembly.Reassembly``; it counts in the loop's ``stats``.
+
+    Out (``from_device``): a message of several datagrams leaves in one UDP
+    GSO send, which the kernel segments. Messages of one datagram (TCP's
+    ACKs, mostly) wait in slots 0, 1, 2... and leave together: one GSO send
+    for a run of equal sizes (the last may be shorter), at most one full
+    datagram's bytes, so one send and one receive for a burst of them
+    instead of one each. Plain messages are read into the wire layout, from
+    the first free slot on, and leave from where they lie; sealed ones are
+    read whole and sealed into their slots."""
 
     def _init_io(self, dev, sock, peer):
         self.dev, self.sock, self.peer = dev, sock, peer
@@ -59,19 +68,12 @@ class BatchedIO:
         self._in_args = (fd, sfd, recvmsg, rx.hdrs[-1][True], rx.ctl_len, rx.room) + tuple(rx.cmsg)
 
     def from_device(self):
-        """Read messages from the device and send them. A message of several
-        datagrams leaves in one UDP GSO send, which the kernel segments.
-        Messages of one datagram (TCP's ACKs, mostly) wait in slots 0, 1,
-        2... and leave together: one GSO send for a run of equal sizes (the
-        last may be shorter), at most one full datagram's bytes, so one send
-        and one receive for a burst of them instead of one each. Plain
-        messages are read into the wire layout, from the first free slot on,
-        and leave from where they lie; sealed ones are read whole and sealed
-        into their slots. The calls are made here, through the iovecs' parts:
-        this runs once per message."""
-        (fd, sfd, readv, sendmsg, dev_iovs, pieces, per_dgram, _lens, _hdrs, _one_at, _wire, b_lens, b_hdrs,
+        """Read messages from the device and send them (see the class). The
+        calls are made here, through the iovecs' parts, a message's send
+        included (no method call per message): this runs once per message."""
+        (fd, sfd, readv, sendmsg, dev_iovs, pieces, per_dgram, lens, hdrs, one_at, wire, b_lens, b_hdrs,
          b_seg, per, bcap, c, full, head, tag) = self._out_args   # head: header bytes in a batch piece (plain: 16)
-        frame, send, plain = self.frame, self._send_message, per_dgram == 1
+        frame, plain = self.frame, per_dgram == 1
         k, bsize, bmax, bbytes, sent, nbytes, failed = 0, 0, 0, 0, 0, 0, 0
 
         def flush():   # the batch in slots 0..k-1
@@ -102,7 +104,21 @@ class BatchedIO:
             at = k if plain else 0   # several datagrams, or one larger than the batch's: the batch leaves first
             if k:
                 flush()
-            if send(size, at, per):
+            n, total = frame(size, at)
+            if n > per:   # more than one send (only if the device ignored gso_max_size)
+                ok = self._send_split(n, total, per, at)
+            elif plain:   # the wire layout from its slot on: one piece, the headers' bytes included
+                one_at.value = wire + at * full
+                lens[0].value = total + n * HEADER
+                ok = sendmsg(sfd, hdrs[1][n > 1], 0) >= 0
+            else:   # header, slice of the ciphertext, header...: the last slice cut
+                last = lens[2 * n - 1]
+                last.value = total - (n - 1) * c
+                ok = sendmsg(sfd, hdrs[2 * n][n > 1], 0) >= 0
+                last.value = c
+            if not ok and 1 < n <= per:   # the GSO send refused: once more, or one by one
+                ok = self._gso_failed(self._parts(n, total, at), full)
+            if ok:
                 sent, nbytes = sent + 1, nbytes + size - VNET_HDR
             else:
                 failed += 1
@@ -110,28 +126,6 @@ class BatchedIO:
             flush()
         if sent or failed:
             self._count("tx", sent, nbytes, "send_failed", failed)
-
-    def _send_message(self, size, at, per):
-        """Frame the message of ``size`` bytes read into slot ``at`` on and
-        send it, in one UDP GSO send of at most ``per`` datagrams (the
-        wakeup's: see ``_give_up_gso``) when it is several. True if it left."""
-        (_fd, sfd, _readv, sendmsg, _dev_iovs, _pieces, per_dgram, lens, hdrs, one_at, wire, _b_lens, _b_hdrs,
-         _b_seg, _per, _bcap, c, full, _head, _tag) = self._out_args
-        n, total = self.frame(size, at)
-        if n > per:   # more than one send (only if the device ignored gso_max_size)
-            return self._send_split(n, total, per, at)
-        if per_dgram == 1:   # plain: the wire layout from its slot on, one piece, the headers' bytes included
-            one_at.value = wire + at * full
-            lens[0].value = total + n * HEADER
-            ok = sendmsg(sfd, hdrs[1][n > 1], 0) >= 0
-        else:   # header, slice of the ciphertext, header...: the last slice cut
-            last = lens[2 * n - 1]
-            last.value = total - (n - 1) * c
-            ok = sendmsg(sfd, hdrs[2 * n][n > 1], 0) >= 0
-            last.value = c
-        if not ok and n > 1:
-            ok = self._gso_failed(self._parts(n, total, at), full)
-        return ok
 
     def _batch_parts(self, k, lens, per_dgram):
         """(header, payload) views of the batch in slots 0..k-1, as its send's lengths say."""

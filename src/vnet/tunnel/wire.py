@@ -87,14 +87,14 @@ class Sealing:
         self.role = role       # the top bit of every counter this end sends (see the module's text)
         self.counter = ROLE_BIT if role else 0
         full = HEADER + chunk
-        if self.aead is None:
+        if self.aead is None:   # the buffers the kernel copies from start on a page (``Pinned``)
             # out: the wire layout itself, headers every ``full`` bytes
-            self._wire = Pinned(MAX_CHUNKS * full)
+            self._wire = Pinned(MAX_CHUNKS * full, paged=True)
             self._heads, self._stride = self._wire, full
             self._slots = [(self._wire, i * full + HEADER, chunk) for i in range(MAX_CHUNKS)]
         else:
             # out: the message, its ciphertext, the headers end to end
-            self._msg, self._ct = Pinned(MAX_CHUNKS * chunk), Pinned(MAX_CHUNKS * chunk)
+            self._msg, self._ct = Pinned(MAX_CHUNKS * chunk, paged=True), Pinned(MAX_CHUNKS * chunk, paged=True)
             self._heads, self._stride = Pinned(MAX_CHUNKS * HEADER), HEADER
             self._tx_pieces = [p for i in range(MAX_CHUNKS)
                                for p in ((self._heads, i * HEADER, HEADER), (self._ct, i * chunk, chunk))]
