@@ -20,7 +20,8 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from private import run_inside
+
 REFERENCE = "/usr/lib/cni"
 
 # (network, reference type, configuration without type): the same for both plugins
@@ -122,11 +123,7 @@ def main():
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if not args.inner:
-        cmd = ("mount -t tmpfs tmpfs /run && mkdir -p /run/netns && ip link set lo up && "
-               f"exec {sys.executable} {os.path.abspath(__file__)} --inner --containers {args.containers} "
-               f"--parallel {args.parallel}")
-        sys.exit(subprocess.call(["unshare", "--mount", "--net", "sh", "-c", cmd],
-                                 env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")}))
+        run_inside(__file__, ["--containers", str(args.containers), "--parallel", str(args.parallel)])
     tmp = tempfile.mkdtemp(prefix="vnet-cni-bench-")
     try:
         bin_dir = setup(tmp)

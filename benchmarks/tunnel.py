@@ -19,7 +19,8 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from private import run_inside
+
 
 TOPO = """name: bench
 namespaces: [a, b]
@@ -78,11 +79,7 @@ def main():
     if not args.inner:
         if shutil.which("iperf3") is None:
             sys.exit("iperf3 is not installed (apt-get install iperf3; scripts/setup.sh does it)")
-        cmd = ("mount -t tmpfs tmpfs /run && mkdir -p /run/netns && ip link set lo up && "
-               f"exec {sys.executable} {os.path.abspath(__file__)} --inner --seconds {args.seconds} "
-               f"--rounds {args.rounds}")
-        sys.exit(subprocess.call(["unshare", "--mount", "--net", "sh", "-c", cmd],
-                                 env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")}))
+        run_inside(__file__, ["--seconds", str(args.seconds), "--rounds", str(args.rounds)])
     key = tempfile.NamedTemporaryFile("w", suffix=".hex", delete=False)
     key.write(os.urandom(32).hex())
     key.close()

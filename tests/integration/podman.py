@@ -33,14 +33,6 @@ APPLETS = ["sh", "ip", "ping", "sleep", "cat", "ls", "true"]
 _OUTER_MOUNTS = os.stat("/proc/self/ns/mnt").st_ino
 
 
-def missing():
-    """Why podman cannot run here (a skip reason), or None."""
-    absent = [t for t in ("podman", "runc") if shutil.which(t) is None]
-    if absent:
-        return f"{' and '.join(absent)} not installed (apt-get install podman runc)"
-    return None
-
-
 def busybox_binary():
     """The static busybox that Debian's busybox-static installs."""
     out = subprocess.run(["dpkg", "-L", "busybox-static"], capture_output=True, text=True).stdout
