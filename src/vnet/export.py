@@ -18,6 +18,8 @@ def _ep_doc(e, kind=None):
         d["netns"] = e.netns
     if not e.up:
         d["up"] = False
+    if e.promisc:
+        d["promisc"] = True
     if e.mtu and e.mtu != 1500:
         d["mtu"] = e.mtu
     if e.mac:

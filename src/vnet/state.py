@@ -8,13 +8,14 @@ from .topology.struct import REQUIRED, Struct
 class Device(Struct):
     """An observed device, with its references resolved to (namespace, name).
     ``kind_module`` is its Kind (as an Interface's; its ``kind_name`` the name), or None for devices vnet has no kind for.
-    ``up`` is the admin state (what plan and verify compare); ``operstate``
+    ``up`` is the admin state (what plan and verify compare), ``promisc``
+    the promiscuous flag as set (not the count others add); ``operstate``
     (as `ip link` names it: UP, DOWN, UNKNOWN, LOWERLAYERDOWN...) and
     ``carrier`` are what the kernel reports of the link, for show."""
     _fields = (("netns", REQUIRED), ("name", REQUIRED), ("ifindex", REQUIRED), ("kernel_kind", None),
                ("kind_module", None), ("up", True), ("mtu", None), ("mac", None), ("group", 0), ("loopback", False),
                ("master", None), ("peer", None), ("addresses", list), ("options", dict), ("extra", dict),
-               ("port", dict), ("secondary", list), ("operstate", None), ("carrier", None))
+               ("port", dict), ("secondary", list), ("operstate", None), ("carrier", None), ("promisc", False))
 
     @property
     def key(self):

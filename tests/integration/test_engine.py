@@ -294,3 +294,34 @@ sysctls:
     assert json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"] == []
     sandbox.vnet("destroy", "eng")
     assert records() == []
+
+
+@pytest.mark.needs("veth", "bridge")
+def test_promisc_is_set_planned_shown_exported_and_left_alone_when_not_said(sandbox):
+    """`promisc: true` on a bridge and on both ends of a veth (the peer in a
+    namespace): the kernel has the flag (`ip -j link` says PROMISC) and the
+    plan is empty after; show and export say so; `promisc: false` is a
+    change in place; no `promisc` leaves the flag as it is."""
+    doc = BASE.replace("{name: br0, kind: bridge}", "{name: br0, kind: bridge, promisc: true}").replace(
+        "{name: v1, kind: veth, master: br0,", "{name: v1, kind: veth, master: br0, promisc: true,").replace(
+        "peer: {name: eth0, netns: n1,", "peer: {name: eth0, netns: n1, promisc: true,")
+    f = sandbox.write("t.yaml", doc)
+    sandbox.vnet("apply", f)
+
+    def promisc(ns=None):
+        return {n for n, ln in sandbox.links(ns).items() if "PROMISC" in ln["flags"]}
+    assert promisc() == {"br0", "v1"} and promisc("n1") == {"eth0"} and promisc("n2") == set()
+    assert json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"] == []
+    shown = {(d["netns"], d["name"]): d["promisc"] for d in json.loads(sandbox.vnet("show", "--json", "eng").stdout)["devices"]}
+    assert shown[(None, "br0")] and shown[("n1", "eth0")] and not shown[(None, "v2")]
+    exported = sandbox.vnet("export", "eng").stdout
+    assert exported.count("promisc: true") == 3, exported
+    assert "ip link set br0 promisc on" in sandbox.vnet("script", f).stdout
+    off = sandbox.write("off.yaml", doc.replace("{name: br0, kind: bridge, promisc: true}",
+                                                "{name: br0, kind: bridge, promisc: false}"))
+    changes = json.loads(sandbox.vnet("plan", "--json", off).stdout)["changes"]
+    assert [c["reason"] for c in changes] == ["promisc true -> false"], changes
+    sandbox.vnet("apply", off)
+    assert promisc() == {"v1"}
+    assert json.loads(sandbox.vnet("plan", "--json", sandbox.write("plain.yaml", BASE)).stdout)["changes"] == []
+    sandbox.vnet("destroy", "eng")

@@ -132,16 +132,20 @@ def _create(ctx, rec, iface):
 def _tag_and_settle(ctx, iface):
     """What a creation request cannot carry for a peer: its group tag, its
     master and its up state (the kernel refuses to bring a peer up in
-    another namespace at creation: ENOTCONN on 6.18)."""
+    another namespace at creation: ENOTCONN on 6.18); nor, for any device,
+    the promiscuous flag (a TUN's ioctl, teamd... have no place for it)."""
     for i, e in enumerate(iface.endpoints()):
         if i == 0:
+            if e.promisc:
+                rtnl.set_link(ctx.sock(e.netns), ctx.ifindex(*e.key), promisc=True)
             if e.up and ctx.joins_down(e) and iface.kind_module.creatable:
                 rtnl.set_link(ctx.sock(e.netns), ctx.ifindex(*e.key), up=True)
             continue
         sock = ctx.sock(e.netns)
         attrs = rtnl.link_attrs(group=ctx.group, master=ctx.ifindex(*e.master_key()) if e.master else None)
         # by name: the peer's index would cost a query, the name is known
-        rtnl.set_link_by_name(sock, e.name, up=None if ctx.joins_down(e) else e.up, attrs=attrs)
+        rtnl.set_link_by_name(sock, e.name, up=None if ctx.joins_down(e) else e.up, promisc=e.promisc or None,
+                              attrs=attrs)
         if e.master:
             ctx.joined(e)
         if ctx.joins_down(e) and e.up:
@@ -218,14 +222,14 @@ def _set_fields(ctx, e, fields):
     attrs = rtnl.link_attrs(mtu=fields.get("mtu"), mac=fields.get("mac"), group=fields.get("group"),
                             master=None if m is False else (ctx.ifindex(*m) if m else 0))
     sock, idx = ctx.sock(e.netns), ctx.ifindex(*e.key)
-    up = fields.get("up")
+    up, promisc = fields.get("up"), fields.get("promisc")
     if m and ctx.joins_down(e):   # down to join, then to the state it should have
         rtnl.set_link(sock, idx, up=False)
-        rtnl.set_link(sock, idx, attrs=attrs)
+        rtnl.set_link(sock, idx, promisc=promisc, attrs=attrs)
         ctx.joined(e)
         rtnl.set_link(sock, idx, up=e.up)
         return
-    rtnl.set_link(sock, idx, up=up, attrs=attrs)
+    rtnl.set_link(sock, idx, up=up, promisc=promisc, attrs=attrs)
 
 
 def _addr_add(ctx, rec, key, a):

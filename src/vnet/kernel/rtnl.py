@@ -23,7 +23,7 @@ RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE = 1, 4, 5, 6
 NDA_DST, NDA_LLADDR = 1, 2
 NETNSA_NSID, NETNSA_FD = 1, 3
 
-IFF_UP, IFF_LOOPBACK, IFF_LOWER_UP = 0x1, 0x8, 0x10000
+IFF_UP, IFF_LOOPBACK, IFF_PROMISC, IFF_LOWER_UP = 0x1, 0x8, 0x100, 0x10000
 IFA_F_SECONDARY, IFA_F_PERMANENT = 0x01, 0x80
 RT_TABLE_MAIN, RT_TABLE_LOCAL = 254, 255
 RTPROT_KERNEL, RTPROT_BOOT, RTPROT_STATIC, RTPROT_RA = 2, 3, 4, 9
@@ -52,6 +52,12 @@ class Link:
     @property
     def up(self):
         return bool(self.flags & IFF_UP)
+
+    @property
+    def promisc(self):
+        # the flag as the user set it (the kernel reports it so: not the
+        # promiscuity count a bridge or a packet socket adds to)
+        return bool(self.flags & IFF_PROMISC)
 
 
 def decode_link(body):
@@ -143,15 +149,19 @@ def new_link(sock, *, up, attrs, echo=False):
     return links[-1] if links else None
 
 
-def set_link_by_name(sock, name, *, up=None, attrs=b""):
+def set_link_by_name(sock, name, *, up=None, promisc=None, attrs=b""):
     """Change a link named ``name``: the kernel finds it by its name, no
     query for its index first."""
-    set_link(sock, 0, up=up, attrs=nl.string(IFLA_IFNAME, name) + attrs)
+    set_link(sock, 0, up=up, promisc=promisc, attrs=nl.string(IFLA_IFNAME, name) + attrs)
 
 
-def set_link(sock, ifindex, *, up=None, attrs=b""):
-    flags = IFF_UP if up else 0
-    change = IFF_UP if up is not None else 0
+def set_link(sock, ifindex, *, up=None, promisc=None, attrs=b""):
+    """Change a link: the flags given (None: as they are), ``attrs``."""
+    flags = change = 0
+    for bit, want in ((IFF_UP, up), (IFF_PROMISC, promisc)):
+        if want is not None:
+            change |= bit
+            flags |= bit if want else 0
     sock.request(RTM_NEWLINK, ifinfo(ifindex, flags, change) + attrs)
 
 

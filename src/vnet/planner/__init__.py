@@ -282,6 +282,8 @@ def _generic_changes(e, dev, gone, created, group):
         out["mac"] = (dev.mac, e.mac)
     if dev.up != e.up:
         out["up"] = (dev.up, e.up)
+    if e.promisc is not None and dev.promisc != e.promisc:
+        out["promisc"] = (dev.promisc, e.promisc)
     return out
 
 

@@ -9,6 +9,8 @@ def _join_and_up(e, declared):
     the master takes only ports that are down (the kernel sets the flags
     before the master, so `master bond0 up` is refused by a bond)."""
     state = "up" if e.up else "down"
+    if e.promisc:
+        return [ipcmd(e.netns, "link", "set", e.name, "promisc", "on")] + _join_and_up(e.replace(promisc=None), declared)
     if not e.master:
         return [ipcmd(e.netns, "link", "set", e.name, state)] if e.up else []
     m = e.master_key()

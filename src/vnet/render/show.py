@@ -12,7 +12,7 @@ def rel(key, own_ns):
 
 def device_dict(d):
     out = {"netns": d.netns, "name": d.name, "ifindex": d.ifindex, "kind": d.kind_name,
-           "up": d.up, "operstate": d.operstate, "carrier": d.carrier, "mtu": d.mtu, "mac": d.mac,
+           "up": d.up, "promisc": d.promisc, "operstate": d.operstate, "carrier": d.carrier, "mtu": d.mtu, "mac": d.mac,
            "master": rel(d.master, d.netns) if d.master else None,
            "peer": rel(d.peer, d.netns) if d.peer else None,
            "addresses": [str(a) for a in d.addresses]}
@@ -45,7 +45,8 @@ def state(d):
     operstate UP or UNKNOWN): a TAP no process holds, a bridge without a
     forwarding port."""
     text = d.operstate or ("UP" if d.up else "DOWN")
-    return f"{text} (NO-CARRIER)" if d.up and text not in ("UP", "UNKNOWN") else text
+    text = f"{text} (NO-CARRIER)" if d.up and text not in ("UP", "UNKNOWN") else text
+    return f"{text} PROMISC" if d.promisc else text
 
 
 def rows(devices, among=None):

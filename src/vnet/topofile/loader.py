@@ -17,6 +17,8 @@ ENDPOINT_FIELDS = {
     "name": F.IfName(required=True),
     "netns": F.NsName(),
     "up": F.Bool("administratively up", default=True),
+    "promisc": F.Bool("promiscuous: takes every frame its link carries, not only those for its MAC "
+                      "(ip link set promisc on; omitted: left as it is)"),
     "mtu": F.Int("MTU in bytes", lo=68, hi=65535),
     "mac": F.MAC(),
     "master": F.RefField("the bridge (or other master) this device is a port of"),

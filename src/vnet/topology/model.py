@@ -36,8 +36,9 @@ class Ref(Struct):
 
 
 # port: options of this device as a port of its master (a bridge port's vlans)
+# promisc: None leaves the flag as it is
 ENDPOINT = (("name", REQUIRED), ("netns", HOST), ("up", True), ("mtu", None), ("mac", None),
-            ("master", None), ("addresses", list), ("port", dict))
+            ("master", None), ("addresses", list), ("port", dict), ("promisc", None))
 
 
 class Endpoint(Struct):
