@@ -179,6 +179,26 @@ def test_hairpin_mode_on_the_bridge_port_and_check_names_its_loss(cni, sandbox):
     assert host_end not in sandbox.links()
 
 
+def test_promisc_mode_makes_the_bridge_promiscuous_and_check_names_its_loss(cni, sandbox):
+    """promiscMode: the bridge vnet makes is promiscuous (its own topology
+    says so: an attachment without the key leaves it so); CHECK
+    passes, and names the bridge once someone turns promiscuous mode off."""
+    cni.container("c1"), cni.container("c2")
+    conf = cni.conf(bridge="cnibr0", isGateway=True, promiscMode=True)
+    r = cni.ok("ADD", conf)
+    bridge = sandbox.links()["cnibr0"]
+    assert "PROMISC" in bridge["flags"] and bridge["promiscuity"] == 1, bridge
+    cni.ok("CHECK", {**conf, "prevResult": r})
+    plain = cni.conf(bridge="cnibr0", isGateway=True)
+    cni.ok("ADD", plain, container="c2")
+    assert "PROMISC" in sandbox.links()["cnibr0"]["flags"]
+    sandbox.sh("ip link set cnibr0 promisc off")
+    rc, out, _ = cni.call("CHECK", {**conf, "prevResult": r})
+    assert rc != 0 and out["code"] == 101 and "bridge cnibr0: promiscuous mode is off" in out["msg"], out
+    cni.ok("DEL", conf)
+    cni.ok("DEL", plain, container="c2")
+
+
 # Runs where the kernel lacks bridge VLAN filtering (this host, in CI): the
 # refusal it tests cannot happen on a kernel that has it (the guest), where
 # test_cni_side_by_side's port VLAN cases show the VLAN applied instead.
@@ -284,6 +304,8 @@ BAD = [
     ("typo of a key", {"mastr": "eth1"}, {}, 7, "master"),
     ("typo of an option", {"kind": "vxlan", "vnii": 4}, {}, 7, "vni"),
     ("ipMasq", {"bridge": "b0", "ipMasq": True}, {}, 2, "ipMasq"),
+    ("promiscMode not a boolean", {"bridge": "b0", "promiscMode": "yes"}, {}, 7, 'promiscMode: expected true or '
+                                                                                'false, got "yes"'),
     ("vlan with isGateway", {"bridge": "b0", "vlan": 100, "isGateway": True}, {}, 2, "isGateway with vlan"),
     ("bad vlan", {"bridge": "b0", "vlan": 5000}, {}, 7, "vlan: 5000"),
     ("bad vlanTrunk range", {"bridge": "b0", "vlanTrunk": [{"minID": 20, "maxID": 10}]}, {}, 7, "vlanTrunk[0]"),

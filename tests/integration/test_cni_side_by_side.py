@@ -76,6 +76,8 @@ CASES = {
     "bridge-default-gateway": ({"type": "bridge", "bridge": "cni0", "isDefaultGateway": True, "mtu": 1400,
                                 "hairpinMode": True}, SYSCTL, ("bridge",)),
     "bridge-port-vlan": ({"type": "bridge", "bridge": "cni0", "vlan": 100}, SYSCTL, ("bridge_vlan_filtering",)),
+    "bridge-promisc": ({"type": "bridge", "bridge": "cni0", "isGateway": True, "promiscMode": True}, SYSCTL,
+                       ("bridge",)),
 }
 
 
@@ -136,9 +138,10 @@ def sysctls(plugin, tuning):
 
 def bridging(box_links, host_links):
     """Of the host devices the container leads to: each bridge's VLAN
-    filtering and whether its MAC is its own (not one of its ports', which
-    a bridge takes when none was set, and changes as ports come and go);
-    each bridge port's hairpin and (filtering bridge) VLANs."""
+    filtering, whether its MAC is its own (not one of its ports', which
+    a bridge takes when none was set, and changes as ports come and go)
+    and whether it is promiscuous (the PROMISC flag, and the count of
+    those who asked); each bridge port's hairpin and (filtering bridge) VLANs."""
     labels = involved(box_links, host_links)
     mine = [ln for ln in host_links if ln["ifindex"] in labels]
     filtering = {ln["ifname"] for ln in mine if kind_of(ln) == "bridge"
@@ -155,6 +158,7 @@ def bridging(box_links, host_links):
             ports = {p["address"] for p in host_links if p.get("master") == ln["ifname"]}
             view["vlan_filtering"] = bool(ln["linkinfo"].get("info_data", {}).get("vlan_filtering"))
             view["mac"] = "a port's" if ln["address"] in ports else "its own"
+            view["promisc"] = ("PROMISC" in ln["flags"], ln["promiscuity"])
         if ln.get("master"):
             view["hairpin"] = bool((ln["linkinfo"].get("info_slave_data") or {}).get("hairpin"))
         if ln["ifname"] in filtering or ln.get("master") in filtering:
@@ -193,10 +197,12 @@ def run_files():
 class Side:
     """One plugin's run of a configuration: ADD, look, CHECK, DEL, look, DEL again."""
 
-    def __init__(self, tmp, conf, cni_path, ping=None):
+    def __init__(self, tmp, conf, cni_path, ping=None, setup=None):
         with sandboxed(tmp) as sb:
             sb.external("eth1")
             sb.sh("ip netns add c1")
+            if setup:
+                sb.sh(setup)
             rt = Runtime(conf, cni_path, tmp / "cache")
             before, files_before = whole(), run_files()
             self.raw = rt.add("c1", C1, "eth0")
@@ -222,10 +228,12 @@ class Side:
             rt.delete("c1", C1, "eth0")   # the spec: DEL of what is gone succeeds
 
 
-def side_by_side(tmp_path, vnet_bin, plugin, tuning, ping=None):
-    ref = Side(tmp_path / "reference", conflist(plugin, tuning, tmp_path / "reference" / "ipam"), [REFERENCE], ping)
+def side_by_side(tmp_path, vnet_bin, plugin, tuning, ping=None, setup=None):
+    """Each side's run; ``setup``, a shell command, first in each sandbox."""
+    ref = Side(tmp_path / "reference", conflist(plugin, tuning, tmp_path / "reference" / "ipam"), [REFERENCE], ping,
+               setup)
     vn = Side(tmp_path / "vnet", conflist(as_vnet(plugin), tuning, tmp_path / "vnet" / "ipam"),
-              [vnet_bin, REFERENCE], ping)
+              [vnet_bin, REFERENCE], ping, setup)
     return ref, vn
 
 
@@ -297,6 +305,23 @@ def test_same_configuration_same_container(tmp_path, vnet_bin, plugin, tuning):
     # the host as before but for a bridge, kept by both
     keep = {plugin.get("bridge")} if plugin["type"] == "bridge" else set()
     assert {n: v for n, v in ref.after["host"]["links"].items() if n not in keep} == ref.before["links"]
+
+
+@pytest.mark.needs("veth", "bridge")
+def test_promisc_mode_on_a_bridge_someone_else_made(tmp_path, vnet_bin):
+    """promiscMode with a bridge that exists already and is not vnet's:
+    the reference makes the bridge it finds promiscuous, and so does vnet
+    (and, as the reference, leaves it so after DEL: the bridge is not the
+    attachment's). The bridge is made with accept_ra 0: the reference
+    also turns off router advertisements on a bridge it finds, vnet leaves
+    a bridge it did not make as it is (but for promiscMode), a difference
+    of its own."""
+    plugin = {"type": "bridge", "bridge": "br9", "promiscMode": True}
+    ref, vn = side_by_side(tmp_path, vnet_bin, plugin, SYSCTL, setup="ip link add br9 type bridge && "
+                           "sysctl -qw net.ipv6.conf.br9.accept_ra=0 && ip link set br9 up")
+    compare(plugin, ref, vn)
+    assert [v["promisc"] for v in vn.got["bridging"].values() if "promisc" in v] == [(True, 1)], vn.got["bridging"]
+    assert ref.after["host"]["links"] == ref.before["links"]
 
 
 # ---- the differences a comparison cannot set aside -------------------------------------------------------

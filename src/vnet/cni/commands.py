@@ -196,10 +196,12 @@ def _route(r, gws, env):
 
 
 def _ensure_bridge(net, got):
-    """The bridge ``net`` shares: made (or its gateway addresses added) under
-    its own topology, never removed by an attachment. A bridge someone else
-    made is used as it is; one that has what this call needs is left alone
-    (fifty ADDs at once do not queue for its lock)."""
+    """The bridge ``net`` shares: made (or its gateway addresses added, or
+    made promiscuous) under its own topology, never removed by an
+    attachment. A bridge someone else made is used as it is, but made
+    promiscuous for promiscMode as the reference plugin does; one that has
+    what this call needs is left alone (fifty ADDs at once do not queue for
+    its lock)."""
     from ..api import apply
     from ..ownership import Record
     from ..topofile.loader import parse
@@ -209,16 +211,31 @@ def _ensure_bridge(net, got):
         prefix = {ip["gateway"]: ip["address"].split("/")[1] for ip in got.get("ips", []) if ip.get("gateway")}
         gateways = [f"{gw}/{n}" for gw, n in prefix.items()]
     live, have = _bridge_state(net.bridge)
-    if live is not None and set(gateways) <= have:
+    promisc = bool(net.conf.get("promiscMode"))
+    if live is not None and set(gateways) <= have and (live.promisc or not promisc):
         return
     if live is not None and not Record.load(doc["name"]).exists():
-        raise CniError(NOT_OWNED, f"bridge {net.bridge} exists and was not made by vnet, and it lacks the gateway "
-                                  f"address {', '.join(sorted(set(gateways) - have))} isGateway asks for: add it to "
-                                  "the bridge, or let vnet make the bridge")
+        if not set(gateways) <= have:
+            raise CniError(NOT_OWNED, f"bridge {net.bridge} exists and was not made by vnet, and it lacks the "
+                                      f"gateway address {', '.join(sorted(set(gateways) - have))} isGateway asks "
+                                      "for: add it to the bridge, or let vnet make the bridge")
+        _promisc_on(live)
+        return
     if gateways:
         doc["interfaces"][0]["addresses"] = sorted(set(gateways) | have)
         _gateway(doc, live, {_family(gw.split("/")[0]) for gw in gateways})
     apply(parse(doc, f"network {net.conf.get('name')!r}: bridge {net.bridge!r}"), None, LOCK_TIMEOUT)
+
+
+def _promisc_on(live):
+    """The bridge someone else made, promiscuous (and left so: it is not vnet's)."""
+    from ..kernel import rtnl
+    try:
+        with _kernel() as k:
+            rtnl.set_link(k.sock(None), live.ifindex, promisc=True)
+    except OSError as e:
+        raise CniError(KERNEL_REFUSED, f"bridge {live.name}: the kernel refused promiscuous mode (promiscMode): "
+                                       f"{e.strerror or e}") from None
 
 
 def _bridge_state(name):
@@ -346,6 +363,11 @@ def check(env, conf, raw):
         raise CniError(DRIFT, "the attachment differs from what ADD made: " +
                        "; ".join(f"{c.object}: {c.reason}" for c in p.changes))
     _macs_match(prev, p.state, env)
+    if net.bridge and net.conf.get("promiscMode"):
+        live, _ = _bridge_state(net.bridge)
+        if live is not None and not live.promisc:
+            raise CniError(DRIFT, f"the attachment differs from what ADD made: bridge {net.bridge}: promiscuous "
+                                  "mode is off (promiscMode: true)")
     if net.port:
         from . import port
         with _kernel() as k:

@@ -32,7 +32,7 @@ KEYS = {k.lower(): k for k in (
     "isDefaultGateway", "hairpinMode", "vlan", "vlanTrunk", "promiscMode", "multiQueue", "owner", "group",
     "ipMasq", "forceAddress", "preserveDefaultVlan", "macspoofchk", "enabledad")}
 # keys of the reference plugins vnet does not do, and the value that asks for nothing
-UNSUPPORTED = {"ipMasq": False, "promiscMode": False, "macspoofchk": False, "forceAddress": False}
+UNSUPPORTED = {"ipMasq": False, "macspoofchk": False, "forceAddress": False}
 IPVLAN_MODES = ("l2", "l3", "l3s")
 BRIDGE_KEYS = ("bridge", "isGateway", "isDefaultGateway", "hairpinMode", "vlan", "vlanTrunk", "promiscMode")
 TAP_KEYS = ("multiQueue", "owner", "group")
@@ -287,6 +287,8 @@ def _bridged(conf, env):
         it["mac"] = conf["mac"]
     doc = {"name": attachment_name(conf.get("name"), env.container, env.ifname),
            "interfaces": [{"name": bridge, "kind": "external"}, it]}
+    if conf.get("promiscMode") not in (None, True, False):
+        _fail("promiscMode", f"expected true or false, got {_json(conf['promiscMode'])}")
     default = bool(conf.get("isDefaultGateway"))
     net = Network(conf, doc, bridge=bridge, gateway=default or bool(conf.get("isGateway")), default_route=default)
     net.port = port.of(conf, peer["name"])
@@ -302,10 +304,12 @@ def _bridged(conf, env):
 
 def bridge_doc(net):
     """The topology of the bridge ``net`` shares (vlan filtering when a
-    port has VLANs)."""
+    port has VLANs, promiscuous with promiscMode)."""
     b = {"name": net.bridge, "kind": "bridge"}
     if net.conf.get("vlan") or net.conf.get("vlanTrunk"):
         b["vlan_filtering"] = True
+    if net.conf.get("promiscMode"):
+        b["promisc"] = True
     if net.conf.get("mtu") is not None:
         b["mtu"] = net.conf["mtu"]
     h = _digest(net.bridge)[:20]
