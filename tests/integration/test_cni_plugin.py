@@ -319,7 +319,7 @@ BAD = [
     ("interface bad netns", {"interfaces": [{"kind": "macvlan", "link": "eth1", "netns": "elsewhere"}]}, {}, 7,
      "netns"),
     ("interface bad option", {"interfaces": [{"kind": "macvlan", "link": "eth1", "mode": "loud"}]}, {}, 7,
-     "interfaces[1] (eth0).mode"),
+     "interfaces[0] (eth0).mode"),
     ("check without prevResult", {"master": "eth1"}, {"CNI_COMMAND": "CHECK"}, 7, "prevResult"),
     ("check on 0.3.1", {"cniVersion": "0.3.1", "master": "eth1", "prevResult": {}}, {"CNI_COMMAND": "CHECK"}, 1,
      "CHECK"),

@@ -44,7 +44,7 @@ def _topology(net, doc, env):
     from ..topofile.loader import parse
     label = f"network {net.conf.get('name')!r}"
     try:
-        topo = parse(doc, label)
+        topo = parse(doc, label, secrets=net.secrets)
     except SpecError as e:
         raise CniError(INVALID_CONFIG, _in_config_words(str(e), net, env)) from None
     topo.source = source(net.conf.get("name"), env.container, env.ifname)

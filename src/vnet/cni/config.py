@@ -50,6 +50,7 @@ class Network:
         self.gateway, self.default_route = gateway, default_route
         self.port = None   # a bridge port's options vnet sets itself (port.Port)
         self.renamed = {}   # option path in the document -> the key the configuration wrote
+        self.secrets = None   # the keys the runtime passed, by name (keys.passed)
 
 
 def canonical(conf):
@@ -108,9 +109,10 @@ def read(conf, env):
         if key in conf and conf[key] not in (off, None):
             raise CniError(UNSUPPORTED_FIELD, f"network configuration: {key} {_json(conf[key])} is not supported "
                                               f"by vnet", f"remove {key!r} or set it to {_json(off)}")
-    if "interfaces" in conf:
-        return _stack(conf, env)
-    return _single(conf, env)
+    from . import keys
+    net = _stack(conf, env) if "interfaces" in conf else _single(conf, env)
+    net.secrets = keys.passed(conf)
+    return net
 
 
 def _json(v):
@@ -190,7 +192,8 @@ def _add_externals(doc, env):
         for end, end_fields in ends:
             hosts += _refs_to_host(end, end_fields, names_here, RefField)
     for name in dict.fromkeys(hosts):
-        doc["interfaces"].insert(0, {"name": name, "kind": "external"})
+        # after the stack: a message's interfaces[i] is the i the configuration wrote
+        doc["interfaces"].append({"name": name, "kind": "external"})
 
 
 def _refs_to_host(end, fields, names_here, ref_field):

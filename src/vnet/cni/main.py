@@ -86,8 +86,9 @@ def _version(conf):
 
 
 def _run(command, environ, conf, raw):
-    from . import commands
+    from . import commands, keys
     env = commands.Env(environ)
+    raw = keys.without(raw, conf)   # what the IPAM plugin reads
     return getattr(commands, {"DEL": "delete"}.get(command, command.lower()))(env, conf, raw)
 
 

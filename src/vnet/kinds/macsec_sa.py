@@ -1,11 +1,13 @@
 """MACsec secure associations: the SA fields of a topology file, their keys
-(from the file, a key file or an environment variable, held as ``Secret``s
+(from the file, a key file, an environment variable or, in a CNI network
+configuration, the keys the container runtime passes; held as ``Secret``s
 that print as ``***``), and the SA as the kernel's `macsec` generic netlink
 family and `ip macsec` take it."""
 import os
 
 from ..kernel import macsec as genl
 from ..topology.fields import Int, Obj, Str
+from ..topology.quote import quote
 
 KEY_LEN = {"gcm-aes-128": 16, "gcm-aes-256": 32, "gcm-aes-xpn-128": 16, "gcm-aes-xpn-256": 32}
 HEX = r"([0-9a-fA-F]{2})+"
@@ -41,6 +43,7 @@ _SA = {
                pattern=HEX + r"|\*\*\*", explain="hex digits", strict=True),
     "key_file": Str("a file holding the key in hex (relative to the topology file)"),
     "key_env": Str("an environment variable holding the key in hex"),
+    "key_runtime": Str("CNI: the name of a key the container runtime passes (runtimeConfig.macsecKeys)"),
     "ssci": Int("XPN ciphers: short secure channel identifier", lo=0, hi=2**32 - 1),
     "salt": Str("XPN ciphers: 12-byte salt, hex", pattern=r"[0-9a-fA-F]{24}", explain="24 hex digits"),
 }
@@ -49,14 +52,20 @@ SA = Obj(_SA, "a secure association")
 
 def check_sa(sa, p, cipher, xpn, base, problems):
     """One SA of the file: exactly one key source, read (a key file, an
-    environment variable) and checked against the cipher; the key then
+    environment variable, a key the caller passed by name: ``problems.secrets``)
+    and checked against the cipher; the key then
     held as a ``Secret`` under ``key``, its source kept for `vnet script`."""
-    given = [k for k in ("key", "key_file", "key_env") if sa.get(k) is not None]
+    named = problems.secrets
+    given = [k for k in SOURCES if sa.get(k) is not None]
     if len(given) != 1:
-        problems.add(p, "give the key as exactly one of key, key_file or key_env" if given
-                     else "no key: give key, key_file or key_env")
+        ways = "key, key_file, key_env or key_runtime" if named else "key, key_file or key_env"
+        problems.add(p, f"give the key as exactly one of {ways}" if given else f"no key: give {ways}")
         return
     src, text = given[0], sa[given[0]]
+    if src == "key_runtime":
+        text = _passed_key(text, named, f"{p}.key_runtime", problems)
+        if text is None:
+            return
     if src == "key" and text == "***":
         problems.add(f"{p}.key", "a masked key (from `vnet export`): the kernel never reveals keys, "
                                  "give the key, key_file or key_env")
@@ -78,7 +87,8 @@ def check_sa(sa, p, cipher, xpn, base, problems):
     try:
         key = bytes.fromhex(text)
     except ValueError:
-        problems.add(f"{p}.{src}", "the key is not hex" + (f" (in {sa[src]})" if src != "key" else ""))
+        where = f"{named.where}[{quote(sa[src])}]" if src == "key_runtime" else sa[src]
+        problems.add(f"{p}.{src}", "the key is not hex" + (f" (in {where})" if src != "key" else ""))
         return
     if len(key) != KEY_LEN[cipher]:
         problems.add(f"{p}.{src}", f"{cipher} takes a {KEY_LEN[cipher]}-byte key, this one has {len(key)} bytes")
@@ -91,8 +101,23 @@ def check_sa(sa, p, cipher, xpn, base, problems):
         problems.add(f"{p}.pn", "a packet number above 2^32-1 needs an XPN cipher")
     shown = os.path.relpath(fn) if src == "key_file" else sa[src]
     sa["key"] = Secret(key, None if src == "key" else f"{src} {shown}")
-    sa.pop("key_file", None)
-    sa.pop("key_env", None)
+    for k in SOURCES[1:]:
+        sa.pop(k, None)
+
+
+SOURCES = ("key", "key_file", "key_env", "key_runtime")
+
+
+def _passed_key(name, named, path, problems):
+    """The text of the key the caller passed as ``name`` (None: said why not)."""
+    if named is None:
+        problems.add(path, "a key the container runtime passes: only in a CNI network configuration (from "
+                           "runtimeConfig.macsecKeys); a topology file gives key, key_file or key_env")
+        return None
+    if name not in named.values:
+        problems.add(path, f"no key named {quote(name)} in {named.where}{named.hint}")
+        return None
+    return named.values[name].strip()
 
 
 def _kid(key_id):

@@ -157,10 +157,11 @@ def _parse_text(text, source):
         raise SpecError(f"{source}: invalid YAML: {where}{F.cut(str(what or e), 200)}") from None
 
 
-def parse(doc, source="<topology>", found=()):
+def parse(doc, source="<topology>", found=(), secrets=None):
     """Validate a parsed document and build the Topology; raise SpecError
-    listing every problem (with ``found``, (path, message) of the reading)."""
-    p = F.Problems(source)
+    listing every problem (with ``found``, (path, message) of the reading;
+    ``secrets``, the secrets the document may name: topology.secrets.Named)."""
+    p = F.Problems(source, secrets)
     for path, msg in found:
         p.add(path, msg)
     if not isinstance(doc, dict):

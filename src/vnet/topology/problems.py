@@ -8,11 +8,14 @@ MISSING = _MISSING
 
 
 class Problems:
-    """Collects every problem with its path; the loader raises them all at once."""
+    """Collects every problem with its path; the loader raises them all at once.
+    ``secrets``: the secrets the caller passes by name (``secrets.Named``),
+    for the fields that look one up; None when it passes none (a file)."""
 
-    def __init__(self, prefix):
+    def __init__(self, prefix, secrets=None):
         self.prefix = prefix
         self.items = []
+        self.secrets = secrets
 
     def add(self, path, msg):
         if len(self.items) >= MAX_PROBLEMS:   # counted (callers compare counts), not kept
