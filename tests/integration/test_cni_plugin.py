@@ -283,7 +283,7 @@ BAD = [
     ("no kind", {"mtu": 1400}, {}, 7, "kind"),
     ("typo of a key", {"mastr": "eth1"}, {}, 7, "master"),
     ("typo of an option", {"kind": "vxlan", "vnii": 4}, {}, 7, "vni"),
-    ("ipMasq", {"bridge": "b0", "ipMasq": True}, {}, 2, "ipMasq"),
+    ("ipMasq not a boolean", {"bridge": "b0", "ipMasq": "yes"}, {}, 7, "ipMasq: \"yes\" is not true or false"),
     ("vlan with isGateway", {"bridge": "b0", "vlan": 100, "isGateway": True}, {}, 2, "isGateway with vlan"),
     ("bad vlan", {"bridge": "b0", "vlan": 5000}, {}, 7, "vlan: 5000"),
     ("bad vlanTrunk range", {"bridge": "b0", "vlanTrunk": [{"minID": 20, "maxID": 10}]}, {}, 7, "vlanTrunk[0]"),

@@ -113,6 +113,8 @@ def add(env, conf, raw):
         p, _ = _errors_as_cni(apply, topo, None, LOCK_TIMEOUT)
         if net.port:
             _port_options(net, topo)
+        if net.masq:
+            _masquerade(net, topo, got, env)
     except BaseException:
         if got:
             ipam.run("DEL", raw, conf, env.raw)
@@ -127,6 +129,17 @@ def _port_options(net, topo):
     try:
         with _kernel() as k:
             port.set_on(k, net.port)
+    except BaseException:
+        _destroy(topo.name)
+        raise
+
+
+def _masquerade(net, topo, got, env):
+    """ipMasq's NAT rules for IPAM's addresses (masq.py); if they cannot be
+    made, the attachment goes again."""
+    from . import masq
+    try:
+        masq.add(topo.name, masq.rules(net.conf.get("name"), env.container, env.ifname, got.get("ips", [])))
     except BaseException:
         _destroy(topo.name)
         raise
@@ -320,8 +333,10 @@ def delete(env, conf, raw):
 def _destroy(name):
     from ..api import destroy
     from ..ownership import Record
+    from . import masq
     if Record.load(name).exists():
         _errors_as_cni(destroy, name, LOCK_TIMEOUT)
+    masq.remove(name)   # its NAT rules, when it has a record of them
 
 
 def check(env, conf, raw):
@@ -350,6 +365,9 @@ def check(env, conf, raw):
         from . import port
         with _kernel() as k:
             port.check(k, net.port)
+    if net.masq:
+        from . import masq
+        masq.check(masq.rules(conf.get("name"), env.container, env.ifname, got.get("ips", [])))
     ipam.run("CHECK", raw, conf, env.raw)
 
 

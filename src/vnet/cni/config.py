@@ -32,7 +32,7 @@ KEYS = {k.lower(): k for k in (
     "isDefaultGateway", "hairpinMode", "vlan", "vlanTrunk", "promiscMode", "multiQueue", "owner", "group",
     "ipMasq", "forceAddress", "preserveDefaultVlan", "macspoofchk", "enabledad")}
 # keys of the reference plugins vnet does not do, and the value that asks for nothing
-UNSUPPORTED = {"ipMasq": False, "promiscMode": False, "macspoofchk": False, "forceAddress": False}
+UNSUPPORTED = {"promiscMode": False, "macspoofchk": False, "forceAddress": False}
 IPVLAN_MODES = ("l2", "l3", "l3s")
 BRIDGE_KEYS = ("bridge", "isGateway", "isDefaultGateway", "hairpinMode", "vlan", "vlanTrunk", "promiscMode")
 TAP_KEYS = ("multiQueue", "owner", "group")
@@ -50,6 +50,7 @@ class Network:
         self.gateway, self.default_route = gateway, default_route
         self.port = None   # a bridge port's options vnet sets itself (port.Port)
         self.renamed = {}   # option path in the document -> the key the configuration wrote
+        self.masq = False   # ipMasq: the container's addresses masqueraded on the host (masq.py)
 
 
 def canonical(conf):
@@ -108,9 +109,16 @@ def read(conf, env):
         if key in conf and conf[key] not in (off, None):
             raise CniError(UNSUPPORTED_FIELD, f"network configuration: {key} {_json(conf[key])} is not supported "
                                               f"by vnet", f"remove {key!r} or set it to {_json(off)}")
-    if "interfaces" in conf:
-        return _stack(conf, env)
-    return _single(conf, env)
+    net = _stack(conf, env) if "interfaces" in conf else _single(conf, env)
+    net.masq = _flag(conf, "ipMasq")
+    return net
+
+
+def _flag(conf, key):
+    v = conf.get(key)
+    if v is None or isinstance(v, bool):
+        return bool(v)
+    raise CniError(INVALID_CONFIG, f"network configuration: {key}: {_json(v)} is not true or false")
 
 
 def _json(v):
