@@ -191,3 +191,29 @@ def test_an_add_that_cannot_make_its_rules_leaves_nothing(tmp_path, vnet_bin, mo
         assert sorted(os.listdir(tmp_path / "ipam" / NETWORK)) == ["last_reserved_ip.0", "lock"]
         assert not [f for f in os.listdir("/run/vnet") if f.endswith(".masq")]
         assert not any("CNI-" in ln for ln in nat()["iptables"])
+
+
+@pytest.mark.needs("veth", "bridge")
+def test_podmans_default_network_with_type_changed(tmp_path, vnet_bin):  # noqa: F811
+    """Podman 4's default network (87-podman-bridge.conflist: bridge with
+    isGateway, ipMasq and hairpinMode, then portmap, firewall and tuning),
+    `type` changed to vnet: ADD, CHECK, DEL through the whole chain; the
+    container reaches the outside, masqueraded, and DEL leaves the nat and
+    filter tables as the reference plugins' DELs leave them."""
+    first = {"type": "vnet", "bridge": "cni-podman0", "isGateway": True, "ipMasq": True, "hairpinMode": True,
+             "ipam": {"type": "host-local", "routes": [{"dst": "0.0.0.0/0"}], "dataDir": str(tmp_path / "ipam"),
+                      "ranges": [[{"subnet": "10.88.0.0/16", "gateway": "10.88.0.1"}]]}}
+    conf = {"cniVersion": "0.4.0", "name": "podman",
+            "plugins": [first, {"type": "portmap", "capabilities": {"portMappings": True}}, {"type": "firewall"},
+                        {"type": "tuning"}]}
+    with sandboxed(tmp_path) as sb:
+        net = Net(sb, tmp_path, vnet_bin)
+        net.rt = Runtime(conf, [vnet_bin, REFERENCE], tmp_path / "cache")
+        net.rt.add("c1", C1, "eth0")
+        assert net.source_seen_outside() == HOST_OUT
+        net.rt.check("c1", C1, "eth0")
+        masq = [ln for ln in nat()["iptables"] if "CNI-" in ln and "comment" in ln and "podman" in ln]
+        assert len(masq) == 3, masq
+        net.rt.delete("c1", C1, "eth0")
+        assert not [ln for ln in nat()["iptables"] if "10.88.0.2" in ln or "name: \\\"podman\\\"" in ln]
+        assert not [f for f in os.listdir("/run/vnet") if f.endswith(".masq")]
