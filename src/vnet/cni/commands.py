@@ -4,7 +4,7 @@ destroys it from its record, CHECK plans it against the live state (any
 change is drift), GC destroys the attachments the runtime no longer has."""
 import os
 
-from . import config, ipam, versions
+from . import config, ipam, netfilter, versions
 from .attachment import attachment_name, source
 from .errors import (DRIFT, INVALID_CONFIG, INVALID_ENV, KERNEL_REFUSED, NOT_AVAILABLE, NOT_OWNED, STATE,
                      TRY_AGAIN, UNKNOWN_CONTAINER, CniError)
@@ -113,8 +113,8 @@ def add(env, conf, raw):
         p, _ = _errors_as_cni(apply, topo, None, LOCK_TIMEOUT)
         if net.port:
             _port_options(net, topo)
-        if net.masq:
-            _masquerade(net, topo, got, env)
+        if netfilter.wanted(net):
+            _host_rules(net, topo, p.after, got, env)
     except BaseException:
         if got:
             ipam.run("DEL", raw, conf, env.raw)
@@ -134,12 +134,11 @@ def _port_options(net, topo):
         raise
 
 
-def _masquerade(net, topo, got, env):
-    """ipMasq's NAT rules for IPAM's addresses (masq.py); if they cannot be
-    made, the attachment goes again."""
-    from . import masq
+def _host_rules(net, topo, state, got, env):
+    """The attachment's rules outside its topology (netfilter.py); if they
+    cannot be made, the attachment goes again."""
     try:
-        masq.add(topo.name, masq.rules(net.conf.get("name"), env.container, env.ifname, got.get("ips", [])))
+        netfilter.add(net, topo.name, state, got, env)
     except BaseException:
         _destroy(topo.name)
         raise
@@ -333,10 +332,9 @@ def delete(env, conf, raw):
 def _destroy(name):
     from ..api import destroy
     from ..ownership import Record
-    from . import masq
     if Record.load(name).exists():
         _errors_as_cni(destroy, name, LOCK_TIMEOUT)
-    masq.remove(name)   # its NAT rules, when it has a record of them
+    netfilter.remove(name)   # its rules outside the topology, when it has a record of them
 
 
 def check(env, conf, raw):
@@ -365,9 +363,8 @@ def check(env, conf, raw):
         from . import port
         with _kernel() as k:
             port.check(k, net.port)
-    if net.masq:
-        from . import masq
-        masq.check(masq.rules(conf.get("name"), env.container, env.ifname, got.get("ips", [])))
+    if netfilter.wanted(net):
+        netfilter.check(net, p.state, got, env)
     ipam.run("CHECK", raw, conf, env.raw)
 
 

@@ -32,7 +32,7 @@ KEYS = {k.lower(): k for k in (
     "isDefaultGateway", "hairpinMode", "vlan", "vlanTrunk", "promiscMode", "multiQueue", "owner", "group",
     "ipMasq", "forceAddress", "preserveDefaultVlan", "macspoofchk", "enabledad")}
 # keys of the reference plugins vnet does not do, and the value that asks for nothing
-UNSUPPORTED = {"promiscMode": False, "macspoofchk": False, "forceAddress": False}
+UNSUPPORTED = {"promiscMode": False, "forceAddress": False}
 IPVLAN_MODES = ("l2", "l3", "l3s")
 BRIDGE_KEYS = ("bridge", "isGateway", "isDefaultGateway", "hairpinMode", "vlan", "vlanTrunk", "promiscMode")
 TAP_KEYS = ("multiQueue", "owner", "group")
@@ -51,6 +51,7 @@ class Network:
         self.port = None   # a bridge port's options vnet sets itself (port.Port)
         self.renamed = {}   # option path in the document -> the key the configuration wrote
         self.masq = False   # ipMasq: the container's addresses masqueraded on the host (masq.py)
+        self.spoofchk = False   # macspoofchk: frames from other MACs dropped at the bridge (spoofchk.py)
 
 
 def canonical(conf):
@@ -111,6 +112,11 @@ def read(conf, env):
                                               f"by vnet", f"remove {key!r} or set it to {_json(off)}")
     net = _stack(conf, env) if "interfaces" in conf else _single(conf, env)
     net.masq = _flag(conf, "ipMasq")
+    net.spoofchk = _flag(conf, "macspoofchk")
+    if net.spoofchk and not net.bridge:
+        raise CniError(UNSUPPORTED_FIELD, "network configuration: macspoofchk true is supported by vnet with the "
+                                          "bridge plugin's keys only (the bridge port is where it drops frames)",
+                       "remove 'macspoofchk', or use the one-interface bridge form")
     return net
 
 

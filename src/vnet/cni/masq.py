@@ -22,14 +22,15 @@ interface: when the namespace is gone first, its rules stay forever). A
 rule already gone is no error for DEL. One iptables-restore per family
 makes a family's rules in one transaction."""
 import json
-import os
 import sys
 
-from .errors import DRIFT, INVALID_CONFIG, KERNEL_REFUSED, STATE, CniError
+from . import sidecar
+from .errors import DRIFT, INVALID_CONFIG, STATE, CniError
 
 MULTICAST = {4: "224.0.0.0/4", 6: "ff00::/8"}
 TOOL = {4: "iptables", 6: "ip6tables"}
 POSTROUTING = "POSTROUTING"
+WHAT = "masq"   # its record: <attachment>.masq
 
 
 def chain_name(net, container, ifname):
@@ -64,30 +65,17 @@ def _quoted(s):
     return json.dumps(s, ensure_ascii=False)
 
 
-def _record_path(name):
-    from ..statedir import state_dir
-    return os.path.join(state_dir(), f"{name}.masq")
-
-
 def add(name, made):
     """Make ``made`` (from rules()) for attachment ``name``; recorded first,
     so that a DEL after a kill removes what was made. On failure, what was
     made is removed and the error says what iptables said."""
     if not made["families"]:
         return
-    from ..statedir import state_dir
-    tmp = _record_path(name) + ".tmp"
-    try:
-        os.makedirs(state_dir(), exist_ok=True)
-        with open(tmp, "w") as f:
-            json.dump({"chain": made["chain"], "families": sorted(made["families"])}, f)
-        os.replace(tmp, _record_path(name))
-    except OSError as e:
-        raise CniError(STATE, f"ipMasq: cannot write {_record_path(name)}: {e.strerror or e}") from None
+    sidecar.save(name, WHAT, {"chain": made["chain"], "families": sorted(made["families"])})
     try:
         for fam, rs in made["families"].items():
             lines = [f":{made['chain']} - [0:0]"] + ["-A " + " ".join(_restore_word(w) for w in r) for r in rs]
-            _restore(int(fam), lines, "make the ipMasq rules")
+            _restore(int(fam), lines)
     except BaseException:
         remove(name)
         raise
@@ -97,27 +85,26 @@ def remove(name):
     """Remove what attachment ``name``'s ipMasq record names: every rule
     jumping to its chain, and the chain. Nothing recorded, or the rules
     already gone: nothing to do."""
-    try:
-        with open(_record_path(name)) as f:
-            rec = json.load(f)
-        chain, families = rec["chain"], [int(x) for x in rec["families"]]
-    except FileNotFoundError:
+    rec = sidecar.load(name, WHAT)
+    if rec is None:
         return
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise CniError(STATE, f"ipMasq: cannot read {_record_path(name)}: {e}") from None
+    try:
+        chain, families = rec["chain"], [int(x) for x in rec["families"]]
+    except (KeyError, TypeError, ValueError):
+        raise CniError(STATE, f"ipMasq: {sidecar.path(name, WHAT)} is not a record of vnet's") from None
     for fam in families:
         try:
-            listed = _run(fam, [TOOL[fam], "-w", "-t", "nat", "-S"], "list the nat table").splitlines()
-        except Missing as e:
+            listed = sidecar.run([TOOL[fam], "-w", "-t", "nat", "-S"], "ipMasq").splitlines()
+        except sidecar.Missing as e:
             # no tool, so none of its rules to remove (it made them, or ADD failed without it)
             print(f"vnet: {e.msg}; nothing to remove", file=sys.stderr)
             continue
-        lines = ["-D" + ln[2:] for ln in listed if ln.startswith(f"-A {POSTROUTING} ") and ln.endswith(f" -j {chain}")]
+        lines = [f"-D{ln[2:]}" for ln in listed if ln.startswith(f"-A {POSTROUTING} ") and ln.endswith(f" -j {chain}")]
         if f"-N {chain}" in listed:
             lines += [f"-F {chain}", f"-X {chain}"]
         if lines:
-            _restore(fam, lines, "remove the ipMasq rules")
-    os.unlink(_record_path(name))
+            _restore(fam, lines)
+    sidecar.drop(name, WHAT)
 
 
 def check(made):
@@ -125,9 +112,10 @@ def check(made):
     for fam, rs in made["families"].items():
         for r in rs:
             tool = TOOL[int(fam)]
-            p = _call([tool, "-w", "-t", "nat", "-C", *r])
-            if p.returncode != 0:
-                raise CniError(DRIFT, f"ipMasq: the {tool} rule '-t nat -A {' '.join(r)}' ADD made is gone")
+            try:
+                sidecar.run([tool, "-w", "-t", "nat", "-C", *r], "ipMasq")
+            except sidecar.Failed:
+                raise CniError(DRIFT, f"ipMasq: the {tool} rule '-t nat -A {' '.join(r)}' ADD made is gone") from None
 
 
 def _restore_word(w):
@@ -139,27 +127,5 @@ def _restore_word(w):
     return '"' + w.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _restore(fam, lines, what):
-    tool = TOOL[fam] + "-restore"
-    _run(fam, [tool, "-w", "--noflush"], what, "*nat\n" + "\n".join(lines) + "\nCOMMIT\n")
-
-
-class Missing(CniError):
-    """iptables is not installed where the plugin looks (its PATH)."""
-
-
-def _call(argv, stdin=None):
-    import subprocess
-    try:
-        return subprocess.run(argv, input=stdin, capture_output=True, text=True)
-    except OSError as e:
-        raise Missing(KERNEL_REFUSED, f"ipMasq needs {argv[0]} (Debian: apt-get install iptables): "
-                                      f"{e.strerror or e}") from None
-
-
-def _run(fam, argv, what, stdin=None):
-    p = _call(argv, stdin)
-    if p.returncode != 0:
-        said = (p.stderr or p.stdout).strip().replace("\n", "; ")
-        raise CniError(KERNEL_REFUSED, f"ipMasq: {argv[0]} could not {what}: {said}")
-    return p.stdout
+def _restore(fam, lines):
+    sidecar.run([TOOL[fam] + "-restore", "-w", "--noflush"], "ipMasq", "*nat\n" + "\n".join(lines) + "\nCOMMIT\n")
