@@ -23,6 +23,7 @@ import pytest
 
 from cniruntime import PluginError, Runtime
 from conftest import sandboxed
+from test_cni_plugin import cni  # noqa: F401  (the fixture)
 from test_cni_side_by_side import C1, REFERENCE, SYSCTL, as_vnet, vnet_bin  # noqa: F401  (the fixture)
 
 NETWORK, SUBNET, SUBNET6 = "sbs", "10.88.0.0/24", "fd88::/64"
@@ -217,3 +218,25 @@ def test_podmans_default_network_with_type_changed(tmp_path, vnet_bin):  # noqa:
         net.rt.delete("c1", C1, "eth0")
         assert not [ln for ln in nat()["iptables"] if "10.88.0.2" in ln or "name: \\\"podman\\\"" in ln]
         assert not [f for f in os.listdir("/run/vnet") if f.endswith(".masq")]
+
+
+@pytest.mark.needs("veth", "bridge")
+def test_fifty_adds_at_once_with_ipmasq_and_macspoofchk(cni, sandbox):
+    """Fifty ADDs at once on one bridge, each making its NAT rules and MAC
+    filter beside the others' (iptables-nft and nft commit their
+    transactions one at a time): each gets its three rules and four, and
+    DEL takes them all, nothing else left."""
+    conf = cni.conf(subnet="10.31.0.0/24", bridge="cnibr1", isGateway=True, ipMasq=True, macspoofchk=True)
+    names = [f"p{i}" for i in range(50)]
+    results = cni.add_at_once(conf, names)
+    rules = [ln for ln in nat()["iptables"] if "CNI-" in ln and not ln.startswith("-N")]
+    assert len(rules) == 150
+    for r in results:
+        assert f"-A POSTROUTING -s {r['ips'][0]['address'].split('/')[0]}/32" in "\n".join(rules)
+    filters = [i for i in json.loads(sandbox.sh("nft -j list table bridge nat"))["nftables"] if "rule" in i]
+    assert len(filters) == 200
+    procs = [cni.start("DEL", conf, n) for n in names]
+    assert [p.wait() for p in procs] == [0] * 50
+    assert not [ln for ln in nat()["iptables"] if "CNI-" in ln]
+    assert not [i for i in json.loads(sandbox.sh("nft -j list table bridge nat"))["nftables"] if "rule" in i]
+    assert cni.reserved() == [] and not [f for f in os.listdir("/run/vnet") if f.endswith((".masq", ".spoofchk"))]

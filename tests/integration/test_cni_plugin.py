@@ -61,6 +61,15 @@ class Cni:
         p.stdin.close()
         return p
 
+    def add_at_once(self, conf, names):
+        """ADD on a fresh container of each name, all at once; their results (each asserted a success)."""
+        for n in names:
+            self.container(n)
+        procs = [self.start("ADD", conf, n) for n in names]
+        results = [json.loads(p.stdout.read()) for p in procs]
+        assert [p.wait() for p in procs] == [0] * len(names), [r for r in results if "code" in r][:3]
+        return results
+
     def ok(self, command, conf, **kw):
         rc, out, err = self.call(command, conf, **kw)
         assert rc == 0, f"{command} exited {rc}: {out} {err}"
@@ -326,11 +335,7 @@ def test_fifty_adds_at_once_get_distinct_addresses_and_del_cleans_all(cni, sandb
     body = {"master": "eth1"} if form == "macvlan" else {"bridge": "cnibr1", "isGateway": True}
     conf = cni.conf(subnet="10.31.0.0/24", **body)
     names = [f"p{i}" for i in range(50)]
-    for n in names:
-        cni.container(n)
-    procs = [cni.start("ADD", conf, n) for n in names]
-    results = [json.loads(p.stdout.read()) for p in procs]
-    assert [p.wait() for p in procs] == [0] * 50, [r for r in results if "code" in r][:3]
+    results = cni.add_at_once(conf, names)
     addrs = {r["ips"][0]["address"] for r in results}
     assert len(addrs) == 50
     for n, r in zip(names, results):

@@ -71,17 +71,14 @@ def canonical(conf):
     return out
 
 
-def _digest(text):
-    """sha256 of ``text`` in hex, by the interpreter's own module (hashlib
-    loads OpenSSL first: 2 ms of a call a runtime makes per container)."""
-    try:
-        from _sha2 import sha256      # Python 3.12 on
-    except ImportError:
+def _digest(text, algo="sha256"):
+    """sha256 (or ``algo``) of ``text`` in hex, by the interpreter's own module
+    (hashlib loads OpenSSL first: 2 ms of a call a runtime makes per container)."""
+    for module in ("_sha2", "_" + algo, "hashlib"):   # _sha2: Python 3.12 on
         try:
-            from _sha256 import sha256
-        except ImportError:
-            from hashlib import sha256
-    return sha256(text.encode()).hexdigest()
+            return getattr(__import__(module), algo)(text.encode()).hexdigest()
+        except (ImportError, AttributeError):
+            continue
 
 
 def _close(word, choices):

@@ -20,7 +20,7 @@ so that DEL removes exactly that, without reading the configuration or the
 container's addresses (the reference reads them from the container's
 interface: when the namespace is gone first, its rules stay forever). A
 rule already gone is no error for DEL. One iptables-restore per family
-makes a family's rules in one transaction."""
+makes a family's rules in one transaction, and removes them in another."""
 import json
 import sys
 
@@ -36,8 +36,8 @@ WHAT = "masq"   # its record: <attachment>.masq
 def chain_name(net, container, ifname):
     """``CNI-`` and 24 hex digits of sha512 (the reference's 28 characters),
     of the attachment."""
-    from hashlib import sha512   # only on the ipMasq path
-    return ("CNI-" + sha512(f"{net}\0{container}\0{ifname}".encode()).hexdigest())[:28]
+    from .config import _digest
+    return ("CNI-" + _digest(f"{net}\0{container}\0{ifname}", "sha512"))[:28]
 
 
 def rules(net, container, ifname, ips):
@@ -71,11 +71,10 @@ def add(name, made):
     made is removed and the error says what iptables said."""
     if not made["families"]:
         return
-    sidecar.save(name, WHAT, {"chain": made["chain"], "families": sorted(made["families"])})
+    sidecar.save(name, WHAT, made)
     try:
         for fam, rs in made["families"].items():
-            lines = [f":{made['chain']} - [0:0]"] + ["-A " + " ".join(_restore_word(w) for w in r) for r in rs]
-            _restore(int(fam), lines)
+            _restore(int(fam), [f":{made['chain']} - [0:0]"] + [_line("-A", r) for r in rs])
     except BaseException:
         remove(name)
         raise
@@ -89,22 +88,34 @@ def remove(name):
     if rec is None:
         return
     try:
-        chain, families = rec["chain"], [int(x) for x in rec["families"]]
-    except (KeyError, TypeError, ValueError):
+        chain, families = rec["chain"], {int(f): rs for f, rs in rec["families"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError):
         raise CniError(STATE, f"ipMasq: {sidecar.path(name, WHAT)} is not a record of vnet's") from None
-    for fam in families:
+    for fam, rs in families.items():
         try:
-            listed = sidecar.run([TOOL[fam], "-w", "-t", "nat", "-S"], "ipMasq").splitlines()
+            # what ADD made, in one transaction; when some of it is gone, what is left of it
+            exact = [_line("-D", r) for r in rs if r[0] == POSTROUTING] + [f"-F {chain}", f"-X {chain}"]
+            _restore(fam, exact)
+        except sidecar.Failed:
+            _remove_left(fam, chain)
         except sidecar.Missing as e:
             # no tool, so none of its rules to remove (it made them, or ADD failed without it)
             print(f"vnet: {e.msg}; nothing to remove", file=sys.stderr)
-            continue
-        lines = [f"-D{ln[2:]}" for ln in listed if ln.startswith(f"-A {POSTROUTING} ") and ln.endswith(f" -j {chain}")]
-        if f"-N {chain}" in listed:
-            lines += [f"-F {chain}", f"-X {chain}"]
-        if lines:
-            _restore(fam, lines)
     sidecar.drop(name, WHAT)
+
+
+def _remove_left(fam, chain):
+    """Every POSTROUTING rule jumping to ``chain``, and the chain, if there."""
+    listed = sidecar.run([TOOL[fam], "-w", "-t", "nat", "-S"], "ipMasq").splitlines()
+    lines = [f"-D{ln[2:]}" for ln in listed if ln.startswith(f"-A {POSTROUTING} ") and ln.endswith(f" -j {chain}")]
+    if f"-N {chain}" in listed:
+        lines += [f"-F {chain}", f"-X {chain}"]
+    if lines:
+        _restore(fam, lines)
+
+
+def _line(op, rule):
+    return f"{op} " + " ".join(_restore_word(w) for w in rule)
 
 
 def check(made):

@@ -46,18 +46,43 @@ def drop(name, what):
 
 
 def run(argv, what, stdin=None):
-    """Run a netfilter tool (argument list); its output. Not installed:
-    Missing; failed: code 100 with what it said."""
-    import subprocess
-    try:
-        p = subprocess.run(argv, input=stdin, capture_output=True, text=True)
-    except OSError as e:
+    """Run a netfilter tool (argument list, found in PATH); its output. Not
+    installed: Missing; failed: code 100 with what it said. (posix_spawn,
+    as ipam.py: the subprocess module costs a CNI call more to import than
+    the tool takes to run.)"""
+    out, err, status = _spawn(argv, stdin or "")
+    if status == 127 and out is None:
         raise Missing(100, f"{what} needs {argv[0]} (Debian: apt-get install "
-                           f"{'nftables' if argv[0] == 'nft' else 'iptables'}): {e.strerror or e}") from None
-    if p.returncode != 0:
-        said = (p.stderr or p.stdout).strip().replace("\n", "; ")
+                           f"{'nftables' if argv[0] == 'nft' else 'iptables'}): {err}")
+    if status != 0:
+        said = (err or out).strip().replace("\n", "; ")
         raise Failed(100, f"{what}: {argv[0]} failed: {said}")
-    return p.stdout
+    return out
+
+
+def _spawn(argv, stdin):
+    """(stdout, stderr, exit status) of ``argv`` given ``stdin``; (None, why, 127) when it cannot start."""
+    pipes = [os.pipe() for _ in range(3)]   # stdin, stdout, stderr
+    (rin, win), (rout, wout), (rerr, werr) = pipes
+    try:
+        pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=[
+            (os.POSIX_SPAWN_DUP2, rin, 0), (os.POSIX_SPAWN_DUP2, wout, 1), (os.POSIX_SPAWN_DUP2, werr, 2)]
+            + [(os.POSIX_SPAWN_CLOSE, fd) for fd in (win, rout, rerr)])
+    except OSError as e:
+        for fd in (rin, win, rout, wout, rerr, werr):
+            os.close(fd)
+        return None, e.strerror or str(e), 127
+    for fd in (rin, wout, werr):
+        os.close(fd)
+    try:
+        with os.fdopen(win, "w") as f:
+            f.write(stdin)
+    except BrokenPipeError:
+        pass
+    with os.fdopen(rout) as o, os.fdopen(rerr) as e:
+        out, err = o.read(), e.read()   # the tools write little on stderr: no deadlock on a full pipe
+    _, status = os.waitpid(pid, 0)
+    return out, err, os.waitstatus_to_exitcode(status)
 
 
 class Missing(CniError):
