@@ -11,7 +11,10 @@ Then what a user would notice: a container behind the bridge reaches an
 the outside sees the host's address as the source; CHECK names a rule
 someone removed; DEL succeeds when the rules or the container's namespace
 are gone first (the reference, there, leaves its rules behind); an ADD
-that cannot make its rules leaves nothing.
+that cannot make its rules leaves nothing; Podman's default network works
+with its `type` changed. With macspoofchk too (test_cni_spoofchk.py has
+its own comparison): fifty ADDs at once, an ADD killed at any moment then
+DEL, and GC, each leaving exactly the rules of the attachments that stay.
 
 Everything in the test's sandbox namespaces: no rule in the machine's own."""
 import json
@@ -240,3 +243,42 @@ def test_fifty_adds_at_once_with_ipmasq_and_macspoofchk(cni, sandbox):
     assert not [ln for ln in nat()["iptables"] if "CNI-" in ln]
     assert not [i for i in json.loads(sandbox.sh("nft -j list table bridge nat"))["nftables"] if "rule" in i]
     assert cni.reserved() == [] and not [f for f in os.listdir("/run/vnet") if f.endswith((".masq", ".spoofchk"))]
+
+
+@pytest.mark.needs("veth", "bridge")
+def test_an_add_killed_at_any_moment_leaves_no_rule_after_del(cni, sandbox):
+    """SIGKILL at a spread of moments of an ADD with ipMasq and macspoofchk
+    (before IPAM, mid-apply, while the rules are made, after): the runtime's
+    DEL then leaves no rule, no record, no device, no reservation."""
+    import signal
+    import time
+    conf = cni.conf(bridge="cnibr2", isGateway=True, ipMasq=True, macspoofchk=True)
+    for i, delay in enumerate([0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3, 0.5]):
+        c = f"k{i}"
+        cni.container(c)
+        p = cni.start("ADD", conf, c, stdout=subprocess.DEVNULL)
+        time.sleep(delay)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        cni.ok("DEL", conf, container=c)
+        assert set(sandbox.links(c)) == {"lo"}, (delay, sandbox.links(c))
+        assert not [ln for ln in nat()["iptables"] if "CNI-" in ln], delay
+        nft = subprocess.run(["nft", "-j", "list", "table", "bridge", "nat"], capture_output=True, text=True)
+        assert nft.returncode != 0 or not [i for i in json.loads(nft.stdout)["nftables"] if "rule" in i], delay
+    assert cni.reserved() == []
+    assert not [n for n in sandbox.links() if n.startswith("veth")]
+    assert not [f for f in os.listdir("/run/vnet") if ".masq" in f or ".spoofchk" in f]
+
+
+@pytest.mark.needs("veth", "bridge")
+def test_gc_removes_the_rules_of_the_attachments_it_removes(cni, sandbox):
+    conf = cni.conf(version="1.1.0", subnet="10.32.0.0/24", bridge="cnibr3", isGateway=True, ipMasq=True,
+                    macspoofchk=True)
+    kept, gone = cni.add_at_once(conf, ["g0", "g1"])
+    cni.ok("GC", {**conf, "cni.dev/valid-attachments": [{"containerID": "g0", "ifname": "eth0"}]})
+    left = "\n".join(ln for ln in nat()["iptables"] if "CNI-" in ln)
+    assert f"-s {kept['ips'][0]['address'].split('/')[0]}/32" in left
+    assert f"-s {gone['ips'][0]['address'].split('/')[0]}/32" not in left
+    comments = {i["rule"]["comment"] for i in json.loads(sandbox.sh("nft -j list table bridge nat"))["nftables"]
+                if "rule" in i}
+    assert comments == {"macspoofchk-g0-eth0"}

@@ -27,22 +27,24 @@ def save(name, what, data):
 
 
 def load(name, what):
-    """The record's data; None when there is none."""
+    """The record's data; None when there is none (and no half-written one either)."""
     p = path(name, what)
     try:
         with open(p) as f:
             return json.load(f)
     except FileNotFoundError:
+        drop(name, what)   # a save killed before its rename: nothing was made yet
         return None
     except (OSError, ValueError) as e:
         raise CniError(STATE, f"{what}: cannot read {p}: {e}") from None
 
 
 def drop(name, what):
-    try:
-        os.unlink(path(name, what))
-    except FileNotFoundError:
-        pass
+    for p in (path(name, what), path(name, what) + ".tmp"):
+        try:
+            os.unlink(p)
+        except FileNotFoundError:
+            pass
 
 
 def run(argv, what, stdin=None):
