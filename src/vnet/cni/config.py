@@ -231,6 +231,8 @@ def _single(conf, env):
         net.renamed["link"] = "master"
     if kind in ("macvlan", "macvtap") and "mode" not in it:
         it["mode"] = "bridge"   # the reference plugin's default (vnet's own, in a file: vepa)
+    if kind in ("ipvlan", "ipvtap") and "mode" not in it:
+        it["mode"] = "l2"   # the reference plugin's default (vnet's own, in a file: l3)
     doc = {"name": attachment_name(conf.get("name"), env.container, env.ifname), "interfaces": [it]}
     if isinstance(it.get("link"), dict):
         doc["interfaces"].insert(0, {"name": it["link"]["name"], "kind": "external"})
