@@ -24,3 +24,15 @@ def container_iface(conf):
 def test_the_reference_plugins_default_modes(conf, mode):
     it = container_iface(conf)
     assert it["mode"] == mode and it["link"] == {"name": "eth1"} and it["netns"] == "/run/netns/c1"
+
+
+def test_unnamed_host_devices_are_named_for_their_kind():
+    net = config.read({"cniVersion": "1.0.0", "name": "n", "type": "vnet", "interfaces": [
+        {"kind": "bridge", "netns": "host"},
+        {"kind": "veth", "name": "side0", "peer": {"master": {"name": "x"}}},
+        {"kind": "vxcan", "peer": {}}]}, ENV)
+    bridge, veth, vxcan = net.doc["interfaces"][-3:]
+    assert bridge["name"].startswith("bridge") and len(bridge["name"]) == 14 and "netns" not in bridge
+    assert veth["peer"]["name"].startswith("veth") and len(veth["peer"]["name"]) == 12
+    assert vxcan["peer"]["name"].startswith("vxcan") and len(vxcan["peer"]["name"]) == 13
+    assert len({bridge["name"][-8:], veth["peer"]["name"][-8:], vxcan["peer"]["name"][-8:]}) == 3

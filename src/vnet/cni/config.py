@@ -92,10 +92,12 @@ def attachment_name(net, container, ifname):
     return "cni-" + h[:28]
 
 
-def host_name(container, ifname, i):
-    """The name of a host-side device the configuration leaves unnamed (a
-    veth's host end): unique per attachment, as the reference plugins' vethXXXXXXXX."""
-    return "veth" + _digest(f"{container}\0{ifname}\0{i}")[:8]
+def host_name(container, ifname, i, kind="veth"):
+    """The name of a device the configuration leaves unnamed (a veth's host
+    end): its kind and 8 hex digits unique per attachment, as the reference
+    plugins' vethXXXXXXXX (a vxcan's peer is vxcanXXXXXXXX)."""
+    prefix = kind[:7] if isinstance(kind, str) and kind.isalnum() and kind.isascii() else "dev"
+    return prefix + _digest(f"{container}\0{ifname}\0{i}")[:8]
 
 
 def read(conf, env):
@@ -149,7 +151,8 @@ def _place(it, i, stack, env):
     if where == CONTAINER:
         it["netns"] = env.netns
     if "name" not in it:
-        it["name"] = host_name(env.container, env.ifname, i) if where == HOST_NS else f"{env.ifname[:11]}-s{i}"
+        it["name"] = (host_name(env.container, env.ifname, i, it.get("kind")) if where == HOST_NS
+                      else f"{env.ifname[:11]}-s{i}")
     peer = it.get("peer")
     if isinstance(peer, dict):
         peer = it["peer"] = dict(peer)
@@ -159,7 +162,7 @@ def _place(it, i, stack, env):
         elif pwhere != HOST_NS:
             _fail(f"interfaces[{i}].peer.netns", f"{pwhere!r}: a peer is on the 'host' (the default) or in the "
                                                  "'container'")
-        peer.setdefault("name", host_name(env.container, env.ifname, f"{i}p"))
+        peer.setdefault("name", host_name(env.container, env.ifname, f"{i}p", it.get("kind")))
 
 
 def _add_externals(doc, env):
