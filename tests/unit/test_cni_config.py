@@ -36,3 +36,17 @@ def test_unnamed_host_devices_are_named_for_their_kind():
     assert veth["peer"]["name"].startswith("veth") and len(veth["peer"]["name"]) == 12
     assert vxcan["peer"]["name"].startswith("vxcan") and len(vxcan["peer"]["name"]) == 13
     assert len({bridge["name"][-8:], veth["peer"]["name"][-8:], vxcan["peer"]["name"][-8:]}) == 3
+
+
+def test_link_in_container_names_a_device_of_the_container():
+    """``linkInContainer``: the master is an existing device in the
+    container (declared external there), not one of the host's."""
+    net = config.read({"cniVersion": "1.0.0", "name": "n", "type": "vnet", "kind": "ipvtap", "master": "low0",
+                       "linkInContainer": True}, ENV)
+    assert net.doc["interfaces"] == [
+        {"name": "low0", "kind": "external", "netns": "/run/netns/c1"},
+        {"name": "eth0", "kind": "ipvtap", "netns": "/run/netns/c1", "link": "low0", "mode": "l2"}]
+    from vnet.cni.commands import _topology
+    topo = _topology(net, net.doc, ENV)   # valid: the ipvtap's lower device is in its namespace
+    assert [(i.netns, i.name, i.kind) for i in topo.interfaces] == [
+        ("/run/netns/c1", "low0", "external"), ("/run/netns/c1", "eth0", "ipvtap")]

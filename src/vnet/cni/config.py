@@ -239,6 +239,9 @@ def _single(conf, env):
     doc = {"name": attachment_name(conf.get("name"), env.container, env.ifname), "interfaces": [it]}
     if isinstance(it.get("link"), dict):
         doc["interfaces"].insert(0, {"name": it["link"]["name"], "kind": "external"})
+    elif conf.get("linkInContainer") and isinstance(it.get("link"), str):
+        # the master is an existing device of the container's
+        doc["interfaces"].insert(0, {"name": it["link"], "kind": "external", "netns": env.netns})
     net.doc = doc
     return net
 
