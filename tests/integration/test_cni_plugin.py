@@ -164,6 +164,23 @@ def test_bridge_in_the_reference_keys_shares_one_bridge(cni, sandbox):
     assert "cnibr0" in sandbox.links()   # shared: no attachment removes it
 
 
+def test_bridge_hairpin_mode_on_the_shared_bridge(cni, sandbox):
+    """``hairpinMode``: a port option on the port of a bridge the attachment
+    does not own (the network's shared one), set by ADD, its drift named by
+    CHECK."""
+    cni.container("c1")
+    conf = cni.conf(bridge="cnibr0", hairpinMode=True)
+    r = cni.ok("ADD", conf)
+    port = r["interfaces"][1]["name"]
+    assert sandbox.links()[port]["linkinfo"]["info_slave_data"]["hairpin"] is True
+    cni.ok("CHECK", {**conf, "prevResult": r})
+    sandbox.sh(f"ip link set {port} type bridge_slave hairpin off")
+    rc, out, _ = cni.call("CHECK", {**conf, "prevResult": r})
+    assert rc != 0 and out["code"] == 101 and f"port {port}: hairpin false -> true" in out["msg"], out
+    cni.ok("DEL", conf)
+    assert set(sandbox.links("c1")) == {"lo"} and port not in sandbox.links() and cni.reserved() == []
+
+
 def test_a_stack_in_vnets_syntax(cni, sandbox):
     """A macvlan on the host NIC in the container with a second address, and a
     veth whose host end is a port of an existing bridge."""
