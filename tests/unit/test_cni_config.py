@@ -50,3 +50,17 @@ def test_link_in_container_names_a_device_of_the_container():
     topo = _topology(net, net.doc, ENV)   # valid: the ipvtap's lower device is in its namespace
     assert [(i.netns, i.name, i.kind) for i in topo.interfaces] == [
         ("/run/netns/c1", "low0", "external"), ("/run/netns/c1", "eth0", "ipvtap")]
+
+
+@pytest.mark.parametrize("conf,vlans", [
+    ({"vlan": 100}, [{"vid": 100, "pvid": True, "untagged": True}, {"vid": 1, "pvid": False, "untagged": True}]),
+    ({"vlan": 100, "preserveDefaultVlan": False}, [{"vid": 100, "pvid": True, "untagged": True}]),
+    ({"vlanTrunk": [{"id": 5}, {"minID": 10, "maxID": 12}]},
+     [{"vid": 5}, {"vid": "10-12"}, {"vid": 1, "pvid": True, "untagged": True}]),
+    ({"vlan": 1}, [{"vid": 1, "pvid": True, "untagged": True}]),
+    ({}, None),
+])
+def test_a_bridge_port_keeps_the_default_vlan_as_the_reference_plugin(conf, vlans):
+    """The reference bridge plugin's preserveDefaultVlan (default true)."""
+    net = config.read({"cniVersion": "1.0.0", "name": "n", "type": "vnet", "bridge": "br0", **conf}, ENV)
+    assert net.doc["interfaces"][-1]["peer"].get("vlans") == vlans

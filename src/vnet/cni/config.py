@@ -299,17 +299,24 @@ def _bridged(conf, env):
 
 def _port_vlans(conf):
     """The bridge port's VLANs: ``vlan`` its access VLAN (pvid, untagged),
-    ``vlanTrunk`` the tagged ones."""
+    ``vlanTrunk`` the tagged ones; with either, the port stays in the
+    default VLAN 1 (untagged; its pvid without ``vlan``) unless
+    ``preserveDefaultVlan`` is false, as the reference plugin does."""
     out = []
     if conf.get("vlan"):
         out.append({"vid": conf["vlan"], "pvid": True, "untagged": True})
+    has_1 = conf.get("vlan") == 1
     for i, t in enumerate(conf.get("vlanTrunk") or []):
         if not isinstance(t, dict):
             _fail(f"vlanTrunk[{i}]", "expected an object {id} or {minID, maxID}")
         if "id" in t:
             out.append({"vid": t["id"]})
+            has_1 = has_1 or t["id"] == 1
         else:
             out.append({"vid": f"{t.get('minID')}-{t.get('maxID')}"})
+            has_1 = has_1 or t.get("minID") == 1
+    if out and not has_1 and conf.get("preserveDefaultVlan", True) is not False:
+        out.append({"vid": 1, "pvid": not conf.get("vlan"), "untagged": True})
     return out
 
 
