@@ -111,25 +111,11 @@ def add(env, conf, raw):
             _errors_as_cni(_ensure_bridge, net, got)
         from ..api import apply
         p, _ = _errors_as_cni(apply, topo, None, LOCK_TIMEOUT)
-        if net.port:
-            _port_options(net, topo)
     except BaseException:
         if got:
             ipam.run("DEL", raw, conf, env.raw)
         raise
     return _merged(conf.get("prevResult"), _result(net, topo, p.after, got, env))
-
-
-def _port_options(net, topo):
-    """The bridge port's options on the veth's host end ADD made; if the
-    kernel refuses them, the attachment goes again."""
-    from . import port
-    try:
-        with _kernel() as k:
-            port.set_on(k, net.port)
-    except BaseException:
-        _destroy(topo.name)
-        raise
 
 
 def _container_iface(doc, env):
@@ -346,10 +332,6 @@ def check(env, conf, raw):
         raise CniError(DRIFT, "the attachment differs from what ADD made: " +
                        "; ".join(f"{c.object}: {c.reason}" for c in p.changes))
     _macs_match(prev, p.state, env)
-    if net.port:
-        from . import port
-        with _kernel() as k:
-            port.check(k, net.port)
     ipam.run("CHECK", raw, conf, env.raw)
 
 
