@@ -388,18 +388,29 @@ def _netns_inode(pid):
         return None   # gone (or a zombie) meanwhile
 
 
-def test_calls_are_handed_to_one_warm_vnet_and_run_alone_without_it(cni, sandbox):
-    """The first call starts a warm vnet for the next ones; its answers are
-    the same as a call run in its own process (VNET_CNI_SERVER=0); a call
-    from another network namespace is not handed to it."""
+def wait_for_a_server():
     import time
+    end = time.monotonic() + 10
+    while not server_pids() and time.monotonic() < end:
+        time.sleep(0.05)
+
+
+def three_containers_and_a_warm_vnet(cni):
+    """Containers c1-c3, and a warm vnet started (by a VERSION call): the
+    configuration of a macvlan on eth1 for them."""
     for c in ("c1", "c2", "c3"):
         cni.container(c)
     conf = cni.conf(master="eth1")
     cni.ok("VERSION", conf)
-    end = time.monotonic() + 10
-    while not server_pids() and time.monotonic() < end:
-        time.sleep(0.05)
+    wait_for_a_server()
+    return conf
+
+
+def test_calls_are_handed_to_one_warm_vnet_and_run_alone_without_it(cni, sandbox):
+    """The first call starts a warm vnet for the next ones; its answers are
+    the same as a call run in its own process (VNET_CNI_SERVER=0); a call
+    from another network namespace is not handed to it."""
+    conf = three_containers_and_a_warm_vnet(cni)
     assert len(server_pids()) == 1
     served = cni.ok("ADD", conf, container="c1")
     alone = cni.ok("ADD", conf, container="c2", env={"VNET_CNI_SERVER": "0"})
@@ -435,22 +446,14 @@ def test_a_killed_warm_vnet_fails_no_call_and_is_replaced(cni, sandbox):
     runs in its own process, succeeds, and starts a new warm vnet."""
     import signal
     import time
-    for c in ("c1", "c2", "c3"):
-        cni.container(c)
-    conf = cni.conf(master="eth1")
-    cni.ok("VERSION", conf)
-    end = time.monotonic() + 10
-    while not server_pids() and time.monotonic() < end:
-        time.sleep(0.05)
+    conf = three_containers_and_a_warm_vnet(cni)
     (old,) = server_pids()
     cni.ok("ADD", conf, container="c1")
     os.kill(int(old), signal.SIGKILL)
     while old in server_pids():
         time.sleep(0.01)
     cni.ok("ADD", conf, container="c2")
-    end = time.monotonic() + 10
-    while not server_pids() and time.monotonic() < end:
-        time.sleep(0.05)
+    wait_for_a_server()
     assert len(server_pids()) == 1 and server_pids() != [old]
     cni.ok("ADD", conf, container="c3")   # through the new one
     for c in ("c1", "c2", "c3"):
