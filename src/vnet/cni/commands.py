@@ -327,7 +327,13 @@ def check(env, conf, raw):
     got = _ours(versions.normalized(prev), env)
     topo = _topology(net, _addressed(net, got, env), env)
     from ..api import plan
-    p = _errors_as_cni(plan, topo)
+    try:
+        p = _errors_as_cni(plan, topo)
+    except CniError as e:
+        if e.code != NOT_OWNED:
+            raise
+        # a device in the attachment's place that is not its own: what ADD made is gone
+        raise CniError(DRIFT, "the attachment differs from what ADD made: " + e.msg) from None
     if p.changes:
         raise CniError(DRIFT, "the attachment differs from what ADD made: " +
                        "; ".join(f"{c.object}: {c.reason}" for c in p.changes))
