@@ -203,6 +203,7 @@ def test_a_port_vlan_on_a_bridge_that_does_not_filter_vlans_is_refused(cni, sand
     sandbox.external("port9")
     sandbox.sh("ip link add theirs0 address 02:00:00:00:00:09 type bridge && ip link set theirs0 up && "
                "ip link set port9 master theirs0")
+    sandbox.settle("theirs0")   # its IPv6 link-local route comes a moment later
     before = sandbox.dump_all()
     rc, out, _ = cni.call("ADD", cni.conf(bridge="theirs0", vlan=100))
     assert rc != 0 and out["code"] == 103 and "bridge 'theirs0' does not filter VLANs" in out["msg"], out
