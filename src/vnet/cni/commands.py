@@ -111,8 +111,6 @@ def add(env, conf, raw):
             _errors_as_cni(_ensure_bridge, net, got)
         from ..api import apply
         p, _ = _errors_as_cni(apply, topo, None, LOCK_TIMEOUT)
-        if net.port:
-            _port_options(net, topo)
         if netfilter.wanted(net):
             _host_rules(net, topo, p.after, got, env)
     except BaseException:
@@ -120,18 +118,6 @@ def add(env, conf, raw):
             ipam.run("DEL", raw, conf, env.raw)
         raise
     return _merged(conf.get("prevResult"), _result(net, topo, p.after, got, env))
-
-
-def _port_options(net, topo):
-    """The bridge port's options on the veth's host end ADD made; if the
-    kernel refuses them, the attachment goes again."""
-    from . import port
-    try:
-        with _kernel() as k:
-            port.set_on(k, net.port)
-    except BaseException:
-        _destroy(topo.name)
-        raise
 
 
 def _host_rules(net, topo, state, got, env):
@@ -354,15 +340,17 @@ def check(env, conf, raw):
     got = _ours(versions.normalized(prev), env)
     topo = _topology(net, _addressed(net, got, env), env)
     from ..api import plan
-    p = _errors_as_cni(plan, topo)
+    try:
+        p = _errors_as_cni(plan, topo)
+    except CniError as e:
+        if e.code != NOT_OWNED:
+            raise
+        # a device in the attachment's place that is not its own: what ADD made is gone
+        raise CniError(DRIFT, "the attachment differs from what ADD made: " + e.msg) from None
     if p.changes:
         raise CniError(DRIFT, "the attachment differs from what ADD made: " +
                        "; ".join(f"{c.object}: {c.reason}" for c in p.changes))
     _macs_match(prev, p.state, env)
-    if net.port:
-        from . import port
-        with _kernel() as k:
-            port.check(k, net.port)
     if netfilter.wanted(net):
         netfilter.check(net, p.state, got, env)
     ipam.run("CHECK", raw, conf, env.raw)

@@ -40,4 +40,4 @@ def _masq(net, got, env):
 
 def _spoofchk(net, state, env):
     from . import spoofchk
-    return spoofchk.rules(env.container, env.ifname, net.port.name, state.device(env.netns, env.ifname).mac)
+    return spoofchk.rules(env.container, env.ifname, net.host_end, state.device(env.netns, env.ifname).mac)
