@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # containernetworking-plugins: the reference CNI plugins (/usr/lib/cni) the CNI runtime's tests drive
-pkgs=(iproute2 python3-venv python3-pip iputils-ping libteam-utils iperf3 graphviz containernetworking-plugins)
+pkgs=(iproute2 python3-venv python3-pip iputils-ping libteam-utils iperf3 graphviz containernetworking-plugins
+      iptables nftables)
 [ "${1:-}" = "--guest" ] && pkgs+=(qemu-system-x86 linux-image-amd64 busybox-static strace)
 # the control-plane benchmark's third baseline: mininet with Linux bridges
 # (without its recommended Open vSwitch, which would start a daemon)
