@@ -5,8 +5,10 @@
 # static busybox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# containernetworking-plugins: the reference CNI plugins (/usr/lib/cni) the CNI runtime's tests drive
-pkgs=(iproute2 python3-venv python3-pip iputils-ping libteam-utils iperf3 graphviz containernetworking-plugins)
+# containernetworking-plugins: the reference CNI plugins (/usr/lib/cni) the CNI runtime's tests drive;
+# gcc and libc6-dev: `vnet cni install` compiles the plugin's fast path (src/vnet/cni/client.c) with them
+pkgs=(iproute2 python3-venv python3-pip iputils-ping libteam-utils iperf3 graphviz containernetworking-plugins
+      gcc libc6-dev)
 [ "${1:-}" = "--guest" ] && pkgs+=(qemu-system-x86 linux-image-amd64 busybox-static strace)
 # the control-plane benchmark's third baseline: mininet with Linux bridges
 # (without its recommended Open vSwitch, which would start a daemon)
