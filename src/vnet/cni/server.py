@@ -19,8 +19,8 @@ from .client import MAGIC, identity, socket_path
 
 IDLE = float(os.environ.get("VNET_CNI_IDLE", "600"))
 WARM = ("vnet.cni.main", "vnet.cni.commands", "vnet.cni.config", "vnet.cni.ipam", "vnet.cni.versions",
-        "vnet.cni.attachment", "vnet.topofile.loader", "vnet.api", "vnet.applier", "vnet.planner", "vnet.observer", "vnet.destroyer",
-        "vnet.kernel.session", "vnet.ownership", "resource")
+        "vnet.cni.attachment", "vnet.topofile.loader", "vnet.api", "vnet.applier", "vnet.planner", "vnet.observer",
+        "vnet.destroyer", "vnet.kernel.session", "vnet.ownership", "resource", "threading")
 
 
 def main(build):
@@ -144,7 +144,12 @@ class Server:
             _answer(conn, -1)
             _close_all(fds, conn)
             return
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:   # no process to be had (a limit): declined, the caller runs it in its own
+            _answer(conn, -1)
+            _close_all(fds, conn)
+            return
         if pid == 0:
             self.listener.close()
             _child(conn, env, fds)
