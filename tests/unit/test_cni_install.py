@@ -93,3 +93,44 @@ def test_without_the_script_beside_it_the_compiled_executable_says_so_as_an_erro
     assert r.returncode == 1
     err = json.loads(r.stdout)
     assert err["code"] == 999 and ".vnet-python" in err["msg"] and "No such file" in err["msg"]
+
+
+def test_the_compiled_executable_hands_over_its_environment_and_fds_as_the_server_reads_them(tmp_path):
+    """Against a stand-in for the warm vnet on the socket the executable
+    names: the request parsed by the server's own reader (every variable
+    intact, one ending in a newline too; stdin, stdout and stderr passed),
+    and the status answered is the executable's exit status."""
+    import socket
+    import threading
+    from vnet.cni import server
+    install.install(str(tmp_path / "bin"))
+    assert (tmp_path / "bin/vnet").read_bytes()[:4] == b"\x7fELF", "no C compiler (scripts/setup.sh installs gcc)"
+    build = script_of(tmp_path / "bin").read_text().split("run(")[1].split(")")[0].strip("'")
+    state = tmp_path / "state"
+    state.mkdir()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(state / f"cni-{build}.sock"))
+    listener.listen(1)
+    got = {}
+
+    def serve():
+        conn, _ = listener.accept()
+        env, fds = server._read_request(conn, socket)
+        got["env"] = env
+        got["stdin"] = os.read(fds[0], 100)
+        os.write(fds[1], b"from the server\n")
+        for fd in fds:
+            os.close(fd)
+        conn.sendall((7).to_bytes(4, "little", signed=True))
+        conn.close()
+
+    t = threading.Thread(target=serve)
+    t.start()
+    env = {"CNI_COMMAND": "DEL", "VNET_STATE_DIR": str(state), "ENDS_IN_A_NEWLINE": "a\n", "NEXT": "b=c", "EMPTY": ""}
+    r = subprocess.run([tmp_path / "bin/vnet"], input=b"the config", capture_output=True, env=env, timeout=10)
+    t.join(10)
+    listener.close()
+    assert r.returncode == 7 and r.stdout == b"from the server\n"
+    ident = got["env"].pop("\0ident")
+    assert ident == "%d:%d" % (os.stat("/proc/self/ns/net").st_ino, os.stat("/proc/self/ns/mnt").st_ino)
+    assert got["env"] == env and got["stdin"] == b"the config"

@@ -60,6 +60,7 @@ static char *request(size_t *len)
 	char ident[64] = "";
 	size_t n, size = 0;
 	char **e, *buf, *p;
+	int first = 1;
 	if (stat("/proc/self/ns/net", &net) == 0 && stat("/proc/self/ns/mnt", &mnt) == 0)
 		snprintf(ident, sizeof ident, "%lu:%lu", (unsigned long)net.st_ino, (unsigned long)mnt.st_ino);
 	for (e = environ; *e; e++)
@@ -72,8 +73,9 @@ static char *request(size_t *len)
 	for (e = environ; *e; e++) {
 		if (!strchr(*e, '='))
 			continue;
-		if (p[-1] != '\n')
+		if (!first)
 			*p++ = 0;
+		first = 0;
 		n = strlen(*e);
 		memcpy(p, *e, n);
 		p += n;
