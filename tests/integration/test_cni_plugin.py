@@ -10,7 +10,6 @@ import sys
 
 import pytest
 
-import kernel_features
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REFERENCE = "/usr/lib/cni"
@@ -60,6 +59,15 @@ class Cni:
         p.stdin.write(json.dumps(conf).encode())
         p.stdin.close()
         return p
+
+    def add_at_once(self, conf, names):
+        """ADD on a fresh container of each name, all at once; their results (each asserted a success)."""
+        for n in names:
+            self.container(n)
+        procs = [self.start("ADD", conf, n) for n in names]
+        results = [json.loads(p.stdout.read()) for p in procs]
+        assert [p.wait() for p in procs] == [0] * len(names), [r for r in results if "code" in r][:3]
+        return results
 
     def ok(self, command, conf, **kw):
         rc, out, err = self.call(command, conf, **kw)
@@ -116,6 +124,20 @@ def test_check_names_the_drift(cni, sandbox):
     assert out["code"] == 101 and "10.30.0.2/24" in out["msg"], out
 
 
+def test_check_names_a_device_someone_put_in_the_attachments_place(cni, sandbox):
+    """eth0 deleted and made again by hand: not the attachment's any more,
+    which CHECK reports as drift (101), not as a conflict of ADD's (103)."""
+    cni.container("c1")
+    conf = cni.conf(master="eth1")
+    r = cni.ok("ADD", conf)
+    sandbox.sh("ip -n c1 link del eth0 && ip -n c1 link add eth0 type veth peer name other")
+    rc, out, _ = cni.call("CHECK", {**conf, "prevResult": r})
+    assert rc != 0 and out["code"] == 101 and "eth0" in out["msg"] and "differs from what ADD made" in out["msg"], out
+    cni.ok("DEL", conf)
+    assert sandbox.links("c1")["eth0"]["linkinfo"]["info_kind"] == "veth"   # not the attachment's: left alone
+    assert cni.reserved() == []
+
+
 def test_add_on_an_existing_ifname_fails_and_reserves_nothing(cni, sandbox):
     cni.container("c1")
     sandbox.sh("ip -n c1 link add eth0 type veth peer name other")
@@ -165,37 +187,35 @@ def test_bridge_in_the_reference_keys_shares_one_bridge(cni, sandbox):
     assert "cnibr0" in sandbox.links()   # shared: no attachment removes it
 
 
-def test_hairpin_mode_on_the_bridge_port_and_check_names_its_loss(cni, sandbox):
+def test_bridge_hairpin_mode_on_the_shared_bridge(cni, sandbox):
+    """``hairpinMode``: a port option on the port of a bridge the attachment
+    does not own (the network's shared one), set by ADD, its drift named by
+    CHECK."""
     cni.container("c1")
     conf = cni.conf(bridge="cnibr0", hairpinMode=True)
     r = cni.ok("ADD", conf)
-    host_end = r["interfaces"][1]["name"]
-    assert sandbox.links()[host_end]["linkinfo"]["info_slave_data"]["hairpin"] is True
+    port = r["interfaces"][1]["name"]
+    assert sandbox.links()[port]["linkinfo"]["info_slave_data"]["hairpin"] is True
     cni.ok("CHECK", {**conf, "prevResult": r})
-    sandbox.sh(f"ip link set {host_end} type bridge_slave hairpin off")
+    sandbox.sh(f"ip link set {port} type bridge_slave hairpin off")
     rc, out, _ = cni.call("CHECK", {**conf, "prevResult": r})
-    assert rc != 0 and out["code"] == 101 and f"bridge port {host_end}: hairpin is off" in out["msg"], out
+    assert rc != 0 and out["code"] == 101 and f"port {port}: hairpin false -> true" in out["msg"], out
     cni.ok("DEL", conf)
-    assert host_end not in sandbox.links()
+    assert set(sandbox.links("c1")) == {"lo"} and port not in sandbox.links() and cni.reserved() == []
 
 
-# Runs where the kernel lacks bridge VLAN filtering (this host, in CI): the
-# refusal it tests cannot happen on a kernel that has it (the guest), where
-# test_cni_side_by_side's port VLAN cases show the VLAN applied instead.
-@pytest.mark.skipif(kernel_features.available()["bridge_vlan_filtering"],
-                    reason="this kernel has VLAN filtering: it would not refuse the port's VLAN")
-def test_a_port_vlan_the_kernel_refuses_leaves_nothing(cni, sandbox):
-    """A bridge someone else made (used as it is) on a kernel without VLAN
-    filtering: the veth is made, its VLAN refused, the attachment undone.
-    (The bridge has a MAC set and a port of its own: one that had neither
-    would keep a trace of the veth, a MAC of 0s and no carrier.)"""
+def test_a_port_vlan_on_a_bridge_that_does_not_filter_vlans_is_refused(cni, sandbox):
+    """A bridge someone else made, without VLAN filtering: a port VLAN on it
+    would not isolate anything, and the bridge is not vnet's to change; the
+    plan refuses before anything is made."""
     cni.container("c1")
     sandbox.external("port9")
     sandbox.sh("ip link add theirs0 address 02:00:00:00:00:09 type bridge && ip link set theirs0 up && "
                "ip link set port9 master theirs0")
+    sandbox.settle("theirs0")   # its IPv6 link-local route comes a moment later
     before = sandbox.dump_all()
     rc, out, _ = cni.call("ADD", cni.conf(bridge="theirs0", vlan=100))
-    assert rc != 0 and out["code"] == 100 and "VLAN 100 (pvid untagged)" in out["msg"], out
+    assert rc != 0 and out["code"] == 103 and "bridge 'theirs0' does not filter VLANs" in out["msg"], out
     assert sandbox.dump_all() == before and cni.reserved() == []
 
 
@@ -283,7 +303,7 @@ BAD = [
     ("no kind", {"mtu": 1400}, {}, 7, "kind"),
     ("typo of a key", {"mastr": "eth1"}, {}, 7, "master"),
     ("typo of an option", {"kind": "vxlan", "vnii": 4}, {}, 7, "vni"),
-    ("ipMasq", {"bridge": "b0", "ipMasq": True}, {}, 2, "ipMasq"),
+    ("ipMasq not a boolean", {"bridge": "b0", "ipMasq": "yes"}, {}, 7, "ipMasq: \"yes\" is not true or false"),
     ("vlan with isGateway", {"bridge": "b0", "vlan": 100, "isGateway": True}, {}, 2, "isGateway with vlan"),
     ("bad vlan", {"bridge": "b0", "vlan": 5000}, {}, 7, "vlan: 5000"),
     ("bad vlanTrunk range", {"bridge": "b0", "vlanTrunk": [{"minID": 20, "maxID": 10}]}, {}, 7, "vlanTrunk[0]"),
@@ -326,11 +346,7 @@ def test_fifty_adds_at_once_get_distinct_addresses_and_del_cleans_all(cni, sandb
     body = {"master": "eth1"} if form == "macvlan" else {"bridge": "cnibr1", "isGateway": True}
     conf = cni.conf(subnet="10.31.0.0/24", **body)
     names = [f"p{i}" for i in range(50)]
-    for n in names:
-        cni.container(n)
-    procs = [cni.start("ADD", conf, n) for n in names]
-    results = [json.loads(p.stdout.read()) for p in procs]
-    assert [p.wait() for p in procs] == [0] * 50, [r for r in results if "code" in r][:3]
+    results = cni.add_at_once(conf, names)
     addrs = {r["ips"][0]["address"] for r in results}
     assert len(addrs) == 50
     for n, r in zip(names, results):
@@ -364,7 +380,32 @@ def test_an_add_killed_at_any_moment_is_cleaned_up_by_del(cni, sandbox):
 def server_pids():
     out = subprocess.run(["pgrep", "-f", "vnet.cni.server"], capture_output=True, text=True).stdout.split()
     mine = os.stat("/proc/self/ns/net").st_ino
-    return [p for p in out if os.stat(f"/proc/{p}/ns/net").st_ino == mine]
+    return [p for p in out if _netns_inode(p) == mine]
+
+
+def _netns_inode(pid):
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None   # gone (or a zombie) meanwhile
+
+
+def wait_for_a_server():
+    import time
+    end = time.monotonic() + 10
+    while not server_pids() and time.monotonic() < end:
+        time.sleep(0.05)
+
+
+def three_containers_and_a_warm_vnet(cni):
+    """Containers c1-c3, and a warm vnet started (by a VERSION call): the
+    configuration of a macvlan on eth1 for them."""
+    for c in ("c1", "c2", "c3"):
+        cni.container(c)
+    conf = cni.conf(master="eth1")
+    cni.ok("VERSION", conf)
+    wait_for_a_server()
+    return conf
 
 
 @pytest.mark.parametrize("executable", ["compiled", "script"])
@@ -374,19 +415,12 @@ def test_calls_are_handed_to_one_warm_vnet_and_run_alone_without_it(cni, sandbox
     from another network namespace is not handed to it. The same through
     the compiled executable (the default where a C compiler is) and the
     Python script alone (--no-compile)."""
-    import time
     if executable == "script":
         subprocess.run([sys.executable, "-m", "vnet", "cni", "install", "--dir", cni.bin, "--no-compile"],
                        check=True, capture_output=True, env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")})
     with open(f"{cni.bin}/vnet", "rb") as f:
         assert f.read(3) == (b"\x7fEL" if executable == "compiled" else b"#!/"), "scripts/setup.sh installs gcc"
-    for c in ("c1", "c2", "c3"):
-        cni.container(c)
-    conf = cni.conf(master="eth1")
-    cni.ok("VERSION", conf)
-    end = time.monotonic() + 10
-    while not server_pids() and time.monotonic() < end:
-        time.sleep(0.05)
+    conf = three_containers_and_a_warm_vnet(cni)
     assert len(server_pids()) == 1
     served = cni.ok("ADD", conf, container="c1")
     alone = cni.ok("ADD", conf, container="c2", env={"VNET_CNI_SERVER": "0"})
@@ -415,3 +449,25 @@ def test_a_bridge_vnet_did_not_make_is_used_but_never_changed(cni, sandbox):
     sandbox.sh("ip addr add 10.30.0.1/24 dev theirs")
     cni.ok("ADD", cni.conf(bridge="theirs", isGateway=True), container="c2")
     sandbox.sh("ip netns exec c2 ping -c1 -W2 10.30.0.1")
+
+
+def test_a_killed_warm_vnet_fails_no_call_and_is_replaced(cni, sandbox):
+    """The warm vnet killed (SIGKILL, its socket left behind): the next call
+    runs in its own process, succeeds, and starts a new warm vnet."""
+    import signal
+    import time
+    conf = three_containers_and_a_warm_vnet(cni)
+    (old,) = server_pids()
+    cni.ok("ADD", conf, container="c1")
+    os.kill(int(old), signal.SIGKILL)
+    while old in server_pids():
+        time.sleep(0.01)
+    cni.ok("ADD", conf, container="c2")
+    wait_for_a_server()
+    assert len(server_pids()) == 1 and server_pids() != [old]
+    cni.ok("ADD", conf, container="c3")   # through the new one
+    for c in ("c1", "c2", "c3"):
+        assert "eth0" in sandbox.links(c)
+        cni.ok("DEL", conf, container=c)
+        assert set(sandbox.links(c)) == {"lo"}
+    assert cni.reserved() == []

@@ -189,7 +189,7 @@ def test_each_definition_passes_vnets_validation(name, tmp_path):
         topo = validated(with_keys(conf_of(name), tmp_path), ifname)
         made = {(e.name, e.netns): i.kind for i in topo.interfaces for e in i.endpoints()}
         # the host's end of a pair is named for the attachment, as the reference plugins name theirs
-        host_ends = {k for k in made if k[1] is None and re.fullmatch(r"veth[0-9a-f]{8}", k[0])}
+        host_ends = {k for k in made if k[1] is None and re.fullmatch(r"(veth|vxcan)[0-9a-f]{8}", k[0])}
         assert {k: v for k, v in made.items() if k not in host_ends} == MADE[name]
         assert len(host_ends) == (1 if name == "vnet-can" else 0)
 

@@ -114,6 +114,22 @@ def test_examples_have_no_warnings():
         assert vnet.load(str(f)).warnings == [], f.name
 
 
+def test_an_ipvtap_with_its_lower_device_in_another_namespace_is_an_error():
+    """The kernel reports an ipvtap's lower device without its namespace:
+    the apply could not be verified. An ipvlan may."""
+    msg = errors_of("""name: t
+namespaces: [a]
+interfaces:
+  - {name: low, kind: dummy}
+  - {name: ivt0, kind: ipvtap, link: {name: low}, netns: a, mode: l2}
+  - {name: ivt1, kind: ipvtap, link: low, mode: l2}
+  - {name: iv0, kind: ipvlan, link: {name: low}, netns: a, mode: l2}
+""")
+    assert ("lab.yaml: interfaces[1] (ivt0).link: must be in the ipvtap's own namespace: the kernel does not say "
+            "which namespace an ipvtap's lower device is in") in msg
+    assert "ivt1" not in msg and "iv0" not in msg
+
+
 def test_a_bridge_port_carrying_an_ipvlan_is_an_error():
     msg = errors_of("""name: t
 interfaces:

@@ -474,3 +474,37 @@ def test_a_device_left_with_the_undo_tag_is_tagged_ours_again(topo):
     st, rec = applied()
     st.namespaces[None]["br0"].group = undo_group(GROUP)
     assert rows(plan(topo, st, rec)) == [("modify", "link br0", f"group {undo_group(GROUP)} -> {GROUP}")]
+
+
+# ---- port options of a port whose master exists already (external) -----------
+
+SHARED = """
+name: lab
+interfaces:
+  - {name: br9, kind: external}
+  - {name: v0, kind: veth, master: br9, vlans: [{vid: 100, pvid: true, untagged: true}], hairpin: true,
+     peer: {name: v1}}
+"""
+
+
+def test_port_options_of_an_existing_master_are_its_live_kinds():
+    """The file cannot say what an external master is: the plan sets the
+    port options as the live bridge's kind has them."""
+    topo = load_text(SHARED, "lab.yaml")
+    br = device(None, "br9", "bridge", ours=False, options={"vlan_filtering": True})
+    changes = [c for c in plan(topo, make_state([br]), Record("lab")).changes if c.object.startswith("port ")]
+    assert [(c.object, c.reason) for c in changes] == [
+        ("port v0", "vlans default -> [100 pvid untagged], hairpin default -> true")], changes
+    assert changes[0].op[2] is BY_NAME["bridge"]
+
+
+@pytest.mark.parametrize("live,words", [
+    (device(None, "br9", "bridge", ours=False, options={"vlan_filtering": False}),
+     "v0: port.vlans: bridge 'br9' does not filter VLANs: set vlan_filtering: true on it"),
+    (device(None, "br9", "veth", ours=False),
+     "v0: hairpin, vlans: only for ports of a master that has it; existing 'br9' is a veth"),
+])
+def test_port_options_an_existing_master_does_not_take_are_a_conflict(live, words):
+    with pytest.raises(PlanError) as e:
+        plan(load_text(SHARED, "lab.yaml"), make_state([live]), Record("lab"))
+    assert words in str(e.value)

@@ -4,7 +4,7 @@ destroys it from its record, CHECK plans it against the live state (any
 change is drift), GC destroys the attachments the runtime no longer has."""
 import os
 
-from . import config, ipam, versions
+from . import config, ipam, netfilter, versions
 from .attachment import attachment_name, source
 from .errors import (DRIFT, INVALID_CONFIG, INVALID_ENV, KERNEL_REFUSED, NOT_AVAILABLE, NOT_OWNED, STATE,
                      TRY_AGAIN, UNKNOWN_CONTAINER, CniError)
@@ -111,8 +111,8 @@ def add(env, conf, raw):
             _errors_as_cni(_ensure_bridge, net, got)
         from ..api import apply
         p, _ = _errors_as_cni(apply, topo, None, LOCK_TIMEOUT)
-        if net.port:
-            _port_options(net, topo)
+        if netfilter.wanted(net):
+            _host_rules(net, topo, p.after, got, env)
     except BaseException:
         if got:
             ipam.run("DEL", raw, conf, env.raw)
@@ -120,13 +120,11 @@ def add(env, conf, raw):
     return _merged(conf.get("prevResult"), _result(net, topo, p.after, got, env))
 
 
-def _port_options(net, topo):
-    """The bridge port's options on the veth's host end ADD made; if the
-    kernel refuses them, the attachment goes again."""
-    from . import port
+def _host_rules(net, topo, state, got, env):
+    """The attachment's rules outside its topology (netfilter.py); if they
+    cannot be made, the attachment goes again."""
     try:
-        with _kernel() as k:
-            port.set_on(k, net.port)
+        netfilter.add(net, topo.name, state, got, env)
     except BaseException:
         _destroy(topo.name)
         raise
@@ -322,6 +320,7 @@ def _destroy(name):
     from ..ownership import Record
     if Record.load(name).exists():
         _errors_as_cni(destroy, name, LOCK_TIMEOUT)
+    netfilter.remove(name)   # its rules outside the topology, when it has a record of them
 
 
 def check(env, conf, raw):
@@ -341,15 +340,19 @@ def check(env, conf, raw):
     got = _ours(versions.normalized(prev), env)
     topo = _topology(net, _addressed(net, got, env), env)
     from ..api import plan
-    p = _errors_as_cni(plan, topo)
+    try:
+        p = _errors_as_cni(plan, topo)
+    except CniError as e:
+        if e.code != NOT_OWNED:
+            raise
+        # a device in the attachment's place that is not its own: what ADD made is gone
+        raise CniError(DRIFT, "the attachment differs from what ADD made: " + e.msg) from None
     if p.changes:
         raise CniError(DRIFT, "the attachment differs from what ADD made: " +
                        "; ".join(f"{c.object}: {c.reason}" for c in p.changes))
     _macs_match(prev, p.state, env)
-    if net.port:
-        from . import port
-        with _kernel() as k:
-            port.check(k, net.port)
+    if netfilter.wanted(net):
+        netfilter.check(net, p.state, got, env)
     ipam.run("CHECK", raw, conf, env.raw)
 
 

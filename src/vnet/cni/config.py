@@ -32,7 +32,7 @@ KEYS = {k.lower(): k for k in (
     "isDefaultGateway", "hairpinMode", "vlan", "vlanTrunk", "promiscMode", "multiQueue", "owner", "group",
     "ipMasq", "forceAddress", "preserveDefaultVlan", "macspoofchk", "enabledad")}
 # keys of the reference plugins vnet does not do, and the value that asks for nothing
-UNSUPPORTED = {"ipMasq": False, "promiscMode": False, "macspoofchk": False, "forceAddress": False}
+UNSUPPORTED = {"promiscMode": False, "forceAddress": False}
 IPVLAN_MODES = ("l2", "l3", "l3s")
 BRIDGE_KEYS = ("bridge", "isGateway", "isDefaultGateway", "hairpinMode", "vlan", "vlanTrunk", "promiscMode")
 TAP_KEYS = ("multiQueue", "owner", "group")
@@ -48,8 +48,10 @@ class Network:
     def __init__(self, conf, doc, bridge=None, gateway=False, default_route=False):
         self.conf, self.doc, self.bridge = conf, doc, bridge
         self.gateway, self.default_route = gateway, default_route
-        self.port = None   # a bridge port's options vnet sets itself (port.Port)
         self.renamed = {}   # option path in the document -> the key the configuration wrote
+        self.masq = False   # ipMasq: the container's addresses masqueraded on the host (masq.py)
+        self.spoofchk = False   # macspoofchk: frames from other MACs dropped at the bridge (spoofchk.py)
+        self.host_end = None    # the bridge form: the veth's host end, the bridge's port
 
 
 def canonical(conf):
@@ -69,17 +71,14 @@ def canonical(conf):
     return out
 
 
-def _digest(text):
-    """sha256 of ``text`` in hex, by the interpreter's own module (hashlib
-    loads OpenSSL first: 2 ms of a call a runtime makes per container)."""
-    try:
-        from _sha2 import sha256      # Python 3.12 on
-    except ImportError:
+def _digest(text, algo="sha256"):
+    """sha256 (or ``algo``) of ``text`` in hex, by the interpreter's own module
+    (hashlib loads OpenSSL first: 2 ms of a call a runtime makes per container)."""
+    for module in ("_sha2", "_" + algo, "hashlib"):   # _sha2: Python 3.12 on
         try:
-            from _sha256 import sha256
-        except ImportError:
-            from hashlib import sha256
-    return sha256(text.encode()).hexdigest()
+            return getattr(__import__(module), algo)(text.encode()).hexdigest()
+        except (ImportError, AttributeError):
+            continue
 
 
 def _close(word, choices):
@@ -95,10 +94,12 @@ def attachment_name(net, container, ifname):
     return "cni-" + h[:28]
 
 
-def host_name(container, ifname, i):
-    """The name of a host-side device the configuration leaves unnamed (a
-    veth's host end): unique per attachment, as the reference plugins' vethXXXXXXXX."""
-    return "veth" + _digest(f"{container}\0{ifname}\0{i}")[:8]
+def host_name(container, ifname, i, kind="veth"):
+    """The name of a device the configuration leaves unnamed (a veth's host
+    end): its kind and 8 hex digits unique per attachment, as the reference
+    plugins' vethXXXXXXXX (a vxcan's peer is vxcanXXXXXXXX)."""
+    prefix = kind[:7] if isinstance(kind, str) and kind.isalnum() and kind.isascii() else "dev"
+    return prefix + _digest(f"{container}\0{ifname}\0{i}")[:8]
 
 
 def read(conf, env):
@@ -108,9 +109,21 @@ def read(conf, env):
         if key in conf and conf[key] not in (off, None):
             raise CniError(UNSUPPORTED_FIELD, f"network configuration: {key} {_json(conf[key])} is not supported "
                                               f"by vnet", f"remove {key!r} or set it to {_json(off)}")
-    if "interfaces" in conf:
-        return _stack(conf, env)
-    return _single(conf, env)
+    net = _stack(conf, env) if "interfaces" in conf else _single(conf, env)
+    net.masq = _flag(conf, "ipMasq")
+    net.spoofchk = _flag(conf, "macspoofchk")
+    if net.spoofchk and not net.bridge:
+        raise CniError(UNSUPPORTED_FIELD, "network configuration: macspoofchk true is supported by vnet with the "
+                                          "bridge plugin's keys only (the bridge port is where it drops frames)",
+                       "remove 'macspoofchk', or use the one-interface bridge form")
+    return net
+
+
+def _flag(conf, key):
+    v = conf.get(key)
+    if v is None or isinstance(v, bool):
+        return bool(v)
+    raise CniError(INVALID_CONFIG, f"network configuration: {key}: {_json(v)} is not true or false")
 
 
 def _json(v):
@@ -152,7 +165,8 @@ def _place(it, i, stack, env):
     if where == CONTAINER:
         it["netns"] = env.netns
     if "name" not in it:
-        it["name"] = host_name(env.container, env.ifname, i) if where == HOST_NS else f"{env.ifname[:11]}-s{i}"
+        it["name"] = (host_name(env.container, env.ifname, i, it.get("kind")) if where == HOST_NS
+                      else f"{env.ifname[:11]}-s{i}")
     peer = it.get("peer")
     if isinstance(peer, dict):
         peer = it["peer"] = dict(peer)
@@ -162,7 +176,7 @@ def _place(it, i, stack, env):
         elif pwhere != HOST_NS:
             _fail(f"interfaces[{i}].peer.netns", f"{pwhere!r}: a peer is on the 'host' (the default) or in the "
                                                  "'container'")
-        peer.setdefault("name", host_name(env.container, env.ifname, f"{i}p"))
+        peer.setdefault("name", host_name(env.container, env.ifname, f"{i}p", it.get("kind")))
 
 
 def _add_externals(doc, env):
@@ -234,11 +248,14 @@ def _single(conf, env):
         net.renamed["link"] = "master"
     if kind in ("macvlan", "macvtap") and "mode" not in it:
         it["mode"] = "bridge"   # the reference plugin's default (vnet's own, in a file: vepa)
-    if kind == "ipvlan" and "mode" not in it:
-        it["mode"] = "l2"       # the reference plugin's default (vnet's own, in a file: l3)
+    if kind in ("ipvlan", "ipvtap") and "mode" not in it:
+        it["mode"] = "l2"   # the reference plugin's default (vnet's own, in a file: l3)
     doc = {"name": attachment_name(conf.get("name"), env.container, env.ifname), "interfaces": [it]}
     if isinstance(it.get("link"), dict):
         doc["interfaces"].insert(0, {"name": it["link"]["name"], "kind": "external"})
+    elif conf.get("linkInContainer") and isinstance(it.get("link"), str):
+        # the master is an existing device of the container's
+        doc["interfaces"].insert(0, {"name": it["link"], "kind": "external", "netns": env.netns})
     net.doc = doc
     return net
 
@@ -275,11 +292,15 @@ def _bridged(conf, env):
     """The reference bridge plugin's form: a veth pair, the container's end
     named CNI_IFNAME, the host's end a port of the bridge (made if missing,
     shared by every attachment, never removed by one). The port's options
-    (hairpinMode, vlan, vlanTrunk) are not in the topology: the bridge is
-    not the attachment's (see port.py)."""
-    from . import port
+    (hairpinMode, vlan, vlanTrunk) are the veth's: the planner sets them as
+    the live bridge takes them."""
     bridge = conf.get("bridge", "cni0")
     peer = {"name": host_name(env.container, env.ifname, 0), "master": bridge}
+    if conf.get("hairpinMode"):
+        peer["hairpin"] = True
+    vlans = _port_vlans(conf)
+    if vlans:
+        peer["vlans"] = vlans
     it = {"name": env.ifname, "kind": "veth", "netns": env.netns, "peer": peer}
     if conf.get("mtu") is not None:
         it["mtu"] = peer["mtu"] = conf["mtu"]
@@ -289,8 +310,8 @@ def _bridged(conf, env):
            "interfaces": [{"name": bridge, "kind": "external"}, it]}
     default = bool(conf.get("isDefaultGateway"))
     net = Network(conf, doc, bridge=bridge, gateway=default or bool(conf.get("isGateway")), default_route=default)
-    net.port = port.of(conf, peer["name"])
-    if net.port.vlans and net.gateway:
+    net.host_end = peer["name"]
+    if vlans and net.gateway:
         # the reference gives the gateway address to a veth of its own in
         # the port's VLAN (BRIDGE.VLAN, a port of the bridge); on the bridge
         # itself, outside the VLAN, no container would reach it
@@ -298,6 +319,42 @@ def _bridged(conf, env):
                                           "by vnet (the gateway would be outside the port's VLAN)",
                        "remove isGateway/isDefaultGateway, or the VLANs")
     return net
+
+
+def _port_vlans(conf):
+    """The bridge port's VLANs: ``vlan`` its access VLAN (pvid, untagged),
+    ``vlanTrunk`` the tagged ones; with either, the port stays in the
+    default VLAN 1 (untagged; its pvid without ``vlan``) unless
+    ``preserveDefaultVlan`` is false, as the reference plugin does."""
+    out = []
+    trunk = conf.get("vlanTrunk") or []
+    if not isinstance(trunk, list):
+        _fail("vlanTrunk", "expected a list of {id} or {minID, maxID}")
+    access = _vid(conf["vlan"], "vlan") if conf.get("vlan") else None   # 0: none, as the reference reads it
+    if access:
+        out.append({"vid": access, "pvid": True, "untagged": True})
+    has_1 = access == 1
+    for i, t in enumerate(trunk):
+        if not isinstance(t, dict) or ("id" in t) == ("minID" in t or "maxID" in t):
+            _fail(f"vlanTrunk[{i}]", "expected an object {id} or {minID, maxID}")
+        if "id" in t:
+            first = last = _vid(t["id"], f"vlanTrunk[{i}].id")
+            out.append({"vid": first})
+        else:
+            first, last = _vid(t.get("minID"), f"vlanTrunk[{i}].minID"), _vid(t.get("maxID"), f"vlanTrunk[{i}].maxID")
+            if first > last:
+                _fail(f"vlanTrunk[{i}]", f"minID {first} is above maxID {last}")
+            out.append({"vid": f"{first}-{last}"})
+        has_1 = has_1 or first == 1
+    if out and not has_1 and conf.get("preserveDefaultVlan", True) is not False:
+        out.append({"vid": 1, "pvid": not access, "untagged": True})
+    return out
+
+
+def _vid(v, key):
+    if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4094:
+        return v
+    _fail(key, f"{v!r} is not a VLAN id (1-4094)")
 
 
 def bridge_doc(net):

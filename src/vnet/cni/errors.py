@@ -16,7 +16,8 @@ LIMITED = 51                 # STATUS: ADDs would give limited connectivity
 KERNEL_REFUSED = 100         # the kernel refused a change; everything made was undone
 DRIFT = 101                  # CHECK: the container's interfaces differ from what ADD made
 IPAM_FAILED = 102            # the IPAM plugin failed (its own error in the message)
-NOT_OWNED = 103              # a device of that name is in the way and is not this attachment's
+NOT_OWNED = 103              # the host conflicts: a device in the way not this attachment's, a bridge
+                             # someone else made lacking what the configuration needs
 STATE = 104                  # vnet's record of the attachment cannot be read or written
 INTERNAL = 999               # a fault in vnet itself
 

@@ -134,7 +134,9 @@ class Server:
         import time
         last = time.monotonic()
         while self.children or time.monotonic() - last < IDLE:
-            for fd, ev in self.poll.poll(1000):
+            # callers that hung up first: a runtime that killed a call and
+            # then sends DEL finds the killed call's child gone, not at work
+            for fd, ev in sorted(self.poll.poll(1000), key=lambda e: e[0] == self.listener.fileno()):
                 if fd == self.listener.fileno():
                     self._accept()
                     last = time.monotonic()
@@ -172,14 +174,20 @@ class Server:
         self.poll.register(conn.fileno(), select.POLLRDHUP)
 
     def _gone(self, fd):
-        """The caller hung up: a child still at work goes with it."""
-        pid, conn = self.children.get(fd, (None, None))
-        if pid is not None:
+        """The caller hung up: a child still at work goes with it, and with
+        the processes it started (an IPAM plugin), before the next call is
+        taken, as they would go with a killed plugin's process."""
+        pid, conn = self.children.pop(fd, (None, None))
+        if pid is None:
+            return
+        for kill in (os.killpg, os.kill):   # its group, and itself if it is not its group's leader yet
             try:
-                os.kill(pid, signal.SIGKILL)
+                kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            self.poll.unregister(fd)
+        os.waitpid(pid, 0)
+        self.poll.unregister(fd)
+        conn.close()
 
     def _reap(self):
         for fd, (pid, conn) in list(self.children.items()):
@@ -248,6 +256,7 @@ def _child(conn, env, fds):
     environment, answer its status, and end."""
     status = 1
     try:
+        os.setpgid(0, 0)   # a group of its own, killed whole with its caller
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)

@@ -103,6 +103,17 @@ class Ipvtap(TapNode, Ipvlan):
     - {name: ipvt0, kind: ipvtap, link: eth0, mode: l2}
 """   # tests/golden/script/all-kinds.yaml
 
+    def validate(self, iface, problems, path):
+        # the kernel's ipvtap, unlike its ipvlan, has no get_link_net: its
+        # IFLA_LINK comes without IFLA_LINK_NETNSID, so a lower device in
+        # another namespace reads as an ifindex of its own namespace, and
+        # the apply could never be verified (it would be undone every time)
+        link = iface.options.get("link")
+        if link is not None and link.resolve(iface.netns)[0] != iface.netns:
+            problems.add(f"{path}.link", "must be in the ipvtap's own namespace: the kernel does not say which "
+                                         "namespace an ipvtap's lower device is in, so vnet could not verify it "
+                                         "(an ipvlan or a macvtap can have its lower device elsewhere)")
+
 
 IPVLAN = Ipvlan()
 IPVTAP = Ipvtap()

@@ -179,7 +179,9 @@ def _endpoints(p):
 
 def _port(p, e, dev):
     """The port options of endpoint ``e`` (observed ``dev``), as its master's kind has them."""
-    mkind = p.declared[e.master_key()][0].kind_module
+    mkind = _master_kind(p, e)
+    if mkind is None:
+        return
     want = mkind.port_state(e.port)
     fresh = dev is None or (e.master_key() in p.gone)
     # only the port options the file declares are managed
@@ -190,6 +192,29 @@ def _port(p, e, dev):
                                            f"-> {_port_value(mkind, k, v, want)}" for k, v in e.port.items()
                                            if fresh or want[k] != old[k]),
                                  ("port_set", e, mkind)))
+
+
+def _master_kind(p, e):
+    """The kind of ``e``'s master, whose port options ``e`` sets: as declared,
+    or for an existing (external) master, as it is live (a bridge someone
+    else made, shared by vnet's ports); None, with a conflict, when that
+    master takes none of them (or not these values)."""
+    master = p.declared[e.master_key()][0]
+    if master.kind_module.port_options:
+        return master.kind_module
+    live = p.state.device(*e.master_key())
+    kind = live.kind_module if live is not None else None
+    if kind is None or not set(e.port) <= set(kind.port_options):
+        p.conflicts.append(f"{e.label}: {', '.join(sorted(e.port))}: only for ports of a master that has it; existing "
+                           f"{master.label!r} is {'a ' + live.kind_name if live is not None else 'missing'}")
+        return None
+    from ..topology.problems import Problems
+    problems = Problems(e.label)
+    kind.validate_port(live, e, problems, "port")
+    if problems.items:
+        p.conflicts.extend(problems.items)
+        return None
+    return kind
 
 
 def _stale_devices(p):

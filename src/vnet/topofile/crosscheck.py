@@ -102,6 +102,8 @@ def _master(iface, fld, owner, key, devices, ref, p, invalid):
     if not target.kind_module.is_master:
         p.add(path, f"{ref.name!r} is a {target.kind}, which cannot be a master")
     sub = ".peer" if fld.startswith("peer.") else ""
+    if target.kind == "external":
+        return   # what an existing master is, and so which port options it takes, the plan sees live
     for opt in owner.port:
         if opt not in target.kind_module.port_options:
             p.add(f"{iface.path}{sub}.{opt}", f"only for ports of a master that has it; "
