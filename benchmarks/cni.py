@@ -1,8 +1,11 @@
 """vnet's CNI plugin against the Debian reference plugins, in one run, on the
 same host-local IPAM: median and p90 of ADD and DEL over --containers
-containers (one network namespace each), then --parallel ADDs at once
-(the wall time until the last one answers). Each plugin is run as a
-runtime runs it: a fresh process per call, the configuration on stdin.
+containers (one network namespace each; the two plugins' calls taking
+turns, so that a shared machine's load falls on both alike), then
+--parallel ADDs at once (the wall time until the last one answers; two
+bursts each, in the order reference, vnet, vnet, reference, their mean).
+Each plugin is run as a runtime runs it: a fresh process per call, the
+configuration on stdin.
 
     sudo .venv/bin/python benchmarks/cni.py [--containers 100] [--parallel 50]
 
@@ -56,15 +59,22 @@ def timed(bin_dir, ptype, command, container, stdin):
     return dt
 
 
-def serial(bin_dir, ptype, stdin, n, tag):
-    names = [f"{tag}{i}" for i in range(n)]
-    for c in names:
+def serial(bin_dir, plugins, n):
+    """ADD then DEL of ``n`` containers for each of ``plugins`` ((type, stdin,
+    tag) each), their calls taking turns (the first plugin first on even
+    containers, last on odd ones): on a shared machine both see the same
+    load. {type: (ADD times, DEL times)}."""
+    names = {ptype: [f"{tag}{i}" for i in range(n)] for ptype, _, tag in plugins}
+    for c in sum(names.values(), []):
         subprocess.run(["ip", "netns", "add", c], check=True)
-    adds = [timed(bin_dir, ptype, "ADD", c, stdin) for c in names]
-    dels = [timed(bin_dir, ptype, "DEL", c, stdin) for c in names]
-    for c in names:
+    out = {ptype: ([], []) for ptype, _, _ in plugins}
+    for k, command in enumerate(("ADD", "DEL")):
+        for i in range(n):
+            for ptype, stdin, _ in (plugins if i % 2 == 0 else plugins[::-1]):
+                out[ptype][k].append(timed(bin_dir, ptype, command, names[ptype][i], stdin))
+    for c in sum(names.values(), []):
         subprocess.run(["ip", "netns", "del", c], check=True)
-    return adds, dels
+    return out
 
 
 def parallel(bin_dir, ptype, stdin, n, tag):
@@ -128,19 +138,27 @@ def main():
     try:
         bin_dir = setup(tmp)
         print(f"CNI plugins, {time.strftime('%Y-%m-%d')}, kernel {os.uname().release}, {os.cpu_count()} CPUs; "
-              f"ms; {args.containers} containers one after another, then {args.parallel} ADDs at once")
+              f"ms; {args.containers} containers one after another (the plugins taking turns), then "
+              f"{args.parallel} ADDs at once (twice each, the mean)")
         print(f"{'plugin':<22} {'ADD med':>7} {'p90':>7} {'DEL med':>7} {'p90':>7} {'parallel':>9} {'fail':>4} "
               f"{'addrs':>5}   ratios to the reference (ADD, DEL, parallel)")
         for i, (name, ptype, body) in enumerate(CASES):
             if name in ("ipvlan", "vlan") and not kernel_has(name):
                 print(f"{name:<22} (this kernel has no {name}: not measured)")
                 continue
+            plugins = [(plugin, conf(name, plugin, body, os.path.join(tmp, "ipam", plugin), i), f"{tag}{i}c")
+                       for plugin, tag in ((ptype, "r"), ("vnet", "v"))]
+            times = serial(bin_dir, plugins, args.containers)
+            # the bursts in the order reference, vnet, vnet, reference: their mean each
+            bursts = {plugin: [] for plugin, _, _ in plugins}
+            for k, (plugin, data, tag) in enumerate(plugins + plugins[::-1]):
+                bursts[plugin].append(parallel(bin_dir, plugin, data, args.parallel, f"{tag}{k}"))
             base = None
-            for plugin, tag in ((ptype, "r"), ("vnet", "v")):
-                data = conf(name, plugin, body, os.path.join(tmp, "ipam", plugin), i)
-                adds, dels = serial(bin_dir, plugin, data, args.containers, f"{tag}{i}c")
-                wall, failed, distinct = parallel(bin_dir, plugin, data, args.parallel, f"{tag}{i}c")
-                line, figures = row(f"{name} ({'vnet' if plugin == 'vnet' else 'reference'})", adds, dels, wall,
+            for plugin, _, _ in plugins:
+                b = bursts[plugin]
+                wall = statistics.mean(w for w, _, _ in b)
+                failed, distinct = sum(f for _, f, _ in b), min(d for _, _, d in b)
+                line, figures = row(f"{name} ({'vnet' if plugin == 'vnet' else 'reference'})", *times[plugin], wall,
                                     failed, distinct, base)
                 print(line, flush=True)
                 base = base or figures
@@ -148,7 +166,27 @@ def main():
                 ok = figures[0] <= 3 * base[0] and figures[1] <= base[1] and figures[2] <= 3 * base[2]
                 print(f"{'':<22} targets (ADD <= 3x, DEL <= 1.0x, parallel <= 3x): {'met' if ok else 'NOT met'}")
     finally:
+        stop_servers()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stop_servers():
+    """The warm vnets the run started (their sockets are in the run's own
+    /run): asked to leave, not left to idle out in a namespace that is gone."""
+    import glob
+    import signal
+    import socket
+    import struct
+    for path in glob.glob("/run/vnet/cni-*.sock"):
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect(path)
+            pid = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+        finally:
+            s.close()
 
 
 if __name__ == "__main__":

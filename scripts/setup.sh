@@ -5,9 +5,11 @@
 # static busybox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# containernetworking-plugins: the reference CNI plugins (/usr/lib/cni) the CNI runtime's tests drive
+# containernetworking-plugins: the reference CNI plugins (/usr/lib/cni) the CNI runtime's tests drive;
+# gcc and libc6-dev: `vnet cni install` compiles the plugin's fast path (src/vnet/cni/client.c) with them;
+# iptables and nftables: the CNI bridge form's ipMasq and macspoofchk
 pkgs=(iproute2 python3-venv python3-pip iputils-ping libteam-utils iperf3 graphviz containernetworking-plugins
-      iptables nftables)
+      gcc libc6-dev iptables nftables)
 [ "${1:-}" = "--guest" ] && pkgs+=(qemu-system-x86 linux-image-amd64 busybox-static strace)
 # the control-plane benchmark's third baseline: mininet with Linux bridges
 # (without its recommended Open vSwitch, which would start a daemon)

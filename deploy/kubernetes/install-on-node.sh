@@ -54,8 +54,11 @@ ctypes.CDLL(None)"; then
     exit 1
 fi
 
-# the build the executable named until now
-previous=$(sed -n "1s|^#!$VNET_HOME/\([^/]*\)/.*|\1|p" "$plugin" 2>/dev/null || true)
+# the build the executable named until now (the script's first line: the
+# executable itself, or the script beside it where it was compiled)
+script="$plugin"
+[ -e "$HOST$CNI_BIN_DIR/.vnet-python" ] && script="$HOST$CNI_BIN_DIR/.vnet-python"
+previous=$(sed -n "1s|^#!$VNET_HOME/\([^/]*\)/.*|\1|p" "$script" 2>/dev/null || true)
 
 "$VNET_SRC/bin/python3" -m vnet cni install --dir "$HOST$CNI_BIN_DIR" \
     --python "$VNET_HOME/$id/bin/$python" --package-dir "$VNET_HOME/$id/$site"

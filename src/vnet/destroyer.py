@@ -74,11 +74,12 @@ def _remove_in(k, rec, ns, removed):
 
 def _by_name(rec, ns):
     """Can ``rec``'s devices in ``ns`` go by name alone? Few of them, no
-    sysctl or program of vnet's to restore or stop there (vnet's own
-    namespace keeps those), and every route there on one of them (it goes
-    with its device)."""
+    sysctl of vnet's own namespace to restore (one in a joined namespace,
+    a CNI container's arp_notify, is not restored by either way: it goes
+    with its device or stays with the namespace), and every route there
+    on one of them (it goes with its device)."""
     names = {n for dns, n in rec.devices if dns == ns}
-    return len(names) <= FEW and not any(sns == ns for sns, _ in rec.sysctls) \
+    return len(names) <= FEW and (ns is not None or not any(sns is None for sns, _ in rec.sysctls)) \
         and all(r[3] in names for r in rec.routes if r[0] == ns)
 
 

@@ -430,10 +430,18 @@ def three_containers_and_a_warm_vnet(cni):
     return conf
 
 
-def test_calls_are_handed_to_one_warm_vnet_and_run_alone_without_it(cni, sandbox):
+@pytest.mark.parametrize("executable", ["compiled", "script"])
+def test_calls_are_handed_to_one_warm_vnet_and_run_alone_without_it(cni, sandbox, executable):
     """The first call starts a warm vnet for the next ones; its answers are
     the same as a call run in its own process (VNET_CNI_SERVER=0); a call
-    from another network namespace is not handed to it."""
+    from another network namespace is not handed to it. The same through
+    the compiled executable (the default where a C compiler is) and the
+    Python script alone (--no-compile)."""
+    if executable == "script":
+        subprocess.run([sys.executable, "-m", "vnet", "cni", "install", "--dir", cni.bin, "--no-compile"],
+                       check=True, capture_output=True, env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")})
+    with open(f"{cni.bin}/vnet", "rb") as f:
+        assert f.read(3) == (b"\x7fEL" if executable == "compiled" else b"#!/"), "scripts/setup.sh installs gcc"
     conf = three_containers_and_a_warm_vnet(cni)
     assert len(server_pids()) == 1
     served = cni.ok("ADD", conf, container="c1")

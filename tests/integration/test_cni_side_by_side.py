@@ -260,14 +260,16 @@ def vnet_state_files(new_files):
     """What vnet keeps in its state directory after DEL: for a bridge, the
     record and lock file of the bridge, which outlives every attachment (the
     reference keeps no record, and removes no bridge either), and the warm
-    vnet's socket. Nothing else under /run."""
+    vnet's socket (or, while the warm vnet the first call started is still
+    importing, the mark of its start, gone when it listens). Nothing else
+    under /run."""
     rest = [f for f in new_files if not f.startswith("vnet/")]
     for f in new_files:
         if f.startswith("vnet/"):
             # the bridge's lock file stays with its record; an attachment's goes with it; the
             # warm vnet's socket (docs/cni.md) stays until it leaves, idle
             assert f.startswith("vnet/cni-bridge-") and f.endswith((".json", ".lock")) or \
-                re.fullmatch(r"vnet/cni-[0-9a-f]{8}\.sock", f), f
+                re.fullmatch(r"vnet/cni-[0-9a-f]{8}\.sock(\.starting)?", f), f
     return rest
 
 

@@ -132,6 +132,8 @@ def _other_commands(sub):
                    "runs it sees it (an installer in a container writing for its host); default: this Python")
     c.add_argument("--package-dir", metavar="PATH", help="the directory holding vnet (and its dependencies) "
                    "there, put on the executable's path; default: this vnet's")
+    c.add_argument("--no-compile", action="store_true", help="write the Python script only, even where a C "
+                   "compiler could build the executable's fast path (src/vnet/cni/client.c)")
 
 
 def _complete_targets(sub):

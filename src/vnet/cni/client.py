@@ -96,7 +96,10 @@ def call(path, environ=None, spawn=None):
             return None
         data = request(environ)
         fds = (0).to_bytes(4, "little") + (1).to_bytes(4, "little") + (2).to_bytes(4, "little")
-        s.sendmsg([len(data).to_bytes(4, "little"), data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
+        try:
+            s.sendmsg([len(data).to_bytes(4, "little"), data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
+        except OSError:
+            return None   # nothing handed over (a closed stdin, say): run here
         answer = _recv_exactly(s, 4)
         if answer is None:
             return 1   # the server's child died mid-call: a failed call (the runtime's DEL cleans up)

@@ -21,7 +21,6 @@ def unknown(key, device=None):
     """None if this kernel has sysctl ``key`` (of any device when the key
     names ``device``: its ``default`` twin), else a close key to suggest
     ('' for none). Read in vnet's own namespace: every namespace has the same."""
-    import difflib
     import os
     parts = key.split(".")
     if device is not None:
@@ -36,6 +35,7 @@ def unknown(key, device=None):
     for depth in range(len(parts) - 1, 1, -1):
         d = "/proc/sys/" + "/".join(parts[:depth])
         if os.path.isdir(d):
+            import difflib   # only for a key that is not there (1 ms of every CNI ADD otherwise)
             near = difflib.get_close_matches(parts[depth], os.listdir(d), n=1)
             if not near:
                 return ""
