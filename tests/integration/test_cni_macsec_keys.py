@@ -10,10 +10,10 @@ plugin reads. The traffic test needs MACsec and VLANs (not in this host's
 kernel): it runs in the full-kernel guest."""
 import json
 import os
-import time
 
 import pytest
 
+from test_cni_kinds import capture, udp
 from test_cni_plugin import REFERENCE, Cni, addr_of
 
 EX = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
@@ -147,26 +147,6 @@ def test_the_keys_reach_no_output_record_or_ipam(cni, sandbox):
 
 # -- in the full-kernel guest: the keys at work ----------------------------------------------------------
 
-def capture(dev, trigger):
-    """The frames on host device ``dev`` while ``trigger`` runs."""
-    from vnet.check.capture import Capture
-    from vnet.kernel.session import Kernel
-    with Kernel() as k, Capture(k, None, dev) as cap:
-        trigger()
-    return cap.frames
-
-
-def udp_from(ns, dst, payload, n=3):
-    import socket
-    from vnet.kernel.session import Kernel
-    with Kernel() as k, k.entered(ns):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    with s:
-        for _ in range(n):
-            s.sendto(payload, (dst, 9999))
-            time.sleep(0.1)
-
-
 @pytest.mark.needs("vlan", "macsec", "veth")
 def test_vlan_and_macsec_with_runtime_keys_ping_encrypted_and_keep_them_secret(cni, sandbox):
     """Two containers, each a VLAN+MACsec stack on one end of a wire, their
@@ -194,7 +174,7 @@ def test_vlan_and_macsec_with_runtime_keys_ping_encrypted_and_keep_them_secret(c
     assert "encrypt on" in shown and "0200000020020001" in shown, shown
     assert addr_of(sandbox, "c1") == ["10.30.0.2"] and addr_of(sandbox, "c2") == ["10.30.0.3"]
     assert ping("c1", "10.30.0.3", timeout=2) and ping("c2", "10.30.0.2", timeout=2)
-    frames = capture("eth1-p", lambda: udp_from("c1", "10.30.0.3", MARK * 4))
+    frames = capture(None, "eth1-p", lambda: udp("c1", "10.30.0.3", MARK * 4))
     sealed = [f for f in frames if f.tags == [(0x8100, 100)] and f.ethertype == 0x88E5]
     assert len(sealed) >= 3 and not any(MARK in f.data for f in frames), len(sealed)
     name = attachment_name("secure", "c1", "eth0")

@@ -26,7 +26,7 @@ import pytest
 
 from cniruntime import PluginError, Runtime
 from conftest import sandboxed
-from test_cni_plugin import cni  # noqa: F401  (the fixture)
+from test_cni_plugin import cni, kill_each_add_then_del  # noqa: F401  (cni: the fixture)
 from test_cni_side_by_side import C1, REFERENCE, SYSCTL, as_vnet, vnet_bin  # noqa: F401  (the fixture)
 
 NETWORK, SUBNET, SUBNET6 = "sbs", "10.88.0.0/24", "fd88::/64"
@@ -250,21 +250,12 @@ def test_an_add_killed_at_any_moment_leaves_no_rule_after_del(cni, sandbox):
     """SIGKILL at a spread of moments of an ADD with ipMasq and macspoofchk
     (before IPAM, mid-apply, while the rules are made, after): the runtime's
     DEL then leaves no rule, no record, no device, no reservation."""
-    import signal
-    import time
-    conf = cni.conf(bridge="cnibr2", isGateway=True, ipMasq=True, macspoofchk=True)
-    for i, delay in enumerate([0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3, 0.5]):
-        c = f"k{i}"
-        cni.container(c)
-        p = cni.start("ADD", conf, c, stdout=subprocess.DEVNULL)
-        time.sleep(delay)
-        p.send_signal(signal.SIGKILL)
-        p.wait()
-        cni.ok("DEL", conf, container=c)
-        assert set(sandbox.links(c)) == {"lo"}, (delay, sandbox.links(c))
+    def no_rule(delay):
         assert not [ln for ln in nat()["iptables"] if "CNI-" in ln], delay
         nft = subprocess.run(["nft", "-j", "list", "table", "bridge", "nat"], capture_output=True, text=True)
         assert nft.returncode != 0 or not [i for i in json.loads(nft.stdout)["nftables"] if "rule" in i], delay
+    kill_each_add_then_del(cni, sandbox, cni.conf(bridge="cnibr2", isGateway=True, ipMasq=True, macspoofchk=True),
+                           [0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3, 0.5], then=no_rule)
     assert cni.reserved() == []
     assert not [n for n in sandbox.links() if n.startswith("veth")]
     assert not [f for f in os.listdir("/run/vnet") if ".masq" in f or ".spoofchk" in f]

@@ -380,13 +380,13 @@ def test_fifty_adds_at_once_get_distinct_addresses_and_del_cleans_all(cni, sandb
     assert not [n for n in sandbox.links() if n.startswith("veth")]
 
 
-def test_an_add_killed_at_any_moment_is_cleaned_up_by_del(cni, sandbox):
-    """SIGKILL at a spread of moments of an ADD (before IPAM, during it,
-    mid-apply, after): the runtime's DEL then leaves nothing."""
+def kill_each_add_then_del(cni, sandbox, conf, delays, then=lambda delay: None):
+    """For each delay, a container whose ADD is killed (SIGKILL) that long
+    after it started, then the runtime's DEL: the container holds lo only,
+    and ``then(delay)`` holds too."""
     import signal
     import time
-    conf = cni.conf(bridge="cnibr2", isGateway=True)
-    for i, delay in enumerate([0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15]):
+    for i, delay in enumerate(delays):
         c = f"k{i}"
         cni.container(c)
         p = cni.start("ADD", conf, c, stdout=subprocess.DEVNULL)
@@ -395,6 +395,14 @@ def test_an_add_killed_at_any_moment_is_cleaned_up_by_del(cni, sandbox):
         p.wait()
         cni.ok("DEL", conf, container=c)
         assert set(sandbox.links(c)) == {"lo"}, (delay, sandbox.links(c))
+        then(delay)
+
+
+def test_an_add_killed_at_any_moment_is_cleaned_up_by_del(cni, sandbox):
+    """SIGKILL at a spread of moments of an ADD (before IPAM, during it,
+    mid-apply, after): the runtime's DEL then leaves nothing."""
+    kill_each_add_then_del(cni, sandbox, cni.conf(bridge="cnibr2", isGateway=True),
+                           [0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15])
     assert cni.reserved() == []
     assert not [n for n in sandbox.links() if n.startswith("veth")]
 
