@@ -170,6 +170,24 @@ class Sandbox:
                 return
             time.sleep(0.05)
 
+    def settled_dump(self, quiet=0.3, limit=10):
+        """``dump_all`` once the kernel has stopped changing it by itself:
+        the same for ``quiet`` seconds and no IPv6 address tentative
+        anywhere (a device just made or brought up gets its carrier and
+        link-local route a moment later, in any namespace)."""
+        import time
+        end = time.monotonic() + limit
+        last = self.dump_all()
+        while time.monotonic() < end:
+            time.sleep(quiet)
+            now = self.dump_all()
+            tentative = any("tentative" in self.sh(f"ip -n {ns} -6 addr" if ns else "ip -6 addr")
+                            for ns in [None] + sorted(os.listdir("/run/netns")))
+            if now == last and not tentative:
+                return now
+            last = now
+        return last
+
     def dump_all(self):
         """Every namespace's links (minus volatile counters), addresses and routes: for 'nothing changed'."""
         out = {}

@@ -36,7 +36,7 @@ def world(sandbox):
         if not os.path.exists(f"/run/netns/{ns}"):
             sandbox.sh(f"ip netns add {ns} && ip -n {ns} link set lo up"
                        f" && ip -n {ns} link add eth1 type veth peer name eth2 && ip -n {ns} addr add 10.9.0.1/24 dev eth1")
-    return sandbox.dump_all(), sorted(os.listdir("/run/netns")), records()
+    return sandbox.settled_dump(), sorted(os.listdir("/run/netns")), records()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
