@@ -30,7 +30,8 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from private import run_inside
+
 VNET = [sys.executable, "-m", "vnet"]
 
 
@@ -252,11 +253,7 @@ def main():
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if not args.inner:
-        cmd = ("mount -t tmpfs tmpfs /run && mkdir -p /run/netns && ip link set lo up && "
-               f"exec {sys.executable} {os.path.abspath(__file__)} --inner --sizes {args.sizes}"
-               + (" --big" if args.big else ""))
-        sys.exit(subprocess.call(["unshare", "--mount", "--net", "sh", "-c", cmd],
-                                 env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")}))
+        run_inside(__file__, ["--sizes", args.sizes] + (["--big"] if args.big else []))
     sizes = [int(x) for x in args.sizes.split(",")] + ([4000] if args.big else [])
     results = {}
     for lab, gen, change, cmds in (

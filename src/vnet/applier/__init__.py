@@ -38,19 +38,49 @@ def _record_intent(rec, plan):
 
 def _run_steps(journal, on_step, guard):
     """Each change of the plan, journaled; a kernel refusal raised as
-    KernelError, a signal as Stop once the step under way is done."""
+    KernelError, a signal as Stop once the step under way is done. What a
+    run of creations holds back (its peers' settling: steps.Context.held)
+    is sent once the run ends or a change refers to it."""
     plan, ctx, rec = journal.plan, journal.ctx, journal.rec
+    ctx.held, held_by = [], []   # held_by: the change of each held entry
     for c in plan.changes:
+        if ctx.held and not _joins_run(c, {key for key, _f in ctx.held}):
+            _send_held(ctx, held_by)
         try:
             u = _step(ctx, rec, c, plan.state)
         except (OSError, ValueError) as e:
             raise _kernel_error(e, c) from None
+        held_by += [c] * (len(ctx.held) - len(held_by))
         if u:
             journal.done.append((c, u))
         if on_step:
             on_step(c)
         guard.step_done(c)
+    _send_held(ctx, held_by)
+    ctx.held = None
     rec.save()
+
+
+def _joins_run(c, held):
+    """May change ``c`` go before the settling held back: a creation that
+    refers to none of the held devices."""
+    if c.op[0] not in ("dev_create", "dev_recreate"):
+        return False
+    iface = c.op[1]
+    return not any(ref.resolve((iface.peer if fld.startswith("peer.") else iface).netns) in held
+                   for fld, ref in iface.refs())
+
+
+def _send_held(ctx, held_by):
+    """Send what the run of creations held back, in order (its step is
+    journaled already: a refusal here undoes it with the rest)."""
+    held, ctx.held = ctx.held, []
+    for (_key, send), c in zip(held, held_by):
+        try:
+            send()
+        except (OSError, ValueError) as e:
+            raise _kernel_error(e, c) from None
+    held_by.clear()
 
 
 def _source(path):

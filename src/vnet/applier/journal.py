@@ -78,6 +78,7 @@ class Journal:
         this apply made go with it; a run of devices made in one namespace
         goes in one request, as destroy does. What cannot be undone is said."""
         errors = []
+        self.ctx.held = None   # what a run of creations held back and never sent: its devices go now
         made_ns = {c.op[1] for c, _u in self.done if c.op[0] == "ns_create"}
         steps = [(c, u) for c, u in self.done if not (_in_made_ns(c, made_ns))]
         i = len(steps)
