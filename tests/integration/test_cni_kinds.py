@@ -448,3 +448,32 @@ def test_a_vxcan_pair_one_end_in_the_container(cni, sandbox):
     assert kind(eth0) == kind(far) == "vxcan" and eth0["link_type"] == far["link_type"] == "can"
     assert frame_passes(("c1", "eth0"), (None, peer[0])) and frame_passes((None, peer[0]), ("c1", "eth0"))
     gone(cni, sandbox, conf, host)
+
+
+@pytest.mark.needs("vxlan", "veth")
+def test_vxlan_in_the_container_over_the_hosts_nic(cni, sandbox):
+    """``"kind": "vxlan"``: the container's eth0 a VXLAN whose underlay is
+    the host's NIC (its UDP socket on the host), reaching a VXLAN end made
+    by hand with ``ip`` on another machine (a namespace behind the wire):
+    a ping over VNI 42, the wire carrying it as UDP to port 4789."""
+    # the host's NIC eth1 (the fixture's), its other end eth1-p moved to the other machine as u2
+    sandbox.sh("ip netns add peer && ip link set eth1-p netns peer name u2 && ip addr add 10.70.0.1/24 dev eth1"
+               " && ip -n peer link set lo up && ip -n peer addr add 10.70.0.2/24 dev u2 && ip -n peer link set u2 up"
+               " && ip -n peer link add vx type vxlan id 42 local 10.70.0.2 remote 10.70.0.1 dev u2 dstport 4789"
+               " && ip -n peer addr add 10.71.0.100/24 dev vx && ip -n peer link set vx up")
+    sandbox.settle("eth1")
+    host = set(sandbox.links())
+    conf = cni.conf(subnet="10.71.0.0/24", kind="vxlan", vni=42, local="10.70.0.1", remote="10.70.0.2", dev="eth1")
+    r = add(cni, conf)
+    i, it = the_container_iface(r)
+    assert r["ips"][0]["address"] == "10.71.0.2/24" and r["ips"][0]["interface"] == i
+    eth0 = sandbox.links("c1")["eth0"]
+    assert kind(eth0) == "vxlan" and info(eth0)["id"] == 42 and info(eth0)["port"] == 4789, eth0
+    assert set(sandbox.links()) == host   # nothing of the attachment's on the host but its socket
+    frames = capture(None, "eth1", lambda: ping("c1", "10.71.0.100"))
+    assert ping("c1", "10.71.0.100")
+    # IPv4 (no options) then UDP: the destination port at 36; 0x12b5 = 4789
+    assert any(f.ethertype == 0x0800 and f.data[23] == 17 and f.data[36:38] == b"\x12\xb5" for f in frames), \
+        "no VXLAN (UDP to port 4789) on the wire"
+    gone(cni, sandbox, conf, host)
+    assert cni.reserved() == []

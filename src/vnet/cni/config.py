@@ -34,6 +34,9 @@ KEYS = {k.lower(): k for k in (
 # keys of the reference plugins vnet does not do, and the value that asks for nothing
 UNSUPPORTED = {"forceAddress": False}
 IPVLAN_MODES = ("l2", "l3", "l3s")
+# kinds that cannot be without a lower device: with no master named, the
+# reference plugins' default (the device of the host's default route)
+NEEDS_MASTER = ("macvlan", "ipvlan", "vlan", "macvtap", "ipvtap")
 BRIDGE_KEYS = ("bridge", "isGateway", "isDefaultGateway", "hairpinMode", "vlan", "vlanTrunk", "promiscMode")
 TAP_KEYS = ("multiQueue", "owner", "group")
 # reference key -> vnet option, for the one-interface form
@@ -246,22 +249,33 @@ def _single(conf, env):
                 net.renamed[opt] = key
         elif _close(key, fields):
             _fail(key, f"unknown field (did you mean {_close(key, fields)!r}, an option of {kind}?)")
-    if kind in ("macvlan", "ipvlan", "vlan", "macvtap", "ipvtap", "vxlan") and "link" not in it:
-        master = conf.get("master") or _default_route_device()
-        it["link"] = master if conf.get("linkInContainer") else {"name": master}
-        net.renamed["link"] = "master"
+    lower = _lower_option(kind)
+    if lower and lower not in it and (conf.get("master") or kind in NEEDS_MASTER):
+        # the reference plugins' master: the host's device of the default route unless named
+        it[lower] = conf.get("master") or _default_route_device()
+        net.renamed[lower] = "master"
+    if isinstance(it.get(lower), str) and not conf.get("linkInContainer"):
+        it[lower] = {"name": it[lower]}   # a device of the host's (not of the container's, where the interface is)
     if kind in ("macvlan", "macvtap") and "mode" not in it:
         it["mode"] = "bridge"   # the reference plugin's default (vnet's own, in a file: vepa)
     if kind in ("ipvlan", "ipvtap") and "mode" not in it:
         it["mode"] = "l2"   # the reference plugin's default (vnet's own, in a file: l3)
     doc = {"name": attachment_name(conf.get("name"), env.container, env.ifname), "interfaces": [it]}
-    if isinstance(it.get("link"), dict):
-        doc["interfaces"].insert(0, {"name": it["link"]["name"], "kind": "external"})
-    elif conf.get("linkInContainer") and isinstance(it.get("link"), str):
+    if isinstance(it.get(lower), dict):
+        doc["interfaces"].insert(0, {"name": it[lower]["name"], "kind": "external"})
+    elif conf.get("linkInContainer") and isinstance(it.get(lower), str):
         # the master is an existing device of the container's
-        doc["interfaces"].insert(0, {"name": it["link"], "kind": "external", "netns": env.netns})
+        doc["interfaces"].insert(0, {"name": it[lower], "kind": "external", "netns": env.netns})
     net.doc = doc
     return net
+
+
+def _lower_option(kind):
+    """The option of ``kind`` naming its lower device (``link``; a VXLAN's
+    ``dev``), or None."""
+    from ..kinds import BY_NAME
+    k = BY_NAME.get(kind) if isinstance(kind, str) else None
+    return getattr(k, "link_option", None) if k else None
 
 
 def _fields_of(kind):
