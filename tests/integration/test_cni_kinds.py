@@ -15,14 +15,13 @@ import time
 
 import pytest
 
-from test_cni_plugin import REFERENCE, Cni, addr_of
+from test_cni_plugin import Cni, addr_of
 
 EX = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 MARK = b"VNET-PLAINTEXT-MARKER"
 
-pytestmark = pytest.mark.skipif(not os.path.exists(f"{REFERENCE}/host-local"),
-                                reason="containernetworking-plugins is not installed (apt-get install "
-                                       "containernetworking-plugins)")
+# no skip when host-local is missing: scripts/setup.sh installs containernetworking-plugins, and the
+# ADD then fails naming the IPAM plugin it cannot run, as in test_cni_plugin
 
 
 @pytest.fixture
