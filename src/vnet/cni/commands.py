@@ -236,6 +236,13 @@ def _promisc_on(live):
                                        f"{e.strerror or e}") from None
 
 
+def _host_link(name):
+    """The host's device ``name`` as the kernel has it (None when there is none)."""
+    from ..kernel import rtnl
+    with _kernel() as k:
+        return rtnl.get_link(k.sock(None), name)
+
+
 def _bridge_state(name):
     """The host's device ``name`` (None when there is none) and its addresses (address/prefix)."""
     from ..kernel import rtnl
@@ -369,7 +376,7 @@ def check(env, conf, raw):
                        "; ".join(f"{c.object}: {c.reason}" for c in p.changes))
     _macs_match(prev, p.state, env)
     if net.bridge and net.conf.get("promiscMode"):
-        live, _ = _bridge_state(net.bridge)
+        live = _host_link(net.bridge)
         if live is not None and not live.promisc:
             raise CniError(DRIFT, f"the attachment differs from what ADD made: bridge {net.bridge}: promiscuous "
                                   "mode is off (promiscMode: true)")
