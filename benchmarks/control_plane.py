@@ -249,14 +249,22 @@ def measure(lab, n, topo_text, change, ip_cmds, each):
                  "objects touched by one change": touched, "changes announced by it (monitor)": changed, "peak RSS of vnet so far, MB": round(rss)}
 
 
+# (lab, N, operation, limit, "s" seconds or "x" ratio to ip -batch)
+TARGETS = [("flat", 1000, "apply", 0.7, "x"), ("flat", 2000, "apply", 0.7, "x"), ("star", 1000, "apply", 0.5, "x"),
+           ("star", 1000, "destroy", 0.05, "x"), ("flat", 1000, "destroy", 0.05, "x"),
+           ("star", 1000, "plan (no-op), right after", 0.3, "s"), ("star", 1000, "plan (no-op)", 0.3, "s"),
+           ("star", 1000, "one change", 0.3, "s")]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="100,1000,2000")
     ap.add_argument("--big", action="store_true", help="also N = 4000")
+    ap.add_argument("--labs", default="star,flat", help="which labs (default: star,flat)")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if not args.inner:
-        run_inside(__file__, ["--sizes", args.sizes] + (["--big"] if args.big else []))
+        run_inside(__file__, ["--sizes", args.sizes, "--labs", args.labs] + (["--big"] if args.big else []))
     sizes = [int(x) for x in args.sizes.split(",")] + ([4000] if args.big else [])
     results = {}
     for lab, gen, change, cmds in (
@@ -264,6 +272,8 @@ def main():
                                                "{name: v7, kind: veth, master: br0, mtu: 1400,"), ip_star),
             ("flat", flat, lambda t: t.replace("{name: m7, kind: macvlan, link: a7, mode: bridge}",
                                                "{name: m7, kind: macvlan, link: a7, mode: private}"), ip_flat)):
+        if lab not in args.labs.split(","):
+            continue
         for n in sizes:
             row, facts = measure(lab, n, gen(n), change, cmds, each=n <= 1000)
             results[(lab, n)] = (row, facts)
@@ -287,6 +297,12 @@ def main():
             print(f"  mininet teardown     {row['mininet teardown']:8.2f} s  ({row['mininet teardown'] / base_t:5.2f}x)")
         for k, v in facts.items():
             print(f"  {k}: {v}")
+    print("\ntargets (issue 23), where this run measured them:")
+    for lab, n, op, limit, unit in TARGETS:
+        if (lab, n) in results:
+            row = results[(lab, n)][0]
+            v = row[op] if unit == "s" else row[op] / row["ip -batch teardown" if op == "destroy" else "ip -batch build"]
+            print(f"  {lab} N={n} {op}: {v:.2f}{unit} (target <= {limit}{unit}): {'met' if v <= limit else 'NOT MET'}")
     for lab in ("star", "flat"):
         ns = [n for (l, n) in results if l == lab]
         if 1000 in ns and 2000 in ns:
