@@ -218,6 +218,9 @@ def measure(lab, n, topo_text, change, ip_cmds, each):
     row = {}
     row["apply"] = timed(VNET + ["apply", path])[0]
     mon = Monitor()
+    # at once, while the kernel still works on the new lab (IPv6 start-up...)
+    row["plan (no-op), right after"], r = timed(VNET + ["plan", "--json", path])
+    assert json.loads(r.stdout)["changes"] == [], "the no-op plan right after the apply has changes"
     mon.settle()
     row["plan (no-op)"], r = timed(VNET + ["plan", "--json", path])
     assert json.loads(r.stdout)["changes"] == [], "the no-op plan has changes"
@@ -246,14 +249,22 @@ def measure(lab, n, topo_text, change, ip_cmds, each):
                  "objects touched by one change": touched, "changes announced by it (monitor)": changed, "peak RSS of vnet so far, MB": round(rss)}
 
 
+# (lab, N, operation, limit, "s" seconds or "x" ratio to ip -batch)
+TARGETS = [("flat", 1000, "apply", 0.7, "x"), ("flat", 2000, "apply", 0.7, "x"), ("star", 1000, "apply", 0.5, "x"),
+           ("star", 1000, "destroy", 0.05, "x"), ("flat", 1000, "destroy", 0.05, "x"),
+           ("star", 1000, "plan (no-op), right after", 0.3, "s"), ("star", 1000, "plan (no-op)", 0.3, "s"),
+           ("star", 1000, "one change", 0.3, "s")]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="100,1000,2000")
     ap.add_argument("--big", action="store_true", help="also N = 4000")
+    ap.add_argument("--labs", default="star,flat", help="which labs (default: star,flat)")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if not args.inner:
-        run_inside(__file__, ["--sizes", args.sizes] + (["--big"] if args.big else []))
+        run_inside(__file__, ["--sizes", args.sizes, "--labs", args.labs] + (["--big"] if args.big else []))
     sizes = [int(x) for x in args.sizes.split(",")] + ([4000] if args.big else [])
     results = {}
     for lab, gen, change, cmds in (
@@ -261,19 +272,21 @@ def main():
                                                "{name: v7, kind: veth, master: br0, mtu: 1400,"), ip_star),
             ("flat", flat, lambda t: t.replace("{name: m7, kind: macvlan, link: a7, mode: bridge}",
                                                "{name: m7, kind: macvlan, link: a7, mode: private}"), ip_flat)):
+        if lab not in args.labs.split(","):
+            continue
         for n in sizes:
             row, facts = measure(lab, n, gen(n), change, cmds, each=n <= 1000)
             results[(lab, n)] = (row, facts)
             print(f"{lab} N={n}: " + ", ".join(f"{k} {v:.2f}s" for k, v in row.items()), file=sys.stderr, flush=True)
     print(f"control plane, {time.strftime('%Y-%m-%d')}, kernel {os.uname().release}, {os.cpu_count()} CPUs; "
           "seconds (ratio to the ip -batch build or teardown)")
-    ops = ["apply", "plan (no-op)", "apply (no-op)", "one change", "destroy"]
+    ops = ["apply", "plan (no-op), right after", "plan (no-op)", "apply (no-op)", "one change", "destroy"]
     for (lab, n), (row, facts) in results.items():
         base_b, base_t = row["ip -batch build"], row["ip -batch teardown"]
         print(f"\n{lab} lab, N = {n}")
         for op in ops:
             base = base_t if op == "destroy" else base_b
-            print(f"  vnet {op:18} {row[op]:8.2f} s  ({row[op] / base:5.2f}x ip -batch)")
+            print(f"  vnet {op:26} {row[op]:8.2f} s  ({row[op] / base:5.2f}x ip -batch)")
         print(f"  ip -batch build      {base_b:8.2f} s")
         print(f"  ip -batch teardown   {base_t:8.2f} s  (one object at a time)")
         if "ip each build" in row:
@@ -284,6 +297,12 @@ def main():
             print(f"  mininet teardown     {row['mininet teardown']:8.2f} s  ({row['mininet teardown'] / base_t:5.2f}x)")
         for k, v in facts.items():
             print(f"  {k}: {v}")
+    print("\ntargets (issue 23), where this run measured them:")
+    for lab, n, op, limit, unit in TARGETS:
+        if (lab, n) in results:
+            row = results[(lab, n)][0]
+            v = row[op] if unit == "s" else row[op] / row["ip -batch teardown" if op == "destroy" else "ip -batch build"]
+            print(f"  {lab} N={n} {op}: {v:.2f}{unit} (target <= {limit}{unit}): {'met' if v <= limit else 'NOT MET'}")
     for lab in ("star", "flat"):
         ns = [n for (l, n) in results if l == lab]
         if 1000 in ns and 2000 in ns:

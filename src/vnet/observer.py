@@ -63,6 +63,9 @@ def _dump(k, asked, st):
     """{ns: (links, addresses)} of the namespaces ``asked`` that exist; the
     half-made ones (a /run/netns entry, no namespace) go to ``st.half_made``."""
     raw = {}
+    open_socks = getattr(k, "open_socks", None)   # a stand-in kernel has none: one socket at a time
+    if open_socks is not None:
+        open_socks(asked)
     for ns in asked:
         if not k.has(ns):
             if k.half_made(ns):

@@ -9,6 +9,7 @@ from . import arguments as a
 # filled in by _Parser.format_help from the kinds registry, only when help is shown
 # (importing the kinds at every start would cost more than a plan of a small file)
 KINDS = "{kinds}"
+EPILOG = "{epilog}"   # the same, for the exit codes: textwrap is imported only for the help
 DESCRIPTION = (f"Declarative Linux virtual networking: network namespaces and {KINDS} devices from one "
                "topology file, with addresses, routes and sysctls, applied through netlink, verified, "
                "undone on failure.")
@@ -26,7 +27,15 @@ def kinds_text():
 def build():
     """The parser: `vnet --version`, then each group of commands in the order the help lists them."""
     from .. import __version__
-    p = _Parser(prog="vnet", description=DESCRIPTION, epilog=_epilog(),
+    _Parser.building = True
+    try:
+        return _build(__version__)
+    finally:
+        _Parser.building = False
+
+
+def _build(__version__):
+    p = _Parser(prog="vnet", description=DESCRIPTION, epilog=EPILOG,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"vnet {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
@@ -175,7 +184,19 @@ class _Parser(argparse.ArgumentParser):
         if self.description and KINDS in self.description:
             import textwrap
             self.description = textwrap.fill(self.description.replace(KINDS, kinds_text()), 79)
+        if self.epilog == EPILOG:
+            self.epilog = _epilog()
         return super().format_help()
+
+    def _get_formatter(self):
+        # add_argument makes a formatter for each argument only to check its
+        # metavar, and a formatter asks the terminal's width (importing
+        # shutil): while the parser is built, a fixed width does
+        if _Parser.building:
+            return self.formatter_class(prog=self.prog, width=79)
+        return super()._get_formatter()
+
+    building = False
 
 
 def complete(parser):

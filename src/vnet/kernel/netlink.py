@@ -190,7 +190,7 @@ def get_str(v):
 
 
 def get_mac(v):
-    return ":".join(f"{b:02x}" for b in bytes(v))
+    return bytes(v).hex(":")
 
 
 def get_ip(v):

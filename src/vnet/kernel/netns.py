@@ -191,6 +191,20 @@ def entered(fd):
         os.close(home)
 
 
+def run_in_each(pairs, f):
+    """f(arg) for each (namespace fd, arg) of ``pairs``, run in that
+    namespace: this thread enters each in turn and comes back once
+    (entering and leaving for each costs a third of observing a namespace)."""
+    home = current_fd()
+    try:
+        for fd, arg in pairs:
+            setns(fd)
+            f(arg)
+    finally:
+        setns(home)
+        os.close(home)
+
+
 CLONE_NEWNS = 0x00020000
 MS_PRIVATE = 1 << 18
 

@@ -84,6 +84,15 @@ class Kernel:
             self._socks[ns] = s
         return s
 
+    def open_socks(self, names):
+        """Make the sockets of the namespaces ``names`` that exist, in one
+        pass (see ``netns.made_in``)."""
+        todo = [ns for ns in dict.fromkeys(names) if ns is not None and ns not in self._socks and self.has(ns)]
+        def make(ns):
+            self._socks[ns] = netlink.Socket()
+        if todo:
+            netns.run_in_each([(self._fds[ns], ns) for ns in todo], make)
+
     def genl(self, ns, family):
         """A generic netlink ``family`` (macsec, team...) in namespace ``ns``."""
         g = self._genl.get((ns, family))

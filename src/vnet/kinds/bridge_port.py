@@ -74,6 +74,8 @@ def port_defaults():
 
 
 _PORT_DEFAULTS = port_defaults()
+# the attributes of a port's IFLA_INFO_SLAVE_DATA that are read (of some forty)
+_PORT_ATTRS = frozenset([a for a, *_ in PORT_FLAGS.values()] + [a for a, *_ in PORT_NUMBERS.values()])
 
 
 def _describe_vlans(vlans):
@@ -189,7 +191,7 @@ class BridgePorts:
         """The port options of a port's IFLA_INFO_SLAVE_DATA; those at the
         kernel's default are left out, as in a file (a cost is always there:
         its default depends on the port's speed)."""
-        a = nl.parse(slave_data) if slave_data is not None else {}
+        a = nl.parse_some(slave_data, 0, _PORT_ATTRS) if slave_data is not None else {}
         out = {}
         for k, (aid, default, _w, _doc) in PORT_FLAGS.items():
             if aid in a and bool(a[aid][0]) != default:

@@ -244,6 +244,8 @@ def _address_changes(e, dev):
     nothing is dropped behind vnet's back, promote_secondaries or not."""
     have = [] if dev is None else dev.addresses
     want = set(e.addresses)
+    if dev is not None and want == set(have):   # as declared (a no-op plan's every endpoint)
+        return [], [], False
     gone = [a for a in have if a not in want]
     secondary = set(dev.secondary) if dev is not None else set()
     lost_nets = {a.network for a in gone if a.version == 4 and a not in secondary}

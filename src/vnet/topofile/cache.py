@@ -10,10 +10,17 @@ successful loads (an error is always found afresh), and only a few
 entries; the directory is root's, under vnet's state directory, made
 mode 0700 (a cached entry is a pickle)."""
 import copyreg
-import hashlib
 import ipaddress
 import os
 import pickle
+
+try:   # Python's own SHA-256: hashlib would load OpenSSL first, 2 ms of a command's start
+    from _sha2 import sha256        # 3.12 and later
+except ImportError:
+    try:
+        from _sha256 import sha256  # 3.11
+    except ImportError:
+        from hashlib import sha256
 
 from ..statedir import state_dir
 
@@ -40,7 +47,7 @@ def _code():
     """A fingerprint of vnet's code: every module's name, size and mtime."""
     global _CODE
     if _CODE is None:
-        h = hashlib.sha256()
+        h = sha256()
         top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         for d, dirs, files in os.walk(top):
             dirs[:] = sorted(x for x in dirs if x != "__pycache__")
@@ -57,7 +64,7 @@ def _dir():
 
 
 def _path(data, source):
-    h = hashlib.sha256(data)
+    h = sha256(data)
     h.update(b"\0" + os.fsencode(source) + b"\0" + _code().encode())
     return os.path.join(_dir(), h.hexdigest() + ".pickle")
 

@@ -10,32 +10,40 @@ class Struct:
 
     def __init__(self, *args, **kw):
         spec = type(self).__dict__.get("_spec") or type(self)._make_spec()
-        names, defaults = spec
+        names, index, plain, fresh, required = spec
         n = len(args)
         if n > len(names):
             raise TypeError(f"{type(self).__name__}: too many arguments")
-        # straight into the instance dict: observing a big lab makes
-        # thousands of these, and setattr per field was a fifth of it
+        # straight into the instance dict, the defaults first in one update:
+        # observing a big lab makes thousands of these
         d = self.__dict__
-        for f, v in zip(names, args):
-            d[f] = v
+        d.update(plain)
+        for f, make in fresh:
+            d[f] = make()
+        d.update(zip(names, args))
         if kw:
-            for f in names[:n]:
-                if f in kw:
+            for f in kw:
+                if index.get(f, n) < n:
                     raise TypeError(f"{type(self).__name__}: {f} given twice")
-        for f, dflt in zip(names[n:], defaults[n:]):
-            if f in kw:
-                d[f] = kw.pop(f)
-            elif dflt is _REQUIRED:
-                raise TypeError(f"{type(self).__name__}: missing {f}")
-            else:
-                d[f] = dflt() if dflt is list or dflt is dict else dflt
-        if kw:
-            raise TypeError(f"{type(self).__name__}: unknown fields {sorted(kw)}")
+            for i, f in required:
+                if i >= n and f not in kw:
+                    raise TypeError(f"{type(self).__name__}: missing {f}")
+            unknown = [f for f in kw if f not in index]
+            if unknown:
+                raise TypeError(f"{type(self).__name__}: unknown fields {sorted(unknown)}")
+            d.update(kw)
+        else:
+            for i, f in required:
+                if i >= n:
+                    raise TypeError(f"{type(self).__name__}: missing {f}")
 
     @classmethod
     def _make_spec(cls):
-        cls._spec = (tuple(f for f, _ in cls._fields), tuple(d for _, d in cls._fields))
+        names = tuple(f for f, _ in cls._fields)
+        cls._spec = (names, {f: i for i, f in enumerate(names)},
+                     {f: d for f, d in cls._fields if d is not _REQUIRED and d is not list and d is not dict},
+                     tuple((f, d) for f, d in cls._fields if d is list or d is dict),
+                     tuple((i, f) for i, (f, d) in enumerate(cls._fields) if d is _REQUIRED))
         return cls._spec
 
     def _values(self):
