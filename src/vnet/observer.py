@@ -88,23 +88,28 @@ class _References:
             self.by_index[ns] = {d.ifindex: d for d in devs.values()}
         self.order = [o for o in dict.fromkeys([None, *raw, *self.kept]) if o in self.by_index]   # vnet's own first
         self.nsids = {}
+        self.learned = getattr(k, "nsids", {})   # what an earlier observation of the session asked (a stand-in kernel: none)
 
     def ns_of(self, ns, nsid):
         """The observed namespace ``ns`` knows as ``nsid``. Other namespaces'
         ids are asked lazily, vnet's own first (a lab's namespaces mostly
         refer to it), each at most once per namespace: asking all of them
         for each namespace would be quadratic in a lab's size."""
-        if ns not in self.nsids:   # a lazy walk over the others: no list per namespace
-            self.nsids[ns] = ({}, (o for o in self.order if o != ns))
+        if ns not in self.nsids:   # a lazy walk over the others not asked yet: no list per namespace
+            m = self.learned.setdefault(ns, {})
+            asked = set(m.values())
+            self.nsids[ns] = (m, (o for o in self.order if o != ns and o not in asked))
         m, todo = self.nsids[ns]
         while nsid not in m:
             other = next(todo, todo)
             if other is todo:   # all asked
                 break
             try:
-                m[rtnl.nsid_of(self.k.sock(ns), self.k.fd(other))] = other
+                got = rtnl.nsid_of(self.k.sock(ns), self.k.fd(other))
             except netlink.NetlinkError:
-                pass
+                continue
+            if got >= 0:   # none yet (-1): asked again by a later observation, which may find one
+                m[got] = other
         return m.get(nsid, ("?", nsid))
 
     def resolver(self, ns):

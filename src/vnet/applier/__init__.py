@@ -42,14 +42,16 @@ def _run_steps(journal, on_step, guard):
     run of creations holds back (its peers' settling: steps.Context.held)
     is sent once the run ends or a change refers to it."""
     plan, ctx, rec = journal.plan, journal.ctx, journal.rec
-    ctx.held, held_by = [], []   # held_by: the change of each held entry
+    ctx.held, held_by, held_keys = [], [], set()   # held_by: the change of each held entry
     for c in plan.changes:
-        if ctx.held and not _joins_run(c, {key for key, _f in ctx.held}):
+        if ctx.held and not _joins_run(c, held_keys):
             _send_held(ctx, held_by)
+            held_keys.clear()
         try:
             u = _step(ctx, rec, c, plan.state)
         except (OSError, ValueError) as e:
             raise _kernel_error(e, c) from None
+        held_keys.update(key for key, _f in ctx.held[len(held_by):])   # the set kept as the run grows: no pass over it per change
         held_by += [c] * (len(ctx.held) - len(held_by))
         if u:
             journal.done.append((c, u))

@@ -145,8 +145,22 @@ def new_link(sock, *, up, attrs, echo=False):
     which may be another socket of ours."""
     echoed = sock.request(RTM_NEWLINK, ifinfo(flags=IFF_UP if up else 0, change=IFF_UP if up else 0) + attrs,
                           nl.F_CREATE | nl.F_EXCL | (nl.F_ECHO if echo else 0))
-    links = [decode_link(p) for t, p in echoed if t == RTM_NEWLINK]
-    return links[-1] if links else None
+    links = [p for t, p in echoed if t == RTM_NEWLINK]
+    return _made(links[-1]) if links else None
+
+
+class Made:
+    """What a creation's echo tells: the new link's index and name (the
+    rest of its some forty attributes is not decoded)."""
+    __slots__ = ("ifindex", "name")
+
+    def __init__(self, ifindex, name):
+        self.ifindex, self.name = ifindex, name
+
+
+def _made(body):
+    name = nl.find(body, IFLA_IFNAME, 16)
+    return Made(_IFI.unpack_from(body)[2], nl.get_str(name) if name is not None else None)
 
 
 def set_link_by_name(sock, name, *, up=None, promisc=None, attrs=b""):

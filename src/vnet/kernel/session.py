@@ -28,6 +28,7 @@ class Kernel:
         self._fds = {None: netns.current_fd()}
         self._socks = {}
         self._genl = {}     # (ns, family) -> genl.Genl
+        self.nsids = {}     # ns -> {nsid: namespace}, as observation learns them (valid while the fds are held)
         _raise_fd_limit()
 
     def close(self):
@@ -138,6 +139,7 @@ class Kernel:
         netns.delete(name)
 
     def forget(self, name):
+        self.nsids.clear()   # an id of the namespace (in others, or theirs in it) may go with it
         s = self._socks.pop(name, None)
         if s:
             s.close()
