@@ -111,6 +111,24 @@ def flat_floor(n, group=0x5eed):
         s.close()
 
 
+def dumps_floor():
+    """The dumps a no-op plan needs, from a bare loop in this process: each
+    namespace's link and address dump (the sockets made first, not timed),
+    nothing decoded. Seconds; what the kernel takes to answer them."""
+    from vnet.kernel import rtnl
+    from vnet.kernel.session import Kernel
+    with Kernel() as k:
+        nss = [None] + sorted(os.listdir("/run/netns"))
+        k.open_socks(nss)
+        socks = [k.sock(ns) for ns in nss]
+        links, addrs = rtnl.ifinfo() + struct.pack("=HHI", 8, 29, 8), struct.pack("=BBBBI", 0, 0, 0, 0, 0)
+        t = time.monotonic()
+        for s in socks:
+            s.dump(rtnl.RTM_GETLINK, links)   # IFLA_EXT_MASK: RTEXT_FILTER_SKIP_STATS, as vnet asks
+            s.dump(rtnl.RTM_GETADDR, addrs)
+        return time.monotonic() - t
+
+
 def timed(argv, **kw):
     t = time.monotonic()
     r = subprocess.run(argv, capture_output=True, text=True, **kw)
@@ -247,8 +265,10 @@ def measure(lab, n, topo_text, change, ip_cmds, each):
     # at once, while the kernel still works on the new lab (IPv6 start-up...)
     row["plan (no-op), right after"], r = timed(VNET + ["plan", "--json", path])
     assert json.loads(r.stdout)["changes"] == [], "the no-op plan right after the apply has changes"
+    row["dumps alone, right after"] = dumps_floor()
     mon.settle()
     row["plan (no-op)"], r = timed(VNET + ["plan", "--json", path])
+    row["dumps alone, settled"] = dumps_floor()
     assert json.loads(r.stdout)["changes"] == [], "the no-op plan has changes"
     row["apply (no-op)"], r = timed(VNET + ["apply", "--json", path])
     sent = json.loads(r.stdout)["requests"]
@@ -315,6 +335,8 @@ def main():
         for op in ops:
             base = base_t if op == "destroy" else base_b
             print(f"  vnet {op:26} {row[op]:8.2f} s  ({row[op] / base:5.2f}x ip -batch)")
+        print(f"  the dumps of a plan alone, bare loop: right after {row['dumps alone, right after']:.2f} s, "
+              f"settled {row['dumps alone, settled']:.2f} s (the kernel's pace)")
         if "requests alone (bare loop)" in row:
             print(f"  vnet's requests alone, from a bare loop {row['requests alone (bare loop)']:6.2f} s  "
                   f"({row['requests alone (bare loop)'] / base_b:5.2f}x): the least an apply can take")

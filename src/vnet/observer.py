@@ -48,8 +48,10 @@ def observe(k, namespaces, routes_in=(), sysctls=(), known=None):
     st = State()
     raw = _dump(k, asked, st)
     refs = _References(k, raw, known)
-    peer_of = {}   # (ns, name) -> the pair end that named it its peer
-    for ns, (links, addrs) in raw.items():
+    peer_of = refs.kept_peers()   # (ns, name) -> the pair end that named it its peer
+    st.namespaces.update(dict.fromkeys(raw))   # the state's order is the namespaces'
+    for ns in _lab_first(raw):
+        links, addrs = raw[ns]
         devs = st.namespaces[ns] = _devices(k, ns, links, refs, peer_of)
         _addresses(devs, links, addrs)
     if known is not None:
@@ -57,6 +59,16 @@ def observe(k, namespaces, routes_in=(), sysctls=(), known=None):
     _routes(k, st, routes_in, raw)
     read_sysctls(k, st, sysctls, raw)
     return st
+
+
+def _lab_first(raw):
+    """The namespaces to read, vnet's own last: a pair's end in a lab
+    namespace finds its peer with one namespace-id query there (a lab's
+    namespace knows few others), and the end in vnet's own namespace is
+    then known by it. Asked from vnet's own namespace, each query costs a
+    search through every id it holds (the kernel's ``__peernet2id``):
+    quadratic in a lab's size."""
+    return [ns for ns in raw if ns is not None] + ([None] if None in raw else [])
 
 
 def _dump(k, asked, st):
@@ -89,6 +101,12 @@ class _References:
         self.order = [o for o in dict.fromkeys([None, *raw, *self.kept]) if o in self.by_index]   # vnet's own first
         self.nsids = {}
         self.learned = getattr(k, "nsids", {})   # what an earlier observation of the session asked (a stand-in kernel: none)
+
+    def kept_peers(self):
+        """{(ns, name): the pair end that names it its peer} among the
+        devices kept from an earlier State: the ends observed again find
+        their peers there without a query."""
+        return {d.peer: d.key for devs in self.kept.values() for d in devs.values() if d.peer}
 
     def ns_of(self, ns, nsid):
         """The observed namespace ``ns`` knows as ``nsid``. Other namespaces'

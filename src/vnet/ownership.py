@@ -43,12 +43,37 @@ def _json_text(data):
     return "{\n" + ",\n".join(f" {json.dumps(k)}: {value(v)}" for k, v in data.items()) + "\n}\n"
 
 
+class Names(list):
+    """A record's namespaces: a list (its order is the file's) whose
+    membership is a set's, so that an apply or destroy of thousands of
+    namespaces, asking once for each, is not quadratic."""
+
+    def __init__(self, items=()):
+        super().__init__(items)
+        self._set = set(self)
+
+    def __contains__(self, ns):
+        return ns in self._set
+
+    def append(self, ns):
+        super().append(ns)
+        self._set.add(ns)
+
+    def remove(self, ns):
+        super().remove(ns)
+        if not super().__contains__(ns):   # a name listed twice (a hand-edited record) stays until its last goes
+            self._set.discard(ns)
+
+    def __reduce__(self):   # copied or pickled whole: the set is made again
+        return Names, (list(self),)
+
+
 class Record:
     def __init__(self, name, data=None):
         self.name = name
         d = data or {}
         self.source = d.get("source")
-        self.namespaces = list(d.get("namespaces", []))
+        self.namespaces = Names(d.get("namespaces", []))
         self.devices = {(x["netns"], x["name"]): x["kind"] for x in d.get("devices", [])}
         # [netns, to, via, dev, metric] and, in another table than main, its table
         self.routes = [tuple(r) + (RT_TABLE_MAIN,) * (6 - len(r)) for r in d.get("routes", [])]

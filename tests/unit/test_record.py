@@ -120,3 +120,21 @@ def test_record_names_are_checked_as_the_spec_checks_them():
     from vnet import ownership
     from vnet.topology import fields
     assert ownership._NSNAME.pattern == fields.NSNAME_RE and ownership._JOINED.pattern == fields.JOINED_RE and ownership._IFNAME.pattern == fields.IFNAME_RE
+
+
+def test_record_namespaces_answer_membership_as_the_list_holds_them():
+    """The namespaces are asked about once per namespace an apply or destroy
+    makes or removes (a set's membership: a list's made thousands quadratic),
+    and stay the list the record file writes, in its order."""
+    import json
+    import pickle
+    from vnet.ownership import Names
+    rec = Record("t", {"namespaces": ["a", "b", "a"]})
+    assert isinstance(rec.namespaces, Names) and "a" in rec.namespaces and "c" not in rec.namespaces
+    rec.namespaces.append("c")
+    rec.namespaces.remove("a")
+    assert "a" in rec.namespaces and list(rec.namespaces) == ["b", "a", "c"]   # listed twice: once more to go
+    rec.namespaces.remove("a")
+    assert "a" not in rec.namespaces and json.dumps(rec.namespaces) == '["b", "c"]'
+    again = pickle.loads(pickle.dumps(rec.namespaces))
+    assert "c" in again and "a" not in again and list(again) == ["b", "c"]

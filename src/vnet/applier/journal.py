@@ -70,7 +70,7 @@ class Journal:
     def __init__(self, ctx, rec, plan):
         self.ctx, self.rec, self.plan = ctx, rec, plan
         self.done = []   # (change, inverse)
-        self.before = (set(rec.devices), list(rec.namespaces))
+        self.before = (set(rec.devices), set(rec.namespaces))
         self.held = (list(rec.routes), dict(rec.sysctls))   # as they were: what undo puts back
 
     def undo(self):

@@ -230,8 +230,9 @@ def _stale_devices(p):
 
 
 def _stale_namespaces(p):
+    declared = set(p.topo.namespaces)
     for ns in p.record.namespaces:
-        if ns not in p.topo.namespaces and (p.state.has_ns(ns) or ns in p.state.half_made):
+        if ns not in declared and (p.state.has_ns(ns) or ns in p.state.half_made):
             p.ns_deletes.append(Change("delete", f"netns {ns}", "no longer declared", ("ns_delete", ns)))
 
 
