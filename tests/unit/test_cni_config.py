@@ -26,6 +26,22 @@ def test_the_reference_plugins_default_modes(conf, mode):
     assert it["mode"] == mode and it["link"] == {"name": "eth1"} and it["netns"] == "/run/netns/c1"
 
 
+@pytest.mark.parametrize("kind,lower", [("macvlan", "link"), ("ipvlan", "link"), ("vlan", "link"),
+                                        ("macvtap", "link"), ("ipvtap", "link"), ("macsec", "link"),
+                                        ("vxlan", None), ("tap", None), ("dummy", None)])
+def test_a_kind_that_needs_a_lower_device_takes_the_default_routes_without_a_master(kind, lower, monkeypatch):
+    """As the reference macvlan, ipvlan and vlan plugins: no master named, the
+    device of the host's IPv4 default route; the kinds are those whose lower
+    device the kind's own schema requires (a VXLAN's is optional)."""
+    monkeypatch.setattr(config, "_default_route_device", lambda: "uplink0")
+    it = container_iface({"kind": kind, **({"vlanId": 5} if kind == "vlan" else {}),
+                          **({"vni": 5} if kind == "vxlan" else {})})
+    if lower:
+        assert it[lower] == {"name": "uplink0"}
+    else:
+        assert not any(v == {"name": "uplink0"} or v == "uplink0" for v in it.values())
+
+
 def test_unnamed_host_devices_are_named_for_their_kind():
     net = config.read({"cniVersion": "1.0.0", "name": "n", "type": "vnet", "interfaces": [
         {"kind": "bridge", "netns": "host"},

@@ -34,9 +34,6 @@ KEYS = {k.lower(): k for k in (
 # keys of the reference plugins vnet does not do, and the value that asks for nothing
 UNSUPPORTED = {"forceAddress": False}
 IPVLAN_MODES = ("l2", "l3", "l3s")
-# kinds that cannot be without a lower device: with no master named, the
-# reference plugins' default (the device of the host's default route)
-NEEDS_MASTER = ("macvlan", "ipvlan", "vlan", "macvtap", "ipvtap")
 BRIDGE_KEYS = ("bridge", "isGateway", "isDefaultGateway", "hairpinMode", "vlan", "vlanTrunk", "promiscMode")
 TAP_KEYS = ("multiQueue", "owner", "group")
 # reference key -> vnet option, for the one-interface form
@@ -250,7 +247,7 @@ def _single(conf, env):
         elif _close(key, fields):
             _fail(key, f"unknown field (did you mean {_close(key, fields)!r}, an option of {kind}?)")
     lower = _lower_option(kind)
-    if lower and lower not in it and (conf.get("master") or kind in NEEDS_MASTER):
+    if lower and lower not in it and (conf.get("master") or _needs_lower(kind)):
         # the reference plugins' master: the host's device of the default route unless named
         it[lower] = conf.get("master") or _default_route_device()
         net.renamed[lower] = "master"
@@ -276,6 +273,15 @@ def _lower_option(kind):
     from ..kinds import BY_NAME
     k = BY_NAME.get(kind) if isinstance(kind, str) else None
     return getattr(k, "link_option", None) if k else None
+
+
+def _needs_lower(kind):
+    """Can ``kind`` not be without its lower device (its schema requires
+    the option)? With no master named, it takes the reference plugins'
+    default: the device of the host's default route."""
+    from ..kinds import BY_NAME
+    k = BY_NAME.get(kind)
+    return bool(k and k.link_option and getattr(k.options.get(k.link_option), "required", False))
 
 
 def _fields_of(kind):
