@@ -48,7 +48,7 @@ def observe(k, namespaces, routes_in=(), sysctls=(), known=None):
     st = State()
     raw = _dump(k, asked, st)
     refs = _References(k, raw, known)
-    peer_of = refs.kept_peers()   # (ns, name) -> the pair end that named it its peer
+    peer_of = {}   # (ns, name) -> the pair end that named it its peer
     st.namespaces.update(dict.fromkeys(raw))   # the state's order is the namespaces'
     for ns in _lab_first(raw):
         links, addrs = raw[ns]
@@ -100,13 +100,23 @@ class _References:
             self.by_index[ns] = {d.ifindex: d for d in devs.values()}
         self.order = [o for o in dict.fromkeys([None, *raw, *self.kept]) if o in self.by_index]   # vnet's own first
         self.nsids = {}
+        self.claims = self._kept_peers(known) if known is not None else {}
         self.learned = getattr(k, "nsids", {})   # what an earlier observation of the session asked (a stand-in kernel: none)
 
-    def kept_peers(self):
-        """{(ns, name): the pair end that names it its peer} among the
-        devices kept from an earlier State: the ends observed again find
-        their peers there without a query."""
-        return {d.peer: d.key for devs in self.kept.values() for d in devs.values() if d.peer}
+    def _kept_peers(self, known):
+        """{(ns, name): (the kept pair end that names it its peer, the index
+        it had then)} among the devices kept from the earlier State
+        ``known``: an end observed again finds its peer there without a
+        query, if it is still the same device (the same index: a device
+        made again since gets another)."""
+        out = {}
+        for devs in self.kept.values():
+            for d in devs.values():
+                if d.peer:
+                    then = known.device(*d.peer)
+                    if then is not None:
+                        out[d.peer] = (d.key, then.ifindex)
+        return out
 
     def ns_of(self, ns, nsid):
         """The observed namespace ``ns`` knows as ``nsid``. Other namespaces'
@@ -128,7 +138,9 @@ class _References:
                 continue
             if got >= 0:   # none yet (-1): asked again by a later observation, which may find one
                 m[got] = other
-        return m.get(nsid, ("?", nsid))
+        if nsid in m and m[nsid] in self.by_index:   # (learned earlier in the session, maybe of one not read now)
+            return m[nsid]
+        return ("?", nsid)
 
     def resolver(self, ns):
         def resolve(ifindex, nsid):
@@ -142,6 +154,9 @@ class _References:
         name each other: once one end's peer is resolved (which may cost a
         namespace-id query), the other end's is known by that."""
         pair = peer_of.get(key)
+        claim = self.claims.get(key)   # an end kept from the earlier State, if this is the device it knew
+        if pair is None and claim is not None and claim[1] == ln.ifindex:
+            pair = claim[0]
         if pair and (self.by_index.get(pair[0]) or {}).get(ln.link) is not None \
                 and self.by_index[pair[0]][ln.link].name == pair[1]:
             return pair

@@ -53,7 +53,10 @@ class Names(list):
         self._set = set(self)
 
     def __contains__(self, ns):
-        return ns in self._set
+        try:
+            return ns in self._set
+        except TypeError:   # unhashable: no namespace's name
+            return False
 
     def append(self, ns):
         super().append(ns)
@@ -66,6 +69,20 @@ class Names(list):
 
     def __reduce__(self):   # copied or pickled whole: the set is made again
         return Names, (list(self),)
+
+
+def _and_again(op):
+    """List method ``op``, then the set made again from the list."""
+    def changed(self, *args):
+        out = getattr(list, op)(self, *args)
+        self._set = set(self)
+        return out
+    changed.__name__ = op
+    return changed
+
+
+for _op in ("extend", "insert", "pop", "clear", "sort", "reverse", "__setitem__", "__delitem__", "__iadd__", "__imul__"):
+    setattr(Names, _op, _and_again(_op))
 
 
 class Record:

@@ -329,3 +329,31 @@ def test_promisc_is_set_planned_shown_exported_and_left_alone_when_not_said(sand
     assert promisc() == {"v1"}
     assert json.loads(sandbox.vnet("plan", "--json", sandbox.write("plain.yaml", BASE)).stdout)["changes"] == []
     sandbox.vnet("destroy", "eng")
+
+
+@pytest.mark.needs("veth")
+def test_a_later_observation_in_a_session_names_peers_as_a_fresh_session_does(sandbox):
+    """The namespace ids one observation learns are kept for the next in the
+    same session, but a peer in a namespace the later one does not read is
+    not named after it, as a fresh session would not; and a verification's
+    ends kept from the earlier state do not vouch for a device made again
+    since (here with its peer in another namespace, at the index the old
+    peer had)."""
+    from vnet.kernel.session import Kernel
+    from vnet.observer import observe
+    sandbox.sh("ip netns add ok && ip netns add ox && ip netns add oz"
+               " && ip -n ok link add pa type veth peer name pb netns ox")
+    with Kernel() as k:
+        first = observe(k, [None, "ox", "ok", "oz"])   # ox read first: it learns the id of ok
+        assert first.device("ox", "pb").peer == ("ok", "pa")
+        later = observe(k, [None, "ox"])
+    with Kernel() as k:
+        fresh = observe(k, [None, "ox"])
+    assert later.device("ox", "pb").peer == fresh.device("ox", "pb").peer
+    assert fresh.device("ox", "pb").peer[0] != "ok"   # not read: not named
+    # pb made again, its peer now pc in oz, at the index pa had in ok (each the first device after lo)
+    sandbox.sh("ip -n ox link del pb && ip -n oz link add pc type veth peer name pb netns ox")
+    with Kernel() as k:
+        again = observe(k, [None, "ox", "oz"], known=first)   # as a verification keeping ok
+    assert first.device("ok", "pa").ifindex == again.device("oz", "pc").ifindex
+    assert again.device("ox", "pb").peer == ("oz", "pc") and again.device("oz", "pc").peer == ("ox", "pb")

@@ -138,3 +138,14 @@ def test_record_namespaces_answer_membership_as_the_list_holds_them():
     assert "a" not in rec.namespaces and json.dumps(rec.namespaces) == '["b", "c"]'
     again = pickle.loads(pickle.dumps(rec.namespaces))
     assert "c" in again and "a" not in again and list(again) == ["b", "c"]
+    names = rec.namespaces
+    names += ["d"]
+    names.insert(0, "e")
+    names.extend(["f"])
+    assert all(x in names for x in "bcdef") and names.pop() == "f" and "f" not in names
+    del names[0]
+    names[0] = "g"
+    assert list(names) == ["g", "c", "d"] and "b" not in names and "e" not in names and "g" in names
+    assert [] not in names
+    names.clear()
+    assert "c" not in names and not names

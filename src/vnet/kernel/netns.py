@@ -194,15 +194,24 @@ def entered(fd):
 def run_in_each(pairs, f):
     """f(arg) for each (namespace fd, arg) of ``pairs``, run in that
     namespace: this thread enters each in turn and comes back once
-    (entering and leaving for each costs a third of observing a namespace)."""
-    home = current_fd()
+    (entering and leaving for each costs a third of observing a namespace).
+    SIGINT and SIGTERM wait until the thread is back: a handler that raised
+    on the way home (an apply's Guard does) would leave it in a lab's
+    namespace."""
+    import signal
+    held = {signal.SIGINT, signal.SIGTERM}
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
-        for fd, arg in pairs:
-            setns(fd)
-            f(arg)
+        home = current_fd()
+        try:
+            for fd, arg in pairs:
+                setns(fd)
+                f(arg)
+        finally:
+            setns(home)
+            os.close(home)
     finally:
-        setns(home)
-        os.close(home)
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 CLONE_NEWNS = 0x00020000

@@ -39,6 +39,7 @@ class Kernel:
             os.close(fd)
         self._socks.clear()
         self._fds.clear()
+        self.nsids.clear()
 
     def __enter__(self):
         return self
