@@ -93,15 +93,17 @@ def flat_floor(n, group=0x5eed):
     creations: a carrier coming up mid-run slows every creation after it).
     Seconds; what is left once vnet's own work is taken away."""
     from vnet.kernel import netlink as nl, rtnl
+    from vnet.kinds.macvlan import IFLA_MACVLAN_MODE, MODES
+    from vnet.kinds.veth import VETH_INFO_PEER
     s = nl.Socket()
     try:
         t = time.monotonic()
         for i in range(n):
             peer = rtnl.ifinfo() + rtnl.link_attrs(name=f"b{i}", group=group)
             a = rtnl.new_link(s, up=True, echo=True, attrs=rtnl.link_attrs(name=f"a{i}", group=group)
-                              + rtnl.linkinfo("veth", nl.attr(1, peer)))
+                              + rtnl.linkinfo("veth", nl.attr(VETH_INFO_PEER, peer)))
             rtnl.new_link(s, up=True, echo=True, attrs=rtnl.link_attrs(name=f"m{i}", group=group, link=a.ifindex)
-                          + rtnl.linkinfo("macvlan", nl.u32(1, 4)))   # IFLA_MACVLAN_MODE bridge
+                          + rtnl.linkinfo("macvlan", nl.u32(IFLA_MACVLAN_MODE, MODES["bridge"])))
         for i in range(n):
             rtnl.set_link_by_name(s, f"b{i}", up=True, attrs=nl.u32(rtnl.IFLA_GROUP, group))
         took = time.monotonic() - t
@@ -115,16 +117,17 @@ def dumps_floor():
     """The dumps a no-op plan needs, from a bare loop in this process: each
     namespace's link and address dump (the sockets made first, not timed),
     nothing decoded. Seconds; what the kernel takes to answer them."""
-    from vnet.kernel import rtnl
+    from vnet.kernel import netlink as nl, rtnl
     from vnet.kernel.session import Kernel
     with Kernel() as k:
         nss = [None] + sorted(os.listdir("/run/netns"))
         k.open_socks(nss)
         socks = [k.sock(ns) for ns in nss]
-        links, addrs = rtnl.ifinfo() + struct.pack("=HHI", 8, 29, 8), struct.pack("=BBBBI", 0, 0, 0, 0, 0)
+        links = rtnl.ifinfo() + nl.u32(rtnl.IFLA_EXT_MASK, rtnl.RTEXT_FILTER_SKIP_STATS)   # as vnet asks
+        addrs = rtnl._IFA.pack(0, 0, 0, 0, 0)
         t = time.monotonic()
         for s in socks:
-            s.dump(rtnl.RTM_GETLINK, links)   # IFLA_EXT_MASK: RTEXT_FILTER_SKIP_STATS, as vnet asks
+            s.dump(rtnl.RTM_GETLINK, links)
             s.dump(rtnl.RTM_GETADDR, addrs)
         return time.monotonic() - t
 

@@ -267,29 +267,31 @@ def _single(conf, env):
     return net
 
 
+def _kind_module(kind):
+    """vnet's Kind named ``kind`` (None for one it does not know: the loader says so)."""
+    from ..kinds import BY_NAME
+    return BY_NAME.get(kind) if isinstance(kind, str) else None
+
+
 def _lower_option(kind):
     """The option of ``kind`` naming its lower device (``link``; a VXLAN's
     ``dev``), or None."""
-    from ..kinds import BY_NAME
-    k = BY_NAME.get(kind) if isinstance(kind, str) else None
-    return getattr(k, "link_option", None) if k else None
+    return getattr(_kind_module(kind), "link_option", None)
 
 
 def _needs_lower(kind):
     """Can ``kind`` not be without its lower device (its schema requires
     the option)? With no master named, it takes the reference plugins'
     default: the device of the host's default route."""
-    from ..kinds import BY_NAME
-    k = BY_NAME.get(kind)
-    return bool(k and k.link_option and getattr(k.options.get(k.link_option), "required", False))
+    k, lower = _kind_module(kind), _lower_option(kind)
+    return bool(lower and getattr(k.options.get(lower), "required", False))
 
 
 def _fields_of(kind):
     """The fields an interface of ``kind`` has in a topology file (none for
-    a kind vnet does not know: the loader says so)."""
-    from ..kinds import BY_NAME
+    a kind vnet does not know)."""
     from ..topofile.loader import interface_field
-    k = BY_NAME.get(kind) if isinstance(kind, str) else None
+    k = _kind_module(kind)
     return interface_field(k).fields if k else {}
 
 
