@@ -4,6 +4,7 @@ machines), sharing this machine's root file system read-only. It runs the
 tests this kernel cannot, with the project's own venv, and writes their
 results to a shared directory; the host reports each as a real pass or
 failure with the guest's output."""
+import fcntl
 import glob
 import json
 import os
@@ -38,6 +39,7 @@ class Guest:
         self.error = None
         self._results = None
         self.started = None
+        self.lock = None
 
     def command(self):
         if self.dir is None:
@@ -73,12 +75,19 @@ class Guest:
         if cmd is None:
             return
         env = {**os.environ, "PATH": os.path.dirname(sys.executable) + ":" + os.environ.get("PATH", "")}
-        self.started = time.monotonic()
-        # one guest at a time on this machine: TCG guests starve each other (two cores)
-        lock = "flock /tmp/vnet-guest.lock "
-        self.proc = subprocess.Popen(["sh", "-c", lock + " ".join(shlex.quote(c) for c in cmd)],
-                                     stdin=subprocess.DEVNULL, stdout=open(f"{self.dir}/console.log", "w"),
-                                     stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self._take_lock()
+        self.started = time.monotonic()   # after the lock: another run's guest is not this one's boot time
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=open(f"{self.dir}/console.log", "w"),
+                                     stderr=subprocess.STDOUT, env=env, start_new_session=True, pass_fds=(self.lock,))
+
+    def _take_lock(self):
+        """One guest at a time on this machine: TCG guests starve each other
+        (two cores). Waits for another run's guest; the guest inherits the
+        lock, so it stays held while that guest lives, even if this process
+        is killed."""
+        if self.lock is None:
+            self.lock = os.open("/tmp/vnet-guest.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self.lock, fcntl.LOCK_EX)
 
     def stop(self):
         """Kill the guest if it still runs (the host run ended early)."""
@@ -91,6 +100,9 @@ class Guest:
         """Stop it, and remove its directory once its results were reported
         (a failed boot keeps its logs there for a look)."""
         self.stop()
+        if self.lock is not None:
+            os.close(self.lock)
+            self.lock = None
         if self.dir and self._results is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
 
