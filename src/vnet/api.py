@@ -14,17 +14,18 @@ def _topology_namespaces(topo, rec):
                                        + [k[0] for k in rec.devices]))
 
 
-def observe(k, topo, rec, only=None, known=None, all_routes=False):
+def observe(k, topo, rec, only=None, known=None, all_routes=False, devices=None):
     """The live state of every namespace the topology or its record names
-    (with ``only`` and ``known``: of those in ``only``, the rest as known;
-    with ``all_routes``, the routes of all of them, for show)."""
+    (with ``only`` and ``known``: of those in ``only``, the rest as known,
+    and with ``devices``, {namespace: indexes}, of those namespaces only
+    those devices; with ``all_routes``, the routes of all of them, for show)."""
     from .observer import observe as _observe
     nss = _topology_namespaces(topo, rec)
     if only is not None:
         nss = [ns for ns in nss if ns in only]
     routes_in = [r.netns for r in topo.routes] + [r[0] for r in rec.routes] + (nss if all_routes else [])
     sysctls = [(s.netns, s.key) for s in topo.sysctls] + list(rec.sysctls)
-    return _observe(k, nss, routes_in, sysctls, known=known)
+    return _observe(k, nss, routes_in, sysctls, known=known, devices=devices)
 
 
 def _check_sysctls(topo):
@@ -82,22 +83,65 @@ def apply(topo, on_step=None, lock_timeout=60.0, on_plan=None):
                     p.late_signal = guard.late
                     return p, k.requests
 
+                monitors = _listen(k, p)   # from before the first change
+
                 def verify_with(rec):
                     # by observing again what the changes can have reached:
-                    # one namespace for a one-option change in a lab of a thousand
+                    # one namespace for a one-option change in a lab of a
+                    # thousand, and there the devices the kernel announced
                     from .applier import verify
                     from .planner import plan as _plan, touched_namespaces
                     touched = touched_namespaces(p)
                     st = observe(k, topo, rec) if touched is None else \
-                        observe(k, topo, rec, only=touched, known=p.state)
+                        observe(k, topo, rec, only=touched, known=p.state, devices=_announced(monitors))
                     verify(_plan(topo, st, rec))
                     p.after = st
 
-                sent = run(k, p, on_step, guard, verify_with)
+                try:
+                    sent = run(k, p, on_step, guard, verify_with)
+                finally:
+                    for m in monitors.values():
+                        m.close()
                 p.late_signal = guard.late
                 return p, sent
         except Stop as e:   # before any change
             raise Interrupted(f"interrupted by {e.args[0]} before any change; nothing was changed") from None
+
+
+LISTEN_MOST = 64   # a plan of more changes is verified by reading its namespaces whole (each change is announced)
+
+
+def _listen(k, p):
+    """{namespace: Monitor} for the namespaces where every change ``p``
+    makes is announced (planner.announced_namespaces), listening from
+    before the first change; none for a plan of more than LISTEN_MOST
+    changes (reading the namespaces whole costs less than hearing them)."""
+    from .kernel.monitor import Monitor
+    from .planner import announced_namespaces
+    if len(p.changes) > LISTEN_MOST:
+        return {}
+    out = {}
+    try:
+        for ns in announced_namespaces(p):
+            if ns in p.state.namespaces and k.has(ns):
+                with k.entered(ns):
+                    out[ns] = Monitor()
+    except BaseException:
+        for m in out.values():
+            m.close()
+        raise
+    return out
+
+
+def _announced(monitors):
+    """{namespace: indexes of the devices announced there}, for the
+    namespaces whose announcements were all heard and few."""
+    out = {}
+    for ns, m in monitors.items():
+        got = m.announced(most=4 * LISTEN_MOST)
+        if got is not None:
+            out[ns] = got
+    return out
 
 
 def destroy(name, lock_timeout=60.0, on_removed=None):

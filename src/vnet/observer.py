@@ -39,23 +39,29 @@ class _Dumps:
         return netns.read_sysfs(self._fd, [path])[path]
 
 
-def observe(k, namespaces, routes_in=(), sysctls=(), known=None):
+def observe(k, namespaces, routes_in=(), sysctls=(), known=None, devices=None):
     """Observe ``namespaces`` (None: vnet's own) through Kernel ``k``.
     Absent namespaces are left out of the state. With ``known`` (an earlier
     State), only ``namespaces`` are observed again and the rest of
-    ``known`` is kept (references into it resolve through it)."""
+    ``known`` is kept (references into it resolve through it); with
+    ``devices`` too ({namespace: indexes}), of those namespaces only the
+    devices of those indexes (and their masters) are read again."""
     asked = dict.fromkeys(namespaces)
     st = State()
-    raw = _dump(k, asked, st)
-    refs = _References(k, raw, known)
+    partial = {ns: idx for ns, idx in (devices or {}).items()
+               if ns in asked and known is not None and ns in known.namespaces}
+    raw = _dump(k, asked, st, partial)
+    refs = _References(k, raw, known, partial)
     peer_of = {}   # (ns, name) -> the pair end that named it its peer
     st.namespaces.update(dict.fromkeys(raw))   # the state's order is the namespaces'
     for ns in _lab_first(raw):
         links, addrs = raw[ns]
         devs = st.namespaces[ns] = _devices(k, ns, links, refs, peer_of)
         _addresses(devs, links, addrs)
+        if ns in partial:
+            st.namespaces[ns] = _merged(known.namespaces[ns], devs, {ln.ifindex for ln in links} | partial[ns])
     if known is not None:
-        _keep(st, known, refs.kept, asked)
+        _keep(st, known, {ns: devs for ns, devs in refs.kept.items() if ns not in raw}, asked)
     _routes(k, st, routes_in, raw)
     read_sysctls(k, st, sysctls, raw)
     return st
@@ -71,9 +77,22 @@ def _lab_first(raw):
     return [ns for ns in raw if ns is not None] + ([None] if None in raw else [])
 
 
-def _dump(k, asked, st):
+def _merged(kept, fresh, read):
+    """A namespace's devices: those ``kept`` from the earlier State but for
+    the indexes ``read`` again (gone, if not ``fresh``), in their order,
+    then the new ones."""
+    out = {}
+    for name, d in kept.items():
+        if d.ifindex not in read:
+            out[name] = d
+    out.update(fresh)
+    return out
+
+
+def _dump(k, asked, st, partial=None):
     """{ns: (links, addresses)} of the namespaces ``asked`` that exist; the
-    half-made ones (a /run/netns entry, no namespace) go to ``st.half_made``."""
+    half-made ones (a /run/netns entry, no namespace) go to ``st.half_made``;
+    of those in ``partial``, only the links of its indexes, and their masters."""
     raw = {}
     open_socks = getattr(k, "open_socks", None)   # a stand-in kernel has none: one socket at a time
     if open_socks is not None:
@@ -84,20 +103,41 @@ def _dump(k, asked, st):
                 st.half_made.add(ns)
             continue
         sock = k.sock(ns)
-        raw[ns] = (rtnl.dump_links(sock), rtnl.dump_addrs(sock))
+        links = _links_of(sock, partial[ns]) if partial and ns in partial else rtnl.dump_links(sock)
+        raw[ns] = (links, rtnl.dump_addrs(sock))
     return raw
+
+
+def _links_of(sock, indexes):
+    """The links of ``indexes`` that exist, and the masters of those
+    (a port's options are read through its master's kind)."""
+    links, todo = {}, sorted(indexes)
+    while todo:
+        i = todo.pop()
+        if i not in links:
+            ln = links[i] = rtnl.get_link_by_index(sock, i)
+            if ln is not None and ln.master and ln.master not in links:
+                todo.append(ln.master)
+    return [ln for ln in links.values() if ln is not None]
 
 
 class _References:
     """A link's references, (ifindex, nsid), as (namespace, name), among the
     namespaces just dumped and those ``kept`` from an earlier State."""
 
-    def __init__(self, k, raw, known):
+    def __init__(self, k, raw, known, partial=None):
         self.k = k
         self.by_index = {ns: {ln.ifindex: ln for ln in links} for ns, (links, _a) in raw.items()}
         self.kept = {ns: devs for ns, devs in (known.namespaces.items() if known else ()) if ns not in raw}
+        for ns in partial or ():   # its devices not read again, kept (by the index each still has)
+            if ns in raw:
+                read = self.by_index[ns]
+                self.kept[ns] = {n: d for n, d in known.namespaces[ns].items()
+                                 if d.ifindex not in read and d.ifindex not in partial[ns]}
         for ns, devs in self.kept.items():
-            self.by_index[ns] = {d.ifindex: d for d in devs.values()}
+            self.by_index.setdefault(ns, {})
+            for d in devs.values():
+                self.by_index[ns].setdefault(d.ifindex, d)
         self.order = [o for o in dict.fromkeys([None, *raw, *self.kept]) if o in self.by_index]   # vnet's own first
         self.nsids = {}
         self.claims = self._kept_peers(known) if known is not None else {}

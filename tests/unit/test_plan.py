@@ -508,3 +508,24 @@ def test_port_options_an_existing_master_does_not_take_are_a_conflict(live, word
     with pytest.raises(PlanError) as e:
         plan(load_text(SHARED, "lab.yaml"), make_state([live]), Record("lab"))
     assert words in str(e.value)
+
+
+def test_announced_namespaces_are_those_whose_every_change_the_kernel_announces(topo):
+    """A link's or address's change, of a kind whose observation is its
+    link messages: its namespace's verification may read only the devices
+    announced. A route, a namespace made, a vxlan (its fdb is read
+    elsewhere) or a deletion: read whole."""
+    from vnet.planner import announced_namespaces
+    st, rec = applied(changed(applied_devices(), "br0", options={"stp": True}))
+    assert announced_namespaces(plan(topo, st, rec)) == {None}
+    st, rec = applied(changed(applied_devices(), "eth0", addresses=[]))
+    assert announced_namespaces(plan(topo, st, rec)) == {"net1"}
+    st, rec = applied(changed(applied_devices(), "mv1", up=False))
+    assert announced_namespaces(plan(topo, st, rec)) == {"net2"}
+    st, rec = applied()
+    st.routes = {"net1": []}
+    assert announced_namespaces(plan(topo, st, rec)) == set()
+    st, rec = applied(changed(changed(applied_devices(), "vx0", up=False), "br0", options={"stp": True}))
+    assert announced_namespaces(plan(topo, st, rec)) == set()   # vnet's own namespace has a vxlan change too
+    st, rec = applied(applied_devices() + [device(None, "tap9", "tap")])
+    assert announced_namespaces(plan(topo, st, rec)) == set()

@@ -359,6 +359,17 @@ def get_link(sock, name):
     return decode_link(body) if body else None
 
 
+def get_link_by_index(sock, ifindex):
+    """One link by index, without its counters (None when absent)."""
+    try:
+        body = sock.query(RTM_GETLINK, ifinfo(ifindex) + nl.u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS))
+    except nl.NetlinkError as e:
+        if e.errno == 19:   # ENODEV
+            return None
+        raise
+    return decode_link(body) if body else None
+
+
 # ---- bridge port VLANs ------------------------------------------------------------
 
 RTM_SETLINK = 19

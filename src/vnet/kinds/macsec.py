@@ -24,6 +24,7 @@ def _as_filed(sa):
 
 class Macsec(Kind):
     name = kernel_kind = "macsec"
+    announced = False         # observation reads its secure channels and keys (genl)
     doc = "a MACsec device on `link`: Ethernet frames encrypted and authenticated (802.1AE)"
     options_doc = (   # README.md's kinds table
         '`link` (required), `port` or `sci`, `cipher` (`gcm-aes-128` default, `gcm-aes-256`, '

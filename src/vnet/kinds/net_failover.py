@@ -13,6 +13,7 @@ WHY = ("net_failover devices are created by the kernel, not by request: virtio_n
 class NetFailover(Kind):
     name = "net_failover"
     kernel_kind = ""          # it has no rtnl link kind: recognised by its driver
+    announced = False         # observation reads its ports' drivers (ethtool)
     doc = "a failover master made by the kernel for a virtio-net STANDBY device (reference only)"
     options_doc = (   # README.md's kinds table
         'never declared: the kernel makes one for a virtio-net device with the STANDBY feature (QEMU '

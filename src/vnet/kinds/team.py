@@ -62,6 +62,7 @@ def _their_config(dumps, name):
 
 class Team(Kind):
     name = kernel_kind = "team"
+    announced = False         # observation reads teamd's options (genl)
     doc = "a team device run by teamd: its ports (`master: team0`) act as one link"
     options_doc = (   # README.md's kinds table
         '`runner` (`roundrobin` default, `activebackup`, `loadbalance`, `broadcast`, `random`, `lacp`), '

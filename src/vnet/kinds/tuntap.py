@@ -31,6 +31,7 @@ class TunTap(Kind):
         '`owner` (uid), `group` (gid), `multi_queue`, `vnet_hdr`, `tunnel` (`{listen, peer, key_file \\| '
         'key_env, underlay_mtu, nice}`: vnet runs `vnet tunnel` for it)')
     kernel_kind = "tun"
+    announced = False         # observation reads its tunnel program's files
     options = {
         "owner": Int("user id allowed to attach without CAP_NET_ADMIN", lo=0, hi=2**32 - 2),
         "group": Int("group id allowed to attach", lo=0, hi=2**32 - 2),

@@ -13,6 +13,7 @@ ZERO_MAC = "00:00:00:00:00:00"
 
 class Vxlan(Kind):
     name = kernel_kind = "vxlan"
+    announced = False         # observation reads its fdb entries (neighbour announcements)
     doc = "a VXLAN tunnel endpoint: Ethernet frames in UDP to `remote`, a multicast `group`, or `fdb` peers"
     options_doc = (   # README.md's kinds table
         '`vni` (1-16777215, required), `local`, `remote` or `group`, `dev`, `dstport` (default 4789), '

@@ -321,27 +321,58 @@ def touched_namespaces(p):
     objects (a deletion takes a pair's other end and a namespace's devices
     with it: then everything is observed again)."""
     out = set()
+    for nss, _announced in _touches(p):
+        if nss is None:
+            return None
+        out |= nss
+    return out
+
+
+# changes whose every effect the kernel announces as a link or address
+# change in the namespaces they touch (a link's options, a port's, an address)
+_ANNOUNCED_OPS = frozenset({"dev_create", "dev_options", "dev_set", "port_set", "addr_add", "addr_del"})
+
+
+def announced_namespaces(p):
+    """Of the namespaces ``p`` touches, those where every change is one the
+    kernel announces (a link or address change) to a device of a kind whose
+    observation reads nothing else (``Kind.announced``): a verification
+    there may read again only the devices announced while the plan ran."""
+    by_key = p.topology.by_key()
+    out, mixed = set(), set()
+    for c, (nss, announced) in zip(p.changes, _touches(p)):
+        if nss is None:
+            return set()
+        if announced and c.op[0] in ("dev_set", "port_set"):   # the device's kind (and its master's, for a port)
+            declared = by_key.get(c.op[1].key)
+            announced = declared is not None and declared[0].kind_module.announced \
+                and (c.op[0] == "dev_set" or c.op[2].announced)
+        (out if announced else mixed).update(nss)
+    return out - mixed
+
+
+def _touches(p):
+    """For each change: (the namespaces it can alter, or None when it
+    reaches further than its own objects; whether its effects are all
+    announced as link or address changes)."""
     for c in p.changes:
         op, args = c.op[0], c.op[1:]
+        announced = op in _ANNOUNCED_OPS
         if op in ("ns_delete", "dev_delete", "dev_recreate"):
-            return None
-        if op in ("dev_create", "dev_options"):
+            yield None, False
+        elif op in ("dev_create", "dev_options"):
             iface = args[0]
-            out.update(e.netns for e in iface.endpoints())
-            out.update(ref.resolve(iface.netns)[0] for _f, ref in iface.refs(include_late=True))
+            yield ({e.netns for e in iface.endpoints()}
+                   | {ref.resolve(iface.netns)[0] for _f, ref in iface.refs(include_late=True)},
+                   announced and iface.kind_module.announced)
         elif op in ("dev_set", "port_set"):
             e = args[0]
-            out.add(e.netns)
-            if e.master:
-                out.add(e.master_key()[0])
+            yield {e.netns} | ({e.master_key()[0]} if e.master else set()), announced
         elif op in ("ns_create", "sysctl_set", "sysctl_restore"):
-            out.add(args[0])
-        elif op in ("addr_add", "addr_del"):
-            out.add(args[0][0])
+            yield {args[0]}, False
+        elif op in ("addr_add", "addr_del", "route_del"):
+            yield {args[0][0]}, announced
         elif op == "route_add":
-            out.add(args[0].netns)
-        elif op == "route_del":
-            out.add(args[0][0])
+            yield {args[0].netns}, False
         else:
-            return None
-    return out
+            yield None, False

@@ -1,0 +1,54 @@
+"""What the kernel announces in a namespace while vnet changes it: every
+link change (a bridge port's too) and every address change comes to the
+link and address groups' listeners, sent as the change is made. A
+verification that listened from before the first change re-reads only the
+devices announced, not the whole namespace (one device out of a thousand)."""
+import errno
+import socket
+import struct
+
+
+RTMGRP_LINK, RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR = 0x1, 0x10, 0x100
+RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR = 16, 17, 20, 21
+_HDR = struct.Struct("=IHHII")
+_INDEX = {RTM_NEWLINK: struct.Struct("=BxHiII"), RTM_DELLINK: struct.Struct("=BxHiII"),   # ifinfomsg: its index
+          RTM_NEWADDR: struct.Struct("=BBBBI"), RTM_DELADDR: struct.Struct("=BBBBI")}     # ifaddrmsg: its index
+
+
+class Monitor:
+    """The link and address announcements of the namespace this thread is
+    in when it is made."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0)   # NETLINK_ROUTE
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self.sock.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
+        self.sock.setblocking(False)
+
+    def close(self):
+        self.sock.close()
+
+    def announced(self, most):
+        """The indexes of the devices announced so far; None when they were
+        more than ``most`` or more than the socket held (ENOBUFS): some
+        announcement may be lost, or reading everything again is cheaper."""
+        out = set()
+        while True:
+            try:
+                data = self.sock.recv(1 << 20)
+            except BlockingIOError:
+                return out
+            except OSError as e:
+                if e.errno == errno.ENOBUFS:
+                    return None
+                raise
+            off = 0
+            while off + 16 <= len(data):
+                n, t, _f, _seq, _pid = _HDR.unpack_from(data, off)
+                body = _INDEX.get(t)
+                if body is not None and n >= 16 + body.size:
+                    out.add(body.unpack_from(data, off + 16)[-1] if t in (RTM_NEWADDR, RTM_DELADDR)
+                            else body.unpack_from(data, off + 16)[2])
+                off += (n + 3) & ~3
+            if len(out) > most:
+                return None
