@@ -93,3 +93,34 @@ def test_only_the_newest_entries_are_kept(state, tmp_path):
         f.write_text(big_lab(n=300))
         load(str(f))
     assert len(entries(state)) == cache.KEEP
+
+
+def test_an_edit_validates_again_only_the_interfaces_it_touched(state, tmp_path, monkeypatch):
+    """The interfaces of the path's last version are kept by their place and
+    text: an edit of one validates that one again, and the topology is the
+    one a fresh validation gives; the rules across interfaces still see
+    them all (a name given twice is still said)."""
+    f = tmp_path / "lab.yaml"
+    f.write_text(big_lab())
+    load(str(f))
+    made = []
+    real = loader._interface
+    monkeypatch.setattr(loader, "_interface", lambda *a: made.append(a[2]) or real(*a))
+    edited = big_lab().replace("v7, kind: veth,", "v7, kind: veth, mtu: 1400,")
+    f.write_text(edited)
+    t = load(str(f))
+    assert made == ["interfaces[8] (v7)"]
+    assert t == load_text(edited, str(f)) and t.interfaces[8].mtu == 1400 and t.interfaces[8].path == made[0]
+    # an entry moved is validated at its new place (its messages name the place)
+    made.clear()
+    moved = edited.replace("  - {name: br0, kind: bridge}\n", "") + "  - {name: br0, kind: bridge}\n"
+    f.write_text(moved)
+    t = load(str(f))
+    assert len(made) == 401 and t == load_text(moved, str(f))
+    # a new interface named as a kept one: the rule across interfaces says so
+    made.clear()
+    twice = moved + "  - {name: v3, kind: bridge}\n"
+    f.write_text(twice)
+    with pytest.raises(SpecError, match="v3"):
+        load(str(f))
+    assert made == ["interfaces[401] (v3)"]

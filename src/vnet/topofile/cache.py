@@ -8,7 +8,9 @@ under a digest of those three and used again while none of them changes.
 Only big files are kept (small ones validate in milliseconds), only
 successful loads (an error is always found afresh), and only a few
 entries; the directory is root's, under vnet's state directory, made
-mode 0700 (a cached entry is a pickle)."""
+mode 0700 (a cached entry is a pickle). Beside it (``Memo``), the
+interfaces of each path's last version: an edit validates again only the
+interfaces it touched."""
 import copyreg
 import ipaddress
 import os
@@ -84,16 +86,66 @@ def put(data, source, topo):
     if len(data) < MIN_SIZE:
         return
     try:
-        d = _dir()
-        os.makedirs(d, mode=0o700, exist_ok=True)
-        path = _path(data, source)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            pickle.dump(topo, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-        entries = sorted((e for e in os.scandir(d) if e.name.endswith(".pickle")),
-                         key=lambda e: e.stat().st_mtime_ns)
-        for e in entries[:-KEEP]:
-            os.unlink(e.path)
+        _write(_path(data, source), topo)
     except OSError:
         pass   # a cache that cannot be written costs time, never correctness
+
+
+def _write(path, obj):
+    """Pickle ``obj`` to ``path`` (its directory root's alone), keeping the
+    KEEP newest entries there."""
+    d = os.path.dirname(path)
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+    entries = sorted((e for e in os.scandir(d) if e.name.endswith(".pickle")), key=lambda e: e.stat().st_mtime_ns)
+    for e in entries[:-KEEP]:
+        os.unlink(e.path)
+
+
+class Memo:
+    """The interfaces of a path's last big version, each validated without
+    a problem, by (its place, its mapping's text): an edit of one interface
+    in a lab of a thousand validates one again, not a thousand (about half
+    of re-reading the file). Kept beside the cache, one per path and vnet's
+    code; what one load validates replaces it."""
+
+    def __init__(self, source, size):
+        self.path = None
+        self.old, self.new = {}, {}
+        if size < MIN_SIZE:
+            return
+        h = sha256(b"memo\0" + os.fsencode(source) + b"\0" + _code().encode())
+        self.path = os.path.join(state_dir(), "memo", h.hexdigest() + ".pickle")
+        try:
+            with open(self.path, "rb") as f:
+                self.old = pickle.load(f)
+        except Exception:   # none yet, unreadable, or from another Python
+            self.old = {}
+
+    @staticmethod
+    def _key(label, raw):
+        return label, repr(raw)   # YAML's and JSON's values (str, int, float, bool, None, lists, mappings) print exactly
+
+    def get(self, label, raw):
+        if not self.old or not isinstance(raw, dict):
+            return None
+        key = self._key(label, raw)
+        iface = self.old.get(key)
+        if iface is not None:
+            self.new[key] = iface
+        return iface
+
+    def add(self, label, raw, iface):
+        if self.path is not None:
+            self.new[self._key(label, raw)] = iface
+
+    def save(self):
+        if self.path is None or not self.new:
+            return
+        try:
+            _write(self.path, self.new)
+        except OSError:
+            pass   # as the cache: time, never correctness

@@ -120,19 +120,21 @@ def load(path):
     from . import cache
     topo = cache.get(data, path)
     if topo is None:
-        topo = load_text(data, path)
+        memo = cache.Memo(path, len(data))   # the interfaces this path's last version had, validated
+        topo = load_text(data, path, memo)
         cache.put(data, path, topo)
+        memo.save()
     return topo
 
 
-def load_text(data, source="<topology>"):
+def load_text(data, source="<topology>", memo=None):
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8-sig")   # an editor's byte order mark is not an error
         except UnicodeDecodeError:
             raise SpecError(f"{source}: not a text file (invalid UTF-8)") from None
     read = _parse_text(data, source)
-    return parse(read.doc, source, read.problems)
+    return parse(read.doc, source, read.problems, memo=memo)
 
 
 def _parse_text(text, source):
@@ -157,10 +159,11 @@ def _parse_text(text, source):
         raise SpecError(f"{source}: invalid YAML: {where}{F.cut(str(what or e), 200)}") from None
 
 
-def parse(doc, source="<topology>", found=(), secrets=None):
+def parse(doc, source="<topology>", found=(), secrets=None, memo=None):
     """Validate a parsed document and build the Topology; raise SpecError
     listing every problem (with ``found``, (path, message) of the reading;
-    ``secrets``, the secrets the document may name: topology.secrets.Named)."""
+    ``secrets``, the secrets the document may name: topology.secrets.Named;
+    ``memo``, a cache.Memo of interfaces validated before, by their text)."""
     p = F.Problems(source, secrets)
     for path, msg in found:
         p.add(path, msg)
@@ -168,7 +171,7 @@ def parse(doc, source="<topology>", found=(), secrets=None):
         raise SpecError(f"{source}: the file is empty" if doc is None else
                         f"{source}: expected a mapping with at least 'name', got {type(doc).__name__}")
     topo = _topology(doc, source, p)
-    invalid = _interfaces(doc, topo, p)
+    invalid = _interfaces(doc, topo, p, memo if secrets is None else None)
     _routes(doc, topo, p)
     _sysctls(doc, topo, p)
     _kind_rules(topo, p, invalid)
@@ -203,9 +206,11 @@ def _topology(doc, source, p):
     return topo
 
 
-def _interfaces(doc, topo, p):
+def _interfaces(doc, topo, p, memo=None):
     """Each interface validated by its kind and added to ``topo``; the
-    paths of those with a problem (cross-interface rules skip them)."""
+    paths of those with a problem (cross-interface rules skip them). One
+    ``memo`` has (the same mapping at the same place, validated without a
+    problem) is taken from it: validating one is a pure function of those."""
     invalid = set()
     raw_ifaces = doc.get("interfaces") or []
     if not isinstance(raw_ifaces, list):
@@ -213,6 +218,11 @@ def _interfaces(doc, topo, p):
         raw_ifaces = []
     for i, raw in enumerate(raw_ifaces):
         label = _label(i, raw)
+        if memo is not None:
+            known = memo.get(label, raw)
+            if known is not None:
+                topo.interfaces.append(known)
+                continue
         if not isinstance(raw, dict):
             p.add(label, f"expected a mapping, got {F._short(raw)}")
             continue
@@ -229,6 +239,8 @@ def _interfaces(doc, topo, p):
         iface = _interface(k, v, label)
         if valid:   # the kind's cross-field rules assume every field is valid
             k.validate(iface, p, label)
+            if memo is not None and len(p.items) == before:
+                memo.add(label, raw, iface)
         topo.interfaces.append(iface)
     return invalid
 
