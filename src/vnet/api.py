@@ -109,13 +109,17 @@ def apply(topo, on_step=None, lock_timeout=60.0, on_plan=None):
 
 
 LISTEN_MOST = 64   # a plan of more changes is verified by reading its namespaces whole (each change is announced)
+HEARD_MOST = 256   # a namespace with more devices announced is read whole (the kernel's own work, IPv6 start-up...)
 
 
 def _listen(k, p):
     """{namespace: Monitor} for the namespaces where every change ``p``
     makes is announced (planner.announced_namespaces), listening from
     before the first change; none for a plan of more than LISTEN_MOST
-    changes (reading the namespaces whole costs less than hearing them)."""
+    changes (reading the namespaces whole costs less than hearing them).
+    What another program changes between the plan's observation and this
+    is not heard: as what it changes just after the verification, which no
+    verification sees."""
     from .kernel.monitor import Monitor
     from .planner import announced_namespaces
     if len(p.changes) > LISTEN_MOST:
@@ -138,7 +142,7 @@ def _announced(monitors):
     namespaces whose announcements were all heard and few."""
     out = {}
     for ns, m in monitors.items():
-        got = m.announced(most=4 * LISTEN_MOST)
+        got = m.announced(most=HEARD_MOST)
         if got is not None:
             out[ns] = got
     return out

@@ -59,7 +59,7 @@ def observe(k, namespaces, routes_in=(), sysctls=(), known=None, devices=None):
         devs = st.namespaces[ns] = _devices(k, ns, links, refs, peer_of)
         _addresses(devs, links, addrs)
         if ns in partial:
-            st.namespaces[ns] = _merged(known.namespaces[ns], devs, {ln.ifindex for ln in links} | partial[ns])
+            st.namespaces[ns] = _merged(known.namespaces[ns], refs.kept[ns], devs)
     if known is not None:
         _keep(st, known, {ns: devs for ns, devs in refs.kept.items() if ns not in raw}, asked)
     _routes(k, st, routes_in, raw)
@@ -77,15 +77,18 @@ def _lab_first(raw):
     return [ns for ns in raw if ns is not None] + ([None] if None in raw else [])
 
 
-def _merged(kept, fresh, read):
-    """A namespace's devices: those ``kept`` from the earlier State but for
-    the indexes ``read`` again (gone, if not ``fresh``), in their order,
-    then the new ones."""
+def _merged(before, kept, fresh):
+    """A namespace's devices read in part: those ``kept`` of its devices
+    ``before`` and those read again (``fresh``), in the order they had
+    before, then the new ones (a device read again and gone is left out)."""
     out = {}
-    for name, d in kept.items():
-        if d.ifindex not in read:
-            out[name] = d
-    out.update(fresh)
+    for name in before:
+        if name in kept:
+            out[name] = kept[name]
+        elif name in fresh:
+            out[name] = fresh[name]
+    for name, d in fresh.items():
+        out.setdefault(name, d)
     return out
 
 
@@ -128,8 +131,10 @@ class _References:
     def __init__(self, k, raw, known, partial=None):
         self.k = k
         self.by_index = {ns: {ln.ifindex: ln for ln in links} for ns, (links, _a) in raw.items()}
+        # the namespaces not read again, and of those read in part
+        # (``partial``) the devices not read again, as ``known`` has them
         self.kept = {ns: devs for ns, devs in (known.namespaces.items() if known else ()) if ns not in raw}
-        for ns in partial or ():   # its devices not read again, kept (by the index each still has)
+        for ns in partial or ():
             if ns in raw:
                 read = self.by_index[ns]
                 self.kept[ns] = {n: d for n, d in known.namespaces[ns].items()
@@ -269,7 +274,7 @@ def _routes(k, st, routes_in, raw):
     """The routes of the namespaces ``routes_in`` that were dumped, every table."""
     for ns in dict.fromkeys(routes_in):
         if ns in raw:
-            names = {ln.ifindex: ln.name for ln in raw[ns][0]}
+            names = {d.ifindex: name for name, d in st.namespaces[ns].items()}   # a partial reading's kept devices too
             st.routes[ns] = [Route(ns, dst, gw, names.get(oif), metric, proto, table, src, scope, onlink)
                              for dst, gw, oif, metric, proto, table, src, scope, onlink
                              in rtnl.dump_routes(k.sock(ns))]

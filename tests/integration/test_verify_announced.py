@@ -118,3 +118,21 @@ def test_a_port_read_again_is_read_with_its_master(sandbox):
         whole = observe(k, [None, "va", "vb"])
     assert _seen(part.namespaces["va"]) == _seen(whole.namespaces["va"])
     assert part.device("va", "p1").port != known.device("va", "p1").port
+
+
+@pytest.mark.needs("veth")
+def test_a_route_through_a_device_not_announced_keeps_its_device(sandbox):
+    """A partial reading names a route's device among the devices it kept
+    (found by a review: the route was 'missing' and the apply undone)."""
+    import vnet
+    text = ("name: ann\nnamespaces: [la]\ninterfaces:\n  - {name: br0, kind: bridge, netns: la}\n"
+            + "".join(f"  - {{name: v{i}, kind: veth, netns: la, master: br0, peer: {{name: w{i}, netns: la}}}}\n"
+                      for i in range(3))
+            + "  - {name: x0, kind: veth, netns: la, addresses: [10.6.0.1/24], peer: {name: x1, netns: la}}\n"
+            "routes:\n  - {netns: la, to: 10.8.0.0/16, via: 10.6.0.254, dev: x0}\n")
+    vnet.apply(vnet.load(sandbox.write("ann.yaml", text)))
+    changed = text.replace("{name: v2, kind: veth, netns: la,", "{name: v2, kind: veth, netns: la, mtu: 1400,")
+    p, _ = vnet.apply(vnet.load(sandbox.write("ann.yaml", changed)))
+    assert [r.dev for r in p.after.routes["la"] if str(r.to) == "10.8.0.0/16"] == ["x0"]
+    assert p.after.device("la", "v2").mtu == 1400
+    vnet.destroy("ann")

@@ -529,3 +529,13 @@ def test_announced_namespaces_are_those_whose_every_change_the_kernel_announces(
     assert announced_namespaces(plan(topo, st, rec)) == set()   # vnet's own namespace has a vxlan change too
     st, rec = applied(applied_devices() + [device(None, "tap9", "tap")])
     assert announced_namespaces(plan(topo, st, rec)) == set()
+
+
+def test_a_bridges_vlan_options_are_verified_by_reading_the_namespace_whole():
+    """The kernel moves a bridge's ports' VLANs with its vlan_default_pvid
+    or vlan_filtering without a link announcement for the ports."""
+    from vnet.planner import announced_namespaces
+    topo = load_text(TOPO.replace("{name: br0, kind: bridge, stp: false,",
+                                  "{name: br0, kind: bridge, stp: false, vlan_default_pvid: 5,"), "lab.yaml")
+    p = plan(topo, *applied())
+    assert [c.op[0] for c in p.changes] == ["dev_options"] and announced_namespaces(p) == set()

@@ -11,8 +11,9 @@ import struct
 RTMGRP_LINK, RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR = 0x1, 0x10, 0x100
 RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR = 16, 17, 20, 21
 _HDR = struct.Struct("=IHHII")
-_INDEX = {RTM_NEWLINK: struct.Struct("=BxHiII"), RTM_DELLINK: struct.Struct("=BxHiII"),   # ifinfomsg: its index
-          RTM_NEWADDR: struct.Struct("=BBBBI"), RTM_DELADDR: struct.Struct("=BBBBI")}     # ifaddrmsg: its index
+_IFINDEX = struct.Struct("=4xi")   # ifinfomsg: family, pad, type; the index
+_IFAINDEX = struct.Struct("=4xI")  # ifaddrmsg: family, prefix length, flags, scope; the index
+_INDEX = {RTM_NEWLINK: _IFINDEX, RTM_DELLINK: _IFINDEX, RTM_NEWADDR: _IFAINDEX, RTM_DELADDR: _IFAINDEX}
 
 
 class Monitor:
@@ -47,8 +48,7 @@ class Monitor:
                 n, t, _f, _seq, _pid = _HDR.unpack_from(data, off)
                 body = _INDEX.get(t)
                 if body is not None and n >= 16 + body.size:
-                    out.add(body.unpack_from(data, off + 16)[-1] if t in (RTM_NEWADDR, RTM_DELADDR)
-                            else body.unpack_from(data, off + 16)[2])
+                    out.add(body.unpack_from(data, off + 16)[0])
                 off += (n + 3) & ~3
             if len(out) > most:
                 return None

@@ -47,9 +47,10 @@ class Kind:
     lower_layers = None         # the link layers its lower device may have (None: any)
     port_layers = None          # the link layers its ports may have (None: any)
     max_mtu = 65535             # the kernel's max_mtu for a device of this kind
-    announced = True            # all observation reads of it is in its link messages, whose every change
+    announced = True            # observation reads nothing of it but its link messages, whose every change
                                 # the kernel announces: a verification may read again only the devices
                                 # announced (False: it reads more, an fdb, genl, a program's files...)
+    ports_follow = frozenset()  # its options whose change alters its ports' without announcing them
 
     def ports_take_its_mac(self, options):
         """Do its ports take its MAC (a bond's, a team's), given its options?"""

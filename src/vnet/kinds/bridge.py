@@ -13,6 +13,9 @@ GROUPFWD_RESTRICTED = 0x0007   # STP, MAC pause and LACP frames: the kernel neve
 
 class Bridge(BridgePorts, Kind):
     name = kernel_kind = "bridge"
+    # the kernel moves its ports' VLANs with these, announcing them only to
+    # the bridge VLAN group (RTM_NEWVLAN), or not at all (filtering toggled)
+    ports_follow = frozenset({"vlan_filtering", "vlan_default_pvid"})
     doc = "a software switch; ports join it with `master`"
     options_doc = (   # README.md's kinds table
         '`stp`, `priority` (STP, 0-65535), `forward_delay`, `hello_time` (1-10), `max_age` (6-40), '

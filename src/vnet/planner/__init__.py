@@ -354,7 +354,7 @@ def announced_namespaces(p):
 def _touches(p):
     """For each change: (the namespaces it can alter, or None when it
     reaches further than its own objects; whether its effects are all
-    announced as link or address changes)."""
+    announced as link or address changes: False with None)."""
     for c in p.changes:
         op, args = c.op[0], c.op[1:]
         announced = op in _ANNOUNCED_OPS
@@ -364,7 +364,8 @@ def _touches(p):
             iface = args[0]
             yield ({e.netns for e in iface.endpoints()}
                    | {ref.resolve(iface.netns)[0] for _f, ref in iface.refs(include_late=True)},
-                   announced and iface.kind_module.announced)
+                   announced and iface.kind_module.announced
+                   and not (op == "dev_options" and set(args[1]) & iface.kind_module.ports_follow))
         elif op in ("dev_set", "port_set"):
             e = args[0]
             yield {e.netns} | ({e.master_key()[0]} if e.master else set()), announced
