@@ -136,3 +136,25 @@ def test_a_route_through_a_device_not_announced_keeps_its_device(sandbox):
     assert [r.dev for r in p.after.routes["la"] if str(r.to) == "10.8.0.0/16"] == ["x0"]
     assert p.after.device("la", "v2").mtu == 1400
     vnet.destroy("ann")
+
+
+@pytest.mark.needs("veth", "bridge_vlan_filtering")
+def test_a_bridges_default_pvid_change_is_verified_with_its_ports(sandbox):
+    """The kernel moves a port's default VLAN with its bridge's
+    vlan_default_pvid, announcing it only to the bridge VLAN group: the
+    apply that changes both is verified by reading the namespace whole, and
+    succeeds (found by a review: it was undone, the port's VLANs kept from
+    before the change)."""
+    import json
+    port = "vlans: [{vid: %d, pvid: true, untagged: true}]"
+    text = ("name: pv\ninterfaces:\n  - {name: br0, kind: bridge, vlan_filtering: true, vlan_default_pvid: 1}\n"
+            "  - {name: v0, kind: veth, master: br0, %s, peer: {name: p0}}\n" % (port % 1))
+    f = sandbox.write("pv.yaml", text)
+    sandbox.vnet("apply", f)
+    sandbox.write("pv.yaml", text.replace("vlan_default_pvid: 1", "vlan_default_pvid: 5").replace(port % 1, port % 5))
+    r = sandbox.vnet("apply", "--json", f, check=False)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"] == []
+    vl = {e["ifname"]: e["vlans"] for e in json.loads(sandbox.sh("bridge -j vlan show"))}
+    assert [v["vlan"] for v in vl["v0"]] == [5]
+    sandbox.vnet("destroy", "pv")
