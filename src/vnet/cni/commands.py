@@ -4,7 +4,7 @@ destroys it from its record, CHECK plans it against the live state (any
 change is drift), GC destroys the attachments the runtime no longer has."""
 import os
 
-from . import config, ipam, netfilter, versions
+from . import bridge, config, ipam, netfilter, result, versions
 from .attachment import attachment_name, source
 from .errors import (DRIFT, INVALID_CONFIG, INVALID_ENV, KERNEL_REFUSED, NOT_AVAILABLE, NOT_OWNED, STATE,
                      TRY_AGAIN, UNKNOWN_CONTAINER, CniError)
@@ -108,7 +108,7 @@ def add(env, conf, raw):
         doc = _addressed(net, got, env)
         topo = _topology(net, doc, env)
         if net.bridge:
-            _errors_as_cni(_ensure_bridge, net, got)
+            _errors_as_cni(bridge.ensure, net, got, LOCK_TIMEOUT)
         from ..api import apply
         p, _ = _errors_as_cni(apply, topo, None, LOCK_TIMEOUT)
         if netfilter.wanted(net):
@@ -117,7 +117,7 @@ def add(env, conf, raw):
         if got:
             ipam.run("DEL", raw, conf, env.raw)
         raise
-    return _merged(conf.get("prevResult"), _result(net, topo, p.after, got, env))
+    return result.merged(conf.get("prevResult"), result.of_add(net, topo, p.after, got, env))
 
 
 def _host_rules(net, topo, state, got, env):
@@ -146,7 +146,7 @@ def _addressed(net, got, env):
     if isinstance(rc, dict) and isinstance(rc.get("mac"), str):
         it["mac"] = rc["mac"]
     it["addresses"] = it["addresses"] + [ip["address"] for ip in got.get("ips", [])]
-    gws = {_family(ip["gateway"]): ip["gateway"] for ip in got.get("ips", []) if ip.get("gateway")}
+    gws = {ipam.family(ip["gateway"]): ip["gateway"] for ip in got.get("ips", []) if ip.get("gateway")}
     routes = [_route(r, gws, env) for r in got.get("routes") or []]
     if net.default_route:
         have = {r["to"] for r in routes}
@@ -175,154 +175,17 @@ def _container_sysctls(net, got, env):
     return out
 
 
-def _family(ip):
-    return 6 if ":" in ip else 4
-
-
 def _route(r, gws, env):
     """A result's route, in the container, out of its interface: through
     its own gateway, or the default gateway of its family, else on-link."""
     out = {"to": r.get("dst"), "dev": env.ifname, "netns": env.netns}
-    via = r.get("gw") or gws.get(_family(str(r.get("dst", ""))))
+    via = r.get("gw") or gws.get(ipam.family(str(r.get("dst", ""))))
     if via:
         out["via"] = via
     if r.get("priority"):
         out["metric"] = r["priority"]
     if r.get("table"):
         out["table"] = r["table"]
-    return out
-
-
-def _ensure_bridge(net, got):
-    """The bridge ``net`` shares: made (or its gateway addresses added, or
-    made promiscuous) under its own topology, never removed by an
-    attachment. A bridge someone else made is used as it is, but made
-    promiscuous for promiscMode as the reference plugin does; one that has
-    what this call needs is left alone (fifty ADDs at once do not queue for
-    its lock)."""
-    from ..api import apply
-    from ..ownership import Record
-    from ..topofile.loader import parse
-    doc = config.bridge_doc(net)
-    gateways = []
-    if net.gateway:
-        prefix = {ip["gateway"]: ip["address"].split("/")[1] for ip in got.get("ips", []) if ip.get("gateway")}
-        gateways = [f"{gw}/{n}" for gw, n in prefix.items()]
-    live, have = _bridge_state(net.bridge)
-    promisc = bool(net.conf.get("promiscMode"))
-    if live is not None and set(gateways) <= have and (live.promisc or not promisc):
-        return
-    if live is not None and not Record.load(doc["name"]).exists():
-        if not set(gateways) <= have:
-            raise CniError(NOT_OWNED, f"bridge {net.bridge} exists and was not made by vnet, and it lacks the "
-                                      f"gateway address {', '.join(sorted(set(gateways) - have))} isGateway asks "
-                                      "for: add it to the bridge, or let vnet make the bridge")
-        _promisc_on(live)
-        return
-    if gateways:
-        doc["interfaces"][0]["addresses"] = sorted(set(gateways) | have)
-        _gateway(doc, live, {_family(gw.split("/")[0]) for gw in gateways})
-    apply(parse(doc, f"network {net.conf.get('name')!r}: bridge {net.bridge!r}"), None, LOCK_TIMEOUT)
-
-
-def _promisc_on(live):
-    """The bridge someone else made, promiscuous (and left so: it is not vnet's)."""
-    from ..kernel import rtnl
-    try:
-        with _kernel() as k:
-            rtnl.set_link(k.sock(None), live.ifindex, promisc=True)
-    except OSError as e:
-        raise CniError(KERNEL_REFUSED, f"bridge {live.name}: the kernel refused promiscuous mode (promiscMode): "
-                                       f"{e.strerror or e}") from None
-
-
-def _host_link(name):
-    """The host's device ``name`` as the kernel has it (None when there is none)."""
-    from ..kernel import rtnl
-    with _kernel() as k:
-        return rtnl.get_link(k.sock(None), name)
-
-
-def _bridge_state(name):
-    """The host's device ``name`` (None when there is none) and its addresses (address/prefix)."""
-    from ..kernel import rtnl
-    with _kernel() as k:
-        sock = k.sock(None)
-        ln = rtnl.get_link(sock, name)
-        if ln is None:
-            return None, set()
-        return ln, {str(ip) for index, ip, _ in rtnl.dump_addrs(sock) if index == ln.ifindex}
-
-
-def _gateway(doc, live, families):
-    """As the reference plugin makes a bridge the containers' gateway: its
-    MAC set (its own, or a new one), so that it stays when ports come and
-    go (a bridge whose MAC was never set takes the lowest of its ports',
-    and the containers' ARP entries for the gateway go stale), and
-    forwarding on for each family of its addresses."""
-    if live is not None and live.mac:
-        mac = live.mac
-    else:
-        b = bytearray(os.urandom(6))
-        b[0] = (b[0] & 0xFE) | 0x02   # unicast, locally administered
-        mac = ":".join(f"{x:02x}" for x in b)
-    doc["interfaces"][0]["mac"] = mac
-    keys = {4: "net.ipv4.ip_forward", 6: "net.ipv6.conf.all.forwarding"}
-    doc.setdefault("sysctls", []).extend({"key": keys[f], "value": 1} for f in sorted(families))
-
-
-def _result(net, topo, state, got, env):
-    """The result of ADD (1.x shape): the devices made, the container's with
-    its sandbox; IPAM's addresses on it, its routes, DNS."""
-    ifaces = []
-    if net.bridge:
-        ifaces.append(_iface(state, None, net.bridge, env))
-    container = None
-    for i in topo.interfaces:
-        if i.kind == "external":
-            continue
-        for e in sorted(i.endpoints(), key=lambda e: e.netns is not None):
-            if e.netns == env.netns and e.name == env.ifname:
-                container = len(ifaces)
-            ifaces.append(_iface(state, e.netns, e.name, env))
-    out = {"interfaces": ifaces,
-           "ips": [{**ip, "interface": container} for ip in got.get("ips", [])]}
-    if got.get("routes"):
-        out["routes"] = got["routes"]
-    if net.default_route:
-        have = {r.get("dst") for r in out.get("routes", [])}
-        out.setdefault("routes", []).extend(
-            {"dst": "0.0.0.0/0" if _family(ip["gateway"]) == 4 else "::/0", "gw": ip["gateway"]}
-            for ip in got.get("ips", []) if ip.get("gateway")
-            and ("0.0.0.0/0" if _family(ip["gateway"]) == 4 else "::/0") not in have)
-    out["dns"] = got.get("dns") or net.conf.get("dns") or {}   # always there, as the reference plugins write it
-    return out
-
-
-def _iface(state, ns, name, env):
-    d = state.device(ns, name) if state else None
-    out = {"name": name}
-    if d is not None and d.mac:
-        out["mac"] = d.mac
-    if ns is not None:
-        out["sandbox"] = env.netns
-    return out
-
-
-def _merged(prev, ours):
-    """Our result after a previous plugin's: its interfaces, addresses and
-    routes first, ours after (their interface indexes moved along)."""
-    if not isinstance(prev, dict) or not prev.get("interfaces") and not prev.get("ips"):
-        return ours
-    prev = versions.normalized(prev)
-    n = len(prev.get("interfaces") or [])
-    out = {"interfaces": list(prev.get("interfaces") or []) + ours["interfaces"],
-           "ips": list(prev.get("ips") or []) + [{**ip, "interface": ip["interface"] + n} for ip in ours["ips"]]}
-    routes = list(prev.get("routes") or []) + ours.get("routes", [])
-    if routes:
-        out["routes"] = routes
-    if ours.get("dns") or prev.get("dns"):
-        out["dns"] = ours.get("dns") or prev.get("dns")
     return out
 
 
@@ -376,7 +239,7 @@ def check(env, conf, raw):
                        "; ".join(f"{c.object}: {c.reason}" for c in p.changes))
     _macs_match(prev, p.state, env)
     if net.bridge and net.conf.get("promiscMode"):
-        live = _host_link(net.bridge)
+        live = bridge.host_link(net.bridge)
         if live is not None and not live.promisc:
             raise CniError(DRIFT, f"the attachment differs from what ADD made: bridge {net.bridge}: promiscuous "
                                   "mode is off (promiscMode: true)")
@@ -430,10 +293,8 @@ def status(env, conf, raw):
             raise CniError(NOT_AVAILABLE, e.msg) from None
     master = conf.get("master")
     if isinstance(master, str) and not conf.get("linkInContainer"):
-        from ..kernel import rtnl
-        with _kernel() as k:
-            if rtnl.get_link(k.sock(None), master) is None:
-                raise CniError(NOT_AVAILABLE, f"master {master}: no such device on the host")
+        if bridge.host_link(master) is None:
+            raise CniError(NOT_AVAILABLE, f"master {master}: no such device on the host")
 
 
 def version(conf):

@@ -129,3 +129,8 @@ def _collect(pid, rout):
             chunks.append(b)
     _, status = os.waitpid(pid, 0)
     return b"".join(chunks).decode(errors="replace"), os.waitstatus_to_exitcode(status)
+
+
+def family(ip):
+    """4 or 6: the family of an address's text."""
+    return 6 if ":" in ip else 4
