@@ -124,3 +124,48 @@ def test_an_edit_validates_again_only_the_interfaces_it_touched(state, tmp_path,
     with pytest.raises(SpecError, match="v3"):
         load(str(f))
     assert made == ["interfaces[401] (v3)"]
+
+
+def test_a_key_read_from_a_variable_or_file_is_read_again_every_load(state, tmp_path, monkeypatch):
+    """An interface whose validation reads a key file or variable is never
+    kept (nor is its topology): the key is read afresh, and its absence is
+    said, on every load (found by a review: the memo kept the old key)."""
+    f = tmp_path / "lab.yaml"
+    keyfile = tmp_path / "k.hex"
+    keyfile.write_text("33" * 16)
+    extra = ("  - {name: d0, kind: dummy}\n"
+             "  - {name: ms0, kind: macsec, link: d0, tx: {an: 0, key_id: '01', key_env: VNET_TEST_KEY}}\n"
+             "  - {name: ms1, kind: macsec, link: d0, port: 2, tx: {an: 0, key_id: '02', key_file: k.hex}}\n")
+    text = big_lab(extra=extra)
+    monkeypatch.setenv("VNET_TEST_KEY", "11" * 16)
+    f.write_text(text)
+    assert load(str(f)).interfaces[-2].options["tx"]["key"].value == bytes.fromhex("11" * 16)
+    monkeypatch.setenv("VNET_TEST_KEY", "22" * 16)
+    keyfile.write_text("44" * 16)
+    t = load(str(f))   # the same bytes: not from the cache either
+    assert t.interfaces[-2].options["tx"]["key"].value == bytes.fromhex("22" * 16)
+    assert t.interfaces[-1].options["tx"]["key"].value == bytes.fromhex("44" * 16)
+    edited = text.replace("v7, kind: veth,", "v7, kind: veth, mtu: 1400,")
+    f.write_text(edited)
+    monkeypatch.setenv("VNET_TEST_KEY", "55" * 16)
+    assert load(str(f)) == load_text(edited, str(f))
+    assert load(str(f)).interfaces[-2].options["tx"]["key"].value == bytes.fromhex("55" * 16)
+    monkeypatch.delenv("VNET_TEST_KEY")
+    with pytest.raises(SpecError, match="VNET_TEST_KEY is not set"):
+        load(str(f))
+
+
+def test_an_alias_bomb_is_rejected_as_fast_with_a_memo_as_without(state, tmp_path):
+    """The memo does not print a mapping that shares its lists (YAML
+    aliases, whose text can take gigabytes: found by a review)."""
+    import time
+    f = tmp_path / "lab.yaml"
+    f.write_text(big_lab())
+    load(str(f))
+    bomb = "  - {name: zz, kind: bridge, b0: &b0 [1, 1], " + ", ".join(
+        f"b{i}: &b{i} [*b{i - 1}, *b{i - 1}]" for i in range(1, 26)) + "}\n"
+    f.write_text(big_lab() + bomb)
+    t = time.monotonic()
+    with pytest.raises(SpecError, match="unknown field"):
+        load(str(f))
+    assert time.monotonic() - t < 3

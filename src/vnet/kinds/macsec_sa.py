@@ -70,6 +70,8 @@ def check_sa(sa, p, cipher, xpn, base, problems):
         problems.add(f"{p}.key", "a masked key (from `vnet export`): the kernel never reveals keys, "
                                  "give the key, key_file or key_env")
         return
+    if src in ("key_file", "key_env"):
+        problems.read_outside()
     if src == "key_file":
         fn = text if os.path.isabs(text) else os.path.join(base, text)
         try:

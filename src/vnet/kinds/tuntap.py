@@ -83,6 +83,8 @@ class TunTap(Kind):
             base = os.path.dirname(problems.prefix) if os.path.exists(problems.prefix) else "."
             fn = t["key_file"] if os.path.isabs(t["key_file"]) else os.path.join(base, t["key_file"])
             t["key_file"] = os.path.abspath(fn)
+        if t.get("key_file") or t.get("key_env"):
+            problems.read_outside()
         try:
             read_key(t.get("key_file"), t.get("key_env"))
         except OSError as e:

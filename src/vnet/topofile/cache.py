@@ -28,6 +28,7 @@ from ..statedir import state_dir
 
 MIN_SIZE = 32 << 10   # below this a file validates in a few milliseconds
 KEEP = 8              # newest entries kept
+MOST_PARTS = 10000    # lists and mappings in one interface the memo prints
 _CODE = None
 
 
@@ -115,6 +116,7 @@ class Memo:
     def __init__(self, source, size):
         self.path = None
         self.old, self.new = {}, {}
+        self.outside = False   # validation read a file or variable (Problems.read_outside): keep no topology
         if size < MIN_SIZE:
             return
         h = sha256(b"memo\0" + os.fsencode(source) + b"\0" + _code().encode())
@@ -127,20 +129,33 @@ class Memo:
 
     @staticmethod
     def _key(label, raw):
-        return label, repr(raw)   # YAML's and JSON's values (str, int, float, bool, None, lists, mappings) print exactly
+        """(label, the mapping's text): YAML's and JSON's values (str, int,
+        float, bool, None, lists, mappings) print exactly. None for one
+        that shares a list or mapping (YAML aliases: printed, a few lines
+        of them can take gigabytes) or holds more than MOST_PARTS."""
+        seen, todo = set(), [raw]
+        while todo:
+            x = todo.pop()
+            if isinstance(x, (dict, list)):
+                if id(x) in seen or len(seen) >= MOST_PARTS:
+                    return None
+                seen.add(id(x))
+                todo.extend(x.values() if isinstance(x, dict) else x)
+        return label, repr(raw)
 
     def get(self, label, raw):
         if not self.old or not isinstance(raw, dict):
             return None
         key = self._key(label, raw)
-        iface = self.old.get(key)
+        iface = self.old.get(key) if key is not None else None
         if iface is not None:
             self.new[key] = iface
         return iface
 
     def add(self, label, raw, iface):
-        if self.path is not None:
-            self.new[self._key(label, raw)] = iface
+        key = self._key(label, raw) if self.path is not None else None
+        if key is not None:
+            self.new[key] = iface
 
     def save(self):
         if self.path is None or not self.new:

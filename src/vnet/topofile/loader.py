@@ -122,7 +122,8 @@ def load(path):
     if topo is None:
         memo = cache.Memo(path, len(data))   # the interfaces this path's last version had, validated
         topo = load_text(data, path, memo)
-        cache.put(data, path, topo)
+        if not memo.outside:
+            cache.put(data, path, topo)
         memo.save()
     return topo
 
@@ -180,6 +181,8 @@ def parse(doc, source="<topology>", found=(), secrets=None, memo=None):
     _lint(topo, p, source)
     if p.items:
         raise SpecError(p.lines())
+    if memo is not None and p.outside:
+        memo.outside = True   # a key read from a file or variable: the topology is not kept whole either
     return topo
 
 
@@ -229,7 +232,7 @@ def _interfaces(doc, topo, p, memo=None):
         k = _kind(raw, label, p)
         if k is None:
             continue
-        before = len(p.items)
+        before, outside = len(p.items), p.outside
         v = F.validate(interface_field(k), _referred_only(k, raw, label, p), label, p)
         if v is F.MISSING or "name" not in v:
             continue
@@ -239,7 +242,7 @@ def _interfaces(doc, topo, p, memo=None):
         iface = _interface(k, v, label)
         if valid:   # the kind's cross-field rules assume every field is valid
             k.validate(iface, p, label)
-            if memo is not None and len(p.items) == before:
+            if memo is not None and len(p.items) == before and p.outside == outside:
                 memo.add(label, raw, iface)
         topo.interfaces.append(iface)
     return invalid

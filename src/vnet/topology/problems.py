@@ -16,6 +16,13 @@ class Problems:
         self.prefix = prefix
         self.items = []
         self.secrets = secrets
+        self.outside = 0   # what validation read outside the text (a key file, a variable): see read_outside
+
+    def read_outside(self):
+        """Say that a validation read a file or an environment variable: its
+        result is then not a function of the text alone, and is never kept
+        for another load (topofile.cache)."""
+        self.outside += 1
 
     def add(self, path, msg):
         if len(self.items) >= MAX_PROBLEMS:   # counted (callers compare counts), not kept
