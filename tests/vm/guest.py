@@ -19,6 +19,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BOOT_TIMEOUT = float(os.environ.get("VNET_GUEST_TIMEOUT", 3300))   # the whole guest run (about 20 min alone; TCG slows with the load beside it)
 BOOT_WAIT = float(os.environ.get("VNET_GUEST_BOOT_WAIT", 180))     # until its first command (~45 s)
 BOOT_TRIES = 3
+LOCK_WAIT = float(os.environ.get("VNET_GUEST_LOCK_WAIT", BOOT_TIMEOUT))   # for another run's guest to end
+LOCK = "/tmp/vnet-guest.lock"
 FAILOVER_MAC = "52:54:00:76:6e:01"   # the guest's failover device
 
 
@@ -79,15 +81,32 @@ class Guest:
         self.started = time.monotonic()   # after the lock: another run's guest is not this one's boot time
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=open(f"{self.dir}/console.log", "w"),
                                      stderr=subprocess.STDOUT, env=env, start_new_session=True, pass_fds=(self.lock,))
+        os.pwrite(self.lock, f"{os.getpid()}, its guest {self.proc.pid}".ljust(40).encode(), 0)
 
     def _take_lock(self):
         """One guest at a time on this machine: TCG guests starve each other
-        (two cores). Waits for another run's guest; the guest inherits the
-        lock, so it stays held while that guest lives, even if this process
-        is killed."""
-        if self.lock is None:
-            self.lock = os.open("/tmp/vnet-guest.lock", os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(self.lock, fcntl.LOCK_EX)
+        (two cores). Waits for another run's guest, at most LOCK_WAIT
+        seconds (a guest whose test run was killed may hang: it is named);
+        the guest inherits the lock, so it stays held while that guest
+        lives, even if this process is killed."""
+        if self.lock is not None:
+            return
+        fd = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        end = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= end:
+                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                    os.close(fd)
+                    raise GuestError(f"another run's guest (pid {holder}) has held {LOCK} for {LOCK_WAIT:.0f} s "
+                                     "(VNET_GUEST_LOCK_WAIT): kill it if it hangs") from None
+                time.sleep(1)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self.lock = fd
 
     def stop(self):
         """Kill the guest if it still runs (the host run ended early)."""
