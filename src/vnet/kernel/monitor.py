@@ -7,10 +7,10 @@ import errno
 import socket
 import struct
 
+from .netlink import _HDR
+from .rtnl import RTM_DELADDR, RTM_DELLINK, RTM_NEWADDR, RTM_NEWLINK
 
 RTMGRP_LINK, RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR = 0x1, 0x10, 0x100
-RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR = 16, 17, 20, 21
-_HDR = struct.Struct("=IHHII")
 _IFINDEX = struct.Struct("=4xi")   # ifinfomsg: family, pad, type; the index
 _IFAINDEX = struct.Struct("=4xI")  # ifaddrmsg: family, prefix length, flags, scope; the index
 _INDEX = {RTM_NEWLINK: _IFINDEX, RTM_DELLINK: _IFINDEX, RTM_NEWADDR: _IFAINDEX, RTM_DELADDR: _IFAINDEX}

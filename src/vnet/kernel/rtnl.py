@@ -350,19 +350,17 @@ def nsid_of(sock, fd):
 
 def get_link(sock, name):
     """One link by name (None when absent)."""
-    try:
-        body = sock.query(RTM_GETLINK, ifinfo() + nl.string(IFLA_IFNAME, name))
-    except nl.NetlinkError as e:
-        if e.errno == 19:   # ENODEV
-            return None
-        raise
-    return decode_link(body) if body else None
+    return _get_link(sock, ifinfo() + nl.string(IFLA_IFNAME, name))
 
 
 def get_link_by_index(sock, ifindex):
     """One link by index, without its counters (None when absent)."""
+    return _get_link(sock, ifinfo(ifindex) + nl.u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS))
+
+
+def _get_link(sock, request):
     try:
-        body = sock.query(RTM_GETLINK, ifinfo(ifindex) + nl.u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS))
+        body = sock.query(RTM_GETLINK, request)
     except nl.NetlinkError as e:
         if e.errno == 19:   # ENODEV
             return None
