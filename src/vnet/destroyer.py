@@ -1,6 +1,8 @@
 """Destroy: remove everything a topology owns, as its record names it. Only
 vnet's own namespace is observed; the topology's namespaces go whole."""
+import contextlib
 import errno
+import signal
 
 from .applier.steps import Context, _release_recorded, _route_args   # the same steps as undo
 from .kernel import netlink, rtnl, sysctl
@@ -58,18 +60,36 @@ def _remove_in(k, rec, ns, removed):
         _release_recorded(k, rec)
     here = st.namespaces.get(ns, {})
     mine = [d for d in here.values() if rec.owns_device(d)]
-    tagged = [d for d in here.values() if d.group == rec.group]
-    if mine and len(tagged) == len(mine):
-        rtnl.del_group(k.sock(ns), rec.group)   # one request, one synchronize_net
-    else:
-        for d in mine:
-            try:
-                rtnl.del_link(k.sock(ns), d.ifindex)
-            except netlink.NetlinkError as e:
-                if e.errno != errno.ENODEV:
-                    raise
+    with _signals_held():   # no stop between a device's routes going and the device
+        rtnl.before_deleting(k.sock(ns), [d.ifindex for d in mine])
+        _delete(k.sock(ns), rec, here, mine)
     for d in mine:
         removed.append(f"link {d.name}" if ns is None else f"link {ns}/{d.name}")
+
+
+def _delete(sock, rec, here, mine):
+    tagged = [d for d in here.values() if d.group == rec.group]
+    if mine and len(tagged) == len(mine):
+        rtnl.del_group(sock, rec.group)   # one request, one synchronize_net
+        return
+    for d in mine:
+        try:
+            rtnl.del_link(sock, d.ifindex)
+        except netlink.NetlinkError as e:
+            if e.errno != errno.ENODEV:
+                raise
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """SIGINT, SIGTERM and SIGHUP held back until the block is done: a
+    destroy stopped in it would leave its devices without their IPv6 routes."""
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _by_name(rec, ns):

@@ -129,6 +129,7 @@ class Journal:
                     except netlink.NetlinkError as e:
                         if e.errno != errno.ENODEV:
                             raise
+                rtnl.before_deleting(sock, _indexes(ctx, ns, ifaces))
                 rtnl.del_group(sock, tag)
             except Exception as e:
                 if not _gone_already(e):
@@ -139,6 +140,20 @@ class Journal:
                     ctx.forget(*e.key)
                     rec.devices.pop(e.key, None)
         return errors
+
+
+def _indexes(ctx, ns, ifaces):
+    """The indexes of the devices ``ifaces`` made in ``ns`` (a pair's ends
+    there both), as far as the apply learned them."""
+    out = []
+    for iface in ifaces:
+        for e in iface.endpoints():
+            if e.netns == ns:
+                try:
+                    out.append(ctx.ifindex(*e.key))
+                except netlink.NetlinkError:
+                    pass
+    return out
 
 
 def _in_made_ns(c, made_ns):

@@ -319,6 +319,32 @@ class Socket:
                     return echoed
                 echoed.append((t, bytes(p)))
 
+    def request_many(self, mtype, bodies, per_send=256):
+        """Changing requests sent back to back, up to ``per_send`` in one
+        sendmsg (the kernel carries them out in order, each with its own
+        sequence number and ack), the acks read as they come. None stops the
+        rest: returns {position in ``bodies``: NetlinkError} of those that
+        failed, for the caller to judge. Worth it where each request is
+        cheap for the kernel, so that the round trips are the cost."""
+        failed = {}
+        for start in range(0, len(bodies), per_send):
+            chunk = bodies[start:start + per_send]
+            first = self.seq + 1
+            self.seq += len(chunk)
+            self.requests += len(chunk)
+            self.sent += len(chunk)
+            self.sock.send(b"".join(_HDR.pack(16 + len(b), mtype, F_REQUEST | F_ACK, first + i, 0) + b
+                                    for i, b in enumerate(chunk)))
+            waiting = len(chunk)
+            while waiting:
+                for t, f, s, p in self._messages():
+                    if t == NLMSG_ERROR and first <= s <= self.seq:
+                        waiting -= 1
+                        e = self._error(f, p)
+                        if e:
+                            failed[start + s - first] = e
+        return failed
+
     def query(self, mtype, body):
         """Send a get request (no dump); return the reply's body."""
         seq = self._send(mtype, F_REQUEST, body)

@@ -1,0 +1,91 @@
+"""A destroy of many devices deletes their IPv6 routes first, back to back
+(rtnl.drop_routes6: the kernel otherwise walks the namespace's whole IPv6
+FIB once per device it deletes), and never a route of a device it does not
+delete. Real kernel, in a private namespace."""
+import errno
+import ipaddress
+import os
+import subprocess
+import sys
+
+from vnet.kernel import netlink as nl, rtnl
+
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "src")
+
+
+def _routes6(sandbox, dev=None):
+    """`ip -6 route show table all` lines (of ``dev``), as a set."""
+    return set(sandbox.sh("ip -6 route show table all" + (f" dev {dev}" if dev else "")).splitlines())
+
+
+def test_destroy_of_many_devices_leaves_the_routes_of_others_whole(sandbox):
+    sandbox.external("eth1")
+    sandbox.sh("ip -6 addr add 2001:db8:9::1/64 dev eth1 nodad && ip -6 route add 2001:db8:77::/64 dev eth1"
+               " && ip -6 route add 2001:db8:78::/64 via fe80::1 dev eth1 table 100")
+    n = 12   # 24 devices: over destroyer.ROUTES_FIRST
+    lines = ["name: many", "interfaces:"] + [f"  - {{name: a{i}, kind: veth, peer: {{name: b{i}}}}}" for i in range(n)]
+    f = sandbox.write("many.yaml", "\n".join(lines) + "\n")
+    sandbox.vnet("apply", f)
+    sandbox.settle(*[f"a{i}" for i in range(n)], *[f"b{i}" for i in range(n)])
+    assert _routes6(sandbox, "a3"), "the lab's devices have IPv6 routes of their own (the kernel's)"
+    theirs = _routes6(sandbox, "eth1") | _routes6(sandbox, "eth1-p") | _routes6(sandbox, "lo")
+    assert any("2001:db8:77::/64" in r for r in theirs) and any("table 100" in r for r in theirs)
+    ours = sum(len(_routes6(sandbox, f"{end}{i}")) for end in "ab" for i in range(n))
+    trace = sandbox.tmp / "strace.txt"
+    subprocess.run(["strace", "-f", "-qq", "-s", "100000", "-e", "trace=sendto,sendmsg", "-o", str(trace), sys.executable, "-m", "vnet",
+                    "destroy", "many"], check=True, capture_output=True, env={**os.environ, "PYTHONPATH": SRC})
+    assert not {name for name in sandbox.links() if name[0] in "ab" and name[1:].isdigit()}
+    assert _routes6(sandbox, "eth1") | _routes6(sandbox, "eth1-p") | _routes6(sandbox, "lo") == theirs
+    assert trace.read_text().count("RTM_DELROUTE") == ours, "the lab's own IPv6 routes went first, one request each"
+
+
+def test_an_undone_apply_of_many_devices_leaves_the_routes_of_others_whole(sandbox):
+    sandbox.external("eth1")
+    sandbox.sh("ip -6 route add 2001:db8:77::/64 dev eth1")
+    theirs = _routes6(sandbox)
+    n = 12
+    f = sandbox.write("many.yaml", "name: many\ninterfaces:\n" + "".join(
+        f"  - {{name: a{i}, kind: veth, peer: {{name: b{i}}}, addresses: ['2001:db8:{i}::1/64']}}\n" for i in range(n)))
+    env = {**os.environ, "PYTHONPATH": SRC, "VNET_KILL_AT_REQUEST": str(3 * n), "VNET_KILL_SIGNAL": "TERM"}
+    p = subprocess.run([sys.executable, "-m", "vnet", "apply", f], env=env, capture_output=True, text=True)
+    assert p.returncode == 130 and "the apply was undone" in p.stderr, p.stderr
+    assert set(sandbox.links()) == {"lo", "eth1", "eth1-p"}
+    assert _routes6(sandbox) == theirs
+
+
+def test_drop_routes6_takes_only_single_path_routes_of_the_devices_named(sandbox):
+    for d in ("x1", "x2"):
+        sandbox.external(d)
+    sandbox.sh("ip -6 route add 2001:db8:1::/64 dev x1 && ip -6 route add 2001:db8:2::/64 dev x2"
+               " && ip -6 route add 2001:db8:3::/64 nexthop via fe80::1 dev x1 nexthop via fe80::2 dev x2"
+               " && ip -4 addr add 192.0.2.1/24 dev x1")
+    before_x2, v4 = _routes6(sandbox, "x2"), sandbox.sh("ip -4 route show table all dev x1")
+    x1 = {ln["ifname"]: ln["ifindex"] for ln in sandbox.ip_json()}["x1"]
+    s = nl.Socket()
+    try:
+        went = rtnl.drop_routes6(s, {x1})
+    finally:
+        s.close()
+    left_x1 = _routes6(sandbox, "x1")
+    # the kernel's fe80::/64, ff00::/8 and link-local local route, and the one added: all of x1's single-path ones
+    assert went >= 4
+    assert left_x1 == {r for r in left_x1 if "2001:db8:3::/64" in r or "nexthop" in r}, left_x1
+    assert any("2001:db8:3::/64" in r for r in _routes6(sandbox)), "a multipath route is left to the kernel"
+    assert _routes6(sandbox, "x2") == before_x2
+    assert sandbox.sh("ip -4 route show table all dev x1") == v4, "IPv4 routes are not touched"
+
+
+def test_requests_sent_back_to_back_report_each_failure_by_position(sandbox):
+    sandbox.external("x1")
+    x1 = {ln["ifname"]: ln["ifindex"] for ln in sandbox.ip_json()}["x1"]
+    nets = [ipaddress.ip_network(f"2001:db8:{i}::/64") for i in (1, 2, 3)]
+    sandbox.sh(f"ip -6 route add {nets[0]} dev x1 && ip -6 route add {nets[2]} dev x1")
+    bodies = [rtnl._route_msg(net, None, x1, 0, delete=True) for net in nets]
+    s = nl.Socket()
+    try:
+        failed = s.request_many(rtnl.RTM_DELROUTE, bodies, per_send=2)   # two sends, of two and one
+        assert s.requests == 3
+    finally:
+        s.close()
+    assert list(failed) == [1] and failed[1].errno == errno.ESRCH
+    assert not {r for r in _routes6(sandbox, "x1") if r.startswith("2001:db8:")}, "the requests around the failure were carried out"
