@@ -306,7 +306,7 @@ def before_deleting(sock, indexes):
     if len(indexes) >= ROUTES_FIRST:
         try:
             drop_routes6(sock, set(indexes))
-        except nl.NetlinkError:
+        except OSError:   # the kernel's refusal (NetlinkError) or the socket's (ENOBUFS...)
             pass
 
 
