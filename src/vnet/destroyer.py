@@ -60,30 +60,31 @@ def _remove_in(k, rec, ns, removed):
         _release_recorded(k, rec)
     here = st.namespaces.get(ns, {})
     mine = [d for d in here.values() if rec.owns_device(d)]
-    with _signals_held():   # no stop between a device's routes going and the device
-        rtnl.before_deleting(k.sock(ns), [d.ifindex for d in mine])
-        _delete(k.sock(ns), rec, here, mine)
+    tagged = [d for d in here.values() if d.group == rec.group]
+    sock = k.sock(ns)
+    by_group = mine and len(tagged) == len(mine)
+    # one deletion: a stop waits for it (one by one, a stop between them is answered)
+    with _signals_held() if by_group else contextlib.nullcontext():
+        rtnl.before_deleting(sock, [d.ifindex for d in mine], lambda: rec.mark_routes_dropped(ns))
+        if by_group:
+            rtnl.del_group(sock, rec.group)   # one request, one synchronize_net
+        for d in mine if not by_group else ():
+            try:
+                rtnl.del_link(sock, d.ifindex)
+            except netlink.NetlinkError as e:
+                if e.errno != errno.ENODEV:
+                    raise
     for d in mine:
         removed.append(f"link {d.name}" if ns is None else f"link {ns}/{d.name}")
 
 
-def _delete(sock, rec, here, mine):
-    tagged = [d for d in here.values() if d.group == rec.group]
-    if mine and len(tagged) == len(mine):
-        rtnl.del_group(sock, rec.group)   # one request, one synchronize_net
-        return
-    for d in mine:
-        try:
-            rtnl.del_link(sock, d.ifindex)
-        except netlink.NetlinkError as e:
-            if e.errno != errno.ENODEV:
-                raise
-
-
 @contextlib.contextmanager
 def _signals_held():
-    """SIGINT, SIGTERM and SIGHUP held back until the block is done: a
-    destroy stopped in it would leave its devices without their IPv6 routes."""
+    """SIGINT, SIGTERM and SIGHUP held back until the block is done (in
+    this thread: the command line's only one). A stop between a device's
+    routes going and the device is recovered from (``Record.routes_dropped``:
+    the next apply makes the device again), but need not happen where the
+    one deletion after them is as long to wait for as to interrupt."""
     held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
     old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:

@@ -96,6 +96,10 @@ class Record:
         self.routes = [tuple(r) + (RT_TABLE_MAIN,) * (6 - len(r)) for r in d.get("routes", [])]
         self.sysctls = {(s["netns"], s["key"]): s["old"] for s in d.get("sysctls", [])}
         self.group = d.get("group", group_of(name))
+        # namespaces where a destroy or undo took the IPv6 routes of the
+        # devices it was deleting (rtnl.before_deleting): stopped before it
+        # deleted them, those it owns there are made again by the next apply
+        self.routes_dropped = list(dict.fromkeys(d.get("routes_dropped", [])))
         self._saved = None   # the text last read or written: a save that would write it again is skipped
 
     @property
@@ -138,6 +142,13 @@ class Record:
     def empty(self):
         return not (self.namespaces or self.devices or self.routes or self.sysctls)
 
+    def mark_routes_dropped(self, ns):
+        """Say, on disk before it happens, that the IPv6 routes of devices
+        in ``ns`` are about to be deleted ahead of the devices."""
+        if ns not in self.routes_dropped:
+            self.routes_dropped.append(ns)
+            self.save()
+
     def owns_device(self, dev):
         """Recorded, and carrying our tag (a same-named stranger does not),
         or the tag an undo gives the devices it deletes in one request
@@ -155,6 +166,8 @@ class Record:
                 "devices": [{"netns": ns, "name": n, "kind": k} for (ns, n), k in self.devices.items()],
                 "routes": routes,
                 "sysctls": [{"netns": ns, "key": k, "old": v} for (ns, k), v in self.sysctls.items()]}
+        if self.routes_dropped:
+            data["routes_dropped"] = self.routes_dropped
         text = _json_text(data)
         if text == self._saved and os.path.exists(self.path):
             return   # a change that left the record as it was (an option changed in place)
@@ -235,7 +248,8 @@ def _record_problem(d):
                     and strs(x[2], True) and dev(x[3]) and _metric(x[4]) and _table(x[5:]),
                     "a route [netns, to, via, dev, metric(, table)]")
             or each("sysctls", lambda x: isinstance(x, dict) and ns(x.get("netns")) and name(_SYSCTL)(x.get("key"))
-                    and isinstance(x.get("old"), (str, int, type(None))), "a sysctl {netns, key, old}"))
+                    and isinstance(x.get("old"), (str, int, type(None))), "a sysctl {netns, key, old}")
+            or each("routes_dropped", ns, "a namespace name"))
 
 
 def recorded_names():

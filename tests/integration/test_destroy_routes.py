@@ -89,3 +89,69 @@ def test_requests_sent_back_to_back_report_each_failure_by_position(sandbox):
         s.close()
     assert list(failed) == [1] and failed[1].errno == errno.ESRCH
     assert not {r for r in _routes6(sandbox, "x1") if r.startswith("2001:db8:")}, "the requests around the failure were carried out"
+
+
+def test_a_destroy_killed_after_taking_routes_is_made_whole_by_the_next_apply(sandbox):
+    """SIGKILL after the first route deletion: the devices are left without
+    their IPv6 routes; the record says so, and the next plan re-makes them
+    (a plan saying "no changes" would leave them unreachable by IPv6)."""
+    n = 12
+    f = sandbox.write("many.yaml", "name: many\ninterfaces:\n" + "".join(
+        f"  - {{name: a{i}, kind: veth, peer: {{name: b{i}}}, addresses: ['2001:db8:{i}::1/64']}}\n" for i in range(n)))
+    sandbox.vnet("apply", f)
+    sandbox.settle(*[f"a{i}" for i in range(n)], *[f"b{i}" for i in range(n)])
+    theirs = len(_routes6(sandbox))
+    env = {**os.environ, "PYTHONPATH": SRC, "VNET_KILL_AT_REQUEST": "1", "VNET_KILL_SIGNAL": "KILL"}
+    p = subprocess.run([sys.executable, "-m", "vnet", "destroy", "many"], env=env, capture_output=True, text=True)
+    assert p.returncode == -9
+    assert {f"a{i}" for i in range(n)} <= set(sandbox.links()), "killed before the devices went"
+    assert len(_routes6(sandbox)) < theirs, "some of their routes went"
+    plan = sandbox.vnet("plan", f).stdout
+    assert plan.count("recreate") == n and "a destroy or undo stopped after taking its IPv6 routes" in plan, plan
+    sandbox.vnet("apply", f)
+    sandbox.settle(*[f"a{i}" for i in range(n)], *[f"b{i}" for i in range(n)])
+    for i in range(n):
+        assert str(ipaddress.ip_network(f"2001:db8:{i}::/64")) in sandbox.sh(f"ip -6 route show dev a{i}")
+        assert "fe80::/64" in sandbox.sh(f"ip -6 route show dev b{i}")
+    assert "no changes" in sandbox.vnet("plan", f).stdout
+    sandbox.vnet("destroy", "many")
+    assert set(sandbox.links()) == {"lo"}
+
+
+def test_drop_routes6_leaves_every_route_where_a_nexthop_object_is_used(sandbox):
+    """A route through a nexthop object is deleted by any request for its
+    prefix, whatever device the request names: such a namespace is left to
+    the kernel whole."""
+    for d in ("x1", "x2"):
+        sandbox.external(d)
+    sandbox.sh("ip -6 nexthop add id 5 dev x2 && ip -6 route add 2001:db8:5::/64 nhid 5"
+               " && ip -6 route append 2001:db8:5::/64 dev x1")
+    before = _routes6(sandbox)
+    x1 = {ln["ifname"]: ln["ifindex"] for ln in sandbox.ip_json()}["x1"]
+    s = nl.Socket()
+    try:
+        assert rtnl.drop_routes6(s, {x1}) == 0
+    finally:
+        s.close()
+    assert _routes6(sandbox) == before
+
+
+def test_requests_back_to_back_fit_a_small_receive_buffer(sandbox):
+    """Each ack is charged some 800 bytes to the receive buffer: with a small
+    one, fewer requests go per send, none of their acks is lost, and the
+    socket serves the next request."""
+    sandbox.external("x1")
+    x1 = {ln["ifname"]: ln["ifindex"] for ln in sandbox.ip_json()}["x1"]
+    nets = [ipaddress.ip_network(f"2001:db8:{i:x}::/64") for i in range(1, 200)]
+    s = nl.Socket()
+    try:
+        s.sock.setsockopt(1, 8, 4096)   # SOL_SOCKET, SO_RCVBUF: the kernel doubles it
+        add = [rtnl._route_msg(net, None, x1, 1024) for net in nets]
+        assert s.request_many(rtnl.RTM_NEWROUTE, [b for b in add]) == {}
+        assert sum(1 for r in _routes6(sandbox, "x1") if r.startswith("2001:db8:")) == len(nets)
+        assert s.request_many(rtnl.RTM_DELROUTE, [rtnl._route_msg(net, None, x1, 1024, delete=True)
+                                                   for net in nets]) == {}
+        rtnl.set_link(s, x1, up=False)   # the socket still answers a request of its own
+    finally:
+        s.close()
+    assert not {r for r in _routes6(sandbox, "x1") if r.startswith("2001:db8:")}

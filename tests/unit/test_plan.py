@@ -168,6 +168,21 @@ def test_state_equal_to_the_file_plans_nothing(topo):
     assert not p
 
 
+def test_devices_whose_routes_a_stopped_destroy_took_are_made_again(topo):
+    """The record says a destroy or undo took the IPv6 routes of its devices
+    in vnet's own namespace and was stopped before deleting them: those
+    devices are re-created (their kernel-made routes come back with them);
+    the other namespaces' only for what depends on them (a macvlan on a
+    re-made lower)."""
+    st, rec = applied()
+    rec.routes_dropped = [None]
+    got = rows(plan(topo, st, rec))
+    made = {obj for action, obj, reason in got if action == "recreate"
+            and reason == "a destroy or undo stopped after taking its IPv6 routes"}
+    assert made == {"link br0", "link veth1", "link vx0"}, got
+    assert [r for _a, obj, r in got if obj == "link net2/mv1"] == ["its link vx0 is re-created"], got
+
+
 # ---- drift -----------------------------------------------------------------------
 
 def test_in_place_option_is_one_modify(topo):

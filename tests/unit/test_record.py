@@ -149,3 +149,25 @@ def test_record_namespaces_answer_membership_as_the_list_holds_them():
     assert [] not in names
     names.clear()
     assert "c" not in names and not names
+
+
+def test_the_namespaces_whose_routes_went_first_read_back(state):
+    """A destroy says, before it takes its devices' IPv6 routes, in which
+    namespace (None: vnet's own): the next apply reads it back."""
+    _saved(state)
+    r = Record.load("lab")
+    assert r.routes_dropped == []
+    r.mark_routes_dropped(None)
+    r.mark_routes_dropped("n1")
+    r.mark_routes_dropped(None)
+    assert json.loads((state / "lab.json").read_text())["routes_dropped"] == [None, "n1"]
+    assert Record.load("lab").routes_dropped == [None, "n1"]
+
+
+def test_a_corrupt_list_of_namespaces_whose_routes_went_is_refused(state):
+    path = _saved(state)
+    data = json.loads(path.read_text())
+    data["routes_dropped"] = [3]
+    path.write_text(json.dumps(data))
+    with pytest.raises(StateError, match="routes_dropped"):
+        Record.load("lab")

@@ -105,6 +105,9 @@ def run(k, plan, on_step=None, guard=None, verify_with=None):
         guard.defer()
         _record_intent(rec, plan)
         _run_steps(journal, on_step, guard)
+        if rec.routes_dropped:   # the devices that lost them were made again (the plan said so)
+            rec.routes_dropped = []
+            rec.save()
         sent = k.requests
         guard.arm()
         if verify_with is not None:

@@ -129,8 +129,10 @@ class Journal:
                     except netlink.NetlinkError as e:
                         if e.errno != errno.ENODEV:
                             raise
-                rtnl.before_deleting(sock, _indexes(ctx, ns, ifaces))
+                rtnl.before_deleting(sock, _indexes(ctx, ns, ifaces), lambda: rec.mark_routes_dropped(ns))
                 rtnl.del_group(sock, tag)
+                if ns in rec.routes_dropped:   # gone with their devices: nothing left to make again
+                    rec.routes_dropped.remove(ns)
             except Exception as e:
                 if not _gone_already(e):
                     errors.append(f"undo of the {len(ifaces)} devices made in {where(ns, '')[:-1] or 'this namespace'}"

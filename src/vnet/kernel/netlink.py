@@ -325,25 +325,53 @@ class Socket:
         sequence number and ack), the acks read as they come. None stops the
         rest: returns {position in ``bodies``: NetlinkError} of those that
         failed, for the caller to judge. Worth it where each request is
-        cheap for the kernel, so that the round trips are the cost."""
+        cheap for the kernel, so that the round trips are the cost. A send
+        holds no more requests than their acks fit the receive buffer (each
+        ack is charged some 800 bytes there), nor more than 64 KiB; on a
+        socket error the socket is emptied before it is raised, so that no
+        ack of these is taken for a later request's."""
         failed = {}
-        for start in range(0, len(bodies), per_send):
-            chunk = bodies[start:start + per_send]
+        most = max(1, min(per_send, self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2048))
+        start = 0
+        while start < len(bodies):
+            chunk, size = [], 0
+            for b in bodies[start:start + most]:
+                if chunk and size + 16 + len(b) > 1 << 16:
+                    break
+                chunk.append(b)
+                size += 16 + _pad(len(b))
             first = self.seq + 1
             self.seq += len(chunk)
             self.requests += len(chunk)
             self.sent += len(chunk)
-            self.sock.send(b"".join(_HDR.pack(16 + len(b), mtype, F_REQUEST | F_ACK, first + i, 0) + b
-                                    for i, b in enumerate(chunk)))
-            waiting = len(chunk)
-            while waiting:
-                for t, f, s, p in self._messages():
-                    if t == NLMSG_ERROR and first <= s <= self.seq:
-                        waiting -= 1
-                        e = self._error(f, p)
-                        if e:
-                            failed[start + s - first] = e
+            try:
+                self.sock.send(b"".join(_HDR.pack(16 + len(b), mtype, F_REQUEST | F_ACK, first + i, 0)
+                                        + b + bytes(_pad(len(b)) - len(b)) for i, b in enumerate(chunk)))
+                waiting = len(chunk)
+                while waiting:
+                    for t, f, s, p in self._messages():
+                        if t == NLMSG_ERROR and first <= s <= self.seq:
+                            waiting -= 1
+                            e = self._error(f, p)
+                            if e:
+                                failed[start + s - first] = e
+                            _after_request()
+            except OSError:
+                self._drain()
+                raise
+            start += len(chunk)
         return failed
+
+    def _drain(self):
+        """Everything queued on the socket read and dropped."""
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self.sock.recv(1 << 16)
+        except OSError:
+            pass
+        finally:
+            self.sock.setblocking(True)
 
     def query(self, mtype, body):
         """Send a get request (no dump); return the reply's body."""

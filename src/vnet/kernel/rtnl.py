@@ -287,23 +287,33 @@ def drop_routes6(sock, indexes):
         if t != RTM_NEWROUTE:
             continue
         a = nl.parse_some(p, 12, _OIF_ONLY)
+        if RTA_NH_ID in a:
+            # a route through a nexthop object is deleted by any request for
+            # its prefix, whatever device that names (the kernel's
+            # ip6_route_del matches it before it looks at the device)
+            return 0
         if RTA_OIF in a and RTA_MULTIPATH not in a and nl.get_u32(a[RTA_OIF]) in indexes:
             doomed.append(bytes(p))   # deleted by the very message that showed it, as `ip route flush` does
     return len(doomed) - len(sock.request_many(RTM_DELROUTE, doomed))
 
 
-_OIF_ONLY = frozenset({RTA_OIF, RTA_MULTIPATH})
+RTA_NH_ID = 30
+_OIF_ONLY = frozenset({RTA_OIF, RTA_MULTIPATH, RTA_NH_ID})
 
 # from this many devices deleted in one go, one dump of the namespace's IPv6
 # routes costs less than what deleting their routes first saves
 ROUTES_FIRST = 16
 
 
-def before_deleting(sock, indexes):
+def before_deleting(sock, indexes, marked=None):
     """Called before the devices ``indexes`` are deleted in one go: their
-    IPv6 routes go first (``drop_routes6``) when they are many. Only time
-    is at stake: a failure here leaves the routes to the deletion."""
+    IPv6 routes go first (``drop_routes6``) when they are many, after
+    ``marked()`` (which records that they may be missing: a stop before the
+    deletion leaves devices a later apply must make again). Only time is at
+    stake: a failure here leaves the routes to the deletion."""
     if len(indexes) >= ROUTES_FIRST:
+        if marked is not None:
+            marked()
         try:
             drop_routes6(sock, set(indexes))
         except OSError:   # the kernel's refusal (NetlinkError) or the socket's (ENOBUFS...)

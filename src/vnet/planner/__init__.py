@@ -117,6 +117,8 @@ def _devices(p):
                                    f"{p.topo.name!r} (vnet never takes over a device it did not create)")
         dev = existing[0]
         reason, changed = _compare(iface, kind, dev, p.gone)
+        if dev is not None and not reason and any(e.netns in p.record.routes_dropped for e in iface.endpoints()):
+            reason = "a destroy or undo stopped after taking its IPv6 routes"
         if dev is None or reason:
             _create(p, iface, dev, reason, own_sysctls)
         elif changed:
