@@ -155,3 +155,25 @@ def test_requests_back_to_back_fit_a_small_receive_buffer(sandbox):
     finally:
         s.close()
     assert not {r for r in _routes6(sandbox, "x1") if r.startswith("2001:db8:")}
+
+
+def test_routes_stay_when_the_record_cannot_say_they_will_go(sandbox):
+    """``before_deleting`` writes the record first; a record that cannot be
+    written leaves the routes to the deletion (a stop after them would go
+    unrepaired)."""
+    names = [f"x{i}" for i in range(8)]
+    for d in names:
+        sandbox.external(d)
+    before = _routes6(sandbox)
+    index = {ln["ifname"]: ln["ifindex"] for ln in sandbox.ip_json()}
+
+    def unwritable():
+        raise OSError(30, "Read-only file system")
+    s = nl.Socket()
+    try:
+        rtnl.before_deleting(s, [index[d] for d in names] + [index[f"{d}-p"] for d in names], unwritable)
+        assert _routes6(sandbox) == before
+        rtnl.before_deleting(s, [index[d] for d in names] + [index[f"{d}-p"] for d in names], lambda: None)
+        assert not any(f"dev {d} " in r for r in _routes6(sandbox) for d in names)
+    finally:
+        s.close()

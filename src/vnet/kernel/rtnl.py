@@ -312,8 +312,11 @@ def before_deleting(sock, indexes, marked=None):
     deletion leaves devices a later apply must make again). Only time is at
     stake: a failure here leaves the routes to the deletion."""
     if len(indexes) >= ROUTES_FIRST:
-        if marked is not None:
-            marked()
+        try:
+            if marked is not None:
+                marked()
+        except Exception:   # not said on disk (the record could not be written): the routes stay
+            return
         try:
             drop_routes6(sock, set(indexes))
         except OSError:   # the kernel's refusal (NetlinkError) or the socket's (ENOBUFS...)
