@@ -147,7 +147,11 @@ class Record:
         in ``ns`` are about to be deleted ahead of the devices."""
         if ns not in self.routes_dropped:
             self.routes_dropped.append(ns)
-            self.save()
+            try:
+                self.save()
+            except BaseException:   # not said: not to be said by a later save either
+                self.routes_dropped.remove(ns)
+                raise
 
     def owns_device(self, dev):
         """Recorded, and carrying our tag (a same-named stranger does not),

@@ -177,3 +177,28 @@ def test_routes_stay_when_the_record_cannot_say_they_will_go(sandbox):
         assert not any(f"dev {d} " in r for r in _routes6(sandbox) for d in names)
     finally:
         s.close()
+
+
+def test_an_undone_apply_keeps_what_an_earlier_stopped_destroy_left_to_repair(sandbox):
+    """A destroy killed after taking routes, then an apply stopped (SIGTERM)
+    after two of its creations: its undo deletes those two, and must not
+    take the earlier destroy's note with them, or the devices without
+    routes would pass for whole."""
+    n = 12
+    old = "".join(f"  - {{name: a{i}, kind: veth, peer: {{name: b{i}}}, addresses: ['2001:db8:{i}::1/64']}}\n"
+                  for i in range(n))
+    f = sandbox.write("many.yaml", "name: many\ninterfaces:\n" + old)
+    sandbox.vnet("apply", f)
+    sandbox.settle(*[f"a{i}" for i in range(n)], *[f"b{i}" for i in range(n)])
+    kill = {**os.environ, "PYTHONPATH": SRC, "VNET_KILL_AT_REQUEST": "1", "VNET_KILL_SIGNAL": "KILL"}
+    assert subprocess.run([sys.executable, "-m", "vnet", "destroy", "many"], env=kill, capture_output=True).returncode == -9
+    more = sandbox.write("more.yaml", "name: many\ninterfaces:\n" + "".join(
+        f"  - {{name: n{i}, kind: veth, peer: {{name: m{i}}}}}\n" for i in range(3)) + old)
+    term = {**kill, "VNET_KILL_AT_REQUEST": "2", "VNET_KILL_SIGNAL": "TERM"}
+    p = subprocess.run([sys.executable, "-m", "vnet", "apply", more], env=term, capture_output=True, text=True)
+    assert p.returncode == 130 and "the apply was undone" in p.stderr, p.stderr
+    assert sandbox.vnet("plan", f).stdout.count("recreate") == n
+    sandbox.vnet("apply", f)
+    assert "no changes" in sandbox.vnet("plan", f).stdout
+    sandbox.vnet("destroy", "many")
+    assert set(sandbox.links()) == {"lo"}

@@ -129,9 +129,10 @@ class Journal:
                     except netlink.NetlinkError as e:
                         if e.errno != errno.ENODEV:
                             raise
+                said = ns in rec.routes_dropped   # by an earlier run stopped in its deletion: not for this one to clear
                 rtnl.before_deleting(sock, _indexes(ctx, ns, ifaces), lambda: rec.mark_routes_dropped(ns))
                 rtnl.del_group(sock, tag)
-                if ns in rec.routes_dropped:   # gone with their devices: nothing left to make again
+                if not said and ns in rec.routes_dropped:   # gone with their devices: nothing left to make again
                     rec.routes_dropped.remove(ns)
             except Exception as e:
                 if not _gone_already(e):
