@@ -202,3 +202,23 @@ def test_an_undone_apply_keeps_what_an_earlier_stopped_destroy_left_to_repair(sa
     assert "no changes" in sandbox.vnet("plan", f).stdout
     sandbox.vnet("destroy", "many")
     assert set(sandbox.links()) == {"lo"}
+
+
+def test_a_socket_whose_acks_overflowed_is_emptied_and_serves_again(sandbox):
+    """More acks than the receive buffer holds (ENOBUFS, some lost): the
+    socket is emptied past the overflow, and its next request gets its own
+    ack (a socket left congested lost it, and the request waited forever)."""
+    sandbox.external("x1")
+    x1 = {ln["ifname"]: ln["ifindex"] for ln in sandbox.ip_json()}["x1"]
+    s = nl.Socket()
+    try:
+        s.sock.setsockopt(1, 8, 2048)   # SOL_SOCKET, SO_RCVBUF: the least the kernel takes
+        body = rtnl._route_msg(ipaddress.ip_network("2001:db8:99::/64"), None, x1, 1024, delete=True)
+        s.sock.send(b"".join(nl._HDR.pack(16 + len(body), rtnl.RTM_DELROUTE, nl.F_REQUEST | nl.F_ACK, 1000 + i, 0)
+                             + body for i in range(64)))   # 64 failures to report: more than fit
+        s._drain()
+        s.sock.settimeout(10)   # a lost ack fails the test, not hangs it
+        rtnl.set_link(s, x1, up=False)
+        assert "state DOWN" in sandbox.sh("ip link show x1")
+    finally:
+        s.close()

@@ -363,13 +363,16 @@ class Socket:
         return failed
 
     def _drain(self):
-        """Everything queued on the socket read and dropped."""
+        """Everything queued on the socket read and dropped (past an
+        overflow's ENOBUFS, which the kernel reports once, then queues anew)."""
         self.sock.setblocking(False)
         try:
             while True:
-                self.sock.recv(1 << 16)
-        except OSError:
-            pass
+                try:
+                    self.sock.recv(1 << 16)
+                except OSError as e:
+                    if e.errno != _errno.ENOBUFS:
+                        break
         finally:
             self.sock.setblocking(True)
 
