@@ -47,10 +47,13 @@ def test_an_undone_apply_of_many_devices_leaves_the_routes_of_others_whole(sandb
     f = sandbox.write("many.yaml", "name: many\ninterfaces:\n" + "".join(
         f"  - {{name: a{i}, kind: veth, peer: {{name: b{i}}}, addresses: ['2001:db8:{i}::1/64']}}\n" for i in range(n)))
     env = {**os.environ, "PYTHONPATH": SRC, "VNET_KILL_AT_REQUEST": str(3 * n), "VNET_KILL_SIGNAL": "TERM"}
-    p = subprocess.run([sys.executable, "-m", "vnet", "apply", f], env=env, capture_output=True, text=True)
+    trace = sandbox.tmp / "strace.txt"
+    p = subprocess.run(["strace", "-f", "-qq", "-s", "100000", "-e", "trace=sendto", "-o", str(trace),
+                        sys.executable, "-m", "vnet", "apply", f], env=env, capture_output=True, text=True)
     assert p.returncode == 130 and "the apply was undone" in p.stderr, p.stderr
     assert set(sandbox.links()) == {"lo", "eth1", "eth1-p"}
     assert _routes6(sandbox) == theirs
+    assert trace.read_text().count("RTM_DELROUTE") >= n, "the undo took the lab's address routes first"
 
 
 def test_drop_routes6_takes_only_single_path_routes_of_the_devices_named(sandbox):

@@ -130,7 +130,7 @@ class Journal:
                         if e.errno != errno.ENODEV:
                             raise
                 said = ns in rec.routes_dropped   # by an earlier run stopped in its deletion: not for this one to clear
-                rtnl.before_deleting(sock, _indexes(ctx, ns, ifaces), lambda: rec.mark_routes_dropped(ns))
+                rtnl.before_deleting(sock, _tagged(sock, tag, ifaces, ns), lambda: rec.mark_routes_dropped(ns))
                 rtnl.del_group(sock, tag)
                 if not said and ns in rec.routes_dropped:   # gone with their devices: nothing left to make again
                     rec.routes_dropped.remove(ns)
@@ -145,18 +145,17 @@ class Journal:
         return errors
 
 
-def _indexes(ctx, ns, ifaces):
-    """The indexes of the devices ``ifaces`` made in ``ns`` (a pair's ends
-    there both), as far as the apply learned them."""
-    out = []
-    for iface in ifaces:
-        for e in iface.endpoints():
-            if e.netns == ns:
-                try:
-                    out.append(ctx.ifindex(*e.key))
-                except netlink.NetlinkError:
-                    pass
-    return out
+def _tagged(sock, tag, ifaces, ns):
+    """The indexes of the devices of group ``tag``, those the deletion will
+    take, from one dump; none asked for when the run made fewer devices
+    there than are worth their routes going first (a pair's ends both)."""
+    made = sum(1 for iface in ifaces for e in iface.endpoints() if e.netns == ns)
+    if made < rtnl.ROUTES_FIRST:
+        return []
+    try:
+        return [ln.ifindex for ln in rtnl.dump_links(sock) if ln.group == tag]
+    except OSError:   # only time is at stake: the deletion takes the routes itself
+        return []
 
 
 def _in_made_ns(c, made_ns):

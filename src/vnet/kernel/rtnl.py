@@ -20,6 +20,7 @@ OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DOR
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
 IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS = 1, 2, 8
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE = 1, 4, 5, 6, 7, 15
+RTA_MULTIPATH, RTA_NH_ID = 9, 30
 NDA_DST, NDA_LLADDR = 1, 2
 NETNSA_NSID, NETNSA_FD = 1, 3
 
@@ -271,9 +272,6 @@ def dump_routes(sock):
     return out
 
 
-RTA_MULTIPATH = 9
-
-
 def drop_routes6(sock, indexes):
     """Delete the IPv6 routes of every table whose one output device is in
     ``indexes``, sent back to back (``Socket.request_many``); a route gone
@@ -286,7 +284,7 @@ def drop_routes6(sock, indexes):
     for t, p in sock.dump(RTM_GETROUTE, _RTM.pack(socket.AF_INET6, 0, 0, 0, 0, 0, 0, 0, 0)):
         if t != RTM_NEWROUTE:
             continue
-        a = nl.parse_some(p, 12, _OIF_ONLY)
+        a = nl.parse_some(p, 12, _ROUTE_DEVICE)
         if RTA_NH_ID in a:
             # a route through a nexthop object is deleted by any request for
             # its prefix, whatever device that names (the kernel's
@@ -297,8 +295,7 @@ def drop_routes6(sock, indexes):
     return len(doomed) - len(sock.request_many(RTM_DELROUTE, doomed))
 
 
-RTA_NH_ID = 30
-_OIF_ONLY = frozenset({RTA_OIF, RTA_MULTIPATH, RTA_NH_ID})
+_ROUTE_DEVICE = frozenset({RTA_OIF, RTA_MULTIPATH, RTA_NH_ID})   # what says a route's device(s)
 
 # from this many devices deleted in one go, one dump of the namespace's IPv6
 # routes costs less than what deleting their routes first saves
