@@ -97,6 +97,7 @@ class _Events:
         self.scalars = _scalar_constructors(yaml)
         self.anchors = {}   # anchor -> (value, height); height None while it is being made
         self.dups = []      # (mapping, key, first line, repeated line)
+        self.tags = {}      # (plain scalar, implicit) -> its resolved tag: a lab repeats its keys and kinds
 
     def value(self, ev, depth):
         """(value, height) of the value that ``ev`` starts."""
@@ -134,7 +135,10 @@ class _Events:
     def _scalar(self, ev):
         tag = ev.tag
         if tag is None or tag == "!":
-            tag = self.loader.resolve(self.yaml.ScalarNode, ev.value, ev.implicit)
+            key = (ev.value, ev.implicit)
+            tag = self.tags.get(key)
+            if tag is None:
+                tag = self.tags[key] = self.loader.resolve(self.yaml.ScalarNode, ev.value, ev.implicit)
         if tag == _STR:
             return ev.value
         if tag == _MERGE:
