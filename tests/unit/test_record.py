@@ -171,3 +171,28 @@ def test_a_corrupt_list_of_namespaces_whose_routes_went_is_refused(state):
     path.write_text(json.dumps(data))
     with pytest.raises(StateError, match="routes_dropped"):
         Record.load("lab")
+
+
+def test_a_save_of_what_the_record_already_says_writes_nothing(state, monkeypatch):
+    """An option changed in place leaves the record as it was: its save is
+    skipped (the text of a big lab's record is not even made), and any
+    change to what it says is written."""
+    _saved(state)
+    r = Record.load("lab")
+    import vnet.ownership as own
+    made = []
+    real = own._json_text
+    monkeypatch.setattr(own, "_json_text", lambda d: made.append(1) or real(d))
+    r.save()
+    assert made == []
+    for change in (lambda r: r.devices.__setitem__(("n1", "v1"), "veth"), lambda r: r.namespaces.append("n2"),
+                   lambda r: r.routes.append(("n1", "10.9.0.0/16", None, "v0", 0, 254)),
+                   lambda r: r.sysctls.__setitem__(("n1", "net.ipv4.ip_forward"), "1"),
+                   lambda r: r.routes_dropped.append("n1"), lambda r: setattr(r, "source", "/other.yaml")):
+        before = (state / "lab.json").read_text()
+        change(r)
+        r.save()
+        assert (state / "lab.json").read_text() != before
+        assert Record.load("lab")._content() == r._content()
+        r.save()   # the same again: skipped
+    assert len(made) == 6
