@@ -79,3 +79,10 @@ def test_layouts_are_bounded():
         nl.parse_some(b"\0" * 16 + b"".join(_attr(t, b"\0" * (4 + 4 * (i % 3))) for t in range(1, 13))
                       + b"\0" * (4 * i), 16, WANT)
     assert len(nl._LAYOUTS) <= nl._Layout.MOST
+
+
+def test_a_plain_set_of_wanted_types_is_walked():
+    m = b"\0" * 16 + b"".join(_attr(t, b"\1\2\3\4") for t in range(1, 20))
+    for _ in range(2):
+        assert {t: bytes(v) for t, v in nl.parse_some(m, 16, set(WANT)).items()} == _walked(m, 16, WANT)
+    assert nl._LAYOUTS == {}

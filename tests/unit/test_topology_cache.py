@@ -169,3 +169,30 @@ def test_an_alias_bomb_is_rejected_as_fast_with_a_memo_as_without(state, tmp_pat
     with pytest.raises(SpecError, match="unknown field"):
         load(str(f))
     assert time.monotonic() - t < 3
+
+
+def test_a_small_edit_leaves_the_memo_as_it_was(state, tmp_path, monkeypatch):
+    """An edit of a few interfaces is not worth writing the memo again (the
+    memo read still serves): the next edit validates the few of both; an
+    edit of many writes it."""
+    f = tmp_path / "lab.yaml"
+    f.write_text(big_lab())
+    load(str(f))
+    memo = tmp_path / "state" / "memo"
+    (saved,) = [memo / e for e in os.listdir(memo)]
+    before = saved.read_bytes()
+    one = big_lab().replace("v7, kind: veth,", "v7, kind: veth, mtu: 1400,")
+    f.write_text(one)
+    assert load(str(f)) == load_text(one, str(f))
+    assert saved.read_bytes() == before
+    made = []
+    real = loader._interface
+    monkeypatch.setattr(loader, "_interface", lambda *a: made.append(a[2]) or real(*a))
+    two = one.replace("v9, kind: veth,", "v9, kind: veth, mtu: 1300,")
+    f.write_text(two)
+    assert load(str(f)) == load_text(two, str(f))
+    assert made[:2] == ["interfaces[8] (v7)", "interfaces[10] (v9)"]
+    many = two.replace("kind: veth,", "kind: veth, up: false,")
+    f.write_text(many)
+    load(str(f))
+    assert saved.read_bytes() != before

@@ -119,7 +119,10 @@ def parse_some(buf, off, want):
     mv = memoryview(buf)
     end = len(mv)
     key = (want, off, end)
-    layouts = _LAYOUTS.get(key)
+    try:
+        layouts = _LAYOUTS.get(key)
+    except TypeError:   # ``want`` a set, not a frozenset: walked each time
+        layouts, key = (), None
     if layouts:
         for lay in layouts:
             got = lay.read(mv)
@@ -137,7 +140,7 @@ def parse_some(buf, off, want):
             out[t] = mv[off + 4:off + n]
             slots[t] = (off + 4, off + n)
         off += (n + 3) & ~3
-    if len(heads) >= _Layout.FEWEST and len(_LAYOUTS) < _Layout.MOST and len(layouts or ()) < 4:
+    if key is not None and len(heads) >= _Layout.FEWEST and len(_LAYOUTS) < _Layout.MOST and len(layouts or ()) < 4:
         _LAYOUTS.setdefault(key, []).append(_Layout(mv, heads, slots))
     return out
 
