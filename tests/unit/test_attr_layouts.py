@@ -48,10 +48,11 @@ def test_same_length_other_layouts_are_walked():
     another message's layout."""
     rng = random.Random(2)
     for _ in range(400):
-        types = rng.sample(range(1, 25), 16)
+        types = rng.sample(range(1, 30), 20)
         if rng.random() < 0.3:
-            types[rng.randrange(16)] = rng.choice(sorted(WANT))   # a wanted type twice: the last wins
+            types[rng.randrange(20)] = rng.choice(sorted(WANT))   # a wanted type twice: the last wins
         m = bytearray(b"\xbb" * 16)
+        assert 16 + 8 * len(types) >= nl._Layout.SHORTEST
         for t in types:
             m += _attr(t, bytes(4 if rng.random() < 0.8 else 8))
         m = bytes(m)
@@ -62,7 +63,7 @@ def test_odd_endings_match_the_walk():
     """A header whose length is under 4 ends the walk; an attribute longer
     than what is left is cut at the end: as the walk does, whatever layout
     was seen first."""
-    base = b"\xcc" * 16 + b"".join(_attr(t, b"\1\2\3\4") for t in range(1, 15))
+    base = b"\xcc" * 16 + b"".join(_attr(t, b"\1\2\3\4") for t in range(1, 15)) + _attr(40, bytes(160))
     cases = [base + _attr(3, b"xyzw"),
              base + struct.pack("=HH", 2, 3) + b"\5\6\7\x08",       # n < 4: the walk stops there
              base + struct.pack("=HH", 8, 10) + b"\5\6\7\x08",      # same length, a real attribute
@@ -71,12 +72,13 @@ def test_odd_endings_match_the_walk():
     for _ in range(2):   # the second time through, each may be read by a layout
         for m in cases:
             assert {t: bytes(v) for t, v in nl.parse_some(m, 16, WANT).items()} == _walked(m, 16, WANT), m[-8:]
+    assert nl._LAYOUTS   # (read by layouts the second time)
 
 
 def test_layouts_are_bounded():
     rng = random.Random(3)
     for i in range(nl._Layout.MOST + 50):
-        nl.parse_some(b"\0" * 16 + b"".join(_attr(t, b"\0" * (4 + 4 * (i % 3))) for t in range(1, 13))
+        nl.parse_some(b"\0" * 16 + b"".join(_attr(t, b"\0" * (12 + 4 * (i % 3))) for t in range(1, 13))
                       + b"\0" * (4 * i), 16, WANT)
     assert len(nl._LAYOUTS) <= nl._Layout.MOST
 
@@ -85,4 +87,13 @@ def test_a_plain_set_of_wanted_types_is_walked():
     m = b"\0" * 16 + b"".join(_attr(t, b"\1\2\3\4") for t in range(1, 20))
     for _ in range(2):
         assert {t: bytes(v) for t, v in nl.parse_some(m, 16, set(WANT)).items()} == _walked(m, 16, WANT)
+    assert nl._LAYOUTS == {}
+
+
+def test_short_messages_are_walked():
+    """An address's few attributes: no layout kept."""
+    m = b"\0" * 8 + b"".join(_attr(t, b"\1\2\3\4") for t in (1, 2, 3, 4, 8, 6))
+    assert len(m) < nl._Layout.SHORTEST
+    for _ in range(2):
+        assert {t: bytes(v) for t, v in nl.parse_some(m, 8, WANT).items()} == _walked(m, 8, WANT)
     assert nl._LAYOUTS == {}

@@ -118,6 +118,8 @@ def parse_some(buf, off, want):
     laid out as one seen before (``_Layout``) is read in one step."""
     mv = memoryview(buf)
     end = len(mv)
+    if end - off < _Layout.SHORTEST:   # an address, a route: a few attributes, walked
+        return _walk_some(mv, off, end, want)
     key = (want, off, end)
     try:
         layouts = _LAYOUTS.get(key)
@@ -145,6 +147,20 @@ def parse_some(buf, off, want):
     return out
 
 
+def _walk_some(mv, off, end, want):
+    out = {}
+    unpack = _NLA.unpack_from
+    while off + 4 <= end:
+        n, t = unpack(mv, off)
+        if n < 4:
+            break
+        t &= NLA_TYPE_MASK
+        if t in want:
+            out[t] = mv[off + 4:off + n]
+        off += (n + 3) & ~3
+    return out
+
+
 _LAYOUTS = {}   # (wanted types, offset, length) -> [_Layout]
 
 
@@ -156,7 +172,8 @@ class _Layout:
     one's offset): one ``struct`` call reads every header to check that,
     instead of a Python step per attribute. Devices of one kind differ
     in their values, rarely in their layout."""
-    FEWEST = 12   # below this the plain walk is as fast
+    FEWEST = 12      # attributes: below this the plain walk is as fast
+    SHORTEST = 160   # bytes: a message shorter has too few attributes to keep a layout of
     MOST = 256    # layouts kept in all
 
     def __init__(self, mv, heads, slots):
