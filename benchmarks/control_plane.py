@@ -18,6 +18,11 @@ minutes beyond) and (c) mininet's own star with a Linux bridge (`mn --switch
 lxbr --topo single,N`, N <= 1000: one bridge). Every time is also given as a
 ratio to (a).
 
+Each build (vnet's, `ip`'s, mininet's, the bare loop of vnet's requests)
+starts once the kernel has gone quiet after the run before (`quiet`): a
+teardown of thousands of namespaces goes on in the kernel's workqueue for
+seconds after it returns, and would otherwise slow whatever came next.
+
 Everything runs in a private mount + network namespace made for the run."""
 import argparse
 import json
@@ -259,11 +264,24 @@ def cpu_idle(seconds):
     return (i1 - i0) / max(1, t1 - t0)
 
 
+def quiet():
+    """Wait until the kernel has finished the work of the run before (a
+    teardown's namespaces are cleaned up by the kernel's workqueue for
+    seconds after it returns, a new lab's IPv6 start-up runs on): every
+    build, vnet's and iproute2's, starts on an idle machine."""
+    m = Monitor()
+    try:
+        return m.settle()
+    finally:
+        m.s.close()
+
+
 def measure(lab, n, topo_text, change, ip_cmds, each):
     path = os.path.join(tempfile.gettempdir(), f"{lab}.yaml")
     with open(path, "w") as f:
         f.write(topo_text)
     row = {}
+    quiet()
     row["apply"] = timed(VNET + ["apply", path])[0]
     mon = Monitor()
     # at once, while the kernel still works on the new lab (IPv6 start-up...)
@@ -285,14 +303,18 @@ def measure(lab, n, topo_text, change, ip_cmds, each):
     row["destroy"] = timed(VNET + ["destroy", lab])[0]
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     build, teardown = ip_cmds(n)
+    quiet()
     row["ip -batch build"] = ip_batch(build)
     row["ip -batch teardown"] = ip_batch(teardown)
     if each:
+        quiet()
         row["ip each build"] = ip_each(build)
         row["ip each teardown"] = ip_each(teardown)
     if lab == "flat":
+        quiet()
         row["requests alone (bare loop)"] = flat_floor(n)
     if lab == "star":
+        quiet()
         mn = mininet_star(n)
         if mn:
             row["mininet build"], row["mininet teardown"] = mn
