@@ -222,6 +222,9 @@ class Monitor:
         self.s.bind((0, 0x1 | 0x10 | 0x100))   # RTMGRP_LINK, IPV4_IFADDR, IPV6_IFADDR
         self.s.setblocking(False)
 
+    def close(self):
+        self.s.close()
+
     def count(self):
         n = 0
         while True:
@@ -273,7 +276,7 @@ def quiet():
     try:
         return m.settle()
     finally:
-        m.s.close()
+        m.close()
 
 
 def measure(lab, n, topo_text, change, ip_cmds, each):

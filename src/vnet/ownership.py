@@ -100,8 +100,7 @@ class Record:
         # devices it was deleting (rtnl.before_deleting): stopped before it
         # deleted them, those it owns there are made again by the next apply
         self.routes_dropped = list(dict.fromkeys(d.get("routes_dropped", [])))
-        self._saved = None   # the text last read or written: a save that would write it again is skipped
-        self._saved_as = None   # what it said (``_content``): a save of the same is skipped unwritten
+        self._saved_as = None   # what it said when last read or written (``_content``): a save of the same is skipped
 
     @property
     def path(self):
@@ -134,7 +133,7 @@ class Record:
             raise StateError(f"the record of topology {name!r}, {path}, is of format {data['version']}, written by "
                              f"a newer vnet (this one reads format {RECORD_VERSION} and older): use that vnet")
         rec = cls(name, data)
-        rec._saved, rec._saved_as = text, rec._content()
+        rec._saved_as = rec._content()
         return rec
 
     def _content(self):
@@ -183,8 +182,6 @@ class Record:
         if self.routes_dropped:
             data["routes_dropped"] = self.routes_dropped
         text = _json_text(data)
-        if text == self._saved and os.path.exists(self.path):
-            return   # a change that left the record as it was (an option changed in place)
         tmp = self.path + ".tmp"
         try:
             os.makedirs(state_dir(), exist_ok=True)
@@ -196,7 +193,7 @@ class Record:
         except OSError as e:
             raise StateError(f"cannot write the record of topology {self.name!r}, {self.path}: "
                              f"{e.strerror or e}") from None
-        self._saved, self._saved_as = text, content
+        self._saved_as = content
 
     def remove(self):
         for p in (self.path, self.path + ".tmp"):   # a save stopped before its rename leaves the .tmp

@@ -97,3 +97,14 @@ def test_short_messages_are_walked():
     for _ in range(2):
         assert {t: bytes(v) for t, v in nl.parse_some(m, 8, WANT).items()} == _walked(m, 8, WANT)
     assert nl._LAYOUTS == {}
+
+
+def test_a_long_message_of_few_attributes_is_walked_and_not_learned_again(monkeypatch):
+    m = b"\0" * 16 + b"".join(_attr(t, bytes(48)) for t in (3, 4, 5, 10))
+    assert len(m) >= nl._Layout.SHORTEST
+    learned = []
+    real = nl._Layout.learn
+    monkeypatch.setattr(nl._Layout, "learn", classmethod(lambda cls, *a: learned.append(1) or real(*a)))
+    for _ in range(3):
+        assert {t: bytes(v) for t, v in nl.parse_some(m, 16, WANT).items()} == _walked(m, 16, WANT)
+    assert learned == [1] and list(nl._LAYOUTS.values()) == [[]]

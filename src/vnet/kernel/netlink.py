@@ -130,20 +130,13 @@ def parse_some(buf, off, want):
             got = lay.read(mv)
             if got is not None:
                 return got
-    out, heads, slots = {}, [], {}
-    unpack = _NLA.unpack_from
-    while off + 4 <= end:
-        n, t = unpack(mv, off)
-        heads.append(off)   # a header that ends the walk (n < 4) too: a layout checks it
-        if n < 4:
-            break
-        t &= NLA_TYPE_MASK
-        if t in want:
-            out[t] = mv[off + 4:off + n]
-            slots[t] = (off + 4, off + n)
-        off += (n + 3) & ~3
-    if key is not None and len(heads) >= _Layout.FEWEST and len(_LAYOUTS) < _Layout.MOST and len(layouts or ()) < 4:
-        _LAYOUTS.setdefault(key, []).append(_Layout(mv, heads, slots))
+    out = _walk_some(mv, off, end, want)
+    # learned once per new layout (an empty list: a message of too few attributes there)
+    if key is not None and (layouts is None or 0 < len(layouts) < 4) and len(_LAYOUTS) < _Layout.MOST:
+        lay = _Layout.learn(mv, off, end, want)
+        kept = _LAYOUTS.setdefault(key, [])
+        if lay is not None:
+            kept.append(lay)
     return out
 
 
@@ -174,7 +167,23 @@ class _Layout:
     in their values, rarely in their layout."""
     FEWEST = 12      # attributes: below this the plain walk is as fast
     SHORTEST = 160   # bytes: a message shorter has too few attributes to keep a layout of
-    MOST = 256    # layouts kept in all
+    MOST = 256       # keys kept in all (each of at most 4 layouts)
+
+    @classmethod
+    def learn(cls, mv, off, end, want):
+        """The layout of the message, walked as ``_walk_some`` walks it
+        (a header that ends the walk, length under 4, is one it checks);
+        None for one of too few attributes to be worth it."""
+        heads, slots = [], {}
+        while off + 4 <= end:
+            n, t = _NLA.unpack_from(mv, off)
+            heads.append(off)
+            if n < 4:
+                break
+            if t & NLA_TYPE_MASK in want:
+                slots[t & NLA_TYPE_MASK] = (off + 4, off + n)
+            off += (n + 3) & ~3
+        return cls(mv, heads, slots) if len(heads) >= cls.FEWEST else None
 
     def __init__(self, mv, heads, slots):
         fmt, prev = ["="], heads[0]
