@@ -51,7 +51,7 @@ def _run_steps(journal, on_step, guard):
             u = _step(ctx, rec, c, plan.state)
         except (OSError, ValueError) as e:
             raise _kernel_error(e, c) from None
-        held_keys.update(key for key, _f in ctx.held[len(held_by):])   # the set kept as the run grows: no pass over it per change
+        held_keys.update(key for key, _f, _w in ctx.held[len(held_by):] if key)   # the set kept as the run grows: no pass over it per change
         held_by += [c] * (len(ctx.held) - len(held_by))
         if u:
             journal.done.append((c, u))
@@ -74,10 +74,13 @@ def _joins_run(c, held):
 
 
 def _send_held(ctx, held_by):
-    """Send what the run of creations held back, in order (its step is
-    journaled already: a refusal here undoes it with the rest)."""
+    """Send what the run of creations held back, wave by wave (the peers'
+    carriers, then the devices on them, then those on these...), each in
+    order (its step is journaled already: a refusal here undoes it with the
+    rest)."""
     held, ctx.held = ctx.held, []
-    for (_key, send), c in zip(held, held_by):
+    ctx.carrier_held.clear()
+    for (_key, send, _wave), c in sorted(zip(held, held_by), key=lambda hc: hc[0][2]):
         try:
             send()
         except (OSError, ValueError) as e:
