@@ -18,8 +18,9 @@ class Context:
         self.k = k
         self.group = group
         # while a run of creations goes: [(key, send)] of the peers'
-        # settling held back to its end, each with its wave (None: sent at
-        # once, as in an undo)
+        # settling held back to its end, each with its wave: a callable, or
+        # (namespace, body) of a link change to send with the others (None:
+        # sent at once, as in an undo)
         self.held = None
         # {device: wave} whose carrier comes with what is held: both ends of
         # a held peer (wave 0), a device made down on one of them (its
@@ -157,7 +158,7 @@ def _create_after_lower(ctx, iface):
     _tag_and_settle(ctx, down)
     lower = iface.options[iface.kind_module.link_option].resolve(iface.netns)
     wave = ctx.carrier_held[iface.key] = ctx.carrier_held[lower] + 1
-    ctx.held.append((None, lambda: rtnl.set_link(ctx.sock(iface.netns), ctx.ifindex(*iface.key), up=True), wave))
+    ctx.held.append((None, (iface.netns, _by_name(iface.name, up=True)), wave))
 
 
 def _tag_and_settle(ctx, iface):
@@ -176,10 +177,18 @@ def _tag_and_settle(ctx, iface):
             # the carrier last: a peer brought up at once makes the kernel's
             # work for the new link (IPv6 start-up, link watch) contend with
             # every creation after it (a flat lab of 1,000 pairs: twice as long)
-            ctx.held.append((e.key, lambda e=e: _settle_peer(ctx, e), 0))
+            ctx.held.append((e.key, (lambda e=e: _settle_peer(ctx, e)) if e.master else
+                             (e.netns, _by_name(e.name, up=e.up, promisc=e.promisc or None,
+                                                attrs=rtnl.link_attrs(group=ctx.group))), 0))
             ctx.carrier_held.update((x.key, 0) for x in iface.endpoints())
         else:
             _settle_peer(ctx, e)
+
+
+def _by_name(name, **change):
+    """A request changing the link ``name`` (by its name: its index could
+    cost a query), to send with the rest of what was held."""
+    return rtnl.set_link_msg(0, **dict(change, attrs=netlink.string(rtnl.IFLA_IFNAME, name) + change.get("attrs", b"")))
 
 
 def _settle_peer(ctx, e):
