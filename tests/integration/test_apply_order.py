@@ -112,10 +112,16 @@ interfaces:
     taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         taken.bind(("0.0.0.0", 4790))
+        mon = _monitor()
         r = sandbox.vnet("apply", f, check=False)
     finally:
         taken.close()
+    seen = _announced(mon)
     assert r.returncode == 3, r.stdout + r.stderr
+    # refused once the peers and the macvlan before it in its wave were up:
+    # made down in the run, brought up with what was held
+    for name in ("b0", "b1", "m0"):
+        assert (name, True) in seen, f"{name} never came up before vx1 was refused: {seen}"
     assert "create link vx1" in r.stderr and "Address already in use" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
     assert sandbox.dump_all() == before, "the apply the kernel refused was not undone"

@@ -596,3 +596,41 @@ interfaces:
     sandbox.vnet("destroy", "undo")
     assert sandbox.dump_all() == before
     assert not os.path.exists("/run/vnet/undo.json")
+
+
+@pytest.mark.needs("bridge", "veth")
+def test_a_re_creation_the_kernel_refuses_puts_the_old_pair_back_whole(sandbox):
+    """Two veths re-created (their peers renamed); between vnet's plan and
+    its apply someone takes the second's new peer name: the kernel refuses
+    it, and both old pairs come back as they were, peers up and in their
+    bridge (the undo of the failed one used to leave its peer down)."""
+    import re
+    import vnet
+    from vnet.applier import execute
+    from vnet.errors import KernelError
+    from vnet.kernel.session import Kernel
+    lab = """name: again
+interfaces:
+  - {name: br0, kind: bridge}
+  - {name: v1, kind: veth, peer: {name: p1, master: br0}}
+  - {name: v2, kind: veth, peer: {name: q1}}
+"""
+    f = sandbox.write("again.yaml", lab)
+    sandbox.vnet("apply", f)
+
+    def shown():   # the links as a user sees them, without indexes and random MACs
+        return sorted(re.sub(r"^\d+: |([0-9a-f]{2}:){5}[0-9a-f]{2}|@if\d+", "", ln)
+                      for ln in sandbox.sh("ip -o link show").splitlines())
+    applied = shown()
+    topo = vnet.load(sandbox.write("again2.yaml", lab.replace("p1", "p2").replace("q1", "q2")))
+    with Kernel() as k:
+        p = vnet.plan(topo, k)
+        assert [c.action for c in p.changes].count("recreate") == 2, p.changes
+        sandbox.sh("ip link add q2 type bridge")        # the third party
+        with pytest.raises(KernelError) as e:
+            execute(k, p)
+    assert "recreate link v2" in str(e.value) and "File exists" in str(e.value), str(e.value)
+    sandbox.sh("ip link del q2")
+    assert shown() == applied
+    assert json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"] == []
+    sandbox.vnet("destroy", f)

@@ -17,10 +17,11 @@ class Context:
     def __init__(self, k, state, group, topo=None):
         self.k = k
         self.group = group
-        # while a run of creations goes: [(key, send)] of the peers'
-        # settling held back to its end, each with its wave: a callable, or
-        # (namespace, body) of a link change to send with the others (None:
-        # sent at once, as in an undo)
+        # while a run of creations goes: [(key, send, wave)] of what is held
+        # back to its end (a peer's settling, a device's up), ``send`` a
+        # callable or (namespace, body) of a link change to send with the
+        # others, ``key`` the held peer or None (None: sent at once, as in
+        # an undo)
         self.held = None
         # {device: wave} whose carrier comes with what is held: both ends of
         # a held peer (wave 0), a device made down on one of them (its
@@ -244,7 +245,13 @@ def _recreate(ctx, rec, iface, dev, state):
         undo_new = _create(ctx, rec, iface)
     except BaseException:
         if undo_del:
-            undo_del()
+            # the old device back whole, now: its peer's settling must not
+            # wait for the end of a run that the failure ends here
+            held, ctx.held = ctx.held, None
+            try:
+                undo_del()
+            finally:
+                ctx.held = held
         raise
 
     def undo():

@@ -397,7 +397,8 @@ class Socket:
         sendmsg (the kernel carries them out in order, each with its own
         sequence number and ack), the acks read as they come. None stops the
         rest: returns {position in ``bodies``: NetlinkError} of those that
-        failed, for the caller to judge. Worth it where each request is
+        failed, for the caller to judge (``flags``: added to each request's,
+        as ``request``'s). Worth it where each request is
         cheap for the kernel, so that the round trips are the cost. A send
         holds no more requests than their acks fit the receive buffer (each
         ack is charged some 800 bytes there), nor more than 64 KiB; on a
