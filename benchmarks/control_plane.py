@@ -93,31 +93,24 @@ def ip_flat(n):
 def flat_floor(n, group=0x5eed):
     """The requests vnet sends for the flat lab, and in its order, from a
     bare loop over one socket, no planning, journal or verification: each
-    veth created up (its peer tagged, down), the macvlan on it created down,
-    then every peer brought up, then every macvlan, these back to back (vnet
-    holds a peer to the end of the run of creations: a carrier coming up
-    mid-run slows every creation after it; and a device on a lower whose
-    carrier waits, until every such carrier has come). Seconds; what is
-    left once vnet's own work is taken away."""
+    veth created up (its peer tagged, down), the macvlan on it created up,
+    then every peer brought up (vnet holds that to the end of the run of
+    creations: a carrier coming up mid-run slows every creation after it).
+    Seconds; what is left once vnet's own work is taken away."""
     from vnet.kernel import netlink as nl, rtnl
     from vnet.kinds.macvlan import IFLA_MACVLAN_MODE, MODES
     from vnet.kinds.veth import VETH_INFO_PEER
     s = nl.Socket()
     try:
         t = time.monotonic()
-        made = []
         for i in range(n):
             peer = rtnl.ifinfo() + rtnl.link_attrs(name=f"b{i}", group=group)
             a = rtnl.new_link(s, up=True, echo=True, attrs=rtnl.link_attrs(name=f"a{i}", group=group)
                               + rtnl.linkinfo("veth", nl.attr(VETH_INFO_PEER, peer)))
-            m = rtnl.new_link(s, up=False, echo=True, attrs=rtnl.link_attrs(name=f"m{i}", group=group, link=a.ifindex)
-                              + rtnl.linkinfo("macvlan", nl.u32(IFLA_MACVLAN_MODE, MODES["bridge"])))
-            made.append(m.ifindex)
-        held = [rtnl.set_link_msg(0, up=True, attrs=nl.string(rtnl.IFLA_IFNAME, f"b{i}") + nl.u32(rtnl.IFLA_GROUP, group))
-                for i in range(n)] + [rtnl.set_link_msg(index, up=True) for index in made]
-        failed = s.request_many(rtnl.RTM_NEWLINK, held)
-        if failed:
-            raise failed[min(failed)]
+            rtnl.new_link(s, up=True, echo=True, attrs=rtnl.link_attrs(name=f"m{i}", group=group, link=a.ifindex)
+                          + rtnl.linkinfo("macvlan", nl.u32(IFLA_MACVLAN_MODE, MODES["bridge"])))
+        for i in range(n):
+            rtnl.set_link_by_name(s, f"b{i}", up=True, attrs=nl.u32(rtnl.IFLA_GROUP, group))
         took = time.monotonic() - t
         rtnl.del_group(s, group)
         return took

@@ -17,16 +17,9 @@ class Context:
     def __init__(self, k, state, group, topo=None):
         self.k = k
         self.group = group
-        # while a run of creations goes: [(key, send, wave)] of what is held
-        # back to its end (a peer's settling, a device's up), ``send`` a
-        # callable or (namespace, body) of a link change to send with the
-        # others, ``key`` the held peer or None (None: sent at once, as in
-        # an undo)
+        # while a run of creations goes: [(key, send)] of the peers'
+        # settling held back to its end (None: sent at once, as in an undo)
         self.held = None
-        # {device: wave} whose carrier comes with what is held: both ends of
-        # a held peer (wave 0), a device made down on one of them (its
-        # lower's wave + 1)
-        self.carrier_held = {}
         self._index = {d.key: d.ifindex for d in state.devices()}
         self._kinds = {key: i.kind_module for key, (i, _e) in topo.by_key().items()} if topo else {}
         for d in state.devices():
@@ -126,11 +119,8 @@ def _create(ctx, rec, iface):
         ctx.forget(*e.key)
         rec.devices[e.key] = iface.kind
     try:
-        if _lower_held(ctx, iface):
-            _create_after_lower(ctx, iface)
-        else:
-            iface.kind_module.create(ctx, iface)
-            _tag_and_settle(ctx, iface)
+        iface.kind_module.create(ctx, iface)
+        _tag_and_settle(ctx, iface)
     except BaseException as err:
         # what the step made before it failed (a TUN the kernel would not
         # enslave, a tunnel that did not start) goes too; a name someone
@@ -140,26 +130,6 @@ def _create(ctx, rec, iface):
                 _delete_iface(ctx, rec, iface)
         raise
     return lambda: _delete_iface(ctx, rec, iface)
-
-
-def _lower_held(ctx, iface):
-    """Does ``iface`` go up on a lower device whose carrier waits for the
-    run's end?"""
-    lower = iface.kind_module.link_option and iface.options.get(iface.kind_module.link_option)
-    return bool(ctx.held is not None and iface.up and lower and lower.resolve(iface.netns) in ctx.carrier_held)
-
-
-def _create_after_lower(ctx, iface):
-    """``iface`` made down, and up after its lower device's carrier: a device
-    up while its lower has none gets its carrier later from the kernel's link
-    watch, whose IPv6 start-up then contends with every creation after it (a
-    flat lab's macvlans: a third of its time)."""
-    down = iface.replace(up=False)
-    iface.kind_module.create(ctx, down)
-    _tag_and_settle(ctx, down)
-    lower = iface.options[iface.kind_module.link_option].resolve(iface.netns)
-    wave = ctx.carrier_held[iface.key] = ctx.carrier_held[lower] + 1
-    ctx.held.append((None, (iface.netns, _by_name(iface.name, up=True)), wave))
 
 
 def _tag_and_settle(ctx, iface):
@@ -178,18 +148,9 @@ def _tag_and_settle(ctx, iface):
             # the carrier last: a peer brought up at once makes the kernel's
             # work for the new link (IPv6 start-up, link watch) contend with
             # every creation after it (a flat lab of 1,000 pairs: twice as long)
-            ctx.held.append((e.key, (lambda e=e: _settle_peer(ctx, e)) if e.master else
-                             (e.netns, _by_name(e.name, up=e.up, promisc=e.promisc or None,
-                                                attrs=rtnl.link_attrs(group=ctx.group))), 0))
-            ctx.carrier_held.update((x.key, 0) for x in iface.endpoints())
+            ctx.held.append((e.key, lambda e=e: _settle_peer(ctx, e)))
         else:
             _settle_peer(ctx, e)
-
-
-def _by_name(name, **change):
-    """A request changing the link ``name`` (by its name: its index could
-    cost a query), to send with the rest of what was held."""
-    return rtnl.set_link_msg(0, **dict(change, attrs=netlink.string(rtnl.IFLA_IFNAME, name) + change.get("attrs", b"")))
 
 
 def _settle_peer(ctx, e):

@@ -392,13 +392,12 @@ class Socket:
                     return echoed
                 echoed.append((t, bytes(p)))
 
-    def request_many(self, mtype, bodies, per_send=256, flags=0):
+    def request_many(self, mtype, bodies, per_send=256):
         """Changing requests sent back to back, up to ``per_send`` in one
         sendmsg (the kernel carries them out in order, each with its own
         sequence number and ack), the acks read as they come. None stops the
         rest: returns {position in ``bodies``: NetlinkError} of those that
-        failed, for the caller to judge (``flags``: added to each request's,
-        as ``request``'s). Worth it where each request is
+        failed, for the caller to judge. Worth it where each request is
         cheap for the kernel, so that the round trips are the cost. A send
         holds no more requests than their acks fit the receive buffer (each
         ack is charged some 800 bytes there), nor more than 64 KiB; on a
@@ -419,7 +418,7 @@ class Socket:
             self.requests += len(chunk)
             self.sent += len(chunk)
             try:
-                self.sock.send(b"".join(_HDR.pack(16 + len(b), mtype, F_REQUEST | F_ACK | flags, first + i, 0)
+                self.sock.send(b"".join(_HDR.pack(16 + len(b), mtype, F_REQUEST | F_ACK, first + i, 0)
                                         + b + bytes(_pad(len(b)) - len(b)) for i, b in enumerate(chunk)))
                 waiting = len(chunk)
                 while waiting:

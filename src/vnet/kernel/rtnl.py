@@ -167,23 +167,17 @@ def _made(body):
 def set_link_by_name(sock, name, *, up=None, promisc=None, attrs=b""):
     """Change a link named ``name``: the kernel finds it by its name, no
     query for its index first."""
-    sock.request(RTM_NEWLINK, set_link_msg(0, up=up, promisc=promisc, attrs=nl.string(IFLA_IFNAME, name) + attrs))
+    set_link(sock, 0, up=up, promisc=promisc, attrs=nl.string(IFLA_IFNAME, name) + attrs)
 
 
 def set_link(sock, ifindex, *, up=None, promisc=None, attrs=b""):
     """Change a link: the flags given (None: as they are), ``attrs``."""
-    sock.request(RTM_NEWLINK, set_link_msg(ifindex, up=up, promisc=promisc, attrs=attrs))
-
-
-def set_link_msg(ifindex, *, up=None, promisc=None, attrs=b""):
-    """The body of an RTM_NEWLINK that changes a link (``set_link``'s), to
-    send with others (``Socket.request_many``)."""
     flags = change = 0
     for bit, want in ((IFF_UP, up), (IFF_PROMISC, promisc)):
         if want is not None:
             change |= bit
             flags |= bit if want else 0
-    return ifinfo(ifindex, flags, change) + attrs
+    sock.request(RTM_NEWLINK, ifinfo(ifindex, flags, change) + attrs)
 
 
 def del_link(sock, ifindex):
