@@ -277,7 +277,7 @@ def operational(t0, limit=60.0):
     s = nl.Socket()
     try:
         while True:
-            if all(not ln.flags & rtnl.IFF_UP or ln.operstate in ("UP", "UNKNOWN") for ln in rtnl.dump_links(s)):
+            if all(not ln.up or ln.operstate in ("UP", "UNKNOWN") for ln in rtnl.dump_links(s)):
                 return time.monotonic() - t0
             if time.monotonic() - t0 > limit:
                 return float("inf")
