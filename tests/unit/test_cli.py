@@ -245,3 +245,23 @@ def test_validate_counts_in_english(capsys, tmp_path):
     f.write_text("name: one\nnamespaces: [n1]\ninterfaces: [{name: d0, kind: dummy, netns: n1}]\n")
     rc, out, _err = run(capsys, "validate", str(f))
     assert rc == 0 and out == f"{f}: valid topology 'one': 1 device, 1 namespace\n"
+
+
+def test_a_short_command_collects_no_garbage_and_gives_the_collector_back(capsys, tmp_path, monkeypatch):
+    """A one-shot command runs without the cycle collector (its passes over
+    a big lab's objects cost it 5%); main() called inside a longer process
+    (a test, a script) leaves the collector as it found it, even when the
+    command fails."""
+    import gc
+    seen = []
+    f = tmp_path / "one.yaml"
+    f.write_text("name: one\ninterfaces: [{name: d0, kind: dummy}]\n")
+    import vnet.cli.reading as reading
+    real = reading.cmd_validate
+    monkeypatch.setattr(reading, "cmd_validate", lambda args: seen.append(gc.isenabled()) or real(args))
+    assert gc.isenabled()
+    assert run(capsys, "validate", str(f))[0] == 0
+    assert seen == [False] and gc.isenabled()
+    f.write_text("name: one\ninterfaces: [{name: d0, kind: nosuchkind}]\n")
+    assert run(capsys, "validate", str(f))[0] == 2
+    assert seen == [False, False] and gc.isenabled()
