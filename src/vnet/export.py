@@ -109,8 +109,10 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
             needed |= {v.resolve(i.netns) for v in i.options.values() if isinstance(v, Ref)}
     declared = {e.key for i in ifaces for e in i.endpoints()}
     _macs(ifaces, state, macs)
-    externals = [{"name": n, "kind": "external", **({"netns": ns} if ns is not HOST else {})}
-                 for ns, n in sorted(needed - declared, key=lambda k: (k[0] or "", k[1]))]
+    settable = _external_addresses(state, nss, declared)
+    externals = [{"name": n, "kind": "external", **({"netns": ns} if ns is not HOST else {}),
+                  **({"addresses": settable[(ns, n)]} if (ns, n) in settable else {})}
+                 for ns, n in sorted((needed - declared) | set(settable), key=lambda k: (k[0] or "", k[1]))]
     doc = {"name": name}
     if nss:
         doc["namespaces"] = nss
@@ -123,6 +125,26 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
     if sdocs:
         doc["sysctls"] = sdocs
     return doc
+
+
+def _external_addresses(state, nss, declared):
+    """{key: [address]} of the devices of the namespaces ``nss`` (which the
+    file makes) that vnet does not make but whose addresses the file may
+    set (lo: a VXLAN endpoint's or a router's own address), those the
+    kernel gives it left out; only where some are left."""
+    from .kinds import BY_NAME
+    from .topology.model import Endpoint
+    external = BY_NAME["external"]
+    out = {}
+    for ns in nss:
+        for dev in state.namespaces.get(ns, {}).values():
+            e = Endpoint(name=dev.name, netns=ns)
+            if dev.key in declared or not dev.addresses or external.addresses_refused(e, True):
+                continue
+            kept = [str(a) for a in dev.addresses if a not in external.kernel_addresses(e)]
+            if kept:
+                out[dev.key] = kept
+    return out
 
 
 def exported_routes(state, namespaces):

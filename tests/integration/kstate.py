@@ -143,11 +143,18 @@ def _sysctls(ns):
 
 def _without_lo(snap):
     """vnet brings up lo in every namespace it makes (`ip netns add` leaves
-    it down): lo, its addresses and its routes are left out."""
+    it down): lo, the addresses the kernel gives it (127.0.0.1/8 and ::1,
+    once up) and its routes are left out; the addresses someone gave it
+    are compared."""
     snap["links"].pop("lo", None)
-    snap["addrs"].pop("lo", None)
+    own = [a for a in snap["addrs"].pop("lo", []) if (a.get("local"), a.get("prefixlen")) not in _LO_OWN]
+    if own:
+        snap["addrs"]["lo"] = own
     snap["routes"] = [r for r in snap["routes"] if r.get("dev") != "lo"]
     return snap
+
+
+_LO_OWN = {("127.0.0.1", 8), ("::1", 128)}
 
 
 def snapshot():

@@ -160,3 +160,38 @@ def test_a_route_deleted_by_hand_comes_back_once(lab, layer):
     lab.converged([lab.a(10)], routes=("default",))
     assert len(lab.record_routes()) == 1, lab.record_routes()
     lab.apply()
+
+
+def _lo(sandbox, ns):
+    return sorted(f"{a['local']}/{a['prefixlen']}" for d in sandbox.ip_json(ns, "addr") if d["ifname"] == "lo"
+                  for a in d["addr_info"])
+
+
+@pytest.mark.needs("veth")
+def test_the_addresses_of_lo_in_a_namespace_the_file_makes_converge(sandbox):
+    """lo of a namespace the file makes holds the file's addresses (a router's
+    own, a VXLAN endpoint's) beside the kernel's 127.0.0.1/8 and ::1, which
+    vnet never takes away: added and removed by hand, they come back as the
+    file says; emptied in the file, they go and the kernel's stay."""
+    def write(addrs):
+        return sandbox.write("lo.yaml", "name: lo\nnamespaces: [n1, n2]\ninterfaces:\n"
+                             f"  - {{name: lo, kind: external, netns: n1, addresses: [{', '.join(addrs)}]}}\n"
+                             "  - {name: u, kind: veth, netns: n1, addresses: [172.18.0.1/30], "
+                             "peer: {name: u, netns: n2, addresses: [172.18.0.2/30]}}\n"
+                             "routes:\n  - {netns: n2, to: 192.0.2.1/32, via: 172.18.0.1}\n")
+    path = write(["192.0.2.1/32", "'2001:db8:ff::1/128'"])
+    kernel = ["127.0.0.1/8", "::1/128"]
+    sandbox.vnet("apply", path)
+    assert _lo(sandbox, "n1") == sorted(kernel + ["192.0.2.1/32", "2001:db8:ff::1/128"])
+    sandbox.sh("ip netns exec n2 ping -c1 -W2 192.0.2.1")   # reached over the veth, on n1's lo
+    sandbox.sh("ip -n n1 addr add 192.0.2.9/32 dev lo && ip -n n1 addr del 192.0.2.1/32 dev lo")
+    plan = json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"]
+    assert sorted((c["action"], c["object"]) for c in plan) == [
+        ("create", "address 192.0.2.1/32 on n1/lo"), ("delete", "address 192.0.2.9/32 on n1/lo")], plan
+    sandbox.vnet("apply", path)
+    assert _lo(sandbox, "n1") == sorted(kernel + ["192.0.2.1/32", "2001:db8:ff::1/128"])
+    assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+    path = write([])
+    sandbox.vnet("apply", path)
+    assert _lo(sandbox, "n1") == sorted(kernel)
+    assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []

@@ -270,7 +270,7 @@ def test_schema_kind_options(schema):
     assert variants["vxlan"]["properties"]["dstport"]["default"] == 4789
     assert variants["macvlan"]["properties"]["mode"]["default"] == "vepa"
     assert "peer" in variants["veth"]["required"]
-    assert set(variants["external"]["properties"]) == {"name", "netns", "kind"}
+    assert set(variants["external"]["properties"]) == {"name", "netns", "kind", "addresses"}   # addresses: lo's only
 
 
 import jsonschema  # noqa: E402  (a test dependency: pyproject's test extra)
@@ -305,3 +305,19 @@ SCHEMA_REJECTS = ["unknown-top-key", "unknown-interface-key", "unknown-kind", "m
 def test_schema_rejects_what_vnet_rejects(validator, case):
     doc = yaml.safe_load((ROOT / "tests" / "golden" / "errors" / f"{case}.yaml").read_text())
     assert not validator.is_valid(doc)
+
+
+def test_only_lo_of_a_namespace_the_file_makes_takes_addresses_among_externals():
+    """lo of a namespace the file makes is made and goes with it: the file
+    may give it addresses. Any other external device, and lo of vnet's own
+    namespace or of one the file joins, is only referred to."""
+    t = load_text("name: t\nnamespaces: [n1]\ninterfaces:\n"
+                  "  - {name: lo, kind: external, netns: n1, addresses: [192.0.2.1/32, '2001:db8::1/128']}\n")
+    assert [str(a) for a in t.interfaces[0].addresses] == ["192.0.2.1/32", "2001:db8::1/128"]
+    for dev, ns in (("lo", None), ("eth0", None), ("eth0", "n1")):
+        netns = f", netns: {ns}" if ns else ""
+        with pytest.raises(SpecError) as e:
+            load_text(f"name: t\nnamespaces: [n1]\ninterfaces:\n"
+                      f"  - {{name: {dev}, kind: external{netns}, addresses: [192.0.2.1/32]}}\n", "t.yaml")
+        assert f"t.yaml: interfaces[0] ({dev}).addresses: an external device is only referred to, never changed: " \
+               "vnet sets addresses only on lo of a namespace the file creates" in str(e.value)

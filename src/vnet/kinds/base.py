@@ -107,6 +107,17 @@ class Kind:
         """Does ``endpoint`` exist in a namespace as soon as it is made (lo)?"""
         return False
 
+    def addresses_refused(self, endpoint, created):
+        """Why the file may not set the addresses of ``endpoint``, a device
+        of this kind, or None when it may (every device vnet makes).
+        ``created``: its namespace is one the file creates."""
+        return None if self.creatable else f"an {self.name} device is only referred to, never changed"
+
+    def kernel_addresses(self, endpoint):
+        """The addresses the kernel gives ``endpoint`` itself: a file need
+        not declare them, and vnet never removes them (lo's 127.0.0.1/8)."""
+        return frozenset()
+
     def layer(self, endpoint):
         """The link layer of ``endpoint``, a device of this kind ("ether",
         "ip", "can", "loopback"), or None when the file does not tell."""

@@ -1,12 +1,15 @@
 """An existing device vnet does not own: it may be referenced, never created,
 changed or deleted."""
+import ipaddress
+
 from .base import Kind
 
 
 class External(Kind):
     name = "external"
     doc = "a device that exists already and is not vnet's: referenced, never created, changed or deleted"
-    options_doc = 'none: an existing device, only referenced'   # README.md's kinds table
+    options_doc = ('none: an existing device, only referenced (on lo of a namespace the file creates: '
+                   '`addresses`)')   # README.md's kinds table
     example = "fig4-net-failover.yaml"
     sample = """\
     - {name: eth0, kind: external}
@@ -24,8 +27,22 @@ class External(Kind):
     def in_new_namespace(self, endpoint):
         return endpoint.name == "lo"
 
+    def addresses_refused(self, endpoint, created):
+        """The lo of a namespace the file creates is made and goes with it:
+        its addresses (a VXLAN endpoint's, a router's own) are the file's."""
+        if endpoint.name == "lo" and created:
+            return None
+        return ("an external device is only referred to, never changed: vnet sets addresses only on lo "
+                "of a namespace the file creates")
+
+    def kernel_addresses(self, endpoint):
+        return _LOOPBACK if endpoint.name == "lo" else frozenset()
+
     def matches(self, link):
         return False
+
+
+_LOOPBACK = frozenset(ipaddress.ip_interface(a) for a in ("127.0.0.1/8", "::1/128"))
 
 
 KIND = External()

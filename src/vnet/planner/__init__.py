@@ -158,25 +158,34 @@ def _create(p, iface, dev, reason, own_sysctls):
 
 
 def _endpoints(p):
-    """Each endpoint's common fields, port options and addresses."""
+    """Each endpoint's common fields, port options and addresses (of a
+    device vnet does not make, its addresses at most: lo's, of a namespace
+    the file makes)."""
     for iface in p.ordered_ifaces:
-        if not iface.kind_module.creatable:
-            continue
+        kind = iface.kind_module
         for e in iface.endpoints():
             dev = None if e.key in p.gone else p.state.device(*e.key)
-            g = _generic_changes(e, dev, p.gone, dev is None, p.record.group)
-            if g:
-                p.modifies.append(Change("modify", f"link {e.label}",
-                                         ", ".join(f"{k} {_show(o)} -> {_show(n)}" for k, (o, n) in g.items()),
-                                         ("dev_set", e, {k: n for k, (o, n) in g.items()},
-                                          {k: o for k, (o, n) in g.items()})))
-            if e.port and e.master:
-                _port(p, e, dev)
-            dels, adds, primaries_go = _address_changes(e, dev)
+            if kind.creatable:
+                _link_fields(p, e, dev)
+            elif kind.addresses_refused(e, e.netns in p.topo.namespaces):
+                continue
+            dels, adds, primaries_go = _address_changes(e, dev, kind.kernel_addresses(e))
             p.addr_dels += dels
             p.addrs += adds
             if primaries_go:
                 p.renumbered.add(e.key)
+
+
+def _link_fields(p, e, dev):
+    """Endpoint ``e``'s common fields and port options, where ``dev`` differs."""
+    g = _generic_changes(e, dev, p.gone, dev is None, p.record.group)
+    if g:
+        p.modifies.append(Change("modify", f"link {e.label}",
+                                 ", ".join(f"{k} {_show(o)} -> {_show(n)}" for k, (o, n) in g.items()),
+                                 ("dev_set", e, {k: n for k, (o, n) in g.items()},
+                                  {k: o for k, (o, n) in g.items()})))
+    if e.port and e.master:
+        _port(p, e, dev)
 
 
 def _port(p, e, dev):
@@ -238,15 +247,16 @@ def _stale_namespaces(p):
             p.ns_deletes.append(Change("delete", f"netns {ns}", "no longer declared", ("ns_delete", ns)))
 
 
-def _address_changes(e, dev):
+def _address_changes(e, dev, kernel=frozenset()):
     """([deletions], [additions], whether an IPv4 primary goes) that give endpoint ``e`` its declared
-    addresses. Every deletion comes first (renumbering 10.0.0.10/24 to
+    addresses, those the kernel gives it itself (``kernel``) kept unless declared.
+    Every deletion comes first (renumbering 10.0.0.10/24 to
     10.0.0.20/24 deletes, then adds: added first, the new address would be
     a secondary that the kernel drops with the old primary). A declared IPv4
     secondary whose primary goes is deleted before it and added back, so
     nothing is dropped behind vnet's back, promote_secondaries or not."""
-    have = [] if dev is None else dev.addresses
     want = set(e.addresses)
+    have = [] if dev is None else [a for a in dev.addresses if a in want or a not in kernel] if kernel else dev.addresses
     if dev is not None and want == set(have):   # as declared (a no-op plan's every endpoint)
         return [], [], False
     gone = [a for a in have if a not in want]

@@ -45,7 +45,7 @@ def script(topo):
                 out += declared[e.master_key()][0].kind_module.iproute2_port(e)
     for i in ifaces:
         out += i.kind_module.iproute2_late(i)
-    for i in ifaces:
+    for i in order_interfaces(topo):   # an external's too: lo's of a namespace the file makes
         for e in i.endpoints():
             # IPv6 without duplicate address detection, as vnet adds them: usable at once
             out += [ipcmd(e.netns, "addr", "add", str(a), "dev", e.name, *(["nodad"] if a.version == 6 else []))

@@ -53,6 +53,10 @@ def _devices(topo, p, check_ns):
                       f"(also {devices[e.key][0].path})")
             else:
                 devices[e.key] = (iface, e)
+            if e.addresses:
+                why = iface.kind_module.addresses_refused(e, e.netns in declared_ns)
+                if why:
+                    p.add(f"{iface.path}{sub}.addresses", why)
             for opt in e.port if not e.master else ():
                 p.add(f"{iface.path}{sub}.{opt}", "only for a port of a master: set master")
             seen = set()

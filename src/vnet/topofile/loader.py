@@ -48,6 +48,7 @@ SYSCTL = F.Obj({
 
 
 REFERENCE_ONLY = ("name", "netns")   # all a device vnet never changes (external) may declare
+SETTABLE = ("addresses",)            # ... and what the file may still set on some (lo's addresses: the kind says)
 
 
 _PORT_FIELDS = (None, None)   # (the registry they were read from, the fields)
@@ -90,7 +91,7 @@ def interface_field(kind):
 def _interface_field(kind):
     fields = endpoint_fields()
     if not kind.creatable:
-        fields = {f: fields[f] for f in REFERENCE_ONLY}
+        fields = {f: fields[f] for f in REFERENCE_ONLY + SETTABLE}
     fields["kind"] = F.Enum("interface kind", [kind.name], required=True)
     fields.update(kind.options)
     if kind.peer:
@@ -273,7 +274,7 @@ def _referred_only(k, raw, label, p):
     if k.creatable:
         return raw
     known = endpoint_fields()
-    for f in [f for f in raw if f in known and f not in REFERENCE_ONLY]:
+    for f in [f for f in raw if f in known and f not in REFERENCE_ONLY + SETTABLE]:
         p.add(f"{label}.{f}", f"an {k.name} device is only referred to, never changed: vnet would not set its {f}")
         raw = {x: y for x, y in raw.items() if x != f}
     return raw
