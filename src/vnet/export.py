@@ -109,7 +109,7 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
             needed |= {v.resolve(i.netns) for v in i.options.values() if isinstance(v, Ref)}
     declared = {e.key for i in ifaces for e in i.endpoints()}
     _macs(ifaces, state, macs)
-    settable = _external_addresses(state, nss, declared)
+    settable = {k: v for k, v in _external_addresses(state, nss, declared).items() if only is None or k in only}
     externals = [{"name": n, "kind": "external", **({"netns": ns} if ns is not HOST else {}),
                   **({"addresses": settable[(ns, n)]} if (ns, n) in settable else {})}
                  for ns, n in sorted((needed - declared) | set(settable), key=lambda k: (k[0] or "", k[1]))]
@@ -150,20 +150,29 @@ def _external_addresses(state, nss, declared):
 def exported_routes(state, namespaces):
     """The routes an export of whole namespaces writes: every observed route
     of ``namespaces`` (observed with ``routes_in``), the kernel's own left out
-    (an address's subnet route, router advertisements, the local table)."""
-    return [r for ns in namespaces for r in state.routes.get(ns, []) if not r.kernel_own]
+    (an address's subnet route, router advertisements, the local table), and
+    those a topology cannot declare (``unwritable_routes``)."""
+    return [r for ns in namespaces for r in state.routes.get(ns, []) if not r.kernel_own and not r.multipath]
+
+
+def unwritable_routes(state, namespaces):
+    """The routes of ``namespaces`` someone made that a topology cannot
+    declare (several next hops): an export says it leaves them out."""
+    return [r for ns in namespaces for r in state.routes.get(ns, []) if not r.kernel_own and r.multipath]
 
 
 def route_doc(r):
     """An observed route (vnet.state.Route) as the file writes it: what
     is at its default (table main, the scope `ip route add` gives, metric 0,
     or 1024 for IPv6) left out."""
-    from .topology.model import RT_TABLE_MAIN, SCOPE_NAMES
+    from .topology.model import RT_TABLE_MAIN, SCOPE_NAMES, default_scope
     d = {"netns": r.netns} if r.netns is not HOST else {}
     d["to"] = "default" if r.to.prefixlen == 0 else str(r.to)
+    if r.type != "unicast":
+        d["type"] = r.type   # with no via or dev (an IPv6 one has lo's, which it is given again)
     if r.via:
         d["via"] = str(r.via)
-    if r.dev:
+    if r.dev and r.type == "unicast":
         d["dev"] = r.dev
     if r.metric and not (r.to.version == 6 and r.metric == 1024):
         d["metric"] = r.metric
@@ -171,7 +180,7 @@ def route_doc(r):
         d["table"] = r.table
     if r.src:
         d["src"] = str(r.src)
-    if r.to.version == 4 and r.scope != (0 if r.via else 253):
+    if r.to.version == 4 and r.scope != default_scope(r.via, r.type):
         d["scope"] = SCOPE_NAMES.get(r.scope, r.scope)
     if r.onlink:
         d["onlink"] = True

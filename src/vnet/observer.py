@@ -275,8 +275,8 @@ def _routes(k, st, routes_in, raw):
     for ns in dict.fromkeys(routes_in):
         if ns in raw:
             names = {d.ifindex: name for name, d in st.namespaces[ns].items()}   # a partial reading's kept devices too
-            st.routes[ns] = [Route(ns, dst, gw, names.get(oif), metric, proto, table, src, scope, onlink)
-                             for dst, gw, oif, metric, proto, table, src, scope, onlink
+            st.routes[ns] = [Route(ns, dst, gw, names.get(oif), metric, proto, table, src, scope, onlink, rtype, multi)
+                             for dst, gw, oif, metric, proto, table, src, scope, onlink, rtype, multi
                              in rtnl.dump_routes(k.sock(ns))]
 
 

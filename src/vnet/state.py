@@ -29,10 +29,13 @@ class Device(Struct):
 
 
 class Route(Struct):
-    """An observed unicast route, of any table, its device by name.
-    ``scope`` is the kernel's rtm_scope number (0 global, 253 link...)."""
+    """An observed route, unicast or one that drops (``type``: blackhole...),
+    of any table, its device by name. ``scope`` is the kernel's rtm_scope
+    number (0 global, 253 link...); ``multipath``: it has several next
+    hops, which vnet does not read (a topology's route has one)."""
     _fields = (("netns", REQUIRED), ("to", REQUIRED), ("via", None), ("dev", None), ("metric", 0), ("proto", 0),
-               ("table", rtnl.RT_TABLE_MAIN), ("src", None), ("scope", 0), ("onlink", False))
+               ("table", rtnl.RT_TABLE_MAIN), ("src", None), ("scope", 0), ("onlink", False), ("type", "unicast"),
+               ("multipath", False))
 
     @property
     def key(self):
@@ -42,7 +45,7 @@ class Route(Struct):
     @property
     def attrs(self):
         from .topology.model import route_attrs
-        return route_attrs(self.to.version, self.via, self.src, self.scope, self.onlink)
+        return route_attrs(self.to.version, self.via, self.src, self.scope, self.onlink, self.type)
 
     @property
     def kernel_own(self):

@@ -172,10 +172,11 @@ def test_the_addresses_of_lo_in_a_namespace_the_file_makes_converge(sandbox):
     """lo of a namespace the file makes holds the file's addresses (a router's
     own, a VXLAN endpoint's) beside the kernel's 127.0.0.1/8 and ::1, which
     vnet never takes away: added and removed by hand, they come back as the
-    file says; emptied in the file, they go and the kernel's stay."""
+    file says; emptied in the file, or lo left out of it, they go (the record
+    says which vnet gave) and the kernel's stay."""
     def write(addrs):
-        return sandbox.write("lo.yaml", "name: lo\nnamespaces: [n1, n2]\ninterfaces:\n"
-                             f"  - {{name: lo, kind: external, netns: n1, addresses: [{', '.join(addrs)}]}}\n"
+        lo = f"  - {{name: lo, kind: external, netns: n1, addresses: [{', '.join(addrs)}]}}\n" if addrs is not None else ""
+        return sandbox.write("lo.yaml", "name: lo\nnamespaces: [n1, n2]\ninterfaces:\n" + lo +
                              "  - {name: u, kind: veth, netns: n1, addresses: [172.18.0.1/30], "
                              "peer: {name: u, netns: n2, addresses: [172.18.0.2/30]}}\n"
                              "routes:\n  - {netns: n2, to: 192.0.2.1/32, via: 172.18.0.1}\n")
@@ -191,7 +192,44 @@ def test_the_addresses_of_lo_in_a_namespace_the_file_makes_converge(sandbox):
     sandbox.vnet("apply", path)
     assert _lo(sandbox, "n1") == sorted(kernel + ["192.0.2.1/32", "2001:db8:ff::1/128"])
     assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
-    path = write([])
+    for addrs in ([], ["192.0.2.1/32"], None):   # emptied; given one again; left out of the file
+        path = write(addrs)
+        sandbox.vnet("apply", path)
+        assert _lo(sandbox, "n1") == sorted(kernel + (addrs or []))
+        assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+
+
+@pytest.mark.needs("veth")
+def test_routes_that_drop_converge_and_go_when_no_longer_declared(sandbox):
+    """blackhole, unreachable and prohibit routes (IPv4 and IPv6): made as
+    `ip route add blackhole ...` makes them, one changed to another type by
+    hand and one deleted by hand come back as declared, and taking one out
+    of the file deletes it, whatever its type."""
+    def write(extra=""):
+        return sandbox.write("rt.yaml", "name: rt\nnamespaces: [n1]\ninterfaces:\n"
+                             "  - {name: u, kind: veth, netns: n1, addresses: [172.19.0.1/30], peer: {name: u2, netns: n1}}\n"
+                             "routes:\n  - {netns: n1, to: 10.70.0.0/16, type: blackhole}\n"
+                             "  - {netns: n1, to: 'fd00:70::/48', type: unreachable}\n" + extra)
+    def routes():
+        return sorted(sandbox.sh("ip -n n1 route show type blackhole; ip -n n1 route show type unreachable; "
+                                 "ip -n n1 route show type prohibit table all; "
+                                 "ip -n n1 -6 route show type unreachable").split("\n"))
+    path = write("  - {netns: n1, to: 10.72.0.0/16, type: prohibit, table: 100, metric: 5}\n")
     sandbox.vnet("apply", path)
-    assert _lo(sandbox, "n1") == sorted(kernel)
+    want = routes()
+    assert any(ln.startswith("blackhole 10.70.0.0/16") for ln in want)
+    assert any(ln.startswith("prohibit 10.72.0.0/16 table 100") for ln in want)
+    assert any(ln.startswith("unreachable fd00:70::/48") for ln in want)
+    sandbox.sh("ip -n n1 route del 10.70.0.0/16 && ip -n n1 route add unreachable 10.70.0.0/16 && "
+               "ip -n n1 -6 route del fd00:70::/48")
+    plan = json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"]
+    assert [(c["action"], c["object"]) for c in plan] == [
+        ("delete", "route blackhole 10.70.0.0/16 in n1"), ("create", "route blackhole 10.70.0.0/16 in n1"),
+        ("create", "route unreachable fd00:70::/48 in n1")], plan
+    sandbox.vnet("apply", path)
+    assert routes() == want
+    assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+    path = write()
+    sandbox.vnet("apply", path)
+    assert not any("10.72.0.0" in ln for ln in routes())
     assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []

@@ -21,6 +21,7 @@ interfaces:
   - {name: v1, kind: veth, master: br0, peer: {name: eth0, netns: u1, addresses: [10.80.0.1/24, "fd80::1/64"]}}
   - {name: v2, kind: veth, master: br0, peer: {name: eth0, netns: u2, addresses: [10.80.0.2/24]}}
   - {name: tap0, kind: tap, master: br0}
+  - {name: lo, kind: external, netns: u2, addresses: [192.0.2.80/32]}
 routes:
   - {netns: u1, to: 10.81.0.0/24, via: 10.80.0.254}
   - {netns: u1, to: "fd81::/64", via: "fd80::254"}
@@ -28,8 +29,8 @@ sysctls:
   - {netns: u1, key: net.ipv4.ip_forward, value: 1}
   - {key: net.ipv4.conf.br0.forwarding, value: 1}
 """
-# the same lab changed: an address renumbered, a device gone, one added, a route more
-CHANGED = (LAB.replace("10.80.0.2/24", "10.80.0.22/24").replace("  - {name: tap0, kind: tap, master: br0}\n",
+# the same lab changed: an address renumbered (lo's too), a device gone, one added, a route more
+CHANGED = (LAB.replace("10.80.0.2/24", "10.80.0.22/24").replace("192.0.2.80/32", "192.0.2.81/32").replace("  - {name: tap0, kind: tap, master: br0}\n",
                                                                   "  - {name: tap1, kind: tap, master: br0}\n")
            .replace("routes:\n", "routes:\n  - {netns: u2, to: default, via: 10.80.0.254}\n"))
 

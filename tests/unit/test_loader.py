@@ -321,3 +321,24 @@ def test_only_lo_of_a_namespace_the_file_makes_takes_addresses_among_externals()
                       f"  - {{name: {dev}, kind: external{netns}, addresses: [192.0.2.1/32]}}\n", "t.yaml")
         assert f"t.yaml: interfaces[0] ({dev}).addresses: an external device is only referred to, never changed: " \
                "vnet sets addresses only on lo of a namespace the file creates" in str(e.value)
+    with pytest.raises(SpecError) as e:   # the kernel's own: there once lo is up (vnet brings it up)
+        load_text("name: t\nnamespaces: [n1]\ninterfaces:\n"
+                  "  - {name: lo, kind: external, netns: n1, addresses: [127.0.0.1/8]}\n", "t.yaml")
+    assert "t.yaml: interfaces[0] (lo).addresses: 127.0.0.1/8 is lo's own: the kernel gives it, and vnet never " \
+           "takes it away; leave it out" in str(e.value)
+
+
+def test_a_route_that_drops_takes_no_via_or_dev():
+    t = load_text("name: t\nroutes:\n  - {to: 10.70.0.0/16, type: blackhole}\n"
+                  "  - {to: 'fd00::/48', type: prohibit, metric: 5, table: 100}\n")
+    assert [(r.type, r.key) for r in t.routes] == [("blackhole", (None, "10.70.0.0/16", None, None, 0, 254)),
+                                                    ("prohibit", (None, "fd00::/48", None, None, 5, 100))]
+    assert t.routes[0].attrs == (None, 0, False, "blackhole")   # scope global, as `ip route add blackhole` gives
+    for route, said in (("{to: 10.0.0.0/8, type: unreachable, via: 10.1.1.1}",
+                         "routes[0].via: an unreachable route drops what it matches: it has no via"),
+                        ("{to: 10.0.0.0/8, type: blackhole, dev: eth0}",
+                         "routes[0].dev: a blackhole route drops what it matches: it has no dev"),
+                        ("{to: 10.0.0.0/8, type: drop}", "routes[0].type: 'drop' is not one of unicast, blackhole")):
+        with pytest.raises(SpecError) as e:
+            load_text(f"name: t\nroutes:\n  - {route}\n", "t.yaml")
+        assert f"t.yaml: {said}" in str(e.value)

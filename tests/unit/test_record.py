@@ -87,6 +87,10 @@ def test_a_record_of_a_later_format_is_refused(state):
     ('{"group": "x"}', "'group' is not a link group number"),
     ('{"group": -1}', "'group' is not a link group number"),
     ('{"source": 3}', "'source' is not a path"),
+    ('{"addresses": [["n1", "lo"]]}', "addresses[0] is not an address"),
+    ('{"addresses": [["n1", "lo", "192.0.2.1"]]}', "addresses[0] is not an address"),
+    ('{"addresses": [["n1", "a/b", "192.0.2.1/32"]]}', "addresses[0] is not an address"),
+    ('{"addresses": [["n1", "lo", "192.0.2.300/32"]]}', "addresses[0] is not an address"),
 ])
 def test_a_corrupt_record_is_named_not_a_traceback(state, text, problem):
     (state / "lab.json").write_text(text)
@@ -171,6 +175,24 @@ def test_a_corrupt_list_of_namespaces_whose_routes_went_is_refused(state):
     path.write_text(json.dumps(data))
     with pytest.raises(StateError, match="routes_dropped"):
         Record.load("lab")
+
+
+def test_the_addresses_given_to_lo_read_back_and_go_with_their_namespace(state):
+    """What vnet gave a device it did not make (lo of a namespace it made) is
+    recorded, to be taken away once no longer declared; a namespace that
+    goes (deleted, or its creation undone) takes its entries along."""
+    _saved(state)
+    r = Record.load("lab")
+    r.remember_address(("n1", "lo"), "192.0.2.1/32")
+    r.remember_address(("n1", "lo"), "192.0.2.1/32")
+    r.remember_address(("n2", "lo"), "192.0.2.2/32")   # n2 is not the record's (any more)
+    r.save()
+    assert json.loads((state / "lab.json").read_text())["addresses"] == [["n1", "lo", "192.0.2.1/32"]]
+    r = Record.load("lab")
+    assert r.addresses == [("n1", "lo", "192.0.2.1/32")]
+    assert r.forget_address(("n1", "lo"), "192.0.2.1/32") and not r.forget_address(("n1", "lo"), "192.0.2.1/32")
+    r.save()
+    assert "addresses" not in json.loads((state / "lab.json").read_text())
 
 
 def test_a_save_of_what_the_record_already_says_writes_nothing(state, monkeypatch):

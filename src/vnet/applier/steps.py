@@ -251,8 +251,12 @@ def _set_fields(ctx, e, fields):
     rtnl.set_link(sock, idx, up=up, promisc=promisc, attrs=attrs)
 
 
-def _addr_add(ctx, rec, key, a):
+def _addr_add(ctx, rec, key, a, remember=False):
+    """Add address ``a`` to device ``key`` (``remember``: on the record, a
+    device vnet did not make: lo's, taken away once no longer declared)."""
     rtnl.add_addr(ctx.sock(key[0]), ctx.ifindex(*key), a)
+    if remember:
+        rec.remember_address(key, a)
     return lambda: _addr_del(ctx, rec, key, a)
 
 
@@ -262,8 +266,10 @@ def _addr_del(ctx, rec, key, a):
     except netlink.NetlinkError as e:
         if e.errno != errno.EADDRNOTAVAIL:
             raise
+        rec.forget_address(key, a)
         return None   # gone already (with its primary, say): nothing to put back
-    return lambda: _addr_add(ctx, rec, key, a)
+    remembered = rec.forget_address(key, a)
+    return lambda: _addr_add(ctx, rec, key, a, remembered)
 
 
 def _route_args(ctx, ns, to, via, dev, metric, table):
@@ -273,12 +279,12 @@ def _route_args(ctx, ns, to, via, dev, metric, table):
 
 
 def _route_put(ctx, rk, attrs):
-    """Add the route ``rk`` with ``attrs`` (src, scope, onlink; a scope of
-    None: the default, as for an IPv6 route)."""
+    """Add the route ``rk`` with ``attrs`` (src, scope, onlink, type; a
+    scope of None: the default, as for an IPv6 route)."""
     import ipaddress
-    src, scope, onlink = attrs
+    src, scope, onlink, rtype = attrs
     rtnl.add_route(ctx.sock(rk[0]), *_route_args(ctx, *rk), src=ipaddress.ip_address(src) if src else None,
-                   scope=scope, onlink=onlink)
+                   scope=scope, onlink=onlink, rtype=rtype)
 
 
 def _route_add(ctx, rec, r):

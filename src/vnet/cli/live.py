@@ -112,6 +112,7 @@ def cmd_export(args):
     if args.target:
         devs, st, t, rec = live(args.target)
         owned = {d.key for d in devs if rec.owns_device(d)}
+        owned |= {(ns, dev) for ns, dev, _a in rec.addresses}   # lo, to which the topology gave addresses
         from ..planner import observed_routes
         routes = observed_routes(st)
         nss = _export_namespaces(args.netns, [None] + list(rec.namespaces))
@@ -119,14 +120,18 @@ def cmd_export(args):
                      routes=[routes[r].replace(dev=r[3]) for r in rec.routes if r in routes],   # dev as declared
                      sysctls=list(rec.sysctls), macs=not args.no_mac)
     else:
-        from ..export import changed_sysctls, exported_routes, observe_network
+        from ..export import changed_sysctls, exported_routes, observe_network, unwritable_routes
         from ..kernel import sysctl
         from ..kernel.session import Kernel
+        from ..planner.routes import route_label
         nss = _export_namespaces(args.netns)
         with Kernel() as k:
             st = observe_network(k, nss)
         doc = export(st, args.name or "exported", nss, macs=not args.no_mac, routes=exported_routes(st, nss),
                      sysctls=changed_sysctls(st, nss, sysctl.fresh_defaults()))
+        for r in unwritable_routes(st, nss):
+            print(f"vnet export: left out {route_label(r.key)}: it has several next hops, and a topology's "
+                  "route has one", file=sys.stderr)
     if args.json:
         print(json.dumps(doc, indent=1))
     else:

@@ -30,6 +30,11 @@ RT_TABLE_MAIN, RT_TABLE_LOCAL = 254, 255
 RTPROT_KERNEL, RTPROT_BOOT, RTPROT_STATIC, RTPROT_RA = 2, 3, 4, 9
 RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_NOWHERE = 0, 253, 255
 RTN_UNICAST = 1
+# the route types a topology declares (`ip route add blackhole ...`): a
+# unicast route forwards, the others drop (unreachable and prohibit with an
+# ICMP error)
+ROUTE_TYPES = {"unicast": RTN_UNICAST, "blackhole": 6, "unreachable": 7, "prohibit": 8}
+ROUTE_TYPE_NAMES = {v: k for k, v in ROUTE_TYPES.items()}
 RTNH_F_ONLINK = 4
 NUD_PERMANENT, NTF_SELF = 0x80, 0x02
 
@@ -249,14 +254,15 @@ def del_addr(sock, ifindex, iface):
 # ---- routes --------------------------------------------------------------------
 
 def dump_routes(sock):
-    """Unicast routes of every table: [(dst, gateway, oif, metric, proto,
-    table, prefsrc, scope, onlink)]."""
+    """Unicast and dropping routes of every table: [(dst, gateway, oif,
+    metric, proto, table, prefsrc, scope, onlink, type name, multipath)];
+    a multipath route's next hops are not read (only that it has them)."""
     import ipaddress
     out = []
     for fam in (socket.AF_INET, socket.AF_INET6):
         for t, p in sock.dump(RTM_GETROUTE, _RTM.pack(fam, 0, 0, 0, 0, 0, 0, 0, 0)):
             f, dlen, _slen, _tos, table, proto, scope, rtype, flags = _RTM.unpack_from(p)
-            if rtype != RTN_UNICAST:
+            if rtype not in ROUTE_TYPE_NAMES:
                 continue
             a = nl.parse(p, 12)
             if RTA_TABLE in a:
@@ -268,7 +274,7 @@ def dump_routes(sock):
             metric = nl.get_u32(a[RTA_PRIORITY]) if RTA_PRIORITY in a else 0
             src = nl.get_ip(a[RTA_PREFSRC]) if RTA_PREFSRC in a else None
             out.append((ipaddress.ip_network(f"{dst}/{dlen}"), gw, oif, metric, proto, table, src, scope,
-                        bool(flags & RTNH_F_ONLINK)))
+                        bool(flags & RTNH_F_ONLINK), ROUTE_TYPE_NAMES[rtype], RTA_MULTIPATH in a))
     return out
 
 
@@ -320,18 +326,20 @@ def before_deleting(sock, indexes, marked=None):
             pass
 
 
-def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, onlink=False, delete=False):
-    """A route request. ``scope`` None: global with a gateway, link without
-    (as `ip route add`); a deletion matches any scope and protocol."""
+def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, onlink=False, delete=False,
+               rtype="unicast"):
+    """A route request. ``scope`` None: global with a gateway or for a
+    route that drops, link without (as `ip route add`); a deletion matches
+    any scope, protocol and type."""
     fam = socket.AF_INET if dst.version == 4 else socket.AF_INET6
     if delete:
-        scope, proto = RT_SCOPE_NOWHERE, 0
+        scope, proto, kind = RT_SCOPE_NOWHERE, 0, 0
     else:
-        proto = RTPROT_STATIC
+        proto, kind = RTPROT_STATIC, ROUTE_TYPES[rtype]
         if scope is None:
-            scope = RT_SCOPE_UNIVERSE if gw is not None else RT_SCOPE_LINK
+            scope = RT_SCOPE_UNIVERSE if gw is not None or kind != RTN_UNICAST else RT_SCOPE_LINK
     flags = RTNH_F_ONLINK if onlink else 0
-    body = _RTM.pack(fam, dst.prefixlen, 0, 0, table if table < 256 else 0, proto, scope, RTN_UNICAST, flags)
+    body = _RTM.pack(fam, dst.prefixlen, 0, 0, table if table < 256 else 0, proto, scope, kind, flags)
     body += nl.u32(RTA_TABLE, table)
     if dst.prefixlen:
         body += nl.ip(RTA_DST, dst.network_address)
@@ -346,8 +354,9 @@ def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, 
     return body
 
 
-def add_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, onlink=False):
-    sock.request(RTM_NEWROUTE, _route_msg(dst, gw, oif, metric, table, src, scope, onlink), nl.F_CREATE | nl.F_EXCL)
+def add_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, onlink=False, rtype="unicast"):
+    sock.request(RTM_NEWROUTE, _route_msg(dst, gw, oif, metric, table, src, scope, onlink, rtype=rtype),
+                 nl.F_CREATE | nl.F_EXCL)
 
 
 def del_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN):

@@ -161,6 +161,7 @@ def _endpoints(p):
     """Each endpoint's common fields, port options and addresses (of a
     device vnet does not make, its addresses at most: lo's, of a namespace
     the file makes)."""
+    managed = set()   # the devices vnet did not make whose addresses the file says
     for iface in p.ordered_ifaces:
         kind = iface.kind_module
         for e in iface.endpoints():
@@ -169,11 +170,26 @@ def _endpoints(p):
                 _link_fields(p, e, dev)
             elif kind.addresses_refused(e, e.netns in p.topo.namespaces):
                 continue
-            dels, adds, primaries_go = _address_changes(e, dev, kind.kernel_addresses(e))
+            else:
+                managed.add(e.key)
+            dels, adds, primaries_go = _address_changes(e, dev, kind.kernel_addresses(e), not kind.creatable)
             p.addr_dels += dels
             p.addrs += adds
             if primaries_go:
                 p.renumbered.add(e.key)
+    _stale_addresses(p, managed)
+
+
+def _stale_addresses(p, managed):
+    """The addresses vnet gave a device it did not make (lo), recorded,
+    whose device the file no longer gives any: taken away, as a route."""
+    import ipaddress
+    for ns, name, text in p.record.addresses:
+        dev = p.state.device(ns, name) if (ns, name) not in managed else None
+        a = ipaddress.ip_interface(text)
+        if dev is not None and a in dev.addresses:
+            p.addr_dels.append(Change("delete", f"address {a} on {where(ns, name)}", "no longer declared",
+                                      ("addr_del", (ns, name), a)))
 
 
 def _link_fields(p, e, dev):
@@ -247,9 +263,10 @@ def _stale_namespaces(p):
             p.ns_deletes.append(Change("delete", f"netns {ns}", "no longer declared", ("ns_delete", ns)))
 
 
-def _address_changes(e, dev, kernel=frozenset()):
+def _address_changes(e, dev, kernel=frozenset(), remember=False):
     """([deletions], [additions], whether an IPv4 primary goes) that give endpoint ``e`` its declared
-    addresses, those the kernel gives it itself (``kernel``) kept unless declared.
+    addresses, those the kernel gives it itself (``kernel``) kept unless declared
+    (``remember``: the additions go on the record: a device vnet did not make).
     Every deletion comes first (renumbering 10.0.0.10/24 to
     10.0.0.20/24 deletes, then adds: added first, the new address would be
     a secondary that the kernel drops with the old primary). A declared IPv4
@@ -270,7 +287,7 @@ def _address_changes(e, dev, kernel=frozenset()):
     kept = set(have) - set(carried)
     adds = [Change("create", f"address {a} on {e.label}",
                    "new device" if dev is None else "added back" if a in carried else "missing",
-                   ("addr_add", e.key, a)) for a in e.addresses if a not in kept]
+                   ("addr_add", e.key, a) + ((True,) if remember else ())) for a in e.addresses if a not in kept]
     return dels, adds, bool(lost_nets)
 
 

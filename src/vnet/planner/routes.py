@@ -59,12 +59,12 @@ def _route_attrs_as_declared(have, r):
 
 
 def _route_diff(have, want):
-    """How a route's (src, scope, onlink) differ, or (``have`` None) what they are."""
-    names = ("src", "scope", "onlink")
+    """How a route's (src, scope, onlink, type) differ, or (``have`` None) what they are."""
+    names = ("src", "scope", "onlink", "type")
     show = lambda i, v: SCOPE_NAMES.get(v, v) if i == 1 else _show(v)  # noqa: E731
     if have is None:
         return ", ".join(f"{n} {show(i, w)}" for i, (n, w) in enumerate(zip(names, want))
-                         if w not in (None, False)) or "its declared attributes"
+                         if w not in (None, False, "unicast")) or "its declared attributes"
     return ", ".join(f"{n} {show(i, h)} -> {show(i, w)}" for i, (n, h, w) in enumerate(zip(names, have, want))
                      if h != w)
 

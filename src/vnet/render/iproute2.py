@@ -51,7 +51,8 @@ def script(topo):
             out += [ipcmd(e.netns, "addr", "add", str(a), "dev", e.name, *(["nodad"] if a.version == 6 else []))
                     for a in e.addresses]
     for r in topo.routes:
-        args = ["route", "add", "default" if r.to.prefixlen == 0 else str(r.to)]
+        args = ["route", "add"] + ([r.type] if r.type != "unicast" else []) + \
+            ["default" if r.to.prefixlen == 0 else str(r.to)]
         if r.via:
             args += ["via", str(r.via)]
         if r.dev:

@@ -57,6 +57,9 @@ def _devices(topo, p, check_ns):
                 why = iface.kind_module.addresses_refused(e, e.netns in declared_ns)
                 if why:
                     p.add(f"{iface.path}{sub}.addresses", why)
+                for a in set(e.addresses) & iface.kind_module.kernel_addresses(e):
+                    p.add(f"{iface.path}{sub}.addresses", f"{a} is {e.name}'s own: the kernel gives it, and vnet "
+                                                          "never takes it away; leave it out")
             for opt in e.port if not e.master else ():
                 p.add(f"{iface.path}{sub}.{opt}", "only for a port of a master: set master")
             seen = set()

@@ -8,7 +8,7 @@ from ..kinds import BY_NAME
 from ..topology import fields as F
 from ..topology import reader
 from .crosscheck import cross_check
-from ..topology.model import RT_TABLE_MAIN, Endpoint, Interface, Ref, Route, Sysctl, Topology
+from ..topology.model import ROUTE_TYPES, RT_TABLE_MAIN, Endpoint, Interface, Ref, Route, Sysctl, Topology
 
 TOPOLOGY_NAME = F.Str("topology name: owns everything it creates", pattern=r"[a-z0-9-]{1,32}",
                       explain="1-32 characters of a-z, 0-9 and '-'", required=True)
@@ -37,6 +37,9 @@ ROUTE = F.Obj({
     "src": F.IP("preferred source address of packets sent by this route (an address of the namespace)"),
     "scope": F.Enum("IPv4 route scope (default: global with a gateway, link without, as ip route add)",
                     ("global", "site", "link", "host")),
+    "type": F.Enum("unicast (default), or a route that drops what it matches, without via or dev: blackhole "
+                   "silently, unreachable and prohibit with an ICMP error (ip route add blackhole ...)",
+                   ROUTE_TYPES),
 }, title="route")
 
 SYSCTL = F.Obj({
@@ -351,7 +354,14 @@ def _route(v, path, p):
     if via is not None and via.version != net.version:
         p.add(f"{path}.via", f"{via} is IPv{via.version} but the destination {to} is IPv{net.version}")
         return None
-    if via is None and v.get("dev") is None:
+    rtype = v.get("type") or "unicast"
+    if rtype != "unicast":
+        extra = [f for f in ("via", "dev", "onlink") if v.get(f)]
+        if extra:
+            p.add(f"{path}.{extra[0]}", f"{'an' if rtype[0] in 'aeiou' else 'a'} {rtype} route drops what it "
+                                        f"matches: it has no {extra[0]}")
+            return None
+    elif via is None and v.get("dev") is None:
         p.add(path, "a route needs via, dev, or both")
         return None
     if via is not None and (via.is_unspecified or via.is_multicast):
@@ -370,4 +380,5 @@ def _route(v, path, p):
         p.add(f"{path}.scope", "an IPv6 route has no scope (the kernel keeps none): leave it out")
         return None
     return Route(to=net, netns=v.get("netns"), via=via, dev=v.get("dev"), metric=v.get("metric", 0), path=path,
-                 onlink=bool(v.get("onlink")), table=v.get("table", RT_TABLE_MAIN), src=src, scope=v.get("scope"))
+                 onlink=bool(v.get("onlink")), table=v.get("table", RT_TABLE_MAIN), src=src, scope=v.get("scope"),
+                 type=rtype)

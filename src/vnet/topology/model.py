@@ -110,6 +110,7 @@ RT_TABLE_MAIN = 254
 # rtm_scope names, as `ip route` writes them
 SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254}
 SCOPE_NAMES = {v: k for k, v in SCOPES.items()}
+ROUTE_TYPES = ("unicast", "blackhole", "unreachable", "prohibit")   # a route forwards, or drops (the others)
 
 
 class Route(Struct):
@@ -118,8 +119,9 @@ class Route(Struct):
     # table: the routing table (254, main, by default); src: the preferred
     # source address; scope: a name of SCOPES (None: global with a gateway,
     # link without, as `ip route add` does; IPv4 only)
+    # type: "unicast", or a route that drops ("blackhole", "unreachable", "prohibit"), with no via or dev
     _fields = (("to", REQUIRED), ("netns", HOST), ("via", None), ("dev", None), ("metric", 0), ("path", ""),
-               ("onlink", False), ("table", RT_TABLE_MAIN), ("src", None), ("scope", None))
+               ("onlink", False), ("table", RT_TABLE_MAIN), ("src", None), ("scope", None), ("type", "unicast"))
 
     @property
     def key(self):
@@ -129,14 +131,14 @@ class Route(Struct):
 
     @property
     def attrs(self):
-        """What the route carries besides its key: (src, scope, onlink), as compared with the kernel's."""
-        return route_attrs(self.to.version, self.via, self.src, self.scope_number, self.onlink)
+        """What the route carries besides its key: (src, scope, onlink, type), as compared with the kernel's."""
+        return route_attrs(self.to.version, self.via, self.src, self.scope_number, self.onlink, self.type)
 
     @property
     def scope_number(self):
         if self.scope is not None:
             return SCOPES[self.scope]
-        return 0 if self.via else SCOPES["link"]
+        return default_scope(self.via, self.type)
 
     @property
     def kernel_metric(self):
@@ -145,7 +147,7 @@ class Route(Struct):
 
     @property
     def label(self):
-        s = f"route {'default' if self.to.prefixlen == 0 else self.to}"
+        s = f"route {'' if self.type == 'unicast' else self.type + ' '}{'default' if self.to.prefixlen == 0 else self.to}"
         if self.via:
             s += f" via {self.via}"
         if self.dev:
@@ -155,10 +157,16 @@ class Route(Struct):
         return s + ("" if self.netns is HOST else f" in {self.netns}")
 
 
-def route_attrs(version, via, src, scope, onlink):
-    """(src, scope, onlink) as declared and observed routes compare: IPv6
-    routes have no scope (the kernel keeps none)."""
-    return (str(src) if src else None, scope if version == 4 else None, bool(onlink))
+def route_attrs(version, via, src, scope, onlink, rtype="unicast"):
+    """(src, scope, onlink, type) as declared and observed routes compare:
+    IPv6 routes have no scope (the kernel keeps none)."""
+    return (str(src) if src else None, scope if version == 4 else None, bool(onlink), rtype)
+
+
+def default_scope(via, rtype="unicast"):
+    """An IPv4 route's scope when none is given, as `ip route add` gives it:
+    global with a gateway or for a route that drops, link without."""
+    return 0 if via or rtype != "unicast" else SCOPES["link"]
 
 
 class Sysctl(Struct):

@@ -220,7 +220,8 @@ def unusable(ip):
         return (f"{ip} means no address: the kernel " +
                 ("accepts it and keeps nothing" if ip.version == 4 else "refuses it"))
     if ip.version == 6 and ip.is_loopback:
-        return "::1 is the loopback address, which only lo has (the kernel refuses it on another device)"
+        return ("::1 is the loopback address, which only lo has, given by the kernel itself (the kernel "
+                "refuses it on another device)")
     if ip.is_multicast:
         return f"{ip} is a multicast address: a device's own address is unicast (join a group instead)"
     if ip.version == 4 and int(ip) == 0xFFFFFFFF:
