@@ -152,13 +152,13 @@ def exported_routes(state, namespaces):
     of ``namespaces`` (observed with ``routes_in``), the kernel's own left out
     (an address's subnet route, router advertisements, the local table), and
     those a topology cannot declare (``unwritable_routes``)."""
-    return [r for ns in namespaces for r in state.routes.get(ns, []) if not r.kernel_own and not r.multipath]
+    return [r for ns in namespaces for r in state.routes.get(ns, []) if not r.kernel_own and not r.unwritable]
 
 
 def unwritable_routes(state, namespaces):
     """The routes of ``namespaces`` someone made that a topology cannot
-    declare (several next hops): an export says it leaves them out."""
-    return [r for ns in namespaces for r in state.routes.get(ns, []) if not r.kernel_own and r.multipath]
+    declare (through a nexthop object): an export says it leaves them out."""
+    return [r for ns in namespaces for r in state.routes.get(ns, []) if not r.kernel_own and r.unwritable]
 
 
 def route_doc(r):
@@ -174,13 +174,16 @@ def route_doc(r):
         d["via"] = str(r.via)
     if r.dev and r.type == "unicast":
         d["dev"] = r.dev
+    if r.nexthops:
+        d["nexthops"] = [{**({"via": str(via)} if via else {}), **({"dev": dev} if dev else {}),
+                          **({"weight": w} if w != 1 else {})} for via, dev, w in r.nexthops]
     if r.metric and not (r.to.version == 6 and r.metric == 1024):
         d["metric"] = r.metric
     if r.table != RT_TABLE_MAIN:
         d["table"] = r.table
     if r.src:
         d["src"] = str(r.src)
-    if r.to.version == 4 and r.scope != default_scope(r.via, r.type):
+    if r.to.version == 4 and r.scope != default_scope(r.via, r.type, r.nexthops):
         d["scope"] = SCOPE_NAMES.get(r.scope, r.scope)
     if r.onlink:
         d["onlink"] = True

@@ -275,8 +275,9 @@ def _routes(k, st, routes_in, raw):
     for ns in dict.fromkeys(routes_in):
         if ns in raw:
             names = {d.ifindex: name for name, d in st.namespaces[ns].items()}   # a partial reading's kept devices too
-            st.routes[ns] = [Route(ns, dst, gw, names.get(oif), metric, proto, table, src, scope, onlink, rtype, multi)
-                             for dst, gw, oif, metric, proto, table, src, scope, onlink, rtype, multi
+            st.routes[ns] = [Route(ns, dst, gw, names.get(oif), metric, proto, table, src, scope, onlink, rtype,
+                                   tuple((hgw, names.get(hoif), w) for hgw, hoif, w in hops), tos, unwritable)
+                             for dst, gw, oif, metric, proto, table, src, scope, onlink, rtype, hops, tos, unwritable
                              in rtnl.dump_routes(k.sock(ns))]
 
 

@@ -31,11 +31,13 @@ class Device(Struct):
 class Route(Struct):
     """An observed route, unicast or one that drops (``type``: blackhole...),
     of any table, its device by name. ``scope`` is the kernel's rtm_scope
-    number (0 global, 253 link...); ``multipath``: it has several next
-    hops, which vnet does not read (a topology's route has one)."""
+    number (0 global, 253 link...); ``nexthops``: a multipath route's
+    ((via, dev, weight), ...); ``tos``: IPv4's type of service (another
+    slot than a route without); ``unwritable``: why a topology cannot
+    declare it (through a nexthop object, a TOS...), else None."""
     _fields = (("netns", REQUIRED), ("to", REQUIRED), ("via", None), ("dev", None), ("metric", 0), ("proto", 0),
                ("table", rtnl.RT_TABLE_MAIN), ("src", None), ("scope", 0), ("onlink", False), ("type", "unicast"),
-               ("multipath", False))
+               ("nexthops", ()), ("tos", 0), ("unwritable", None))
 
     @property
     def key(self):
@@ -45,7 +47,7 @@ class Route(Struct):
     @property
     def attrs(self):
         from .topology.model import route_attrs
-        return route_attrs(self.to.version, self.via, self.src, self.scope, self.onlink, self.type)
+        return route_attrs(self.to.version, self.via, self.src, self.scope, self.onlink, self.type, self.nexthops)
 
     @property
     def kernel_own(self):

@@ -162,6 +162,45 @@ def test_a_route_deleted_by_hand_comes_back_once(lab, layer):
     lab.apply()
 
 
+@pytest.mark.parametrize("layer", LAYERS)
+def test_a_gateway_replaced_by_hand_converges(lab, layer):
+    """`ip route replace` of a declared route with another gateway (or a
+    route through a device) takes its place: the kernel keeps one route per
+    destination, metric and table, so the declared one is refused (EEXIST)
+    until that one goes. In a namespace the file makes, it is replaced;
+    twice, then the plan is empty."""
+    lab.write([lab.a(10)])
+    lab.apply()
+    gw2 = lab.f["net"].format(99).split("/")[0]
+    lab.ip(f"route replace {lab.f['far']} via {gw2}")
+    lab.ip(f"route replace default dev e0")
+    plan = json.loads(lab.sb.vnet("plan", "--json", lab.path).stdout)["changes"]
+    dels = sorted(c["reason"] for c in plan if c["action"] == "delete")
+    assert dels == sorted([f"in the way of the declared default via {lab.f['gw']} in n1: replaced",
+                           f"in the way of the declared {lab.f['far']} via {lab.f['gw']} in n1: replaced"]), plan
+    lab.apply()
+    lab.converged([lab.a(10)])
+    lab.ip(f"route replace {lab.f['far']} via {gw2}")
+    lab.apply()
+    lab.converged([lab.a(10)])
+
+
+@pytest.mark.needs("veth")
+def test_a_route_someone_put_where_a_declared_one_goes_in_vnets_own_namespace_is_not_taken(sandbox):
+    """Outside the namespaces the file makes, a route vnet did not make is
+    not vnet's to remove: the plan stops before any change and says whose
+    route is in the way (exit 6), instead of the kernel's EEXIST mid-apply."""
+    path = sandbox.write("hw.yaml", "name: hw\ninterfaces:\n  - {name: h0, kind: veth, addresses: [10.60.0.1/24], "
+                         "peer: {name: h1}}\nroutes:\n  - {to: 10.99.0.0/16, via: 10.60.0.2}\n")
+    sandbox.vnet("apply", path)
+    sandbox.sh("ip route replace 10.99.0.0/16 via 10.60.0.3")
+    r = sandbox.vnet("apply", path, check=False)
+    assert r.returncode == 6, r.stderr
+    assert "route 10.99.0.0/16 via 10.60.0.3 dev h0 exists where the declared one goes" in r.stderr
+    assert "10.99.0.0/16 via 10.60.0.3" in sandbox.sh("ip route")
+    sandbox.vnet("destroy", "hw")
+
+
 def _lo(sandbox, ns):
     return sorted(f"{a['local']}/{a['prefixlen']}" for d in sandbox.ip_json(ns, "addr") if d["ifname"] == "lo"
                   for a in d["addr_info"])
@@ -233,3 +272,91 @@ def test_routes_that_drop_converge_and_go_when_no_longer_declared(sandbox):
     sandbox.vnet("apply", path)
     assert not any("10.72.0.0" in ln for ln in routes())
     assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+
+
+@pytest.mark.needs("veth")
+def test_a_multipath_route_converges_from_weights_and_hops_changed_by_hand(sandbox):
+    """ECMP: two next hops with weights (IPv4) and an IPv6 default through
+    two gateways, made as `ip route add ... nexthop via ...` makes them; a
+    weight changed and a next hop dropped by hand come back as declared."""
+    path = sandbox.write("mp.yaml", "name: mp\nnamespaces: [n1]\ninterfaces:\n"
+                         "  - {name: e0, kind: veth, netns: n1, addresses: [10.60.0.1/24, 'fd00:60::1/64'], "
+                         "peer: {name: e1, netns: n1, addresses: [10.61.0.1/24, 'fd00:61::1/64']}}\n"
+                         "routes:\n  - {netns: n1, to: 10.73.0.0/16, nexthops: [{via: 10.60.0.2}, "
+                         "{via: 10.61.0.2, dev: e1, weight: 3}]}\n"
+                         "  - {netns: n1, to: default, nexthops: [{via: 'fd00:60::2'}, {via: 'fd00:61::2'}]}\n")
+    def hops(flag, dst):
+        r = next(r for r in json.loads(sandbox.sh(f"ip -n n1 {flag} -j route show")) if r["dst"] == dst)
+        return sorted((h["gateway"], h["dev"], h.get("weight", 1)) for h in r["nexthops"])
+    sandbox.vnet("apply", path)
+    want4 = [("10.60.0.2", "e0", 1), ("10.61.0.2", "e1", 3)]
+    want6 = [("fd00:60::2", "e0", 1), ("fd00:61::2", "e1", 1)]
+    assert hops("-4", "10.73.0.0/16") == want4 and hops("-6", "default") == want6
+    sandbox.sh("ip -n n1 route replace 10.73.0.0/16 nexthop via 10.60.0.2 weight 5 nexthop via 10.61.0.2 && "
+               "ip -n n1 -6 route replace default nexthop via fd00:60::2 nexthop via fd00:61::2 weight 4")
+    plan = json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"]
+    assert sorted((c["action"], c["object"]) for c in plan) == [
+        ("create", "route 10.73.0.0/16 in n1"), ("create", "route default in n1"),
+        ("delete", "route 10.73.0.0/16 in n1"), ("delete", "route default in n1")], plan
+    sandbox.vnet("apply", path)
+    assert hops("-4", "10.73.0.0/16") == want4 and hops("-6", "default") == want6
+    assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+
+
+@pytest.mark.needs("veth")
+def test_an_export_leaves_out_a_route_it_cannot_write_and_says_so(sandbox):
+    """A route through a nexthop object (`ip nexthop`, `nhid`), or with a
+    next hop onlink, is what a topology cannot declare: the export says it
+    leaves it out, and the rest of it applies."""
+    sandbox.sh("ip netns add n1 && ip -n n1 link add e0 type veth peer name e1 && ip -n n1 link set e0 up && "
+               "ip -n n1 link set e1 up && ip -n n1 addr add 10.60.0.1/24 dev e0 && "
+               "ip -n n1 nexthop add id 7 via 10.60.0.2 dev e0 && ip -n n1 route add 10.80.0.0/16 nhid 7 && "
+               "ip -n n1 route add 10.81.0.0/16 via 10.60.0.2 && "
+               "ip -n n1 route add 10.82.0.0/16 nexthop via 10.9.0.1 dev e0 onlink nexthop via 10.9.1.1 dev e1 onlink")
+    r = sandbox.vnet("export")
+    assert "vnet export: left out route 10.82.0.0/16 in n1: a next hop of it is onlink" in r.stderr, r.stderr
+    assert "vnet export: left out route 10.80.0.0/16 via 10.60.0.2 dev e0 in n1: it goes through a nexthop object (ip nexthop), " \
+           "which a topology cannot declare" in r.stderr, r.stderr
+    assert "10.81.0.0/16" in r.stdout and "10.80.0.0/16" not in r.stdout and "10.82.0.0/16" not in r.stdout
+    sandbox.sh("ip netns del n1")
+    sandbox.vnet("apply", sandbox.write("exported.yaml", r.stdout))
+
+
+@pytest.mark.needs("veth")
+def test_routes_in_the_way_and_beside_after_renumbering_tos_and_multipath(sandbox):
+    """What shares a declared route's destination: a multipath route whose
+    gateways' device is renumbered comes back; a route to the subnet an
+    address leaves takes the place of the kernel's own route to it; an IPv4
+    route with a TOS is another route (beside it, and an export says it
+    leaves it out); in vnet's own namespace, a route through a device alone
+    where a declared multipath route goes is not vnet's to take."""
+    lab = ("name: r2\nnamespaces: [n1]\ninterfaces:\n  - {name: a0, kind: veth, netns: n1, addresses: [10.60.0.1/24], "
+           "peer: {name: b0, netns: n1, addresses: [10.62.0.1/24]}}\nroutes:\n"
+           "  - {netns: n1, to: 10.99.0.0/16, nexthops: [{via: 10.60.0.2}, {via: 10.60.0.3, weight: 2}]}\n")
+    def hops():
+        r = next(r for r in json.loads(sandbox.sh("ip -n n1 -j route show")) if r["dst"] == "10.99.0.0/16")
+        return sorted((h["gateway"], h.get("weight", 1)) for h in r.get("nexthops", []))
+    sandbox.vnet("apply", sandbox.write("r2.yaml", lab))
+    sandbox.vnet("apply", sandbox.write("r2.yaml", lab.replace("10.60.0.1/24", "10.60.0.10/24")))
+    assert hops() == [("10.60.0.2", 1), ("10.60.0.3", 2)]
+    sandbox.sh("ip -n n1 route add 10.97.0.0/16 tos 0x10 via 10.62.0.3")
+    path = sandbox.write("r2.yaml", lab.replace("10.60.0.1/24", "10.61.0.1/24").replace("10.60.0.", "10.61.0.")
+                         + "  - {netns: n1, to: 10.60.0.0/24, via: 10.62.0.2}\n"
+                         + "  - {netns: n1, to: 10.97.0.0/16, via: 10.62.0.2}\n")
+    sandbox.vnet("apply", path)
+    shown = sandbox.sh("ip -n n1 route")
+    assert "10.60.0.0/24 via 10.62.0.2" in shown and "10.97.0.0/16 tos 0x10 via 10.62.0.3" in shown, shown
+    assert "10.97.0.0/16 via 10.62.0.2" in shown, shown
+    assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+    r = sandbox.vnet("export")
+    assert "left out route 10.97.0.0/16 via 10.62.0.3 dev b0 in n1: it has a TOS (0x10)" in r.stderr, r.stderr
+    sandbox.vnet("destroy", "r2")
+    host = sandbox.write("r1.yaml", "name: r1\ninterfaces:\n  - {name: h0, kind: veth, addresses: [10.60.0.1/24], "
+                         "peer: {name: h1, addresses: [10.61.0.1/24]}}\nroutes:\n"
+                         "  - {to: 10.99.0.0/16, nexthops: [{via: 10.60.0.2}, {via: 10.61.0.2}]}\n")
+    sandbox.vnet("apply", host)
+    sandbox.sh("ip route replace 10.99.0.0/16 dev h0")
+    r = sandbox.vnet("apply", host, check=False)
+    assert r.returncode == 6 and "route 10.99.0.0/16 dev h0 exists where the declared one goes" in r.stderr, r.stderr
+    assert "10.99.0.0/16 dev h0" in sandbox.sh("ip route")
+    sandbox.vnet("destroy", "r1")

@@ -333,7 +333,7 @@ def test_a_route_that_drops_takes_no_via_or_dev():
                   "  - {to: 'fd00::/48', type: prohibit, metric: 5, table: 100}\n")
     assert [(r.type, r.key) for r in t.routes] == [("blackhole", (None, "10.70.0.0/16", None, None, 0, 254)),
                                                     ("prohibit", (None, "fd00::/48", None, None, 5, 100))]
-    assert t.routes[0].attrs == (None, 0, False, "blackhole")   # scope global, as `ip route add blackhole` gives
+    assert t.routes[0].attrs == (None, 0, False, "blackhole", ())   # scope global, as `ip route add blackhole` gives
     for route, said in (("{to: 10.0.0.0/8, type: unreachable, via: 10.1.1.1}",
                          "routes[0].via: an unreachable route drops what it matches: it has no via"),
                         ("{to: 10.0.0.0/8, type: blackhole, dev: eth0}",
@@ -342,3 +342,31 @@ def test_a_route_that_drops_takes_no_via_or_dev():
         with pytest.raises(SpecError) as e:
             load_text(f"name: t\nroutes:\n  - {route}\n", "t.yaml")
         assert f"t.yaml: {said}" in str(e.value)
+
+
+def test_a_multipath_route_gives_each_next_hop_its_via_and_dev():
+    t = load_text("name: t\nroutes:\n  - {to: default, nexthops: [{via: 'fd00::1'}, {via: 'fd00::2', dev: e1, weight: 3}]}\n"
+                  "interfaces:\n  - {name: e1, kind: external}\n")
+    r = t.routes[0]
+    assert str(r.to) == "::/0" and r.via is None and r.dev is None   # the family of default from the next hops
+    assert [(str(v), d, w) for v, d, w in r.nexthops] == [("fd00::1", None, 1), ("fd00::2", "e1", 3)]
+    assert r.scope_number == 0 and [h[0] for h in r.hops] == ["routes[0].nexthops[0]", "routes[0].nexthops[1]"]
+    for route, said in (("{to: 10.0.0.0/8, via: 10.1.1.1, nexthops: [{via: 10.1.1.2}, {via: 10.1.1.3}]}",
+                         "routes[0].via: a route with nexthops gives each its via and dev, not the route"),
+                        ("{to: 10.0.0.0/8, nexthops: [{via: 10.1.1.2}]}",
+                         "routes[0].nexthops: a multipath route has two next hops or more"),
+                        ("{to: 10.0.0.0/8, nexthops: [{via: 10.1.1.2}, {weight: 2}]}",
+                         "routes[0].nexthops[1]: a next hop needs via, dev, or both"),
+                        ("{to: 10.0.0.0/8, nexthops: [{via: 10.1.1.2}, {via: 'fd00::1'}]}",
+                         "routes[0].nexthops[1].via: fd00::1 cannot be a gateway to 10.0.0.0/8"),
+                        ("{to: 10.0.0.0/8, nexthops: [{via: 10.1.1.2}, {via: 10.1.1.2}]}",
+                         "routes[0].nexthops: a next hop is listed twice"),
+                        ("{to: 10.0.0.0/8, nexthops: [{via: 10.1.1.2}, {via: 10.1.1.3, weight: 300}]}",
+                         "routes[0].nexthops[1].weight"),
+                        ("{to: 'fd00::/48', nexthops: [{via: 'fd01::1'}, {dev: e1}]}",
+                         "routes[0].nexthops[1]: an IPv6 next hop needs via"),
+                        ("{to: 10.0.0.0/8, nexthops: [{via: 10.1.1.2}, {dev: nosuch}]}",
+                         "routes[0].nexthops[1].dev: device 'nosuch' in namespace host is neither declared")):
+        with pytest.raises(SpecError) as e:
+            load_text(f"name: t\nroutes:\n  - {route}\n", "t.yaml")
+        assert f"t.yaml: {said}" in str(e.value), str(e.value)

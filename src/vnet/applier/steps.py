@@ -279,12 +279,14 @@ def _route_args(ctx, ns, to, via, dev, metric, table):
 
 
 def _route_put(ctx, rk, attrs):
-    """Add the route ``rk`` with ``attrs`` (src, scope, onlink, type; a
-    scope of None: the default, as for an IPv6 route)."""
+    """Add the route ``rk`` with ``attrs`` (src, scope, onlink, type, next
+    hops; a scope of None: the default, as for an IPv6 route)."""
     import ipaddress
-    src, scope, onlink, rtype = attrs
+    src, scope, onlink, rtype, nexthops = attrs
+    hops = [(ipaddress.ip_address(via) if via else None, ctx.ifindex(rk[0], dev) if dev else 0, weight)
+            for via, dev, weight in nexthops]
     rtnl.add_route(ctx.sock(rk[0]), *_route_args(ctx, *rk), src=ipaddress.ip_address(src) if src else None,
-                   scope=scope, onlink=onlink, rtype=rtype)
+                   scope=scope, onlink=onlink, rtype=rtype, hops=hops)
 
 
 def _route_add(ctx, rec, r):
@@ -299,19 +301,22 @@ def _remember_route(rec, rk):
 
 
 def _route_del(ctx, rec, rk, attrs):
-    """Delete route ``rk``; its undo adds it back as it was, with ``attrs``."""
+    """Delete route ``rk``; its undo adds it back as it was, with ``attrs``,
+    and on the record if it was (a route someone else made stays theirs)."""
     rk = tuple(rk)
     try:
         rtnl.del_route(ctx.sock(rk[0]), *_route_args(ctx, *rk))
     except netlink.NetlinkError as e:
         if e.errno != errno.ESRCH:
             raise
+    was = rk in rec.routes
     while rk in rec.routes:
         rec.routes.remove(rk)
 
     def undo():
         _route_put(ctx, rk, attrs)
-        _remember_route(rec, rk)
+        if was:
+            _remember_route(rec, rk)
     return undo
 
 

@@ -130,8 +130,8 @@ def cmd_export(args):
         doc = export(st, args.name or "exported", nss, macs=not args.no_mac, routes=exported_routes(st, nss),
                      sysctls=changed_sysctls(st, nss, sysctl.fresh_defaults()))
         for r in unwritable_routes(st, nss):
-            print(f"vnet export: left out {route_label(r.key)}: it has several next hops, and a topology's "
-                  "route has one", file=sys.stderr)
+            print(f"vnet export: left out {route_label(r.key)}: {r.unwritable}, which a topology cannot declare",
+                  file=sys.stderr)
     if args.json:
         print(json.dumps(doc, indent=1))
     else:

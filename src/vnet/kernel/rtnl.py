@@ -255,13 +255,15 @@ def del_addr(sock, ifindex, iface):
 
 def dump_routes(sock):
     """Unicast and dropping routes of every table: [(dst, gateway, oif,
-    metric, proto, table, prefsrc, scope, onlink, type name, multipath)];
-    a multipath route's next hops are not read (only that it has them)."""
+    metric, proto, table, prefsrc, scope, onlink, type name, next hops,
+    tos, unwritable)]: a multipath route's [(gateway, oif, weight)], and why a
+    topology cannot declare the route (through a nexthop object, with a TOS,
+    a next hop onlink) or None."""
     import ipaddress
     out = []
     for fam in (socket.AF_INET, socket.AF_INET6):
         for t, p in sock.dump(RTM_GETROUTE, _RTM.pack(fam, 0, 0, 0, 0, 0, 0, 0, 0)):
-            f, dlen, _slen, _tos, table, proto, scope, rtype, flags = _RTM.unpack_from(p)
+            f, dlen, _slen, tos, table, proto, scope, rtype, flags = _RTM.unpack_from(p)
             if rtype not in ROUTE_TYPE_NAMES:
                 continue
             a = nl.parse(p, 12)
@@ -273,9 +275,38 @@ def dump_routes(sock):
             oif = nl.get_u32(a[RTA_OIF]) if RTA_OIF in a else 0
             metric = nl.get_u32(a[RTA_PRIORITY]) if RTA_PRIORITY in a else 0
             src = nl.get_ip(a[RTA_PREFSRC]) if RTA_PREFSRC in a else None
+            hops = _hops(a[RTA_MULTIPATH]) if RTA_MULTIPATH in a else []
+            unwritable = ("it goes through a nexthop object (ip nexthop)" if RTA_NH_ID in a else
+                          f"it has a TOS ({tos:#x})" if tos else
+                          "a next hop of it is onlink" if any(fl & RTNH_F_ONLINK for *_h, fl in hops) else None)
             out.append((ipaddress.ip_network(f"{dst}/{dlen}"), gw, oif, metric, proto, table, src, scope,
-                        bool(flags & RTNH_F_ONLINK), ROUTE_TYPE_NAMES[rtype], RTA_MULTIPATH in a))
+                        bool(flags & RTNH_F_ONLINK), ROUTE_TYPE_NAMES[rtype], [h[:3] for h in hops], tos, unwritable))
     return out
+
+
+_RTNH = struct.Struct("=HBBi")   # struct rtnexthop: length, flags, hops (weight - 1), ifindex
+
+
+def _hops(data):
+    """A multipath route's next hops: [(gateway or None, oif, weight, flags)]."""
+    out, off = [], 0
+    while off + _RTNH.size <= len(data):
+        n, flags, hops, oif = _RTNH.unpack_from(data, off)
+        if n < _RTNH.size:
+            break
+        a = nl.parse(data, off + _RTNH.size, off + n)
+        out.append((nl.get_ip(a[RTA_GATEWAY]) if RTA_GATEWAY in a else None, oif, hops + 1, flags))
+        off += (n + 3) & ~3
+    return out
+
+
+def _multipath(hops):
+    """RTA_MULTIPATH of [(gateway or None, oif, weight)]."""
+    out = b""
+    for gw, oif, weight in hops:
+        attrs = nl.ip(RTA_GATEWAY, gw) if gw is not None else b""
+        out += _RTNH.pack(_RTNH.size + len(attrs), 0, weight - 1, oif) + attrs
+    return nl.attr(RTA_MULTIPATH, out)
 
 
 def drop_routes6(sock, indexes):
@@ -327,8 +358,9 @@ def before_deleting(sock, indexes, marked=None):
 
 
 def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, onlink=False, delete=False,
-               rtype="unicast"):
-    """A route request. ``scope`` None: global with a gateway or for a
+               rtype="unicast", hops=()):
+    """A route request (``hops``: a multipath route's [(gateway, oif,
+    weight)]). ``scope`` None: global with a gateway, next hops or for a
     route that drops, link without (as `ip route add`); a deletion matches
     any scope, protocol and type."""
     fam = socket.AF_INET if dst.version == 4 else socket.AF_INET6
@@ -337,7 +369,7 @@ def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, 
     else:
         proto, kind = RTPROT_STATIC, ROUTE_TYPES[rtype]
         if scope is None:
-            scope = RT_SCOPE_UNIVERSE if gw is not None or kind != RTN_UNICAST else RT_SCOPE_LINK
+            scope = RT_SCOPE_UNIVERSE if gw is not None or hops or kind != RTN_UNICAST else RT_SCOPE_LINK
     flags = RTNH_F_ONLINK if onlink else 0
     body = _RTM.pack(fam, dst.prefixlen, 0, 0, table if table < 256 else 0, proto, scope, kind, flags)
     body += nl.u32(RTA_TABLE, table)
@@ -351,11 +383,14 @@ def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, 
         body += nl.u32(RTA_PRIORITY, metric)
     if src is not None:
         body += nl.ip(RTA_PREFSRC, src)
+    if hops:
+        body += _multipath(hops)
     return body
 
 
-def add_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, onlink=False, rtype="unicast"):
-    sock.request(RTM_NEWROUTE, _route_msg(dst, gw, oif, metric, table, src, scope, onlink, rtype=rtype),
+def add_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, onlink=False, rtype="unicast",
+              hops=()):
+    sock.request(RTM_NEWROUTE, _route_msg(dst, gw, oif, metric, table, src, scope, onlink, rtype=rtype, hops=hops),
                  nl.F_CREATE | nl.F_EXCL)
 
 

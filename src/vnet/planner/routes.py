@@ -9,9 +9,16 @@ def plan_routes(p):
     declared_routes = {r.key for r in p.topo.routes}
     live_routes = observed_routes(p.state)
     through = _route_devices(p.state) if p.renumbered else {}
+    recorded = {tuple(rk) for rk in p.record.routes}
+    going = {rk for rk in recorded if rk not in declared_routes and rk in live_routes}   # removed below
+    slots = _slots(p.state) if p.state.routes else {}
     for r in p.topo.routes:
         have = live_routes.get(r.key)
-        if have is None or r.dev and (r.netns, r.dev) in p.gone:
+        if have is not None and not _same_shape(r, have):
+            have = None   # another route in its slot (a device's where a multipath one goes): in the way
+        if have is None or any(dev and (r.netns, dev) in p.gone for _p, _v, dev in r.hops):
+            if have is None:
+                _out_of_the_way(p, r, slots, recorded | going, going)
             p.routes.append(Change("create", r.label, "missing", ("route_add", r)))
         elif _route_attrs_as_declared(have, r) != r.attrs:
             # src, scope and onlink are not part of the key: the route is replaced
@@ -19,16 +26,71 @@ def plan_routes(p):
                                      "added back after", ("route_del", r.key, have.attrs)))
             p.routes.append(Change("create", r.label, f"added back with {_route_diff(None, r.attrs)}",
                                    ("route_add", r)))
-        elif r.to.version == 4 and (r.netns, through.get(r.key)) in p.renumbered:
+        elif r.to.version == 4 and any((r.netns, d) in p.renumbered for d in through.get(r.key, ())):
             # the kernel drops a device's IPv4 routes with its last address (and
             # with a primary's secondaries): taken out first, put back after
-            p.reroutes.append(Change("delete", r.label, f"its device {through[r.key]} is renumbered: "
+            dev = next(d for d in sorted(through[r.key]) if (r.netns, d) in p.renumbered)
+            p.reroutes.append(Change("delete", r.label, f"its device {dev} is renumbered: "
                                      "removed first, added back after", ("route_del", r.key, r.attrs)))
             p.routes.append(Change("create", r.label, "added back after renumbering", ("route_add", r)))
     for rk in dict.fromkeys(tuple(rk) for rk in p.record.routes):
         if rk not in declared_routes and rk in live_routes:
             p.removals.insert(0, Change("delete", route_label(rk), "no longer declared",
                                         ("route_del", rk, live_routes[rk].attrs)))
+
+
+def _same_shape(r, have):
+    """Is the observed route ``have``, found under the key of ``r``, the same
+    sort of route (multipath, one that drops, one way out), whose attributes
+    then tell what changed? A route with no via or dev shares its key with
+    any other of its slot through a device alone."""
+    if r.nexthops or have.nexthops:
+        return bool(r.nexthops) and bool(have.nexthops)
+    return (r.type == "unicast") == (have.type == "unicast")
+
+
+def _slots(state):
+    """{(netns, to, metric, table): [observed routes]}: the kernel keeps one
+    route (or one multipath route) per slot; adding another is EEXIST. An
+    IPv4 route with a TOS is in a slot of its own (a declared one has none)."""
+    out = {}
+    for rs in state.routes.values():
+        for o in rs:
+            if not o.tos:
+                out.setdefault((o.netns, str(o.to), o.metric, o.table), []).append(o)
+    return out
+
+
+def _leaving(p):
+    """(netns, network) of the addresses the plan deletes: the kernel's own
+    route to each goes with it."""
+    return {(c.op[1][0], str(c.op[2].network)) for c in p.addr_dels}
+
+
+def _out_of_the_way(p, r, slots, ours, going):
+    """The routes in the slot of ``r``, declared and missing: someone
+    changed its gateway, device or type by hand (`ip route replace`).
+    Each is removed first where it may be (vnet's, or in a namespace the
+    file makes), else the plan stops, before any change, saying whose it is."""
+    ns, to, _via, _dev, metric, table = r.key
+    leaving = None
+    for o in slots.get((ns, to, metric, table), ()):
+        k = tuple(o.key)
+        # its key as a declared route names it: without its dev when it has a
+        # gateway (or drops); a route through a device alone only by its own
+        keys = {k, k[:3] + (None,) + k[4:]} if o.via is not None or o.type != "unicast" else {k}
+        if keys & going:
+            continue   # no longer declared: removed already, as the record's
+        if o.kernel_own:
+            leaving = _leaving(p) if leaving is None else leaving
+            if (ns, to) in leaving:
+                continue   # an address's subnet route, going with the address the plan deletes first
+        if not o.kernel_own and (ns in p.topo.namespaces or keys & ours):
+            p.reroutes.append(Change("delete", route_label(k), f"in the way of the declared {r.label[6:]}: "
+                                     "replaced", ("route_del", k, o.attrs)))
+        else:
+            p.conflicts.append(f"{r.path}: {route_label(k)} exists where the declared one goes (one route per "
+                               f"destination, metric and table), and is not vnet's: vnet does not replace it")
 
 
 def plan_sysctls(p):
@@ -47,26 +109,44 @@ def plan_sysctls(p):
 
 
 def _route_devices(state):
-    """{route key: the device it goes through} of every observed route."""
-    return {rk: r.dev for rk, r in observed_routes(state).items() if r.dev}
+    """{route key: the devices it goes through} of every observed route."""
+    out = {}
+    for rk, r in observed_routes(state).items():
+        devs = {r.dev} if r.dev else set()
+        devs |= {d for _v, d, _w in r.nexthops if d}
+        if devs:
+            out[rk] = devs
+    return out
 
 
 def _route_attrs_as_declared(have, r):
-    """The observed route ``have``'s (src, scope, onlink) as ``r`` manages
-    them: a route that names no src takes the one the kernel gave its own
-    route (an address's subnet route has one)."""
-    return have.attrs if r.src is not None or not have.kernel_own else (None,) + have.attrs[1:]
+    """The observed route ``have``'s (src, scope, onlink, type, nexthops) as
+    ``r`` manages them: a route that names no src takes the one the kernel
+    gave its own route (an address's subnet route has one); a next hop
+    that names no dev takes the one the kernel found for its gateway."""
+    attrs = have.attrs if r.src is not None or not have.kernel_own else (None,) + have.attrs[1:]
+    any_dev = {str(via) for via, dev, _w in r.nexthops if dev is None and via is not None}
+    if any_dev:
+        hops = tuple(sorted((v, "" if v in any_dev else d, w) for v, d, w in attrs[4]))
+        attrs = attrs[:4] + (hops,)
+    return attrs
 
 
 def _route_diff(have, want):
-    """How a route's (src, scope, onlink, type) differ, or (``have`` None) what they are."""
-    names = ("src", "scope", "onlink", "type")
-    show = lambda i, v: SCOPE_NAMES.get(v, v) if i == 1 else _show(v)  # noqa: E731
+    """How a route's (src, scope, onlink, type, nexthops) differ, or (``have`` None) what they are."""
+    names = ("src", "scope", "onlink", "type", "nexthops")
+    show = lambda i, v: SCOPE_NAMES.get(v, v) if i == 1 else _hops(v) if i == 4 else _show(v)  # noqa: E731
     if have is None:
         return ", ".join(f"{n} {show(i, w)}" for i, (n, w) in enumerate(zip(names, want))
-                         if w not in (None, False, "unicast")) or "its declared attributes"
+                         if w not in (None, False, "unicast", ())) or "its declared attributes"
     return ", ".join(f"{n} {show(i, h)} -> {show(i, w)}" for i, (n, h, w) in enumerate(zip(names, have, want))
                      if h != w)
+
+
+def _hops(hops):
+    """Next hops as a plan says them: `via 10.0.0.1 dev e0 weight 2 + via 10.0.1.1`."""
+    return " + ".join(" ".join(x for x in (via and f"via {via}", dev and f"dev {dev}", w != 1 and f"weight {w}") if x)
+                      for via, dev, w in hops) or "none"
 
 
 def observed_routes(state):

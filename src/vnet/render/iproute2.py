@@ -67,5 +67,8 @@ def script(topo):
             args += ["scope", r.scope]
         if r.onlink:
             args.append("onlink")
+        for via, dev, weight in r.nexthops:
+            args += ["nexthop"] + (["via", str(via)] if via else []) + (["dev", dev] if dev else []) + \
+                (["weight", str(weight)] if weight != 1 else [])
         out.append(ipcmd(r.netns, *args))
     return out + last

@@ -122,8 +122,11 @@ def _master(iface, fld, owner, key, devices, ref, p, invalid):
 
 def _route_devices(topo, p, ns_devices, check_ns):
     for r in topo.routes:
-        if check_ns(r.netns, f"{r.path}.netns") and r.dev and r.dev not in ns_devices.get(r.netns, set()):
-            p.add(f"{r.path}.dev", f"device {r.dev!r} in namespace {r.netns or 'host'} is neither declared nor external")
+        if not check_ns(r.netns, f"{r.path}.netns"):
+            continue
+        for path, _via, dev in r.hops:
+            if dev and dev not in ns_devices.get(r.netns, set()):
+                p.add(f"{path}.dev", f"device {dev!r} in namespace {r.netns or 'host'} is neither declared nor external")
 
 
 def _sysctl_devices(topo, p, ns_devices, check_ns):

@@ -141,25 +141,33 @@ def _gateways(topo, problems):
         if r.netns in created and r.dev and not r.via:
             nets.setdefault(r.netns, []).append((r.to, r.dev, up.get((r.netns, r.dev), True)))
     for r in topo.routes:
-        if r.via is None or r.netns not in created:
+        if r.netns not in created:
             continue
-        if r.onlink or r.via.is_link_local and r.via.version == 6 and r.dev:
-            if r.dev and not up.get((r.netns, r.dev), True):
-                problems.add(f"{r.path}.dev", f"{r.dev!r} is down (up: false): the kernel refuses a route "
-                             "through a device that is down")
-            continue
-        if r.via.version == 6 and r.via.is_link_local:
-            problems.add(f"{r.path}.dev", f"the gateway {r.via} is link-local: give the device it is on")
-            continue
-        on = [(dev, dev_up) for net, dev, dev_up in nets.get(r.netns, ()) if r.via in net and (not r.dev or dev == r.dev)]
-        if not on:
-            where = f"{r.dev!r}" if r.dev else f"namespace {r.netns}"
-            problems.add(f"{r.path}.via", f"{r.via} is on no subnet of {where}: the kernel refuses the route "
-                         "(no address or device route reaches the gateway); add an address on its subnet, "
-                         "or set onlink: true if it is on the link anyway")
-        elif not any(u for _d, u in on):
-            problems.add(f"{r.path}.via", f"{r.via} is reached only through {', '.join(sorted({d for d, _u in on}))}, "
-                         "which is down (up: false): the kernel refuses the route")
+        for path, via, dev in r.hops:
+            if via is not None:
+                _gateway(problems, nets.get(r.netns, ()), up, r, path, via, dev)
+
+
+def _gateway(problems, nets, up, r, path, via, dev):
+    """The checks of ``_gateways`` for one way out of route ``r``: gateway
+    ``via`` through ``dev`` (None: any), said at ``path``."""
+    if r.onlink or via.is_link_local and via.version == 6 and dev:
+        if dev and not up.get((r.netns, dev), True):
+            problems.add(f"{path}.dev", f"{dev!r} is down (up: false): the kernel refuses a route "
+                         "through a device that is down")
+        return
+    if via.version == 6 and via.is_link_local:
+        problems.add(f"{path}.dev", f"the gateway {via} is link-local: give the device it is on")
+        return
+    on = [(d, d_up) for net, d, d_up in nets if via in net and (not dev or d == dev)]
+    if not on:
+        where = f"{dev!r}" if dev else f"namespace {r.netns}"
+        problems.add(f"{path}.via", f"{via} is on no subnet of {where}: the kernel refuses the route "
+                     "(no address or device route reaches the gateway); add an address on its subnet, "
+                     "or set onlink: true if it is on the link anyway")
+    elif not any(u for _d, u in on):
+        problems.add(f"{path}.via", f"{via} is reached only through {', '.join(sorted({d for d, _u in on}))}, "
+                     "which is down (up: false): the kernel refuses the route")
 
 
 def _sources(topo, problems):

@@ -37,6 +37,12 @@ ROUTE = F.Obj({
     "src": F.IP("preferred source address of packets sent by this route (an address of the namespace)"),
     "scope": F.Enum("IPv4 route scope (default: global with a gateway, link without, as ip route add)",
                     ("global", "site", "link", "host")),
+    "nexthops": F.ListOf(F.Obj({
+        "via": F.IP("gateway of this next hop"),
+        "dev": F.IfName("output device of this next hop"),
+        "weight": F.Int("its share of the flows (ip route's weight)", lo=1, hi=256, default=1),
+    }, title="nexthop"), "a multipath route's next hops, two or more, instead of via and dev "
+       "(ip route add ... nexthop via A nexthop via B)"),
     "type": F.Enum("unicast (default), or a route that drops what it matches, without via or dev: blackhole "
                    "silently, unreachable and prohibit with an ICMP error (ip route add blackhole ...)",
                    ROUTE_TYPES),
@@ -342,9 +348,10 @@ def _lint(topo, p, source):
 def _route(v, path, p):
     to = v["to"]
     via = v.get("via")
+    gw = via or next((h.get("via") for h in v.get("nexthops") or () if h.get("via")), None)   # the family of default
     try:
         if to == "default":
-            net = ipaddress.ip_network("::/0" if via is not None and via.version == 6 else "0.0.0.0/0")
+            net = ipaddress.ip_network("::/0" if gw is not None and gw.version == 6 else "0.0.0.0/0")
         else:
             net = ipaddress.ip_network(to)
     except ValueError as e:
@@ -355,13 +362,16 @@ def _route(v, path, p):
         p.add(f"{path}.via", f"{via} is IPv{via.version} but the destination {to} is IPv{net.version}")
         return None
     rtype = v.get("type") or "unicast"
+    hops = _nexthops(v, net, path, p)
+    if hops is None:
+        return None
     if rtype != "unicast":
         extra = [f for f in ("via", "dev", "onlink") if v.get(f)]
         if extra:
             p.add(f"{path}.{extra[0]}", f"{'an' if rtype[0] in 'aeiou' else 'a'} {rtype} route drops what it "
                                         f"matches: it has no {extra[0]}")
             return None
-    elif via is None and v.get("dev") is None:
+    elif via is None and v.get("dev") is None and not hops:
         p.add(path, "a route needs via, dev, or both")
         return None
     if via is not None and (via.is_unspecified or via.is_multicast):
@@ -381,4 +391,37 @@ def _route(v, path, p):
         return None
     return Route(to=net, netns=v.get("netns"), via=via, dev=v.get("dev"), metric=v.get("metric", 0), path=path,
                  onlink=bool(v.get("onlink")), table=v.get("table", RT_TABLE_MAIN), src=src, scope=v.get("scope"),
-                 type=rtype)
+                 type=rtype, nexthops=hops)
+
+
+def _nexthops(v, net, path, p):
+    """A multipath route's ((via, dev, weight), ...), () for another route;
+    None, said, when they are not what the kernel takes."""
+    hops = v.get("nexthops")
+    if not hops:
+        return ()
+    both = [f for f in ("via", "dev", "onlink") if v.get(f)] + (["type"] if v.get("type", "unicast") != "unicast" else [])
+    if both:
+        p.add(f"{path}.{both[0]}", "a route with nexthops gives each its via and dev, not the route")
+        return None
+    if len(hops) < 2:
+        p.add(f"{path}.nexthops", "a multipath route has two next hops or more (one is a route with via and dev)")
+        return None
+    out = []
+    for i, h in enumerate(hops):
+        via = h.get("via")
+        if via is None and h.get("dev") is None:
+            p.add(f"{path}.nexthops[{i}]", "a next hop needs via, dev, or both")
+            return None
+        if via is not None and (via.version != net.version or via.is_unspecified or via.is_multicast):
+            p.add(f"{path}.nexthops[{i}].via", f"{via} cannot be a gateway to {net}")
+            return None
+        if via is None and net.version == 6:
+            p.add(f"{path}.nexthops[{i}]", "an IPv6 next hop needs via (the kernel takes no IPv6 multipath "
+                                           "route through devices alone)")
+            return None
+        out.append((via, h.get("dev"), h.get("weight", 1)))
+    if len(set(out)) < len(out):
+        p.add(f"{path}.nexthops", "a next hop is listed twice")
+        return None
+    return tuple(out)

@@ -120,8 +120,10 @@ class Route(Struct):
     # source address; scope: a name of SCOPES (None: global with a gateway,
     # link without, as `ip route add` does; IPv4 only)
     # type: "unicast", or a route that drops ("blackhole", "unreachable", "prohibit"), with no via or dev
+    # nexthops: a multipath route's ((via, dev, weight), ...), two or more, instead of via and dev
     _fields = (("to", REQUIRED), ("netns", HOST), ("via", None), ("dev", None), ("metric", 0), ("path", ""),
-               ("onlink", False), ("table", RT_TABLE_MAIN), ("src", None), ("scope", None), ("type", "unicast"))
+               ("onlink", False), ("table", RT_TABLE_MAIN), ("src", None), ("scope", None), ("type", "unicast"),
+               ("nexthops", ()))
 
     @property
     def key(self):
@@ -132,13 +134,21 @@ class Route(Struct):
     @property
     def attrs(self):
         """What the route carries besides its key: (src, scope, onlink, type), as compared with the kernel's."""
-        return route_attrs(self.to.version, self.via, self.src, self.scope_number, self.onlink, self.type)
+        return route_attrs(self.to.version, self.via, self.src, self.scope_number, self.onlink, self.type,
+                           self.nexthops)
 
     @property
     def scope_number(self):
         if self.scope is not None:
             return SCOPES[self.scope]
-        return default_scope(self.via, self.type)
+        return default_scope(self.via, self.type, self.nexthops)
+
+    @property
+    def hops(self):
+        """(path, via, dev) of each way out: the route's own, or each of its nexthops."""
+        if self.nexthops:
+            return [(f"{self.path}.nexthops[{i}]", via, dev) for i, (via, dev, _w) in enumerate(self.nexthops)]
+        return [(self.path, self.via, self.dev)]
 
     @property
     def kernel_metric(self):
@@ -157,16 +167,18 @@ class Route(Struct):
         return s + ("" if self.netns is HOST else f" in {self.netns}")
 
 
-def route_attrs(version, via, src, scope, onlink, rtype="unicast"):
-    """(src, scope, onlink, type) as declared and observed routes compare:
-    IPv6 routes have no scope (the kernel keeps none)."""
-    return (str(src) if src else None, scope if version == 4 else None, bool(onlink), rtype)
+def route_attrs(version, via, src, scope, onlink, rtype="unicast", nexthops=()):
+    """(src, scope, onlink, type, nexthops) as declared and observed routes
+    compare: IPv6 routes have no scope (the kernel keeps none); next hops in
+    any order, as (via text, dev, weight)."""
+    hops = tuple(sorted((str(v) if v else "", d or "", w) for v, d, w in nexthops))
+    return (str(src) if src else None, scope if version == 4 else None, bool(onlink), rtype, hops)
 
 
-def default_scope(via, rtype="unicast"):
+def default_scope(via, rtype="unicast", nexthops=()):
     """An IPv4 route's scope when none is given, as `ip route add` gives it:
-    global with a gateway or for a route that drops, link without."""
-    return 0 if via or rtype != "unicast" else SCOPES["link"]
+    global with a gateway (or next hops) or for a route that drops, link without."""
+    return 0 if via or nexthops or rtype != "unicast" else SCOPES["link"]
 
 
 class Sysctl(Struct):
