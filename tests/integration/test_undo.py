@@ -29,8 +29,10 @@ sysctls:
   - {netns: u1, key: net.ipv4.ip_forward, value: 1}
   - {key: net.ipv4.conf.br0.forwarding, value: 1}
 """
-# the same lab changed: an address renumbered (lo's too), a device gone, one added, a route more
-CHANGED = (LAB.replace("10.80.0.2/24", "10.80.0.22/24").replace("192.0.2.80/32", "192.0.2.81/32").replace("  - {name: tap0, kind: tap, master: br0}\n",
+# the same lab changed: an address renumbered (lo's too), a device gone, one added, a route more, and a
+# pair re-created (its peer renamed: the routes through it go with it, and an undo puts them back)
+CHANGED = (LAB.replace("10.80.0.2/24", "10.80.0.22/24").replace("192.0.2.80/32", "192.0.2.81/32")
+           .replace("peer: {name: eth0, netns: u1,", "peer: {name: eth9, netns: u1,").replace("  - {name: tap0, kind: tap, master: br0}\n",
                                                                   "  - {name: tap1, kind: tap, master: br0}\n")
            .replace("routes:\n", "routes:\n  - {netns: u2, to: default, via: 10.80.0.254}\n"))
 
@@ -91,11 +93,12 @@ def test_sigint_or_sigterm_at_any_request_of_a_change_restores_the_lab(sandbox):
 
 def _no_ifindex(dump):
     """A dump without ifindexes (peer suffixes carry them), random MACs and
-    the link-local addresses made of them: a device re-created by undo is
-    the same device to a user (a bridge takes its MAC from its ports)."""
+    the link-local addresses made of them, and in sorted lines: a device
+    re-created by undo is the same device to a user (a bridge takes its MAC
+    from its ports), listed after the others (by its new index)."""
     import re
-    return {ns: re.sub(r"fe80::[0-9a-f:]+/64", "fe80::/64",
-                       re.sub(r"([0-9a-f]{2}:){5}[0-9a-f]{2}", "MAC", re.sub(r"@if\d+", "@if", text)))
+    return {ns: sorted(re.sub(r"fe80::[0-9a-f:]+/64", "fe80::/64",
+                              re.sub(r"([0-9a-f]{2}:){5}[0-9a-f]{2}", "MAC", re.sub(r"@if\d+", "@if", text))).splitlines())
             for ns, text in dump.items()}
 
 

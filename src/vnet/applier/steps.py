@@ -179,6 +179,7 @@ def _delete_iface(ctx, rec, iface):
 
 def _dev_delete(ctx, rec, dev, state):
     old = to_interface(dev, state)
+    routes = _routes_through(state, [dev] + ([state.device(*dev.peer)] if dev.peer else [])) if old else []
     if dev.kind_module:
         dev.kind_module.release(ctx.k, dev.netns, dev.name)
     try:
@@ -190,14 +191,42 @@ def _dev_delete(ctx, rec, dev, state):
     for k in keys:
         ctx.forget(*k)
         rec.devices.pop(k, None)
-    return (lambda: _restore(ctx, rec, old)) if old else None
+    return (lambda: _restore(ctx, rec, old, routes)) if old else None
 
 
-def _restore(ctx, rec, iface):
+def _restore(ctx, rec, iface, routes=()):
+    """Device ``iface`` made again as it was, with its addresses and the
+    routes through it (``_routes_through``) that the kernel dropped with it."""
+    import ipaddress
     _create(ctx, rec, iface)
     for e in iface.endpoints():
         for a in e.addresses:
             rtnl.add_addr(ctx.sock(e.netns), ctx.ifindex(*e.key), a)
+    for r in routes:
+        index = lambda dev: ctx.ifindex(r.netns, dev) if dev else 0   # noqa: E731  (made again: another index)
+        try:
+            rtnl.add_route(ctx.sock(r.netns), r.to, r.via, index(r.dev), r.metric, r.table,
+                           ipaddress.ip_address(r.src) if r.src else None, r.scope, r.onlink, r.type,
+                           [(v, index(d), w) for v, d, w in r.nexthops])
+        except netlink.NetlinkError as e:
+            if e.errno != errno.EEXIST:
+                raise
+
+
+def _routes_through(state, devs):
+    """The observed routes someone (or vnet) made through the devices
+    ``devs``, which the kernel drops with them: for an undo to put back
+    once the devices are made again (the plan observed the routes of the
+    namespaces with declared or recorded ones)."""
+    out = []
+    for d in devs:
+        if d is None:
+            continue
+        for r in state.routes.get(d.netns, ()):
+            if not (r.kernel_own or r.unwritable) and r not in out and \
+                    (r.dev == d.name or any(dev == d.name for _v, dev, _w in r.nexthops)):
+                out.append(r)
+    return out
 
 
 def _recreate(ctx, rec, iface, dev, state):

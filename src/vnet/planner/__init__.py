@@ -134,6 +134,8 @@ def _create(p, iface, dev, reason, own_sysctls):
     it goes up, its late options once its ports exist."""
     kind = iface.kind_module
     p.gone.update(e.key for e in iface.endpoints())
+    if dev is not None and dev.peer:
+        p.gone.add(dev.peer)   # the old pair's other end goes with it, renamed or moved or not
     first = [(e, own_sysctls.get(e.key, ())) for e in iface.endpoints()]
     made = _held_down(iface, [e for e, own in first if own and e.up])
     if dev is None:

@@ -16,7 +16,7 @@ def plan_routes(p):
         have = live_routes.get(r.key)
         if have is not None and not _same_shape(r, have):
             have = None   # another route in its slot (a device's where a multipath one goes): in the way
-        if have is None or any(dev and (r.netns, dev) in p.gone for _p, _v, dev in r.hops):
+        if have is None or _through_gone(p, r, have):
             if have is None:
                 _out_of_the_way(p, r, slots, recorded | going, going)
             p.routes.append(Change("create", r.label, "missing", ("route_add", r)))
@@ -37,6 +37,14 @@ def plan_routes(p):
         if rk not in declared_routes and rk in live_routes:
             p.removals.insert(0, Change("delete", route_label(rk), "no longer declared",
                                         ("route_del", rk, live_routes[rk].attrs)))
+
+
+def _through_gone(p, r, have):
+    """Does declared route ``r`` (observed as ``have``) go through a device
+    the plan deletes or makes again (the kernel drops the route with it),
+    as declared or, naming no dev, as the kernel found it?"""
+    devs = {dev for _p, _v, dev in r.hops} | {have.dev} | {d for _v, d, _w in have.nexthops}
+    return any(d and (r.netns, d) in p.gone for d in devs)
 
 
 def _same_shape(r, have):
