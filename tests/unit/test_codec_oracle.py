@@ -34,7 +34,7 @@ interfaces:
   - {name: eth2, kind: external}
   - {name: eth3, kind: dummy, netns: ns2}
   - {name: br0, kind: bridge, stp: true, priority: 4096, ageing_time: 600, forward_delay: 7,
-     mtu: 1400, mac: "02:00:00:00:01:00", addresses: [10.1.0.1/24, "fd00:1::1/64", 10.3.0.0/31]}
+     mac: "02:00:00:00:01:00", addresses: [10.1.0.1/24, "fd00:1::1/64", 10.3.0.0/31]}
   - {name: br1, kind: bridge, stp: false, vlan_filtering: true, forward_delay: 0, up: false, hello_time: 3,
      max_age: 30, vlan_protocol: 802.1ad, vlan_default_pvid: 10, group_fwd_mask: 0x4000, mcast_snooping: false,
      mcast_querier: true}
@@ -192,7 +192,7 @@ def reencoded(msg_class, data):
 # attributes (pyroute2 names and values; None: must be absent), and the
 # IFLA_INFO_DATA attributes (None for a device with no kind data at all).
 LINKS = {
-    "br0": (None, {"IFLA_IFNAME": "br0", "IFLA_MTU": 1400, "IFLA_ADDRESS": "02:00:00:00:01:00",
+    "br0": (None, {"IFLA_IFNAME": "br0", "IFLA_MTU": None, "IFLA_ADDRESS": "02:00:00:00:01:00",
                    "IFLA_GROUP": GROUP, "IFLA_MASTER": None, "IFLA_NET_NS_FD": None, "IFLA_LINK": None},
             "bridge", {"IFLA_BR_STP_STATE": 1, "IFLA_BR_PRIORITY": 4096, "IFLA_BR_AGEING_TIME": 60000,
                        "IFLA_BR_FORWARD_DELAY": 700, "IFLA_BR_VLAN_FILTERING": None}),
@@ -315,6 +315,20 @@ def test_create_message_is_made_of_the_create_pieces(topo, name):
     framed = struct.pack("=IHHII", 16 + len(body), RTM_NEWLINK, F_REQUEST | F_ACK | echo | F_CREATE | F_EXCL, 1, 0) + body
     _ctx, log = created(iface)
     assert log[0][1] == framed
+
+
+def test_a_bridges_mtu_goes_in_a_request_of_its_own(topo):
+    """Given in the creation request, a bridge's MTU is not the user's to
+    the kernel, which lowers it to its smallest port's as ports join; set
+    by a request of its own (as `ip link set br0 mtu N`), it stays."""
+    br0 = iface_of(topo, "br0").replace(mtu=1400)
+    _ctx, log = created(br0)
+    assert len(log) == 2
+    made, mtu = decode_link(log[0][1]), decode_link(log[1][1])
+    assert made.get_attr("IFLA_MTU") is None and made["header"]["type"] == RTM_NEWLINK
+    assert mtu.get_attr("IFLA_MTU") == 1400 and mtu["index"] == FakeCtx().ifindex(None, "br0")
+    assert "mtu" not in br0.kind_module.iproute2_add(br0)
+    assert br0.kind_module.iproute2_extra(br0)[0] == "ip link set br0 mtu 1400"
 
 
 def test_vxlan_fdb_entries_decode_in_pyroute2(topo):
@@ -718,7 +732,7 @@ def test_observe_over_pyroute2_encoded_dumps(topo):
     })
     st = observe_mod.observe(k, [None, "ns1"])
     br0 = st.device(None, "br0")
-    assert br0.kind_name == "bridge" and br0.mtu == 1400 and br0.mac == "02:00:00:00:01:00"
+    assert br0.kind_name == "bridge" and br0.mtu == 1500 and br0.mac == "02:00:00:00:01:00"
     assert [str(a) for a in br0.addresses] == ["10.1.0.1/24", "fd00:1::1/64"]   # link-local left out
     assert br0.options == {"stp": True, "vlan_filtering": False, "ageing_time": 600, "forward_delay": 7,
                            "priority": 4096, "hello_time": 2, "max_age": 20}

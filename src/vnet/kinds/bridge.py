@@ -2,7 +2,7 @@
 from ..kernel import rtnl
 from ..kernel import netlink as nl
 from ..topology.fields import Bool, Enum, Int, ListOf
-from .base import Kind
+from .base import Kind, ipcmd
 from .bridge_port import VLANS, BridgePorts, _describe_vlans, _vlan_dicts, _vlan_flags, _vlans_dump
 
 
@@ -135,10 +135,18 @@ class Bridge(BridgePorts, Kind):
             return _describe_vlans(value)
         return f"{value:#x}" if opt == "group_fwd_mask" and isinstance(value, int) else None
 
-    # the bridge's own VLANs (`self`) live beside the link, as a port's do
+    # the bridge's own VLANs (`self`) live beside the link, as a port's do.
+    # Its MTU is set by a request of its own: given in the creation request,
+    # the kernel does not count it as the user's, and lowers it to its
+    # smallest port's as ports join (`ip link set br0 mtu N` is kept)
     def create(self, ctx, iface):
-        super().create(ctx, iface)
+        super().create(ctx, iface.replace(mtu=None) if iface.mtu else iface)
+        if iface.mtu:
+            rtnl.set_link(ctx.sock(iface.netns), ctx.ifindex(*iface.key), attrs=rtnl.link_attrs(mtu=iface.mtu))
         self._set_own_vlans(ctx, iface)
+
+    def iproute2_add(self, iface):
+        return super().iproute2_add(iface.replace(mtu=None) if iface.mtu else iface)
 
     def modify(self, ctx, iface, changed):
         rest = [c for c in changed if c != "vlans"]
@@ -166,9 +174,10 @@ class Bridge(BridgePorts, Kind):
             opts["vlans"] = vlans
 
     def iproute2_extra(self, iface):
+        mtu = [ipcmd(iface.netns, "link", "set", iface.name, "mtu", iface.mtu)] if iface.mtu else []
         want = self.port_state({"vlans": iface.options.get("vlans")})["vlans"]
         if want is None:
-            return []
+            return mtu
         pre = ["bridge"] + (["-n", iface.netns] if iface.netns is not None else [])
         default = iface.options.get("vlan_default_pvid")
         default = 1 if default is None else default
@@ -176,7 +185,7 @@ class Bridge(BridgePorts, Kind):
         for vid, p, u in want:
             out.append(" ".join(pre + ["vlan", "add", "dev", iface.name, "vid", str(vid)] + (["pvid"] if p else [])
                                 + (["untagged"] if u else []) + ["self"]))
-        return out
+        return mtu + out
 
     # `ip link add type bridge` words; times in centiseconds as iproute2 takes them
     _IP_WORDS = {"stp": "stp_state", "hello_time": "hello_time", "max_age": "max_age"}
