@@ -25,14 +25,18 @@ interfaces:
 routes:
   - {netns: u1, to: 10.81.0.0/24, via: 10.80.0.254}
   - {netns: u1, to: "fd81::/64", via: "fd80::254"}
+  - {netns: u1, to: 10.82.0.0/24, via: 169.254.1.1}
+  - {netns: u1, to: 169.254.1.1/32, dev: eth0, scope: link}
 sysctls:
   - {netns: u1, key: net.ipv4.ip_forward, value: 1}
   - {key: net.ipv4.conf.br0.forwarding, value: 1}
 """
 # the same lab changed: an address renumbered (lo's too), a device gone, one added, a route more, and a
-# pair re-created (its peer renamed: the routes through it go with it, and an undo puts them back)
+# pair re-created (its peer renamed: the routes through it go with it, and an undo puts them back, a
+# gateway reached by a device route of its own among them)
 CHANGED = (LAB.replace("10.80.0.2/24", "10.80.0.22/24").replace("192.0.2.80/32", "192.0.2.81/32")
-           .replace("peer: {name: eth0, netns: u1,", "peer: {name: eth9, netns: u1,").replace("  - {name: tap0, kind: tap, master: br0}\n",
+           .replace("peer: {name: eth0, netns: u1,", "peer: {name: eth9, netns: u1,").replace("dev: eth0", "dev: eth9")
+           .replace("  - {name: tap0, kind: tap, master: br0}\n",
                                                                   "  - {name: tap1, kind: tap, master: br0}\n")
            .replace("routes:\n", "routes:\n  - {netns: u2, to: default, via: 10.80.0.254}\n"))
 

@@ -202,15 +202,37 @@ def _restore(ctx, rec, iface, routes=()):
     for e in iface.endpoints():
         for a in e.addresses:
             rtnl.add_addr(ctx.sock(e.netns), ctx.ifindex(*e.key), a)
-    for r in routes:
-        index = lambda dev: ctx.ifindex(r.netns, dev) if dev else 0   # noqa: E731  (made again: another index)
-        try:
-            rtnl.add_route(ctx.sock(r.netns), r.to, r.via, index(r.dev), r.metric, r.table,
-                           ipaddress.ip_address(r.src) if r.src else None, r.scope, r.onlink, r.type,
-                           [(v, index(d), w) for v, d, w in r.nexthops])
-        except netlink.NetlinkError as e:
-            if e.errno != errno.EEXIST:
-                raise
+    # those through a device alone first (a gateway may be reached by one);
+    # then again what failed while any went in: the first error left is said
+    todo = sorted(routes, key=lambda r: r.via is not None or bool(r.nexthops))
+    while todo:
+        failed = []
+        for r in todo:
+            try:
+                _route_back(ctx, r, ipaddress)
+            except netlink.NetlinkError as e:
+                failed.append((r, e))
+        if len(failed) == len(todo):
+            raise failed[0][1]
+        todo = [r for r, _e in failed]
+
+
+def _route_back(ctx, r, ipaddress):
+    """Observed route ``r`` added again (there already: nothing; through a
+    device that is not back yet, another's undo: left to that one's)."""
+    try:
+        index = {d: ctx.ifindex(r.netns, d) for d in {r.dev} | {d for _v, d, _w in r.nexthops} if d}
+    except netlink.NetlinkError as e:
+        if e.errno == errno.ENODEV:
+            return
+        raise
+    try:
+        rtnl.add_route(ctx.sock(r.netns), r.to, r.via, index.get(r.dev, 0), r.metric, r.table,
+                       ipaddress.ip_address(r.src) if r.src else None, r.scope, r.onlink, r.type,
+                       [(v, index.get(d, 0), w) for v, d, w in r.nexthops])
+    except netlink.NetlinkError as e:
+        if e.errno != errno.EEXIST:
+            raise
 
 
 def _routes_through(state, devs):
@@ -343,7 +365,11 @@ def _route_del(ctx, rec, rk, attrs):
         rec.routes.remove(rk)
 
     def undo():
-        _route_put(ctx, rk, attrs)
+        try:
+            _route_put(ctx, rk, attrs)
+        except netlink.NetlinkError as e:
+            if e.errno != errno.EEXIST:   # there again: put back with the device it went through
+                raise
         if was:
             _remember_route(rec, rk)
     return undo

@@ -392,8 +392,9 @@ def bridge_doc(net):
         b["vlan_filtering"] = True
     if net.conf.get("promiscMode"):
         b["promisc"] = True
-    if net.conf.get("mtu") is not None:
-        b["mtu"] = net.conf["mtu"]
+    # no `mtu`: the bridge follows its ports' (the reference plugin gives it at
+    # creation, which the kernel does not keep as the user's: 1500 again once
+    # the last port leaves); a topology's bridge `mtu` is kept whatever its ports
     h = _digest(net.bridge)[:20]
     doc = {"name": "cni-bridge-" + h, "interfaces": [b]}
     if os.path.isdir("/proc/sys/net/ipv6") and "." not in net.bridge:
