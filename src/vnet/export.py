@@ -157,7 +157,8 @@ def exported_routes(state, namespaces):
 
 def unwritable_routes(state, namespaces):
     """The routes of ``namespaces`` someone made that a topology cannot
-    declare (through a nexthop object): an export says it leaves them out."""
+    declare (``Route.unwritable``: through a nexthop object, with a TOS, a
+    next hop onlink): an export says it leaves them out."""
     return [r for ns in namespaces for r in state.routes.get(ns, []) if not r.kernel_own and r.unwritable]
 
 

@@ -3,6 +3,7 @@ topology's record; Context: the kernel handles and the interface indexes a
 run of steps shares."""
 import contextlib
 import errno
+import ipaddress
 
 from ..declare import to_interface
 from ..kernel import netlink, rtnl, sysctl
@@ -197,7 +198,6 @@ def _dev_delete(ctx, rec, dev, state):
 def _restore(ctx, rec, iface, routes=()):
     """Device ``iface`` made again as it was, with its addresses and the
     routes through it (``_routes_through``) that the kernel dropped with it."""
-    import ipaddress
     _create(ctx, rec, iface)
     for e in iface.endpoints():
         for a in e.addresses:
@@ -209,7 +209,7 @@ def _restore(ctx, rec, iface, routes=()):
         failed = []
         for r in todo:
             try:
-                _route_back(ctx, r, ipaddress)
+                _route_back(ctx, r)
             except netlink.NetlinkError as e:
                 failed.append((r, e))
         if len(failed) == len(todo):
@@ -217,7 +217,7 @@ def _restore(ctx, rec, iface, routes=()):
         todo = [r for r, _e in failed]
 
 
-def _route_back(ctx, r, ipaddress):
+def _route_back(ctx, r):
     """Observed route ``r`` added again (there already: nothing; through a
     device that is not back yet, another's undo: left to that one's)."""
     try:
@@ -324,7 +324,6 @@ def _addr_del(ctx, rec, key, a):
 
 
 def _route_args(ctx, ns, to, via, dev, metric, table):
-    import ipaddress
     return (ipaddress.ip_network(to), ipaddress.ip_address(via) if via else None,
             ctx.ifindex(ns, dev) if dev else 0, metric, table)
 
@@ -332,7 +331,6 @@ def _route_args(ctx, ns, to, via, dev, metric, table):
 def _route_put(ctx, rk, attrs):
     """Add the route ``rk`` with ``attrs`` (src, scope, onlink, type, next
     hops; a scope of None: the default, as for an IPv6 route)."""
-    import ipaddress
     src, scope, onlink, rtype, nexthops = attrs
     hops = [(ipaddress.ip_address(via) if via else None, ctx.ifindex(rk[0], dev) if dev else 0, weight)
             for via, dev, weight in nexthops]
