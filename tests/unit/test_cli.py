@@ -265,3 +265,22 @@ def test_a_short_command_collects_no_garbage_and_gives_the_collector_back(capsys
     f.write_text("name: one\ninterfaces: [{name: d0, kind: nosuchkind}]\n")
     assert run(capsys, "validate", str(f))[0] == 2
     assert seen == [False, False] and gc.isenabled()
+
+
+def test_the_program_ends_a_one_shot_command_with_its_output_whole_and_its_exit_code(tmp_path):
+    """`vnet` ends a one-shot command without Python's teardown: what it
+    printed (a schema of tens of kilobytes into a pipe, a problem on stderr)
+    arrives whole, with the command's exit code; an atexit hook, teardown's
+    part, does not run (a command's work is done by then)."""
+    hook = tmp_path / "hook.py"
+    hook.write_text("import atexit, sys\natexit.register(lambda: sys.stderr.write('TEARDOWN\\n'))\n"
+                    "from vnet.cli import entry\nsys.exit(entry())\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    r = subprocess.run([sys.executable, str(hook), "schema"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and json.loads(r.stdout)["properties"]["interfaces"] and "TEARDOWN" not in r.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: one\ninterfaces: [{name: d0, kind: nosuchkind}]\n")
+    r = subprocess.run([sys.executable, "-m", "vnet", "validate", str(bad)], capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "nosuchkind" in r.stderr and r.stderr.endswith("\n")
+    r = subprocess.run([sys.executable, str(hook), "--version"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and "TEARDOWN" in r.stderr   # not a command that ran: the usual end

@@ -30,6 +30,27 @@ COMMANDS = {**dict.fromkeys(("validate", "plan", "check", "script", "schema"), "
 # collector's passes over the lab's tens of thousands of objects cost 5% of
 # such a command (10 ms of a 0.2 s plan); their garbage goes with the process
 SHORT = {"validate", "plan", "script", "schema", "list", "show", "export", "diagram", "apply", "destroy"}
+_short_ran = []   # a one-shot command ran to its end in this process (entry() may skip the teardown)
+
+
+def entry():
+    """The `vnet` program itself (its console script, `python -m vnet`, the
+    executable `vnet cni install` writes): main(), then, after a one-shot
+    command, the process's end without Python's teardown, which would free
+    a big lab's objects one by one (10 ms of a 0.25 s no-op plan of a
+    thousand namespaces; more after an apply). Every file such a command
+    writes is closed by then (each in a ``with``), its locks and sockets go
+    with the process, and no thread of its is left; the output streams are
+    flushed here. main() called in a longer process (a test) never ends it."""
+    rc = main()
+    if _short_ran:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):   # a closed or broken stream: nothing left to say there
+                pass
+        os._exit(rc if isinstance(rc, int) and 0 <= rc <= 255 else 1)
+    return rc
 
 
 def main(argv=None):
@@ -98,6 +119,7 @@ def _run(args):
     collecting = gc.isenabled()
     if args.cmd in SHORT:
         gc.disable()
+        _short_ran.append(args.cmd)
     try:
         rc = run(args) or 0
         sys.stdout.flush()   # here, where a failure to write is still ours to report

@@ -27,8 +27,8 @@ if os.environ.get("CNI_COMMAND") is not None:
     sys.exit(run({build!r}))
 else:
     sys.path[1:1] = {site_dirs!r}
-    from vnet.cli import main
-sys.exit(main())
+    from vnet.cli import entry
+    sys.exit(entry())
 """
 
 
