@@ -4,6 +4,7 @@ where asked), never one query per object."""
 from .kernel import netlink, netns, rtnl, sysctl
 from .kinds import identify, recognize
 from .state import Device, Route, State
+from .topology import address
 
 
 class _Dumps:
@@ -107,7 +108,7 @@ def _dump(k, asked, st, partial=None):
             continue
         sock = k.sock(ns)
         links = _links_of(sock, partial[ns]) if partial and ns in partial else rtnl.dump_links(sock)
-        raw[ns] = (links, rtnl.dump_addrs(sock))
+        raw[ns] = (links, rtnl.dump_addrs(sock, address.make))
     return raw
 
 

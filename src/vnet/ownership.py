@@ -244,9 +244,9 @@ def _table(rest):
 
 
 def _address(v):
-    import ipaddress
+    from .topology.address import parse
     try:
-        return isinstance(v, str) and "/" in v and ipaddress.ip_interface(v) is not None
+        return isinstance(v, str) and parse(v) is not None
     except ValueError:
         return False
 

@@ -132,6 +132,61 @@ def test_an_address_changed_by_hand_converges_and_stays_converged(lab, layer):
     lab.converged([lab.a(10)])
 
 
+@pytest.mark.parametrize("layer", LAYERS)
+def test_an_address_s_peer_noprefixroute_and_metric_converge(lab, layer):
+    """An address as `ip address add` gives it beyond address/prefix (a
+    peer, noprefixroute, a metric) is made so, and made so again when
+    changed by hand to another flavour: the prefix route follows each."""
+    f, e0 = lab.f, "e0"
+    host = lab.a(10).split("/")[0]
+    peer = lab.a(77).split("/")[0]
+    plen = 32 if lab.fam == 4 else 128
+
+    def info():
+        return [a for d in lab.sb.ip_json("n1", "addr") if d["ifname"] == e0 for a in d["addr_info"]
+                if a["family"] == ("inet" if lab.fam == 4 else "inet6") and a["scope"] == "global"]
+
+    def prefix_routes():
+        flag = "-4" if lab.fam == 4 else "-6"
+        return {(r["dst"], r.get("metric")) for r in json.loads(lab.sb.sh(f"ip -n n1 {flag} -j route show dev {e0}"))
+                if not r.get("gateway") and not r["dst"].startswith("fe80:")}
+
+    subnet = f["net"].format(0).replace("::0/", "::/")
+    lab.write([f"{lab.a(10)} metric 50"], routes=())
+    lab.apply()
+    assert [(a["local"], a.get("metric")) for a in info()] == [(host, 50)]
+    assert prefix_routes() == {(subnet, 50)}
+    lab.plan_is_empty()
+    lab.ip(f"addr del {lab.a(10)} dev {e0}")      # by hand: the same address, its metric gone
+    lab.ip(f"addr add {lab.a(10)} dev {e0}" + (" nodad" if lab.fam == 6 else ""))
+    lab.apply()
+    assert [(a["local"], a.get("metric")) for a in info()] == [(host, 50)]
+    lab.plan_is_empty()
+
+    lab.write([f"{lab.a(10)} noprefixroute"], routes=())
+    lab.apply()
+    assert [(a["local"], a.get("noprefixroute", False)) for a in info()] == [(host, True)]
+    assert prefix_routes() == set()
+    lab.plan_is_empty()
+
+    lab.write([f"{host} peer {peer}/{plen}"], routes=())
+    lab.apply()
+    assert [(a["local"], a.get("address"), a["prefixlen"]) for a in info()] == [(host, peer, plen)]
+    assert peer in {d for d, _m in prefix_routes()}   # (IPv6 routes the address's own /128 too)
+    lab.plan_is_empty()
+    lab.ip(f"addr del {host} peer {peer}/{plen} dev {e0}")   # by hand: the peer changed
+    lab.ip(f"addr add {host} peer {lab.a(78).split('/')[0]}/{plen} dev {e0}" + (" nodad" if lab.fam == 6 else ""))
+    lab.apply()
+    assert [(a["local"], a.get("address")) for a in info()] == [(host, peer)]
+    lab.plan_is_empty()
+    lab.write([lab.a(10)], routes=())   # and back to the address alone
+    lab.apply()
+    assert [(a["local"], a.get("address"), a.get("metric"), a.get("noprefixroute", False)) for a in info()] == \
+        [(host, None, None, False)]
+    assert {d for d, _m in prefix_routes()} == {subnet}
+    lab.plan_is_empty()
+
+
 @pytest.mark.parametrize("layer", [LAYERS[0]])
 def test_a_secondary_promoted_by_hand_converges(sandbox, layer):
     lab = Lab(sandbox, layer, 4)

@@ -443,6 +443,32 @@ def test_address_message_decodes_in_pyroute2(topo, addr, want):
     assert reencoded(ifaddrmsg, raw) == raw
 
 
+@pytest.mark.parametrize("text,want", [
+    ("10.50.0.1 peer 10.50.0.2/32", {"prefixlen": 32, "IFA_LOCAL": "10.50.0.1", "IFA_ADDRESS": "10.50.0.2",
+                                     "IFA_BROADCAST": None, "IFA_FLAGS": None, "IFA_RT_PRIORITY": None}),
+    ("10.51.0.1/24 noprefixroute metric 77", {"IFA_LOCAL": "10.51.0.1", "IFA_ADDRESS": "10.51.0.1",
+                                              "IFA_FLAGS": 0x200, "IFA_RT_PRIORITY": 77}),
+    ("fd00:53::1 peer fd00:53::2/128", {"family": 10, "IFA_LOCAL": "fd00:53::1", "IFA_ADDRESS": "fd00:53::2",
+                                        "IFA_FLAGS": 0x02}),
+    ("fd00:52::1/64 noprefixroute", {"family": 10, "IFA_FLAGS": 0x202}),   # IFA_F_NOPREFIXROUTE | IFA_F_NODAD
+])
+def test_an_address_s_peer_noprefixroute_and_metric_decode_in_pyroute2(text, want):
+    from vnet.topology.address import parse
+    log = []
+    rtnl.add_addr(RecordingSocket(None, log), 20, parse(text))
+    rtnl.del_addr(RecordingSocket(None, log), 20, parse(text))
+    (_ns, raw), (_ns2, deleted) = log
+    for r in (raw, deleted):
+        m = ifaddrmsg(r)
+        m.decode()
+        for k, v in want.items():
+            if r is deleted and k not in ("family", "prefixlen", "IFA_LOCAL", "IFA_ADDRESS"):
+                continue   # a deletion names the address by address, peer and length only
+            got = m[k] if k in ("family", "prefixlen") else m.get_attr(k)
+            assert got == v, f"{text}: {k} is {got!r}, want {v!r}"
+        assert reencoded(ifaddrmsg, r) == r
+
+
 def test_route_message_decodes_in_pyroute2():
     log = []
     rtnl.add_route(RecordingSocket(None, log), ipaddress.ip_network("10.9.0.0/16"),

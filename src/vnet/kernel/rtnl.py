@@ -18,14 +18,14 @@ IFLA_OPERSTATE, IFLA_CARRIER = 16, 33
 # IF_OPER_* (RFC 2863), named as `ip link` prints them
 OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
-IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS = 1, 2, 8
+IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS, IFA_RT_PRIORITY = 1, 2, 8, 9
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE = 1, 4, 5, 6, 7, 15
 RTA_MULTIPATH, RTA_NH_ID = 9, 30
 NDA_DST, NDA_LLADDR = 1, 2
 NETNSA_NSID, NETNSA_FD = 1, 3
 
 IFF_UP, IFF_LOOPBACK, IFF_PROMISC, IFF_LOWER_UP = 0x1, 0x8, 0x100, 0x10000
-IFA_F_SECONDARY, IFA_F_PERMANENT = 0x01, 0x80
+IFA_F_SECONDARY, IFA_F_NODAD, IFA_F_PERMANENT, IFA_F_NOPREFIXROUTE = 0x01, 0x02, 0x80, 0x200
 RT_TABLE_MAIN, RT_TABLE_LOCAL = 254, 255
 RTPROT_KERNEL, RTPROT_BOOT, RTPROT_STATIC, RTPROT_RA = 2, 3, 4, 9
 RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_NOWHERE = 0, 253, 255
@@ -196,15 +196,17 @@ def del_group(sock, group):
 
 # ---- addresses ---------------------------------------------------------------
 
-_ADDR_ATTRS = frozenset({IFA_LOCAL, IFA_ADDRESS})
-_ADDRS = {}   # (address bytes, prefix length) -> ip_interface: a lab repeats 127.0.0.1/8 and ::1/128 per namespace
+_ADDR_ATTRS = frozenset({IFA_LOCAL, IFA_ADDRESS, IFA_FLAGS, IFA_RT_PRIORITY})
+_ADDRS = {}   # (address bytes, prefix length, peer, noprefixroute, metric) -> address: a lab repeats 127.0.0.1/8 and ::1/128 per namespace
 
 
-def dump_addrs(sock):
-    """[(ifindex, ip_interface, secondary)] of a namespace, IPv6 link-local
+def dump_addrs(sock, flavoured=None):
+    """[(ifindex, address, secondary)] of a namespace, IPv6 link-local
     addresses left out (the kernel makes them; no topology declares them).
     ``secondary``: an IPv4 address the kernel holds as a secondary of another
-    in its subnet (deleting that primary drops it, unless promote_secondaries)."""
+    in its subnet (deleting that primary drops it, unless promote_secondaries).
+    An address with a peer, noprefixroute or a metric is
+    ``flavoured(address, peer, noprefixroute, metric)`` (None: the address alone)."""
     import ipaddress
     out = []
     for t, p in sock.dump(RTM_GETADDR, _IFA.pack(0, 0, 0, 0, 0)):
@@ -212,10 +214,14 @@ def dump_addrs(sock):
             continue
         fam, plen, flags, _scope, index = _IFA.unpack_from(p)
         a = nl.parse_some(p, 8, _ADDR_ATTRS)
-        v = a.get(IFA_LOCAL) or a.get(IFA_ADDRESS)
+        v, peer = a.get(IFA_LOCAL), a.get(IFA_ADDRESS)
+        if v is None:
+            v, peer = peer, None
         if v is None:
             continue
-        key = (bytes(v), plen)
+        nopr = IFA_FLAGS in a and bool(nl.get_u32(a[IFA_FLAGS]) & IFA_F_NOPREFIXROUTE)
+        metric = nl.get_u32(a[IFA_RT_PRIORITY]) if IFA_RT_PRIORITY in a else 0
+        key = (bytes(v), plen, bytes(peer) if peer is not None and peer != v else None, nopr, metric)
         ip = _ADDRS.get(key)
         if ip is None:
             v = key[0]
@@ -225,25 +231,34 @@ def dump_addrs(sock):
                 ip = ipaddress.IPv6Interface((v, plen))
             else:
                 ip = ipaddress.IPv4Interface((v, plen))
-            if len(_ADDRS) < 65536:
+            if flavoured is not None and (key[2] is not None or nopr or metric):
+                ip = flavoured(ip, key[2] and ipaddress.ip_address(key[2]), nopr, metric)
+            elif len(_ADDRS) < 65536:
                 _ADDRS[key] = ip
         out.append((index, ip, bool(flags & IFA_F_SECONDARY)))
     return out
 
 
 def _addr_msg(ifindex, iface):
+    """The request naming address ``iface`` (IFA_ADDRESS its peer, if it has one)."""
     fam = socket.AF_INET if iface.version == 4 else socket.AF_INET6
     body = _IFA.pack(fam, iface.network.prefixlen, 0, 0, ifindex)
-    body += nl.ip(IFA_LOCAL, iface.ip) + nl.ip(IFA_ADDRESS, iface.ip)
+    peer = getattr(iface, "peer", None)
+    body += nl.ip(IFA_LOCAL, iface.ip) + nl.ip(IFA_ADDRESS, iface.ip if peer is None else peer)
     return body
 
 
 def add_addr(sock, ifindex, iface):
     body = _addr_msg(ifindex, iface)
-    if iface.version == 4 and iface.network.prefixlen < 31:
+    if iface.version == 4 and iface.network.prefixlen < 31 and getattr(iface, "peer", None) is None:
         body += nl.attr(4, iface.network.broadcast_address.packed)  # IFA_BROADCAST, as ip does with 'brd +'
-    if iface.version == 6:
-        body += nl.u32(IFA_FLAGS, 0x02)  # IFA_F_NODAD: usable at once, like a lab wants
+    flags = IFA_F_NODAD if iface.version == 6 else 0   # IPv6: usable at once, like a lab wants
+    if getattr(iface, "noprefixroute", False):
+        flags |= IFA_F_NOPREFIXROUTE
+    if flags:
+        body += nl.u32(IFA_FLAGS, flags)
+    if getattr(iface, "metric", 0):
+        body += nl.u32(IFA_RT_PRIORITY, iface.metric)
     sock.request(RTM_NEWADDR, body, nl.F_CREATE | nl.F_EXCL)
 
 

@@ -185,10 +185,10 @@ def _endpoints(p):
 def _stale_addresses(p, managed):
     """The addresses vnet gave a device it did not make (lo), recorded,
     whose device the file no longer gives any: taken away, as a route."""
-    import ipaddress
+    from ..topology.address import parse
     for ns, name, text in p.record.addresses:
         dev = p.state.device(ns, name) if (ns, name) not in managed else None
-        a = ipaddress.ip_interface(text)
+        a = parse(text)
         if dev is not None and a in dev.addresses:
             p.addr_dels.append(Change("delete", f"address {a} on {where(ns, name)}", "no longer declared",
                                       ("addr_del", (ns, name), a)))

@@ -48,7 +48,7 @@ def script(topo):
     for i in order_interfaces(topo):   # an external's too: lo's of a namespace the file makes
         for e in i.endpoints():
             # IPv6 without duplicate address detection, as vnet adds them: usable at once
-            out += [ipcmd(e.netns, "addr", "add", str(a), "dev", e.name, *(["nodad"] if a.version == 6 else []))
+            out += [ipcmd(e.netns, "addr", "add", *str(a).split(), "dev", e.name, *(["nodad"] if a.version == 6 else []))
                     for a in e.addresses]
     for r in topo.routes:
         args = ["route", "add"] + ([r.type] if r.type != "unicast" else []) + \

@@ -64,7 +64,7 @@ def rows(devices, among=None):
             words, below = words + port_words, below + port_below
         out.append(([d.netns or "host", d.name, d.kind_name, state(d), d.mtu,
                      rel(d.master, d.netns) if d.master else "", rel(d.peer, d.netns) if d.peer else "",
-                     " ".join(str(a) for a in d.addresses), " ".join(words)], below))
+                     _addresses(d.addresses), " ".join(words)], below))
     return out
 
 
@@ -181,3 +181,9 @@ def known_kinds(asked, devs):
     unknown = [k for k in asked if k not in kinds]
     if unknown:
         raise UnknownKind(f"no kind {', '.join(map(repr, unknown))} (kinds: {', '.join(kinds)})")
+
+
+def _addresses(addrs):
+    """Side by side; with commas once one has words after it (a peer, a metric)."""
+    texts = [str(a) for a in addrs]
+    return (", " if any(" " in t for t in texts) else " ").join(texts)

@@ -63,10 +63,11 @@ def _devices(topo, p, check_ns):
             for opt in e.port if not e.master else ():
                 p.add(f"{iface.path}{sub}.{opt}", "only for a port of a master: set master")
             seen = set()
-            for a in e.addresses:
-                if a in seen:
+            for a in e.addresses:   # one address in another flavour is the same to the kernel
+                key = (a.ip, a.network.prefixlen, getattr(a, "peer", None))
+                if key in seen:
                     p.add(f"{iface.path}{sub}.addresses", f"{a} is listed twice")
-                seen.add(a)
+                seen.add(key)
     return devices
 
 

@@ -4,6 +4,7 @@ exit code 2 like any bad input; warnings are printed and do not. Rules
 about one kind live in that kind (``Kind.lint``); the rule here is generic,
 driven by the kinds' data."""
 from collections import defaultdict
+from ..topology.address import reached
 
 
 def run(topo, problems, warnings):
@@ -135,7 +136,7 @@ def _gateways(topo, problems):
     for i in topo.interfaces:
         for e in i.endpoints():
             if e.netns in created:
-                nets.setdefault(e.netns, []).extend((a.network, e.name, e.up) for a in e.addresses)
+                nets.setdefault(e.netns, []).extend((net, e.name, e.up) for net in map(reached, e.addresses) if net)
     up = {e.key: e.up for i in topo.interfaces for e in i.endpoints()}
     for r in topo.routes:
         if r.netns in created and r.dev and not r.via:

@@ -189,9 +189,17 @@ class Table(Field):
 
 
 class CIDR(Field):
-    json = {"type": "string", "format": "ip-interface", "pattern": "^[0-9a-fA-F.:]+/[0-9]{1,3}$"}
+    """A device's address with its prefix length, and as `ip address add`
+    takes them, a point-to-point peer, noprefixroute, a metric
+    (``vnet.topology.address``)."""
+    json = {"type": "string", "format": "ip-interface",
+            "pattern": "^(?= *[0-9a-fA-F.:]+/|.* peer )"   # a length, or a peer (a host's)
+                       " *[0-9a-fA-F.:]+(/[0-9]{1,3})?( +(peer +[0-9a-fA-F.:]+(/[0-9]{1,3})?|noprefixroute"
+                       "|metric +[0-9]+))* *$"}
 
     def parse(self, v):
+        if isinstance(v, str) and len(v.split()) > 1:
+            return self._flavoured(v)
         if not isinstance(v, str) or "/" not in v:
             raise Invalid(f"{quote(v)} is not an address with prefix length, e.g. 10.0.0.1/24 or fd00::1/64")
         try:
@@ -207,6 +215,19 @@ class CIDR(Field):
                               f"for an IPv{ip.version} address") from None
             raise Invalid(f"{quote(v)} is not an address with prefix length, e.g. 10.0.0.1/24 or fd00::1/64") from None
         why = unusable(a.ip)
+        if why:
+            raise Invalid(f"{quote(v)}: {why}")
+        return a
+
+    @staticmethod
+    def _flavoured(v):
+        from .address import parse
+        try:
+            a = parse(v)
+        except ValueError as e:
+            raise Invalid(f"{quote(v)}: {e}; e.g. '10.0.0.1 peer 10.0.0.2/32', '10.0.0.1/24 noprefixroute' "
+                          f"or '10.0.0.1/24 metric 100'") from None
+        why = unusable(a.ip) or (a.peer is not None and a.peer.is_multicast and f"the peer {a.peer} is multicast")
         if why:
             raise Invalid(f"{quote(v)}: {why}")
         return a

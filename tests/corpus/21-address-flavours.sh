@@ -1,0 +1,18 @@
+# needs: veth
+# Addresses as `ip address add` gives them beyond address/prefix: a
+# point-to-point peer on a TUN device (IPv4 and IPv6: the route goes to the
+# peer), an address without its prefix route, one whose prefix route has a
+# metric (IPv4 and IPv6).
+ip netns add af
+ip -n af link add e0 type veth peer name e1
+ip -n af link set e0 up
+ip -n af link set e1 up
+ip -n af tuntap add dev tun0 mode tun
+ip -n af link set tun0 up
+ip -n af addr add 10.50.0.1 peer 10.50.0.2/32 dev tun0
+ip -n af addr add fd00:53::1 peer fd00:53::2/128 dev tun0 nodad
+ip -n af addr add 10.51.0.1/24 dev e0 noprefixroute
+ip -n af addr add 10.51.1.1/24 dev e0
+ip -n af addr add 10.52.0.1/24 dev e1 metric 77
+ip -n af addr add fd00:52::1/64 dev e1 noprefixroute nodad
+ip -n af addr add fd00:54::1/64 dev e1 metric 300 nodad
