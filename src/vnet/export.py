@@ -10,7 +10,7 @@ def _ref_doc(ref, own_ns):
     return {"name": ref.name} if ref.netns is HOST else {"name": ref.name, "netns": ref.netns}
 
 
-def _ep_doc(e, kind=None):
+def _ep_doc(e, kind=None, txqueuelen=1000):
     d = {"name": e.name}
     if kind:
         d["kind"] = kind
@@ -24,6 +24,10 @@ def _ep_doc(e, kind=None):
         d["mtu"] = e.mtu
     if e.mac:
         d["mac"] = e.mac
+    if e.txqueuelen is not None and e.txqueuelen != txqueuelen:   # (the kernel's for the kind: left out)
+        d["txqueuelen"] = e.txqueuelen
+    if e.alias:
+        d["alias"] = e.alias
     if e.master:
         d["master"] = _ref_doc(e.master, e.netns)
     if e.addresses:
@@ -45,12 +49,13 @@ def _value_doc(v, own_ns):
 
 
 def interface_doc(iface):
-    d = _ep_doc(iface, iface.kind)
+    qlen = iface.kind_module.txqueuelen
+    d = _ep_doc(iface, iface.kind, qlen)
     for k, v in iface.options.items():
         if v is not None and v != []:
             d[k] = _value_doc(v, iface.netns)
     if iface.peer:
-        d["peer"] = _ep_doc(iface.peer)
+        d["peer"] = _ep_doc(iface.peer, txqueuelen=qlen)
     return d
 
 

@@ -227,9 +227,11 @@ def _devices(k, ns, links, refs, peer_of):
 
 def _device(ns, ln, kind, refs, resolve, dumps, peer_of):
     """The Device of link ``ln`` of kind ``kind`` (None: one vnet has no kind for)."""
+    # every field by its place, in Device's order (a lab of a thousand makes
+    # thousands: a field given by name costs its checks each time)
     d = Device(ns, ln.name, ln.ifindex, ln.kind, kind, ln.up, ln.mtu, ln.mac, ln.group,
-               loopback=bool(ln.flags & rtnl.IFF_LOOPBACK), operstate=ln.operstate, carrier=ln.carrier,
-               promisc=ln.promisc)
+               bool(ln.flags & rtnl.IFF_LOOPBACK), None, None, [], {}, {}, {}, [], ln.operstate, ln.carrier,
+               ln.promisc, ln.txqlen, ln.alias)
     by_index = refs.by_index[ns]
     if ln.master:
         d.master = (ns, by_index[ln.master].name) if ln.master in by_index else (ns, f"if{ln.master}")

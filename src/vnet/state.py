@@ -15,7 +15,8 @@ class Device(Struct):
     _fields = (("netns", REQUIRED), ("name", REQUIRED), ("ifindex", REQUIRED), ("kernel_kind", None),
                ("kind_module", None), ("up", True), ("mtu", None), ("mac", None), ("group", 0), ("loopback", False),
                ("master", None), ("peer", None), ("addresses", list), ("options", dict), ("extra", dict),
-               ("port", dict), ("secondary", list), ("operstate", None), ("carrier", None), ("promisc", False))
+               ("port", dict), ("secondary", list), ("operstate", None), ("carrier", None), ("promisc", False),
+               ("txqueuelen", None), ("alias", None))
 
     @property
     def key(self):

@@ -140,8 +140,9 @@ def _tag_and_settle(ctx, iface):
     the promiscuous flag (a TUN's ioctl, teamd... have no place for it)."""
     for i, e in enumerate(iface.endpoints()):
         if i == 0:
-            if e.promisc:
-                rtnl.set_link(ctx.sock(e.netns), ctx.ifindex(*e.key), promisc=True)
+            if e.promisc or e.txqueuelen is not None or e.alias is not None:
+                rtnl.set_link(ctx.sock(e.netns), ctx.ifindex(*e.key), promisc=e.promisc or None,
+                              attrs=rtnl.link_attrs(txqlen=e.txqueuelen, alias=e.alias))
             if e.up and ctx.joins_down(e) and iface.kind_module.creatable:
                 rtnl.set_link(ctx.sock(e.netns), ctx.ifindex(*e.key), up=True)
             continue
@@ -156,7 +157,8 @@ def _tag_and_settle(ctx, iface):
 
 def _settle_peer(ctx, e):
     sock = ctx.sock(e.netns)
-    attrs = rtnl.link_attrs(group=ctx.group, master=ctx.ifindex(*e.master_key()) if e.master else None)
+    attrs = rtnl.link_attrs(group=ctx.group, master=ctx.ifindex(*e.master_key()) if e.master else None,
+                            txqlen=e.txqueuelen, alias=e.alias)
     # by name: the peer's index would cost a query, the name is known
     rtnl.set_link_by_name(sock, e.name, up=None if ctx.joins_down(e) else e.up, promisc=e.promisc or None,
                           attrs=attrs)
@@ -290,7 +292,9 @@ def _set(ctx, rec, e, new, old):
 def _set_fields(ctx, e, fields):
     m = fields.get("master", False)
     attrs = rtnl.link_attrs(mtu=fields.get("mtu"), mac=fields.get("mac"), group=fields.get("group"),
-                            master=None if m is False else (ctx.ifindex(*m) if m else 0))
+                            master=None if m is False else (ctx.ifindex(*m) if m else 0),
+                            txqlen=fields.get("txqueuelen"),
+                            alias=(fields["alias"] or "") if "alias" in fields else None)   # None: had none
     sock, idx = ctx.sock(e.netns), ctx.ifindex(*e.key)
     up, promisc = fields.get("up"), fields.get("promisc")
     if m and ctx.joins_down(e):   # down to join, then to the state it should have

@@ -1,6 +1,7 @@
 """rtnetlink: link, address, route, neighbour and nsid messages."""
 import _socket as socket   # the C module's constants (netlink.py says why)
 import struct
+import sys
 
 from . import netlink as nl
 
@@ -14,7 +15,7 @@ RTM_NEWNSID, RTM_GETNSID = 88, 90
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
 IFLA_LINKINFO, IFLA_NET_NS_PID, IFLA_IFALIAS, IFLA_GROUP, IFLA_NET_NS_FD = 18, 19, 20, 27, 28
 IFLA_EXT_MASK, IFLA_LINK_NETNSID, IFLA_TARGET_NETNSID = 29, 37, 46
-IFLA_OPERSTATE, IFLA_CARRIER = 16, 33
+IFLA_OPERSTATE, IFLA_CARRIER, IFLA_TXQLEN = 16, 33, 13
 # IF_OPER_* (RFC 2863), named as `ip link` prints them
 OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
@@ -53,7 +54,7 @@ def ifinfo(index=0, flags=0, change=0, family=0):
 class Link:
     """One observed link: the generic fields decoded, kind data kept raw."""
     __slots__ = ("ifindex", "name", "flags", "mtu", "mac", "master", "link", "link_nsid",
-                 "group", "kind", "data", "slave_kind", "slave_data", "operstate", "carrier")
+                 "group", "kind", "data", "slave_kind", "slave_data", "operstate", "carrier", "txqlen", "alias")
 
     @property
     def up(self):
@@ -81,6 +82,8 @@ def decode_link(body):
     op = a[IFLA_OPERSTATE][0] if IFLA_OPERSTATE in a else 0
     ln.operstate = OPERSTATES[op] if op < len(OPERSTATES) else OPERSTATES[0]
     ln.carrier = bool(a[IFLA_CARRIER][0]) if IFLA_CARRIER in a else None
+    ln.txqlen = nl.get_u32(a[IFLA_TXQLEN]) if IFLA_TXQLEN in a else None
+    ln.alias = nl.get_str(a[IFLA_IFALIAS]) if IFLA_IFALIAS in a else None
     ln.kind, ln.data, ln.slave_kind, ln.slave_data = None, None, None, None
     if IFLA_LINKINFO in a:
         li = nl.parse(a[IFLA_LINKINFO])
@@ -96,7 +99,7 @@ def decode_link(body):
 
 
 _LINK_ATTRS = frozenset({IFLA_IFNAME, IFLA_MTU, IFLA_ADDRESS, IFLA_MASTER, IFLA_LINK, IFLA_LINK_NETNSID,
-                         IFLA_GROUP, IFLA_LINKINFO, IFLA_OPERSTATE, IFLA_CARRIER})
+                         IFLA_GROUP, IFLA_LINKINFO, IFLA_OPERSTATE, IFLA_CARRIER, IFLA_TXQLEN, IFLA_IFALIAS})
 
 
 RTEXT_FILTER_SKIP_STATS = 1 << 3
@@ -112,8 +115,14 @@ def dump_links(sock):
     return [decode_link(p) for t, p in sock.dump(RTM_GETLINK, _DUMP_LINKS) if t == RTM_NEWLINK]
 
 
-def link_attrs(*, name=None, mtu=None, mac=None, master=None, group=None, ns_fd=None, link=None):
+def link_attrs(*, name=None, mtu=None, mac=None, master=None, group=None, ns_fd=None, link=None, txqlen=None,
+               alias=None):
+    """A link's attributes (``alias`` "": none, the kernel drops the one it has)."""
     parts = []
+    if txqlen is not None:
+        parts.append(nl.u32(IFLA_TXQLEN, txqlen))
+    if alias is not None:
+        parts.append(nl.attr(IFLA_IFALIAS, alias.encode()))   # no NUL: an empty one removes it, as iproute2's
     if name is not None:
         parts.append(nl.string(IFLA_IFNAME, name))
     if mtu is not None:
@@ -197,6 +206,7 @@ def del_group(sock, group):
 # ---- addresses ---------------------------------------------------------------
 
 _ADDR_ATTRS = frozenset({IFA_LOCAL, IFA_ADDRESS, IFA_FLAGS, IFA_RT_PRIORITY})
+_NOPREFIXROUTE_BYTE = 1 if sys.byteorder == "little" else 2   # the byte of IFA_FLAGS (a u32 in host order) holding it
 _ADDRS = {}   # (address bytes, prefix length, peer, noprefixroute, metric) -> address: a lab repeats 127.0.0.1/8 and ::1/128 per namespace
 
 
@@ -217,11 +227,14 @@ def dump_addrs(sock, flavoured=None):
         v, peer = a.get(IFA_LOCAL), a.get(IFA_ADDRESS)
         if v is None:
             v, peer = peer, None
+        elif peer == v:
+            peer = None
         if v is None:
             continue
-        nopr = IFA_FLAGS in a and bool(nl.get_u32(a[IFA_FLAGS]) & IFA_F_NOPREFIXROUTE)
-        metric = nl.get_u32(a[IFA_RT_PRIORITY]) if IFA_RT_PRIORITY in a else 0
-        key = (bytes(v), plen, bytes(peer) if peer is not None and peer != v else None, nopr, metric)
+        f, m = a.get(IFA_FLAGS), a.get(IFA_RT_PRIORITY)
+        nopr = f is not None and f[_NOPREFIXROUTE_BYTE] & (IFA_F_NOPREFIXROUTE >> 8)
+        key = (bytes(v), plen) if peer is None and not nopr and m is None else \
+            (bytes(v), plen, peer and bytes(peer), bool(nopr), m and nl.get_u32(m))
         ip = _ADDRS.get(key)
         if ip is None:
             v = key[0]
@@ -231,8 +244,8 @@ def dump_addrs(sock, flavoured=None):
                 ip = ipaddress.IPv6Interface((v, plen))
             else:
                 ip = ipaddress.IPv4Interface((v, plen))
-            if flavoured is not None and (key[2] is not None or nopr or metric):
-                ip = flavoured(ip, key[2] and ipaddress.ip_address(key[2]), nopr, metric)
+            if len(key) > 2 and flavoured is not None:
+                ip = flavoured(ip, key[2] and ipaddress.ip_address(key[2]), key[3], key[4] or 0)
             elif len(_ADDRS) < 65536:
                 _ADDRS[key] = ip
         out.append((index, ip, bool(flags & IFA_F_SECONDARY)))

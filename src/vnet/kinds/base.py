@@ -47,6 +47,7 @@ class Kind:
     lower_layers = None         # the link layers its lower device may have (None: any)
     port_layers = None          # the link layers its ports may have (None: any)
     max_mtu = 65535             # the kernel's max_mtu for a device of this kind
+    txqueuelen = 1000           # the queue length the kernel gives a new device of this kind (an export leaves it out)
     announced = True            # observation reads nothing of it but its link messages, whose every change
                                 # the kernel announces: a verification may read again only the devices
                                 # announced (False: it reads more, an fdb, genl, a program's files...)

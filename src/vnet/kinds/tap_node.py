@@ -4,6 +4,8 @@ import os
 
 
 class TapNode:
+    txqueuelen = 500   # as tun.c's (macvtap, ipvtap)
+
     def observed_extra(self, link, resolve, dumps):
         return tap_device(link, dumps)
 

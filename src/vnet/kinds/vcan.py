@@ -17,6 +17,7 @@ def validate_can_endpoint(endpoint, problems, path):
 class Vcan(Kind):
     name = kernel_kind = "vcan"
     link_layer = "can"
+    txqueuelen = 0
     doc = "a virtual CAN bus in one namespace: every frame sent on it is seen by every socket bound to it"
     options_doc = 'none (no MAC, no addresses; MTU 16 or 72)'   # README.md's kinds table
     example = "vcan.yaml"

@@ -7,6 +7,7 @@ from .veth import Veth
 class Vxcan(Veth):
     name = kernel_kind = "vxcan"
     link_layer = "can"
+    txqueuelen = 0
     doc = "a pair of CAN devices (like veth): a frame sent on one end is received on `peer`, in any namespace"
     options_doc = '`peer`: `{name, netns, up, mtu}` (required), like veth'   # README.md's kinds table
     example = "vxcan.yaml"

@@ -343,6 +343,10 @@ def _generic_changes(e, dev, gone, created, group):
         out["up"] = (dev.up, e.up)
     if e.promisc is not None and dev.promisc != e.promisc:
         out["promisc"] = (dev.promisc, e.promisc)
+    if e.txqueuelen is not None and dev.txqueuelen != e.txqueuelen:
+        out["txqueuelen"] = (dev.txqueuelen, e.txqueuelen)
+    if e.alias is not None and dev.alias != e.alias:
+        out["alias"] = (dev.alias, e.alias)
     return out
 
 

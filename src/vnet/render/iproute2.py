@@ -1,5 +1,7 @@
 """A topology as the equivalent iproute2 commands, in the notation of the
 reference article (`ip link add veth1 netns net1 type veth peer name ...`)."""
+import shlex
+
 from ..kinds.base import ipcmd
 from ..topology.model import RT_TABLE_MAIN, order_interfaces
 
@@ -9,8 +11,12 @@ def _join_and_up(e, declared):
     the master takes only ports that are down (the kernel sets the flags
     before the master, so `master bond0 up` is refused by a bond)."""
     state = "up" if e.up else "down"
-    if e.promisc:
-        return [ipcmd(e.netns, "link", "set", e.name, "promisc", "on")] + _join_and_up(e.replace(promisc=None), declared)
+    if e.promisc or e.txqueuelen is not None or e.alias is not None:
+        words = (["promisc", "on"] if e.promisc else []) + \
+            (["txqueuelen", e.txqueuelen] if e.txqueuelen is not None else []) + \
+            (["alias", shlex.quote(e.alias)] if e.alias is not None else [])
+        return [ipcmd(e.netns, "link", "set", e.name, *words)] + \
+            _join_and_up(e.replace(promisc=None, txqueuelen=None, alias=None), declared)
     if not e.master:
         return [ipcmd(e.netns, "link", "set", e.name, state)] if e.up else []
     m = e.master_key()

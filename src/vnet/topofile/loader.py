@@ -21,6 +21,9 @@ ENDPOINT_FIELDS = {
                       "(ip link set promisc on; omitted: left as it is)"),
     "mtu": F.Int("MTU in bytes", lo=68, hi=65535),
     "mac": F.MAC(),
+    "txqueuelen": F.Int("transmit queue length in packets (ip link set txqueuelen; omitted: the kernel's)",
+                        lo=0, hi=2**32 - 1),
+    "alias": F.Alias(),
     "master": F.RefField("the bridge (or other master) this device is a port of"),
     "addresses": F.ListOf(F.CIDR(), "IPv4 and IPv6 addresses with prefix length"),
 }

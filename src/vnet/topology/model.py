@@ -36,9 +36,10 @@ class Ref(Struct):
 
 
 # port: options of this device as a port of its master (a bridge port's vlans)
-# promisc: None leaves the flag as it is
+# promisc, txqueuelen, alias: None leaves them as they are
 ENDPOINT = (("name", REQUIRED), ("netns", HOST), ("up", True), ("mtu", None), ("mac", None),
-            ("master", None), ("addresses", list), ("port", dict), ("promisc", None))
+            ("master", None), ("addresses", list), ("port", dict), ("promisc", None), ("txqueuelen", None),
+            ("alias", None))
 
 
 class Endpoint(Struct):

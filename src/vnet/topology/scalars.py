@@ -250,6 +250,24 @@ def unusable(ip):
     return None
 
 
+class Alias(Str):
+    """A device's alias, the description `ip link` shows with it: text of
+    1-255 bytes in UTF-8 (the kernel's IFALIASZ less its NUL)."""
+
+    def __init__(self, doc="a description of the device, shown by ip link (ip link set alias; omitted: left as "
+                           "it is)", **kw):
+        super().__init__(doc, **kw)
+
+    def parse(self, v):
+        v = super().parse(v)
+        if not v or "\0" in v or len(v.encode()) > 255:
+            raise Invalid(f"{quote(v)} is not an alias: 1-255 bytes of text (UTF-8), no NUL")
+        return v
+
+    def schema(self):
+        return {**super().schema(), "minLength": 1, "maxLength": 255}
+
+
 MAC_RE = r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}"
 
 
