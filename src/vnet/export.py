@@ -10,7 +10,7 @@ def _ref_doc(ref, own_ns):
     return {"name": ref.name} if ref.netns is HOST else {"name": ref.name, "netns": ref.netns}
 
 
-def _ep_doc(e, kind=None, txqueuelen=1000):
+def _ep_doc(e, kind=None, txqueuelen=1000, flags=None):
     d = {"name": e.name}
     if kind:
         d["kind"] = kind
@@ -28,6 +28,9 @@ def _ep_doc(e, kind=None, txqueuelen=1000):
         d["txqueuelen"] = e.txqueuelen
     if e.alias:
         d["alias"] = e.alias
+    for flag, usual in (flags or {}).items():   # each where it is not as the kernel makes the kind
+        if getattr(e, flag) is not None and getattr(e, flag) != usual:
+            d[flag] = getattr(e, flag)
     if e.master:
         d["master"] = _ref_doc(e.master, e.netns)
     if e.addresses:
@@ -49,13 +52,13 @@ def _value_doc(v, own_ns):
 
 
 def interface_doc(iface):
-    qlen = iface.kind_module.txqueuelen
-    d = _ep_doc(iface, iface.kind, qlen)
+    qlen, flags = iface.kind_module.txqueuelen, iface.kind_module.link_flags(iface.options)
+    d = _ep_doc(iface, iface.kind, qlen, flags)
     for k, v in iface.options.items():
         if v is not None and v != []:
             d[k] = _value_doc(v, iface.netns)
     if iface.peer:
-        d["peer"] = _ep_doc(iface.peer, txqueuelen=qlen)
+        d["peer"] = _ep_doc(iface.peer, txqueuelen=qlen, flags=flags)
     return d
 
 

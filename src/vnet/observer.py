@@ -231,7 +231,7 @@ def _device(ns, ln, kind, refs, resolve, dumps, peer_of):
     # thousands: a field given by name costs its checks each time)
     d = Device(ns, ln.name, ln.ifindex, ln.kind, kind, ln.up, ln.mtu, ln.mac, ln.group,
                bool(ln.flags & rtnl.IFF_LOOPBACK), None, None, [], {}, {}, {}, [], ln.operstate, ln.carrier,
-               ln.promisc, ln.txqlen, ln.alias)
+               ln.promisc, ln.txqlen, ln.alias, *ln.flag_fields())
     by_index = refs.by_index[ns]
     if ln.master:
         d.master = (ns, by_index[ln.master].name) if ln.master in by_index else (ns, f"if{ln.master}")

@@ -16,7 +16,7 @@ class Device(Struct):
                ("kind_module", None), ("up", True), ("mtu", None), ("mac", None), ("group", 0), ("loopback", False),
                ("master", None), ("peer", None), ("addresses", list), ("options", dict), ("extra", dict),
                ("port", dict), ("secondary", list), ("operstate", None), ("carrier", None), ("promisc", False),
-               ("txqueuelen", None), ("alias", None))
+               ("txqueuelen", None), ("alias", None), ("arp", None), ("multicast", None), ("allmulticast", None))
 
     @property
     def key(self):

@@ -419,16 +419,17 @@ def test_routes_in_the_way_and_beside_after_renumbering_tos_and_multipath(sandbo
 
 @pytest.mark.needs("veth")
 def test_a_devices_queue_length_and_alias_are_set_kept_and_changed_in_place(sandbox):
-    """`txqueuelen` and `alias` (ip link set): given at creation (a veth
-    and its peer in another namespace, a TAP made by ioctl), made so again
-    when changed by hand, changed in place (the same device) when the file
-    changes them, and left as they are once the file no longer gives them."""
+    """`txqueuelen`, `alias` and the `arp`, `multicast` and `allmulticast`
+    flags (ip link set): given at creation (a veth and its peer in another
+    namespace, a TAP made by ioctl), made so again when changed by hand,
+    changed in place (the same device) when the file changes them, and left
+    as they are once the file no longer gives them."""
     def lab(v1, e0):
         return sandbox.write("lf.yaml", f"""name: lf
 namespaces: [n1]
 interfaces:
   - {{name: v1, kind: veth, {v1}, peer: {{name: e0, netns: n1, {e0}}}}}
-  - {{name: t0, kind: tap, netns: n1, txqueuelen: 50}}
+  - {{name: t0, kind: tap, netns: n1, txqueuelen: 50, arp: false, multicast: false}}
 """)
 
     def seen():
@@ -436,22 +437,30 @@ interfaces:
         for ns, name in ((None, "v1"), ("n1", "e0"), ("n1", "t0")):
             ln = sandbox.links(ns)[name]
             out[name] = (ln.get("txqlen", 0), ln.get("ifalias"), ln["ifindex"])   # (ip -j leaves 0 out)
+            flags[name] = {f for f in ln["flags"] if f in ("NOARP", "MULTICAST", "ALLMULTI")}
         return out
 
-    path = lab("txqueuelen: 200, alias: to n1", "txqueuelen: 300, alias: 'eth 0: uplink'")
+    flags = {}
+
+    path = lab("txqueuelen: 200, alias: to n1, arp: false",
+               "txqueuelen: 300, alias: 'eth 0: uplink', allmulticast: true")
     sandbox.vnet("apply", path)
     first = seen()
+    assert flags == {"v1": {"NOARP", "MULTICAST"}, "e0": {"MULTICAST", "ALLMULTI"}, "t0": {"NOARP"}}
     assert {k: v[:2] for k, v in first.items()} == {"v1": (200, "to n1"), "e0": (300, "eth 0: uplink"),
                                                     "t0": (50, None)}
     assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
     script = sandbox.vnet("script", path).stdout
     assert "ip link set v1 txqueuelen 200 alias 'to n1'" in script and "ip -n n1 link set t0 txqueuelen 50" in script
 
-    sandbox.sh("ip link set v1 txqueuelen 1000 alias other && ip -n n1 link set t0 txqueuelen 9")   # by hand
+    sandbox.sh("ip link set v1 txqueuelen 1000 alias other arp on && ip -n n1 link set t0 txqueuelen 9 multicast on"
+               " && ip -n n1 link set e0 allmulticast off")   # by hand
     sandbox.vnet("apply", path)
     assert seen() == first
+    assert flags == {"v1": {"NOARP", "MULTICAST"}, "e0": {"MULTICAST", "ALLMULTI"}, "t0": {"NOARP"}}
 
-    path = lab("txqueuelen: 0, alias: renamed", "txqueuelen: 300, alias: 'eth 0: uplink'")
+    path = lab("txqueuelen: 0, alias: renamed, arp: false",
+               "txqueuelen: 300, alias: 'eth 0: uplink', allmulticast: true")
     out = sandbox.vnet("apply", path).stdout
     assert "modify link v1" in out and seen()["v1"] == (0, "renamed", first["v1"][2])   # in place
     path = lab("mtu: 1400", "mtu: 1400")   # no longer given: left as they are

@@ -8,7 +8,7 @@ import ipaddress
 from ..declare import to_interface
 from ..kernel import netlink, rtnl, sysctl
 from ..kinds import BY_NAME
-from ..topology.model import where
+from ..topology.model import LINK_FLAGS, where
 
 
 class Context:
@@ -140,9 +140,10 @@ def _tag_and_settle(ctx, iface):
     the promiscuous flag (a TUN's ioctl, teamd... have no place for it)."""
     for i, e in enumerate(iface.endpoints()):
         if i == 0:
-            if e.promisc or e.txqueuelen is not None or e.alias is not None:
+            flags = _flags(e)
+            if e.promisc or e.txqueuelen is not None or e.alias is not None or flags:
                 rtnl.set_link(ctx.sock(e.netns), ctx.ifindex(*e.key), promisc=e.promisc or None,
-                              attrs=rtnl.link_attrs(txqlen=e.txqueuelen, alias=e.alias))
+                              attrs=rtnl.link_attrs(txqlen=e.txqueuelen, alias=e.alias), **flags)
             if e.up and ctx.joins_down(e) and iface.kind_module.creatable:
                 rtnl.set_link(ctx.sock(e.netns), ctx.ifindex(*e.key), up=True)
             continue
@@ -155,13 +156,18 @@ def _tag_and_settle(ctx, iface):
             _settle_peer(ctx, e)
 
 
+def _flags(e):
+    """{flag: wanted} of the link flags endpoint ``e`` declares (arp...)."""
+    return {f: getattr(e, f) for f in LINK_FLAGS if getattr(e, f) is not None}
+
+
 def _settle_peer(ctx, e):
     sock = ctx.sock(e.netns)
     attrs = rtnl.link_attrs(group=ctx.group, master=ctx.ifindex(*e.master_key()) if e.master else None,
                             txqlen=e.txqueuelen, alias=e.alias)
     # by name: the peer's index would cost a query, the name is known
     rtnl.set_link_by_name(sock, e.name, up=None if ctx.joins_down(e) else e.up, promisc=e.promisc or None,
-                          attrs=attrs)
+                          attrs=attrs, **_flags(e))
     if e.master:
         ctx.joined(e)
     if ctx.joins_down(e) and e.up:
@@ -297,13 +303,14 @@ def _set_fields(ctx, e, fields):
                             alias=(fields["alias"] or "") if "alias" in fields else None)   # None: had none
     sock, idx = ctx.sock(e.netns), ctx.ifindex(*e.key)
     up, promisc = fields.get("up"), fields.get("promisc")
+    flags = {f: fields[f] for f in LINK_FLAGS if f in fields}
     if m and ctx.joins_down(e):   # down to join, then to the state it should have
         rtnl.set_link(sock, idx, up=False)
-        rtnl.set_link(sock, idx, promisc=promisc, attrs=attrs)
+        rtnl.set_link(sock, idx, promisc=promisc, attrs=attrs, **flags)
         ctx.joined(e)
         rtnl.set_link(sock, idx, up=e.up)
         return
-    rtnl.set_link(sock, idx, up=up, promisc=promisc, attrs=attrs)
+    rtnl.set_link(sock, idx, up=up, promisc=promisc, attrs=attrs, **flags)
 
 
 def _addr_add(ctx, rec, key, a, remember=False):

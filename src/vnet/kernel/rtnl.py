@@ -26,6 +26,7 @@ NDA_DST, NDA_LLADDR = 1, 2
 NETNSA_NSID, NETNSA_FD = 1, 3
 
 IFF_UP, IFF_LOOPBACK, IFF_PROMISC, IFF_LOWER_UP = 0x1, 0x8, 0x100, 0x10000
+IFF_NOARP, IFF_ALLMULTI, IFF_MULTICAST = 0x80, 0x200, 0x1000
 IFA_F_SECONDARY, IFA_F_NODAD, IFA_F_PERMANENT, IFA_F_NOPREFIXROUTE = 0x01, 0x02, 0x80, 0x200
 RT_TABLE_MAIN, RT_TABLE_LOCAL = 254, 255
 RTPROT_KERNEL, RTPROT_BOOT, RTPROT_STATIC, RTPROT_RA = 2, 3, 4, 9
@@ -65,6 +66,12 @@ class Link:
         # the flag as the user set it (the kernel reports it so: not the
         # promiscuity count a bridge or a packet socket adds to)
         return bool(self.flags & IFF_PROMISC)
+
+    def flag_fields(self):
+        """(arp, multicast, allmulticast) as `ip link set` names them (the
+        all-multicast flag as the user set it, as promisc)."""
+        f = self.flags
+        return not f & IFF_NOARP, bool(f & IFF_MULTICAST), bool(f & IFF_ALLMULTI)
 
 
 def decode_link(body):
@@ -178,16 +185,17 @@ def _made(body):
     return Made(_IFI.unpack_from(body)[2], nl.get_str(name) if name is not None else None)
 
 
-def set_link_by_name(sock, name, *, up=None, promisc=None, attrs=b""):
+def set_link_by_name(sock, name, *, up=None, promisc=None, attrs=b"", **more):
     """Change a link named ``name``: the kernel finds it by its name, no
     query for its index first."""
-    set_link(sock, 0, up=up, promisc=promisc, attrs=nl.string(IFLA_IFNAME, name) + attrs)
+    set_link(sock, 0, up=up, promisc=promisc, attrs=nl.string(IFLA_IFNAME, name) + attrs, **more)
 
 
-def set_link(sock, ifindex, *, up=None, promisc=None, attrs=b""):
+def set_link(sock, ifindex, *, up=None, promisc=None, arp=None, multicast=None, allmulticast=None, attrs=b""):
     """Change a link: the flags given (None: as they are), ``attrs``."""
     flags = change = 0
-    for bit, want in ((IFF_UP, up), (IFF_PROMISC, promisc)):
+    for bit, want in ((IFF_UP, up), (IFF_PROMISC, promisc), (IFF_NOARP, None if arp is None else not arp),
+                      (IFF_MULTICAST, multicast), (IFF_ALLMULTI, allmulticast)):
         if want is not None:
             change |= bit
             flags |= bit if want else 0

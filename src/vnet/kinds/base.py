@@ -48,6 +48,7 @@ class Kind:
     port_layers = None          # the link layers its ports may have (None: any)
     max_mtu = 65535             # the kernel's max_mtu for a device of this kind
     txqueuelen = 1000           # the queue length the kernel gives a new device of this kind (an export leaves it out)
+    arp, multicast = True, True  # its link flags as the kernel makes it (ip link set arp/multicast; export: the same)
     announced = True            # observation reads nothing of it but its link messages, whose every change
                                 # the kernel announces: a verification may read again only the devices
                                 # announced (False: it reads more, an fdb, genl, a program's files...)
@@ -220,6 +221,11 @@ class Kind:
             rtnl.set_link(ctx.sock(iface.netns), ctx.ifindex(*iface.key),
                           attrs=rtnl.link_attrs(master=ctx.ifindex(*iface.master_key())))
             ctx.joined(iface)
+
+    def link_flags(self, options):
+        """{flag: value} of the link flags the kernel gives a new device of
+        this kind with these options (an export writes those that differ)."""
+        return {"arp": self.arp, "multicast": self.multicast, "allmulticast": False}
 
     def port_joined(self, ctx, endpoint):
         """``endpoint`` was just made a port of a device of this kind."""

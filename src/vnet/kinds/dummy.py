@@ -4,6 +4,7 @@ from .base import Kind
 
 class Dummy(Kind):
     name = kernel_kind = "dummy"
+    arp = multicast = False   # dummy.c: no ARP, no multicast
     doc = "a device that drops everything it is sent: an anchor for addresses, a lower device for tests"
     options_doc = 'none'   # README.md's kinds table
     example = "fig16-ipvlan-l2.yaml"

@@ -325,6 +325,7 @@ def _program(argv):
 class Tun(TunTap):
     name, type_id = "tun", 1
     txqueuelen = 500   # tun.c's TUN_READQ_SIZE (a TAP gets Ethernet's 1000)
+    arp = False        # point-to-point, no ARP
     doc = "a layer-3 device whose other end is a process reading IP packets"
     link_layer = "ip"
     shape, colour = "cds", "#fce5cd"

@@ -18,6 +18,7 @@ class Vcan(Kind):
     name = kernel_kind = "vcan"
     link_layer = "can"
     txqueuelen = 0
+    arp = multicast = False
     doc = "a virtual CAN bus in one namespace: every frame sent on it is seen by every socket bound to it"
     options_doc = 'none (no MAC, no addresses; MTU 16 or 72)'   # README.md's kinds table
     example = "vcan.yaml"

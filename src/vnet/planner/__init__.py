@@ -6,7 +6,7 @@ namespaces), then namespaces, devices in dependency order (lower devices and
 masters first; a new device with sysctls of its own is made down, gets them,
 then goes up), in-place changes, addresses, routes, sysctls."""
 from ..errors import PlanError
-from ..topology.model import Ref, order_interfaces, where
+from ..topology.model import LINK_FLAGS, Ref, order_interfaces, where
 from .changes import Change, Plan, _show  # noqa: F401  (_show: the file's notation, for the CLI too)
 from .routes import observed_routes, plan_routes, plan_sysctls, route_label  # noqa: F401
 
@@ -347,6 +347,10 @@ def _generic_changes(e, dev, gone, created, group):
         out["txqueuelen"] = (dev.txqueuelen, e.txqueuelen)
     if e.alias is not None and dev.alias != e.alias:
         out["alias"] = (dev.alias, e.alias)
+    for flag in LINK_FLAGS:
+        want = getattr(e, flag)
+        if want is not None and getattr(dev, flag) != want:
+            out[flag] = (getattr(dev, flag), want)
     return out
 
 

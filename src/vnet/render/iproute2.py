@@ -3,7 +3,7 @@ reference article (`ip link add veth1 netns net1 type veth peer name ...`)."""
 import shlex
 
 from ..kinds.base import ipcmd
-from ..topology.model import RT_TABLE_MAIN, order_interfaces
+from ..topology.model import LINK_FLAGS, RT_TABLE_MAIN, order_interfaces
 
 
 def _join_and_up(e, declared):
@@ -11,12 +11,13 @@ def _join_and_up(e, declared):
     the master takes only ports that are down (the kernel sets the flags
     before the master, so `master bond0 up` is refused by a bond)."""
     state = "up" if e.up else "down"
-    if e.promisc or e.txqueuelen is not None or e.alias is not None:
+    flags = [w for f in LINK_FLAGS if getattr(e, f) is not None for w in (f, "on" if getattr(e, f) else "off")]
+    if e.promisc or e.txqueuelen is not None or e.alias is not None or flags:
         words = (["promisc", "on"] if e.promisc else []) + \
             (["txqueuelen", e.txqueuelen] if e.txqueuelen is not None else []) + \
-            (["alias", shlex.quote(e.alias)] if e.alias is not None else [])
+            (["alias", shlex.quote(e.alias)] if e.alias is not None else []) + flags
         return [ipcmd(e.netns, "link", "set", e.name, *words)] + \
-            _join_and_up(e.replace(promisc=None, txqueuelen=None, alias=None), declared)
+            _join_and_up(e.replace(promisc=None, txqueuelen=None, alias=None, **dict.fromkeys(LINK_FLAGS)), declared)
     if not e.master:
         return [ipcmd(e.netns, "link", "set", e.name, state)] if e.up else []
     m = e.master_key()

@@ -13,7 +13,8 @@ def rel(key, own_ns):
 def device_dict(d):
     out = {"netns": d.netns, "name": d.name, "ifindex": d.ifindex, "kind": d.kind_name,
            "up": d.up, "promisc": d.promisc, "operstate": d.operstate, "carrier": d.carrier, "mtu": d.mtu, "mac": d.mac,
-           "txqueuelen": d.txqueuelen, "alias": d.alias,
+           "txqueuelen": d.txqueuelen, "alias": d.alias, "arp": d.arp, "multicast": d.multicast,
+           "allmulticast": d.allmulticast,
            "master": rel(d.master, d.netns) if d.master else None,
            "peer": rel(d.peer, d.netns) if d.peer else None,
            "addresses": [str(a) for a in d.addresses]}

@@ -24,6 +24,10 @@ ENDPOINT_FIELDS = {
     "txqueuelen": F.Int("transmit queue length in packets (ip link set txqueuelen; omitted: the kernel's)",
                         lo=0, hi=2**32 - 1),
     "alias": F.Alias(),
+    "arp": F.Bool("answers and sends ARP (ip link set arp off; omitted: left as it is)"),
+    "multicast": F.Bool("takes multicast (ip link set multicast off; omitted: left as it is)"),
+    "allmulticast": F.Bool("takes every multicast frame, joined or not (ip link set allmulticast on; omitted: left "
+                           "as it is)"),
     "master": F.RefField("the bridge (or other master) this device is a port of"),
     "addresses": F.ListOf(F.CIDR(), "IPv4 and IPv6 addresses with prefix length"),
 }
