@@ -16,6 +16,7 @@ from vnet.topology.scalars import CIDR
     ("10.50.0.1 peer 10.50.0.2/32", "10.50.0.1 peer 10.50.0.2/32"),
     ("10.50.0.1/32 peer 10.50.0.2", "10.50.0.1 peer 10.50.0.2/32"),
     ("10.50.0.1 peer 10.50.0.2", "10.50.0.1 peer 10.50.0.2/32"),     # as `ip address add A peer B`: a host's
+    ("10.50.0.1/24 peer 10.50.0.2/24", "10.50.0.1 peer 10.50.0.2/24"),
     ("10.51.0.1/24  noprefixroute", "10.51.0.1/24 noprefixroute"),
     ("10.52.0.1/24 metric 77 noprefixroute", "10.52.0.1/24 noprefixroute metric 77"),
     ("fd00:53::1 peer fd00:53::2/128", "fd00:53::1 peer fd00:53::2/128"),
@@ -50,7 +51,8 @@ def test_a_flavoured_address_is_another_address_than_the_plain_one():
     ("10.0.0.1/24 metric 4294967296", "not a number 1..4294967295"),
     ("10.0.0.1/24 metric 5 metric 6", "'metric' is given twice"),
     ("10.0.0.1 noprefixroute", "has no prefix length"),
-    ("10.0.0.1/24 peer 10.0.0.2/30", "two prefix lengths"),
+    ("10.0.0.1/24 peer 10.0.0.2/30", "the length is the peer's, /30"),
+    ("10.0.0.1/24 peer 10.0.1.2", "the length is the peer's, /32 (as ip address add gives it), not /24"),
     ("0.0.0.0/24 noprefixroute", "means no address"),
     ("10.0.0.1 peer 224.0.0.1/32", "the peer 224.0.0.1 is multicast"),
 ])
@@ -60,3 +62,99 @@ def test_a_wrong_address_says_what_is_wrong_with_an_example(given, why):
     assert why in str(e.value) and repr(given) in str(e.value)
     assert "'10.0.0.1 peer 10.0.0.2/32'" in str(e.value) or "means no address" in str(e.value) \
         or "multicast" in str(e.value)
+
+
+def test_a_peer_that_is_the_address_itself_is_none_as_the_kernel_holds_it():
+    assert parse("10.0.0.1 peer 10.0.0.1/32") == ipaddress.ip_interface("10.0.0.1/32")
+    assert type(parse("10.0.0.1 peer 10.0.0.1/32 metric 5")) is Flavoured4
+    assert parse("10.0.0.1 peer 10.0.0.1/32 metric 5").peer is None
+
+
+@pytest.mark.parametrize("addresses,twice", [
+    (["fd00::1/64", "fd00::1 peer fd00::2/64"], True),            # IPv6: the address alone
+    (["fd00::1/64", "fd00::1/48"], True),
+    (["10.0.0.1/24", "10.0.0.1/24 metric 5"], True),              # IPv4: address, length, subnet
+    (["10.0.0.1 peer 10.0.0.2/24", "10.0.0.1 peer 10.0.0.3/24"], True),
+    (["10.0.0.1/24", "10.0.0.1/24 peer 10.0.1.2/24"], False),     # another subnet: another address
+    (["10.0.0.1/24", "10.0.0.1/16"], False),
+])
+def test_two_addresses_the_kernel_takes_for_one_are_refused_as_listed_twice(addresses, twice):
+    from vnet.errors import SpecError
+    from vnet.topofile.loader import load_text
+    text = "name: t\ninterfaces:\n  - {name: d0, kind: dummy, addresses: [%s]}\n" % ", ".join(f"'{a}'" for a in addresses)
+    if twice:
+        with pytest.raises(SpecError) as e:
+            load_text(text, "t.yaml")
+        assert "is listed twice" in str(e.value) and "interfaces[0] (d0).addresses" in str(e.value)
+    else:
+        load_text(text, "t.yaml")
+
+
+def test_lo_s_own_address_in_another_flavour_is_refused():
+    from vnet.errors import SpecError
+    from vnet.topofile.loader import load_text
+    with pytest.raises(SpecError) as e:
+        load_text("name: t\nnamespaces: [n1]\ninterfaces:\n"
+                  "  - {name: lo, kind: external, netns: n1, addresses: ['127.0.0.1/8 metric 5']}\n", "t.yaml")
+    assert "the kernel gives it" in str(e.value)
+
+
+@pytest.mark.parametrize("address,via,reached", [
+    ("fd00::1 peer fd00::2/128 noprefixroute", "fd00::2", True),   # IPv6: the peer's /128, noprefixroute or not
+    ("fd00::1 peer fd00:1::2/64", "fd00::5", True),               # ... and the address's own subnet
+    ("fd00::1 peer fd00:1::2/64", "fd00:1::7", False),
+    ("10.0.0.1 peer 10.9.0.2/32", "10.9.0.2", True),              # IPv4: the peer's subnet alone
+    ("10.0.0.1 peer 10.9.0.2/32", "10.0.0.5", False),
+    ("10.0.0.1/24 noprefixroute", "10.0.0.5", False),
+])
+def test_a_gateway_is_reached_through_the_routes_the_kernel_makes_for_an_address(address, via, reached):
+    from vnet.errors import SpecError
+    from vnet.topofile.loader import load_text
+    text = (f"name: t\nnamespaces: [n1]\ninterfaces:\n  - {{name: d0, kind: dummy, netns: n1, addresses: ['{address}']}}\n"
+            f"routes:\n  - {{netns: n1, to: '{'10.70.0.0/16' if '.' in via else 'fd70::/64'}', via: '{via}'}}\n")
+    if reached:
+        load_text(text, "t.yaml")
+    else:
+        with pytest.raises(SpecError) as e:
+            load_text(text, "t.yaml")
+        assert "is on no subnet" in str(e.value)
+
+
+class _Dumping:
+    """A socket whose address dump is the given messages."""
+
+    def __init__(self, bodies):
+        self.bodies = bodies
+
+    def dump(self, mtype, body):
+        from vnet.kernel import rtnl
+        return [(rtnl.RTM_NEWADDR, b) for b in self.bodies]
+
+
+def _newaddr(text, index=7, flags_attr=None):
+    """The RTM_NEWADDR the kernel sends for the address ``text`` (as the add
+    request's body: IFA_LOCAL, IFA_ADDRESS, IFA_FLAGS, IFA_RT_PRIORITY)."""
+    from vnet.kernel import rtnl
+    log = []
+
+    class Rec:
+        def request(self, mtype, body, flags=0):
+            log.append(body)
+    rtnl.add_addr(Rec(), index, parse(text))
+    return log[0]
+
+
+def test_the_address_dump_reads_each_flavour_back_and_never_hands_a_plain_one_for_it():
+    from vnet.kernel import rtnl
+    from vnet.topology.address import make
+    texts = ["10.52.0.1/24", "10.52.0.1/24 metric 77", "10.50.0.1 peer 10.50.0.2/32", "10.51.0.1/24 noprefixroute",
+             "fd00:52::1/64 noprefixroute", "fd00:53::1 peer fd00:53::2/128", "fd00:54::1/64 metric 300"]
+    sock = _Dumping([_newaddr(t) for t in texts])
+    plain_first = rtnl.dump_addrs(sock)   # a reader that takes addresses alone (the CNI bridge's)...
+    assert [str(a) for _i, a, _s in plain_first] == [t.split()[0] if " peer " not in t else t.split()[0] + "/" +
+                                                    t.split("/")[-1] for t in texts]
+    got = rtnl.dump_addrs(sock, make)     # ... does not make the next one's flavoured addresses plain
+    assert [str(a) for _i, a, _s in got] == texts
+    assert [type(a).__name__ for _i, a, _s in got] == ["IPv4Interface", "Flavoured4", "Flavoured4", "Flavoured4",
+                                                       "Flavoured6", "Flavoured6", "Flavoured6"]
+    assert all(i == 7 and not s for i, _a, s in got)

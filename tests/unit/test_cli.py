@@ -284,3 +284,9 @@ def test_the_program_ends_a_one_shot_command_with_its_output_whole_and_its_exit_
     assert r.returncode == 2 and "nosuchkind" in r.stderr and r.stderr.endswith("\n")
     r = subprocess.run([sys.executable, str(hook), "--version"], capture_output=True, text=True, env=env)
     assert r.returncode == 0 and "TEARDOWN" in r.stderr   # not a command that ran: the usual end
+    after = tmp_path / "after.py"   # a one-shot command run in-process before says nothing of the next
+    after.write_text("import io, sys, contextlib\nfrom vnet.cli import entry, main\n"
+                     "with contextlib.redirect_stdout(io.StringIO()):\n    main(['schema'])\n"
+                     "sys.argv = ['vnet', '--version']\nentry()\nprint('STILL HERE')\n")
+    r = subprocess.run([sys.executable, str(after)], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and "STILL HERE" in r.stdout, r.stderr

@@ -42,6 +42,7 @@ def entry():
     writes is closed by then (each in a ``with``), its locks and sockets go
     with the process, and no thread of its is left; the output streams are
     flushed here. main() called in a longer process (a test) never ends it."""
+    _short_ran.clear()   # (one run in-process before this one says nothing of this one)
     rc = main()
     if _short_ran:
         for stream in (sys.stdout, sys.stderr):

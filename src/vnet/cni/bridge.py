@@ -24,17 +24,17 @@ def ensure(net, got, lock_timeout):
         gateways = [f"{gw}/{n}" for gw, n in prefix.items()]
     live, have = state(net.bridge)
     promisc = bool(net.conf.get("promiscMode"))
-    if live is not None and set(gateways) <= have and (live.promisc or not promisc):
+    if live is not None and set(gateways) <= set(have) and (live.promisc or not promisc):
         return
     if live is not None and not Record.load(doc["name"]).exists():
-        if not set(gateways) <= have:
+        if not set(gateways) <= set(have):
             raise CniError(NOT_OWNED, f"bridge {net.bridge} exists and was not made by vnet, and it lacks the "
-                                      f"gateway address {', '.join(sorted(set(gateways) - have))} isGateway asks "
+                                      f"gateway address {', '.join(sorted(set(gateways) - set(have)))} isGateway asks "
                                       "for: add it to the bridge, or let vnet make the bridge")
         _promisc_on(live)
         return
     if gateways:
-        doc["interfaces"][0]["addresses"] = sorted(set(gateways) | have)
+        doc["interfaces"][0]["addresses"] = sorted(set(gateways) - set(have) | set(have.values()))
         _gateway(doc, live, {family(gw.split("/")[0]) for gw in gateways})
     apply(parse(doc, f"network {net.conf.get('name')!r}: bridge {net.bridge!r}"), None, lock_timeout)
 
@@ -62,14 +62,18 @@ def host_link(name, k=None):
 
 
 def state(name):
-    """The host's device ``name`` (None when there is none) and its addresses (address/prefix)."""
+    """The host's device ``name`` (None when there is none) and its
+    addresses, {address/prefix: as a file gives it} (with a peer, a
+    metric... someone gave it: declared again as it is)."""
     from ..kernel import rtnl
     from ..kernel.session import Kernel
+    from ..topology.address import make, plain
     with Kernel() as k:
         ln = host_link(name, k)
         if ln is None:
-            return None, set()
-        return ln, {str(ip) for index, ip, _ in rtnl.dump_addrs(k.sock(None)) if index == ln.ifindex}
+            return None, {}
+        return ln, {str(plain(ip)): str(ip) for index, ip, _ in rtnl.dump_addrs(k.sock(None), make)
+                    if index == ln.ifindex}
 
 
 def _gateway(doc, live, families):

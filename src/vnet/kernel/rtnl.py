@@ -252,8 +252,9 @@ def dump_addrs(sock, flavoured=None):
                 ip = ipaddress.IPv6Interface((v, plen))
             else:
                 ip = ipaddress.IPv4Interface((v, plen))
-            if len(key) > 2 and flavoured is not None:
-                ip = flavoured(ip, key[2] and ipaddress.ip_address(key[2]), key[3], key[4] or 0)
+            if len(key) > 2:   # (never kept: a reader without ``flavoured`` gets the address alone)
+                if flavoured is not None:
+                    ip = flavoured(ip, key[2] and ipaddress.ip_address(key[2]), key[3], key[4] or 0)
             elif len(_ADDRS) < 65536:
                 _ADDRS[key] = ip
         out.append((index, ip, bool(flags & IFA_F_SECONDARY)))

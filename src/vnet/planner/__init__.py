@@ -6,6 +6,7 @@ namespaces), then namespaces, devices in dependency order (lower devices and
 masters first; a new device with sysctls of its own is made down, gets them,
 then goes up), in-place changes, addresses, routes, sysctls."""
 from ..errors import PlanError
+from ..topology.address import subnet
 from ..topology.model import LINK_FLAGS, Ref, order_interfaces, where
 from .changes import Change, Plan, _show  # noqa: F401  (_show: the file's notation, for the CLI too)
 from .routes import observed_routes, plan_routes, plan_sysctls, route_label  # noqa: F401
@@ -280,8 +281,8 @@ def _address_changes(e, dev, kernel=frozenset(), remember=False):
         return [], [], False
     gone = [a for a in have if a not in want]
     secondary = set(dev.secondary) if dev is not None else set()
-    lost_nets = {a.network for a in gone if a.version == 4 and a not in secondary}
-    carried = [a for a in have if a in want and a in secondary and a.network in lost_nets]
+    lost_nets = {subnet(a) for a in gone if a.version == 4 and a not in secondary}   # (a peer's: its own)
+    carried = [a for a in have if a in want and a in secondary and subnet(a) in lost_nets]
     dels = [Change("delete", f"address {a} on {e.label}", "not declared", ("addr_del", e.key, a))
             for a in sorted(gone, key=lambda a: (a not in secondary, str(a)))]
     dels[:0] = [Change("delete", f"address {a} on {e.label}", "a secondary of a primary that goes: "

@@ -3,6 +3,7 @@ namespaces declared, names not declared twice, references that resolve (a
 port in its master's namespace, with options its master has), no cycle of
 creation, and the devices routes and sysctls name."""
 from ..topology import fields as F
+from ..topology.address import kernel_key
 from ..topology.model import HOST, joined
 
 
@@ -57,14 +58,15 @@ def _devices(topo, p, check_ns):
                 why = iface.kind_module.addresses_refused(e, e.netns in declared_ns)
                 if why:
                     p.add(f"{iface.path}{sub}.addresses", why)
-                for a in set(e.addresses) & iface.kind_module.kernel_addresses(e):
+                own = {kernel_key(k) for k in iface.kind_module.kernel_addresses(e)}
+                for a in (a for a in e.addresses if kernel_key(a) in own):
                     p.add(f"{iface.path}{sub}.addresses", f"{a} is {e.name}'s own: the kernel gives it, and vnet "
                                                           "never takes it away; leave it out")
             for opt in e.port if not e.master else ():
                 p.add(f"{iface.path}{sub}.{opt}", "only for a port of a master: set master")
             seen = set()
             for a in e.addresses:   # one address in another flavour is the same to the kernel
-                key = (a.ip, a.network.prefixlen, getattr(a, "peer", None))
+                key = kernel_key(a)
                 if key in seen:
                     p.add(f"{iface.path}{sub}.addresses", f"{a} is listed twice")
                 seen.add(key)

@@ -136,7 +136,7 @@ def _gateways(topo, problems):
     for i in topo.interfaces:
         for e in i.endpoints():
             if e.netns in created:
-                nets.setdefault(e.netns, []).extend((net, e.name, e.up) for net in map(reached, e.addresses) if net)
+                nets.setdefault(e.netns, []).extend((net, e.name, e.up) for a in e.addresses for net in reached(a))
     up = {e.key: e.up for i in topo.interfaces for e in i.endpoints()}
     for r in topo.routes:
         if r.netns in created and r.dev and not r.via:

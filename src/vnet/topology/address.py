@@ -53,7 +53,10 @@ def extra(a):
 
 
 def make(iface, peer=None, noprefixroute=False, metric=0):
-    """``iface`` (an ipaddress interface) with these: itself if none."""
+    """``iface`` (an ipaddress interface) with these: itself if none (a
+    peer that is the address itself is none: the kernel holds it so)."""
+    if peer == iface.ip:
+        peer = None
     if peer is None and not noprefixroute and not metric:
         return iface
     a = (Flavoured4 if iface.version == 4 else Flavoured6)((iface.ip.packed, iface.network.prefixlen))
@@ -68,25 +71,47 @@ def text(a):
     return out + (" noprefixroute" if nopr else "") + (f" metric {metric}" if metric else "")
 
 
+def subnet(a):
+    """The subnet the kernel gives address ``a``: an IPv4 address with a
+    peer is on the peer's (the kernel's ``ifa_address & mask``)."""
+    peer = getattr(a, "peer", None)
+    if peer is not None and a.version == 4:
+        return ipaddress.ip_network((peer, a.network.prefixlen), strict=False)
+    return a.network
+
+
 def reached(a):
-    """The network the kernel's prefix route for ``a`` goes to: the peer's
-    with one, none with noprefixroute, else the address's own subnet."""
+    """The networks the kernel's routes for ``a`` reach directly: IPv4, its
+    subnet (the peer's with one), none with noprefixroute; IPv6, its own
+    subnet unless noprefixroute, and its peer (a /128) with one, either way
+    (the kernel's __ipv6_ifa_notify)."""
     peer, nopr, _metric = extra(a)
-    if nopr:
-        return None
-    return ipaddress.ip_network((peer, a.network.prefixlen), strict=False) if peer is not None else a.network
+    if a.version == 4:
+        return [] if nopr else [subnet(a)]
+    return ([] if nopr else [a.network]) + ([ipaddress.ip_network((peer, 128))] if peer is not None else [])
+
+
+def kernel_key(a):
+    """What the kernel tells addresses of a device apart by: an IPv6
+    address by itself; an IPv4 one by itself, its length and its subnet
+    (its peer's with one). Two declared with one key are one to the kernel
+    (the second is refused: File exists)."""
+    if a.version == 6:
+        return a.ip
+    return (a.ip, a.network.prefixlen, subnet(a))
 
 
 def plain(a):
-    """The address and length alone (the kernel's key for an IPv4 address with its peer)."""
+    """The address and length alone."""
     return ipaddress.ip_interface((a.ip, a.network.prefixlen))
 
 
 def parse(v):
     """An address from its text: ``A/LEN``, or with words after it as
-    iproute2 takes them: ``peer B`` (the length on either: ``A peer B/LEN``
-    as `ip address` prints it, or ``A/LEN peer B``; none: a host's, /32 or
-    /128), ``noprefixroute``, ``metric N``. ValueError says what is wrong."""
+    iproute2 takes them: ``peer B`` (the length is the peer's, as `ip
+    address` prints it, ``A peer B/LEN``, and a host's, /32 or /128, if the
+    peer has none, as `ip address add` gives; a length on ``A`` too must be
+    the same), ``noprefixroute``, ``metric N``. ValueError says what is wrong."""
     words = v.split()
     if not words:
         raise ValueError("is empty")
@@ -107,13 +132,13 @@ def parse(v):
         else:
             raise ValueError(f"unknown word {w!r} (known: {', '.join(WORDS)})")
         i += 1 if w == "noprefixroute" else 2
-    iface = _with_length(first, peer)
+    p = None
     if peer is not None:
         p = ipaddress.ip_address(peer.partition("/")[0])
-        if p.version != iface.version:
-            raise ValueError(f"the peer {p} is not an IPv{iface.version} address")
-        peer = p
-    return make(iface, peer, nopr, metric)
+        version = ipaddress.ip_address(first.partition("/")[0]).version
+        if p.version != version:
+            raise ValueError(f"the peer {p} is not an IPv{version} address")
+    return make(_with_length(first, peer), p, nopr, metric)
 
 
 def _metric(w):
@@ -123,14 +148,17 @@ def _metric(w):
 
 
 def _with_length(first, peer):
-    """The address ``first`` with its prefix length: its own, or the peer's
-    (the same if both), or a host's with a peer and none given."""
+    """The address ``first`` with its prefix length: without a peer its
+    own; with one the peer's, or a host's if the peer has none (iproute2
+    takes the length from the peer: `ip address add A/24 peer B` gives /32)."""
     addr, slash, plen = first.partition("/")
-    pplen = peer.partition("/")[2] if peer is not None and "/" in peer else None
-    if not slash and pplen is None:
-        if peer is None:
+    if peer is None:
+        if not slash:
             raise ValueError("has no prefix length")
-        return ipaddress.ip_interface(addr)   # /32 or /128, as `ip address add A peer B`
-    if slash and pplen is not None and plen != pplen:
-        raise ValueError(f"two prefix lengths, /{plen} and /{pplen}")
-    return ipaddress.ip_interface(f"{addr}/{plen if slash else pplen}")
+        return ipaddress.ip_interface(first)
+    host = ipaddress.ip_interface(addr)
+    pplen = peer.partition("/")[2] if "/" in peer else str(host.max_prefixlen)
+    if slash and plen != pplen:
+        raise ValueError(f"with a peer the length is the peer's, /{pplen} (as ip address add gives it), "
+                         f"not /{plen}: write {addr} peer {peer.partition('/')[0]}/{plen}")
+    return ipaddress.ip_interface(f"{addr}/{pplen}")

@@ -193,9 +193,9 @@ class CIDR(Field):
     takes them, a point-to-point peer, noprefixroute, a metric
     (``vnet.topology.address``)."""
     json = {"type": "string", "format": "ip-interface",
-            "pattern": "^(?= *[0-9a-fA-F.:]+/|.* peer )"   # a length, or a peer (a host's)
-                       " *[0-9a-fA-F.:]+(/[0-9]{1,3})?( +(peer +[0-9a-fA-F.:]+(/[0-9]{1,3})?|noprefixroute"
-                       "|metric +[0-9]+))* *$"}
+            "pattern": "^(?=\\s*[0-9a-fA-F.:]+/|.*\\speer\\s)"   # a length, or a peer (a host's)
+                       "\\s*[0-9a-fA-F.:]+(/[0-9]{1,3})?(\\s+(peer\\s+[0-9a-fA-F.:]+(/[0-9]{1,3})?|noprefixroute"
+                       "|metric\\s+[0-9]+))*\\s*$"}
 
     def parse(self, v):
         if isinstance(v, str) and len(v.split()) > 1:
