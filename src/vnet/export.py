@@ -10,7 +10,9 @@ def _ref_doc(ref, own_ns):
     return {"name": ref.name} if ref.netns is HOST else {"name": ref.name, "netns": ref.netns}
 
 
-def _ep_doc(e, kind=None, txqueuelen=1000, flags=None):
+def _ep_doc(e, kind=None, usual=None):
+    """The mapping of endpoint ``e``; ``usual``: the kind's link defaults
+    (Kind.link_defaults), each written only where ``e`` differs."""
     d = {"name": e.name}
     if kind:
         d["kind"] = kind
@@ -24,13 +26,11 @@ def _ep_doc(e, kind=None, txqueuelen=1000, flags=None):
         d["mtu"] = e.mtu
     if e.mac:
         d["mac"] = e.mac
-    if e.txqueuelen is not None and e.txqueuelen != txqueuelen:   # (the kernel's for the kind: left out)
-        d["txqueuelen"] = e.txqueuelen
+    for field, value in (usual or {}).items():
+        if getattr(e, field) is not None and getattr(e, field) != value:
+            d[field] = getattr(e, field)
     if e.alias:
         d["alias"] = e.alias
-    for flag, usual in (flags or {}).items():   # each where it is not as the kernel makes the kind
-        if getattr(e, flag) is not None and getattr(e, flag) != usual:
-            d[flag] = getattr(e, flag)
     if e.master:
         d["master"] = _ref_doc(e.master, e.netns)
     if e.addresses:
@@ -52,13 +52,13 @@ def _value_doc(v, own_ns):
 
 
 def interface_doc(iface):
-    qlen, flags = iface.kind_module.txqueuelen, iface.kind_module.link_flags(iface.options)
-    d = _ep_doc(iface, iface.kind, qlen, flags)
+    usual = iface.kind_module.link_defaults(iface.options)
+    d = _ep_doc(iface, iface.kind, usual)
     for k, v in iface.options.items():
         if v is not None and v != []:
             d[k] = _value_doc(v, iface.netns)
     if iface.peer:
-        d["peer"] = _ep_doc(iface.peer, txqueuelen=qlen, flags=flags)
+        d["peer"] = _ep_doc(iface.peer, usual=usual)
     return d
 
 

@@ -137,7 +137,8 @@ def _tag_and_settle(ctx, iface):
     """What a creation request cannot carry for a peer: its group tag, its
     master and its up state (the kernel refuses to bring a peer up in
     another namespace at creation: ENOTCONN on 6.18); nor, for any device,
-    the promiscuous flag (a TUN's ioctl, teamd... have no place for it)."""
+    the promiscuous flag, queue length, alias and link flags (a TUN's ioctl,
+    teamd... have no place for them; the kernel takes no alias at creation)."""
     for i, e in enumerate(iface.endpoints()):
         if i == 0:
             flags = _flags(e)

@@ -222,10 +222,11 @@ class Kind:
                           attrs=rtnl.link_attrs(master=ctx.ifindex(*iface.master_key())))
             ctx.joined(iface)
 
-    def link_flags(self, options):
-        """{flag: value} of the link flags the kernel gives a new device of
-        this kind with these options (an export writes those that differ)."""
-        return {"arp": self.arp, "multicast": self.multicast, "allmulticast": False}
+    def link_defaults(self, options):
+        """{field: value} of the common link fields the kernel gives a new
+        device of this kind with these options (an export writes a device's
+        where they differ)."""
+        return {"txqueuelen": self.txqueuelen, "arp": self.arp, "multicast": self.multicast, "allmulticast": False}
 
     def port_joined(self, ctx, endpoint):
         """``endpoint`` was just made a port of a device of this kind."""

@@ -17,9 +17,9 @@ class Ipvlan(Kind):
     name = kernel_kind = "ipvlan"
     doc = "a device sharing its lower device's MAC, told apart by IP address"
 
-    def link_flags(self, options):
+    def link_defaults(self, options):
         """In l3 and l3s modes the kernel turns ARP off (packets are routed by address)."""
-        return {**super().link_flags(options), "arp": options.get("mode", "l3") == "l2"}
+        return {**super().link_defaults(options), "arp": options.get("mode", "l3") == "l2"}
     shape, colour = "box", "#a2c4c9"
     example = "fig16-ipvlan-l2.yaml"
     sample = """\

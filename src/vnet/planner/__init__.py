@@ -6,7 +6,7 @@ namespaces), then namespaces, devices in dependency order (lower devices and
 masters first; a new device with sysctls of its own is made down, gets them,
 then goes up), in-place changes, addresses, routes, sysctls."""
 from ..errors import PlanError
-from ..topology.address import subnet
+from ..topology.address import parse, subnet
 from ..topology.model import LINK_FLAGS, Ref, order_interfaces, where
 from .changes import Change, Plan, _show  # noqa: F401  (_show: the file's notation, for the CLI too)
 from .routes import observed_routes, plan_routes, plan_sysctls, route_label  # noqa: F401
@@ -186,7 +186,6 @@ def _endpoints(p):
 def _stale_addresses(p, managed):
     """The addresses vnet gave a device it did not make (lo), recorded,
     whose device the file no longer gives any: taken away, as a route."""
-    from ..topology.address import parse
     for ns, name, text in p.record.addresses:
         dev = p.state.device(ns, name) if (ns, name) not in managed else None
         a = parse(text)
