@@ -94,7 +94,7 @@ def apply(topo, on_step=None, lock_timeout=60.0, on_plan=None):
                     touched = touched_namespaces(p)
                     st = observe(k, topo, rec) if touched is None else \
                         observe(k, topo, rec, only=touched, known=p.state, devices=_announced(monitors))
-                    verify(_plan(topo, st, rec))
+                    verify(_plan(topo, st, rec, scope=touched))
                     p.after = st
 
                 try:

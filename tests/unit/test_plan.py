@@ -554,3 +554,20 @@ def test_a_bridges_vlan_options_are_verified_by_reading_the_namespace_whole():
                                   "{name: br0, kind: bridge, stp: false, vlan_default_pvid: 5,"), "lab.yaml")
     p = plan(topo, *applied())
     assert [c.op[0] for c in p.changes] == ["dev_options"] and announced_namespaces(p) == set()
+
+
+def test_a_scoped_plan_is_the_whole_plan_of_its_namespaces(topo):
+    """A verification plans only the namespaces it observed again: there it
+    finds what the whole plan finds, and nothing of the others (whose state
+    it keeps from the plan that found no change for them)."""
+    drifted = changed(changed(applied_devices(), "eth0", addresses=[]), "mv1", addresses=[])
+    st, rec = applied(drifted)
+    whole = [c.object for c in plan(topo, st, rec).changes]
+    assert any("eth0" in o for o in whole) and any("mv1" in o for o in whole)
+    assert [c.object for c in plan(topo, st, rec, scope={"net1"}).changes] == [o for o in whole if "eth0" in o]
+    assert [c.object for c in plan(topo, st, rec, scope={"net2"}).changes] == [o for o in whole if "mv1" in o]
+    # a pair with one end in scope is planned whole (its other end's drift too)
+    st, rec = applied(changed(applied_devices(), "veth1", master=None))
+    assert [c.object for c in plan(topo, st, rec, scope={"net1"}).changes] == \
+        [c.object for c in plan(topo, st, rec).changes] != []
+    assert plan(topo, st, rec, scope={"net2"}).changes == []

@@ -35,9 +35,12 @@ def _port_value(kind, k, raw, state):
     return _show(v) if d is None else d
 
 
-def plan(topo, state, record):
-    """The ordered changes that make the kernel match ``topo``."""
-    p = _Planning(topo, state, record)
+def plan(topo, state, record, scope=None):
+    """The ordered changes that make the kernel match ``topo``. With
+    ``scope`` (namespaces), the devices and namespaces of the others are not
+    planned: a verification's, where ``state`` keeps the others as the plan
+    that found no change for them observed them (``touched_namespaces``)."""
+    p = _Planning(topo, state, record, scope)
     _namespaces(p)
     _devices(p)
     _endpoints(p)
@@ -56,13 +59,17 @@ class _Planning:
     ORDER = ("removals", "ns_deletes", "ns_creates", "creates", "modifies", "reroutes", "addr_dels", "addrs",
              "routes", "sysctls")
 
-    def __init__(self, topo, state, record):
+    def __init__(self, topo, state, record, scope=None):
         self.topo, self.state, self.record = topo, state, record
+        self.in_scope = (lambda ns: True) if scope is None else scope.__contains__
         for name in self.ORDER:
             setattr(self, name, [])
         self.conflicts = []
         self.declared = topo.by_key()
         self.ordered_ifaces = order_interfaces(topo)
+        if scope is not None:   # an interface with an end in scope is planned whole
+            self.ordered_ifaces = [i for i in self.ordered_ifaces if any(scope.__contains__(e.netns)
+                                                                        for e in i.endpoints())]
         self.gone = set()        # keys whose current device will not survive (re-created or absent)
         self.early = set()       # (netns, key) of sysctls set as their new device is made
         self.renumbered = set()  # devices losing an IPv4 address: the kernel may drop the routes through them
@@ -77,7 +84,7 @@ class _Planning:
 def _namespaces(p):
     """Namespaces to make (or finish: half made, its lo down); others' in the way."""
     owned_ns = set(p.record.namespaces)
-    for ns in p.topo.namespaces:
+    for ns in filter(p.in_scope, p.topo.namespaces):
         if p.state.has_ns(ns):
             if ns not in owned_ns:
                 p.conflicts.append(f"namespace {ns!r} exists and is not owned by topology {p.topo.name!r}")
@@ -94,7 +101,7 @@ def _namespaces(p):
                                            ("ns_create", ns, "finish")))
         else:
             p.ns_creates.append(Change("create", f"netns {ns}", "does not exist", ("ns_create", ns)))
-    for ns in p.topo.joined_namespaces():
+    for ns in filter(p.in_scope, p.topo.joined_namespaces()):
         if not p.state.has_ns(ns):
             p.conflicts.append(f"namespace {ns} does not exist (a namespace joined by its path is never made)")
 
@@ -248,7 +255,7 @@ def _master_kind(p, e):
 
 def _stale_devices(p):
     """Devices we own that are no longer declared: upper devices before lower ones."""
-    stale = [d for d in p.state.devices() if p.owned(d) and d.key not in p.declared]
+    stale = [d for d in p.state.devices() if p.in_scope(d.netns) and p.owned(d) and d.key not in p.declared]
     scheduled = set()
     for d in sorted(stale, key=lambda d: (d.kind_module is None or d.kind_module.link_option is None,
                                           d.netns is not None, d.netns or "", d.name)):
