@@ -116,6 +116,7 @@ class Memo:
     def __init__(self, source, size):
         self.path = None
         self.old, self.new = {}, {}
+        self.split = self.split_new = None   # an edits.Split of the last version's text, and of this one's
         self.outside = False   # validation read a file or variable (Problems.read_outside): keep no topology
         if size < MIN_SIZE:
             return
@@ -123,9 +124,9 @@ class Memo:
         self.path = os.path.join(state_dir(), "memo", h.hexdigest() + ".pickle")
         try:
             with open(self.path, "rb") as f:
-                self.old = pickle.load(f)
+                self.old, self.split = pickle.load(f)
         except Exception:   # none yet, unreadable, or from another Python
-            self.old = {}
+            self.old, self.split = {}, None
 
     @staticmethod
     def _key(label, raw):
@@ -158,12 +159,19 @@ class Memo:
             self.new[key] = iface
 
     def save(self):
-        if self.path is None or not self.new or self._close_enough():
+        if self.path is None or not self.new or (self._close_enough() and not self._cut_anew()):
             return
         try:
-            _write(self.path, self.new)
+            _write(self.path, (self.new, self.split_new or self.split))
         except OSError:
             pass   # as the cache: time, never correctness
+
+    def _cut_anew(self):
+        """This version was parsed whole and cuts otherwise than the last
+        (its text before or after the interfaces changed): kept, or every
+        later edit would be parsed whole too."""
+        a, b = self.split, self.split_new
+        return b is not None and (a is None or (a.head, a.tail, a.prefix) != (b.head, b.tail, b.prefix))
 
     def _close_enough(self):
         """The memo read serves this version about as well: a few of its

@@ -151,17 +151,32 @@ def load_text(data, source="<topology>", memo=None):
             data = data.decode("utf-8-sig")   # an editor's byte order mark is not an error
         except UnicodeDecodeError:
             raise SpecError(f"{source}: not a text file (invalid UTF-8)") from None
-    read = _parse_text(data, source)
+    read = _parse_text(data, source, memo)
     return parse(read.doc, source, read.problems, memo=memo)
 
 
-def _parse_text(text, source):
-    """A ``reader.Read``: the document, and keys given twice."""
+def _parse_text(text, source, memo=None):
+    """A ``reader.Read``: the document, and keys given twice. With a
+    ``memo`` of the path's last version, a YAML edit of a few of its
+    interfaces parses only those (``edits``)."""
     if source.endswith(".json"):
         try:
             return reader.read_json(text)
         except ValueError as e:
             raise SpecError(f"{source}: invalid JSON: {F.cut(str(e), 200)}") from None
+    if memo is not None and memo.split is not None:
+        from . import edits
+        doc = edits.read(text, memo.split)
+        if doc is not None:
+            return reader.Read(doc, [])
+    read = _read_yaml(text, source)
+    if memo is not None and memo.path is not None:
+        from . import edits
+        memo.split_new = edits.split(text, read.doc, read.top_lines, read.item_lines.get("interfaces", ()))
+    return read
+
+
+def _read_yaml(text, source):
     import yaml
     try:
         return reader.read_yaml(text)

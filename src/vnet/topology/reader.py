@@ -26,10 +26,13 @@ class Odd:
 
 
 class Read:
-    """A document and the problems found reading it: (path, message)."""
+    """A document and the problems found reading it: (path, message); of
+    YAML, the lines of its top-level keys ({key: line}) and of the items of
+    its top-level lists ({key: [line, ...]}), counted from 1."""
 
-    def __init__(self, doc, problems):
+    def __init__(self, doc, problems, top_lines=None, item_lines=None):
         self.doc, self.problems = doc, problems
+        self.top_lines, self.item_lines = top_lines or {}, item_lines or {}
 
 
 # ---- YAML ------------------------------------------------------------------
@@ -86,7 +89,8 @@ def read_yaml(text):
                                               "but found another document", ev.start_mark)
     finally:
         loader.dispose()
-    return Read(doc, _twice(doc, b.dups))
+    items = {k: b.seq_lines[id(v)] for k, v in doc.items() if id(v) in b.seq_lines} if isinstance(doc, dict) else {}
+    return Read(doc, _twice(doc, b.dups), b.top_lines, items)
 
 
 class _Events:
@@ -98,6 +102,8 @@ class _Events:
         self.anchors = {}   # anchor -> (value, height); height None while it is being made
         self.dups = []      # (mapping, key, first line, repeated line)
         self.tags = {}      # (plain scalar, implicit) -> its resolved tag: a lab repeats its keys and kinds
+        self.top_lines = {}  # the top-level mapping's keys -> their lines
+        self.seq_lines = {}  # id of a top-level list -> its items' first lines
 
     def value(self, ev, depth):
         """(value, height) of the value that ``ev`` starts."""
@@ -162,10 +168,15 @@ class _Events:
 
     def _sequence(self, out, depth):
         h, get, end = 0, self.loader.get_event, self.yaml.SequenceEndEvent
+        starts = None
+        if depth == 2:
+            starts = self.seq_lines[id(out)] = []
         while True:
             ev = get()
             if type(ev) is end:
                 return h
+            if starts is not None:
+                starts.append(ev.start_mark.line + 1)
             v, vh = self.value(ev, depth + 1)
             out.append(v)
             h = max(h, vh)
@@ -195,6 +206,8 @@ class _Events:
                 out[key] = v
         for kk, vv in merged.items():
             out.setdefault(kk, vv)
+        if depth == 1:
+            self.top_lines = lines
         return h
 
 
