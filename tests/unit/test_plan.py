@@ -571,3 +571,23 @@ def test_a_scoped_plan_is_the_whole_plan_of_its_namespaces(topo):
     assert [c.object for c in plan(topo, st, rec, scope={"net1"}).changes] == \
         [c.object for c in plan(topo, st, rec).changes] != []
     assert plan(topo, st, rec, scope={"net2"}).changes == []
+
+
+def test_a_scoped_plan_leaves_the_addresses_vnet_gave_elsewhere_alone():
+    """Found by review: lo's addresses in a namespace out of scope read as no
+    longer declared (the verification failed and the apply was undone)."""
+    topo = load_text("""
+name: lab
+namespaces: [a, b]
+interfaces:
+  - {name: d0, kind: dummy, netns: a, mtu: 1400}
+  - {name: lo, kind: external, netns: b, addresses: [10.9.9.9/32]}
+""", "lab.yaml")
+    lo_a = device("a", "lo", None, ours=False, addresses=[cidr("127.0.0.1/8")])
+    lo_b = device("b", "lo", None, ours=False, addresses=[cidr("127.0.0.1/8"), cidr("10.9.9.9/32")])
+    for mtu, whole in ((1500, ["link a/d0"]), (1400, [])):
+        st = make_state([lo_a, lo_b, *changed([device("a", "d0", "dummy")], "d0", mtu=mtu)], namespaces=("a", "b"))
+        rec = make_record(st, namespaces=["a", "b"])
+        rec.addresses = [("b", "lo", "10.9.9.9/32")]
+        assert [c.object for c in plan(topo, st, rec).changes] == whole
+        assert [c.object for c in plan(topo, st, rec, scope={"a"}).changes] == whole

@@ -143,3 +143,41 @@ def test_a_loaded_edit_equals_a_fresh_load(tmp_path, monkeypatch):
         monkeypatch.setattr(reader, "read_yaml", real)
         assert sizes and max(sizes) < 200, i   # the edited item alone
         assert got == loader.load_text(new, str(f)), i
+
+
+SHARED = [   # (the last version, the edit): an item kept by its text would keep an alias's old value
+    ("name: lab\ninterfaces:\n- name: a\n  mtu: &m 1400\n- name: b\n  mtu: *m\n",
+     "name: lab\ninterfaces:\n- name: b\n  mtu: *m\n"),
+    ("name: lab\ninterfaces:\n- {name: a, mtu: &m 1400}\n- {name: b, mtu: *m}\n- {name: c, mtu: &m 9000}\n"
+     "- {name: d, mtu: *m}\n",
+     "name: lab\ninterfaces:\n- {name: a, mtu: &m 1400}\n- {name: c, mtu: &m 9000}\n- {name: b, mtu: *m}\n"
+     "- {name: d, mtu: *m}\n"),
+    ("name: lab\ninterfaces:\n- &x {name: a, kind: dummy}\nextra: *x\n",
+     "name: lab\ninterfaces:\n- {name: a, kind: dummy, mtu: 1400}\nextra: *x\n"),
+    ("d: &m 1\ninterfaces:\n- {name: a, v: *m}\n- {name: b, v: &m 2}\n- {name: a, v: *m}\n",
+     "d: &m 1\ninterfaces:\n- {name: a, v: *m}\n- {name: b, v: &m 2}\n- {name: a, v: *m}\n- {name: c}\n"),
+    ("base: &x\n- name: a\n  mtu: 1\ninterfaces: *x\n", "base: &x\n- name: a\n  mtu: 2\ninterfaces: *x\n"),
+    ("name: lab\ninterfaces:\n- {name: a, mtu: !!int '1400'}\n", "name: lab\ninterfaces:\n- {name: a, mtu: !!int '1400'}\n- {name: b}\n"),
+]
+
+
+@pytest.mark.parametrize("old,new", SHARED)
+def test_a_text_with_shared_values_is_never_cut(old, new):
+    """Found by review: the edits of a text with anchors and aliases read
+    otherwise than a whole parse, or where it fails."""
+    assert split_of(old) is None
+
+
+def test_a_loaded_edit_of_a_file_with_aliases_is_the_whole_parse(tmp_path, monkeypatch):
+    monkeypatch.setenv("VNET_STATE_DIR", str(tmp_path / "state"))
+    filler = "".join(f"- name: d{i}\n  kind: dummy\n  mtu: {1000 + i}\n" for i in range(1200))
+    a, b, c = ("- name: a\n  kind: dummy\n  mtu: &m 1400\n", "- name: b\n  kind: dummy\n  mtu: *m\n",
+               "- name: c\n  kind: dummy\n  mtu: &m 9000\n")
+    f = tmp_path / "lab.yaml"
+    f.write_text("name: lab\ninterfaces:\n" + a + b + c + filler)
+    loader.load(str(f))
+    v2 = "name: lab\ninterfaces:\n" + a + c + b + filler
+    f.write_text(v2)
+    got = loader.load(str(f))
+    assert got == loader.load_text(v2, str(f))
+    assert next(i for i in got.interfaces if i.name == "b").mtu == 9000

@@ -194,6 +194,8 @@ def _stale_addresses(p, managed):
     """The addresses vnet gave a device it did not make (lo), recorded,
     whose device the file no longer gives any: taken away, as a route."""
     for ns, name, text in p.record.addresses:
+        if not p.in_scope(ns):   # its device is not planned (``managed`` has only those that are)
+            continue
         dev = p.state.device(ns, name) if (ns, name) not in managed else None
         a = parse(text)
         if dev is not None and a in dev.addresses:

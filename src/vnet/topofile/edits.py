@@ -12,7 +12,8 @@ That is the same document as a whole parse gives because the state of a
 YAML parser at the start of such a line (between two entries of a block
 list) depends on nothing after it, and an item that parses alone to one
 plain mapping, with every line of it indented past its dash, can end
-nothing outside itself. Anything else (a new item that does not parse alone
+nothing outside itself; no value is shared (a text with an anchor, alias,
+tag or merge key anywhere is never cut). Anything else (a new item that does not parse alone
 or parses to more or less than one mapping, an anchor, alias, tag,
 directive, merge key or document marker in it, a line less indented than
 the dash, an edit outside the list, a list written otherwise) returns None:
@@ -21,6 +22,9 @@ import re
 
 # anchors, aliases, tags, directives, merge keys, document markers: whole parse
 _UNSAFE = re.compile(r"[&*!%]|<<|^(---|\.\.\.)", re.M)
+# a text with values shared by anchors and aliases (or tagged) is never cut:
+# an item kept by its text would keep the value an alias had before
+_SHARED = re.compile(r"[&*!]|<<")
 _ITEM = re.compile(r"( *)- ")
 MOST_DEPTH = 8   # a topology nests 8 levels at most (the reader's depth limit counts from the document)
 
@@ -41,7 +45,8 @@ def split(text, doc, top_lines, item_lines):
     on ``top_lines`` ({key: line}) and its interfaces on ``item_lines``
     (each item's first line), or None if the text is not cut that way."""
     items = doc.get("interfaces") if isinstance(doc, dict) else None
-    if not isinstance(items, list) or not items or len(item_lines) != len(items) or "interfaces" not in top_lines:
+    if not isinstance(items, list) or not items or len(item_lines) != len(items) or "interfaces" not in top_lines \
+            or _SHARED.search(text):
         return None
     lines = text.splitlines(keepends=True)
     first = item_lines[0] - 1
