@@ -17,9 +17,6 @@ class Ipvlan(Kind):
     name = kernel_kind = "ipvlan"
     doc = "a device sharing its lower device's MAC, told apart by IP address"
 
-    def link_defaults(self, options):
-        """In l3 and l3s modes the kernel turns ARP off (packets are routed by address)."""
-        return {**super().link_defaults(options), "arp": options.get("mode", "l3") == "l2"}
     shape, colour = "box", "#a2c4c9"
     example = "fig16-ipvlan-l2.yaml"
     sample = """\
@@ -35,6 +32,19 @@ class Ipvlan(Kind):
     link_option = "link"
     link_attr = 5   # IFLA_LINK
     rx_handler = "ipvlan/ipvtap"
+
+    def link_defaults(self, options):
+        """In l3 and l3s modes the kernel turns ARP off (packets are routed by address)."""
+        return {**super().link_defaults(options), "arp": options.get("mode", "l3") == "l2"}
+
+    def validate(self, iface, problems, path):
+        # the kernel sets ARP by the mode each time the device goes up
+        # (ipvlan_open): any other value would hold only until then
+        arp = self.link_defaults(iface.options)["arp"]
+        if iface.arp is not None and iface.arp != arp:
+            problems.add(f"{path}.arp", f"an {self.name} in {iface.options['mode']} mode has ARP "
+                                        f"{'on' if arp else 'off'}: the kernel sets it so each time the device goes "
+                                        "up (leave arp out)")
     lower_layers = frozenset({"ether"})   # ipvlan_port_create: EINVAL for lo or a non-Ethernet device
     inplace = frozenset({"mode", "flags"})
     show_words = {"link": ("link", "value"), "mode": ("mode", "value"), "flags": ("flags", "word")}
@@ -108,6 +118,7 @@ class Ipvtap(TapNode, Ipvlan):
 """   # tests/golden/script/all-kinds.yaml
 
     def validate(self, iface, problems, path):
+        super().validate(iface, problems, path)
         # the kernel's ipvtap, unlike its ipvlan, has no get_link_net: its
         # IFLA_LINK comes without IFLA_LINK_NETNSID, so a lower device in
         # another namespace reads as an ifindex of its own namespace, and
