@@ -90,11 +90,14 @@ def apply(topo, on_step=None, lock_timeout=60.0, on_plan=None):
                     # one namespace for a one-option change in a lab of a
                     # thousand, and there the devices the kernel announced
                     from .applier import verify
-                    from .planner import plan as _plan, touched_namespaces
+                    from .planner import plan as _plan, touched_namespaces, verified_devices
                     touched = touched_namespaces(p)
-                    st = observe(k, topo, rec) if touched is None else \
-                        observe(k, topo, rec, only=touched, known=p.state, devices=_announced(monitors))
-                    verify(_plan(topo, st, rec, scope=touched))
+                    if touched is None:
+                        st = observe(k, topo, rec)
+                        verify(_plan(topo, st, rec))
+                    else:   # and plans those namespaces' devices read again or changed
+                        st = observe(k, topo, rec, only=touched, known=p.state, devices=_announced(monitors))
+                        verify(_plan(topo, st, rec, scope=touched, devices=verified_devices(p, st, touched)))
                     p.after = st
 
                 try:

@@ -591,3 +591,54 @@ interfaces:
         rec.addresses = [("b", "lo", "10.9.9.9/32")]
         assert [c.object for c in plan(topo, st, rec).changes] == whole
         assert [c.object for c in plan(topo, st, rec, scope={"a"}).changes] == whole
+        assert [c.object for c in plan(topo, st, rec, scope={"a", "b"}, devices={("a", "d0")}).changes] == whole
+
+
+def test_a_verification_plans_the_devices_changed_or_read_again(topo):
+    """Of the namespaces a verification observed again, it plans the
+    devices the changes touched and those read anew; the others are the
+    objects the plan found as declared (lo's recorded addresses among them)."""
+    from vnet.planner import verified_devices
+    st, rec = applied(changed(applied_devices(), "veth1", master=None))
+    first = plan(topo, st, rec)
+    assert [c.object for c in first.changes] == ["link veth1"]
+    after = make_state(list(st.devices()), namespaces=(None, "net1", "net2"), routes=st.routes, sysctls=st.sysctls)
+    assert verified_devices(first, after, {None}) == {(None, "veth1")}
+    # the kernel did not take the change: it is found again, the device read anew or not
+    for devs in (first.state, after):
+        keys = verified_devices(first, devs, {None})
+        assert [c.object for c in plan(topo, devs, rec, scope={None}, devices=keys).changes] == ["link veth1"]
+    # br0 read again, and drifted: planned; the ports kept as observed are not
+    fixed = changed(applied_devices(), "br0", addresses=[])
+    now = make_state([d if d.name != "veth1" else next(x for x in fixed if x.name == "veth1") for d in fixed],
+                     namespaces=(None, "net1", "net2"), routes=st.routes, sysctls=st.sysctls)
+    for d in now.devices():
+        if d.name not in ("br0", "veth1") and first.state.device(*d.key) is not None:
+            now.namespaces[d.netns][d.name] = first.state.device(*d.key)
+    keys = verified_devices(first, now, {None})
+    assert (None, "br0") in keys and (None, "vx0") not in keys
+    assert [c.object for c in plan(topo, now, rec, scope={None}, devices=keys).changes] == \
+        [c.object for c in plan(topo, now, rec).changes] == ["address 10.0.0.254/24 on br0"]
+
+
+def test_a_verification_plans_the_ports_of_a_master_vnet_does_not_make_read_again():
+    """What a port of an existing master takes is the live master's kind's:
+    the master read again (made again by someone as another kind) has its
+    ports planned again."""
+    topo = load_text("""
+name: lab
+interfaces:
+  - {name: brx, kind: external}
+  - {name: p1, kind: veth, master: brx, cost: 5, peer: {name: p2}}
+""", "lab.yaml")
+    br = device(None, "brx", "bridge", ours=False)
+    p1 = device(None, "p1", "veth", master=(None, "brx"), peer=(None, "p2"), port={"cost": 5})
+    p2 = device(None, "p2", "veth", peer=(None, "p1"))
+    st = make_state([br, p1, p2])
+    rec = make_record(st)
+    assert plan(topo, st, rec).changes == []
+    again = make_state([device(None, "brx", "dummy", ours=False), p1, p2])
+    with pytest.raises(PlanError):
+        plan(topo, again, rec)
+    with pytest.raises(PlanError, match="p1"):
+        plan(topo, again, rec, scope={None}, devices={(None, "brx")})

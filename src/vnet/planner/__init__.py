@@ -35,12 +35,14 @@ def _port_value(kind, k, raw, state):
     return _show(v) if d is None else d
 
 
-def plan(topo, state, record, scope=None):
+def plan(topo, state, record, scope=None, devices=None):
     """The ordered changes that make the kernel match ``topo``. With
     ``scope`` (namespaces), the devices and namespaces of the others are not
     planned: a verification's, where ``state`` keeps the others as the plan
-    that found no change for them observed them (``touched_namespaces``)."""
-    p = _Planning(topo, state, record, scope)
+    that found no change for them observed them (``touched_namespaces``);
+    with ``devices`` (keys) too, of the interfaces in scope only those with
+    an end, or an end's master, among them (``verified_devices``)."""
+    p = _Planning(topo, state, record, scope, devices)
     _namespaces(p)
     _devices(p)
     _endpoints(p)
@@ -59,16 +61,18 @@ class _Planning:
     ORDER = ("removals", "ns_deletes", "ns_creates", "creates", "modifies", "reroutes", "addr_dels", "addrs",
              "routes", "sysctls")
 
-    def __init__(self, topo, state, record, scope=None):
+    def __init__(self, topo, state, record, scope=None, devices=None):
         self.topo, self.state, self.record = topo, state, record
         self.in_scope = (lambda ns: True) if scope is None else scope.__contains__
+        self.planned = (lambda key: True) if scope is None else \
+            (lambda key: key[0] in scope and (devices is None or key in devices))
         for name in self.ORDER:
             setattr(self, name, [])
         self.conflicts = []
         self.declared = topo.by_key()
         self.ordered_ifaces = order_interfaces(topo)
         if scope is not None:   # an interface with an end in scope is planned whole
-            self.ordered_ifaces = [i for i in self.ordered_ifaces if any(scope.__contains__(e.netns)
+            self.ordered_ifaces = [i for i in self.ordered_ifaces if any(self._scoped(e, scope, devices)
                                                                         for e in i.endpoints())]
         self.gone = set()        # keys whose current device will not survive (re-created or absent)
         self.early = set()       # (netns, key) of sysctls set as their new device is made
@@ -76,6 +80,17 @@ class _Planning:
 
     def owned(self, dev):
         return self.record.owns_device(dev)
+
+    def _scoped(self, e, scope, devices):
+        """Is endpoint ``e`` planned: in scope, and among ``devices`` (if
+        given), or a port of one of them that vnet does not make (whose
+        live kind says what its ports take: ``_master_kind``)?"""
+        if e.netns not in scope:
+            return False
+        if devices is None or e.key in devices:
+            return True
+        master = self.declared.get(e.master_key()) if e.master else None
+        return master is not None and e.master_key() in devices and not master[0].kind_module.port_options
 
     def ordered(self):
         return [c for name in self.ORDER for c in getattr(self, name)]
@@ -194,7 +209,7 @@ def _stale_addresses(p, managed):
     """The addresses vnet gave a device it did not make (lo), recorded,
     whose device the file no longer gives any: taken away, as a route."""
     for ns, name, text in p.record.addresses:
-        if not p.in_scope(ns):   # its device is not planned (``managed`` has only those that are)
+        if not p.planned((ns, name)):   # (``managed`` has only the planned devices)
             continue
         dev = p.state.device(ns, name) if (ns, name) not in managed else None
         a = parse(text)
@@ -373,6 +388,27 @@ def touched_namespaces(p):
         if nss is None:
             return None
         out |= nss
+    return out
+
+
+def verified_devices(p, after, namespaces):
+    """The keys of the devices of ``namespaces`` a verification plans after
+    plan ``p``'s changes: those its changes made or changed, and those
+    observed again in State ``after`` (read anew, or gone); the others are
+    the objects the plan observed, in which it found no change."""
+    out = set()
+    for c in p.changes:
+        op = c.op
+        if op[0] in ("dev_create", "dev_options"):
+            out |= {e.key for e in op[1].endpoints()}
+        elif op[0] in ("dev_set", "port_set"):
+            out.add(op[1].key)
+        elif op[0] in ("addr_add", "addr_del"):
+            out.add(op[1])
+    for ns in namespaces:
+        before, now = p.state.namespaces.get(ns) or {}, after.namespaces.get(ns) or {}
+        out |= {(ns, name) for name, d in now.items() if before.get(name) is not d}
+        out |= {(ns, name) for name in before if name not in now}
     return out
 
 
