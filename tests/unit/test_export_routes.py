@@ -43,3 +43,17 @@ def test_exported_routes_read_back_as_the_same_routes():
     live = {r.key: r for rs in st.routes.values() for r in rs}
     for r in t.routes:
         assert r.key in live and live[r.key].attrs == r.attrs, r
+
+
+def test_next_hops_keep_their_order_and_compare_in_any():
+    """The kernel keeps a multipath route's next hops in the order it is
+    given (it shares the flows out by it): a file's order is the one made,
+    an observed order the one an undo puts back; two orders are one route."""
+    from vnet.topology.model import same_attrs
+    t = load_text("name: t\ninterfaces:\n  - {name: a0, kind: veth, addresses: [10.1.0.1/24], peer: {name: b0}}\n"
+                  "routes:\n  - {to: 10.9.0.0/16, nexthops: [{via: 10.1.0.9, dev: a0}, {via: 10.1.0.3, dev: a0}]}\n")
+    r = t.routes[0]
+    assert r.attrs[4] == (("10.1.0.9", "a0", 1), ("10.1.0.3", "a0", 1))
+    live = Route(None, net("10.9.0.0/16"), None, None, 0, 4, nexthops=((ip("10.1.0.3"), "a0", 1), (ip("10.1.0.9"), "a0", 1)))
+    assert live.attrs[4] == (("10.1.0.3", "a0", 1), ("10.1.0.9", "a0", 1))
+    assert same_attrs(live.attrs, r.attrs) and not same_attrs(live.attrs, r.attrs[:4] + (r.attrs[4][:1],))

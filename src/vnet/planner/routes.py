@@ -1,6 +1,6 @@
 """Routes and sysctls: what the file declares against what the kernel holds
 and what the record says vnet set."""
-from ..topology.model import HOST, RT_TABLE_MAIN, SCOPE_NAMES
+from ..topology.model import HOST, RT_TABLE_MAIN, SCOPE_NAMES, same_attrs
 from .changes import Change, _show
 
 
@@ -20,7 +20,7 @@ def plan_routes(p):
             if have is None:
                 _out_of_the_way(p, r, slots, recorded | going, going)
             p.routes.append(Change("create", r.label, "missing", ("route_add", r)))
-        elif _route_attrs_as_declared(have, r) != r.attrs:
+        elif not same_attrs(_route_attrs_as_declared(have, r), r.attrs):
             # src, scope and onlink are not part of the key: the route is replaced
             p.reroutes.append(Change("delete", r.label, f"{_route_diff(have.attrs, r.attrs)}: removed first, "
                                      "added back after", ("route_del", r.key, have.attrs)))
@@ -137,7 +137,7 @@ def _route_attrs_as_declared(have, r):
     attrs = have.attrs if r.src is not None or not have.kernel_own else (None,) + have.attrs[1:]
     any_dev = {str(via) for via, dev, _w in r.nexthops if dev is None and via is not None}
     if any_dev:
-        hops = tuple(sorted((v, "" if v in any_dev else d, w) for v, d, w in attrs[4]))
+        hops = tuple((v, "" if v in any_dev else d, w) for v, d, w in attrs[4])
         attrs = attrs[:4] + (hops,)
     return attrs
 
@@ -150,7 +150,7 @@ def _route_diff(have, want):
         return ", ".join(f"{n} {show(i, w)}" for i, (n, w) in enumerate(zip(names, want))
                          if w not in (None, False, "unicast", ())) or "its declared attributes"
     return ", ".join(f"{n} {show(i, h)} -> {show(i, w)}" for i, (n, h, w) in enumerate(zip(names, have, want))
-                     if h != w)
+                     if (sorted(h) != sorted(w) if i == 4 else h != w))
 
 
 def _hops(hops):

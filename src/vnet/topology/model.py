@@ -171,10 +171,16 @@ class Route(Struct):
 
 def route_attrs(version, via, src, scope, onlink, rtype="unicast", nexthops=()):
     """(src, scope, onlink, type, nexthops) as declared and observed routes
-    compare: IPv6 routes have no scope (the kernel keeps none); next hops in
-    any order, as (via text, dev, weight)."""
-    hops = tuple(sorted((str(v) if v else "", d or "", w) for v, d, w in nexthops))
+    compare: IPv6 routes have no scope (the kernel keeps none); next hops as
+    (via text, dev, weight), in their order (the kernel keeps the one it is
+    given: it shares the flows out by it), compared in any (``same_attrs``)."""
+    hops = tuple((str(v) if v else "", d or "", w) for v, d, w in nexthops)
     return (str(src) if src else None, scope if version == 4 else None, bool(onlink), rtype, hops)
+
+
+def same_attrs(a, b):
+    """Do two routes' attrs (route_attrs) say the same, their next hops in any order?"""
+    return a[:4] == b[:4] and sorted(a[4]) == sorted(b[4])
 
 
 def default_scope(via, rtype="unicast", nexthops=()):
