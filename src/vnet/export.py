@@ -22,7 +22,7 @@ def _ep_doc(e, kind=None, usual=None):
         d["up"] = False
     if e.promisc:
         d["promisc"] = True
-    if e.mtu and e.mtu != 1500:
+    if e.mtu:
         d["mtu"] = e.mtu
     if e.mac:
         d["mac"] = e.mac
@@ -62,11 +62,34 @@ def interface_doc(iface):
     return d
 
 
-def _derived_mac(dev, state):
-    """Does ``dev`` have its MAC from another device (so the file leaves it
-    out, and the kernel gives it again)? A VLAN, a passthru MACVLAN or an
-    IPVLAN has its lower device's; a bond's port has the bond's; a bridge
-    has its lowest port's until one is set."""
+NET_ADDR_SET = "3"   # /sys/class/net/X/addr_assign_type of a MAC someone set (the kernel's own: 0, 1 or 2)
+
+
+def macs_set(k, state):
+    """{key: whether someone set its MAC} of the devices whose MAC the kernel
+    otherwise chooses from their ports (a bridge's), as sysfs says (netlink
+    does not): a MAC written into a file is set, and a bridge whose MAC is
+    set keeps it when ports join, and has no carrier without one, where a
+    bridge left to choose has. Unknown ones are left out."""
+    from .kernel import netns
+    out = {}
+    for ns, devs in state.namespaces.items():
+        names = [d.name for d in devs.values() if d.kind_module is not None and d.kind_module.takes_a_port_mac(d.options)]
+        fd = k.fd(ns) if names else None
+        if fd is None:
+            continue
+        got = netns.read_sysfs(fd, [f"class/net/{n}/addr_assign_type" for n in names])
+        out.update({(ns, n): got[f"class/net/{n}/addr_assign_type"] == NET_ADDR_SET for n in names
+                    if got[f"class/net/{n}/addr_assign_type"] is not None})
+    return out
+
+
+def _derived_mac(dev, state, set_by_hand=None):
+    """Does ``dev`` have its MAC from another device or the kernel's choice
+    (so the file leaves it out, and the kernel gives it again)? A VLAN, a
+    passthru MACVLAN or an IPVLAN has its lower device's; a bond's port has
+    the bond's; a bridge has its lowest port's, or one the kernel chose,
+    until one is set (``set_by_hand``: macs_set)."""
     def mac_of(key):
         other = state.device(*key) if key else None
         return other.mac if other else None
@@ -77,27 +100,44 @@ def _derived_mac(dev, state):
     if master is not None and master.kind_module is not None and master.kind_module.ports_take_its_mac(master.options):
         return master.mac == dev.mac
     if dev.kind_module.takes_a_port_mac(dev.options):
+        if (set_by_hand or {}).get(dev.key) is not None:
+            return not set_by_hand[dev.key]
         return any(d.master == dev.key and d.mac == dev.mac for d in state.namespaces.get(dev.netns, {}).values())
     return False
 
 
-def _macs(ifaces, state, keep):
+def _mtus(ifaces, state):
+    """Each endpoint's MTU as the file gives it: None where it is the one the
+    kernel gives a new device: its lower device's for a device on one (a
+    MACVLAN on a jumbo-frame link has 9000; 1500 is then written), else 1500."""
+    for i in ifaces:
+        for e in i.endpoints():
+            dev = state.device(*e.key)
+            lower = None
+            if dev is not None and dev.kind_module is not None and dev.kind_module.link_option:
+                ref = dev.options.get(dev.kind_module.link_option)
+                lower = state.device(*ref) if isinstance(ref, tuple) else None
+            if e.mtu == (lower.mtu if lower is not None else 1500):
+                e.mtu = None
+
+
+def _macs(ifaces, state, keep, set_by_hand=None):
     """Each endpoint's MAC as the file gives it: kept when ``keep`` and the
     device's own, else None."""
     for i in ifaces:
         for e in i.endpoints():
             dev = state.device(*e.key)
-            if not keep or dev is None or _derived_mac(dev, state):
+            if not keep or dev is None or _derived_mac(dev, state, set_by_hand):
                 e.mac = None
 
 
-def export(state, name="exported", namespaces=None, only=None, routes=(), sysctls=(), macs=True):
+def export(state, name="exported", namespaces=None, only=None, routes=(), sysctls=(), macs=True, set_by_hand=None):
     """A topology document of the live state of ``namespaces`` (None: all;
     HOST, None in the list, for vnet's own): every device vnet has a kind
     for (or only those whose keys are in ``only``); devices they refer to
     that are not exported become `external`. MACs are written where they
     are the device's own (not with ``macs`` false: a template). ``routes``:
-    observed routes (vnet.state.Route) to write."""
+    observed routes (vnet.state.Route) to write; ``set_by_hand``: macs_set."""
     shown = [ns for ns in state.namespaces if namespaces is None or ns in namespaces]
     nss = [ns for ns in shown if ns is not HOST]
     ifaces, peers_done, needed = [], set(), set()
@@ -116,7 +156,8 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
             needed |= {e.master_key() for e in i.endpoints() if e.master}
             needed |= {v.resolve(i.netns) for v in i.options.values() if isinstance(v, Ref)}
     declared = {e.key for i in ifaces for e in i.endpoints()}
-    _macs(ifaces, state, macs)
+    _macs(ifaces, state, macs, set_by_hand)
+    _mtus(ifaces, state)
     settable = {k: v for k, v in _external_addresses(state, nss, declared).items() if only is None or k in only}
     externals = [{"name": n, "kind": "external", **({"netns": ns} if ns is not HOST else {}),
                   **({"addresses": settable[(ns, n)]} if (ns, n) in settable else {})}

@@ -108,9 +108,12 @@ def cmd_show(args):
 
 
 def cmd_export(args):
-    from ..export import export
+    from ..export import export, macs_set
+    from ..kernel.session import Kernel
     if args.target:
         devs, st, t, rec = live(args.target)
+        with Kernel() as k:
+            by_hand = macs_set(k, st)
         owned = {d.key for d in devs if rec.owns_device(d)}
         owned |= {(ns, dev) for ns, dev, _a in rec.addresses}   # lo, to which the topology gave addresses
         from ..planner import observed_routes
@@ -118,16 +121,17 @@ def cmd_export(args):
         nss = _export_namespaces(args.netns, [None] + list(rec.namespaces))
         doc = export(st, args.name or t.name, nss, only=owned,
                      routes=[routes[r].replace(dev=r[3]) for r in rec.routes if r in routes],   # dev as declared
-                     sysctls=list(rec.sysctls), macs=not args.no_mac)
+                     sysctls=list(rec.sysctls), macs=not args.no_mac, set_by_hand=by_hand)
     else:
         from ..export import changed_sysctls, exported_routes, observe_network, unwritable_routes
         from ..kernel import sysctl
-        from ..kernel.session import Kernel
         from ..planner.routes import route_label
         nss = _export_namespaces(args.netns)
         with Kernel() as k:
             st = observe_network(k, nss)
+            by_hand = macs_set(k, st)
         doc = export(st, args.name or "exported", nss, macs=not args.no_mac, routes=exported_routes(st, nss),
+                     set_by_hand=by_hand,
                      sysctls=changed_sysctls(st, nss, sysctl.fresh_defaults()))
         for r in unwritable_routes(st, nss):
             print(f"vnet export: left out {route_label(r.key)}: {r.unwritable}, which a topology cannot declare",

@@ -38,7 +38,8 @@ class Bridge(BridgePorts, Kind):
                               "(a provider bridge, for QinQ)", VLAN_PROTOCOLS),
         "vlan_default_pvid": Int("VLAN a new port gets as its pvid, untagged (kernel default 1; 0: none)",
                                  lo=0, hi=4094),
-        "ageing_time": Int("seconds a learned MAC stays in the FDB", lo=10, hi=1000000),
+        "ageing_time": Int("seconds a learned MAC stays in the FDB (0: none stays, every frame is flooded)", lo=0,
+                           hi=1000000),
         "forward_delay": Int("seconds in listening and learning states (2-30 with STP)", lo=0, hi=30),
         "hello_time": Int("seconds between STP hello packets (kernel default 2)", lo=1, hi=10),
         "max_age": Int("seconds an STP hello is kept (kernel default 20)", lo=6, hi=40),
@@ -107,11 +108,17 @@ class Bridge(BridgePorts, Kind):
             return VLAN_PROTOCOLS[value]
         return int(value) if isinstance(value, bool) else value
 
+    # what a new bridge is not told when the file gives the kernel's own:
+    # vlan_filtering off (a kernel built without CONFIG_BRIDGE_VLAN_FILTERING
+    # refuses the attribute even to say off); the priority, whose setting
+    # runs the ports' state selection, which takes the carrier of a bridge
+    # without ports (one made by `ip link add` keeps it)
+    _UNSAID = {"vlan_filtering": False, "priority": 32768}
+
     def info_data(self, iface, ctx, only=None):
-        # off is the kernel's default, and a kernel built without
-        # CONFIG_BRIDGE_VLAN_FILTERING refuses the attribute even to say off
-        if only is None and iface.options.get("vlan_filtering") is False:
-            only = [k for k, v in iface.options.items() if v is not None and k != "vlan_filtering"]
+        if only is None and any(iface.options.get(k) == v for k, v in self._UNSAID.items()):
+            only = [k for k, v in iface.options.items() if v is not None and not (k in self._UNSAID and
+                                                                                 self._UNSAID[k] == v)]
         return super().info_data(iface, ctx, only)
 
     def decode(self, link, resolve):
