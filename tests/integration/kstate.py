@@ -57,6 +57,11 @@ def _links(ns, names_by_ns):
             # a bridge's carrier is its history: on when made, off once it recomputes
             # (a port joining up, its MAC set later) with no port forwarding
             d["flags"] = [f for f in d["flags"] if f not in ("NO-CARRIER", "LOWER_UP")]
+            # a MAC the kernel chose (no port gave it one) is no one's configuration;
+            # whether it was set is
+            d["mac_set"] = _mac_set(ns, ln["ifname"])
+            if not d["mac_set"]:
+                d["_chosen"] = d.pop("address", None)
         if info:
             info = dict(info)
             if "info_data" in info:
@@ -70,6 +75,17 @@ def _links(ns, names_by_ns):
             d["linkinfo"] = info
         out[ln["ifname"]] = d
     return out
+
+
+def _mac_set(ns, name):
+    """Did someone set the device's MAC (sysfs' addr_assign_type: 3)?"""
+    from vnet.kernel import netns
+    fd = os.open(f"/run/netns/{ns}" if ns else "/proc/self/ns/net", os.O_RDONLY)
+    try:
+        path = f"class/net/{name}/addr_assign_type"
+        return netns.read_sysfs(fd, [path])[path] == "3"
+    finally:
+        os.close(fd)
 
 
 def _standard_broadcast(a):
@@ -94,11 +110,15 @@ def _addrs(ns):
     return out
 
 
-def _routes(ns):
+def _routes(ns, bridges=()):
+    """Every route of every table (``bridges``: whose carrier, and with it a
+    route's `linkdown`, is their history: see _links)."""
     out = []
     for fam in ("-4", "-6"):
         for r in _ip(ns, fam, "-j", "route", "show", "table", "all"):
             r = {k: v for k, v in r.items() if k not in ("expires",)}
+            if r.get("dev") in bridges and "flags" in r:
+                r["flags"] = [f for f in r["flags"] if f != "linkdown"]
             if r.get("protocol") == "static":
                 del r["protocol"]   # an administrator's route: `ip route` says boot (left out), vnet static
             if r.get("dst", "").startswith("fe80::") or r.get("dst", "").startswith("ff00::"):
@@ -107,9 +127,13 @@ def _routes(ns):
     return sorted(out, key=lambda r: json.dumps(r, sort_keys=True))
 
 
-def _fdb(ns):
+def _fdb(ns, chosen=()):
+    """The static entries (``chosen``: the MACs bridges were given by the
+    kernel, whose own entries name them)."""
     out = []
     for e in _bridge(ns, "fdb", "show"):
+        if "master" in e and "dst" not in e and e["mac"] in chosen:
+            continue
         if e.get("state") not in ("permanent", "static", "noarp"):
             continue   # learned from traffic
         if e["mac"].startswith(("33:33:", "01:00:5e:")) and "self" in e.get("flags", []) and "dst" not in e:
@@ -162,9 +186,38 @@ def snapshot():
     ("host" for the one the caller runs in)."""
     nss = namespaces()
     names = {ns: {ln["ifindex"]: ln["ifname"] for ln in _ip(ns, "-j", "link", "show")} for ns in nss}
-    return {ns or "host": _without_lo({"links": _links(ns, names), "addrs": _addrs(ns), "routes": _routes(ns),
-                                       "fdb": _fdb(ns), "vlans": _vlans(ns),
-                                       "sysctls": _sysctls(ns)}) for ns in nss}
+    out = {}
+    for ns in nss:
+        links = _links(ns, names)
+        chosen = {ln.pop("_chosen") for ln in links.values() if "_chosen" in ln}
+        bridges = {n for n, ln in links.items() if (ln.get("linkinfo") or {}).get("info_kind") == "bridge"}
+        out[ns or "host"] = _without_lo({"links": links, "addrs": _addrs(ns), "routes": _routes(ns, bridges),
+                                         "fdb": _fdb(ns, chosen), "vlans": _vlans(ns), "sysctls": _sysctls(ns)})
+    return out
+
+
+def settled(limit=5.0):
+    """A snapshot once the kernel's link watch has caught up with every
+    carrier (a device up shows LOWER_UP exactly when it does not show
+    NO-CARRIER: the operational state, and with it a route's `linkdown`,
+    follows the carrier up to a second later) and two snapshots in a row, a
+    quarter second apart, are the same: a network read at once may be
+    caught before either."""
+    import time
+    deadline = time.monotonic() + limit
+    last = snapshot()
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = snapshot()
+        if now == last and _carriers_settled(now):
+            return now
+        last = now
+    return last
+
+
+def _carriers_settled(snap):
+    return all("UP" not in ln.get("flags", ()) or ("LOWER_UP" in ln["flags"]) != ("NO-CARRIER" in ln["flags"])
+               for ns in snap.values() for ln in ns.get("links", {}).values())
 
 
 def differences(a, b, path=""):

@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 from conftest import sandboxed
-from kstate import differences, snapshot
+from kstate import differences, settled
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "corpus")
@@ -42,7 +42,7 @@ def round_trip(sandbox, tmp_path, build, export_args=(), keys=None):
     """Build with ``build`` (a shell script) in ``sandbox``, export, apply
     in a fresh sandbox: (the export's text, differences)."""
     sandbox.sh(f"set -e\n{build}")
-    before = snapshot()
+    before = settled()
     doc = sandbox.vnet("export", *export_args).stdout
     text = yaml.safe_dump(_with_keys(yaml.safe_load(doc), keys), sort_keys=False) if keys else doc
     path = sandbox.write("exported.yaml", text)
@@ -51,7 +51,7 @@ def round_trip(sandbox, tmp_path, build, export_args=(), keys=None):
     with sandboxed(fresh) as again:
         r = again.vnet("apply", path, check=False)
         assert r.returncode == 0, f"the export does not apply ({r.returncode}):\n{r.stderr}\n--- export:\n{doc}"
-        after = snapshot()
+        after = settled()
         plan = again.vnet("plan", path, "--json", check=False)
         assert plan.returncode == 0, plan.stderr
         import json
