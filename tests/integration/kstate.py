@@ -132,7 +132,7 @@ def _fdb(ns, chosen=()):
     kernel, whose own entries name them)."""
     out = []
     for e in _bridge(ns, "fdb", "show"):
-        if "master" in e and "dst" not in e and e["mac"] in chosen:
+        if "master" in e and "dst" not in e and e["mac"] in chosen and e.get("state") == "permanent":
             continue
         if e.get("state") not in ("permanent", "static", "noarp"):
             continue   # learned from traffic
@@ -216,8 +216,10 @@ def settled(limit=5.0):
 
 
 def _carriers_settled(snap):
+    """(A bridge's carrier flags are left out of a snapshot: see _links.)"""
     return all("UP" not in ln.get("flags", ()) or ("LOWER_UP" in ln["flags"]) != ("NO-CARRIER" in ln["flags"])
-               for ns in snap.values() for ln in ns.get("links", {}).values())
+               for ns in snap.values() for ln in ns.get("links", {}).values()
+               if (ln.get("linkinfo") or {}).get("info_kind") != "bridge")
 
 
 def differences(a, b, path=""):

@@ -166,3 +166,22 @@ interfaces:
     assert _state(sandbox) == state
     assert (info(sandbox.links()["br0"])["vlan_default_pvid"]) == 20
     assert os.path.exists(f)
+
+
+def test_a_bridge_without_ports_told_the_kernels_defaults_keeps_its_carrier(sandbox):
+    """As one made by `ip link add br0 type bridge`: a new bridge is not
+    told the default priority (setting it runs the ports' state selection,
+    which takes the carrier of a bridge without ports), by apply or by the
+    script; routes through it are not linkdown. Found by random labs: an
+    export writes the observed priority."""
+    def text(ns):
+        return (f"name: bc\nnamespaces: [{ns}]\ninterfaces:\n  - {{name: br0, kind: bridge, netns: {ns}, "
+                "priority: 32768, stp: false, vlan_filtering: false, addresses: [10.70.0.1/24]}\n")
+    sandbox.vnet("apply", sandbox.write("bc.yaml", text("n1")))
+    sandbox.sh(sandbox.vnet("script", sandbox.write("bd.yaml", text("n3"))).stdout)
+    sandbox.sh("ip netns add n2 && ip -n n2 link add br0 type bridge && ip -n n2 link set br0 up")
+    for ns in ("n1", "n2", "n3"):
+        flags = json.loads(sandbox.sh(f"ip -n {ns} -j link show br0"))[0]["flags"]
+        assert "LOWER_UP" in flags and "NO-CARRIER" not in flags, (ns, flags)
+    routes = json.loads(sandbox.sh("ip -n n1 -j route show 10.70.0.0/24"))
+    assert routes and "linkdown" not in routes[0].get("flags", []), routes

@@ -198,9 +198,10 @@ class Bridge(BridgePorts, Kind):
     _IP_WORDS = {"stp": "stp_state", "hello_time": "hello_time", "max_age": "max_age"}
 
     def iproute2(self, iface):
+        """The `ip link add` words: those a new bridge is told (``_UNSAID``)."""
         out = []
         for k, v in iface.options.items():
-            if v is not None:
+            if v is not None and not (k in self._UNSAID and self._UNSAID[k] == v):
                 out += [self._IP_WORDS.get(k, k), self._ip_value(k, v)]
         return out
 
