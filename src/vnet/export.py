@@ -78,9 +78,9 @@ def macs_set(k, state):
         fd = k.fd(ns) if names else None
         if fd is None:
             continue
-        got = netns.read_sysfs(fd, [f"class/net/{n}/addr_assign_type" for n in names])
-        out.update({(ns, n): got[f"class/net/{n}/addr_assign_type"] == NET_ADDR_SET for n in names
-                    if got[f"class/net/{n}/addr_assign_type"] is not None})
+        paths = {n: f"class/net/{n}/addr_assign_type" for n in names}
+        got = netns.read_sysfs(fd, list(paths.values()))
+        out.update({(ns, n): got[p] == NET_ADDR_SET for n, p in paths.items() if got[p] is not None})
     return out
 
 
@@ -90,11 +90,8 @@ def _derived_mac(dev, state, set_by_hand=None):
     passthru MACVLAN or an IPVLAN has its lower device's; a bond's port has
     the bond's; a bridge has its lowest port's, or one the kernel chose,
     until one is set (``set_by_hand``: macs_set)."""
-    def mac_of(key):
-        other = state.device(*key) if key else None
-        return other.mac if other else None
-    lower = dev.kind_module.link_option and dev.options.get(dev.kind_module.link_option)
-    if isinstance(lower, tuple) and mac_of(lower) == dev.mac:
+    lower = _lower(dev, state)
+    if lower is not None and lower.mac == dev.mac:
         return True
     master = state.device(*dev.master) if dev.master else None
     if master is not None and master.kind_module is not None and master.kind_module.ports_take_its_mac(master.options):
@@ -106,6 +103,12 @@ def _derived_mac(dev, state, set_by_hand=None):
     return False
 
 
+def _lower(dev, state):
+    """The observed device ``dev`` is on (a MACVLAN's link...), or None."""
+    ref = dev.options.get(dev.kind_module.link_option) if dev.kind_module.link_option else None
+    return state.device(*ref) if isinstance(ref, tuple) else None
+
+
 def _mtus(ifaces, state):
     """Each endpoint's MTU as the file gives it: None where it is the one the
     kernel gives a new device: its lower device's for a device on one (a
@@ -113,10 +116,7 @@ def _mtus(ifaces, state):
     for i in ifaces:
         for e in i.endpoints():
             dev = state.device(*e.key)
-            lower = None
-            if dev is not None and dev.kind_module is not None and dev.kind_module.link_option:
-                ref = dev.options.get(dev.kind_module.link_option)
-                lower = state.device(*ref) if isinstance(ref, tuple) else None
+            lower = _lower(dev, state) if dev is not None and dev.kind_module is not None else None
             if e.mtu == (lower.mtu if lower is not None else 1500):
                 e.mtu = None
 
