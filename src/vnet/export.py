@@ -51,8 +51,9 @@ def _value_doc(v, own_ns):
     return str(v)
 
 
-def interface_doc(iface):
-    usual = iface.kind_module.link_defaults(iface.options)
+def interface_doc(iface, usual=None):
+    """``usual``: the link fields a file leaves out (default: its kind's link_defaults)."""
+    usual = usual if usual is not None else iface.kind_module.link_defaults(iface.options)
     d = _ep_doc(iface, iface.kind, usual)
     for k, v in iface.options.items():
         if v is not None and v != []:
@@ -112,13 +113,26 @@ def _lower(dev, state):
 def _mtus(ifaces, state):
     """Each endpoint's MTU as the file gives it: None where it is the one the
     kernel gives a new device: its lower device's for a device on one (a
-    MACVLAN on a jumbo-frame link has 9000; 1500 is then written), else 1500."""
+    MACVLAN on a jumbo-frame link has 9000; 1500 is then written), else its
+    kind's (1500; a CAN device's 72)."""
     for i in ifaces:
         for e in i.endpoints():
             dev = state.device(*e.key)
             lower = _lower(dev, state) if dev is not None and dev.kind_module is not None else None
-            if e.mtu == (lower.mtu if lower is not None else 1500):
+            if e.mtu == (lower.mtu if lower is not None else i.kind_module.default_mtu):
                 e.mtu = None
+
+
+def _usual(i, state):
+    """The link fields a file may leave out of ``i``: those the kernel
+    gives a new device of its kind, and, for a kind made with its lower
+    device's flags (a VLAN), the lower device's ARP and multicast flags."""
+    usual = i.kind_module.link_defaults(i.options)
+    dev = state.device(*i.key) if i.kind_module.flags_from_lower else None
+    lower = _lower(dev, state) if dev is not None else None
+    if lower is not None:
+        usual.update({f: getattr(lower, f) for f in ("arp", "multicast") if getattr(lower, f) is not None})
+    return usual
 
 
 def _macs(ifaces, state, keep, set_by_hand=None):
@@ -165,7 +179,7 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
     doc = {"name": name}
     if nss:
         doc["namespaces"] = nss
-    doc["interfaces"] = externals + [interface_doc(i) for i in _ordered(ifaces)]
+    doc["interfaces"] = externals + [interface_doc(i, _usual(i, state)) for i in _ordered(ifaces)]
     rdocs = [route_doc(r) for r in routes if r.netns in shown]
     if rdocs:
         doc["routes"] = rdocs
@@ -247,9 +261,21 @@ def changed_sysctls(state, namespaces, fresh):
     out = []
     for ns in namespaces:
         values = {key: v for (n, key), v in state.sysctls.items() if n == ns}
-        devs = [d.name for d in state.namespaces.get(ns, {}).values() if not d.loopback]
+        devs = {d.name: _made_without_arp(d, state) for d in state.namespaces.get(ns, {}).values() if not d.loopback}
         out += [(ns, key) for key, _v in sysctl.changed(values, devs, fresh)]
     return out
+
+
+def _made_without_arp(dev, state):
+    """Is ``dev`` made without ARP, when made from a file (IPv6 then starts
+    it without duplicate address detection)? As its kind makes it, a VLAN
+    as its lower device is (vnet sets a device's flags before making what
+    is on it); a device of no kind vnet knows as it is now."""
+    kind = dev.kind_module
+    if kind is None:
+        return dev.arp is False
+    lower = _lower(dev, state) if kind.flags_from_lower else None
+    return (lower.arp if lower is not None else kind.arp) is False
 
 
 def observe_network(k, namespaces):

@@ -39,6 +39,10 @@ class Context:
         kind = self._kinds.get(m)
         if kind is not None:
             kind.port_joined(self, endpoint)
+        if kind is not None and kind.ports_take_its_mtu and endpoint.mtu is not None:
+            # the master gave the port its own MTU as it joined
+            rtnl.set_link(self.sock(endpoint.netns), self.ifindex(*endpoint.key),
+                          attrs=rtnl.link_attrs(mtu=endpoint.mtu))
 
     def sock(self, ns):
         return self.k.sock(ns)

@@ -93,19 +93,30 @@ def fresh_defaults():
 def changed(ns_values, devices, fresh):
     """The keys worth writing down for one namespace: (key, value) of those
     whose value ``ns_values`` (key -> value as read there) differs from a
-    fresh namespace's ``fresh``, for the namespace and each of ``devices``."""
+    fresh namespace's ``fresh``, for the namespace and each of ``devices``
+    (name -> whether it is made without ARP: ``own_defaults``)."""
     out = []
     for k in NAMESPACE_KEYS:
         if ns_values.get(k) is not None and ns_values[k] != fresh.get(k):
             out.append((k, ns_values[k]))
-    for dev in devices:
+    for dev, noarp in devices.items():
+        own = own_defaults(noarp)
         for tmpl in DEVICE_KEYS:
             k, v = tmpl.format(dev), ns_values.get(tmpl.format(dev))
             follows = FOLLOWS.get(tmpl)
-            if v is None or v == fresh.get(tmpl.format("default")) or follows and v == ns_values.get(follows):
+            if v is None or v == own.get(tmpl, fresh.get(tmpl.format("default"))) \
+                    or follows and v == ns_values.get(follows):
                 continue
             out.append((k, v))
     return out
+
+
+def own_defaults(noarp):
+    """The values the kernel gives a device of its own accord, apart from
+    its namespace's defaults: IPv6 starts a device made without ARP with no
+    duplicate address detection (accept_dad -1; a flag changed later leaves
+    it as it was)."""
+    return {"net.ipv6.conf.{}.accept_dad": "-1"} if noarp else {}
 
 
 def keys_for(devices):

@@ -40,15 +40,18 @@ class Kind:
     inplace = frozenset()   # options changeable without re-creating
     late_options = frozenset()  # Ref options set after creation (they name a port of this device)
     ports_join_down = False     # a port must be down to join (bond: "can not be enslaved while up")
+    ports_take_its_mtu = False  # a port joining takes its MTU (bond_enslave): a port's own is set after
     port_options = {}           # options its ports may carry (a bridge port's vlans)
     rx_handler = None           # what it takes of its lower device's receive path (one per device)
     port_rx_handler = None      # what a master takes of each port's receive path
     link_layer = "ether"        # what it carries: "ether", "ip" (a TUN: no Ethernet header), "can"
     lower_layers = None         # the link layers its lower device may have (None: any)
     port_layers = None          # the link layers its ports may have (None: any)
+    default_mtu = 1500          # the MTU the kernel gives a new device of this kind (on no lower device)
     max_mtu = 65535             # the kernel's max_mtu for a device of this kind
     txqueuelen = 1000           # the queue length the kernel gives a new device of this kind (an export leaves it out)
     arp, multicast = True, True  # its link flags as the kernel makes it (ip link set arp/multicast; export: the same)
+    flags_from_lower = False    # it is made with its lower device's ARP and multicast flags instead (a VLAN)
     announced = True            # observation reads nothing of it but its link messages, whose every change
                                 # the kernel announces: a verification may read again only the devices
                                 # announced (False: it reads more, an fdb, genl, a program's files...)

@@ -81,6 +81,7 @@ class Bond(Kind):
     is_master = True
     port_rx_handler = "bond port"
     ports_join_down = True
+    ports_take_its_mtu = True   # a port may have its own after (the team refuses one)
     # the kernel refuses a mode or fail_over_mac change while ports are
     # enslaved, and the 802.3ad actor's while the bond is up: they re-create it
     inplace = frozenset(options) - {"mode", "fail_over_mac", "ad_actor_sys_prio", "ad_user_port_key",

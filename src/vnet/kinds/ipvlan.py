@@ -39,12 +39,12 @@ class Ipvlan(Kind):
 
     def validate(self, iface, problems, path):
         # the kernel sets ARP by the mode each time the device goes up
-        # (ipvlan_open): any other value would hold only until then
+        # (ipvlan_open): any other value holds only on a device kept down
         arp = self.link_defaults(iface.options)["arp"]
-        if iface.arp is not None and iface.arp != arp:
+        if iface.arp is not None and iface.arp != arp and iface.up:
             problems.add(f"{path}.arp", f"an {self.name} in {iface.options['mode']} mode has ARP "
                                         f"{'on' if arp else 'off'}: the kernel sets it so each time the device goes "
-                                        "up (leave arp out)")
+                                        "up (leave arp out, or keep the device down)")
     lower_layers = frozenset({"ether"})   # ipvlan_port_create: EINVAL for lo or a non-Ethernet device
     inplace = frozenset({"mode", "flags"})
     show_words = {"link": ("link", "value"), "mode": ("mode", "value"), "flags": ("flags", "word")}

@@ -41,6 +41,7 @@ class Vlan(Kind):
     }
     link_option = "link"
     link_attr = 5   # IFLA_LINK
+    flags_from_lower = True   # vlan_dev_init copies the lower device's flags
     inplace = frozenset({"reorder_hdr", "loose_binding", "ingress_qos_map", "egress_qos_map"})
     show_words = {"link": ("link", "value"), "protocol": ("protocol", "value"), "id": ("id", "value"),
                   "reorder_hdr": ("", "skip"), "loose_binding": ("", "skip"),

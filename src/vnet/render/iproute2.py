@@ -21,10 +21,13 @@ def _join_and_up(e, declared):
     if not e.master:
         return [ipcmd(e.netns, "link", "set", e.name, state)] if e.up else []
     m = e.master_key()
-    master = declared.get(m)
-    if e.up and master is not None and master[0].kind_module.ports_join_down:
-        return [ipcmd(e.netns, "link", "set", e.name, "master", m[1]), ipcmd(e.netns, "link", "set", e.name, "up")]
-    return [ipcmd(e.netns, "link", "set", e.name, "master", m[1], state)]
+    kind = declared[m][0].kind_module if m in declared else None
+    # a master that gives a port its MTU as it joins (a bond): the port's own after
+    mtu = [ipcmd(e.netns, "link", "set", e.name, "mtu", e.mtu)] \
+        if kind is not None and kind.ports_take_its_mtu and e.mtu is not None else []
+    if e.up and kind is not None and kind.ports_join_down:
+        return [ipcmd(e.netns, "link", "set", e.name, "master", m[1]), *mtu, ipcmd(e.netns, "link", "set", e.name, "up")]
+    return [ipcmd(e.netns, "link", "set", e.name, "master", m[1], state), *mtu]
 
 
 def script(topo):
