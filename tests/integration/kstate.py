@@ -12,8 +12,10 @@ import subprocess
 
 # running state, not configuration: STP timers and elections, counters
 # group: vnet's mark of what it owns
+# permaddr: the MAC a device was made with where it differs from its own
+# now (an IPVLAN keeps its lower device's of the moment it was made)
 _LINK_DROP = {"group", "ifindex", "link_index", "link_netnsid", "operstate", "stats", "stats64", "linkmode",
-              "qdisc", "parentbus", "parentdev"}
+              "qdisc", "parentbus", "parentdev", "permaddr"}
 _INFO_DROP = {"hello_timer", "tcn_timer", "topology_change_timer", "gc_timer", "topology_change",
               "topology_change_detected", "root_port", "root_path_cost", "root_id"}
 # perm_hwaddr: a bond port's MAC before it joined (the file gives the bond's)
@@ -192,8 +194,21 @@ def snapshot():
         chosen = {ln.pop("_chosen") for ln in links.values() if "_chosen" in ln}
         bridges = {n for n, ln in links.items() if (ln.get("linkinfo") or {}).get("info_kind") == "bridge"}
         out[ns or "host"] = _without_lo({"links": links, "addrs": _addrs(ns), "routes": _routes(ns, bridges),
-                                         "fdb": _fdb(ns, chosen), "vlans": _vlans(ns), "sysctls": _sysctls(ns)})
+                                         "fdb": _fdb(ns, chosen), "vlans": _vlans(ns),
+                                         "sysctls": _ipv6_mtus(_sysctls(ns), links)})
     return out
+
+
+def _ipv6_mtus(sysctls, links):
+    """An IPv6 MTU above its device's MTU is history, not configuration: an
+    IPVLAN follows its lower device's MTU without telling IPv6
+    (ipvlan_adjust_mtu), which keeps the one it had; the kernel refuses
+    such a value from anyone. It is compared as the device's."""
+    for name, ln in links.items():
+        key = f"net.ipv6.conf.{name}.mtu"
+        if key in sysctls and "mtu" in ln and int(sysctls[key]) > ln["mtu"]:
+            sysctls[key] = str(ln["mtu"])
+    return sysctls
 
 
 def settled(limit=5.0):

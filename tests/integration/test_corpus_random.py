@@ -3,7 +3,9 @@
 Each seed writes a lab as a person would at a shell: `ip` and `bridge`
 commands making namespaces, bridges (STP and its timers, snooping), veth
 pairs between them, macvlans and macvtaps in every mode, TUN/TAP devices,
-VXLANs, link fields (MTU, MAC, queue length, alias, the ARP, multicast,
+VXLANs (and, in the guest's full kernel, dummies, bonds with ports, VLANs
+of both protocols, IPVLANs and IPVTAPs in every mode, vcans and vxcan
+pairs), link fields (MTU, MAC, queue length, alias, the ARP, multicast,
 allmulticast and promiscuous flags, down), bridge port options, addresses
 of every flavour, routes of every kind vnet knows, and sysctls. Commands
 the kernel refuses (a random lab asks for impossible things too) are
@@ -18,6 +20,8 @@ from test_corpus import round_trip
 
 SEEDS = int(os.environ.get("VNET_RANDOM_LABS", "12"))
 FIRST = int(os.environ.get("VNET_RANDOM_LABS_FROM", "0"))
+# labs with the kinds this kernel may lack too (bond, VLAN, IPVLAN, CAN...): in the guest
+FULL_SEEDS = int(os.environ.get("VNET_RANDOM_FULL_LABS", "6"))
 
 
 class Lab:
@@ -29,6 +33,7 @@ class Lab:
         self.nss = [None] + [f"n{i}" for i in range(self.r.randint(1, 3))]
         self.devs = {ns: [] for ns in self.nss}      # ns -> [(name, kind)]
         self.count = 0
+        self.taken = set()      # bond ports
 
     def ip(self, ns, line):
         self.cmds.append(("ip " if ns is None else f"ip -n {ns} ") + line)
@@ -43,6 +48,9 @@ class Lab:
     def pick(self, ns, kinds=None):
         devs = [d for d, k in self.devs[ns] if kinds is None or k in kinds]
         return self.r.choice(devs) if devs else None
+
+    def kind(self, ns, dev):
+        return dict(self.devs[ns])[dev]
 
     def maybe(self, p=0.5):
         return self.r.random() < p
@@ -74,7 +82,7 @@ def _bridge(lab, ns):
 
 def _veth(lab, ns):
     a, b = lab.name("va"), lab.name("vb")
-    other = lab.r.choice(lab.nss)
+    ns, other = _pair_ends(lab, ns)
     lab.ip(ns, f"link add {a} type veth peer name {b}" + (f" netns {other}" if other != ns else ""))
     lab.devs[ns].append((a, "veth"))
     lab.devs[other].append((b, "veth"))
@@ -83,6 +91,14 @@ def _veth(lab, ns):
         if br and lab.maybe(0.5):
             lab.ip(where, f"link set {end} master {br}")
             _port_options(lab, where, end)
+
+
+def _pair_ends(lab, ns):
+    """Where a pair's two ends go: ``ns`` and another (or the same);
+    made from vnet's own namespace when one end is there (`ip` has no
+    name for it from another)."""
+    other = lab.r.choice(lab.nss)
+    return (other, ns) if other is None else (ns, other)
 
 
 def _port_options(lab, ns, port):
@@ -141,6 +157,84 @@ def _vxlan(lab, ns):
     lab.devs[ns].append((name, "vxlan"))
 
 
+def _dummy(lab, ns):
+    name = lab.name("dm")
+    lab.ip(ns, f"link add {name} type dummy")
+    lab.devs[ns].append((name, "dummy"))
+
+
+def _bond(lab, ns):
+    r = lab.r
+    name = lab.name("bo")
+    mode = r.choice(["balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb",
+                     "balance-alb"])
+    opts = [f"mode {mode}"]
+    if lab.maybe(0.6):
+        opts.append(f"miimon {r.choice([50, 100, 250])}")
+        if lab.maybe(0.4):
+            opts.append(f"updelay {r.choice([0, 100, 500])} downdelay {r.choice([0, 100, 500])}")
+    if mode in ("balance-xor", "802.3ad", "balance-tlb") and lab.maybe(0.5):
+        opts.append(f"xmit_hash_policy {r.choice(['layer2', 'layer3+4', 'layer2+3'])}")
+    if mode == "802.3ad" and lab.maybe(0.5):
+        opts.append(f"lacp_rate {r.choice(['slow', 'fast'])}")
+    if mode == "802.3ad" and lab.maybe(0.3):
+        opts.append(f"min_links {r.choice([0, 1, 2])}")
+    lab.ip(ns, f"link add {name} type bond " + " ".join(opts))
+    lab.devs[ns].append((name, "bond"))
+    # ports: devices made so far that are not ports or lowers already
+    free = [d for d, k in lab.devs[ns] if k in ("veth", "dummy") and d not in lab.taken]
+    for port in r.sample(free, min(len(free), r.randint(0, 2))):
+        lab.ip(ns, f"link set {port} master {name}")
+        lab.taken.add(port)
+
+
+def _vlan(lab, ns):
+    r = lab.r
+    lower = lab.pick(ns, {"veth", "dummy", "bond", "bridge", "vlan"})
+    if lower is None:
+        return
+    name = lab.name("vl")
+    opts = [f"id {r.randint(1, 4094)}"]
+    if lab.maybe(0.3):
+        opts.insert(0, "proto 802.1ad")
+    if lab.maybe(0.2):
+        opts.append("reorder_hdr off")
+    if lab.maybe(0.15):
+        opts.append("loose_binding on")
+    if lab.maybe(0.15):
+        opts.append(f"egress-qos-map {r.randint(0, 7)}:{r.randint(0, 7)}")
+    lab.ip(ns, f"link add link {lower} name {name} type vlan " + " ".join(opts))
+    lab.devs[ns].append((name, "vlan"))
+
+
+def _ipvlan(lab, ns, kind):
+    r = lab.r
+    lower = lab.pick(ns, {"veth", "dummy", "bond"})
+    if lower is None or lower in lab.taken:
+        return
+    name = lab.name("iv" if kind == "ipvlan" else "it")
+    mode = r.choice(["l2", "l3", "l3s"])
+    flag = r.choice(["", " bridge", " private", " vepa"])
+    lab.ip(ns, f"link add {name} link {lower} type {kind} mode {mode}{flag}")
+    lab.devs[ns].append((name, kind))
+
+
+def _can(lab, ns):
+    if lab.maybe(0.5):
+        name = lab.name("vcan")
+        lab.ip(ns, f"link add {name} type vcan")
+        lab.devs[ns].append((name, "vcan"))
+        return
+    a, b = lab.name("xa"), lab.name("xb")
+    ns, other = _pair_ends(lab, ns)
+    lab.ip(ns, f"link add {a} type vxcan peer name {b}" + (f" netns {other}" if other != ns else ""))
+    lab.devs[ns].append((a, "vxcan"))
+    lab.devs[other].append((b, "vxcan"))
+
+
+CAN = {"vcan", "vxcan"}
+
+
 def _link_fields(lab, ns, dev):
     r = lab.r
     parts = []
@@ -162,6 +256,8 @@ def _link_fields(lab, ns, dev):
 
 def _addresses(lab, ns, dev, subnet):
     r = lab.r
+    if dev in lab.taken or lab.kind(ns, dev) in CAN:
+        return   # a bond's port, a CAN device: no addresses
     for _ in range(r.choice([0, 1, 1, 2])):
         kind = r.random()
         host = r.randint(1, 250)
@@ -216,14 +312,18 @@ def _sysctls(lab, ns):
         lab.ns_exec(ns, f"sysctl -qw net.ipv4.conf.{dev}.{key}")
 
 
-def random_lab(seed):
-    """A bash script building a random lab (each line may fail on its own)."""
+def random_lab(seed, full=False):
+    """A bash script building a random lab (each line may fail on its own);
+    ``full``: with the kinds of the full kernel too."""
     lab = Lab(seed)
     for ns in lab.nss[1:]:
         lab.cmds.append(f"ip netns add {ns}")
     makers = [_bridge, _veth, _veth, _veth, lambda l, n: _macvlan(l, n, "macvlan"),
               lambda l, n: _macvlan(l, n, "macvtap"), _tuntap, _vxlan]
-    for _ in range(lab.r.randint(4, 12)):
+    if full:
+        makers += [_dummy, _dummy, _bond, _bond, _vlan, _vlan, _vlan, lambda l, n: _ipvlan(l, n, "ipvlan"),
+                   lambda l, n: _ipvlan(l, n, "ipvtap"), _can]
+    for _ in range(lab.r.randint(4, 16 if full else 12)):
         ns = lab.r.choice(lab.nss)
         lab.r.choice(makers)(lab, ns)
     for i, ns in enumerate(lab.nss):
@@ -252,6 +352,17 @@ def build(script):
 def test_a_random_lab_built_by_hand_round_trips_through_export(sandbox, tmp_path, seed):
     ran = build(random_lab(seed))
     doc, diff = round_trip(sandbox, tmp_path, ":")   # built already, line by line
+    if diff:
+        pytest.fail("the re-created network differs:\n" + "\n".join(diff) + f"\n--- lab:\n{ran}--- export:\n{doc}",
+                    pytrace=False)
+
+
+@pytest.mark.needs("veth", "bridge", "macvlan", "macvtap", "vxlan", "dummy", "bond", "vlan", "ipvlan", "ipvtap",
+                   "vcan", "vxcan")
+@pytest.mark.parametrize("seed", range(FIRST, FIRST + FULL_SEEDS))
+def test_a_random_lab_of_every_kind_built_by_hand_round_trips_through_export(sandbox, tmp_path, seed):
+    ran = build(random_lab(seed, full=True))
+    doc, diff = round_trip(sandbox, tmp_path, ":")
     if diff:
         pytest.fail("the re-created network differs:\n" + "\n".join(diff) + f"\n--- lab:\n{ran}--- export:\n{doc}",
                     pytrace=False)

@@ -166,6 +166,31 @@ def test_bond_options(sandbox):
     assert _bonds(sandbox) == want
 
 
+PORT_MTU = """name: pm
+interfaces:
+  - {name: bo0, kind: bond, mode: active-backup, miimon: 100}
+  - {name: d0, kind: dummy, master: bo0, mtu: 1280}
+  - {name: d1, kind: dummy, master: bo0}
+"""
+
+
+@pytest.mark.needs("bond", "dummy")
+def test_a_bonds_port_keeps_its_own_mtu_through_apply_and_the_script(sandbox):
+    # the bond gives a port its own MTU as it joins: the port's is set after
+    f = sandbox.write("t.yaml", PORT_MTU)
+    apply_json(sandbox, f)
+    mtus = lambda: {n: sandbox.links()[n]["mtu"] for n in ("bo0", "d0", "d1")}
+    assert mtus() == {"bo0": 1500, "d0": 1280, "d1": 1500}
+    assert plan_json(sandbox, f) == []
+    sandbox.write("t.yaml", PORT_MTU.replace("master: bo0, mtu: 1280", "master: bo0, mtu: 1400"))
+    apply_json(sandbox, f)
+    assert mtus() == {"bo0": 1500, "d0": 1400, "d1": 1500}
+    sandbox.vnet("destroy", "pm")
+    script = sandbox.vnet("script", f).stdout
+    sandbox.sh(f"bash -e {sandbox.write('s.sh', script)}")
+    assert mtus() == {"bo0": 1500, "d0": 1400, "d1": 1500}, script
+
+
 @pytest.mark.parametrize("opts,says", [
     ("mode: 802.3ad, arp_interval: 100", "(b0).arp_interval: not in mode 802.3ad"),
     ("mode: active-backup, packets_per_slave: 2", "(b0).packets_per_slave: not in mode active-backup: the kernel "

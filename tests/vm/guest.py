@@ -60,7 +60,9 @@ class Guest:
         # check in start_kernel) when that line is too long
         with open(f"{self.dir}/args", "w") as f:
             f.write("\n".join(["-q", "-rN", "--vnet-report", f"{self.dir}/results.json", *self.nodeids]) + "\n")
-        inner = (f"cd {shlex.quote(ROOT)} && export VNET_IN_GUEST=1 PYTHONDONTWRITEBYTECODE=1 "
+        # the tests' own settings (how many random labs) as on the host: the same test ids
+        passed = "".join(f"{k}={shlex.quote(v)} " for k, v in sorted(os.environ.items()) if k.startswith("VNET_RANDOM_"))
+        inner = (f"cd {shlex.quote(ROOT)} && export VNET_IN_GUEST=1 PYTHONDONTWRITEBYTECODE=1 {passed}"
                  f"PATH={shlex.quote(bindir)}:$PATH PYTHONPATH={shlex.quote(os.path.join(ROOT, 'tests', 'vm'))} && "
                  f"uname -r > {self.dir}/kernel && {shlex.quote(sys.executable)} -m pytest -p no:cacheprovider -p report @{self.dir}/args "
                  f"> {self.dir}/pytest.log 2>&1; echo $? > {self.dir}/exit")
