@@ -2,7 +2,7 @@
 # Addresses as `ip address add` gives them beyond address/prefix: a
 # point-to-point peer on a TUN device (IPv4 and IPv6: the route goes to the
 # peer), an address without its prefix route, one whose prefix route has a
-# metric (IPv4 and IPv6).
+# metric (IPv4 and IPv6), addresses with a scope.
 ip netns add af
 ip -n af link add e0 type veth peer name e1
 ip -n af link set e0 up
@@ -16,3 +16,8 @@ ip -n af addr add 10.51.1.1/24 dev e0
 ip -n af addr add 10.52.0.1/24 dev e1 metric 77
 ip -n af addr add fd00:52::1/64 dev e1 noprefixroute nodad
 ip -n af addr add fd00:54::1/64 dev e1 metric 300 nodad
+# an address's scope where it is not the one `ip address add` gives (link,
+# host, a number)
+ip -n af addr add 169.254.7.1/16 dev e0 scope link
+ip -n af addr add 10.57.0.1/24 dev e1 scope host
+ip -n af addr add 10.58.0.1/24 dev e1 scope 7

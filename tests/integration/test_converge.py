@@ -294,6 +294,37 @@ def test_the_addresses_of_lo_in_a_namespace_the_file_makes_converge(sandbox):
 
 
 @pytest.mark.needs("veth")
+def test_an_address_scope_is_made_as_iproute2_makes_it_and_converges(sandbox):
+    """An IPv4 address's scope: as declared, or as `ip address add` gives it
+    (host for 127.0.0.0/8 on lo, else global); the same address with
+    another scope by hand is another address, replaced by the file's."""
+    path = sandbox.write("sc.yaml", "name: sc\nnamespaces: [n1]\ninterfaces:\n"
+                         "  - {name: lo, kind: external, netns: n1, addresses: [127.0.0.2/8, 127.1.0.1/16 scope global]}\n"
+                         "  - {name: u, kind: veth, netns: n1, addresses: ['169.254.9.1/16 scope link', 10.73.0.1/24],"
+                         " peer: {name: u2, netns: n1}}\n")
+    def scopes():
+        return {f"{a['local']}/{a['prefixlen']}": a["scope"] for d in sandbox.ip_json("n1", "addr")
+                for a in d["addr_info"] if a["family"] == "inet"}
+    want = {"127.0.0.1/8": "host", "127.0.0.2/8": "host", "127.1.0.1/16": "global", "169.254.9.1/16": "link",
+            "10.73.0.1/24": "global"}
+    sandbox.vnet("apply", path)
+    assert scopes() == want
+    assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+    sandbox.sh("ip -n n1 addr del 10.73.0.1/24 dev u && ip -n n1 addr add 10.73.0.1/24 dev u scope link")
+    plan = json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"]
+    assert sorted((c["action"], c["object"]) for c in plan) == [
+        ("create", "address 10.73.0.1/24 on n1/u"), ("delete", "address 10.73.0.1/24 scope link on n1/u")], plan
+    sandbox.vnet("apply", path)
+    assert scopes() == want
+    assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+    script = sandbox.vnet("script", path).stdout
+    assert "ip -n n1 addr add 169.254.9.1/16 scope link dev u" in script, script
+    sandbox.vnet("destroy", "sc")
+    sandbox.sh(f"bash -e {sandbox.write('s.sh', script)}")
+    assert scopes() == want, script
+
+
+@pytest.mark.needs("veth")
 def test_routes_that_drop_converge_and_go_when_no_longer_declared(sandbox):
     """blackhole, unreachable and prohibit routes (IPv4 and IPv6): made as
     `ip route add blackhole ...` makes them, one changed to another type by

@@ -262,7 +262,8 @@ def _addresses(lab, ns, dev, subnet):
         kind = r.random()
         host = r.randint(1, 250)
         if kind < 0.5:
-            extra = (" noprefixroute" if lab.maybe(0.15) else "") + (f" metric {r.choice([5, 100])}" if lab.maybe(0.15) else "")
+            extra = (" noprefixroute" if lab.maybe(0.15) else "") + (f" metric {r.choice([5, 100])}" if lab.maybe(0.15) else "") \
+                + (f" scope {r.choice(['link', 'host', 'site', '7'])}" if lab.maybe(0.15) else "")
             # each length from its own block: an address that is another's broadcast address
             # leaves the kernel's routes to the order they came in (not a lab's configuration)
             length = r.choice([24, 24, 16, 30, 32])

@@ -21,6 +21,9 @@ from vnet.topology.scalars import CIDR
     ("10.52.0.1/24 metric 77 noprefixroute", "10.52.0.1/24 noprefixroute metric 77"),
     ("fd00:53::1 peer fd00:53::2/128", "fd00:53::1 peer fd00:53::2/128"),
     ("fd00:52::1/64 metric 300", "fd00:52::1/64 metric 300"),
+    ("169.254.1.1/16 scope link", "169.254.1.1/16 scope link"),
+    ("10.56.0.1/24 scope 7 metric 5", "10.56.0.1/24 metric 5 scope 7"),
+    ("127.0.0.2/8 scope global", "127.0.0.2/8 scope global"),   # (`ip address add` would give host)
 ])
 def test_the_text_parses_and_prints_back_as_iproute2_writes_it(given, printed):
     a = parse(given)
@@ -55,6 +58,9 @@ def test_a_flavoured_address_is_another_address_than_the_plain_one():
     ("10.0.0.1/24 peer 10.0.1.2", "the length is the peer's, /32 (as ip address add gives it), not /24"),
     ("0.0.0.0/24 noprefixroute", "means no address"),
     ("10.0.0.1 peer 224.0.0.1/32", "the peer 224.0.0.1 is multicast"),
+    ("10.0.0.1/24 scope bogus", "scope 'bogus' is not one of global, site, link, host, nowhere or a number"),
+    ("10.0.0.1/24 scope 256", "a number 0..255"),
+    ("fd00::1/64 scope link", "an IPv6 address's scope is its address's own"),
 ])
 def test_a_wrong_address_says_what_is_wrong_with_an_example(given, why):
     with pytest.raises(Invalid) as e:
@@ -148,7 +154,8 @@ def test_the_address_dump_reads_each_flavour_back_and_never_hands_a_plain_one_fo
     from vnet.kernel import rtnl
     from vnet.topology.address import make
     texts = ["10.52.0.1/24", "10.52.0.1/24 metric 77", "10.50.0.1 peer 10.50.0.2/32", "10.51.0.1/24 noprefixroute",
-             "fd00:52::1/64 noprefixroute", "fd00:53::1 peer fd00:53::2/128", "fd00:54::1/64 metric 300"]
+             "fd00:52::1/64 noprefixroute", "fd00:53::1 peer fd00:53::2/128", "fd00:54::1/64 metric 300",
+             "169.254.1.1/16 scope link", "127.0.0.2/8", "127.0.0.3/8 scope global"]
     sock = _Dumping([_newaddr(t) for t in texts])
     plain_first = rtnl.dump_addrs(sock)   # a reader that takes addresses alone (the CNI bridge's)...
     assert [str(a) for _i, a, _s in plain_first] == [t.split()[0] if " peer " not in t else t.split()[0] + "/" +
@@ -156,5 +163,6 @@ def test_the_address_dump_reads_each_flavour_back_and_never_hands_a_plain_one_fo
     got = rtnl.dump_addrs(sock, make)     # ... does not make the next one's flavoured addresses plain
     assert [str(a) for _i, a, _s in got] == texts
     assert [type(a).__name__ for _i, a, _s in got] == ["IPv4Interface", "Flavoured4", "Flavoured4", "Flavoured4",
-                                                       "Flavoured6", "Flavoured6", "Flavoured6"]
+                                                       "Flavoured6", "Flavoured6", "Flavoured6", "Flavoured4",
+                                                       "IPv4Interface", "Flavoured4"]
     assert all(i == 7 and not s for i, _a, s in got)

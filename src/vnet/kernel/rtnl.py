@@ -30,7 +30,7 @@ IFF_NOARP, IFF_ALLMULTI, IFF_MULTICAST = 0x80, 0x200, 0x1000
 IFA_F_SECONDARY, IFA_F_NODAD, IFA_F_PERMANENT, IFA_F_NOPREFIXROUTE = 0x01, 0x02, 0x80, 0x200
 RT_TABLE_MAIN, RT_TABLE_LOCAL = 254, 255
 RTPROT_KERNEL, RTPROT_BOOT, RTPROT_STATIC, RTPROT_RA = 2, 3, 4, 9
-RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_NOWHERE = 0, 253, 255
+RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_HOST, RT_SCOPE_NOWHERE = 0, 253, 254, 255
 RTN_UNICAST = 1
 # the route types a topology declares (`ip route add blackhole ...`): a
 # unicast route forwards, the others drop (unreachable and prohibit with an
@@ -215,7 +215,7 @@ def del_group(sock, group):
 
 _ADDR_ATTRS = frozenset({IFA_LOCAL, IFA_ADDRESS, IFA_FLAGS, IFA_RT_PRIORITY})
 _NOPREFIXROUTE_BYTE = 1 if sys.byteorder == "little" else 2   # the byte of IFA_FLAGS (a u32 in host order) holding it
-_ADDRS = {}   # (address bytes, prefix length, peer, noprefixroute, metric) -> address: a lab repeats 127.0.0.1/8 and ::1/128 per namespace
+_ADDRS = {}   # (address bytes, prefix length) -> address: a lab repeats 127.0.0.1/8 and ::1/128 per namespace
 
 
 def dump_addrs(sock, flavoured=None):
@@ -223,14 +223,15 @@ def dump_addrs(sock, flavoured=None):
     addresses left out (the kernel makes them; no topology declares them).
     ``secondary``: an IPv4 address the kernel holds as a secondary of another
     in its subnet (deleting that primary drops it, unless promote_secondaries).
-    An address with a peer, noprefixroute or a metric is
-    ``flavoured(address, peer, noprefixroute, metric)`` (None: the address alone)."""
+    An address with a peer, noprefixroute, a metric or an IPv4 scope not
+    its default (``scope_default``) is ``flavoured(address, peer,
+    noprefixroute, metric, scope)`` (None: the address alone)."""
     import ipaddress
     out = []
     for t, p in sock.dump(RTM_GETADDR, _IFA.pack(0, 0, 0, 0, 0)):
         if t != RTM_NEWADDR:
             continue
-        fam, plen, flags, _scope, index = _IFA.unpack_from(p)
+        fam, plen, flags, scope, index = _IFA.unpack_from(p)
         a = nl.parse_some(p, 8, _ADDR_ATTRS)
         v, peer = a.get(IFA_LOCAL), a.get(IFA_ADDRESS)
         if v is None:
@@ -241,8 +242,9 @@ def dump_addrs(sock, flavoured=None):
             continue
         f, m = a.get(IFA_FLAGS), a.get(IFA_RT_PRIORITY)
         nopr = f is not None and f[_NOPREFIXROUTE_BYTE] & (IFA_F_NOPREFIXROUTE >> 8)
-        key = (bytes(v), plen) if peer is None and not nopr and m is None else \
-            (bytes(v), plen, peer and bytes(peer), bool(nopr), m and nl.get_u32(m))
+        odd = fam == socket.AF_INET and scope != ipv4_scope(v[0])
+        key = (bytes(v), plen) if peer is None and not nopr and m is None and not odd else \
+            (bytes(v), plen, peer and bytes(peer), bool(nopr), m and nl.get_u32(m), scope if odd else None)
         ip = _ADDRS.get(key)
         if ip is None:
             v = key[0]
@@ -254,24 +256,34 @@ def dump_addrs(sock, flavoured=None):
                 ip = ipaddress.IPv4Interface((v, plen))
             if len(key) > 2:   # (never kept: a reader without ``flavoured`` gets the address alone)
                 if flavoured is not None:
-                    ip = flavoured(ip, key[2] and ipaddress.ip_address(key[2]), key[3], key[4] or 0)
+                    ip = flavoured(ip, key[2] and ipaddress.ip_address(key[2]), key[3], key[4] or 0, key[5])
             elif len(_ADDRS) < 65536:
                 _ADDRS[key] = ip
         out.append((index, ip, bool(flags & IFA_F_SECONDARY)))
     return out
 
 
-def _addr_msg(ifindex, iface):
+def _addr_msg(ifindex, iface, scope=0):
     """The request naming address ``iface`` (IFA_ADDRESS its peer, if it has one)."""
     fam = socket.AF_INET if iface.version == 4 else socket.AF_INET6
-    body = _IFA.pack(fam, iface.network.prefixlen, 0, 0, ifindex)
+    body = _IFA.pack(fam, iface.network.prefixlen, 0, scope, ifindex)
     peer = getattr(iface, "peer", None)
     body += nl.ip(IFA_LOCAL, iface.ip) + nl.ip(IFA_ADDRESS, iface.ip if peer is None else peer)
     return body
 
 
+def ipv4_scope(first_byte):
+    """The scope `ip address add` gives an IPv4 address it is not told one
+    of (by its first byte): host for 127.0.0.0/8, else global."""
+    return RT_SCOPE_HOST if first_byte == 127 else RT_SCOPE_UNIVERSE
+
+
 def add_addr(sock, ifindex, iface):
-    body = _addr_msg(ifindex, iface)
+    """Add ``iface`` (an address of vnet.topology.address) to the device."""
+    scope = getattr(iface, "scope", None)
+    if iface.version == 4 and scope is None:
+        scope = ipv4_scope(iface.ip.packed[0])
+    body = _addr_msg(ifindex, iface, scope or 0)
     if iface.version == 4 and iface.network.prefixlen < 31 and getattr(iface, "peer", None) is None:
         body += nl.attr(4, iface.network.broadcast_address.packed)  # IFA_BROADCAST, as ip does with 'brd +'
     flags = IFA_F_NODAD if iface.version == 6 else 0   # IPv6: usable at once, like a lab wants

@@ -2,25 +2,31 @@
 length, and what `ip address add` may give it besides: a point-to-point
 ``peer`` (the other end of a TUN or PPP link: the prefix route goes to the
 peer's network), ``noprefixroute`` (no route to the subnet), a ``metric``
-for the prefix route. A plain address is ipaddress's own interface object
+for the prefix route, an IPv4 address's ``scope`` where it is not the one
+`ip address add` gives (host for 127.0.0.0/8, else global; IPv6 takes its
+scope from the address itself). A plain address is ipaddress's own interface object
 (the common case, and the fast one); an address with any of these is a
 ``Flavoured`` one of the same family, which compares unequal to the plain
 one (another flavour is another address: deleted, then added) and prints,
 and parses back, as iproute2 writes it:
-``10.50.0.1 peer 10.50.0.2/32 noprefixroute metric 77``."""
+``10.50.0.1 peer 10.50.0.2/32 noprefixroute metric 77 scope link``."""
 import ipaddress
 
-WORDS = ("peer", "noprefixroute", "metric")
+WORDS = ("peer", "noprefixroute", "metric", "scope")
 MAX_METRIC = 2**32 - 1
+# an address's scope as iproute2 names it (rt_scope_t); others by number, 0-255
+SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
+SCOPE_NAMES = {v: k for k, v in SCOPES.items()}
 
 
 class _Flavour:
     peer = None            # the other end's address (ipaddress), or None
     noprefixroute = False
     metric = 0             # the prefix route's metric; 0: the kernel's default
+    scope = None           # an IPv4 address's scope (a number) where not default_scope's
 
     def extra(self):
-        return (self.peer, self.noprefixroute, self.metric)
+        return (self.peer, self.noprefixroute, self.metric, self.scope)
 
     def __eq__(self, other):
         same = super().__eq__(other)
@@ -48,27 +54,39 @@ class Flavoured6(_Flavour, ipaddress.IPv6Interface):
 
 
 def extra(a):
-    """(peer, noprefixroute, metric) of any address, plain or not."""
-    return (getattr(a, "peer", None), getattr(a, "noprefixroute", False), getattr(a, "metric", 0))
+    """(peer, noprefixroute, metric, scope) of any address, plain or not."""
+    return (getattr(a, "peer", None), getattr(a, "noprefixroute", False), getattr(a, "metric", 0),
+            getattr(a, "scope", None))
 
 
-def make(iface, peer=None, noprefixroute=False, metric=0):
+def default_scope(ip):
+    """The scope `ip address add` gives an IPv4 address it is not told one
+    of: host for a loopback address (127.0.0.0/8), else global (the
+    kernel's codec, rtnl.ipv4_scope, says the same)."""
+    return SCOPES["host"] if ip.version == 4 and ip.is_loopback else SCOPES["global"]
+
+
+def make(iface, peer=None, noprefixroute=False, metric=0, scope=None):
     """``iface`` (an ipaddress interface) with these: itself if none (a
-    peer that is the address itself is none: the kernel holds it so)."""
+    peer that is the address itself is none: the kernel holds it so; so is
+    an IPv4 address's default scope, and any IPv6 one, its address's own)."""
     if peer == iface.ip:
         peer = None
-    if peer is None and not noprefixroute and not metric:
+    if scope is not None and (iface.version == 6 or scope == default_scope(iface.ip)):
+        scope = None
+    if peer is None and not noprefixroute and not metric and scope is None:
         return iface
     a = (Flavoured4 if iface.version == 4 else Flavoured6)((iface.ip.packed, iface.network.prefixlen))
-    a.peer, a.noprefixroute, a.metric = peer, bool(noprefixroute), metric
+    a.peer, a.noprefixroute, a.metric, a.scope = peer, bool(noprefixroute), metric, scope
     return a
 
 
 def text(a):
     """As iproute2 writes it (`ip address add` takes it back)."""
-    peer, nopr, metric = extra(a)
+    peer, nopr, metric, scope = extra(a)
     out = f"{a.ip} peer {peer}/{a.network.prefixlen}" if peer is not None else f"{a.ip}/{a.network.prefixlen}"
-    return out + (" noprefixroute" if nopr else "") + (f" metric {metric}" if metric else "")
+    return out + (" noprefixroute" if nopr else "") + (f" metric {metric}" if metric else "") + \
+        (f" scope {SCOPE_NAMES.get(scope, scope)}" if scope is not None else "")
 
 
 def subnet(a):
@@ -85,7 +103,7 @@ def reached(a):
     subnet (the peer's with one), none with noprefixroute; IPv6, its own
     subnet unless noprefixroute, and its peer (a /128) with one, either way
     (the kernel's __ipv6_ifa_notify)."""
-    peer, nopr, _metric = extra(a)
+    peer, nopr = extra(a)[:2]
     if a.version == 4:
         return [] if nopr else [subnet(a)]
     return ([] if nopr else [a.network]) + ([ipaddress.ip_network((peer, 128))] if peer is not None else [])
@@ -111,20 +129,23 @@ def parse(v):
     iproute2 takes them: ``peer B`` (the length is the peer's, as `ip
     address` prints it, ``A peer B/LEN``, and a host's, /32 or /128, if the
     peer has none, as `ip address add` gives; a length on ``A`` too must be
-    the same), ``noprefixroute``, ``metric N``. ValueError says what is wrong."""
+    the same), ``noprefixroute``, ``metric N``, ``scope S`` (IPv4: a name of
+    SCOPES or a number 0-255). ValueError says what is wrong."""
     words = v.split()
     if not words:
         raise ValueError("is empty")
     first, rest = words[0], words[1:]
-    peer, nopr, metric, i = None, False, 0, 0
+    peer, nopr, metric, scope, i = None, False, 0, None, 0
     while i < len(rest):
         w = rest[i]
-        if w in ("peer", "metric") and i + 1 >= len(rest):
+        if w in ("peer", "metric", "scope") and i + 1 >= len(rest):
             raise ValueError(f"{w!r} needs a value after it")
         if w == "peer" and peer is None:
             peer = rest[i + 1]
         elif w == "metric" and not metric:
             metric = _metric(rest[i + 1])
+        elif w == "scope" and scope is None:
+            scope = _scope(rest[i + 1])
         elif w == "noprefixroute" and not nopr:
             nopr = True
         elif w in WORDS:
@@ -133,12 +154,23 @@ def parse(v):
             raise ValueError(f"unknown word {w!r} (known: {', '.join(WORDS)})")
         i += 1 if w == "noprefixroute" else 2
     p = None
+    version = ipaddress.ip_address(first.partition("/")[0]).version
     if peer is not None:
         p = ipaddress.ip_address(peer.partition("/")[0])
-        version = ipaddress.ip_address(first.partition("/")[0]).version
         if p.version != version:
             raise ValueError(f"the peer {p} is not an IPv{version} address")
-    return make(_with_length(first, peer), p, nopr, metric)
+    if scope is not None and version == 6:
+        raise ValueError("an IPv6 address's scope is its address's own (link for fe80::/10, else global): "
+                         "leave scope out")
+    return make(_with_length(first, peer), p, nopr, metric, scope)
+
+
+def _scope(w):
+    if w in SCOPES:
+        return SCOPES[w]
+    if not w.isdigit() or int(w) > 255:
+        raise ValueError(f"scope {w!r} is not one of {', '.join(SCOPES)} or a number 0..255")
+    return int(w)
 
 
 def _metric(w):

@@ -190,12 +190,12 @@ class Table(Field):
 
 class CIDR(Field):
     """A device's address with its prefix length, and as `ip address add`
-    takes them, a point-to-point peer, noprefixroute, a metric
-    (``vnet.topology.address``)."""
+    takes them, a point-to-point peer, noprefixroute, a metric, an IPv4
+    scope (``vnet.topology.address``)."""
     json = {"type": "string", "format": "ip-interface",
             "pattern": "^(?=\\s*[0-9a-fA-F.:]+/|.*\\speer\\s)"   # a length, or a peer (a host's)
                        "\\s*[0-9a-fA-F.:]+(/[0-9]{1,3})?(\\s+(peer\\s+[0-9a-fA-F.:]+(/[0-9]{1,3})?|noprefixroute"
-                       "|metric\\s+[0-9]+))*\\s*$"}
+                       "|metric\\s+[0-9]+|scope\\s+[a-z0-9]+))*\\s*$"}
 
     def parse(self, v):
         if isinstance(v, str) and len(v.split()) > 1:
@@ -225,8 +225,8 @@ class CIDR(Field):
         try:
             a = parse(v)
         except ValueError as e:
-            raise Invalid(f"{quote(v)}: {e}; e.g. '10.0.0.1 peer 10.0.0.2/32', '10.0.0.1/24 noprefixroute' "
-                          f"or '10.0.0.1/24 metric 100'") from None
+            raise Invalid(f"{quote(v)}: {e}; e.g. '10.0.0.1 peer 10.0.0.2/32', '10.0.0.1/24 noprefixroute', "
+                          f"'10.0.0.1/24 metric 100' or '10.0.0.1/24 scope link'") from None
         why = unusable(a.ip) or (a.peer is not None and a.peer.is_multicast and f"the peer {a.peer} is multicast")
         if why:
             raise Invalid(f"{quote(v)}: {why}")
