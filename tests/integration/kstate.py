@@ -13,9 +13,13 @@ import subprocess
 # running state, not configuration: STP timers and elections, counters
 # group: vnet's mark of what it owns
 # permaddr: the MAC a device was made with where it differs from its own
-# now (an IPVLAN keeps its lower device's of the moment it was made)
+# now (an IPVLAN keeps its lower device's of the moment it was made);
+# allmulti: how many asked a device for all multicast (its own flag is in
+# flags), which counts the order things were done in: a passthru MACVLAN
+# asks its lower device when its flag changes while up, not when it comes
+# up with it (macvlan_open)
 _LINK_DROP = {"group", "ifindex", "link_index", "link_netnsid", "operstate", "stats", "stats64", "linkmode",
-              "qdisc", "parentbus", "parentdev", "permaddr"}
+              "qdisc", "parentbus", "parentdev", "permaddr", "allmulti"}
 _INFO_DROP = {"hello_timer", "tcn_timer", "topology_change_timer", "gc_timer", "topology_change",
               "topology_change_detected", "root_port", "root_path_cost", "root_id"}
 # perm_hwaddr: a bond port's MAC before it joined (the file gives the bond's)

@@ -285,7 +285,8 @@ def _routes(lab, ns, subnet):
         table = f" table {r.choice([100, 200])}" if lab.maybe(0.2) else ""
         metric = f" metric {r.choice([10, 100])}" if lab.maybe(0.3) else ""
         if k < 0.3 and devs:
-            lab.ip(ns, f"route add {net} dev {r.choice(devs)}{metric}{table}")
+            src = f" src 10.{subnet}.0.{r.randint(1, 250)}" if lab.maybe(0.2) else ""
+            lab.ip(ns, f"route add {net} dev {r.choice(devs)}{src}{metric}{table}")
         elif k < 0.55 and devs:
             gw = f"10.{subnet if lab.maybe(0.7) else r.randint(1, 4)}.0.{r.randint(1, 250)}"
             onlink = " onlink" if lab.maybe(0.3) else ""
@@ -297,8 +298,13 @@ def _routes(lab, ns, subnet):
             # (a next hop's own onlink is one thing a file cannot say: README, "Left out")
             lab.ip(ns, f"route add {net} nexthop via 10.{subnet}.0.{r.randint(1, 250)} dev {a} "
                        f"nexthop via 10.{subnet}.0.{r.randint(1, 250)} dev {b}{table}")
-        elif devs:
+        elif k < 0.9 and devs:
             lab.ip(ns, f"-6 route add fd99:{r.randint(1, 99)}::/64 dev {r.choice(devs)}{metric}{table}")
+        elif devs:
+            # through a gateway on an address's subnet (or a link-local one), from a chosen source
+            gw = f"fd00:{subnet}::{r.randint(1, 250):x}" if lab.maybe(0.7) else f"fe80::{r.randint(1, 250):x}"
+            src = f" src fd00:{subnet}::{r.randint(1, 250):x}" if lab.maybe(0.3) else ""
+            lab.ip(ns, f"-6 route add fd98:{r.randint(1, 99)}::/64 via {gw} dev {r.choice(devs)}{src}{metric}{table}")
 
 
 def _sysctls(lab, ns):

@@ -32,17 +32,18 @@ class Context:
         m = endpoint.master_key() if endpoint.master else None
         return bool(m and getattr(self._kinds.get(m), "ports_join_down", False))
 
-    def joined(self, endpoint):
+    def joined(self, endpoint, mtu=None):
         """``endpoint`` was just made a port of its master: the master's kind
-        may confirm it (teamd sometimes drops a port added as it appears)."""
+        may confirm it (teamd sometimes drops a port added as it appears);
+        a master that gave it its own MTU (a bond) has the port's set again
+        (``mtu``, else the endpoint's, where one is given)."""
         m = endpoint.master_key() if endpoint.master else None
         kind = self._kinds.get(m)
         if kind is not None:
             kind.port_joined(self, endpoint)
-        if kind is not None and kind.ports_take_its_mtu and endpoint.mtu is not None:
-            # the master gave the port its own MTU as it joined
-            rtnl.set_link(self.sock(endpoint.netns), self.ifindex(*endpoint.key),
-                          attrs=rtnl.link_attrs(mtu=endpoint.mtu))
+        mtu = mtu if mtu is not None else endpoint.mtu
+        if kind is not None and kind.ports_take_its_mtu and mtu is not None:
+            rtnl.set_link(self.sock(endpoint.netns), self.ifindex(*endpoint.key), attrs=rtnl.link_attrs(mtu=mtu))
 
     def sock(self, ns):
         return self.k.sock(ns)
@@ -312,7 +313,7 @@ def _set_fields(ctx, e, fields):
     if m and ctx.joins_down(e):   # down to join, then to the state it should have
         rtnl.set_link(sock, idx, up=False)
         rtnl.set_link(sock, idx, promisc=promisc, attrs=attrs, **flags)
-        ctx.joined(e)
+        ctx.joined(e, fields.get("mtu"))   # an undo's: the MTU it had
         rtnl.set_link(sock, idx, up=e.up)
         return
     rtnl.set_link(sock, idx, up=up, promisc=promisc, attrs=attrs, **flags)
