@@ -114,12 +114,17 @@ def _mtus(ifaces, state):
     """Each endpoint's MTU as the file gives it: None where it is the one the
     kernel gives a new device: its lower device's for a device on one (a
     MACVLAN on a jumbo-frame link has 9000; 1500 is then written), else its
-    kind's (1500; a CAN device's 72)."""
+    kind's (1500; a CAN device's 72); a port's of a master that gives its
+    ports its own as they join (a bond), the master's."""
     for i in ifaces:
         for e in i.endpoints():
             dev = state.device(*e.key)
             lower = _lower(dev, state) if dev is not None and dev.kind_module is not None else None
-            if e.mtu == (lower.mtu if lower is not None else i.kind_module.default_mtu):
+            master = state.device(*dev.master) if dev is not None and dev.master else None
+            if master is None or master.kind_module is None or not master.kind_module.ports_take_its_mtu:
+                master = None
+            given = master or lower
+            if e.mtu == (given.mtu if given is not None else i.kind_module.default_mtu):
                 e.mtu = None
 
 
@@ -286,7 +291,7 @@ def observe_network(k, namespaces):
     from .observer import observe, read_sysctls
     st = observe(k, namespaces, routes_in=namespaces)
     keys = [(ns, key) for ns, devs in st.namespaces.items()
-            for key in sysctl.keys_for([d.name for d in devs.values() if not d.loopback and "." not in d.name])]
+            for key in sysctl.keys_for([d.name for d in devs.values() if not d.loopback])]
     read_sysctls(k, st, keys, st.namespaces)
     return st
 

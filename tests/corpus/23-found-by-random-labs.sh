@@ -19,3 +19,9 @@ ip -n rf link set mv0 mtu 1500 up
 ip -n rf addr add 10.41.0.1/24 dev mv0
 ip -n rf addr add 10.41.0.2/24 dev up1
 ip -n rf route add 172.21.0.0/24 nexthop via 10.41.0.9 dev mv0 nexthop via 10.41.0.3 dev up1
+# a device whose name holds a dot (as a VLAN's eth0.10), with its own sysctl
+ip -n rf link add up.2 type veth peer name up.3
+ip -n rf link set up.2 up
+ip -n rf link set up.3 up
+ip netns exec rf sysctl -qw net/ipv4/conf/up.2/rp_filter=2
+ip netns exec rf sysctl -qw net/ipv6/conf/up.3/accept_ra=0

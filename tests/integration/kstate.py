@@ -196,6 +196,9 @@ def snapshot():
     for ns in nss:
         links = _links(ns, names)
         chosen = {ln.pop("_chosen") for ln in links.values() if "_chosen" in ln}
+        for ln in links.values():   # a MAC taken from such a bridge (a VLAN on it) is the kernel's choice too
+            if ln.get("address") in chosen:
+                ln["address"] = "(a bridge's own choice)"
         bridges = {n for n, ln in links.items() if (ln.get("linkinfo") or {}).get("info_kind") == "bridge"}
         out[ns or "host"] = _without_lo({"links": links, "addrs": _addrs(ns), "routes": _routes(ns, bridges),
                                          "fdb": _fdb(ns, chosen), "vlans": _vlans(ns),

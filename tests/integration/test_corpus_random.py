@@ -43,7 +43,8 @@ class Lab:
 
     def name(self, stem):
         self.count += 1
-        return f"{stem}{self.count}"
+        # now and then a dot in it, as a VLAN's eth0.10 (its sysctls' keys then hold it)
+        return f"{stem}.{self.count}" if self.maybe(0.1) else f"{stem}{self.count}"
 
     def pick(self, ns, kinds=None):
         devs = [d for d, k in self.devs[ns] if kinds is None or k in kinds]

@@ -166,3 +166,12 @@ def test_the_address_dump_reads_each_flavour_back_and_never_hands_a_plain_one_fo
                                                        "Flavoured6", "Flavoured6", "Flavoured6", "Flavoured4",
                                                        "IPv4Interface", "Flavoured4"]
     assert all(i == 7 and not s for i, _a, s in got)
+
+
+@pytest.mark.parametrize("given,printed", [
+    ("10.0.0.1/24 scope global", "10.0.0.1/24"), ("127.0.0.2/8 scope host", "127.0.0.2/8"),
+    ("10.0.0.1 peer 10.0.0.1/32", "10.0.0.1/32")])
+def test_words_that_say_what_the_kernel_gives_anyway_make_a_plain_address(given, printed):
+    # as `ip address` prints them: a user pastes them
+    a = CIDR().parse(given)
+    assert type(a) is ipaddress.IPv4Interface and str(a) == printed

@@ -76,3 +76,11 @@ def test_a_vlan_writes_the_flags_where_they_are_not_its_lower_devices():
         vl = dev("vl0", "vlan", mac="02:00:00:00:00:07", arp=arp, multicast=multicast, options=opts)
         doc = _docs(_state(lower, vl))["vl0"]
         assert {f: doc[f] for f in ("arp", "multicast") if f in doc} == written, (arp, multicast)
+
+
+def test_a_bonds_port_writes_its_mtu_where_it_is_not_the_bonds():
+    # the bond gives a joining port its own MTU: a port at 1500 under a bond at 9000 is written
+    bond = dev("bo0", "bond", mtu=9000, options={"mode": "active-backup"})
+    for mtu, written in ((1500, 1500), (9000, None), (1280, 1280)):
+        port = dev("d0", "dummy", mtu=mtu, mac="02:00:00:00:00:02", master=(None, "bo0"))
+        assert _docs(_state(bond, port))["d0"].get("mtu") == written, mtu

@@ -22,7 +22,6 @@ class Vcan(Kind):
     name = kernel_kind = "vcan"
     link_layer = "can"
     default_mtu = 72   # CAN FD's (vcan_setup, vxcan_setup)
-    txqueuelen = 0
     arp = multicast = False
     doc = "a virtual CAN bus in one namespace: every frame sent on it is seen by every socket bound to it"
     options_doc = 'none (no MAC, no addresses; MTU 16, 72 or 76-2060)'   # README.md's kinds table

@@ -8,7 +8,6 @@ class Vxcan(Veth):
     name = kernel_kind = "vxcan"
     link_layer = "can"
     default_mtu = 72   # CAN FD's (vcan_setup, vxcan_setup)
-    txqueuelen = 0
     arp = multicast = False
     doc = "a pair of CAN devices (like veth): a frame sent on one end is received on `peer`, in any namespace"
     options_doc = '`peer`: `{name, netns, up, mtu}` (required), like veth'   # README.md's kinds table

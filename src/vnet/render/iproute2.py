@@ -43,7 +43,7 @@ def script(topo):
     # a device's own sysctls before it goes up (as `vnet apply` does), the rest last
     first, last = [], []
     for s in topo.sysctls:
-        cmd = (f"ip netns exec {s.netns} " if s.netns else "") + f"sysctl -w {s.key}={s.value}"
+        cmd = (f"ip netns exec {s.netns} " if s.netns else "") + f"sysctl -w {s.command_key}={s.value}"
         (first if (s.netns, s.device) in declared else last).append(cmd)
     out += first
     for i in ifaces:

@@ -3,7 +3,7 @@ namespaces declared, names not declared twice, references that resolve (a
 port in its master's namespace, with options its master has), no cycle of
 creation, and the devices routes and sysctls name."""
 from ..topology import fields as F
-from ..topology.address import kernel_key
+from ..topology.address import kernel_key, scope_name, scope_of, subnet
 from ..topology.model import HOST, joined
 
 
@@ -70,7 +70,23 @@ def _devices(topo, p, check_ns):
                 if key in seen:
                     p.add(f"{iface.path}{sub}.addresses", f"{a} is listed twice")
                 seen.add(key)
+            if e.addresses:
+                _one_scope_per_subnet(e, iface.kind_module.kernel_addresses(e), f"{iface.path}{sub}.addresses", p)
     return devices
+
+
+def _one_scope_per_subnet(e, own, path, p):
+    """The kernel holds the IPv4 addresses of a device's subnet (and length)
+    with the scope of the first ("Invalid scope value" for another): those
+    declared, and those it gives the device itself (lo's 127.0.0.1/8, host)."""
+    first = {}
+    for a in [*own, *e.addresses]:
+        if a.version != 4:
+            continue
+        other = first.setdefault((a.network.prefixlen, subnet(a)), a)
+        if scope_of(other) != scope_of(a):
+            p.add(path, f"{a} has scope {scope_name(scope_of(a))} where {other} in its subnet has "
+                        f"{scope_name(scope_of(other))}: the kernel keeps one scope per subnet of a device")
 
 
 def _references(topo, p, devices, check_ns, invalid):

@@ -66,6 +66,16 @@ def default_scope(ip):
     return SCOPES["host"] if ip.version == 4 and ip.is_loopback else SCOPES["global"]
 
 
+def scope_of(a):
+    """The scope (a number) the kernel holds IPv4 address ``a`` with."""
+    scope = getattr(a, "scope", None)
+    return default_scope(a.ip) if scope is None else scope
+
+
+def scope_name(scope):
+    return SCOPE_NAMES.get(scope, str(scope))
+
+
 def make(iface, peer=None, noprefixroute=False, metric=0, scope=None):
     """``iface`` (an ipaddress interface) with these: itself if none (a
     peer that is the address itself is none: the kernel holds it so; so is
@@ -86,7 +96,7 @@ def text(a):
     peer, nopr, metric, scope = extra(a)
     out = f"{a.ip} peer {peer}/{a.network.prefixlen}" if peer is not None else f"{a.ip}/{a.network.prefixlen}"
     return out + (" noprefixroute" if nopr else "") + (f" metric {metric}" if metric else "") + \
-        (f" scope {SCOPE_NAMES.get(scope, scope)}" if scope is not None else "")
+        (f" scope {scope_name(scope)}" if scope is not None else "")
 
 
 def subnet(a):
@@ -168,7 +178,7 @@ def parse(v):
 def _scope(w):
     if w in SCOPES:
         return SCOPES[w]
-    if not w.isdigit() or int(w) > 255:
+    if not (w.isascii() and w.isdigit()) or int(w) > 255:
         raise ValueError(f"scope {w!r} is not one of {', '.join(SCOPES)} or a number 0..255")
     return int(w)
 

@@ -199,12 +199,23 @@ class Sysctl(Struct):
     @property
     def device(self):
         """The device a per-device key names (net.ipv6.conf.veth2.disable_ipv6:
-        veth2), else None (net.ipv4.ip_forward, ...conf.all..., ...conf.default...)."""
+        veth2; net.ipv4.conf.eth0.10.rp_filter: eth0.10, a name may hold dots),
+        else None (net.ipv4.ip_forward, ...conf.all..., ...conf.default...)."""
         parts = self.key.split(".")
-        if len(parts) >= 5 and parts[1] in ("ipv4", "ipv6") and parts[2] in ("conf", "neigh") \
-                and parts[3] not in ("all", "default"):
-            return parts[3]
+        if len(parts) >= 5 and parts[1] in ("ipv4", "ipv6") and parts[2] in ("conf", "neigh"):
+            dev = ".".join(parts[3:-1])
+            return dev if dev not in ("all", "default") else None
         return None
+
+    @property
+    def command_key(self):
+        """The key as sysctl(8) takes it: with slashes where the device's
+        name holds dots (which it reads as separators)."""
+        dev = self.device
+        if dev is None or "." not in dev:
+            return self.key
+        parts = self.key.split(".")
+        return "/".join(parts[:3] + [dev, parts[-1]])
 
 
 class Topology(Struct):

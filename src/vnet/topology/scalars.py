@@ -227,7 +227,8 @@ class CIDR(Field):
         except ValueError as e:
             raise Invalid(f"{quote(v)}: {e}; e.g. '10.0.0.1 peer 10.0.0.2/32', '10.0.0.1/24 noprefixroute', "
                           f"'10.0.0.1/24 metric 100' or '10.0.0.1/24 scope link'") from None
-        why = unusable(a.ip) or (a.peer is not None and a.peer.is_multicast and f"the peer {a.peer} is multicast")
+        peer = getattr(a, "peer", None)   # (none: a scope or a peer that is the address's own says nothing)
+        why = unusable(a.ip) or (peer is not None and peer.is_multicast and f"the peer {peer} is multicast")
         if why:
             raise Invalid(f"{quote(v)}: {why}")
         return a
