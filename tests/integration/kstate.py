@@ -63,6 +63,10 @@ def _links(ns, names_by_ns):
             # a bridge's carrier is its history: on when made, off once it recomputes
             # (a port joining up, its MAC set later) with no port forwarding
             d["flags"] = [f for f in d["flags"] if f not in ("NO-CARRIER", "LOWER_UP")]
+            # its segmentation limits are its ports' least, or the most once a port left, the
+            # default before any joined (br_set_gso_limits): its history, its ports are compared
+            for k in ("tso_max_size", "tso_max_segs"):
+                d.pop(k, None)
             # a MAC the kernel chose (no port gave it one) is no one's configuration;
             # whether it was set is
             d["mac_set"] = _mac_set(ns, ln["ifname"])

@@ -169,18 +169,20 @@ def test_bond_options(sandbox):
 PORT_MTU = """name: pm
 interfaces:
   - {name: bo0, kind: bond, mode: active-backup, miimon: 100}
-  - {name: d0, kind: dummy, master: bo0, mtu: 1280}
+  - {name: d0, kind: dummy, master: bo0, mtu: 1280, mac: "02:00:00:00:0d:00"}
   - {name: d1, kind: dummy, master: bo0}
 """
 
 
 @pytest.mark.needs("bond", "dummy")
-def test_a_bonds_port_keeps_its_own_mtu_through_apply_and_the_script(sandbox):
-    # the bond gives a port its own MTU as it joins: the port's is set after
+def test_a_bonds_port_keeps_its_own_mtu_and_mac_through_apply_and_the_script(sandbox):
+    # the bond gives a port its own MTU and MAC as it joins: the port's are set after
     f = sandbox.write("t.yaml", PORT_MTU)
     apply_json(sandbox, f)
     mtus = lambda: {n: sandbox.links()[n]["mtu"] for n in ("bo0", "d0", "d1")}
     assert mtus() == {"bo0": 1500, "d0": 1280, "d1": 1500}
+    links = sandbox.links()
+    assert links["d0"]["address"] == "02:00:00:00:0d:00" and links["d1"]["address"] == links["bo0"]["address"]
     assert plan_json(sandbox, f) == []
     sandbox.write("t.yaml", PORT_MTU.replace("master: bo0, mtu: 1280", "master: bo0, mtu: 1400"))
     apply_json(sandbox, f)
@@ -189,6 +191,7 @@ def test_a_bonds_port_keeps_its_own_mtu_through_apply_and_the_script(sandbox):
     script = sandbox.vnet("script", f).stdout
     sandbox.sh(f"bash -e {sandbox.write('s.sh', script)}")
     assert mtus() == {"bo0": 1500, "d0": 1400, "d1": 1500}, script
+    assert sandbox.links()["d0"]["address"] == "02:00:00:00:0d:00", script
 
 
 @pytest.mark.parametrize("opts,says", [

@@ -32,18 +32,20 @@ class Context:
         m = endpoint.master_key() if endpoint.master else None
         return bool(m and getattr(self._kinds.get(m), "ports_join_down", False))
 
-    def joined(self, endpoint, mtu=None):
+    def joined(self, endpoint, mtu=None, mac=None):
         """``endpoint`` was just made a port of its master: the master's kind
         may confirm it (teamd sometimes drops a port added as it appears);
-        a master that gave it its own MTU (a bond) has the port's set again
-        (``mtu``, else the endpoint's, where one is given)."""
+        a master that gave it its own MTU and MAC (a bond) has the port's set
+        again (``mtu``/``mac``, else the endpoint's, where one is given)."""
         m = endpoint.master_key() if endpoint.master else None
         kind = self._kinds.get(m)
         if kind is not None:
             kind.port_joined(self, endpoint)
         mtu = mtu if mtu is not None else endpoint.mtu
-        if kind is not None and kind.ports_take_its_mtu and mtu is not None:
-            rtnl.set_link(self.sock(endpoint.netns), self.ifindex(*endpoint.key), attrs=rtnl.link_attrs(mtu=mtu))
+        mac = mac if mac is not None else endpoint.mac
+        if kind is not None and kind.ports_take_its_mtu and (mtu is not None or mac is not None):
+            rtnl.set_link(self.sock(endpoint.netns), self.ifindex(*endpoint.key),
+                          attrs=rtnl.link_attrs(mtu=mtu, mac=mac))
 
     def sock(self, ns):
         return self.k.sock(ns)
@@ -313,7 +315,7 @@ def _set_fields(ctx, e, fields):
     if m and ctx.joins_down(e):   # down to join, then to the state it should have
         rtnl.set_link(sock, idx, up=False)
         rtnl.set_link(sock, idx, promisc=promisc, attrs=attrs, **flags)
-        ctx.joined(e, fields.get("mtu"))   # an undo's: the MTU it had
+        ctx.joined(e, fields.get("mtu"), fields.get("mac"))   # an undo's: those it had
         rtnl.set_link(sock, idx, up=e.up)
         return
     rtnl.set_link(sock, idx, up=up, promisc=promisc, attrs=attrs, **flags)

@@ -40,7 +40,7 @@ class Kind:
     inplace = frozenset()   # options changeable without re-creating
     late_options = frozenset()  # Ref options set after creation (they name a port of this device)
     ports_join_down = False     # a port must be down to join (bond: "can not be enslaved while up")
-    ports_take_its_mtu = False  # a port joining takes its MTU (bond_enslave): a port's own is set after
+    ports_take_its_mtu = False  # a port joining takes its MTU and MAC (bond_enslave): a port's own are set after
     port_options = {}           # options its ports may carry (a bridge port's vlans)
     rx_handler = None           # what it takes of its lower device's receive path (one per device)
     port_rx_handler = None      # what a master takes of each port's receive path

@@ -22,9 +22,9 @@ def _join_and_up(e, declared):
         return [ipcmd(e.netns, "link", "set", e.name, state)] if e.up else []
     m = e.master_key()
     kind = declared[m][0].kind_module if m in declared else None
-    # a master that gives a port its MTU as it joins (a bond): the port's own after
-    mtu = [ipcmd(e.netns, "link", "set", e.name, "mtu", e.mtu)] \
-        if kind is not None and kind.ports_take_its_mtu and e.mtu is not None else []
+    # a master that gives a port its MTU and MAC as it joins (a bond): the port's own after
+    own = (["mtu", e.mtu] if e.mtu is not None else []) + (["address", e.mac] if e.mac else [])
+    mtu = [ipcmd(e.netns, "link", "set", e.name, *own)] if kind is not None and kind.ports_take_its_mtu and own else []
     if e.up and kind is not None and kind.ports_join_down:
         return [ipcmd(e.netns, "link", "set", e.name, "master", m[1]), *mtu, ipcmd(e.netns, "link", "set", e.name, "up")]
     return [ipcmd(e.netns, "link", "set", e.name, "master", m[1], state), *mtu]
