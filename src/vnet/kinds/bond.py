@@ -36,7 +36,8 @@ class Bond(Kind):
         '`num_grat_arp`, `packets_per_slave` (`balance-rr`), `ad_actor_sys_prio`, `ad_user_port_key`, '
         '`ad_actor_system` (`802.3ad`); ports join with `master: bond0`; a change of mode or '
         '`fail_over_mac` re-creates the bond (the kernel refuses it while ports are enslaved), and of the'
-        ' `ad_actor_*` too (refused while it is up)')
+        ' `ad_actor_*` too (refused while it is up); a port joining takes the bond\'s MTU and MAC, so a '
+        'port\'s own `mtu` and `mac` are set after it joins')
     example = "fig2-bond.yaml"
     sample = """\
     - {name: bond0, kind: bond, mode: active-backup, miimon: 100, primary: dummy1}
