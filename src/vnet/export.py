@@ -119,13 +119,18 @@ def _mtus(ifaces, state):
     for i in ifaces:
         for e in i.endpoints():
             dev = state.device(*e.key)
-            lower = _lower(dev, state) if dev is not None and dev.kind_module is not None else None
-            master = state.device(*dev.master) if dev is not None and dev.master else None
-            if master is None or master.kind_module is None or not master.kind_module.ports_take_its_mtu:
-                master = None
-            given = master or lower
+            given = _mtu_giver(dev, state) if dev is not None and dev.kind_module is not None else None
             if e.mtu == (given.mtu if given is not None else i.kind_module.default_mtu):
                 e.mtu = None
+
+
+def _mtu_giver(dev, state):
+    """The observed device a new ``dev`` takes its MTU from: a master that
+    gives its ports its own (a bond), else its lower device, else None."""
+    master = state.device(*dev.master) if dev.master else None
+    if master is not None and master.kind_module is not None and master.kind_module.ports_take_its_mtu:
+        return master
+    return _lower(dev, state)
 
 
 def _usual(i, state):

@@ -30,7 +30,7 @@ IFF_NOARP, IFF_ALLMULTI, IFF_MULTICAST = 0x80, 0x200, 0x1000
 IFA_F_SECONDARY, IFA_F_NODAD, IFA_F_PERMANENT, IFA_F_NOPREFIXROUTE = 0x01, 0x02, 0x80, 0x200
 RT_TABLE_MAIN, RT_TABLE_LOCAL = 254, 255
 RTPROT_KERNEL, RTPROT_BOOT, RTPROT_STATIC, RTPROT_RA = 2, 3, 4, 9
-RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_HOST, RT_SCOPE_NOWHERE = 0, 253, 254, 255
+RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_NOWHERE = 0, 253, 255
 RTN_UNICAST = 1
 # the route types a topology declares (`ip route add blackhole ...`): a
 # unicast route forwards, the others drop (unreachable and prohibit with an
@@ -227,6 +227,7 @@ def dump_addrs(sock, flavoured=None):
     its default (``scope_default``) is ``flavoured(address, peer,
     noprefixroute, metric, scope)`` (None: the address alone)."""
     import ipaddress
+    from ..topology.address import ipv4_scope   # (not at import: ipaddress is not every command's)
     out = []
     for t, p in sock.dump(RTM_GETADDR, _IFA.pack(0, 0, 0, 0, 0)):
         if t != RTM_NEWADDR:
@@ -272,18 +273,10 @@ def _addr_msg(ifindex, iface, scope=0):
     return body
 
 
-def ipv4_scope(first_byte):
-    """The scope `ip address add` gives an IPv4 address it is not told one
-    of (by its first byte): host for 127.0.0.0/8, else global."""
-    return RT_SCOPE_HOST if first_byte == 127 else RT_SCOPE_UNIVERSE
-
-
 def add_addr(sock, ifindex, iface):
     """Add ``iface`` (an address of vnet.topology.address) to the device."""
-    scope = getattr(iface, "scope", None)
-    if iface.version == 4 and scope is None:
-        scope = ipv4_scope(iface.ip.packed[0])
-    body = _addr_msg(ifindex, iface, scope or 0)
+    from ..topology.address import scope_of
+    body = _addr_msg(ifindex, iface, scope_of(iface) if iface.version == 4 else 0)
     if iface.version == 4 and iface.network.prefixlen < 31 and getattr(iface, "peer", None) is None:
         body += nl.attr(4, iface.network.broadcast_address.packed)  # IFA_BROADCAST, as ip does with 'brd +'
     flags = IFA_F_NODAD if iface.version == 6 else 0   # IPv6: usable at once, like a lab wants

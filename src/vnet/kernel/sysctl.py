@@ -1,26 +1,11 @@
 """Per-namespace sysctls: /proc/sys/net is the namespace of the opening thread."""
-
-
-# the keys that name a device between these and the setting: a device's
-# name may hold dots (a VLAN's eth0.10), the setting's never does
-PER_DEVICE = ("net.ipv4.conf.", "net.ipv6.conf.", "net.ipv4.neigh.", "net.ipv6.neigh.")
-
-
-def split_device(key):
-    """(head, device, setting) of a per-device key
-    (net.ipv4.conf.eth0.10.rp_filter: net.ipv4.conf., eth0.10, rp_filter), else None."""
-    for head in PER_DEVICE:
-        if key.startswith(head):
-            dev, dot, setting = key[len(head):].rpartition(".")
-            if dot and dev:
-                return head, dev, setting
-    return None
+from ..topology.model import split_device_key
 
 
 def _path(key):
     if not key.startswith("net.") or ".." in key or "/" in key:
         raise ValueError(f"{key!r} is not a network sysctl (net.*)")
-    per = split_device(key)
+    per = split_device_key(key)
     if per is not None:
         head, dev, setting = per
         return "/proc/sys/" + head.replace(".", "/") + dev + "/" + setting
@@ -42,7 +27,7 @@ def unknown(key, device=None):
     names ``device``: its ``default`` twin), else a close key to suggest
     ('' for none). Read in vnet's own namespace: every namespace has the same."""
     import os
-    per = split_device(key) if device is not None else None
+    per = split_device_key(key) if device is not None else None
     if per is not None:
         key = per[0] + "default." + per[2]
     parts = key.split(".")

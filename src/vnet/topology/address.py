@@ -59,11 +59,15 @@ def extra(a):
             getattr(a, "scope", None))
 
 
-def default_scope(ip):
+def ipv4_scope(first_byte):
     """The scope `ip address add` gives an IPv4 address it is not told one
-    of: host for a loopback address (127.0.0.0/8), else global (the
-    kernel's codec, rtnl.ipv4_scope, says the same)."""
-    return SCOPES["host"] if ip.version == 4 and ip.is_loopback else SCOPES["global"]
+    of, by its first byte: host for 127.0.0.0/8, else global."""
+    return SCOPES["host"] if first_byte == 127 else SCOPES["global"]
+
+
+def default_scope(ip):
+    """An address's scope where the file gives none (IPv6: its own, global here)."""
+    return ipv4_scope(ip.packed[0]) if ip.version == 4 else SCOPES["global"]
 
 
 def scope_of(a):

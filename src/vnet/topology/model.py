@@ -189,6 +189,23 @@ def default_scope(via, rtype="unicast", nexthops=()):
     return 0 if via or nexthops or rtype != "unicast" else SCOPES["link"]
 
 
+# the sysctl keys that name a device between these and the setting: a
+# device's name may hold dots (a VLAN's eth0.10), the setting's never does
+PER_DEVICE_KEYS = ("net.ipv4.conf.", "net.ipv6.conf.", "net.ipv4.neigh.", "net.ipv6.neigh.")
+
+
+def split_device_key(key):
+    """(head, device, setting) of a per-device sysctl key
+    (net.ipv4.conf.eth0.10.rp_filter: net.ipv4.conf., eth0.10, rp_filter;
+    the device may be all or default), else None."""
+    for head in PER_DEVICE_KEYS:
+        if key.startswith(head):
+            dev, dot, setting = key[len(head):].rpartition(".")
+            if dot and dev:
+                return head, dev, setting
+    return None
+
+
 class Sysctl(Struct):
     _fields = (("key", REQUIRED), ("value", REQUIRED), ("netns", HOST), ("path", ""))
 
@@ -201,11 +218,8 @@ class Sysctl(Struct):
         """The device a per-device key names (net.ipv6.conf.veth2.disable_ipv6:
         veth2; net.ipv4.conf.eth0.10.rp_filter: eth0.10, a name may hold dots),
         else None (net.ipv4.ip_forward, ...conf.all..., ...conf.default...)."""
-        parts = self.key.split(".")
-        if len(parts) >= 5 and parts[1] in ("ipv4", "ipv6") and parts[2] in ("conf", "neigh"):
-            dev = ".".join(parts[3:-1])
-            return dev if dev not in ("all", "default") else None
-        return None
+        per = split_device_key(self.key)
+        return per[1] if per is not None and per[1] not in ("all", "default") else None
 
     @property
     def command_key(self):
