@@ -108,7 +108,7 @@ def _dump(k, asked, st, partial=None):
             continue
         sock = k.sock(ns)
         links = _links_of(sock, partial[ns]) if partial and ns in partial else rtnl.dump_links(sock)
-        raw[ns] = (links, rtnl.dump_addrs(sock, address.make))
+        raw[ns] = (links, rtnl.dump_addrs(sock, address.make, {ln.ifindex: ln.name for ln in links}))
     return raw
 
 

@@ -21,3 +21,11 @@ ip -n af addr add fd00:54::1/64 dev e1 metric 300 nodad
 ip -n af addr add 169.254.7.1/16 dev e0 scope link
 ip -n af addr add 10.57.0.1/24 dev e1 scope host
 ip -n af addr add 10.58.0.1/24 dev e1 scope 7
+# broadcast addresses (none, as `ip address add` alone gives; the subnet's,
+# as `brd +`; its lowest; another) and labels (an alias of the old style)
+ip -n af addr add 10.59.0.1/24 dev e0 brd +
+ip -n af addr add 10.59.1.1/24 dev e0 brd -
+ip -n af addr add 10.59.2.1/24 dev e0 brd 10.59.2.127
+ip -n af addr add 10.59.3.1/24 dev e0 label e0:1
+ip -n af addr add 10.59.3.2/24 dev e0 label e0:two brd +
+ip -n af addr add 10.59.4.1/30 dev e1 label e1:x

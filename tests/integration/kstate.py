@@ -98,13 +98,6 @@ def _mac_set(ns, name):
         os.close(fd)
 
 
-def _standard_broadcast(a):
-    import ipaddress
-    if a.get("family") != "inet" or a.get("prefixlen", 32) >= 31:
-        return None
-    return str(ipaddress.ip_interface(f"{a['local']}/{a['prefixlen']}").network.broadcast_address)
-
-
 def _addrs(ns):
     out = {}
     for ln in _ip(ns, "-j", "addr", "show"):
@@ -112,10 +105,7 @@ def _addrs(ns):
         for a in ln.get("addr_info", []):
             if a.get("family") == "inet6" and a.get("scope") == "link":
                 continue   # the kernel's own (from the MAC, compared there)
-            a = {k: v for k, v in a.items() if k not in _ADDR_DROP}
-            if "broadcast" in a and a["broadcast"] == _standard_broadcast(a):
-                del a["broadcast"]   # vnet gives each IPv4 address its subnet's broadcast (`brd +`)
-            addrs.append(a)
+            addrs.append({k: v for k, v in a.items() if k not in _ADDR_DROP})
         out[ln["ifname"]] = sorted(addrs, key=lambda a: json.dumps(a, sort_keys=True))
     return out
 

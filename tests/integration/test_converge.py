@@ -313,15 +313,55 @@ def test_an_address_scope_is_made_as_iproute2_makes_it_and_converges(sandbox):
     sandbox.sh("ip -n n1 addr del 10.73.0.1/24 dev u && ip -n n1 addr add 10.73.0.1/24 dev u scope link")
     plan = json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"]
     assert sorted((c["action"], c["object"]) for c in plan) == [
-        ("create", "address 10.73.0.1/24 on n1/u"), ("delete", "address 10.73.0.1/24 scope link on n1/u")], plan
+        ("create", "address 10.73.0.1/24 on n1/u"), ("delete", "address 10.73.0.1/24 brd 0.0.0.0 scope link on n1/u")], plan
     sandbox.vnet("apply", path)
     assert scopes() == want
     assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
     script = sandbox.vnet("script", path).stdout
-    assert "ip -n n1 addr add 169.254.9.1/16 scope link dev u" in script, script
+    assert "ip -n n1 addr add 169.254.9.1/16 scope link brd + dev u" in script, script
     sandbox.vnet("destroy", "sc")
     sandbox.sh(f"bash -e {sandbox.write('s.sh', script)}")
     assert scopes() == want, script
+
+
+@pytest.mark.needs("veth")
+def test_an_address_label_and_broadcast_are_made_as_declared_and_converge(sandbox):
+    """An IPv4 address's label and broadcast address: as declared (none
+    declared: the device's name, and the subnet's broadcast as `brd +`
+    gives); one given another label or broadcast by hand is replaced by the
+    file's; the script makes the same addresses."""
+    path = sandbox.write("lb.yaml", "name: lb\nnamespaces: [n1]\ninterfaces:\n"
+                         "  - {name: u, kind: veth, netns: n1, addresses: ['10.74.0.1/24 label u:1', "
+                         "'10.75.0.1/24 brd 0.0.0.0', '10.76.0.1/24 brd 10.76.0.127', 10.77.0.1/24, "
+                         "'10.78.0.1/31']," " peer: {name: u2, netns: n1}}\n")
+    def addrs():
+        return {f"{a['local']}/{a['prefixlen']}": (a.get("label"), a.get("broadcast"))
+                for d in sandbox.ip_json("n1", "addr") for a in d["addr_info"] if a["family"] == "inet"}
+    want = {"10.74.0.1/24": ("u:1", "10.74.0.255"), "10.75.0.1/24": ("u", None),
+            "10.76.0.1/24": ("u", "10.76.0.127"), "10.77.0.1/24": ("u", "10.77.0.255"), "10.78.0.1/31": ("u", None),
+            "127.0.0.1/8": ("lo", None)}
+    sandbox.vnet("apply", path)
+    assert addrs() == want
+    assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+    sandbox.sh("ip -n n1 addr del 10.77.0.1/24 dev u && ip -n n1 addr add 10.77.0.1/24 dev u label u:7 && "
+               "ip -n n1 addr del 10.75.0.1/24 dev u && ip -n n1 addr add 10.75.0.1/24 brd + dev u")
+    plan = json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"]
+    assert sorted((c["action"], c["object"]) for c in plan) == [
+        ("create", "address 10.75.0.1/24 brd 0.0.0.0 on n1/u"), ("create", "address 10.77.0.1/24 on n1/u"),
+        ("delete", "address 10.75.0.1/24 on n1/u"),
+        ("delete", "address 10.77.0.1/24 brd 0.0.0.0 label u:7 on n1/u")], plan
+    sandbox.vnet("apply", path)
+    assert addrs() == want
+    assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+    exported = sandbox.vnet("export", "--netns", "n1").stdout
+    for a in ("10.74.0.1/24 label u:1", "10.75.0.1/24 brd 0.0.0.0", "10.76.0.1/24 brd 10.76.0.127"):
+        assert a in exported, exported
+    script = sandbox.vnet("script", path).stdout
+    assert "ip -n n1 addr add 10.77.0.1/24 brd + dev u" in script, script
+    assert "ip -n n1 addr add 10.74.0.1/24 label u:1 brd + dev u" in script, script
+    sandbox.vnet("destroy", "lb")
+    sandbox.sh(f"bash -e {sandbox.write('s.sh', script)}")
+    assert addrs() == want, script
 
 
 @pytest.mark.needs("veth")

@@ -269,6 +269,10 @@ def _addresses(lab, ns, dev, subnet):
             # leaves the kernel's routes to the order they came in (not a lab's configuration)
             length = r.choice([24, 24, 16, 30, 32])
             third, last = {24: (0, host), 16: (5, host), 30: (3, host // 4 * 4 + 1), 32: (4, host)}[length]
+            b = r.random()   # a broadcast address: none (ip's), the subnet's (vnet's), or another (off any address)
+            extra += " brd +" if b < 0.25 else f" brd 10.{subnet}.9.{host}" if b < 0.3 and length in (16, 24) else ""
+            if lab.maybe(0.15) and len(dev) <= 13:
+                extra += f" label {dev}:{r.randint(0, 9)}"
             lab.ip(ns, f"addr add 10.{subnet}.{third}.{last}/{length} dev {dev}{extra}")
         elif kind < 0.65:
             lab.ip(ns, f"addr add 10.{subnet}.1.{host} peer 10.{subnet}.2.{host}/32 dev {dev}")

@@ -24,6 +24,13 @@ from vnet.topology.scalars import CIDR
     ("169.254.1.1/16 scope link", "169.254.1.1/16 scope link"),
     ("10.56.0.1/24 scope 7 metric 5", "10.56.0.1/24 metric 5 scope 7"),
     ("127.0.0.2/8 scope global", "127.0.0.2/8 scope global"),   # (`ip address add` would give host)
+    ("10.57.0.1/24 brd 0.0.0.0", "10.57.0.1/24 brd 0.0.0.0"),       # none (as `ip address add` alone gives)
+    ("10.57.0.1/24 brd -", "10.57.0.1/24 brd 10.57.0.0"),
+    ("10.57.0.1/24 brd 10.57.0.127", "10.57.0.1/24 brd 10.57.0.127"),
+    ("10.57.0.1 peer 10.58.0.2/24 brd +", "10.57.0.1 peer 10.58.0.2/24 brd 10.58.0.255"),   # the peer's subnet's
+    ("10.57.0.1/31 brd 10.57.0.1", "10.57.0.1/31 brd 10.57.0.1"),
+    ("10.57.0.1/24 label eth0:1", "10.57.0.1/24 label eth0:1"),
+    ("10.57.0.1/24 label eth0:x scope link brd 0.0.0.0", "10.57.0.1/24 brd 0.0.0.0 scope link label eth0:x"),
 ])
 def test_the_text_parses_and_prints_back_as_iproute2_writes_it(given, printed):
     a = parse(given)
@@ -61,6 +68,11 @@ def test_a_flavoured_address_is_another_address_than_the_plain_one():
     ("10.0.0.1/24 scope bogus", "scope 'bogus' is not one of global, site, link, host, nowhere or a number"),
     ("10.0.0.1/24 scope 256", "a number 0..255"),
     ("fd00::1/64 scope link", "an IPv6 address's scope is its address's own"),
+    ("fd00::1/64 brd +", "an IPv6 address has no broadcast address: leave brd out"),
+    ("fd00::1/64 label eth0:1", "an IPv6 address has no label: leave label out"),
+    ("10.0.0.1/24 brd ten", "brd 'ten' is not an IPv4 address, + or -"),
+    ("10.0.0.1/24 label eth0:123456789012", "label 'eth0:123456789012' is longer than 15 bytes"),
+    ("10.0.0.1/24 label", "'label' needs a value"),
 ])
 def test_a_wrong_address_says_what_is_wrong_with_an_example(given, why):
     with pytest.raises(Invalid) as e:
@@ -168,9 +180,26 @@ def test_the_address_dump_reads_each_flavour_back_and_never_hands_a_plain_one_fo
     assert all(i == 7 and not s for i, _a, s in got)
 
 
+def test_the_address_dump_reads_a_label_by_its_device_s_name_and_the_broadcast_by_vnet_s_default():
+    from vnet.kernel import rtnl
+    from vnet.topology.address import make
+    texts = ["10.57.0.1/24 label eth0:1", "10.57.0.2/24 brd 0.0.0.0", "10.57.0.3/24 brd 10.57.0.127",
+             "10.57.0.4/24", "10.57.0.5/31", "10.57.0.6 peer 10.57.0.7/32"]
+    sock = _Dumping([_newaddr(t) for t in texts])
+    got = rtnl.dump_addrs(sock, make, {7: "eth0"})
+    assert [str(a) for _i, a, _s in got] == texts
+    assert [str(a) for _i, a, _s in rtnl.dump_addrs(sock, make, {7: "eth1"})][0] == texts[0]
+    # the kernel's label for an address given none is the device's name: the address alone
+    named = _Dumping([_newaddr("10.57.0.1/24 label eth0")])
+    assert [type(a) for _i, a, _s in rtnl.dump_addrs(named, make, {7: "eth0"})] == [ipaddress.IPv4Interface]
+    assert [str(a) for _i, a, _s in rtnl.dump_addrs(named, make, {7: "eth9"})] == ["10.57.0.1/24 label eth0"]
+
+
 @pytest.mark.parametrize("given,printed", [
     ("10.0.0.1/24 scope global", "10.0.0.1/24"), ("127.0.0.2/8 scope host", "127.0.0.2/8"),
-    ("10.0.0.1 peer 10.0.0.1/32", "10.0.0.1/32")])
+    ("10.0.0.1 peer 10.0.0.1/32", "10.0.0.1/32"), ("10.0.0.1/24 brd +", "10.0.0.1/24"),
+    ("10.0.0.1/24 brd 10.0.0.255", "10.0.0.1/24"), ("10.0.0.1/31 brd +", "10.0.0.1/31"),
+    ("10.0.0.1/32 brd 0.0.0.0", "10.0.0.1/32")])
 def test_words_that_say_what_the_kernel_gives_anyway_make_a_plain_address(given, printed):
     # as `ip address` prints them: a user pastes them
     a = CIDR().parse(given)

@@ -451,6 +451,10 @@ def test_address_message_decodes_in_pyroute2(topo, addr, want):
     ("fd00:53::1 peer fd00:53::2/128", {"family": 10, "IFA_LOCAL": "fd00:53::1", "IFA_ADDRESS": "fd00:53::2",
                                         "IFA_FLAGS": 0x02}),
     ("fd00:52::1/64 noprefixroute", {"family": 10, "IFA_FLAGS": 0x202}),   # IFA_F_NOPREFIXROUTE | IFA_F_NODAD
+    ("10.54.0.1/24 brd 0.0.0.0 label eth0:1", {"IFA_LOCAL": "10.54.0.1", "IFA_BROADCAST": None,
+                                               "IFA_LABEL": "eth0:1"}),
+    ("10.55.0.1/24 brd 10.55.0.127", {"IFA_BROADCAST": "10.55.0.127", "IFA_LABEL": None}),
+    ("10.56.0.1/24 brd -", {"IFA_BROADCAST": "10.56.0.0"}),
 ])
 def test_an_address_s_peer_noprefixroute_and_metric_decode_in_pyroute2(text, want):
     from vnet.topology.address import parse
@@ -716,6 +720,8 @@ def _addr_body(index, a):
     m["index"] = index
     m["attrs"] = [["IFA_ADDRESS", str(a.ip)], ["IFA_LOCAL", str(a.ip)]] if a.version == 4 else \
         [["IFA_ADDRESS", str(a.ip)]]
+    if a.version == 4 and a.network.prefixlen < 31:   # as the kernel holds one vnet added (brd +)
+        m["attrs"].append(["IFA_BROADCAST", str(a.network.broadcast_address)])
     m.encode()
     return bytes(m.data[16:m["header"]["length"]])
 

@@ -54,7 +54,7 @@ def test_the_golden_topology_uses_every_kind():
     "ip link add link eth1 mvt0 type macvtap mode source macaddr set 02:00:00:00:00:0a",
     "bridge fdb append 00:00:00:00:00:00 dev vx1 dst 192.0.2.1",
     "ip link set veth1 master br0 up",
-    "ip -n net1 addr add 10.0.0.1/24 dev eth0",
+    "ip -n net1 addr add 10.0.0.1/24 brd + dev eth0",
     "ip -n net1 route add default via 10.0.0.254",
     "ip route add 10.9.0.0/24 via 10.0.0.1 metric 10",
     "ip netns exec net1 sysctl -w net.ipv6.conf.all.forwarding=1",

@@ -13,6 +13,7 @@ from vnet.state import Device, State
 from vnet.state import Route as LiveRoute
 from vnet.kinds import BY_NAME
 from vnet.ownership import Record, group_of
+from vnet.topology.address import parse
 from vnet.planner import plan
 from vnet.topofile.loader import load_text
 
@@ -583,8 +584,8 @@ interfaces:
   - {name: d0, kind: dummy, netns: a, mtu: 1400}
   - {name: lo, kind: external, netns: b, addresses: [10.9.9.9/32]}
 """, "lab.yaml")
-    lo_a = device("a", "lo", None, ours=False, addresses=[cidr("127.0.0.1/8")])
-    lo_b = device("b", "lo", None, ours=False, addresses=[cidr("127.0.0.1/8"), cidr("10.9.9.9/32")])
+    lo_a = device("a", "lo", None, ours=False, addresses=[parse("127.0.0.1/8 brd 0.0.0.0")])   # as the kernel gives it
+    lo_b = device("b", "lo", None, ours=False, addresses=[parse("127.0.0.1/8 brd 0.0.0.0"), cidr("10.9.9.9/32")])
     for mtu, whole in ((1500, ["link a/d0"]), (1400, [])):
         st = make_state([lo_a, lo_b, *changed([device("a", "d0", "dummy")], "d0", mtu=mtu)], namespaces=("a", "b"))
         rec = make_record(st, namespaces=["a", "b"])

@@ -72,7 +72,7 @@ def state(name):
         ln = host_link(name, k)
         if ln is None:
             return None, {}
-        return ln, {str(plain(ip)): str(ip) for index, ip, _ in rtnl.dump_addrs(k.sock(None), make)
+        return ln, {str(plain(ip)): str(ip) for index, ip, _ in rtnl.dump_addrs(k.sock(None), make, {ln.ifindex: ln.name})
                     if index == ln.ifindex}
 
 

@@ -19,7 +19,7 @@ IFLA_OPERSTATE, IFLA_CARRIER, IFLA_TXQLEN = 16, 33, 13
 # IF_OPER_* (RFC 2863), named as `ip link` prints them
 OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
-IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS, IFA_RT_PRIORITY = 1, 2, 8, 9
+IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST, IFA_FLAGS, IFA_RT_PRIORITY = 1, 2, 3, 4, 8, 9
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE = 1, 4, 5, 6, 7, 15
 RTA_MULTIPATH, RTA_NH_ID = 9, 30
 NDA_DST, NDA_LLADDR = 1, 2
@@ -213,19 +213,21 @@ def del_group(sock, group):
 
 # ---- addresses ---------------------------------------------------------------
 
-_ADDR_ATTRS = frozenset({IFA_LOCAL, IFA_ADDRESS, IFA_FLAGS, IFA_RT_PRIORITY})
+_ADDR_ATTRS = frozenset({IFA_LOCAL, IFA_ADDRESS, IFA_LABEL, IFA_BROADCAST, IFA_FLAGS, IFA_RT_PRIORITY})
 _NOPREFIXROUTE_BYTE = 1 if sys.byteorder == "little" else 2   # the byte of IFA_FLAGS (a u32 in host order) holding it
 _ADDRS = {}   # (address bytes, prefix length) -> address: a lab repeats 127.0.0.1/8 and ::1/128 per namespace
 
 
-def dump_addrs(sock, flavoured=None):
+def dump_addrs(sock, flavoured=None, names=None):
     """[(ifindex, address, secondary)] of a namespace, IPv6 link-local
     addresses left out (the kernel makes them; no topology declares them).
     ``secondary``: an IPv4 address the kernel holds as a secondary of another
     in its subnet (deleting that primary drops it, unless promote_secondaries).
-    An address with a peer, noprefixroute, a metric or an IPv4 scope not
-    its default (``scope_default``) is ``flavoured(address, peer,
-    noprefixroute, metric, scope)`` (None: the address alone)."""
+    An address with a peer, noprefixroute, a metric, an IPv4 scope not
+    its default (``ipv4_scope``), a broadcast address not vnet's default, or
+    (given ``names``, {ifindex: device name}) a label not its device's name, is
+    ``flavoured(address, peer, noprefixroute, metric, scope, broadcast,
+    label)`` (None: the address alone)."""
     import ipaddress
     from ..topology.address import ipv4_scope   # (not at import: ipaddress is not every command's)
     out = []
@@ -243,10 +245,16 @@ def dump_addrs(sock, flavoured=None):
             continue
         f, m = a.get(IFA_FLAGS), a.get(IFA_RT_PRIORITY)
         nopr = f is not None and f[_NOPREFIXROUTE_BYTE] & (IFA_F_NOPREFIXROUTE >> 8)
+        brd = label = None
+        if fam == socket.AF_INET:
+            brd = _odd_broadcast(a.get(IFA_BROADCAST), v, plen, peer)
+            label = names is not None and _odd_label(a.get(IFA_LABEL), names.get(index)) or None
         odd = fam == socket.AF_INET and scope != ipv4_scope(v[0])
-        key = (bytes(v), plen) if peer is None and not nopr and m is None and not odd else \
-            (bytes(v), plen, peer and bytes(peer), bool(nopr), m and nl.get_u32(m), scope if odd else None)
-        ip = _ADDRS.get(key)
+        key = (bytes(v), plen) if peer is None and not nopr and m is None and not odd and brd is None \
+            and label is None else \
+            (bytes(v), plen, peer and bytes(peer), bool(nopr), m and nl.get_u32(m), scope if odd else None, brd, label)
+        kept = len(key) == 2 or flavoured is not None   # (a reader without ``flavoured`` gets the address alone)
+        ip = _ADDRS.get(key) if kept else None
         if ip is None:
             v = key[0]
             if len(v) == 16:
@@ -255,13 +263,30 @@ def dump_addrs(sock, flavoured=None):
                 ip = ipaddress.IPv6Interface((v, plen))
             else:
                 ip = ipaddress.IPv4Interface((v, plen))
-            if len(key) > 2:   # (never kept: a reader without ``flavoured`` gets the address alone)
-                if flavoured is not None:
-                    ip = flavoured(ip, key[2] and ipaddress.ip_address(key[2]), key[3], key[4] or 0, key[5])
-            elif len(_ADDRS) < 65536:
+            if len(key) > 2 and flavoured is not None:   # (lo's 127.0.0.1/8: no broadcast, one per namespace)
+                ip = flavoured(ip, key[2] and ipaddress.ip_address(key[2]), key[3], key[4] or 0, key[5],
+                               brd and ipaddress.IPv4Address(brd), label)
+            if kept and len(_ADDRS) < 65536:
                 _ADDRS[key] = ip
         out.append((index, ip, bool(flags & IFA_F_SECONDARY)))
     return out
+
+
+def _odd_broadcast(brd, v, plen, peer):
+    """An IPv4 address's broadcast (4 bytes; absent: none) where it is not
+    the one vnet gives (topology.address.default_broadcast: the subnet's
+    highest address below /31 without a peer, else none), else None."""
+    usual = int.from_bytes(v, "big") | (0xFFFFFFFF >> plen) if plen < 31 and peer is None else 0
+    held = int.from_bytes(brd, "big") if brd is not None else 0
+    return None if held == usual else held.to_bytes(4, "big")
+
+
+def _odd_label(label, name):
+    """An IPv4 address's label where it is not its device's name ``name``, else None."""
+    if label is None or name is None:
+        return None
+    text = bytes(label).split(b"\0", 1)[0].decode(errors="replace")
+    return None if text == name else text
 
 
 def _addr_msg(ifindex, iface, scope=0):
@@ -275,10 +300,14 @@ def _addr_msg(ifindex, iface, scope=0):
 
 def add_addr(sock, ifindex, iface):
     """Add ``iface`` (an address of vnet.topology.address) to the device."""
-    from ..topology.address import scope_of
+    from ..topology.address import broadcast_of, scope_of
     body = _addr_msg(ifindex, iface, scope_of(iface) if iface.version == 4 else 0)
-    if iface.version == 4 and iface.network.prefixlen < 31 and getattr(iface, "peer", None) is None:
-        body += nl.attr(4, iface.network.broadcast_address.packed)  # IFA_BROADCAST, as ip does with 'brd +'
+    if iface.version == 4:
+        brd = broadcast_of(iface)   # by default the subnet's, as ip does with 'brd +'
+        if int(brd):
+            body += nl.attr(IFA_BROADCAST, brd.packed)
+        if getattr(iface, "label", None):
+            body += nl.attr(IFA_LABEL, iface.label.encode() + b"\0")
     flags = IFA_F_NODAD if iface.version == 6 else 0   # IPv6: usable at once, like a lab wants
     if getattr(iface, "noprefixroute", False):
         flags |= IFA_F_NOPREFIXROUTE

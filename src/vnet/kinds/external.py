@@ -1,6 +1,6 @@
 """An existing device vnet does not own: it may be referenced, never created,
 changed or deleted."""
-import ipaddress
+from ..topology.address import parse
 
 from .base import Kind
 
@@ -42,7 +42,7 @@ class External(Kind):
         return False
 
 
-_LOOPBACK = frozenset(ipaddress.ip_interface(a) for a in ("127.0.0.1/8", "::1/128"))
+_LOOPBACK = frozenset(parse(a) for a in ("127.0.0.1/8 brd 0.0.0.0", "::1/128"))   # as the kernel gives them
 
 
 KIND = External()

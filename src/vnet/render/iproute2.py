@@ -57,8 +57,7 @@ def script(topo):
         out += i.kind_module.iproute2_late(i)
     for i in order_interfaces(topo):   # an external's too: lo's of a namespace the file makes
         for e in i.endpoints():
-            # IPv6 without duplicate address detection, as vnet adds them: usable at once
-            out += [ipcmd(e.netns, "addr", "add", *str(a).split(), "dev", e.name, *(["nodad"] if a.version == 6 else []))
+            out += [ipcmd(e.netns, "addr", "add", *_address_words(a), "dev", e.name, *(["nodad"] if a.version == 6 else []))
                     for a in e.addresses]
     for r in topo.routes:
         args = ["route", "add"] + ([r.type] if r.type != "unicast" else []) + \
@@ -82,3 +81,15 @@ def script(topo):
                 (["weight", str(weight)] if weight != 1 else [])
         out.append(ipcmd(r.netns, *args))
     return out + last
+
+
+def _address_words(a):
+    """`ip address add`'s words for address ``a`` before its device, as vnet
+    adds it: an IPv4 one with vnet's default broadcast (`brd +`, which ip
+    alone does not give). (IPv6 ones go without duplicate address detection,
+    `nodad` after the device: usable at once.)"""
+    from ..topology.address import broadcast_of
+    words = str(a).split()
+    if a.version == 4 and getattr(a, "broadcast", None) is None and int(broadcast_of(a)):
+        words += ["brd", "+"]
+    return words

@@ -17,7 +17,7 @@ def device_dict(d):
            "allmulticast": d.allmulticast,
            "master": rel(d.master, d.netns) if d.master else None,
            "peer": rel(d.peer, d.netns) if d.peer else None,
-           "addresses": [str(a) for a in d.addresses]}
+           "addresses": address_texts(d)}
     opts = {}
     for k, v in d.options.items():
         if v is None or v == []:
@@ -66,7 +66,7 @@ def rows(devices, among=None):
             words, below = words + port_words, below + port_below
         out.append(([d.netns or "host", d.name, d.kind_name, state(d), d.mtu,
                      rel(d.master, d.netns) if d.master else "", rel(d.peer, d.netns) if d.peer else "",
-                     _addresses(d.addresses), " ".join(words)], below))
+                     _addresses(address_texts(d)), " ".join(words)], below))
     return out
 
 
@@ -185,7 +185,14 @@ def known_kinds(asked, devs):
         raise UnknownKind(f"no kind {', '.join(map(repr, unknown))} (kinds: {', '.join(kinds)})")
 
 
-def _addresses(addrs):
+def address_texts(d):
+    """Device ``d``'s addresses as a file writes them; on a loopback device,
+    which broadcasts nowhere, without the word for no broadcast address
+    (lo's 127.0.0.1/8 as the kernel gives it)."""
+    texts = [str(a) for a in d.addresses]
+    return [t.replace(" brd 0.0.0.0", "") for t in texts] if d.loopback else texts
+
+
+def _addresses(texts):
     """Side by side; with commas once one has words after it (a peer, a metric)."""
-    texts = [str(a) for a in addrs]
     return (", " if any(" " in t for t in texts) else " ").join(texts)

@@ -3,7 +3,7 @@ namespaces declared, names not declared twice, references that resolve (a
 port in its master's namespace, with options its master has), no cycle of
 creation, and the devices routes and sysctls name."""
 from ..topology import fields as F
-from ..topology.address import kernel_key, scope_name, scope_of, subnet
+from ..topology.address import kernel_key, plain, scope_name, scope_of, subnet
 from ..topology.model import HOST, joined
 
 
@@ -72,7 +72,21 @@ def _devices(topo, p, check_ns):
                 seen.add(key)
             if e.addresses:
                 _one_scope_per_subnet(e, iface.kind_module.kernel_addresses(e), f"{iface.path}{sub}.addresses", p)
+                _labels(e, f"{iface.path}{sub}.addresses", p)
     return devices
+
+
+def _labels(e, path, p):
+    """An address's label starts with its device's name (as `ip address
+    add` asks) and is not that name alone (the kernel's label when none is given)."""
+    for a in e.addresses:
+        label = getattr(a, "label", None)
+        if label == e.name:
+            p.add(path, f"{a}: label {label} is {e.name}'s own name, which the kernel gives an address "
+                        "without one: leave label out")
+        elif label and not label.startswith(e.name):
+            p.add(path, f"{a}: label {label} does not start with the device's name {e.name} "
+                        f"(e.g. {e.name}:1)")
 
 
 def _one_scope_per_subnet(e, own, path, p):
@@ -85,7 +99,8 @@ def _one_scope_per_subnet(e, own, path, p):
             continue
         other = first.setdefault((a.network.prefixlen, subnet(a)), a)
         if scope_of(other) != scope_of(a):
-            p.add(path, f"{a} has scope {scope_name(scope_of(a))} where {other} in its subnet has "
+            shown = plain(other) if other in own else other   # (the kernel's own: lo's 127.0.0.1/8)
+            p.add(path, f"{a} has scope {scope_name(scope_of(a))} where {shown} in its subnet has "
                         f"{scope_name(scope_of(other))}: the kernel keeps one scope per subnet of a device")
 
 

@@ -4,7 +4,10 @@ length, and what `ip address add` may give it besides: a point-to-point
 peer's network), ``noprefixroute`` (no route to the subnet), a ``metric``
 for the prefix route, an IPv4 address's ``scope`` where it is not the one
 `ip address add` gives (host for 127.0.0.0/8, else global; IPv6 takes its
-scope from the address itself). A plain address is ipaddress's own interface object
+scope from the address itself), an IPv4 address's broadcast address
+(``brd``) where it is not the one vnet gives (its subnet's, as `brd +`
+does, below /31 without a peer; else none), and its ``label`` where it is
+not its device's name (`ip address add ... label eth0:1`). A plain address is ipaddress's own interface object
 (the common case, and the fast one); an address with any of these is a
 ``Flavoured`` one of the same family, which compares unequal to the plain
 one (another flavour is another address: deleted, then added) and prints,
@@ -12,7 +15,9 @@ and parses back, as iproute2 writes it:
 ``10.50.0.1 peer 10.50.0.2/32 noprefixroute metric 77 scope link``."""
 import ipaddress
 
-WORDS = ("peer", "noprefixroute", "metric", "scope")
+WORDS = ("peer", "brd", "noprefixroute", "metric", "scope", "label")
+VALUED = ("peer", "brd", "metric", "scope", "label")
+NO_BROADCAST = "0.0.0.0"   # the kernel's own word for none (ip address add ... brd 0.0.0.0)
 MAX_METRIC = 2**32 - 1
 # an address's scope as iproute2 names it (rt_scope_t); others by number, 0-255
 SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
@@ -24,9 +29,11 @@ class _Flavour:
     noprefixroute = False
     metric = 0             # the prefix route's metric; 0: the kernel's default
     scope = None           # an IPv4 address's scope (a number) where not default_scope's
+    broadcast = None       # an IPv4 address's broadcast (ipaddress; 0.0.0.0: none) where not default_broadcast's
+    label = None           # an IPv4 address's label where not its device's name
 
     def extra(self):
-        return (self.peer, self.noprefixroute, self.metric, self.scope)
+        return (self.peer, self.noprefixroute, self.metric, self.scope, self.broadcast, self.label)
 
     def __eq__(self, other):
         same = super().__eq__(other)
@@ -54,9 +61,9 @@ class Flavoured6(_Flavour, ipaddress.IPv6Interface):
 
 
 def extra(a):
-    """(peer, noprefixroute, metric, scope) of any address, plain or not."""
+    """(peer, noprefixroute, metric, scope, broadcast, label) of any address, plain or not."""
     return (getattr(a, "peer", None), getattr(a, "noprefixroute", False), getattr(a, "metric", 0),
-            getattr(a, "scope", None))
+            getattr(a, "scope", None), getattr(a, "broadcast", None), getattr(a, "label", None))
 
 
 def ipv4_scope(first_byte):
@@ -76,31 +83,52 @@ def scope_of(a):
     return default_scope(a.ip) if scope is None else scope
 
 
+def default_broadcast(iface, peer=None):
+    """The broadcast address vnet gives an IPv4 address the file gives none:
+    its subnet's (`brd +`) below /31 without a peer; else none (0.0.0.0)."""
+    if iface.network.prefixlen < 31 and peer is None:
+        return iface.network.broadcast_address
+    return ipaddress.IPv4Address(0)
+
+
+def broadcast_of(a):
+    """The broadcast address (0.0.0.0: none) the kernel holds IPv4 address ``a`` with."""
+    b = getattr(a, "broadcast", None)
+    return default_broadcast(a, getattr(a, "peer", None)) if b is None else b
+
+
 def scope_name(scope):
     return SCOPE_NAMES.get(scope, str(scope))
 
 
-def make(iface, peer=None, noprefixroute=False, metric=0, scope=None):
+def make(iface, peer=None, noprefixroute=False, metric=0, scope=None, broadcast=None, label=None):
     """``iface`` (an ipaddress interface) with these: itself if none (a
     peer that is the address itself is none: the kernel holds it so; so is
-    an IPv4 address's default scope, and any IPv6 one, its address's own)."""
+    an IPv4 address's default scope or broadcast, and any IPv6 one's, its
+    address's own)."""
     if peer == iface.ip:
         peer = None
     if scope is not None and (iface.version == 6 or scope == default_scope(iface.ip)):
         scope = None
-    if peer is None and not noprefixroute and not metric and scope is None:
+    if broadcast is not None and (iface.version == 6 or broadcast == default_broadcast(iface, peer)):
+        broadcast = None
+    if iface.version == 6:
+        label = None
+    if peer is None and not noprefixroute and not metric and scope is None and broadcast is None and not label:
         return iface
     a = (Flavoured4 if iface.version == 4 else Flavoured6)((iface.ip.packed, iface.network.prefixlen))
     a.peer, a.noprefixroute, a.metric, a.scope = peer, bool(noprefixroute), metric, scope
+    a.broadcast, a.label = broadcast, label or None
     return a
 
 
 def text(a):
     """As iproute2 writes it (`ip address add` takes it back)."""
-    peer, nopr, metric, scope = extra(a)
+    peer, nopr, metric, scope, brd, label = extra(a)
     out = f"{a.ip} peer {peer}/{a.network.prefixlen}" if peer is not None else f"{a.ip}/{a.network.prefixlen}"
-    return out + (" noprefixroute" if nopr else "") + (f" metric {metric}" if metric else "") + \
-        (f" scope {scope_name(scope)}" if scope is not None else "")
+    return out + (f" brd {brd}" if brd is not None else "") + (" noprefixroute" if nopr else "") + \
+        (f" metric {metric}" if metric else "") + (f" scope {scope_name(scope)}" if scope is not None else "") + \
+        (f" label {label}" if label else "")
 
 
 def subnet(a):
@@ -144,15 +172,18 @@ def parse(v):
     address` prints it, ``A peer B/LEN``, and a host's, /32 or /128, if the
     peer has none, as `ip address add` gives; a length on ``A`` too must be
     the same), ``noprefixroute``, ``metric N``, ``scope S`` (IPv4: a name of
-    SCOPES or a number 0-255). ValueError says what is wrong."""
+    SCOPES or a number 0-255), ``brd B`` (IPv4: an address, ``+`` or ``-``
+    for the subnet's highest or lowest, 0.0.0.0 for none), ``label L`` (IPv4:
+    its device's name and more, at most 15 bytes). ValueError says what is
+    wrong."""
     words = v.split()
     if not words:
         raise ValueError("is empty")
     first, rest = words[0], words[1:]
-    peer, nopr, metric, scope, i = None, False, 0, None, 0
+    peer, nopr, metric, scope, brd, label, i = None, False, 0, None, None, None, 0
     while i < len(rest):
         w = rest[i]
-        if w in ("peer", "metric", "scope") and i + 1 >= len(rest):
+        if w in VALUED and i + 1 >= len(rest):
             raise ValueError(f"{w!r} needs a value after it")
         if w == "peer" and peer is None:
             peer = rest[i + 1]
@@ -160,6 +191,10 @@ def parse(v):
             metric = _metric(rest[i + 1])
         elif w == "scope" and scope is None:
             scope = _scope(rest[i + 1])
+        elif w == "brd" and brd is None:
+            brd = rest[i + 1]
+        elif w == "label" and label is None:
+            label = _label(rest[i + 1])
         elif w == "noprefixroute" and not nopr:
             nopr = True
         elif w in WORDS:
@@ -176,7 +211,32 @@ def parse(v):
     if scope is not None and version == 6:
         raise ValueError("an IPv6 address's scope is its address's own (link for fe80::/10, else global): "
                          "leave scope out")
-    return make(_with_length(first, peer), p, nopr, metric, scope)
+    if version == 6 and (brd is not None or label is not None):
+        raise ValueError(f"an IPv6 address has no {'broadcast address' if brd is not None else 'label'}: "
+                         f"leave {'brd' if brd is not None else 'label'} out")
+    iface = _with_length(first, peer)
+    return make(iface, p, nopr, metric, scope, brd and _broadcast(brd, iface, p), label)
+
+
+def _broadcast(w, iface, peer):
+    """``brd``'s value: an IPv4 address, or iproute2's + (the highest
+    address of the subnet, the peer's with one) or - (its lowest); none
+    for either from /31 on, as iproute2 gives."""
+    if w in ("+", "-"):
+        if iface.network.prefixlen > 30:
+            return ipaddress.IPv4Address(0)
+        net = ipaddress.ip_network((peer or iface.ip, iface.network.prefixlen), strict=False)
+        return net.broadcast_address if w == "+" else net.network_address
+    try:
+        return ipaddress.IPv4Address(w)
+    except ValueError:
+        raise ValueError(f"brd {w!r} is not an IPv4 address, + or -") from None
+
+
+def _label(w):
+    if len(w.encode()) > 15:
+        raise ValueError(f"label {w!r} is longer than 15 bytes")
+    return w
 
 
 def _scope(w):

@@ -191,11 +191,11 @@ class Table(Field):
 class CIDR(Field):
     """A device's address with its prefix length, and as `ip address add`
     takes them, a point-to-point peer, noprefixroute, a metric, an IPv4
-    scope (``vnet.topology.address``)."""
+    scope, broadcast address and label (``vnet.topology.address``)."""
     json = {"type": "string", "format": "ip-interface",
             "pattern": "^(?=\\s*[0-9a-fA-F.:]+/|.*\\speer\\s)"   # a length, or a peer (a host's)
                        "\\s*[0-9a-fA-F.:]+(/[0-9]{1,3})?(\\s+(peer\\s+[0-9a-fA-F.:]+(/[0-9]{1,3})?|noprefixroute"
-                       "|metric\\s+[0-9]+|scope\\s+[a-z0-9]+))*\\s*$"}
+                       "|metric\\s+[0-9]+|scope\\s+[a-z0-9]+|brd\\s+[0-9.+-]+|label\\s+\\S+))*\\s*$"}
 
     def parse(self, v):
         if isinstance(v, str) and len(v.split()) > 1:
@@ -226,7 +226,8 @@ class CIDR(Field):
             a = parse(v)
         except ValueError as e:
             raise Invalid(f"{quote(v)}: {e}; e.g. '10.0.0.1 peer 10.0.0.2/32', '10.0.0.1/24 noprefixroute', "
-                          f"'10.0.0.1/24 metric 100' or '10.0.0.1/24 scope link'") from None
+                          f"'10.0.0.1/24 metric 100', '10.0.0.1/24 scope link', '10.0.0.1/24 brd 0.0.0.0' or "
+                          f"'10.0.0.1/24 label eth0:1'") from None
         peer = getattr(a, "peer", None)   # (none: a scope or a peer that is the address's own says nothing)
         why = unusable(a.ip) or (peer is not None and peer.is_multicast and f"the peer {peer} is multicast")
         if why:
