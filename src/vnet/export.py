@@ -235,6 +235,44 @@ def unwritable_routes(state, namespaces):
     return [r for ns in namespaces for r in state.routes.get(ns, []) if not r.kernel_own and r.unwritable]
 
 
+def unwritable_state(k, state, namespaces):
+    """What ``namespaces`` hold besides devices, addresses, routes and
+    sysctls that someone made and a topology cannot declare: policy routing
+    rules beyond (or missing from) the kernel's own, static neighbours,
+    static entries of a bridge's forwarding database. Lines an export
+    prints, so that it never leaves them out silently."""
+    from .kernel import neighbours as nb
+    out = []
+    for ns in namespaces:
+        if not k.has(ns):
+            continue
+        devs = state.namespaces.get(ns, {}).values()
+        names = {d.ifindex: d.name for d in devs}
+        macs = {d.ifindex: d.mac for d in devs}
+        where = f"namespace {ns}" if ns else "vnet's own namespace"
+        sock = k.sock(ns)
+        rules = nb.dump_rules(sock)
+        held = {(r.family, r.priority, r.table) for r in rules if r.kernel_own}
+        for r in rules:
+            if not r.kernel_own:
+                out.append(f"left out the rule '{r.text}' ({_family(r.family)}) of {where}")
+        for fam, prio, table in sorted(nb.KERNEL_RULES - held):
+            out.append(f"{where} lacks the kernel's rule '{prio}: from all lookup {nb.TABLES[table]}' "
+                       f"({_family(fam)}): someone deleted it")
+        for idx, ip, lladdr in nb.dump_static_neighbours(sock):
+            out.append(f"left out the static neighbour {ip}{f' lladdr {lladdr}' if lladdr else ''} on "
+                       f"{names.get(idx, f'device {idx}')} of {where}")
+        for idx, mac, permanent in nb.dump_bridge_statics(sock):
+            if not (permanent and mac == macs.get(idx)):   # (a port's and a bridge's own MAC: the kernel's)
+                out.append(f"left out the bridge fdb entry {mac} on {names.get(idx, f'device {idx}')} "
+                           f"({'permanent' if permanent else 'static'}) of {where}")
+    return out
+
+
+def _family(fam):
+    return "IPv4" if fam == 2 else "IPv6" if fam == 10 else f"family {fam}"
+
+
 def route_doc(r):
     """An observed route (vnet.state.Route) as the file writes it: what
     is at its default (table main, the scope `ip route add` gives, metric 0,

@@ -449,6 +449,49 @@ def test_an_export_leaves_out_a_route_it_cannot_write_and_says_so(sandbox):
 
 
 @pytest.mark.needs("veth")
+def test_an_export_names_the_rules_neighbours_and_fdb_entries_it_cannot_write(sandbox):
+    """Policy routing rules (added, or the kernel's own deleted), static
+    neighbours and static entries of a bridge's forwarding database are
+    what a topology cannot declare: an export of a lab built by hand names
+    each on stderr instead of dropping it silently; the kernel's own (its
+    default rules, a bridge's entries for its ports' MACs, the multicast
+    entries of each device) it does not name."""
+    sandbox.sh("ip netns add n1 && ip -n n1 link add e0 type veth peer name e1 && ip -n n1 link set e0 up && "
+               "ip -n n1 link set e1 up && ip -n n1 addr add 10.60.0.1/24 dev e0 && "
+               "ip -n n1 link add br0 type bridge && ip -n n1 link set e1 master br0 && ip -n n1 link set br0 up && "
+               "ip -n n1 rule add from 10.60.0.7 table 100 prio 100 && "
+               "ip -n n1 rule add fwmark 0x5/0xff iif e0 lookup main prio 200 && "
+               "ip -n n1 -6 rule add to fd00:9::/64 prohibit prio 300 && "
+               "ip -n n1 rule del prio 32767 && "
+               "ip -n n1 neigh add 10.60.0.9 lladdr 02:00:00:00:00:09 dev e0 && "
+               "ip -n n1 neigh add fd00::9 lladdr 02:00:00:00:00:19 dev e0 nud permanent && "
+               "bridge -n n1 fdb add 02:00:00:00:00:42 dev e1 master static && "
+               "ip netns add n2 && ip -n n2 link add f0 type veth peer name f1 && ip -n n2 link add br1 type bridge && "
+               "ip -n n2 link set f1 master br1 && ip -n n2 link set br1 up && ip -n n2 link set f1 up && "
+               "ip -n n2 link set f0 up && ip -n n2 addr add 10.61.0.1/24 dev f0 && ip -n n2 -6 addr add fd00:61::1/64 dev f0")
+    r = sandbox.vnet("export")
+    said = sorted(line for line in r.stderr.splitlines() if line.startswith("vnet export: "))
+    assert said == sorted([
+        "vnet export: left out the rule '100: from 10.60.0.7 lookup 100' (IPv4) of namespace n1, which a topology "
+        "cannot declare",
+        "vnet export: left out the rule '200: from all fwmark 0x5/0xff iif e0 lookup main' (IPv4) of namespace n1, "
+        "which a topology cannot declare",
+        "vnet export: left out the rule '300: from all to fd00:9::/64 prohibit' (IPv6) of namespace n1, which a "
+        "topology cannot declare",
+        "vnet export: namespace n1 lacks the kernel's rule '32767: from all lookup default' (IPv4): someone deleted "
+        "it, which a topology cannot declare",
+        "vnet export: left out the static neighbour 10.60.0.9 lladdr 02:00:00:00:00:09 on e0 of namespace n1, which "
+        "a topology cannot declare",
+        "vnet export: left out the static neighbour fd00::9 lladdr 02:00:00:00:00:19 on e0 of namespace n1, which "
+        "a topology cannot declare",
+        "vnet export: left out the bridge fdb entry 02:00:00:00:00:42 on e1 (static) of namespace n1, which a "
+        "topology cannot declare"]), r.stderr
+    assert "br1" in r.stdout and "10.61.0.1/24" in r.stdout
+    sandbox.sh("ip netns del n1")
+    assert sandbox.vnet("export").stderr == ""   # n2: nothing but what a topology declares
+
+
+@pytest.mark.needs("veth")
 def test_routes_in_the_way_and_beside_after_renumbering_tos_and_multipath(sandbox):
     """What shares a declared route's destination: a multipath route whose
     gateways' device is renumbered comes back; a route to the subnet an

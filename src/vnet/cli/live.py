@@ -123,19 +123,22 @@ def cmd_export(args):
                      routes=[routes[r].replace(dev=r[3]) for r in rec.routes if r in routes],   # dev as declared
                      sysctls=list(rec.sysctls), macs=not args.no_mac, set_by_hand=by_hand)
     else:
-        from ..export import changed_sysctls, exported_routes, observe_network, unwritable_routes
+        from ..export import changed_sysctls, exported_routes, observe_network, unwritable_routes, unwritable_state
         from ..kernel import sysctl
         from ..planner.routes import route_label
         nss = _export_namespaces(args.netns)
         with Kernel() as k:
             st = observe_network(k, nss)
             by_hand = macs_set(k, st)
+            unwritable = unwritable_state(k, st, nss)
         doc = export(st, args.name or "exported", nss, macs=not args.no_mac, routes=exported_routes(st, nss),
                      set_by_hand=by_hand,
                      sysctls=changed_sysctls(st, nss, sysctl.fresh_defaults()))
         for r in unwritable_routes(st, nss):
             print(f"vnet export: left out {route_label(r.key)}: {r.unwritable}, which a topology cannot declare",
                   file=sys.stderr)
+        for line in unwritable:
+            print(f"vnet export: {line}, which a topology cannot declare", file=sys.stderr)
     if args.json:
         print(json.dumps(doc, indent=1))
     else:
