@@ -252,20 +252,22 @@ def unwritable_state(k, state, namespaces):
         where = f"namespace {ns}" if ns else "vnet's own namespace"
         sock = k.sock(ns)
         rules = nb.dump_rules(sock)
-        held = {(r.family, r.priority, r.table) for r in rules if r.kernel_own}
+        held = {(r.family, r.priority, r.table) for r in rules if r.plain}
+        families = {r.family for r in rules}   # (one without any: IPv6 disabled, say)
         for r in rules:
             if not r.kernel_own:
                 out.append(f"left out the rule '{r.text}' ({_family(r.family)}) of {where}")
         for fam, prio, table in sorted(nb.KERNEL_RULES - held):
-            out.append(f"{where} lacks the kernel's rule '{prio}: from all lookup {nb.TABLES[table]}' "
-                       f"({_family(fam)}): someone deleted it")
-        for idx, ip, lladdr in nb.dump_static_neighbours(sock):
-            out.append(f"left out the static neighbour {ip}{f' lladdr {lladdr}' if lladdr else ''} on "
-                       f"{names.get(idx, f'device {idx}')} of {where}")
-        for idx, mac, permanent in nb.dump_bridge_statics(sock):
+            if fam in families:
+                out.append(f"{where} lacks the kernel's rule '{prio}: from all lookup {nb.TABLES[table]}' "
+                           f"({_family(fam)}): someone deleted it")
+        for idx, ip, lladdr, proxy in nb.dump_static_neighbours(sock):
+            out.append(f"left out the {'proxy' if proxy else 'static'} neighbour {ip}"
+                       f"{f' lladdr {lladdr}' if lladdr else ''} on {names.get(idx, f'device {idx}')} of {where}")
+        for idx, mac, vlan, permanent in nb.dump_bridge_statics(sock):
             if not (permanent and mac == macs.get(idx)):   # (a port's and a bridge's own MAC: the kernel's)
-                out.append(f"left out the bridge fdb entry {mac} on {names.get(idx, f'device {idx}')} "
-                           f"({'permanent' if permanent else 'static'}) of {where}")
+                out.append(f"left out the bridge fdb entry {mac}{f' vlan {vlan}' if vlan is not None else ''} on "
+                           f"{names.get(idx, f'device {idx}')} ({'permanent' if permanent else 'static'}) of {where}")
     return out
 
 

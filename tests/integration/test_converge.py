@@ -333,12 +333,13 @@ def test_an_address_label_and_broadcast_are_made_as_declared_and_converge(sandbo
     path = sandbox.write("lb.yaml", "name: lb\nnamespaces: [n1]\ninterfaces:\n"
                          "  - {name: u, kind: veth, netns: n1, addresses: ['10.74.0.1/24 label u:1', "
                          "'10.75.0.1/24 brd 0.0.0.0', '10.76.0.1/24 brd 10.76.0.127', 10.77.0.1/24, "
-                         "'10.78.0.1/31']," " peer: {name: u2, netns: n1}}\n")
+                         "'10.78.0.1/31', '10.79.0.1/24 label other:1']," " peer: {name: u2, netns: n1}}\n")
     def addrs():
         return {f"{a['local']}/{a['prefixlen']}": (a.get("label"), a.get("broadcast"))
                 for d in sandbox.ip_json("n1", "addr") for a in d["addr_info"] if a["family"] == "inet"}
     want = {"10.74.0.1/24": ("u:1", "10.74.0.255"), "10.75.0.1/24": ("u", None),
             "10.76.0.1/24": ("u", "10.76.0.127"), "10.77.0.1/24": ("u", "10.77.0.255"), "10.78.0.1/31": ("u", None),
+            "10.79.0.1/24": ("other:1", "10.79.0.255"),   # (the kernel takes any label; iproute2 too, from 5.18)
             "127.0.0.1/8": ("lo", None)}
     sandbox.vnet("apply", path)
     assert addrs() == want
@@ -353,9 +354,11 @@ def test_an_address_label_and_broadcast_are_made_as_declared_and_converge(sandbo
     sandbox.vnet("apply", path)
     assert addrs() == want
     assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
-    exported = sandbox.vnet("export", "--netns", "n1").stdout
-    for a in ("10.74.0.1/24 label u:1", "10.75.0.1/24 brd 0.0.0.0", "10.76.0.1/24 brd 10.76.0.127"):
-        assert a in exported, exported
+    doc = json.loads(sandbox.vnet("export", "--netns", "n1", "--json").stdout)
+    exported = [a for i in doc["interfaces"] for e in (i, i.get("peer") or {}) if e.get("name") == "u"
+                for a in e.get("addresses", [])]
+    assert sorted(exported) == ["10.74.0.1/24 label u:1", "10.75.0.1/24 brd 0.0.0.0", "10.76.0.1/24 brd 10.76.0.127",
+                                "10.77.0.1/24", "10.78.0.1/31", "10.79.0.1/24 label other:1"], doc
     script = sandbox.vnet("script", path).stdout
     assert "ip -n n1 addr add 10.77.0.1/24 brd + dev u" in script, script
     assert "ip -n n1 addr add 10.74.0.1/24 label u:1 brd + dev u" in script, script
@@ -465,6 +468,7 @@ def test_an_export_names_the_rules_neighbours_and_fdb_entries_it_cannot_write(sa
                "ip -n n1 rule del prio 32767 && "
                "ip -n n1 neigh add 10.60.0.9 lladdr 02:00:00:00:00:09 dev e0 && "
                "ip -n n1 neigh add fd00::9 lladdr 02:00:00:00:00:19 dev e0 nud permanent && "
+               "ip -n n1 neigh add proxy 10.60.0.50 dev e0 && ip -n n1 rule add not from 10.60.0.8 table 100 prio 400 && "
                "bridge -n n1 fdb add 02:00:00:00:00:42 dev e1 master static && "
                "ip netns add n2 && ip -n n2 link add f0 type veth peer name f1 && ip -n n2 link add br1 type bridge && "
                "ip -n n2 link set f1 master br1 && ip -n n2 link set br1 up && ip -n n2 link set f1 up && "
@@ -485,6 +489,9 @@ def test_an_export_names_the_rules_neighbours_and_fdb_entries_it_cannot_write(sa
         "vnet export: left out the static neighbour fd00::9 lladdr 02:00:00:00:00:19 on e0 of namespace n1, which "
         "a topology cannot declare",
         "vnet export: left out the bridge fdb entry 02:00:00:00:00:42 on e1 (static) of namespace n1, which a "
+        "topology cannot declare",
+        "vnet export: left out the proxy neighbour 10.60.0.50 on e0 of namespace n1, which a topology cannot declare",
+        "vnet export: left out the rule '400: not from 10.60.0.8 lookup 100' (IPv4) of namespace n1, which a "
         "topology cannot declare"]), r.stderr
     assert "br1" in r.stdout and "10.61.0.1/24" in r.stdout
     sandbox.sh("ip netns del n1")

@@ -186,11 +186,13 @@ def known_kinds(asked, devs):
 
 
 def address_texts(d):
-    """Device ``d``'s addresses as a file writes them; on a loopback device,
-    which broadcasts nowhere, without the word for no broadcast address
-    (lo's 127.0.0.1/8 as the kernel gives it)."""
-    texts = [str(a) for a in d.addresses]
-    return [t.replace(" brd 0.0.0.0", "") for t in texts] if d.loopback else texts
+    """Device ``d``'s addresses as a file writes them; the kernel's own of
+    a loopback device (its 127.0.0.1/8, without a broadcast address) plain."""
+    if not d.loopback:
+        return [str(a) for a in d.addresses]
+    from ..kinds.external import LOOPBACK
+    from ..topology.address import plain
+    return [str(plain(a) if a in LOOPBACK else a) for a in d.addresses]
 
 
 def _addresses(texts):

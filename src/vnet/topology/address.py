@@ -7,7 +7,8 @@ for the prefix route, an IPv4 address's ``scope`` where it is not the one
 scope from the address itself), an IPv4 address's broadcast address
 (``brd``) where it is not the one vnet gives (its subnet's, as `brd +`
 does, below /31 without a peer; else none), and its ``label`` where it is
-not its device's name (`ip address add ... label eth0:1`). A plain address is ipaddress's own interface object
+not its device's name (`ip address add ... label eth0:1`; the kernel takes
+any label of 1-15 bytes). A plain address is ipaddress's own interface object
 (the common case, and the fast one); an address with any of these is a
 ``Flavoured`` one of the same family, which compares unequal to the plain
 one (another flavour is another address: deleted, then added) and prints,
@@ -174,7 +175,7 @@ def parse(v):
     the same), ``noprefixroute``, ``metric N``, ``scope S`` (IPv4: a name of
     SCOPES or a number 0-255), ``brd B`` (IPv4: an address, ``+`` or ``-``
     for the subnet's highest or lowest, 0.0.0.0 for none), ``label L`` (IPv4:
-    its device's name and more, at most 15 bytes). ValueError says what is
+    at most 15 bytes, by custom its device's name and more). ValueError says what is
     wrong."""
     words = v.split()
     if not words:
