@@ -4,7 +4,7 @@ import contextlib
 import errno
 import signal
 
-from .applier.steps import Context, _release_recorded, _route_args   # the same steps as undo
+from .applier.steps import Context, _release_recorded, _route_args, release_lowers, stacked_namespaces   # as undo's
 from .kernel import netlink, rtnl, sysctl
 from .ownership import undo_group
 from .observer import observe
@@ -19,7 +19,10 @@ def remove_owned(k, rec, on_removed=None):
     removed = _Removed(on_removed)
     for ns in _kept_namespaces(k, rec):
         _remove_in(k, rec, ns, removed)
+    stacked = stacked_namespaces(rec)
     for ns in rec.namespaces:
+        if ns in stacked:
+            release_lowers(k, rec, ns)
         k.delete_ns(ns)
         removed.append(f"netns {ns}")
     rec.remove()

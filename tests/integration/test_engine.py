@@ -104,6 +104,32 @@ def test_bad_input_changes_nothing(sandbox):
     assert sandbox.dump_all() == before
 
 
+@pytest.mark.needs("veth", "macvlan")
+def test_a_destroy_leaves_the_lower_devices_free_at_once(sandbox):
+    """A namespace's devices go when the last thing holding it lets go, a
+    process in it or the kernel's cleanup after the unmount (later, on a
+    busy machine); a MACVLAN in it on a device outside keeps its MAC taken
+    there until then. Destroy deletes such a device first: the same MAC on
+    the same lower device is free the moment it returns, even while a shell
+    still runs in the namespace (an apply right after is not refused
+    "Address already in use")."""
+    sandbox.external("eth1")
+    f = sandbox.write("t.yaml", "name: lw\nnamespaces: [n2]\ninterfaces:\n  - {name: eth1, kind: external}\n"
+                      "  - {name: mv0, kind: macvlan, link: {name: eth1}, netns: n2, mode: private, "
+                      "mac: '02:00:00:00:77:01'}\n")
+    sandbox.vnet("apply", f)
+    holder = subprocess.Popen(["ip", "netns", "exec", "n2", "sleep", "60"])
+    try:
+        sandbox.vnet("destroy", "lw")
+        sandbox.sh("ip link add link eth1 name t0 address 02:00:00:00:77:01 type macvlan mode private && "
+                   "ip link set t0 up && ip link del t0")   # (the MAC is taken as a MACVLAN goes up)
+        sandbox.vnet("apply", f)
+        sandbox.vnet("destroy", "lw")
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_export_apply_round_trip(sandbox):
     sandbox.external("eth1", "192.0.2.1/24")
     f = sandbox.write("t.yaml", BASE + """  - {name: eth1, kind: external}

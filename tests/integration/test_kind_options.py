@@ -194,6 +194,37 @@ def test_a_bonds_port_keeps_its_own_mtu_and_mac_through_apply_and_the_script(san
     assert sandbox.links()["d0"]["address"] == "02:00:00:00:0d:00", script
 
 
+@pytest.mark.needs("bond", "dummy", "vxlan", "veth")
+def test_a_bonds_port_keeps_its_own_mtu_as_the_bond_s_changes_is_undone_and_leaves(sandbox):
+    # the kernel gives every port a bond's new MTU (bond_change_mtu), and a
+    # port leaving the MTU it joined with, closed (bond_release): a port the
+    # file gives an MTU keeps it through both, and through an undo, and one
+    # that leaves is up again
+    f = sandbox.write("t.yaml", PORT_MTU)
+    apply_json(sandbox, f)
+    mtus = lambda: {n: sandbox.links()[n]["mtu"] for n in ("bo0", "d0", "d1")}
+    bigger = PORT_MTU.replace("mode: active-backup,", "mode: active-backup, mtu: 9000,")
+    sandbox.write("t.yaml", bigger)
+    apply_json(sandbox, f)
+    assert mtus() == {"bo0": 9000, "d0": 1280, "d1": 9000}
+    assert plan_json(sandbox, f) == []
+    # a verification that fails (the kernel clamps the VXLAN's MTU) undoes the bond's change back
+    sandbox.external("eth1")
+    sandbox.write("t.yaml", PORT_MTU + "  - {name: eth1, kind: external}\n"
+                  "  - {name: vx0, kind: vxlan, vni: 5, dev: eth1, mtu: 1500, local: 10.0.0.1, remote: 10.0.0.2}\n")
+    r = sandbox.vnet("apply", f, check=False)
+    assert r.returncode == 4 and "the apply was undone" in r.stderr, r.stdout + r.stderr
+    assert mtus() == {"bo0": 9000, "d0": 1280, "d1": 9000}
+    sandbox.write("t.yaml", bigger.replace("master: bo0, mtu: 1280", "master: bo0, mtu: 1400"))
+    apply_json(sandbox, f)
+    assert mtus() == {"bo0": 9000, "d0": 1400, "d1": 9000}
+    sandbox.write("t.yaml", bigger.replace("master: bo0, mtu: 1280", "mtu: 1400"))
+    apply_json(sandbox, f)   # d0 leaves: closed, back to the 1280 it joined with; then up, its own again
+    assert mtus() == {"bo0": 9000, "d0": 1400, "d1": 9000} and "master" not in sandbox.links()["d0"]
+    assert "UP" in sandbox.links()["d0"]["flags"]
+    assert plan_json(sandbox, f) == []
+
+
 @pytest.mark.parametrize("opts,says", [
     ("mode: 802.3ad, arp_interval: 100", "(b0).arp_interval: not in mode 802.3ad"),
     ("mode: active-backup, packets_per_slave: 2", "(b0).packets_per_slave: not in mode active-backup: the kernel "

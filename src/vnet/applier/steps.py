@@ -22,10 +22,35 @@ class Context:
         # settling held back to its end (None: sent at once, as in an undo)
         self.held = None
         self._index = {d.key: d.ifindex for d in state.devices()}
-        self._kinds = {key: i.kind_module for key, (i, _e) in topo.by_key().items()} if topo else {}
+        declared = topo.by_key() if topo else {}
+        self._kinds = {key: i.kind_module for key, (i, _e) in declared.items()}
         for d in state.devices():
             if d.kind_module:
                 self._kinds.setdefault(d.key, d.kind_module)
+        self._own_mtus = {}   # master key -> [ports the file gives an MTU of their own]
+        for key, (_i, e) in declared.items():
+            if e.master and e.mtu is not None:
+                self._own_mtus.setdefault(e.master_key(), []).append(key)
+
+    @contextlib.contextmanager
+    def ports_kept(self, e):
+        """Around an MTU change of ``e``: a master that gives its ports its
+        MTU as it changes (a bond: bond_change_mtu) leaves the ports the file
+        gives an MTU of their own with the one each had before (declared, or
+        as an undo puts back)."""
+        kind = self._kinds.get(e.key)
+        keys = self._own_mtus.get(e.key, ()) if kind is not None and kind.ports_take_its_mtu else ()
+        sock = self.sock(e.netns)
+        had = {}
+        for ns, name in keys:
+            ln = rtnl.get_link(sock, name)
+            if ln is not None and ln.master == self.ifindex(*e.key):
+                had[ln.ifindex] = ln.mtu
+        yield
+        for idx, mtu in had.items():
+            ln = rtnl.get_link_by_index(sock, idx)
+            if ln is not None and ln.mtu != mtu:
+                rtnl.set_link(sock, idx, attrs=rtnl.link_attrs(mtu=mtu))
 
     def joins_down(self, endpoint):
         """Must ``endpoint`` be down to join its master?"""
@@ -113,8 +138,28 @@ def _release_recorded(k, rec, only_ns=False, ns=None):
             BY_NAME[kind].release(k, dns, name)
 
 
+def stacked_namespaces(rec):
+    """The namespaces of ``rec``'s devices stacked on a lower device
+    (Kind.link_attr: a MACVLAN's MAC, a VLAN's id, an IPVLAN's addresses
+    are taken on the lower, which may be in another namespace)."""
+    return {dns for (dns, _name), kind in rec.devices.items() if getattr(BY_NAME.get(kind), "link_attr", None)}
+
+
+def release_lowers(k, rec, ns):
+    """Before namespace ``ns`` goes: its devices deleted now, in one
+    request. Unmounted, a namespace and its devices go only once nothing
+    holds it (a shell still in it) and the kernel's cleanup gets round to
+    it; until then a new device stacked on the same lower device, in
+    another namespace, is refused (what ``stacked_namespaces`` asks for)."""
+    if k.has(ns):
+        with contextlib.suppress(netlink.NetlinkError):   # (the namespace goes anyway)
+            rtnl.del_group(k.sock(ns), rec.group)
+
+
 def _ns_delete(ctx, rec, ns):
     _release_recorded(ctx.k, rec, only_ns=True, ns=ns)
+    if ns in stacked_namespaces(rec):
+        release_lowers(ctx.k, rec, ns)
     ctx.forget_ns(ns)
     ctx.k.delete_ns(ns)
     if ns in rec.namespaces:
@@ -318,7 +363,23 @@ def _set_fields(ctx, e, fields):
         ctx.joined(e, fields.get("mtu"), fields.get("mac"))   # an undo's: those it had
         rtnl.set_link(sock, idx, up=e.up)
         return
-    rtnl.set_link(sock, idx, up=up, promisc=promisc, attrs=attrs, **flags)
+    with ctx.ports_kept(e) if "mtu" in fields else contextlib.nullcontext():
+        rtnl.set_link(sock, idx, up=up, promisc=promisc, attrs=attrs, **flags)
+    if m is not False:
+        _as_before_leaving(sock, idx, e, fields)
+
+
+def _as_before_leaving(sock, idx, e, fields):
+    """After a master change: a port leaving a bond is closed and given
+    back the MTU it had when it joined (bond_release); it is put back as it
+    was (as ``fields`` set it, else as declared, where the plan found it)."""
+    ln = rtnl.get_link_by_index(sock, idx)
+    if ln is None:
+        return
+    mtu, up = fields.get("mtu", e.mtu), fields.get("up", e.up)
+    attrs = rtnl.link_attrs(mtu=mtu) if mtu is not None and ln.mtu != mtu else b""
+    if attrs or up and not ln.up:
+        rtnl.set_link(sock, idx, up=True if up and not ln.up else None, attrs=attrs)
 
 
 def _addr_add(ctx, rec, key, a, remember=False):

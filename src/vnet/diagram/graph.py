@@ -5,6 +5,7 @@ asked of the kernel) or the live machine's; both come as observed-style
 which edges it has beyond the generic ones (peer, master, lower device) is
 asked of the kind module."""
 from ..state import Device
+from ..topology.address import text
 from ..topology.model import HOST, Ref
 from ..topology.struct import Struct
 
@@ -85,7 +86,7 @@ def build(devs, namespaces, title, live):
         g.kinds.setdefault(kname, (shape, colour))
         g.add(Node(id=node_id(*d.key), name=d.name, cluster=d.netns, kind=kname, shape=shape, colour=colour,
                    detail=kind.diagram_detail(d.options) if kind else "",
-                   addresses=[str(a) for a in d.addresses], down=not d.up))
+                   addresses=[text(a, broadcast=False) for a in d.addresses], down=not d.up))
     ends = []
     by_address = {(d.netns, str(getattr(a, "ip", a))): node_id(*d.key) for d in drawn for a in d.addresses}
     for d in drawn:

@@ -37,7 +37,8 @@ class Bond(Kind):
         '`ad_actor_system` (`802.3ad`); ports join with `master: bond0`; a change of mode or '
         '`fail_over_mac` re-creates the bond (the kernel refuses it while ports are enslaved), and of the'
         ' `ad_actor_*` too (refused while it is up); a port joining takes the bond\'s MTU and MAC, so a '
-        'port\'s own `mtu` and `mac` are set after it joins')
+        'port\'s own `mtu` and `mac` are set after it joins (and its `mtu` again after the bond\'s MTU '
+        'changes, which the kernel gives every port, and after it leaves)')
     example = "fig2-bond.yaml"
     sample = """\
     - {name: bond0, kind: bond, mode: active-backup, miimon: 100, primary: dummy1}

@@ -123,9 +123,11 @@ def make(iface, peer=None, noprefixroute=False, metric=0, scope=None, broadcast=
     return a
 
 
-def text(a):
-    """As iproute2 writes it (`ip address add` takes it back)."""
+def text(a, broadcast=True):
+    """As iproute2 writes it (`ip address add` takes it back); without
+    ``broadcast``, its broadcast address left out (a drawing's label)."""
     peer, nopr, metric, scope, brd, label = extra(a)
+    brd = brd if broadcast else None
     out = f"{a.ip} peer {peer}/{a.network.prefixlen}" if peer is not None else f"{a.ip}/{a.network.prefixlen}"
     return out + (f" brd {brd}" if brd is not None else "") + (" noprefixroute" if nopr else "") + \
         (f" metric {metric}" if metric else "") + (f" scope {scope_name(scope)}" if scope is not None else "") + \
