@@ -229,7 +229,8 @@ def dump_addrs(sock, flavoured=None, names=None):
     ``flavoured(address, peer, noprefixroute, metric, scope, broadcast,
     label)`` (None: the address alone)."""
     import ipaddress
-    from ..topology.address import ipv4_scope   # (not at import: ipaddress is not every command's)
+    # (not at import: ipaddress is not every command's)
+    from ..topology.address import broadcast_number, ipv4_scope
     out = []
     for t, p in sock.dump(RTM_GETADDR, _IFA.pack(0, 0, 0, 0, 0)):
         if t != RTM_NEWADDR:
@@ -247,7 +248,8 @@ def dump_addrs(sock, flavoured=None, names=None):
         nopr = f is not None and f[_NOPREFIXROUTE_BYTE] & (IFA_F_NOPREFIXROUTE >> 8)
         brd = label = None
         if fam == socket.AF_INET:
-            brd = _odd_broadcast(a.get(IFA_BROADCAST), v, plen, peer)
+            usual = broadcast_number(int.from_bytes(v, "big"), plen, peer is not None)
+            brd = _odd_broadcast(a.get(IFA_BROADCAST), usual)
             label = names is not None and _odd_label(a.get(IFA_LABEL), names.get(index)) or None
         odd = fam == socket.AF_INET and scope != ipv4_scope(v[0])
         key = (bytes(v), plen) if peer is None and not nopr and m is None and not odd and brd is None \
@@ -272,11 +274,9 @@ def dump_addrs(sock, flavoured=None, names=None):
     return out
 
 
-def _odd_broadcast(brd, v, plen, peer):
+def _odd_broadcast(brd, usual):
     """An IPv4 address's broadcast (4 bytes; absent: none) where it is not
-    the one vnet gives (topology.address.default_broadcast: the subnet's
-    highest address below /31 without a peer, else none), else None."""
-    usual = int.from_bytes(v, "big") | (0xFFFFFFFF >> plen) if plen < 31 and peer is None else 0
+    ``usual``, the one vnet gives (topology.address.broadcast_number), else None."""
     held = int.from_bytes(brd, "big") if brd is not None else 0
     return None if held == usual else held.to_bytes(4, "big")
 

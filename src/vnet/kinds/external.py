@@ -1,6 +1,6 @@
 """An existing device vnet does not own: it may be referenced, never created,
 changed or deleted."""
-from ..topology.address import parse
+from ..topology.address import loopback_own
 
 from .base import Kind
 
@@ -42,7 +42,7 @@ class External(Kind):
         return False
 
 
-LOOPBACK = frozenset(parse(a) for a in ("127.0.0.1/8 brd 0.0.0.0", "::1/128"))   # as the kernel gives them
+LOOPBACK = loopback_own()
 
 
 KIND = External()

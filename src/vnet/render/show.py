@@ -190,9 +190,9 @@ def address_texts(d):
     a loopback device (its 127.0.0.1/8, without a broadcast address) plain."""
     if not d.loopback:
         return [str(a) for a in d.addresses]
-    from ..kinds.external import LOOPBACK
-    from ..topology.address import plain
-    return [str(plain(a) if a in LOOPBACK else a) for a in d.addresses]
+    from ..topology.address import loopback_own, plain
+    own = loopback_own()
+    return [str(plain(a) if a in own else a) for a in d.addresses]
 
 
 def _addresses(texts):

@@ -84,12 +84,23 @@ def scope_of(a):
     return default_scope(a.ip) if scope is None else scope
 
 
+def broadcast_number(address, plen, has_peer):
+    """The broadcast address (a number; 0: none) vnet gives IPv4 address
+    ``address`` (a number) of length ``plen`` when the file gives none: its
+    subnet's (`brd +`) below /31 without a peer; else none. (The kernel
+    codec's dump applies it to raw numbers, before any address is made.)"""
+    return address | (0xFFFFFFFF >> plen) if plen < 31 and not has_peer else 0
+
+
 def default_broadcast(iface, peer=None):
-    """The broadcast address vnet gives an IPv4 address the file gives none:
-    its subnet's (`brd +`) below /31 without a peer; else none (0.0.0.0)."""
-    if iface.network.prefixlen < 31 and peer is None:
-        return iface.network.broadcast_address
-    return ipaddress.IPv4Address(0)
+    """``broadcast_number``'s broadcast address of ``iface`` (0.0.0.0: none)."""
+    return ipaddress.IPv4Address(broadcast_number(int(iface.ip), iface.network.prefixlen, peer is not None))
+
+
+def loopback_own():
+    """The addresses the kernel gives lo itself as it goes up, as it holds
+    them (127.0.0.1/8 without a broadcast address, ::1/128)."""
+    return frozenset(parse(a) for a in ("127.0.0.1/8 brd 0.0.0.0", "::1/128"))
 
 
 def broadcast_of(a):
