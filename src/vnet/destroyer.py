@@ -5,10 +5,11 @@ import errno
 import signal
 
 from .applier.steps import Context, _release_recorded, _route_args, release_lowers, stacked_namespaces   # as undo's
-from .kernel import netlink, rtnl, sysctl
+from .kernel import netlink, rtnl, rules, sysctl
 from .ownership import undo_group
 from .observer import observe
 from .planner import route_label
+from .topology.rule import entry_rule
 
 
 def remove_owned(k, rec, on_removed=None):
@@ -32,7 +33,7 @@ def remove_owned(k, rec, on_removed=None):
 def _kept_namespaces(k, rec):
     """vnet's own namespace, and the namespaces it joined (by path) that
     still exist: those outlive the topology, so its devices there go one by one."""
-    nss = dict.fromkeys([None] + [ns for ns, _ in rec.devices] + [r[0] for r in rec.routes])
+    nss = dict.fromkeys([None] + [ns for ns, _ in rec.devices] + [r[0] for r in rec.routes] + [r[0] for r in rec.rules])
     return [ns for ns in nss if ns is None or (ns not in rec.namespaces and k.has(ns))]
 
 
@@ -43,7 +44,13 @@ FEW = 4
 
 
 def _remove_in(k, rec, ns, removed):
-    """The routes, sysctls and devices ``rec`` owns in namespace ``ns``."""
+    """The routes, rules, sysctls and devices ``rec`` owns in namespace ``ns``."""
+    for entry in rec.rules:
+        if entry[0] == ns:
+            r = entry_rule(entry)
+            with contextlib.suppress(netlink.NetlinkError):   # gone already (ENOENT)
+                rules.del_rule(k.sock(ns), r)
+                removed.append(r.label)
     if _by_name(rec, ns):
         return _remove_by_name(k, rec, ns, removed)
     st = observe(k, [ns], routes_in=[ns] if any(r[0] == ns for r in rec.routes) else [])

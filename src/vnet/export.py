@@ -155,13 +155,15 @@ def _macs(ifaces, state, keep, set_by_hand=None):
                 e.mac = None
 
 
-def export(state, name="exported", namespaces=None, only=None, routes=(), sysctls=(), macs=True, set_by_hand=None):
+def export(state, name="exported", namespaces=None, only=None, routes=(), sysctls=(), macs=True, set_by_hand=None,
+           rules=()):
     """A topology document of the live state of ``namespaces`` (None: all;
     HOST, None in the list, for vnet's own): every device vnet has a kind
     for (or only those whose keys are in ``only``); devices they refer to
     that are not exported become `external`. MACs are written where they
     are the device's own (not with ``macs`` false: a template). ``routes``:
-    observed routes (vnet.state.Route) to write; ``set_by_hand``: macs_set."""
+    observed routes (vnet.state.Route) to write; ``rules``, rules (observed
+    or declared) to write; ``set_by_hand``: macs_set."""
     shown = [ns for ns in state.namespaces if namespaces is None or ns in namespaces]
     nss = [ns for ns in shown if ns is not HOST]
     ifaces, peers_done, needed = [], set(), set()
@@ -193,6 +195,9 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
     rdocs = [route_doc(r) for r in routes if r.netns in shown]
     if rdocs:
         doc["routes"] = rdocs
+    rules = [rule_doc(r) for r in rules if r.netns in shown]
+    if rules:
+        doc["rules"] = rules
     sdocs = [{**({"netns": ns} if ns is not HOST else {}), "key": key, "value": state.sysctls[(ns, key)]}
              for ns, key in sysctls if state.sysctls.get((ns, key)) is not None and ns in shown]
     if sdocs:
@@ -228,6 +233,42 @@ def exported_routes(state, namespaces):
     return [r for ns in namespaces for r in state.routes.get(ns, []) if not r.kernel_own and not r.unwritable]
 
 
+def exported_rules(state, namespaces):
+    """The rules an export of whole namespaces writes: those someone made
+    that a topology can declare (the kernel's own left out)."""
+    return [r for ns in namespaces for r in state.rules.get(ns, []) if not r.kernel_own and not r.unwritable]
+
+
+def rule_doc(r):
+    """A rule (observed, or declared: its priority may be None) as the file
+    writes it, what is at its default left out."""
+    from .topology.rule import NONE32
+    d = {"netns": r.netns} if r.netns is not HOST else {}
+    if r.priority is not None:
+        d["priority"] = r.priority
+    if r.family == 6 and r.src is None and r.dst is None:
+        d["family"] = "ipv6"
+    for f, v in (("from", r.src), ("to", r.dst)):
+        if v is not None:
+            d[f] = str(v.network_address) if v.prefixlen == v.max_prefixlen else str(v)
+    for f in ("iif", "oif"):
+        if getattr(r, f):
+            d[f] = getattr(r, f)
+    if r.fwmark is not None:
+        d["fwmark"] = hex(r.fwmark) + ("" if r.fwmask in (None, NONE32) else f"/{hex(r.fwmask)}")
+    if r.tos:
+        d["tos"] = r.tos
+    if r.invert:
+        d["not"] = True
+    if r.suppress_prefixlength is not None:
+        d["suppress_prefixlength"] = r.suppress_prefixlength
+    if r.action != "unicast":
+        d["type"] = r.action
+    elif r.table != 254:
+        d["table"] = r.table
+    return d
+
+
 def unwritable_routes(state, namespaces):
     """The routes of ``namespaces`` someone made that a topology cannot
     declare (``Route.unwritable``: through a nexthop object, with a TOS, a
@@ -236,12 +277,15 @@ def unwritable_routes(state, namespaces):
 
 
 def unwritable_state(k, state, namespaces):
-    """What ``namespaces`` hold besides devices, addresses, routes and
-    sysctls that someone made and a topology cannot declare: policy routing
-    rules beyond (or missing from) the kernel's own, static neighbours,
-    static entries of a bridge's forwarding database. Lines an export
-    prints, so that it never leaves them out silently."""
+    """What ``namespaces`` hold that someone made and a topology cannot
+    declare: policy routing rules of what the file cannot say (a goto, a
+    VRF's lookup, port ranges...) and the kernel's own rules deleted (read
+    by the observation: ``rules_in``), static neighbours, static entries of
+    a bridge's forwarding database. Lines an export prints, so that it never
+    leaves them out silently."""
     from .kernel import neighbours as nb
+    from .kernel.rules import KERNEL_RULES
+    from .topology.rule import TABLE_NAMES
     out = []
     for ns in namespaces:
         if not k.has(ns):
@@ -251,15 +295,15 @@ def unwritable_state(k, state, namespaces):
         macs = {d.ifindex: d.mac for d in devs}
         where = f"namespace {ns}" if ns else "vnet's own namespace"
         sock = k.sock(ns)
-        rules = nb.dump_rules(sock)
+        rules = state.rules.get(ns, [])
         held = {(r.family, r.priority, r.table) for r in rules if r.plain}
         families = {r.family for r in rules}   # (one without any: IPv6 disabled, say)
         for r in rules:
-            if not r.kernel_own:
+            if not r.kernel_own and r.unwritable:
                 out.append(f"left out the rule '{r.text}' ({_family(r.family)}) of {where}")
-        for fam, prio, table in sorted(nb.KERNEL_RULES - held):
+        for fam, prio, table in sorted(KERNEL_RULES - held):
             if fam in families:
-                out.append(f"{where} lacks the kernel's rule '{prio}: from all lookup {nb.TABLES[table]}' "
+                out.append(f"{where} lacks the kernel's rule '{prio}: from all lookup {TABLE_NAMES[table]}' "
                            f"({_family(fam)}): someone deleted it")
         for idx, ip, lladdr, proxy in nb.dump_static_neighbours(sock):
             out.append(f"left out the {'proxy' if proxy else 'static'} neighbour {ip}"
@@ -272,7 +316,7 @@ def unwritable_state(k, state, namespaces):
 
 
 def _family(fam):
-    return "IPv4" if fam == 2 else "IPv6" if fam == 10 else f"family {fam}"
+    return f"IPv{fam}"
 
 
 def route_doc(r):
@@ -330,11 +374,11 @@ def _made_without_arp(dev, state):
 
 def observe_network(k, namespaces):
     """The state of ``namespaces`` (vnet's own is None) for an export of a
-    network vnet did not make: devices, routes, and the sysctls labs change
+    network vnet did not make: devices, routes, rules, and the sysctls labs change
     (of the devices found: read after the one observation)."""
     from .kernel import sysctl
     from .observer import observe, read_sysctls
-    st = observe(k, namespaces, routes_in=namespaces)
+    st = observe(k, namespaces, routes_in=namespaces, rules_in=namespaces)
     keys = [(ns, key) for ns, devs in st.namespaces.items()
             for key in sysctl.keys_for([d.name for d in devs.values() if not d.loopback])]
     read_sysctls(k, st, keys, st.namespaces)

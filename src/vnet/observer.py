@@ -1,7 +1,7 @@
 """Live state -> model: ONE link dump and one address dump per namespace
 (routes, sysctls and a kind's own dumps, through ``_Dumps.cached``, only
 where asked), never one query per object."""
-from .kernel import netlink, netns, rtnl, sysctl
+from .kernel import netlink, netns, rtnl, rules, sysctl
 from .kinds import identify, recognize
 from .state import Device, Route, State
 from .topology import address
@@ -40,13 +40,14 @@ class _Dumps:
         return netns.read_sysfs(self._fd, [path])[path]
 
 
-def observe(k, namespaces, routes_in=(), sysctls=(), known=None, devices=None):
+def observe(k, namespaces, routes_in=(), sysctls=(), known=None, devices=None, rules_in=()):
     """Observe ``namespaces`` (None: vnet's own) through Kernel ``k``.
     Absent namespaces are left out of the state. With ``known`` (an earlier
     State), only ``namespaces`` are observed again and the rest of
     ``known`` is kept (references into it resolve through it); with
     ``devices`` too ({namespace: indexes}), of those namespaces only the
-    devices of those indexes (and their masters) are read again."""
+    devices of those indexes (and their masters) are read again.
+    ``routes_in``, ``rules_in``: the namespaces whose routes, rules to read."""
     asked = dict.fromkeys(namespaces)
     st = State()
     partial = {ns: idx for ns, idx in (devices or {}).items()
@@ -64,6 +65,9 @@ def observe(k, namespaces, routes_in=(), sysctls=(), known=None, devices=None):
     if known is not None:
         _keep(st, known, {ns: devs for ns, devs in refs.kept.items() if ns not in raw}, asked)
     _routes(k, st, routes_in, raw)
+    for ns in dict.fromkeys(rules_in):
+        if ns in raw:
+            st.rules[ns] = rules.dump_rules(k.sock(ns), ns)
     read_sysctls(k, st, sysctls, raw)
     return st
 
@@ -270,6 +274,8 @@ def _keep(st, known, kept, asked):
         st.namespaces[ns] = devs
         if ns in known.routes:
             st.routes[ns] = known.routes[ns]
+        if ns in known.rules:
+            st.rules[ns] = known.rules[ns]
     st.sysctls.update({key: v for key, v in known.sysctls.items() if key[0] in kept})
 
 

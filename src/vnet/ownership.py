@@ -17,7 +17,7 @@ from .statedir import state_dir
 
 # the format of a record: written into every record; a record without one is
 # of the first format (the same fields); one of a later format is refused
-RECORD_VERSION = 2   # 2: a route may carry its table (written only then)
+RECORD_VERSION = 3   # 2: a route may carry its table; 3: rules (each written only then)
 RT_TABLE_MAIN = 254
 
 
@@ -95,6 +95,8 @@ class Record:
         # [netns, to, via, dev, metric] and, in another table than main, its table
         self.routes = [tuple(r) + (RT_TABLE_MAIN,) * (6 - len(r)) for r in d.get("routes", [])]
         self.sysctls = {(s["netns"], s["key"]): s["old"] for s in d.get("sysctls", [])}
+        # the policy routing rules vnet added (topology.rule.rule_entry)
+        self.rules = [tuple(r) for r in d.get("rules", [])]
         self.group = d.get("group", group_of(name))
         # namespaces where a destroy or undo took the IPv6 routes of the
         # devices it was deleting (rtnl.before_deleting): stopped before it
@@ -143,13 +145,14 @@ class Record:
         """Everything the record says, compared in a fraction of the time
         its text takes to make (a lab of 3,000 devices: 0.1 ms against 4)."""
         return (self.name, self.source, self.group, tuple(self.namespaces), tuple(self.devices.items()),
-                tuple(self.routes), tuple(self.sysctls.items()), tuple(self.routes_dropped), tuple(self.addresses))
+                tuple(self.routes), tuple(self.sysctls.items()), tuple(self.routes_dropped), tuple(self.addresses),
+                tuple(self.rules))
 
     def exists(self):
         return os.path.exists(self.path)
 
     def empty(self):
-        return not (self.namespaces or self.devices or self.routes or self.sysctls)
+        return not (self.namespaces or self.devices or self.routes or self.sysctls or self.rules)
 
     def remember_address(self, key, a):
         """Say that vnet gave address ``a`` to device ``key``, one it did not make."""
@@ -193,11 +196,14 @@ class Record:
             return   # a change that left the record as it was (an option changed in place)
         routes = [list(r[:5]) if len(r) == 5 or r[5] == RT_TABLE_MAIN else list(r) for r in self.routes]
         # format 2 only where a route has a table: an older vnet reads the rest
-        data = {"version": RECORD_VERSION if any(len(r) > 5 for r in routes) else 1, "name": self.name,
+        version = 3 if self.rules else 2 if any(len(r) > 5 for r in routes) else 1
+        data = {"version": version, "name": self.name,
                 "source": self.source, "group": self.group, "namespaces": self.namespaces,
                 "devices": [{"netns": ns, "name": n, "kind": k} for (ns, n), k in self.devices.items()],
                 "routes": routes,
                 "sysctls": [{"netns": ns, "key": k, "old": v} for (ns, k), v in self.sysctls.items()]}
+        if self.rules:
+            data["rules"] = [list(r) for r in self.rules]
         if self.routes_dropped:
             data["routes_dropped"] = self.routes_dropped
         if self.addresses:
@@ -251,6 +257,28 @@ def _address(v):
         return False
 
 
+def _network(v):
+    import ipaddress
+    try:
+        return isinstance(v, str) and ipaddress.ip_network(v) is not None
+    except ValueError:
+        return False
+
+
+def _rule_entry(x):
+    """Is ``x`` a record's rule (topology.rule.rule_entry)?"""
+    def num(v, hi=2**32 - 1):
+        return v is None or isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= hi
+    if not (isinstance(x, list) and len(x) == 14):
+        return False
+    nsname, family, src, dst, iif, oif, mark, mask, tos, invert, suppress, action, table, prio = x
+    return ((nsname is None or isinstance(nsname, str) and (_NSNAME.fullmatch(nsname) or _JOINED.fullmatch(nsname)))
+            and family in (4, 6) and all(_network(v) for v in (src, dst) if v is not None)
+            and all(v is None or isinstance(v, str) and _IFNAME.fullmatch(v) for v in (iif, oif))
+            and all(num(v) for v in (mark, mask, suppress, table, prio)) and num(tos, 255) and tos is not None
+            and isinstance(invert, bool) and action in ("unicast", "blackhole", "unreachable", "prohibit", "nop"))
+
+
 def _record_problem(d):
     """What is wrong with the decoded record ``d`` (None: nothing)."""
     def strs(v, none=False):
@@ -289,6 +317,8 @@ def _record_problem(d):
                     "a route [netns, to, via, dev, metric(, table)]")
             or each("sysctls", lambda x: isinstance(x, dict) and ns(x.get("netns")) and name(_SYSCTL)(x.get("key"))
                     and isinstance(x.get("old"), (str, int, type(None))), "a sysctl {netns, key, old}")
+            or each("rules", _rule_entry, "a rule [netns, family, from, to, iif, oif, fwmark, fwmask, tos, not, "
+                    "suppress_prefixlength, type, table, priority]")
             or each("routes_dropped", ns, "a namespace name")
             or each("addresses", lambda x: isinstance(x, list) and len(x) == 3 and ns(x[0]) and name(_IFNAME)(x[1])
                     and _address(x[2]), "an address [netns, device, address/prefix]"))

@@ -66,6 +66,7 @@ class State:
     def __init__(self):
         self.namespaces = {}      # ns -> {name: Device}
         self.routes = {}          # ns -> [Route], every table
+        self.rules = {}           # ns -> [kernel.rules.Rule], IPv4 and IPv6
         self.sysctls = {}         # (ns, key) -> value
         self.half_made = set()    # /run/netns entries that are not namespaces (a maker stopped midway)
 

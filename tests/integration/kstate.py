@@ -127,6 +127,12 @@ def _routes(ns, bridges=()):
     return sorted(out, key=lambda r: json.dumps(r, sort_keys=True))
 
 
+def _rules(ns):
+    """Every IPv4 and IPv6 policy routing rule, as `ip -j rule show` has
+    them (priorities included: an export writes each rule's)."""
+    return [(fam, r) for fam in ("-4", "-6") for r in _ip(ns, fam, "-j", "rule", "show")]
+
+
 def _fdb(ns, chosen=()):
     """The static entries (``chosen``: the MACs bridges were given by the
     kernel, whose own entries name them)."""
@@ -182,7 +188,7 @@ _LO_OWN = {("127.0.0.1", 8), ("::1", 128)}
 
 
 def snapshot():
-    """{namespace: {links, addrs, routes, fdb, vlans}} of every namespace
+    """{namespace: {links, addrs, routes, rules, fdb, vlans}} of every namespace
     ("host" for the one the caller runs in)."""
     nss = namespaces()
     names = {ns: {ln["ifindex"]: ln["ifname"] for ln in _ip(ns, "-j", "link", "show")} for ns in nss}
@@ -195,6 +201,7 @@ def snapshot():
                 ln["address"] = "(a bridge's own choice)"
         bridges = {n for n, ln in links.items() if (ln.get("linkinfo") or {}).get("info_kind") == "bridge"}
         out[ns or "host"] = _without_lo({"links": links, "addrs": _addrs(ns), "routes": _routes(ns, bridges),
+                                         "rules": _rules(ns),
                                          "fdb": _fdb(ns, chosen), "vlans": _vlans(ns),
                                          "sysctls": _ipv6_mtus(_sysctls(ns), links)})
     return out

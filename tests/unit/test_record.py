@@ -29,7 +29,7 @@ def _saved(state):
 def test_a_record_carries_its_format_and_reads_back(state):
     path = _saved(state)
     data = json.loads(path.read_text())
-    assert data["version"] == 1 and RECORD_VERSION == 2   # format 1 while no route has a table
+    assert data["version"] == 1 and RECORD_VERSION == 3   # format 1 while no route has a table and no rule
     assert data["routes"] == [["n1", "0.0.0.0/0", "10.0.0.1", None, 0]]
     r = Record.load("lab")
     assert r.exists() and r.namespaces == ["n1"] and r.devices == {("n1", "v0"): "veth"}
@@ -46,6 +46,20 @@ def test_a_route_in_another_table_makes_the_record_format_2(state):
     assert Record.load("lab").routes[1] == ("n1", "10.9.0.0/16", None, "v0", 0, 100)
 
 
+def test_a_rule_makes_the_record_format_3(state):
+    _saved(state)
+    r = Record.load("lab")
+    entry = ("n1", 4, "10.0.0.0/24", None, "e0", None, 16, 255, 0, True, None, "unicast", 100, 50)
+    r.rules.append(entry)
+    r.save()
+    data = json.loads((state / "lab.json").read_text())
+    assert data["version"] == 3 and data["rules"] == [list(entry)]
+    assert Record.load("lab").rules == [entry]
+    r.rules.clear()
+    r.save()
+    assert json.loads((state / "lab.json").read_text())["version"] == 1 and Record.load("lab").rules == []
+
+
 def test_a_record_from_before_the_version_field_is_read(state):
     path = _saved(state)
     data = json.loads(path.read_text())
@@ -56,8 +70,8 @@ def test_a_record_from_before_the_version_field_is_read(state):
 
 def test_a_record_of_a_later_format_is_refused(state):
     path = _saved(state)
-    path.write_text(path.read_text().replace('"version": 1', '"version": 3'))
-    with pytest.raises(StateError, match=r"format 3, written by a newer vnet") as e:
+    path.write_text(path.read_text().replace('"version": 1', '"version": 4'))
+    with pytest.raises(StateError, match=r"format 4, written by a newer vnet") as e:
         Record.load("lab")
     assert str(path) in str(e.value) and e.value.exit_code == 8
 
@@ -76,6 +90,13 @@ def test_a_record_of_a_later_format_is_refused(state):
     ('{"routes": [["n1", "default"]]}', "routes[0] is not a route"),
     ('{"routes": [["n1", {}, null, null, 0]]}', "routes[0] is not a route"),
     ('{"sysctls": [{"netns": "n1", "key": 5, "old": "0"}]}', "sysctls[0] is not a sysctl"),
+    ('{"rules": [["n1", 4, "10.0.0.0/24"]]}', "rules[0] is not a rule"),
+    ('{"rules": [["n1", 5, null, null, null, null, null, null, 0, false, null, "unicast", 254, null]]}',
+     "rules[0] is not a rule"),
+    ('{"rules": [["n1", 4, "10.0.0.1/24", null, null, null, null, null, 0, false, null, "unicast", 254, null]]}',
+     "rules[0] is not a rule"),
+    ('{"rules": [["n1", 4, null, null, null, null, null, null, 0, false, null, "goto", 254, null]]}',
+     "rules[0] is not a rule"),
     ('{"namespaces": [".."]}', "namespaces[0] is not a namespace name"),
     ('{"namespaces": [""]}', "namespaces[0] is not a namespace name"),
     ('{"devices": [{"netns": "../x", "name": "v0", "kind": "veth"}]}', "devices[0] is not a device"),

@@ -9,6 +9,7 @@ from ..errors import Interrupted, KernelError, VerifyError, VnetError
 from ..kernel import netlink
 from .journal import Guard, Journal, Stop
 from .steps import NEEDS_STATE, OPS, Context
+from ..topology.rule import rule_entry
 
 
 def _step(ctx, rec, c, state):
@@ -33,6 +34,8 @@ def _record_intent(rec, plan):
         if c.op[0] in ("dev_create", "dev_recreate"):
             for e in c.op[1].endpoints():
                 rec.devices[e.key] = c.op[1].kind
+        if c.op[0] == "rule_add" and rule_entry(c.op[1]) not in rec.rules:
+            rec.rules.append(rule_entry(c.op[1]))
     rec.save()
 
 

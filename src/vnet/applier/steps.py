@@ -6,9 +6,10 @@ import errno
 import ipaddress
 
 from ..declare import to_interface
-from ..kernel import netlink, rtnl, sysctl
+from ..kernel import netlink, rtnl, rules, sysctl
 from ..kinds import BY_NAME
 from ..topology.model import LINK_FLAGS, where
+from ..topology.rule import rule_entry
 
 
 class Context:
@@ -433,24 +434,47 @@ def _route_del(ctx, rec, rk, attrs):
     """Delete route ``rk``; its undo adds it back as it was, with ``attrs``,
     and on the record if it was (a route someone else made stays theirs)."""
     rk = tuple(rk)
+    return _deleted(lambda: rtnl.del_route(ctx.sock(rk[0]), *_route_args(ctx, *rk)), errno.ESRCH,
+                    lambda: _route_put(ctx, rk, attrs), rec.routes, rk)
+
+
+def _deleted(delete, gone, put_back, recorded, entry):
+    """Run ``delete`` (an errno ``gone``: gone already) and take ``entry``
+    off the ``recorded`` list; the undo runs ``put_back`` (EEXIST: there
+    again, as it was) and records it again if it was."""
     try:
-        rtnl.del_route(ctx.sock(rk[0]), *_route_args(ctx, *rk))
+        delete()
     except netlink.NetlinkError as e:
-        if e.errno != errno.ESRCH:
+        if e.errno != gone:
             raise
-    was = rk in rec.routes
-    while rk in rec.routes:
-        rec.routes.remove(rk)
+    was = entry in recorded
+    while entry in recorded:
+        recorded.remove(entry)
 
     def undo():
         try:
-            _route_put(ctx, rk, attrs)
+            put_back()
         except netlink.NetlinkError as e:
-            if e.errno != errno.EEXIST:   # there again: put back with the device it went through
+            if e.errno != errno.EEXIST:
                 raise
-        if was:
-            _remember_route(rec, rk)
+        if was and entry not in recorded:
+            recorded.append(entry)
     return undo
+
+
+def _rule_add(ctx, rec, r):
+    rules.add_rule(ctx.sock(r.netns), r)
+    entry = rule_entry(r)
+    if entry not in rec.rules:   # (said before the run: applier._record_intent)
+        rec.rules.append(entry)
+    return lambda: _rule_del(ctx, rec, entry, r)
+
+
+def _rule_del(ctx, rec, entry, have):
+    """Delete rule ``have`` (recorded as ``entry``); its undo adds it back."""
+    sock = ctx.sock(have.netns)
+    return _deleted(lambda: rules.del_rule(sock, have), errno.ENOENT, lambda: rules.add_rule(sock, have),
+                    rec.rules, entry)
 
 
 def _sysctl_set(ctx, rec, ns, key, value):
@@ -496,7 +520,8 @@ def _port_set(ctx, rec, e, master_kind):
 
 OPS = {"sysctl_restore": _sysctl_restore, "port_set": _port_set, "ns_create": _ns_create, "ns_delete": _ns_delete, "dev_create": _create,
        "dev_options": _options, "dev_set": _set, "addr_add": _addr_add, "addr_del": _addr_del,
-       "route_add": _route_add, "route_del": _route_del, "sysctl_set": _sysctl_set}
+       "route_add": _route_add, "route_del": _route_del, "rule_add": _rule_add, "rule_del": _rule_del,
+       "sysctl_set": _sysctl_set}
 NEEDS_STATE = {"dev_delete": _dev_delete, "dev_recreate": _recreate}
 
 

@@ -93,7 +93,7 @@ def _health_of(rec):
 
 
 def cmd_show(args):
-    """The devices (routes, sysctls) of a topology or of the machine, as
+    """The devices (routes, rules, sysctls) of a topology or of the machine, as
     iproute2 says them; --netns and --kind keep some."""
     from ..render import show
     keep = None if not args.netns else list(dict.fromkeys(None if n == "host" else n for n in args.netns))
@@ -103,8 +103,8 @@ def cmd_show(args):
     devs, st, t, rec = live(args.target, routes=True, namespaces=keep and [None] + [n for n in keep if n])
     v = show.view(devs, st, t, rec, keep, args.kind)
     title = f"vnet show {args.target or '(all namespaces)'}"
-    emit(args, {k: v[k] for k in ("devices", "routes", "sysctls")},
-         lambda: show.print_show(title, v["shown"], devs, v["routes"], v["sysctls"]))
+    emit(args, {k: v[k] for k in ("devices", "routes", "rules", "sysctls")},
+         lambda: show.print_show(title, v["shown"], devs, v["routes"], v["sysctls"], v["rules"]))
 
 
 def cmd_export(args):
@@ -121,9 +121,11 @@ def cmd_export(args):
         nss = _export_namespaces(args.netns, [None] + list(rec.namespaces))
         doc = export(st, args.name or t.name, nss, only=owned,
                      routes=[routes[r].replace(dev=r[3]) for r in rec.routes if r in routes],   # dev as declared
-                     sysctls=list(rec.sysctls), macs=not args.no_mac, set_by_hand=by_hand)
+                     sysctls=list(rec.sysctls), macs=not args.no_mac, set_by_hand=by_hand,
+                     rules=_recorded_rules(st, rec))
     else:
-        from ..export import changed_sysctls, exported_routes, observe_network, unwritable_routes, unwritable_state
+        from ..export import (changed_sysctls, exported_routes, exported_rules, observe_network, unwritable_routes,
+                              unwritable_state)
         from ..kernel import sysctl
         from ..planner.routes import route_label
         nss = _export_namespaces(args.netns)
@@ -132,7 +134,7 @@ def cmd_export(args):
             by_hand = macs_set(k, st)
             unwritable = unwritable_state(k, st, nss)
         doc = export(st, args.name or "exported", nss, macs=not args.no_mac, routes=exported_routes(st, nss),
-                     set_by_hand=by_hand,
+                     set_by_hand=by_hand, rules=exported_rules(st, nss),
                      sysctls=changed_sysctls(st, nss, sysctl.fresh_defaults()))
         for r in unwritable_routes(st, nss):
             print(f"vnet export: left out {route_label(r.key)}: {r.unwritable}, which a topology cannot declare",
@@ -144,6 +146,14 @@ def cmd_export(args):
     else:
         import yaml
         print(yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=120), end="")
+
+
+def _recorded_rules(st, rec):
+    """The rules vnet added for ``rec`` that the kernel holds, as declared."""
+    from ..topology.rule import entry_rule, rule_match
+    live = {(rule_match(o), o.priority) for rs in st.rules.values() for o in rs}
+    matches = {m for m, _p in live}
+    return [entry_rule(e) for e in rec.rules if (e[:-1], e[-1]) in live or e[-1] is None and e[:-1] in matches]
 
 
 def _export_namespaces(asked, known=None):

@@ -48,14 +48,14 @@ def applied(target):
 def live(target, routes=False, namespaces=None):
     """(devices, state, topology, record) for show: a topology's namespaces,
     or with no target every namespace (or ``namespaces``; topology and
-    record None); with ``routes``, the routes of all of them too."""
+    record None); with ``routes``, the routes and rules of all of them too."""
     from ..kernel import netns
     from ..kernel.session import Kernel
     from ..observer import observe
     if target is None:
         names = namespaces or [None] + netns.list_names()
         with Kernel() as k:
-            st = observe(k, names, routes_in=names if routes else ())
+            st = observe(k, names, routes_in=names if routes else (), rules_in=names if routes else ())
         return list(st.devices()), st, None, None
     t, rec = applied(target)
     from .. import observe as obs_topo

@@ -1,15 +1,15 @@
 """Desired vs observed -> ordered changes, each with a reason.
 
 Pure: reads a Topology, an observed State and the ownership Record; touches
-no kernel. The order is the apply order: removals (routes, devices,
-namespaces), then namespaces, devices in dependency order (lower devices and
+no kernel. The order is the apply order: removals (routes, rules,
+devices, namespaces), then namespaces, devices in dependency order (lower devices and
 masters first; a new device with sysctls of its own is made down, gets them,
-then goes up), in-place changes, addresses, routes, sysctls."""
+then goes up), in-place changes, addresses, routes, rules, sysctls."""
 from ..errors import PlanError
 from ..topology.address import parse, subnet
 from ..topology.model import LINK_FLAGS, Ref, order_interfaces, where
 from .changes import Change, Plan, _show  # noqa: F401  (_show: the file's notation, for the CLI too)
-from .routes import observed_routes, plan_routes, plan_sysctls, route_label  # noqa: F401
+from .routes import observed_routes, plan_routes, plan_rules, plan_sysctls, route_label  # noqa: F401
 
 
 def _norm(v, own_ns):
@@ -48,6 +48,7 @@ def plan(topo, state, record, scope=None, devices=None):
     _endpoints(p)
     _stale_devices(p)
     plan_routes(p)
+    plan_rules(p)
     plan_sysctls(p)
     _stale_namespaces(p)
     if p.conflicts:
@@ -59,7 +60,7 @@ class _Planning:
     """What the phases of ``plan`` read and what they find: the changes in
     lists kept apart until the end (``ORDER`` is the apply order)."""
     ORDER = ("removals", "ns_deletes", "ns_creates", "creates", "modifies", "reroutes", "addr_dels", "addrs",
-             "routes", "sysctls")
+             "routes", "rules", "sysctls")
 
     def __init__(self, topo, state, record, scope=None, devices=None):
         self.topo, self.state, self.record = topo, state, record
@@ -457,7 +458,9 @@ def _touches(p):
             yield {args[0]}, False
         elif op in ("addr_add", "addr_del", "route_del"):
             yield {args[0][0]}, announced
-        elif op == "route_add":
+        elif op in ("route_add", "rule_add"):
             yield {args[0].netns}, False
+        elif op == "rule_del":
+            yield {args[1].netns}, False
         else:
             yield None, False

@@ -1,6 +1,7 @@
-"""Routes and sysctls: what the file declares against what the kernel holds
-and what the record says vnet set."""
+"""Routes, rules and sysctls: what the file declares against what the
+kernel holds and what the record says vnet set."""
 from ..topology.model import HOST, RT_TABLE_MAIN, SCOPE_NAMES, same_attrs
+from ..topology.rule import entry_rule, rule_entry, rule_match
 from .changes import Change, _show
 
 
@@ -101,6 +102,34 @@ def _out_of_the_way(p, r, slots, ours, going):
         else:
             p.conflicts.append(f"{r.path}: {route_label(k)} exists where the declared one goes (one route per "
                                f"destination, metric and table), and is not vnet's: vnet does not replace it")
+
+
+def plan_rules(p):
+    """Rules missing, and those vnet added that the file no longer declares
+    (a changed rule is another: the old one goes, the new one comes). A
+    rule declared without a priority is any of its kind."""
+    live = {}
+    for rs in p.state.rules.values():
+        for o in rs:
+            live.setdefault(rule_match(o), []).append(o)
+    claimed = set()
+    for r in p.topo.rules:
+        have = next((o for o in live.get(rule_match(r), ()) if r.priority in (None, o.priority)
+                     and id(o) not in claimed), None)
+        if have is None:
+            p.rules.append(Change("create", r.label, "missing", ("rule_add", r)))
+        else:
+            claimed.add(id(have))
+    declared = {rule_entry(r) for r in p.topo.rules}
+    for entry in dict.fromkeys(p.record.rules):
+        if entry in declared:
+            continue
+        have = next((o for o in live.get(entry[:-1], ()) if entry[-1] in (None, o.priority)
+                     and id(o) not in claimed), None)
+        if have is not None:
+            claimed.add(id(have))
+            p.removals.insert(0, Change("delete", entry_rule(entry).label, "no longer declared",
+                                        ("rule_del", entry, have)))
 
 
 def plan_sysctls(p):

@@ -4,6 +4,7 @@ import shlex
 
 from ..kinds.base import ipcmd
 from ..topology.model import LINK_FLAGS, RT_TABLE_MAIN, order_interfaces
+from ..topology.rule import words
 
 
 def _join_and_up(e, declared):
@@ -80,6 +81,9 @@ def script(topo):
             args += ["nexthop"] + (["via", str(via)] if via else []) + (["dev", dev] if dev else []) + \
                 (["weight", str(weight)] if weight != 1 else [])
         out.append(ipcmd(r.netns, *args))
+    for r in topo.rules:
+        out.append(ipcmd(r.netns, *(["-6"] if r.family == 6 else []), "rule", "add",
+                         *(["pref", r.priority] if r.priority is not None else []), *words(r)))
     return out + last
 
 

@@ -119,18 +119,31 @@ def routes(st, namespaces):
     return [route_dict(ns, r) for ns in namespaces for r in st.routes.get(ns, [])]
 
 
+def rules(st, namespaces, keep=lambda r: True):
+    """The rules of ``namespaces`` in State ``st`` (the kernel's defaults
+    left out) as `ip rule` writes them: {netns, family, priority, rule}."""
+    from ..topology.rule import words
+    return [{"netns": ns, "family": f"ipv{r.family}", "priority": r.priority,
+             "rule": " ".join(words(r) + ([r.unwritable] if r.unwritable else []))}
+            for ns in namespaces for r in st.rules.get(ns, []) if not r.kernel_own and keep(r)]
+
+
 def sysctls(st):
     return [{"netns": ns, "key": key, "value": v} for (ns, key), v in st.sysctls.items()]
 
 
-def print_show(title, devices, among, route_list, sysctl_list):
-    """The human output: the devices, then routes and sysctls when there are."""
+def print_show(title, devices, among, route_list, sysctl_list, rule_list=()):
+    """The human output: the devices, then routes, rules and sysctls when there are."""
     from .table import print_table
     r = rows(devices, among)
     print_table(title, COLUMNS, [cells for cells, _b in r], below=[b for _c, b in r])
     if route_list:
         print()
         print_table("routes", ("netns", "route"), [(x["netns"] or "host", route_line(x)) for x in route_list])
+    if rule_list:
+        print()
+        print_table("rules", ("netns", "rule"), [(x["netns"] or "host", f"{'-6 ' if x['family'] == 'ipv6' else ''}"
+                                                  f"{x['priority']}: {x['rule']}") for x in rule_list])
     if sysctl_list:
         print()
         print_table("sysctls", ("netns", "key", "value"),
@@ -143,9 +156,10 @@ def view(devs, st, topo, rec, netns=None, kinds=None):
     """What `vnet show` shows of observed ``devs`` (State ``st``; ``topo`` and
     ``rec`` None for the whole machine), kept to the namespaces ``netns``
     (None: vnet's own) and ``kinds`` when given: {"devices": [dict],
-    "shown": [Device], "routes": [route_dict], "sysctls": [...]}. A
-    topology's routes are those of its own namespaces and the host routes it
-    declares; a route of a device --kind leaves out is left out too."""
+    "shown": [Device], "routes": [route_dict], "rules": [...], "sysctls": [...]}.
+    A topology's routes and rules are those of its own namespaces and the
+    host ones it declares; a route of a device --kind leaves out is left out too."""
+    from ..topology.rule import rule_match
     if topo is not None:
         nss = list(dict.fromkeys([None, *topo.namespaces, *rec.namespaces]))
         if netns:
@@ -153,19 +167,24 @@ def view(devs, st, topo, rec, netns=None, kinds=None):
         declared = {dst_word(str(r.to)) for r in topo.routes if r.netns is None} \
             | {dst_word(r[1]) for r in rec.routes if r[0] is None}
         route_list = [r for r in routes(st, nss) if r["netns"] is not None or r["dst"] in declared]
+        mine = {rule_match(r) for r in topo.rules} | {e[:-1] for e in rec.rules}
+        rule_list = rules(st, nss, lambda r: r.netns is not None or rule_match(r) in mine)
         sysctl_list = sysctls(st)
     else:
         route_list, sysctl_list = routes(st, list(st.namespaces)), []
+        rule_list = rules(st, list(st.namespaces))
     if netns:
         devs = [d for d in devs if d.netns in netns]
         route_list = [r for r in route_list if r["netns"] in netns]
+        rule_list = [r for r in rule_list if r["netns"] in netns]
         sysctl_list = [s for s in sysctl_list if s["netns"] in netns]
     if kinds:
         known_kinds(kinds, devs)
         devs = [d for d in devs if d.kind_name in kinds]
         keys = {d.key for d in devs}
         route_list = [r for r in route_list if (r["netns"], r["dev"]) in keys]
-    return {"devices": [device_dict(d) for d in devs], "shown": devs, "routes": route_list, "sysctls": sysctl_list}
+    return {"devices": [device_dict(d) for d in devs], "shown": devs, "routes": route_list, "rules": rule_list,
+            "sysctls": sysctl_list}
 
 
 def known_namespaces(asked, known, what):

@@ -19,6 +19,8 @@ def cross_check(topo, p, invalid=()):
     for (ns, name) in devices:
         ns_devices.setdefault(ns, set()).add(name)
     _route_devices(topo, p, ns_devices, check_ns)
+    for r in topo.rules:
+        check_ns(r.netns, f"{r.path}.netns")
     _sysctl_devices(topo, p, ns_devices, check_ns)
 
 

@@ -9,6 +9,7 @@ from ..topology import fields as F
 from ..topology import reader
 from .crosscheck import cross_check
 from ..topology.model import ROUTE_TYPES, RT_TABLE_MAIN, Endpoint, Interface, Ref, Route, Sysctl, Topology
+from ..topology.rule import RULE_TYPES, Rule, rule_match
 
 TOPOLOGY_NAME = F.Str("topology name: owns everything it creates", pattern=r"[a-z0-9-]{1,32}",
                       explain="1-32 characters of a-z, 0-9 and '-'", required=True)
@@ -54,6 +55,27 @@ ROUTE = F.Obj({
                    "silently, unreachable and prohibit with an ICMP error (ip route add blackhole ...)",
                    ROUTE_TYPES),
 }, title="route")
+
+RULE = F.Obj({
+    "netns": F.NsName(),
+    "priority": F.Int("its place among the namespace's rules, lowest first (ip rule's pref; omitted: the "
+                      "kernel's, just before the main table's rule)", lo=0, hi=2**32 - 1),
+    "family": F.Enum("ipv4 or ipv6: the rules it is among (omitted: that of from or to, else ipv4, as ip rule "
+                     "without -6)", ("ipv4", "ipv6")),
+    "from": F.Prefix("source network the rule matches, an address, or all (the default)"),
+    "to": F.Prefix("destination network the rule matches, an address, or all (the default)"),
+    "iif": F.IfName("the device packets came in by (lo: those the namespace sends)"),
+    "oif": F.IfName("the device packets of sockets bound to it go out by"),
+    "fwmark": F.Mark("the firewall mark packets carry: MARK or MARK/MASK (0x10/0xff)"),
+    "tos": F.Int("the TOS (IPv4) or traffic class (IPv6) packets carry (0: any)", lo=0, hi=255),
+    "not": F.Bool("the rule matches the packets the selectors do not (ip rule add not ...)", default=False),
+    "suppress_prefixlength": F.Int("a lookup's route with a prefix this long or shorter is not taken (0: the "
+                                   "default route)", lo=0, hi=128),
+    "table": F.Table(),
+    "type": F.Enum("unicast (default): look up table; or drop what matches: blackhole silently, unreachable "
+                   "and prohibit with an ICMP error; nop: nothing", RULE_TYPES),
+}, title="rule", words={"pref": "priority", "preference": "priority", "order": "priority", "lookup": "table",
+                        "action": "type", "invert": "not", "src": "from", "dst": "to"})
 
 SYSCTL = F.Obj({
     "netns": F.NsName(),
@@ -206,6 +228,7 @@ def parse(doc, source="<topology>", found=(), secrets=None, memo=None):
     topo = _topology(doc, source, p)
     invalid = _interfaces(doc, topo, p, memo if secrets is None else None)
     _routes(doc, topo, p)
+    _rules(doc, topo, p)
     _sysctls(doc, topo, p)
     _kind_rules(topo, p, invalid)
     cross_check(topo, p, invalid)
@@ -219,7 +242,8 @@ def parse(doc, source="<topology>", found=(), secrets=None, memo=None):
 
 
 TOP = {"name": TOPOLOGY_NAME, "namespaces": F.ListOf(F.NsName("namespace", joined=False)),
-       "interfaces": F.ListOf(F.Obj({})), "routes": F.ListOf(ROUTE), "sysctls": F.ListOf(SYSCTL),
+       "interfaces": F.ListOf(F.Obj({})), "routes": F.ListOf(ROUTE), "rules": F.ListOf(RULE),
+       "sysctls": F.ListOf(SYSCTL),
        "checks": None}
 
 
@@ -330,6 +354,54 @@ def _routes(doc, topo, p):
                 topo.routes.append(r)
     if not isinstance(doc.get("routes") or [], list):
         p.add("routes", "expected a list")
+
+
+def _rules(doc, topo, p):
+    seen = {}
+    for i, raw in enumerate(doc.get("rules") or [] if isinstance(doc.get("rules") or [], list) else []):
+        said = len(p.items)
+        v = F.validate(RULE, raw, f"rules[{i}]", p)
+        r = _rule(v, f"rules[{i}]", p) if v is not F.MISSING and len(p.items) == said else None
+        if r is None:
+            continue
+        same = [path for prio, path in seen.get(rule_match(r), ()) if None in (prio, r.priority) or prio == r.priority]
+        if same:
+            p.add(r.path, f"the same rule as {same[0]}" + (": the kernel keeps one" if r.priority is not None and
+                  seen[rule_match(r)][0][0] is not None else ", one of them without a priority (give each its own)"))
+            continue
+        seen.setdefault(rule_match(r), []).append((r.priority, r.path))
+        topo.rules.append(r)
+    if not isinstance(doc.get("rules") or [], list):
+        p.add("rules", "expected a list")
+
+
+def _rule(v, path, p):
+    """A Rule of validated fields ``v``; None, said, when its fields disagree."""
+    nets = {f: v.get(f) for f in ("from", "to") if v.get(f) is not None}
+    versions = {n.version for n in nets.values()}
+    family = {"ipv4": 4, "ipv6": 6}.get(v.get("family"))
+    if len(versions) > 1:
+        p.add(f"{path}.to", f"{nets['to']} is IPv{nets['to'].version} but from ({nets['from']}) is "
+                            f"IPv{nets['from'].version}")
+        return None
+    if family is not None and versions and versions != {family}:
+        f = next(iter(nets))
+        p.add(f"{path}.{f}", f"{nets[f]} is IPv{nets[f].version} but the rule's family is {v['family']}")
+        return None
+    family = family or (versions.pop() if versions else 4)
+    rtype = v.get("type") or "unicast"
+    if rtype != "unicast" and "table" in v:
+        p.add(f"{path}.table", f"a {rtype} rule looks up no table: leave it out (or give type unicast)")
+        return None
+    if family == 4 and (v.get("suppress_prefixlength") or 0) > 32:
+        p.add(f"{path}.suppress_prefixlength", f"{v['suppress_prefixlength']} is longer than an IPv4 prefix (0-32)")
+        return None
+    mark, mask = v.get("fwmark") or (None, None)
+    src, dst = (n if n is not None and n.prefixlen else None for n in (v.get("from"), v.get("to")))   # /0: all
+    return Rule(netns=v.get("netns"), family=family, priority=v.get("priority"), src=src, dst=dst,
+                iif=v.get("iif"), oif=v.get("oif"), fwmark=mark, fwmask=mask, tos=v.get("tos", 0),
+                invert=bool(v.get("not")), suppress_prefixlength=v.get("suppress_prefixlength"), action=rtype,
+                table=v.get("table", RT_TABLE_MAIN) if rtype == "unicast" else RT_TABLE_MAIN, path=path)
 
 
 def _sysctls(doc, topo, p):

@@ -9,7 +9,7 @@ from .model import Ref
 from .problems import _MISSING, MAX_MESSAGE, MAX_PROBLEMS, MISSING, Invalid, Problems, _close  # noqa: F401
 from .quote import cut, label, quote  # noqa: F401 (cut: the loader uses it as F.cut)
 from .scalars import (CIDR, IFNAME_EXPLAIN, IFNAME_RE, IFNAMSIZ, IP, JOINED_RE, MAC, MAC_RE, NSNAME_RE, ZERO_MAC,  # noqa: F401
-                      Alias, Bool, Enum, Field, IfName, Int, NsName, Scalar, Str, Table, unusable)
+                      Alias, Bool, Enum, Field, IfName, Int, Mark, NsName, Prefix, Scalar, Str, Table, unusable)
 
 # The field types are one namespace, ``fields`` (kinds and the loader use
 # ``F.Int``, ``F.Obj``...): the scalar types live in ``scalars``, the
@@ -30,12 +30,14 @@ class ListOf(Field):
 
 
 class Obj(Field):
-    """A mapping with declared fields; unknown keys are errors."""
+    """A mapping with declared fields; unknown keys are errors (``words``:
+    {another tool's word: the field}, named in the error of that word)."""
 
-    def __init__(self, fields, doc="", title=None, **kw):
+    def __init__(self, fields, doc="", title=None, words=None, **kw):
         super().__init__(doc, **kw)
         self.fields = fields
         self.title = title
+        self.words = words or {}
 
     def schema(self):
         s = {"type": "object", "properties": {k: f.schema() for k, f in self.fields.items()},
@@ -87,7 +89,8 @@ def _validate_obj(field, value, path, problems):
     out = {}
     for k in value:
         if k not in field.fields:
-            problems.add(_join(path, _key(k)), f"unknown field{_close(k, field.fields)}")
+            said = f" (the file's word for it is {field.words[k]!r})" if k in field.words else ""
+            problems.add(_join(path, _key(k)), f"unknown field{said or _close(k, field.fields)}")
     for k, f in field.fields.items():
         if k in value:
             v = validate(f, value[k], _join(path, k), problems)

@@ -188,6 +188,46 @@ class Table(Field):
             raise Invalid(f"{quote(v)} is not a routing table (1-4294967295, main, default or local)") from None
 
 
+class Mark(Field):
+    """A firewall mark, with a mask or not: 16, 0x10 or "0x10/0xff" (as `ip
+    rule add fwmark` takes it): (mark, mask or None)."""
+    json = {"oneOf": [{"type": "integer", "minimum": 0, "maximum": 2**32 - 1},
+                      {"type": "string", "pattern": "^\\s*(0x[0-9a-fA-F]+|[0-9]+)(/(0x[0-9a-fA-F]+|[0-9]+))?\\s*$"}]}
+
+    def parse(self, v):
+        text = str(v).strip() if isinstance(v, (int, str)) and not isinstance(v, bool) else None
+        m = re.fullmatch(r"(0x[0-9a-fA-F]{1,8}|[0-9]{1,10})(?:/(0x[0-9a-fA-F]{1,8}|[0-9]{1,10}))?", text or "")
+        mark, mask = (int(m.group(1), 0), int(m.group(2), 0) if m.group(2) else None) if m else (None, None)
+        if mark is None or mark > 2**32 - 1 or (mask or 0) > 2**32 - 1:
+            raise Invalid(f"{quote(v)} is not a firewall mark (0-4294967295, or MARK/MASK: 0x10/0xff)")
+        if mask is None and not mark:
+            raise Invalid("fwmark 0 without a mask matches every packet: give 0/MASK for packets without "
+                          "those bits, or leave it out")
+        return mark, mask
+
+
+class Prefix(Field):
+    """A network a rule matches (`from`, `to`): a prefix, an address (a
+    host's), or all (any, as if left out): an ip_network or None."""
+    json = {"type": "string"}
+
+    def parse(self, v):
+        if isinstance(v, str) and v.strip() == "all":
+            return None
+        try:
+            if not isinstance(v, str):
+                raise ValueError(v)
+            return ipaddress.ip_network(v.strip())
+        except ValueError as e:
+            hint = ""
+            try:
+                hint = f" (the network is {ipaddress.ip_network(v.strip(), strict=False)})"
+            except (ValueError, AttributeError):
+                pass
+            detail = "it has host bits set" if "host bits" in str(e) else "a prefix like 10.0.0.0/24, an address, or all"
+            raise Invalid(f"{quote(v)} is not a network: {detail}{hint}") from None
+
+
 class CIDR(Field):
     """A device's address with its prefix length, and as `ip address add`
     takes them, a point-to-point peer, noprefixroute, a metric, an IPv4

@@ -1,9 +1,9 @@
-"""What an export names as left out (vnet.kernel.neighbours): the rules,
+"""Rules as read from the kernel (vnet.kernel.rules): what an export names as left out,
 from the kernel's messages as other kernels send them too (multicast
 routing's own defaults, a VRF's l3mdev rules, a kernel without IPv6 rules)."""
 import struct
 
-from vnet.kernel import neighbours as nb
+from vnet.kernel import rules as nb
 
 
 def _attr(t, payload):
@@ -34,7 +34,7 @@ def test_the_kernel_s_own_rules_are_not_named():
     msgs = DEFAULTS + [_rule(128, 32767, 253), _rule(129, 32767, 253),   # multicast routing's (ipmr, ip6mr)
                        _rule(2, 1000, 0, _attr(nb.FRA_L3MDEV, b"\1")), _rule(10, 1000, 0, _attr(nb.FRA_L3MDEV, b"\1"))]
     rules = nb.dump_rules(_Sock(msgs))
-    assert {r.family for r in rules} == {2, 10}
+    assert {r.family for r in rules} == {4, 6}
     assert [r.text for r in rules if not r.kernel_own] == []
     assert [r.text for r in rules if r.priority == 1000] == ["1000: from all lookup [l3mdev-table]"] * 2
 

@@ -1,0 +1,81 @@
+"""A policy routing rule (`ip rule`) as a topology declares it, and what
+tells one from another: declared, observed (vnet.kernel.rules) and
+recorded rules compare by ``rule_match``."""
+from .model import HOST, RT_TABLE_MAIN
+from .struct import Struct
+
+NONE32 = 0xFFFFFFFF
+TABLE_NAMES = {253: "default", 254: "main", 255: "local"}
+
+RULE_TYPES = ("unicast", "blackhole", "unreachable", "prohibit", "nop")   # a lookup of `table`, or not
+RULE_TABLES = {"main": RT_TABLE_MAIN, "default": 253, "local": 255}
+
+
+class Rule(Struct):
+    """A policy routing rule (`ip rule add`): packets matching every
+    selector given (``src``/``dst`` networks, ``iif``/``oif`` names, a
+    ``fwmark`` under ``fwmask``, ``tos``; ``invert``: those matching not)
+    look up ``table`` (type unicast) or are dropped (blackhole,
+    unreachable, prohibit); ``suppress_prefixlength``: a lookup's answer
+    with a prefix this short or shorter is ignored. ``priority`` None: the
+    kernel's choice, and any matches."""
+    _fields = (("netns", HOST), ("family", 4), ("priority", None), ("src", None), ("dst", None), ("iif", None),
+               ("oif", None), ("fwmark", None), ("fwmask", None), ("tos", 0), ("invert", False),
+               ("suppress_prefixlength", None), ("action", "unicast"), ("table", RT_TABLE_MAIN), ("path", ""))
+
+    @property
+    def label(self):
+        head = "rule" + ("" if self.priority is None else f" {self.priority}") + (" -6" if self.family == 6 else "")
+        return f"{head} {' '.join(words(self))}" + ("" if self.netns is HOST else f" in {self.netns}")
+
+
+def rule_match(r):
+    """What tells a rule (declared, observed or recorded) from another of its
+    namespace, but its priority: (netns, family, from, to, iif, oif, fwmark,
+    fwmask, tos, not, suppress_prefixlength, type, table of a lookup)."""
+    mask = r.fwmask if r.fwmask is not None or r.fwmark is None else NONE32
+    return (r.netns, r.family, str(r.src) if r.src is not None else None, str(r.dst) if r.dst is not None else None,
+            r.iif or None, r.oif or None, r.fwmark, mask, r.tos or 0, bool(r.invert), r.suppress_prefixlength,
+            r.action, r.table if r.action == "unicast" else None)
+
+
+def words(r):
+    """The words of a rule after its priority, as `ip rule add` takes them."""
+    out = (["not"] if r.invert else []) + ["from", _text(r.src) if r.src is not None else "all"]
+    if r.dst is not None:
+        out += ["to", _text(r.dst)]
+    if r.tos:
+        out += ["tos", hex(r.tos)]
+    if r.fwmark is not None:
+        out += ["fwmark", hex(r.fwmark) + ("" if r.fwmask in (None, NONE32) else f"/{hex(r.fwmask)}")]
+    for f in ("iif", "oif"):
+        if getattr(r, f):
+            out += [f, getattr(r, f)]
+    if r.suppress_prefixlength is not None:
+        out += ["suppress_prefixlength", str(r.suppress_prefixlength)]
+    if r.action == "unicast":
+        out += ["lookup", TABLE_NAMES.get(r.table, str(r.table))]
+    elif r.action:
+        out.append(r.action)
+    return out
+
+
+def _text(net):
+    """A prefix as `ip rule` shows it: a host's without its length."""
+    return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
+
+
+def rule_entry(r):
+    """A rule as vnet's records keep it: rule_match's fields, then its
+    priority (None: the kernel's choice)."""
+    return rule_match(r) + (r.priority,)
+
+
+def entry_rule(entry):
+    """The Rule a record's entry (``rule_entry``) says."""
+    import ipaddress
+    ns, family, src, dst, iif, oif, mark, mask, tos, invert, suppress, action, table, prio = entry
+    net = lambda t: None if t is None else ipaddress.ip_network(t)   # noqa: E731
+    return Rule(netns=ns, family=family, priority=prio, src=net(src), dst=net(dst), iif=iif, oif=oif, fwmark=mark,
+                fwmask=mask, tos=tos, invert=invert, suppress_prefixlength=suppress, action=action,
+                table=RT_TABLE_MAIN if table is None else table)
