@@ -3,6 +3,7 @@ vnet's own namespace is observed; the topology's namespaces go whole."""
 import contextlib
 import errno
 import signal
+import sys
 
 from .applier.steps import Context, _release_recorded, _route_args, release_lowers, stacked_namespaces   # as undo's
 from .kernel import netlink, rtnl, rules, sysctl
@@ -48,9 +49,12 @@ def _remove_in(k, rec, ns, removed):
     for entry in rec.rules:
         if entry[0] == ns:
             r = entry_rule(entry)
-            with contextlib.suppress(netlink.NetlinkError):   # gone already (ENOENT)
-                rules.del_rule(k.sock(ns), r)
-                removed.append(r.label)
+            try:
+                if rules.del_rule(k.sock(ns), r, ns):
+                    removed.append(r.label)
+            except rules.InTheWay as e:   # left, and said: vnet never deletes a rule of someone's
+                print(f"vnet destroy: left {r.label}: the kernel would delete the rule '{e.rule.text}' in its "
+                      "place", file=sys.stderr)
     if _by_name(rec, ns):
         return _remove_by_name(k, rec, ns, removed)
     st = observe(k, [ns], routes_in=[ns] if any(r[0] == ns for r in rec.routes) else [])

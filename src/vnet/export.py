@@ -285,6 +285,7 @@ def unwritable_state(k, state, namespaces):
     leaves them out silently."""
     from .kernel import neighbours as nb
     from .kernel.rules import KERNEL_RULES
+    from .render.show import PROTOCOLS
     from .topology.rule import TABLE_NAMES
     out = []
     for ns in namespaces:
@@ -301,6 +302,9 @@ def unwritable_state(k, state, namespaces):
         for r in rules:
             if not r.kernel_own and r.unwritable:
                 out.append(f"left out the rule '{r.text}' ({_family(r.family)}) of {where}")
+            elif not r.kernel_own and r.protocol:   # (0: none, as `ip rule add` leaves it)
+                out.append(f"wrote the rule '{r.text}' ({_family(r.family)}) of {where} without its protocol "
+                           f"({PROTOCOLS.get(r.protocol, r.protocol)})")
         for fam, prio, table in sorted(KERNEL_RULES - held):
             if fam in families:
                 out.append(f"{where} lacks the kernel's rule '{prio}: from all lookup {TABLE_NAMES[table]}' "

@@ -7,6 +7,7 @@ import json
 import os
 
 import pytest
+import yaml
 
 FAMILIES = {
     4: {"gw": "10.2.0.1", "net": "10.2.0.{}/24", "far": "10.9.0.0/24", "default": "0.0.0.0/0"},
@@ -453,12 +454,13 @@ def test_an_export_leaves_out_a_route_it_cannot_write_and_says_so(sandbox):
 
 @pytest.mark.needs("veth")
 def test_an_export_names_the_rules_neighbours_and_fdb_entries_it_cannot_write(sandbox):
-    """Policy routing rules (added, or the kernel's own deleted), static
-    neighbours and static entries of a bridge's forwarding database are
-    what a topology cannot declare: an export of a lab built by hand names
-    each on stderr instead of dropping it silently; the kernel's own (its
-    default rules, a bridge's entries for its ports' MACs, the multicast
-    entries of each device) it does not name."""
+    """Policy routing rules of what a file cannot say (a goto, a protocol)
+    or the kernel's own deleted, static neighbours and static entries of
+    a bridge's forwarding database are what a topology cannot declare: an
+    export of a lab built by hand names each on stderr instead of dropping
+    it silently, and writes the rules it can; the kernel's own (its default
+    rules, a bridge's entries for its ports' MACs, the multicast entries of
+    each device) it does not name."""
     sandbox.sh("ip netns add n1 && ip -n n1 link add e0 type veth peer name e1 && ip -n n1 link set e0 up && "
                "ip -n n1 link set e1 up && ip -n n1 addr add 10.60.0.1/24 dev e0 && "
                "ip -n n1 link add br0 type bridge && ip -n n1 link set e1 master br0 && ip -n n1 link set br0 up && "
@@ -469,19 +471,24 @@ def test_an_export_names_the_rules_neighbours_and_fdb_entries_it_cannot_write(sa
                "ip -n n1 neigh add 10.60.0.9 lladdr 02:00:00:00:00:09 dev e0 && "
                "ip -n n1 neigh add fd00::9 lladdr 02:00:00:00:00:19 dev e0 nud permanent && "
                "ip -n n1 neigh add proxy 10.60.0.50 dev e0 && ip -n n1 rule add not from 10.60.0.8 table 100 prio 400 && "
+               "ip -n n1 rule add goto 32766 prio 250 && ip -n n1 rule add to 10.62.0.0/16 table 5 prio 260 protocol static && "
                "bridge -n n1 fdb add 02:00:00:00:00:42 dev e1 master static && "
                "ip netns add n2 && ip -n n2 link add f0 type veth peer name f1 && ip -n n2 link add br1 type bridge && "
                "ip -n n2 link set f1 master br1 && ip -n n2 link set br1 up && ip -n n2 link set f1 up && "
                "ip -n n2 link set f0 up && ip -n n2 addr add 10.61.0.1/24 dev f0 && ip -n n2 -6 addr add fd00:61::1/64 dev f0")
     r = sandbox.vnet("export")
     said = sorted(line for line in r.stderr.splitlines() if line.startswith("vnet export: "))
+    rules = yaml.safe_load(r.stdout)["rules"]
+    assert rules == [{"netns": "n1", "priority": 100, "from": "10.60.0.7", "table": 100},
+                     {"netns": "n1", "priority": 200, "iif": "e0", "fwmark": "0x5/0xff"},
+                     {"netns": "n1", "priority": 260, "to": "10.62.0.0/16", "table": 5},
+                     {"netns": "n1", "priority": 400, "from": "10.60.0.8", "not": True, "table": 100},
+                     {"netns": "n1", "priority": 300, "to": "fd00:9::/64", "type": "prohibit"}], rules
     assert said == sorted([
-        "vnet export: left out the rule '100: from 10.60.0.7 lookup 100' (IPv4) of namespace n1, which a topology "
+        "vnet export: left out the rule '250: from all goto 32766' (IPv4) of namespace n1, which a topology "
         "cannot declare",
-        "vnet export: left out the rule '200: from all fwmark 0x5/0xff iif e0 lookup main' (IPv4) of namespace n1, "
-        "which a topology cannot declare",
-        "vnet export: left out the rule '300: from all to fd00:9::/64 prohibit' (IPv6) of namespace n1, which a "
-        "topology cannot declare",
+        "vnet export: wrote the rule '260: from all to 10.62.0.0/16 lookup 5' (IPv4) of namespace n1 without its "
+        "protocol (static), which a topology cannot declare",
         "vnet export: namespace n1 lacks the kernel's rule '32767: from all lookup default' (IPv4): someone deleted "
         "it, which a topology cannot declare",
         "vnet export: left out the static neighbour 10.60.0.9 lladdr 02:00:00:00:00:09 on e0 of namespace n1, which "
@@ -491,8 +498,7 @@ def test_an_export_names_the_rules_neighbours_and_fdb_entries_it_cannot_write(sa
         "vnet export: left out the bridge fdb entry 02:00:00:00:00:42 on e1 (static) of namespace n1, which a "
         "topology cannot declare",
         "vnet export: left out the proxy neighbour 10.60.0.50 on e0 of namespace n1, which a topology cannot declare",
-        "vnet export: left out the rule '400: not from 10.60.0.8 lookup 100' (IPv4) of namespace n1, which a "
-        "topology cannot declare"]), r.stderr
+        ]), r.stderr
     assert "br1" in r.stdout and "10.61.0.1/24" in r.stdout
     sandbox.sh("ip netns del n1")
     assert sandbox.vnet("export").stderr == ""   # n2: nothing but what a topology declares

@@ -7,7 +7,7 @@ VXLANs (and, in the guest's full kernel, dummies, bonds with ports, VLANs
 of both protocols, IPVLANs and IPVTAPs in every mode, vcans and vxcan
 pairs), link fields (MTU, MAC, queue length, alias, the ARP, multicast,
 allmulticast and promiscuous flags, down), bridge port options, addresses
-of every flavour, routes of every kind vnet knows, and sysctls. Commands
+of every flavour, routes of every kind vnet knows, policy routing rules, and sysctls. Commands
 the kernel refuses (a random lab asks for impossible things too) are
 left out, as a person would drop them: what the kernel holds after the
 rest is exported, applied in a fresh sandbox, and must give the same
@@ -29,6 +29,7 @@ class Lab:
 
     def __init__(self, seed):
         self.r = random.Random(seed)
+        self.seed = seed
         self.cmds = []
         self.nss = [None] + [f"n{i}" for i in range(self.r.randint(1, 3))]
         self.devs = {ns: [] for ns in self.nss}      # ns -> [(name, kind)]
@@ -312,6 +313,37 @@ def _routes(lab, ns, subnet):
             lab.ip(ns, f"-6 route add fd98:{r.randint(1, 99)}::/64 via {gw} dev {r.choice(devs)}{src}{metric}{table}")
 
 
+def _rules(lab, ns, subnet):
+    """Policy routing rules, drawn from a generator of their own (the
+    labs of each seed otherwise as before rules were drawn)."""
+    r = random.Random(f"rules {lab.seed} {ns}")
+    devs = [d for d, _k in lab.devs[ns]]
+    for _ in range(r.choice([0, 0, 1, 2, 3])):
+        six = r.random() < 0.3
+        words = []
+        if r.random() < 0.3:
+            words.append("not")
+        if r.random() < 0.5:
+            words += ["from", f"fd00:{subnet}::/{r.choice([64, 128])}" if six else
+                      f"10.{subnet}.{r.randint(0, 255)}.0/24"]
+        if r.random() < 0.3:
+            words += ["to", f"fd77:{r.randint(1, 99)}::/48" if six else f"192.0.{r.randint(0, 255)}.{r.randint(1, 9)}"]
+        if r.random() < 0.2:
+            words += ["fwmark", r.choice(["7", "0x10/0xff", "0/0x1"])]
+        if r.random() < 0.2:
+            words += ["tos", r.choice(["0x10", "0x8"])]
+        for key in ("iif", "oif"):
+            if r.random() < 0.15:
+                words += [key, r.choice(devs + ["lo", "gone0"])]
+        if r.random() < 0.15:
+            words += ["suppress_prefixlength", str(r.choice([0, 8]))]
+        if r.random() < 0.7:
+            words += ["pref", str(r.randint(1, 32000))]
+        words += [r.choice(["blackhole", "unreachable", "prohibit", "nop"])] if r.random() < 0.2 else \
+            ["lookup", str(r.choice([100, 200, 1000, "main"]))]
+        lab.ip(ns, ("-6 " if six else "") + "rule add " + " ".join(words))
+
+
 def _sysctls(lab, ns):
     r = lab.r
     if lab.maybe(0.4):
@@ -345,6 +377,7 @@ def random_lab(seed, full=False):
             if lab.maybe(0.85):
                 lab.ip(ns, f"link set dev {dev} up")
         _routes(lab, ns, i + 1)
+        _rules(lab, ns, i + 1)
         _sysctls(lab, ns)
     return "\n".join(lab.cmds) + "\n"
 

@@ -140,3 +140,40 @@ def test_a_rule_built_by_hand_as_declared_is_taken_and_left_on_destroy(sandbox):
     sandbox.vnet("destroy", "rh")
     text = sandbox.sh("ip rule show")
     assert "4321:\tfrom 203.0.113.5 lookup 55" in text and "203.0.113.6" not in text, text
+
+
+def test_vnet_never_deletes_a_rule_of_someone_s(sandbox):
+    """The kernel deletes the first rule whose fields are those a request
+    gives (one with a selector more, or `not`, is taken as readily): vnet
+    deletes its own rule only where the kernel would take it and no other,
+    by the priority the kernel gave it, and otherwise says so."""
+    base = "name: s\nnamespaces: [a]\ninterfaces:\n  - {name: e0, kind: veth, netns: a, peer: {name: e1, netns: a}}\n"
+    with_rule = sandbox.write("r.yaml", base + "rules:\n  - {netns: a, priority: 100, from: 10.0.0.0/24, table: 100}\n")
+    without = sandbox.write("n.yaml", base)
+    apply_json(sandbox, without)
+    sandbox.sh("ip -n a rule add pref 100 from 10.0.0.0/24 iif e0 lookup 100")   # someone's, first at 100
+    apply_json(sandbox, with_rule)
+    r = sandbox.vnet("apply", without, check=False)
+    assert r.returncode == 6 and "the kernel would delete the rule '100: from 10.0.0.0/24 iif e0 lookup 100'" \
+        in r.stderr, r.stderr
+    assert sandbox.sh("ip -n a rule show pref 100").count("from 10.0.0.0/24") == 2
+
+    # declared without a priority: the record keeps the one the kernel gave, and only that one goes
+    sandbox.sh("ip -n a rule del pref 100 from 10.0.0.0/24 iif e0 lookup 100")
+    apply_json(sandbox, without)
+    any_prio = sandbox.write("p.yaml", base + "rules:\n  - {netns: a, from: 10.0.0.0/24, table: 100}\n")
+    apply_json(sandbox, any_prio)
+    assert "32765:\tfrom 10.0.0.0/24 lookup 100" in sandbox.sh("ip -n a rule show")
+    sandbox.sh("ip -n a rule add pref 50 from 10.0.0.0/24 lookup 100")   # someone's, the same selectors
+    assert plan_json(sandbox, any_prio) == []
+    apply_json(sandbox, without)
+    shown = sandbox.sh("ip -n a rule show")
+    assert "50:\tfrom 10.0.0.0/24 lookup 100" in shown and "32765:\tfrom 10.0.0.0/24" not in shown, shown
+
+    # destroy too: someone's rule of more selectors, earlier, stays
+    host = sandbox.write("h.yaml", "name: h\nrules:\n  - {from: 10.0.0.0/24, table: 100}\n")
+    apply_json(sandbox, host)
+    sandbox.sh("ip rule add pref 5 from 10.0.0.0/24 iif e9 lookup 100")
+    sandbox.vnet("destroy", "h")
+    shown = sandbox.sh("ip rule show")
+    assert "5:\tfrom 10.0.0.0/24 iif e9 " in shown and "32765:" not in shown, shown

@@ -254,7 +254,7 @@ def _objects(s):
 def test_schema_structure(schema):
     assert schema["$schema"].startswith("https://json-schema.org/")
     assert schema["required"] == ["name"]
-    assert set(schema["properties"]) == {"name", "namespaces", "interfaces", "routes", "rules", "sysctls", "checks"}
+    assert set(schema["properties"]) == {"name", "namespaces", "interfaces", "routes", "rules", "neighbours", "sysctls", "checks"}
     variants = schema["properties"]["interfaces"]["items"]["oneOf"]
     assert sorted(v["properties"]["kind"]["enum"][0] for v in variants) == sorted(KINDS)
     for v in variants:

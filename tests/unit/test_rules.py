@@ -158,3 +158,43 @@ def test_a_rule_pyroute2_encodes_reads_back_in_vnet():
     m.encode()
     r = kr.decode(bytes(m.data)[16:], "a")
     assert r.unwritable == "goto 100 (and more selectors)" and r.text == "43: from all goto 100 (and more selectors)"
+
+
+def _live(ns="a", priority=100, **kw):
+    fields = dict(netns=ns, family=4, priority=priority, src=None, dst=None, iif=None, oif=None, fwmark=None,
+                  fwmask=None, tos=0, invert=False, suppress_prefixlength=None, action="unicast", table=100)
+    fields.update(kw)
+    return kr.Rule(**fields)
+
+
+def test_the_kernel_deletes_the_first_rule_a_request_selects():
+    from vnet.topology.rule import first_selected, taken_for
+    net = ipaddress.ip_network("10.0.0.0/24")
+    someones = _live(src=net, iif="e0")            # one more selector, made first
+    mine = _live(src=net)
+    assert first_selected([someones, mine], mine) is someones          # the request leaves iif out: any
+    assert first_selected([mine, someones], mine) is mine
+    assert first_selected([_live(src=net, invert=True), mine], mine).invert   # `not` is not compared
+    assert first_selected([_live(priority=99, src=net), mine], mine) is mine  # the priority is
+    assert first_selected([_live(src=net, fwmark=3, fwmask=0xFFFFFFFF), mine], mine).fwmark == 3
+    assert first_selected([_live(src=net, table=7), mine], mine) is mine      # the table is
+    # adding: the same but `not`, or a prefix the new one leaves out, is EEXIST
+    assert taken_for(mine, _live(src=net, invert=True)) and taken_for(_live(), _live(src=net))
+    assert not taken_for(mine, _live(src=net, iif="e0")) and not taken_for(mine, _live(priority=7, src=net))
+
+
+def test_a_plan_never_has_the_kernel_delete_or_refuse_for_someone_s_rule():
+    from vnet.errors import PlanError
+    net = ipaddress.ip_network("10.0.0.0/24")
+    t = load_text("name: lab\nnamespaces: [a]\n", "lab.yaml")
+    mine = _live(src=net)
+    rec = Record("lab", {"namespaces": ["a"], "rules": [list(rule_entry(mine))]})
+    with pytest.raises(PlanError, match=r"rule 100 from 10.0.0.0/24 lookup 100 in a is no longer declared, but the "
+                                        r"kernel would delete the rule '100: from 10.0.0.0/24 iif e0 lookup 100'"):
+        plan(t, _state([_live(src=net, iif="e0"), mine]), rec)
+    assert [c.op[0] for c in plan(t, _state([mine, _live(src=net, iif="e0")]), rec).changes] == ["rule_del"]
+    declared = load_text("name: lab\nnamespaces: [a]\nrules:\n  - {netns: a, priority: 100, from: 10.0.0.0/24, "
+                         "table: 100}\n", "lab.yaml")
+    with pytest.raises(PlanError, match=r"rules\[0\]: the rule '100: not from 10.0.0.0/24 lookup 100' is where the "
+                                        r"declared one goes"):
+        plan(declared, _state([_live(src=net, invert=True)]), Record("lab", {"namespaces": ["a"]}))

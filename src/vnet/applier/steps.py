@@ -9,7 +9,7 @@ from ..declare import to_interface
 from ..kernel import netlink, rtnl, rules, sysctl
 from ..kinds import BY_NAME
 from ..topology.model import LINK_FLAGS, where
-from ..topology.rule import rule_entry
+from ..topology.rule import entry_rule, rule_entry
 
 
 class Context:
@@ -463,18 +463,27 @@ def _deleted(delete, gone, put_back, recorded, entry):
 
 
 def _rule_add(ctx, rec, r):
-    rules.add_rule(ctx.sock(r.netns), r)
-    entry = rule_entry(r)
-    if entry not in rec.rules:   # (said before the run: applier._record_intent)
+    entry = rule_entry(r, rules.add_rule(ctx.sock(r.netns), r))   # with the priority the kernel gave
+    intent = rule_entry(r)   # said before the run (applier._record_intent)
+    while intent in rec.rules:
+        rec.rules.remove(intent)
+    if entry not in rec.rules:
         rec.rules.append(entry)
-    return lambda: _rule_del(ctx, rec, entry, r)
+    return lambda: _rule_del(ctx, rec, entry, entry_rule(entry))
 
 
 def _rule_del(ctx, rec, entry, have):
-    """Delete rule ``have`` (recorded as ``entry``); its undo adds it back."""
+    """Delete rule ``have`` (recorded as ``entry``) and no other; its undo
+    adds it back."""
     sock = ctx.sock(have.netns)
-    return _deleted(lambda: rules.del_rule(sock, have), errno.ENOENT, lambda: rules.add_rule(sock, have),
-                    rec.rules, entry)
+
+    def delete():
+        try:
+            rules.del_rule(sock, have, have.netns)
+        except rules.InTheWay as e:
+            raise netlink.NetlinkError(errno.EBUSY, f"the kernel would delete the rule '{e.rule.text}' "
+                                                    "in its place") from None
+    return _deleted(delete, None, lambda: rules.add_rule(sock, have), rec.rules, entry)
 
 
 def _sysctl_set(ctx, rec, ns, key, value):

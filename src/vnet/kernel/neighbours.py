@@ -1,10 +1,10 @@
-"""Read-only dumps of what a namespace holds besides links, addresses,
-routes and rules: its static neighbours (`ip neigh add ... permanent`) and
-the static entries of its bridges' forwarding databases (`bridge fdb add
-... master static`). vnet declares neither: an export names those someone
-made, so that it never drops them silently."""
+"""Static neighbours (`ip neigh add ... nud permanent`, `ip neigh add
+proxy ...`): dumped, set and deleted; and a read-only dump of the static
+entries of a namespace's bridges' forwarding databases (`bridge fdb add
+... master static`), which a topology cannot declare: an export names those
+someone made, so that it never drops them silently."""
 from . import netlink as nl
-from .rtnl import AF_BRIDGE, NDA_DST, NDA_LLADDR, NUD_PERMANENT, RTM_GETNEIGH, RTM_NEWNEIGH, _NDM
+from .rtnl import AF_BRIDGE, NDA_DST, NDA_LLADDR, NUD_PERMANENT, RTM_DELNEIGH, RTM_GETNEIGH, RTM_NEWNEIGH, _NDM
 
 FAMILIES = (2, 10)   # IPv4 and IPv6
 NUD_NOARP = 0x40
@@ -30,6 +30,21 @@ def dump_static_neighbours(sock):
                 out.append((index, nl.get_ip(a[NDA_DST]), nl.get_mac(a[NDA_LLADDR]) if NDA_LLADDR in a else None,
                             proxy))
     return out
+
+
+def _neigh_msg(ifindex, address, lladdr, proxy):
+    return (_NDM.pack(2 if address.version == 4 else 10, ifindex, NUD_PERMANENT, NTF_PROXY if proxy else 0, 0)
+            + nl.ip(NDA_DST, address) + (nl.mac(NDA_LLADDR, lladdr) if lladdr else b""))
+
+
+def set_neighbour(sock, ifindex, address, lladdr, proxy=False):
+    """A permanent entry (or a proxy one), made or replacing the one there
+    (a learned entry, another MAC), as `ip neigh replace ... nud permanent`."""
+    sock.request(RTM_NEWNEIGH, _neigh_msg(ifindex, address, lladdr, proxy), nl.F_CREATE | nl.F_REPLACE)
+
+
+def del_neighbour(sock, ifindex, address, proxy=False):
+    sock.request(RTM_DELNEIGH, _neigh_msg(ifindex, address, None, proxy))
 
 
 def dump_bridge_statics(sock):

@@ -31,7 +31,7 @@ _READ = frozenset({FRA_DST, FRA_SRC, FRA_IIFNAME, FRA_PRIORITY, FRA_FWMARK, FRA_
 class Rule:
     """One policy routing rule of a namespace, as read from the kernel."""
     __slots__ = ("netns", "family", "priority", "src", "dst", "iif", "oif", "fwmark", "fwmask", "tos", "invert",
-                 "suppress_prefixlength", "action", "table", "unwritable", "by_kernel")
+                 "suppress_prefixlength", "action", "table", "unwritable", "by_kernel", "protocol")
 
     def __init__(self, **fields):
         for k in self.__slots__:
@@ -96,7 +96,8 @@ def decode(p, netns=None):
                 action=None if l3mdev else ACTION_NAMES.get(action),   # (a goto's, a VRF's: in unwritable)
                 table=nl.get_u32(a[FRA_TABLE]) if FRA_TABLE in a else table,
                 unwritable=" ".join(odd) or None,
-                by_kernel=FRA_PROTOCOL in a and a[FRA_PROTOCOL][0] == RTPROT_KERNEL)
+                by_kernel=FRA_PROTOCOL in a and a[FRA_PROTOCOL][0] == RTPROT_KERNEL,
+                protocol=a[FRA_PROTOCOL][0] if FRA_PROTOCOL in a else 0)
 
 
 def _net(raw, length):
@@ -129,8 +130,35 @@ def _msg(r):
 
 
 def add_rule(sock, r):
-    sock.request(RTM_NEWRULE, _msg(r), nl.F_CREATE | nl.F_EXCL)
+    """Add rule ``r``; the priority the kernel gave it (its own, if it has one)."""
+    for t, body in sock.request(RTM_NEWRULE, _msg(r), nl.F_CREATE | nl.F_EXCL | nl.F_ECHO):
+        if t == RTM_NEWRULE:
+            return decode(body).priority
+    return r.priority
 
 
-def del_rule(sock, r):
-    sock.request(RTM_DELRULE, _msg(r))
+class InTheWay(Exception):
+    """The kernel would delete another rule for this one (``.rule``)."""
+
+    def __init__(self, rule):
+        super().__init__(rule)
+        self.rule = rule
+
+
+def del_rule(sock, r, netns=None):
+    """Delete rule ``r`` (its priority given) and no other: the kernel
+    deletes the first rule a request's fields select, which may be
+    someone's with one more selector (``topology.rule.selects``). Returns
+    False when ``r`` is gone already; raises InTheWay, deleting nothing,
+    when another rule would be taken first. (A priority of None: the first
+    rule of ``r``'s fields, a record's written before its rule was added.)"""
+    from ..topology.rule import first_selected, rule_match
+    live = dump_rules(sock, netns)
+    mine = next((o for o in live if rule_match(o) == rule_match(r) and r.priority in (None, o.priority)), None)
+    if mine is None:
+        return False
+    first = first_selected(live, mine)
+    if first is not mine:
+        raise InTheWay(first)
+    sock.request(RTM_DELRULE, _msg(mine))
+    return True

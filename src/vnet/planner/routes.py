@@ -1,7 +1,7 @@
 """Routes, rules and sysctls: what the file declares against what the
 kernel holds and what the record says vnet set."""
 from ..topology.model import HOST, RT_TABLE_MAIN, SCOPE_NAMES, same_attrs
-from ..topology.rule import entry_rule, rule_entry, rule_match
+from ..topology.rule import declares, entry_rule, first_selected, rule_match, taken_for
 from .changes import Change, _show
 
 
@@ -105,31 +105,43 @@ def _out_of_the_way(p, r, slots, ours, going):
 
 
 def plan_rules(p):
-    """Rules missing, and those vnet added that the file no longer declares
-    (a changed rule is another: the old one goes, the new one comes). A
-    rule declared without a priority is any of its kind."""
+    """Rules vnet added that the file no longer declares (a changed rule is
+    another: the old one goes first), and rules missing. A rule declared
+    without a priority is any of its kind. Where the kernel would take
+    someone's rule for vnet's (in a deletion, or as a duplicate), the
+    plan stops before any change, naming it."""
     live = {}
     for rs in p.state.rules.values():
         for o in rs:
             live.setdefault(rule_match(o), []).append(o)
-    claimed = set()
+    claimed, going = set(), set()
+    for entry in dict.fromkeys(p.record.rules):
+        have = next((o for o in live.get(entry[:-1], ()) if entry[-1] in (None, o.priority)), None)
+        if have is None or any(declares(r, entry) for r in p.topo.rules):
+            continue
+        first = first_selected(p.state.rules[have.netns], have)
+        if first is not have:
+            p.conflicts.append(f"{entry_rule(entry).label} is no longer declared, but the kernel would delete "
+                               f"the rule '{first.text}' in its place (it takes the first whose fields are those "
+                               "asked, `not` aside): vnet does not delete a rule of someone's")
+            continue
+        going.add(id(have))
+        p.removals.insert(0, Change("delete", entry_rule(entry).label, "no longer declared",
+                                    ("rule_del", entry, have)))
     for r in p.topo.rules:
         have = next((o for o in live.get(rule_match(r), ()) if r.priority in (None, o.priority)
-                     and id(o) not in claimed), None)
-        if have is None:
-            p.rules.append(Change("create", r.label, "missing", ("rule_add", r)))
-        else:
-            claimed.add(id(have))
-    declared = {rule_entry(r) for r in p.topo.rules}
-    for entry in dict.fromkeys(p.record.rules):
-        if entry in declared:
-            continue
-        have = next((o for o in live.get(entry[:-1], ()) if entry[-1] in (None, o.priority)
-                     and id(o) not in claimed), None)
+                     and id(o) not in claimed | going), None)
         if have is not None:
             claimed.add(id(have))
-            p.removals.insert(0, Change("delete", entry_rule(entry).label, "no longer declared",
-                                        ("rule_del", entry, have)))
+            continue
+        other = next((o for o in p.state.rules.get(r.netns, ()) if r.priority is not None and id(o) not in going
+                      and taken_for(r, o)), None)
+        if other is not None:
+            p.conflicts.append(f"{r.path}: the rule '{other.text}' is where the declared one goes: the kernel "
+                               "takes it for the same (it compares neither `not` nor a prefix or TOS the declared "
+                               "one leaves out), and it is not vnet's to replace; give another priority")
+        else:
+            p.rules.append(Change("create", r.label, "missing", ("rule_add", r)))
 
 
 def plan_sysctls(p):

@@ -21,6 +21,10 @@ def cross_check(topo, p, invalid=()):
     _route_devices(topo, p, ns_devices, check_ns)
     for r in topo.rules:
         check_ns(r.netns, f"{r.path}.netns")
+    for n in topo.neighbours:
+        if check_ns(n.netns, f"{n.path}.netns") and n.dev not in ns_devices.get(n.netns, set()):
+            p.add(f"{n.path}.dev", f"device {n.dev!r} in namespace {n.netns or 'host'} is neither declared nor "
+                                   f"external{F._close(n.dev, ns_devices.get(n.netns, ()))}")
     _sysctl_devices(topo, p, ns_devices, check_ns)
 
 

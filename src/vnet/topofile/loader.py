@@ -9,7 +9,8 @@ from ..topology import fields as F
 from ..topology import reader
 from .crosscheck import cross_check
 from ..topology.model import ROUTE_TYPES, RT_TABLE_MAIN, Endpoint, Interface, Ref, Route, Sysctl, Topology
-from ..topology.rule import RULE_TYPES, Rule, rule_match
+from ..topology.neighbour import Neighbour
+from ..topology.rule import RULE_TYPES, Rule, rule_match, taken_for
 
 TOPOLOGY_NAME = F.Str("topology name: owns everything it creates", pattern=r"[a-z0-9-]{1,32}",
                       explain="1-32 characters of a-z, 0-9 and '-'", required=True)
@@ -59,7 +60,8 @@ ROUTE = F.Obj({
 RULE = F.Obj({
     "netns": F.NsName(),
     "priority": F.Int("its place among the namespace's rules, lowest first (ip rule's pref; omitted: the "
-                      "kernel's, just before the main table's rule)", lo=0, hi=2**32 - 1),
+                      "kernel's, one below the second rule's, 32765 at first, or 0 once a rule other than "
+                      "the local table's has 0)", lo=0, hi=2**32 - 1),
     "family": F.Enum("ipv4 or ipv6: the rules it is among (omitted: that of from or to, else ipv4, as ip rule "
                      "without -6)", ("ipv4", "ipv6")),
     "from": F.Prefix("source network the rule matches, an address, or all (the default)"),
@@ -67,7 +69,8 @@ RULE = F.Obj({
     "iif": F.IfName("the device packets came in by (lo: those the namespace sends)"),
     "oif": F.IfName("the device packets of sockets bound to it go out by"),
     "fwmark": F.Mark("the firewall mark packets carry: MARK or MARK/MASK (0x10/0xff)"),
-    "tos": F.Int("the TOS (IPv4) or traffic class (IPv6) packets carry (0: any)", lo=0, hi=255),
+    "tos": F.Int("the TOS (IPv4) or traffic class (IPv6) packets carry, its two ECN bits 0 (0: any; older "
+                 "kernels take only the TOS bits, 0x1e)", lo=0, hi=255),
     "not": F.Bool("the rule matches the packets the selectors do not (ip rule add not ...)", default=False),
     "suppress_prefixlength": F.Int("a lookup's route with a prefix this long or shorter is not taken (0: the "
                                    "default route)", lo=0, hi=128),
@@ -76,6 +79,16 @@ RULE = F.Obj({
                    "and prohibit with an ICMP error; nop: nothing", RULE_TYPES),
 }, title="rule", words={"pref": "priority", "preference": "priority", "order": "priority", "lookup": "table",
                         "action": "type", "invert": "not", "src": "from", "dst": "to"})
+
+NEIGHBOUR = F.Obj({
+    "netns": F.NsName(),
+    "dev": F.IfName("the device the neighbour is reached by", required=True),
+    "address": F.IP("the neighbour's IPv4 or IPv6 address", required=True),
+    "lladdr": F.MAC("its MAC, for good (nud permanent); needed on a device with a MAC, unless proxy"),
+    "proxy": F.Bool("answer ARP or neighbour solicitations for this address on dev (ip neigh add proxy; "
+                    "with net.ipv4.conf.DEV.proxy_arp... or IPv6 forwarding and proxy_ndp)", default=False),
+}, title="neighbour", words={"lladr": "lladdr", "mac": "lladdr", "ip": "address", "to": "address",
+                             "device": "dev"})
 
 SYSCTL = F.Obj({
     "netns": F.NsName(),
@@ -229,6 +242,7 @@ def parse(doc, source="<topology>", found=(), secrets=None, memo=None):
     invalid = _interfaces(doc, topo, p, memo if secrets is None else None)
     _routes(doc, topo, p)
     _rules(doc, topo, p)
+    _neighbours(doc, topo, p)
     _sysctls(doc, topo, p)
     _kind_rules(topo, p, invalid)
     cross_check(topo, p, invalid)
@@ -242,7 +256,7 @@ def parse(doc, source="<topology>", found=(), secrets=None, memo=None):
 
 
 TOP = {"name": TOPOLOGY_NAME, "namespaces": F.ListOf(F.NsName("namespace", joined=False)),
-       "interfaces": F.ListOf(F.Obj({})), "routes": F.ListOf(ROUTE), "rules": F.ListOf(RULE),
+       "interfaces": F.ListOf(F.Obj({})), "routes": F.ListOf(ROUTE), "rules": F.ListOf(RULE), "neighbours": F.ListOf(NEIGHBOUR),
        "sysctls": F.ListOf(SYSCTL),
        "checks": None}
 
@@ -365,9 +379,15 @@ def _rules(doc, topo, p):
         if r is None:
             continue
         same = [path for prio, path in seen.get(rule_match(r), ()) if None in (prio, r.priority) or prio == r.priority]
-        if same:
-            p.add(r.path, f"the same rule as {same[0]}" + (": the kernel keeps one" if r.priority is not None and
-                  seen[rule_match(r)][0][0] is not None else ", one of them without a priority (give each its own)"))
+        taken = [o.path for o in topo.rules if o.priority is not None and taken_for(r, o)]
+        if same and r.priority is not None and all(prio is not None for prio, _p in seen[rule_match(r)]):
+            p.add(r.path, f"the same rule as {same[0]}: the kernel keeps one")
+        elif same:
+            p.add(r.path, f"the same rule as {same[0]}, one of them without a priority (give each its own)")
+        elif taken:
+            p.add(r.path, f"the kernel takes it for {taken[0]} (at one priority it compares neither `not` nor a "
+                          "prefix or TOS one of them leaves out): give another priority")
+        if same or taken:
             continue
         seen.setdefault(rule_match(r), []).append((r.priority, r.path))
         topo.rules.append(r)
@@ -393,6 +413,10 @@ def _rule(v, path, p):
     if rtype != "unicast" and "table" in v:
         p.add(f"{path}.table", f"a {rtype} rule looks up no table: leave it out (or give type unicast)")
         return None
+    if v.get("tos", 0) & 3:
+        p.add(f"{path}.tos", f"{v['tos']} ({v['tos']:#x}) sets ECN bits (0x3), which the kernel refuses in a rule "
+                             "(a TOS is a multiple of 4: 0x8, 0x10...)")
+        return None
     if family == 4 and (v.get("suppress_prefixlength") or 0) > 32:
         p.add(f"{path}.suppress_prefixlength", f"{v['suppress_prefixlength']} is longer than an IPv4 prefix (0-32)")
         return None
@@ -402,6 +426,33 @@ def _rule(v, path, p):
                 iif=v.get("iif"), oif=v.get("oif"), fwmark=mark, fwmask=mask, tos=v.get("tos", 0),
                 invert=bool(v.get("not")), suppress_prefixlength=v.get("suppress_prefixlength"), action=rtype,
                 table=v.get("table", RT_TABLE_MAIN) if rtype == "unicast" else RT_TABLE_MAIN, path=path)
+
+
+def _neighbours(doc, topo, p):
+    seen = {}
+    for i, raw in enumerate(doc.get("neighbours") or [] if isinstance(doc.get("neighbours") or [], list) else []):
+        path, said = f"neighbours[{i}]", len(p.items)
+        v = F.validate(NEIGHBOUR, raw, path, p)
+        if v is F.MISSING or len(p.items) != said:
+            continue
+        address, proxy = v["address"], v.get("proxy", False)
+        why = F.unusable(address) if not (address.version == 4 and int(address) == 0xFFFFFFFF) else \
+            "255.255.255.255 is the limited broadcast address, no neighbour's"
+        if why:
+            p.add(f"{path}.address", why)
+            continue
+        if proxy and v.get("lladdr"):
+            p.add(f"{path}.lladdr", "a proxy entry has no lladdr: this host answers for the address with its own MAC")
+            continue
+        n = Neighbour(netns=v.get("netns"), dev=v["dev"], address=address, lladdr=v.get("lladdr"), proxy=proxy,
+                      path=path)
+        if n.key in seen:
+            p.add(path, f"the same neighbour as {seen[n.key]}: a device has one entry per address")
+            continue
+        seen[n.key] = path
+        topo.neighbours.append(n)
+    if not isinstance(doc.get("neighbours") or [], list):
+        p.add("neighbours", "expected a list")
 
 
 def _sysctls(doc, topo, p):

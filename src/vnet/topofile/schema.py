@@ -3,7 +3,7 @@ declarations that validate it."""
 from .. import kinds
 from ..topology import checks
 from ..topology import fields as F
-from .loader import ROUTE, RULE, SYSCTL, TOPOLOGY_NAME, interface_field
+from .loader import NEIGHBOUR, ROUTE, RULE, SYSCTL, TOPOLOGY_NAME, interface_field
 
 
 def schema():
@@ -20,6 +20,8 @@ def schema():
                 "oneOf": [interface_field(k).schema() for k in kinds.REGISTRY]}},
             "routes": F.ListOf(ROUTE).schema(),
             "rules": F.ListOf(RULE, "policy routing rules (ip rule)").schema(),
+            "neighbours": F.ListOf(NEIGHBOUR, "static and proxy neighbour entries (ip neigh add ... nud "
+                                              "permanent)").schema(),
             "sysctls": F.ListOf(SYSCTL).schema(),
             "checks": {"type": "array", "description": "traffic that must (or must not) pass: `vnet check`",
                        "items": checks.field_schema()},

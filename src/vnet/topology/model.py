@@ -234,7 +234,7 @@ class Sysctl(Struct):
 
 class Topology(Struct):
     _fields = (("name", REQUIRED), ("namespaces", list), ("interfaces", list), ("routes", list),
-               ("rules", list), ("sysctls", list), ("source", "<topology>"), ("checks", list), ("warnings", list))
+               ("rules", list), ("neighbours", list), ("sysctls", list), ("source", "<topology>"), ("checks", list), ("warnings", list))
 
     def by_key(self):
         """Every declared device endpoint by (namespace, name)."""
@@ -250,7 +250,7 @@ class Topology(Struct):
     def joined_namespaces(self):
         """The namespaces the topology joins (by path), in order of first mention."""
         nss = [e.netns for i in self.interfaces for e in i.endpoints()]
-        nss += [r.netns for r in self.routes] + [r.netns for r in self.rules] + [s.netns for s in self.sysctls]
+        nss += [x.netns for objs in (self.routes, self.rules, self.neighbours, self.sysctls) for x in objs]
         return [ns for ns in dict.fromkeys(nss) if ns is not HOST and joined(ns)]
 
 

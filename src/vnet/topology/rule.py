@@ -65,10 +65,68 @@ def _text(net):
     return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
 
 
-def rule_entry(r):
+def rule_entry(r, priority=None):
     """A rule as vnet's records keep it: rule_match's fields, then its
-    priority (None: the kernel's choice)."""
-    return rule_match(r) + (r.priority,)
+    priority (``priority``: the one the kernel gave, for a rule that gave none)."""
+    return rule_match(r) + (r.priority if priority is None else priority,)
+
+
+def declares(r, entry):
+    """Is the recorded rule ``entry`` the declared rule ``r`` (any priority,
+    where ``r`` gives none)?"""
+    return rule_match(r) == entry[:-1] and r.priority in (None, entry[-1])
+
+
+# ---- which rule the kernel takes for a request (net/core/fib_rules.c) --------
+
+def sent_table(r):
+    return r.table if r.action == "unicast" else 0
+
+
+def sent_mask(r):
+    return 0 if r.fwmark is None else NONE32 if r.fwmask is None else r.fwmask
+
+
+def _wild(req, live):
+    """The fields the kernel compares only where the request gives them
+    (a prefix, a TOS): does ``live`` have ``req``'s?"""
+    return all(getattr(req, f) in (None, 0) or getattr(live, f) == getattr(req, f) for f in ("src", "dst", "tos"))
+
+
+def selects(req, live):
+    """Would a deletion request of ``req``'s fields take rule ``live``? The
+    kernel deletes the first rule (in priority order) whose fields are those
+    the request gives: a field it leaves out (or zero) is any, and `not` is
+    not compared; so a rule of someone's with one more selector is taken
+    as readily as vnet's own."""
+    if live.family != req.family or live.action != req.action:
+        return False
+    if sent_table(req) and live.table != sent_table(req) or req.priority is not None and live.priority != req.priority:
+        return False
+    if any(getattr(req, f) and getattr(live, f) != getattr(req, f) for f in ("iif", "oif")):
+        return False
+    if req.fwmark and live.fwmark != req.fwmark or sent_mask(req) and (live.fwmask or 0) != sent_mask(req):
+        return False
+    if req.suppress_prefixlength is not None and live.suppress_prefixlength != req.suppress_prefixlength:
+        return False
+    return _wild(req, live)
+
+
+def first_selected(live_rules, req):
+    """The rule of ``live_rules`` (one namespace's, in the kernel's order)
+    a deletion request of ``req``'s fields takes, or None."""
+    return next((o for o in live_rules if selects(req, o)), None)
+
+
+def taken_for(req, live):
+    """Does the kernel take ``live`` for the rule ``req`` adds (EEXIST): the
+    same fields and priority, but `not`, and any prefix or TOS where
+    ``req`` gives none?"""
+    return (live.family == req.family and live.action == req.action and sent_table(live) == sent_table(req)
+            and live.priority == req.priority and (live.iif or None) == (req.iif or None)
+            and (live.oif or None) == (req.oif or None) and (live.fwmark or 0) == (req.fwmark or 0)
+            and (live.fwmask or 0) == sent_mask(req) and live.suppress_prefixlength == req.suppress_prefixlength
+            and _wild(req, live))
 
 
 def entry_rule(entry):

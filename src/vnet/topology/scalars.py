@@ -200,9 +200,9 @@ class Mark(Field):
         mark, mask = (int(m.group(1), 0), int(m.group(2), 0) if m.group(2) else None) if m else (None, None)
         if mark is None or mark > 2**32 - 1 or (mask or 0) > 2**32 - 1:
             raise Invalid(f"{quote(v)} is not a firewall mark (0-4294967295, or MARK/MASK: 0x10/0xff)")
-        if mask is None and not mark:
-            raise Invalid("fwmark 0 without a mask matches every packet: give 0/MASK for packets without "
-                          "those bits, or leave it out")
+        if not mark and not mask:
+            raise Invalid(f"fwmark {text} matches every packet: give 0/MASK for packets without those bits, "
+                          "or leave it out")
         return mark, mask
 
 
@@ -215,7 +215,7 @@ class Prefix(Field):
         if isinstance(v, str) and v.strip() == "all":
             return None
         try:
-            if not isinstance(v, str):
+            if not isinstance(v, str) or "%" in v:   # (a scope: fe80::1%eth0, which no rule keeps)
                 raise ValueError(v)
             return ipaddress.ip_network(v.strip())
         except ValueError as e:
@@ -225,6 +225,8 @@ class Prefix(Field):
             except (ValueError, AttributeError):
                 pass
             detail = "it has host bits set" if "host bits" in str(e) else "a prefix like 10.0.0.0/24, an address, or all"
+            if isinstance(v, str) and "%" in v:
+                hint, detail = "", "a rule's address has no scope (%...)"
             raise Invalid(f"{quote(v)} is not a network: {detail}{hint}") from None
 
 

@@ -1,0 +1,33 @@
+"""A static neighbour (`ip neigh add ADDR lladdr MAC dev DEV nud
+permanent`) or a proxy entry (`ip neigh add proxy ADDR dev DEV`) as a
+topology declares it. Declared, observed and recorded entries compare by
+``key``; a permanent entry's MAC is what may change."""
+from .model import HOST, where
+from .struct import REQUIRED, Struct
+
+
+class Neighbour(Struct):
+    """``lladdr`` None: no link-layer address (a proxy entry's, or on a
+    device without one, a TUN)."""
+    _fields = (("netns", HOST), ("dev", REQUIRED), ("address", REQUIRED), ("lladdr", None), ("proxy", False),
+               ("path", ""))
+
+    @property
+    def key(self):
+        return neighbour_key(self.netns, self.dev, self.address, self.proxy)
+
+    @property
+    def label(self):
+        return key_label(self.key)
+
+
+def neighbour_key(netns, dev, address, proxy):
+    """(netns, dev, address text, proxy): what tells an entry from another,
+    in plans and in vnet's records."""
+    return (netns, dev, str(address), bool(proxy))
+
+
+def key_label(key):
+    """How a plan names an entry: `neighbour 10.0.0.2 dev n1/e0`."""
+    netns, dev, address, proxy = key
+    return f"{'proxy ' if proxy else ''}neighbour {address} dev {where(netns, dev)}"
