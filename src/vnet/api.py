@@ -18,15 +18,17 @@ def observe(k, topo, rec, only=None, known=None, all_routes=False, devices=None)
     """The live state of every namespace the topology or its record names
     (with ``only`` and ``known``: of those in ``only``, the rest as known,
     and with ``devices``, {namespace: indexes}, of those namespaces only
-    those devices; with ``all_routes``, the routes and rules of all of them, for show)."""
+    those devices; with ``all_routes``, the routes, rules and neighbours of all of them, for show)."""
     from .observer import observe as _observe
     nss = _topology_namespaces(topo, rec)
     if only is not None:
         nss = [ns for ns in nss if ns in only]
     routes_in = [r.netns for r in topo.routes] + [r[0] for r in rec.routes] + (nss if all_routes else [])
     rules_in = [r.netns for r in topo.rules] + [r[0] for r in rec.rules] + (nss if all_routes else [])
+    neighbours_in = [n.netns for n in topo.neighbours] + [n[0] for n in rec.neighbours] + (nss if all_routes else [])
     sysctls = [(s.netns, s.key) for s in topo.sysctls] + list(rec.sysctls)
-    return _observe(k, nss, routes_in, sysctls, known=known, devices=devices, rules_in=rules_in)
+    return _observe(k, nss, routes_in, sysctls, known=known, devices=devices, rules_in=rules_in,
+                    neighbours_in=neighbours_in)
 
 
 def _check_sysctls(topo):

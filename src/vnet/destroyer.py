@@ -6,10 +6,11 @@ import signal
 import sys
 
 from .applier.steps import Context, _release_recorded, _route_args, release_lowers, stacked_namespaces   # as undo's
-from .kernel import netlink, rtnl, rules, sysctl
+from .kernel import neighbours, netlink, rtnl, rules, sysctl
 from .ownership import undo_group
 from .observer import observe
 from .planner import route_label
+from .topology.neighbour import key_label
 from .topology.rule import entry_rule
 
 
@@ -34,7 +35,7 @@ def remove_owned(k, rec, on_removed=None):
 def _kept_namespaces(k, rec):
     """vnet's own namespace, and the namespaces it joined (by path) that
     still exist: those outlive the topology, so its devices there go one by one."""
-    nss = dict.fromkeys([None] + [ns for ns, _ in rec.devices] + [r[0] for r in rec.routes] + [r[0] for r in rec.rules])
+    nss = dict.fromkeys([None] + [ns for ns, _ in rec.devices] + [x[0] for x in rec.routes + rec.rules + rec.neighbours])
     return [ns for ns in nss if ns is None or (ns not in rec.namespaces and k.has(ns))]
 
 
@@ -45,7 +46,8 @@ FEW = 4
 
 
 def _remove_in(k, rec, ns, removed):
-    """The routes, rules, sysctls and devices ``rec`` owns in namespace ``ns``."""
+    """The routes, rules, neighbours, sysctls and devices ``rec`` owns in namespace ``ns``."""
+    _remove_neighbours(k, rec, ns, removed)
     for entry in rec.rules:
         if entry[0] == ns:
             r = entry_rule(entry)
@@ -90,6 +92,20 @@ def _remove_in(k, rec, ns, removed):
                     raise
     for d in mine:
         removed.append(f"link {d.name}" if ns is None else f"link {ns}/{d.name}")
+
+
+def _remove_neighbours(k, rec, ns, removed):
+    """The static neighbours vnet made in ``ns`` (gone already with their
+    device, or by hand: nothing to do)."""
+    import ipaddress
+    for key in rec.neighbours:
+        if key[0] != ns:
+            continue
+        ln = rtnl.get_link(k.sock(ns), key[1])
+        with contextlib.suppress(netlink.NetlinkError):
+            if ln is not None:
+                neighbours.del_neighbour(k.sock(ns), ln.ifindex, ipaddress.ip_address(key[2]), key[3])
+                removed.append(key_label(key))
 
 
 @contextlib.contextmanager

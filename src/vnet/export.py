@@ -156,14 +156,14 @@ def _macs(ifaces, state, keep, set_by_hand=None):
 
 
 def export(state, name="exported", namespaces=None, only=None, routes=(), sysctls=(), macs=True, set_by_hand=None,
-           rules=()):
+           rules=(), neighbours=()):
     """A topology document of the live state of ``namespaces`` (None: all;
     HOST, None in the list, for vnet's own): every device vnet has a kind
     for (or only those whose keys are in ``only``); devices they refer to
     that are not exported become `external`. MACs are written where they
     are the device's own (not with ``macs`` false: a template). ``routes``:
     observed routes (vnet.state.Route) to write; ``rules``, rules (observed
-    or declared) to write; ``set_by_hand``: macs_set."""
+    or declared) to write, and ``neighbours``; ``set_by_hand``: macs_set."""
     shown = [ns for ns in state.namespaces if namespaces is None or ns in namespaces]
     nss = [ns for ns in shown if ns is not HOST]
     ifaces, peers_done, needed = [], set(), set()
@@ -198,6 +198,9 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
     rules = [rule_doc(r) for r in rules if r.netns in shown]
     if rules:
         doc["rules"] = rules
+    ndocs = [neighbour_doc(n) for n in neighbours if n.netns in shown]
+    if ndocs:
+        doc["neighbours"] = ndocs
     sdocs = [{**({"netns": ns} if ns is not HOST else {}), "key": key, "value": state.sysctls[(ns, key)]}
              for ns, key in sysctls if state.sysctls.get((ns, key)) is not None and ns in shown]
     if sdocs:
@@ -237,6 +240,22 @@ def exported_rules(state, namespaces):
     """The rules an export of whole namespaces writes: those someone made
     that a topology can declare (the kernel's own left out)."""
     return [r for ns in namespaces for r in state.rules.get(ns, []) if not r.kernel_own and not r.unwritable]
+
+
+def exported_neighbours(state, namespaces):
+    """The static and proxy neighbours of ``namespaces`` (observed with
+    ``neighbours_in``)."""
+    return [n for ns in namespaces for n in state.neighbours.get(ns, [])]
+
+
+def neighbour_doc(n):
+    d = {"netns": n.netns} if n.netns is not HOST else {}
+    d.update({"dev": n.dev, "address": str(n.address)})
+    if n.lladdr:
+        d["lladdr"] = n.lladdr
+    if n.proxy:
+        d["proxy"] = True
+    return d
 
 
 def rule_doc(r):
@@ -280,9 +299,9 @@ def unwritable_state(k, state, namespaces):
     """What ``namespaces`` hold that someone made and a topology cannot
     declare: policy routing rules of what the file cannot say (a goto, a
     VRF's lookup, port ranges...) and the kernel's own rules deleted (read
-    by the observation: ``rules_in``), static neighbours, static entries of
-    a bridge's forwarding database. Lines an export prints, so that it never
-    leaves them out silently."""
+    by the observation: ``rules_in``), static entries of a bridge's
+    forwarding database. Lines an export prints, so that it never leaves
+    them out silently."""
     from .kernel import neighbours as nb
     from .kernel.rules import KERNEL_RULES
     from .render.show import PROTOCOLS
@@ -309,9 +328,6 @@ def unwritable_state(k, state, namespaces):
             if fam in families:
                 out.append(f"{where} lacks the kernel's rule '{prio}: from all lookup {TABLE_NAMES[table]}' "
                            f"({_family(fam)}): someone deleted it")
-        for idx, ip, lladdr, proxy in nb.dump_static_neighbours(sock):
-            out.append(f"left out the {'proxy' if proxy else 'static'} neighbour {ip}"
-                       f"{f' lladdr {lladdr}' if lladdr else ''} on {names.get(idx, f'device {idx}')} of {where}")
         for idx, mac, vlan, permanent in nb.dump_bridge_statics(sock):
             if not (permanent and mac == macs.get(idx)):   # (a port's and a bridge's own MAC: the kernel's)
                 out.append(f"left out the bridge fdb entry {mac}{f' vlan {vlan}' if vlan is not None else ''} on "
@@ -378,11 +394,11 @@ def _made_without_arp(dev, state):
 
 def observe_network(k, namespaces):
     """The state of ``namespaces`` (vnet's own is None) for an export of a
-    network vnet did not make: devices, routes, rules, and the sysctls labs change
+    network vnet did not make: devices, routes, rules, neighbours, and the sysctls labs change
     (of the devices found: read after the one observation)."""
     from .kernel import sysctl
     from .observer import observe, read_sysctls
-    st = observe(k, namespaces, routes_in=namespaces, rules_in=namespaces)
+    st = observe(k, namespaces, routes_in=namespaces, rules_in=namespaces, neighbours_in=namespaces)
     keys = [(ns, key) for ns, devs in st.namespaces.items()
             for key in sysctl.keys_for([d.name for d in devs.values() if not d.loopback])]
     read_sysctls(k, st, keys, st.namespaces)

@@ -1,10 +1,11 @@
 """Live state -> model: ONE link dump and one address dump per namespace
 (routes, sysctls and a kind's own dumps, through ``_Dumps.cached``, only
 where asked), never one query per object."""
-from .kernel import netlink, netns, rtnl, rules, sysctl
+from .kernel import neighbours, netlink, netns, rtnl, rules, sysctl
 from .kinds import identify, recognize
 from .state import Device, Route, State
 from .topology import address
+from .topology.neighbour import Neighbour
 
 
 class _Dumps:
@@ -40,14 +41,15 @@ class _Dumps:
         return netns.read_sysfs(self._fd, [path])[path]
 
 
-def observe(k, namespaces, routes_in=(), sysctls=(), known=None, devices=None, rules_in=()):
+def observe(k, namespaces, routes_in=(), sysctls=(), known=None, devices=None, rules_in=(), neighbours_in=()):
     """Observe ``namespaces`` (None: vnet's own) through Kernel ``k``.
     Absent namespaces are left out of the state. With ``known`` (an earlier
     State), only ``namespaces`` are observed again and the rest of
     ``known`` is kept (references into it resolve through it); with
     ``devices`` too ({namespace: indexes}), of those namespaces only the
     devices of those indexes (and their masters) are read again.
-    ``routes_in``, ``rules_in``: the namespaces whose routes, rules to read."""
+    ``routes_in``, ``rules_in``, ``neighbours_in``: the namespaces whose
+    routes, rules, static neighbours to read."""
     asked = dict.fromkeys(namespaces)
     st = State()
     partial = {ns: idx for ns, idx in (devices or {}).items()
@@ -68,6 +70,12 @@ def observe(k, namespaces, routes_in=(), sysctls=(), known=None, devices=None, r
     for ns in dict.fromkeys(rules_in):
         if ns in raw:
             st.rules[ns] = rules.dump_rules(k.sock(ns), ns)
+    for ns in dict.fromkeys(neighbours_in):
+        if ns in raw:
+            names = {d.ifindex: name for name, d in st.namespaces[ns].items()}
+            st.neighbours[ns] = [Neighbour(netns=ns, dev=names[idx], address=ip, lladdr=lladdr, proxy=proxy)
+                                 for idx, ip, lladdr, proxy in neighbours.dump_static_neighbours(k.sock(ns))
+                                 if idx in names]
     read_sysctls(k, st, sysctls, raw)
     return st
 
@@ -276,6 +284,8 @@ def _keep(st, known, kept, asked):
             st.routes[ns] = known.routes[ns]
         if ns in known.rules:
             st.rules[ns] = known.rules[ns]
+        if ns in known.neighbours:
+            st.neighbours[ns] = known.neighbours[ns]
     st.sysctls.update({key: v for key, v in known.sysctls.items() if key[0] in kept})
 
 

@@ -67,6 +67,7 @@ class State:
         self.namespaces = {}      # ns -> {name: Device}
         self.routes = {}          # ns -> [Route], every table
         self.rules = {}           # ns -> [kernel.rules.Rule], IPv4 and IPv6
+        self.neighbours = {}      # ns -> [topology.neighbour.Neighbour], permanent and proxy entries
         self.sysctls = {}         # (ns, key) -> value
         self.half_made = set()    # /run/netns entries that are not namespaces (a maker stopped midway)
 

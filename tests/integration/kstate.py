@@ -133,6 +133,14 @@ def _rules(ns):
     return [(fam, r) for fam in ("-4", "-6") for r in _ip(ns, fam, "-j", "rule", "show")]
 
 
+def _neighbours(ns):
+    """The permanent and proxy neighbour entries (`ip neigh add ... nud
+    permanent`, `ip neigh add proxy`): those someone made."""
+    out = [n for n in _ip(ns, "-j", "neigh", "show", "nud", "permanent")]
+    out += [dict(n, proxy=True) for n in _ip(ns, "-j", "neigh", "show", "proxy")]
+    return sorted(out, key=lambda n: json.dumps(n, sort_keys=True))
+
+
 def _fdb(ns, chosen=()):
     """The static entries (``chosen``: the MACs bridges were given by the
     kernel, whose own entries name them)."""
@@ -201,7 +209,7 @@ def snapshot():
                 ln["address"] = "(a bridge's own choice)"
         bridges = {n for n, ln in links.items() if (ln.get("linkinfo") or {}).get("info_kind") == "bridge"}
         out[ns or "host"] = _without_lo({"links": links, "addrs": _addrs(ns), "routes": _routes(ns, bridges),
-                                         "rules": _rules(ns),
+                                         "rules": _rules(ns), "neighbours": _neighbours(ns),
                                          "fdb": _fdb(ns, chosen), "vlans": _vlans(ns),
                                          "sysctls": _ipv6_mtus(_sysctls(ns), links)})
     return out

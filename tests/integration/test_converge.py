@@ -453,14 +453,14 @@ def test_an_export_leaves_out_a_route_it_cannot_write_and_says_so(sandbox):
 
 
 @pytest.mark.needs("veth")
-def test_an_export_names_the_rules_neighbours_and_fdb_entries_it_cannot_write(sandbox):
+def test_an_export_names_the_rules_and_fdb_entries_it_cannot_write(sandbox):
     """Policy routing rules of what a file cannot say (a goto, a protocol)
-    or the kernel's own deleted, static neighbours and static entries of
-    a bridge's forwarding database are what a topology cannot declare: an
-    export of a lab built by hand names each on stderr instead of dropping
-    it silently, and writes the rules it can; the kernel's own (its default
-    rules, a bridge's entries for its ports' MACs, the multicast entries of
-    each device) it does not name."""
+    or the kernel's own deleted, and static entries of a bridge's
+    forwarding database are what a topology cannot declare: an export of a
+    lab built by hand names each on stderr instead of dropping it silently,
+    and writes the rules and static neighbours it can; the kernel's own
+    (its default rules, a bridge's entries for its ports' MACs, the
+    multicast entries of each device) it does not name."""
     sandbox.sh("ip netns add n1 && ip -n n1 link add e0 type veth peer name e1 && ip -n n1 link set e0 up && "
                "ip -n n1 link set e1 up && ip -n n1 addr add 10.60.0.1/24 dev e0 && "
                "ip -n n1 link add br0 type bridge && ip -n n1 link set e1 master br0 && ip -n n1 link set br0 up && "
@@ -491,14 +491,13 @@ def test_an_export_names_the_rules_neighbours_and_fdb_entries_it_cannot_write(sa
         "protocol (static), which a topology cannot declare",
         "vnet export: namespace n1 lacks the kernel's rule '32767: from all lookup default' (IPv4): someone deleted "
         "it, which a topology cannot declare",
-        "vnet export: left out the static neighbour 10.60.0.9 lladdr 02:00:00:00:00:09 on e0 of namespace n1, which "
-        "a topology cannot declare",
-        "vnet export: left out the static neighbour fd00::9 lladdr 02:00:00:00:00:19 on e0 of namespace n1, which "
-        "a topology cannot declare",
         "vnet export: left out the bridge fdb entry 02:00:00:00:00:42 on e1 (static) of namespace n1, which a "
         "topology cannot declare",
-        "vnet export: left out the proxy neighbour 10.60.0.50 on e0 of namespace n1, which a topology cannot declare",
         ]), r.stderr
+    assert yaml.safe_load(r.stdout)["neighbours"] == [
+        {"netns": "n1", "dev": "e0", "address": "10.60.0.9", "lladdr": "02:00:00:00:00:09"},
+        {"netns": "n1", "dev": "e0", "address": "fd00::9", "lladdr": "02:00:00:00:00:19"},
+        {"netns": "n1", "dev": "e0", "address": "10.60.0.50", "proxy": True}]
     assert "br1" in r.stdout and "10.61.0.1/24" in r.stdout
     sandbox.sh("ip netns del n1")
     assert sandbox.vnet("export").stderr == ""   # n2: nothing but what a topology declares

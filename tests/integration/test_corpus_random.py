@@ -7,7 +7,7 @@ VXLANs (and, in the guest's full kernel, dummies, bonds with ports, VLANs
 of both protocols, IPVLANs and IPVTAPs in every mode, vcans and vxcan
 pairs), link fields (MTU, MAC, queue length, alias, the ARP, multicast,
 allmulticast and promiscuous flags, down), bridge port options, addresses
-of every flavour, routes of every kind vnet knows, policy routing rules, and sysctls. Commands
+of every flavour, routes of every kind vnet knows, policy routing rules, static neighbours, and sysctls. Commands
 the kernel refuses (a random lab asks for impossible things too) are
 left out, as a person would drop them: what the kernel holds after the
 rest is exported, applied in a fresh sandbox, and must give the same
@@ -344,6 +344,20 @@ def _rules(lab, ns, subnet):
         lab.ip(ns, ("-6 " if six else "") + "rule add " + " ".join(words))
 
 
+def _neighbours(lab, ns, subnet):
+    """Static and proxy neighbours, drawn from a generator of their own."""
+    r = random.Random(f"neighbours {lab.seed} {ns}")
+    devs = [d for d, k in lab.devs[ns] if k not in ("tun", "vcan", "vxcan")]   # (no MAC, no neighbours)
+    for _ in range(r.choice([0, 0, 1, 2]) if devs else 0):
+        dev, six = r.choice(devs), r.random() < 0.3
+        address = f"fd00:{subnet}::{r.randint(1, 250):x}" if six else f"10.{subnet}.{r.randint(0, 9)}.{r.randint(1, 250)}"
+        if r.random() < 0.25:
+            lab.ip(ns, f"neigh add proxy {address} dev {dev}")
+        else:
+            lab.ip(ns, f"neigh add {address} lladdr 02:00:00:{r.randint(0, 255):02x}:00:{r.randint(1, 255):02x} "
+                       f"dev {dev}" + (" nud permanent" if r.random() < 0.5 else ""))
+
+
 def _sysctls(lab, ns):
     r = lab.r
     if lab.maybe(0.4):
@@ -378,6 +392,7 @@ def random_lab(seed, full=False):
                 lab.ip(ns, f"link set dev {dev} up")
         _routes(lab, ns, i + 1)
         _rules(lab, ns, i + 1)
+        _neighbours(lab, ns, i + 1)
         _sysctls(lab, ns)
     return "\n".join(lab.cmds) + "\n"
 

@@ -91,6 +91,8 @@ def test_a_record_of_a_later_format_is_refused(state):
     ('{"routes": [["n1", {}, null, null, 0]]}', "routes[0] is not a route"),
     ('{"sysctls": [{"netns": "n1", "key": 5, "old": "0"}]}', "sysctls[0] is not a sysctl"),
     ('{"rules": [["n1", 4, "10.0.0.0/24"]]}', "rules[0] is not a rule"),
+    ('{"neighbours": [["n1", "e0", "10.0.0.300", false]]}', "neighbours[0] is not a neighbour"),
+    ('{"neighbours": [["n1", "e0", "10.0.0.3"]]}', "neighbours[0] is not a neighbour"),
     ('{"rules": [["n1", 5, null, null, null, null, null, null, 0, false, null, "unicast", 254, null]]}',
      "rules[0] is not a rule"),
     ('{"rules": [["n1", 4, "10.0.0.1/24", null, null, null, null, null, 0, false, null, "unicast", 254, null]]}',

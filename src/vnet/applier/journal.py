@@ -71,7 +71,8 @@ class Journal:
         self.ctx, self.rec, self.plan = ctx, rec, plan
         self.done = []   # (change, inverse)
         self.before = (set(rec.devices), set(rec.namespaces))
-        self.held = (list(rec.routes), dict(rec.sysctls), list(rec.rules))   # as they were: what undo puts back
+        # as they were: what undo puts back
+        self.held = (list(rec.routes), dict(rec.sysctls), list(rec.rules), list(rec.neighbours))
 
     def undo(self):
         """Undo every step, fast where it can: devices made in a namespace
@@ -98,9 +99,11 @@ class Journal:
                     errors.append(f"undo of '{c}' failed: {e}")
             i -= 1
         _forget_planned(self.rec, self.plan, self.before)
-        # the routes, sysctls and rules recorded are those held before
-        # (undo skipped those in a namespace it deletes)
-        self.rec.routes, self.rec.sysctls, self.rec.rules = list(self.held[0]), dict(self.held[1]), list(self.held[2])
+        # the routes, sysctls, rules and neighbours recorded are those held
+        # before (undo skipped those in a namespace it deletes)
+        routes, sysctls, rules, neighbours = self.held
+        self.rec.routes, self.rec.sysctls, self.rec.rules = list(routes), dict(sysctls), list(rules)
+        self.rec.neighbours = list(neighbours)
         self.rec.save()
         if errors:
             import sys
@@ -168,7 +171,7 @@ def _in_made_ns(c, made_ns):
         return args[0].netns in made_ns
     if op in ("addr_add", "addr_del"):
         return args[0][0] in made_ns
-    if op in ("route_add", "rule_add"):
+    if op in ("route_add", "rule_add", "neigh_set"):
         return args[0].netns in made_ns
     if op == "sysctl_set":
         return args[0] in made_ns

@@ -6,7 +6,7 @@ import errno
 import ipaddress
 
 from ..declare import to_interface
-from ..kernel import netlink, rtnl, rules, sysctl
+from ..kernel import neighbours, netlink, rtnl, rules, sysctl
 from ..kinds import BY_NAME
 from ..topology.model import LINK_FLAGS, where
 from ..topology.rule import entry_rule, rule_entry
@@ -486,6 +486,41 @@ def _rule_del(ctx, rec, entry, have):
     return _deleted(delete, None, lambda: rules.add_rule(sock, have), rec.rules, entry)
 
 
+def _neigh_set(ctx, rec, n, old):
+    """Make static neighbour ``n`` (or give it its MAC: ``old``, the one it
+    had); recorded when vnet made it. The undo puts back what was."""
+    sock, idx = ctx.sock(n.netns), ctx.ifindex(n.netns, n.dev)
+    neighbours.set_neighbour(sock, idx, n.address, n.lladdr, n.proxy)
+    made = old is None and n.key not in rec.neighbours
+    if made:
+        rec.neighbours.append(n.key)
+
+    def undo():
+        if old is None:
+            _neigh_gone(lambda: neighbours.del_neighbour(sock, idx, n.address, n.proxy))
+        else:
+            neighbours.set_neighbour(sock, idx, n.address, old, n.proxy)
+        if made and n.key in rec.neighbours:
+            rec.neighbours.remove(n.key)
+    return undo
+
+
+def _neigh_gone(delete):
+    try:
+        delete()
+    except netlink.NetlinkError as e:
+        if e.errno != errno.ENOENT:
+            raise
+
+
+def _neigh_del(ctx, rec, key, lladdr):
+    """Delete the static neighbour ``key`` (its MAC ``lladdr``, for the undo)."""
+    ns, dev, address, proxy = key
+    sock, idx, address = ctx.sock(ns), ctx.ifindex(ns, dev), ipaddress.ip_address(address)
+    return _deleted(lambda: neighbours.del_neighbour(sock, idx, address, proxy), errno.ENOENT,
+                    lambda: neighbours.set_neighbour(sock, idx, address, lladdr, proxy), rec.neighbours, tuple(key))
+
+
 def _sysctl_set(ctx, rec, ns, key, value):
     had = (ns, key) in rec.sysctls
     with ctx.entered(ns):
@@ -530,6 +565,7 @@ def _port_set(ctx, rec, e, master_kind):
 OPS = {"sysctl_restore": _sysctl_restore, "port_set": _port_set, "ns_create": _ns_create, "ns_delete": _ns_delete, "dev_create": _create,
        "dev_options": _options, "dev_set": _set, "addr_add": _addr_add, "addr_del": _addr_del,
        "route_add": _route_add, "route_del": _route_del, "rule_add": _rule_add, "rule_del": _rule_del,
+       "neigh_set": _neigh_set, "neigh_del": _neigh_del,
        "sysctl_set": _sysctl_set}
 NEEDS_STATE = {"dev_delete": _dev_delete, "dev_recreate": _recreate}
 

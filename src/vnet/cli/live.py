@@ -103,8 +103,8 @@ def cmd_show(args):
     devs, st, t, rec = live(args.target, routes=True, namespaces=keep and [None] + [n for n in keep if n])
     v = show.view(devs, st, t, rec, keep, args.kind)
     title = f"vnet show {args.target or '(all namespaces)'}"
-    emit(args, {k: v[k] for k in ("devices", "routes", "rules", "sysctls")},
-         lambda: show.print_show(title, v["shown"], devs, v["routes"], v["sysctls"], v["rules"]))
+    emit(args, {k: v[k] for k in ("devices", "routes", "rules", "neighbours", "sysctls")},
+         lambda: show.print_show(title, v["shown"], devs, v["routes"], v["sysctls"], v["rules"], v["neighbours"]))
 
 
 def cmd_export(args):
@@ -122,10 +122,11 @@ def cmd_export(args):
         doc = export(st, args.name or t.name, nss, only=owned,
                      routes=[routes[r].replace(dev=r[3]) for r in rec.routes if r in routes],   # dev as declared
                      sysctls=list(rec.sysctls), macs=not args.no_mac, set_by_hand=by_hand,
-                     rules=_recorded_rules(st, rec))
+                     rules=_recorded_rules(st, rec),
+                     neighbours=[n for ns in st.neighbours.values() for n in ns if n.key in set(rec.neighbours)])
     else:
-        from ..export import (changed_sysctls, exported_routes, exported_rules, observe_network, unwritable_routes,
-                              unwritable_state)
+        from ..export import (changed_sysctls, exported_neighbours, exported_routes, exported_rules, observe_network,
+                              unwritable_routes, unwritable_state)
         from ..kernel import sysctl
         from ..planner.routes import route_label
         nss = _export_namespaces(args.netns)
@@ -134,7 +135,7 @@ def cmd_export(args):
             by_hand = macs_set(k, st)
             unwritable = unwritable_state(k, st, nss)
         doc = export(st, args.name or "exported", nss, macs=not args.no_mac, routes=exported_routes(st, nss),
-                     set_by_hand=by_hand, rules=exported_rules(st, nss),
+                     set_by_hand=by_hand, rules=exported_rules(st, nss), neighbours=exported_neighbours(st, nss),
                      sysctls=changed_sysctls(st, nss, sysctl.fresh_defaults()))
         for r in unwritable_routes(st, nss):
             print(f"vnet export: left out {route_label(r.key)}: {r.unwritable}, which a topology cannot declare",

@@ -55,7 +55,8 @@ def live(target, routes=False, namespaces=None):
     if target is None:
         names = namespaces or [None] + netns.list_names()
         with Kernel() as k:
-            st = observe(k, names, routes_in=names if routes else (), rules_in=names if routes else ())
+            every = names if routes else ()
+            st = observe(k, names, routes_in=every, rules_in=every, neighbours_in=every)
         return list(st.devices()), st, None, None
     t, rec = applied(target)
     from .. import observe as obs_topo

@@ -4,11 +4,12 @@ Pure: reads a Topology, an observed State and the ownership Record; touches
 no kernel. The order is the apply order: removals (routes, rules,
 devices, namespaces), then namespaces, devices in dependency order (lower devices and
 masters first; a new device with sysctls of its own is made down, gets them,
-then goes up), in-place changes, addresses, routes, rules, sysctls."""
+then goes up), in-place changes, addresses, routes, rules, neighbours, sysctls."""
 from ..errors import PlanError
 from ..topology.address import parse, subnet
 from ..topology.model import LINK_FLAGS, Ref, order_interfaces, where
 from .changes import Change, Plan, _show  # noqa: F401  (_show: the file's notation, for the CLI too)
+from .neighbours import plan_neighbours
 from .routes import observed_routes, plan_routes, plan_rules, plan_sysctls, route_label  # noqa: F401
 
 
@@ -49,6 +50,7 @@ def plan(topo, state, record, scope=None, devices=None):
     _stale_devices(p)
     plan_routes(p)
     plan_rules(p)
+    plan_neighbours(p)
     plan_sysctls(p)
     _stale_namespaces(p)
     if p.conflicts:
@@ -60,7 +62,7 @@ class _Planning:
     """What the phases of ``plan`` read and what they find: the changes in
     lists kept apart until the end (``ORDER`` is the apply order)."""
     ORDER = ("removals", "ns_deletes", "ns_creates", "creates", "modifies", "reroutes", "addr_dels", "addrs",
-             "routes", "rules", "sysctls")
+             "routes", "rules", "neighbours", "sysctls")
 
     def __init__(self, topo, state, record, scope=None, devices=None):
         self.topo, self.state, self.record = topo, state, record
@@ -462,5 +464,7 @@ def _touches(p):
             yield {args[0].netns}, False
         elif op == "rule_del":
             yield {args[1].netns}, False
+        elif op in ("neigh_set", "neigh_del"):
+            yield {args[0].netns if op == "neigh_set" else args[0][0]}, False
         else:
             yield None, False

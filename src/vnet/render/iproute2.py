@@ -84,6 +84,10 @@ def script(topo):
     for r in topo.rules:
         out.append(ipcmd(r.netns, *(["-6"] if r.family == 6 else []), "rule", "add",
                          *(["pref", r.priority] if r.priority is not None else []), *words(r)))
+    for n in topo.neighbours:
+        out.append(ipcmd(n.netns, "neigh", "replace", *(["proxy"] if n.proxy else []), n.address,
+                         *(["lladdr", n.lladdr] if n.lladdr else []), "dev", n.dev,
+                         *([] if n.proxy else ["nud", "permanent"])))
     return out + last
 
 

@@ -128,12 +128,18 @@ def rules(st, namespaces, keep=lambda r: True):
             for ns in namespaces for r in st.rules.get(ns, []) if not r.kernel_own and keep(r)]
 
 
+def neighbours(st, namespaces, keep=lambda n: True):
+    """The static and proxy neighbours of ``namespaces``: {netns, dev, address, lladdr, proxy}."""
+    return [{"netns": ns, "dev": n.dev, "address": str(n.address), "lladdr": n.lladdr, "proxy": n.proxy}
+            for ns in namespaces for n in st.neighbours.get(ns, []) if keep(n)]
+
+
 def sysctls(st):
     return [{"netns": ns, "key": key, "value": v} for (ns, key), v in st.sysctls.items()]
 
 
-def print_show(title, devices, among, route_list, sysctl_list, rule_list=()):
-    """The human output: the devices, then routes, rules and sysctls when there are."""
+def print_show(title, devices, among, route_list, sysctl_list, rule_list=(), neighbour_list=()):
+    """The human output: the devices, then routes, rules, neighbours and sysctls when there are."""
     from .table import print_table
     r = rows(devices, among)
     print_table(title, COLUMNS, [cells for cells, _b in r], below=[b for _c, b in r])
@@ -144,6 +150,13 @@ def print_show(title, devices, among, route_list, sysctl_list, rule_list=()):
         print()
         print_table("rules", ("netns", "rule"), [(x["netns"] or "host", f"{'-6 ' if x['family'] == 'ipv6' else ''}"
                                                   f"{x['priority']}: {x['rule']}") for x in rule_list])
+    if neighbour_list:
+        print()
+        print_table("neighbours", ("netns", "neighbour"),
+                    [(x["netns"] or "host", " ".join((["proxy"] if x["proxy"] else []) + [x["address"], "dev", x["dev"]]
+                                                     + (["lladdr", x["lladdr"]] if x["lladdr"] else [])
+                                                     + ([] if x["proxy"] else ["PERMANENT"])))
+                     for x in neighbour_list])
     if sysctl_list:
         print()
         print_table("sysctls", ("netns", "key", "value"),
@@ -156,7 +169,7 @@ def view(devs, st, topo, rec, netns=None, kinds=None):
     """What `vnet show` shows of observed ``devs`` (State ``st``; ``topo`` and
     ``rec`` None for the whole machine), kept to the namespaces ``netns``
     (None: vnet's own) and ``kinds`` when given: {"devices": [dict],
-    "shown": [Device], "routes": [route_dict], "rules": [...], "sysctls": [...]}.
+    "shown": [Device], "routes": [route_dict], "rules": [...], "neighbours": [...], "sysctls": [...]}.
     A topology's routes and rules are those of its own namespaces and the
     host ones it declares; a route of a device --kind leaves out is left out too."""
     from ..topology.rule import rule_match
@@ -169,22 +182,26 @@ def view(devs, st, topo, rec, netns=None, kinds=None):
         route_list = [r for r in routes(st, nss) if r["netns"] is not None or r["dst"] in declared]
         mine = {rule_match(r) for r in topo.rules} | {e[:-1] for e in rec.rules}
         rule_list = rules(st, nss, lambda r: r.netns is not None or rule_match(r) in mine)
+        known = {n.key for n in topo.neighbours} | set(rec.neighbours)
+        neighbour_list = neighbours(st, nss, lambda n: n.netns is not None or n.key in known)
         sysctl_list = sysctls(st)
     else:
         route_list, sysctl_list = routes(st, list(st.namespaces)), []
-        rule_list = rules(st, list(st.namespaces))
+        rule_list, neighbour_list = rules(st, list(st.namespaces)), neighbours(st, list(st.namespaces))
     if netns:
         devs = [d for d in devs if d.netns in netns]
         route_list = [r for r in route_list if r["netns"] in netns]
         rule_list = [r for r in rule_list if r["netns"] in netns]
+        neighbour_list = [n for n in neighbour_list if n["netns"] in netns]
         sysctl_list = [s for s in sysctl_list if s["netns"] in netns]
     if kinds:
         known_kinds(kinds, devs)
         devs = [d for d in devs if d.kind_name in kinds]
         keys = {d.key for d in devs}
         route_list = [r for r in route_list if (r["netns"], r["dev"]) in keys]
+        neighbour_list = [n for n in neighbour_list if (n["netns"], n["dev"]) in keys]
     return {"devices": [device_dict(d) for d in devs], "shown": devs, "routes": route_list, "rules": rule_list,
-            "sysctls": sysctl_list}
+            "neighbours": neighbour_list, "sysctls": sysctl_list}
 
 
 def known_namespaces(asked, known, what):

@@ -84,7 +84,7 @@ NEIGHBOUR = F.Obj({
     "netns": F.NsName(),
     "dev": F.IfName("the device the neighbour is reached by", required=True),
     "address": F.IP("the neighbour's IPv4 or IPv6 address", required=True),
-    "lladdr": F.MAC("its MAC, for good (nud permanent); needed on a device with a MAC, unless proxy"),
+    "lladdr": F.MAC("its MAC, for good (nud permanent); required, but for a proxy entry"),
     "proxy": F.Bool("answer ARP or neighbour solicitations for this address on dev (ip neigh add proxy; "
                     "with net.ipv4.conf.DEV.proxy_arp... or IPv6 forwarding and proxy_ndp)", default=False),
 }, title="neighbour", words={"lladr": "lladdr", "mac": "lladdr", "ip": "address", "to": "address",
@@ -436,13 +436,18 @@ def _neighbours(doc, topo, p):
         if v is F.MISSING or len(p.items) != said:
             continue
         address, proxy = v["address"], v.get("proxy", False)
-        why = F.unusable(address) if not (address.version == 4 and int(address) == 0xFFFFFFFF) else \
-            "255.255.255.255 is the limited broadcast address, no neighbour's"
+        why = ("means no address" if address.is_unspecified else "is a multicast address" if address.is_multicast
+               else "is the limited broadcast address" if address.version == 4 and int(address) == 0xFFFFFFFF
+               else "is a loopback address" if address.is_loopback else None)
         if why:
+            why = f"{address} {why}: a neighbour's is another host's unicast address"
             p.add(f"{path}.address", why)
             continue
         if proxy and v.get("lladdr"):
             p.add(f"{path}.lladdr", "a proxy entry has no lladdr: this host answers for the address with its own MAC")
+            continue
+        if not proxy and not v.get("lladdr"):
+            p.add(f"{path}.lladdr", "is required: the neighbour's MAC (a proxy entry, proxy: true, has none)")
             continue
         n = Neighbour(netns=v.get("netns"), dev=v["dev"], address=address, lladdr=v.get("lladdr"), proxy=proxy,
                       path=path)

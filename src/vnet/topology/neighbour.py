@@ -7,8 +7,7 @@ from .struct import REQUIRED, Struct
 
 
 class Neighbour(Struct):
-    """``lladdr`` None: no link-layer address (a proxy entry's, or on a
-    device without one, a TUN)."""
+    """``lladdr`` None: a proxy entry's (it has none)."""
     _fields = (("netns", HOST), ("dev", REQUIRED), ("address", REQUIRED), ("lladdr", None), ("proxy", False),
                ("path", ""))
 

@@ -1,0 +1,104 @@
+"""Static and proxy neighbours (`ip neigh add ... nud permanent`, `ip
+neigh add proxy`) end to end, against `ip -j neigh show`: applied, planned
+empty, carrying real traffic where ARP is off, changed by hand and put back,
+made again with a device made again, removed with the file, undone as they
+were after a later failure, exported and re-applied, built by the `vnet
+script` commands run by bash, shown, and removed by destroy (on a device
+vnet does not own too), an entry someone else made left alone."""
+import json
+
+from lab import apply_json, export_round_trip, plan_json
+
+# a and b do not answer ARP: each reaches the other only by its static entry
+TOPO = """name: nb
+namespaces: [a, b]
+interfaces:
+  - {name: e0, kind: veth, netns: a, mac: "02:00:00:00:0a:01", arp: false, addresses: [10.5.0.1/24, "fd05::1/64"],
+     peer: {name: e0, netns: b, mac: "02:00:00:00:0b:01", arp: false, addresses: [10.5.0.2/24]}}
+neighbours:
+  - {netns: a, dev: e0, address: 10.5.0.2, lladdr: "02:00:00:00:0b:01"}
+  - {netns: b, dev: e0, address: 10.5.0.1, lladdr: "02:00:00:00:0a:01"}
+  - {netns: a, dev: e0, address: "fd05::9", lladdr: "02:00:00:00:0b:09"}
+  - {netns: a, dev: e0, address: 10.5.0.50, proxy: true}
+"""
+
+
+def entries(sandbox, ns):
+    """(address, dev, lladdr, state or 'proxy') of the entries someone made in ``ns``."""
+    out = {(n["dst"], n["dev"], n.get("lladdr"), tuple(n.get("state", ())))
+           for n in json.loads(sandbox.sh(f"ip -n {ns} -j neigh show nud permanent"))}
+    return out | {(n["dst"], n["dev"], None, ("proxy",)) for n in json.loads(sandbox.sh(f"ip -n {ns} -j neigh show proxy"))}
+
+
+WANT_A = {("10.5.0.2", "e0", "02:00:00:00:0b:01", ("PERMANENT",)), ("fd05::9", "e0", "02:00:00:00:0b:09", ("PERMANENT",)),
+          ("10.5.0.50", "e0", None, ("proxy",))}
+WANT_B = {("10.5.0.1", "e0", "02:00:00:00:0a:01", ("PERMANENT",))}
+
+
+def reached(sandbox):
+    return "100% packet loss" not in sandbox.sh("ip netns exec a ping -c 2 -i 0.2 -W 1 10.5.0.2; true")
+
+
+def test_neighbours_apply_carry_traffic_converge_and_go(sandbox):
+    f = sandbox.write("t.yaml", TOPO)
+    apply_json(sandbox, f)
+    assert entries(sandbox, "a") == WANT_A and entries(sandbox, "b") == WANT_B
+    assert plan_json(sandbox, f) == [] and reached(sandbox)
+    shown = json.loads(sandbox.vnet("show", "nb", "--json").stdout)["neighbours"]
+    assert {"netns": "a", "dev": "e0", "address": "10.5.0.50", "lladdr": None, "proxy": True} in shown, shown
+
+    # a MAC changed and an entry deleted by hand: no traffic; the plan puts both back
+    sandbox.sh("ip -n a neigh replace 10.5.0.2 lladdr 02:00:00:00:0b:99 dev e0 nud permanent && "
+               "ip -n b neigh del 10.5.0.1 dev e0")
+    assert not reached(sandbox)
+    assert sorted((c["action"], c["object"], c["reason"]) for c in plan_json(sandbox, f)) == [
+        ("create", "neighbour 10.5.0.1 dev b/e0", "missing"),
+        ("modify", "neighbour 10.5.0.2 dev a/e0", "lladdr 02:00:00:00:0b:99 -> 02:00:00:00:0b:01")]
+    apply_json(sandbox, f)
+    assert reached(sandbox) and entries(sandbox, "a") == WANT_A and plan_json(sandbox, f) == []
+
+    # the pair made again (its peer renamed: a new pair): the entries on it come back with it
+    moved = TOPO.replace("peer: {name: e0, netns: b,", "peer: {name: e9, netns: b,").replace(
+        "{netns: b, dev: e0,", "{netns: b, dev: e9,")
+    g = sandbox.write("t.yaml", moved)
+    apply_json(sandbox, g)
+    assert entries(sandbox, "a") == WANT_A and plan_json(sandbox, g) == []
+    apply_json(sandbox, sandbox.write("t.yaml", TOPO))
+
+    # someone's entry stays; one removed from the file goes
+    sandbox.sh("ip -n a neigh add 10.5.0.7 lladdr 02:00:00:00:0b:07 dev e0 nud permanent")
+    h = sandbox.write("t.yaml", TOPO.replace('  - {netns: a, dev: e0, address: "fd05::9", lladdr: "02:00:00:00:0b:09"}\n',
+                                             ""))
+    assert [(c["action"], c["object"]) for c in plan_json(sandbox, h)] == [("delete", "neighbour fd05::9 dev a/e0")]
+    apply_json(sandbox, h)
+    assert entries(sandbox, "a") == WANT_A - {("fd05::9", "e0", "02:00:00:00:0b:09", ("PERMANENT",))} | {
+        ("10.5.0.7", "e0", "02:00:00:00:0b:07", ("PERMANENT",))}
+    sandbox.sh("ip -n a neigh del 10.5.0.7 dev e0")
+    apply_json(sandbox, sandbox.write("t.yaml", TOPO))
+
+    # an apply that deletes one, changes one and adds one, then fails, puts them back as they were
+    bad = TOPO.replace('"fd05::9", lladdr: "02:00:00:00:0b:09"', '"fd05::8", lladdr: "02:00:00:00:0b:08"') \
+        .replace('address: 10.5.0.2, lladdr: "02:00:00:00:0b:01"', 'address: 10.5.0.2, lladdr: "02:00:00:00:0b:02"')
+    bad += "sysctls:\n  - {netns: a, key: net.ipv4.ip_forward, value: notanumber}\n"
+    r = sandbox.vnet("apply", sandbox.write("bad.yaml", bad), check=False)
+    assert r.returncode == 3 and "Traceback" not in r.stderr, r.stderr
+    assert entries(sandbox, "a") == WANT_A and plan_json(sandbox, f) == []
+
+    # export: the same entries; re-applied from nothing, the same kernel state
+    export_round_trip(sandbox, "nb", ("neighbours:", "proxy: true", "lladdr: '02:00:00:00:0b:09'"),
+                      lambda: (entries(sandbox, "a"), entries(sandbox, "b")), (WANT_A, WANT_B))
+
+    # the iproute2 script, run by bash
+    script = sandbox.vnet("script", f).stdout
+    sandbox.sh(f"bash -e {sandbox.write('s.sh', script)}")
+    assert entries(sandbox, "a") == WANT_A and entries(sandbox, "b") == WANT_B
+
+
+def test_an_entry_on_a_device_vnet_does_not_own_goes_with_destroy(sandbox):
+    sandbox.sh("ip link add x0 type veth peer name x1")
+    f = sandbox.write("h.yaml", "name: h\ninterfaces: [{name: x0, kind: external}]\n"
+                                "neighbours: [{dev: x0, address: 10.7.7.7, lladdr: '02:00:00:00:07:07'}]\n")
+    apply_json(sandbox, f)
+    assert "10.7.7.7 lladdr 02:00:00:00:07:07 PERMANENT" in sandbox.sh("ip neigh show dev x0")
+    sandbox.vnet("destroy", "h")
+    assert "10.7.7.7" not in sandbox.sh("ip neigh show dev x0")
