@@ -181,6 +181,7 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
             ifaces.append(i)
             needed |= {e.master_key() for e in i.endpoints() if e.master}
             needed |= {v.resolve(i.netns) for v in i.options.values() if isinstance(v, Ref)}
+    needed |= {(n.netns, n.dev) for n in neighbours if n.netns in shown}   # (lo's: an external)
     declared = {e.key for i in ifaces for e in i.endpoints()}
     _macs(ifaces, state, macs, set_by_hand)
     _mtus(ifaces, state)
@@ -244,8 +245,27 @@ def exported_rules(state, namespaces):
 
 def exported_neighbours(state, namespaces):
     """The static and proxy neighbours of ``namespaces`` (observed with
-    ``neighbours_in``)."""
-    return [n for ns in namespaces for n in state.neighbours.get(ns, [])]
+    ``neighbours_in``) a file can declare (``unwritable_neighbour``)."""
+    return [n for ns in namespaces for n in state.neighbours.get(ns, []) if n.static
+            and unwritable_neighbour(n, state) is None]
+
+
+def unwritable_neighbour(n, state):
+    """Why a file cannot declare static neighbour ``n`` as the kernel holds
+    it (a proxy entry for no device, a multicast or zero MAC, an entry of a
+    device without a link-layer address), else None."""
+    from .topology import scalars
+    dev = state.device(n.netns, n.dev) if n.dev else None
+    if dev is None:
+        return "for no device" if n.proxy else "on a device it does not know"
+    if dev.kind_module is not None and dev.kind_module.link_layer != "ether" or n.address.is_unspecified:
+        return f"on {n.dev}, which has no link-layer address"
+    if n.lladdr is not None:
+        try:
+            scalars.MAC().parse(n.lladdr)
+        except scalars.Invalid:
+            return f"its lladdr {n.lladdr} is no device's"
+    return None
 
 
 def neighbour_doc(n):
@@ -328,6 +348,13 @@ def unwritable_state(k, state, namespaces):
             if fam in families:
                 out.append(f"{where} lacks the kernel's rule '{prio}: from all lookup {TABLE_NAMES[table]}' "
                            f"({_family(fam)}): someone deleted it")
+        for n in state.neighbours.get(ns, []):
+            why = unwritable_neighbour(n, state) if n.static else None
+            what = f"{'proxy' if n.proxy else 'static'} neighbour {n.address}" + (f" on {n.dev}" if n.dev else "")
+            if why:
+                out.append(f"left out the {what} of {where}: {why}")
+            elif n.static and n.router:
+                out.append(f"wrote the {what} of {where} without its router flag")
         for idx, mac, vlan, permanent in nb.dump_bridge_statics(sock):
             if not (permanent and mac == macs.get(idx)):   # (a port's and a bridge's own MAC: the kernel's)
                 out.append(f"left out the bridge fdb entry {mac}{f' vlan {vlan}' if vlan is not None else ''} on "

@@ -73,9 +73,10 @@ def observe(k, namespaces, routes_in=(), sysctls=(), known=None, devices=None, r
     for ns in dict.fromkeys(neighbours_in):
         if ns in raw:
             names = {d.ifindex: name for name, d in st.namespaces[ns].items()}
-            st.neighbours[ns] = [Neighbour(netns=ns, dev=names[idx], address=ip, lladdr=lladdr, proxy=proxy)
-                                 for idx, ip, lladdr, proxy in neighbours.dump_static_neighbours(k.sock(ns))
-                                 if idx in names]
+            st.neighbours[ns] = [Neighbour(netns=ns, dev=names.get(idx), address=ip, lladdr=lladdr, proxy=proxy,
+                                           nud=nud, router=router)   # (dev None: a proxy entry for no device)
+                                 for idx, ip, lladdr, proxy, nud, router
+                                 in neighbours.dump_static_neighbours(k.sock(ns))]
     read_sysctls(k, st, sysctls, raw)
     return st
 

@@ -188,8 +188,12 @@ class Record:
         return dev.key in self.devices and dev.group in (self.group, undo_group(self.group))
 
     def save(self):
-        # lo's addresses go with their namespace (made by the file: recorded, until it goes)
+        # lo's addresses go with their namespace (made by the file: recorded, until it goes), and so
+        # do the rules and neighbours of a namespace vnet made (those of its own or one it joins stay)
         self.addresses = [x for x in self.addresses if x[0] in self.namespaces]
+        stays = lambda ns: ns is None or ns.startswith("/") or ns in self.namespaces   # noqa: E731
+        self.rules = [x for x in self.rules if stays(x[0])]
+        self.neighbours = [x for x in self.neighbours if stays(x[0])]
         if self.empty():
             self.remove()
             return
@@ -264,7 +268,7 @@ def _address(v):
 def _ip(v):
     import ipaddress
     try:
-        return isinstance(v, str) and ipaddress.ip_address(v) is not None
+        return isinstance(v, str) and str(ipaddress.ip_address(v)) == v   # as vnet writes it: no scope
     except ValueError:
         return False
 
@@ -272,7 +276,7 @@ def _ip(v):
 def _network(v):
     import ipaddress
     try:
-        return isinstance(v, str) and ipaddress.ip_network(v) is not None
+        return isinstance(v, str) and str(ipaddress.ip_network(v)) == v
     except ValueError:
         return False
 

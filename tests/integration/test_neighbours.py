@@ -102,3 +102,53 @@ def test_an_entry_on_a_device_vnet_does_not_own_goes_with_destroy(sandbox):
     assert "10.7.7.7 lladdr 02:00:00:00:07:07 PERMANENT" in sandbox.sh("ip neigh show dev x0")
     sandbox.vnet("destroy", "h")
     assert "10.7.7.7" not in sandbox.sh("ip neigh show dev x0")
+
+
+BASE = """name: nr
+namespaces: [a]
+interfaces:
+  - {name: e0, kind: veth, netns: a, addresses: [10.6.0.1/24], peer: {name: e1, netns: a}}
+"""
+ENTRY = "neighbours:\n  - {netns: a, dev: e0, address: 10.6.0.2, lladdr: '02:00:00:00:06:02'}\n"
+FAIL = "sysctls:\n  - {netns: a, key: net.ipv4.ip_forward, value: notanumber}\n"
+
+
+def all_entries(sandbox):
+    return {(n["dst"], n.get("lladdr"), tuple(n.get("state", ()))) for n in
+            json.loads(sandbox.sh("ip -n a -4 -j neigh show nud all dev e0"))}
+
+
+def test_an_undo_puts_entries_back_as_they_were_and_vnet_never_takes_someone_s(sandbox):
+    with_entry = sandbox.write("v1.yaml", BASE + ENTRY)
+    apply_json(sandbox, with_entry)
+    made = {("10.6.0.2", "02:00:00:00:06:02", ("PERMANENT",))}
+    assert all_entries(sandbox) == made
+
+    # the device deleted (its entry with it), then a failure: both come back
+    gone = BASE.split("  - {name: e0")[0] + "  - {name: x0, kind: veth, netns: a, peer: {name: x1, netns: a}}\n" + FAIL
+    r = sandbox.vnet("apply", sandbox.write("v5.yaml", gone), check=False)
+    assert r.returncode == 3 and "Traceback" not in r.stderr, r.stderr
+    assert all_entries(sandbox) == made and plan_json(sandbox, with_entry) == []
+
+    # the pair made again without the entry: the record forgets it, so an
+    # entry someone makes there later is not vnet's to delete
+    renamed = BASE.replace("peer: {name: e1,", "peer: {name: e2,")
+    apply_json(sandbox, sandbox.write("v3.yaml", renamed))
+    assert '"neighbours"' not in sandbox.sh("cat /run/vnet/nr.json")
+    sandbox.sh("ip -n a neigh add 10.6.0.2 lladdr 02:00:00:00:06:99 dev e0 nud permanent")
+    assert plan_json(sandbox, sandbox.write("v3.yaml", renamed)) == []
+    sandbox.vnet("destroy", "nr")
+
+    # someone's `nud noarp` entry where the file declares one: made as declared,
+    # put back as it was by an undo, and never recorded as vnet's
+    apply_json(sandbox, sandbox.write("v0.yaml", BASE))
+    sandbox.sh("ip -n a neigh add 10.6.0.2 lladdr 02:00:00:00:06:77 dev e0 nud noarp")
+    theirs = {("10.6.0.2", "02:00:00:00:06:77", ("NOARP",))}
+    assert [(c["action"], c["reason"]) for c in plan_json(sandbox, with_entry)] == \
+        [("modify", "lladdr 02:00:00:00:06:77 -> 02:00:00:00:06:02, nud noarp -> permanent")]
+    r = sandbox.vnet("apply", sandbox.write("w.yaml", BASE + ENTRY + FAIL), check=False)
+    assert r.returncode == 3 and all_entries(sandbox) == theirs, r.stderr
+    apply_json(sandbox, with_entry)
+    assert all_entries(sandbox) == made
+    apply_json(sandbox, sandbox.write("v0.yaml", BASE))   # not vnet's: left as the file had it
+    assert all_entries(sandbox) == made

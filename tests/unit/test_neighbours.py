@@ -49,7 +49,7 @@ def _state(entries):
 
 def _held(topo, **lladdr):
     return [Neighbour(netns=n.netns, dev=n.dev, address=n.address, lladdr=lladdr.get(str(n.address), n.lladdr),
-                      proxy=n.proxy) for n in topo.neighbours]
+                      proxy=n.proxy, nud=n.nud) for n in topo.neighbours]
 
 
 def _rows(p):

@@ -198,3 +198,20 @@ def test_a_plan_never_has_the_kernel_delete_or_refuse_for_someone_s_rule():
     with pytest.raises(PlanError, match=r"rules\[0\]: the rule '100: not from 10.0.0.0/24 lookup 100' is where the "
                                         r"declared one goes"):
         plan(declared, _state([_live(src=net, invert=True)]), Record("lab", {"namespaces": ["a"]}))
+
+
+def test_a_rule_with_what_a_file_cannot_say_is_never_taken_for_vnet_s():
+    from vnet.topology.rule import taken_for
+    net = ipaddress.ip_network("10.1.0.0/16")
+    t = load_text("name: lab\nnamespaces: [a]\nrules:\n  - {netns: a, priority: 100, from: 10.1.0.0/16, "
+                  "table: 100}\n", "lab.yaml")
+    tcp = _live(src=net, unwritable="(and more selectors)")     # ipproto tcp: not the declared rule
+    static = _live(src=net, protocol=4)                           # proto static: the declared rule, made by someone
+    assert [c.op[0] for c in plan(t, _state([tcp]), Record("lab", {"namespaces": ["a"]})).changes] == ["rule_add"]
+    assert plan(t, _state([static]), Record("lab", {"namespaces": ["a"]})).changes == []
+    # recorded as vnet's, gone from the file: neither is vnet's to delete
+    rec = Record("lab", {"namespaces": ["a"], "rules": [list(rule_entry(t.rules[0]))]})
+    bare = load_text("name: lab\nnamespaces: [a]\n", "lab.yaml")
+    assert plan(bare, _state([tcp]), rec).changes == [] and plan(bare, _state([static]), rec).changes == []
+    # the kernel adds a rule beside one of another protocol or IP protocol (no EEXIST)
+    assert not taken_for(t.rules[0], tcp) and not taken_for(t.rules[0], static)

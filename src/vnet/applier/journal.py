@@ -173,6 +173,8 @@ def _in_made_ns(c, made_ns):
         return args[0][0] in made_ns
     if op in ("route_add", "rule_add", "neigh_set"):
         return args[0].netns in made_ns
+    if op in ("neigh_del", "neigh_forget"):
+        return args[0][0] in made_ns
     if op == "sysctl_set":
         return args[0] in made_ns
     return False

@@ -242,7 +242,9 @@ def _delete_iface(ctx, rec, iface):
 
 def _dev_delete(ctx, rec, dev, state):
     old = to_interface(dev, state)
-    routes = _routes_through(state, [dev] + ([state.device(*dev.peer)] if dev.peer else [])) if old else []
+    devs = [dev] + ([state.device(*dev.peer)] if dev.peer else [])
+    routes = _routes_through(state, devs) if old else []
+    nbrs = [n for d in devs if d is not None for n in state.neighbours.get(d.netns, ()) if n.dev == d.name]
     if dev.kind_module:
         dev.kind_module.release(ctx.k, dev.netns, dev.name)
     try:
@@ -254,12 +256,14 @@ def _dev_delete(ctx, rec, dev, state):
     for k in keys:
         ctx.forget(*k)
         rec.devices.pop(k, None)
-    return (lambda: _restore(ctx, rec, old, routes)) if old else None
+    return (lambda: _restore(ctx, rec, old, routes, nbrs)) if old else None
 
 
-def _restore(ctx, rec, iface, routes=()):
-    """Device ``iface`` made again as it was, with its addresses and the
-    routes through it (``_routes_through``) that the kernel dropped with it."""
+def _restore(ctx, rec, iface, routes=(), nbrs=()):
+    """Device ``iface`` made again as it was, with its addresses, the
+    routes through it (``_routes_through``) and its neighbour entries
+    (observed where the file declares or vnet made any) that the kernel
+    dropped with it."""
     _create(ctx, rec, iface)
     for e in iface.endpoints():
         for a in e.addresses:
@@ -277,6 +281,8 @@ def _restore(ctx, rec, iface, routes=()):
         if len(failed) == len(todo):
             raise failed[0][1]
         todo = [r for r, _e in failed]
+    for n in nbrs:
+        _neigh_back(ctx, n)
 
 
 def _route_back(ctx, r):
@@ -487,19 +493,21 @@ def _rule_del(ctx, rec, entry, have):
 
 
 def _neigh_set(ctx, rec, n, old):
-    """Make static neighbour ``n`` (or give it its MAC: ``old``, the one it
-    had); recorded when vnet made it. The undo puts back what was."""
-    sock, idx = ctx.sock(n.netns), ctx.ifindex(n.netns, n.dev)
-    neighbours.set_neighbour(sock, idx, n.address, n.lladdr, n.proxy)
+    """Make static neighbour ``n``, or make the entry there as declared
+    (``old``: the entry found, someone's or another MAC); recorded when vnet
+    made it. The undo puts back what was."""
+    sock = ctx.sock(n.netns)
+    neighbours.set_neighbour(sock, ctx.ifindex(n.netns, n.dev), n.address, n.lladdr, n.proxy)
     made = old is None and n.key not in rec.neighbours
     if made:
         rec.neighbours.append(n.key)
 
     def undo():
+        idx = ctx.ifindex(n.netns, n.dev)   # now: an undo may have made the device again
         if old is None:
             _neigh_gone(lambda: neighbours.del_neighbour(sock, idx, n.address, n.proxy))
         else:
-            neighbours.set_neighbour(sock, idx, n.address, old, n.proxy)
+            neighbours.set_neighbour(sock, idx, n.address, old.lladdr, n.proxy, old.nud)
         if made and n.key in rec.neighbours:
             rec.neighbours.remove(n.key)
     return undo
@@ -513,12 +521,29 @@ def _neigh_gone(delete):
             raise
 
 
-def _neigh_del(ctx, rec, key, lladdr):
-    """Delete the static neighbour ``key`` (its MAC ``lladdr``, for the undo)."""
-    ns, dev, address, proxy = key
-    sock, idx, address = ctx.sock(ns), ctx.ifindex(ns, dev), ipaddress.ip_address(address)
-    return _deleted(lambda: neighbours.del_neighbour(sock, idx, address, proxy), errno.ENOENT,
-                    lambda: neighbours.set_neighbour(sock, idx, address, lladdr, proxy), rec.neighbours, tuple(key))
+def _neigh_del(ctx, rec, key, have):
+    """Delete the static neighbour ``key`` (``have``, as found: the undo puts it back)."""
+    sock = ctx.sock(have.netns)
+    return _deleted(lambda: neighbours.del_neighbour(sock, ctx.ifindex(have.netns, have.dev), have.address, have.proxy),
+                    errno.ENOENT, lambda: _neigh_back(ctx, have), rec.neighbours, tuple(key))
+
+
+def _neigh_back(ctx, n):
+    """Observed entry ``n`` put back as it was (its device's index now)."""
+    neighbours.set_neighbour(ctx.sock(n.netns), ctx.ifindex(n.netns, n.dev), n.address, n.lladdr, n.proxy, n.nud)
+
+
+def _neigh_forget(ctx, rec, key):
+    """Forget an entry vnet made whose device goes (the kernel takes it with it)."""
+    key = tuple(key)
+    was = key in rec.neighbours
+    while key in rec.neighbours:
+        rec.neighbours.remove(key)
+
+    def undo():
+        if was and key not in rec.neighbours:
+            rec.neighbours.append(key)
+    return undo
 
 
 def _sysctl_set(ctx, rec, ns, key, value):
@@ -565,7 +590,7 @@ def _port_set(ctx, rec, e, master_kind):
 OPS = {"sysctl_restore": _sysctl_restore, "port_set": _port_set, "ns_create": _ns_create, "ns_delete": _ns_delete, "dev_create": _create,
        "dev_options": _options, "dev_set": _set, "addr_add": _addr_add, "addr_del": _addr_del,
        "route_add": _route_add, "route_del": _route_del, "rule_add": _rule_add, "rule_del": _rule_del,
-       "neigh_set": _neigh_set, "neigh_del": _neigh_del,
+       "neigh_set": _neigh_set, "neigh_del": _neigh_del, "neigh_forget": _neigh_forget,
        "sysctl_set": _sysctl_set}
 NEEDS_STATE = {"dev_delete": _dev_delete, "dev_recreate": _recreate}
 

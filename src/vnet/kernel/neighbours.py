@@ -9,13 +9,17 @@ from .rtnl import AF_BRIDGE, NDA_DST, NDA_LLADDR, NUD_PERMANENT, RTM_DELNEIGH, R
 FAMILIES = (2, 10)   # IPv4 and IPv6
 NUD_NOARP = 0x40
 NDA_VLAN, NDA_MASTER = 5, 9   # the entry's VLAN; the bridge whose database holds it
-NTF_PROXY = 0x08
+NTF_PROXY, NTF_ROUTER = 0x08, 0x80
+NUD = {"permanent": NUD_PERMANENT, "noarp": NUD_NOARP}
 
 
 def dump_static_neighbours(sock):
-    """[(ifindex, address, lladdr or None, proxy)] of the permanent IPv4 and
-    IPv6 neighbour entries (`ip neigh add` makes them; the kernel makes
-    none) and of the proxy entries (`ip neigh add proxy`)."""
+    """[(ifindex, address, lladdr or None, proxy, nud, router)] of the IPv4
+    and IPv6 neighbour entries someone may have made: permanent ones (`ip
+    neigh add` makes them; the kernel never does), `nud noarp` ones (the
+    kernel makes those too, for multicast and broadcast addresses and on
+    devices without ARP), and proxy entries (`ip neigh add proxy`). ``nud``:
+    "permanent", "noarp" or None (a proxy's); ``router``: the flag."""
     out = []
     for flags in (0, NTF_PROXY):
         for t, p in sock.dump(RTM_GETNEIGH, _NDM.pack(0, 0, 0, flags, 0)):
@@ -23,24 +27,27 @@ def dump_static_neighbours(sock):
                 continue
             fam, index, state, fl, _typ = _NDM.unpack_from(p)
             proxy = bool(fl & NTF_PROXY)
-            if fam not in FAMILIES or proxy != bool(flags) or not (proxy or state & NUD_PERMANENT):
+            nud = "permanent" if state & NUD_PERMANENT else "noarp" if state & NUD_NOARP else None
+            if fam not in FAMILIES or proxy != bool(flags) or not (proxy or nud):
                 continue
             a = nl.parse(p, _NDM.size)
             if NDA_DST in a:
                 out.append((index, nl.get_ip(a[NDA_DST]), nl.get_mac(a[NDA_LLADDR]) if NDA_LLADDR in a else None,
-                            proxy))
+                            proxy, None if proxy else nud, bool(fl & NTF_ROUTER)))
     return out
 
 
-def _neigh_msg(ifindex, address, lladdr, proxy):
-    return (_NDM.pack(2 if address.version == 4 else 10, ifindex, NUD_PERMANENT, NTF_PROXY if proxy else 0, 0)
+def _neigh_msg(ifindex, address, lladdr, proxy, nud="permanent"):
+    return (_NDM.pack(2 if address.version == 4 else 10, ifindex, NUD[nud or "permanent"], NTF_PROXY if proxy else 0,
+                      0)
             + nl.ip(NDA_DST, address) + (nl.mac(NDA_LLADDR, lladdr) if lladdr else b""))
 
 
-def set_neighbour(sock, ifindex, address, lladdr, proxy=False):
-    """A permanent entry (or a proxy one), made or replacing the one there
-    (a learned entry, another MAC), as `ip neigh replace ... nud permanent`."""
-    sock.request(RTM_NEWNEIGH, _neigh_msg(ifindex, address, lladdr, proxy), nl.F_CREATE | nl.F_REPLACE)
+def set_neighbour(sock, ifindex, address, lladdr, proxy=False, nud="permanent"):
+    """A permanent entry (``nud`` noarp: as an undo puts one back), or a
+    proxy one, made or replacing the one there (a learned entry, another
+    MAC), as `ip neigh replace ... nud permanent`."""
+    sock.request(RTM_NEWNEIGH, _neigh_msg(ifindex, address, lladdr, proxy, nud), nl.F_CREATE | nl.F_REPLACE)
 
 
 def del_neighbour(sock, ifindex, address, proxy=False):

@@ -152,9 +152,10 @@ def del_rule(sock, r, netns=None):
     False when ``r`` is gone already; raises InTheWay, deleting nothing,
     when another rule would be taken first. (A priority of None: the first
     rule of ``r``'s fields, a record's written before its rule was added.)"""
-    from ..topology.rule import first_selected, rule_match
+    from ..topology.rule import first_selected, rule_match, vnets
     live = dump_rules(sock, netns)
-    mine = next((o for o in live if rule_match(o) == rule_match(r) and r.priority in (None, o.priority)), None)
+    mine = next((o for o in live if vnets(o) and rule_match(o) == rule_match(r) and r.priority in (None, o.priority)),
+                None)
     if mine is None:
         return False
     first = first_selected(live, mine)

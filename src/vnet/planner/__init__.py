@@ -464,7 +464,7 @@ def _touches(p):
             yield {args[0].netns}, False
         elif op == "rule_del":
             yield {args[1].netns}, False
-        elif op in ("neigh_set", "neigh_del"):
+        elif op in ("neigh_set", "neigh_del", "neigh_forget"):
             yield {args[0].netns if op == "neigh_set" else args[0][0]}, False
         else:
             yield None, False

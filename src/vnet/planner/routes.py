@@ -1,7 +1,7 @@
 """Routes, rules and sysctls: what the file declares against what the
 kernel holds and what the record says vnet set."""
 from ..topology.model import HOST, RT_TABLE_MAIN, SCOPE_NAMES, same_attrs
-from ..topology.rule import declares, entry_rule, first_selected, rule_match, taken_for
+from ..topology.rule import declares, entry_rule, first_selected, rule_match, taken_for, vnets, writable
 from .changes import Change, _show
 
 
@@ -113,10 +113,11 @@ def plan_rules(p):
     live = {}
     for rs in p.state.rules.values():
         for o in rs:
-            live.setdefault(rule_match(o), []).append(o)
+            if writable(o):   # (someone's rule with a port range is not the declared one without)
+                live.setdefault(rule_match(o), []).append(o)
     claimed, going = set(), set()
     for entry in dict.fromkeys(p.record.rules):
-        have = next((o for o in live.get(entry[:-1], ()) if entry[-1] in (None, o.priority)), None)
+        have = next((o for o in live.get(entry[:-1], ()) if entry[-1] in (None, o.priority) and vnets(o)), None)
         if have is None or any(declares(r, entry) for r in p.topo.rules):
             continue
         first = first_selected(p.state.rules[have.netns], have)

@@ -131,7 +131,7 @@ def rules(st, namespaces, keep=lambda r: True):
 def neighbours(st, namespaces, keep=lambda n: True):
     """The static and proxy neighbours of ``namespaces``: {netns, dev, address, lladdr, proxy}."""
     return [{"netns": ns, "dev": n.dev, "address": str(n.address), "lladdr": n.lladdr, "proxy": n.proxy}
-            for ns in namespaces for n in st.neighbours.get(ns, []) if keep(n)]
+            for ns in namespaces for n in st.neighbours.get(ns, []) if n.static and keep(n)]
 
 
 def sysctls(st):

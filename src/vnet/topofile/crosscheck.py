@@ -22,9 +22,16 @@ def cross_check(topo, p, invalid=()):
     for r in topo.rules:
         check_ns(r.netns, f"{r.path}.netns")
     for n in topo.neighbours:
-        if check_ns(n.netns, f"{n.path}.netns") and n.dev not in ns_devices.get(n.netns, set()):
+        if not check_ns(n.netns, f"{n.path}.netns"):
+            continue
+        if n.dev not in ns_devices.get(n.netns, set()):
             p.add(f"{n.path}.dev", f"device {n.dev!r} in namespace {n.netns or 'host'} is neither declared nor "
                                    f"external{F._close(n.dev, ns_devices.get(n.netns, ()))}")
+            continue
+        kind = devices[(n.netns, n.dev)][0].kind_module
+        if n.dev == "lo" or kind.link_layer != "ether" and kind.name != "external":
+            what = "lo" if n.dev == "lo" else f"{n.dev!r} is a {kind.name} device, which"
+            p.add(f"{n.path}.dev", f"{what} has no link-layer address: it has no neighbour entries")
     _sysctl_devices(topo, p, ns_devices, check_ns)
 
 

@@ -450,7 +450,7 @@ def _neighbours(doc, topo, p):
             p.add(f"{path}.lladdr", "is required: the neighbour's MAC (a proxy entry, proxy: true, has none)")
             continue
         n = Neighbour(netns=v.get("netns"), dev=v["dev"], address=address, lladdr=v.get("lladdr"), proxy=proxy,
-                      path=path)
+                      path=path, nud=None if proxy else "permanent")
         if n.key in seen:
             p.add(path, f"the same neighbour as {seen[n.key]}: a device has one entry per address")
             continue

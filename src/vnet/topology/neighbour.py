@@ -7,9 +7,12 @@ from .struct import REQUIRED, Struct
 
 
 class Neighbour(Struct):
-    """``lladdr`` None: a proxy entry's (it has none)."""
+    """``lladdr`` None: a proxy entry's (it has none). ``nud``: permanent
+    (what a file declares), or noarp (an observed entry: someone's `ip
+    neigh add ... nud noarp`, or the kernel's), None for a proxy entry;
+    ``router``: the flag (observed; a file cannot declare it)."""
     _fields = (("netns", HOST), ("dev", REQUIRED), ("address", REQUIRED), ("lladdr", None), ("proxy", False),
-               ("path", ""))
+               ("path", ""), ("nud", "permanent"), ("router", False))
 
     @property
     def key(self):
@@ -18,6 +21,11 @@ class Neighbour(Struct):
     @property
     def label(self):
         return key_label(self.key)
+
+    @property
+    def static(self):
+        """Made by someone (the kernel makes no permanent or proxy entry)."""
+        return self.proxy or self.nud == "permanent"
 
 
 def neighbour_key(netns, dev, address, proxy):

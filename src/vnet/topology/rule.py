@@ -71,6 +71,18 @@ def rule_entry(r, priority=None):
     return rule_match(r) + (r.priority if priority is None else priority,)
 
 
+def writable(o):
+    """Is observed rule ``o`` one a file can declare (no goto, no port
+    range...: those a file's rule never stands for)?"""
+    return not getattr(o, "unwritable", None)
+
+
+def vnets(o):
+    """Could observed rule ``o`` be one vnet added: one a file can declare,
+    without a protocol (vnet adds none, as `ip rule add`)?"""
+    return writable(o) and not getattr(o, "protocol", 0)
+
+
 def declares(r, entry):
     """Is the recorded rule ``entry`` the declared rule ``r`` (any priority,
     where ``r`` gives none)?"""
@@ -120,9 +132,10 @@ def first_selected(live_rules, req):
 
 def taken_for(req, live):
     """Does the kernel take ``live`` for the rule ``req`` adds (EEXIST): the
-    same fields and priority, but `not`, and any prefix or TOS where
-    ``req`` gives none?"""
-    return (live.family == req.family and live.action == req.action and sent_table(live) == sent_table(req)
+    same fields and priority (and none a file cannot declare), but `not`,
+    and any prefix or TOS where ``req`` gives none?"""
+    return (vnets(live) and live.family == req.family and live.action == req.action   # (the kernel compares
+            and sent_table(live) == sent_table(req)   # a protocol, an IP protocol, ports too: vnet sends none)
             and live.priority == req.priority and (live.iif or None) == (req.iif or None)
             and (live.oif or None) == (req.oif or None) and (live.fwmark or 0) == (req.fwmark or 0)
             and (live.fwmask or 0) == sent_mask(req) and live.suppress_prefixlength == req.suppress_prefixlength

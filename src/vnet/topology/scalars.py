@@ -164,6 +164,8 @@ class IP(Field):
             return v
         if not isinstance(v, str):   # ip_address() takes an integer as an address
             raise Invalid(f"{quote(v)} is not an IPv4 or IPv6 address")
+        if "%" in v:   # (a scope, fe80::1%eth0: the kernel keeps the device apart, as the field that names it)
+            raise Invalid(f"{quote(v)}: an address here has no scope (%...); the device is its own field")
         try:
             return ipaddress.ip_address(v.strip())
         except ValueError:
