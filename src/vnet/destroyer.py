@@ -3,7 +3,6 @@ vnet's own namespace is observed; the topology's namespaces go whole."""
 import contextlib
 import errno
 import signal
-import sys
 
 from .applier.steps import Context, _release_recorded, _route_args, release_lowers, stacked_namespaces   # as undo's
 from .kernel import neighbours, netlink, rtnl, rules, sysctl
@@ -19,9 +18,9 @@ def remove_owned(k, rec, on_removed=None):
     those it joined are observed; everything in the topology's namespaces
     goes with them. Returns what went, each also given to ``on_removed`` as
     it goes."""
-    removed = _Removed(on_removed)
+    removed, refused = _Removed(on_removed), []
     for ns in _kept_namespaces(k, rec):
-        _remove_in(k, rec, ns, removed)
+        _remove_in(k, rec, ns, removed, refused)
     stacked = stacked_namespaces(rec)
     for ns in rec.namespaces:
         if ns in stacked:
@@ -29,7 +28,22 @@ def remove_owned(k, rec, on_removed=None):
         k.delete_ns(ns)
         removed.append(f"netns {ns}")
     rec.remove()
+    if refused:
+        _kept(rec, refused)
     return list(removed)
+
+
+def _kept(rec, refused):
+    """A record of the rules destroy left (the kernel would have deleted
+    someone's in their place), for a later destroy; said as a PlanError."""
+    from .errors import PlanError
+    from .ownership import Record
+    left = Record(rec.name, {"group": rec.group, "source": rec.source})
+    left.rules = [entry for entry, _why in refused]
+    left.save()
+    raise PlanError("\n".join(f"vnet destroy: left {entry_rule(entry).label}: {why}" for entry, why in refused)
+                    + f"\n(the rest of {rec.name} is destroyed; its record keeps these: `vnet destroy {rec.name}` "
+                      "again once that rule is gone or after it)")
 
 
 def _kept_namespaces(k, rec):
@@ -45,7 +59,7 @@ def _kept_namespaces(k, rec):
 FEW = 4
 
 
-def _remove_in(k, rec, ns, removed):
+def _remove_in(k, rec, ns, removed, refused):
     """The routes, rules, neighbours, sysctls and devices ``rec`` owns in namespace ``ns``."""
     _remove_neighbours(k, rec, ns, removed)
     for entry in rec.rules:
@@ -54,9 +68,8 @@ def _remove_in(k, rec, ns, removed):
             try:
                 if rules.del_rule(k.sock(ns), r, ns):
                     removed.append(r.label)
-            except rules.InTheWay as e:   # left, and said: vnet never deletes a rule of someone's
-                print(f"vnet destroy: left {r.label}: the kernel would delete the rule '{e.rule.text}' in its "
-                      "place", file=sys.stderr)
+            except rules.InTheWay as e:   # left, kept on the record, and said: vnet never deletes a rule of someone's
+                refused.append((entry, f"the kernel would delete the rule '{e.rule.text}' in its place"))
     if _by_name(rec, ns):
         return _remove_by_name(k, rec, ns, removed)
     st = observe(k, [ns], routes_in=[ns] if any(r[0] == ns for r in rec.routes) else [])

@@ -258,7 +258,8 @@ def unwritable_neighbour(n, state):
     dev = state.device(n.netns, n.dev) if n.dev else None
     if dev is None:
         return "for no device" if n.proxy else "on a device it does not know"
-    if dev.kind_module is not None and dev.kind_module.link_layer != "ether" or n.address.is_unspecified:
+    if dev.loopback or dev.kind_module is not None and dev.kind_module.link_layer != "ether" \
+            or n.address.is_unspecified:
         return f"on {n.dev}, which has no link-layer address"
     if n.lladdr is not None:
         try:

@@ -6,6 +6,7 @@ were after a later failure, exported and re-applied, built by the `vnet
 script` commands run by bash, shown, and removed by destroy (on a device
 vnet does not own too), an entry someone else made left alone."""
 import json
+import os
 
 from lab import apply_json, export_round_trip, plan_json
 
@@ -152,3 +153,42 @@ def test_an_undo_puts_entries_back_as_they_were_and_vnet_never_takes_someone_s(s
     assert all_entries(sandbox) == made
     apply_json(sandbox, sandbox.write("v0.yaml", BASE))   # not vnet's: left as the file had it
     assert all_entries(sandbox) == made
+
+
+def test_entries_the_kernel_drops_with_a_change_in_place_are_made_again_or_put_back(sandbox):
+    """The kernel drops a device's entries as it goes down or takes another
+    MAC: the plan makes the declared ones again after the change, and an
+    undo puts them back after putting the device back."""
+    f = sandbox.write("v1.yaml", BASE + ENTRY)
+    apply_json(sandbox, f)
+    made = {("10.6.0.2", "02:00:00:00:06:02", ("PERMANENT",))}
+    for change in ("addresses: [10.6.0.1/24], up: false", "addresses: [10.6.0.1/24], mac: '02:00:00:00:06:01'"):
+        g = sandbox.write("v2.yaml", BASE.replace("addresses: [10.6.0.1/24]", change) + ENTRY)
+        bad = sandbox.write("bad.yaml", BASE.replace("addresses: [10.6.0.1/24]", change) + ENTRY + FAIL)
+        r = sandbox.vnet("apply", bad, check=False)
+        assert r.returncode == 3 and all_entries(sandbox) == made and plan_json(sandbox, f) == [], r.stderr
+        changes = [(c["action"], c["object"], c["reason"]) for c in plan_json(sandbox, g)]
+        assert changes[-1][:2] == ("create", "neighbour 10.6.0.2 dev a/e0") and "drops it" in changes[-1][2], changes
+        apply_json(sandbox, g)
+        assert all_entries(sandbox) == made and plan_json(sandbox, g) == []
+        apply_json(sandbox, f)
+        assert all_entries(sandbox) == made and plan_json(sandbox, f) == []
+
+
+def test_an_apply_killed_as_it_makes_entries_leaves_them_vnet_s(sandbox):
+    """SIGKILL after each request of an apply that makes entries on a device
+    vnet does not own: applied again and destroyed, none is left."""
+    sandbox.sh("ip link add d0 type veth peer name d1 && ip link set d0 up")
+    f = sandbox.write("k.yaml", "name: k\ninterfaces: [{name: d0, kind: external}]\nneighbours:\n"
+                                "  - {dev: d0, address: 10.9.0.9, lladdr: '02:00:00:00:00:09'}\n"
+                                "  - {dev: d0, address: 10.9.0.8, proxy: true}\n")
+    for at in (1, 2):
+        os.environ["VNET_KILL_AT_REQUEST"] = str(at)
+        try:
+            r = sandbox.vnet("apply", f, check=False)
+        finally:
+            del os.environ["VNET_KILL_AT_REQUEST"]
+        assert r.returncode == -9, r.stderr
+        apply_json(sandbox, f)
+        sandbox.vnet("destroy", "k")
+        assert sandbox.sh("ip neigh show nud permanent dev d0") == "" and sandbox.sh("ip neigh show proxy") == ""

@@ -177,3 +177,27 @@ def test_vnet_never_deletes_a_rule_of_someone_s(sandbox):
     sandbox.vnet("destroy", "h")
     shown = sandbox.sh("ip rule show")
     assert "5:\tfrom 10.0.0.0/24 iif e9 " in shown and "32765:" not in shown, shown
+
+
+def test_a_rule_destroy_cannot_take_alone_stays_on_the_record(sandbox):
+    """Destroy leaves vnet's rule where the kernel would delete someone's in
+    its place, keeps it on the record and says so (exit 6); once that rule
+    is gone, destroy again takes vnet's. A plan that deletes a namespace
+    takes its rules with it, whatever is in the way."""
+    f = sandbox.write("d.yaml", "name: d\nrules:\n  - {priority: 500, from: 10.5.0.0/16, table: 5}\n")
+    apply_json(sandbox, f)
+    sandbox.sh("ip rule add pref 500 from 10.5.0.0/16 iif lo lookup 5 && ip rule del pref 500 from 10.5.0.0/16 "
+               "lookup 5 && ip rule add pref 500 from 10.5.0.0/16 lookup 5")   # someone's now first at 500
+    r = sandbox.vnet("destroy", "d", check=False)
+    assert r.returncode == 6 and "left rule 500 from 10.5.0.0/16 lookup 5" in r.stderr, r.stderr
+    assert "d" in sandbox.vnet("list").stdout
+    sandbox.sh("ip rule del pref 500 from 10.5.0.0/16 iif lo lookup 5")
+    sandbox.vnet("destroy", "d")
+    assert "10.5.0.0/16" not in sandbox.sh("ip rule show")
+
+    base = "name: n\nnamespaces: [n1]\n"
+    apply_json(sandbox, sandbox.write("n.yaml", base + "rules:\n  - {netns: n1, priority: 200, table: 10}\n"))
+    sandbox.sh("ip -n n1 rule add pref 200 iif lo lookup 10 && ip -n n1 rule del pref 200 lookup 10 && "
+               "ip -n n1 rule add pref 200 lookup 10")
+    apply_json(sandbox, sandbox.write("n.yaml", "name: n\n"))
+    assert sandbox.sh("ip netns list") == ""

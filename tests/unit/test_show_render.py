@@ -97,3 +97,13 @@ def test_routes_as_ip_route_writes_them():
     assert route_line(r) == "10.42.0.0/16 dev e1 table 100 scope link src 10.31.0.1"
     r = route_dict(None, Route(None, net("10.43.0.0/16"), ip("192.0.2.1"), "e0", 0, 3, onlink=True))
     assert route_line(r) == "10.43.0.0/16 via 192.0.2.1 dev e0 onlink"
+
+
+def test_a_proxy_neighbour_for_no_device_is_shown_without_one(capsys):
+    from vnet.render.show import print_show
+    print_show("t", [], [], [], [], [], [{"netns": None, "dev": None, "address": "10.0.0.60", "lladdr": None,
+                                          "proxy": True},
+                                         {"netns": "a", "dev": "e0", "address": "10.0.0.2",
+                                          "lladdr": "02:00:00:00:00:02", "proxy": False}])
+    out = capsys.readouterr().out
+    assert "host   proxy 10.0.0.60\n" in out and "a      10.0.0.2 dev e0 lladdr 02:00:00:00:00:02 PERMANENT" in out, out

@@ -36,6 +36,8 @@ def _record_intent(rec, plan):
                 rec.devices[e.key] = c.op[1].kind
         if c.op[0] == "rule_add" and rule_entry(c.op[1]) not in rec.rules:
             rec.rules.append(rule_entry(c.op[1]))
+        if c.op[0] == "neigh_set" and c.op[2] is None and c.op[1].key not in rec.neighbours:
+            rec.neighbours.append(c.op[1].key)   # (one vnet makes: none there)
     rec.save()
 
 

@@ -350,9 +350,17 @@ def _options(ctx, rec, iface, changed):
     return undo
 
 
-def _set(ctx, rec, e, new, old):
+def _set(ctx, rec, e, new, old, kept=()):
+    """Endpoint ``e``'s fields set; the undo sets them back, and puts back
+    the neighbour entries ``kept`` that the kernel drops with the change
+    (a device going down, another MAC: planner.neighbours)."""
     _set_fields(ctx, e, new)
-    return lambda: _set_fields(ctx, e, old)
+
+    def undo():
+        _set_fields(ctx, e, old)
+        for n in kept:
+            _neigh_back(ctx, n)
+    return undo
 
 
 def _set_fields(ctx, e, fields):
@@ -498,8 +506,8 @@ def _neigh_set(ctx, rec, n, old):
     made it. The undo puts back what was."""
     sock = ctx.sock(n.netns)
     neighbours.set_neighbour(sock, ctx.ifindex(n.netns, n.dev), n.address, n.lladdr, n.proxy)
-    made = old is None and n.key not in rec.neighbours
-    if made:
+    made = old is None   # (on the record already: applier._record_intent)
+    if made and n.key not in rec.neighbours:
         rec.neighbours.append(n.key)
 
     def undo():

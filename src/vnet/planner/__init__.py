@@ -48,11 +48,11 @@ def plan(topo, state, record, scope=None, devices=None):
     _devices(p)
     _endpoints(p)
     _stale_devices(p)
+    _stale_namespaces(p)   # (before the rules and neighbours: those of a namespace that goes go with it)
     plan_routes(p)
     plan_rules(p)
     plan_neighbours(p)
     plan_sysctls(p)
-    _stale_namespaces(p)
     if p.conflicts:
         raise PlanError("\n".join(f"{topo.source}: {c}" for c in p.conflicts))
     return Plan(topo, state, record, p.ordered())

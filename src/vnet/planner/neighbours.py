@@ -12,19 +12,42 @@ def plan_neighbours(p):
     for the undo to put back."""
     live = {n.key: n for ns in p.state.neighbours.values() for n in ns if n.dev is not None}
     declared = {n.key for n in p.topo.neighbours}
+    dropped = _dropped(p)
+    leaving = {c.op[1] for c in p.ns_deletes}
     for key in dict.fromkeys(p.record.neighbours):
-        if key in declared:
+        if key in declared or key[0] in leaving:   # (the record forgets those of a namespace that goes)
             continue
-        if key[:2] in p.gone:
+        if key[:2] in p.gone or key[:2] in dropped:
             p.removals.insert(0, Change("delete", key_label(key), "no longer declared; goes with its device",
                                         ("neigh_forget", key)))
         elif key in live and live[key].static:
             p.removals.insert(0, Change("delete", key_label(key), "no longer declared", ("neigh_del", key, live[key])))
     for n in p.topo.neighbours:
-        have = None if (n.netns, n.dev) in p.gone else live.get(n.key)
+        have = None if (n.netns, n.dev) in p.gone or (n.netns, n.dev) in dropped else live.get(n.key)
         if have is None:
-            p.neighbours.append(Change("create", n.label, "missing", ("neigh_set", n, None)))
+            why = dropped.get((n.netns, n.dev)) if n.key in live else None
+            p.neighbours.append(Change("create", n.label, f"{why}: made again" if why else "missing",
+                                       ("neigh_set", n, None)))
         elif have.lladdr != n.lladdr or have.nud != n.nud:
             said = [f"lladdr {have.lladdr or 'none'} -> {n.lladdr or 'none'}"] if have.lladdr != n.lladdr else []
             said += [f"nud {have.nud} -> {n.nud}"] if have.nud != n.nud else []
             p.neighbours.append(Change("modify", n.label, ", ".join(said), ("neigh_set", n, have)))
+
+
+def _dropped(p):
+    """{device key: why} of the devices whose change in place makes the
+    kernel drop their neighbour entries (down, another MAC; a port taking
+    its master's MAC), each such change given the entries the kernel holds
+    there, for its undo to put back."""
+    out = {}
+    for c in p.modifies:
+        if c.op[0] != "dev_set":
+            continue
+        e, new = c.op[1], c.op[2]
+        master = p.declared.get(e.master_key()) if new.get("master") else None
+        why = ("it goes down" if new.get("up") is False else "its MAC changes" if "mac" in new
+               else "it takes its master's MAC" if master and master[0].kind_module.ports_take_its_mtu else None)
+        if why:
+            out[e.key] = f"its device {e.name} changes in place ({why}), which drops it"
+            c.op = c.op[:4] + (tuple(n for n in p.state.neighbours.get(e.netns, ()) if n.dev == e.name and n.static),)
+    return out

@@ -116,9 +116,10 @@ def plan_rules(p):
             if writable(o):   # (someone's rule with a port range is not the declared one without)
                 live.setdefault(rule_match(o), []).append(o)
     claimed, going = set(), set()
+    leaving = {c.op[1] for c in p.ns_deletes}   # (their rules go with them)
     for entry in dict.fromkeys(p.record.rules):
         have = next((o for o in live.get(entry[:-1], ()) if entry[-1] in (None, o.priority) and vnets(o)), None)
-        if have is None or any(declares(r, entry) for r in p.topo.rules):
+        if have is None or entry[0] in leaving or any(declares(r, entry) for r in p.topo.rules):
             continue
         first = first_selected(p.state.rules[have.netns], have)
         if first is not have:

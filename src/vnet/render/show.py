@@ -153,7 +153,8 @@ def print_show(title, devices, among, route_list, sysctl_list, rule_list=(), nei
     if neighbour_list:
         print()
         print_table("neighbours", ("netns", "neighbour"),
-                    [(x["netns"] or "host", " ".join((["proxy"] if x["proxy"] else []) + [x["address"], "dev", x["dev"]]
+                    [(x["netns"] or "host", " ".join((["proxy"] if x["proxy"] else []) + [x["address"]]
+                                                     + (["dev", x["dev"]] if x["dev"] else [])
                                                      + (["lladdr", x["lladdr"]] if x["lladdr"] else [])
                                                      + ([] if x["proxy"] else ["PERMANENT"])))
                      for x in neighbour_list])
@@ -172,7 +173,7 @@ def view(devs, st, topo, rec, netns=None, kinds=None):
     "shown": [Device], "routes": [route_dict], "rules": [...], "neighbours": [...], "sysctls": [...]}.
     A topology's routes and rules are those of its own namespaces and the
     host ones it declares; a route of a device --kind leaves out is left out too."""
-    from ..topology.rule import rule_match
+    from ..topology.rule import declares, rule_entry
     if topo is not None:
         nss = list(dict.fromkeys([None, *topo.namespaces, *rec.namespaces]))
         if netns:
@@ -180,8 +181,9 @@ def view(devs, st, topo, rec, netns=None, kinds=None):
         declared = {dst_word(str(r.to)) for r in topo.routes if r.netns is None} \
             | {dst_word(r[1]) for r in rec.routes if r[0] is None}
         route_list = [r for r in routes(st, nss) if r["netns"] is not None or r["dst"] in declared]
-        mine = {rule_match(r) for r in topo.rules} | {e[:-1] for e in rec.rules}
-        rule_list = rules(st, nss, lambda r: r.netns is not None or rule_match(r) in mine)
+        recorded = set(rec.rules)
+        rule_list = rules(st, nss, lambda o: o.netns is not None or rule_entry(o) in recorded
+                          or any(declares(r, rule_entry(o)) for r in topo.rules))
         known = {n.key for n in topo.neighbours} | set(rec.neighbours)
         neighbour_list = neighbours(st, nss, lambda n: n.netns is not None or n.key in known)
         sysctl_list = sysctls(st)

@@ -202,7 +202,7 @@ class Mark(Field):
         mark, mask = (int(m.group(1), 0), int(m.group(2), 0) if m.group(2) else None) if m else (None, None)
         if mark is None or mark > 2**32 - 1 or (mask or 0) > 2**32 - 1:
             raise Invalid(f"{quote(v)} is not a firewall mark (0-4294967295, or MARK/MASK: 0x10/0xff)")
-        if not mark and not mask:
+        if mask == 0 or not mark and mask is None:
             raise Invalid(f"fwmark {text} matches every packet: give 0/MASK for packets without those bits, "
                           "or leave it out")
         return mark, mask
