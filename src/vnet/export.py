@@ -243,6 +243,21 @@ def exported_rules(state, namespaces):
     return [r for ns in namespaces for r in state.rules.get(ns, []) if not r.kernel_own and not r.unwritable]
 
 
+def recorded_rules(state, rec):
+    """The rules vnet added for ``rec`` that the kernel holds, as declared
+    (a record's entry without a priority: any of its fields)."""
+    from .topology.rule import entry_rule, rule_entry
+    live = {rule_entry(o) for rs in state.rules.values() for o in rs}
+    fields = {e[:-1] for e in live}
+    return [entry_rule(e) for e in rec.rules if e in live or e[-1] is None and e[:-1] in fields]
+
+
+def recorded_neighbours(state, rec):
+    """The neighbours vnet made for ``rec`` that the kernel holds."""
+    mine = set(rec.neighbours)
+    return [n for ns in state.neighbours.values() for n in ns if n.key in mine]
+
+
 def exported_neighbours(state, namespaces):
     """The static and proxy neighbours of ``namespaces`` (observed with
     ``neighbours_in``) a file can declare (``unwritable_neighbour``)."""

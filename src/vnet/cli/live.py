@@ -108,7 +108,7 @@ def cmd_show(args):
 
 
 def cmd_export(args):
-    from ..export import export, macs_set
+    from ..export import export, macs_set, recorded_neighbours, recorded_rules
     from ..kernel.session import Kernel
     if args.target:
         devs, st, t, rec = live(args.target)
@@ -122,8 +122,7 @@ def cmd_export(args):
         doc = export(st, args.name or t.name, nss, only=owned,
                      routes=[routes[r].replace(dev=r[3]) for r in rec.routes if r in routes],   # dev as declared
                      sysctls=list(rec.sysctls), macs=not args.no_mac, set_by_hand=by_hand,
-                     rules=_recorded_rules(st, rec),
-                     neighbours=[n for ns in st.neighbours.values() for n in ns if n.key in set(rec.neighbours)])
+                     rules=recorded_rules(st, rec), neighbours=recorded_neighbours(st, rec))
     else:
         from ..export import (changed_sysctls, exported_neighbours, exported_routes, exported_rules, observe_network,
                               unwritable_routes, unwritable_state)
@@ -147,14 +146,6 @@ def cmd_export(args):
     else:
         import yaml
         print(yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=120), end="")
-
-
-def _recorded_rules(st, rec):
-    """The rules vnet added for ``rec`` that the kernel holds, as declared."""
-    from ..topology.rule import entry_rule, rule_match
-    live = {(rule_match(o), o.priority) for rs in st.rules.values() for o in rs}
-    matches = {m for m, _p in live}
-    return [entry_rule(e) for e in rec.rules if (e[:-1], e[-1]) in live or e[-1] is None and e[:-1] in matches]
 
 
 def _export_namespaces(asked, known=None):

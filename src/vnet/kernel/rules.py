@@ -109,7 +109,8 @@ def _net(raw, length):
 def _msg(r):
     """A rule request of ``r``'s fields (its priority when it has one: a
     rule added without one gets the kernel's, below the first but one)."""
-    table = r.table if r.action == "unicast" else 0   # a rule that drops looks up none (as `ip rule add`)
+    from ..topology.rule import sent_mask, sent_table
+    table = sent_table(r)   # (a rule that drops looks up none, as `ip rule add`)
     body = FR_HDR.pack(AF[r.family], r.dst.prefixlen if r.dst is not None else 0,
                        r.src.prefixlen if r.src is not None else 0, r.tos or 0, table if table < 256 else 0, 0, 0,
                        ACTIONS[r.action], FIB_RULE_INVERT if r.invert else 0)
@@ -123,7 +124,7 @@ def _msg(r):
         if name:
             body += nl.string(attr, name)
     if r.fwmark is not None:
-        body += nl.u32(FRA_FWMARK, r.fwmark) + nl.u32(FRA_FWMASK, NONE32 if r.fwmask is None else r.fwmask)
+        body += nl.u32(FRA_FWMARK, r.fwmark) + nl.u32(FRA_FWMASK, sent_mask(r))
     if r.suppress_prefixlength is not None:
         body += nl.u32(FRA_SUPPRESS_PREFIXLEN, r.suppress_prefixlength)
     return body   # no protocol, as `ip rule add` (a deletion matches any)
