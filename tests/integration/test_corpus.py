@@ -43,7 +43,10 @@ def round_trip(sandbox, tmp_path, build, export_args=(), keys=None):
     in a fresh sandbox: (the export's text, differences)."""
     sandbox.sh(f"set -e\n{build}")
     before = settled()
-    doc = sandbox.vnet("export", *export_args).stdout
+    exported = sandbox.vnet("export", *export_args)
+    doc = exported.stdout
+    lost = [ln for ln in exported.stderr.splitlines() if "made from the file" in ln or "did not compare" in ln]
+    assert not lost, "the export names settings lost where the re-created network has them all:\n" + "\n".join(lost)
     text = yaml.safe_dump(_with_keys(yaml.safe_load(doc), keys), sort_keys=False) if keys else doc
     path = sandbox.write("exported.yaml", text)
     fresh = tmp_path / "fresh"

@@ -129,13 +129,18 @@ def cmd_export(args):
         from ..kernel import sysctl
         from ..planner.routes import route_label
         nss = _export_namespaces(args.netns)
+        from ..export_settings import lost_settings
         with Kernel() as k:
             st = observe_network(k, nss)
             by_hand = macs_set(k, st)
             unwritable = unwritable_state(k, st, nss)
-        doc = export(st, args.name or "exported", nss, macs=not args.no_mac, routes=exported_routes(st, nss),
-                     set_by_hand=by_hand, rules=exported_rules(st, nss), neighbours=exported_neighbours(st, nss),
-                     sysctls=changed_sysctls(st, nss, sysctl.fresh_defaults()))
+            doc = export(st, args.name or "exported", nss, macs=not args.no_mac, routes=exported_routes(st, nss),
+                         set_by_hand=by_hand, rules=exported_rules(st, nss), neighbours=exported_neighbours(st, nss),
+                         sysctls=changed_sysctls(st, nss, sysctl.fresh_defaults()))
+            lost, unchecked = lost_settings(k, st, doc)
+        unwritable += lost
+        for line in unchecked:
+            print(f"vnet export: did not compare {line}", file=sys.stderr)
         for r in unwritable_routes(st, nss):
             print(f"vnet export: left out {route_label(r.key)}: {r.unwritable}, which a topology cannot declare",
                   file=sys.stderr)

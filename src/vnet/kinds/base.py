@@ -56,6 +56,14 @@ class Kind:
                                 # the kernel announces: a verification may read again only the devices
                                 # announced (False: it reads more, an fdb, genl, a program's files...)
     ports_follow = frozenset()  # its options whose change alters its ports' without announcing them
+    # an export's comparison of settings (vnet.export_settings): the
+    # IFLA_INFO_DATA ids (and its ports' IFLA_INFO_SLAVE_DATA ids) that
+    # report state (timers, ids derived from a MAC, counts), not settings;
+    # iproute2's words for the ids it has no option for
+    state_attrs = frozenset()
+    port_state_attrs = frozenset()
+    setting_names = {}
+    port_setting_names = {}
 
     def ports_take_its_mac(self, options):
         """Do its ports take its MAC (a bond's, a team's), given its options?"""
@@ -83,6 +91,14 @@ class Kind:
             return {}
         link = rtnl.link_attrs(link=lower) if self.link_option and self.link_attr else b""
         return {self.kernel_kind: link + rtnl.linkinfo(self.kernel_kind, self.probe_data())}
+
+    def setting_name(self, aid, port=False):
+        """iproute2's word for IFLA_INFO_DATA (``port``: a port's
+        IFLA_INFO_SLAVE_DATA) attribute ``aid`` of this kind, or None."""
+        if port:
+            return self.port_setting_names.get(aid)
+        return self.setting_names.get(aid) or next((o for o, (a, _c) in self.netlink.items()
+                                                    if aid in (a if isinstance(a, tuple) else (a,))), None)
 
     def probe_data(self):
         """The IFLA_INFO_DATA a throwaway device needs (a VXLAN's VNI, a veth's peer)."""

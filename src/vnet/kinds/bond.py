@@ -88,6 +88,13 @@ class Bond(Kind):
     # enslaved, and the 802.3ad actor's while the bond is up: they re-create it
     inplace = frozenset(options) - {"mode", "fail_over_mac", "ad_actor_sys_prio", "ad_user_port_key",
                                     "ad_actor_system"}
+    state_attrs = frozenset({A["ACTIVE_SLAVE"], 23})   # the port it chose, 802.3ad's aggregator
+    # a port's state, link failures, permanent MAC, 802.3ad's ids and states
+    port_state_attrs = frozenset({1, 2, 3, 4, 6, 7, 8})
+    setting_names = {6: "use_carrier", 10: "arp_all_targets", 19: "lp_interval", 27: "tlb_dynamic_lb",
+                     28: "peer_notify_delay", 29: "lacp_active", 30: "missed_max", 31: "ns_ip6_target",
+                     32: "coupled_control"}
+    port_setting_names = {5: "queue_id", 9: "prio"}
     late_options = frozenset({"primary"})   # names a port, which joins after the bond exists
     # `ip -d link show`'s words; the others are `option value` (all_slaves_active as 0/1, as ip says it)
     show_words = {"mode": ("mode", "value"), "all_slaves_active": ("all_slaves_active", "01")}

@@ -56,6 +56,18 @@ class Bridge(BridgePorts, Kind):
                "ageing_time": (4, "u32"), "stp": (5, "u32"), "priority": (6, "u16"), "vlan_filtering": (7, "u8"),
                "vlan_protocol": (8, "be16"), "group_fwd_mask": (9, "u16"), "mcast_snooping": (23, "u8"),
                "mcast_querier": (25, "u8"), "vlan_default_pvid": (39, "u16")}
+    # root and bridge ids (from its MAC), root port and cost, topology
+    # change flags, timers, the querier's state, the count of learned MACs
+    state_attrs = frozenset({10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 47, 48})
+    setting_names = {20: "group_address", 22: "mcast_router", 24: "mcast_query_use_ifaddr",
+                     26: "mcast_hash_elasticity", 27: "mcast_hash_max", 28: "mcast_last_member_count",
+                     29: "mcast_startup_query_count", 30: "mcast_last_member_interval",
+                     31: "mcast_membership_interval", 32: "mcast_querier_interval", 33: "mcast_query_interval",
+                     34: "mcast_query_response_interval", 35: "mcast_startup_query_interval",
+                     36: "nf_call_iptables", 37: "nf_call_ip6tables", 38: "nf_call_arptables",
+                     41: "vlan_stats_enabled", 42: "mcast_stats_enabled", 43: "mcast_igmp_version",
+                     44: "mcast_mld_version", 45: "vlan_stats_per_port", 46: "no_linklocal_learn, "
+                     "mcast_vlan_snooping or mst_enabled", 49: "fdb_max_learned"}
     inplace = frozenset(options)
     is_master = True
     port_rx_handler = "bridge port"

@@ -105,6 +105,13 @@ class BridgePorts:
     """The port hooks of the bridge kind (a mixin of ``bridge.Bridge``)."""
 
     port_options = _port_fields()
+    # its state (STP's, ids, timers, counts), not its settings
+    port_state_attrs = frozenset({1, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 35, 36, 38, 41})
+    port_setting_names = {**{aid: word for aid, _d, word, _doc in PORT_FLAGS.values()},
+                          IFLA_BRPORT_PRIORITY: "priority", IFLA_BRPORT_COST: "cost", 11: "learning_sync",
+                          12: "proxy_arp_wifi", 25: "mcast_router", 28: "mcast_to_unicast", 29: "vlan_tunnel",
+                          31: "group_fwd_mask", 34: "backup_port", 37: "mcast_eht_hosts_limit", 39: "locked",
+                          40: "mab", 42: "mcast_max_groups", 43: "neigh_vlan_suppress", 44: "backup_nhid"}
 
     def validate_port(self, master, port, problems, path):
         vlans = port.port.get("vlans")

@@ -87,6 +87,7 @@ class Macsec(Kind):
     rx_handler = "macsec"
     lower_layers = frozenset({"ether"})   # macsec_newlink: EINVAL for a non-Ethernet lower device (since 5.7)
     # the kernel refuses to change the SCI, cipher or ICV length of a SecY
+    state_attrs = frozenset({A["SCI"]})   # from its MAC, unless given (an option then)
     inplace = frozenset({"window", "encrypt", "protect", "send_sci", "end_station", "scb",
                          "replay_protect", "validate", "tx", "rx"})
 

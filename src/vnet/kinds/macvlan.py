@@ -41,6 +41,7 @@ class Macvlan(Kind):
     link_attr = 5   # IFLA_LINK
     rx_handler = "macvlan/macvtap"
     lower_layers = frozenset({"ether"})   # macvlan_port_create: EINVAL for lo or a non-Ethernet device
+    state_attrs = frozenset({8})   # the broadcast queue length in use: the largest of the lower device's macvlans
     inplace = frozenset({"mode", "source_macs", "nopromisc", "bcqueuelen"})
     show_words = {"link": ("link", "value"), "mode": ("mode", "value"),
                   "source_macs": ("remotes", lambda w, v: f"{w} ({len(v)}) {' '.join(v)}" if v else ""),

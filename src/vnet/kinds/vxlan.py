@@ -54,6 +54,10 @@ class Vxlan(Kind):
                "ttl": (IFLA_VXLAN_TTL, "u8"), "tos": (IFLA_VXLAN_TOS, "u8"),
                "learning": (IFLA_VXLAN_LEARNING, "bool8"), "ageing": (IFLA_VXLAN_AGEING, "u32"),
                "udp_csum": (IFLA_VXLAN_UDP_CSUM, "bool8")}
+    setting_names = {9: "maxaddress", 10: "srcport", 11: "proxy", 12: "rsc", 13: "l2miss", 14: "l3miss",
+                     19: "udp6zerocsumtx", 20: "udp6zerocsumrx", 21: "remcsumtx", 22: "remcsumrx", 23: "gbp",
+                     24: "remcsum_nopartial", 25: "external", 26: "flowlabel", 27: "gpe", 28: "ttl inherit",
+                     29: "df", 30: "vnifilter"}
     show_words = {"vni": ("id", "value"), "group": ("group", "value"), "remote": ("remote", "value"),
                   "local": ("local", "value"), "dev": ("dev", "value"), "dstport": ("dstport", "value"),
                   "learning": ("learning", "flag"), "ttl": ("ttl", lambda w, v: f"ttl {v or 'auto'}"),

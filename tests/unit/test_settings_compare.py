@@ -1,0 +1,67 @@
+"""The comparison behind `vnet export`'s naming of settings a file would
+lose (vnet.export_settings): a link message read into Settings (checked
+against a message pyroute2 encodes), and which differences are named, in
+which words, and which are the kernel's state rather than settings."""
+from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+
+from vnet.export_settings import _differences
+from vnet.kernel import settings as ks
+from vnet.kinds import get
+
+
+def _message(attrs, flags=0):
+    m = ifinfmsg()
+    m["index"], m["flags"], m["change"] = 7, flags, 0
+    m["attrs"] = attrs
+    m.encode()
+    return bytes(m.data)[16:]   # the payload after the netlink header, as a dump gives it
+
+
+def test_a_link_message_is_read_into_its_settings():
+    msg = _message([("IFLA_IFNAME", "br0"), ("IFLA_NUM_TX_QUEUES", 4), ("IFLA_GSO_MAX_SIZE", 30000),
+                    ("IFLA_GROUP", 7),
+                    ("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", "bridge"),
+                                                 ("IFLA_INFO_DATA", {"attrs": [("IFLA_BR_MCAST_IGMP_VERSION", 3)]})]}),
+                    ("IFLA_AF_SPEC", {"attrs": [("AF_INET6", {"attrs": [("IFLA_INET6_ADDR_GEN_MODE", 1)]})]})],
+                   flags=0x8000 | 0x1)
+    s = ks.decode(msg)
+    assert (s.ifindex, s.name) == (7, "br0")
+    assert s.link == {"numtxqueues": 4, "gso_max_size": 30000, "group": 7, "flags": 0x8000, "addrgenmode": 1}
+    assert s.data == {43: b"\x03"} and s.port == {}
+
+
+def _s(link=None, data=None, port=None):
+    return ks.Settings(1, "x", {"flags": 0, **(link or {})}, data or {}, port or {})
+
+
+def test_a_difference_is_named_in_iproute2_words_with_both_values():
+    br = get("bridge")
+    lines = _differences("bridge h/br0", br, None, _s({"numtxqueues": 4}, {43: b"\x03", 1: b"\x96\0\0\0"}),
+                         _s({"numtxqueues": 1}, {43: b"\x02", 1: b"\xc8\0\0\0"}))
+    assert lines == ["left out the numtxqueues 4 of bridge h/br0 (made from the file: 1)",
+                     "left out the forward_delay 150 of bridge h/br0 (made from the file: 200)",
+                     "left out the mcast_igmp_version 3 of bridge h/br0 (made from the file: 2)"]
+
+
+def test_state_references_and_vnet_s_own_group_are_not_settings():
+    br, vx = get("bridge"), get("vxlan")
+    # a bridge's hello timer and bridge id, a port's STP state: the kernel's state
+    assert _differences("b", br, br, _s(data={16: b"\x01\0", 11: b"\x80\0ab"}, port={1: b"\x03"}),
+                        _s(data={16: b"\0\0", 11: b"\x80\0cd"}, port={1: b"\0"})) == []
+    # a VXLAN's lower device: an index of another namespace (the export writes it as `dev`)
+    assert _differences("v", vx, None, _s(data={3: b"\x05\0\0\0"}), _s(data={3: b"\x02\0\0\0"})) == []
+    # vnet's tag of a topology's devices, and its undo's
+    assert _differences("v", vx, None, _s({"group": 0x76123456}), _s({"group": 0})) == []
+    assert _differences("v", vx, None, _s({"group": 0x77123456}), _s({"group": 0})) == []
+    assert _differences("v", vx, None, _s({"group": 7}), _s({"group": 0})) == [
+        "left out the group 7 of v (made from the file: vnet's own tag)"]
+
+
+def test_port_settings_addrgenmode_flags_and_unknown_attributes_are_named():
+    br, mv = get("bridge"), get("macvlan")
+    assert _differences("veth h/va", mv, br, _s({"addrgenmode": 1, "flags": 0x8000}, {99: b"\x01"}, {28: b"\x01"}),
+                        _s({"addrgenmode": 0}, {}, {28: b"\x00"})) == [
+        "left out the addrgenmode none of veth h/va (made from the file: eui64)",
+        "left out the flags dynamic of veth h/va (made from the file: none of debug, trailers off, dynamic)",
+        "left out the macvlan attribute 99 1 of veth h/va (made from the file: none)",
+        "left out the port setting mcast_to_unicast 1 of veth h/va (made from the file: 0)"]
