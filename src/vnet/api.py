@@ -14,11 +14,12 @@ def _topology_namespaces(topo, rec):
                                        + [k[0] for k in rec.devices]))
 
 
-def observe(k, topo, rec, only=None, known=None, all_routes=False, devices=None):
+def observe(k, topo, rec, only=None, known=None, all_routes=False, devices=None, all_fdb=False):
     """The live state of every namespace the topology or its record names
     (with ``only`` and ``known``: of those in ``only``, the rest as known,
     and with ``devices``, {namespace: indexes}, of those namespaces only
-    those devices; with ``all_routes``, the routes, rules and neighbours of all of them, for show)."""
+    those devices; with ``all_routes``, the routes, rules and neighbours of all of them, for show; with
+    ``all_fdb`` or ``all_routes``, the static entries on every bridge port, for export)."""
     from .observer import observe as _observe
     nss = _topology_namespaces(topo, rec)
     if only is not None:
@@ -27,8 +28,9 @@ def observe(k, topo, rec, only=None, known=None, all_routes=False, devices=None)
     rules_in = [r.netns for r in topo.rules] + [r[0] for r in rec.rules] + (nss if all_routes else [])
     neighbours_in = [n.netns for n in topo.neighbours] + [n[0] for n in rec.neighbours] + (nss if all_routes else [])
     sysctls = [(s.netns, s.key) for s in topo.sysctls] + list(rec.sysctls)
+    fdb_in = [e.netns for i in topo.interfaces for e in i.endpoints() if "fdb" in e.port] + (nss if all_routes or all_fdb else [])
     return _observe(k, nss, routes_in, sysctls, known=known, devices=devices, rules_in=rules_in,
-                    neighbours_in=neighbours_in)
+                    neighbours_in=neighbours_in, fdb_in=fdb_in)
 
 
 def _check_sysctls(topo):

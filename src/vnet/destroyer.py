@@ -72,7 +72,7 @@ def _remove_in(k, rec, ns, removed, refused):
                 refused.append((entry, f"the kernel would delete the rule '{e.rule.text}' in its place"))
     if _by_name(rec, ns):
         return _remove_by_name(k, rec, ns, removed)
-    st = observe(k, [ns], routes_in=[ns] if any(r[0] == ns for r in rec.routes) else [])
+    st = observe(k, [ns], routes_in=[ns] if any(r[0] == ns for r in rec.routes) else [], fdb_in=())
     ctx = Context(k, st, rec.group)
     for rk in rec.routes:
         if rk[0] == ns:

@@ -371,8 +371,9 @@ def unwritable_state(k, state, namespaces):
                 out.append(f"left out the {what} of {where}: {why}")
             elif n.static and n.router:
                 out.append(f"wrote the {what} of {where} without its router flag")
+        written = {d.ifindex for d in devs if d.port.get("fdb") is not None}   # a bridge port's option
         for idx, mac, vlan, permanent in nb.dump_bridge_statics(sock):
-            if not (permanent and mac == macs.get(idx)):   # (a port's and a bridge's own MAC: the kernel's)
+            if idx not in written and not (permanent and mac == macs.get(idx)):   # (a port's and a bridge's own MAC: the kernel's)
                 out.append(f"left out the bridge fdb entry {mac}{f' vlan {vlan}' if vlan is not None else ''} on "
                            f"{names.get(idx, f'device {idx}')} ({'permanent' if permanent else 'static'}) of {where}")
     return out

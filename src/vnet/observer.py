@@ -11,8 +11,9 @@ from .topology.neighbour import Neighbour
 class _Dumps:
     """Per-namespace dumps that only some kinds need, taken on first use."""
 
-    def __init__(self, k, ns, links):
+    def __init__(self, k, ns, links, fdb=True):
         self.k, self.ns, self.links = k, ns, links   # the kernel session, the namespace, its link dump
+        self.fdb = fdb   # are the static entries on bridge ports read (a plan reads them where a file gives some)?
         self._fd = k.fd(ns)
         self._more = {}
 
@@ -41,7 +42,8 @@ class _Dumps:
         return netns.read_sysfs(self._fd, [path])[path]
 
 
-def observe(k, namespaces, routes_in=(), sysctls=(), known=None, devices=None, rules_in=(), neighbours_in=()):
+def observe(k, namespaces, routes_in=(), sysctls=(), known=None, devices=None, rules_in=(), neighbours_in=(),
+            fdb_in=None):
     """Observe ``namespaces`` (None: vnet's own) through Kernel ``k``.
     Absent namespaces are left out of the state. With ``known`` (an earlier
     State), only ``namespaces`` are observed again and the rest of
@@ -49,7 +51,8 @@ def observe(k, namespaces, routes_in=(), sysctls=(), known=None, devices=None, r
     ``devices`` too ({namespace: indexes}), of those namespaces only the
     devices of those indexes (and their masters) are read again.
     ``routes_in``, ``rules_in``, ``neighbours_in``: the namespaces whose
-    routes, rules, static neighbours to read."""
+    routes, rules, static neighbours to read; ``fdb_in``, those whose
+    bridge ports' static forwarding entries to read (None: all)."""
     asked = dict.fromkeys(namespaces)
     st = State()
     partial = {ns: idx for ns, idx in (devices or {}).items()
@@ -60,7 +63,7 @@ def observe(k, namespaces, routes_in=(), sysctls=(), known=None, devices=None, r
     st.namespaces.update(dict.fromkeys(raw))   # the state's order is the namespaces'
     for ns in _lab_first(raw):
         links, addrs = raw[ns]
-        devs = st.namespaces[ns] = _devices(k, ns, links, refs, peer_of)
+        devs = st.namespaces[ns] = _devices(k, ns, links, refs, peer_of, fdb_in is None or ns in fdb_in)
         _addresses(devs, links, addrs)
         if ns in partial:
             st.namespaces[ns] = _merged(known.namespaces[ns], refs.kept[ns], devs)
@@ -224,11 +227,11 @@ class _References:
         return peer
 
 
-def _devices(k, ns, links, refs, peer_of):
+def _devices(k, ns, links, refs, peer_of, fdb=True):
     """{name: Device} of namespace ``ns``'s link dump, each with what its
     kind reads, then its ports' options as their master's kind reads them."""
     resolve = refs.resolver(ns)
-    dumps = _Dumps(k, ns, links)
+    dumps = _Dumps(k, ns, links, fdb)
     devs = {}
     for ln in links:
         kind = identify(ln) or (recognize(ln, dumps) if ln.kind is None else None)

@@ -155,9 +155,10 @@ def _fdb(ns, chosen=()):
         if e["mac"].startswith(("33:33:", "01:00:5e:")) and "self" in e.get("flags", []) and "dst" not in e:
             continue   # a device's multicast list: from its addresses (the kernel's link-local ones too)
         e = {k: v for k, v in e.items() if k not in ("updated", "used", "ifindex")}
-        if "master" in e and "dst" not in e:
+        if "master" in e and "dst" not in e and e.get("state") == "permanent":
             # a bridge's own MAC taken from a port: its entry names the bridge or
-            # the port by the order they were made in (history, not configuration)
+            # the port by the order they were made in (history, not configuration);
+            # a static entry's port is its configuration
             e.pop("ifname", None)
         out.append(e)
     return sorted(out, key=lambda e: json.dumps(e, sort_keys=True))

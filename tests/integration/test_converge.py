@@ -455,8 +455,8 @@ def test_an_export_leaves_out_a_route_it_cannot_write_and_says_so(sandbox):
 @pytest.mark.needs("veth")
 def test_an_export_names_the_rules_and_fdb_entries_it_cannot_write(sandbox):
     """Policy routing rules of what a file cannot say (a goto, a protocol)
-    or the kernel's own deleted, and static entries of a bridge's
-    forwarding database are what a topology cannot declare: an export of a
+    or the kernel's own deleted, and a bridge's own forwarding entries (not
+    a port's) are what a topology cannot declare: an export of a
     lab built by hand names each on stderr instead of dropping it silently,
     and writes the rules and static neighbours it can; the kernel's own
     (its default rules, a bridge's entries for its ports' MACs, the
@@ -473,6 +473,7 @@ def test_an_export_names_the_rules_and_fdb_entries_it_cannot_write(sandbox):
                "ip -n n1 neigh add proxy 10.60.0.50 dev e0 && ip -n n1 rule add not from 10.60.0.8 table 100 prio 400 && "
                "ip -n n1 rule add goto 32766 prio 250 && ip -n n1 rule add to 10.62.0.0/16 table 5 prio 260 protocol static && "
                "bridge -n n1 fdb add 02:00:00:00:00:42 dev e1 master static && "
+               "bridge -n n1 fdb add 02:00:00:00:00:43 dev br0 self local && "
                "ip netns add n2 && ip -n n2 link add f0 type veth peer name f1 && ip -n n2 link add br1 type bridge && "
                "ip -n n2 link set f1 master br1 && ip -n n2 link set br1 up && ip -n n2 link set f1 up && "
                "ip -n n2 link set f0 up && ip -n n2 addr add 10.61.0.1/24 dev f0 && ip -n n2 -6 addr add fd00:61::1/64 dev f0")
@@ -491,9 +492,12 @@ def test_an_export_names_the_rules_and_fdb_entries_it_cannot_write(sandbox):
         "protocol (static), which a topology cannot declare",
         "vnet export: namespace n1 lacks the kernel's rule '32767: from all lookup default' (IPv4): someone deleted "
         "it, which a topology cannot declare",
-        "vnet export: left out the bridge fdb entry 02:00:00:00:00:42 on e1 (static) of namespace n1, which a "
+        "vnet export: left out the bridge fdb entry 02:00:00:00:00:43 on br0 (permanent) of namespace n1, which a "
         "topology cannot declare",
         ]), r.stderr
+    # a port's static entry is the port's option
+    e1 = next(e for i in yaml.safe_load(r.stdout)["interfaces"] for e in (i, i.get("peer") or {}) if e.get("name") == "e1")
+    assert e1["fdb"] == [{"mac": "02:00:00:00:00:42"}], e1
     assert yaml.safe_load(r.stdout)["neighbours"] == [
         {"netns": "n1", "dev": "e0", "address": "10.60.0.9", "lladdr": "02:00:00:00:00:09"},
         {"netns": "n1", "dev": "e0", "address": "fd00::9", "lladdr": "02:00:00:00:00:19"},

@@ -111,7 +111,7 @@ def cmd_export(args):
     from ..export import export, macs_set, recorded_neighbours, recorded_rules
     from ..kernel.session import Kernel
     if args.target:
-        devs, st, t, rec = live(args.target)
+        devs, st, t, rec = live(args.target, fdb=True)
         with Kernel() as k:
             by_hand = macs_set(k, st)
         owned = {d.key for d in devs if rec.owns_device(d)}

@@ -45,10 +45,11 @@ def applied(target):
     return Topology(name=target), rec
 
 
-def live(target, routes=False, namespaces=None):
+def live(target, routes=False, namespaces=None, fdb=False):
     """(devices, state, topology, record) for show: a topology's namespaces,
     or with no target every namespace (or ``namespaces``; topology and
-    record None); with ``routes``, the routes and rules of all of them too."""
+    record None); with ``routes``, the routes and rules of all of them too;
+    with ``fdb`` or ``routes``, the static entries of every bridge port."""
     from ..kernel import netns
     from ..kernel.session import Kernel
     from ..observer import observe
@@ -61,7 +62,7 @@ def live(target, routes=False, namespaces=None):
     t, rec = applied(target)
     from .. import observe as obs_topo
     with Kernel() as k:
-        st = obs_topo(k, t, rec, all_routes=routes)
+        st = obs_topo(k, t, rec, all_routes=routes, all_fdb=fdb)
     declared = set(t.by_key())
     nss = set(t.namespaces) | set(rec.namespaces)
     devs = [d for d in st.devices() if d.netns in nss or d.key in declared or rec.owns_device(d)]

@@ -1,15 +1,14 @@
 """Static neighbours (`ip neigh add ... nud permanent`, `ip neigh add
-proxy ...`): dumped, set and deleted; and a read-only dump of the static
-entries of a namespace's bridges' forwarding databases (`bridge fdb add
-... master static`), which a topology cannot declare: an export names those
-someone made, so that it never drops them silently."""
+proxy ...`): dumped, set and deleted; and the static and permanent entries
+of a namespace's bridges' forwarding databases (`bridge fdb add ... master
+static`): dumped, set on a port and deleted."""
 from . import netlink as nl
 from .rtnl import AF_BRIDGE, NDA_DST, NDA_LLADDR, NUD_PERMANENT, RTM_DELNEIGH, RTM_GETNEIGH, RTM_NEWNEIGH, _NDM
 
 FAMILIES = (2, 10)   # IPv4 and IPv6
 NUD_NOARP = 0x40
 NDA_VLAN, NDA_MASTER = 5, 9   # the entry's VLAN; the bridge whose database holds it
-NTF_PROXY, NTF_ROUTER = 0x08, 0x80
+NTF_MASTER, NTF_PROXY, NTF_ROUTER = 0x04, 0x08, 0x80
 NUD = {"permanent": NUD_PERMANENT, "noarp": NUD_NOARP}
 
 
@@ -71,3 +70,19 @@ def dump_bridge_statics(sock):
             vlan = nl.get_u16(a[NDA_VLAN]) if NDA_VLAN in a else None
             out.append((index, nl.get_mac(a[NDA_LLADDR]), vlan, bool(state & NUD_PERMANENT)))
     return out
+
+
+def _fdb_msg(port, mac, vlan, permanent):
+    return (_NDM.pack(AF_BRIDGE, port, NUD_PERMANENT if permanent else NUD_NOARP, NTF_MASTER, 0)
+            + nl.mac(NDA_LLADDR, mac) + (nl.u16(NDA_VLAN, vlan) if vlan else b""))
+
+
+def set_bridge_static(sock, port, mac, vlan=None, permanent=False):
+    """A static entry (``permanent``: a local one, for the bridge itself) of
+    MAC ``mac`` (in ``vlan``) on the bridge port ``port``, made or replacing
+    the one there, as `bridge fdb replace MAC dev PORT master static`."""
+    sock.request(RTM_NEWNEIGH, _fdb_msg(port, mac, vlan, permanent), nl.F_CREATE | nl.F_REPLACE)
+
+
+def del_bridge_static(sock, port, mac, vlan=None):
+    sock.request(RTM_DELNEIGH, _fdb_msg(port, mac, vlan, False))

@@ -95,12 +95,24 @@ class Bridge(BridgePorts, Kind):
         return super().probes(lower) | {"bridge_vlan_filtering": rtnl.linkinfo(self.kernel_kind, on)}
 
     def lint(self, ifaces, topo, problems, warnings):
-        """A bridge cannot be a port of a bridge (the kernel says ELOOP)."""
+        """A bridge cannot be a port of a bridge (the kernel says ELOOP); an
+        entry of its forwarding database is on one port (a second moves it)."""
         bridges = {i.key for i in ifaces}
         for i in ifaces:
             if i.master and i.master_key() in bridges:
                 problems.add(f"{i.path}.master", f"{i.label} is a bridge: the kernel refuses a bridge as a port of "
                              f"another bridge (ELOOP); join them with a veth pair, or use VLANs on one bridge")
+        on = {}
+        for i in topo.interfaces:
+            for e in i.endpoints():
+                if not (e.master and e.master_key() in bridges):
+                    continue
+                for n, entry in enumerate(e.port.get("fdb") or []):
+                    where = on.setdefault((e.master_key(), entry["mac"], entry.get("vlan")), e.label)
+                    if where != e.label:
+                        problems.add(f"{i.path}{'.peer' if e is not i else ''}.fdb[{n}]",
+                                     f"{entry['mac']} is an entry of {where} already: a bridge forwards a MAC "
+                                     "to one port")
 
     def validate(self, iface, problems, path):
         if iface.options.get("vlans") is not None and not iface.options.get("vlan_filtering"):

@@ -4,9 +4,10 @@ set, observed and said in `ip`'s words. ``BridgePorts`` gives the bridge
 kind its port hooks; the VLAN helpers serve the bridge's own VLANs too."""
 import re
 
+from ..kernel import neighbours as nb
 from ..kernel import netlink as nl
 from ..kernel import rtnl
-from ..topology.fields import Bool, Field, Int, Invalid, ListOf, Obj, quote
+from ..topology.fields import MAC, Bool, Field, Int, Invalid, ListOf, Obj, quote
 from .base import ipcmd
 
 
@@ -59,8 +60,29 @@ IFLA_BRPORT_PRIORITY, IFLA_BRPORT_COST = 2, 3
 PORT_NUMBERS = {"priority": (IFLA_BRPORT_PRIORITY, "u16", 32), "cost": (IFLA_BRPORT_COST, "u32", None)}
 
 
+FDB = ListOf(Obj({"mac": MAC("the MAC frames are sent this port for", required=True),
+                  "vlan": Int("its VLAN (a vlan_filtering bridge's)", lo=1, hi=4094),
+                  "permanent": Bool("a local entry: frames to it are the bridge's own (`bridge fdb add` without "
+                                    "`static`); else static: forwarded out of this port", default=False)}),
+             "static entries of the bridge's forwarding database on this port (`bridge fdb add MAC dev PORT master"
+             " static`); those not listed are removed (the port's own MAC is the kernel's)", default=None)
+
+
+def _fdb_state(entries):
+    """A port's entries in the form declared and observed ones compare."""
+    return sorted((e["mac"], e.get("vlan"), bool(e.get("permanent"))) for e in entries or [])
+
+
+def _fdb_dicts(state):
+    return [{"mac": m, **({"vlan": v} if v else {}), **({"permanent": True} if p else {})} for m, v, p in state]
+
+
+def _fdb_text(state):
+    return [f"fdb {m}{f' vlan {v}' if v else ''} {'permanent' if p else 'static'}" for m, v, p in state or []]
+
+
 def _port_fields():
-    out = {"vlans": VLANS}
+    out = {"vlans": VLANS, "fdb": FDB}
     out.update({k: Bool(doc) for k, (_a, _d, _w, doc) in PORT_FLAGS.items()})
     out["cost"] = Int("STP path cost of this port (kernel default from its speed: 2 at 10 Gb/s, 100 unknown)",
                       lo=1, hi=65535)
@@ -114,6 +136,14 @@ class BridgePorts:
                           40: "mab", 42: "mcast_max_groups", 43: "neigh_vlan_suppress", 44: "backup_nhid"}
 
     def validate_port(self, master, port, problems, path):
+        seen = set()
+        for i, e in enumerate(port.port.get("fdb") or []):
+            if e.get("vlan") and not master.options.get("vlan_filtering"):
+                problems.add(f"{path}.fdb[{i}].vlan", f"bridge {master.name!r} does not filter VLANs: an entry of "
+                             "VLAN needs vlan_filtering: true on it")
+            if (e["mac"], e.get("vlan")) in seen:
+                problems.add(f"{path}.fdb[{i}]", f"{e['mac']} is listed twice")
+            seen.add((e["mac"], e.get("vlan")))
         vlans = port.port.get("vlans")
         if vlans is None:
             return
@@ -138,6 +168,8 @@ class BridgePorts:
             if k == "vlans":
                 out[k] = None if v is None else sorted((vid, x["pvid"], x["untagged"])
                                                        for x in v for vid in _vids(x["vid"]))
+            elif k == "fdb":
+                out[k] = _fdb_state(v)
             else:
                 out[k] = _PORT_DEFAULTS.get(k) if v is None else v
         return out
@@ -178,7 +210,7 @@ class BridgePorts:
         words = [f"{w} {'on' if v else 'off'}" if isinstance(v, bool) else f"{w} {v}"
                  for _k, v, w in self._off_default(state)]
         return (words, [f"vlan {a if a == b else f'{a}-{b}'}" + " PVID" * p + " Egress Untagged" * u
-                        for a, b, p, u in self._runs(state)])
+                        for a, b, p, u in self._runs(state)] + _fdb_text(state.get("fdb")))
 
     def observe_ports(self, ports, dumps):
         raw = {ln.ifindex: ln for ln in dumps.links}
@@ -187,11 +219,15 @@ class BridgePorts:
         # not the port's VLANs (a file gives them only with vlan_filtering)
         filtering = {ln.name for ln in dumps.links if ln.name in masters
                      and self.decode(ln, lambda i, n: None).get("vlan_filtering")}
+        statics = dumps.cached("bridge_statics", lambda k, ns: nb.dump_bridge_statics(k.sock(ns))) if dumps.fdb else None
         for d in ports:
             sd = raw[d.ifindex].slave_data if d.ifindex in raw else None
             d.port.update(self._port_options(sd))
             have = _vlans_dump(dumps).get(d.ifindex) if d.master[1] in filtering else None
             d.port["vlans"] = None if have is None else _vlan_dicts(have)
+            if statics is not None:
+                fdb = [(m, v, p) for i, m, v, p in statics if i == d.ifindex and not (p and m == d.mac)]
+                d.port["fdb"] = _fdb_dicts(sorted(fdb)) or None
 
     @staticmethod
     def _port_options(slave_data):
@@ -226,7 +262,10 @@ class BridgePorts:
         sock, idx = ctx.sock(endpoint.netns), ctx.ifindex(*endpoint.key)
         want = self.port_state(endpoint.port)
         vlans = want.pop("vlans", None)
+        fdb = want.pop("fdb", None)
         undo = []
+        if fdb is not None:
+            undo.append(self._set_fdb(sock, idx, fdb))
         if vlans is not None:
             have = dict(rtnl.dump_bridge_vlans(sock).get(idx, []))
             wanted = _vlan_flags(vlans)
@@ -245,6 +284,33 @@ class BridgePorts:
                 u()
         return undo_all
 
+    def _set_fdb(self, sock, idx, want):
+        """Make port ``idx``'s static entries ``want``; return the undo, which
+        also puts back on its port an entry the change moved from another."""
+        ln = rtnl.get_link_by_index(sock, idx)
+        statics = nb.dump_bridge_statics(sock)
+        have = sorted((m, v, p) for i, m, v, p in statics if i == idx and not (p and ln and m == ln.mac))
+        elsewhere = {(m, v): (i, p) for i, m, v, p in statics if i != idx}
+        moved = [(m, v, *elsewhere[(m, v)]) for m, v, _p in want if (m, v) in elsewhere]
+        self._apply_fdb(sock, idx, have, want)
+
+        def back():
+            self._apply_fdb(sock, idx, want, have)
+            for m, v, i, p in moved:
+                nb.set_bridge_static(sock, i, m, v, p)
+        return back
+
+    @staticmethod
+    def _apply_fdb(sock, idx, have, want):
+        """Make port ``idx``'s static entries ``have`` into ``want`` (``_fdb_state``'s)."""
+        keep = {(m, v) for m, v, _p in want}
+        for m, v, _p in have:
+            if (m, v) not in keep:
+                nb.del_bridge_static(sock, idx, m, v)
+        for e in want:
+            if e not in have:
+                nb.set_bridge_static(sock, idx, *e)
+
     @staticmethod
     def _apply_vlans(sock, idx, have, want, self_=False):
         """Make {vid: flags} ``have`` into ``want`` (``self_``: the bridge's own)."""
@@ -259,6 +325,7 @@ class BridgePorts:
         pre = ["bridge"] + (["-n", endpoint.netns] if endpoint.netns is not None else [])
         state = self.port_state(endpoint.port)
         want = state.pop("vlans", None)
+        fdb = state.pop("fdb", None)
         words = []
         for k, v in state.items():
             if k in PORT_FLAGS:
@@ -266,6 +333,9 @@ class BridgePorts:
             elif v is not None:
                 words += [k, str(v)]
         out = [ipcmd(endpoint.netns, "link", "set", "dev", endpoint.name, "type", "bridge_slave", *words)] if words else []
+        for m, v, p in fdb or []:
+            out.append(" ".join(pre + ["fdb", "replace", m, "dev", endpoint.name, "master", "permanent" if p else "static"]
+                                + (["vlan", str(v)] if v else [])))
         if want is None:
             return out
         out += [] if any(v == 1 for v, _p, _u in want) else [" ".join(pre + ["vlan", "del", "dev", endpoint.name, "vid", "1"])]
@@ -275,4 +345,6 @@ class BridgePorts:
         return out
 
     def describe_port(self, opt, value):
+        if opt == "fdb":
+            return "[" + ", ".join(t.removeprefix("fdb ") for t in _fdb_text(_fdb_state(value))) + "]"
         return _describe_vlans(value) if opt == "vlans" and value is not None else None

@@ -1,0 +1,105 @@
+"""Static entries of a bridge's forwarding database on its ports (`bridge
+fdb add MAC dev PORT master static`, a port's `fdb` option) end to end,
+against `bridge -j fdb show`: applied, carrying the only traffic a switch
+that neither learns nor floods unknown unicast forwards, planned empty,
+deleted by hand and put back, moved to another port (where traffic stops),
+undone as they were after a later failure, exported and re-applied, built
+by the `vnet script` commands run by bash, and gone with destroy."""
+import json
+
+from lab import apply_json, export_round_trip, plan_json
+
+# the ports neither learn MACs nor flood frames to unknown ones: ha and hb
+# reach each other only through the entries the file gives
+TOPO = """name: fdb
+namespaces: [sw, ha, hb]
+interfaces:
+  - {name: br0, kind: bridge, netns: sw}
+  - {name: pa, kind: veth, netns: sw, master: br0, learning: false, flood: false,
+     fdb: [{mac: "02:00:00:00:0a:01"}, {mac: "02:00:00:00:0e:01", permanent: true}],
+     peer: {name: eth0, netns: ha, mac: "02:00:00:00:0a:01", addresses: [10.27.0.1/24]}}
+  - {name: pb, kind: veth, netns: sw, master: br0, learning: false, flood: false,
+     fdb: [{mac: "02:00:00:00:0b:01"}],
+     peer: {name: eth0, netns: hb, mac: "02:00:00:00:0b:01", addresses: [10.27.0.2/24]}}
+"""
+FAIL = "sysctls:\n  - {netns: sw, key: net.ipv4.ip_forward, value: notanumber}\n"
+WANT = {("02:00:00:00:0a:01", "pa", "static"), ("02:00:00:00:0e:01", "pa", "permanent"),
+        ("02:00:00:00:0b:01", "pb", "static")}
+
+
+def entries(sandbox):
+    """(MAC, port, state) of the static and permanent entries someone made on sw's ports."""
+    own = {ln["address"] for ln in json.loads(sandbox.sh("ip -n sw -j link show"))}
+    return {(e["mac"], e["ifname"], e["state"]) for e in json.loads(sandbox.sh("bridge -n sw -j fdb show br br0"))
+            if "master" in e and e.get("state") in ("static", "permanent") and e["mac"] not in own
+            and not e["mac"].startswith(("33:33:", "01:00:5e:"))}
+
+
+def reached(sandbox):
+    return "100% packet loss" not in sandbox.sh("ip netns exec ha ping -c 2 -i 0.2 -W 1 10.27.0.2; true")
+
+
+def test_static_entries_forward_converge_move_undo_export_and_go(sandbox):
+    f = sandbox.write("t.yaml", TOPO)
+    apply_json(sandbox, f)
+    assert entries(sandbox) == WANT and plan_json(sandbox, f) == [] and reached(sandbox)
+
+    # deleted by hand: frames to hb have nowhere to go; the plan puts it back
+    sandbox.sh("bridge -n sw fdb del 02:00:00:00:0b:01 dev pb master")
+    assert not reached(sandbox)
+    assert [(c["object"], c["reason"]) for c in plan_json(sandbox, f)] == [
+        ("port sw/pb", "fdb [] -> [02:00:00:00:0b:01 static]")]
+    apply_json(sandbox, f)
+    assert entries(sandbox) == WANT and reached(sandbox)
+
+    # the entry on the wrong port (back where the frames come from): they stop
+    moved = TOPO.replace('fdb: [{mac: "02:00:00:00:0b:01"}]', "fdb: []").replace(
+        '{mac: "02:00:00:00:0e:01", permanent: true}]', '{mac: "02:00:00:00:0e:01", permanent: true}, '
+                                                        '{mac: "02:00:00:00:0b:01"}]')
+    g = sandbox.write("moved.yaml", moved)
+    apply_json(sandbox, g)
+    assert entries(sandbox) == WANT - {("02:00:00:00:0b:01", "pb", "static")} | {("02:00:00:00:0b:01", "pa", "static")}
+    assert plan_json(sandbox, g) == [] and not reached(sandbox)
+    apply_json(sandbox, f)
+    assert entries(sandbox) == WANT and reached(sandbox)
+
+    # an apply that moves one, drops one and adds one, then fails: all as they were
+    bad = moved.replace('{mac: "02:00:00:00:0e:01", permanent: true}, ', '{mac: "02:00:00:00:0e:02"}, ') + FAIL
+    r = sandbox.vnet("apply", sandbox.write("bad.yaml", bad), check=False)
+    assert r.returncode == 3 and "Traceback" not in r.stderr, r.stderr
+    assert entries(sandbox) == WANT and plan_json(sandbox, f) == [] and reached(sandbox)
+
+    # an entry someone adds on a port whose entries the file gives is removed
+    sandbox.sh("bridge -n sw fdb add 02:00:00:00:0b:09 dev pb master static")
+    assert [(c["object"], c["reason"]) for c in plan_json(sandbox, f)] == [
+        ("port sw/pb", "fdb [02:00:00:00:0b:01 static, 02:00:00:00:0b:09 static] -> [02:00:00:00:0b:01 static]")]
+    apply_json(sandbox, f)
+    assert entries(sandbox) == WANT
+
+    # export: the same entries; re-applied from nothing, the same kernel state
+    export_round_trip(sandbox, "fdb", ("fdb:", "permanent: true", "'02:00:00:00:0b:01'"),
+                      lambda: entries(sandbox), WANT)
+
+    # the iproute2 script, run by bash (the export's round trip destroyed the lab)
+    sandbox.sh(f"bash -e {sandbox.write('s.sh', sandbox.vnet('script', f).stdout)}")
+    assert entries(sandbox) == WANT and reached(sandbox)
+    sandbox.sh("ip netns del sw; ip netns del ha; ip netns del hb")
+
+    apply_json(sandbox, f)
+    sandbox.vnet("destroy", "fdb")
+    assert sandbox.sh("ip netns list") == ""
+
+
+def test_a_file_s_entries_are_checked_before_anything_changes(sandbox):
+    for entries_, said in (
+            ('{mac: "02:00:00:00:0b:01"}, {mac: "02:00:00:00:0b:01"}, {mac: "02:00:00:00:0b:03", vlan: 5}',
+             ("interfaces[2] (pb).fdb[1]: 02:00:00:00:0b:01 is listed twice",
+              "interfaces[2] (pb).fdb[2].vlan: bridge 'br0' does not filter VLANs")),
+            ('{mac: "02:00:00:00:0a:01"}', ("interfaces[2] (pb).fdb[0]: 02:00:00:00:0a:01 is an entry of sw/pa already",)),
+            ('{mac: "01:00:00:00:00:01"}', ("interfaces[2] (pb).fdb[0].mac: '01:00:00:00:00:01' is a multicast address",))):
+        bad = TOPO.replace('fdb: [{mac: "02:00:00:00:0b:01"}]', f"fdb: [{entries_}]")
+        r = sandbox.vnet("apply", sandbox.write("bad.yaml", bad), check=False)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        for s in said:
+            assert s in r.stderr, r.stderr
+        assert sandbox.sh("ip netns list") == ""
