@@ -60,6 +60,10 @@ def lost_settings(k, state, doc):
     ``doc`` lacks, and the devices that could not be compared, and why."""
     from .errors import SpecError
     from .topofile.loader import parse
+    from .kinds import names, get
+    known = set(names())
+    doc = {**doc, "interfaces": [get(i["kind"]).unmasked(i) if i.get("kind") in known else i
+                                 for i in doc.get("interfaces") or []]}
     try:
         topo = parse(doc, "<export>")
     except SpecError as e:
@@ -163,8 +167,9 @@ def _data(label, mine, made, skip, name, kernel_kind, role):
     out = []
     for aid in sorted((set(mine) | set(made)) - skip):
         v, w = mine.get(aid), made.get(aid)
-        if v != w:
-            word = name(aid) or f"{kernel_kind}{'_slave' if role else ''} attribute {aid}"
+        word = name(aid)
+        if v != w and (word or None not in (v, w)):   # (one this kernel reports in some states only: not a setting)
+            word = word or f"{kernel_kind}{'_slave' if role else ''} attribute {aid}"
             out.append(f"left out the {role}{word} {_value(v)} of {label} (made from the file: {_value(w)})")
     return out
 

@@ -92,6 +92,13 @@ class Kind:
         link = rtnl.link_attrs(link=lower) if self.link_option and self.link_attr else b""
         return {self.kernel_kind: link + rtnl.linkinfo(self.kernel_kind, self.probe_data())}
 
+    def unmasked(self, item):
+        """An exported interface ``item`` (the file's mapping) that the
+        loader takes, its secrets the kernel never gives back (written
+        masked) replaced by stand-ins: what an export's comparison of
+        settings builds its devices from."""
+        return item
+
     def setting_name(self, aid, port=False):
         """iproute2's word for IFLA_INFO_DATA (``port``: a port's
         IFLA_INFO_SLAVE_DATA) attribute ``aid`` of this kind, or None."""

@@ -204,6 +204,17 @@ class Macsec(Kind):
         out["encoding_sa"] = a[A["ENCODING_SA"]][0] if A["ENCODING_SA"] in a else None
         return out
 
+    def unmasked(self, item):
+        """Each masked key (an export's `***`) as a key of zeros of its cipher's length."""
+        from .macsec_sa import KEY_LEN
+        zero = "00" * KEY_LEN[item.get("cipher") or "gcm-aes-128"]
+
+        def sa(x):
+            return {**x, "key": zero} if x.get("key") == "***" else x
+        return {**item, **({"tx": [sa(x) for x in item["tx"]]} if item.get("tx") else {}),
+                **({"rx": [{**ch, "sas": [sa(x) for x in ch.get("sas") or []]} for ch in item["rx"]]}
+                   if item.get("rx") else {})}
+
     def exported_options(self, options, mac):
         """The kernel reports both sci and port: a file gives one, the port
         when the sci is the device's MAC and it (so a template without MACs
