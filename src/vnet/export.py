@@ -364,7 +364,12 @@ def unwritable_state(k, state, namespaces):
             if fam in families:
                 out.append(f"{where} lacks the kernel's rule '{prio}: from all lookup {TABLE_NAMES[table]}' "
                            f"({_family(fam)}): someone deleted it")
+        casts = _broadcasts(devs)
         for n in state.neighbours.get(ns, []):
+            if _noarp_by_hand(n, state, casts):
+                out.append(f"left out the noarp neighbour {n.address} on {n.dev} of {where} (a file declares "
+                           "permanent ones)")
+                continue
             why = unwritable_neighbour(n, state) if n.static else None
             what = f"{'proxy' if n.proxy else 'static'} neighbour {n.address}" + (f" on {n.dev}" if n.dev else "")
             if why:
@@ -377,6 +382,31 @@ def unwritable_state(k, state, namespaces):
                 out.append(f"left out the bridge fdb entry {mac}{f' vlan {vlan}' if vlan is not None else ''} on "
                            f"{names.get(idx, f'device {idx}')} ({'permanent' if permanent else 'static'}) of {where}")
     return out
+
+
+def _broadcasts(devs):
+    """The IPv4 broadcast addresses of a namespace's devices' subnets (the
+    kernel's own `nud noarp` entries are for those, and multicast)."""
+    import ipaddress
+    from .topology.address import broadcast_of
+    out = {ipaddress.ip_address("255.255.255.255")}
+    for d in devs:
+        for a in d.addresses:
+            if a.version == 4:
+                out.add(broadcast_of(a))
+                if a.network.prefixlen < 31:
+                    out |= {a.network.network_address, a.network.broadcast_address}
+    return out
+
+
+def _noarp_by_hand(n, state, casts):
+    """Is ``n`` a `nud noarp` entry someone made (`ip neigh add ... nud
+    noarp`)? The kernel makes them only for multicast and broadcast
+    addresses and on devices that do not use ARP."""
+    dev = state.device(n.netns, n.dev) if n.dev else None
+    return (n.nud == "noarp" and dev is not None and not dev.loopback and dev.arp is not False
+            and not n.address.is_multicast and n.address not in casts
+            and (dev.kind_module is None or dev.kind_module.link_layer == "ether"))
 
 
 def _family(fam):

@@ -474,6 +474,9 @@ def test_an_export_names_the_rules_and_fdb_entries_it_cannot_write(sandbox):
                "ip -n n1 rule add goto 32766 prio 250 && ip -n n1 rule add to 10.62.0.0/16 table 5 prio 260 protocol static && "
                "bridge -n n1 fdb add 02:00:00:00:00:42 dev e1 master static && "
                "bridge -n n1 fdb add 02:00:00:00:00:43 dev br0 self local && "
+               "ip -n n1 neigh add 10.60.0.77 lladdr 02:00:00:00:00:77 dev e0 nud noarp && "
+               "ip netns exec n1 ping -b -c 1 -W 1 10.60.0.255 >/dev/null 2>&1; "
+               "ip netns exec n1 ping -c 1 -W 1 224.0.0.1 >/dev/null 2>&1; "
                "ip netns add n2 && ip -n n2 link add f0 type veth peer name f1 && ip -n n2 link add br1 type bridge && "
                "ip -n n2 link set f1 master br1 && ip -n n2 link set br1 up && ip -n n2 link set f1 up && "
                "ip -n n2 link set f0 up && ip -n n2 addr add 10.61.0.1/24 dev f0 && ip -n n2 -6 addr add fd00:61::1/64 dev f0")
@@ -494,7 +497,11 @@ def test_an_export_names_the_rules_and_fdb_entries_it_cannot_write(sandbox):
         "it, which a topology cannot declare",
         "vnet export: left out the bridge fdb entry 02:00:00:00:00:43 on br0 (permanent) of namespace n1, which a "
         "topology cannot declare",
+        "vnet export: left out the noarp neighbour 10.60.0.77 on e0 of namespace n1 (a file declares permanent "
+        "ones), which a topology cannot declare",
         ]), r.stderr
+    # the kernel's own noarp entries (broadcast, multicast: pinged above) are not named
+    assert "10.60.0.255 dev e0" in sandbox.sh("ip -n n1 neigh show nud noarp")
     # a port's static entry is the port's option
     e1 = next(e for i in yaml.safe_load(r.stdout)["interfaces"] for e in (i, i.get("peer") or {}) if e.get("name") == "e1")
     assert e1["fdb"] == [{"mac": "02:00:00:00:00:42"}], e1
