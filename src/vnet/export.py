@@ -376,7 +376,8 @@ def unwritable_state(k, state, namespaces):
                 out.append(f"left out the {what} of {where}: {why}")
             elif n.static and n.router:
                 out.append(f"wrote the {what} of {where} without its router flag")
-        written = {d.ifindex for d in devs if d.port.get("fdb") is not None}   # a bridge port's option
+        written = {d.ifindex for d in devs if d.port.get("fdb") is not None   # a bridge port's option, of a
+                   and d.kind_module is not None and d.kind_module.creatable}   # device the export writes
         for idx, mac, vlan, permanent in nb.dump_bridge_statics(sock):
             if idx not in written and not (permanent and mac == macs.get(idx)):   # (a port's and a bridge's own MAC: the kernel's)
                 out.append(f"left out the bridge fdb entry {mac}{f' vlan {vlan}' if vlan is not None else ''} on "

@@ -31,7 +31,7 @@ class _Scratch:
         return None
 
     def ifindex(self, ns, name):
-        return self.index.get((ns, name), self.lower)
+        return 1 if name == "lo" else self.index.get((ns, name), self.lower)
 
     def learn(self, key, ifindex):
         self.index[key] = ifindex
@@ -68,32 +68,39 @@ def lost_settings(k, state, doc):
         topo = parse(doc, "<export>")
     except SpecError as e:
         return [], [f"the devices' other settings: the export does not validate ({e})"]
-    declared = topo.by_key()
+    try:
+        with ks.scratch() as sock:
+            return _compare(k, state, topo.by_key(), sock)
+    except OSError as e:   # no network namespace of its own (without CAP_SYS_ADMIN)
+        return [], [f"the devices' other settings: no scratch network namespace to make them in ({e})"]
+
+
+def _compare(k, state, declared, sock):
     out, unchecked, made, have = [], [], {}, {}
-    with ks.scratch() as sock:
-        rtnl.new_link(sock, up=True, attrs=rtnl.link_attrs(name=_LOWER) + rtnl.linkinfo(
-            "veth", _peer(_LOWER + "p")))
-        lower = rtnl.get_link(sock, _LOWER).ifindex
-        for key, (iface, e) in declared.items():
-            dev = state.namespaces.get(key[0], {}).get(key[1])
-            kind = iface.kind_module
-            if dev is None or not kind.probes(lower):
-                continue
-            master = declared.get(e.master_key(), (None, None))[0] if e.master else None
-            if master is not None and not master.kind_module.probes(lower):
-                master = None
-            if key[0] not in have:
-                have[key[0]] = ks.dump(k.sock(key[0]))
-            sig = (kind.name, e is iface, e.mtu, _plain(iface.options), master and master.kind_module.name,
-                   master and _plain(master.options), _plain(e.port) if master else None)
-            if sig not in made:
-                made[sig] = _probe(sock, lower, iface, e, master)
-            label = f"{dev.kind_name} {dev.netns + '/' if dev.netns else ''}{dev.name}"
-            mine = have[key[0]].get(dev.ifindex)
-            if isinstance(made[sig], str):
-                unchecked.append(f"the other settings of {label}: {made[sig]}")
-            elif mine is not None:
-                out += _differences(label, kind, master and master.kind_module, mine, made[sig])
+    rtnl.new_link(sock, up=True, attrs=rtnl.link_attrs(name=_LOWER) + rtnl.linkinfo(
+        "veth", _peer(_LOWER + "p")))
+    lower = rtnl.get_link(sock, _LOWER).ifindex
+    rtnl.set_link(sock, lower, attrs=rtnl.link_attrs(mtu=65535))   # (a device on a jumbo lower: any MTU)
+    for key, (iface, e) in declared.items():
+        dev = state.namespaces.get(key[0], {}).get(key[1])
+        kind = iface.kind_module
+        if dev is None or not kind.probes(lower):
+            continue
+        master = declared.get(e.master_key(), (None, None))[0] if e.master else None
+        if master is not None and not master.kind_module.probes(lower):
+            master = None
+        if key[0] not in have:
+            have[key[0]] = ks.dump(k.sock(key[0]))
+        sig = (kind.name, e is iface, e.mtu, _plain(iface.options), master and master.kind_module.name,
+               master and _plain(master.options), _plain(e.port) if master else None)
+        if sig not in made:
+            made[sig] = _probe(sock, lower, iface, e, master)
+        label = f"{dev.kind_name} {dev.netns + '/' if dev.netns else ''}{dev.name}"
+        mine = have[key[0]].get(dev.ifindex)
+        if isinstance(made[sig], str):
+            unchecked.append(f"the other settings of {label}: {made[sig]}")
+        elif mine is not None:
+            out += _differences(label, kind, master and master.kind_module, mine, made[sig])
     return out, unchecked
 
 
@@ -156,21 +163,22 @@ def _differences(label, kind, master_kind, mine, made):
             made_as = "vnet's own tag" if word == "group" else _link_value(word, w)
             out.append(f"left out the {word} {_link_value(word, v)} of {label} (made from the file: {made_as})")
     skip = kind.state_attrs | _refs(kind)
-    out += _data(label, mine.data, made.data, skip, kind.setting_name, kind.kernel_kind, "")
+    out += _data(label, mine.data, made.data, skip, kind, False)
     if master_kind is not None:
-        out += _data(label, mine.port, made.port, master_kind.port_state_attrs,
-                     lambda aid: master_kind.setting_name(aid, port=True), master_kind.kernel_kind, "port setting ")
+        out += _data(label, mine.port, made.port, master_kind.port_state_attrs, master_kind, True)
     return out
 
 
-def _data(label, mine, made, skip, name, kernel_kind, role):
+def _data(label, mine, made, skip, kind, port):
     out = []
     for aid in sorted((set(mine) | set(made)) - skip):
         v, w = mine.get(aid), made.get(aid)
-        word = name(aid)
+        word = kind.setting_name(aid, port)
         if v != w and (word or None not in (v, w)):   # (one this kernel reports in some states only: not a setting)
-            word = word or f"{kernel_kind}{'_slave' if role else ''} attribute {aid}"
-            out.append(f"left out the {role}{word} {_value(v)} of {label} (made from the file: {_value(w)})")
+            word = ("port setting " if port else "") + (word or f"{kind.kernel_kind}{'_slave' if port else ''} "
+                                                                f"attribute {aid}")
+            out.append(f"left out the {word} {kind.setting_text(aid, v, port)} of {label} (made from the file: "
+                       f"{kind.setting_text(aid, w, port)})")
     return out
 
 
@@ -195,11 +203,3 @@ def _link_value(word, v):
     if word == "addrgenmode":
         return ks.ADDR_GEN_MODES.get(v, str(v))
     return str(v)
-
-
-def _value(v):
-    if v is None:
-        return "none"
-    if len(v) in (1, 2, 4, 8):
-        return str(int.from_bytes(v, "little"))
-    return v.hex(":") if len(v) <= 16 else f"{len(v)} bytes"

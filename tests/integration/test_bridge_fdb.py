@@ -103,3 +103,33 @@ def test_a_file_s_entries_are_checked_before_anything_changes(sandbox):
         for s in said:
             assert s in r.stderr, r.stderr
         assert sandbox.sh("ip netns list") == ""
+
+
+ALONE = """name: fa
+namespaces: [sw]
+interfaces:
+  - {name: br0, kind: bridge, netns: sw}
+  - {name: br1, kind: bridge, netns: sw}
+  - {name: pc, kind: veth, netns: sw, master: br0, fdb: [{mac: "02:00:00:00:0c:01"}], peer: {name: qc, netns: sw}}
+"""
+
+
+def test_entries_alone_changed_or_moved_with_their_port_are_verified(sandbox):
+    """A change of nothing but a port's entries is announced as neighbour
+    messages, not link ones: the verification reads them again. A port
+    moved to another bridge loses its entries in the kernel: they are set
+    again on the new one."""
+    f = sandbox.write("a.yaml", ALONE)
+    apply_json(sandbox, f)
+    got = lambda: {(e["mac"], e["ifname"], e.get("master"), e["state"]) for e in  # noqa: E731
+                   json.loads(sandbox.sh("bridge -n sw -j fdb show")) if e.get("state") == "static"}
+    assert got() == {("02:00:00:00:0c:01", "pc", "br0", "static")}
+    sandbox.sh("bridge -n sw fdb del 02:00:00:00:0c:01 dev pc master")
+    apply_json(sandbox, f)   # exit 0: verified
+    assert got() == {("02:00:00:00:0c:01", "pc", "br0", "static")}
+    g = sandbox.write("b.yaml", ALONE.replace('[{mac: "02:00:00:00:0c:01"}]', '[{mac: "02:00:00:00:0c:02"}]'))
+    apply_json(sandbox, g)
+    assert got() == {("02:00:00:00:0c:02", "pc", "br0", "static")}
+    h = sandbox.write("c.yaml", ALONE.replace("master: br0, fdb", "master: br1, fdb"))
+    apply_json(sandbox, h)
+    assert got() == {("02:00:00:00:0c:01", "pc", "br1", "static")} and plan_json(sandbox, h) == []

@@ -83,3 +83,22 @@ def test_what_vnet_sends_decodes_in_pyroute2():
     assert got == [(28, 7, 7, 0x40, 0x04, "02:00:00:00:0a:01", None, True),
                    (28, 7, 7, 0x80, 0x04, "02:00:00:00:0e:01", 10, True),
                    (29, 7, 7, 0x40, 0x04, "02:00:00:00:0e:01", 10, False)]
+
+
+@pytest.mark.parametrize("bridge, port, said", [
+    ("{name: br0, kind: bridge, netns: sw}", 'mac: "02:00:00:00:0a:01", fdb: [{mac: "02:00:00:00:0a:01"}]',
+     "interfaces[1] (pa).fdb[0].mac: 02:00:00:00:0a:01 is the MAC of sw/pa: its entry is the kernel's own"),
+    ('{name: br0, kind: bridge, netns: sw, mac: "02:00:00:00:00:b0"}', 'fdb: [{mac: "02:00:00:00:00:b0"}]',
+     "interfaces[1] (pa).fdb[0].mac: 02:00:00:00:00:b0 is the MAC of sw/br0: its entry is the kernel's own"),
+    ("{name: br0, kind: bridge, netns: sw, vlan_filtering: true}", 'fdb: [{mac: "02:00:00:00:0a:01"}]',
+     "interfaces[1] (pa).fdb[0]: bridge 'br0' filters VLANs: give the entry's vlan"),
+    ("{name: br0, kind: bridge, netns: sw, vlan_filtering: true}",
+     'vlans: [{vid: 10}], fdb: [{mac: "02:00:00:00:0a:01", vlan: 20}]',
+     "interfaces[1] (pa).fdb[0].vlan: VLAN 20 is not one of the port's vlans"),
+])
+def test_entries_the_kernel_owns_or_would_spread_over_vlans_are_refused(bridge, port, said):
+    text = (f"name: lab\nnamespaces: [sw]\ninterfaces:\n  - {bridge}\n"
+            f"  - {{name: pa, kind: veth, netns: sw, master: br0, {port}, peer: {{name: qa, netns: sw}}}}\n")
+    with pytest.raises(SpecError) as e:
+        load_text(text, "lab.yaml")
+    assert said in str(e.value), str(e.value)

@@ -70,7 +70,7 @@ def test_port_settings_addrgenmode_flags_and_unknown_attributes_are_named():
         "left out the port setting mcast_to_unicast 1 of veth h/va (made from the file: 0)"]
     # a setting it has a word for is named where one of them lacks it (a backup port set by hand)
     assert _differences("veth h/va", mv, br, _s(port={34: b"\x05\0\0\0"}), _s()) == [
-        "left out the port setting backup_port 5 of veth h/va (made from the file: none)"]
+        "left out the port setting backup_port device 5 of veth h/va (made from the file: none)"]
 
 
 def test_masked_macsec_keys_get_stand_ins_of_their_cipher_s_length():
@@ -80,3 +80,13 @@ def test_masked_macsec_keys_get_stand_ins_of_their_cipher_s_length():
     got = get("macsec").unmasked(item)
     assert got["tx"][0]["key"] == got["rx"][0]["sas"][0]["key"] == "00" * 32
     assert item["tx"][0]["key"] == "***" and get("bridge").unmasked({"name": "b"}) == {"name": "b"}
+
+
+def test_values_read_as_their_kind_encodes_them():
+    vx, br = get("vxlan"), get("bridge")
+    assert vx.setting_text(15, b"\x12\xb5") == "4789"                 # dstport: big-endian (an option)
+    assert vx.setting_text(10, b"\x03\xe8\x07\xd0") == "1000 2000"  # srcport: a range, big-endian
+    assert vx.setting_text(26, b"\x00\x00\x00\x05") == "5"          # flowlabel: big-endian
+    assert vx.setting_text(23, b"") == "on" and vx.setting_text(29, b"\x02") == "inherit"
+    assert br.setting_text(43, b"\x03") == "3" and br.setting_text(43, None) == "none"
+    assert br.setting_text(5, b"\x01\x00\x00\x00") == "1"           # stp: an option's u32

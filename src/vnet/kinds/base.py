@@ -92,6 +92,11 @@ class Kind:
         link = rtnl.link_attrs(link=lower) if self.link_option and self.link_attr else b""
         return {self.kernel_kind: link + rtnl.linkinfo(self.kernel_kind, self.probe_data())}
 
+    def port_announced(self, port_options):
+        """Does setting these options of a port of this kind only change
+        what the port's link messages say (see ``announced``)?"""
+        return self.announced
+
     def unmasked(self, item):
         """An exported interface ``item`` (the file's mapping) that the
         loader takes, its secrets the kernel never gives back (written
@@ -99,13 +104,32 @@ class Kind:
         settings builds its devices from."""
         return item
 
+    def _setting(self, aid, port):
+        """(word, codec) of attribute ``aid`` (a ``*setting_names`` value is
+        a word, or (word, codec): a DECODERS name or a function of the raw
+        bytes); (None, None) for one it does not know."""
+        spec = (self.port_setting_names if port else self.setting_names).get(aid)
+        if spec is None and not port:
+            spec = next(((o, c) for o, (a, c) in self.netlink.items()
+                         if aid in (a if isinstance(a, tuple) else (a,))), None)
+        return spec if isinstance(spec, tuple) else (spec, None)
+
     def setting_name(self, aid, port=False):
         """iproute2's word for IFLA_INFO_DATA (``port``: a port's
         IFLA_INFO_SLAVE_DATA) attribute ``aid`` of this kind, or None."""
-        if port:
-            return self.port_setting_names.get(aid)
-        return self.setting_names.get(aid) or next((o for o, (a, _c) in self.netlink.items()
-                                                    if aid in (a if isinstance(a, tuple) else (a,))), None)
+        return self._setting(aid, port)[0]
+
+    def setting_text(self, aid, raw, port=False):
+        """Raw attribute ``aid`` as its value reads (None: "none")."""
+        codec = self._setting(aid, port)[1]
+        if raw is None:
+            return "none"
+        if callable(codec) or codec in nl.DECODERS:
+            v = codec(raw) if callable(codec) else nl.DECODERS[codec](raw)
+            return str(int(v) if isinstance(v, bool) else v)
+        if not raw:
+            return "on"   # a flag
+        return str(int.from_bytes(raw, "little")) if len(raw) in (1, 2, 4) else raw.hex()
 
     def probe_data(self):
         """The IFLA_INFO_DATA a throwaway device needs (a VXLAN's VNI, a veth's peer)."""

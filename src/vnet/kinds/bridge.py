@@ -66,8 +66,9 @@ class Bridge(BridgePorts, Kind):
                      34: "mcast_query_response_interval", 35: "mcast_startup_query_interval",
                      36: "nf_call_iptables", 37: "nf_call_ip6tables", 38: "nf_call_arptables",
                      41: "vlan_stats_enabled", 42: "mcast_stats_enabled", 43: "mcast_igmp_version",
-                     44: "mcast_mld_version", 45: "vlan_stats_per_port", 46: "no_linklocal_learn, "
-                     "mcast_vlan_snooping or mst_enabled", 49: "fdb_max_learned"}
+                     44: "mcast_mld_version", 45: "vlan_stats_per_port",
+                     46: ("no_linklocal_learn, mcast_vlan_snooping or mst_enabled",
+                          lambda v: f"{int.from_bytes(v[:4], 'little'):#x}"), 49: "fdb_max_learned"}
     inplace = frozenset(options)
     is_master = True
     port_rx_handler = "bridge port"

@@ -132,17 +132,32 @@ class BridgePorts:
     port_setting_names = {**{aid: word for aid, _d, word, _doc in PORT_FLAGS.values()},
                           IFLA_BRPORT_PRIORITY: "priority", IFLA_BRPORT_COST: "cost", 11: "learning_sync",
                           12: "proxy_arp_wifi", 25: "mcast_router", 28: "mcast_to_unicast", 29: "vlan_tunnel",
-                          31: "group_fwd_mask", 34: "backup_port", 37: "mcast_eht_hosts_limit", 39: "locked",
+                          31: "group_fwd_mask", 34: ("backup_port", lambda v: f"device {int.from_bytes(v, 'little')}"),
+                          37: "mcast_eht_hosts_limit", 39: "locked",
                           40: "mab", 42: "mcast_max_groups", 43: "neigh_vlan_suppress", 44: "backup_nhid"}
+
+    def port_announced(self, port_options):
+        """A port's static entries are announced as neighbour messages, not link ones."""
+        return self.announced and "fdb" not in port_options
 
     def validate_port(self, master, port, problems, path):
         seen = set()
+        filtering = master.options.get("vlan_filtering")
+        vids = {v for x in port.port.get("vlans") or [] for v in _vids(x["vid"])}
+        own = {m for m in (port.mac, master.mac) if m}
         for i, e in enumerate(port.port.get("fdb") or []):
-            if e.get("vlan") and not master.options.get("vlan_filtering"):
+            if e.get("vlan") and not filtering:
                 problems.add(f"{path}.fdb[{i}].vlan", f"bridge {master.name!r} does not filter VLANs: an entry of "
                              "VLAN needs vlan_filtering: true on it")
+            elif filtering and not e.get("vlan"):   # (the kernel would add it for every VLAN of the port)
+                problems.add(f"{path}.fdb[{i}]", f"bridge {master.name!r} filters VLANs: give the entry's vlan")
+            elif filtering and port.port.get("vlans") is not None and e["vlan"] not in vids:
+                problems.add(f"{path}.fdb[{i}].vlan", f"VLAN {e['vlan']} is not one of the port's vlans")
             if (e["mac"], e.get("vlan")) in seen:
                 problems.add(f"{path}.fdb[{i}]", f"{e['mac']} is listed twice")
+            if e["mac"] in own:
+                whose = port.label if e["mac"] == port.mac else getattr(master, "label", master.name)
+                problems.add(f"{path}.fdb[{i}].mac", f"{e['mac']} is the MAC of {whose}: its entry is the kernel's own")
             seen.add((e["mac"], e.get("vlan")))
         vlans = port.port.get("vlans")
         if vlans is None:
@@ -264,13 +279,13 @@ class BridgePorts:
         vlans = want.pop("vlans", None)
         fdb = want.pop("fdb", None)
         undo = []
-        if fdb is not None:
-            undo.append(self._set_fdb(sock, idx, fdb))
-        if vlans is not None:
+        if vlans is not None:   # (before the entries: the kernel refuses one of a VLAN not on the port)
             have = dict(rtnl.dump_bridge_vlans(sock).get(idx, []))
             wanted = _vlan_flags(vlans)
             self._apply_vlans(sock, idx, have, wanted)
             undo.append(lambda: self._apply_vlans(sock, idx, wanted, have))
+        if fdb is not None:
+            undo.append(self._set_fdb(sock, idx, fdb))
         if want:
             ln = rtnl.get_link(sock, endpoint.name)
             was = {**_PORT_DEFAULTS, **self._port_options(ln.slave_data if ln else None)}
@@ -333,16 +348,15 @@ class BridgePorts:
             elif v is not None:
                 words += [k, str(v)]
         out = [ipcmd(endpoint.netns, "link", "set", "dev", endpoint.name, "type", "bridge_slave", *words)] if words else []
-        for m, v, p in fdb or []:
-            out.append(" ".join(pre + ["fdb", "replace", m, "dev", endpoint.name, "master", "permanent" if p else "static"]
-                                + (["vlan", str(v)] if v else [])))
+        fdb_lines = [" ".join(pre + ["fdb", "replace", m, "dev", endpoint.name, "master", "permanent" if p else "static"]
+                              + (["vlan", str(v)] if v else [])) for m, v, p in fdb or []]
         if want is None:
-            return out
+            return out + fdb_lines
         out += [] if any(v == 1 for v, _p, _u in want) else [" ".join(pre + ["vlan", "del", "dev", endpoint.name, "vid", "1"])]
         for v in endpoint.port["vlans"]:
             out.append(" ".join(pre + ["vlan", "add", "dev", endpoint.name, "vid", str(v["vid"])]
                                 + (["pvid"] if v["pvid"] else []) + (["untagged"] if v["untagged"] else [])))
-        return out
+        return out + fdb_lines
 
     def describe_port(self, opt, value):
         if opt == "fdb":

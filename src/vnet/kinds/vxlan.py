@@ -54,10 +54,15 @@ class Vxlan(Kind):
                "ttl": (IFLA_VXLAN_TTL, "u8"), "tos": (IFLA_VXLAN_TOS, "u8"),
                "learning": (IFLA_VXLAN_LEARNING, "bool8"), "ageing": (IFLA_VXLAN_AGEING, "u32"),
                "udp_csum": (IFLA_VXLAN_UDP_CSUM, "bool8")}
-    setting_names = {9: "maxaddress", 10: "srcport", 11: "proxy", 12: "rsc", 13: "l2miss", 14: "l3miss",
+    setting_names = {9: "maxaddress", 10: ("srcport", lambda v: f"{int.from_bytes(v[:2], 'big')} "
+                                                          f"{int.from_bytes(v[2:4], 'big')}"),
+                     11: "proxy", 12: "rsc", 13: "l2miss", 14: "l3miss",
                      19: "udp6zerocsumtx", 20: "udp6zerocsumrx", 21: "remcsumtx", 22: "remcsumrx", 23: "gbp",
-                     24: "remcsum_nopartial", 25: "external", 26: "flowlabel", 27: "gpe", 28: "ttl inherit",
-                     29: "df", 30: "vnifilter"}
+                     24: "remcsum_nopartial", 25: "external", 26: ("flowlabel", lambda v: int.from_bytes(v, "big")),
+                     27: "gpe", 28: "ttl inherit", 29: ("df", lambda v: ("unset", "set", "inherit")[v[0]]
+                                                        if v[0] < 3 else v[0]),
+                     30: "vnifilter", 31: "localbypass", 32: "label_policy", 33: ("reserved_bits", bytes.hex),
+                     34: "mcroute"}
     show_words = {"vni": ("id", "value"), "group": ("group", "value"), "remote": ("remote", "value"),
                   "local": ("local", "value"), "dev": ("dev", "value"), "dstport": ("dstport", "value"),
                   "learning": ("learning", "flag"), "ttl": ("ttl", lambda w, v: f"ttl {v or 'auto'}"),

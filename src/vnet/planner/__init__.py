@@ -239,7 +239,8 @@ def _port(p, e, dev):
     if mkind is None:
         return
     want = mkind.port_state(e.port)
-    fresh = dev is None or (e.master_key() in p.gone)
+    # (a port leaving its master loses its port options and entries: set again on the new one)
+    fresh = dev is None or (e.master_key() in p.gone) or dev.master != e.master_key()
     # only the port options the file declares are managed
     old = None if fresh else mkind.port_state({k: dev.port.get(k) for k in e.port})
     if fresh or want != old:
@@ -433,7 +434,7 @@ def announced_namespaces(p):
         if announced and c.op[0] in ("dev_set", "port_set"):   # the device's kind (and its master's, for a port)
             declared = by_key.get(c.op[1].key)
             announced = declared is not None and declared[0].kind_module.announced \
-                and (c.op[0] == "dev_set" or c.op[2].announced)
+                and (c.op[0] == "dev_set" or c.op[2].port_announced(c.op[1].port))
         (out if announced else mixed).update(nss)
     return out - mixed
 
