@@ -53,6 +53,17 @@ class Context:
             if ln is not None and ln.mtu != mtu:
                 rtnl.set_link(sock, idx, attrs=rtnl.link_attrs(mtu=mtu))
 
+    def port_kept(self, e, master):
+        """A callable putting back the settings port ``e`` has as a port of
+        ``master`` now (its master's kind's ``port_snapshot``), or None."""
+        kind = self._kinds.get(master) or self._live_kind(e.netns, master)
+        return kind.port_snapshot(self.sock(e.netns), self.ifindex(*e.key)) if kind is not None else None
+
+    def _live_kind(self, ns, master):
+        from ..kinds import identify
+        ln = rtnl.get_link(self.sock(master[0]), master[1]) if master[0] == ns else None
+        return identify(ln) if ln is not None else None
+
     def joins_down(self, endpoint):
         """Must ``endpoint`` be down to join its master?"""
         m = endpoint.master_key() if endpoint.master else None
@@ -353,11 +364,15 @@ def _options(ctx, rec, iface, changed):
 def _set(ctx, rec, e, new, old, kept=()):
     """Endpoint ``e``'s fields set; the undo sets them back, and puts back
     the neighbour entries ``kept`` that the kernel drops with the change
-    (a device going down, another MAC: planner.neighbours)."""
+    (a device going down, another MAC: planner.neighbours), and a port
+    taken from its master the settings it had there (the kernel drops them)."""
+    back = ctx.port_kept(e, old["master"]) if new.get("master", False) is not False and old.get("master") else None
     _set_fields(ctx, e, new)
 
     def undo():
         _set_fields(ctx, e, old)
+        if back is not None:
+            back()
         for n in kept:
             _neigh_back(ctx, n)
     return undo

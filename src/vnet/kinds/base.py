@@ -92,6 +92,12 @@ class Kind:
         link = rtnl.link_attrs(link=lower) if self.link_option and self.link_attr else b""
         return {self.kernel_kind: link + rtnl.linkinfo(self.kernel_kind, self.probe_data())}
 
+    def port_snapshot(self, sock, idx):
+        """A callable putting back what port ``idx`` holds as a port of a
+        device of this kind (the kernel drops it as the port leaves: an
+        undo makes it a port again, then calls this), or None."""
+        return None
+
     def port_announced(self, port_options):
         """Does setting these options of a port of this kind only change
         what the port's link messages say (see ``announced``)?"""

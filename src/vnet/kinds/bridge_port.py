@@ -299,6 +299,21 @@ class BridgePorts:
                 u()
         return undo_all
 
+    def port_snapshot(self, sock, idx):
+        """The port's options, static entries and VLANs, put back as they are."""
+        ln = rtnl.get_link_by_index(sock, idx)
+        if ln is None:
+            return None
+        opts = {k: v for k, v in {**_PORT_DEFAULTS, **self._port_options(ln.slave_data)}.items() if v is not None}
+        fdb = sorted((m, v, p) for i, m, v, p in nb.dump_bridge_statics(sock) if i == idx and not (p and m == ln.mac))
+        vlans = dict(rtnl.dump_bridge_vlans(sock).get(idx, []))
+
+        def back():
+            rtnl.set_link(sock, idx, attrs=rtnl.slave_linkinfo("bridge", self._port_data(opts)))
+            self._apply_vlans(sock, idx, dict(rtnl.dump_bridge_vlans(sock).get(idx, [])), vlans)
+            self._apply_fdb(sock, idx, [], fdb)
+        return back
+
     def _set_fdb(self, sock, idx, want):
         """Make port ``idx``'s static entries ``want``; return the undo, which
         also puts back on its port an entry the change moved from another."""
