@@ -149,7 +149,7 @@ def _probe(sock, lower, iface, e, master):
 def _make(sock, ctx, iface, name, lower, made):
     kind = iface.kind_module
     link = lower if kind.link_attr and iface.options.get(kind.link_option) else None
-    data = kind.probe_data() + kind.info_data(iface, ctx)
+    data = kind.probe_data(iface) + kind.info_data(iface, ctx)
     rtnl.new_link(sock, up=False, attrs=rtnl.link_attrs(name=name, link=link) + rtnl.linkinfo(kind.kernel_kind, data))
     made.append(name)
     ctx.learn(iface.key, rtnl.get_link(sock, name).ifindex)

@@ -651,7 +651,8 @@ def test_decoded_options_have_concrete_values(topo):
                         "mcast_querier": True}
     assert d("vx0") == {"vni": 4242, "local": ipaddress.ip_address("192.0.2.1"), "group": None,
                         "remote": ipaddress.ip_address("192.0.2.2"), "dev": (None, "eth1"), "dstport": 4790,
-                        "ttl": 64, "learning": False, "tos": 1, "ageing": 120, "udp_csum": True}
+                        "ttl": 64, "learning": False, "tos": 1, "ageing": 120, "udp_csum": True,
+                        "external": False}
     assert d("vx6")["group"] == ipaddress.ip_address("ff05::42") and d("vx6")["dev"] == (None, "eth2")
     assert d("vxns")["dev"] == (None, "eth1")          # across namespaces: not ns1/brns (same index)
     assert d("mvns") == {"mode": "bridge", "link": (None, "eth1")}

@@ -137,8 +137,9 @@ class Kind:
             return "on"   # a flag
         return str(int.from_bytes(raw, "little")) if len(raw) in (1, 2, 4) else raw.hex()
 
-    def probe_data(self):
-        """The IFLA_INFO_DATA a throwaway device needs (a VXLAN's VNI, a veth's peer)."""
+    def probe_data(self, iface=None):
+        """The IFLA_INFO_DATA a throwaway device needs (a VXLAN's VNI, a veth's
+        peer), beside what ``iface``'s options give where one is made like it."""
         return b""
 
     # ---- spec side ---------------------------------------------------------

@@ -28,7 +28,7 @@ class Veth(Kind):
                                 ns_fd=ctx.fd(p.netns) if p.netns != iface.netns else None)
         return nl.attr(VETH_INFO_PEER, rtnl.ifinfo() + attrs)   # up: set after creation
 
-    def probe_data(self):
+    def probe_data(self, iface=None):
         return nl.attr(VETH_INFO_PEER, rtnl.ifinfo() + rtnl.link_attrs(name="p" + self.name[:10]))
 
     def iproute2_add(self, iface):

@@ -55,7 +55,7 @@ class Vlan(Kind):
         at = next((i + 1 for i, w in enumerate(out) if w.startswith("id ")), len(out))
         return out[:at] + [f"<{','.join(flags)}>"] + out[at:]
 
-    def probe_data(self):
+    def probe_data(self, iface=None):
         return nl.u16(IFLA_VLAN_ID, 7)
 
     def validate(self, iface, problems, path):

@@ -6,7 +6,7 @@ from .base import Kind
 
 IFLA_VXLAN_ID, IFLA_VXLAN_GROUP, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL = 1, 2, 3, 4
 IFLA_VXLAN_TTL, IFLA_VXLAN_TOS, IFLA_VXLAN_LEARNING, IFLA_VXLAN_AGEING, IFLA_VXLAN_PORT = 5, 6, 7, 8, 15
-IFLA_VXLAN_UDP_CSUM = 18
+IFLA_VXLAN_UDP_CSUM, IFLA_VXLAN_COLLECT_METADATA = 18, 25
 IFLA_VXLAN_GROUP6, IFLA_VXLAN_LOCAL6 = 16, 17
 ZERO_MAC = "00:00:00:00:00:00"
 
@@ -16,7 +16,9 @@ class Vxlan(Kind):
     announced = False         # observation reads its fdb entries (neighbour announcements)
     doc = "a VXLAN tunnel endpoint: Ethernet frames in UDP to `remote`, a multicast `group`, or `fdb` peers"
     options_doc = (   # README.md's kinds table
-        '`vni` (1-16777215, required), `local`, `remote` or `group`, `dev`, `dstport` (default 4789), '
+        '`vni` (1-16777215, required unless `external`), `external` (flow based, `ip link add ... type '
+        'vxlan external`: eBPF or Open vSwitch give each packet its VNI and destination), `local`, '
+        '`remote` or `group`, `dev`, `dstport` (default 4789), '
         '`ttl`, `tos` (1: inherit), `learning`, `ageing` (s), `udp_csum` (a change re-creates it: the '
         'kernel refuses it in place), `fdb` (static entries `{mac, dst}`; several all-zero MACs give '
         'head-end replication)')
@@ -28,7 +30,9 @@ class Vxlan(Kind):
 """   # tests/golden/script/all-kinds.yaml
     shape, colour = "hexagon", "#ffd966"
     options = {
-        "vni": Int("VXLAN network identifier", lo=1, hi=16777215, required=True),
+        "vni": Int("VXLAN network identifier (required unless external)", lo=1, hi=16777215),
+        "external": Bool("flow based (collect_metadata): eBPF or Open vSwitch give each packet its VNI and "
+                         "destination; a change re-creates it"),
         "local": IP("source address of the outer packets"),
         "remote": IP("unicast peer (default destination)"),
         "group": IP("multicast group (default destination)"),
@@ -53,7 +57,7 @@ class Vxlan(Kind):
                "dev": (IFLA_VXLAN_LINK, "u32"), "dstport": (IFLA_VXLAN_PORT, "be16"),
                "ttl": (IFLA_VXLAN_TTL, "u8"), "tos": (IFLA_VXLAN_TOS, "u8"),
                "learning": (IFLA_VXLAN_LEARNING, "bool8"), "ageing": (IFLA_VXLAN_AGEING, "u32"),
-               "udp_csum": (IFLA_VXLAN_UDP_CSUM, "bool8")}
+               "udp_csum": (IFLA_VXLAN_UDP_CSUM, "bool8"), "external": (IFLA_VXLAN_COLLECT_METADATA, "bool8")}
     setting_names = {9: "maxaddress", 10: ("srcport", lambda v: f"{int.from_bytes(v[:2], 'big')} "
                                                           f"{int.from_bytes(v[2:4], 'big')}"),
                      11: "proxy", 12: "rsc", 13: "l2miss", 14: "l3miss",
@@ -97,11 +101,14 @@ class Vxlan(Kind):
         return [(local, d, label) for d in seen]
     inplace = frozenset({"ttl", "tos", "learning", "ageing", "fdb"})   # the kernel refuses the others' change
 
-    def probe_data(self):
-        return nl.u32(IFLA_VXLAN_ID, 7)
+    def probe_data(self, iface=None):
+        external = iface is not None and iface.options.get("external")
+        return b"" if external or iface is not None and iface.options.get("vni") else nl.u32(IFLA_VXLAN_ID, 7)
 
     def validate(self, iface, problems, path):
         o = iface.options
+        if o.get("vni") is None and not o.get("external"):
+            problems.add(f"{path}.vni", "is required (1-16777215), unless the device is flow based (external: true)")
         if o.get("remote") is not None and o.get("group") is not None:
             problems.add(f"{path}.group", "give either remote or group, not both")
         if o.get("group") is not None and not o["group"].is_multicast:
@@ -129,9 +136,10 @@ class Vxlan(Kind):
             o = i.options
             v6 = any(a is not None and a.version == 6 for a in (o.get("local"), o.get("remote"), o.get("group")))
             ns = self.sock_ns(i)
-            key = (ns, o["vni"], o.get("dstport") or 4789, v6)
+            key = (ns, o.get("vni"), o.get("dstport") or 4789, v6)
             if key in seen:
-                problems.add(f"{i.path}.vni", f"VNI {o['vni']} on UDP port {key[2]} is also {seen[key].label}'s, "
+                what = f"VNI {o['vni']}" if o.get("vni") else "a flow based device"
+                problems.add(f"{i.path}.vni", f"{what} on UDP port {key[2]} is also {seen[key].label}'s, "
                              f"in namespace {ns or 'host'}: the kernel refuses a second (EEXIST); give another "
                              "vni or dstport")
             else:
@@ -166,7 +174,14 @@ class Vxlan(Kind):
         # the kernel says udp_csum for IPv6 ends too, where it does not apply
         if any(out[k] is not None and out[k].version == 6 for k in ("local", "group", "remote")):
             out["udp_csum"] = None
+        out["external"] = bool(out.get("external"))
+        if out["external"] and not out["vni"]:
+            out["vni"] = None   # (the kernel says 0)
         return out
+
+    def exported_options(self, options, mac):
+        """``external`` only where it is on."""
+        return {k: v for k, v in options.items() if k != "external" or v}
 
     # static fdb entries live beside the link: created, observed and compared here
     def create(self, ctx, iface):
@@ -201,7 +216,7 @@ class Vxlan(Kind):
 
     def iproute2(self, iface):
         o = iface.options
-        out = ["id", o["vni"]]
+        out = (["external"] if o.get("external") else []) + (["id", o["vni"]] if o.get("vni") else [])
         for k in ("local", "remote", "group"):
             if o.get(k) is not None:
                 out += [k, o[k]]
