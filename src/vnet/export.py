@@ -339,7 +339,9 @@ def unwritable_state(k, state, namespaces):
     forwarding database. Lines an export prints, so that it never leaves
     them out silently."""
     from .kernel import neighbours as nb
+    from .kernel import rtnl
     from .kernel.rules import KERNEL_RULES
+    from .planner.routes import route_label
     from .render.show import PROTOCOLS
     from .topology.rule import TABLE_NAMES
     out = []
@@ -360,6 +362,14 @@ def unwritable_state(k, state, namespaces):
             elif not r.kernel_own and r.protocol:   # (0: none, as `ip rule add` leaves it)
                 out.append(f"wrote the rule '{r.text}' ({_family(r.family)}) of {where} without its protocol "
                            f"({PROTOCOLS.get(r.protocol, r.protocol)})")
+        for idx, text, valid, preferred in rtnl.dump_addr_lifetimes(sock):
+            if idx in names:
+                out.append(f"wrote the address {text} of {names[idx]} of {where} without its lifetimes (valid_lft "
+                           f"{valid}, preferred_lft {'forever' if preferred == rtnl.FOREVER else preferred}; "
+                           "made from the file, it never expires)")
+        for r in state.routes.get(ns, []):
+            if r.extras and not r.kernel_own and not r.unwritable:
+                out.append(f"wrote {route_label(r.key)} without its {r.extras}")
         for fam, prio, table in sorted(KERNEL_RULES - held):
             if fam in families:
                 out.append(f"{where} lacks the kernel's rule '{prio}: from all lookup {TABLE_NAMES[table]}' "

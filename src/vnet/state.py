@@ -35,10 +35,11 @@ class Route(Struct):
     number (0 global, 253 link...); ``nexthops``: a multipath route's
     ((via, dev, weight), ...); ``tos``: IPv4's type of service (another
     slot than a route without); ``unwritable``: why a topology cannot
-    declare it (through a nexthop object, a TOS...), else None."""
+    declare it (through a nexthop object, a TOS...), else None;
+    ``extras``: what it has that a topology does not say (metrics, a realm)."""
     _fields = (("netns", REQUIRED), ("to", REQUIRED), ("via", None), ("dev", None), ("metric", 0), ("proto", 0),
                ("table", rtnl.RT_TABLE_MAIN), ("src", None), ("scope", 0), ("onlink", False), ("type", "unicast"),
-               ("nexthops", ()), ("tos", 0), ("unwritable", None))
+               ("nexthops", ()), ("tos", 0), ("unwritable", None), ("extras", ""))
 
     @property
     def key(self):

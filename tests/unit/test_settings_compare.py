@@ -90,3 +90,18 @@ def test_values_read_as_their_kind_encodes_them():
     assert vx.setting_text(23, b"") == "on" and vx.setting_text(29, b"\x02") == "inherit"
     assert br.setting_text(43, b"\x03") == "3" and br.setting_text(43, None) == "none"
     assert br.setting_text(5, b"\x01\x00\x00\x00") == "1"           # stp: an option's u32
+
+
+def test_a_route_s_metrics_and_realm_read_as_ip_route_says_them():
+    from pyroute2.netlink.rtnl.rtmsg import rtmsg
+    from vnet.kernel import netlink as nl
+    from vnet.kernel import rtnl
+    m = rtmsg()
+    m["family"], m["dst_len"], m["table"], m["type"] = 2, 24, 254, 1
+    m["attrs"] = [("RTA_DST", "10.9.0.0"), ("RTA_FLOW", 3),
+                  ("RTA_METRICS", {"attrs": [("RTAX_LOCK", 1 << 2), ("RTAX_MTU", 1400), ("RTAX_INITCWND", 10),
+                                             ("RTAX_CC_ALGO", "cubic")]})]
+    m.encode()
+    a = nl.parse(bytes(m.data)[16:], 12)
+    assert rtnl._route_extras(a) == "mtu lock 1400, initcwnd 10, congctl cubic, realm 3"
+    assert rtnl._route_extras({}) == ""

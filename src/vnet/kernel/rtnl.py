@@ -218,6 +218,32 @@ _NOPREFIXROUTE_BYTE = 1 if sys.byteorder == "little" else 2   # the byte of IFA_
 _ADDRS = {}   # (address bytes, prefix length) -> address: a lab repeats 127.0.0.1/8 and ::1/128 per namespace
 
 
+IFA_CACHEINFO, IFA_PROTO = 6, 11
+_CACHEINFO = struct.Struct("=IIII")   # preferred, valid, created, updated
+FOREVER = 0xFFFFFFFF
+
+
+def dump_addr_lifetimes(sock):
+    """[(ifindex, "address/prefix", valid, preferred)] of the addresses someone
+    gave lifetimes (`ip address add ... valid_lft 100 preferred_lft 50`;
+    seconds left): those not the kernel's (router advertisements' carry a
+    protocol) whose valid lifetime is not forever."""
+    import ipaddress
+    out = []
+    for t, p in sock.dump(RTM_GETADDR, _IFA.pack(0, 0, 0, 0, 0)):
+        if t != RTM_NEWADDR:
+            continue
+        _fam, plen, _flags, _scope, index = _IFA.unpack_from(p)
+        a = nl.parse(p, 8)
+        v = a.get(IFA_LOCAL, a.get(IFA_ADDRESS))
+        if IFA_CACHEINFO not in a or v is None or IFA_PROTO in a and a[IFA_PROTO][0]:
+            continue
+        preferred, valid, _c, _u = _CACHEINFO.unpack_from(a[IFA_CACHEINFO])
+        if valid != FOREVER:
+            out.append((index, f"{ipaddress.ip_address(bytes(v))}/{plen}", valid, preferred))
+    return out
+
+
 def dump_addrs(sock, flavoured=None, names=None):
     """[(ifindex, address, secondary)] of a namespace, IPv6 link-local
     addresses left out (the kernel makes them; no topology declares them).
@@ -324,12 +350,36 @@ def del_addr(sock, ifindex, iface):
 
 # ---- routes --------------------------------------------------------------------
 
+RTA_METRICS, RTA_FLOW = 8, 11
+# RTAX_*: a route's metrics (`ip route add ... mtu lock 1400 initcwnd 10`), in iproute2's words
+RTAX = {2: "mtu", 3: "window", 4: "rtt", 5: "rttvar", 6: "ssthresh", 7: "cwnd", 8: "advmss", 9: "reordering",
+        10: "hoplimit", 11: "initcwnd", 12: "features", 13: "rto_min", 14: "initrwnd", 15: "quickack",
+        16: "congctl", 17: "fastopen_no_cookie"}
+
+
+def _route_extras(a):
+    """What `ip route` says of a route beyond what a topology declares: its
+    metrics and realm (`mtu lock 1400, initcwnd 10, realm 3`), or ""."""
+    out = []
+    if RTA_METRICS in a:
+        m = nl.parse(a[RTA_METRICS])
+        locked = nl.get_u32(m[1]) if 1 in m else 0
+        for t, word in RTAX.items():
+            if t in m:
+                v = nl.get_str(m[t]) if t == 16 else nl.get_u32(m[t])
+                out.append(f"{word}{' lock' if locked & (1 << t) else ''} {v}")
+    if RTA_FLOW in a:
+        out.append(f"realm {nl.get_u32(a[RTA_FLOW])}")
+    return ", ".join(out)
+
+
 def dump_routes(sock):
     """Unicast and dropping routes of every table: [(dst, gateway, oif,
     metric, proto, table, prefsrc, scope, onlink, type name, next hops,
-    tos, unwritable)]: a multipath route's [(gateway, oif, weight)], and why a
+    tos, unwritable, extras)]: a multipath route's [(gateway, oif, weight)], why a
     topology cannot declare the route (through a nexthop object, with a TOS,
-    a next hop onlink) or None."""
+    a next hop onlink) or None, and what it has that a topology does not
+    say (``_route_extras``)."""
     import ipaddress
     out = []
     for fam in (socket.AF_INET, socket.AF_INET6):
@@ -351,7 +401,8 @@ def dump_routes(sock):
                           f"it has a TOS ({tos:#x})" if tos else
                           "a next hop of it is onlink" if any(fl & RTNH_F_ONLINK for *_h, fl in hops) else None)
             out.append((ipaddress.ip_network(f"{dst}/{dlen}"), gw, oif, metric, proto, table, src, scope,
-                        bool(flags & RTNH_F_ONLINK), ROUTE_TYPE_NAMES[rtype], [h[:3] for h in hops], tos, unwritable))
+                        bool(flags & RTNH_F_ONLINK), ROUTE_TYPE_NAMES[rtype], [h[:3] for h in hops], tos, unwritable,
+                        _route_extras(a)))
     return out
 
 
