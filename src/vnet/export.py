@@ -362,11 +362,13 @@ def unwritable_state(k, state, namespaces):
             elif not r.kernel_own and r.protocol:   # (0: none, as `ip rule add` leaves it)
                 out.append(f"wrote the rule '{r.text}' ({_family(r.family)}) of {where} without its protocol "
                            f"({PROTOCOLS.get(r.protocol, r.protocol)})")
+        written = {(d.ifindex, f"{a.ip}/{a.network.prefixlen}") for d in devs
+                   if d.kind_module is not None or d.loopback and ns is not None for a in d.addresses}
         for idx, text, valid, preferred in rtnl.dump_addr_lifetimes(sock):
-            if idx in names:
+            if (idx, text) in written:
+                life = lambda v: "forever" if v == rtnl.FOREVER else v  # noqa: E731
                 out.append(f"wrote the address {text} of {names[idx]} of {where} without its lifetimes (valid_lft "
-                           f"{valid}, preferred_lft {'forever' if preferred == rtnl.FOREVER else preferred}; "
-                           "made from the file, it never expires)")
+                           f"{life(valid)}, preferred_lft {life(preferred)}; made from the file, both are forever)")
         for r in state.routes.get(ns, []):
             if r.extras and not r.kernel_own and not r.unwritable:
                 out.append(f"wrote {route_label(r.key)} without its {r.extras}")
@@ -377,8 +379,8 @@ def unwritable_state(k, state, namespaces):
         casts = _broadcasts(devs)
         for n in state.neighbours.get(ns, []):
             if _noarp_by_hand(n, state, casts):
-                out.append(f"left out the noarp neighbour {n.address} on {n.dev} of {where} (a file declares "
-                           "permanent ones)")
+                out.append(f"left out the neighbour {n.address} on {n.dev} of {where} (nud noarp: a file's are "
+                           "permanent)")
                 continue
             why = unwritable_neighbour(n, state) if n.static else None
             what = f"{'proxy' if n.proxy else 'static'} neighbour {n.address}" + (f" on {n.dev}" if n.dev else "")

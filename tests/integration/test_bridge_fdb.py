@@ -144,3 +144,24 @@ def test_entries_alone_changed_or_moved_with_their_port_are_verified(sandbox):
     h = sandbox.write("c.yaml", moved)
     apply_json(sandbox, h)
     assert got() == {("02:00:00:00:0c:01", "pc", "br1", "static")} and plan_json(sandbox, h) == []
+
+
+def test_an_undone_move_from_a_bridge_someone_made_puts_the_port_back_as_it_was(sandbox):
+    sandbox.sh("ip link add brh type bridge && ip link set brh up")
+    f = sandbox.write("h.yaml", """name: fh
+interfaces:
+  - {name: brh, kind: external}
+  - {name: br1, kind: bridge}
+  - {name: pc, kind: veth, master: brh, peer: {name: qc}}
+""")
+    apply_json(sandbox, f)
+    sandbox.sh("ip link set pc type bridge_slave cost 7 learning off && "
+               "bridge fdb add 02:00:00:00:0c:01 dev pc master static")
+    port = lambda: json.loads(sandbox.sh("ip -d -j link show pc"))[0]["linkinfo"]["info_slave_data"]  # noqa: E731
+    static = lambda: {(e["mac"], e["ifname"]) for e in json.loads(sandbox.sh("bridge -j fdb show"))  # noqa: E731
+                      if e.get("state") == "static"}
+    moved = sandbox.sh(f"cat {f}").replace("master: brh", "master: br1") + FAIL.replace("netns: sw, ", "")
+    r = sandbox.vnet("apply", sandbox.write("bad.yaml", moved), check=False)
+    assert r.returncode == 3 and "Traceback" not in r.stderr, r.stderr
+    assert (port()["cost"], port()["learning"]) == (7, False) and static() == {("02:00:00:00:0c:01", "pc")}
+    assert json.loads(sandbox.sh("ip -j link show pc"))[0]["master"] == "brh"

@@ -99,9 +99,9 @@ def test_a_route_s_metrics_and_realm_read_as_ip_route_says_them():
     m = rtmsg()
     m["family"], m["dst_len"], m["table"], m["type"] = 2, 24, 254, 1
     m["attrs"] = [("RTA_DST", "10.9.0.0"), ("RTA_FLOW", 3),
-                  ("RTA_METRICS", {"attrs": [("RTAX_LOCK", 1 << 2), ("RTAX_MTU", 1400), ("RTAX_INITCWND", 10),
-                                             ("RTAX_CC_ALGO", "cubic")]})]
+                  ("RTA_METRICS", {"attrs": [("RTAX_LOCK", 1 << 2), ("RTAX_MTU", 1400), ("RTAX_RTT", 800),
+                                             ("RTAX_INITCWND", 10), ("RTAX_CC_ALGO", "cubic")]})]
     m.encode()
     a = nl.parse(bytes(m.data)[16:], 12)
-    assert rtnl._route_extras(a) == "mtu lock 1400, initcwnd 10, congctl cubic, realm 3"
+    assert rtnl._route_extras(a) == "mtu lock 1400, rtt 100ms, initcwnd 10, congctl cubic, realm 3"
     assert rtnl._route_extras({}) == ""

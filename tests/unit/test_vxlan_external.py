@@ -33,3 +33,11 @@ def test_a_classic_device_still_needs_its_vni():
         load_text(TOPO.replace("vni: 9, ", ""), "lab.yaml")
     assert "interfaces[1] (vx9).vni: is required (1-16777215), unless the device is flow based (external: true)" \
         in str(e.value)
+
+
+def test_a_flow_based_device_with_a_vni_is_refused_as_iproute2_refuses_it():
+    with pytest.raises(SpecError) as e:
+        load_text(TOPO.replace("external: true,", "external: true, vni: 7,"), "lab.yaml")
+    assert "interfaces[0] (vxfb).vni: a flow based device (external: true) has no vni" in str(e.value)
+    # beside a classic device of the same VNI and port: the kernel takes both
+    load_text(TOPO.replace("vni: 9", "vni: 7, dstport: 8472"), "lab.yaml")

@@ -56,7 +56,9 @@ class Context:
     def port_kept(self, e, master):
         """A callable putting back the settings port ``e`` has as a port of
         ``master`` now (its master's kind's ``port_snapshot``), or None."""
-        kind = self._kinds.get(master) or self._live_kind(e.netns, master)
+        kind = self._kinds.get(master)
+        if kind is None or not kind.port_options:   # (a master vnet does not make, `kind: external`: as it is live)
+            kind = self._live_kind(e.netns, master)
         return kind.port_snapshot(self.sock(e.netns), self.ifindex(*e.key)) if kind is not None else None
 
     def _live_kind(self, ns, master):

@@ -219,6 +219,7 @@ _ADDRS = {}   # (address bytes, prefix length) -> address: a lab repeats 127.0.0
 
 
 IFA_CACHEINFO, IFA_PROTO = 6, 11
+IFA_F_TEMPORARY, IFA_F_MANAGETEMPADDR = 0x01, 0x100
 _CACHEINFO = struct.Struct("=IIII")   # preferred, valid, created, updated
 FOREVER = 0xFFFFFFFF
 
@@ -227,19 +228,23 @@ def dump_addr_lifetimes(sock):
     """[(ifindex, "address/prefix", valid, preferred)] of the addresses someone
     gave lifetimes (`ip address add ... valid_lft 100 preferred_lft 50`;
     seconds left): those not the kernel's (router advertisements' carry a
-    protocol) whose valid lifetime is not forever."""
+    protocol, or are SLAAC's temporary or template ones) whose lifetimes are
+    not both forever."""
     import ipaddress
     out = []
     for t, p in sock.dump(RTM_GETADDR, _IFA.pack(0, 0, 0, 0, 0)):
         if t != RTM_NEWADDR:
             continue
-        _fam, plen, _flags, _scope, index = _IFA.unpack_from(p)
+        fam, plen, flags, _scope, index = _IFA.unpack_from(p)
         a = nl.parse(p, 8)
         v = a.get(IFA_LOCAL, a.get(IFA_ADDRESS))
-        if IFA_CACHEINFO not in a or v is None or IFA_PROTO in a and a[IFA_PROTO][0]:
+        if IFA_FLAGS in a:
+            flags = nl.get_u32(a[IFA_FLAGS])
+        if IFA_CACHEINFO not in a or v is None or IFA_PROTO in a and a[IFA_PROTO][0] \
+                or fam == socket.AF_INET6 and flags & (IFA_F_TEMPORARY | IFA_F_MANAGETEMPADDR):   # (SLAAC's)
             continue
         preferred, valid, _c, _u = _CACHEINFO.unpack_from(a[IFA_CACHEINFO])
-        if valid != FOREVER:
+        if valid != FOREVER or preferred != FOREVER:
             out.append((index, f"{ipaddress.ip_address(bytes(v))}/{plen}", valid, preferred))
     return out
 
@@ -350,7 +355,11 @@ def del_addr(sock, ifindex, iface):
 
 # ---- routes --------------------------------------------------------------------
 
-RTA_METRICS, RTA_FLOW = 8, 11
+RTA_METRICS, RTA_FLOW, RTA_CACHEINFO, RTA_PREF = 8, 11, 12, 20
+_PREFS = {1: "high", 3: "low"}
+# the kernel's units as `ip route` says them: rtt in 1/8 ms, rttvar in 1/4 ms, rto_min in ms, features' bit 0 ecn
+_RTAX_TEXT = {4: lambda v: f"{v // 8}ms", 5: lambda v: f"{v // 4}ms", 13: lambda v: f"{v}ms",
+              12: lambda v: "ecn" if v == 1 else hex(v)}
 # RTAX_*: a route's metrics (`ip route add ... mtu lock 1400 initcwnd 10`), in iproute2's words
 RTAX = {2: "mtu", 3: "window", 4: "rtt", 5: "rttvar", 6: "ssthresh", 7: "cwnd", 8: "advmss", 9: "reordering",
         10: "hoplimit", 11: "initcwnd", 12: "features", 13: "rto_min", 14: "initrwnd", 15: "quickack",
@@ -366,10 +375,15 @@ def _route_extras(a):
         locked = nl.get_u32(m[1]) if 1 in m else 0
         for t, word in RTAX.items():
             if t in m:
-                v = nl.get_str(m[t]) if t == 16 else nl.get_u32(m[t])
+                v = nl.get_str(m[t]) if t == 16 else _RTAX_TEXT.get(t, str)(nl.get_u32(m[t]))
                 out.append(f"{word}{' lock' if locked & (1 << t) else ''} {v}")
     if RTA_FLOW in a:
         out.append(f"realm {nl.get_u32(a[RTA_FLOW])}")
+    if RTA_PREF in a and a[RTA_PREF][0] != 0:
+        out.append(f"pref {_PREFS.get(a[RTA_PREF][0], a[RTA_PREF][0])}")
+    expires = struct.unpack_from("=i", a[RTA_CACHEINFO], 8)[0] if RTA_CACHEINFO in a else 0
+    if expires:   # (in the user's clock ticks, 100 a second, as iproute2 reads them)
+        out.append(f"expires {expires // 100}sec")
     return ", ".join(out)
 
 

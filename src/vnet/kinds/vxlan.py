@@ -109,6 +109,8 @@ class Vxlan(Kind):
         o = iface.options
         if o.get("vni") is None and not o.get("external"):
             problems.add(f"{path}.vni", "is required (1-16777215), unless the device is flow based (external: true)")
+        elif o.get("vni") is not None and o.get("external"):   # (iproute2 refuses both, the kernel ignores the vni)
+            problems.add(f"{path}.vni", "a flow based device (external: true) has no vni: give one or the other")
         if o.get("remote") is not None and o.get("group") is not None:
             problems.add(f"{path}.group", "give either remote or group, not both")
         if o.get("group") is not None and not o["group"].is_multicast:
@@ -136,7 +138,7 @@ class Vxlan(Kind):
             o = i.options
             v6 = any(a is not None and a.version == 6 for a in (o.get("local"), o.get("remote"), o.get("group")))
             ns = self.sock_ns(i)
-            key = (ns, o.get("vni"), o.get("dstport") or 4789, v6)
+            key = (ns, o.get("vni"), o.get("dstport") or 4789, v6, bool(o.get("external")))
             if key in seen:
                 what = f"VNI {o['vni']}" if o.get("vni") else "a flow based device"
                 problems.add(f"{i.path}.vni", f"{what} on UDP port {key[2]} is also {seen[key].label}'s, "
