@@ -75,11 +75,11 @@ def test_port_settings_addrgenmode_flags_and_unknown_attributes_are_named():
 
 def test_masked_macsec_keys_get_stand_ins_of_their_cipher_s_length():
     item = {"name": "m0", "kind": "macsec", "link": "e0", "cipher": "gcm-aes-256",
-            "tx": [{"an": 0, "key_id": "01", "key": "***"}],
+            "tx": {"an": 0, "key_id": "01", "key": "***"},
             "rx": [{"sci": "0200000000010001", "sas": [{"an": 0, "key_id": "02", "key": "***"}]}]}
     got = get("macsec").unmasked(item)
-    assert got["tx"][0]["key"] == got["rx"][0]["sas"][0]["key"] == "00" * 32
-    assert item["tx"][0]["key"] == "***" and get("bridge").unmasked({"name": "b"}) == {"name": "b"}
+    assert got["tx"]["key"] == got["rx"][0]["sas"][0]["key"] == "00" * 32
+    assert item["tx"]["key"] == "***" and get("bridge").unmasked({"name": "b"}) == {"name": "b"}
 
 
 def test_values_read_as_their_kind_encodes_them():

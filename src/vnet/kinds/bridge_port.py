@@ -240,9 +240,9 @@ class BridgePorts:
             d.port.update(self._port_options(sd))
             have = _vlans_dump(dumps).get(d.ifindex) if d.master[1] in filtering else None
             d.port["vlans"] = None if have is None else _vlan_dicts(have)
-            if statics is not None:
-                fdb = [(m, v, p) for i, m, v, p in statics if i == d.ifindex and not (p and m == d.mac)]
-                d.port["fdb"] = _fdb_dicts(sorted(fdb)) or None
+            fdb = [(m, v, p) for i, m, v, p in statics or () if i == d.ifindex and not (p and m == d.mac)]
+            if fdb:   # (none: no key, as where they are not read)
+                d.port["fdb"] = _fdb_dicts(sorted(fdb))
 
     @staticmethod
     def _port_options(slave_data):

@@ -211,7 +211,8 @@ class Macsec(Kind):
 
         def sa(x):
             return {**x, "key": zero} if x.get("key") == "***" else x
-        return {**item, **({"tx": [sa(x) for x in item["tx"]]} if item.get("tx") else {}),
+        tx = item.get("tx")
+        return {**item, **({"tx": sa(tx) if isinstance(tx, dict) else [sa(x) for x in tx]} if tx else {}),
                 **({"rx": [{**ch, "sas": [sa(x) for x in ch.get("sas") or []]} for ch in item["rx"]]}
                    if item.get("rx") else {})}
 
