@@ -185,3 +185,26 @@ def test_a_bridge_without_ports_told_the_kernels_defaults_keeps_its_carrier(sand
         assert "LOWER_UP" in flags and "NO-CARRIER" not in flags, (ns, flags)
     routes = json.loads(sandbox.sh("ip -n n1 -j route show 10.70.0.0/24"))
     assert routes and "linkdown" not in routes[0].get("flags", []), routes
+
+
+def test_a_bridge_that_is_not_the_stp_root_plans_empty_with_the_root_s_timers(sandbox):
+    """With STP on, a bridge that is not the root uses, and the kernel
+    reports, the root's timers (learned from its hellos), not its own: the
+    plan takes them as matching the file's, rather than setting the
+    bridge's own again at every apply and never seeing them."""
+    import time
+    f = sandbox.write("stp.yaml", """name: stp
+interfaces:
+  - {name: bra, kind: bridge, stp: true, priority: 0, forward_delay: 30, hello_time: 2, max_age: 20}
+  - {name: brb, kind: bridge, stp: true, priority: 61440, forward_delay: 4, hello_time: 1, max_age: 6}
+  - {name: ja, kind: veth, master: bra, peer: {name: jb, master: brb}}
+""")
+    apply_json(sandbox, f)
+    info = lambda: json.loads(sandbox.sh("ip -d -j link show brb"))[0]["linkinfo"]["info_data"]  # noqa: E731
+    end = time.monotonic() + 15
+    while info()["forward_delay"] != 3000 and time.monotonic() < end:
+        time.sleep(0.2)
+    assert (info()["forward_delay"], info()["hello_time"], info()["max_age"]) == (3000, 200, 2000), info()
+    assert plan_json(sandbox, f) == []
+    assert json.loads(sandbox.vnet("apply", "--json", f).stdout)["requests"] == 0
+    sandbox.vnet("destroy", "stp")

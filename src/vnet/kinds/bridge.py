@@ -11,6 +11,24 @@ _PROTO_NAMES = {v: k for k, v in VLAN_PROTOCOLS.items()}
 GROUPFWD_RESTRICTED = 0x0007   # STP, MAC pause and LACP frames: the kernel never forwards them (EINVAL)
 
 
+class FromRoot(int):
+    """An STP timer of a bridge that is not the root: the kernel reports the
+    root's (learned from its hellos, and used), never the bridge's own,
+    which is then unknowable; any value a file gives matches it."""
+
+    def __eq__(self, other):
+        return isinstance(other, int)
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = int.__hash__
+
+
+_STP_TIMERS = ("forward_delay", "hello_time", "max_age")
+IFLA_BR_ROOT_ID, IFLA_BR_BRIDGE_ID = 10, 11
+
+
 class Bridge(BridgePorts, Kind):
     name = kernel_kind = "bridge"
     # the kernel moves its ports' VLANs with these, announcing them only to
@@ -157,7 +175,16 @@ class Bridge(BridgePorts, Kind):
                 out[k] = bool(out[k])
         if "vlan_protocol" in out:
             out["vlan_protocol"] = _PROTO_NAMES.get(out["vlan_protocol"], f"{out['vlan_protocol']:#06x}")
+        a = nl.parse(link.data) if out.get("stp") and link.data is not None else {}
+        if a.get(IFLA_BR_ROOT_ID) is not None and bytes(a[IFLA_BR_ROOT_ID]) != bytes(a.get(IFLA_BR_BRIDGE_ID, b"")):
+            for k in _STP_TIMERS:
+                if out.get(k) is not None:
+                    out[k] = FromRoot(out[k])
         return out
+
+    def exported_options(self, options, mac):
+        """An STP timer learned from the root as the number it is."""
+        return {k: int(v) if isinstance(v, FromRoot) else v for k, v in options.items()}
 
     def normalize(self, opt, value):
         return self.port_state({"vlans": value})["vlans"] if opt == "vlans" else value

@@ -67,7 +67,8 @@ class Vxlan(Kind):
                                                         if v[0] < 3 else v[0]),
                      30: "vnifilter", 31: "localbypass", 32: "label_policy", 33: ("reserved_bits", bytes.hex),
                      34: "mcroute"}
-    show_words = {"vni": ("id", "value"), "group": ("group", "value"), "remote": ("remote", "value"),
+    show_words = {"external": ("external", lambda w, v: w if v else ""),
+                  "vni": ("id", "value"), "group": ("group", "value"), "remote": ("remote", "value"),
                   "local": ("local", "value"), "dev": ("dev", "value"), "dstport": ("dstport", "value"),
                   "learning": ("learning", "flag"), "ttl": ("ttl", lambda w, v: f"ttl {v or 'auto'}"),
                   "tos": ("tos", lambda w, v: "" if not v else "tos inherit" if v == 1 else f"tos {v:#x}"),
