@@ -9,6 +9,7 @@ original's, attribute by attribute."""
 from .kernel import rtnl
 from .kernel import settings as ks
 from .kernel.netlink import NetlinkError
+from .ownership import is_tag
 from .topology.fields import RefField
 
 _PROBE, _MASTER, _LOWER = "vnprobe", "vnprobem", "vnprobel"
@@ -159,7 +160,7 @@ def _differences(label, kind, master_kind, mine, made):
     out = []
     for word in sorted(set(mine.link) | set(made.link)):
         v, w = mine.link.get(word), made.link.get(word)
-        if v != w and not (word == "group" and _vnet_group(v)):
+        if v != w and not (word == "group" and is_tag(v)):
             made_as = "vnet's own tag" if word == "group" else _link_value(word, w)
             out.append(f"left out the {word} {_link_value(word, v)} of {label} (made from the file: {made_as})")
     skip = kind.state_attrs | _refs(kind)
@@ -186,13 +187,6 @@ def _refs(kind):
     """The kind's options that name another device (compared by the export already)."""
     return {a for opt, (aid, _c) in kind.netlink.items() if isinstance(kind.options.get(opt), RefField)
             for a in (aid if isinstance(aid, tuple) else (aid,))}
-
-
-def _vnet_group(group):
-    """A topology's tag (or its undo's): vnet's, not a setting someone made."""
-    from .ownership import group_of, undo_group
-    tag = group_of("") & 0xFF000000
-    return group is not None and group & 0xFF000000 in (tag, undo_group(tag))
 
 
 def _link_value(word, v):

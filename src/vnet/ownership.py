@@ -32,6 +32,11 @@ def undo_group(group):
     return group ^ 0x01000000
 
 
+def is_tag(group):
+    """Is link group ``group`` a topology's tag (``group_of``) or its undo's?"""
+    return group is not None and group & 0xFF000000 in (0x76000000, undo_group(0x76000000))
+
+
 def _json_text(data):
     """``data`` (a dict of values and lists) as JSON, one list item per line:
     readable, and made by the C encoder item by item (json.dump with indent

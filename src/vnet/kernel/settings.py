@@ -51,9 +51,8 @@ def decode(payload):
 
 def dump(sock):
     """{ifindex: Settings} of every link of the socket's namespace."""
-    body = rtnl.ifinfo() + nl.u32(rtnl.IFLA_EXT_MASK, rtnl.RTEXT_FILTER_SKIP_STATS)
     out = {}
-    for t, p in sock.dump(rtnl.RTM_GETLINK, body):
+    for t, p in sock.dump(rtnl.RTM_GETLINK, rtnl.ifinfo() + nl.u32(rtnl.IFLA_EXT_MASK, rtnl.RTEXT_FILTER_SKIP_STATS)):
         if t == rtnl.RTM_NEWLINK:
             s = decode(p)
             out[s.ifindex] = s

@@ -81,6 +81,13 @@ def _fdb_text(state):
     return [f"fdb {m}{f' vlan {v}' if v else ''} {'permanent' if p else 'static'}" for m, v, p in state or []]
 
 
+def _port_entries(statics, idx, own_mac):
+    """``_fdb_state`` of the entries someone put on port ``idx``, of a
+    ``dump_bridge_statics``: not the kernel's own (permanent ones of the
+    port's MAC, ``own_mac``)."""
+    return sorted((m, v, p) for i, m, v, p in statics if i == idx and not (p and m == own_mac))
+
+
 def _port_fields():
     out = {"vlans": VLANS, "fdb": FDB}
     out.update({k: Bool(doc) for k, (_a, _d, _w, doc) in PORT_FLAGS.items()})
@@ -240,9 +247,9 @@ class BridgePorts:
             d.port.update(self._port_options(sd))
             have = _vlans_dump(dumps).get(d.ifindex) if d.master[1] in filtering else None
             d.port["vlans"] = None if have is None else _vlan_dicts(have)
-            fdb = [(m, v, p) for i, m, v, p in statics or () if i == d.ifindex and not (p and m == d.mac)]
+            fdb = _port_entries(statics or (), d.ifindex, d.mac)
             if fdb:   # (none: no key, as where they are not read)
-                d.port["fdb"] = _fdb_dicts(sorted(fdb))
+                d.port["fdb"] = _fdb_dicts(fdb)
 
     @staticmethod
     def _port_options(slave_data):
@@ -305,7 +312,7 @@ class BridgePorts:
         if ln is None:
             return None
         opts = {k: v for k, v in {**_PORT_DEFAULTS, **self._port_options(ln.slave_data)}.items() if v is not None}
-        fdb = sorted((m, v, p) for i, m, v, p in nb.dump_bridge_statics(sock) if i == idx and not (p and m == ln.mac))
+        fdb = _port_entries(nb.dump_bridge_statics(sock), idx, ln.mac)
         vlans = dict(rtnl.dump_bridge_vlans(sock).get(idx, []))
 
         def back():
@@ -319,7 +326,7 @@ class BridgePorts:
         also puts back on its port an entry the change moved from another."""
         ln = rtnl.get_link_by_index(sock, idx)
         statics = nb.dump_bridge_statics(sock)
-        have = sorted((m, v, p) for i, m, v, p in statics if i == idx and not (p and ln and m == ln.mac))
+        have = _port_entries(statics, idx, ln.mac if ln else None)
         elsewhere = {(m, v): (i, p) for i, m, v, p in statics if i != idx}
         moved = [(m, v, *elsewhere[(m, v)]) for m, v, _p in want if (m, v) in elsewhere]
         self._apply_fdb(sock, idx, have, want)
