@@ -106,6 +106,46 @@ def _no_ifindex(dump):
             for ns, text in dump.items()}
 
 
+MOVE = """name: mv
+namespaces: [m1]
+interfaces:
+  - {name: br0, kind: bridge, addresses: [10.90.0.254/24]}
+  - {name: v1, kind: veth, master: br0, cost: 7, peer: {name: eth0, netns: m1, addresses: [10.90.0.1/24]}}
+"""
+# a change deleting the bridge: its port moved to a new one (the kernel released it as br0 went), or gone too
+MOVED = {"stays": MOVE.replace("br0", "br1").replace("cost: 7, ", ""),
+         "goes": MOVE.replace("br0", "br1").replace("v1", "v2").replace("eth0", "eth1")}
+BOND = MOVE.replace("kind: bridge", "kind: bond, mode: active-backup").replace("cost: 7, ", "")
+
+
+def _ports(sandbox):
+    """{port: (its master, STP cost)}, and the peer's addresses."""
+    ports = {p["ifname"]: (p.get("master"), p.get("linkinfo", {}).get("info_slave_data", {}).get("cost"))
+             for p in json.loads(sandbox.sh("ip -j -d link show")) if p.get("master")}
+    peer = {a["ifname"]: [f"{x['local']}/{x['prefixlen']}" for x in a["addr_info"]]
+            for a in json.loads(sandbox.sh("ip -n m1 -j -4 addr"))}
+    return ports, peer
+
+
+@pytest.mark.parametrize("master,port", [pytest.param(m, p, marks=pytest.mark.needs(m, "veth"))
+                                         for m, p in (("bridge", "stays"), ("bridge", "goes"), ("bond", "stays"))])
+def test_a_master_deleted_by_an_undone_change_comes_back_with_its_port(sandbox, master, port):
+    f0 = sandbox.write("mv.yaml", MOVE if master == "bridge" else BOND)
+    sandbox.vnet("apply", f0)
+    before = _ports(sandbox)
+    assert before[0] == {"v1": ("br0", 7 if master == "bridge" else None)}
+    f = sandbox.write("mv2.yaml", (MOVED if master == "bridge" else {"stays": BOND.replace("br0", "br1")})[port])
+    total = json.loads(sandbox.vnet("apply", "--json", f).stdout)["requests"]
+    sandbox.vnet("apply", f0)
+    for k in range(1, total + 1):
+        r = _signalled(sandbox, f, k, "INT")
+        assert r.returncode == 130 and "the apply was undone" in r.stderr, f"at {k}: {r.returncode} {r.stderr}"
+        assert "failed" not in r.stderr, r.stderr
+        assert _ports(sandbox) == before, f"SIGINT at request {k} of {total}: not restored"
+        assert json.loads(sandbox.vnet("plan", "--json", f0).stdout)["changes"] == [], f"at request {k}"
+    sandbox.vnet("destroy", "mv")
+
+
 @pytest.mark.needs("bridge", "veth")
 def test_a_signal_after_the_apply_is_verified_keeps_it_and_says_so(sandbox, monkeypatch, capsys):
     from vnet import applier, cli

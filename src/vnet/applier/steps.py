@@ -56,10 +56,16 @@ class Context:
     def port_kept(self, e, master):
         """A callable putting back the settings port ``e`` has as a port of
         ``master`` now (its master's kind's ``port_snapshot``), or None."""
-        kind = self._kinds.get(master)
-        if kind is None or not kind.port_options:   # (a master vnet does not make, `kind: external`: as it is live)
-            kind = self._live_kind(e.netns, master)
+        kind = self.master_kind(e.netns, master)
         return kind.port_snapshot(self.sock(e.netns), self.ifindex(*e.key)) if kind is not None else None
+
+    def master_kind(self, ns, master):
+        """The kind of master ``master`` (a key) of a port in ``ns``: the
+        file's, else (a master vnet does not make, `kind: external`) as it is live."""
+        kind = self._kinds.get(master)
+        if kind is None or not kind.port_options:
+            kind = self._live_kind(ns, master)
+        return kind
 
     def _live_kind(self, ns, master):
         from ..kinds import identify
@@ -258,6 +264,7 @@ def _dev_delete(ctx, rec, dev, state):
     devs = [dev] + ([state.device(*dev.peer)] if dev.peer else [])
     routes = _routes_through(state, devs) if old else []
     nbrs = [n for d in devs if d is not None for n in state.neighbours.get(d.netns, ()) if n.dev == d.name]
+    ports = _ports_of(ctx, state, dev) if old else []
     if dev.kind_module:
         dev.kind_module.release(ctx.k, dev.netns, dev.name)
     try:
@@ -269,18 +276,40 @@ def _dev_delete(ctx, rec, dev, state):
     for k in keys:
         ctx.forget(*k)
         rec.devices.pop(k, None)
-    return (lambda: _restore(ctx, rec, old, routes, nbrs)) if old else None
+    return (lambda: _restore(ctx, rec, old, routes, nbrs, ports)) if old else None
 
 
-def _restore(ctx, rec, iface, routes=(), nbrs=()):
-    """Device ``iface`` made again as it was, with its addresses, the
-    routes through it (``_routes_through``) and its neighbour entries
+def _ports_of(ctx, state, dev):
+    """[(port key, was up, the callable putting back its settings as a
+    port)] of master ``dev``, those of its ports the plan observed that are
+    there still (the others went before it: their undo makes them again
+    with it as master): the kernel releases them as it goes, an undo that
+    makes it again takes them back."""
+    out = []
+    for d in state.namespaces.get(dev.netns, {}).values():
+        if d.master == dev.key:
+            try:
+                out.append((d.key, d.up, ctx.port_kept(d, dev.key)))
+            except netlink.NetlinkError as e:
+                if e.errno != errno.ENODEV:
+                    raise
+    return out
+
+
+def _restore(ctx, rec, iface, routes=(), nbrs=(), ports=()):
+    """Device ``iface`` made again as it was, with its addresses, its ports,
+    the routes through it (``_routes_through``) and its neighbour entries
     (observed where the file declares or vnet made any) that the kernel
     dropped with it."""
     _create(ctx, rec, iface)
     for e in iface.endpoints():
         for a in e.addresses:
             rtnl.add_addr(ctx.sock(e.netns), ctx.ifindex(*e.key), a)
+        kind = ctx.master_kind(e.netns, e.master_key()) if e.port else None
+        if kind is not None:   # (a port's settings: what a creation request does not carry)
+            kind.set_port(ctx, e)
+    for key, up, back in ports:
+        _rejoin(ctx, iface, key, up, back)
     # those through a device alone first (a gateway may be reached by one);
     # then again what failed while any went in: the first error left is said
     todo = sorted(routes, key=lambda r: r.via is not None or bool(r.nexthops))
@@ -296,6 +325,25 @@ def _restore(ctx, rec, iface, routes=(), nbrs=()):
         todo = [r for r, _e in failed]
     for n in nbrs:
         _neigh_back(ctx, n)
+
+
+def _rejoin(ctx, master, key, up, back):
+    """Port ``key`` made a port of ``master`` again (down to join where
+    its kind asks), its settings there put back (``back``), up as it was.
+    One gone since (deleted by this apply too: its own undo makes it again
+    with its master) is left to that undo."""
+    sock = ctx.sock(key[0])
+    ln = rtnl.get_link(sock, key[1])
+    if ln is None:
+        return
+    down = master.kind_module.ports_join_down
+    if down and ln.up:
+        rtnl.set_link(sock, ln.ifindex, up=False)
+    rtnl.set_link(sock, ln.ifindex, attrs=rtnl.link_attrs(master=ctx.ifindex(*master.key)))
+    if back is not None:
+        back()
+    if up and (down or not ln.up):
+        rtnl.set_link(sock, ln.ifindex, up=True)
 
 
 def _route_back(ctx, r):

@@ -275,15 +275,28 @@ def _master_kind(p, e):
 
 
 def _stale_devices(p):
-    """Devices we own that are no longer declared: upper devices before lower ones."""
+    """Devices we own that are no longer declared: upper devices before
+    lower ones, ports before their masters (an undo makes them again the
+    other way round: a master first, then its ports joining it)."""
     stale = [d for d in p.state.devices() if p.in_scope(d.netns) and p.owned(d) and d.key not in p.declared]
     scheduled = set()
     for d in sorted(stale, key=lambda d: (d.kind_module is None or d.kind_module.link_option is None,
-                                          d.netns is not None, d.netns or "", d.name)):
+                                          -_masters_above(p.state, d), d.netns is not None, d.netns or "", d.name)):
         if d.peer and (d.peer in p.declared or d.peer in scheduled):
             continue   # the pair goes with its other end (re-created, or deleted already)
         scheduled.add(d.key)
         p.removals.append(Change("delete", f"link {where(*d.key)}", "no longer declared", ("dev_delete", d)))
+
+
+def _masters_above(state, d):
+    """How many masters device ``d`` is under (a port of a bond that is a
+    bridge's port: 2)."""
+    n, seen = 0, {d.key}
+    while d is not None and d.master and d.master not in seen:
+        n += 1
+        seen.add(d.master)
+        d = state.device(*d.master)
+    return n
 
 
 def _stale_namespaces(p):
