@@ -300,9 +300,9 @@ def _routes(k, st, routes_in, raw):
             names = {d.ifindex: name for name, d in st.namespaces[ns].items()}   # a partial reading's kept devices too
             st.routes[ns] = [Route(ns, dst, gw, names.get(oif), metric, proto, table, src, scope, onlink, rtype,
                                    tuple((hgw, names.get(hoif), w) for hgw, hoif, w in hops), tos, unwritable,
-                                   extras)
+                                   extras, raw)
                              for dst, gw, oif, metric, proto, table, src, scope, onlink, rtype, hops, tos, unwritable,
-                             extras in rtnl.dump_routes(k.sock(ns))]
+                             extras, raw in rtnl.dump_routes(k.sock(ns))]
 
 
 def read_sysctls(k, st, keys, present):

@@ -36,10 +36,12 @@ class Route(Struct):
     ((via, dev, weight), ...); ``tos``: IPv4's type of service (another
     slot than a route without); ``unwritable``: why a topology cannot
     declare it (through a nexthop object, a TOS...), else None;
-    ``extras``: what it has that a topology does not say (metrics, a realm)."""
+    ``extras``: what it has that a topology does not say (metrics, a realm);
+    ``raw``: the kernel's message of one it would lose remade from the rest
+    (rtnl.dump_routes), for an undo to make it again as it was."""
     _fields = (("netns", REQUIRED), ("to", REQUIRED), ("via", None), ("dev", None), ("metric", 0), ("proto", 0),
                ("table", rtnl.RT_TABLE_MAIN), ("src", None), ("scope", 0), ("onlink", False), ("type", "unicast"),
-               ("nexthops", ()), ("tos", 0), ("unwritable", None), ("extras", ""))
+               ("nexthops", ()), ("tos", 0), ("unwritable", None), ("extras", ""), ("raw", None))
 
     @property
     def key(self):

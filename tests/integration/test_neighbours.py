@@ -175,6 +175,55 @@ def test_entries_the_kernel_drops_with_a_change_in_place_are_made_again_or_put_b
         assert all_entries(sandbox) == made and plan_json(sandbox, f) == []
 
 
+SWITCH = """name: sw
+namespaces: [p1, p2]
+interfaces:
+  - {name: br0, kind: bridge, addresses: [10.7.0.254/24]}
+  - {name: v1, kind: veth, master: br0, mac: "02:00:00:00:07:01", peer: {name: e0, netns: p1}}
+  - {name: v2, kind: veth, master: br0, mac: "02:00:00:00:07:02", peer: {name: e0, netns: p2}}
+neighbours:
+  - {dev: br0, address: 10.7.0.9, lladdr: "02:00:00:00:07:09"}
+"""
+
+
+def on_br0(sandbox):
+    return {(n["dst"], n.get("lladdr"), tuple(n.get("state", ())))
+            for n in json.loads(sandbox.sh("ip -4 -j neigh show nud permanent dev br0"))}
+
+
+def test_a_bridge_s_entries_stay_as_its_ports_come_and_go(sandbox):
+    """A bridge with no MAC of its own takes its lowest port's: a port
+    deleted, moved or added makes it take another, and the kernel drops
+    its entries then. The plan makes the declared ones again after the
+    change (before: verification failed, exit 4), and an undo at any
+    request puts back the entry, someone's too."""
+    full = sandbox.write("s1.yaml", SWITCH)
+    apply_json(sandbox, full)
+    sandbox.sh("ip neigh add 10.7.0.8 lladdr 02:00:00:00:07:08 dev br0 nud permanent")   # someone's
+    made = on_br0(sandbox)
+    assert {(a, m) for a, m, _s in made} == {("10.7.0.9", "02:00:00:00:07:09"), ("10.7.0.8", "02:00:00:00:07:08")}
+    port_gone = sandbox.write("s2.yaml", "\n".join(ln for ln in SWITCH.splitlines() if "name: v1" not in ln) + "\n")
+    moved = sandbox.write("s3.yaml", SWITCH.replace("  - {name: v1, kind: veth, master: br0",
+                                                    "  - {name: br1, kind: bridge}\n  - {name: v1, kind: veth, master: br1"))
+    for g in (port_gone, moved):
+        total = apply_json(sandbox, g)["requests"]
+        assert ("10.7.0.9", "02:00:00:00:07:09", ("PERMANENT",)) in on_br0(sandbox) and plan_json(sandbox, g) == []
+        apply_json(sandbox, full)   # the port back (the bridge takes its MAC again): the entry made again
+        assert ("10.7.0.9", "02:00:00:00:07:09", ("PERMANENT",)) in on_br0(sandbox)
+        assert plan_json(sandbox, full) == []
+        sandbox.sh("ip neigh replace 10.7.0.8 lladdr 02:00:00:00:07:08 dev br0 nud permanent")
+        for k in range(1, total + 1):
+            os.environ.update(VNET_KILL_AT_REQUEST=str(k), VNET_KILL_SIGNAL="INT")
+            try:
+                r = sandbox.vnet("apply", g, check=False)
+            finally:
+                del os.environ["VNET_KILL_AT_REQUEST"], os.environ["VNET_KILL_SIGNAL"]
+            assert r.returncode == 130 and "failed" not in r.stderr, r.stderr
+            assert on_br0(sandbox) == made, f"SIGINT at request {k} of {total}"
+            assert plan_json(sandbox, full) == []
+    sandbox.vnet("destroy", "sw")
+
+
 def test_an_apply_killed_as_it_makes_entries_leaves_them_vnet_s(sandbox):
     """SIGKILL after each request of an apply that makes entries on a device
     vnet does not own: applied again and destroyed, none is left."""

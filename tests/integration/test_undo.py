@@ -146,6 +146,44 @@ def test_a_master_deleted_by_an_undone_change_comes_back_with_its_port(sandbox, 
     sandbox.vnet("destroy", "mv")
 
 
+# what someone made through br0 by hand: routes with what a topology does not say (a protocol, metrics, a
+# realm, an expiry, a preference, a TOS, next hops), an address, a neighbour entry
+BY_HAND = """ip route add 10.91.0.0/24 via 10.90.0.1 dev br0 proto boot mtu lock 1400 initcwnd 10 realm 3
+ip route add 10.92.0.0/24 dev br0 metric 50 proto 42
+ip route add 10.93.0.0/24 nexthop via 10.90.0.1 dev br0 weight 2 nexthop via 10.90.0.2 dev br0 weight 3
+ip route add 10.94.0.0/24 via 10.90.0.1 dev br0 tos 0x10
+ip -6 addr add fd90::254/64 dev br0 nodad
+ip -6 route add fd91::/64 via fd90::1 dev br0 expires 300 pref high hoplimit 9
+ip -6 route add fd92::/64 dev br0 metric 7
+ip neigh add 10.90.0.9 lladdr 02:00:00:00:00:09 dev br0 nud permanent"""
+
+
+def _by_hand(sandbox):
+    """The machine's routes but the kernel's own (an IPv6 link-local one comes with the carrier, in its
+    time), an expiry's seconds left out, and its permanent neighbour entries, in sorted lines."""
+    import re
+    text = sandbox.sh("ip route; ip -6 route; ip neigh show nud permanent")
+    return sorted(ln for ln in re.sub(r"expires \d+sec", "expires", text).splitlines() if "proto kernel" not in ln)
+
+
+@pytest.mark.needs("bridge", "veth")
+def test_a_device_deleted_by_an_undone_change_comes_back_with_what_someone_made_through_it(sandbox):
+    f0 = sandbox.write("mv.yaml", MOVE)
+    f = sandbox.write("mv2.yaml", MOVED["goes"])
+    sandbox.vnet("apply", f0)
+    total = json.loads(sandbox.vnet("apply", "--json", f).stdout)["requests"]
+    sandbox.vnet("apply", f0)
+    sandbox.sh(BY_HAND.replace("\n", "; "))
+    before = _by_hand(sandbox)
+    assert any("realm 3 mtu lock 1400 initcwnd 10" in ln for ln in before) and \
+        any("pref high" in ln and "hoplimit 9" in ln for ln in before), before
+    for k in range(1, total + 1):
+        r = _signalled(sandbox, f, k, "INT")
+        assert r.returncode == 130 and "the apply was undone" in r.stderr and "failed" not in r.stderr, r.stderr
+        assert _by_hand(sandbox) == before, f"SIGINT at request {k} of {total}: not restored"
+    sandbox.vnet("destroy", "mv")
+
+
 @pytest.mark.needs("bridge", "veth")
 def test_a_signal_after_the_apply_is_verified_keeps_it_and_says_so(sandbox, monkeypatch, capsys):
     from vnet import applier, cli

@@ -22,6 +22,7 @@ class Context:
         # while a run of creations goes: [(key, send)] of the peers'
         # settling held back to its end (None: sent at once, as in an undo)
         self.held = None
+        self._read = {}   # ns -> State: its routes and neighbours, read before a deletion (the plan read none)
         self._index = {d.key: d.ifindex for d in state.devices()}
         declared = topo.by_key() if topo else {}
         self._kinds = {key: i.kind_module for key, (i, _e) in declared.items()}
@@ -66,6 +67,44 @@ class Context:
         if kind is None or not kind.port_options:
             kind = self._live_kind(ns, master)
         return kind
+
+    def around(self, state, ns):
+        """(routes, static neighbour entries) of ``ns``: as the plan observed
+        them, else (it read none there: the file declares none) as they
+        are now, read once; what an undo puts back of a device deleted."""
+        if ns in state.routes and ns in state.neighbours:
+            return state.routes[ns], state.neighbours[ns]
+        if ns not in self._read:
+            from ..observer import observe
+            self._read[ns] = observe(self.k, [ns], routes_in=[ns], neighbours_in=[ns], fdb_in=())
+        st = self._read[ns]
+        return state.routes.get(ns, st.routes.get(ns, [])), state.neighbours.get(ns, st.neighbours.get(ns, []))
+
+    def entries_back(self, state):
+        """After an undo: the static neighbour entries read before it (the
+        plan's, ``around``'s) missing now, put back where their device is
+        (the kernel drops a device's entries as it takes another MAC: a
+        bridge as a port comes or goes, and again as that is undone).
+        Returns [what could not be put back]."""
+        errors = []
+        before = {ns: st.neighbours[ns] for ns, st in self._read.items() if ns in st.neighbours}
+        before.update(state.neighbours)
+        for ns, entries in before.items():
+            entries = [n for n in entries if n.dev is not None and n.static]
+            if not entries:
+                continue
+            try:
+                live = {(i, str(ip), proxy) for i, ip, _l, proxy, _n, _r in neighbours.dump_static_neighbours(self.sock(ns))}
+            except OSError:   # (the namespace is gone)
+                continue
+            for n in entries:
+                try:
+                    if (self.ifindex(ns, n.dev), str(n.address), n.proxy) not in live:
+                        _neigh_back(self, n)
+                except netlink.NetlinkError as e:
+                    if e.errno != errno.ENODEV:   # (its device is gone: not one to put back)
+                        errors.append(f"{n.label} could not be put back: {e}")
+        return errors
 
     def _live_kind(self, ns, master):
         from ..kinds import identify
@@ -261,9 +300,10 @@ def _delete_iface(ctx, rec, iface):
 
 def _dev_delete(ctx, rec, dev, state):
     old = to_interface(dev, state)
-    devs = [dev] + ([state.device(*dev.peer)] if dev.peer else [])
-    routes = _routes_through(state, devs) if old else []
-    nbrs = [n for d in devs if d is not None for n in state.neighbours.get(d.netns, ()) if n.dev == d.name]
+    devs = [d for d in [dev] + ([state.device(*dev.peer)] if dev.peer else []) if d is not None]
+    around = {d.netns: ctx.around(state, d.netns) for d in devs} if old else {}
+    routes = _routes_through(around, devs)
+    nbrs = [n for d in devs for n in around.get(d.netns, ((), ()))[1] if n.dev == d.name]
     ports = _ports_of(ctx, state, dev) if old else []
     if dev.kind_module:
         dev.kind_module.release(ctx.k, dev.netns, dev.name)
@@ -298,9 +338,8 @@ def _ports_of(ctx, state, dev):
 
 def _restore(ctx, rec, iface, routes=(), nbrs=(), ports=()):
     """Device ``iface`` made again as it was, with its addresses, its ports,
-    the routes through it (``_routes_through``) and its neighbour entries
-    (observed where the file declares or vnet made any) that the kernel
-    dropped with it."""
+    the routes through it (``_routes_through``) and its static neighbour
+    entries that the kernel dropped with it."""
     _create(ctx, rec, iface)
     for e in iface.endpoints():
         for a in e.addresses:
@@ -356,25 +395,27 @@ def _route_back(ctx, r):
             return
         raise
     try:
-        rtnl.add_route(ctx.sock(r.netns), r.to, r.via, index.get(r.dev, 0), r.metric, r.table,
-                       ipaddress.ip_address(r.src) if r.src else None, r.scope, r.onlink, r.type,
-                       [(v, index.get(d, 0), w) for v, d, w in r.nexthops])
+        if r.raw is not None:   # as someone made it: its protocol, metrics...
+            rtnl.add_route_again(ctx.sock(r.netns), r.raw, index.get(r.dev, 0),
+                                 [index.get(d, 0) for _v, d, _w in r.nexthops])
+        else:
+            rtnl.add_route(ctx.sock(r.netns), r.to, r.via, index.get(r.dev, 0), r.metric, r.table,
+                           ipaddress.ip_address(r.src) if r.src else None, r.scope, r.onlink, r.type,
+                           [(v, index.get(d, 0), w) for v, d, w in r.nexthops])
     except netlink.NetlinkError as e:
         if e.errno != errno.EEXIST:
             raise
 
 
-def _routes_through(state, devs):
+def _routes_through(around, devs):
     """The observed routes someone (or vnet) made through the devices
     ``devs``, which the kernel drops with them: for an undo to put back
-    once the devices are made again (the plan observed the routes of the
-    namespaces with declared or recorded ones)."""
+    once the devices are made again (``around``: {ns: (routes, neighbours)},
+    Context.around)."""
     out = []
     for d in devs:
-        if d is None:
-            continue
-        for r in state.routes.get(d.netns, ()):
-            if not (r.kernel_own or r.unwritable) and r not in out and \
+        for r in around[d.netns][0]:
+            if not r.kernel_own and (r.raw is not None or not r.unwritable) and r not in out and \
                     (r.dev == d.name or any(dev == d.name for _v, dev, _w in r.nexthops)):
                 out.append(r)
     return out
@@ -488,12 +529,16 @@ def _route_args(ctx, ns, to, via, dev, metric, table):
             ctx.ifindex(ns, dev) if dev else 0, metric, table)
 
 
-def _route_put(ctx, rk, attrs):
+def _route_put(ctx, rk, attrs, raw=None):
     """Add the route ``rk`` with ``attrs`` (src, scope, onlink, type, next
-    hops; a scope of None: the default, as for an IPv6 route)."""
+    hops; a scope of None: the default, as for an IPv6 route), or as the
+    kernel's message ``raw`` showed it (rtnl.add_route_again)."""
     src, scope, onlink, rtype, nexthops = attrs
     hops = [(ipaddress.ip_address(via) if via else None, ctx.ifindex(rk[0], dev) if dev else 0, weight)
             for via, dev, weight in nexthops]
+    if raw is not None:
+        rtnl.add_route_again(ctx.sock(rk[0]), raw, ctx.ifindex(rk[0], rk[3]) if rk[3] else None, [h[1] for h in hops])
+        return
     rtnl.add_route(ctx.sock(rk[0]), *_route_args(ctx, *rk), src=ipaddress.ip_address(src) if src else None,
                    scope=scope, onlink=onlink, rtype=rtype, hops=hops)
 
@@ -509,12 +554,13 @@ def _remember_route(rec, rk):
         rec.routes.append(tuple(rk))
 
 
-def _route_del(ctx, rec, rk, attrs):
-    """Delete route ``rk``; its undo adds it back as it was, with ``attrs``,
-    and on the record if it was (a route someone else made stays theirs)."""
+def _route_del(ctx, rec, rk, attrs, raw=None):
+    """Delete route ``rk``; its undo adds it back as it was, with ``attrs``
+    (or as ``raw``, the kernel's message, showed it), and on the record if
+    it was (a route someone else made stays theirs)."""
     rk = tuple(rk)
     return _deleted(lambda: rtnl.del_route(ctx.sock(rk[0]), *_route_args(ctx, *rk)), errno.ESRCH,
-                    lambda: _route_put(ctx, rk, attrs), rec.routes, rk)
+                    lambda: _route_put(ctx, rk, attrs, raw), rec.routes, rk)
 
 
 def _deleted(delete, gone, put_back, recorded, entry):

@@ -390,10 +390,12 @@ def _route_extras(a):
 def dump_routes(sock):
     """Unicast and dropping routes of every table: [(dst, gateway, oif,
     metric, proto, table, prefsrc, scope, onlink, type name, next hops,
-    tos, unwritable, extras)]: a multipath route's [(gateway, oif, weight)], why a
+    tos, unwritable, extras, raw)]: a multipath route's [(gateway, oif, weight)], why a
     topology cannot declare the route (through a nexthop object, with a TOS,
-    a next hop onlink) or None, and what it has that a topology does not
-    say (``_route_extras``)."""
+    a next hop onlink) or None, what it has that a topology does not
+    say (``_route_extras``), and the kernel's message of a route someone
+    made with more than a topology says, or another protocol than vnet's,
+    not through a nexthop object (for ``add_route_again``), else None."""
     import ipaddress
     out = []
     for fam in (socket.AF_INET, socket.AF_INET6):
@@ -414,9 +416,66 @@ def dump_routes(sock):
             unwritable = ("it goes through a nexthop object (ip nexthop)" if RTA_NH_ID in a else
                           f"it has a TOS ({tos:#x})" if tos else
                           "a next hop of it is onlink" if any(fl & RTNH_F_ONLINK for *_h, fl in hops) else None)
+            extras = _route_extras(a)
+            raw = bytes(p) if (proto != RTPROT_STATIC or extras or unwritable) and RTA_NH_ID not in a \
+                and proto not in (RTPROT_KERNEL, RTPROT_RA) and table != RT_TABLE_LOCAL else None
+            # (vnet's own: remade from what a topology says; through a nexthop object: gone with its device)
             out.append((ipaddress.ip_network(f"{dst}/{dlen}"), gw, oif, metric, proto, table, src, scope,
                         bool(flags & RTNH_F_ONLINK), ROUTE_TYPE_NAMES[rtype], [h[:3] for h in hops], tos, unwritable,
-                        _route_extras(a)))
+                        extras, raw))
+    return out
+
+
+RTA_EXPIRES = 23
+
+
+def add_route_again(sock, raw, oif, hop_oifs=()):
+    """Make the route a dump showed as ``raw`` again as it was (its
+    protocol, metrics, realm, preference, what a topology does not say),
+    through the devices now at ``oif`` and, for a multipath route, at
+    ``hop_oifs`` (the devices may have been made again). What only the
+    kernel sets is left out: next-hop flags but onlink (DEAD, LINKDOWN...),
+    the cache information (an IPv6 route's expiry: its seconds left).
+    ``oif`` None: the device it names."""
+    fam, dlen, slen, tos, table, proto, scope, rtype, flags = _RTM.unpack_from(raw)
+    body = _RTM.pack(fam, dlen, slen, tos, table, proto, scope, rtype, flags & RTNH_F_ONLINK)
+    for t, data in _attrs(raw, _RTM.size):
+        typ = t & 0x3FFF
+        if typ == RTA_OIF and oif is not None:
+            data = struct.pack("=I", oif)
+        elif typ == RTA_MULTIPATH:
+            data = _hops_again(data, hop_oifs)
+        elif typ == RTA_CACHEINFO:
+            expires = struct.unpack_from("=i", data, 8)[0]
+            if fam != socket.AF_INET6 or expires <= 0:
+                continue
+            t, data = RTA_EXPIRES, struct.pack("=I", max(1, expires // 100))
+        body += nl.attr(t, data)
+    sock.request(RTM_NEWROUTE, body, nl.F_CREATE | nl.F_EXCL)
+
+
+def _attrs(data, off=0, end=None):
+    """(type as sent, payload) of each attribute of ``data`` from ``off``."""
+    end = len(data) if end is None else end
+    while off + 4 <= end:
+        n, t = struct.unpack_from("=HH", data, off)
+        if n < 4:
+            break
+        yield t, bytes(data[off + 4:off + n])
+        off += (n + 3) & ~3
+
+
+def _hops_again(data, oifs):
+    """RTA_MULTIPATH ``data`` with each next hop's device ``oifs``[i] and its flags but onlink dropped."""
+    out, off, i = b"", 0, 0
+    while off + _RTNH.size <= len(data):
+        n, flags, hops, oif = _RTNH.unpack_from(data, off)
+        if n < _RTNH.size:
+            break
+        out += _RTNH.pack(n, flags & RTNH_F_ONLINK, hops, oifs[i] if i < len(oifs) else oif) + \
+            bytes(data[off + _RTNH.size:off + n]) + b"\0" * (((n + 3) & ~3) - n)
+        off += (n + 3) & ~3
+        i += 1
     return out
 
 

@@ -41,6 +41,8 @@ class Kind:
     late_options = frozenset()  # Ref options set after creation (they name a port of this device)
     ports_join_down = False     # a port must be down to join (bond: "can not be enslaved while up")
     ports_take_its_mtu = False  # a port joining takes its MTU and MAC (bond_enslave): a port's own are set after
+    mac_from_ports = False      # with no MAC set, it takes a port's (a bridge: the lowest; a bond: the first's):
+                                # a port coming or going may change it, which drops its neighbour entries
     port_options = {}           # options its ports may carry (a bridge port's vlans)
     rx_handler = None           # what it takes of its lower device's receive path (one per device)
     port_rx_handler = None      # what a master takes of each port's receive path

@@ -81,6 +81,7 @@ class Bond(Kind):
                "ad_actor_sys_prio": (A["AD_ACTOR_SYS_PRIO"], "u16"), "ad_user_port_key": (A["AD_USER_PORT_KEY"], "u16"),
                "ad_actor_system": (A["AD_ACTOR_SYSTEM"], "mac")}
     is_master = True
+    mac_from_ports = True
     port_rx_handler = "bond port"
     ports_join_down = True
     ports_take_its_mtu = True   # a port may have its own after (the team refuses one)

@@ -89,6 +89,7 @@ class Bridge(BridgePorts, Kind):
                           lambda v: f"{int.from_bytes(v[:4], 'little'):#x}"), 49: "fdb_max_learned"}
     inplace = frozenset(options)
     is_master = True
+    mac_from_ports = True
     port_rx_handler = "bridge port"
     port_layers = frozenset({"ether"})   # br_add_if: EINVAL for lo or a non-Ethernet device
     _CENTI = ("ageing_time", "forward_delay", "hello_time", "max_age")

@@ -50,4 +50,29 @@ def _dropped(p):
         if why:
             out[e.key] = f"its device {e.name} changes in place ({why}), which drops it"
             c.op = c.op[:4] + (tuple(n for n in p.state.neighbours.get(e.netns, ()) if n.dev == e.name and n.static),)
+    for key in _masters_of_ports_changed(p):
+        out.setdefault(key, f"a port of {key[1]} comes or goes: it may take another MAC, which drops it")
+    return out
+
+
+def _masters_of_ports_changed(p):
+    """The masters there already, with no MAC of their own declared, that
+    take one of their ports' (Kind.mac_from_ports), whose ports this plan
+    adds, deletes or moves."""
+    keys = set()
+    for c in p.removals + p.creates + p.modifies:
+        op = c.op[0]
+        if op == "dev_delete" or op == "dev_recreate":
+            keys.add(c.op[-1].master)
+        if op in ("dev_create", "dev_recreate"):
+            keys.update(e.master_key() for e in c.op[1].endpoints() if e.master)
+        elif op == "dev_set" and "master" in c.op[2]:
+            was = p.state.device(*c.op[1].key)
+            keys.update({c.op[1].master_key() if c.op[1].master else None, was.master if was else None})
+    out = []
+    for key in keys - {None}:
+        live, declared = p.state.device(*key), p.declared.get(key)
+        if live is not None and live.kind_module is not None and live.kind_module.mac_from_ports \
+                and (declared is None or declared[1].mac is None):
+            out.append(key)
     return out

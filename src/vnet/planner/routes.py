@@ -24,7 +24,7 @@ def plan_routes(p):
         elif not same_attrs(_route_attrs_as_declared(have, r), r.attrs):
             # src, scope and onlink are not part of the key: the route is replaced
             p.reroutes.append(Change("delete", r.label, f"{_route_diff(have.attrs, r.attrs)}: removed first, "
-                                     "added back after", ("route_del", r.key, have.attrs)))
+                                     "added back after", ("route_del", r.key, have.attrs, have.raw)))
             p.routes.append(Change("create", r.label, f"added back with {_route_diff(None, r.attrs)}",
                                    ("route_add", r)))
         elif r.to.version == 4 and any((r.netns, d) in p.renumbered for d in through.get(r.key, ())):
@@ -39,7 +39,7 @@ def plan_routes(p):
     for rk in dict.fromkeys(tuple(rk) for rk in p.record.routes):
         if rk not in declared_routes and rk in live_routes:
             p.removals.insert(0, Change("delete", route_label(rk), "no longer declared",
-                                        ("route_del", rk, live_routes[rk].attrs)))
+                                        ("route_del", rk, live_routes[rk].attrs, live_routes[rk].raw)))
 
 
 def _through_gone(p, r, have):
@@ -98,7 +98,7 @@ def _out_of_the_way(p, r, slots, ours, going):
                 continue   # an address's subnet route, going with the address the plan deletes first
         if not o.kernel_own and (ns in p.topo.namespaces or keys & ours):
             p.reroutes.append(Change("delete", route_label(k), f"in the way of the declared {r.label[6:]}: "
-                                     "replaced", ("route_del", k, o.attrs)))
+                                     "replaced", ("route_del", k, o.attrs, o.raw)))
         else:
             p.conflicts.append(f"{r.path}: {route_label(k)} exists where the declared one goes (one route per "
                                f"destination, metric and table), and is not vnet's: vnet does not replace it")
