@@ -184,6 +184,44 @@ def test_a_device_deleted_by_an_undone_change_comes_back_with_what_someone_made_
     sandbox.vnet("destroy", "mv")
 
 
+DOWN = """name: ud
+namespaces: [u1]
+interfaces:
+  - {name: v1, kind: veth, addresses: ["fd77::1/64", 10.77.0.1/24], peer: {name: eth0, netns: u1, addresses: ["fd77::2/64"]}}
+"""
+
+
+def _on_v1(sandbox):
+    """v1's addresses, and the routes (but the kernel's own) and entries of the machine, in sorted lines."""
+    addrs = [f"{a['local']}/{a['prefixlen']}" for a in json.loads(sandbox.sh("ip -j addr show v1"))[0]["addr_info"]
+             if a.get("scope") != "link"]
+    return sorted(addrs) + _by_hand(sandbox)
+
+
+@pytest.mark.needs("veth")
+def test_a_device_taken_down_keeps_its_ipv6_addresses_and_an_undo_puts_back_what_went_with_it(sandbox):
+    """The kernel drops a device's IPv6 addresses as it goes down (keep_addr_on_down off), and the routes
+    through it and its entries: the declared addresses are added back after (before: verification failed,
+    exit 4, every time), and an undo at any request puts back every one, someone's routes and entries too."""
+    f0 = sandbox.write("ud.yaml", DOWN)
+    f = sandbox.write("ud2.yaml", DOWN.replace("kind: veth,", "kind: veth, up: false,"))
+    sandbox.vnet("apply", f0)
+    sandbox.sh("ip route add 10.79.0.0/24 via 10.77.0.2 dev v1 proto boot mtu 1400; "
+               "ip -6 route add fd79::/64 via fd77::2 dev v1 metric 5; "
+               "ip neigh add 10.77.0.9 lladdr 02:00:00:00:00:09 dev v1 nud permanent")
+    before = _on_v1(sandbox)
+    assert "fd77::1/64" in before and any("10.79.0.0/24" in ln and "mtu 1400" in ln for ln in before), before
+    total = 2
+    for k in range(1, total + 1):
+        r = _signalled(sandbox, f, k, "INT")
+        assert r.returncode == 130 and "the apply was undone" in r.stderr and "failed" not in r.stderr, r.stderr
+        assert _on_v1(sandbox) == before, f"SIGINT at request {k} of {total}: not restored"
+    assert json.loads(sandbox.vnet("apply", "--json", f).stdout)["requests"] == total
+    assert json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"] == []
+    assert "fd77::1/64" in _on_v1(sandbox)
+    sandbox.vnet("destroy", "ud")
+
+
 @pytest.mark.needs("bridge", "veth")
 def test_a_signal_after_the_apply_is_verified_keeps_it_and_says_so(sandbox, monkeypatch, capsys):
     from vnet import applier, cli

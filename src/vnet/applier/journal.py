@@ -98,7 +98,7 @@ class Journal:
                 if c.op[0] == "dev_delete" or not _gone_already(e):   # (a device to make again is never gone)
                     errors.append(f"undo of '{c}' failed: {e}")
             i -= 1
-        errors += self.ctx.entries_back(self.plan.state)
+        errors += self.ctx.entries_back()
         _forget_planned(self.rec, self.plan, self.before)
         # the routes, sysctls, rules and neighbours recorded are those held
         # before (undo skipped those in a namespace it deletes)

@@ -22,6 +22,7 @@ class Context:
         # while a run of creations goes: [(key, send)] of the peers'
         # settling held back to its end (None: sent at once, as in an undo)
         self.held = None
+        self.state = state   # as the plan observed it
         self._read = {}   # ns -> State: its routes and neighbours, read before a deletion (the plan read none)
         self._index = {d.key: d.ifindex for d in state.devices()}
         declared = topo.by_key() if topo else {}
@@ -68,10 +69,12 @@ class Context:
             kind = self._live_kind(ns, master)
         return kind
 
-    def around(self, state, ns):
+    def around(self, ns):
         """(routes, static neighbour entries) of ``ns``: as the plan observed
         them, else (it read none there: the file declares none) as they
-        are now, read once; what an undo puts back of a device deleted."""
+        are now, read once; what an undo puts back of a device deleted or
+        taken down."""
+        state = self.state
         if ns in state.routes and ns in state.neighbours:
             return state.routes[ns], state.neighbours[ns]
         if ns not in self._read:
@@ -80,7 +83,7 @@ class Context:
         st = self._read[ns]
         return state.routes.get(ns, st.routes.get(ns, [])), state.neighbours.get(ns, st.neighbours.get(ns, []))
 
-    def entries_back(self, state):
+    def entries_back(self):
         """After an undo: the static neighbour entries read before it (the
         plan's, ``around``'s) missing now, put back where their device is
         (the kernel drops a device's entries as it takes another MAC: a
@@ -88,7 +91,7 @@ class Context:
         Returns [what could not be put back]."""
         errors = []
         before = {ns: st.neighbours[ns] for ns, st in self._read.items() if ns in st.neighbours}
-        before.update(state.neighbours)
+        before.update(self.state.neighbours)
         for ns, entries in before.items():
             entries = [n for n in entries if n.dev is not None and n.static]
             if not entries:
@@ -301,7 +304,7 @@ def _delete_iface(ctx, rec, iface):
 def _dev_delete(ctx, rec, dev, state):
     old = to_interface(dev, state)
     devs = [d for d in [dev] + ([state.device(*dev.peer)] if dev.peer else []) if d is not None]
-    around = {d.netns: ctx.around(state, d.netns) for d in devs} if old else {}
+    around = {d.netns: ctx.around(d.netns) for d in devs} if old else {}
     routes = _routes_through(around, devs)
     nbrs = [n for d in devs for n in around.get(d.netns, ((), ()))[1] if n.dev == d.name]
     ports = _ports_of(ctx, state, dev) if old else []
@@ -349,8 +352,15 @@ def _restore(ctx, rec, iface, routes=(), nbrs=(), ports=()):
             kind.set_port(ctx, e)
     for key, up, back in ports:
         _rejoin(ctx, iface, key, up, back)
-    # those through a device alone first (a gateway may be reached by one);
-    # then again what failed while any went in: the first error left is said
+    _routes_back(ctx, routes)
+    for n in nbrs:
+        _neigh_back(ctx, n)
+
+
+def _routes_back(ctx, routes):
+    """Observed ``routes`` added again: those through a device alone first
+    (a gateway may be reached by one); then again what failed while any
+    went in: the first error left is said."""
     todo = sorted(routes, key=lambda r: r.via is not None or bool(r.nexthops))
     while todo:
         failed = []
@@ -362,8 +372,6 @@ def _restore(ctx, rec, iface, routes=(), nbrs=(), ports=()):
         if len(failed) == len(todo):
             raise failed[0][1]
         todo = [r for r, _e in failed]
-    for n in nbrs:
-        _neigh_back(ctx, n)
 
 
 def _rejoin(ctx, master, key, up, back):
@@ -452,18 +460,27 @@ def _options(ctx, rec, iface, changed):
     return undo
 
 
-def _set(ctx, rec, e, new, old, kept=()):
+def _set(ctx, rec, e, new, old, kept=(), addresses=()):
     """Endpoint ``e``'s fields set; the undo sets them back, and puts back
-    the neighbour entries ``kept`` that the kernel drops with the change
-    (a device going down, another MAC: planner.neighbours), and a port
-    taken from its master the settings it had there (the kernel drops them)."""
+    the neighbour entries ``kept`` and the ``addresses`` that the kernel
+    drops with the change (a device going down: its IPv6 addresses, its
+    entries; another MAC: planner.neighbours), and a port taken from its
+    master the settings it had there (the kernel drops them)."""
     back = ctx.port_kept(e, old["master"]) if new.get("master", False) is not False and old.get("master") else None
+    routes = ()
+    if new.get("up") is False and old.get("up"):   # the kernel drops the routes through it, its entries
+        routes, entries = ctx.around(e.netns)
+        routes = _routes_through({e.netns: (routes, ())}, [e])
+        kept = list(kept) + [n for n in entries if n.dev == e.name and n.static and n not in kept]
     _set_fields(ctx, e, new)
 
     def undo():
         _set_fields(ctx, e, old)
         if back is not None:
             back()
+        for a in addresses:
+            _addr_add(ctx, rec, e.key, a)
+        _routes_back(ctx, routes)
         for n in kept:
             _neigh_back(ctx, n)
     return undo
@@ -505,8 +522,15 @@ def _as_before_leaving(sock, idx, e, fields):
 
 def _addr_add(ctx, rec, key, a, remember=False):
     """Add address ``a`` to device ``key`` (``remember``: on the record, a
-    device vnet did not make: lo's, taken away once no longer declared)."""
-    rtnl.add_addr(ctx.sock(key[0]), ctx.ifindex(*key), a)
+    device vnet did not make: lo's, taken away once no longer declared).
+    There already (an IPv6 address kept as its device went down, with
+    keep_addr_on_down): nothing to undo."""
+    try:
+        rtnl.add_addr(ctx.sock(key[0]), ctx.ifindex(*key), a)
+    except netlink.NetlinkError as e:
+        if e.errno != errno.EEXIST:
+            raise
+        return None
     if remember:
         rec.remember_address(key, a)
     return lambda: _addr_del(ctx, rec, key, a)

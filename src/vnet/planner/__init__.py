@@ -200,7 +200,12 @@ def _endpoints(p):
                 continue
             else:
                 managed.add(e.key)
-            dels, adds, primaries_go = _address_changes(e, dev, kind.kernel_addresses(e), not kind.creatable)
+            going_down = dev is not None and dev.up and not e.up and any(a.version == 6 for a in dev.addresses)
+            if going_down:   # the kernel drops its IPv6 addresses (keep_addr_on_down off, the default)
+                dev = dev.replace(addresses=[a for a in dev.addresses if a.version == 4])
+            dels, adds, primaries_go = _address_changes(e, dev, kind.kernel_addresses(e), not kind.creatable,
+                                                        "it goes down, which drops its IPv6 addresses: added back"
+                                                        if going_down else "missing")
             p.addr_dels += dels
             p.addrs += adds
             if primaries_go:
@@ -225,10 +230,12 @@ def _link_fields(p, e, dev):
     """Endpoint ``e``'s common fields and port options, where ``dev`` differs."""
     g = _generic_changes(e, dev, p.gone, dev is None, p.record.group)
     if g:
+        # (going down, the kernel drops its IPv6 addresses: the undo puts them back)
+        v6 = tuple(a for a in dev.addresses if a.version == 6) if dev is not None and g.get("up") == (True, False) else ()
         p.modifies.append(Change("modify", f"link {e.label}",
                                  ", ".join(f"{k} {_show(o)} -> {_show(n)}" for k, (o, n) in g.items()),
                                  ("dev_set", e, {k: n for k, (o, n) in g.items()},
-                                  {k: o for k, (o, n) in g.items()})))
+                                  {k: o for k, (o, n) in g.items()}) + (((), v6) if v6 else ())))
     if e.port and e.master:
         _port(p, e, dev)
 
@@ -306,7 +313,7 @@ def _stale_namespaces(p):
             p.ns_deletes.append(Change("delete", f"netns {ns}", "no longer declared", ("ns_delete", ns)))
 
 
-def _address_changes(e, dev, kernel=frozenset(), remember=False):
+def _address_changes(e, dev, kernel=frozenset(), remember=False, missing="missing"):
     """([deletions], [additions], whether an IPv4 primary goes) that give endpoint ``e`` its declared
     addresses, those the kernel gives it itself (``kernel``) kept unless declared
     (``remember``: the additions go on the record: a device vnet did not make).
@@ -329,7 +336,7 @@ def _address_changes(e, dev, kernel=frozenset(), remember=False):
                        "deleted first, added back after", ("addr_del", e.key, a)) for a in carried]
     kept = set(have) - set(carried)
     adds = [Change("create", f"address {a} on {e.label}",
-                   "new device" if dev is None else "added back" if a in carried else "missing",
+                   "new device" if dev is None else "added back" if a in carried else missing,
                    ("addr_add", e.key, a) + ((True,) if remember else ())) for a in e.addresses if a not in kept]
     return dels, adds, bool(lost_nets)
 

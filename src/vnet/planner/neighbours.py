@@ -49,7 +49,8 @@ def _dropped(p):
                else "it takes its master's MAC" if master and master[0].kind_module.ports_take_its_mtu else None)
         if why:
             out[e.key] = f"its device {e.name} changes in place ({why}), which drops it"
-            c.op = c.op[:4] + (tuple(n for n in p.state.neighbours.get(e.netns, ()) if n.dev == e.name and n.static),)
+            c.op = c.op[:4] + (tuple(n for n in p.state.neighbours.get(e.netns, ()) if n.dev == e.name and n.static),) \
+                + c.op[5:]
     for key in _masters_of_ports_changed(p):
         out.setdefault(key, f"a port of {key[1]} comes or goes: it may take another MAC, which drops it")
     return out
