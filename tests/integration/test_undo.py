@@ -222,6 +222,25 @@ def test_a_device_taken_down_keeps_its_ipv6_addresses_and_an_undo_puts_back_what
     sandbox.vnet("destroy", "ud")
 
 
+@pytest.mark.needs("veth")
+def test_an_undone_renumbering_puts_back_the_routes_the_kernel_dropped_with_the_last_ipv4_address(sandbox):
+    """The kernel drops every IPv4 route through a device as its last IPv4 address goes: an undo at any
+    request of a renumbering adds the address back, and someone's routes through it, as they were."""
+    f0 = sandbox.write("ud.yaml", DOWN)
+    f = sandbox.write("ud2.yaml", DOWN.replace("10.77.0.1/24", "10.78.0.1/24"))
+    sandbox.vnet("apply", f0)
+    sandbox.sh("ip route add 10.79.0.0/24 via 10.77.0.2 dev v1 proto boot mtu 1400; ip route add 10.80.0.0/24 dev v1 metric 9")
+    before = _on_v1(sandbox)
+    assert any("10.80.0.0/24" in ln for ln in before), before
+    total = json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"]
+    assert [c["action"] for c in total] == ["delete", "create"], total
+    for k in (1, 2):
+        r = _signalled(sandbox, f, k, "INT")
+        assert r.returncode == 130 and "the apply was undone" in r.stderr and "failed" not in r.stderr, r.stderr
+        assert _on_v1(sandbox) == before, f"SIGINT at request {k}: not restored"
+    sandbox.vnet("destroy", "ud")
+
+
 @pytest.mark.needs("bridge", "veth")
 def test_a_signal_after_the_apply_is_verified_keeps_it_and_says_so(sandbox, monkeypatch, capsys):
     from vnet import applier, cli

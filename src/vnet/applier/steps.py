@@ -537,6 +537,10 @@ def _addr_add(ctx, rec, key, a, remember=False):
 
 
 def _addr_del(ctx, rec, key, a):
+    """Delete address ``a`` of device ``key``; its undo adds it back, and
+    the IPv4 routes through the device the kernel dropped with it when it
+    was the device's last IPv4 address (as the plan found it)."""
+    routes = _dropped_with_last(ctx, key, a)
     try:
         rtnl.del_addr(ctx.sock(key[0]), ctx.ifindex(*key), a)
     except netlink.NetlinkError as e:
@@ -545,7 +549,20 @@ def _addr_del(ctx, rec, key, a):
         rec.forget_address(key, a)
         return None   # gone already (with its primary, say): nothing to put back
     remembered = rec.forget_address(key, a)
-    return lambda: _addr_add(ctx, rec, key, a, remembered)
+
+    def undo():
+        _addr_add(ctx, rec, key, a, remembered)
+        _routes_back(ctx, routes)
+    return undo
+
+
+def _dropped_with_last(ctx, key, a):
+    """The IPv4 routes through device ``key`` (someone's too) that the kernel
+    drops as ``a``, its last IPv4 address, goes (fib_disable_ip)."""
+    dev = ctx.state.device(*key)
+    if a.version != 4 or dev is None or [x for x in dev.addresses if x.version == 4] != [a]:
+        return ()
+    return [r for r in _routes_through({key[0]: (ctx.around(key[0])[0], ())}, [dev]) if r.to.version == 4]
 
 
 def _route_args(ctx, ns, to, via, dev, metric, table):
