@@ -101,7 +101,7 @@ def apply(topo, on_step=None, lock_timeout=60.0, on_plan=None):
                         st = observe(k, topo, rec)
                         verify(_plan(topo, st, rec))
                     else:   # and plans those namespaces' devices read again or changed
-                        st = observe(k, topo, rec, only=touched, known=p.state, devices=_announced(monitors))
+                        st = observe(k, topo, rec, only=touched, known=p.state, devices=_announced(monitors, p))
                         verify(_plan(topo, st, rec, scope=touched, devices=verified_devices(p, st, touched)))
                     p.after = st
 
@@ -145,14 +145,21 @@ def _listen(k, p):
     return out
 
 
-def _announced(monitors):
+def _announced(monitors, p):
     """{namespace: indexes of the devices announced there}, for the
-    namespaces whose announcements were all heard and few."""
+    namespaces whose announcements were all heard and few; with those
+    plan ``p``'s changes name, heard or not (the kernel announces an IPv6
+    address from its DAD work, which may not have run yet)."""
+    from .planner import changed_devices
     out = {}
     for ns, m in monitors.items():
         got = m.announced(most=HEARD_MOST)
         if got is not None:
             out[ns] = got
+    for ns, name in changed_devices(p):
+        d = p.state.device(ns, name)
+        if ns in out and d is not None:
+            out[ns].add(d.ifindex)
     return out
 
 

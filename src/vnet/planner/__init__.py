@@ -420,6 +420,16 @@ def verified_devices(p, after, namespaces):
     plan ``p``'s changes: those its changes made or changed, and those
     observed again in State ``after`` (read anew, or gone); the others are
     the objects the plan observed, in which it found no change."""
+    out = changed_devices(p)
+    for ns in namespaces:
+        before, now = p.state.namespaces.get(ns) or {}, after.namespaces.get(ns) or {}
+        out |= {(ns, name) for name, d in now.items() if before.get(name) is not d}
+        out |= {(ns, name) for name in before if name not in now}
+    return out
+
+
+def changed_devices(p):
+    """The keys of the devices plan ``p``'s changes make or change."""
     out = set()
     for c in p.changes:
         op = c.op
@@ -429,10 +439,6 @@ def verified_devices(p, after, namespaces):
             out.add(op[1].key)
         elif op[0] in ("addr_add", "addr_del"):
             out.add(op[1])
-    for ns in namespaces:
-        before, now = p.state.namespaces.get(ns) or {}, after.namespaces.get(ns) or {}
-        out |= {(ns, name) for name, d in now.items() if before.get(name) is not d}
-        out |= {(ns, name) for name in before if name not in now}
     return out
 
 
