@@ -101,3 +101,25 @@ def test_declaring_the_uplink_as_a_device_is_refused_untouched(sandbox):
         if cmd != "destroy":
             assert r.returncode == 6 and "device 'eth0' exists and is not owned by topology 'grab'" in r.stderr
     assert uplink_state(sandbox) == before and sandbox.dump_all() == state
+
+
+def test_a_device_someone_made_on_one_of_vnet_s_stops_the_plan_that_would_delete_it(sandbox):
+    """Someone's macvlan on a veth end vnet made: the kernel deletes it with
+    its lower device. A change deleting the pair, or making it again (that
+    end renamed), stops before any change (exit 6) naming the macvlan;
+    once it is gone, the change applies."""
+    lab = LAB.format(name="up")
+    f0 = sandbox.write("up.yaml", lab)
+    sandbox.vnet("apply", f0)
+    sandbox.sh("ip -n up-2 link add mv0 link eth0 type macvlan mode bridge")
+    before = sandbox.dump_all()
+    gone = sandbox.write("up2.yaml", "\n".join(ln for ln in lab.splitlines() if "v1" not in ln and "eth0" not in ln))
+    remade = sandbox.write("up3.yaml", lab.replace("name: eth0", "name: eth9"))
+    for f, what in ((gone, "delete"), (remade, "make again")):
+        r = sandbox.vnet("apply", f, check=False)
+        assert r.returncode == 6, r.stdout + r.stderr
+        assert "device up-2/mv0 (macvlan on up-2/eth0) is not owned" in r.stderr and f"would {what}" in r.stderr, r.stderr
+        assert sandbox.dump_all() == before
+    sandbox.sh("ip -n up-2 link del mv0")
+    sandbox.vnet("apply", gone)
+    sandbox.vnet("destroy", "up")

@@ -48,6 +48,7 @@ def plan(topo, state, record, scope=None, devices=None):
     _devices(p)
     _endpoints(p)
     _stale_devices(p)
+    _uppers_not_ours(p)
     _stale_namespaces(p)   # (before the rules and neighbours: those of a namespace that goes go with it)
     plan_routes(p)
     plan_rules(p)
@@ -293,6 +294,26 @@ def _stale_devices(p):
             continue   # the pair goes with its other end (re-created, or deleted already)
         scheduled.add(d.key)
         p.removals.append(Change("delete", f"link {where(*d.key)}", "no longer declared", ("dev_delete", d)))
+
+
+def _uppers_not_ours(p):
+    """A device someone else made on one the plan deletes or makes again (a
+    macvlan, VLAN, VXLAN... whose lower it is) would go with it: the plan
+    stops, before any change, naming it."""
+    doomed = {k: "make again" for k in p.gone}
+    for c in p.removals:
+        if c.op[0] == "dev_delete":   # (with a pair's other end)
+            doomed.update({k: "delete" for k in (c.op[1].key, c.op[1].peer) if k})
+    if not doomed:
+        return
+    for u in p.state.devices():
+        kind = u.kind_module
+        lower = u.options.get(kind.link_option) if kind is not None and kind.link_option else None
+        if isinstance(lower, tuple) and lower in doomed and u.key not in doomed and not p.owned(u):
+            p.conflicts.append(f"device {where(*u.key)} ({u.kind_name} on {where(*lower)}) is not owned by topology "
+                               f"{p.topo.name!r}, and the kernel deletes it with its lower device, which the plan "
+                               f"would {doomed[lower]} (vnet never deletes a device it did not create): "
+                               f"remove {u.name} first, or keep {lower[1]} as it is")
 
 
 def _masters_above(state, d):
