@@ -614,3 +614,47 @@ interfaces:
     assert {k: v[:2] for k, v in seen().items()} == {"v1": (0, "renamed"), "e0": (300, "eth 0: uplink"),
                                                     "t0": (50, None)}
     sandbox.vnet("destroy", "lf")
+
+
+# one router advertisement of prefix fd66::/64 (autonomous), out of the device named, from inside its namespace
+RA = """import socket, struct, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+idx = socket.if_nametoindex(sys.argv[1])
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, idx)
+pi = struct.pack("!BBBBIII", 3, 4, 64, 0xC0, 86400, 14400, 0) + socket.inet_pton(socket.AF_INET6, "fd66::")
+s.sendto(struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 0, 0, 0) + pi, ("ff02::1", 0, 0, idx))
+"""
+
+
+def _slaac(sandbox, ns, dev):
+    """Advertise fd66::/64 on ``dev`` of ``ns`` (once its link-local address is usable) until its peer takes an
+    address of it; the addresses of fd66::/64 the machine's namespaces then hold."""
+    import sys
+    import time
+    ra = sandbox.write("ra.py", RA)
+    for _ in range(50):
+        sandbox.sh(f"ip netns exec {ns} {sys.executable} {ra} {dev}", check=False)
+        got = sandbox.sh("for n in $(ip netns list | cut -d' ' -f1); do ip -n $n -6 addr show; done | grep fd66:: || true")
+        if got.strip():
+            return got
+        time.sleep(0.1)
+    raise AssertionError("no address was made from the router advertisement")
+
+
+def test_addresses_made_from_a_router_advertisement_are_the_kernel_s(sandbox):
+    """SLAAC: the kernel makes an address from a router's advertisement (and
+    again at each one). No topology declares it: a plan leaves it (it
+    deleted it as not declared, and never converged while a router
+    advertised), and an export of a network built by hand leaves it out."""
+    f = sandbox.write("sl.yaml", "name: sl\nnamespaces: [r1, h1]\ninterfaces:\n"
+                                 "  - {name: e0, kind: veth, netns: r1, peer: {name: e0, netns: h1, addresses: [10.66.0.2/24]}}\n")
+    sandbox.vnet("apply", f)
+    assert "fd66::" in _slaac(sandbox, "r1", "e0")
+    assert json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"] == []
+    sandbox.vnet("destroy", "sl")
+    sandbox.sh("ip netns add hr && ip netns add hh && ip -n hr link add e0 type veth peer name e0 netns hh"
+               " && ip -n hr link set e0 up && ip -n hh link set e0 up && ip -n hh addr add 10.66.0.2/24 dev e0")
+    assert "fd66::" in _slaac(sandbox, "hr", "e0")
+    exported = sandbox.vnet("export").stdout   # (the machine: a pair is written with both its ends)
+    assert "10.66.0.2/24" in exported and "fd66" not in exported, exported

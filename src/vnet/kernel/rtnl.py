@@ -213,12 +213,12 @@ def del_group(sock, group):
 
 # ---- addresses ---------------------------------------------------------------
 
-_ADDR_ATTRS = frozenset({IFA_LOCAL, IFA_ADDRESS, IFA_LABEL, IFA_BROADCAST, IFA_FLAGS, IFA_RT_PRIORITY})
+IFA_CACHEINFO, IFA_PROTO = 6, 11
+IFAPROT_KERNEL_RA = 2   # an address the kernel made from a router advertisement (SLAAC; 6.3 and later say so)
+_ADDR_ATTRS = frozenset({IFA_LOCAL, IFA_ADDRESS, IFA_LABEL, IFA_BROADCAST, IFA_FLAGS, IFA_RT_PRIORITY, IFA_PROTO})
 _NOPREFIXROUTE_BYTE = 1 if sys.byteorder == "little" else 2   # the byte of IFA_FLAGS (a u32 in host order) holding it
 _ADDRS = {}   # (address bytes, prefix length) -> address: a lab repeats 127.0.0.1/8 and ::1/128 per namespace
 
-
-IFA_CACHEINFO, IFA_PROTO = 6, 11
 IFA_F_TEMPORARY, IFA_F_MANAGETEMPADDR = 0x01, 0x100
 _CACHEINFO = struct.Struct("=IIII")   # preferred, valid, created, updated
 FOREVER = 0xFFFFFFFF
@@ -251,7 +251,8 @@ def dump_addr_lifetimes(sock):
 
 def dump_addrs(sock, flavoured=None, names=None):
     """[(ifindex, address, secondary)] of a namespace, IPv6 link-local
-    addresses left out (the kernel makes them; no topology declares them).
+    addresses and those made from router advertisements (SLAAC) left out
+    (the kernel makes them; no topology declares them).
     ``secondary``: an IPv4 address the kernel holds as a secondary of another
     in its subnet (deleting that primary drops it, unless promote_secondaries).
     An address with a peer, noprefixroute, a metric, an IPv4 scope not
@@ -273,7 +274,7 @@ def dump_addrs(sock, flavoured=None, names=None):
             v, peer = peer, None
         elif peer == v:
             peer = None
-        if v is None:
+        if v is None or IFA_PROTO in a and a[IFA_PROTO][0] == IFAPROT_KERNEL_RA:
             continue
         f, m = a.get(IFA_FLAGS), a.get(IFA_RT_PRIORITY)
         nopr = f is not None and f[_NOPREFIXROUTE_BYTE] & (IFA_F_NOPREFIXROUTE >> 8)
