@@ -241,6 +241,28 @@ def test_an_undone_renumbering_puts_back_the_routes_the_kernel_dropped_with_the_
     sandbox.vnet("destroy", "ud")
 
 
+@pytest.mark.needs("veth")
+def test_an_undone_renumbering_puts_back_a_route_with_the_address_as_its_source(sandbox):
+    """The kernel drops an IPv4 route whose source is an address that goes: an undo puts it back (in a
+    namespace whose routes the plan read: one where the file declares some)."""
+    lab = DOWN.replace("10.77.0.1/24", "10.77.0.1/24, 10.77.1.1/24") + "routes:\n  - {to: 10.85.0.0/24, via: 10.77.0.2}\n"
+    f0 = sandbox.write("ud.yaml", lab)
+    f = sandbox.write("ud2.yaml", lab.replace("10.77.1.1/24", "10.77.2.1/24"))
+    sandbox.vnet("apply", f0)
+    sandbox.sh("ip route add 10.81.0.0/24 via 10.77.0.2 src 10.77.1.1 proto boot")
+    before = _on_v1(sandbox)
+    assert any("10.81.0.0/24" in ln and "src 10.77.1.1" in ln for ln in before), before
+    total = json.loads(sandbox.vnet("apply", "--json", f).stdout)["requests"]
+    sandbox.vnet("apply", f0)
+    sandbox.sh("ip route add 10.81.0.0/24 via 10.77.0.2 src 10.77.1.1 proto boot")
+    assert _on_v1(sandbox) == before
+    for k in range(1, total + 1):
+        r = _signalled(sandbox, f, k, "INT")
+        assert r.returncode == 130 and "the apply was undone" in r.stderr and "failed" not in r.stderr, r.stderr
+        assert _on_v1(sandbox) == before, f"SIGINT at request {k} of {total}: not restored"
+    sandbox.vnet("destroy", "ud")
+
+
 @pytest.mark.needs("bridge", "veth")
 def test_a_signal_after_the_apply_is_verified_keeps_it_and_says_so(sandbox, monkeypatch, capsys):
     from vnet import applier, cli

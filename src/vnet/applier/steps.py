@@ -83,6 +83,12 @@ class Context:
         st = self._read[ns]
         return state.routes.get(ns, st.routes.get(ns, [])), state.neighbours.get(ns, st.neighbours.get(ns, []))
 
+    def read_routes(self, ns):
+        """The routes of ``ns`` as read already (by the plan or ``around``), else none."""
+        if ns in self.state.routes:
+            return self.state.routes[ns]
+        return self._read[ns].routes.get(ns, []) if ns in self._read else []
+
     def entries_back(self):
         """After an undo: the static neighbour entries read before it (the
         plan's, ``around``'s) missing now, put back where their device is
@@ -538,9 +544,8 @@ def _addr_add(ctx, rec, key, a, remember=False):
 
 def _addr_del(ctx, rec, key, a):
     """Delete address ``a`` of device ``key``; its undo adds it back, and
-    the IPv4 routes through the device the kernel dropped with it when it
-    was the device's last IPv4 address (as the plan found it)."""
-    routes = _dropped_with_last(ctx, key, a)
+    the IPv4 routes the kernel dropped with it (``_dropped_with``)."""
+    routes = _dropped_with(ctx, key, a)
     try:
         rtnl.del_addr(ctx.sock(key[0]), ctx.ifindex(*key), a)
     except netlink.NetlinkError as e:
@@ -556,13 +561,19 @@ def _addr_del(ctx, rec, key, a):
     return undo
 
 
-def _dropped_with_last(ctx, key, a):
-    """The IPv4 routes through device ``key`` (someone's too) that the kernel
-    drops as ``a``, its last IPv4 address, goes (fib_disable_ip)."""
+def _dropped_with(ctx, key, a):
+    """The IPv4 routes (someone's too) that the kernel drops as address
+    ``a`` of device ``key`` goes: those with it as their source
+    (fib_sync_down_addr), where the routes were read, and when it is the
+    device's last IPv4 address, every one through the device (fib_disable_ip)."""
     dev = ctx.state.device(*key)
-    if a.version != 4 or dev is None or [x for x in dev.addresses if x.version == 4] != [a]:
+    if a.version != 4 or dev is None:
         return ()
-    return [r for r in _routes_through({key[0]: (ctx.around(key[0])[0], ())}, [dev]) if r.to.version == 4]
+    last = [x for x in dev.addresses if x.version == 4] == [a]
+    routes = ctx.around(key[0])[0] if last else ctx.read_routes(key[0])
+    through = _routes_through({key[0]: (routes, ())}, [dev]) if last else []
+    return [r for r in routes if r.to.version == 4 and (r in through or r.src is not None and str(r.src) == str(a.ip)
+                                                        and not r.kernel_own and (r.raw is not None or not r.unwritable))]
 
 
 def _route_args(ctx, ns, to, via, dev, metric, table):
