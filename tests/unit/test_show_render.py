@@ -107,3 +107,14 @@ def test_a_proxy_neighbour_for_no_device_is_shown_without_one(capsys):
                                           "lladdr": "02:00:00:00:00:02", "proxy": False}])
     out = capsys.readouterr().out
     assert "host   proxy 10.0.0.60\n" in out and "a      10.0.0.2 dev e0 lladdr 02:00:00:00:00:02 PERMANENT" in out, out
+
+
+def test_a_peer_in_a_namespace_vnet_does_not_read_is_named_by_its_id():
+    """A pair's other end moved by hand to a namespace vnet does not read:
+    the observer knows it by the namespace's id only ("?", nsid); show and
+    the plan's reason name it so, never as a Python tuple."""
+    from vnet.topology.model import where
+    v1 = dev("v1", "veth", peer=(("?", 1), "if2"))
+    cells, _below = row(v1)
+    assert cells[6] == "netnsid1/if2"
+    assert where(("?", 1), "if2") == "if2 in a namespace vnet does not read (netns id 1)"

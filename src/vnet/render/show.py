@@ -5,8 +5,11 @@ from ..errors import UnknownKind, VnetError
 
 def rel(key, own_ns):
     """A referenced device as seen from namespace ``own_ns``: its name when
-    it is in the same namespace, else namespace/name (host/name for vnet's own)."""
+    it is in the same namespace, else namespace/name (host/name for vnet's
+    own; netnsid1/if2 in one not read, known by its id only, as `ip link` says)."""
     ns, name = key
+    if isinstance(ns, tuple):
+        return f"netnsid{ns[1]}/{name}"
     return name if ns == own_ns else f"{ns if ns is not None else 'host'}/{name}"
 
 

@@ -16,7 +16,11 @@ def ns_label(ns):
 
 
 def where(ns, name):
-    """How a device is named in messages: ``name`` or ``ns/name``."""
+    """How a device is named in messages: ``name`` or ``ns/name`` (in a
+    namespace vnet did not read, known by its id only: the observer's
+    ("?", nsid), "netns id N/ifM")."""
+    if isinstance(ns, tuple):
+        return f"{name} in a namespace vnet does not read (netns id {ns[1]})"
     return name if ns is HOST else f"{ns}/{name}"
 
 
