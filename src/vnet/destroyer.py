@@ -9,6 +9,7 @@ from .kernel import neighbours, netlink, rtnl, rules, sysctl
 from .ownership import undo_group
 from .observer import observe
 from .planner import route_label
+from .topology.model import where
 from .topology.neighbour import key_label
 from .topology.rule import entry_rule
 
@@ -105,6 +106,20 @@ def _remove_in(k, rec, ns, removed, refused):
                     raise
     for d in mine:
         removed.append(f"link {d.name}" if ns is None else f"link {ns}/{d.name}")
+    for d, lower in _theirs_on(here, mine):
+        removed.append(f"link {where(ns, d.name)} (not vnet's: the kernel deleted it with its lower device {lower})")
+
+
+def _theirs_on(here, mine):
+    """[(device, lower's name)] of the devices of ``here`` someone else
+    stacked on one of ``mine`` (a macvlan of theirs), which the kernel
+    deletes with it: destroy says so (an apply refuses: planner)."""
+    names = {d.name for d in mine}
+    out = []
+    for d in here.values():
+        if d.lower is not None and d.lower[1] in names and d.name not in names:
+            out.append((d, d.lower[1]))
+    return out
 
 
 def _remove_neighbours(k, rec, ns, removed):

@@ -23,6 +23,14 @@ class Device(Struct):
         return (self.netns, self.name)
 
     @property
+    def lower(self):
+        """(namespace, name) of the device it is stacked on (its kind's link
+        option: a macvlan's, a VLAN's...), which the kernel deletes it with; or None."""
+        kind = self.kind_module
+        lower = self.options.get(kind.link_option) if kind is not None and kind.link_option else None
+        return lower if isinstance(lower, tuple) else None
+
+    @property
     def kind_name(self):
         if self.kind_module:
             return self.kind_module.name

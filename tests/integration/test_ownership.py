@@ -123,3 +123,15 @@ def test_a_device_someone_made_on_one_of_vnet_s_stops_the_plan_that_would_delete
     sandbox.sh("ip -n up-2 link del mv0")
     sandbox.vnet("apply", gone)
     sandbox.vnet("destroy", "up")
+
+
+def test_destroy_names_a_device_of_someone_s_that_went_with_the_lab(sandbox):
+    """Destroy removes the lab's devices; a macvlan someone made on one of
+    them goes with it (the kernel's doing): destroy says so."""
+    f = sandbox.write("dn.yaml", "name: dn\ninterfaces:\n" + "".join(
+        f"  - {{name: d{i}, kind: veth, peer: {{name: p{i}}}}}\n" for i in range(5)))
+    sandbox.vnet("apply", f)
+    sandbox.sh("ip link add mv0 link p3 type macvlan mode bridge")
+    out = sandbox.vnet("destroy", "dn").stdout
+    assert "link mv0 (not vnet's: the kernel deleted it with its lower device p3)" in out, out
+    assert "mv0" not in sandbox.sh("ip -br link")

@@ -307,9 +307,8 @@ def _uppers_not_ours(p):
     if not doomed:
         return
     for u in p.state.devices():
-        kind = u.kind_module
-        lower = u.options.get(kind.link_option) if kind is not None and kind.link_option else None
-        if isinstance(lower, tuple) and lower in doomed and u.key not in doomed and not p.owned(u):
+        lower = u.lower
+        if lower in doomed and u.key not in doomed and not p.owned(u):
             p.conflicts.append(f"device {where(*u.key)} ({u.kind_name} on {where(*lower)}) is not owned by topology "
                                f"{p.topo.name!r}, and the kernel deletes it with its lower device, which the plan "
                                f"would {doomed[lower]} (vnet never deletes a device it did not create): "
