@@ -16,6 +16,11 @@ def _endpoint_fields(dev):
                 port={k: v for k, v in dev.port.items() if v is not None} if dev.master else {})
 
 
+def to_endpoint(dev):
+    """The Endpoint that declares observed device ``dev``'s common fields."""
+    return Endpoint(**_endpoint_fields(dev))
+
+
 def to_interface(dev, state):
     """The Interface that would re-create ``dev`` (None: vnet has no kind for it)."""
     if dev.kind_module is None or not dev.kind_module.creatable:

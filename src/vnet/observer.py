@@ -75,11 +75,7 @@ def observe(k, namespaces, routes_in=(), sysctls=(), known=None, devices=None, r
             st.rules[ns] = rules.dump_rules(k.sock(ns), ns)
     for ns in dict.fromkeys(neighbours_in):
         if ns in raw:
-            names = {d.ifindex: name for name, d in st.namespaces[ns].items()}
-            st.neighbours[ns] = [Neighbour(netns=ns, dev=names.get(idx), address=ip, lladdr=lladdr, proxy=proxy,
-                                           nud=nud, router=router)   # (dev None: a proxy entry for no device)
-                                 for idx, ip, lladdr, proxy, nud, router
-                                 in neighbours.dump_static_neighbours(k.sock(ns))]
+            st.neighbours[ns] = read_neighbours(k.sock(ns), ns, st.namespaces[ns])
     read_sysctls(k, st, sysctls, raw)
     return st
 
@@ -297,12 +293,25 @@ def _routes(k, st, routes_in, raw):
     """The routes of the namespaces ``routes_in`` that were dumped, every table."""
     for ns in dict.fromkeys(routes_in):
         if ns in raw:
-            names = {d.ifindex: name for name, d in st.namespaces[ns].items()}   # a partial reading's kept devices too
-            st.routes[ns] = [Route(ns, dst, gw, names.get(oif), metric, proto, table, src, scope, onlink, rtype,
-                                   tuple((hgw, names.get(hoif), w) for hgw, hoif, w in hops), tos, unwritable,
-                                   extras, raw)
-                             for dst, gw, oif, metric, proto, table, src, scope, onlink, rtype, hops, tos, unwritable,
-                             extras, raw in rtnl.dump_routes(k.sock(ns))]
+            st.routes[ns] = read_routes(k.sock(ns), ns, st.namespaces[ns])   # a partial reading's kept devices too
+
+
+def read_routes(sock, ns, devs, through=None):
+    """[Route] of namespace ``ns``, every table, their devices named as in
+    ``devs`` ({name: Device}); with ``through`` (an ifindex), only those through that device."""
+    names = {d.ifindex: name for name, d in devs.items()}
+    return [Route(ns, dst, gw, names.get(oif), metric, proto, table, src, scope, onlink, rtype,
+                  tuple((hgw, names.get(hoif), w) for hgw, hoif, w in hops), tos, unwritable, extras, raw)
+            for dst, gw, oif, metric, proto, table, src, scope, onlink, rtype, hops, tos, unwritable, extras, raw
+            in rtnl.dump_routes(sock, through)]
+
+
+def read_neighbours(sock, ns, devs):
+    """[Neighbour] of namespace ``ns``: its permanent, noarp and proxy
+    entries, their devices named as in ``devs`` ({name: Device})."""
+    names = {d.ifindex: name for name, d in devs.items()}
+    return [Neighbour(netns=ns, dev=names.get(idx), address=ip, lladdr=lladdr, proxy=proxy, nud=nud, router=router)
+            for idx, ip, lladdr, proxy, nud, router in neighbours.dump_static_neighbours(sock)]   # (dev None: a proxy entry for no device)
 
 
 def read_sysctls(k, st, keys, present):

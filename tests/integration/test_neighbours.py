@@ -224,6 +224,26 @@ def test_a_bridge_s_entries_stay_as_its_ports_come_and_go(sandbox):
     sandbox.vnet("destroy", "sw")
 
 
+def test_a_bridge_s_entry_leaving_the_file_goes_as_a_port_comes_and_one_declared_stays_as_a_port_s_mac_changes(sandbox):
+    """An entry vnet made that leaves the file is deleted, even as a port
+    comes that leaves the bridge's MAC as it was (it was forgotten as if
+    the kernel had dropped it, and left); a port taking a MAC lower than
+    the bridge's makes the bridge take it, and the declared entry is made
+    again (verification failed, exit 4)."""
+    full = sandbox.write("s1.yaml", SWITCH)
+    apply_json(sandbox, full)
+    added = SWITCH.replace("neighbours:\n  - {dev: br0, address: 10.7.0.9, lladdr: \"02:00:00:00:07:09\"}\n", "") \
+        + '  - {name: v3, kind: veth, master: br0, mac: "02:00:00:00:07:90", peer: {name: e1, netns: p1}}\n'
+    apply_json(sandbox, sandbox.write("s2.yaml", added))
+    assert on_br0(sandbox) == set()
+    apply_json(sandbox, full)
+    lower = sandbox.write("s3.yaml", SWITCH.replace('mac: "02:00:00:00:07:01"', 'mac: "02:00:00:00:07:00"'))
+    apply_json(sandbox, lower)
+    assert json.loads(sandbox.sh("ip -j link show br0"))[0]["address"] == "02:00:00:00:07:00"
+    assert on_br0(sandbox) == {("10.7.0.9", "02:00:00:00:07:09", ("PERMANENT",))} and plan_json(sandbox, lower) == []
+    sandbox.vnet("destroy", "sw")
+
+
 def test_an_apply_killed_as_it_makes_entries_leaves_them_vnet_s(sandbox):
     """SIGKILL after each request of an apply that makes entries on a device
     vnet does not own: applied again and destroyed, none is left."""

@@ -198,6 +198,14 @@ def _on_v1(sandbox):
     return sorted(addrs) + _by_hand(sandbox)
 
 
+def _restored_at(sandbox, f, requests, before):
+    """SIGINT at each of ``requests`` of an apply of ``f``: undone, without a failure said, to ``before``."""
+    for k in requests:
+        r = _signalled(sandbox, f, k, "INT")
+        assert r.returncode == 130 and "the apply was undone" in r.stderr and "failed" not in r.stderr, r.stderr
+        assert _on_v1(sandbox) == before, f"SIGINT at request {k}: not restored"
+
+
 @pytest.mark.needs("veth")
 def test_a_device_taken_down_keeps_its_ipv6_addresses_and_an_undo_puts_back_what_went_with_it(sandbox):
     """The kernel drops a device's IPv6 addresses as it goes down (keep_addr_on_down off), and the routes
@@ -212,10 +220,7 @@ def test_a_device_taken_down_keeps_its_ipv6_addresses_and_an_undo_puts_back_what
     before = _on_v1(sandbox)
     assert "fd77::1/64" in before and any("10.79.0.0/24" in ln and "mtu 1400" in ln for ln in before), before
     total = 2
-    for k in range(1, total + 1):
-        r = _signalled(sandbox, f, k, "INT")
-        assert r.returncode == 130 and "the apply was undone" in r.stderr and "failed" not in r.stderr, r.stderr
-        assert _on_v1(sandbox) == before, f"SIGINT at request {k} of {total}: not restored"
+    _restored_at(sandbox, f, range(1, total + 1), before)
     assert json.loads(sandbox.vnet("apply", "--json", f).stdout)["requests"] == total
     assert json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"] == []
     assert "fd77::1/64" in _on_v1(sandbox)
@@ -234,10 +239,7 @@ def test_an_undone_renumbering_puts_back_the_routes_the_kernel_dropped_with_the_
     assert any("10.80.0.0/24" in ln for ln in before), before
     total = json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"]
     assert [c["action"] for c in total] == ["delete", "create"], total
-    for k in (1, 2):
-        r = _signalled(sandbox, f, k, "INT")
-        assert r.returncode == 130 and "the apply was undone" in r.stderr and "failed" not in r.stderr, r.stderr
-        assert _on_v1(sandbox) == before, f"SIGINT at request {k}: not restored"
+    _restored_at(sandbox, f, (1, 2), before)
     sandbox.vnet("destroy", "ud")
 
 
@@ -256,10 +258,52 @@ def test_an_undone_renumbering_puts_back_a_route_with_the_address_as_its_source(
     sandbox.vnet("apply", f0)
     sandbox.sh("ip route add 10.81.0.0/24 via 10.77.0.2 src 10.77.1.1 proto boot")
     assert _on_v1(sandbox) == before
-    for k in range(1, total + 1):
-        r = _signalled(sandbox, f, k, "INT")
-        assert r.returncode == 130 and "the apply was undone" in r.stderr and "failed" not in r.stderr, r.stderr
-        assert _on_v1(sandbox) == before, f"SIGINT at request {k} of {total}: not restored"
+    _restored_at(sandbox, f, range(1, total + 1), before)
+    sandbox.vnet("destroy", "ud")
+
+
+@pytest.mark.needs("veth")
+def test_an_undone_renumbering_of_every_ipv4_address_puts_back_the_routes_through_the_device(sandbox):
+    """Two IPv4 addresses going in one apply: the second is the last at its step (the first went
+    before it), and the kernel drops the routes through the device with it."""
+    lab = DOWN.replace("10.77.0.1/24", "10.77.0.1/24, 10.77.1.1/24")
+    f0 = sandbox.write("ud.yaml", lab)
+    f = sandbox.write("ud2.yaml", lab.replace("10.77.0.1/24, 10.77.1.1/24", "10.77.2.1/24"))
+    sandbox.vnet("apply", f0)
+    sandbox.sh("ip route add 192.168.5.0/24 dev v1; ip route add 192.168.6.0/24 via 10.77.1.9 proto 99 metric 7")
+    before = _on_v1(sandbox)
+    _restored_at(sandbox, f, (1, 2, 3), before)
+    sandbox.vnet("destroy", "ud")
+
+
+@pytest.mark.needs("veth")
+def test_an_undone_deletion_puts_back_every_next_hop_of_an_ipv6_multipath_route(sandbox):
+    """IPv6 keeps a multipath route with the next hops left as one of its devices goes: an undo makes it
+    whole again (it found the route there, and left it with one hop)."""
+    two = DOWN + "  - {name: v2, kind: veth, addresses: ['fd78::1/64'], peer: {name: eth1, netns: u1}}\n"
+    f0 = sandbox.write("ud.yaml", two)
+    f = sandbox.write("ud2.yaml", DOWN)
+    sandbox.vnet("apply", f0)
+    sandbox.sh("ip -6 route add fd99::/64 proto 99 nexthop via fd77::2 dev v1 nexthop via fd78::2 dev v2 weight 3")
+    before = _on_v1(sandbox)
+    assert any("weight 3" in ln for ln in before), before
+    r = _signalled(sandbox, f, 1, "INT")
+    assert r.returncode == 130 and "failed" not in r.stderr, r.stderr
+    assert _on_v1(sandbox) == before
+    sandbox.vnet("destroy", "ud")
+
+
+@pytest.mark.needs("veth")
+def test_a_device_of_vnet_s_that_no_kind_knows_is_deleted_without_an_error(sandbox):
+    """A device of vnet's (its group tag) that no kind of vnet's describes (made again by hand as another
+    kind): deleting it cannot be undone as it was, and is no internal error (it was: KeyError)."""
+    f0 = sandbox.write("ud.yaml", DOWN + "  - {name: v9, kind: veth, peer: {name: v9p}}\n")
+    sandbox.vnet("apply", f0)
+    group = json.loads(sandbox.sh("ip -j -d link show v9"))[0]["group"]
+    sandbox.sh(f"ip link del v9 && ip link add v9 type ifb && ip link set v9 group {group}")
+    r = sandbox.vnet("apply", sandbox.write("ud2.yaml", DOWN), check=False)
+    assert r.returncode == 0 and "internal error" not in r.stderr, r.stdout + r.stderr
+    assert "v9" not in sandbox.sh("ip -br link")
     sandbox.vnet("destroy", "ud")
 
 

@@ -5,7 +5,7 @@ import contextlib
 import errno
 import ipaddress
 
-from ..declare import to_interface
+from ..declare import to_endpoint, to_interface
 from ..kernel import neighbours, netlink, rtnl, rules, sysctl
 from ..kinds import BY_NAME
 from ..topology.model import LINK_FLAGS, where
@@ -23,7 +23,9 @@ class Context:
         # settling held back to its end (None: sent at once, as in an undo)
         self.held = None
         self.state = state   # as the plan observed it
-        self._read = {}   # ns -> State: its routes and neighbours, read before a deletion (the plan read none)
+        # read before a deletion where the plan read none: (ns, device) -> its
+        # routes, ns -> its neighbour entries; and the addresses deleted so far
+        self._routes, self._nbrs, self.addresses_gone = {}, {}, set()
         self._index = {d.key: d.ifindex for d in state.devices()}
         declared = topo.by_key() if topo else {}
         self._kinds = {key: i.kind_module for key, (i, _e) in declared.items()}
@@ -69,25 +71,33 @@ class Context:
             kind = self._live_kind(ns, master)
         return kind
 
-    def around(self, ns):
-        """(routes, static neighbour entries) of ``ns``: as the plan observed
-        them, else (it read none there: the file declares none) as they
-        are now, read once; what an undo puts back of a device deleted or
-        taken down."""
+    def around(self, ns, name):
+        """(the routes through device ``name`` of ``ns``, the static
+        neighbour entries of ``ns``): as the plan observed them, else (it
+        read none there: the file declares none) as they are now, read
+        once: the routes of that device alone (a dump the kernel filters: a
+        host's whole table is not read). What an undo puts back of a device
+        deleted or taken down."""
         state = self.state
-        if ns in state.routes and ns in state.neighbours:
-            return state.routes[ns], state.neighbours[ns]
-        if ns not in self._read:
-            from ..observer import observe
-            self._read[ns] = observe(self.k, [ns], routes_in=[ns], neighbours_in=[ns], fdb_in=())
-        st = self._read[ns]
-        return state.routes.get(ns, st.routes.get(ns, [])), state.neighbours.get(ns, st.neighbours.get(ns, []))
+        devs = state.namespaces.get(ns, {})
+        if ns in state.routes:
+            routes = state.routes[ns]
+        else:
+            if (ns, name) not in self._routes:
+                from ..observer import read_routes
+                self._routes[(ns, name)] = read_routes(self.sock(ns), ns, devs, self.ifindex(ns, name))
+            routes = self._routes[(ns, name)]
+        if ns not in state.neighbours and ns not in self._nbrs:
+            from ..observer import read_neighbours
+            self._nbrs[ns] = read_neighbours(self.sock(ns), ns, devs)
+        return routes, state.neighbours.get(ns, self._nbrs.get(ns, []))
 
     def read_routes(self, ns):
-        """The routes of ``ns`` as read already (by the plan or ``around``), else none."""
+        """The routes of ``ns`` as read already (by the plan, else those of
+        the devices ``around`` read), without reading more."""
         if ns in self.state.routes:
             return self.state.routes[ns]
-        return self._read[ns].routes.get(ns, []) if ns in self._read else []
+        return [r for (rns, _n), rs in self._routes.items() if rns == ns for r in rs]
 
     def entries_back(self):
         """After an undo: the static neighbour entries read before it (the
@@ -96,8 +106,7 @@ class Context:
         bridge as a port comes or goes, and again as that is undone).
         Returns [what could not be put back]."""
         errors = []
-        before = {ns: st.neighbours[ns] for ns, st in self._read.items() if ns in st.neighbours}
-        before.update(self.state.neighbours)
+        before = {**self._nbrs, **self.state.neighbours}
         for ns, entries in before.items():
             entries = [n for n in entries if n.dev is not None and n.static]
             if not entries:
@@ -310,9 +319,9 @@ def _delete_iface(ctx, rec, iface):
 def _dev_delete(ctx, rec, dev, state):
     old = to_interface(dev, state)
     devs = [d for d in [dev] + ([state.device(*dev.peer)] if dev.peer else []) if d is not None]
-    around = {d.netns: ctx.around(d.netns) for d in devs} if old else {}
-    routes = _routes_through(around, devs)
-    nbrs = [n for d in devs for n in around.get(d.netns, ((), ()))[1] if n.dev == d.name]
+    around = [ctx.around(d.netns, d.name) for d in devs] if old else []
+    routes = _routes_through([(d, rs) for d, (rs, _n) in zip(devs, around)])
+    nbrs = [n for d, (_r, ns_nbrs) in zip(devs, around) for n in ns_nbrs if n.dev == d.name]
     ports = _ports_of(ctx, state, dev) if old else []
     if dev.kind_module:
         dev.kind_module.release(ctx.k, dev.netns, dev.name)
@@ -329,7 +338,7 @@ def _dev_delete(ctx, rec, dev, state):
 
 
 def _ports_of(ctx, state, dev):
-    """[(port key, was up, the callable putting back its settings as a
+    """[(port as it was, the callable putting back its settings as a
     port)] of master ``dev``, those of its ports the plan observed that are
     there still (the others went before it: their undo makes them again
     with it as master): the kernel releases them as it goes, an undo that
@@ -338,7 +347,7 @@ def _ports_of(ctx, state, dev):
     for d in state.namespaces.get(dev.netns, {}).values():
         if d.master == dev.key:
             try:
-                out.append((d.key, d.up, ctx.port_kept(d, dev.key)))
+                out.append((to_endpoint(d), ctx.port_kept(d, dev.key)))
             except netlink.NetlinkError as e:
                 if e.errno != errno.ENODEV:
                     raise
@@ -356,8 +365,11 @@ def _restore(ctx, rec, iface, routes=(), nbrs=(), ports=()):
         kind = ctx.master_kind(e.netns, e.master_key()) if e.port else None
         if kind is not None:   # (a port's settings: what a creation request does not carry)
             kind.set_port(ctx, e)
-    for key, up, back in ports:
-        _rejoin(ctx, iface, key, up, back)
+    for port, back in ports:
+        _rejoin(ctx, port, back)
+    late = {k: None for k in iface.kind_module.late_options if iface.options.get(k) is not None}
+    if late:   # (those naming a port: a bond's primary, once its ports are back)
+        iface.kind_module.modify(ctx, iface, late)
     _routes_back(ctx, routes)
     for n in nbrs:
         _neigh_back(ctx, n)
@@ -380,23 +392,19 @@ def _routes_back(ctx, routes):
         todo = [r for r, _e in failed]
 
 
-def _rejoin(ctx, master, key, up, back):
-    """Port ``key`` made a port of ``master`` again (down to join where
-    its kind asks), its settings there put back (``back``), up as it was.
-    One gone since (deleted by this apply too: its own undo makes it again
-    with its master) is left to that undo."""
-    sock = ctx.sock(key[0])
-    ln = rtnl.get_link(sock, key[1])
-    if ln is None:
+def _rejoin(ctx, port, back):
+    """``port`` (an Endpoint, as it was) made a port of its master again as
+    a change of its master makes one (down to join where the master's kind
+    asks; its own MTU and MAC where the master gave it its own), its
+    settings there put back (``back``), up as it was. One gone since
+    (deleted by this apply too: its own undo makes it again with its
+    master) is left to that undo."""
+    ctx.forget(*port.key)
+    if rtnl.get_link(ctx.sock(port.netns), port.name) is None:
         return
-    down = master.kind_module.ports_join_down
-    if down and ln.up:
-        rtnl.set_link(sock, ln.ifindex, up=False)
-    rtnl.set_link(sock, ln.ifindex, attrs=rtnl.link_attrs(master=ctx.ifindex(*master.key)))
+    _set_fields(ctx, port, {"master": port.master_key(), "up": port.up})
     if back is not None:
         back()
-    if up and (down or not ln.up):
-        rtnl.set_link(sock, ln.ifindex, up=True)
 
 
 def _route_back(ctx, r):
@@ -421,14 +429,14 @@ def _route_back(ctx, r):
             raise
 
 
-def _routes_through(around, devs):
-    """The observed routes someone (or vnet) made through the devices
-    ``devs``, which the kernel drops with them: for an undo to put back
-    once the devices are made again (``around``: {ns: (routes, neighbours)},
-    Context.around)."""
+def _routes_through(devs):
+    """The observed routes someone (or vnet) made through the devices of
+    ``devs`` [(device, the routes read there: Context.around)], which the
+    kernel drops with them: for an undo to put back once the devices are
+    made again."""
     out = []
-    for d in devs:
-        for r in around[d.netns][0]:
+    for d, routes in devs:
+        for r in routes:
             if not r.kernel_own and (r.raw is not None or not r.unwritable) and r not in out and \
                     (r.dev == d.name or any(dev == d.name for _v, dev, _w in r.nexthops)):
                 out.append(r)
@@ -475,8 +483,8 @@ def _set(ctx, rec, e, new, old, kept=(), addresses=()):
     back = ctx.port_kept(e, old["master"]) if new.get("master", False) is not False and old.get("master") else None
     routes = ()
     if new.get("up") is False and old.get("up"):   # the kernel drops the routes through it, its entries
-        routes, entries = ctx.around(e.netns)
-        routes = _routes_through({e.netns: (routes, ())}, [e])
+        routes, entries = ctx.around(e.netns, e.name)
+        routes = _routes_through([(e, routes)])
         kept = list(kept) + [n for n in entries if n.dev == e.name and n.static and n not in kept]
     _set_fields(ctx, e, new)
 
@@ -553,6 +561,7 @@ def _addr_del(ctx, rec, key, a):
             raise
         rec.forget_address(key, a)
         return None   # gone already (with its primary, say): nothing to put back
+    ctx.addresses_gone.add((key, a))
     remembered = rec.forget_address(key, a)
 
     def undo():
@@ -565,13 +574,14 @@ def _dropped_with(ctx, key, a):
     """The IPv4 routes (someone's too) that the kernel drops as address
     ``a`` of device ``key`` goes: those with it as their source
     (fib_sync_down_addr), where the routes were read, and when it is the
-    device's last IPv4 address, every one through the device (fib_disable_ip)."""
+    device's last IPv4 address (those deleted before it in this apply
+    counted), every one through the device (fib_disable_ip)."""
     dev = ctx.state.device(*key)
     if a.version != 4 or dev is None:
         return ()
-    last = [x for x in dev.addresses if x.version == 4] == [a]
-    routes = ctx.around(key[0])[0] if last else ctx.read_routes(key[0])
-    through = _routes_through({key[0]: (routes, ())}, [dev]) if last else []
+    last = not [x for x in dev.addresses if x.version == 4 and x != a and (key, x) not in ctx.addresses_gone]
+    routes = ctx.around(*key)[0] if last else ctx.read_routes(key[0])
+    through = _routes_through([(dev, routes)]) if last else []
     return [r for r in routes if r.to.version == 4 and (r in through or r.src is not None and str(r.src) == str(a.ip)
                                                         and not r.kernel_own and (r.raw is not None or not r.unwritable))]
 

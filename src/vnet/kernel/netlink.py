@@ -13,7 +13,7 @@ F_ACK_TLVS = 0x200
 NLA_F_NESTED = 0x8000
 NLA_TYPE_MASK = 0x3FFF
 SOL_NETLINK = 270
-NETLINK_CAP_ACK, NETLINK_EXT_ACK = 10, 11
+NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK = 10, 11, 12
 NLMSGERR_ATTR_MSG = 1
 
 _HDR = struct.Struct("=IHHII")
@@ -471,6 +471,16 @@ class Socket:
     def dump(self, mtype, body):
         """All replies to a dump request, as (type, body) pairs."""
         return self._replies(self._send(mtype, F_REQUEST | F_DUMP, body))
+
+    def dump_filtered(self, mtype, body):
+        """A dump whose request's header and attributes the kernel filters
+        by (NETLINK_GET_STRICT_CHK, for this request only: a route dump of
+        one device's routes, not a host's whole table)."""
+        self.sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+        try:
+            return self.dump(mtype, body)
+        finally:
+            self.sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 0)
 
     def _replies(self, seq, until_single=False):
         out = []

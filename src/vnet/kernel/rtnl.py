@@ -388,7 +388,7 @@ def _route_extras(a):
     return ", ".join(out)
 
 
-def dump_routes(sock):
+def dump_routes(sock, through=None):
     """Unicast and dropping routes of every table: [(dst, gateway, oif,
     metric, proto, table, prefsrc, scope, onlink, type name, next hops,
     tos, unwritable, extras, raw)]: a multipath route's [(gateway, oif, weight)], why a
@@ -396,11 +396,15 @@ def dump_routes(sock):
     a next hop onlink) or None, what it has that a topology does not
     say (``_route_extras``), and the kernel's message of a route someone
     made with more than a topology says, or another protocol than vnet's,
-    not through a nexthop object (for ``add_route_again``), else None."""
+    not through a nexthop object (for ``add_route_again``), else None.
+    With ``through`` (an ifindex), only the routes through that device (one
+    of their next hops too), as the kernel filters them."""
     import ipaddress
     out = []
     for fam in (socket.AF_INET, socket.AF_INET6):
-        for t, p in sock.dump(RTM_GETROUTE, _RTM.pack(fam, 0, 0, 0, 0, 0, 0, 0, 0)):
+        request = _RTM.pack(fam, 0, 0, 0, 0, 0, 0, 0, 0)
+        for t, p in (sock.dump(RTM_GETROUTE, request) if through is None else
+                     sock.dump_filtered(RTM_GETROUTE, request + nl.u32(RTA_OIF, through))):
             f, dlen, _slen, tos, table, proto, scope, rtype, flags = _RTM.unpack_from(p)
             if rtype not in ROUTE_TYPE_NAMES:
                 continue
@@ -452,7 +456,9 @@ def add_route_again(sock, raw, oif, hop_oifs=()):
                 continue
             t, data = RTA_EXPIRES, struct.pack("=I", max(1, expires // 100))
         body += nl.attr(t, data)
-    sock.request(RTM_NEWROUTE, body, nl.F_CREATE | nl.F_EXCL)
+    # a multipath route replaces what is left of it (IPv6 keeps the next hops
+    # through the devices still there as the route)
+    sock.request(RTM_NEWROUTE, body, nl.F_CREATE | (nl.F_REPLACE if hop_oifs else nl.F_EXCL))
 
 
 def _attrs(data, off=0, end=None):

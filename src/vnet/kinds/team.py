@@ -91,7 +91,6 @@ class Team(Kind):
         "lacp_fast_rate": Bool("lacp: ask the partner for LACPDUs every second"),
     }
     is_master = True
-    mac_from_ports = True
     port_rx_handler = "team port"
     ports_join_down = True   # "Device is up. Set it down before adding it as a team port"
 

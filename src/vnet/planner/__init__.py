@@ -201,12 +201,11 @@ def _endpoints(p):
                 continue
             else:
                 managed.add(e.key)
-            going_down = dev is not None and dev.up and not e.up and any(a.version == 6 for a in dev.addresses)
-            if going_down:   # the kernel drops its IPv6 addresses (keep_addr_on_down off, the default)
-                dev = dev.replace(addresses=[a for a in dev.addresses if a.version == 4])
-            dels, adds, primaries_go = _address_changes(e, dev, kind.kernel_addresses(e), not kind.creatable,
-                                                        "it goes down, which drops its IPv6 addresses: added back"
-                                                        if going_down else "missing")
+            dropped = frozenset()
+            if dev is not None and dev.up and not e.up:   # the kernel drops its IPv6 addresses (keep_addr_on_down off)
+                dropped = frozenset(a for a in dev.addresses if a.version == 6)
+                dev = dev.replace(addresses=[a for a in dev.addresses if a not in dropped])
+            dels, adds, primaries_go = _address_changes(e, dev, kind.kernel_addresses(e), not kind.creatable, dropped)
             p.addr_dels += dels
             p.addrs += adds
             if primaries_go:
@@ -333,10 +332,11 @@ def _stale_namespaces(p):
             p.ns_deletes.append(Change("delete", f"netns {ns}", "no longer declared", ("ns_delete", ns)))
 
 
-def _address_changes(e, dev, kernel=frozenset(), remember=False, missing="missing"):
+def _address_changes(e, dev, kernel=frozenset(), remember=False, dropped=frozenset()):
     """([deletions], [additions], whether an IPv4 primary goes) that give endpoint ``e`` its declared
     addresses, those the kernel gives it itself (``kernel``) kept unless declared
-    (``remember``: the additions go on the record: a device vnet did not make).
+    (``remember``: the additions go on the record: a device vnet did not make;
+    ``dropped``: those the kernel drops with a change before: added back).
     Every deletion comes first (renumbering 10.0.0.10/24 to
     10.0.0.20/24 deletes, then adds: added first, the new address would be
     a secondary that the kernel drops with the old primary). A declared IPv4
@@ -356,7 +356,8 @@ def _address_changes(e, dev, kernel=frozenset(), remember=False, missing="missin
                        "deleted first, added back after", ("addr_del", e.key, a)) for a in carried]
     kept = set(have) - set(carried)
     adds = [Change("create", f"address {a} on {e.label}",
-                   "new device" if dev is None else "added back" if a in carried else missing,
+                   "new device" if dev is None else "added back" if a in carried else
+                   "it goes down, which drops its IPv6 addresses: added back" if a in dropped else "missing",
                    ("addr_add", e.key, a) + ((True,) if remember else ())) for a in e.addresses if a not in kept]
     return dels, adds, bool(lost_nets)
 

@@ -13,6 +13,7 @@ def plan_neighbours(p):
     live = {n.key: n for ns in p.state.neighbours.values() for n in ns if n.dev is not None}
     declared = {n.key for n in p.topo.neighbours}
     dropped = _dropped(p)
+    maybe = {**dropped, **_masters_maybe(p)}   # (an entry that may stay is deleted, not forgotten)
     leaving = {c.op[1] for c in p.ns_deletes}
     for key in dict.fromkeys(p.record.neighbours):
         if key in declared or key[0] in leaving:   # (the record forgets those of a namespace that goes)
@@ -23,9 +24,9 @@ def plan_neighbours(p):
         elif key in live and live[key].static:
             p.removals.insert(0, Change("delete", key_label(key), "no longer declared", ("neigh_del", key, live[key])))
     for n in p.topo.neighbours:
-        have = None if (n.netns, n.dev) in p.gone or (n.netns, n.dev) in dropped else live.get(n.key)
+        have = None if (n.netns, n.dev) in p.gone or (n.netns, n.dev) in maybe else live.get(n.key)
         if have is None:
-            why = dropped.get((n.netns, n.dev)) if n.key in live else None
+            why = maybe.get((n.netns, n.dev)) if n.key in live else None
             p.neighbours.append(Change("create", n.label, f"{why}: made again" if why else "missing",
                                        ("neigh_set", n, None)))
         elif have.lladdr != n.lladdr or have.nud != n.nud:
@@ -51,15 +52,21 @@ def _dropped(p):
             out[e.key] = f"its device {e.name} changes in place ({why}), which drops it"
             c.op = c.op[:4] + (tuple(n for n in p.state.neighbours.get(e.netns, ()) if n.dev == e.name and n.static),) \
                 + c.op[5:]
-    for key in _masters_of_ports_changed(p):
-        out.setdefault(key, f"a port of {key[1]} comes or goes: it may take another MAC, which drops it")
     return out
+
+
+def _masters_maybe(p):
+    """{master key: why} of the masters that may take another MAC as the
+    plan changes their ports (``_masters_of_ports_changed``), which drops
+    their entries (or not: the MAC they keep may be the same)."""
+    return {key: f"a port of {key[1]} comes, goes or takes another MAC: {key[1]} may take another MAC, which drops it"
+            for key in _masters_of_ports_changed(p)}
 
 
 def _masters_of_ports_changed(p):
     """The masters there already, with no MAC of their own declared, that
     take one of their ports' (Kind.mac_from_ports), whose ports this plan
-    adds, deletes or moves."""
+    adds, deletes, moves or gives another MAC."""
     keys = set()
     for c in p.removals + p.creates + p.modifies:
         op = c.op[0]
@@ -67,7 +74,7 @@ def _masters_of_ports_changed(p):
             keys.add(c.op[-1].master)
         if op in ("dev_create", "dev_recreate"):
             keys.update(e.master_key() for e in c.op[1].endpoints() if e.master)
-        elif op == "dev_set" and "master" in c.op[2]:
+        elif op == "dev_set" and ("master" in c.op[2] or "mac" in c.op[2]):
             was = p.state.device(*c.op[1].key)
             keys.update({c.op[1].master_key() if c.op[1].master else None, was.master if was else None})
     out = []
