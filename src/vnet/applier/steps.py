@@ -323,6 +323,9 @@ def _dev_delete(ctx, rec, dev, state):
     routes = _routes_through([(d, rs) for d, (rs, _n) in zip(devs, around)])
     nbrs = [n for d, (_r, ns_nbrs) in zip(devs, around) for n in ns_nbrs if n.dev == d.name]
     ports = _ports_of(ctx, state, dev) if old else []
+    if old and dev.kind_module.mac_from_ports and \
+            dev.mac in {d.mac for d in state.namespaces.get(dev.netns, {}).values() if d.master == dev.key}:
+        old = old.replace(mac=None)   # a port's, taken: made again without one set, it takes it again
     if dev.kind_module:
         dev.kind_module.release(ctx.k, dev.netns, dev.name)
     try:
