@@ -85,7 +85,13 @@ class Context:
         else:
             if (ns, name) not in self._routes:
                 from ..observer import read_routes
-                self._routes[(ns, name)] = read_routes(self.sock(ns), ns, devs, self.ifindex(ns, name))
+                try:
+                    index = self.ifindex(ns, name)
+                except netlink.NetlinkError as e:
+                    if e.errno != errno.ENODEV:
+                        raise
+                    index = None   # gone already (with its peer): no route through it left
+                self._routes[(ns, name)] = read_routes(self.sock(ns), ns, devs, index) if index else []
             routes = self._routes[(ns, name)]
         if ns not in state.neighbours and ns not in self._nbrs:
             from ..observer import read_neighbours
