@@ -650,7 +650,9 @@ def test_addresses_made_from_a_router_advertisement_are_the_kernel_s(sandbox):
     f = sandbox.write("sl.yaml", "name: sl\nnamespaces: [r1, h1]\ninterfaces:\n"
                                  "  - {name: e0, kind: veth, netns: r1, peer: {name: e0, netns: h1, addresses: [10.66.0.2/24]}}\n")
     sandbox.vnet("apply", f)
+    sandbox.sh("ip netns exec h1 sysctl -qw net.ipv6.conf.e0.use_tempaddr=2")   # a privacy address too
     assert "fd66::" in _slaac(sandbox, "r1", "e0")
+    assert "temporary" in sandbox.sh("ip -n h1 -6 addr show dev e0")
     assert json.loads(sandbox.vnet("plan", "--json", f).stdout)["changes"] == []
     sandbox.vnet("destroy", "sl")
     sandbox.sh("ip netns add hr && ip netns add hh && ip -n hr link add e0 type veth peer name e0 netns hh"

@@ -251,8 +251,8 @@ def dump_addr_lifetimes(sock):
 
 def dump_addrs(sock, flavoured=None, names=None):
     """[(ifindex, address, secondary)] of a namespace, IPv6 link-local
-    addresses and those made from router advertisements (SLAAC) left out
-    (the kernel makes them; no topology declares them).
+    addresses and those made from router advertisements (SLAAC, privacy
+    addresses too) left out (the kernel makes them; no topology declares them).
     ``secondary``: an IPv4 address the kernel holds as a secondary of another
     in its subnet (deleting that primary drops it, unless promote_secondaries).
     An address with a peer, noprefixroute, a metric, an IPv4 scope not
@@ -274,7 +274,8 @@ def dump_addrs(sock, flavoured=None, names=None):
             v, peer = peer, None
         elif peer == v:
             peer = None
-        if v is None or IFA_PROTO in a and a[IFA_PROTO][0] == IFAPROT_KERNEL_RA:
+        if v is None or IFA_PROTO in a and a[IFA_PROTO][0] == IFAPROT_KERNEL_RA \
+                or fam == socket.AF_INET6 and flags & IFA_F_TEMPORARY:   # (a privacy address: no protocol said)
             continue
         f, m = a.get(IFA_FLAGS), a.get(IFA_RT_PRIORITY)
         nopr = f is not None and f[_NOPREFIXROUTE_BYTE] & (IFA_F_NOPREFIXROUTE >> 8)
