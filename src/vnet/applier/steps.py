@@ -91,7 +91,10 @@ class Context:
                     if e.errno != errno.ENODEV:
                         raise
                     index = None   # gone already (with its peer): no route through it left
-                self._routes[(ns, name)] = read_routes(self.sock(ns), ns, devs, index) if index else []
+                try:
+                    self._routes[(ns, name)] = read_routes(self.sock(ns), ns, devs, index) if index else []
+                except netlink.NetlinkError:   # a kernel that filters no route dump: the whole table
+                    self._routes[(ns, name)] = read_routes(self.sock(ns), ns, devs)
             routes = self._routes[(ns, name)]
         if ns not in state.neighbours and ns not in self._nbrs:
             from ..observer import read_neighbours
