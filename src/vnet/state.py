@@ -67,6 +67,12 @@ class Route(Struct):
         or in the local table: no topology declares it."""
         return self.proto in (rtnl.RTPROT_KERNEL, rtnl.RTPROT_RA) or self.table == rtnl.RT_TABLE_LOCAL
 
+    @property
+    def restorable(self):
+        """Can an undo make it again as it was (someone's or vnet's; not the
+        kernel's own, and, without its kernel message, one a topology can write)?"""
+        return not self.kernel_own and (self.raw is not None or not self.unwritable)
+
     def __iter__(self):
         # the (dst, gw, dev, metric, proto) tuple routes were before they had
         # tables: code written against it keeps working

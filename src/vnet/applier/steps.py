@@ -449,7 +449,7 @@ def _routes_through(devs):
     out = []
     for d, routes in devs:
         for r in routes:
-            if not r.kernel_own and (r.raw is not None or not r.unwritable) and r not in out and \
+            if r.restorable and r not in out and \
                     (r.dev == d.name or any(dev == d.name for _v, dev, _w in r.nexthops)):
                 out.append(r)
     return out
@@ -594,8 +594,8 @@ def _dropped_with(ctx, key, a):
     last = not [x for x in dev.addresses if x.version == 4 and x != a and (key, x) not in ctx.addresses_gone]
     routes = ctx.around(*key)[0] if last else ctx.read_routes(key[0])
     through = _routes_through([(dev, routes)]) if last else []
-    return [r for r in routes if r.to.version == 4 and (r in through or r.src is not None and str(r.src) == str(a.ip)
-                                                        and not r.kernel_own and (r.raw is not None or not r.unwritable))]
+    sourced = [r for r in routes if r.restorable and r.src is not None and str(r.src) == str(a.ip)]
+    return [r for r in through + [r for r in sourced if r not in through] if r.to.version == 4]
 
 
 def _route_args(ctx, ns, to, via, dev, metric, table):

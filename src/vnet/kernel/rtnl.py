@@ -445,13 +445,12 @@ def add_route_again(sock, raw, oif, hop_oifs=()):
     ``oif`` None: the device it names."""
     fam, dlen, slen, tos, table, proto, scope, rtype, flags = _RTM.unpack_from(raw)
     body = _RTM.pack(fam, dlen, slen, tos, table, proto, scope, rtype, flags & RTNH_F_ONLINK)
-    for t, data in _attrs(raw, _RTM.size):
-        typ = t & 0x3FFF
-        if typ == RTA_OIF and oif is not None:
+    for t, data in nl.parse_list(raw[_RTM.size:]):
+        if t == RTA_OIF and oif is not None:
             data = struct.pack("=I", oif)
-        elif typ == RTA_MULTIPATH:
+        elif t == RTA_MULTIPATH:
             data = _hops_again(data, hop_oifs)
-        elif typ == RTA_CACHEINFO:
+        elif t == RTA_CACHEINFO:
             expires = struct.unpack_from("=i", data, 8)[0]
             if fam != socket.AF_INET6 or expires <= 0:
                 continue
@@ -462,44 +461,35 @@ def add_route_again(sock, raw, oif, hop_oifs=()):
     sock.request(RTM_NEWROUTE, body, nl.F_CREATE | (nl.F_REPLACE if hop_oifs else nl.F_EXCL))
 
 
-def _attrs(data, off=0, end=None):
-    """(type as sent, payload) of each attribute of ``data`` from ``off``."""
-    end = len(data) if end is None else end
-    while off + 4 <= end:
-        n, t = struct.unpack_from("=HH", data, off)
-        if n < 4:
-            break
-        yield t, bytes(data[off + 4:off + n])
-        off += (n + 3) & ~3
-
-
 def _hops_again(data, oifs):
     """RTA_MULTIPATH ``data`` with each next hop's device ``oifs``[i] and its flags but onlink dropped."""
-    out, off, i = b"", 0, 0
-    while off + _RTNH.size <= len(data):
-        n, flags, hops, oif = _RTNH.unpack_from(data, off)
-        if n < _RTNH.size:
-            break
+    out = b""
+    for i, (off, n, flags, hops, oif) in enumerate(_rtnh(data)):
         out += _RTNH.pack(n, flags & RTNH_F_ONLINK, hops, oifs[i] if i < len(oifs) else oif) + \
             bytes(data[off + _RTNH.size:off + n]) + b"\0" * (((n + 3) & ~3) - n)
-        off += (n + 3) & ~3
-        i += 1
     return out
 
 
 _RTNH = struct.Struct("=HBBi")   # struct rtnexthop: length, flags, hops (weight - 1), ifindex
 
 
-def _hops(data):
-    """A multipath route's next hops: [(gateway or None, oif, weight, flags)]."""
-    out, off = [], 0
+def _rtnh(data):
+    """(offset, length, flags, hops, oif) of each struct rtnexthop of RTA_MULTIPATH ``data``."""
+    off = 0
     while off + _RTNH.size <= len(data):
         n, flags, hops, oif = _RTNH.unpack_from(data, off)
         if n < _RTNH.size:
             break
+        yield off, n, flags, hops, oif
+        off += (n + 3) & ~3
+
+
+def _hops(data):
+    """A multipath route's next hops: [(gateway or None, oif, weight, flags)]."""
+    out = []
+    for off, n, flags, hops, oif in _rtnh(data):
         a = nl.parse(data, off + _RTNH.size, off + n)
         out.append((nl.get_ip(a[RTA_GATEWAY]) if RTA_GATEWAY in a else None, oif, hops + 1, flags))
-        off += (n + 3) & ~3
     return out
 
 
