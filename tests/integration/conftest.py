@@ -170,6 +170,27 @@ class Sandbox:
                 return
             time.sleep(0.05)
 
+    def settle_netns(self, ns, limit=10):
+        """Namespace ``ns`` as it will stay: every device up with its carrier
+        has its IPv6 link-local address out of DAD. The kernel announces a
+        carrier (linkwatch batches them, up to a second later), then the
+        address, then its DAD's end: a monitor listening before that sees
+        those devices change."""
+        import json
+        import time
+        end = time.monotonic() + limit
+        while time.monotonic() < end:
+            links = json.loads(self.sh(f"ip -n {ns} -j link show up") or "[]")
+            addrs = {a["ifname"]: a.get("addr_info", []) for a in json.loads(self.sh(f"ip -n {ns} -j -6 addr") or "[]")}
+            busy = [ln["ifname"] for ln in links if ln.get("ifname", "lo") != "lo" and "LOWER_UP" in ln["flags"]
+                    and (ln.get("operstate") not in ("UP", "UNKNOWN")
+                         or not [a for a in addrs.get(ln["ifname"], []) if a["local"].startswith("fe80:")
+                                 and not a.get("tentative")])]
+            if not busy:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"namespace {ns} not settled after {limit} s")
+
     def settled_dump(self, quiet=0.3, limit=10):
         """``dump_all`` once the kernel has stopped changing it by itself:
         the same for ``quiet`` seconds and no IPv6 address tentative
