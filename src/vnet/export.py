@@ -452,7 +452,16 @@ def route_doc(r):
         d["scope"] = SCOPE_NAMES.get(r.scope, r.scope)
     if r.onlink:
         d["onlink"] = True
+    if r.metrics:
+        d["metrics"] = metrics_doc(r.metrics)
     return d
+
+
+def metrics_doc(metrics):
+    """A route's metrics ((name, value, locked), ...) as a file writes them."""
+    d = {name: True if name in ("quickack", "fastopen_no_cookie") else value for name, value, _l in metrics}
+    locked = [name for name, _v, lock in metrics if lock and name != "rto_min"]   # (rto_min's always is)
+    return {**d, "lock": locked} if locked else d
 
 
 def changed_sysctls(state, namespaces, fresh):

@@ -301,8 +301,8 @@ def read_routes(sock, ns, devs, through=None):
     ``devs`` ({name: Device}); with ``through`` (an ifindex), only those through that device."""
     names = {d.ifindex: name for name, d in devs.items()}
     return [Route(ns, dst, gw, names.get(oif), metric, proto, table, src, scope, onlink, rtype,
-                  tuple((hgw, names.get(hoif), w) for hgw, hoif, w in hops), tos, unwritable, extras, raw)
-            for dst, gw, oif, metric, proto, table, src, scope, onlink, rtype, hops, tos, unwritable, extras, raw
+                  tuple((hgw, names.get(hoif), w) for hgw, hoif, w in hops), tos, unwritable, extras, raw, metrics)
+            for dst, gw, oif, metric, proto, table, src, scope, onlink, rtype, hops, tos, unwritable, extras, raw, metrics
             in rtnl.dump_routes(sock, through)]
 
 

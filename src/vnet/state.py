@@ -44,12 +44,13 @@ class Route(Struct):
     ((via, dev, weight), ...); ``tos``: IPv4's type of service (another
     slot than a route without); ``unwritable``: why a topology cannot
     declare it (through a nexthop object, a TOS...), else None;
-    ``extras``: what it has that a topology does not say (metrics, a realm);
+    ``extras``: what it has that a topology does not say (a realm...);
+    ``metrics``: those it does, ((name, value, locked), ...) (rtnl.route_metrics);
     ``raw``: the kernel's message of one it would lose remade from the rest
     (rtnl.dump_routes), for an undo to make it again as it was."""
     _fields = (("netns", REQUIRED), ("to", REQUIRED), ("via", None), ("dev", None), ("metric", 0), ("proto", 0),
                ("table", rtnl.RT_TABLE_MAIN), ("src", None), ("scope", 0), ("onlink", False), ("type", "unicast"),
-               ("nexthops", ()), ("tos", 0), ("unwritable", None), ("extras", ""), ("raw", None))
+               ("nexthops", ()), ("tos", 0), ("unwritable", None), ("extras", ""), ("raw", None), ("metrics", ()))
 
     @property
     def key(self):
@@ -59,7 +60,8 @@ class Route(Struct):
     @property
     def attrs(self):
         from .topology.model import route_attrs
-        return route_attrs(self.to.version, self.via, self.src, self.scope, self.onlink, self.type, self.nexthops)
+        return route_attrs(self.to.version, self.via, self.src, self.scope, self.onlink, self.type, self.nexthops,
+                           self.metrics)
 
     @property
     def kernel_own(self):

@@ -503,12 +503,11 @@ def test_an_export_names_the_rules_and_fdb_entries_it_cannot_write(sandbox):
         "topology cannot declare",
         "vnet export: left out the neighbour 10.60.0.77 on e0 of namespace n1 (nud noarp: a file's are permanent), "
         "which a topology cannot declare",
-        "vnet export: wrote route 10.63.0.0/24 via 10.60.0.2 dev e0 in n1 without its mtu lock 1400, "
-        "initcwnd 10, which a topology cannot declare",
         "vnet export: wrote the address 10.60.0.5/24 of e0 of namespace n1 without its lifetimes (valid_lft N, "
         "preferred_lft N; made from the file, both are forever), which a topology cannot declare",
         ]), r.stderr
-    assert {"netns": "n1", "to": "10.63.0.0/24", "via": "10.60.0.2", "dev": "e0"} in yaml.safe_load(r.stdout)["routes"]
+    assert {"netns": "n1", "to": "10.63.0.0/24", "via": "10.60.0.2", "dev": "e0",
+            "metrics": {"mtu": 1400, "initcwnd": 10, "lock": ["mtu"]}} in yaml.safe_load(r.stdout)["routes"]
     # the kernel's own noarp entries (broadcast, multicast: pinged above) are not named
     assert "10.60.0.255 dev e0" in sandbox.sh("ip -n n1 neigh show nud noarp")
     # a port's static entry is the port's option

@@ -3,6 +3,7 @@ show table all`: applied, planned empty, changed, undone as they were,
 exported and re-applied, and built by the `vnet script` commands run by
 bash. Bad values are exit 2 naming the file, the route and the field."""
 import json
+import re
 
 import pytest
 from lab import apply_json, export_round_trip, plan_json
@@ -106,3 +107,93 @@ def test_bad_route_field_is_exit_2(sandbox, route, says):
     r = sandbox.vnet("apply", f, check=False)
     assert r.returncode == 2 and f"{f}: {says}" in r.stderr, r.stderr
     assert sandbox.sh("ip netns list") == ""
+
+
+METRICS = """name: rm
+namespaces: [n1]
+interfaces:
+  - {name: a0, kind: veth, netns: n1, addresses: [10.1.0.1/24, "fd01::1/64"], peer: {name: b0, netns: n1}}
+routes:
+  - {netns: n1, to: 10.70.0.0/16, via: 10.1.0.254, metrics: {mtu: 1400, lock: [mtu], initcwnd: 10, rtt: 12,
+     rto_min: 200, quickack: true, congctl: reno}}
+  - {netns: n1, to: "fd70::/64", via: "fd01::254", metrics: {hoplimit: 9, mtu: 1400, advmss: 1300}}
+  - {netns: n1, to: 10.71.0.0/16, dev: a0, table: 100, metrics: {window: 20000}}
+"""
+
+METRICS_SHOWN = {"10.70.0.0/16 via 10.1.0.254 dev a0 mtu lock 1400 rtt 12ms initcwnd 10 rto_min lock 200ms quickack 1 "
+                 "congctl reno",
+                 "fd70::/64 via fd01::254 dev a0 metric 1024 mtu 1400 advmss 1300 hoplimit 9 pref medium",
+                 "10.71.0.0/16 dev a0 table 100 scope link window 20000"}
+
+
+def shown(sandbox, ns="n1"):
+    """The routes to 10.70-71/16 and fd70::/64 as `ip route` shows them (linkdown aside: the carrier's;
+    and the protocol: `ip route add`'s boot, vnet's static)."""
+    lines = sandbox.sh(f"ip -n {ns} route show table all; ip -n {ns} -6 route show table all").splitlines()
+    return {re.sub(r" proto (boot|static)", "", " ".join(w for w in ln.split() if w != "linkdown")) for ln in lines
+            if ln.startswith(("10.70.", "10.71.", "fd70:"))}
+
+
+@pytest.mark.needs("veth")
+def test_route_metrics_applied_converged_replaced_undone_exported_and_scripted(sandbox):
+    f = sandbox.write("m.yaml", METRICS)
+    apply_json(sandbox, f)
+    assert shown(sandbox) == METRICS_SHOWN
+    assert plan_json(sandbox, f) == []
+
+    # changed by hand: the plan puts the declared metrics back
+    sandbox.sh("ip -n n1 route change 10.70.0.0/16 via 10.1.0.254 mtu 1500 initcwnd 10")
+    changes = [(c["action"], c["object"], c["reason"]) for c in plan_json(sandbox, f)]
+    assert changes[0] == ("delete", "route 10.70.0.0/16 via 10.1.0.254 in n1",
+                          "metrics initcwnd 10 mtu 1500 -> congctl reno initcwnd 10 mtu lock 1400 quickack 1 "
+                          "rto_min 200ms rtt 12ms: removed first, added back after"), changes
+    apply_json(sandbox, f)
+    assert shown(sandbox) == METRICS_SHOWN and plan_json(sandbox, f) == []
+
+    # another metric in the file, and none: the route replaced each time
+    g = sandbox.write("m2.yaml", METRICS.replace("initcwnd: 10", "initcwnd: 20").replace(
+        ", metrics: {window: 20000}", ""))
+    apply_json(sandbox, g)
+    want = {s.replace("initcwnd 10", "initcwnd 20").replace(" window 20000", "") for s in METRICS_SHOWN}
+    assert shown(sandbox) == want and plan_json(sandbox, g) == []
+
+    # an apply that replaces the route and then fails puts it back with its metrics
+    bad = METRICS.replace("initcwnd: 10", "initcwnd: 30").replace("interfaces:\n", "interfaces:\n  - {name: lo, kind: external}\n")
+    bad += "  - {to: 10.6.0.0/16, dev: lo, src: 10.66.0.1}\n"   # not an address here: the kernel refuses it
+    r = sandbox.vnet("apply", sandbox.write("bad.yaml", bad), check=False)
+    assert r.returncode == 3 and "route 10.6.0.0/16 dev lo" in r.stderr, r.stderr
+    assert shown(sandbox) == want
+
+    # the iproute2 script, run by bash, gives the same routes
+    sandbox.vnet("destroy", "rm")
+    sandbox.sh(f"bash -e {sandbox.write('s.sh', sandbox.vnet('script', f).stdout)}")
+    assert shown(sandbox) == METRICS_SHOWN
+    sandbox.sh("ip netns del n1")
+
+    # applied again, exported, and re-applied from nothing: the same routes
+    apply_json(sandbox, f)
+    export_round_trip(sandbox, "rm", ("metrics:", "mtu: 1400", "lock: [mtu]", "congctl: reno", "hoplimit: 9"),
+                      lambda: shown(sandbox), METRICS_SHOWN)
+
+
+@pytest.mark.needs("veth")
+def test_route_metrics_made_by_hand_are_exported_and_made_again(sandbox):
+    """A network built with `ip route add ... mtu lock 1400 initcwnd 10`:
+    `vnet export` writes the metrics (it said it left them out before), and
+    the file applied on a fresh machine gives the same routes."""
+    sandbox.sh("ip netns add n1 && ip -n n1 link add a0 type veth peer name b0 && ip -n n1 link set a0 up && "
+               "ip -n n1 addr add 10.1.0.1/24 dev a0 && ip -n n1 -6 addr add fd01::1/64 dev a0 nodad && "
+               "ip -n n1 route add 10.70.0.0/16 via 10.1.0.254 mtu lock 1400 rtt 12ms initcwnd 10 rto_min 200ms "
+               "quickack 1 congctl reno && "
+               "ip -n n1 -6 route add fd70::/64 via fd01::254 hoplimit 9 mtu 1400 advmss 1300 && "
+               "ip -n n1 route add 10.71.0.0/16 dev a0 table 100 window 20000 realm 3")
+    before = shown(sandbox)
+    r = sandbox.vnet("export", "--netns", "n1")
+    said = [ln for ln in r.stderr.splitlines() if "route" in ln]
+    assert said == ["vnet export: wrote route 10.71.0.0/16 dev a0 table 100 in n1 without its realm 3, which a "
+                    "topology cannot declare"], r.stderr
+    exported = sandbox.write("e.yaml", r.stdout)
+    sandbox.sh("ip netns del n1")
+    apply_json(sandbox, exported)
+    assert shown(sandbox) == {s.replace(" realm 3", "") for s in before}
+    assert "window 20000" in " ".join(shown(sandbox))

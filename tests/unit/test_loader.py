@@ -333,7 +333,7 @@ def test_a_route_that_drops_takes_no_via_or_dev():
                   "  - {to: 'fd00::/48', type: prohibit, metric: 5, table: 100}\n")
     assert [(r.type, r.key) for r in t.routes] == [("blackhole", (None, "10.70.0.0/16", None, None, 0, 254)),
                                                     ("prohibit", (None, "fd00::/48", None, None, 5, 100))]
-    assert t.routes[0].attrs == (None, 0, False, "blackhole", ())   # scope global, as `ip route add blackhole` gives
+    assert t.routes[0].attrs == (None, 0, False, "blackhole", (), ())   # scope global, as `ip route add blackhole` gives
     for route, said in (("{to: 10.0.0.0/8, type: unreachable, via: 10.1.1.1}",
                          "routes[0].via: an unreachable route drops what it matches: it has no via"),
                         ("{to: 10.0.0.0/8, type: blackhole, dev: eth0}",
@@ -370,3 +370,34 @@ def test_a_multipath_route_gives_each_next_hop_its_via_and_dev():
         with pytest.raises(SpecError) as e:
             load_text(f"name: t\nroutes:\n  - {route}\n", "t.yaml")
         assert f"t.yaml: {said}" in str(e.value), str(e.value)
+
+
+E0 = "name: t\ninterfaces:\n  - {name: e0, kind: external}\n"
+
+
+def test_a_route_s_metrics_are_read_with_their_locks_and_bounds():
+    from vnet.render.iproute2 import script
+    t = load_text(E0 + "routes:\n  - {to: 10.70.0.0/16, dev: e0, metrics: {mtu: 1400, initcwnd: 10, rtt: 12, "
+                  "rto_min: 200, quickack: true, congctl: reno, lock: [mtu]}}\n"
+                  "  - {to: 'fd00::/48', dev: e0, metrics: {hoplimit: 9, fastopen_no_cookie: false}}\n", "t.yaml")
+    assert t.routes[0].metrics == (("congctl", "reno", False), ("initcwnd", 10, False), ("mtu", 1400, True),
+                                   ("quickack", 1, False), ("rto_min", 200, True), ("rtt", 12, False))
+    assert t.routes[1].metrics == (("hoplimit", 9, False),)   # a flag off is no metric: the kernel keeps none
+    # the equivalent `ip` commands take them in iproute2's words (rto_min locked by ip itself)
+    assert "ip route add 10.70.0.0/16 dev e0 congctl reno initcwnd 10 mtu lock 1400 quickack 1 rto_min 200ms " \
+           "rtt 12ms" in "\n".join(script(t))
+    for route, said in (("{to: 10.0.0.0/8, dev: e0, metrics: {mtu: 1400, lock: [advmss]}}",
+                         "t.yaml: routes[0].metrics.lock[0]: locks advmss, which the route's metrics do not give"),
+                        ("{to: 10.0.0.0/8, dev: e0, metrics: {mtu: 70000}}",
+                         "t.yaml: routes[0].metrics.mtu: 70000 is out of range 1..65520"),
+                        ("{to: 10.0.0.0/8, dev: e0, metrics: {hoplimit: 256}}",
+                         "t.yaml: routes[0].metrics.hoplimit: 256 is out of range 1..255"),
+                        ("{to: 10.0.0.0/8, dev: e0, metrics: {mtu: 1400, lock: [quickack]}}",
+                         "t.yaml: routes[0].metrics.lock[0]: 'quickack' is not one of"),
+                        ("{to: 10.0.0.0/8, dev: e0, metrics: {mut: 1400}}", "t.yaml: routes[0].metrics.mut")):
+        with pytest.raises(SpecError) as e:
+            load_text(E0 + f"routes:\n  - {route}\n", "t.yaml")
+        assert said in str(e.value), str(e.value)
+    with pytest.raises(SpecError) as e:
+        load_text(E0 + "routes:\n  - {to: 10.0.0.0/8, dev: e0, metrics: {mut: 1400}}\n", "t.yaml")
+    assert "mtu" in str(e.value)   # the close word named

@@ -92,7 +92,7 @@ def test_values_read_as_their_kind_encodes_them():
     assert br.setting_text(5, b"\x01\x00\x00\x00") == "1"           # stp: an option's u32
 
 
-def test_a_route_s_metrics_and_realm_read_as_ip_route_says_them():
+def test_a_route_s_metrics_and_realm_read_and_written_as_the_kernel_has_them():
     from pyroute2.netlink.rtnl.rtmsg import rtmsg
     from vnet.kernel import netlink as nl
     from vnet.kernel import rtnl
@@ -103,5 +103,12 @@ def test_a_route_s_metrics_and_realm_read_as_ip_route_says_them():
                                              ("RTAX_INITCWND", 10), ("RTAX_CC_ALGO", "cubic")]})]
     m.encode()
     a = nl.parse(bytes(m.data)[16:], 12)
-    assert rtnl._route_extras(a) == "mtu lock 1400, rtt 100ms, initcwnd 10, congctl cubic, realm 3"
-    assert rtnl._route_extras({}) == ""
+    # the metrics a topology declares are the route's own (in a file's units: ms), the rest extras
+    assert rtnl.route_metrics(a) == (("congctl", "cubic", False), ("initcwnd", 10, False), ("mtu", 1400, True),
+                                     ("rtt", 100, False))
+    assert rtnl._route_extras(a) == "realm 3"
+    assert rtnl._route_extras({}) == "" and rtnl.route_metrics({}) == ()
+    # and a route's request carries them back as the kernel gave them
+    sent = nl.parse(rtnl._metrics_attr(rtnl.route_metrics(a)))
+    assert rtnl.route_metrics(sent) == rtnl.route_metrics(a)
+    assert nl.parse(sent[rtnl.RTA_METRICS]) == nl.parse(a[rtnl.RTA_METRICS])

@@ -435,7 +435,7 @@ def _route_back(ctx, r):
         else:
             rtnl.add_route(ctx.sock(r.netns), r.to, r.via, index.get(r.dev, 0), r.metric, r.table,
                            ipaddress.ip_address(r.src) if r.src else None, r.scope, r.onlink, r.type,
-                           [(v, index.get(d, 0), w) for v, d, w in r.nexthops])
+                           [(v, index.get(d, 0), w) for v, d, w in r.nexthops], r.metrics)
     except netlink.NetlinkError as e:
         if e.errno != errno.EEXIST:
             raise
@@ -605,16 +605,16 @@ def _route_args(ctx, ns, to, via, dev, metric, table):
 
 def _route_put(ctx, rk, attrs, raw=None):
     """Add the route ``rk`` with ``attrs`` (src, scope, onlink, type, next
-    hops; a scope of None: the default, as for an IPv6 route), or as the
-    kernel's message ``raw`` showed it (rtnl.add_route_again)."""
-    src, scope, onlink, rtype, nexthops = attrs
+    hops, metrics; a scope of None: the default, as for an IPv6 route), or
+    as the kernel's message ``raw`` showed it (rtnl.add_route_again)."""
+    src, scope, onlink, rtype, nexthops, metrics = attrs
     hops = [(ipaddress.ip_address(via) if via else None, ctx.ifindex(rk[0], dev) if dev else 0, weight)
             for via, dev, weight in nexthops]
     if raw is not None:
         rtnl.add_route_again(ctx.sock(rk[0]), raw, ctx.ifindex(rk[0], rk[3]) if rk[3] else None, [h[1] for h in hops])
         return
     rtnl.add_route(ctx.sock(rk[0]), *_route_args(ctx, *rk), src=ipaddress.ip_address(src) if src else None,
-                   scope=scope, onlink=onlink, rtype=rtype, hops=hops)
+                   scope=scope, onlink=onlink, rtype=rtype, hops=hops, metrics=metrics)
 
 
 def _route_add(ctx, rec, r):

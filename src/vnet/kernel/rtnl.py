@@ -368,16 +368,47 @@ RTAX = {2: "mtu", 3: "window", 4: "rtt", 5: "rttvar", 6: "ssthresh", 7: "cwnd", 
         16: "congctl", 17: "fastopen_no_cookie"}
 
 
+# the metrics a topology declares ({RTAX: its name}), and the units a file
+# gives them in against the kernel's (rtt in 1/8 ms, rttvar in 1/4 ms)
+RTAX_DECLARED = {t: w for t, w in RTAX.items() if w != "features"}
+RTAX_BY_NAME = {w: t for t, w in RTAX_DECLARED.items()}
+_RTAX_SCALE = {4: 8, 5: 4}
+RTAX_LOCK, RTAX_CC_ALGO = 1, 16
+
+
+def route_metrics(a):
+    """A route's metrics a topology declares, ((name, value, locked), ...) by
+    name, from its attributes ``a`` (the units a file gives: ms for rtt)."""
+    if RTA_METRICS not in a:
+        return ()
+    m = nl.parse(a[RTA_METRICS])
+    locked = nl.get_u32(m[RTAX_LOCK]) if RTAX_LOCK in m else 0
+    return tuple(sorted((word, nl.get_str(m[t]) if t == RTAX_CC_ALGO else nl.get_u32(m[t]) // _RTAX_SCALE.get(t, 1),
+                         bool(locked & (1 << t))) for t, word in RTAX_DECLARED.items() if t in m))
+
+
+def _metrics_attr(metrics):
+    """RTA_METRICS of ((name, value, locked), ...), or nothing for none."""
+    body, locked = b"", 0
+    for name, value, lock in metrics:
+        t = RTAX_BY_NAME[name]
+        body += nl.attr(t, value.encode() + b"\0") if t == RTAX_CC_ALGO else nl.u32(t, value * _RTAX_SCALE.get(t, 1))
+        locked |= (1 << t) if lock else 0
+    if locked:
+        body = nl.u32(RTAX_LOCK, locked) + body
+    return nl.attr(RTA_METRICS, body) if body else b""
+
+
 def _route_extras(a):
     """What `ip route` says of a route beyond what a topology declares: its
-    metrics and realm (`mtu lock 1400, initcwnd 10, realm 3`), or ""."""
+    features metric, realm, preference, expiry (`features ecn, realm 3`), or ""."""
     out = []
     if RTA_METRICS in a:
         m = nl.parse(a[RTA_METRICS])
-        locked = nl.get_u32(m[1]) if 1 in m else 0
+        locked = nl.get_u32(m[RTAX_LOCK]) if RTAX_LOCK in m else 0
         for t, word in RTAX.items():
-            if t in m:
-                v = nl.get_str(m[t]) if t == 16 else _RTAX_TEXT.get(t, str)(nl.get_u32(m[t]))
+            if t in m and t not in RTAX_DECLARED:
+                v = _RTAX_TEXT.get(t, str)(nl.get_u32(m[t]))
                 out.append(f"{word}{' lock' if locked & (1 << t) else ''} {v}")
     if RTA_FLOW in a:
         out.append(f"realm {nl.get_u32(a[RTA_FLOW])}")
@@ -392,12 +423,13 @@ def _route_extras(a):
 def dump_routes(sock, through=None):
     """Unicast and dropping routes of every table: [(dst, gateway, oif,
     metric, proto, table, prefsrc, scope, onlink, type name, next hops,
-    tos, unwritable, extras, raw)]: a multipath route's [(gateway, oif, weight)], why a
+    tos, unwritable, extras, raw, metrics)]: a multipath route's [(gateway, oif, weight)], why a
     topology cannot declare the route (through a nexthop object, with a TOS,
     a next hop onlink) or None, what it has that a topology does not
-    say (``_route_extras``), and the kernel's message of a route someone
+    say (``_route_extras``), the kernel's message of a route someone
     made with more than a topology says, or another protocol than vnet's,
-    not through a nexthop object (for ``add_route_again``), else None.
+    not through a nexthop object (for ``add_route_again``), else None, and
+    its metrics a topology declares (``route_metrics``).
     With ``through`` (an ifindex), only the routes through that device (one
     of their next hops too), as the kernel filters them."""
     import ipaddress
@@ -422,13 +454,13 @@ def dump_routes(sock, through=None):
             unwritable = ("it goes through a nexthop object (ip nexthop)" if RTA_NH_ID in a else
                           f"it has a TOS ({tos:#x})" if tos else
                           "a next hop of it is onlink" if any(fl & RTNH_F_ONLINK for *_h, fl in hops) else None)
-            extras = _route_extras(a)
+            extras, metrics = _route_extras(a), route_metrics(a)
             raw = bytes(p) if (proto != RTPROT_STATIC or extras or unwritable) and RTA_NH_ID not in a \
                 and proto not in (RTPROT_KERNEL, RTPROT_RA) and table != RT_TABLE_LOCAL else None
             # (vnet's own: remade from what a topology says; through a nexthop object: gone with its device)
             out.append((ipaddress.ip_network(f"{dst}/{dlen}"), gw, oif, metric, proto, table, src, scope,
                         bool(flags & RTNH_F_ONLINK), ROUTE_TYPE_NAMES[rtype], [h[:3] for h in hops], tos, unwritable,
-                        extras, raw))
+                        extras, raw, metrics))
     return out
 
 
@@ -551,7 +583,7 @@ def before_deleting(sock, indexes, marked=None):
 
 
 def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, onlink=False, delete=False,
-               rtype="unicast", hops=()):
+               rtype="unicast", hops=(), metrics=()):
     """A route request (``hops``: a multipath route's [(gateway, oif,
     weight)]). ``scope`` None: global with a gateway, next hops or for a
     route that drops, link without (as `ip route add`); a deletion matches
@@ -578,13 +610,13 @@ def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, 
         body += nl.ip(RTA_PREFSRC, src)
     if hops:
         body += _multipath(hops)
-    return body
+    return body + _metrics_attr(metrics)
 
 
 def add_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, onlink=False, rtype="unicast",
-              hops=()):
-    sock.request(RTM_NEWROUTE, _route_msg(dst, gw, oif, metric, table, src, scope, onlink, rtype=rtype, hops=hops),
-                 nl.F_CREATE | nl.F_EXCL)
+              hops=(), metrics=()):
+    sock.request(RTM_NEWROUTE, _route_msg(dst, gw, oif, metric, table, src, scope, onlink, rtype=rtype, hops=hops,
+                                          metrics=metrics), nl.F_CREATE | nl.F_EXCL)
 
 
 def del_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN):

@@ -1,6 +1,6 @@
 """Routes, rules and sysctls: what the file declares against what the
 kernel holds and what the record says vnet set."""
-from ..topology.model import HOST, RT_TABLE_MAIN, SCOPE_NAMES, same_attrs
+from ..topology.model import HOST, RT_TABLE_MAIN, SCOPE_NAMES, metric_words, same_attrs
 from ..topology.rule import declares, entry_rule, first_selected, rule_match, taken_for, vnets, writable
 from .changes import Change, _show
 
@@ -173,7 +173,7 @@ def _route_devices(state):
 
 
 def _route_attrs_as_declared(have, r):
-    """The observed route ``have``'s (src, scope, onlink, type, nexthops) as
+    """The observed route ``have``'s (src, scope, onlink, type, nexthops, metrics) as
     ``r`` manages them: a route that names no src takes the one the kernel
     gave its own route (an address's subnet route has one); a next hop
     that names no dev takes the one the kernel found for its gateway."""
@@ -181,14 +181,15 @@ def _route_attrs_as_declared(have, r):
     any_dev = {str(via) for via, dev, _w in r.nexthops if dev is None and via is not None}
     if any_dev:
         hops = tuple((v, "" if v in any_dev else d, w) for v, d, w in attrs[4])
-        attrs = attrs[:4] + (hops,)
+        attrs = attrs[:4] + (hops,) + attrs[5:]
     return attrs
 
 
 def _route_diff(have, want):
-    """How a route's (src, scope, onlink, type, nexthops) differ, or (``have`` None) what they are."""
-    names = ("src", "scope", "onlink", "type", "nexthops")
-    show = lambda i, v: SCOPE_NAMES.get(v, v) if i == 1 else _hops(v) if i == 4 else _show(v)  # noqa: E731
+    """How a route's (src, scope, onlink, type, nexthops, metrics) differ, or (``have`` None) what they are."""
+    names = ("src", "scope", "onlink", "type", "nexthops", "metrics")
+    show = lambda i, v: SCOPE_NAMES.get(v, v) if i == 1 else _hops(v) if i == 4 else \
+        metric_words(v) if i == 5 else _show(v)  # noqa: E731
     if have is None:
         return ", ".join(f"{n} {show(i, w)}" for i, (n, w) in enumerate(zip(names, want))
                          if w not in (None, False, "unicast", ())) or "its declared attributes"

@@ -3,7 +3,7 @@ reference article (`ip link add veth1 netns net1 type veth peer name ...`)."""
 import shlex
 
 from ..kinds.base import ipcmd
-from ..topology.model import LINK_FLAGS, RT_TABLE_MAIN, order_interfaces
+from ..topology.model import LINK_FLAGS, RT_TABLE_MAIN, metric_words, order_interfaces
 from ..topology.rule import words
 
 
@@ -77,6 +77,8 @@ def script(topo):
             args += ["scope", r.scope]
         if r.onlink:
             args.append("onlink")
+        if r.metrics:
+            args += metric_words(r.metrics).split()
         for via, dev, weight in r.nexthops:
             args += ["nexthop"] + (["via", str(via)] if via else []) + (["dev", dev] if dev else []) + \
                 (["weight", str(weight)] if weight != 1 else [])

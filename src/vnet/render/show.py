@@ -104,6 +104,10 @@ def route_dict(ns, route):
         out["metric"] = route.metric
     if route.onlink:
         out["flags"] = ["onlink"]
+    if route.metrics:   # as `ip -j route` has them (congctl its "congestion"), with the locked ones
+        m = {"congestion" if n == "congctl" else n: v for n, v, _l in route.metrics}
+        locked = [n for n, _v, lock in route.metrics if lock]
+        out["metrics"] = [{**m, "lock": locked} if locked else m]
     return out
 
 
@@ -114,7 +118,15 @@ def route_line(r):
                       ("scope", "scope"), ("prefsrc", "src"), ("metric", "metric")):
         if r.get(key) is not None and not (key == "protocol" and r[key] == "boot"):
             words += [word, str(r[key])]
-    return " ".join(words + r.get("flags", []))
+    return " ".join(words + r.get("flags", []) + [_metric_words(m) for m in r.get("metrics", [])])
+
+
+def _metric_words(m):
+    """A route_dict's metrics as `ip route` writes them (`mtu lock 1400 rtt 10ms`)."""
+    from ..topology.model import metric_words
+    lock = m.get("lock", [])
+    return metric_words([(n, v, n in lock) for n, v in (("congctl" if k == "congestion" else k, v)
+                                                        for k, v in m.items() if k != "lock")], shown=True)
 
 
 def routes(st, namespaces):

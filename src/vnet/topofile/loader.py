@@ -8,7 +8,7 @@ from ..kinds import BY_NAME
 from ..topology import fields as F
 from ..topology import reader
 from .crosscheck import cross_check
-from ..topology.model import ROUTE_TYPES, RT_TABLE_MAIN, Endpoint, Interface, Ref, Route, Sysctl, Topology
+from ..topology.model import LOCKABLE, ROUTE_METRICS, ROUTE_TYPES, RT_TABLE_MAIN, Endpoint, Interface, Ref, Route, Sysctl, Topology
 from ..topology.neighbour import Neighbour
 from ..topology.rule import RULE_TYPES, Rule, rule_match, taken_for
 
@@ -34,6 +34,12 @@ ENDPOINT_FIELDS = {
     "addresses": F.ListOf(F.CIDR(), "IPv4 and IPv6 addresses with prefix length"),
 }
 
+# what the kernel keeps of a metric beyond these it clamps (mtu, advmss,
+# hoplimit), so that a file's value is the one a plan compares; the times in
+# ms, which the kernel keeps in 1/8 ms (rtt) and 1/4 ms (rttvar) in 32 bits
+_METRIC_BOUNDS = {"mtu": {"lo": 1, "hi": 65520}, "advmss": {"lo": 1, "hi": 65495}, "hoplimit": {"lo": 1, "hi": 255},
+                  "rtt": {"lo": 1, "hi": (2**32 - 1) // 8}, "rttvar": {"lo": 1, "hi": (2**32 - 1) // 4}}
+
 ROUTE = F.Obj({
     "netns": F.NsName(),
     "to": F.Str("destination network, or 'default'", required=True),
@@ -55,6 +61,16 @@ ROUTE = F.Obj({
     "type": F.Enum("unicast (default), or a route that drops what it matches, without via or dev: blackhole "
                    "silently, unreachable and prohibit with an ICMP error (ip route add blackhole ...)",
                    ROUTE_TYPES),
+    "metrics": F.Obj({
+        **{m: F.Int(doc, **_METRIC_BOUNDS.get(m, {"lo": 1, "hi": 2**32 - 1})) for m, doc in ROUTE_METRICS.items()
+           if m not in ("quickack", "fastopen_no_cookie", "congctl")},
+        "quickack": F.Bool(ROUTE_METRICS["quickack"].replace(" on (1) or off (0)", "")),
+        "fastopen_no_cookie": F.Bool(ROUTE_METRICS["fastopen_no_cookie"].replace(" on (1) or off (0)", "")),
+        "congctl": F.Str(ROUTE_METRICS["congctl"], pattern=r"[a-z0-9_]{1,15}",
+                         explain="a congestion control's name: 1-15 characters of a-z, 0-9 and '_'"),
+        "lock": F.ListOf(F.Enum("a metric given here that TCP keeps as given (ip route's lock; rto_min's always is)",
+                                LOCKABLE), "the metrics TCP may not change (ip route add ... mtu lock 1400)"),
+    }, "the route's metrics, as ip route add ... mtu 1400 initcwnd 10 gives them", title="metrics"),
 }, title="route")
 
 RULE = F.Obj({
@@ -539,9 +555,26 @@ def _route(v, path, p):
     if v.get("scope") is not None and net.version == 6:
         p.add(f"{path}.scope", "an IPv6 route has no scope (the kernel keeps none): leave it out")
         return None
+    metrics = _metrics(v.get("metrics") or {}, path, p)
+    if metrics is None:
+        return None
     return Route(to=net, netns=v.get("netns"), via=via, dev=v.get("dev"), metric=v.get("metric", 0), path=path,
                  onlink=bool(v.get("onlink")), table=v.get("table", RT_TABLE_MAIN), src=src, scope=v.get("scope"),
-                 type=rtype, nexthops=hops)
+                 type=rtype, nexthops=hops, metrics=metrics)
+
+
+def _metrics(m, path, p):
+    """A route's ((name, value, locked), ...) by name; None, said, when a
+    lock names a metric not given. A metric off (a flag false) is as none:
+    the kernel keeps no metric of 0."""
+    given = {k: (1 if v is True else v) for k, v in m.items() if k != "lock" and v not in (False, None)}
+    for i, name in enumerate(m.get("lock") or ()):
+        if name not in given:
+            p.add(f"{path}.metrics.lock[{i}]", f"locks {name}, which the route's metrics do not give "
+                                               f"(ip route's '{name} lock N' gives both)")
+            return None
+    # rto_min is locked always, as `ip route` does: TCP takes no other
+    return tuple(sorted((k, v, k in (m.get("lock") or ()) or k == "rto_min") for k, v in given.items()))
 
 
 def _nexthops(v, net, path, p):

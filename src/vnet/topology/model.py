@@ -117,6 +117,20 @@ RT_TABLE_MAIN = 254
 SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254}
 SCOPE_NAMES = {v: k for k, v in SCOPES.items()}
 ROUTE_TYPES = ("unicast", "blackhole", "unreachable", "prohibit")   # a route forwards, or drops (the others)
+# a route's metrics a topology declares (`ip route add ... mtu lock 1400
+# initcwnd 10`), in iproute2's words: {name: what it is};
+# rtt, rttvar and rto_min in milliseconds, congctl a congestion control's name
+ROUTE_METRICS = {
+    "mtu": "the path MTU of packets sent by the route", "advmss": "the MSS TCP advertises on it",
+    "window": "TCP's largest window to advertise", "rtt": "TCP's initial RTT estimate, in ms",
+    "rttvar": "TCP's initial RTT variance, in ms", "ssthresh": "TCP's initial slow start threshold",
+    "cwnd": "TCP's congestion window clamp", "initcwnd": "TCP's initial congestion window",
+    "initrwnd": "TCP's initial receive window", "reordering": "TCP's initial reordering estimate",
+    "hoplimit": "the TTL (hop limit) of packets sent by it", "rto_min": "TCP's smallest retransmit timeout, in ms",
+    "quickack": "TCP's quick acknowledgements on (1) or off (0)",
+    "fastopen_no_cookie": "TCP Fast Open without a cookie on (1) or off (0)",
+    "congctl": "the TCP congestion control (cubic, reno...)",
+}
 
 
 class Route(Struct):
@@ -129,7 +143,8 @@ class Route(Struct):
     # nexthops: a multipath route's ((via, dev, weight), ...), two or more, instead of via and dev
     _fields = (("to", REQUIRED), ("netns", HOST), ("via", None), ("dev", None), ("metric", 0), ("path", ""),
                ("onlink", False), ("table", RT_TABLE_MAIN), ("src", None), ("scope", None), ("type", "unicast"),
-               ("nexthops", ()))
+               ("nexthops", ()), ("metrics", ()))
+    # metrics: ((name, value, locked), ...) by name, of ROUTE_METRICS
 
     @property
     def key(self):
@@ -141,7 +156,7 @@ class Route(Struct):
     def attrs(self):
         """What the route carries besides its key: (src, scope, onlink, type), as compared with the kernel's."""
         return route_attrs(self.to.version, self.via, self.src, self.scope_number, self.onlink, self.type,
-                           self.nexthops)
+                           self.nexthops, self.metrics)
 
     @property
     def scope_number(self):
@@ -173,18 +188,33 @@ class Route(Struct):
         return s + ("" if self.netns is HOST else f" in {self.netns}")
 
 
-def route_attrs(version, via, src, scope, onlink, rtype="unicast", nexthops=()):
-    """(src, scope, onlink, type, nexthops) as declared and observed routes
-    compare: IPv6 routes have no scope (the kernel keeps none); next hops as
-    (via text, dev, weight), in their order (the kernel keeps the one it is
-    given: it shares the flows out by it), compared in any (``same_attrs``)."""
+def route_attrs(version, via, src, scope, onlink, rtype="unicast", nexthops=(), metrics=()):
+    """(src, scope, onlink, type, nexthops, metrics) as declared and observed
+    routes compare: IPv6 routes have no scope (the kernel keeps none); next
+    hops as (via text, dev, weight), in their order (the kernel keeps the one
+    it is given: it shares the flows out by it), compared in any
+    (``same_attrs``); metrics as ((name, value, locked), ...) by name."""
     hops = tuple((str(v) if v else "", d or "", w) for v, d, w in nexthops)
-    return (str(src) if src else None, scope if version == 4 else None, bool(onlink), rtype, hops)
+    return (str(src) if src else None, scope if version == 4 else None, bool(onlink), rtype, hops,
+            tuple(sorted(metrics)))
+
+
+def metric_words(metrics, shown=False):
+    """A route's metrics ((name, value, locked), ...) in `ip route add`'s
+    words: `mtu lock 1400 initcwnd 10 rtt 10ms` (``shown``: as `ip route`
+    shows them, rto_min's lock too, which `ip route add` sets by itself)."""
+    return " ".join(f"{name}{' lock' if locked and (shown or name in LOCKABLE) else ''} {value}"
+                    f"{'ms' if name in _MS else ''}" for name, value, locked in metrics) or "none"
+
+
+_MS = ("rtt", "rttvar", "rto_min")
+# those `ip route add` takes a lock for (rto_min it locks itself)
+LOCKABLE = tuple(m for m in ROUTE_METRICS if m not in ("quickack", "fastopen_no_cookie", "rto_min"))
 
 
 def same_attrs(a, b):
     """Do two routes' attrs (route_attrs) say the same, their next hops in any order?"""
-    return a[:4] == b[:4] and sorted(a[4]) == sorted(b[4])
+    return a[:4] == b[:4] and sorted(a[4]) == sorted(b[4]) and a[5:] == b[5:]
 
 
 def default_scope(via, rtype="unicast", nexthops=()):
