@@ -50,7 +50,8 @@ def _kept(rec, refused):
 def _kept_namespaces(k, rec):
     """vnet's own namespace, and the namespaces it joined (by path) that
     still exist: those outlive the topology, so its devices there go one by one."""
-    nss = dict.fromkeys([None] + [ns for ns, _ in rec.devices] + [x[0] for x in rec.routes + rec.rules + rec.neighbours])
+    nss = dict.fromkeys([None] + [ns for ns, _ in rec.devices]
+                        + [x[0] for x in rec.routes + rec.rules + rec.neighbours + rec.nexthops])
     return [ns for ns in nss if ns is None or (ns not in rec.namespaces and k.has(ns))]
 
 
@@ -82,6 +83,7 @@ def _remove_in(k, rec, ns, removed, refused):
                 removed.append(route_label(rk))
             except (netlink.NetlinkError, ValueError):
                 pass   # gone with its device
+    _remove_nexthops(k, rec, ns, removed)
     if ns is None:
         for (sns, key), old in rec.sysctls.items():
             if sns is None and old is not None:
@@ -122,6 +124,18 @@ def _theirs_on(here, mine):
     return out
 
 
+def _remove_nexthops(k, rec, ns, removed):
+    """The nexthop objects vnet made in ``ns`` (the routes through them go
+    with them; gone already with their device, or by hand: nothing to do)."""
+    from .kernel import nexthop
+    from .topology.model import HOST
+    for nns, nhid in rec.nexthops:
+        if nns == ns:
+            with contextlib.suppress(netlink.NetlinkError):
+                nexthop.del_nexthop(k.sock(ns), nhid)
+                removed.append(f"nexthop {nhid}" + ("" if ns is HOST else f" in {ns}"))
+
+
 def _remove_neighbours(k, rec, ns, removed):
     """The static neighbours vnet made in ``ns`` (gone already with their
     device, or by hand: nothing to do)."""
@@ -156,10 +170,10 @@ def _by_name(rec, ns):
     sysctl of vnet's own namespace to restore (one in a joined namespace,
     a CNI container's arp_notify, is not restored by either way: it goes
     with its device or stays with the namespace), and every route there
-    on one of them (it goes with its device)."""
+    on one of them (it goes with its device), no nexthop object."""
     names = {n for dns, n in rec.devices if dns == ns}
     return len(names) <= FEW and (ns is not None or not any(sns is None for sns, _ in rec.sysctls)) \
-        and all(r[3] in names for r in rec.routes if r[0] == ns)
+        and all(r[3] in names for r in rec.routes if r[0] == ns) and not any(n[0] == ns for n in rec.nexthops)
 
 
 def _remove_by_name(k, rec, ns, removed):

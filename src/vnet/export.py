@@ -156,14 +156,15 @@ def _macs(ifaces, state, keep, set_by_hand=None):
 
 
 def export(state, name="exported", namespaces=None, only=None, routes=(), sysctls=(), macs=True, set_by_hand=None,
-           rules=(), neighbours=()):
+           rules=(), neighbours=(), nexthops=()):
     """A topology document of the live state of ``namespaces`` (None: all;
     HOST, None in the list, for vnet's own): every device vnet has a kind
     for (or only those whose keys are in ``only``); devices they refer to
     that are not exported become `external`. MACs are written where they
     are the device's own (not with ``macs`` false: a template). ``routes``:
     observed routes (vnet.state.Route) to write; ``rules``, rules (observed
-    or declared) to write, and ``neighbours``; ``set_by_hand``: macs_set."""
+    or declared) to write, and ``neighbours`` and ``nexthops`` (observed);
+    ``set_by_hand``: macs_set."""
     shown = [ns for ns in state.namespaces if namespaces is None or ns in namespaces]
     nss = [ns for ns in shown if ns is not HOST]
     ifaces, peers_done, needed = [], set(), set()
@@ -182,6 +183,7 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
             needed |= {e.master_key() for e in i.endpoints() if e.master}
             needed |= {v.resolve(i.netns) for v in i.options.values() if isinstance(v, Ref)}
     needed |= {(n.netns, n.dev) for n in neighbours if n.netns in shown}   # (lo's: an external)
+    needed |= {(n.netns, n.dev) for n in nexthops if n.netns in shown and n.dev}
     declared = {e.key for i in ifaces for e in i.endpoints()}
     _macs(ifaces, state, macs, set_by_hand)
     _mtus(ifaces, state)
@@ -193,6 +195,9 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
     if nss:
         doc["namespaces"] = nss
     doc["interfaces"] = externals + [interface_doc(i, _usual(i, state)) for i in _ordered(ifaces)]
+    hdocs = [nexthop_doc(n) for n in nexthops if n.netns in shown]
+    if hdocs:
+        doc["nexthops"] = hdocs
     rdocs = [route_doc(r) for r in routes if r.netns in shown]
     if rdocs:
         doc["routes"] = rdocs
@@ -235,6 +240,32 @@ def exported_routes(state, namespaces):
     (an address's subnet route, router advertisements, the local table), and
     those a topology cannot declare (``unwritable_routes``)."""
     return [r for ns in namespaces for r in state.routes.get(ns, []) if not r.kernel_own and not r.unwritable]
+
+
+def exported_nexthops(state, namespaces):
+    """The nexthop objects an export of whole namespaces writes: all but a
+    bridge's (fdb) and resilient groups, which a topology does not declare
+    (``unwritable_state`` says so)."""
+    return [n for ns in namespaces for n in state.nexthops.get(ns, []) if not n.unwritable]
+
+
+def nexthop_doc(n):
+    """An observed nexthop object as the file writes it."""
+    d = {"netns": n.netns} if n.netns is not HOST else {}
+    d["id"] = n.id
+    if n.group:
+        d["group"] = [{"id": i, **({"weight": w} if w != 1 else {})} for i, w in n.group]
+    elif n.blackhole:
+        d["blackhole"] = True
+    else:
+        if n.via is not None:
+            d["via"] = str(n.via)
+        d["dev"] = n.dev
+        if n.onlink:
+            d["onlink"] = True
+    if not n.group and n.via is None and n.family == 6:
+        d["family"] = "ipv6"
+    return d
 
 
 def exported_rules(state, namespaces):
@@ -376,6 +407,9 @@ def unwritable_state(k, state, namespaces):
             if fam in families:
                 out.append(f"{where} lacks the kernel's rule '{prio}: from all lookup {TABLE_NAMES[table]}' "
                            f"({_family(fam)}): someone deleted it")
+        for n in state.nexthops.get(ns, []):
+            if n.unwritable:
+                out.append(f"left out the nexthop {n.id} of {where} ({n.unwritable})")
         casts = _broadcasts(devs)
         for n in state.neighbours.get(ns, []):
             if _noarp_by_hand(n, state, casts):
@@ -439,6 +473,8 @@ def route_doc(r):
         d["via"] = str(r.via)
     if r.dev and r.type == "unicast":
         d["dev"] = r.dev
+    if r.nhid is not None:
+        d["nhid"] = r.nhid
     if r.nexthops:
         d["nexthops"] = [{**({"via": str(via)} if via else {}), **({"dev": dev} if dev else {}),
                           **({"weight": w} if w != 1 else {})} for via, dev, w in r.nexthops]
@@ -448,7 +484,7 @@ def route_doc(r):
         d["table"] = r.table
     if r.src:
         d["src"] = str(r.src)
-    if r.to.version == 4 and r.scope != default_scope(r.via, r.type, r.nexthops):
+    if r.to.version == 4 and r.scope != default_scope(r.via, r.type, r.nexthops, r.nhid):
         d["scope"] = SCOPE_NAMES.get(r.scope, r.scope)
     if r.onlink:
         d["onlink"] = True
@@ -494,7 +530,8 @@ def observe_network(k, namespaces):
     (of the devices found: read after the one observation)."""
     from .kernel import sysctl
     from .observer import observe, read_sysctls
-    st = observe(k, namespaces, routes_in=namespaces, rules_in=namespaces, neighbours_in=namespaces)
+    st = observe(k, namespaces, routes_in=namespaces, rules_in=namespaces, neighbours_in=namespaces,
+                 nexthops_in=namespaces)
     keys = [(ns, key) for ns, devs in st.namespaces.items()
             for key in sysctl.keys_for([d.name for d in devs.values() if not d.loopback])]
     read_sysctls(k, st, keys, st.namespaces)

@@ -43,15 +43,15 @@ class _Dumps:
 
 
 def observe(k, namespaces, routes_in=(), sysctls=(), known=None, devices=None, rules_in=(), neighbours_in=(),
-            fdb_in=None):
+            fdb_in=None, nexthops_in=()):
     """Observe ``namespaces`` (None: vnet's own) through Kernel ``k``.
     Absent namespaces are left out of the state. With ``known`` (an earlier
     State), only ``namespaces`` are observed again and the rest of
     ``known`` is kept (references into it resolve through it); with
     ``devices`` too ({namespace: indexes}), of those namespaces only the
     devices of those indexes (and their masters) are read again.
-    ``routes_in``, ``rules_in``, ``neighbours_in``: the namespaces whose
-    routes, rules, static neighbours to read; ``fdb_in``, those whose
+    ``routes_in``, ``rules_in``, ``neighbours_in``, ``nexthops_in``: the
+    namespaces whose routes, rules, static neighbours, nexthop objects to read; ``fdb_in``, those whose
     bridge ports' static forwarding entries to read (None: all)."""
     asked = dict.fromkeys(namespaces)
     st = State()
@@ -76,6 +76,9 @@ def observe(k, namespaces, routes_in=(), sysctls=(), known=None, devices=None, r
     for ns in dict.fromkeys(neighbours_in):
         if ns in raw:
             st.neighbours[ns] = read_neighbours(k.sock(ns), ns, st.namespaces[ns])
+    for ns in dict.fromkeys(nexthops_in):
+        if ns in raw:
+            st.nexthops[ns] = read_nexthops(k.sock(ns), ns, st.namespaces[ns])
     read_sysctls(k, st, sysctls, raw)
     return st
 
@@ -286,6 +289,8 @@ def _keep(st, known, kept, asked):
             st.rules[ns] = known.rules[ns]
         if ns in known.neighbours:
             st.neighbours[ns] = known.neighbours[ns]
+        if ns in known.nexthops:
+            st.nexthops[ns] = known.nexthops[ns]
     st.sysctls.update({key: v for key, v in known.sysctls.items() if key[0] in kept})
 
 
@@ -301,9 +306,19 @@ def read_routes(sock, ns, devs, through=None):
     ``devs`` ({name: Device}); with ``through`` (an ifindex), only those through that device."""
     names = {d.ifindex: name for name, d in devs.items()}
     return [Route(ns, dst, gw, names.get(oif), metric, proto, table, src, scope, onlink, rtype,
-                  tuple((hgw, names.get(hoif), w) for hgw, hoif, w in hops), tos, unwritable, extras, raw, metrics)
-            for dst, gw, oif, metric, proto, table, src, scope, onlink, rtype, hops, tos, unwritable, extras, raw, metrics
-            in rtnl.dump_routes(sock, through)]
+                  tuple((hgw, names.get(hoif), w) for hgw, hoif, w in hops), tos, unwritable, extras, raw, metrics,
+                  nhid)
+            for dst, gw, oif, metric, proto, table, src, scope, onlink, rtype, hops, tos, unwritable, extras, raw, metrics,
+            nhid in rtnl.dump_routes(sock, through)]
+
+
+def read_nexthops(sock, ns, devs):
+    """[NextHop] of namespace ``ns``, their devices named as in ``devs``."""
+    from .kernel import nexthop
+    from .state import NextHop
+    names = {d.ifindex: name for name, d in devs.items()}
+    return [NextHop(ns, i, gw, names.get(oif), onlink, blackhole, fam, group, proto, fdb, resilient)
+            for i, fam, gw, oif, onlink, blackhole, group, proto, fdb, resilient in nexthop.dump_nexthops(sock)]
 
 
 def read_neighbours(sock, ns, devs):

@@ -17,7 +17,7 @@ from .statedir import state_dir
 
 # the format of a record: written into every record; a record without one is
 # of the first format (the same fields); one of a later format is refused
-RECORD_VERSION = 3   # 2: a route may carry its table; 3: rules, neighbours (each written only then)
+RECORD_VERSION = 4   # 2: a route may carry its table; 3: rules, neighbours; 4: nexthops (each written only then)
 RT_TABLE_MAIN = 254
 
 
@@ -104,6 +104,8 @@ class Record:
         self.rules = [tuple(r) for r in d.get("rules", [])]
         # the static neighbours vnet made: [netns, dev, address, proxy] (topology.neighbour.neighbour_key)
         self.neighbours = [tuple(n) for n in d.get("neighbours", [])]
+        # the nexthop objects vnet made: [netns, id]
+        self.nexthops = [tuple(n) for n in d.get("nexthops", [])]
         self.group = d.get("group", group_of(name))
         # namespaces where a destroy or undo took the IPv6 routes of the
         # devices it was deleting (rtnl.before_deleting): stopped before it
@@ -153,13 +155,14 @@ class Record:
         its text takes to make (a lab of 3,000 devices: 0.1 ms against 4)."""
         return (self.name, self.source, self.group, tuple(self.namespaces), tuple(self.devices.items()),
                 tuple(self.routes), tuple(self.sysctls.items()), tuple(self.routes_dropped), tuple(self.addresses),
-                tuple(self.rules), tuple(self.neighbours))
+                tuple(self.rules), tuple(self.neighbours), tuple(self.nexthops))
 
     def exists(self):
         return os.path.exists(self.path)
 
     def empty(self):
-        return not (self.namespaces or self.devices or self.routes or self.sysctls or self.rules or self.neighbours)
+        return not (self.namespaces or self.devices or self.routes or self.sysctls or self.rules or self.neighbours
+                    or self.nexthops)
 
     def remember_address(self, key, a):
         """Say that vnet gave address ``a`` to device ``key``, one it did not make."""
@@ -199,6 +202,7 @@ class Record:
         stays = lambda ns: ns is None or ns.startswith("/") or ns in self.namespaces   # noqa: E731
         self.rules = [x for x in self.rules if stays(x[0])]
         self.neighbours = [x for x in self.neighbours if stays(x[0])]
+        self.nexthops = [x for x in self.nexthops if stays(x[0])]
         if self.empty():
             self.remove()
             return
@@ -207,7 +211,8 @@ class Record:
             return   # a change that left the record as it was (an option changed in place)
         routes = [list(r[:5]) if len(r) == 5 or r[5] == RT_TABLE_MAIN else list(r) for r in self.routes]
         # format 2 only where a route has a table: an older vnet reads the rest
-        version = 3 if self.rules or self.neighbours else 2 if any(len(r) > 5 for r in routes) else 1
+        version = 4 if self.nexthops else 3 if self.rules or self.neighbours else \
+            2 if any(len(r) > 5 for r in routes) else 1
         data = {"version": version, "name": self.name,
                 "source": self.source, "group": self.group, "namespaces": self.namespaces,
                 "devices": [{"netns": ns, "name": n, "kind": k} for (ns, n), k in self.devices.items()],
@@ -217,6 +222,8 @@ class Record:
             data["rules"] = [list(r) for r in self.rules]
         if self.neighbours:
             data["neighbours"] = [list(n) for n in self.neighbours]
+        if self.nexthops:
+            data["nexthops"] = [list(n) for n in self.nexthops]
         if self.routes_dropped:
             data["routes_dropped"] = self.routes_dropped
         if self.addresses:
@@ -342,6 +349,8 @@ def _record_problem(d):
                     "suppress_prefixlength, type, table, priority]")
             or each("neighbours", lambda x: isinstance(x, list) and len(x) == 4 and ns(x[0]) and name(_IFNAME)(x[1])
                     and _ip(x[2]) and isinstance(x[3], bool), "a neighbour [netns, dev, address, proxy]")
+            or each("nexthops", lambda x: isinstance(x, list) and len(x) == 2 and ns(x[0]) and _table(x[1:]),
+                    "a nexthop [netns, id]")
             or each("routes_dropped", ns, "a namespace name")
             or each("addresses", lambda x: isinstance(x, list) and len(x) == 3 and ns(x[0]) and name(_IFNAME)(x[1])
                     and _address(x[2]), "an address [netns, device, address/prefix]"))

@@ -46,11 +46,13 @@ class Route(Struct):
     declare it (through a nexthop object, a TOS...), else None;
     ``extras``: what it has that a topology does not say (a realm...);
     ``metrics``: those it does, ((name, value, locked), ...) (rtnl.route_metrics);
+    ``nhid``: the nexthop object it goes through (no via, dev or nexthops then);
     ``raw``: the kernel's message of one it would lose remade from the rest
     (rtnl.dump_routes), for an undo to make it again as it was."""
     _fields = (("netns", REQUIRED), ("to", REQUIRED), ("via", None), ("dev", None), ("metric", 0), ("proto", 0),
                ("table", rtnl.RT_TABLE_MAIN), ("src", None), ("scope", 0), ("onlink", False), ("type", "unicast"),
-               ("nexthops", ()), ("tos", 0), ("unwritable", None), ("extras", ""), ("raw", None), ("metrics", ()))
+               ("nexthops", ()), ("tos", 0), ("unwritable", None), ("extras", ""), ("raw", None), ("metrics", ()),
+               ("nhid", None))
 
     @property
     def key(self):
@@ -61,7 +63,7 @@ class Route(Struct):
     def attrs(self):
         from .topology.model import route_attrs
         return route_attrs(self.to.version, self.via, self.src, self.scope, self.onlink, self.type, self.nexthops,
-                           self.metrics)
+                           self.metrics, self.nhid)
 
     @property
     def kernel_own(self):
@@ -81,12 +83,37 @@ class Route(Struct):
         return iter((self.to, self.via, self.dev, self.metric, self.proto))
 
 
+class NextHop(Struct):
+    """An observed nexthop object, its device by name (topology.model.NextHop's
+    fields; ``family`` None for a group; ``proto`` who made it; ``fdb`` a
+    bridge's, ``resilient`` a group of that type, which no topology declares)."""
+    _fields = (("netns", REQUIRED), ("id", REQUIRED), ("via", None), ("dev", None), ("onlink", False),
+               ("blackhole", False), ("family", None), ("group", ()), ("proto", 0), ("fdb", False),
+               ("resilient", False))
+
+    @property
+    def key(self):
+        return (self.netns, self.id)
+
+    @property
+    def attrs(self):
+        from .topology.model import nexthop_attrs
+        return nexthop_attrs(self.via, self.dev, self.onlink, self.blackhole, self.family, self.group,
+                             self.fdb or self.resilient)
+
+    @property
+    def unwritable(self):
+        """Why a topology cannot declare it (a bridge's, a resilient group), or None."""
+        return "a bridge's (fdb)" if self.fdb else "a resilient group" if self.resilient else None
+
+
 class State:
     def __init__(self):
         self.namespaces = {}      # ns -> {name: Device}
         self.routes = {}          # ns -> [Route], every table
         self.rules = {}           # ns -> [kernel.rules.Rule], IPv4 and IPv6
         self.neighbours = {}      # ns -> [topology.neighbour.Neighbour], permanent and proxy entries
+        self.nexthops = {}        # ns -> [NextHop]
         self.sysctls = {}         # (ns, key) -> value
         self.half_made = set()    # /run/netns entries that are not namespaces (a maker stopped midway)
 

@@ -127,6 +127,13 @@ def _routes(ns, bridges=()):
     return sorted(out, key=lambda r: json.dumps(r, sort_keys=True))
 
 
+def _nexthops(ns):
+    """Every nexthop object, as `ip -j nexthop show` has them (its protocol
+    left out: `ip nexthop`'s is unspec, vnet's static)."""
+    return sorted(({k: v for k, v in n.items() if k != "protocol"} for n in _ip(ns, "-j", "nexthop", "show")),
+                  key=lambda n: n["id"])
+
+
 def _rules(ns):
     """Every IPv4 and IPv6 policy routing rule, as `ip -j rule show` has
     them (priorities included: an export writes each rule's)."""
@@ -212,7 +219,7 @@ def snapshot():
                 ln["address"] = "(a bridge's own choice)"
         bridges = {n for n, ln in links.items() if (ln.get("linkinfo") or {}).get("info_kind") == "bridge"}
         out[ns or "host"] = _without_lo({"links": links, "addrs": _addrs(ns), "routes": _routes(ns, bridges),
-                                         "rules": _rules(ns), "neighbours": _neighbours(ns),
+                                         "rules": _rules(ns), "neighbours": _neighbours(ns), "nexthops": _nexthops(ns),
                                          "fdb": _fdb(ns, chosen), "vlans": _vlans(ns),
                                          "sysctls": _ipv6_mtus(_sysctls(ns), links)})
     return out

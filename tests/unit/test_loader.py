@@ -333,7 +333,7 @@ def test_a_route_that_drops_takes_no_via_or_dev():
                   "  - {to: 'fd00::/48', type: prohibit, metric: 5, table: 100}\n")
     assert [(r.type, r.key) for r in t.routes] == [("blackhole", (None, "10.70.0.0/16", None, None, 0, 254)),
                                                     ("prohibit", (None, "fd00::/48", None, None, 5, 100))]
-    assert t.routes[0].attrs == (None, 0, False, "blackhole", (), ())   # scope global, as `ip route add blackhole` gives
+    assert t.routes[0].attrs == (None, 0, False, "blackhole", (), (), None)   # scope global, as `ip route add blackhole` gives
     for route, said in (("{to: 10.0.0.0/8, type: unreachable, via: 10.1.1.1}",
                          "routes[0].via: an unreachable route drops what it matches: it has no via"),
                         ("{to: 10.0.0.0/8, type: blackhole, dev: eth0}",
@@ -401,3 +401,53 @@ def test_a_route_s_metrics_are_read_with_their_locks_and_bounds():
     with pytest.raises(SpecError) as e:
         load_text(E0 + "routes:\n  - {to: 10.0.0.0/8, dev: e0, metrics: {mut: 1400}}\n", "t.yaml")
     assert "mtu" in str(e.value)   # the close word named
+
+
+NH = ("name: t\nnamespaces: [n1]\ninterfaces:\n  - {name: a0, kind: veth, netns: n1, addresses: [10.1.0.1/24], "
+      "peer: {name: b0, netns: n1, up: false}}\n")
+
+
+def test_nexthop_objects_and_the_routes_through_them_are_checked_before_anything_runs():
+    t = load_text(NH + "nexthops:\n  - {netns: n1, id: 5, via: 10.1.0.254, dev: a0}\n  - {netns: n1, id: 6, dev: a0, "
+                  "family: ipv6}\n  - {netns: n1, id: 7, group: [{id: 5}, {id: 6, weight: 2}]}\n  - {netns: n1, id: 8, "
+                  "blackhole: true}\nroutes:\n  - {netns: n1, to: default, nhid: 6}\n  - {netns: n1, to: 10.9.0.0/16, "
+                  "nhid: 7}\n", "t.yaml")
+    assert [(n.id, n.attrs) for n in t.nexthops] == [(5, (4, "10.1.0.254", "a0", False, False, (), False)),
+                                                     (6, (6, None, "a0", False, False, (), False)),
+                                                     (7, (None, None, None, False, False, ((5, 1), (6, 2)), False)),
+                                                     (8, (4, None, None, False, True, (), False))]
+    assert str(t.routes[0].to) == "::/0" and t.routes[1].key == ("n1", "10.9.0.0/16", None, None, 0, 254)
+    assert t.routes[1].scope_number == 0   # global, as `ip route add ... nhid` gives
+    for body, said in (
+            ("nexthops:\n  - {netns: n1, id: 5, via: 10.1.0.254}\n", "nexthops[0]: a nexthop is one of: dev (with via "
+             "or without), blackhole, or group"),
+            ("nexthops:\n  - {netns: n1, id: 5, dev: a0, blackhole: true}\n", "nexthops[0]: a nexthop is one of: dev "
+             "(with via or without), blackhole, or group; it gives dev and blackhole"),
+            ("nexthops:\n  - {netns: n1, id: 5, dev: b0}\n", "nexthops[0].dev: 'b0' is declared down: the kernel keeps "
+             "no nexthop through a device that is down"),
+            ("nexthops:\n  - {netns: n1, id: 5, dev: c0}\n", "nexthops[0].dev: device 'c0' in namespace n1 is neither "
+             "declared nor external"),
+            ("nexthops:\n  - {netns: n1, id: 5, dev: a0}\n  - {netns: n1, id: 5, blackhole: true}\n",
+             "nexthops[1].id: nexthop 5 is declared twice in namespace n1 (nexthops[0])"),
+            ("nexthops:\n  - {netns: n1, id: 5, dev: a0}\n  - {netns: n1, id: 6, group: [{id: 5}]}\n  - {netns: n1, "
+             "id: 7, group: [{id: 6}, {id: 9}]}\n", "nexthops[2].group[0].id: nexthop 6 is a group: a group's members "
+             "are not groups (the kernel's rule)"),
+            ("nexthops:\n  - {netns: n1, id: 5, dev: a0}\n  - {netns: n1, id: 7, group: [{id: 9}]}\n",
+             "nexthops[1].group[0].id: nexthop 9 is not declared in namespace n1"),
+            ("nexthops:\n  - {netns: n1, id: 5, dev: a0}\n  - {netns: n1, id: 7, group: [{id: 5}, {id: 5}]}\n",
+             "nexthops[1].group: names a nexthop twice"),
+            ("nexthops:\n  - {netns: n1, id: 5, via: 10.1.0.254, dev: a0, family: ipv6}\n",
+             "nexthops[0].family: the gateway 10.1.0.254 is IPv4: leave family out"),
+            ("nexthops:\n  - {netns: n1, id: 5, dev: a0, onlink: true}\n", "nexthops[0].onlink: says the gateway (via) "
+             "is on the link of dev: give via"),
+            ("nexthops:\n  - {netns: n1, id: 0, dev: a0}\n", "nexthops[0].id: 0 is out of range"),
+            ("nexthops:\n  - {netns: n1, id: 5, dev: a0}\nroutes:\n  - {netns: n1, to: 10.9.0.0/16, nhid: 6}\n",
+             "routes[0].nhid: nexthop 6 is not declared in namespace n1"),
+            ("nexthops:\n  - {netns: n1, id: 5, dev: a0}\nroutes:\n  - {netns: n1, to: 10.9.0.0/16, nhid: 5, dev: a0}\n",
+             "routes[0].dev: a route through a nexthop object (nhid) has no dev"),
+            ("nexthops:\n  - {netns: n1, id: 5, via: 10.1.0.254, dev: a0}\nroutes:\n  - {netns: n1, to: 'fd09::/64', "
+             "nhid: 5}\n", "routes[0].nhid: nexthop 5 is IPv4: an IPv6 route cannot go through it"),
+            ("nexthops:\n  - {netns: n2, id: 5, dev: a0}\n", "nexthops[0].netns: namespace 'n2' is not declared")):
+        with pytest.raises(SpecError) as e:
+            load_text(NH + body, "t.yaml")
+        assert f"t.yaml: {said}" in str(e.value), str(e.value)

@@ -29,7 +29,7 @@ def _saved(state):
 def test_a_record_carries_its_format_and_reads_back(state):
     path = _saved(state)
     data = json.loads(path.read_text())
-    assert data["version"] == 1 and RECORD_VERSION == 3   # format 1 while no route has a table and no rule
+    assert data["version"] == 1 and RECORD_VERSION == 4   # format 1 while no route has a table and no rule
     assert data["routes"] == [["n1", "0.0.0.0/0", "10.0.0.1", None, 0]]
     r = Record.load("lab")
     assert r.exists() and r.namespaces == ["n1"] and r.devices == {("n1", "v0"): "veth"}
@@ -60,6 +60,20 @@ def test_a_rule_makes_the_record_format_3(state):
     assert json.loads((state / "lab.json").read_text())["version"] == 1 and Record.load("lab").rules == []
 
 
+def test_a_nexthop_makes_the_record_format_4(state):
+    _saved(state)
+    r = Record.load("lab")
+    r.nexthops.append(("n1", 7))
+    r.save()
+    data = json.loads((state / "lab.json").read_text())
+    assert data["version"] == 4 and data["nexthops"] == [["n1", 7]]
+    assert Record.load("lab").nexthops == [("n1", 7)]
+    data["nexthops"] = [["n1", 0]]
+    (state / "lab.json").write_text(json.dumps(data))
+    with pytest.raises(StateError, match=r"a nexthop \[netns, id\]"):
+        Record.load("lab")
+
+
 def test_a_record_from_before_the_version_field_is_read(state):
     path = _saved(state)
     data = json.loads(path.read_text())
@@ -70,8 +84,8 @@ def test_a_record_from_before_the_version_field_is_read(state):
 
 def test_a_record_of_a_later_format_is_refused(state):
     path = _saved(state)
-    path.write_text(path.read_text().replace('"version": 1', '"version": 4'))
-    with pytest.raises(StateError, match=r"format 4, written by a newer vnet") as e:
+    path.write_text(path.read_text().replace('"version": 1', '"version": 5'))
+    with pytest.raises(StateError, match=r"format 5, written by a newer vnet") as e:
         Record.load("lab")
     assert str(path) in str(e.value) and e.value.exit_code == 8
 

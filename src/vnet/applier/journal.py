@@ -72,7 +72,7 @@ class Journal:
         self.done = []   # (change, inverse)
         self.before = (set(rec.devices), set(rec.namespaces))
         # as they were: what undo puts back
-        self.held = (list(rec.routes), dict(rec.sysctls), list(rec.rules), list(rec.neighbours))
+        self.held = (list(rec.routes), dict(rec.sysctls), list(rec.rules), list(rec.neighbours), list(rec.nexthops))
 
     def undo(self):
         """Undo every step, fast where it can: devices made in a namespace
@@ -100,11 +100,11 @@ class Journal:
             i -= 1
         errors += self.ctx.entries_back()
         _forget_planned(self.rec, self.plan, self.before)
-        # the routes, sysctls, rules and neighbours recorded are those held
-        # before (undo skipped those in a namespace it deletes)
-        routes, sysctls, rules, neighbours = self.held
+        # the routes, sysctls, rules, neighbours and nexthops recorded are
+        # those held before (undo skipped those in a namespace it deletes)
+        routes, sysctls, rules, neighbours, nexthops = self.held
         self.rec.routes, self.rec.sysctls, self.rec.rules = list(routes), dict(sysctls), list(rules)
-        self.rec.neighbours = list(neighbours)
+        self.rec.neighbours, self.rec.nexthops = list(neighbours), list(nexthops)
         self.rec.save()
         if errors:
             import sys

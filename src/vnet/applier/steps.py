@@ -10,6 +10,7 @@ from ..kernel import neighbours, netlink, rtnl, rules, sysctl
 from ..kinds import BY_NAME
 from ..topology.model import LINK_FLAGS, where
 from ..topology.rule import entry_rule, rule_entry
+from . import nexthops
 
 
 class Context:
@@ -435,7 +436,7 @@ def _route_back(ctx, r):
         else:
             rtnl.add_route(ctx.sock(r.netns), r.to, r.via, index.get(r.dev, 0), r.metric, r.table,
                            ipaddress.ip_address(r.src) if r.src else None, r.scope, r.onlink, r.type,
-                           [(v, index.get(d, 0), w) for v, d, w in r.nexthops], r.metrics)
+                           [(v, index.get(d, 0), w) for v, d, w in r.nexthops], r.metrics, r.nhid)
     except netlink.NetlinkError as e:
         if e.errno != errno.EEXIST:
             raise
@@ -605,16 +606,16 @@ def _route_args(ctx, ns, to, via, dev, metric, table):
 
 def _route_put(ctx, rk, attrs, raw=None):
     """Add the route ``rk`` with ``attrs`` (src, scope, onlink, type, next
-    hops, metrics; a scope of None: the default, as for an IPv6 route), or
+    hops, metrics, nhid; a scope of None: the default, as for an IPv6 route), or
     as the kernel's message ``raw`` showed it (rtnl.add_route_again)."""
-    src, scope, onlink, rtype, nexthops, metrics = attrs
+    src, scope, onlink, rtype, nexthops, metrics, nhid = attrs
     hops = [(ipaddress.ip_address(via) if via else None, ctx.ifindex(rk[0], dev) if dev else 0, weight)
             for via, dev, weight in nexthops]
     if raw is not None:
         rtnl.add_route_again(ctx.sock(rk[0]), raw, ctx.ifindex(rk[0], rk[3]) if rk[3] else None, [h[1] for h in hops])
         return
     rtnl.add_route(ctx.sock(rk[0]), *_route_args(ctx, *rk), src=ipaddress.ip_address(src) if src else None,
-                   scope=scope, onlink=onlink, rtype=rtype, hops=hops, metrics=metrics)
+                   scope=scope, onlink=onlink, rtype=rtype, hops=hops, metrics=metrics, nhid=nhid)
 
 
 def _route_add(ctx, rec, r):
@@ -780,7 +781,11 @@ def _port_set(ctx, rec, e, master_kind):
     return master_kind.set_port(ctx, e)
 
 
-OPS = {"sysctl_restore": _sysctl_restore, "port_set": _port_set, "ns_create": _ns_create, "ns_delete": _ns_delete, "dev_create": _create,
+def _nh_del(ctx, rec, old, through):
+    return nexthops.nh_del(ctx, rec, old, through, _route_back)
+
+
+OPS = {"nh_add": nexthops.nh_add, "nh_set": nexthops.nh_set, "nh_del": _nh_del, "sysctl_restore": _sysctl_restore, "port_set": _port_set, "ns_create": _ns_create, "ns_delete": _ns_delete, "dev_create": _create,
        "dev_options": _options, "dev_set": _set, "addr_add": _addr_add, "addr_del": _addr_del,
        "route_add": _route_add, "route_del": _route_del, "rule_add": _rule_add, "rule_del": _rule_del,
        "neigh_set": _neigh_set, "neigh_del": _neigh_del, "neigh_forget": _neigh_forget,

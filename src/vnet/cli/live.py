@@ -122,10 +122,11 @@ def cmd_export(args):
         doc = export(st, args.name or t.name, nss, only=owned,
                      routes=[routes[r].replace(dev=r[3]) for r in rec.routes if r in routes],   # dev as declared
                      sysctls=list(rec.sysctls), macs=not args.no_mac, set_by_hand=by_hand,
-                     rules=recorded_rules(st, rec), neighbours=recorded_neighbours(st, rec))
+                     rules=recorded_rules(st, rec), neighbours=recorded_neighbours(st, rec),
+                     nexthops=[n for ns in st.nexthops.values() for n in ns if n.key in set(rec.nexthops)])
     else:
-        from ..export import (changed_sysctls, exported_neighbours, exported_routes, exported_rules, observe_network,
-                              unwritable_routes, unwritable_state)
+        from ..export import (changed_sysctls, exported_neighbours, exported_nexthops, exported_routes, exported_rules,
+                              observe_network, unwritable_routes, unwritable_state)
         from ..kernel import sysctl
         from ..planner.routes import route_label
         nss = _export_namespaces(args.netns)
@@ -136,7 +137,7 @@ def cmd_export(args):
             unwritable = unwritable_state(k, st, nss)
             doc = export(st, args.name or "exported", nss, macs=not args.no_mac, routes=exported_routes(st, nss),
                          set_by_hand=by_hand, rules=exported_rules(st, nss), neighbours=exported_neighbours(st, nss),
-                         sysctls=changed_sysctls(st, nss, sysctl.fresh_defaults()))
+                         sysctls=changed_sysctls(st, nss, sysctl.fresh_defaults()), nexthops=exported_nexthops(st, nss))
             lost, unchecked = lost_settings(k, st, doc)
         unwritable += lost
         for line in unchecked:

@@ -423,13 +423,15 @@ def _route_extras(a):
 def dump_routes(sock, through=None):
     """Unicast and dropping routes of every table: [(dst, gateway, oif,
     metric, proto, table, prefsrc, scope, onlink, type name, next hops,
-    tos, unwritable, extras, raw, metrics)]: a multipath route's [(gateway, oif, weight)], why a
-    topology cannot declare the route (through a nexthop object, with a TOS,
-    a next hop onlink) or None, what it has that a topology does not
+    tos, unwritable, extras, raw, metrics, nhid)]: a multipath route's [(gateway, oif, weight)], why a
+    topology cannot declare the route (with a TOS, a next hop onlink) or
+    None, what it has that a topology does not
     say (``_route_extras``), the kernel's message of a route someone
     made with more than a topology says, or another protocol than vnet's,
     not through a nexthop object (for ``add_route_again``), else None, and
-    its metrics a topology declares (``route_metrics``).
+    its metrics a topology declares (``route_metrics``), and the nexthop
+    object it goes through (None: none; its gateway and device are then
+    the object's, left out).
     With ``through`` (an ifindex), only the routes through that device (one
     of their next hops too), as the kernel filters them."""
     import ipaddress
@@ -451,8 +453,11 @@ def dump_routes(sock, through=None):
             metric = nl.get_u32(a[RTA_PRIORITY]) if RTA_PRIORITY in a else 0
             src = nl.get_ip(a[RTA_PREFSRC]) if RTA_PREFSRC in a else None
             hops = _hops(a[RTA_MULTIPATH]) if RTA_MULTIPATH in a else []
-            unwritable = ("it goes through a nexthop object (ip nexthop)" if RTA_NH_ID in a else
-                          f"it has a TOS ({tos:#x})" if tos else
+            nhid = nl.get_u32(a[RTA_NH_ID]) if RTA_NH_ID in a else None
+            if nhid is not None:   # the nexthop object's way out, as the kernel shows it with the route: not the
+                gw, oif, hops, rtype = None, 0, [], RTN_UNICAST   # route's (nor its type: a blackhole one's,
+                flags &= ~RTNH_F_ONLINK                           # nor its onlink flag)
+            unwritable = (f"it has a TOS ({tos:#x})" if tos else
                           "a next hop of it is onlink" if any(fl & RTNH_F_ONLINK for *_h, fl in hops) else None)
             extras, metrics = _route_extras(a), route_metrics(a)
             raw = bytes(p) if (proto != RTPROT_STATIC or extras or unwritable) and RTA_NH_ID not in a \
@@ -460,7 +465,7 @@ def dump_routes(sock, through=None):
             # (vnet's own: remade from what a topology says; through a nexthop object: gone with its device)
             out.append((ipaddress.ip_network(f"{dst}/{dlen}"), gw, oif, metric, proto, table, src, scope,
                         bool(flags & RTNH_F_ONLINK), ROUTE_TYPE_NAMES[rtype], [h[:3] for h in hops], tos, unwritable,
-                        extras, raw, metrics))
+                        extras, raw, metrics, nhid))
     return out
 
 
@@ -583,7 +588,7 @@ def before_deleting(sock, indexes, marked=None):
 
 
 def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, onlink=False, delete=False,
-               rtype="unicast", hops=(), metrics=()):
+               rtype="unicast", hops=(), metrics=(), nhid=None):
     """A route request (``hops``: a multipath route's [(gateway, oif,
     weight)]). ``scope`` None: global with a gateway, next hops or for a
     route that drops, link without (as `ip route add`); a deletion matches
@@ -610,13 +615,15 @@ def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, 
         body += nl.ip(RTA_PREFSRC, src)
     if hops:
         body += _multipath(hops)
+    if nhid is not None:
+        body += nl.u32(RTA_NH_ID, nhid)
     return body + _metrics_attr(metrics)
 
 
 def add_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, onlink=False, rtype="unicast",
-              hops=(), metrics=()):
+              hops=(), metrics=(), nhid=None):
     sock.request(RTM_NEWROUTE, _route_msg(dst, gw, oif, metric, table, src, scope, onlink, rtype=rtype, hops=hops,
-                                          metrics=metrics), nl.F_CREATE | nl.F_EXCL)
+                                          metrics=metrics, nhid=nhid), nl.F_CREATE | nl.F_EXCL)
 
 
 def del_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN):

@@ -10,6 +10,7 @@ from ..topology.address import parse, subnet
 from ..topology.model import LINK_FLAGS, Ref, order_interfaces, where
 from .changes import Change, Plan, _show  # noqa: F401  (_show: the file's notation, for the CLI too)
 from .neighbours import plan_neighbours
+from .nexthops import plan_nexthops
 from .routes import observed_routes, plan_routes, plan_rules, plan_sysctls, route_label  # noqa: F401
 
 
@@ -50,6 +51,7 @@ def plan(topo, state, record, scope=None, devices=None):
     _stale_devices(p)
     _uppers_not_ours(p)
     _stale_namespaces(p)   # (before the rules and neighbours: those of a namespace that goes go with it)
+    plan_nexthops(p)       # (before the routes: those through a nexthop the kernel drops are made again)
     plan_routes(p)
     plan_rules(p)
     plan_neighbours(p)
@@ -63,7 +65,7 @@ class _Planning:
     """What the phases of ``plan`` read and what they find: the changes in
     lists kept apart until the end (``ORDER`` is the apply order)."""
     ORDER = ("removals", "ns_deletes", "ns_creates", "creates", "modifies", "reroutes", "addr_dels", "addrs",
-             "routes", "rules", "neighbours", "sysctls")
+             "nexthops", "routes", "rules", "neighbours", "sysctls")
 
     def __init__(self, topo, state, record, scope=None, devices=None):
         self.topo, self.state, self.record = topo, state, record
@@ -81,6 +83,7 @@ class _Planning:
         self.gone = set()        # keys whose current device will not survive (re-created or absent)
         self.early = set()       # (netns, key) of sysctls set as their new device is made
         self.renumbered = set()  # devices losing an IPv4 address: the kernel may drop the routes through them
+        self.nh_gone = set()     # (netns, id) of the nexthop objects the kernel drops with a device that goes
 
     def owned(self, dev):
         return self.record.owns_device(dev)
@@ -514,5 +517,7 @@ def _touches(p):
             yield {args[1].netns}, False
         elif op in ("neigh_set", "neigh_del", "neigh_forget"):
             yield {args[0].netns if op == "neigh_set" else args[0][0]}, False
+        elif op in ("nh_add", "nh_set", "nh_del"):
+            yield {args[0].netns}, False
         else:
             yield None, False

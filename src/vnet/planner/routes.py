@@ -45,9 +45,10 @@ def plan_routes(p):
 def _through_gone(p, r, have):
     """Does declared route ``r`` (observed as ``have``) go through a device
     the plan deletes or makes again (the kernel drops the route with it),
-    as declared or, naming no dev, as the kernel found it?"""
+    as declared or, naming no dev, as the kernel found it, or through a
+    nexthop object the kernel drops with its device?"""
     devs = {dev for _p, _v, dev in r.hops} | {have.dev} | {d for _v, d, _w in have.nexthops}
-    return any(d and (r.netns, d) in p.gone for d in devs)
+    return any(d and (r.netns, d) in p.gone for d in devs) or (r.netns, have.nhid) in p.nh_gone
 
 
 def _same_shape(r, have):
@@ -187,7 +188,7 @@ def _route_attrs_as_declared(have, r):
 
 def _route_diff(have, want):
     """How a route's (src, scope, onlink, type, nexthops, metrics) differ, or (``have`` None) what they are."""
-    names = ("src", "scope", "onlink", "type", "nexthops", "metrics")
+    names = ("src", "scope", "onlink", "type", "nexthops", "metrics", "nhid")
     show = lambda i, v: SCOPE_NAMES.get(v, v) if i == 1 else _hops(v) if i == 4 else \
         metric_words(v) if i == 5 else _show(v)  # noqa: E731
     if have is None:

@@ -60,6 +60,8 @@ def script(topo):
         for e in i.endpoints():
             out += [ipcmd(e.netns, "addr", "add", *_address_words(a), "dev", e.name, *(["nodad"] if a.version == 6 else []))
                     for a in e.addresses]
+    for nh in sorted(topo.nexthops, key=lambda n: bool(n.group)):   # members before their groups
+        out.append(ipcmd(nh.netns, *nexthop_words(nh)))
     for r in topo.routes:
         args = ["route", "add"] + ([r.type] if r.type != "unicast" else []) + \
             ["default" if r.to.prefixlen == 0 else str(r.to)]
@@ -67,6 +69,8 @@ def script(topo):
             args += ["via", str(r.via)]
         if r.dev:
             args += ["dev", r.dev]
+        if r.nhid is not None:
+            args += ["nhid", str(r.nhid)]
         if r.metric:
             args += ["metric", str(r.metric)]
         if r.table != RT_TABLE_MAIN:
@@ -103,3 +107,16 @@ def _address_words(a):
     if a.version == 4 and getattr(a, "broadcast", None) is None and int(broadcast_of(a)):
         words += ["brd", "+"]
     return words
+
+
+def nexthop_words(nh):
+    """`ip nexthop add`'s words for nexthop ``nh`` (``-6`` first for an IPv6
+    device alone or blackhole, as `ip -6 nexthop` gives its family)."""
+    six = ["-6"] if not nh.group and nh.via is None and nh.family == 6 else []
+    words = six + ["nexthop", "add", "id", str(nh.id)]
+    if nh.group:
+        return words + ["group", "/".join(f"{i}{f',{w}' if w != 1 else ''}" for i, w in nh.group)]
+    if nh.blackhole:
+        return words + ["blackhole"]
+    return words + (["via", str(nh.via)] if nh.via is not None else []) + ["dev", nh.dev] + \
+        (["onlink"] if nh.onlink else [])

@@ -93,6 +93,8 @@ def route_dict(ns, route):
     if route.via is not None:
         out["gateway"] = str(route.via)
     out["dev"] = route.dev
+    if route.nhid is not None:
+        out["nhid"] = route.nhid
     if route.table != RT_TABLE_MAIN:
         out["table"] = route.table
     out["protocol"] = PROTOCOLS.get(route.proto, route.proto)
@@ -114,7 +116,7 @@ def route_dict(ns, route):
 def route_line(r):
     """A route_dict as `ip route` writes it (proto boot left out, as it does)."""
     words = [r["dst"]]
-    for key, word in (("gateway", "via"), ("dev", "dev"), ("table", "table"), ("protocol", "proto"),
+    for key, word in (("nhid", "nhid"), ("gateway", "via"), ("dev", "dev"), ("table", "table"), ("protocol", "proto"),
                       ("scope", "scope"), ("prefsrc", "src"), ("metric", "metric")):
         if r.get(key) is not None and not (key == "protocol" and r[key] == "boot"):
             words += [word, str(r[key])]

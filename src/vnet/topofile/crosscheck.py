@@ -19,6 +19,7 @@ def cross_check(topo, p, invalid=()):
     for (ns, name) in devices:
         ns_devices.setdefault(ns, set()).add(name)
     _route_devices(topo, p, ns_devices, check_ns)
+    _nexthop_references(topo, p, devices, check_ns)
     for r in topo.rules:
         check_ns(r.netns, f"{r.path}.netns")
     for n in topo.neighbours:
@@ -172,6 +173,37 @@ def _route_devices(topo, p, ns_devices, check_ns):
         for path, _via, dev in r.hops:
             if dev and dev not in ns_devices.get(r.netns, set()):
                 p.add(f"{path}.dev", f"device {dev!r} in namespace {r.netns or 'host'} is neither declared nor external")
+
+
+def _nexthop_references(topo, p, devices, check_ns):
+    """A nexthop's namespace, id (one per namespace), device (declared, up)
+    and group members (declared, no group); a route's nexthop declared."""
+    nhs = {}
+    for nh in topo.nexthops:
+        if not check_ns(nh.netns, f"{nh.path}.netns"):
+            continue
+        if nh.key in nhs:
+            p.add(f"{nh.path}.id", f"nexthop {nh.id} is declared twice in namespace {nh.netns or 'host'} "
+                                   f"({nhs[nh.key].path})")
+            continue
+        nhs[nh.key] = nh
+        found = devices.get((nh.netns, nh.dev)) if nh.dev else None
+        if nh.dev and found is None:
+            p.add(f"{nh.path}.dev", f"device {nh.dev!r} in namespace {nh.netns or 'host'} is neither declared nor "
+                                    "external")
+        elif found is not None and not found[1].up:
+            p.add(f"{nh.path}.dev", f"{nh.dev!r} is declared down: the kernel keeps no nexthop through a device "
+                                    "that is down")
+    for nh in nhs.values():
+        for i, (member, _w) in enumerate(nh.group):
+            m = nhs.get((nh.netns, member))
+            if m is None or m.group:
+                p.add(f"{nh.path}.group[{i}].id", f"nexthop {member} is not declared in namespace "
+                                                  f"{nh.netns or 'host'}" if m is None else
+                      f"nexthop {member} is a group: a group's members are not groups (the kernel's rule)")
+    for r in topo.routes:
+        if r.nhid is not None and (r.netns, r.nhid) not in nhs and check_ns(r.netns, f"{r.path}.netns"):
+            p.add(f"{r.path}.nhid", f"nexthop {r.nhid} is not declared in namespace {r.netns or 'host'}")
 
 
 def _sysctl_devices(topo, p, ns_devices, check_ns):

@@ -8,7 +8,8 @@ from ..kinds import BY_NAME
 from ..topology import fields as F
 from ..topology import reader
 from .crosscheck import cross_check
-from ..topology.model import LOCKABLE, ROUTE_METRICS, ROUTE_TYPES, RT_TABLE_MAIN, Endpoint, Interface, Ref, Route, Sysctl, Topology
+from ..topology.model import (LOCKABLE, ROUTE_METRICS, ROUTE_TYPES, RT_TABLE_MAIN, Endpoint, Interface, NextHop, Ref,
+                              Route, Sysctl, Topology, nexthop_family)
 from ..topology.neighbour import Neighbour
 from ..topology.rule import RULE_TYPES, Rule, rule_match, taken_for
 
@@ -61,6 +62,8 @@ ROUTE = F.Obj({
     "type": F.Enum("unicast (default), or a route that drops what it matches, without via or dev: blackhole "
                    "silently, unreachable and prohibit with an ICMP error (ip route add blackhole ...)",
                    ROUTE_TYPES),
+    "nhid": F.Int("the nexthop object the route goes through (ip route add ... nhid N), instead of via, dev and "
+                  "nexthops", lo=1, hi=2**32 - 1),
     "metrics": F.Obj({
         **{m: F.Int(doc, **_METRIC_BOUNDS.get(m, {"lo": 1, "hi": 2**32 - 1})) for m, doc in ROUTE_METRICS.items()
            if m not in ("quickack", "fastopen_no_cookie", "congctl")},
@@ -72,6 +75,21 @@ ROUTE = F.Obj({
                                 LOCKABLE), "the metrics TCP may not change (ip route add ... mtu lock 1400)"),
     }, "the route's metrics, as ip route add ... mtu 1400 initcwnd 10 gives them", title="metrics"),
 }, title="route")
+
+NEXTHOP = F.Obj({
+    "netns": F.NsName(),
+    "id": F.Int("its id, which routes name (nhid): one per namespace", lo=1, hi=2**32 - 1, required=True),
+    "via": F.IP("gateway (with dev)"),
+    "dev": F.IfName("output device, up (the kernel drops a nexthop through a device that goes down)"),
+    "onlink": F.Bool("the gateway is on the link of dev though no address says so", default=False),
+    "blackhole": F.Bool("drops what routes through it send, instead of via and dev", default=False),
+    "family": F.Enum("of a device alone or a blackhole: ipv4 (default, as ip nexthop) or ipv6 (ip -6 nexthop); a "
+                     "gateway's is its own", ("ipv4", "ipv6")),
+    "group": F.ListOf(F.Obj({
+        "id": F.Int("a nexthop of the same namespace, not a group", lo=1, hi=2**32 - 1, required=True),
+        "weight": F.Int("its share of the flows", lo=1, hi=256, default=1),
+    }, title="member"), "other nexthops that share the flows, instead of via and dev (ip nexthop add id N group 1/2,3)"),
+}, title="nexthop", words={"gateway": "via", "device": "dev", "nhid": "id"})
 
 RULE = F.Obj({
     "netns": F.NsName(),
@@ -256,6 +274,7 @@ def parse(doc, source="<topology>", found=(), secrets=None, memo=None):
                         f"{source}: expected a mapping with at least 'name', got {type(doc).__name__}")
     topo = _topology(doc, source, p)
     invalid = _interfaces(doc, topo, p, memo if secrets is None else None)
+    _nexthop_objects(doc, topo, p)
     _routes(doc, topo, p)
     _rules(doc, topo, p)
     _neighbours(doc, topo, p)
@@ -273,7 +292,7 @@ def parse(doc, source="<topology>", found=(), secrets=None, memo=None):
 
 TOP = {"name": TOPOLOGY_NAME, "namespaces": F.ListOf(F.NsName("namespace", joined=False)),
        "interfaces": F.ListOf(F.Obj({})), "routes": F.ListOf(ROUTE), "rules": F.ListOf(RULE), "neighbours": F.ListOf(NEIGHBOUR),
-       "sysctls": F.ListOf(SYSCTL),
+       "sysctls": F.ListOf(SYSCTL), "nexthops": F.ListOf(NEXTHOP),
        "checks": None}
 
 
@@ -375,11 +394,55 @@ def _interface(k, v, label):
     return Interface(**common, kind=k.name, options=opts, peer=peer, path=label)
 
 
+def _nexthop_objects(doc, topo, p):
+    for i, raw in enumerate(doc.get("nexthops") or [] if isinstance(doc.get("nexthops") or [], list) else []):
+        said = len(p.items)
+        v = F.validate(NEXTHOP, raw, f"nexthops[{i}]", p)
+        if v is not F.MISSING and len(p.items) == said:
+            nh = _nexthop_object(v, f"nexthops[{i}]", p)
+            if nh:
+                topo.nexthops.append(nh)
+    if not isinstance(doc.get("nexthops") or [], list):
+        p.add("nexthops", "expected a list")
+
+
+def _nexthop_object(v, path, p):
+    """A NextHop of validated fields ``v``: a gateway and device (or a
+    device alone), a blackhole, or a group; None, said, when they disagree."""
+    ways = [w for w in ("dev", "blackhole", "group") if v.get(w)]
+    if len(ways) != 1:
+        p.add(path, "a nexthop is one of: dev (with via or without), blackhole, or group" +
+              (f"; it gives {' and '.join(ways)}" if ways else ""))
+        return None
+    via, fam = v.get("via"), {"ipv4": 4, "ipv6": 6}.get(v.get("family"))
+    if via is not None and ways != ["dev"]:
+        p.add(f"{path}.via", f"a {ways[0]} nexthop has no via")
+        return None
+    if v.get("onlink") and via is None:
+        p.add(f"{path}.onlink", "says the gateway (via) is on the link of dev: give via")
+        return None
+    if fam is not None and (via is not None and via.version != fam or ways == ["group"]):
+        p.add(f"{path}.family", "a group's family is its members'" if ways == ["group"] else
+              f"the gateway {via} is IPv{via.version}: leave family out")
+        return None
+    if via is not None and (via.is_unspecified or via.is_multicast):
+        p.add(f"{path}.via", f"{via} cannot be a gateway")
+        return None
+    group = tuple((m["id"], m.get("weight", 1)) for m in v.get("group") or ())
+    ids = [m for m, _w in group]
+    if len(set(ids)) != len(ids):
+        p.add(f"{path}.group", "names a nexthop twice (the kernel takes each once)")
+        return None
+    return NextHop(id=v["id"], netns=v.get("netns"), via=via, dev=v.get("dev"), onlink=bool(v.get("onlink")),
+                   blackhole=bool(v.get("blackhole")), family=fam or 4, group=group, path=path)
+
+
 def _routes(doc, topo, p):
+    families = {nh.key: nexthop_family(topo, nh) for nh in topo.nexthops}
     for i, raw in enumerate(doc.get("routes") or [] if isinstance(doc.get("routes") or [], list) else []):
         v = F.validate(ROUTE, raw, f"routes[{i}]", p)
         if v is not F.MISSING and "to" in v:
-            r = _route(v, f"routes[{i}]", p)
+            r = _route(v, f"routes[{i}]", p, families.get((v.get("netns"), v.get("nhid"))))
             if r:
                 topo.routes.append(r)
     if not isinstance(doc.get("routes") or [], list):
@@ -511,13 +574,16 @@ def _lint(topo, p, source):
         topo.warnings = w.lines()
 
 
-def _route(v, path, p):
+def _route(v, path, p, nh_family=None):
+    """A Route of validated fields ``v`` (``nh_family``: that of the
+    nexthop object it names, 4 or 6, None for none or a group of both)."""
     to = v["to"]
     via = v.get("via")
     gw = via or next((h.get("via") for h in v.get("nexthops") or () if h.get("via")), None)   # the family of default
     try:
         if to == "default":
-            net = ipaddress.ip_network("::/0" if gw is not None and gw.version == 6 else "0.0.0.0/0")
+            six = gw.version == 6 if gw is not None else nh_family == 6
+            net = ipaddress.ip_network("::/0" if six else "0.0.0.0/0")
         else:
             net = ipaddress.ip_network(to)
     except ValueError as e:
@@ -529,7 +595,7 @@ def _route(v, path, p):
         return None
     rtype = v.get("type") or "unicast"
     hops = _nexthops(v, net, path, p)
-    if hops is None:
+    if hops is None or not _through_nexthop_object(v, net, nh_family, path, p):
         return None
     if rtype != "unicast":
         extra = [f for f in ("via", "dev", "onlink") if v.get(f)]
@@ -537,7 +603,7 @@ def _route(v, path, p):
             p.add(f"{path}.{extra[0]}", f"{'an' if rtype[0] in 'aeiou' else 'a'} {rtype} route drops what it "
                                         f"matches: it has no {extra[0]}")
             return None
-    elif via is None and v.get("dev") is None and not hops:
+    elif via is None and v.get("dev") is None and not hops and v.get("nhid") is None:
         p.add(path, "a route needs via, dev, or both")
         return None
     if via is not None and (via.is_unspecified or via.is_multicast):
@@ -560,7 +626,24 @@ def _route(v, path, p):
         return None
     return Route(to=net, netns=v.get("netns"), via=via, dev=v.get("dev"), metric=v.get("metric", 0), path=path,
                  onlink=bool(v.get("onlink")), table=v.get("table", RT_TABLE_MAIN), src=src, scope=v.get("scope"),
-                 type=rtype, nexthops=hops, metrics=metrics)
+                 type=rtype, nexthops=hops, metrics=metrics, nhid=v.get("nhid"))
+
+
+def _through_nexthop_object(v, net, family, path, p):
+    """Does a route naming a nexthop object (nhid) name nothing else of a
+    way out, and one of its family? Said if not."""
+    if v.get("nhid") is None:
+        return True
+    other = [f for f in ("via", "dev", "nexthops", "onlink") if v.get(f)] + \
+        (["type"] if v.get("type", "unicast") != "unicast" else [])
+    if other:
+        p.add(f"{path}.{other[0]}", f"a route through a nexthop object (nhid) has no {other[0]}: the nexthop says "
+                                    "how packets go")
+        return False
+    if net.version == 6 and family == 4:
+        p.add(f"{path}.nhid", f"nexthop {v['nhid']} is IPv4: an IPv6 route cannot go through it (the kernel's rule)")
+        return False
+    return True
 
 
 def _metrics(m, path, p):

@@ -143,8 +143,9 @@ class Route(Struct):
     # nexthops: a multipath route's ((via, dev, weight), ...), two or more, instead of via and dev
     _fields = (("to", REQUIRED), ("netns", HOST), ("via", None), ("dev", None), ("metric", 0), ("path", ""),
                ("onlink", False), ("table", RT_TABLE_MAIN), ("src", None), ("scope", None), ("type", "unicast"),
-               ("nexthops", ()), ("metrics", ()))
-    # metrics: ((name, value, locked), ...) by name, of ROUTE_METRICS
+               ("nexthops", ()), ("metrics", ()), ("nhid", None))
+    # metrics: ((name, value, locked), ...) by name, of ROUTE_METRICS;
+    # nhid: the nexthop object (NextHop) it goes through, instead of via and dev
 
     @property
     def key(self):
@@ -156,13 +157,13 @@ class Route(Struct):
     def attrs(self):
         """What the route carries besides its key: (src, scope, onlink, type), as compared with the kernel's."""
         return route_attrs(self.to.version, self.via, self.src, self.scope_number, self.onlink, self.type,
-                           self.nexthops, self.metrics)
+                           self.nexthops, self.metrics, self.nhid)
 
     @property
     def scope_number(self):
         if self.scope is not None:
             return SCOPES[self.scope]
-        return default_scope(self.via, self.type, self.nexthops)
+        return default_scope(self.via, self.type, self.nexthops, self.nhid)
 
     @property
     def hops(self):
@@ -183,20 +184,23 @@ class Route(Struct):
             s += f" via {self.via}"
         if self.dev:
             s += f" dev {self.dev}"
+        if self.nhid is not None:
+            s += f" nhid {self.nhid}"
         if self.table != RT_TABLE_MAIN:
             s += f" table {self.table}"
         return s + ("" if self.netns is HOST else f" in {self.netns}")
 
 
-def route_attrs(version, via, src, scope, onlink, rtype="unicast", nexthops=(), metrics=()):
-    """(src, scope, onlink, type, nexthops, metrics) as declared and observed
-    routes compare: IPv6 routes have no scope (the kernel keeps none); next
-    hops as (via text, dev, weight), in their order (the kernel keeps the one
-    it is given: it shares the flows out by it), compared in any
-    (``same_attrs``); metrics as ((name, value, locked), ...) by name."""
+def route_attrs(version, via, src, scope, onlink, rtype="unicast", nexthops=(), metrics=(), nhid=None):
+    """(src, scope, onlink, type, nexthops, metrics, nhid) as declared and
+    observed routes compare: IPv6 routes have no scope (the kernel keeps
+    none); next hops as (via text, dev, weight), in their order (the kernel
+    keeps the one it is given: it shares the flows out by it), compared in
+    any (``same_attrs``); metrics as ((name, value, locked), ...) by name;
+    nhid the nexthop object's id, or None."""
     hops = tuple((str(v) if v else "", d or "", w) for v, d, w in nexthops)
     return (str(src) if src else None, scope if version == 4 else None, bool(onlink), rtype, hops,
-            tuple(sorted(metrics)))
+            tuple(sorted(metrics)), nhid)
 
 
 def metric_words(metrics, shown=False):
@@ -217,10 +221,51 @@ def same_attrs(a, b):
     return a[:4] == b[:4] and sorted(a[4]) == sorted(b[4]) and a[5:] == b[5:]
 
 
-def default_scope(via, rtype="unicast", nexthops=()):
+def default_scope(via, rtype="unicast", nexthops=(), nhid=None):
     """An IPv4 route's scope when none is given, as `ip route add` gives it:
-    global with a gateway (or next hops) or for a route that drops, link without."""
-    return 0 if via or nexthops or rtype != "unicast" else SCOPES["link"]
+    global with a gateway (or next hops, or a nexthop object) or for a route
+    that drops, link without."""
+    return 0 if via or nexthops or nhid is not None or rtype != "unicast" else SCOPES["link"]
+
+
+class NextHop(Struct):
+    """A nexthop object (`ip nexthop add id 5 via 10.0.0.1 dev e0`): a
+    gateway and device (or a device alone), a blackhole, or a group of
+    others ((id, weight), ...); routes name it by ``id`` (their nhid).
+    ``family``: 4 or 6, of a device alone or a blackhole (a gateway's own
+    otherwise; a group has none)."""
+    _fields = (("id", REQUIRED), ("netns", HOST), ("via", None), ("dev", None), ("onlink", False),
+               ("blackhole", False), ("family", 4), ("group", ()), ("path", ""))
+
+    @property
+    def key(self):
+        return (self.netns, self.id)
+
+    @property
+    def label(self):
+        return f"nexthop {self.id}" + ("" if self.netns is HOST else f" in {self.netns}")
+
+    @property
+    def attrs(self):
+        return nexthop_attrs(self.via, self.dev, self.onlink, self.blackhole, self.family, self.group)
+
+
+def nexthop_family(topo, nh):
+    """4 or 6: the family of the routes ``nh`` can carry (a group's, that of
+    its declared members when they agree; None otherwise)."""
+    if not nh.group:
+        return nh.via.version if nh.via is not None else nh.family
+    found = {nexthop_family(topo, m) for m in topo.nexthops for i, _w in nh.group
+             if m.key == (nh.netns, i) and not m.group}
+    return found.pop() if len(found) == 1 else None
+
+
+def nexthop_attrs(via, dev, onlink, blackhole, family, group, other=False):
+    """What a declared and an observed nexthop compare: (family, via text,
+    dev, onlink, blackhole, group in its order, and whether it is of a sort
+    no topology declares: an observed fdb one, a resilient group)."""
+    fam = None if group else via.version if via is not None else family
+    return (fam, str(via) if via is not None else None, dev, bool(onlink), bool(blackhole), tuple(group), other)
 
 
 # the sysctl keys that name a device between these and the setting: a
@@ -268,7 +313,8 @@ class Sysctl(Struct):
 
 class Topology(Struct):
     _fields = (("name", REQUIRED), ("namespaces", list), ("interfaces", list), ("routes", list),
-               ("rules", list), ("neighbours", list), ("sysctls", list), ("source", "<topology>"), ("checks", list), ("warnings", list))
+               ("rules", list), ("neighbours", list), ("sysctls", list), ("source", "<topology>"), ("checks", list), ("warnings", list),
+               ("nexthops", list))
 
     def by_key(self):
         """Every declared device endpoint by (namespace, name)."""
@@ -284,7 +330,7 @@ class Topology(Struct):
     def joined_namespaces(self):
         """The namespaces the topology joins (by path), in order of first mention."""
         nss = [e.netns for i in self.interfaces for e in i.endpoints()]
-        nss += [x.netns for objs in (self.routes, self.rules, self.neighbours, self.sysctls) for x in objs]
+        nss += [x.netns for objs in (self.routes, self.rules, self.neighbours, self.sysctls, self.nexthops) for x in objs]
         return [ns for ns in dict.fromkeys(nss) if ns is not HOST and joined(ns)]
 
 

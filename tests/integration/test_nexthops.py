@@ -1,0 +1,170 @@
+"""Nexthop objects (`ip nexthop`) and the routes through them (nhid), end
+to end against `ip -j nexthop` and `ip route`: applied, planned empty,
+changed in place (the routes through them stay), made again with their
+device, undone, destroyed, exported from a lab built by hand and made again
+from the export, and built by the `vnet script` commands run by bash."""
+import json
+import re
+
+import pytest
+from lab import apply_json, plan_json
+
+TOPO = """name: nh
+namespaces: [n1]
+interfaces:
+  - {name: a0, kind: veth, netns: n1, addresses: [10.1.0.1/24, "fd01::1/64"],
+     peer: {name: b0, netns: n1, addresses: [10.2.0.1/24]}}
+nexthops:
+  - {netns: n1, id: 5, via: 10.1.0.254, dev: a0}
+  - {netns: n1, id: 6, via: 10.2.0.254, dev: b0}
+  - {netns: n1, id: 7, group: [{id: 5}, {id: 6, weight: 2}]}
+  - {netns: n1, id: 8, blackhole: true}
+  - {netns: n1, id: 9, dev: a0, family: ipv6}
+  - {netns: n1, id: 10, via: "fd01::254", dev: a0, onlink: true}
+routes:
+  - {netns: n1, to: 10.9.0.0/16, nhid: 7}
+  - {netns: n1, to: 10.8.0.0/16, nhid: 8, metric: 5}
+  - {netns: n1, to: "fd09::/64", nhid: 10}
+  - {netns: n1, to: "fd08::/64", nhid: 9}
+  - {netns: n1, to: default, nhid: 5, table: 100}
+"""
+
+NEXTHOPS = {(5, "10.1.0.254", "a0", None, (), False), (6, "10.2.0.254", "b0", None, (), False),
+            (7, None, None, None, ((5, 1), (6, 2)), False), (8, None, None, "blackhole", (), False),
+            (9, None, "a0", None, (), False), (10, "fd01::254", "a0", None, (), True)}
+ROUTES = {"10.9.0.0/16 nhid 7", "blackhole 10.8.0.0/16 nhid 8 dev lo metric 5", "fd09::/64 nhid 10 via fd01::254 dev "
+          "a0 metric 1024 onlink pref medium", "fd08::/64 nhid 9 dev a0 metric 1024 pref medium",
+          "default nhid 5 via 10.1.0.254 dev a0 table 100"}
+
+
+def nexthops(sandbox, ns="n1"):
+    out = set()
+    for n in json.loads(sandbox.sh(f"ip -n {ns} -j nexthop show") or "[]"):
+        out.add((n["id"], n.get("gateway"), n.get("dev"), "blackhole" if "blackhole" in n else None,
+                 tuple((g["id"], g.get("weight", 1)) for g in n.get("group", [])), "onlink" in n.get("flags", [])))
+    return out
+
+
+def routes(sandbox, ns="n1"):
+    """The routes through nexthop objects as `ip route` says them (first
+    line; protocol and the carrier's linkdown aside)."""
+    text = sandbox.sh(f"ip -n {ns} route show table all; ip -n {ns} -6 route show table all")
+    return {re.sub(r" proto \w+| linkdown| rt_offload\S*", "", ln).strip() for ln in text.splitlines() if " nhid " in ln}
+
+
+@pytest.mark.needs("veth")
+def test_nexthops_applied_converged_replaced_in_place_undone_and_destroyed(sandbox):
+    f = sandbox.write("nh.yaml", TOPO)
+    apply_json(sandbox, f)
+    assert nexthops(sandbox) == NEXTHOPS
+    assert routes(sandbox) == ROUTES
+    assert plan_json(sandbox, f) == []
+
+    # the group's weights and a member's gateway changed: replaced in place, the routes through them stay
+    g = sandbox.write("nh2.yaml", TOPO.replace("{id: 6, weight: 2}", "{id: 6, weight: 3}").replace(
+        "via: 10.2.0.254, dev: b0", "via: 10.2.0.253, dev: b0"))
+    changes = [(c["action"], c["object"], c["reason"]) for c in plan_json(sandbox, g)]
+    assert changes == [("modify", "nexthop 6 in n1", "via 10.2.0.254 dev b0 -> via 10.2.0.253 dev b0: replaced in "
+                        "place (the routes through it stay)"),
+                       ("modify", "nexthop 7 in n1", "group 5/6,2 -> group 5/6,3: replaced in place (the routes "
+                        "through it stay)")], changes
+    apply_json(sandbox, g)
+    assert nexthops(sandbox) == NEXTHOPS - {(6, "10.2.0.254", "b0", None, (), False),
+                                            (7, None, None, None, ((5, 1), (6, 2)), False)} | {
+        (6, "10.2.0.253", "b0", None, (), False), (7, None, None, None, ((5, 1), (6, 3)), False)}
+    assert routes(sandbox) == ROUTES and plan_json(sandbox, g) == []
+
+    # changed by hand: put back as declared
+    sandbox.sh("ip -n n1 nexthop replace id 5 via 10.1.0.9 dev a0 && ip -n n1 nexthop del id 8")
+    apply_json(sandbox, f)
+    assert nexthops(sandbox) == NEXTHOPS and routes(sandbox) == ROUTES and plan_json(sandbox, f) == []
+
+    # an apply that replaces nexthop 5, deletes 9 (and its route) and then fails puts them back as they were
+    bad = TOPO.replace("via: 10.1.0.254, dev: a0}", "via: 10.1.0.253, dev: a0}").replace(
+        "  - {netns: n1, id: 9, dev: a0, family: ipv6}\n", "").replace('  - {netns: n1, to: "fd08::/64", nhid: 9}\n', "")
+    bad = bad.replace("interfaces:\n", "interfaces:\n  - {name: lo, kind: external}\n")
+    bad += "  - {to: 10.6.0.0/16, dev: lo, src: 10.66.0.1}\n"   # not an address here: the kernel refuses it
+    r = sandbox.vnet("apply", sandbox.write("bad.yaml", bad), check=False)
+    assert r.returncode == 3 and "route 10.6.0.0/16 dev lo" in r.stderr, r.stderr
+    assert nexthops(sandbox) == NEXTHOPS and routes(sandbox) == ROUTES and plan_json(sandbox, f) == []
+
+    # no longer declared: deleted, groups first, with the routes through them
+    h = sandbox.write("nh3.yaml", TOPO.split("  - {netns: n1, id: 7,")[0] + "routes: []\n")
+    apply_json(sandbox, h)
+    assert nexthops(sandbox) == {(5, "10.1.0.254", "a0", None, (), False), (6, "10.2.0.254", "b0", None, (), False)}
+    assert routes(sandbox) == set() and plan_json(sandbox, h) == []
+    sandbox.vnet("destroy", "nh")
+    assert sandbox.sh("ip netns list") == ""
+
+
+@pytest.mark.needs("veth")
+def test_nexthops_through_a_device_made_again_are_made_again_with_their_routes(sandbox):
+    """The kernel drops a nexthop with its device (and the routes through
+    it): a plan that makes the device again makes them again after it."""
+    f = sandbox.write("nh.yaml", TOPO)
+    apply_json(sandbox, f)
+    g = sandbox.write("nh2.yaml", TOPO.replace("peer: {name: b0,", "peer: {name: c0,").replace("dev: b0", "dev: c0"))
+    changes = [(c["action"], c["object"], c["reason"]) for c in plan_json(sandbox, g)]
+    assert [c for c in changes if c[1].startswith(("nexthop", "route"))] == [
+        ("create", f"nexthop {i} in n1", "its device is made again (the kernel drops it)") for i in (5, 6, 9, 10, 7)] + [
+        ("create", f"route {r} in n1", "missing") for r in ("10.9.0.0/16 nhid 7", "fd09::/64 nhid 10",
+                                                            "fd08::/64 nhid 9", "default nhid 5 table 100")], changes
+    apply_json(sandbox, g)
+    assert nexthops(sandbox) == {(n[0], n[1], "c0" if n[2] == "b0" else n[2], *n[3:]) for n in NEXTHOPS}
+    assert routes(sandbox) == ROUTES and plan_json(sandbox, g) == []
+    sandbox.vnet("destroy", "nh")
+
+
+@pytest.mark.needs("veth")
+def test_nexthops_of_vnet_s_own_namespace_are_destroyed_and_someone_s_left(sandbox):
+    """In the namespace vnet runs in (not deleted by a destroy), its nexthops
+    go one by one; someone's with the id a file declares stops the plan."""
+    sandbox.sh("ip link add x0 type veth peer name x1 && ip link set x0 up && ip link set x1 up && "
+               "ip addr add 10.4.0.1/24 dev x0 && ip nexthop add id 40 via 10.4.0.254 dev x0 && "
+               "ip route add 10.40.0.0/16 nhid 40")
+    topo = ("name: own\ninterfaces:\n  - {name: x0, kind: external}\n  - {name: v0, kind: veth, addresses: "
+            "[10.5.0.1/24], peer: {name: w0}}\nnexthops:\n  - {id: 50, via: 10.5.0.254, dev: v0}\n  - {id: 51, "
+            "group: [{id: 50}]}\nroutes:\n  - {to: 10.50.0.0/16, nhid: 51}\n")
+    apply_json(sandbox, sandbox.write("own.yaml", topo))
+    assert "10.50.0.0/16 nhid 51" in sandbox.sh("ip route")
+    taken = sandbox.write("taken.yaml", topo.replace("id: 50,", "id: 40,").replace("{id: 50}", "{id: 40}"))
+    r = sandbox.vnet("apply", taken, check=False)
+    assert r.returncode == 6 and f"{taken}: nexthops[0]: nexthop 40 exists in vnet's own namespace and is not " \
+        "vnet's: vnet does not replace it (give another id)" in r.stderr, r.stderr
+    sandbox.vnet("destroy", "own")
+    ip = sandbox.sh("ip nexthop; ip route")
+    assert "id 50" not in ip and "id 51" not in ip and "10.50.0.0" not in ip, ip
+    assert "id 40 via 10.4.0.254 dev x0" in ip and "10.40.0.0/16 nhid 40" in ip, ip   # someone's, untouched
+
+
+@pytest.mark.needs("veth")
+def test_nexthops_built_by_hand_are_exported_and_made_again(sandbox):
+    """A lab built with `ip nexthop` (a gateway, a device alone, IPv6, a
+    blackhole, a weighted group) exports whole (it said it left out the
+    routes through them before) and the export makes the same again; the
+    `vnet script` of the file gives the same too."""
+    sandbox.sh("ip netns add n1 && ip -n n1 link add a0 type veth peer name b0 && ip -n n1 link set a0 up && "
+               "ip -n n1 link set b0 up && ip -n n1 link set lo up && ip -n n1 addr add 10.1.0.1/24 dev a0 && "
+               "ip -n n1 addr add 10.2.0.1/24 dev b0 && ip -n n1 -6 addr add fd01::1/64 dev a0 nodad && "
+               "ip -n n1 nexthop add id 5 via 10.1.0.254 dev a0 && ip -n n1 nexthop add id 6 via 10.2.0.254 dev b0 && "
+               "ip -n n1 nexthop add id 7 group 5/6,2 && ip -n n1 nexthop add id 8 blackhole && "
+               "ip -n n1 -6 nexthop add id 9 dev a0 && ip -n n1 nexthop add id 10 via fd01::254 dev a0 onlink && "
+               "ip -n n1 route add 10.9.0.0/16 nhid 7 && ip -n n1 route add 10.8.0.0/16 nhid 8 metric 5 && "
+               "ip -n n1 -6 route add fd09::/64 nhid 10 && ip -n n1 -6 route add fd08::/64 nhid 9 && "
+               "ip -n n1 route add default nhid 5 table 100")
+    assert nexthops(sandbox) == NEXTHOPS and routes(sandbox) == ROUTES
+    r = sandbox.vnet("export", "--netns", "n1")
+    assert "nexthop" not in r.stderr, r.stderr
+    # a resilient group is not a file's: said, and left out
+    sandbox.sh("ip -n n1 nexthop add id 20 group 5/6 type resilient buckets 8")
+    r2 = sandbox.vnet("export", "--netns", "n1")
+    assert r2.stderr == "vnet export: left out the nexthop 20 of namespace n1 (a resilient group), which a topology " \
+        "cannot declare\n" and r2.stdout == r.stdout, r2.stderr
+    exported = sandbox.write("e.yaml", r.stdout)
+    sandbox.sh("ip netns del n1")
+    apply_json(sandbox, exported)
+    assert nexthops(sandbox) == NEXTHOPS and routes(sandbox) == ROUTES
+    assert plan_json(sandbox, exported) == []
+    sandbox.vnet("destroy", "exported")
+    sandbox.sh(f"bash -e {sandbox.write('s.sh', sandbox.vnet('script', exported).stdout)}")
+    assert nexthops(sandbox) == NEXTHOPS and routes(sandbox) == ROUTES
