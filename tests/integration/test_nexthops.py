@@ -168,3 +168,33 @@ def test_nexthops_built_by_hand_are_exported_and_made_again(sandbox):
     sandbox.vnet("destroy", "exported")
     sandbox.sh(f"bash -e {sandbox.write('s.sh', sandbox.vnet('script', exported).stdout)}")
     assert nexthops(sandbox) == NEXTHOPS and routes(sandbox) == ROUTES
+
+
+@pytest.mark.needs("veth")
+def test_sigkill_after_every_request_of_nexthops_in_vnet_s_own_namespace_recovers(sandbox):
+    """Killed after each of its changing requests in turn, an apply of
+    nexthops in the namespace vnet runs in (which no destroy deletes) is
+    followed by an apply that converges and a destroy that leaves nothing
+    of them."""
+    import os
+    f = sandbox.write("own.yaml", "name: own\ninterfaces:\n  - {name: v0, kind: veth, addresses: [10.5.0.1/24], "
+                      "peer: {name: w0}}\nnexthops:\n  - {id: 50, via: 10.5.0.254, dev: v0}\n  - {id: 51, dev: v0}\n"
+                      "  - {id: 52, group: [{id: 50}, {id: 51, weight: 4}]}\nroutes:\n  - {to: 10.50.0.0/16, nhid: 52}\n"
+                      "  - {to: 10.51.0.0/16, nhid: 50}\n")
+    before = (sandbox.dump_all(), sandbox.sh("ip nexthop"))
+    total = json.loads(sandbox.vnet("apply", "--json", f).stdout)["requests"]
+    sandbox.vnet("destroy", "own")
+    assert (sandbox.dump_all(), sandbox.sh("ip nexthop")) == before and total >= 6
+    for k in range(1, total + 1):
+        os.environ["VNET_KILL_AT_REQUEST"] = str(k)
+        try:
+            r = sandbox.vnet("apply", f, check=False)
+        finally:
+            del os.environ["VNET_KILL_AT_REQUEST"]
+        assert r.returncode == -9, f"kill point {k}: not killed (rc {r.returncode})\n{r.stderr}"
+        r = sandbox.vnet("apply", "--json", f, check=False)
+        assert r.returncode == 0, f"after a kill at request {k}, apply did not converge:\n{r.stdout}{r.stderr}"
+        assert plan_json(sandbox, f) == [], f"after a kill at request {k}"
+        assert "10.50.0.0/16 nhid 52" in sandbox.sh("ip route")
+        sandbox.vnet("destroy", "own")
+        assert (sandbox.dump_all(), sandbox.sh("ip nexthop")) == before, f"after a kill at request {k}"
