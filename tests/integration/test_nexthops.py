@@ -59,6 +59,10 @@ def test_nexthops_applied_converged_replaced_in_place_undone_and_destroyed(sandb
     assert nexthops(sandbox) == NEXTHOPS
     assert routes(sandbox) == ROUTES
     assert plan_json(sandbox, f) == []
+    shown = json.loads(sandbox.vnet("show", "--json", "nh").stdout)["nexthops"]
+    assert {(n["id"], n["nexthop"]) for n in shown} == {(5, "via 10.1.0.254 dev a0"), (6, "via 10.2.0.254 dev b0"),
+                                                        (7, "group 5/6,2"), (8, "blackhole (IPv4)"), (9, "dev a0"),
+                                                        (10, "via fd01::254 dev a0 onlink")}
 
     # the group's weights and a member's gateway changed: replaced in place, the routes through them stay
     g = sandbox.write("nh2.yaml", TOPO.replace("{id: 6, weight: 2}", "{id: 6, weight: 3}").replace(

@@ -103,8 +103,9 @@ def cmd_show(args):
     devs, st, t, rec = live(args.target, routes=True, namespaces=keep and [None] + [n for n in keep if n])
     v = show.view(devs, st, t, rec, keep, args.kind)
     title = f"vnet show {args.target or '(all namespaces)'}"
-    emit(args, {k: v[k] for k in ("devices", "routes", "rules", "neighbours", "sysctls")},
-         lambda: show.print_show(title, v["shown"], devs, v["routes"], v["sysctls"], v["rules"], v["neighbours"]))
+    emit(args, {k: v[k] for k in ("devices", "nexthops", "routes", "rules", "neighbours", "sysctls")},
+         lambda: show.print_show(title, v["shown"], devs, v["routes"], v["sysctls"], v["rules"], v["neighbours"],
+                                 v["nexthops"]))
 
 
 def cmd_export(args):

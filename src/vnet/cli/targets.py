@@ -57,7 +57,7 @@ def live(target, routes=False, namespaces=None, fdb=False):
         names = namespaces or [None] + netns.list_names()
         with Kernel() as k:
             every = names if routes else ()
-            st = observe(k, names, routes_in=every, rules_in=every, neighbours_in=every)
+            st = observe(k, names, routes_in=every, rules_in=every, neighbours_in=every, nexthops_in=every)
         return list(st.devices()), st, None, None
     t, rec = applied(target)
     from .. import observe as obs_topo

@@ -2,8 +2,8 @@
 and what the record says vnet made. A changed one is replaced in place
 (the routes through it stay); one the kernel drops with its device is made
 again, and the routes through it with it."""
-from ..topology.model import HOST
-from .changes import Change, _show
+from ..topology.model import HOST, nexthop_text
+from .changes import Change
 
 
 def plan_nexthops(p):
@@ -23,7 +23,7 @@ def plan_nexthops(p):
             why = "its device is made again (the kernel drops it)" if nh.key in p.nh_gone else "missing"
             p.nexthops.append(Change("create", nh.label, why, ("nh_add", nh)))
         elif have.attrs != nh.attrs:
-            p.nexthops.append(Change("modify", nh.label, f"{_words(have.attrs)} -> {_words(nh.attrs)}: replaced in "
+            p.nexthops.append(Change("modify", nh.label, f"{nexthop_text(have.attrs)} -> {nexthop_text(nh.attrs)}: replaced in "
                                      "place (the routes through it stay)", ("nh_set", nh, have)))
     names = {nh.key for nh in declared}
     going = [live[k] for k in recorded if k not in names and k in live and k not in p.nh_gone and p.in_scope(k[0])]
@@ -43,16 +43,4 @@ def _dropped(p, live):
 
 def _where(ns):
     return "vnet's own namespace" if ns is HOST else f"namespace {ns}"
-
-
-def _words(attrs):
-    """A nexthop's attrs (topology.model.nexthop_attrs) as `ip nexthop` says them."""
-    fam, via, dev, onlink, blackhole, group, other = attrs
-    if other:
-        return "a bridge's or resilient"
-    if group:
-        return "group " + "/".join(f"{i}{f',{w}' if w != 1 else ''}" for i, w in group)
-    if blackhole:
-        return f"blackhole (IPv{fam})"
-    return " ".join(x for x in (via and f"via {via}", f"dev {_show(dev)}", onlink and "onlink") if x)
 

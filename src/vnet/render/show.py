@@ -151,15 +151,26 @@ def neighbours(st, namespaces, keep=lambda n: True):
             for ns in namespaces for n in st.neighbours.get(ns, []) if n.static and keep(n)]
 
 
+def nexthops(st, namespaces, keep=lambda n: True):
+    """The nexthop objects of ``namespaces`` as `ip nexthop` writes them: {netns, id, nexthop}."""
+    from ..topology.model import nexthop_text
+    return [{"netns": ns, "id": n.id, "nexthop": nexthop_text(n.attrs)}
+            for ns in namespaces for n in st.nexthops.get(ns, []) if keep(n)]
+
+
 def sysctls(st):
     return [{"netns": ns, "key": key, "value": v} for (ns, key), v in st.sysctls.items()]
 
 
-def print_show(title, devices, among, route_list, sysctl_list, rule_list=(), neighbour_list=()):
-    """The human output: the devices, then routes, rules, neighbours and sysctls when there are."""
+def print_show(title, devices, among, route_list, sysctl_list, rule_list=(), neighbour_list=(), nexthop_list=()):
+    """The human output: the devices, then nexthops, routes, rules, neighbours and sysctls when there are."""
     from .table import print_table
     r = rows(devices, among)
     print_table(title, COLUMNS, [cells for cells, _b in r], below=[b for _c, b in r])
+    if nexthop_list:
+        print()
+        print_table("nexthops", ("netns", "nexthop"), [(x["netns"] or "host", f"id {x['id']} {x['nexthop']}")
+                                                       for x in nexthop_list])
     if route_list:
         print()
         print_table("routes", ("netns", "route"), [(x["netns"] or "host", route_line(x)) for x in route_list])
@@ -203,15 +214,19 @@ def view(devs, st, topo, rec, netns=None, kinds=None):
                           or any(declares(r, rule_entry(o)) for r in topo.rules))
         known = {n.key for n in topo.neighbours} | set(rec.neighbours)
         neighbour_list = neighbours(st, nss, lambda n: n.netns is not None or n.key in known)
+        mine = {n.key for n in topo.nexthops} | set(rec.nexthops)
+        nexthop_list = nexthops(st, nss, lambda n: n.netns is not None or n.key in mine)
         sysctl_list = sysctls(st)
     else:
         route_list, sysctl_list = routes(st, list(st.namespaces)), []
         rule_list, neighbour_list = rules(st, list(st.namespaces)), neighbours(st, list(st.namespaces))
+        nexthop_list = nexthops(st, list(st.namespaces))
     if netns:
         devs = [d for d in devs if d.netns in netns]
         route_list = [r for r in route_list if r["netns"] in netns]
         rule_list = [r for r in rule_list if r["netns"] in netns]
         neighbour_list = [n for n in neighbour_list if n["netns"] in netns]
+        nexthop_list = [n for n in nexthop_list if n["netns"] in netns]
         sysctl_list = [s for s in sysctl_list if s["netns"] in netns]
     if kinds:
         known_kinds(kinds, devs)
@@ -220,7 +235,7 @@ def view(devs, st, topo, rec, netns=None, kinds=None):
         route_list = [r for r in route_list if (r["netns"], r["dev"]) in keys]
         neighbour_list = [n for n in neighbour_list if (n["netns"], n["dev"]) in keys]
     return {"devices": [device_dict(d) for d in devs], "shown": devs, "routes": route_list, "rules": rule_list,
-            "neighbours": neighbour_list, "sysctls": sysctl_list}
+            "neighbours": neighbour_list, "sysctls": sysctl_list, "nexthops": nexthop_list}
 
 
 def known_namespaces(asked, known, what):

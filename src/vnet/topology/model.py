@@ -260,6 +260,18 @@ def nexthop_family(topo, nh):
     return found.pop() if len(found) == 1 else None
 
 
+def nexthop_text(attrs):
+    """A nexthop's attrs (``nexthop_attrs``) as `ip nexthop` says them."""
+    fam, via, dev, onlink, blackhole, group, other = attrs
+    if other:
+        return "a bridge's (fdb) or a resilient group"
+    if group:
+        return "group " + "/".join(f"{i}{f',{w}' if w != 1 else ''}" for i, w in group)
+    if blackhole:
+        return f"blackhole (IPv{fam})"
+    return " ".join(x for x in (via and f"via {via}", f"dev {dev}", onlink and "onlink") if x)
+
+
 def nexthop_attrs(via, dev, onlink, blackhole, family, group, other=False):
     """What a declared and an observed nexthop compare: (family, via text,
     dev, onlink, blackhole, group in its order, and whether it is of a sort
