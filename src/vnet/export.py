@@ -464,7 +464,8 @@ def route_doc(r):
     """An observed route (vnet.state.Route) as the file writes it: what
     is at its default (table main, the scope `ip route add` gives, metric 0,
     or 1024 for IPv6) left out."""
-    from .topology.model import RT_TABLE_MAIN, SCOPE_NAMES, default_scope
+    from .kernel.rtnl import RTPROT_BOOT, RTPROT_STATIC
+    from .topology.model import PROTOCOL_NAMES, ROUTE_PREFS, RT_TABLE_MAIN, SCOPE_NAMES, default_scope
     d = {"netns": r.netns} if r.netns is not HOST else {}
     d["to"] = "default" if r.to.prefixlen == 0 else str(r.to)
     if r.type != "unicast":
@@ -490,6 +491,10 @@ def route_doc(r):
         d["onlink"] = True
     if r.metrics:
         d["metrics"] = metrics_doc(r.metrics)
+    if r.proto not in (RTPROT_BOOT, RTPROT_STATIC):   # (ip route add's, vnet's: the file's default)
+        d["protocol"] = PROTOCOL_NAMES.get(r.proto, r.proto)
+    if r.pref:
+        d["pref"] = {v: k for k, v in ROUTE_PREFS.items()}.get(r.pref, r.pref)
     return d
 
 

@@ -307,9 +307,9 @@ def read_routes(sock, ns, devs, through=None):
     names = {d.ifindex: name for name, d in devs.items()}
     return [Route(ns, dst, gw, names.get(oif), metric, proto, table, src, scope, onlink, rtype,
                   tuple((hgw, names.get(hoif), w) for hgw, hoif, w in hops), tos, unwritable, extras, raw, metrics,
-                  nhid)
+                  nhid, pref)
             for dst, gw, oif, metric, proto, table, src, scope, onlink, rtype, hops, tos, unwritable, extras, raw, metrics,
-            nhid in rtnl.dump_routes(sock, through)]
+            nhid, pref in rtnl.dump_routes(sock, through)]
 
 
 def read_nexthops(sock, ns, devs):

@@ -47,12 +47,13 @@ class Route(Struct):
     ``extras``: what it has that a topology does not say (a realm...);
     ``metrics``: those it does, ((name, value, locked), ...) (rtnl.route_metrics);
     ``nhid``: the nexthop object it goes through (no via, dev or nexthops then);
+    ``pref``: an IPv6 route's preference (RTA_PREF), None for IPv4;
     ``raw``: the kernel's message of one it would lose remade from the rest
     (rtnl.dump_routes), for an undo to make it again as it was."""
     _fields = (("netns", REQUIRED), ("to", REQUIRED), ("via", None), ("dev", None), ("metric", 0), ("proto", 0),
                ("table", rtnl.RT_TABLE_MAIN), ("src", None), ("scope", 0), ("onlink", False), ("type", "unicast"),
                ("nexthops", ()), ("tos", 0), ("unwritable", None), ("extras", ""), ("raw", None), ("metrics", ()),
-               ("nhid", None))
+               ("nhid", None), ("pref", None))
 
     @property
     def key(self):
@@ -63,7 +64,7 @@ class Route(Struct):
     def attrs(self):
         from .topology.model import route_attrs
         return route_attrs(self.to.version, self.via, self.src, self.scope, self.onlink, self.type, self.nexthops,
-                           self.metrics, self.nhid)
+                           self.metrics, self.nhid, self.proto, self.pref)
 
     @property
     def kernel_own(self):

@@ -197,3 +197,55 @@ def test_route_metrics_made_by_hand_are_exported_and_made_again(sandbox):
     apply_json(sandbox, exported)
     assert shown(sandbox) == {s.replace(" realm 3", "") for s in before}
     assert "window 20000" in " ".join(shown(sandbox))
+
+
+@pytest.mark.needs("veth")
+def test_route_protocol_and_ipv6_preference_applied_converged_and_exported(sandbox):
+    """`proto bird`, `pref high`: made as declared, put back when changed by
+    hand, and a lab built with them exports them (an export dropped the
+    protocol silently, and said it left the preference out)."""
+    sandbox.sh("ip netns add n1 && ip -n n1 link add a0 type veth peer name b0 && ip -n n1 link set a0 up && "
+               "ip -n n1 addr add 10.1.0.1/24 dev a0 && ip -n n1 -6 addr add fd01::1/64 dev a0 nodad && "
+               "ip -n n1 route add 10.9.0.0/16 via 10.1.0.254 proto bird && "
+               "ip -n n1 route add 10.8.0.0/16 via 10.1.0.254 proto 99 && "
+               "ip -n n1 -6 route add fd09::/64 via fd01::254 pref high && "
+               "ip -n n1 -6 route add fd08::/64 via fd01::254 pref low proto zebra")
+
+    def shown():
+        return {re.sub(r" proto static| linkdown", "", ln) for ln in
+                sandbox.sh("ip -n n1 route; ip -n n1 -6 route").splitlines() if ln.startswith(("10.9", "10.8", "fd0"))}
+    before = shown()
+    r = sandbox.vnet("export", "--netns", "n1")
+    assert "route" not in r.stderr, r.stderr
+    assert {"netns": "n1", "to": "fd08::/64", "via": "fd01::254", "dev": "a0", "protocol": "zebra", "pref": "low"} \
+        in __import__("yaml").safe_load(r.stdout)["routes"]
+    f = sandbox.write("e.yaml", r.stdout)
+    sandbox.sh("ip netns del n1")
+    apply_json(sandbox, f)
+    assert shown() == before and plan_json(sandbox, f) == []
+    sandbox.sh("ip -n n1 route replace 10.9.0.0/16 via 10.1.0.254 proto ospf && "
+               "ip -n n1 -6 route replace fd09::/64 via fd01::254 pref medium")
+    changes = [(c["action"], c["object"], c["reason"]) for c in plan_json(sandbox, f)]
+    assert ("delete", "route 10.9.0.0/16 via 10.1.0.254 dev a0 in n1",
+            "protocol ospf -> bird: removed first, added back after") in changes, changes
+    assert ("delete", "route fd09::/64 via fd01::254 dev a0 in n1",
+            "pref medium -> high: removed first, added back after") in changes, changes
+    apply_json(sandbox, f)
+    assert shown() == before and plan_json(sandbox, f) == []
+    sandbox.vnet("destroy", "exported")
+    sandbox.sh(f"bash -e {sandbox.write('s.sh', sandbox.vnet('script', f).stdout)}")
+    assert shown() == before
+
+
+@pytest.mark.parametrize("route,says", [
+    ("{netns: n1, to: 10.9.0.0/16, dev: a0, protocol: kernel}", "routes[0].protocol: 'kernel' is not a protocol"),
+    ("{netns: n1, to: 10.9.0.0/16, dev: a0, protocol: 300}", "routes[0].protocol: 300 is not a protocol"),
+    ("{netns: n1, to: 10.9.0.0/16, dev: a0, protocol: brid}", "(did you mean 'bird'?)"),
+    ("{netns: n1, to: 10.9.0.0/16, dev: a0, pref: high}", "routes[0].pref: an IPv4 route has no preference"),
+    ("{netns: n1, to: 'fd09::/64', dev: a0, pref: top}", "routes[0].pref: 'top' is not one of medium, high, low"),
+])
+def test_bad_route_protocol_or_pref_is_exit_2(sandbox, route, says):
+    f = sandbox.write("t.yaml", TOPO.split("routes:")[0] + f"routes:\n  - {route}\n")
+    r = sandbox.vnet("apply", f, check=False)
+    assert r.returncode == 2 and says in r.stderr, r.stderr
+    assert sandbox.sh("ip netns list") == ""

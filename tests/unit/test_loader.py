@@ -333,7 +333,7 @@ def test_a_route_that_drops_takes_no_via_or_dev():
                   "  - {to: 'fd00::/48', type: prohibit, metric: 5, table: 100}\n")
     assert [(r.type, r.key) for r in t.routes] == [("blackhole", (None, "10.70.0.0/16", None, None, 0, 254)),
                                                     ("prohibit", (None, "fd00::/48", None, None, 5, 100))]
-    assert t.routes[0].attrs == (None, 0, False, "blackhole", (), (), None)   # scope global, as `ip route add blackhole` gives
+    assert t.routes[0].attrs == (None, 0, False, "blackhole", (), (), None, None, None)   # scope global, as `ip route add blackhole` gives
     for route, said in (("{to: 10.0.0.0/8, type: unreachable, via: 10.1.1.1}",
                          "routes[0].via: an unreachable route drops what it matches: it has no via"),
                         ("{to: 10.0.0.0/8, type: blackhole, dev: eth0}",

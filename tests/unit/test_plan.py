@@ -332,7 +332,7 @@ def test_route_src_scope_onlink_compared_and_replaced_with_an_undo_as_it_was():
                         "added back with its declared attributes")]
     # the deletion carries what its undo puts back: the route as it was, onlink
     # (and no kernel message to replay: the route has nothing a topology does not say)
-    assert changes[0].op == ("route_del", ("net1", "10.8.0.0/16", "10.0.0.9", "eth0", 0, 100), (None, 0, True, "unicast", (), (), None),
+    assert changes[0].op == ("route_del", ("net1", "10.8.0.0/16", "10.0.0.9", "eth0", 0, 100), (None, 0, True, "unicast", (), (), None, 4, None),
                              None)
     st.routes["net1"][1] = LiveRoute("net1", net("0.0.0.0/0"), ip("10.0.0.254"), "eth0", 0, 4)
     assert rows(plan(t, st, rec))[0] == ("delete", "route default via 10.0.0.254 in net1",

@@ -436,7 +436,7 @@ def _route_back(ctx, r):
         else:
             rtnl.add_route(ctx.sock(r.netns), r.to, r.via, index.get(r.dev, 0), r.metric, r.table,
                            ipaddress.ip_address(r.src) if r.src else None, r.scope, r.onlink, r.type,
-                           [(v, index.get(d, 0), w) for v, d, w in r.nexthops], r.metrics, r.nhid)
+                           [(v, index.get(d, 0), w) for v, d, w in r.nexthops], r.metrics, r.nhid, r.proto, r.pref)
     except netlink.NetlinkError as e:
         if e.errno != errno.EEXIST:
             raise
@@ -606,16 +606,17 @@ def _route_args(ctx, ns, to, via, dev, metric, table):
 
 def _route_put(ctx, rk, attrs, raw=None):
     """Add the route ``rk`` with ``attrs`` (src, scope, onlink, type, next
-    hops, metrics, nhid; a scope of None: the default, as for an IPv6 route), or
+    hops, metrics, nhid, protocol, pref; a scope of None: the default, as for an IPv6 route), or
     as the kernel's message ``raw`` showed it (rtnl.add_route_again)."""
-    src, scope, onlink, rtype, nexthops, metrics, nhid = attrs
+    src, scope, onlink, rtype, nexthops, metrics, nhid, protocol, pref = attrs
     hops = [(ipaddress.ip_address(via) if via else None, ctx.ifindex(rk[0], dev) if dev else 0, weight)
             for via, dev, weight in nexthops]
     if raw is not None:
         rtnl.add_route_again(ctx.sock(rk[0]), raw, ctx.ifindex(rk[0], rk[3]) if rk[3] else None, [h[1] for h in hops])
         return
     rtnl.add_route(ctx.sock(rk[0]), *_route_args(ctx, *rk), src=ipaddress.ip_address(src) if src else None,
-                   scope=scope, onlink=onlink, rtype=rtype, hops=hops, metrics=metrics, nhid=nhid)
+                   scope=scope, onlink=onlink, rtype=rtype, hops=hops, metrics=metrics, nhid=nhid, protocol=protocol,
+                   pref=pref)
 
 
 def _route_add(ctx, rec, r):

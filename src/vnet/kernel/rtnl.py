@@ -358,7 +358,6 @@ def del_addr(sock, ifindex, iface):
 # ---- routes --------------------------------------------------------------------
 
 RTA_METRICS, RTA_FLOW, RTA_CACHEINFO, RTA_PREF = 8, 11, 12, 20
-_PREFS = {1: "high", 3: "low"}
 # the kernel's units as `ip route` says them: rtt in 1/8 ms, rttvar in 1/4 ms, rto_min in ms, features' bit 0 ecn
 _RTAX_TEXT = {4: lambda v: f"{v // 8}ms", 5: lambda v: f"{v // 4}ms", 13: lambda v: f"{v}ms",
               12: lambda v: "ecn" if v == 1 else hex(v)}
@@ -401,7 +400,7 @@ def _metrics_attr(metrics):
 
 def _route_extras(a):
     """What `ip route` says of a route beyond what a topology declares: its
-    features metric, realm, preference, expiry (`features ecn, realm 3`), or ""."""
+    features metric, realm, expiry (`features ecn, realm 3`), or ""."""
     out = []
     if RTA_METRICS in a:
         m = nl.parse(a[RTA_METRICS])
@@ -412,8 +411,6 @@ def _route_extras(a):
                 out.append(f"{word}{' lock' if locked & (1 << t) else ''} {v}")
     if RTA_FLOW in a:
         out.append(f"realm {nl.get_u32(a[RTA_FLOW])}")
-    if RTA_PREF in a and a[RTA_PREF][0] != 0:
-        out.append(f"pref {_PREFS.get(a[RTA_PREF][0], a[RTA_PREF][0])}")
     expires = struct.unpack_from("=i", a[RTA_CACHEINFO], 8)[0] if RTA_CACHEINFO in a else 0
     if expires:   # (in the user's clock ticks, 100 a second, as iproute2 reads them)
         out.append(f"expires {expires // 100}sec")
@@ -423,7 +420,7 @@ def _route_extras(a):
 def dump_routes(sock, through=None):
     """Unicast and dropping routes of every table: [(dst, gateway, oif,
     metric, proto, table, prefsrc, scope, onlink, type name, next hops,
-    tos, unwritable, extras, raw, metrics, nhid)]: a multipath route's [(gateway, oif, weight)], why a
+    tos, unwritable, extras, raw, metrics, nhid, pref)]: a multipath route's [(gateway, oif, weight)], why a
     topology cannot declare the route (with a TOS, a next hop onlink) or
     None, what it has that a topology does not
     say (``_route_extras``), the kernel's message of a route someone
@@ -431,7 +428,7 @@ def dump_routes(sock, through=None):
     not through a nexthop object (for ``add_route_again``), else None, and
     its metrics a topology declares (``route_metrics``), and the nexthop
     object it goes through (None: none; its gateway and device are then
-    the object's, left out).
+    the object's, left out), and an IPv6 route's preference (RTA_PREF; None for IPv4).
     With ``through`` (an ifindex), only the routes through that device (one
     of their next hops too), as the kernel filters them."""
     import ipaddress
@@ -465,7 +462,8 @@ def dump_routes(sock, through=None):
             # (vnet's own: remade from what a topology says; through a nexthop object: gone with its device)
             out.append((ipaddress.ip_network(f"{dst}/{dlen}"), gw, oif, metric, proto, table, src, scope,
                         bool(flags & RTNH_F_ONLINK), ROUTE_TYPE_NAMES[rtype], [h[:3] for h in hops], tos, unwritable,
-                        extras, raw, metrics, nhid))
+                        extras, raw, metrics, nhid,
+                        (a[RTA_PREF][0] if RTA_PREF in a else 0) if f == socket.AF_INET6 else None))
     return out
 
 
@@ -588,7 +586,7 @@ def before_deleting(sock, indexes, marked=None):
 
 
 def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, onlink=False, delete=False,
-               rtype="unicast", hops=(), metrics=(), nhid=None):
+               rtype="unicast", hops=(), metrics=(), nhid=None, protocol=None, pref=None):
     """A route request (``hops``: a multipath route's [(gateway, oif,
     weight)]). ``scope`` None: global with a gateway, next hops or for a
     route that drops, link without (as `ip route add`); a deletion matches
@@ -597,7 +595,7 @@ def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, 
     if delete:
         scope, proto, kind = RT_SCOPE_NOWHERE, 0, 0
     else:
-        proto, kind = RTPROT_STATIC, ROUTE_TYPES[rtype]
+        proto, kind = protocol or RTPROT_STATIC, ROUTE_TYPES[rtype]
         if scope is None:
             scope = RT_SCOPE_UNIVERSE if gw is not None or hops or kind != RTN_UNICAST else RT_SCOPE_LINK
     flags = RTNH_F_ONLINK if onlink else 0
@@ -617,13 +615,16 @@ def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, 
         body += _multipath(hops)
     if nhid is not None:
         body += nl.u32(RTA_NH_ID, nhid)
+    if pref:   # (an IPv6 route's; none is medium)
+        body += nl.attr(RTA_PREF, bytes([pref]))
     return body + _metrics_attr(metrics)
 
 
 def add_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, onlink=False, rtype="unicast",
-              hops=(), metrics=(), nhid=None):
+              hops=(), metrics=(), nhid=None, protocol=None, pref=None):
     sock.request(RTM_NEWROUTE, _route_msg(dst, gw, oif, metric, table, src, scope, onlink, rtype=rtype, hops=hops,
-                                          metrics=metrics, nhid=nhid), nl.F_CREATE | nl.F_EXCL)
+                                          metrics=metrics, nhid=nhid, protocol=protocol, pref=pref),
+                 nl.F_CREATE | nl.F_EXCL)
 
 
 def del_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN):

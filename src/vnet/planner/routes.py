@@ -1,6 +1,6 @@
 """Routes, rules and sysctls: what the file declares against what the
 kernel holds and what the record says vnet set."""
-from ..topology.model import HOST, RT_TABLE_MAIN, SCOPE_NAMES, metric_words, same_attrs
+from ..topology.model import HOST, PROTOCOL_NAMES, ROUTE_PREFS, RT_TABLE_MAIN, SCOPE_NAMES, metric_words, same_attrs
 from ..topology.rule import declares, entry_rule, first_selected, rule_match, taken_for, vnets, writable
 from .changes import Change, _show
 
@@ -23,7 +23,8 @@ def plan_routes(p):
             p.routes.append(Change("create", r.label, "missing", ("route_add", r)))
         elif not same_attrs(_route_attrs_as_declared(have, r), r.attrs):
             # src, scope and onlink are not part of the key: the route is replaced
-            p.reroutes.append(Change("delete", r.label, f"{_route_diff(have.attrs, r.attrs)}: removed first, "
+            diff = _route_diff(_route_attrs_as_declared(have, r), r.attrs)
+            p.reroutes.append(Change("delete", r.label, f"{diff}: removed first, "
                                      "added back after", ("route_del", r.key, have.attrs, have.raw)))
             p.routes.append(Change("create", r.label, f"added back with {_route_diff(None, r.attrs)}",
                                    ("route_add", r)))
@@ -179,6 +180,8 @@ def _route_attrs_as_declared(have, r):
     gave its own route (an address's subnet route has one); a next hop
     that names no dev takes the one the kernel found for its gateway."""
     attrs = have.attrs if r.src is not None or not have.kernel_own else (None,) + have.attrs[1:]
+    if r.protocol is None:   # any protocol, where the file gives none
+        attrs = attrs[:7] + (None,) + attrs[8:]
     any_dev = {str(via) for via, dev, _w in r.nexthops if dev is None and via is not None}
     if any_dev:
         hops = tuple((v, "" if v in any_dev else d, w) for v, d, w in attrs[4])
@@ -186,11 +189,15 @@ def _route_attrs_as_declared(have, r):
     return attrs
 
 
+PREF_NAMES = {v: k for k, v in ROUTE_PREFS.items()}
+
+
 def _route_diff(have, want):
     """How a route's (src, scope, onlink, type, nexthops, metrics) differ, or (``have`` None) what they are."""
-    names = ("src", "scope", "onlink", "type", "nexthops", "metrics", "nhid")
+    names = ("src", "scope", "onlink", "type", "nexthops", "metrics", "nhid", "protocol", "pref")
     show = lambda i, v: SCOPE_NAMES.get(v, v) if i == 1 else _hops(v) if i == 4 else \
-        metric_words(v) if i == 5 else _show(v)  # noqa: E731
+        metric_words(v) if i == 5 else PROTOCOL_NAMES.get(v, v) if i == 7 else PREF_NAMES.get(v, v) if i == 8 \
+        else _show(v)  # noqa: E731
     if have is None:
         return ", ".join(f"{n} {show(i, w)}" for i, (n, w) in enumerate(zip(names, want))
                          if w not in (None, False, "unicast", ())) or "its declared attributes"

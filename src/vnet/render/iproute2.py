@@ -3,7 +3,7 @@ reference article (`ip link add veth1 netns net1 type veth peer name ...`)."""
 import shlex
 
 from ..kinds.base import ipcmd
-from ..topology.model import LINK_FLAGS, RT_TABLE_MAIN, metric_words, order_interfaces
+from ..topology.model import LINK_FLAGS, PROTOCOL_NAMES, ROUTE_PREFS, RT_TABLE_MAIN, metric_words, order_interfaces
 from ..topology.rule import words
 
 
@@ -81,6 +81,10 @@ def script(topo):
             args += ["scope", r.scope]
         if r.onlink:
             args.append("onlink")
+        if r.protocol is not None:
+            args += ["proto", PROTOCOL_NAMES[r.protocol] if r.protocol in PROTOCOL_NAMES else str(r.protocol)]
+        if r.pref is not None:
+            args += ["pref", {v: k for k, v in ROUTE_PREFS.items()}[r.pref]]
         if r.metrics:
             args += metric_words(r.metrics).split()
         for via, dev, weight in r.nexthops:

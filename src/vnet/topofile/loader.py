@@ -8,7 +8,7 @@ from ..kinds import BY_NAME
 from ..topology import fields as F
 from ..topology import reader
 from .crosscheck import cross_check
-from ..topology.model import (LOCKABLE, ROUTE_METRICS, ROUTE_TYPES, RT_TABLE_MAIN, Endpoint, Interface, NextHop, Ref,
+from ..topology.model import (LOCKABLE, ROUTE_METRICS, ROUTE_PREFS, ROUTE_PROTOCOLS, ROUTE_TYPES, RT_TABLE_MAIN, Endpoint, Interface, NextHop, Ref,
                               Route, Sysctl, Topology, nexthop_family)
 from ..topology.neighbour import Neighbour
 from ..topology.rule import RULE_TYPES, Rule, rule_match, taken_for
@@ -62,6 +62,10 @@ ROUTE = F.Obj({
     "type": F.Enum("unicast (default), or a route that drops what it matches, without via or dev: blackhole "
                    "silently, unreachable and prohibit with an ICMP error (ip route add blackhole ...)",
                    ROUTE_TYPES),
+    "protocol": F.Scalar("who made the route, as ip route's proto: a name of /etc/iproute2/rt_protos (boot, static, "
+                         "bird, zebra, bgp, ospf...) or a number 3-255 (omitted: static, and any is taken as it)"),
+    "pref": F.Enum("an IPv6 route's preference among routes to the same place (ip route's pref; omitted: medium)",
+                   tuple(ROUTE_PREFS)),
     "nhid": F.Int("the nexthop object the route goes through (ip route add ... nhid N), instead of via, dev and "
                   "nexthops", lo=1, hi=2**32 - 1),
     "metrics": F.Obj({
@@ -622,11 +626,31 @@ def _route(v, path, p, nh_family=None):
         p.add(f"{path}.scope", "an IPv6 route has no scope (the kernel keeps none): leave it out")
         return None
     metrics = _metrics(v.get("metrics") or {}, path, p)
-    if metrics is None:
+    protocol = _protocol(v.get("protocol"), path, p)
+    if metrics is None or protocol is False:
+        return None
+    if v.get("pref") is not None and net.version == 4:
+        p.add(f"{path}.pref", "an IPv4 route has no preference (the kernel keeps one for IPv6 routes): leave it out")
         return None
     return Route(to=net, netns=v.get("netns"), via=via, dev=v.get("dev"), metric=v.get("metric", 0), path=path,
                  onlink=bool(v.get("onlink")), table=v.get("table", RT_TABLE_MAIN), src=src, scope=v.get("scope"),
-                 type=rtype, nexthops=hops, metrics=metrics, nhid=v.get("nhid"))
+                 type=rtype, nexthops=hops, metrics=metrics, nhid=v.get("nhid"), protocol=protocol,
+                 pref=ROUTE_PREFS.get(v.get("pref")))
+
+
+def _protocol(v, path, p):
+    """A route's protocol number, None for none; False, said, for one a
+    file cannot give (the kernel's own: unspec, redirect, kernel, ra)."""
+    if v is None:
+        return None
+    text = str(v).strip()
+    n = ROUTE_PROTOCOLS.get(text, int(text) if text.isdigit() and len(text) <= 3 else None)
+    if n is None or not 3 <= n <= 255 or n == 9:
+        p.add(f"{path}.protocol", f"{text if text.isdigit() else F.quote(v)} is not a protocol a route may be given: a name of "
+                                  f"/etc/iproute2/rt_protos ({', '.join(list(ROUTE_PROTOCOLS)[:8])}...) or a number "
+                                  f"3-255 but 9 (kernel, ra and redirect are the kernel's own){F._close(text, ROUTE_PROTOCOLS)}")
+        return False
+    return n
 
 
 def _through_nexthop_object(v, net, family, path, p):

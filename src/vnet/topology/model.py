@@ -117,6 +117,13 @@ RT_TABLE_MAIN = 254
 SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254}
 SCOPE_NAMES = {v: k for k, v in SCOPES.items()}
 ROUTE_TYPES = ("unicast", "blackhole", "unreachable", "prohibit")   # a route forwards, or drops (the others)
+# a route's protocol, as /etc/iproute2/rt_protos names them (those a file may give: not the
+# kernel's own, 0-2 and 9, which the kernel sets), and an IPv6 route's preference (RTA_PREF)
+ROUTE_PROTOCOLS = {"boot": 3, "static": 4, "gated": 8, "mrt": 10, "zebra": 11, "bird": 12, "dnrouted": 13, "xorp": 14,
+                   "ntk": 15, "dhcp": 16, "keepalived": 18, "babel": 42, "openr": 99, "bgp": 186, "isis": 187,
+                   "ospf": 188, "rip": 189, "eigrp": 192}
+PROTOCOL_NAMES = {v: k for k, v in ROUTE_PROTOCOLS.items()}
+ROUTE_PREFS = {"medium": 0, "high": 1, "low": 3}
 # a route's metrics a topology declares (`ip route add ... mtu lock 1400
 # initcwnd 10`), in iproute2's words: {name: what it is};
 # rtt, rttvar and rto_min in milliseconds, congctl a congestion control's name
@@ -143,9 +150,11 @@ class Route(Struct):
     # nexthops: a multipath route's ((via, dev, weight), ...), two or more, instead of via and dev
     _fields = (("to", REQUIRED), ("netns", HOST), ("via", None), ("dev", None), ("metric", 0), ("path", ""),
                ("onlink", False), ("table", RT_TABLE_MAIN), ("src", None), ("scope", None), ("type", "unicast"),
-               ("nexthops", ()), ("metrics", ()), ("nhid", None))
+               ("nexthops", ()), ("metrics", ()), ("nhid", None), ("protocol", None), ("pref", None))
     # metrics: ((name, value, locked), ...) by name, of ROUTE_METRICS;
-    # nhid: the nexthop object (NextHop) it goes through, instead of via and dev
+    # nhid: the nexthop object (NextHop) it goes through, instead of via and dev;
+    # protocol: its number (None: vnet's, static, and any where compared);
+    # pref: an IPv6 route's preference, a number of ROUTE_PREFS (None: medium)
 
     @property
     def key(self):
@@ -157,7 +166,7 @@ class Route(Struct):
     def attrs(self):
         """What the route carries besides its key: (src, scope, onlink, type), as compared with the kernel's."""
         return route_attrs(self.to.version, self.via, self.src, self.scope_number, self.onlink, self.type,
-                           self.nexthops, self.metrics, self.nhid)
+                           self.nexthops, self.metrics, self.nhid, self.protocol, self.pref)
 
     @property
     def scope_number(self):
@@ -191,16 +200,18 @@ class Route(Struct):
         return s + ("" if self.netns is HOST else f" in {self.netns}")
 
 
-def route_attrs(version, via, src, scope, onlink, rtype="unicast", nexthops=(), metrics=(), nhid=None):
-    """(src, scope, onlink, type, nexthops, metrics, nhid) as declared and
-    observed routes compare: IPv6 routes have no scope (the kernel keeps
-    none); next hops as (via text, dev, weight), in their order (the kernel
-    keeps the one it is given: it shares the flows out by it), compared in
-    any (``same_attrs``); metrics as ((name, value, locked), ...) by name;
-    nhid the nexthop object's id, or None."""
+def route_attrs(version, via, src, scope, onlink, rtype="unicast", nexthops=(), metrics=(), nhid=None, protocol=None,
+                pref=None):
+    """(src, scope, onlink, type, nexthops, metrics, nhid, protocol, pref)
+    as declared and observed routes compare: IPv6 routes have no scope (the
+    kernel keeps none); next hops as (via text, dev, weight), in their order
+    (the kernel keeps the one it is given: it shares the flows out by it),
+    compared in any (``same_attrs``); metrics as ((name, value, locked),
+    ...) by name; nhid the nexthop object's id, or None; protocol a number
+    (None: not compared); pref an IPv6 route's (medium for none), None for IPv4."""
     hops = tuple((str(v) if v else "", d or "", w) for v, d, w in nexthops)
     return (str(src) if src else None, scope if version == 4 else None, bool(onlink), rtype, hops,
-            tuple(sorted(metrics)), nhid)
+            tuple(sorted(metrics)), nhid, protocol, (pref or 0) if version == 6 else None)
 
 
 def metric_words(metrics, shown=False):
