@@ -24,7 +24,9 @@ def observe(k, topo, rec, only=None, known=None, all_routes=False, devices=None,
     nss = _topology_namespaces(topo, rec)
     if only is not None:
         nss = [ns for ns in nss if ns in only]
-    routes_in = [r.netns for r in topo.routes] + [r[0] for r in rec.routes] + (nss if all_routes else [])
+    # (where nexthops are: the routes through one the kernel deletes with it, for an undo to put back)
+    routes_in = [r.netns for r in topo.routes] + [r[0] for r in rec.routes] + [n.netns for n in topo.nexthops] \
+        + [n[0] for n in rec.nexthops] + (nss if all_routes else [])
     rules_in = [r.netns for r in topo.rules] + [r[0] for r in rec.rules] + (nss if all_routes else [])
     neighbours_in = [n.netns for n in topo.neighbours] + [n[0] for n in rec.neighbours] + (nss if all_routes else [])
     sysctls = [(s.netns, s.key) for s in topo.sysctls] + list(rec.sysctls)

@@ -239,7 +239,14 @@ def exported_routes(state, namespaces):
     of ``namespaces`` (observed with ``routes_in``), the kernel's own left out
     (an address's subnet route, router advertisements, the local table), and
     those a topology cannot declare (``unwritable_routes``)."""
-    return [r for ns in namespaces for r in state.routes.get(ns, []) if not r.kernel_own and not r.unwritable]
+    return [r for ns in namespaces for r in state.routes.get(ns, []) if not r.kernel_own and not r.unwritable
+            and not _through_unwritable(state, r)]
+
+
+def _through_unwritable(state, r):
+    """The nexthop object route ``r`` goes through, when a topology cannot declare it (else None)."""
+    return next((n for n in state.nexthops.get(r.netns, ()) if n.id == r.nhid and n.unwritable), None) \
+        if r.nhid is not None else None
 
 
 def exported_nexthops(state, namespaces):
@@ -410,6 +417,9 @@ def unwritable_state(k, state, namespaces):
         for n in state.nexthops.get(ns, []):
             if n.unwritable:
                 out.append(f"left out the nexthop {n.id} of {where} ({n.unwritable})")
+        for r in state.routes.get(ns, []):
+            if not r.kernel_own and _through_unwritable(state, r):
+                out.append(f"left out {route_label(r.key)} (through nexthop {r.nhid}, left out)")
         casts = _broadcasts(devs)
         for n in state.neighbours.get(ns, []):
             if _noarp_by_hand(n, state, casts):
@@ -467,7 +477,9 @@ def route_doc(r):
     from .kernel.rtnl import RTPROT_BOOT, RTPROT_STATIC
     from .topology.model import PROTOCOL_NAMES, ROUTE_PREFS, RT_TABLE_MAIN, SCOPE_NAMES, default_scope
     d = {"netns": r.netns} if r.netns is not HOST else {}
-    d["to"] = "default" if r.to.prefixlen == 0 else str(r.to)
+    # (default is IPv4 but with an IPv6 gateway, as `ip route add default` takes it)
+    d["to"] = "default" if r.to.prefixlen == 0 and (r.to.version == 4) == (r.via is None or r.via.version == 4) \
+        else str(r.to)
     if r.type != "unicast":
         d["type"] = r.type   # with no via or dev (an IPv6 one has lo's, which it is given again)
     if r.via:

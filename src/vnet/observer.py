@@ -317,8 +317,8 @@ def read_nexthops(sock, ns, devs):
     from .kernel import nexthop
     from .state import NextHop
     names = {d.ifindex: name for name, d in devs.items()}
-    return [NextHop(ns, i, gw, names.get(oif), onlink, blackhole, fam, group, proto, fdb, resilient)
-            for i, fam, gw, oif, onlink, blackhole, group, proto, fdb, resilient in nexthop.dump_nexthops(sock)]
+    return [NextHop(ns, i, gw, names.get(oif), onlink, blackhole, fam, group, proto, why)
+            for i, fam, gw, oif, onlink, blackhole, group, proto, why in nexthop.dump_nexthops(sock)]
 
 
 def read_neighbours(sock, ns, devs):

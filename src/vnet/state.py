@@ -86,11 +86,10 @@ class Route(Struct):
 
 class NextHop(Struct):
     """An observed nexthop object, its device by name (topology.model.NextHop's
-    fields; ``family`` None for a group; ``proto`` who made it; ``fdb`` a
-    bridge's, ``resilient`` a group of that type, which no topology declares)."""
+    fields; ``family`` None for a group; ``proto`` who made it; ``unwritable``
+    why no topology declares it: a bridge's, a resilient group...; else None)."""
     _fields = (("netns", REQUIRED), ("id", REQUIRED), ("via", None), ("dev", None), ("onlink", False),
-               ("blackhole", False), ("family", None), ("group", ()), ("proto", 0), ("fdb", False),
-               ("resilient", False))
+               ("blackhole", False), ("family", None), ("group", ()), ("proto", 0), ("unwritable", None))
 
     @property
     def key(self):
@@ -100,12 +99,7 @@ class NextHop(Struct):
     def attrs(self):
         from .topology.model import nexthop_attrs
         return nexthop_attrs(self.via, self.dev, self.onlink, self.blackhole, self.family, self.group,
-                             self.fdb or self.resilient)
-
-    @property
-    def unwritable(self):
-        """Why a topology cannot declare it (a bridge's, a resilient group), or None."""
-        return "a bridge's (fdb)" if self.fdb else "a resilient group" if self.resilient else None
+                             self.unwritable is not None)
 
 
 class State:

@@ -202,3 +202,103 @@ def test_sigkill_after_every_request_of_nexthops_in_vnet_s_own_namespace_recover
         assert "10.50.0.0/16 nhid 52" in sandbox.sh("ip route")
         sandbox.vnet("destroy", "own")
         assert (sandbox.dump_all(), sandbox.sh("ip nexthop")) == before, f"after a kill at request {k}"
+
+
+GROUPS = TOPO.split("nexthops:")[0].replace("name: nh", "name: ng") + """nexthops:
+  - {netns: n1, id: 5, via: 10.1.0.254, dev: a0}
+  - {netns: n1, id: 6, via: 10.2.0.254, dev: b0}
+  - {netns: n1, id: 7, group: [{id: 5}, {id: 6}]}
+routes:
+  - {netns: n1, to: 10.9.0.0/16, nhid: 7}
+  - {netns: n1, to: 10.8.0.0/16, nhid: 5}
+"""
+
+
+@pytest.mark.needs("veth")
+def test_a_group_s_members_swapped_a_single_one_made_a_group_and_undone(sandbox):
+    """Found by a review: a group whose members all leave the file lost its
+    routes (its members were deleted first: the kernel deletes a group
+    with its last member), a single nexthop made a group failed every
+    apply (the kernel replaces one only by one of its sort), and their
+    undo could not put the group back before its members."""
+    f = sandbox.write("g.yaml", GROUPS)
+    apply_json(sandbox, f)
+    swapped = GROUPS.replace("  - {netns: n1, id: 5, via: 10.1.0.254, dev: a0}\n  - {netns: n1, id: 6, via: 10.2.0.254, "
+                             "dev: b0}\n", "  - {netns: n1, id: 8, via: 10.1.0.253, dev: a0}\n  - {netns: n1, id: 9, "
+                             "via: 10.2.0.253, dev: b0}\n  - {netns: n1, id: 5, group: [{id: 8}]}\n").replace(
+        "group: [{id: 5}, {id: 6}]", "group: [{id: 8}, {id: 9}]")
+    g = sandbox.write("g2.yaml", swapped)
+    want = {(8, "10.1.0.253", "a0", None, (), False), (9, "10.2.0.253", "b0", None, (), False),
+            (5, None, None, None, ((8, 1),), False), (7, None, None, None, ((8, 1), (9, 1)), False)}
+    before = (nexthops(sandbox), routes(sandbox))
+    # a failure at the end undoes all of it: the group and the single one back, with their routes
+    bad = swapped.replace("interfaces:\n", "interfaces:\n  - {name: lo, kind: external}\n") + \
+        "  - {to: 10.6.0.0/16, dev: lo, src: 10.66.0.1}\n"
+    r = sandbox.vnet("apply", sandbox.write("bad.yaml", bad), check=False)
+    assert r.returncode == 3 and "undo" not in r.stderr.replace("the apply was undone", ""), r.stderr
+    assert (nexthops(sandbox), routes(sandbox)) == before
+    apply_json(sandbox, g)
+    assert nexthops(sandbox) == want
+    assert routes(sandbox) == {"10.9.0.0/16 nhid 7", "10.8.0.0/16 nhid 5 via 10.1.0.253 dev a0"}
+    assert plan_json(sandbox, g) == []
+    apply_json(sandbox, f)   # and back
+    assert (nexthops(sandbox), routes(sandbox)) == before and plan_json(sandbox, f) == []
+    sandbox.vnet("destroy", "ng")
+
+
+@pytest.mark.needs("veth")
+def test_a_group_that_loses_a_member_with_its_device_is_set_again(sandbox):
+    """The kernel takes a member out of its groups when it drops the member
+    with its device: a plan that makes the device again sets the group
+    again once the member is back."""
+    two = GROUPS.replace("interfaces:\n", "interfaces:\n  - {name: c0, kind: veth, netns: n1, addresses: "
+                         "[10.3.0.1/24], peer: {name: d0, netns: n1}}\n").replace("via: 10.2.0.254, dev: b0",
+                                                                               "via: 10.3.0.254, dev: c0")
+    f = sandbox.write("g.yaml", two)
+    apply_json(sandbox, f)
+    g = sandbox.write("g2.yaml", two.replace("peer: {name: d0,", "peer: {name: e0,"))
+    changes = [(c["action"], c["object"], c["reason"]) for c in plan_json(sandbox, g)]
+    assert ("modify", "nexthop 7 in n1", "a member is made again (the kernel takes it out of the group with its "
+            "device): set again") in changes, changes
+    apply_json(sandbox, g)
+    assert (7, None, None, None, ((5, 1), (6, 1)), False) in nexthops(sandbox) and plan_json(sandbox, g) == []
+    sandbox.vnet("destroy", "ng")
+
+
+@pytest.mark.needs("veth")
+def test_a_nexthop_vnet_made_gone_by_hand_is_forgotten_and_someone_s_new_one_left(sandbox):
+    """Found by a review: a nexthop vnet made, deleted by hand, stayed on the
+    record; one someone then made with its id was deleted as vnet's."""
+    sandbox.sh("ip link add x0 type veth peer name x1 && ip link set x0 up && ip link set x1 up && "
+               "ip addr add 10.4.0.1/24 dev x0")
+    topo = ("name: own\ninterfaces:\n  - {name: x0, kind: external}\nnexthops:\n  - {id: 60, via: 10.4.0.254, dev: x0}\n"
+            "  - {id: 61, dev: x0}\nroutes:\n  - {to: 10.60.0.0/16, nhid: 60}\n")
+    f = sandbox.write("own.yaml", topo)
+    apply_json(sandbox, f)
+    sandbox.sh("ip nexthop del id 60 && ip nexthop add id 60 via 10.4.0.253 dev x0")   # someone's now
+    g = sandbox.write("own2.yaml", topo.replace("  - {id: 60, via: 10.4.0.254, dev: x0}\n", "").replace(
+        "routes:\n  - {to: 10.60.0.0/16, nhid: 60}\n", ""))
+    changes = [(c["action"], c["object"], c["reason"]) for c in plan_json(sandbox, g)]
+    assert changes == [("delete", "nexthop 60", "no longer declared; someone else's now (not made by vnet): left as "
+                        "it is: forgotten")], changes
+    apply_json(sandbox, g)
+    sandbox.vnet("destroy", "own")
+    assert "id 60 via 10.4.0.253 dev x0" in sandbox.sh("ip nexthop") and "id 61" not in sandbox.sh("ip nexthop")
+
+
+@pytest.mark.needs("veth")
+def test_an_ipv4_default_route_through_an_ipv6_nexthop_round_trips(sandbox):
+    """RFC 5549, as FRR sets it up: `default nhid N` with N an IPv6 gateway is
+    an IPv4 route; the export writes it so and the file makes it again."""
+    sandbox.sh("ip netns add n1 && ip -n n1 link add a0 type veth peer name b0 && ip -n n1 link set a0 up && "
+               "ip -n n1 link set b0 up && ip -n n1 -6 addr add fd01::1/64 dev a0 nodad && "
+               "ip -n n1 nexthop add id 10 via fd01::254 dev a0 && ip -n n1 route add default nhid 10 && "
+               "ip -n n1 -6 route add default nhid 10")
+    before = routes(sandbox)
+    assert before == {"default nhid 10 via inet6 fd01::254 dev a0", "default nhid 10 via fd01::254 dev a0 metric 1024 "
+                      "pref medium"}, before
+    r = sandbox.vnet("export", "--netns", "n1")
+    f = sandbox.write("e.yaml", r.stdout)
+    sandbox.sh("ip netns del n1")
+    apply_json(sandbox, f)
+    assert routes(sandbox) == before and plan_json(sandbox, f) == []

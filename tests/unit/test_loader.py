@@ -404,7 +404,7 @@ def test_a_route_s_metrics_are_read_with_their_locks_and_bounds():
 
 
 NH = ("name: t\nnamespaces: [n1]\ninterfaces:\n  - {name: a0, kind: veth, netns: n1, addresses: [10.1.0.1/24], "
-      "peer: {name: b0, netns: n1, up: false}}\n")
+      "peer: {name: b0, netns: n1}}\n  - {name: c0, kind: veth, netns: n1, peer: {name: d0, netns: n1, up: false}}\n")
 
 
 def test_nexthop_objects_and_the_routes_through_them_are_checked_before_anything_runs():
@@ -416,16 +416,29 @@ def test_nexthop_objects_and_the_routes_through_them_are_checked_before_anything
                                                      (6, (6, None, "a0", False, False, (), False)),
                                                      (7, (None, None, None, False, False, ((5, 1), (6, 2)), False)),
                                                      (8, (4, None, None, False, True, (), False))]
-    assert str(t.routes[0].to) == "::/0" and t.routes[1].key == ("n1", "10.9.0.0/16", None, None, 0, 254)
+    # default is IPv4, as `ip route add default nhid 6` takes it (an IPv4 route may go through an IPv6 nexthop)
+    assert str(t.routes[0].to) == "0.0.0.0/0" and t.routes[1].key == ("n1", "10.9.0.0/16", None, None, 0, 254)
     assert t.routes[1].scope_number == 0   # global, as `ip route add ... nhid` gives
     for body, said in (
             ("nexthops:\n  - {netns: n1, id: 5, via: 10.1.0.254}\n", "nexthops[0]: a nexthop is one of: dev (with via "
              "or without), blackhole, or group"),
             ("nexthops:\n  - {netns: n1, id: 5, dev: a0, blackhole: true}\n", "nexthops[0]: a nexthop is one of: dev "
              "(with via or without), blackhole, or group; it gives dev and blackhole"),
-            ("nexthops:\n  - {netns: n1, id: 5, dev: b0}\n", "nexthops[0].dev: 'b0' is declared down: the kernel keeps "
+            ("nexthops:\n  - {netns: n1, id: 5, dev: d0}\n", "nexthops[0].dev: 'd0' is declared down: the kernel keeps "
              "no nexthop through a device that is down"),
-            ("nexthops:\n  - {netns: n1, id: 5, dev: c0}\n", "nexthops[0].dev: device 'c0' in namespace n1 is neither "
+            ("nexthops:\n  - {netns: n1, id: 5, dev: c0}\n", "nexthops[0].dev: 'c0' has no carrier (its peer is "
+             "declared down)"),
+            ("nexthops:\n  - {netns: n1, id: 5, via: 10.9.9.9, dev: a0}\n", "nexthops[0].via: 10.9.9.9 is on no subnet "
+             "of 'a0'"),
+            ("nexthops:\n  - {netns: n1, id: 5, dev: a0}\n  - {netns: n1, id: 6, blackhole: true}\n  - {netns: n1, "
+             "id: 7, group: [{id: 5}, {id: 6}]}\n", "nexthops[2].group[1].id: nexthop 6 is a blackhole: the kernel "
+             "takes one in a group of it alone"),
+            ("nexthops:\n  - {netns: n1, id: 5, dev: a0}\n  - {netns: n1, id: 6, dev: a0, family: ipv6}\n  - {netns: "
+             "n1, id: 7, group: [{id: 5}, {id: 6}]}\nroutes:\n  - {netns: n1, to: 'fd09::/64', nhid: 7}\n",
+             "routes[0].nhid: nexthop 7 is IPv4: an IPv6 route cannot go through it"),
+            ("nexthops:\n  - {netns: n1, id: 5, dev: a0}\nroutes:\n  - {netns: n1, to: 10.9.0.0/16, nhid: 5, scope: "
+             "link}\n", "routes[0].scope: a route through a nexthop object (nhid) has no scope"),
+            ("nexthops:\n  - {netns: n1, id: 5, dev: e0}\n", "nexthops[0].dev: device 'e0' in namespace n1 is neither "
              "declared nor external"),
             ("nexthops:\n  - {netns: n1, id: 5, dev: a0}\n  - {netns: n1, id: 5, blackhole: true}\n",
              "nexthops[1].id: nexthop 5 is declared twice in namespace n1 (nexthops[0])"),

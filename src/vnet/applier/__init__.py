@@ -38,7 +38,7 @@ def _record_intent(rec, plan):
             rec.rules.append(rule_entry(c.op[1]))
         if c.op[0] == "neigh_set" and c.op[2] is None and c.op[1].key not in rec.neighbours:
             rec.neighbours.append(c.op[1].key)   # (one vnet makes: none there)
-        if c.op[0] in ("nh_add", "nh_set") and c.op[1].key not in rec.nexthops:
+        if c.op[0] in ("nh_add", "nh_set", "nh_remake") and c.op[1].key not in rec.nexthops:
             rec.nexthops.append(c.op[1].key)
     rec.save()
 

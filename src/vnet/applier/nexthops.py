@@ -46,6 +46,29 @@ def nh_set(ctx, rec, nh, old):
     return undo
 
 
+def nh_remake(ctx, rec, nh, old, through, route_back):
+    """Delete nexthop ``old`` (the routes ``through`` it go with it) and make
+    ``nh`` in its place (of another sort: the kernel replaces none such);
+    the undo puts ``old`` back, then its routes."""
+    undo_del = nh_del(ctx, rec, old, through, route_back)
+    try:
+        undo_add = nh_add(ctx, rec, nh)
+    except BaseException:
+        undo_del()
+        raise
+
+    def undo():
+        undo_add()
+        undo_del()
+    return undo
+
+
+def nh_forget(ctx, rec, key):
+    """Take nexthop ``key`` off the record (the kernel has it no more, or it is someone else's)."""
+    _forget(rec, key)
+    return lambda: _remember(rec, key)
+
+
 def nh_del(ctx, rec, old, through, route_back):
     """Delete nexthop ``old`` (gone already: nothing to undo); the undo
     makes it again, then the routes ``through`` it the kernel deleted with

@@ -786,7 +786,12 @@ def _nh_del(ctx, rec, old, through):
     return nexthops.nh_del(ctx, rec, old, through, _route_back)
 
 
-OPS = {"nh_add": nexthops.nh_add, "nh_set": nexthops.nh_set, "nh_del": _nh_del, "sysctl_restore": _sysctl_restore, "port_set": _port_set, "ns_create": _ns_create, "ns_delete": _ns_delete, "dev_create": _create,
+def _nh_remake(ctx, rec, nh, old, through):
+    return nexthops.nh_remake(ctx, rec, nh, old, through, _route_back)
+
+
+OPS = {"nh_add": nexthops.nh_add, "nh_set": nexthops.nh_set, "nh_del": _nh_del, "nh_remake": _nh_remake,
+       "nh_forget": nexthops.nh_forget, "sysctl_restore": _sysctl_restore, "port_set": _port_set, "ns_create": _ns_create, "ns_delete": _ns_delete, "dev_create": _create,
        "dev_options": _options, "dev_set": _set, "addr_add": _addr_add, "addr_del": _addr_del,
        "route_add": _route_add, "route_del": _route_del, "rule_add": _rule_add, "rule_del": _rule_del,
        "neigh_set": _neigh_set, "neigh_del": _neigh_del, "neigh_forget": _neigh_forget,

@@ -1,37 +1,48 @@
 """Nexthop objects (`ip nexthop`, Linux 5.3+): a gateway and device, a
 blackhole, or a group of others with weights, which routes name by id
 (RTA_NH_ID). Replacing one changes every route through it at once."""
+import errno
 import socket
 import struct
 
 from . import netlink as nl
 
 RTM_NEWNEXTHOP, RTM_DELNEXTHOP, RTM_GETNEXTHOP = 104, 105, 106
-NHA_ID, NHA_GROUP, NHA_GROUP_TYPE, NHA_BLACKHOLE, NHA_OIF, NHA_GATEWAY, NHA_FDB = 1, 2, 3, 4, 5, 6, 11
+NHA_ID, NHA_GROUP, NHA_GROUP_TYPE, NHA_BLACKHOLE, NHA_OIF, NHA_GATEWAY, NHA_ENCAP, NHA_FDB = 1, 2, 3, 4, 5, 6, 8, 11
 RTNH_F_ONLINK = 4
 RTPROT_STATIC = 4
 
 _NHM = struct.Struct("=BBBBI")      # family, scope, protocol, reserved, flags
-_GRP = struct.Struct("=IBBH")       # id, weight - 1, reserved
+_GRP = struct.Struct("=IBBH")       # id, weight - 1 (its low byte, then its high byte: 6.12+), reserved
 FAMILIES = {socket.AF_INET: 4, socket.AF_INET6: 6, socket.AF_UNSPEC: None}
 
 
 def dump_nexthops(sock):
     """[(id, family (4, 6 or None for a group), gateway, oif, onlink,
-    blackhole, group ((id, weight), ...), protocol, fdb, resilient)] of a
-    namespace (fdb: a bridge's; resilient: a group of that type, which a
-    topology does not declare)."""
+    blackhole, group ((id, weight), ...), protocol, why a topology cannot
+    declare it or None)] of a namespace (a bridge's, fdb; a resilient group;
+    one with an encapsulation). A kernel without nexthop objects (before
+    5.3): none."""
     out = []
-    for t, p in sock.dump(RTM_GETNEXTHOP, _NHM.pack(socket.AF_UNSPEC, 0, 0, 0, 0)):
+    try:
+        replies = sock.dump(RTM_GETNEXTHOP, _NHM.pack(socket.AF_UNSPEC, 0, 0, 0, 0))
+    except nl.NetlinkError as e:
+        if e.errno in (errno.EOPNOTSUPP, errno.EINVAL):
+            return []
+        raise
+    for t, p in replies:
         if t != RTM_NEWNEXTHOP:
             continue
         fam, _scope, proto, _r, flags = _NHM.unpack_from(p)
         a = nl.parse(p, _NHM.size)
-        group = tuple((i, w + 1) for i, w, _r1, _r2 in _GRP.iter_unpack(bytes(a[NHA_GROUP]))) if NHA_GROUP in a else ()
+        group = tuple((i, (hi << 8 | w) + 1) for i, w, hi, _r in _GRP.iter_unpack(bytes(a[NHA_GROUP]))) \
+            if NHA_GROUP in a else ()
+        why = ("a bridge's (fdb)" if NHA_FDB in a else
+               "a resilient group" if NHA_GROUP_TYPE in a and struct.unpack_from("=H", a[NHA_GROUP_TYPE])[0] != 0 else
+               "with an encapsulation" if NHA_ENCAP in a else None)
         out.append((nl.get_u32(a[NHA_ID]), FAMILIES.get(fam), nl.get_ip(a[NHA_GATEWAY]) if NHA_GATEWAY in a else None,
                     nl.get_u32(a[NHA_OIF]) if NHA_OIF in a else 0, bool(flags & RTNH_F_ONLINK), NHA_BLACKHOLE in a,
-                    group, proto, NHA_FDB in a,
-                    NHA_GROUP_TYPE in a and struct.unpack_from("=H", a[NHA_GROUP_TYPE])[0] != 0))
+                    group, proto, why))
     return out
 
 

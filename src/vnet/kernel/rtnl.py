@@ -383,7 +383,13 @@ def route_metrics(a):
     m = nl.parse(a[RTA_METRICS])
     locked = nl.get_u32(m[RTAX_LOCK]) if RTAX_LOCK in m else 0
     return tuple(sorted((word, nl.get_str(m[t]) if t == RTAX_CC_ALGO else nl.get_u32(m[t]) // _RTAX_SCALE.get(t, 1),
-                         bool(locked & (1 << t))) for t, word in RTAX_DECLARED.items() if t in m))
+                         bool(locked & (1 << t))) for t, word in RTAX_DECLARED.items() if t in m and _whole(m, t)))
+
+
+def _whole(m, t):
+    """Is metric ``t`` of ``m`` one a file can give: rtt and rttvar in whole ms (`ip route add ... rtt 5`, no
+    unit, is 5/8 ms: left to the extras)."""
+    return t not in _RTAX_SCALE or nl.get_u32(m[t]) % _RTAX_SCALE[t] == 0
 
 
 def _metrics_attr(metrics):
@@ -406,7 +412,7 @@ def _route_extras(a):
         m = nl.parse(a[RTA_METRICS])
         locked = nl.get_u32(m[RTAX_LOCK]) if RTAX_LOCK in m else 0
         for t, word in RTAX.items():
-            if t in m and t not in RTAX_DECLARED:
+            if t in m and (t not in RTAX_DECLARED or not _whole(m, t)):
                 v = _RTAX_TEXT.get(t, str)(nl.get_u32(m[t]))
                 out.append(f"{word}{' lock' if locked & (1 << t) else ''} {v}")
     if RTA_FLOW in a:

@@ -65,7 +65,7 @@ class _Planning:
     """What the phases of ``plan`` read and what they find: the changes in
     lists kept apart until the end (``ORDER`` is the apply order)."""
     ORDER = ("removals", "ns_deletes", "ns_creates", "creates", "modifies", "reroutes", "addr_dels", "addrs",
-             "nexthops", "routes", "rules", "neighbours", "sysctls")
+             "routes", "nexthops", "nh_routes", "nh_removals", "rules", "neighbours", "sysctls")
 
     def __init__(self, topo, state, record, scope=None, devices=None):
         self.topo, self.state, self.record = topo, state, record
@@ -517,7 +517,9 @@ def _touches(p):
             yield {args[1].netns}, False
         elif op in ("neigh_set", "neigh_del", "neigh_forget"):
             yield {args[0].netns if op == "neigh_set" else args[0][0]}, False
-        elif op in ("nh_add", "nh_set", "nh_del"):
+        elif op in ("nh_add", "nh_set", "nh_del", "nh_remake"):
             yield {args[0].netns}, False
+        elif op == "nh_forget":
+            yield {args[0][0]}, False
         else:
             yield None, False

@@ -35,8 +35,11 @@ def plan_routes(p):
             p.reroutes.append(Change("delete", r.label, f"its device {dev} is renumbered: "
                                      "removed first, added back after", ("route_del", r.key, r.attrs)))
             p.routes.append(Change("create", r.label, "added back after renumbering", ("route_add", r)))
-    # through a device alone first: a gateway may be reached by such a route of the file
+    # through a device alone first: a gateway may be reached by such a route of the file;
+    # through a nexthop object once the nexthops are made (after the routes: a nexthop's gateway too)
     p.routes.sort(key=lambda c: c.op[1].via is not None or bool(c.op[1].nexthops))
+    p.nh_routes = [c for c in p.routes if c.op[1].nhid is not None]
+    p.routes = [c for c in p.routes if c.op[1].nhid is None]
     for rk in dict.fromkeys(tuple(rk) for rk in p.record.routes):
         if rk not in declared_routes and rk in live_routes:
             p.removals.insert(0, Change("delete", route_label(rk), "no longer declared",

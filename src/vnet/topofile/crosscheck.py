@@ -194,6 +194,9 @@ def _nexthop_references(topo, p, devices, check_ns):
         elif found is not None and not found[1].up:
             p.add(f"{nh.path}.dev", f"{nh.dev!r} is declared down: the kernel keeps no nexthop through a device "
                                     "that is down")
+        elif found is not None and _peer_down(*found):
+            p.add(f"{nh.path}.dev", f"{nh.dev!r} has no carrier (its peer is declared down): the kernel keeps no "
+                                    "nexthop through a device without one")
     for nh in nhs.values():
         for i, (member, _w) in enumerate(nh.group):
             m = nhs.get((nh.netns, member))
@@ -201,9 +204,18 @@ def _nexthop_references(topo, p, devices, check_ns):
                 p.add(f"{nh.path}.group[{i}].id", f"nexthop {member} is not declared in namespace "
                                                   f"{nh.netns or 'host'}" if m is None else
                       f"nexthop {member} is a group: a group's members are not groups (the kernel's rule)")
+            elif m.blackhole and len(nh.group) > 1:
+                p.add(f"{nh.path}.group[{i}].id", f"nexthop {member} is a blackhole: the kernel takes one in a group "
+                                                  "of it alone")
     for r in topo.routes:
         if r.nhid is not None and (r.netns, r.nhid) not in nhs and check_ns(r.netns, f"{r.path}.netns"):
             p.add(f"{r.path}.nhid", f"nexthop {r.nhid} is not declared in namespace {r.netns or 'host'}")
+
+
+def _peer_down(iface, e):
+    """Is endpoint ``e`` of ``iface`` a pair's end whose other end is declared down (no carrier)?"""
+    other = None if iface.peer is None else iface.peer if e is iface else iface
+    return other is not None and not other.up
 
 
 def _sysctl_devices(topo, p, ns_devices, check_ns):

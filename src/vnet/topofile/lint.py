@@ -126,7 +126,7 @@ def _max_mtu(topo, problems):
 
 
 def _gateways(topo, problems):
-    """A route's gateway must be on a subnet its namespace reaches directly
+    """A route's (or nexthop's) gateway must be on a subnet its namespace reaches directly
     (an address's, or a route with a device and no gateway) of a device
     that is up, else the kernel refuses the route ("Nexthop has invalid
     gateway"); `onlink` says it is on the link anyway. Only in namespaces
@@ -147,6 +147,9 @@ def _gateways(topo, problems):
         for path, via, dev in r.hops:
             if via is not None:
                 _gateway(problems, nets.get(r.netns, ()), up, r, path, via, dev)
+    for nh in topo.nexthops:   # (made after the routes: one through a device alone reaches its gateway too)
+        if nh.netns in created and nh.via is not None:
+            _gateway(problems, nets.get(nh.netns, ()), up, nh, nh.path, nh.via, nh.dev)
 
 
 def _gateway(problems, nets, up, r, path, via, dev):

@@ -91,7 +91,8 @@ NEXTHOP = F.Obj({
                      "gateway's is its own", ("ipv4", "ipv6")),
     "group": F.ListOf(F.Obj({
         "id": F.Int("a nexthop of the same namespace, not a group", lo=1, hi=2**32 - 1, required=True),
-        "weight": F.Int("its share of the flows", lo=1, hi=256, default=1),
+        "weight": F.Int("its share of the flows (up to 255: kernels before 6.12 take no more)", lo=1, hi=255,
+                        default=1),
     }, title="member"), "other nexthops that share the flows, instead of via and dev (ip nexthop add id N group 1/2,3)"),
 }, title="nexthop", words={"gateway": "via", "device": "dev", "nhid": "id"})
 
@@ -585,9 +586,8 @@ def _route(v, path, p, nh_family=None):
     via = v.get("via")
     gw = via or next((h.get("via") for h in v.get("nexthops") or () if h.get("via")), None)   # the family of default
     try:
-        if to == "default":
-            six = gw.version == 6 if gw is not None else nh_family == 6
-            net = ipaddress.ip_network("::/0" if six else "0.0.0.0/0")
+        if to == "default":   # IPv4 but with an IPv6 gateway, as `ip route add default` (::/0 for IPv6 otherwise)
+            net = ipaddress.ip_network("::/0" if gw is not None and gw.version == 6 else "0.0.0.0/0")
         else:
             net = ipaddress.ip_network(to)
     except ValueError as e:
@@ -658,7 +658,7 @@ def _through_nexthop_object(v, net, family, path, p):
     way out, and one of its family? Said if not."""
     if v.get("nhid") is None:
         return True
-    other = [f for f in ("via", "dev", "nexthops", "onlink") if v.get(f)] + \
+    other = [f for f in ("via", "dev", "nexthops", "onlink", "scope") if v.get(f)] + \
         (["type"] if v.get("type", "unicast") != "unicast" else [])
     if other:
         p.add(f"{path}.{other[0]}", f"a route through a nexthop object (nhid) has no {other[0]}: the nexthop says "

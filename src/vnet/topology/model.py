@@ -262,13 +262,13 @@ class NextHop(Struct):
 
 
 def nexthop_family(topo, nh):
-    """4 or 6: the family of the routes ``nh`` can carry (a group's, that of
-    its declared members when they agree; None otherwise)."""
+    """4 or 6: the family of the routes ``nh`` can carry (a group's: 4 with
+    any IPv4 member, as the kernel takes it; None when it has none declared)."""
     if not nh.group:
         return nh.via.version if nh.via is not None else nh.family
     found = {nexthop_family(topo, m) for m in topo.nexthops for i, _w in nh.group
              if m.key == (nh.netns, i) and not m.group}
-    return found.pop() if len(found) == 1 else None
+    return 4 if 4 in found else 6 if found else None
 
 
 def nexthop_text(attrs):
