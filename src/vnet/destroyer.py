@@ -126,11 +126,16 @@ def _theirs_on(here, mine):
 
 def _remove_nexthops(k, rec, ns, removed):
     """The nexthop objects vnet made in ``ns`` (the routes through them go
-    with them; gone already with their device, or by hand: nothing to do)."""
+    with them; gone already with their device, or by hand: nothing to do;
+    one of that id someone made since, not of vnet's protocol: left)."""
     from .kernel import nexthop
     from .topology.model import HOST
-    for nns, nhid in rec.nexthops:
-        if nns == ns:
+    mine = [nhid for nns, nhid in rec.nexthops if nns == ns]
+    if not mine:
+        return
+    ours = {i for i, *_f, proto, _why in nexthop.dump_nexthops(k.sock(ns)) if proto == nexthop.RTPROT_STATIC}
+    for nhid in mine:
+        if nhid in ours:
             with contextlib.suppress(netlink.NetlinkError):
                 nexthop.del_nexthop(k.sock(ns), nhid)
                 removed.append(f"nexthop {nhid}" + ("" if ns is HOST else f" in {ns}"))

@@ -284,6 +284,12 @@ def test_a_nexthop_vnet_made_gone_by_hand_is_forgotten_and_someone_s_new_one_lef
     apply_json(sandbox, g)
     sandbox.vnet("destroy", "own")
     assert "id 60 via 10.4.0.253 dev x0" in sandbox.sh("ip nexthop") and "id 61" not in sandbox.sh("ip nexthop")
+    # and a destroy leaves someone's that took the id of one vnet made
+    apply_json(sandbox, sandbox.write("own3.yaml", topo.replace(
+        "id: 60,", "id: 62,").replace("nhid: 60", "nhid: 62")))
+    sandbox.sh("ip nexthop del id 61 && ip nexthop add id 61 dev x1")
+    sandbox.vnet("destroy", "own")
+    assert "id 61 dev x1" in sandbox.sh("ip nexthop") and "id 62" not in sandbox.sh("ip nexthop")
 
 
 @pytest.mark.needs("veth")
