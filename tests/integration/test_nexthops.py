@@ -120,6 +120,38 @@ def test_nexthops_through_a_device_made_again_are_made_again_with_their_routes(s
 
 
 @pytest.mark.needs("veth")
+def test_an_undone_remaking_of_a_device_puts_back_the_nexthops_and_routes_the_kernel_dropped(sandbox):
+    """Found by a review: an apply that makes a device again and then fails
+    made the device again but not the nexthops through it (the kernel drops
+    them, the groups they were in, and the routes through any), nor the
+    routes; and a device taken down the same."""
+    f = sandbox.write("nh.yaml", TOPO)
+    apply_json(sandbox, f)
+    bad = TOPO.replace("peer: {name: b0,", "peer: {name: c0,").replace("dev: b0", "dev: c0").replace(
+        "interfaces:\n", "interfaces:\n  - {name: lo, kind: external}\n") + "  - {to: 10.6.0.0/16, dev: lo, src: 10.66.0.1}\n"
+    r = sandbox.vnet("apply", sandbox.write("bad.yaml", bad), check=False)
+    assert r.returncode == 3 and "undo of" not in r.stderr, r.stderr
+    assert nexthops(sandbox) == NEXTHOPS and routes(sandbox) == ROUTES and plan_json(sandbox, f) == []
+    # someone's nexthop and route through a device the plan takes down, in vnet's own namespace
+    sandbox.sh("ip link add x0 type veth peer name x1 && ip link set x1 up")
+    own = ("name: own\ninterfaces:\n  - {name: x0, kind: external}\n  - {name: v0, kind: veth, addresses: "
+           "[10.5.0.1/24], peer: {name: w0}}\nnexthops:\n  - {id: 50, via: 10.5.0.254, dev: v0}\n")
+    apply_json(sandbox, sandbox.write("own.yaml", own))
+    sandbox.sh("ip nexthop add id 70 dev w0 && ip nexthop add id 71 group 50/70 && ip route add 10.70.0.0/16 nhid 71")
+    before = sandbox.sh("ip nexthop; ip route")
+    # the file now takes w0 down and no longer declares 50 (the kernel takes 50 out of someone's group, and
+    # drops 70 with w0, then the group, now empty, and the route through it); then it fails: all of it back
+    down = own.replace("peer: {name: w0}", "peer: {name: w0, up: false}").split("nexthops:")[0] + \
+        "routes:\n  - {to: 10.6.0.0/16, dev: lo, src: 10.66.0.1}\n"
+    down = down.replace("interfaces:\n", "interfaces:\n  - {name: lo, kind: external}\n")
+    r = sandbox.vnet("apply", sandbox.write("down.yaml", down), check=False)
+    assert r.returncode == 3 and "route 10.6.0.0/16 dev lo" in r.stderr and "undo of" not in r.stderr, r.stderr
+    assert sandbox.sh("ip nexthop; ip route") == before
+    sandbox.vnet("destroy", "own")
+    sandbox.vnet("destroy", "nh")
+
+
+@pytest.mark.needs("veth")
 def test_nexthops_of_vnet_s_own_namespace_are_destroyed_and_someone_s_left(sandbox):
     """In the namespace vnet runs in (not deleted by a destroy), its nexthops
     go one by one; someone's with the id a file declares stops the plan."""

@@ -333,6 +333,11 @@ def _dev_delete(ctx, rec, dev, state):
     routes = _routes_through([(d, rs) for d, (rs, _n) in zip(devs, around)])
     nbrs = [n for d, (_r, ns_nbrs) in zip(devs, around) for n in ns_nbrs if n.dev == d.name]
     ports = _ports_of(ctx, state, dev) if old else []
+    nhs = []
+    for ns in dict.fromkeys(d.netns for d in devs):   # (a pair's ends: each in its namespace)
+        more, nh_routes = nexthops.dropped_with(state, ns, {d.name for d in devs if d.netns == ns})
+        nhs += more
+        routes += [r for r in nh_routes if r not in routes]
     if old and dev.kind_module.mac_from_ports and \
             dev.mac in {d.mac for d in state.namespaces.get(dev.netns, {}).values() if d.master == dev.key}:
         old = old.replace(mac=None)   # a port's, taken: made again without one set, it takes it again
@@ -347,7 +352,7 @@ def _dev_delete(ctx, rec, dev, state):
     for k in keys:
         ctx.forget(*k)
         rec.devices.pop(k, None)
-    return (lambda: _restore(ctx, rec, old, routes, nbrs, ports)) if old else None
+    return (lambda: _restore(ctx, rec, old, routes, nbrs, ports, nhs)) if old else None
 
 
 def _ports_of(ctx, state, dev):
@@ -367,10 +372,11 @@ def _ports_of(ctx, state, dev):
     return out
 
 
-def _restore(ctx, rec, iface, routes=(), nbrs=(), ports=()):
+def _restore(ctx, rec, iface, routes=(), nbrs=(), ports=(), nhs=()):
     """Device ``iface`` made again as it was, with its addresses, its ports,
-    the routes through it (``_routes_through``) and its static neighbour
-    entries that the kernel dropped with it."""
+    the nexthops through it (``nexthops.dropped_with``), the routes through
+    it or them (``_routes_through``) and its static neighbour entries that
+    the kernel dropped with it."""
     _create(ctx, rec, iface)
     for e in iface.endpoints():
         for a in e.addresses:
@@ -383,6 +389,7 @@ def _restore(ctx, rec, iface, routes=(), nbrs=(), ports=()):
     late = {k: None for k in iface.kind_module.late_options if iface.options.get(k) is not None}
     if late:   # (those naming a port: a bond's primary, once its ports are back)
         iface.kind_module.modify(ctx, iface, late)
+    nexthops.put_back(ctx, nhs)
     _routes_back(ctx, routes)
     for n in nbrs:
         _neigh_back(ctx, n)
@@ -438,6 +445,8 @@ def _route_back(ctx, r):
                            ipaddress.ip_address(r.src) if r.src else None, r.scope, r.onlink, r.type,
                            [(v, index.get(d, 0), w) for v, d, w in r.nexthops], r.metrics, r.nhid, r.proto, r.pref)
     except netlink.NetlinkError as e:
+        if e.errno == errno.EINVAL and r.nhid is not None and not nexthops.exists(ctx, r.netns, r.nhid):
+            return   # its nexthop is not back yet: left to the undo that makes it (and puts it back)
         if e.errno != errno.EEXIST:
             raise
 
@@ -494,10 +503,12 @@ def _set(ctx, rec, e, new, old, kept=(), addresses=()):
     entries; another MAC: planner.neighbours), and a port taken from its
     master the settings it had there (the kernel drops them)."""
     back = ctx.port_kept(e, old["master"]) if new.get("master", False) is not False and old.get("master") else None
-    routes = ()
-    if new.get("up") is False and old.get("up"):   # the kernel drops the routes through it, its entries
+    routes, nhs = (), ()
+    if new.get("up") is False and old.get("up"):   # the kernel drops the routes through it, its entries, nexthops
         routes, entries = ctx.around(e.netns, e.name)
         routes = _routes_through([(e, routes)])
+        nhs, nh_routes = nexthops.dropped_with(ctx.state, e.netns, {e.name})
+        routes += [r for r in nh_routes if r not in routes]
         kept = list(kept) + [n for n in entries if n.dev == e.name and n.static and n not in kept]
     _set_fields(ctx, e, new)
 
@@ -507,6 +518,7 @@ def _set(ctx, rec, e, new, old, kept=(), addresses=()):
             back()
         for a in addresses:
             _addr_add(ctx, rec, e.key, a)
+        nexthops.put_back(ctx, nhs)
         _routes_back(ctx, routes)
         for n in kept:
             _neigh_back(ctx, n)
