@@ -421,9 +421,16 @@ def _netns_inode(pid):
 
 
 def wait_for_a_server():
+    """Until a warm vnet is up: its process there, and listening (it takes
+    away the mark of its start then). Its process alone is not enough: one
+    killed before it listens leaves its mark, and for SPAWN_WAIT no call
+    starts another (seen on a loaded machine: no server after the kill)."""
+    import glob
     import time
+    from vnet.statedir import state_dir
     end = time.monotonic() + 30   # its start imports and warms vnet: seconds on a loaded machine
-    while not server_pids() and time.monotonic() < end:
+    while (not server_pids() or glob.glob(os.path.join(state_dir(), "cni-*.sock.starting"))) \
+            and time.monotonic() < end:
         time.sleep(0.05)
 
 
