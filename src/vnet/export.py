@@ -474,12 +474,12 @@ def route_doc(r):
     """An observed route (vnet.state.Route) as the file writes it: what
     is at its default (table main, the scope `ip route add` gives, metric 0,
     or 1024 for IPv6) left out."""
-    from .kernel.rtnl import RTPROT_BOOT, RTPROT_STATIC
+    from .kernel.rtnl import RTPROT_STATIC
     from .topology.model import PROTOCOL_NAMES, ROUTE_PREFS, RT_TABLE_MAIN, SCOPE_NAMES, default_scope
     d = {"netns": r.netns} if r.netns is not HOST else {}
-    # (default is IPv4 but with an IPv6 gateway, as `ip route add default` takes it)
-    d["to"] = "default" if r.to.prefixlen == 0 and (r.to.version == 4) == (r.via is None or r.via.version == 4) \
-        else str(r.to)
+    # (default is IPv4 but with an IPv6 gateway; through a nexthop object, the prefix says which)
+    d["to"] = "default" if r.to.prefixlen == 0 and r.nhid is None \
+        and (r.to.version == 4) == (r.via is None or r.via.version == 4) else str(r.to)
     if r.type != "unicast":
         d["type"] = r.type   # with no via or dev (an IPv6 one has lo's, which it is given again)
     if r.via:
@@ -503,7 +503,7 @@ def route_doc(r):
         d["onlink"] = True
     if r.metrics:
         d["metrics"] = metrics_doc(r.metrics)
-    if r.proto not in (RTPROT_BOOT, RTPROT_STATIC):   # (ip route add's, vnet's: the file's default)
+    if r.proto > RTPROT_STATIC:   # (unspec, redirect, boot: ip route add's, static: vnet's: a file's default)
         d["protocol"] = PROTOCOL_NAMES.get(r.proto, r.proto)
     if r.pref:
         d["pref"] = {v: k for k, v in ROUTE_PREFS.items()}.get(r.pref, r.pref)

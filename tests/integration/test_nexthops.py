@@ -340,3 +340,35 @@ def test_an_ipv4_default_route_through_an_ipv6_nexthop_round_trips(sandbox):
     sandbox.sh("ip netns del n1")
     apply_json(sandbox, f)
     assert routes(sandbox) == before and plan_json(sandbox, f) == []
+
+
+@pytest.mark.needs("veth")
+def test_undone_removals_of_a_device_and_its_nexthop_and_a_gateway_on_a_device_route(sandbox):
+    """Found by a review: a nexthop whose gateway only a device route reaches
+    was put back before that route by an undo (the kernel refused it, and
+    the rest of the undo was skipped); a device and the nexthop through it
+    both leaving the file were each put back by their undo, the second
+    failing (File exists)."""
+    topo = TOPO.split("nexthops:")[0] + (
+        "  - {name: c0, kind: veth, netns: n1, peer: {name: d0, netns: n1}}\n"
+        "nexthops:\n  - {netns: n1, id: 5, via: 10.7.0.1, dev: a0}\n  - {netns: n1, id: 6, via: 10.2.0.254, dev: c0, "
+        "onlink: true}\n"
+        "routes:\n  - {netns: n1, to: 10.7.0.0/24, dev: a0}\n  - {netns: n1, to: 10.9.0.0/16, nhid: 5}\n"
+        "  - {netns: n1, to: 10.8.0.0/16, nhid: 6}\n")
+    f = sandbox.write("nh.yaml", topo)
+    apply_json(sandbox, f)
+    before = (nexthops(sandbox), routes(sandbox), sandbox.sh("ip -n n1 route"))
+    fail = "  - {to: 10.6.0.0/16, dev: lo, src: 10.66.0.1}\n"   # (vnet's own namespace: the kernel refuses it)
+    bad = topo.replace("peer: {name: b0,", "peer: {name: e0,").replace(
+        "interfaces:\n", "interfaces:\n  - {name: lo, kind: external}\n") + fail
+    r = sandbox.vnet("apply", sandbox.write("bad.yaml", bad), check=False)
+    assert r.returncode == 3 and "undo of" not in r.stderr, r.stderr
+    assert (nexthops(sandbox), routes(sandbox), sandbox.sh("ip -n n1 route")) == before
+    gone = topo.replace("  - {name: c0, kind: veth, netns: n1, peer: {name: d0, netns: n1}}\n", "").replace(
+        "  - {netns: n1, id: 6, via: 10.2.0.254, dev: c0, onlink: true}\n", "").replace(
+        "  - {netns: n1, to: 10.8.0.0/16, nhid: 6}\n", "").replace(
+        "interfaces:\n", "interfaces:\n  - {name: lo, kind: external}\n") + fail
+    r = sandbox.vnet("apply", sandbox.write("gone.yaml", gone), check=False)
+    assert r.returncode == 3 and "undo of" not in r.stderr, r.stderr
+    assert (nexthops(sandbox), routes(sandbox), sandbox.sh("ip -n n1 route")) == before
+    sandbox.vnet("destroy", "nh")

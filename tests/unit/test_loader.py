@@ -416,8 +416,8 @@ def test_nexthop_objects_and_the_routes_through_them_are_checked_before_anything
                                                      (6, (6, None, "a0", False, False, (), False)),
                                                      (7, (None, None, None, False, False, ((5, 1), (6, 2)), False)),
                                                      (8, (4, None, None, False, True, (), False))]
-    # default is IPv4, as `ip route add default nhid 6` takes it (an IPv4 route may go through an IPv6 nexthop)
-    assert str(t.routes[0].to) == "0.0.0.0/0" and t.routes[1].key == ("n1", "10.9.0.0/16", None, None, 0, 254)
+    # default takes the nexthop's family (an IPv4 route through an IPv6 one says 0.0.0.0/0)
+    assert str(t.routes[0].to) == "::/0" and t.routes[1].key == ("n1", "10.9.0.0/16", None, None, 0, 254)
     assert t.routes[1].scope_number == 0   # global, as `ip route add ... nhid` gives
     for body, said in (
             ("nexthops:\n  - {netns: n1, id: 5, via: 10.1.0.254}\n", "nexthops[0]: a nexthop is one of: dev (with via "

@@ -117,8 +117,8 @@ def nh_del(ctx, rec, old, through, route_back):
         return lambda: None
     _forget(rec, old.key)
 
-    def undo():
-        nexthop.add_nexthop(ctx.sock(old.netns), old.id, proto=old.proto, **_fields(ctx, old))
+    def undo():   # (made already by another undo that put back what a device took: set as it was)
+        nexthop.add_nexthop(ctx.sock(old.netns), old.id, replace=True, proto=old.proto, **_fields(ctx, old))
         _remember(rec, old.key)
         put_back(ctx, groups)
         for r in through:

@@ -337,7 +337,7 @@ def _dev_delete(ctx, rec, dev, state):
     for ns in dict.fromkeys(d.netns for d in devs):   # (a pair's ends: each in its namespace)
         more, nh_routes = nexthops.dropped_with(state, ns, {d.name for d in devs if d.netns == ns})
         nhs += more
-        routes += [r for r in nh_routes if r not in routes]
+        routes += nh_routes   # (none through a device: those have no dev)
     if old and dev.kind_module.mac_from_ports and \
             dev.mac in {d.mac for d in state.namespaces.get(dev.netns, {}).values() if d.master == dev.key}:
         old = old.replace(mac=None)   # a port's, taken: made again without one set, it takes it again
@@ -389,10 +389,18 @@ def _restore(ctx, rec, iface, routes=(), nbrs=(), ports=(), nhs=()):
     late = {k: None for k in iface.kind_module.late_options if iface.options.get(k) is not None}
     if late:   # (those naming a port: a bond's primary, once its ports are back)
         iface.kind_module.modify(ctx, iface, late)
-    nexthops.put_back(ctx, nhs)
-    _routes_back(ctx, routes)
+    _nexthops_and_routes_back(ctx, nhs, routes)
     for n in nbrs:
         _neigh_back(ctx, n)
+
+
+def _nexthops_and_routes_back(ctx, nhs, routes):
+    """The routes not through a nexthop object first (a nexthop's gateway
+    may be reached by one), then the nexthops ``nhs``, then the routes
+    through them."""
+    _routes_back(ctx, [r for r in routes if r.nhid is None])
+    nexthops.put_back(ctx, nhs)
+    _routes_back(ctx, [r for r in routes if r.nhid is not None])
 
 
 def _routes_back(ctx, routes):
@@ -508,7 +516,7 @@ def _set(ctx, rec, e, new, old, kept=(), addresses=()):
         routes, entries = ctx.around(e.netns, e.name)
         routes = _routes_through([(e, routes)])
         nhs, nh_routes = nexthops.dropped_with(ctx.state, e.netns, {e.name})
-        routes += [r for r in nh_routes if r not in routes]
+        routes += nh_routes
         kept = list(kept) + [n for n in entries if n.dev == e.name and n.static and n not in kept]
     _set_fields(ctx, e, new)
 
@@ -518,8 +526,7 @@ def _set(ctx, rec, e, new, old, kept=(), addresses=()):
             back()
         for a in addresses:
             _addr_add(ctx, rec, e.key, a)
-        nexthops.put_back(ctx, nhs)
-        _routes_back(ctx, routes)
+        _nexthops_and_routes_back(ctx, nhs, routes)
         for n in kept:
             _neigh_back(ctx, n)
     return undo

@@ -39,7 +39,8 @@ def dump_nexthops(sock):
             if NHA_GROUP in a else ()
         why = ("a bridge's (fdb)" if NHA_FDB in a else
                "a resilient group" if NHA_GROUP_TYPE in a and struct.unpack_from("=H", a[NHA_GROUP_TYPE])[0] != 0 else
-               "with an encapsulation" if NHA_ENCAP in a else None)
+               "with an encapsulation" if NHA_ENCAP in a else
+               "a weight above 255" if any(w > 255 for _i, w in group) else None)
         out.append((nl.get_u32(a[NHA_ID]), FAMILIES.get(fam), nl.get_ip(a[NHA_GATEWAY]) if NHA_GATEWAY in a else None,
                     nl.get_u32(a[NHA_OIF]) if NHA_OIF in a else 0, bool(flags & RTNH_F_ONLINK), NHA_BLACKHOLE in a,
                     group, proto, why))
@@ -52,7 +53,7 @@ def _msg(nhid, family=None, gw=None, oif=0, onlink=False, blackhole=False, group
     fam = socket.AF_UNSPEC if group else socket.AF_INET6 if family == 6 else socket.AF_INET
     body = _NHM.pack(fam, 0, proto, 0, RTNH_F_ONLINK if onlink else 0) + nl.u32(NHA_ID, nhid)
     if group:
-        body += nl.attr(NHA_GROUP, b"".join(_GRP.pack(i, w - 1, 0, 0) for i, w in group))
+        body += nl.attr(NHA_GROUP, b"".join(_GRP.pack(i, (w - 1) & 0xff, (w - 1) >> 8, 0) for i, w in group))
     elif blackhole:
         body += nl.flag(NHA_BLACKHOLE)
     else:

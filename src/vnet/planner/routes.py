@@ -33,7 +33,7 @@ def plan_routes(p):
             # with a primary's secondaries): taken out first, put back after
             dev = next(d for d in sorted(through[r.key]) if (r.netns, d) in p.renumbered)
             p.reroutes.append(Change("delete", r.label, f"its device {dev} is renumbered: "
-                                     "removed first, added back after", ("route_del", r.key, r.attrs)))
+                                     "removed first, added back after", ("route_del", r.key, have.attrs, have.raw)))
             p.routes.append(Change("create", r.label, "added back after renumbering", ("route_add", r)))
     # through a device alone first: a gateway may be reached by such a route of the file;
     # through a nexthop object once the nexthops are made (after the routes: a nexthop's gateway too)
@@ -185,6 +185,8 @@ def _route_attrs_as_declared(have, r):
     attrs = have.attrs if r.src is not None or not have.kernel_own else (None,) + have.attrs[1:]
     if r.protocol is None:   # any protocol, where the file gives none
         attrs = attrs[:7] + (None,) + attrs[8:]
+    if r.pref is None and have.kernel_own and attrs[8] is not None:   # a router's preference, where it gives none
+        attrs = attrs[:8] + (0,)
     any_dev = {str(via) for via, dev, _w in r.nexthops if dev is None and via is not None}
     if any_dev:
         hops = tuple((v, "" if v in any_dev else d, w) for v, d, w in attrs[4])

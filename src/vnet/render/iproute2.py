@@ -64,7 +64,7 @@ def script(topo):
         out.append(ipcmd(nh.netns, *nexthop_words(nh)))
     for r in topo.routes:
         args = ["route", "add"] + ([r.type] if r.type != "unicast" else []) + \
-            ["default" if r.to.prefixlen == 0 else str(r.to)]
+            ["default" if r.to.prefixlen == 0 and r.nhid is None else str(r.to)]   # (ip takes default as IPv4)
         if r.via:
             args += ["via", str(r.via)]
         if r.dev:

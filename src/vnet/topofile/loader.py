@@ -586,8 +586,9 @@ def _route(v, path, p, nh_family=None):
     via = v.get("via")
     gw = via or next((h.get("via") for h in v.get("nexthops") or () if h.get("via")), None)   # the family of default
     try:
-        if to == "default":   # IPv4 but with an IPv6 gateway, as `ip route add default` (::/0 for IPv6 otherwise)
-            net = ipaddress.ip_network("::/0" if gw is not None and gw.version == 6 else "0.0.0.0/0")
+        if to == "default":   # IPv4 but with an IPv6 gateway (or nexthop object: ::/0, 0.0.0.0/0 to say another)
+            six = gw.version == 6 if gw is not None else nh_family == 6
+            net = ipaddress.ip_network("::/0" if six else "0.0.0.0/0")
         else:
             net = ipaddress.ip_network(to)
     except ValueError as e:
