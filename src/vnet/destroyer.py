@@ -129,16 +129,16 @@ def _remove_nexthops(k, rec, ns, removed):
     with them; gone already with their device, or by hand: nothing to do;
     one of that id someone made since, not of vnet's protocol: left)."""
     from .kernel import nexthop
-    from .topology.model import HOST
+    from .topology.model import nexthop_label
     mine = [nhid for nns, nhid in rec.nexthops if nns == ns]
     if not mine:
         return
-    ours = {i for i, *_f, proto, _why in nexthop.dump_nexthops(k.sock(ns)) if proto == nexthop.RTPROT_STATIC}
+    ours = {i for i, *_f, proto, _why in nexthop.dump_nexthops(k.sock(ns)) if proto == rtnl.RTPROT_STATIC}
     for nhid in mine:
         if nhid in ours:
             with contextlib.suppress(netlink.NetlinkError):
                 nexthop.del_nexthop(k.sock(ns), nhid)
-                removed.append(f"nexthop {nhid}" + ("" if ns is HOST else f" in {ns}"))
+                removed.append(nexthop_label(ns, nhid))
 
 
 def _remove_neighbours(k, rec, ns, removed):

@@ -475,7 +475,7 @@ def route_doc(r):
     is at its default (table main, the scope `ip route add` gives, metric 0,
     or 1024 for IPv6) left out."""
     from .kernel.rtnl import RTPROT_STATIC
-    from .topology.model import PROTOCOL_NAMES, ROUTE_PREFS, RT_TABLE_MAIN, SCOPE_NAMES, default_scope
+    from .topology.model import PREF_NAMES, PROTOCOL_NAMES, RT_TABLE_MAIN, SCOPE_NAMES, default_scope
     d = {"netns": r.netns} if r.netns is not HOST else {}
     # (default is IPv4 but with an IPv6 gateway; through a nexthop object, the prefix says which)
     d["to"] = "default" if r.to.prefixlen == 0 and r.nhid is None \
@@ -506,13 +506,14 @@ def route_doc(r):
     if r.proto > RTPROT_STATIC:   # (unspec, redirect, boot: ip route add's, static: vnet's: a file's default)
         d["protocol"] = PROTOCOL_NAMES.get(r.proto, r.proto)
     if r.pref:
-        d["pref"] = {v: k for k, v in ROUTE_PREFS.items()}.get(r.pref, r.pref)
+        d["pref"] = PREF_NAMES.get(r.pref, r.pref)
     return d
 
 
 def metrics_doc(metrics):
     """A route's metrics ((name, value, locked), ...) as a file writes them."""
-    d = {name: True if name in ("quickack", "fastopen_no_cookie") else value for name, value, _l in metrics}
+    from .topology.model import FLAG_METRICS
+    d = {name: True if name in FLAG_METRICS else value for name, value, _l in metrics}
     locked = [name for name, _v, lock in metrics if lock and name != "rto_min"]   # (rto_min's always is)
     return {**d, "lock": locked} if locked else d
 

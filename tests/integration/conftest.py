@@ -133,6 +133,15 @@ class Sandbox:
             raise AssertionError(f"{cmd} exited {r.returncode}:\n{r.stdout}\n{r.stderr}")
         return r.stdout
 
+    def vnet_killed_at(self, k, *args):
+        """`vnet ARGS` killed (SIGKILL) after its k-th changing request
+        (VNET_KILL_AT_REQUEST): its completed process, unchecked."""
+        os.environ["VNET_KILL_AT_REQUEST"] = str(k)
+        try:
+            return self.vnet(*args, check=False)
+        finally:
+            del os.environ["VNET_KILL_AT_REQUEST"]
+
     def write(self, name, text):
         p = self.tmp / name
         p.write_text(text)

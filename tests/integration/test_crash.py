@@ -41,14 +41,9 @@ def test_sigkill_after_every_request_then_apply_converges_and_destroy_cleans(san
     sandbox.vnet("destroy", f)
     assert sandbox.dump_all() == before
     assert total >= 25, f"only {total} requests: not enough kill points"
-    env_kill = "VNET_KILL_AT_REQUEST"
     survived = 0
     for k in range(1, total + 1):
-        os.environ[env_kill] = str(k)
-        try:
-            r = sandbox.vnet("apply", f, check=False)
-        finally:
-            del os.environ[env_kill]
+        r = sandbox.vnet_killed_at(k, "apply", f)
         assert r.returncode == -9, f"kill point {k}: apply was not killed (rc {r.returncode})\n{r.stderr}"
         r = sandbox.vnet("apply", "--json", f, check=False)
         assert r.returncode == 0, f"after a kill at request {k}, apply did not converge:\n{r.stdout}{r.stderr}"

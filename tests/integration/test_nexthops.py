@@ -212,7 +212,6 @@ def test_sigkill_after_every_request_of_nexthops_in_vnet_s_own_namespace_recover
     nexthops in the namespace vnet runs in (which no destroy deletes) is
     followed by an apply that converges and a destroy that leaves nothing
     of them."""
-    import os
     f = sandbox.write("own.yaml", "name: own\ninterfaces:\n  - {name: v0, kind: veth, addresses: [10.5.0.1/24], "
                       "peer: {name: w0}}\nnexthops:\n  - {id: 50, via: 10.5.0.254, dev: v0}\n  - {id: 51, dev: v0}\n"
                       "  - {id: 52, group: [{id: 50}, {id: 51, weight: 4}]}\nroutes:\n  - {to: 10.50.0.0/16, nhid: 52}\n"
@@ -222,11 +221,7 @@ def test_sigkill_after_every_request_of_nexthops_in_vnet_s_own_namespace_recover
     sandbox.vnet("destroy", "own")
     assert (sandbox.dump_all(), sandbox.sh("ip nexthop")) == before and total >= 6
     for k in range(1, total + 1):
-        os.environ["VNET_KILL_AT_REQUEST"] = str(k)
-        try:
-            r = sandbox.vnet("apply", f, check=False)
-        finally:
-            del os.environ["VNET_KILL_AT_REQUEST"]
+        r = sandbox.vnet_killed_at(k, "apply", f)
         assert r.returncode == -9, f"kill point {k}: not killed (rc {r.returncode})\n{r.stderr}"
         r = sandbox.vnet("apply", "--json", f, check=False)
         assert r.returncode == 0, f"after a kill at request {k}, apply did not converge:\n{r.stdout}{r.stderr}"

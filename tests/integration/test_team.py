@@ -124,11 +124,7 @@ interfaces:
             r = subprocess.run([sys.executable, "-c", KILL_ON_CALL, "subprocess.Popen", "1", "after", "teamd",
                                 "apply", f], capture_output=True, text=True, env=env, timeout=120)
         else:
-            os.environ["VNET_KILL_AT_REQUEST"] = str(k)
-            try:
-                r = sandbox.vnet("apply", f, check=False)
-            finally:
-                del os.environ["VNET_KILL_AT_REQUEST"]
+            r = sandbox.vnet_killed_at(k, "apply", f)
         assert r.returncode == -9, f"kill point {k}: {r.returncode}\n{r.stderr}"
         r = sandbox.vnet("apply", f, check=False)
         assert r.returncode == 0, f"after a kill at request {k} of {total}: {r.stdout}{r.stderr}"

@@ -36,14 +36,8 @@ def nh_set(ctx, rec, nh, old):
     """``nh`` in place of the nexthop there (observed as ``old``), its
     routes kept; the undo puts ``old`` back, with its protocol."""
     nexthop.add_nexthop(ctx.sock(nh.netns), nh.id, replace=True, **_fields(ctx, nh))
-    was = nh.key in rec.nexthops
-    _remember(rec, nh.key)
-
-    def undo():
-        nexthop.add_nexthop(ctx.sock(nh.netns), nh.id, replace=True, proto=old.proto, **_fields(ctx, old))
-        if not was:
-            _forget(rec, nh.key)
-    return undo
+    _remember(rec, nh.key)   # (an undo's record is the journal's: as it was held before)
+    return lambda: nexthop.add_nexthop(ctx.sock(nh.netns), nh.id, replace=True, proto=old.proto, **_fields(ctx, old))
 
 
 def dropped_with(state, ns, names):

@@ -6,11 +6,10 @@ import socket
 import struct
 
 from . import netlink as nl
+from .rtnl import RTNH_F_ONLINK, RTPROT_STATIC
 
 RTM_NEWNEXTHOP, RTM_DELNEXTHOP, RTM_GETNEXTHOP = 104, 105, 106
 NHA_ID, NHA_GROUP, NHA_GROUP_TYPE, NHA_BLACKHOLE, NHA_OIF, NHA_GATEWAY, NHA_ENCAP, NHA_FDB = 1, 2, 3, 4, 5, 6, 8, 11
-RTNH_F_ONLINK = 4
-RTPROT_STATIC = 4
 
 _NHM = struct.Struct("=BBBBI")      # family, scope, protocol, reserved, flags
 _GRP = struct.Struct("=IBBH")       # id, weight - 1 (its low byte, then its high byte: 6.12+), reserved

@@ -4,8 +4,8 @@ and what the record says vnet made. A changed one is replaced in place
 one to a group, a resilient group), deleted and made again with the routes
 through it; one the kernel drops with its device is made again, and the
 routes through it with it; a group a member was taken out of is set again."""
-from ..kernel.nexthop import RTPROT_STATIC
-from ..topology.model import HOST, nexthop_text
+from ..kernel.rtnl import RTPROT_STATIC
+from ..topology.model import HOST, nexthop_label, nexthop_text
 from .changes import Change
 
 
@@ -51,7 +51,7 @@ def _not_declared(p, live, recorded, names):
         have = live.get(k)
         if not p.in_scope(k[0]):
             continue
-        label = f"nexthop {k[1]}" + ("" if k[0] is HOST else f" in {k[0]}")
+        label = nexthop_label(*k)
         if have is None or k in p.nh_gone or have.proto != RTPROT_STATIC:
             why = "gone already" if have is None or k in p.nh_gone else \
                 "someone else's now (not made by vnet): left as it is"

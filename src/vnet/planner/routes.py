@@ -1,6 +1,6 @@
 """Routes, rules and sysctls: what the file declares against what the
 kernel holds and what the record says vnet set."""
-from ..topology.model import HOST, PROTOCOL_NAMES, ROUTE_PREFS, RT_TABLE_MAIN, SCOPE_NAMES, metric_words, same_attrs
+from ..topology.model import HOST, PREF_NAMES, PROTOCOL_NAMES, RT_TABLE_MAIN, SCOPE_NAMES, metric_words, same_attrs
 from ..topology.rule import declares, entry_rule, first_selected, rule_match, taken_for, vnets, writable
 from .changes import Change, _show
 
@@ -21,9 +21,9 @@ def plan_routes(p):
             if have is None:
                 _out_of_the_way(p, r, slots, recorded | going, going)
             p.routes.append(Change("create", r.label, "missing", ("route_add", r)))
-        elif not same_attrs(_route_attrs_as_declared(have, r), r.attrs):
+        elif not same_attrs(seen := _route_attrs_as_declared(have, r), r.attrs):
             # src, scope and onlink are not part of the key: the route is replaced
-            diff = _route_diff(_route_attrs_as_declared(have, r), r.attrs)
+            diff = _route_diff(seen, r.attrs)
             p.reroutes.append(Change("delete", r.label, f"{diff}: removed first, "
                                      "added back after", ("route_del", r.key, have.attrs, have.raw)))
             p.routes.append(Change("create", r.label, f"added back with {_route_diff(None, r.attrs)}",
@@ -192,9 +192,6 @@ def _route_attrs_as_declared(have, r):
         hops = tuple((v, "" if v in any_dev else d, w) for v, d, w in attrs[4])
         attrs = attrs[:4] + (hops,) + attrs[5:]
     return attrs
-
-
-PREF_NAMES = {v: k for k, v in ROUTE_PREFS.items()}
 
 
 def _route_diff(have, want):

@@ -3,7 +3,8 @@ reference article (`ip link add veth1 netns net1 type veth peer name ...`)."""
 import shlex
 
 from ..kinds.base import ipcmd
-from ..topology.model import LINK_FLAGS, PROTOCOL_NAMES, ROUTE_PREFS, RT_TABLE_MAIN, metric_words, order_interfaces
+from ..topology.model import (LINK_FLAGS, PREF_NAMES, PROTOCOL_NAMES, RT_TABLE_MAIN, group_words, metric_words,
+                              order_interfaces)
 from ..topology.rule import words
 
 
@@ -82,9 +83,9 @@ def script(topo):
         if r.onlink:
             args.append("onlink")
         if r.protocol is not None:
-            args += ["proto", PROTOCOL_NAMES[r.protocol] if r.protocol in PROTOCOL_NAMES else str(r.protocol)]
+            args += ["proto", PROTOCOL_NAMES.get(r.protocol, r.protocol)]
         if r.pref is not None:
-            args += ["pref", {v: k for k, v in ROUTE_PREFS.items()}[r.pref]]
+            args += ["pref", PREF_NAMES[r.pref]]
         if r.metrics:
             args += metric_words(r.metrics).split()
         for via, dev, weight in r.nexthops:
@@ -119,7 +120,7 @@ def nexthop_words(nh):
     six = ["-6"] if not nh.group and nh.via is None and nh.family == 6 else []
     words = six + ["nexthop", "add", "id", str(nh.id)]
     if nh.group:
-        return words + ["group", "/".join(f"{i}{f',{w}' if w != 1 else ''}" for i, w in nh.group)]
+        return words + ["group", group_words(nh.group)]
     if nh.blackhole:
         return words + ["blackhole"]
     return words + (["via", str(nh.via)] if nh.via is not None else []) + ["dev", nh.dev] + \

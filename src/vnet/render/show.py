@@ -1,6 +1,7 @@
 """`vnet show`: the live state as iproute2 says it, as rows (and as JSON).
 What a kind prints, and how, is the kind's (``Kind.show_details``...)."""
 from ..errors import UnknownKind, VnetError
+from ..topology.model import PROTOCOL_NAMES
 
 
 def rel(key, own_ns):
@@ -77,7 +78,7 @@ COLUMNS = ("netns", "name", "kind", "state", "mtu", "master", "peer", "addresses
 
 # ---- routes and sysctls ---------------------------------------------------
 
-PROTOCOLS = {1: "redirect", 2: "kernel", 3: "boot", 4: "static", 16: "dhcp"}   # /etc/iproute2/rt_protos
+PROTOCOLS = {1: "redirect", 2: "kernel", 9: "ra", **PROTOCOL_NAMES}   # /etc/iproute2/rt_protos
 
 
 def dst_word(cidr):

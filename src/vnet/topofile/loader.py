@@ -8,7 +8,7 @@ from ..kinds import BY_NAME
 from ..topology import fields as F
 from ..topology import reader
 from .crosscheck import cross_check
-from ..topology.model import (LOCKABLE, ROUTE_METRICS, ROUTE_PREFS, ROUTE_PROTOCOLS, ROUTE_TYPES, RT_TABLE_MAIN, Endpoint, Interface, NextHop, Ref,
+from ..topology.model import (FLAG_METRICS, LOCKABLE, ROUTE_METRICS, ROUTE_PREFS, ROUTE_PROTOCOLS, ROUTE_TYPES, RT_TABLE_MAIN, Endpoint, Interface, NextHop, Ref,
                               Route, Sysctl, Topology, nexthop_family)
 from ..topology.neighbour import Neighbour
 from ..topology.rule import RULE_TYPES, Rule, rule_match, taken_for
@@ -70,7 +70,7 @@ ROUTE = F.Obj({
                   "nexthops", lo=1, hi=2**32 - 1),
     "metrics": F.Obj({
         **{m: F.Int(doc, **_METRIC_BOUNDS.get(m, {"lo": 1, "hi": 2**32 - 1})) for m, doc in ROUTE_METRICS.items()
-           if m not in ("quickack", "fastopen_no_cookie", "congctl")},
+           if m not in FLAG_METRICS + ("congctl",)},
         "quickack": F.Bool(ROUTE_METRICS["quickack"].replace(" on (1) or off (0)", "")),
         "fastopen_no_cookie": F.Bool(ROUTE_METRICS["fastopen_no_cookie"].replace(" on (1) or off (0)", "")),
         "congctl": F.Str(ROUTE_METRICS["congctl"], pattern=r"[a-z0-9_]{1,15}",

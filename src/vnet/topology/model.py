@@ -124,6 +124,7 @@ ROUTE_PROTOCOLS = {"boot": 3, "static": 4, "gated": 8, "mrt": 10, "zebra": 11, "
                    "ospf": 188, "rip": 189, "eigrp": 192}
 PROTOCOL_NAMES = {v: k for k, v in ROUTE_PROTOCOLS.items()}
 ROUTE_PREFS = {"medium": 0, "high": 1, "low": 3}
+PREF_NAMES = {v: k for k, v in ROUTE_PREFS.items()}
 # a route's metrics a topology declares (`ip route add ... mtu lock 1400
 # initcwnd 10`), in iproute2's words: {name: what it is};
 # rtt, rttvar and rto_min in milliseconds, congctl a congestion control's name
@@ -224,7 +225,8 @@ def metric_words(metrics, shown=False):
 
 _MS = ("rtt", "rttvar", "rto_min")
 # those `ip route add` takes a lock for (rto_min it locks itself)
-LOCKABLE = tuple(m for m in ROUTE_METRICS if m not in ("quickack", "fastopen_no_cookie", "rto_min"))
+FLAG_METRICS = ("quickack", "fastopen_no_cookie")   # on (1) or off: a file's true or false
+LOCKABLE = tuple(m for m in ROUTE_METRICS if m not in FLAG_METRICS + ("rto_min",))
 
 
 def same_attrs(a, b):
@@ -254,7 +256,7 @@ class NextHop(Struct):
 
     @property
     def label(self):
-        return f"nexthop {self.id}" + ("" if self.netns is HOST else f" in {self.netns}")
+        return nexthop_label(self.netns, self.id)
 
     @property
     def attrs(self):
@@ -271,13 +273,22 @@ def nexthop_family(topo, nh):
     return 4 if 4 in found else 6 if found else None
 
 
+def nexthop_label(ns, nhid):
+    return f"nexthop {nhid}" + ("" if ns is HOST else f" in {ns}")
+
+
+def group_words(group):
+    """A nexthop group's ((id, weight), ...) as `ip nexthop` writes it: 5/6,2."""
+    return "/".join(f"{i}{f',{w}' if w != 1 else ''}" for i, w in group)
+
+
 def nexthop_text(attrs):
     """A nexthop's attrs (``nexthop_attrs``) as `ip nexthop` says them."""
     fam, via, dev, onlink, blackhole, group, other = attrs
     if other:
         return "a bridge's (fdb) or a resilient group"
     if group:
-        return "group " + "/".join(f"{i}{f',{w}' if w != 1 else ''}" for i, w in group)
+        return "group " + group_words(group)
     if blackhole:
         return f"blackhole (IPv{fam})"
     return " ".join(x for x in (via and f"via {via}", f"dev {dev}", onlink and "onlink") if x)
