@@ -4,7 +4,9 @@ import contextlib
 import errno
 import signal
 
-from .applier.steps import Context, _release_recorded, _route_args, release_lowers, stacked_namespaces   # as undo's
+from .applier.context import Context   # as undo's
+from .applier.devices import release_lowers, release_recorded, stacked_namespaces
+from .applier.routing import route_args
 from .kernel import neighbours, netlink, rtnl, rules, sysctl
 from .ownership import undo_group
 from .observer import observe
@@ -79,7 +81,7 @@ def _remove_in(k, rec, ns, removed, refused):
     for rk in rec.routes:
         if rk[0] == ns:
             try:
-                rtnl.del_route(k.sock(ns), *_route_args(ctx, *rk))
+                rtnl.del_route(k.sock(ns), *route_args(ctx, *rk))
                 removed.append(route_label(rk))
             except (netlink.NetlinkError, ValueError):
                 pass   # gone with its device
@@ -89,7 +91,7 @@ def _remove_in(k, rec, ns, removed, refused):
             if sns is None and old is not None:
                 sysctl.write(key, old)
                 removed.append(f"sysctl {key} restored to {old}")
-        _release_recorded(k, rec)
+        release_recorded(k, rec)
     here = st.namespaces.get(ns, {})
     mine = [d for d in here.values() if rec.owns_device(d)]
     tagged = [d for d in here.values() if d.group == rec.group]
@@ -183,7 +185,7 @@ def _by_name(rec, ns):
 
 def _remove_by_name(k, rec, ns, removed):
     if ns is None:
-        _release_recorded(k, rec)
+        release_recorded(k, rec)
     sock = k.sock(ns)
     for dns, name in list(rec.devices):
         if dns != ns:

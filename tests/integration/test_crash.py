@@ -544,17 +544,16 @@ def test_a_dead_tunnel_that_cannot_start_again_is_undone_without_an_internal_err
 
 KILL_IN_UNDO = r"""
 import errno, os, signal, sys
-from vnet.applier import steps
+from vnet.applier import devices, steps
 from vnet.kernel import rtnl
 made = [0]
-create = steps._create
+create = devices.create
 
 def failing_create(ctx, rec, iface):
     made[0] += 1
     if made[0] == int(sys.argv[1]):
         raise OSError(errno.EINVAL, "refused (injected)")
     return create(ctx, rec, iface)
-steps._create = failing_create
 steps.OPS["dev_create"] = failing_create
 
 def killed_del_group(sock, group):

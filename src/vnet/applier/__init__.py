@@ -2,7 +2,8 @@
 step already done is undone in reverse and the error names the step. After
 success the kernel is observed again and must match the file.
 
-    steps     the kernel step of each kind of change, and its inverse
+    steps     the kernel step of each kind of change, and its inverse (by the
+              step modules: context, devices, routing, entries, nexthops)
     journal   the Guard against signals mid-step, and the Journal that undoes
     (here)    the run of the steps, the error that names a step, verification"""
 from ..errors import Interrupted, KernelError, VerifyError, VnetError
