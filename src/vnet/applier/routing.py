@@ -69,9 +69,9 @@ def _route_put(ctx, rk, attrs, raw=None):
     """Add the route ``rk`` with ``attrs`` (src, scope, onlink, type, next
     hops, metrics, nhid, protocol, pref; a scope of None: the default, as for an IPv6 route), or
     as the kernel's message ``raw`` showed it (rtnl.add_route_again)."""
-    src, scope, onlink, rtype, nexthops, metrics, nhid, protocol, pref = attrs
+    src, scope, onlink, rtype, next_hops, metrics, nhid, protocol, pref = attrs
     hops = [(ipaddress.ip_address(via) if via else None, ctx.ifindex(rk[0], dev) if dev else 0, weight)
-            for via, dev, weight in nexthops]
+            for via, dev, weight in next_hops]
     if raw is not None:
         rtnl.add_route_again(ctx.sock(rk[0]), raw, ctx.ifindex(rk[0], rk[3]) if rk[3] else None, [h[1] for h in hops])
         return
