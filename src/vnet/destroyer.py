@@ -93,7 +93,7 @@ def _remove_in(k, rec, ns, removed, refused):
                 removed.append(f"sysctl {key} restored to {old}")
         release_recorded(k, rec)
     here = st.namespaces.get(ns, {})
-    mine = [d for d in here.values() if rec.owns_device(d)]
+    mine = [d for d in here.values() if rec.owns_device(d)] + [d for d in rec.renamed(st) if d.netns == ns]
     tagged = [d for d in here.values() if d.group == rec.group]
     sock = k.sock(ns)
     by_group = mine and len(tagged) == len(mine)
@@ -184,21 +184,32 @@ def _by_name(rec, ns):
 
 
 def _remove_by_name(k, rec, ns, removed):
+    """``rec``'s devices in ``ns`` asked for by name and deleted; where one
+    is not there under its name, the namespace is read for one of ours
+    renamed or moved there by hand (``Record.renamed``), which goes too."""
     if ns is None:
         release_recorded(k, rec)
     sock = k.sock(ns)
-    for dns, name in list(rec.devices):
-        if dns != ns:
-            continue
-        ln = rtnl.get_link(sock, name)
+    names = [name for dns, name in rec.devices if dns == ns]
+    links = {name: rtnl.get_link(sock, name) for name in names}
+    for name, ln in links.items():
         if ln is None or ln.group not in (rec.group, undo_group(rec.group)):
-            continue   # gone already (with its peer or lower device), or not ours
-        try:
-            rtnl.del_link(sock, ln.ifindex)
-        except netlink.NetlinkError as e:
-            if e.errno != errno.ENODEV:
-                raise
-        removed.append(f"link {name}" if ns is None else f"link {ns}/{name}")
+            continue   # gone already (with its lower device), or not ours
+        _delete_link(sock, ln.ifindex)
+        removed.append(f"link {where(ns, name)}")
+    if None in links.values():
+        for d in rec.renamed(observe(k, [ns], routes_in=(), fdb_in=())):
+            if d.netns == ns:
+                _delete_link(sock, d.ifindex)
+                removed.append(f"link {where(ns, d.name)}")
+
+
+def _delete_link(sock, ifindex):
+    try:
+        rtnl.del_link(sock, ifindex)
+    except netlink.NetlinkError as e:
+        if e.errno != errno.ENODEV:   # (gone with its peer)
+            raise
 
 
 class _Removed(list):

@@ -195,6 +195,26 @@ class Record:
         (``undo_group``: a kill between the two leaves them with it)."""
         return dev.key in self.devices and dev.group in (self.group, undo_group(self.group))
 
+    def renamed(self, state):
+        """The devices of ours someone renamed or moved (within the
+        namespaces ``state`` read): carrying our tag under a name not
+        recorded, while a recorded device is missing, and recorded by no
+        other topology (two names may share a tag: 24 bits of a hash). Left,
+        one would keep the addresses of the device made again in its place."""
+        tags = (self.group, undo_group(self.group))
+        loose = [d for d in state.devices() if d.group in tags and d.key not in self.devices]
+        if not loose or all(state.device(*key) is not None for key in self.devices
+                            if key[0] is None or state.has_ns(key[0])):
+            return []
+        theirs = set()
+        for name in recorded_names():
+            if name != self.name:
+                with contextlib.suppress(Exception):   # (one unreadable: not one that claims these)
+                    other = Record.load(name)
+                    if other.group == self.group:
+                        theirs |= set(other.devices)
+        return [d for d in loose if d.key not in theirs]
+
     def save(self):
         # lo's addresses go with their namespace (made by the file: recorded, until it goes), and so
         # do the rules and neighbours of a namespace vnet made (those of its own or one it joins stay)

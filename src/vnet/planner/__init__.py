@@ -169,6 +169,7 @@ def _create(p, iface, dev, reason, own_sysctls):
     first = [(e, own_sysctls.get(e.key, ())) for e in iface.endpoints()]
     made = _held_down(iface, [e for e, own in first if own and e.up])
     if dev is None:
+        _old_pairs(p, iface)
         p.creates.append(Change("create", f"link {iface.label}", reason, ("dev_create", made)))
     else:
         p.creates.append(Change("recreate", f"link {iface.label}", reason, ("dev_recreate", made, dev)))
@@ -187,6 +188,19 @@ def _create(p, iface, dev, reason, own_sysctls):
         p.modifies.append(Change("modify", f"link {iface.label}",
                                  "set " + ", ".join(f"{k} {_show(iface.options[k])}" for k in late)
                                  + " once its ports exist", ("dev_options", iface, late)))
+
+
+def _old_pairs(p, iface):
+    """Before ``iface`` is made: an end of it that is there already, paired
+    with another device (its declared other end renamed or moved by hand:
+    the pair vnet made, under another name) goes first, with that pair; the
+    kernel would refuse its name (EEXIST)."""
+    for e in iface.endpoints()[1:]:
+        old = p.state.device(*e.key)
+        if old is not None and p.owned(old) and old.peer and old.peer != iface.key:
+            p.gone.add(old.peer)
+            p.removals.append(Change("delete", f"link {e.label}", f"its pair's other end is {where(*old.peer)}, "
+                                     f"declared {iface.label}", ("dev_delete", old)))
 
 
 def _endpoints(p):
@@ -289,6 +303,7 @@ def _stale_devices(p):
     lower ones, ports before their masters (an undo makes them again the
     other way round: a master first, then its ports joining it)."""
     stale = [d for d in p.state.devices() if p.in_scope(d.netns) and p.owned(d) and d.key not in p.declared]
+    stale += [d for d in p.record.renamed(p.state) if p.in_scope(d.netns) and d.key not in p.declared]
     scheduled = set()
     for d in sorted(stale, key=lambda d: (d.kind_module is None or d.kind_module.link_option is None,
                                           -_masters_above(p.state, d), d.netns is not None, d.netns or "", d.name)):
