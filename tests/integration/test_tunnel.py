@@ -27,11 +27,14 @@ def _tunnel_pids(supervisors=False):
     ``supervisors``, those that run them for vnet apply):
     [(namespace or None, pid)...]."""
     out = []
+    mine = os.stat("/proc/self/ns/mnt").st_ino   # this test's sandbox: another run's tunnels are not counted
     for p in os.listdir("/proc"):
         if p.isdigit():
             try:
                 with open(f"/proc/{p}/cmdline", "rb") as f:
                     cmdline = f.read()
+                if os.stat(f"/proc/{p}/ns/mnt").st_ino != mine:
+                    continue
             except OSError:
                 continue
             if b"vnet\0tunnel\0" in cmdline and (b"\0--supervise\0" in cmdline) == supervisors:
