@@ -509,3 +509,29 @@ def test_a_killed_warm_vnet_fails_no_call_and_is_replaced(cni, sandbox):
         cni.ok("DEL", conf, container=c)
         assert set(sandbox.links(c)) == {"lo"}
     assert cni.reserved() == []
+
+
+BAD_ENV = [
+    # (what, command, env changes, words): refused as libcni's skel refuses them, code 4
+    ("ADD without CNI_PATH", "ADD", {"CNI_PATH": None}, "required env variables [CNI_PATH] missing"),
+    ("DEL without CNI_PATH", "DEL", {"CNI_PATH": None}, "required env variables [CNI_PATH] missing"),
+    ("CHECK without CNI_PATH", "CHECK", {"CNI_PATH": None}, "required env variables [CNI_PATH] missing"),
+    ("ADD without several", "ADD", {"CNI_PATH": None, "CNI_IFNAME": None, "CNI_CONTAINERID": None},
+     "required env variables [CNI_CONTAINERID,CNI_IFNAME,CNI_PATH] missing"),
+    ("ADD with a bad container id", "ADD", {"CNI_CONTAINERID": "bad id/with space"},
+     "invalid characters in containerID"),
+    ("DEL with a bad container id", "DEL", {"CNI_CONTAINERID": "-lead"}, "invalid characters in containerID"),
+    ("CHECK with a bad container id", "CHECK", {"CNI_CONTAINERID": "a%b"}, "invalid characters in containerID"),
+]
+
+
+@pytest.mark.parametrize("what,command,env,words", BAD_ENV, ids=[b[0] for b in BAD_ENV])
+def test_a_missing_or_malformed_variable_is_code_4_and_changes_nothing(cni, sandbox, what, command, env, words):
+    cni.container("c1")
+    before = sandbox.dump_all()
+    conf = {**cni.conf(version="1.1.0", master="eth1"), "cni.dev/valid-attachments": [],
+            "prevResult": {"cniVersion": "1.1.0", "interfaces": [], "ips": []}}
+    rc, out, err = cni.call(command, conf, env=env)
+    assert rc != 0 and out["code"] == 4 and words in out["msg"], out
+    assert "Traceback" not in err
+    assert sandbox.dump_all() == before and cni.reserved() == []

@@ -3,13 +3,16 @@ ADD applies the attachment's topology (its addresses from IPAM), DEL
 destroys it from its record, CHECK plans it against the live state (any
 change is drift), GC destroys the attachments the runtime no longer has."""
 import os
+import re
 
 from . import bridge, config, ipam, netfilter, result, versions
 from .attachment import attachment_name, source
-from .errors import (DRIFT, INVALID_CONFIG, INVALID_ENV, KERNEL_REFUSED, NOT_AVAILABLE, NOT_OWNED, STATE,
-                     TRY_AGAIN, UNKNOWN_CONTAINER, CniError)
+from .errors import (DRIFT, INCOMPATIBLE_VERSION, INVALID_CONFIG, INVALID_ENV, IPAM_FAILED, KERNEL_REFUSED, LIMITED,
+                     NOT_AVAILABLE, NOT_OWNED, STATE, TRY_AGAIN, UNKNOWN_CONTAINER, CniError)
 
 LOCK_TIMEOUT = 30.0   # then: try again later (code 11)
+# the spec's container id (libcni's ValidateContainerID): an attachment's record names it
+CONTAINER_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.\-]*")
 
 
 class Env:
@@ -23,18 +26,32 @@ class Env:
         self.path = environ.get("CNI_PATH", "")
 
     def require(self, *names):
-        for n in names:
-            if not self.raw.get(n):
-                raise CniError(INVALID_ENV, f"{n} is required for CNI_COMMAND={self.raw.get('CNI_COMMAND')}", n)
+        """The variables ``names`` set (every one missing named at once, as
+        libcni's skel does) and well formed: the container id in the spec's
+        characters, the netns an absolute path, the ifname one the kernel takes."""
+        missing = [n for n in names if not self.raw.get(n)]
+        if missing:
+            raise CniError(INVALID_ENV, f"required env variables [{','.join(missing)}] missing for "
+                                        f"CNI_COMMAND={self.raw.get('CNI_COMMAND')}", ",".join(missing))
+        if "CNI_CONTAINERID" in names and not CONTAINER_ID.fullmatch(self.container):
+            raise CniError(INVALID_ENV, "invalid characters in containerID (CNI_CONTAINERID: a letter or digit, "
+                                        "then letters, digits, '_', '.', '-')", self.container)
         if "CNI_NETNS" in names and not self.netns.startswith("/"):
             raise CniError(INVALID_ENV, f"CNI_NETNS={self.netns!r}: expected the absolute path of a network "
                                         "namespace", "CNI_NETNS")
         if "CNI_IFNAME" in names:
             from ..topology.scalars import IFNAME_RE
-            import re
             if not re.fullmatch(IFNAME_RE, self.ifname) or self.ifname in (".", ".."):
                 raise CniError(INVALID_ENV, f"CNI_IFNAME={self.ifname!r}: not an interface name (1-15 characters, "
                                             "no '/', ':' or whitespace)", "CNI_IFNAME")
+
+
+def since(conf, command, first):
+    """The spec's error 1 for ``command`` asked in a configuration version
+    before the one that has it (CHECK from 0.4.0, GC and STATUS from 1.1.0)."""
+    if not versions.at_least(conf["cniVersion"], first):
+        raise CniError(INCOMPATIBLE_VERSION, f"config version does not allow {command}: {command} is not part of "
+                                             f"CNI {conf['cniVersion']} (from {first} on)")
 
 
 def _topology(net, doc, env):
@@ -98,7 +115,7 @@ def _errors_as_cni(fn, *args):
 
 
 def add(env, conf, raw):
-    env.require("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME")
+    env.require("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH")
     net = config.read(conf, env)
     _topology(net, net.doc, env)   # every problem of the configuration, before anything is reserved
     _free_in_container(env)
@@ -193,7 +210,7 @@ def delete(env, conf, raw):
     """Remove what the attachment made (from its record: nothing of the
     configuration needs to hold, nor the namespace or the master to be
     there), then release IPAM's reservation. Done already is done."""
-    env.require("CNI_CONTAINERID", "CNI_IFNAME")
+    env.require("CNI_CONTAINERID", "CNI_IFNAME", "CNI_PATH")
     release = ipam.start("DEL", raw, conf, env.raw)   # the address released while the devices go
     try:
         _destroy(attachment_name(conf.get("name"), env.container, env.ifname))
@@ -213,9 +230,8 @@ def _destroy(name):
 def check(env, conf, raw):
     """The live devices, addresses and routes of the attachment as ADD made
     them (prevResult's addresses): any difference is drift, code 101, named."""
-    env.require("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME")
-    if not versions.at_least(conf["cniVersion"], "0.4.0"):
-        raise CniError(1, f"CHECK is not part of CNI {conf['cniVersion']} (from 0.4.0 on)")
+    env.require("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH")
+    since(conf, "CHECK", "0.4.0")
     prev = conf.get("prevResult")
     if not isinstance(prev, dict):
         raise CniError(INVALID_CONFIG, "network configuration: prevResult: CHECK needs the result of ADD")
