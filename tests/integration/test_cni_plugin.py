@@ -535,3 +535,11 @@ def test_a_missing_or_malformed_variable_is_code_4_and_changes_nothing(cni, sand
     assert rc != 0 and out["code"] == 4 and words in out["msg"], out
     assert "Traceback" not in err
     assert sandbox.dump_all() == before and cni.reserved() == []
+
+
+def test_cni_versions_of_a_configuration_list_is_accepted(cni, sandbox):
+    """``cniVersions`` (a list's, which libcni may pass with a single
+    configuration) is no unknown field, however close to ``cniVersion``."""
+    cni.container("c1")
+    r = cni.ok("ADD", cni.conf(master="eth1", cniVersions=["1.0.0", "1.1.0"]))
+    assert r["cniVersion"] == "1.0.0" and "eth0" in sandbox.links("c1")
