@@ -543,3 +543,27 @@ def test_cni_versions_of_a_configuration_list_is_accepted(cni, sandbox):
     cni.container("c1")
     r = cni.ok("ADD", cni.conf(master="eth1", cniVersions=["1.0.0", "1.1.0"]))
     assert r["cniVersion"] == "1.0.0" and "eth0" in sandbox.links("c1")
+
+
+def test_the_mac_the_runtime_asks_for_in_the_reference_bridge_plugins_order(cni, sandbox):
+    """MAC= of CNI_ARGS (with IgnoreUnknown, as runtimes pass it), then
+    args.cni.mac over it, then runtimeConfig.mac over both; other keys of
+    CNI_ARGS go on to IPAM as they are (host-local's IP=)."""
+    for c in ("c1", "c2", "c3", "c4"):
+        cni.container(c)
+    conf = cni.conf(master="eth1")
+    env = {"CNI_ARGS": "IgnoreUnknown=1;K8S_POD_NAME=p;MAC=02:00:00:00:04:01"}
+    cases = [("c1", conf, "02:00:00:00:04:01"),
+             ("c2", {**conf, "args": {"cni": {"mac": "02:00:00:00:04:02"}}}, "02:00:00:00:04:02"),
+             ("c3", {**conf, "args": {"cni": {"mac": "02:00:00:00:04:02"}},
+                     "runtimeConfig": {"mac": "02:00:00:00:04:03"}}, "02:00:00:00:04:03")]
+    for c, body, mac in cases:
+        r = cni.ok("ADD", body, container=c, env=env)
+        assert sandbox.links(c)["eth0"]["address"] == mac and r["interfaces"][0]["mac"] == mac, (c, r)
+        cni.ok("CHECK", {**body, "prevResult": r}, container=c, env=env)
+    r = cni.ok("ADD", conf, container="c4", env={"CNI_ARGS": "IP=10.30.0.50"})
+    assert r["ips"][0]["address"] == "10.30.0.50/24" and addr_of(sandbox, "c4") == ["10.30.0.50"]
+    for c in ("c1", "c2", "c3"):
+        cni.ok("DEL", conf, container=c, env=env)
+    cni.ok("DEL", conf, container="c4", env={"CNI_ARGS": "IP=10.30.0.50"})
+    assert cni.reserved() == []

@@ -45,6 +45,13 @@ class Env:
                 raise CniError(INVALID_ENV, f"CNI_IFNAME={self.ifname!r}: not an interface name (1-15 characters, "
                                             "no '/', ':' or whitespace)", "CNI_IFNAME")
 
+    def args(self):
+        """CNI_ARGS ("K=V;K2=V2") as a dict. Keys vnet does not read are no
+        error, with or without IgnoreUnknown: CNI_ARGS goes on to the IPAM
+        plugin as it is (host-local reads IP=), which says what it refuses."""
+        pairs = (kv.split("=", 1) for kv in self.raw.get("CNI_ARGS", "").split(";") if "=" in kv)
+        return dict(pairs)
+
 
 def since(conf, command, first):
     """The spec's error 1 for ``command`` asked in a configuration version
@@ -159,9 +166,9 @@ def _addressed(net, got, env):
     doc = copy.deepcopy(net.doc)
     it = _container_iface(doc, env)
     it.setdefault("addresses", [])
-    rc = net.conf.get("runtimeConfig")
-    if isinstance(rc, dict) and isinstance(rc.get("mac"), str):
-        it["mac"] = rc["mac"]
+    mac = _mac(net.conf, env)
+    if mac:
+        it["mac"] = mac
     it["addresses"] = it["addresses"] + [ip["address"] for ip in got.get("ips", [])]
     gws = {ipam.family(ip["gateway"]): ip["gateway"] for ip in got.get("ips", []) if ip.get("gateway")}
     routes = [_route(r, gws, env) for r in got.get("routes") or []]
@@ -175,6 +182,19 @@ def _addressed(net, got, env):
     if sysctls:
         doc["sysctls"] = sysctls
     return doc
+
+
+def _mac(conf, env):
+    """The MAC the runtime asks for the container's interface, in the
+    reference bridge plugin's order: runtimeConfig.mac, args.cni.mac,
+    then MAC= of CNI_ARGS (None: the configuration's own ``mac``, if any)."""
+    rc, args = conf.get("runtimeConfig"), conf.get("args")
+    cni = args.get("cni") if isinstance(args, dict) else None
+    for v in (rc.get("mac") if isinstance(rc, dict) else None, cni.get("mac") if isinstance(cni, dict) else None,
+              env.args().get("MAC")):
+        if isinstance(v, str) and v:
+            return v
+    return None
 
 
 def _container_sysctls(net, got, env):
