@@ -567,3 +567,24 @@ def test_the_mac_the_runtime_asks_for_in_the_reference_bridge_plugins_order(cni,
         cni.ok("DEL", conf, container=c, env=env)
     cni.ok("DEL", conf, container="c4", env={"CNI_ARGS": "IP=10.30.0.50"})
     assert cni.reserved() == []
+
+
+def lock_files():
+    return sorted(f for f in os.listdir("/run/vnet") if f.endswith(".lock")) if os.path.isdir("/run/vnet") else []
+
+
+def test_a_failed_add_leaves_no_lock_file_and_del_removes_a_stray_one(cni, sandbox):
+    """A pod whose ADD fails again and again piles up no lock files in
+    /run/vnet; a DEL of an attachment without a record takes away a lock
+    file an earlier call left."""
+    from vnet.cni.config import attachment_name
+    cni.container("c1")
+    conf = cni.conf(master="eth1", mtu=9000)   # above the master's: the kernel refuses it
+    for _ in range(3):
+        rc, out, _ = cni.call("ADD", conf)
+        assert rc != 0 and out["code"] == 100, out
+    assert lock_files() == [] and cni.reserved() == [] and set(sandbox.links("c1")) == {"lo"}
+    stray = f"/run/vnet/{attachment_name('net1', 'c1', 'eth0')}.lock"
+    open(stray, "w").close()
+    cni.ok("DEL", conf)
+    assert lock_files() == []

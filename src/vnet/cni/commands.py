@@ -140,6 +140,7 @@ def add(env, conf, raw):
     except BaseException:
         if got:
             ipam.run("DEL", raw, conf, env.raw)
+        _drop_unused_locks(net)
         raise
     return result.merged(conf.get("prevResult"), result.of_add(net, topo, p.after, got, env))
 
@@ -240,11 +241,25 @@ def delete(env, conf, raw):
 
 
 def _destroy(name):
+    """Attachment ``name`` destroyed from its record (with its lock file);
+    without a record, a lock file an earlier call left goes."""
     from ..api import destroy
-    from ..ownership import Record
+    from ..ownership import Record, drop_unused_lock
     if Record.load(name).exists():
         _errors_as_cni(destroy, name, LOCK_TIMEOUT)
+    else:
+        drop_unused_lock(name)
     netfilter.remove(name)   # its rules outside the topology, when it has a record of them
+
+
+def _drop_unused_locks(net):
+    """After a failed ADD, undone: the lock files of the attachment's
+    topology and of the bridge's, when neither has a record (a failed ADD
+    leaves nothing behind; a pod that fails again and again piles up none)."""
+    from ..ownership import drop_unused_lock
+    drop_unused_lock(net.doc["name"])
+    if net.bridge:
+        drop_unused_lock(config.bridge_doc(net)["name"])
 
 
 def check(env, conf, raw):
