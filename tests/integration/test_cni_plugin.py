@@ -605,6 +605,17 @@ def test_a_failed_add_leaves_no_lock_file_and_del_removes_a_stray_one(cni, sandb
     assert lock_files() == []
 
 
+def test_check_when_the_namespace_is_gone_is_code_3(cni, sandbox):
+    cni.container("c1")
+    conf = cni.conf(master="eth1")
+    r = cni.ok("ADD", conf)
+    sandbox.sh("ip netns del c1")
+    rc, out, _ = cni.call("CHECK", {**conf, "prevResult": r})
+    assert rc != 0 and out["code"] == 3 and "/run/netns/c1" in out["msg"], out
+    cni.ok("DEL", conf, netns="")
+    assert cni.reserved() == []
+
+
 RECIPAM = """#!{python}
 # an IPAM plugin that logs each call, fails those its configuration says
 # (until the file LOG.healed exists), and leaves addresses to host-local

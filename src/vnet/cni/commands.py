@@ -91,13 +91,21 @@ def _kernel():
     return Kernel()
 
 
+def _container_there(env, k=None):
+    """The container's namespace exists, else code 3 (unknown container)."""
+    if k is None:
+        with _kernel() as k:
+            return _container_there(env, k)
+    if not k.has(env.netns):
+        raise CniError(UNKNOWN_CONTAINER, f"CNI_NETNS={env.netns}: no network namespace there")
+
+
 def _free_in_container(env):
     """The container's namespace exists and has no CNI_IFNAME yet (checked
     before IPAM reserves anything)."""
     from ..kernel import rtnl
     with _kernel() as k:
-        if not k.has(env.netns):
-            raise CniError(UNKNOWN_CONTAINER, f"CNI_NETNS={env.netns}: no network namespace there")
+        _container_there(env, k)
         if rtnl.get_link(k.sock(env.netns), env.ifname) is not None:
             raise CniError(NOT_OWNED, f"{env.ifname} exists already in the container ({env.netns})")
 
@@ -275,6 +283,7 @@ def check(env, conf, raw):
     if not Record.load(net.doc["name"]).exists():
         raise CniError(DRIFT, f"{env.ifname} in {env.netns}: vnet has no record of this attachment (never added, "
                               "or deleted)")
+    _container_there(env)
     got = _ours(versions.normalized(prev), env)
     topo = _topology(net, _addressed(net, got, env), env)
     from ..api import plan
