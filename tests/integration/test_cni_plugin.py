@@ -616,6 +616,17 @@ def test_check_when_the_namespace_is_gone_is_code_3(cni, sandbox):
     assert cni.reserved() == []
 
 
+@pytest.mark.parametrize("version", ["0.3.1", "1.0.0"])
+def test_without_ipam_the_result_has_no_ips(cni, sandbox, version):
+    """``ipam: {}`` or none: the result leaves ``ips`` out, as the reference plugins do."""
+    cni.container("c1")
+    for conf in (cni.conf(version=version, subnet=None, master="eth1"),
+                 {**cni.conf(version=version, subnet=None, master="eth1"), "ipam": {}}):
+        r = cni.ok("ADD", conf)
+        assert "ips" not in r and [i["name"] for i in r["interfaces"]] == ["eth0"], r
+        cni.ok("DEL", conf)
+
+
 RECIPAM = """#!{python}
 # an IPAM plugin that logs each call, fails those its configuration says
 # (until the file LOG.healed exists), and leaves addresses to host-local
