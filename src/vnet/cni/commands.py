@@ -1,14 +1,15 @@
 """The CNI commands, each on vnet's model, planner, applier and records:
 ADD applies the attachment's topology (its addresses from IPAM), DEL
 destroys it from its record, CHECK plans it against the live state (any
-change is drift), GC destroys the attachments the runtime no longer has."""
+change is drift); GC and STATUS, which look after a network rather than
+an attachment, are upkeep.py's."""
 import os
 import re
 
 from . import bridge, config, ipam, netfilter, result, versions
 from .attachment import attachment_name, source
-from .errors import (DRIFT, INCOMPATIBLE_VERSION, INVALID_CONFIG, INVALID_ENV, IPAM_FAILED, KERNEL_REFUSED, LIMITED,
-                     NOT_AVAILABLE, NOT_OWNED, STATE, TRY_AGAIN, UNKNOWN_CONTAINER, CniError)
+from .errors import (DRIFT, INCOMPATIBLE_VERSION, INVALID_CONFIG, INVALID_ENV, KERNEL_REFUSED, NOT_OWNED, STATE,
+                     TRY_AGAIN, UNKNOWN_CONTAINER, CniError)
 
 LOCK_TIMEOUT = 30.0   # then: try again later (code 11)
 # the spec's container id (libcni's ValidateContainerID): an attachment's record names it
@@ -159,7 +160,7 @@ def _host_rules(net, topo, state, got, env):
     try:
         netfilter.add(net, topo.name, state, got, env)
     except BaseException:
-        _destroy(topo.name)
+        remove_attachment(topo.name)
         raise
 
 
@@ -242,13 +243,13 @@ def delete(env, conf, raw):
     env.require("CNI_CONTAINERID", "CNI_IFNAME", "CNI_PATH")
     release = ipam.start("DEL", raw, conf, env.raw)   # the address released while the devices go
     try:
-        _destroy(attachment_name(conf.get("name"), env.container, env.ifname))
+        remove_attachment(attachment_name(conf.get("name"), env.container, env.ifname))
     finally:
         if release:
             release.result()
 
 
-def _destroy(name):
+def remove_attachment(name):
     """Attachment ``name`` destroyed from its record (with its lock file);
     without a record, a lock file an earlier call left goes."""
     from ..api import destroy
@@ -325,64 +326,6 @@ def _macs_match(prev, state, env):
             raise CniError(DRIFT, f"interface {i.get('name')} of prevResult is gone")
         if i.get("mac") and d.mac and i["mac"].lower() != d.mac.lower():
             raise CniError(DRIFT, f"interface {i.get('name')}: mac is {d.mac}, ADD gave {i['mac']}")
-
-
-def gc(env, conf, raw):
-    """Remove every attachment of this network that is not one of
-    ``cni.dev/valid-attachments``, then pass GC on to the IPAM plugin. An
-    attachment's address is released first and its devices destroyed
-    after: when IPAM fails, its record stays, and the next GC tries again.
-    As the spec asks, an error does not stop GC: it removes all it can and
-    reports every error at the end, in one error object (the first one's code)."""
-    from .attachment import of_network
-    env.require("CNI_PATH")
-    since(conf, "GC", "1.1.0")
-    valid = conf.get("cni.dev/valid-attachments")
-    if not isinstance(valid, list) or not all(isinstance(v, dict) for v in valid):
-        raise CniError(INVALID_CONFIG, "network configuration: cni.dev/valid-attachments: expected a list of "
-                                       "{containerID, ifname}")
-    keep = {(v.get("containerID"), v.get("ifname")) for v in valid}
-    errors = []
-    for name, container, ifname in of_network(conf.get("name")):
-        if (container, ifname) not in keep:
-            _gathered(errors, f"attachment {container}/{ifname}", _collect, name, container, ifname, env, conf, raw)
-    _gathered(errors, "", ipam.forward, "GC", raw, conf, env.raw)
-    if errors:
-        raise CniError(errors[0][1].code, f"GC of network {conf.get('name')!r}: {len(errors)} error(s): " +
-                       "; ".join(f"{what}: {e.msg}" if what else e.msg for what, e in errors))
-
-
-def _collect(name, container, ifname, env, conf, raw):
-    """One stale attachment: its address released, then its devices destroyed."""
-    ipam.run("DEL", raw, conf, {**env.raw, "CNI_CONTAINERID": container, "CNI_IFNAME": ifname, "CNI_NETNS": ""})
-    _destroy(name)
-
-
-def _gathered(errors, what, fn, *args):
-    """``fn(*args)``; its CniError appended to ``errors`` as (what, error)."""
-    try:
-        fn(*args)
-    except CniError as e:
-        errors.append((what, e))
-
-
-def status(env, conf, raw):
-    """Ready for ADDs: the master is there, and the IPAM plugin, asked
-    STATUS in turn (the spec: a plugin relying on another asks it), says
-    so; its error is ours (code 50 unless it said 51, limited)."""
-    env.require("CNI_PATH")
-    since(conf, "STATUS", "1.1.0")
-    master = conf.get("master")
-    if isinstance(master, str) and not conf.get("linkInContainer"):
-        if bridge.host_link(master) is None:
-            raise CniError(NOT_AVAILABLE, f"master {master}: no such device on the host")
-    try:
-        ipam.forward("STATUS", raw, conf, env.raw)
-    except CniError as e:
-        if e.code != IPAM_FAILED:
-            raise
-        code = (getattr(e, "plugin_error", None) or {}).get("code")
-        raise CniError(code if code in (NOT_AVAILABLE, LIMITED) else NOT_AVAILABLE, e.msg, e.details) from None
 
 
 def version(conf):
