@@ -605,6 +605,22 @@ def test_a_failed_add_leaves_no_lock_file_and_del_removes_a_stray_one(cni, sandb
     assert lock_files() == []
 
 
+def test_a_failed_add_takes_away_a_bridge_lock_file_without_a_record(cni, sandbox):
+    """A lock file of the network's bridge topology, which has no record (a
+    bridge ADD killed before the bridge was made): an ADD that fails
+    takes it away with its own."""
+    from vnet.cni.commands import Env
+    from vnet.cni.config import bridge_doc, read
+    cni.container("c1")
+    conf = {**cni.conf(bridge="cnibr5"), "runtimeConfig": {"mac": "02:00:00:00:00:00:01"}}   # not a MAC
+    env = Env({"CNI_CONTAINERID": "c1", "CNI_NETNS": "/run/netns/c1", "CNI_IFNAME": "eth0"})
+    os.makedirs("/run/vnet", exist_ok=True)
+    open(f"/run/vnet/{bridge_doc(read(conf, env))['name']}.lock", "w").close()
+    rc, out, _ = cni.call("ADD", conf)
+    assert rc != 0 and out["code"] == 7, out
+    assert lock_files() == [] and cni.reserved() == [] and "cnibr5" not in sandbox.links()
+
+
 def test_check_when_the_namespace_is_gone_is_code_3(cni, sandbox):
     cni.container("c1")
     conf = cni.conf(master="eth1")
