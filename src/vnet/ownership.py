@@ -449,3 +449,18 @@ def drop_lock(name):
         os.unlink(os.path.join(state_dir(), f"{name}.lock"))
     except FileNotFoundError:
         pass
+
+
+def drop_unused_lock(name):
+    """Remove topology ``name``'s lock file when the topology has no record
+    (an apply that failed and was undone, a destroy of what was never
+    made): as a destroy does, by the lock's holder, so that whoever waits
+    on it takes the next one. A lock another command holds is left to it."""
+    if not os.path.exists(os.path.join(state_dir(), f"{name}.lock")):
+        return
+    try:
+        with lock(name, 0):
+            if not Record(name).exists():
+                drop_lock(name)
+    except Busy:
+        pass

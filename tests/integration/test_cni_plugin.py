@@ -509,3 +509,249 @@ def test_a_killed_warm_vnet_fails_no_call_and_is_replaced(cni, sandbox):
         cni.ok("DEL", conf, container=c)
         assert set(sandbox.links(c)) == {"lo"}
     assert cni.reserved() == []
+
+
+BAD_ENV = [
+    # (what, command, env changes, words): refused as libcni's skel refuses them, code 4
+    ("ADD without CNI_PATH", "ADD", {"CNI_PATH": None}, "required env variables [CNI_PATH] missing"),
+    ("DEL without CNI_PATH", "DEL", {"CNI_PATH": None}, "required env variables [CNI_PATH] missing"),
+    ("CHECK without CNI_PATH", "CHECK", {"CNI_PATH": None}, "required env variables [CNI_PATH] missing"),
+    ("GC without CNI_PATH", "GC", {"CNI_PATH": None}, "required env variables [CNI_PATH] missing"),
+    ("STATUS without CNI_PATH", "STATUS", {"CNI_PATH": None}, "required env variables [CNI_PATH] missing"),
+    ("ADD without several", "ADD", {"CNI_PATH": None, "CNI_IFNAME": None, "CNI_CONTAINERID": None},
+     "required env variables [CNI_CONTAINERID,CNI_IFNAME,CNI_PATH] missing"),
+    ("ADD with a bad container id", "ADD", {"CNI_CONTAINERID": "bad id/with space"},
+     "invalid characters in containerID"),
+    ("DEL with a bad container id", "DEL", {"CNI_CONTAINERID": "-lead"}, "invalid characters in containerID"),
+    ("CHECK with a bad container id", "CHECK", {"CNI_CONTAINERID": "a%b"}, "invalid characters in containerID"),
+]
+
+
+@pytest.mark.parametrize("what,command,env,words", BAD_ENV, ids=[b[0] for b in BAD_ENV])
+def test_a_missing_or_malformed_variable_is_code_4_and_changes_nothing(cni, sandbox, what, command, env, words):
+    cni.container("c1")
+    before = sandbox.dump_all()
+    conf = {**cni.conf(version="1.1.0", master="eth1"), "cni.dev/valid-attachments": [],
+            "prevResult": {"cniVersion": "1.1.0", "interfaces": [], "ips": []}}
+    rc, out, err = cni.call(command, conf, env=env)
+    assert rc != 0 and out["code"] == 4 and words in out["msg"], out
+    assert "Traceback" not in err
+    assert sandbox.dump_all() == before and cni.reserved() == []
+
+
+@pytest.mark.parametrize("command", ["GC", "STATUS"])
+@pytest.mark.parametrize("version", ["0.4.0", "1.0.0"])
+def test_gc_and_status_before_1_1_0_are_code_1(cni, sandbox, command, version):
+    """GC and STATUS came with CNI 1.1.0: asked in an earlier version they
+    are refused (code 1, libcni's words), and GC removes nothing."""
+    cni.container("c1")
+    conf = cni.conf(version=version, master="eth1")
+    cni.ok("ADD", conf)
+    rc, out, _ = cni.call(command, {**conf, "cni.dev/valid-attachments": []}, container="", ifname="", netns="")
+    assert rc != 0 and out["code"] == 1 and f"config version does not allow {command}" in out["msg"], out
+    assert "eth0" in sandbox.links("c1") and cni.reserved() == ["10.30.0.2"]
+
+
+def test_cni_versions_of_a_configuration_list_is_accepted(cni, sandbox):
+    """``cniVersions`` (a list's, which libcni may pass with a single
+    configuration) is no unknown field, however close to ``cniVersion``."""
+    cni.container("c1")
+    r = cni.ok("ADD", cni.conf(master="eth1", cniVersions=["1.0.0", "1.1.0"]))
+    assert r["cniVersion"] == "1.0.0" and "eth0" in sandbox.links("c1")
+
+
+def test_the_mac_the_runtime_asks_for_in_the_reference_bridge_plugins_order(cni, sandbox):
+    """MAC= of CNI_ARGS (with IgnoreUnknown, as runtimes pass it), then
+    args.cni.mac over it, then runtimeConfig.mac over both; other keys of
+    CNI_ARGS go on to IPAM as they are (host-local's IP=)."""
+    for c in ("c1", "c2", "c3", "c4"):
+        cni.container(c)
+    conf = cni.conf(master="eth1")
+    env = {"CNI_ARGS": "IgnoreUnknown=1;K8S_POD_NAME=p;MAC=02:00:00:00:04:01"}
+    cases = [("c1", conf, "02:00:00:00:04:01"),
+             ("c2", {**conf, "args": {"cni": {"mac": "02:00:00:00:04:02"}}}, "02:00:00:00:04:02"),
+             ("c3", {**conf, "args": {"cni": {"mac": "02:00:00:00:04:02"}},
+                     "runtimeConfig": {"mac": "02:00:00:00:04:03"}}, "02:00:00:00:04:03")]
+    for c, body, mac in cases:
+        r = cni.ok("ADD", body, container=c, env=env)
+        assert sandbox.links(c)["eth0"]["address"] == mac and r["interfaces"][0]["mac"] == mac, (c, r)
+        cni.ok("CHECK", {**body, "prevResult": r}, container=c, env=env)
+    r = cni.ok("ADD", conf, container="c4", env={"CNI_ARGS": "IP=10.30.0.50"})
+    assert r["ips"][0]["address"] == "10.30.0.50/24" and addr_of(sandbox, "c4") == ["10.30.0.50"]
+    for c in ("c1", "c2", "c3"):
+        cni.ok("DEL", conf, container=c, env=env)
+    cni.ok("DEL", conf, container="c4", env={"CNI_ARGS": "IP=10.30.0.50"})
+    assert cni.reserved() == []
+
+
+def lock_files():
+    return sorted(f for f in os.listdir("/run/vnet") if f.endswith(".lock")) if os.path.isdir("/run/vnet") else []
+
+
+def test_a_failed_add_leaves_no_lock_file_and_del_removes_a_stray_one(cni, sandbox):
+    """A pod whose ADD fails again and again piles up no lock files in
+    /run/vnet; a DEL of an attachment without a record takes away a lock
+    file an earlier call left."""
+    from vnet.cni.config import attachment_name
+    cni.container("c1")
+    conf = cni.conf(master="eth1", mtu=9000)   # above the master's: the kernel refuses it
+    for _ in range(3):
+        rc, out, _ = cni.call("ADD", conf)
+        assert rc != 0 and out["code"] == 100, out
+    assert lock_files() == [] and cni.reserved() == [] and set(sandbox.links("c1")) == {"lo"}
+    stray = f"/run/vnet/{attachment_name('net1', 'c1', 'eth0')}.lock"
+    open(stray, "w").close()
+    cni.ok("DEL", conf)
+    assert lock_files() == []
+
+
+def test_a_failed_add_takes_away_a_bridge_lock_file_without_a_record(cni, sandbox):
+    """A lock file of the network's bridge topology, which has no record (a
+    bridge ADD killed before the bridge was made): an ADD that fails
+    takes it away with its own."""
+    from vnet.cni.commands import Env
+    from vnet.cni.config import bridge_doc, read
+    cni.container("c1")
+    conf = {**cni.conf(bridge="cnibr5"), "runtimeConfig": {"mac": "02:00:00:00:00:00:01"}}   # not a MAC
+    env = Env({"CNI_CONTAINERID": "c1", "CNI_NETNS": "/run/netns/c1", "CNI_IFNAME": "eth0"})
+    os.makedirs("/run/vnet", exist_ok=True)
+    open(f"/run/vnet/{bridge_doc(read(conf, env))['name']}.lock", "w").close()
+    rc, out, _ = cni.call("ADD", conf)
+    assert rc != 0 and out["code"] == 7, out
+    assert lock_files() == [] and cni.reserved() == [] and "cnibr5" not in sandbox.links()
+
+
+def test_check_when_the_namespace_is_gone_is_code_3(cni, sandbox):
+    cni.container("c1")
+    conf = cni.conf(master="eth1")
+    r = cni.ok("ADD", conf)
+    sandbox.sh("ip netns del c1")
+    rc, out, _ = cni.call("CHECK", {**conf, "prevResult": r})
+    assert rc != 0 and out["code"] == 3 and "/run/netns/c1" in out["msg"], out
+    cni.ok("DEL", conf, netns="")
+    assert cni.reserved() == []
+
+
+@pytest.mark.parametrize("version", ["0.3.1", "1.0.0"])
+def test_without_ipam_the_result_has_no_ips(cni, sandbox, version):
+    """``ipam: {}`` or none: the result leaves ``ips`` out, as the reference plugins do."""
+    cni.container("c1")
+    for conf in (cni.conf(version=version, subnet=None, master="eth1"),
+                 {**cni.conf(version=version, subnet=None, master="eth1"), "ipam": {}}):
+        r = cni.ok("ADD", conf)
+        assert "ips" not in r and [i["name"] for i in r["interfaces"]] == ["eth0"], r
+        cni.ok("DEL", conf)
+
+
+RECIPAM = """#!{python}
+# an IPAM plugin that logs each call, fails those its configuration says
+# (until the file LOG.healed exists), and leaves addresses to host-local
+import json, os, subprocess, sys
+conf = json.loads(sys.stdin.buffer.read())
+cmd, cid = os.environ["CNI_COMMAND"], os.environ.get("CNI_CONTAINERID", "")
+log = conf["ipam"]["log"]
+with open(log, "a") as f:
+    f.write(json.dumps({{"command": cmd, "container": cid, "conf": conf}}) + "\\n")
+fail = conf["ipam"].get("fail", {{}}).get(cmd)
+if fail and cid.startswith(fail[2]) and not os.path.exists(log + ".healed"):
+    print(json.dumps({{"cniVersion": "1.0.0", "code": fail[0], "msg": fail[1]}}))
+    sys.exit(1)
+if cmd in ("GC", "STATUS"):
+    sys.exit(0)
+conf["cniVersion"] = "1.0.0"
+sys.exit(subprocess.run(["{host_local}"], input=json.dumps(conf).encode()).returncode)
+"""
+
+
+@pytest.fixture
+def recipam(cni, tmp_path):
+    """(conf, calls, heal): a configuration (1.1.0, macvlan on eth1) whose
+    IPAM plugin logs each call, failing the commands ``fail`` names
+    ({command: [code, msg, container id prefix]}); calls() the calls since
+    the last; heal() ends the failures."""
+    path = os.path.join(cni.bin, "recipam")
+    with open(path, "w") as f:
+        f.write(RECIPAM.format(python=sys.executable, host_local=f"{REFERENCE}/host-local"))
+    os.chmod(path, 0o755)
+    log = str(tmp_path / "recipam.log")
+
+    def conf(fail=None, **body):
+        return {**cni.conf(version="1.1.0", subnet=None, master="eth1", **body),
+                "ipam": {"type": "recipam", "subnet": "10.30.0.0/24", "dataDir": cni.ipam_dir, "log": log,
+                         "fail": fail or {}}}
+
+    def calls():
+        if not os.path.exists(log):
+            return []
+        with open(log) as f:
+            out = [json.loads(ln) for ln in f]
+        os.unlink(log)
+        return out
+    return conf, calls, lambda: open(log + ".healed", "w").close()
+
+
+def test_gc_goes_on_past_failures_reports_them_all_and_a_later_gc_retries(cni, sandbox, recipam):
+    """Six stale attachments, IPAM's DEL failing for two: GC removes the
+    four others, reports both failures in one error object, and keeps the
+    two (devices and record: the address is released before the devices
+    go); once IPAM works again, the next GC removes them."""
+    conf_of, calls, heal = recipam
+    conf = conf_of(fail={"DEL": [999, "fake DEL failure", "bad"]})
+    cni.container("c1")
+    names = ["good1", "bad1", "good2", "bad2", "good3", "good4"]
+    for n in names:
+        cni.ok("ADD", conf, container=n, netns="/run/netns/c1", ifname=f"e{n}")
+    calls()
+    gc = {**conf, "cni.dev/valid-attachments": []}
+    rc, out, err = cni.call("GC", gc, container="", ifname="", netns="")
+    assert rc != 0 and out["code"] == 102 and "2 error(s)" in out["msg"], out
+    assert "bad1/ebad1" in out["msg"] and "bad2/ebad2" in out["msg"] and "fake DEL failure" in out["msg"]
+    assert sorted(set(sandbox.links("c1")) - {"lo"}) == ["ebad1", "ebad2"]
+    assert len(cni.reserved()) == 2
+    assert [c["command"] for c in calls()] == ["DEL"] * 6 + ["GC"]
+    heal()
+    cni.ok("GC", gc, container="", ifname="", netns="")
+    assert set(sandbox.links("c1")) == {"lo"} and cni.reserved() == []
+    assert sorted((c["command"], c["container"]) for c in calls()) == [("DEL", "bad1"), ("DEL", "bad2"), ("GC", "")]
+    assert lock_files() == [] and not [f for f in os.listdir("/run/vnet") if f.endswith(".json")]
+
+
+def test_gc_and_status_are_passed_on_to_the_ipam_plugin(cni, sandbox, recipam):
+    """GC reaches the IPAM plugin with the same stdin (its valid
+    attachments); STATUS too, and its error is vnet's (51 kept, another
+    code as 50); its GC failure is reported after vnet's own work."""
+    conf_of, calls, _heal = recipam
+    cni.container("c1"), cni.container("c2")
+    conf = conf_of()
+    cni.ok("ADD", conf, container="c1")
+    cni.ok("ADD", conf, container="c2")
+    calls()
+    valid = [{"containerID": "c2", "ifname": "eth0"}]
+    cni.ok("GC", {**conf, "cni.dev/valid-attachments": valid}, container="", ifname="", netns="")
+    del_c1, gc = calls()
+    assert (del_c1["command"], del_c1["container"], gc["command"]) == ("DEL", "c1", "GC")
+    assert gc["conf"]["cni.dev/valid-attachments"] == valid and gc["conf"]["name"] == "net1"
+    cni.ok("STATUS", conf, container="", ifname="", netns="")
+    assert [c["command"] for c in calls()] == ["STATUS"]
+    for code, want in ((51, 51), (50, 50), (999, 50)):
+        rc, out, _ = cni.call("STATUS", conf_of(fail={"STATUS": [code, "no addresses left", ""]}),
+                              container="", ifname="", netns="")
+        assert rc != 0 and out["code"] == want and "no addresses left" in out["msg"], out
+    gc_fails = {**conf_of(fail={"GC": [999, "fake GC failure", ""]}), "cni.dev/valid-attachments": []}
+    rc, out, _ = cni.call("GC", gc_fails, container="", ifname="", netns="")
+    assert rc != 0 and "fake GC failure" in out["msg"] and out["code"] == 102, out
+    assert set(sandbox.links("c2")) == {"lo"} and cni.reserved() == []   # vnet's own work done all the same
+
+
+def test_an_ipam_plugin_that_does_not_know_gc_or_status_is_no_error(cni, sandbox):
+    """Debian's host-local speaks CNI up to 1.0.0: GC and STATUS passed on
+    to it get "unknown CNI_COMMAND" (or, without a container id, "missing
+    containerID"), which is not a failure; vnet's DEL of each stale
+    attachment releases its address."""
+    cni.container("c1")
+    conf = cni.conf(version="1.1.0", master="eth1")
+    cni.ok("ADD", conf)
+    cni.ok("STATUS", conf, container="", ifname="", netns="")
+    cni.ok("STATUS", conf, container="x", ifname="eth0", netns="")
+    cni.ok("GC", {**conf, "cni.dev/valid-attachments": []}, container="x", ifname="eth0", netns="")
+    assert set(sandbox.links("c1")) == {"lo"} and cni.reserved() == []

@@ -1,15 +1,19 @@
 """The CNI commands, each on vnet's model, planner, applier and records:
 ADD applies the attachment's topology (its addresses from IPAM), DEL
 destroys it from its record, CHECK plans it against the live state (any
-change is drift), GC destroys the attachments the runtime no longer has."""
+change is drift); GC and STATUS, which look after a network rather than
+an attachment, are upkeep.py's."""
 import os
+import re
 
 from . import bridge, config, ipam, netfilter, result, versions
 from .attachment import attachment_name, source
-from .errors import (DRIFT, INVALID_CONFIG, INVALID_ENV, KERNEL_REFUSED, NOT_AVAILABLE, NOT_OWNED, STATE,
+from .errors import (DRIFT, INCOMPATIBLE_VERSION, INVALID_CONFIG, INVALID_ENV, KERNEL_REFUSED, NOT_OWNED, STATE,
                      TRY_AGAIN, UNKNOWN_CONTAINER, CniError)
 
 LOCK_TIMEOUT = 30.0   # then: try again later (code 11)
+# the spec's container id (libcni's ValidateContainerID): an attachment's record names it
+CONTAINER_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.\-]*")
 
 
 class Env:
@@ -23,18 +27,39 @@ class Env:
         self.path = environ.get("CNI_PATH", "")
 
     def require(self, *names):
-        for n in names:
-            if not self.raw.get(n):
-                raise CniError(INVALID_ENV, f"{n} is required for CNI_COMMAND={self.raw.get('CNI_COMMAND')}", n)
+        """The variables ``names`` set (every one missing named at once, as
+        libcni's skel does) and well formed: the container id in the spec's
+        characters, the netns an absolute path, the ifname one the kernel takes."""
+        missing = [n for n in names if not self.raw.get(n)]
+        if missing:
+            raise CniError(INVALID_ENV, f"required env variables [{','.join(missing)}] missing for "
+                                        f"CNI_COMMAND={self.raw.get('CNI_COMMAND')}", ",".join(missing))
+        if "CNI_CONTAINERID" in names and not CONTAINER_ID.fullmatch(self.container):
+            raise CniError(INVALID_ENV, "invalid characters in containerID (CNI_CONTAINERID: a letter or digit, "
+                                        "then letters, digits, '_', '.', '-')", self.container)
         if "CNI_NETNS" in names and not self.netns.startswith("/"):
             raise CniError(INVALID_ENV, f"CNI_NETNS={self.netns!r}: expected the absolute path of a network "
                                         "namespace", "CNI_NETNS")
         if "CNI_IFNAME" in names:
             from ..topology.scalars import IFNAME_RE
-            import re
             if not re.fullmatch(IFNAME_RE, self.ifname) or self.ifname in (".", ".."):
                 raise CniError(INVALID_ENV, f"CNI_IFNAME={self.ifname!r}: not an interface name (1-15 characters, "
                                             "no '/', ':' or whitespace)", "CNI_IFNAME")
+
+    def args(self):
+        """CNI_ARGS ("K=V;K2=V2") as a dict. Keys vnet does not read are no
+        error, with or without IgnoreUnknown: CNI_ARGS goes on to the IPAM
+        plugin as it is (host-local reads IP=), which says what it refuses."""
+        pairs = (kv.split("=", 1) for kv in self.raw.get("CNI_ARGS", "").split(";") if "=" in kv)
+        return dict(pairs)
+
+
+def since(conf, command, first):
+    """The spec's error 1 for ``command`` asked in a configuration version
+    before the one that has it (CHECK from 0.4.0, GC and STATUS from 1.1.0)."""
+    if not versions.at_least(conf["cniVersion"], first):
+        raise CniError(INCOMPATIBLE_VERSION, f"config version does not allow {command}: {command} is not part of "
+                                             f"CNI {conf['cniVersion']} (from {first} on)")
 
 
 def _topology(net, doc, env):
@@ -67,13 +92,21 @@ def _kernel():
     return Kernel()
 
 
+def _container_there(env, k=None):
+    """The container's namespace exists, else code 3 (unknown container)."""
+    if k is None:
+        with _kernel() as k:
+            return _container_there(env, k)
+    if not k.has(env.netns):
+        raise CniError(UNKNOWN_CONTAINER, f"CNI_NETNS={env.netns}: no network namespace there")
+
+
 def _free_in_container(env):
     """The container's namespace exists and has no CNI_IFNAME yet (checked
     before IPAM reserves anything)."""
     from ..kernel import rtnl
     with _kernel() as k:
-        if not k.has(env.netns):
-            raise CniError(UNKNOWN_CONTAINER, f"CNI_NETNS={env.netns}: no network namespace there")
+        _container_there(env, k)
         if rtnl.get_link(k.sock(env.netns), env.ifname) is not None:
             raise CniError(NOT_OWNED, f"{env.ifname} exists already in the container ({env.netns})")
 
@@ -98,7 +131,7 @@ def _errors_as_cni(fn, *args):
 
 
 def add(env, conf, raw):
-    env.require("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME")
+    env.require("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH")
     net = config.read(conf, env)
     _topology(net, net.doc, env)   # every problem of the configuration, before anything is reserved
     _free_in_container(env)
@@ -116,6 +149,7 @@ def add(env, conf, raw):
     except BaseException:
         if got:
             ipam.run("DEL", raw, conf, env.raw)
+        _drop_unused_locks(net)
         raise
     return result.merged(conf.get("prevResult"), result.of_add(net, topo, p.after, got, env))
 
@@ -126,7 +160,7 @@ def _host_rules(net, topo, state, got, env):
     try:
         netfilter.add(net, topo.name, state, got, env)
     except BaseException:
-        _destroy(topo.name)
+        remove_attachment(topo.name)
         raise
 
 
@@ -142,9 +176,9 @@ def _addressed(net, got, env):
     doc = copy.deepcopy(net.doc)
     it = _container_iface(doc, env)
     it.setdefault("addresses", [])
-    rc = net.conf.get("runtimeConfig")
-    if isinstance(rc, dict) and isinstance(rc.get("mac"), str):
-        it["mac"] = rc["mac"]
+    mac = _mac(net.conf, env)
+    if mac:
+        it["mac"] = mac
     it["addresses"] = it["addresses"] + [ip["address"] for ip in got.get("ips", [])]
     gws = {ipam.family(ip["gateway"]): ip["gateway"] for ip in got.get("ips", []) if ip.get("gateway")}
     routes = [_route(r, gws, env) for r in got.get("routes") or []]
@@ -158,6 +192,19 @@ def _addressed(net, got, env):
     if sysctls:
         doc["sysctls"] = sysctls
     return doc
+
+
+def _mac(conf, env):
+    """The MAC the runtime asks for the container's interface, in the
+    reference bridge plugin's order: runtimeConfig.mac, args.cni.mac,
+    then MAC= of CNI_ARGS (None: the configuration's own ``mac``, if any)."""
+    rc, args = conf.get("runtimeConfig"), conf.get("args")
+    cni = args.get("cni") if isinstance(args, dict) else None
+    for v in (rc.get("mac") if isinstance(rc, dict) else None, cni.get("mac") if isinstance(cni, dict) else None,
+              env.args().get("MAC")):
+        if isinstance(v, str) and v:
+            return v
+    return None
 
 
 def _container_sysctls(net, got, env):
@@ -193,29 +240,42 @@ def delete(env, conf, raw):
     """Remove what the attachment made (from its record: nothing of the
     configuration needs to hold, nor the namespace or the master to be
     there), then release IPAM's reservation. Done already is done."""
-    env.require("CNI_CONTAINERID", "CNI_IFNAME")
+    env.require("CNI_CONTAINERID", "CNI_IFNAME", "CNI_PATH")
     release = ipam.start("DEL", raw, conf, env.raw)   # the address released while the devices go
     try:
-        _destroy(attachment_name(conf.get("name"), env.container, env.ifname))
+        remove_attachment(attachment_name(conf.get("name"), env.container, env.ifname))
     finally:
         if release:
             release.result()
 
 
-def _destroy(name):
+def remove_attachment(name):
+    """Attachment ``name`` destroyed from its record (with its lock file);
+    without a record, a lock file an earlier call left goes."""
     from ..api import destroy
-    from ..ownership import Record
+    from ..ownership import Record, drop_unused_lock
     if Record.load(name).exists():
         _errors_as_cni(destroy, name, LOCK_TIMEOUT)
+    else:
+        drop_unused_lock(name)
     netfilter.remove(name)   # its rules outside the topology, when it has a record of them
+
+
+def _drop_unused_locks(net):
+    """After a failed ADD, undone: the lock files of the attachment's
+    topology and of the bridge's, when neither has a record (a failed ADD
+    leaves nothing behind; a pod that fails again and again piles up none)."""
+    from ..ownership import drop_unused_lock
+    drop_unused_lock(net.doc["name"])
+    if net.bridge:
+        drop_unused_lock(config.bridge_doc(net)["name"])
 
 
 def check(env, conf, raw):
     """The live devices, addresses and routes of the attachment as ADD made
     them (prevResult's addresses): any difference is drift, code 101, named."""
-    env.require("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME")
-    if not versions.at_least(conf["cniVersion"], "0.4.0"):
-        raise CniError(1, f"CHECK is not part of CNI {conf['cniVersion']} (from 0.4.0 on)")
+    env.require("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH")
+    since(conf, "CHECK", "0.4.0")
     prev = conf.get("prevResult")
     if not isinstance(prev, dict):
         raise CniError(INVALID_CONFIG, "network configuration: prevResult: CHECK needs the result of ADD")
@@ -224,6 +284,7 @@ def check(env, conf, raw):
     if not Record.load(net.doc["name"]).exists():
         raise CniError(DRIFT, f"{env.ifname} in {env.netns}: vnet has no record of this attachment (never added, "
                               "or deleted)")
+    _container_there(env)
     got = _ours(versions.normalized(prev), env)
     topo = _topology(net, _addressed(net, got, env), env)
     from ..api import plan
@@ -265,36 +326,6 @@ def _macs_match(prev, state, env):
             raise CniError(DRIFT, f"interface {i.get('name')} of prevResult is gone")
         if i.get("mac") and d.mac and i["mac"].lower() != d.mac.lower():
             raise CniError(DRIFT, f"interface {i.get('name')}: mac is {d.mac}, ADD gave {i['mac']}")
-
-
-def gc(env, conf, raw):
-    """Destroy every attachment of this network that is not one of
-    ``cni.dev/valid-attachments``, releasing its addresses; nothing else."""
-    from .attachment import of_network
-    valid = conf.get("cni.dev/valid-attachments")
-    if not isinstance(valid, list) or not all(isinstance(v, dict) for v in valid):
-        raise CniError(INVALID_CONFIG, "network configuration: cni.dev/valid-attachments: expected a list of "
-                                       "{containerID, ifname}")
-    keep = {(v.get("containerID"), v.get("ifname")) for v in valid}
-    for name, container, ifname in of_network(conf.get("name")):
-        if (container, ifname) not in keep:
-            _destroy(name)
-            ipam.run("DEL", raw, conf, {**env.raw, "CNI_CONTAINERID": container, "CNI_IFNAME": ifname,
-                                        "CNI_NETNS": ""})
-
-
-def status(env, conf, raw):
-    """Ready for ADDs: the IPAM plugin is in CNI_PATH, the master is there."""
-    t = ipam.plugin_type(conf)
-    if t is not None:
-        try:
-            ipam.find(t, env.path)
-        except CniError as e:
-            raise CniError(NOT_AVAILABLE, e.msg) from None
-    master = conf.get("master")
-    if isinstance(master, str) and not conf.get("linkInContainer"):
-        if bridge.host_link(master) is None:
-            raise CniError(NOT_AVAILABLE, f"master {master}: no such device on the host")
 
 
 def version(conf):

@@ -26,8 +26,9 @@ from .errors import INVALID_CONFIG, UNSUPPORTED_FIELD, CniError
 CONTAINER, HOST_NS = "container", "host"
 
 # the spec's keys and those of the reference plugins vnet reads, by their lower-case spelling
+# (cniVersions: a configuration list's, which libcni may pass whole with a single configuration)
 KEYS = {k.lower(): k for k in (
-    "cniVersion", "name", "type", "args", "runtimeConfig", "prevResult", "ipam", "dns", "capabilities",
+    "cniVersion", "cniVersions", "name", "type", "args", "runtimeConfig", "prevResult", "ipam", "dns", "capabilities",
     "interfaces", "kind", "master", "mode", "mtu", "mac", "linkInContainer", "vlanId", "bridge", "isGateway",
     "isDefaultGateway", "hairpinMode", "vlan", "vlanTrunk", "promiscMode", "multiQueue", "owner", "group",
     "ipMasq", "forceAddress", "preserveDefaultVlan", "macspoofchk", "enabledad")}

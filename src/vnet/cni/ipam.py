@@ -32,7 +32,7 @@ def find(name, cni_path):
 
 
 def run(command, conf_bytes, conf, env):
-    """Run the IPAM plugin for ``command`` (ADD, DEL, CHECK); its result (ADD)
+    """Run the IPAM plugin for ``command`` (ADD, DEL, CHECK, GC, STATUS); its result (ADD)
     as a dict, else None. A failure is a CniError with the plugin's own
     message and code."""
     call = start(command, conf_bytes, conf, env)
@@ -57,7 +57,8 @@ class _Call:
 
     def result(self):
         out, status = _collect(*self.running)
-        if status != 0 and _older(out) and self.conf.get("cniVersion") not in OLDER_TRIES:
+        if status != 0 and self.command in ("ADD", "DEL", "CHECK") and _older(out) \
+                and self.conf.get("cniVersion") not in OLDER_TRIES:
             # an IPAM plugin of an older CNI (Debian's host-local speaks up to
             # 1.0.0): asked again in the latest version it may speak
             older = json.loads(self.conf_bytes)
@@ -89,13 +90,44 @@ def _older(out):
 
 
 def _failure(name, command, out, status):
+    """The CniError of a failed call: the plugin's own message, and its
+    error object as ``plugin_error`` ({} when it printed none)."""
     try:
         err = json.loads(out)
         msg = f"IPAM plugin {name!r} {command}: {err.get('msg')}" + (
             f": {err['details']}" if err.get("details") else "")
-        return CniError(IPAM_FAILED, msg, f"its code {err.get('code')}")
+        e = CniError(IPAM_FAILED, msg, f"its code {err.get('code')}")
+        e.plugin_error = err
     except (ValueError, AttributeError):
-        return CniError(IPAM_FAILED, f"IPAM plugin {name!r} {command} exited {status}: {out[:200]!r}")
+        e = CniError(IPAM_FAILED, f"IPAM plugin {name!r} {command} exited {status}: {out[:200]!r}")
+        e.plugin_error = {}
+    return e
+
+
+def forward(command, conf_bytes, conf, env):
+    """GC or STATUS passed on to the IPAM plugin (the spec: a plugin that
+    delegates forwards them), with the same stdin; nothing when the
+    configuration names none. A plugin of an earlier CNI that does not know
+    the command has nothing to collect or report: not an error (vnet's
+    per-attachment DELs release what vnet knows of)."""
+    try:
+        run(command, conf_bytes, conf, env)
+    except CniError as e:
+        if not _unknown_command(getattr(e, "plugin_error", None), env):
+            raise
+
+
+def _unknown_command(err, env):
+    """Is ``err`` (an IPAM plugin's error object) how a plugin of an earlier
+    CNI refuses GC or STATUS? Code 1 (not the version it speaks), code 4
+    "unknown CNI_COMMAND" (Debian's host-local, CNI up to 1.0.0), or code 3
+    "missing containerID" for a call with none (a skel of before GC wants
+    one for every command; one that knows GC does not)."""
+    if not isinstance(err, dict):
+        return False
+    code, msg = err.get("code"), str(err.get("msg") or "")
+    return code == 1 or (code == 4 and "unknown CNI_COMMAND" in msg) or (
+        code == 3 and "missing containerID" in msg and not env.get("CNI_CONTAINERID"))
 
 
 def _spawn(path, env, stdin):

@@ -89,6 +89,8 @@ def _run(command, environ, conf, raw):
     from . import commands, keys
     env = commands.Env(environ)
     raw = keys.without(raw, conf)   # what the IPAM plugin reads
+    if command in ("GC", "STATUS"):
+        from . import upkeep as commands
     return getattr(commands, {"DEL": "delete"}.get(command, command.lower()))(env, conf, raw)
 
 

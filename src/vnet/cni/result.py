@@ -17,8 +17,9 @@ def of_add(net, topo, state, got, env):
             if e.netns == env.netns and e.name == env.ifname:
                 container = len(ifaces)
             ifaces.append(_iface(state, e.netns, e.name, env))
-    out = {"interfaces": ifaces,
-           "ips": [{**ip, "interface": container} for ip in got.get("ips", [])]}
+    out = {"interfaces": ifaces}
+    if got.get("ips"):   # none without IPAM: left out, as the reference plugins leave it
+        out["ips"] = [{**ip, "interface": container} for ip in got["ips"]]
     if got.get("routes"):
         out["routes"] = got["routes"]
     if net.default_route:
@@ -49,7 +50,10 @@ def merged(prev, ours):
     prev = versions.normalized(prev)
     n = len(prev.get("interfaces") or [])
     out = {"interfaces": list(prev.get("interfaces") or []) + ours["interfaces"],
-           "ips": list(prev.get("ips") or []) + [{**ip, "interface": ip["interface"] + n} for ip in ours["ips"]]}
+           "ips": list(prev.get("ips") or []) + [{**ip, "interface": ip["interface"] + n}
+                                                 for ip in ours.get("ips", [])]}
+    if not out["ips"]:
+        del out["ips"]
     routes = list(prev.get("routes") or []) + ours.get("routes", [])
     if routes:
         out["routes"] = routes

@@ -18,9 +18,10 @@ import sys
 from .client import MAGIC, identity, socket_path
 
 IDLE = float(os.environ.get("VNET_CNI_IDLE", "600"))
-WARM = ("vnet.cni.main", "vnet.cni.commands", "vnet.cni.config", "vnet.cni.ipam", "vnet.cni.versions",
-        "vnet.cni.attachment", "vnet.topofile.loader", "vnet.api", "vnet.applier", "vnet.planner", "vnet.observer",
-        "vnet.destroyer", "vnet.kernel.session", "vnet.ownership", "resource", "threading")
+WARM = ("vnet.cni.main", "vnet.cni.commands", "vnet.cni.upkeep", "vnet.cni.config", "vnet.cni.ipam",
+        "vnet.cni.versions", "vnet.cni.attachment", "vnet.topofile.loader", "vnet.api", "vnet.applier",
+        "vnet.planner", "vnet.observer", "vnet.destroyer", "vnet.kernel.session", "vnet.ownership", "resource",
+        "threading")
 
 
 def main(build):

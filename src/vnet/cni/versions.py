@@ -25,7 +25,7 @@ def shaped(result, version):
     """A result (in 1.x shape) as ``version`` writes it: before 1.0.0 every
     IP carries its family as "version"."""
     out = {"cniVersion": version, **{k: v for k, v in result.items() if k != "cniVersion"}}
-    if not at_least(version, "1.0.0"):
+    if not at_least(version, "1.0.0") and "ips" in result:
         out["ips"] = [{"version": "6" if ":" in ip["address"] else "4", **ip} for ip in result.get("ips", [])]
     return out
 
