@@ -659,3 +659,37 @@ def test_addresses_made_from_a_router_advertisement_are_the_kernel_s(sandbox):
     assert "fd66::" in _slaac(sandbox, "hr", "e0")
     exported = sandbox.vnet("export").stdout   # (the machine: a pair is written with both its ends)
     assert "10.66.0.2/24" in exported and "fd66" not in exported, exported
+
+
+def _primaries(sandbox, ns="n1", dev="e0"):
+    """The IPv4 addresses of ``dev`` the kernel holds as primaries (the source of what leaves through it)."""
+    return {f"{a['local']}/{a['prefixlen']}" for d in sandbox.ip_json(ns, "addr") if d["ifname"] == dev
+            for a in d["addr_info"] if a["family"] == "inet" and not a.get("secondary")}
+
+
+@pytest.mark.parametrize("layer", [LAYERS[0]])
+def test_the_primary_is_the_first_address_of_its_subnet_the_file_gives(sandbox, layer):
+    """Two addresses of a subnet: the first the file gives is the primary (a
+    fresh apply makes it so). Deleted and added back by hand with
+    promote_secondaries, it is a secondary of the other: the plan says so,
+    and the apply makes it the primary again (the routes through the device
+    back too); the file swapping the two makes the other the primary."""
+    lab = Lab(sandbox, layer, 4)
+    lab.write([lab.a(10), lab.a(11)])
+    lab.apply()
+    assert _primaries(sandbox) == {lab.a(10)}
+    sandbox.sh("ip netns exec n1 sysctl -qw net.ipv4.conf.e0.promote_secondaries=1")
+    lab.ip(f"addr del {lab.a(10)} dev e0")
+    lab.ip(f"addr add {lab.a(10)} brd + dev e0")
+    assert _primaries(sandbox) == {lab.a(11)}
+    plan = json.loads(sandbox.vnet("plan", "--json", lab.path).stdout)["changes"]
+    assert {c["reason"] for c in plan if c["action"] == "delete" and c["object"].startswith("address")} == {
+        f"primary is {lab.a(11)}, the file gives {lab.a(10)} first: deleted, added back after"}, plan
+    lab.apply()
+    assert _primaries(sandbox) == {lab.a(10)}
+    lab.converged([lab.a(10), lab.a(11)])
+    lab.write([lab.a(11), lab.a(10)])
+    lab.apply()
+    assert _primaries(sandbox) == {lab.a(11)}
+    lab.converged([lab.a(10), lab.a(11)])
+    assert f"src {lab.a(11).split('/')[0]}" in sandbox.sh("ip -n n1 route show dev e0 proto kernel")

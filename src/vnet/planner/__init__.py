@@ -344,25 +344,49 @@ def _address_changes(e, dev, kernel=frozenset(), remember=False, dropped=frozens
     10.0.0.20/24 deletes, then adds: added first, the new address would be
     a secondary that the kernel drops with the old primary). A declared IPv4
     secondary whose primary goes is deleted before it and added back, so
-    nothing is dropped behind vnet's back, promote_secondaries or not."""
+    nothing is dropped behind vnet's back, promote_secondaries or not; a
+    primary kept that is not the first its subnet's the file gives
+    (``_misplaced_primaries``) goes so too, and comes back after them."""
     want = set(e.addresses)
     have = [] if dev is None else [a for a in dev.addresses if a in want or a not in kernel] if kernel else dev.addresses
-    if dev is not None and want == set(have):   # as declared (a no-op plan's every endpoint)
+    secondary = set(dev.secondary) if dev is not None else set()
+    misplaced = _misplaced_primaries(e, have, secondary)
+    if dev is not None and want == set(have) and not misplaced:   # as declared (a no-op plan's every endpoint)
         return [], [], False
     gone = [a for a in have if a not in want]
-    secondary = set(dev.secondary) if dev is not None else set()
-    lost_nets = {subnet(a) for a in gone if a.version == 4 and a not in secondary}   # (a peer's: its own)
+    lost_nets = {subnet(a) for a in gone + list(misplaced) if a.version == 4 and a not in secondary}   # (a peer's: its own)
     carried = [a for a in have if a in want and a in secondary and subnet(a) in lost_nets]
-    dels = [Change("delete", f"address {a} on {e.label}", "not declared", ("addr_del", e.key, a))
-            for a in sorted(gone, key=lambda a: (a not in secondary, str(a)))]
-    dels[:0] = [Change("delete", f"address {a} on {e.label}", "a secondary of a primary that goes: "
-                       "deleted first, added back after", ("addr_del", e.key, a)) for a in carried]
-    kept = set(have) - set(carried)
+    why = {subnet(p): reason for p, reason in misplaced.items()}
+    why = {a: why.get(subnet(a)) or "a secondary of a primary that goes: deleted first, added back after"
+           for a in carried} | misplaced
+    dels = [Change("delete", f"address {a} on {e.label}", why.get(a, "not declared"), ("addr_del", e.key, a))
+            for a in sorted([*carried, *misplaced, *sorted(gone, key=str)], key=lambda a: a not in secondary)]
+    kept = set(have) - set(carried) - set(misplaced)
     adds = [Change("create", f"address {a} on {e.label}",
-                   "new device" if dev is None else "added back" if a in carried else
+                   "new device" if dev is None else "added back" if a in carried or a in misplaced else
                    "it goes down, which drops its IPv6 addresses: added back" if a in dropped else "missing",
                    ("addr_add", e.key, a) + ((True,) if remember else ())) for a in e.addresses if a not in kept]
     return dels, adds, bool(lost_nets)
+
+
+def _misplaced_primaries(e, have, secondary):
+    """{primary: why it goes} of the IPv4 primaries ``have`` keeps (the
+    file declares them) whose subnet's first address in the file is
+    another: the kernel makes the first address of a subnet its primary,
+    the source of what leaves through it, and a fresh apply makes the
+    file's first so (someone deleted and added it back, with
+    promote_secondaries; or it is missing, and added it would be a
+    secondary). It goes, after its secondaries, and all come back in the
+    file's order."""
+    first = {}
+    v4 = [a for a in e.addresses if a.version == 4]
+    for a in v4:
+        first.setdefault(subnet(a), a)
+    if len(first) == len(v4):   # one address per subnet: each its primary
+        return {}
+    return {a: f"primary is {a}, the file gives {first[subnet(a)]} first: deleted, added back after"
+            for a in have if a.version == 4 and a not in secondary and first.get(subnet(a), a) != a
+            and a in v4}
 
 
 def _held_down(iface, endpoints):
