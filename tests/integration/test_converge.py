@@ -693,3 +693,40 @@ def test_the_primary_is_the_first_address_of_its_subnet_the_file_gives(sandbox, 
     assert _primaries(sandbox) == {lab.a(11)}
     lab.converged([lab.a(10), lab.a(11)])
     assert f"src {lab.a(11).split('/')[0]}" in sandbox.sh("ip -n n1 route show dev e0 proto kernel")
+
+
+def _signalled(sandbox, path, k):
+    """An apply of ``path`` sent SIGINT at its ``k``-th changing request."""
+    os.environ.update(VNET_KILL_AT_REQUEST=str(k), VNET_KILL_SIGNAL="INT")
+    try:
+        return sandbox.vnet("apply", path, check=False)
+    finally:
+        del os.environ["VNET_KILL_AT_REQUEST"], os.environ["VNET_KILL_SIGNAL"]
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_a_route_put_before_or_after_a_declared_one_by_hand_goes(lab, layer):
+    """`ip route prepend` puts another route in a declared one's slot (its
+    destination, metric and table) before it, `append` after it: IPv4 keeps
+    them all and takes the first (IPv6 makes one multipath route of them).
+    The plan says so and deletes each (IPv6: the declared route made again);
+    an undo at any request puts them back as they were, in their order."""
+    lab.write([lab.a(10)])
+    lab.apply()
+    gw, gw2, gw3 = lab.f["gw"], *(lab.f["net"].format(h).split("/")[0] for h in (98, 99))
+    lab.ip(f"route prepend default via {gw2}")
+    lab.ip(f"route append {lab.f['far']} via {gw3}")
+    before = lab.sb.sh(f"ip -n n1 -{lab.fam} route show")
+    plan = json.loads(lab.sb.vnet("plan", "--json", lab.path).stdout)["changes"]
+    if lab.fam == 4:
+        slot = "in its slot (one route per destination, metric and table: the kernel takes the first): deleted"
+        assert sorted((c["object"], c["reason"]) for c in plan) == [
+            (f"route {lab.f['far']} via {gw3} dev e0 in n1", f"after the declared {lab.f['far']} via {gw} in n1, {slot}"),
+            (f"route default via {gw2} dev e0 in n1", f"before the declared default via {gw} in n1, {slot}")], plan
+    assert plan
+    for k in range(1, len(plan) + 1):
+        r = _signalled(lab.sb, lab.path, k)
+        assert r.returncode == 130 and "the apply was undone" in r.stderr and "failed" not in r.stderr, r.stderr
+        assert lab.sb.sh(f"ip -n n1 -{lab.fam} route show") == before, f"SIGINT at request {k}: not restored"
+    lab.apply()
+    lab.converged([lab.a(10)])

@@ -21,7 +21,9 @@ def plan_routes(p):
             if have is None:
                 _out_of_the_way(p, r, slots, recorded | going, going)
             p.routes.append(Change("create", r.label, "missing", ("route_add", r)))
-        elif not same_attrs(seen := _route_attrs_as_declared(have, r), r.attrs):
+            continue
+        _out_of_the_way(p, r, slots, recorded | going, going, have)   # beside it: `ip route prepend`, `append`
+        if not same_attrs(seen := _route_attrs_as_declared(have, r), r.attrs):
             # src, scope and onlink are not part of the key: the route is replaced
             diff = _route_diff(seen, r.attrs)
             p.reroutes.append(Change("delete", r.label, f"{diff}: removed first, "
@@ -83,11 +85,15 @@ def _leaving(p):
     return {(c.op[1][0], str(c.op[2].network)) for c in p.addr_dels}
 
 
-def _out_of_the_way(p, r, slots, ours, going):
-    """The routes in the slot of ``r``, declared and missing: someone
-    changed its gateway, device or type by hand (`ip route replace`).
-    Each is removed first where it may be (vnet's, or in a namespace the
-    file makes), else the plan stops, before any change, saying whose it is."""
+def _out_of_the_way(p, r, slots, ours, going, have=None):
+    """The routes in the slot of ``r`` but the declared one (``have``, if
+    found): someone changed its gateway, device or type by hand (`ip route
+    replace`), or put another route before or after it (`ip route prepend`,
+    `append`: IPv4 keeps them all, and takes the first). Each is removed
+    first where it may be (vnet's, or in a namespace the file makes), else
+    the plan stops, before any change, saying whose it is. Beside the
+    declared one, the kernel's own (an address's subnet route it appends)
+    is left, and one removed is put back where it was (before or after it)."""
     ns, to, _via, _dev, metric, table = r.key
     leaving = None
     for o in slots.get((ns, to, metric, table), ()):
@@ -95,18 +101,29 @@ def _out_of_the_way(p, r, slots, ours, going):
         # its key as a declared route names it: without its dev when it has a
         # gateway (or drops); a route through a device alone only by its own
         keys = {k, k[:3] + (None,) + k[4:]} if o.via is not None or o.type != "unicast" else {k}
-        if keys & going:
-            continue   # no longer declared: removed already, as the record's
+        if o is have or keys & going:
+            continue   # the declared one; or no longer declared: removed already, as the record's
+        if have is not None and (o.kernel_own or k == tuple(have.key)):
+            continue   # the kernel's own, appended; or one a deletion by its key would not tell from the declared
         if o.kernel_own:
             leaving = _leaving(p) if leaving is None else leaving
             if (ns, to) in leaving:
                 continue   # an address's subnet route, going with the address the plan deletes first
         if not o.kernel_own and (ns in p.topo.namespaces or keys & ours):
-            p.reroutes.append(Change("delete", route_label(k), f"in the way of the declared {r.label[6:]}: "
-                                     "replaced", ("route_del", k, o.attrs, o.raw)))
+            place = () if have is None else (_place(p.state.routes[ns], o, have),)
+            why = f"in the way of the declared {r.label[6:]}: replaced" if have is None else \
+                f"{'before' if place == ('first',) else 'after'} the declared {r.label[6:]}, in its slot (one " \
+                "route per destination, metric and table: the kernel takes the first): deleted"
+            p.reroutes.append(Change("delete", route_label(k), why, ("route_del", k, o.attrs, o.raw) + place))
         else:
             p.conflicts.append(f"{r.path}: {route_label(k)} exists where the declared one goes (one route per "
                                f"destination, metric and table), and is not vnet's: vnet does not replace it")
+
+
+def _place(routes, o, have):
+    """Where route ``o`` is beside ``have`` in its slot, as the kernel lists
+    them: "first" (before it: `ip route prepend`) or "last"."""
+    return "first" if next(x for x in routes if x is o or x is have) is o else "last"
 
 
 def plan_rules(p):
