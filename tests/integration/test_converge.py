@@ -730,3 +730,33 @@ def test_a_route_put_before_or_after_a_declared_one_by_hand_goes(lab, layer):
         assert lab.sb.sh(f"ip -n n1 -{lab.fam} route show") == before, f"SIGINT at request {k}: not restored"
     lab.apply()
     lab.converged([lab.a(10)])
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_ipv6_turned_off_by_hand_on_a_device_the_file_gives_ipv6_addresses_is_turned_on(sandbox, layer):
+    """disable_ipv6 set by hand takes a device's IPv6 addresses and routes,
+    and the kernel refuses them back while it is set (the apply failed,
+    EACCES, every time): the plan sets it back first, says why, and puts
+    back the addresses and routes; an undo at any request leaves it off;
+    once the file gives the device no IPv6 address, it is off again, as found."""
+    lab = Lab(sandbox, layer, 6)
+    lab.write([lab.a(10)])
+    lab.apply()
+    key = "net.ipv6.conf.e0.disable_ipv6"
+    sandbox.sh(f"ip netns exec n1 sysctl -qw {key}=1")
+    assert lab.addresses() == set() and lab.routes() == set()
+    plan = json.loads(sandbox.vnet("plan", "--json", lab.path).stdout)["changes"]
+    assert plan[0] == {"action": "modify", "object": f"sysctl {key} in n1", "reason": "1 -> 0: the file gives n1/e0 "
+                       "IPv6 addresses, which the kernel refuses while it is off"}, plan
+    for k in range(1, len(plan) + 1):   # (the sysctl's write is no netlink request: the last is an apply)
+        r = _signalled(sandbox, lab.path, k)
+        if r.returncode == 0:
+            break
+        assert r.returncode == 130 and "the apply was undone" in r.stderr and "failed" not in r.stderr, r.stderr
+        assert sandbox.sh(f"ip netns exec n1 sysctl -n {key}").strip() == "1" and lab.addresses() == set()
+    assert k == len(plan)
+    lab.converged([lab.a(10)])
+    lab.write([], routes=())
+    lab.apply()
+    assert sandbox.sh(f"ip netns exec n1 sysctl -n {key}").strip() == "1"
+    lab.plan_is_empty()

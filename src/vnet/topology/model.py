@@ -361,6 +361,16 @@ class Topology(Struct):
     def all_namespaces(self):
         return [HOST] + list(self.namespaces) + self.joined_namespaces()
 
+    def implied_sysctls(self):
+        """[Sysctl] the file's addresses need and it does not set itself:
+        IPv6 on (disable_ipv6 0) on each device it gives IPv6 addresses,
+        which the kernel refuses while someone has it off."""
+        set_here = {(s.netns, s.key) for s in self.sysctls}
+        keys = [(i, e, f"net.ipv6.conf.{e.name}.disable_ipv6") for i in self.interfaces for e in i.endpoints()
+                if any(a.version == 6 for a in e.addresses)]
+        return [Sysctl(key=key, value="0", netns=e.netns, path=i.path) for i, e, key in keys
+                if (e.netns, key) not in set_here]
+
     def joined_namespaces(self):
         """The namespaces the topology joins (by path), in order of first mention."""
         nss = [e.netns for i in self.interfaces for e in i.endpoints()]
