@@ -760,3 +760,30 @@ def test_ipv6_turned_off_by_hand_on_a_device_the_file_gives_ipv6_addresses_is_tu
     lab.apply()
     assert sandbox.sh(f"ip netns exec n1 sysctl -n {key}").strip() == "1"
     lab.plan_is_empty()
+
+
+@pytest.mark.needs("veth")
+def test_the_kernel_s_own_addresses_of_lo_flushed_by_hand_come_back(sandbox):
+    """lo of a namespace vnet made holds 127.0.0.1/8 and ::1, which the
+    kernel gives it as it goes up and never again: flushed by hand
+    (`ip address flush dev lo`), the plan adds them back and says why,
+    beside those the file gives lo (n1's), and 127.0.0.1 answers again."""
+    path = sandbox.write("lf.yaml", "name: lf\nnamespaces: [n1, n2]\ninterfaces:\n"
+                         "  - {name: lo, kind: external, netns: n1, addresses: [192.0.2.1/32]}\n"
+                         "  - {name: u, kind: veth, netns: n1, addresses: [172.18.0.1/30, 'fd18::1/64'], "
+                         "peer: {name: u, netns: n2, addresses: [172.18.0.2/30, 'fd18::2/64']}}\n")
+    sandbox.vnet("apply", path)
+    fresh = {ns: _lo(sandbox, ns) for ns in ("n1", "n2")}
+    assert fresh == {"n1": ["127.0.0.1/8", "192.0.2.1/32", "::1/128"], "n2": ["127.0.0.1/8", "::1/128"]}
+    sandbox.sh("ip -n n1 addr flush dev lo && ip -n n2 addr flush dev lo")
+    sandbox.sh("! ip netns exec n2 ping -c1 -W1 127.0.0.1")
+    plan = json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"]
+    own = "lo's own address, flushed"
+    assert sorted((c["object"], c["reason"]) for c in plan) == sorted([
+        ("address 127.0.0.1/8 brd 0.0.0.0 on n1/lo", own), ("address ::1/128 on n1/lo", own),
+        ("address 192.0.2.1/32 on n1/lo", "missing"),
+        ("address 127.0.0.1/8 brd 0.0.0.0 on n2/lo", own), ("address ::1/128 on n2/lo", own)]), plan
+    sandbox.vnet("apply", path)
+    assert {ns: _lo(sandbox, ns) for ns in ("n1", "n2")} == fresh
+    assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+    sandbox.sh("ip netns exec n2 ping -c1 -W1 127.0.0.1 && ip netns exec n2 ping -c1 -W1 ::1")

@@ -6,7 +6,7 @@ devices, namespaces), then namespaces, devices in dependency order (lower device
 masters first; a new device with sysctls of its own is made down, gets them,
 then goes up), in-place changes, addresses, routes, rules, neighbours, sysctls."""
 from ..errors import PlanError
-from ..topology.address import parse, subnet
+from ..topology.address import loopback_own, parse, subnet
 from ..topology.model import LINK_FLAGS, Ref, order_interfaces, where
 from .changes import Change, Plan, _show  # noqa: F401  (_show: the file's notation, for the CLI too)
 from .neighbours import plan_neighbours
@@ -48,6 +48,7 @@ def plan(topo, state, record, scope=None, devices=None):
     _namespaces(p)
     _devices(p)
     _endpoints(p)
+    _lo_own(p)
     _stale_devices(p)
     _uppers_not_ours(p)
     _stale_namespaces(p)   # (before the rules and neighbours: those of a namespace that goes go with it)
@@ -227,6 +228,35 @@ def _stale_addresses(p, managed):
         if dev is not None and a in dev.addresses:
             p.addr_dels.append(Change("delete", f"address {a} on {where(ns, name)}", "no longer declared",
                                       ("addr_del", (ns, name), a)))
+
+
+def _lo_own(p):
+    """The kernel's own addresses of lo (127.0.0.1/8, ::1/128) in each
+    namespace vnet made, which the kernel gives lo as it goes up and never
+    again: flushed by hand (`ip address flush dev lo`), they are added back
+    (those the file gives lo itself aside: its own)."""
+    for ns in p.topo.namespaces:
+        lo = p.state.device(ns, "lo")
+        if lo is None or not lo.up or ns not in p.record.namespaces or not p.planned((ns, "lo")):
+            continue   # (down: it goes up, and the kernel gives them again)
+        declared = p.declared.get((ns, "lo"))
+        missing = loopback_own() - set(lo.addresses) - set(declared[1].addresses if declared else ())
+        ipv6 = p.state.sysctls.get((ns, LO_IPV6_OFF)) == "0"   # (read where lo has no IPv6 address: lo_unknowns)
+        p.addrs += [Change("create", f"address {a} on {where(ns, 'lo')}", "lo's own address, flushed",
+                           ("addr_add", (ns, "lo"), a)) for a in sorted(missing, key=lambda a: a.version)
+                    if a.version == 4 or ipv6]
+
+
+LO_IPV6_OFF = "net.ipv6.conf.lo.disable_ipv6"
+
+
+def lo_unknowns(topo, state):
+    """The sysctls ``_lo_own`` reads that an observation of ``state`` did
+    not: whether IPv6 is on for lo (without, the kernel gives it no ::1),
+    where lo of a namespace the file makes has no IPv6 address (only then:
+    a sysctl costs entering its namespace)."""
+    return [(ns, LO_IPV6_OFF) for ns in topo.namespaces if (lo := state.device(ns, "lo")) is not None
+            and not any(a.version == 6 for a in lo.addresses)]
 
 
 def _link_fields(p, e, dev):
