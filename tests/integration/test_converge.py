@@ -787,3 +787,44 @@ def test_the_kernel_s_own_addresses_of_lo_flushed_by_hand_come_back(sandbox):
     assert {ns: _lo(sandbox, ns) for ns in ("n1", "n2")} == fresh
     assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
     sandbox.sh("ip netns exec n2 ping -c1 -W1 127.0.0.1 && ip netns exec n2 ping -c1 -W1 ::1")
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_an_address_of_another_subnet_added_by_hand_goes_alone(lab, layer):
+    """Someone's /32 (/128) on a device the file gives addresses: deleted,
+    and nothing else: the kernel drops no route with it (the device keeps
+    its addresses), so the routes through the device are left as they are."""
+    lab.write([lab.a(10)])
+    lab.apply()
+    stranger = "192.0.2.7/32" if lab.fam == 4 else "2001:db8::7/128"
+    lab.ip(f"addr add {stranger} dev e0" + (" nodad" if lab.fam == 6 else ""))
+    plan = json.loads(lab.sb.vnet("plan", "--json", lab.path).stdout)["changes"]
+    assert plan == [{"action": "delete", "object": f"address {stranger} on n1/e0", "reason": "not declared"}], plan
+    lab.apply()
+    lab.converged([lab.a(10)])
+
+
+@pytest.mark.parametrize("layer", [LAYERS[0]])
+def test_a_route_from_an_address_made_again_is_made_again_and_no_other(sandbox, layer):
+    """The kernel drops an IPv4 route whose source is an address that goes,
+    and every route through a device only with its last IPv4 address: the
+    addresses of a subnet made again (its primary promoted by hand) beside
+    another subnet's take the route from one of them, made again, and leave
+    the others."""
+    path = sandbox.write("src.yaml", "name: src\nnamespaces: [n1]\ninterfaces:\n"
+                         "  - {name: v1, kind: veth, addresses: [10.2.0.1/24], peer: {name: e0, netns: n1, "
+                         "addresses: [10.2.0.10/24, 10.2.0.11/24, 10.3.0.1/24]}}\nroutes:\n"
+                         "  - {netns: n1, to: 10.9.0.0/24, via: 10.2.0.1, src: 10.2.0.11}\n"
+                         "  - {netns: n1, to: default, via: 10.2.0.1}\n")
+    sandbox.vnet("apply", path)
+    want = sandbox.sh("ip -n n1 route show")
+    sandbox.sh("ip netns exec n1 sysctl -qw net.ipv4.conf.e0.promote_secondaries=1")
+    sandbox.sh("ip -n n1 addr del 10.2.0.10/24 dev e0 && ip -n n1 addr add 10.2.0.10/24 brd + dev e0")
+    plan = json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"]
+    assert [(c["action"], c["object"], c["reason"]) for c in plan if "route" in c["object"]] == [
+        ("delete", "route 10.9.0.0/24 via 10.2.0.1 in n1", "its source 10.2.0.11 is renumbered: removed first, "
+         "added back after"),
+        ("create", "route 10.9.0.0/24 via 10.2.0.1 in n1", "added back after renumbering")], plan
+    sandbox.vnet("apply", path)
+    assert sandbox.sh("ip -n n1 route show") == want
+    assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []

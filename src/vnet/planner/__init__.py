@@ -83,7 +83,8 @@ class _Planning:
                                                                         for e in i.endpoints())]
         self.gone = set()        # keys whose current device will not survive (re-created or absent)
         self.early = set()       # (netns, key) of sysctls set as their new device is made
-        self.renumbered = set()  # devices losing an IPv4 address: the kernel may drop the routes through them
+        self.renumbered = set()  # devices losing their last IPv4 address: the kernel drops the routes through them
+        self.unsourced = set()   # (netns, ip) of the IPv4 addresses deleted: the kernel drops the routes from them
         self.nh_gone = set()     # (netns, id) of the nexthop objects the kernel drops with a device that goes
 
     def owned(self, dev):
@@ -209,12 +210,26 @@ def _endpoints(p):
             if dev is not None and dev.up and not e.up:   # the kernel drops its IPv6 addresses (keep_addr_on_down off)
                 dropped = frozenset(a for a in dev.addresses if a.version == 6)
                 dev = dev.replace(addresses=[a for a in dev.addresses if a not in dropped])
-            dels, adds, primaries_go = _address_changes(e, dev, kind.kernel_addresses(e), not kind.creatable, dropped)
+            dels, adds = _address_changes(e, dev, kind.kernel_addresses(e), not kind.creatable, dropped)
             p.addr_dels += dels
             p.addrs += adds
-            if primaries_go:
-                p.renumbered.add(e.key)
+            _routes_dropped(p, e.key, dev, [c.op[2] for c in dels])
     _stale_addresses(p, managed)
+
+
+def _routes_dropped(p, key, dev, deleted):
+    """What the kernel drops with the ``deleted`` addresses of device
+    ``key`` (observed ``dev``), for ``plan_routes`` to make again: the IPv4
+    routes with one as their source, and when the last of its IPv4
+    addresses goes, every IPv4 route through it (as applier.routing's
+    ``_dropped_with`` has it). An address of another subnet going (someone's
+    /32) takes neither the routes through the device nor any other."""
+    gone = [a for a in deleted if a.version == 4]
+    if not gone:
+        return
+    p.unsourced.update((key[0], str(a.ip)) for a in gone)
+    if all(a in gone for a in dev.addresses if a.version == 4):
+        p.renumbered.add(key)
 
 
 def _stale_addresses(p, managed):
@@ -366,7 +381,7 @@ def _stale_namespaces(p):
 
 
 def _address_changes(e, dev, kernel=frozenset(), remember=False, dropped=frozenset()):
-    """([deletions], [additions], whether an IPv4 primary goes) that give endpoint ``e`` its declared
+    """([deletions], [additions]) that give endpoint ``e`` its declared
     addresses, those the kernel gives it itself (``kernel``) kept unless declared
     (``remember``: the additions go on the record: a device vnet did not make;
     ``dropped``: those the kernel drops with a change before: added back).
@@ -382,7 +397,7 @@ def _address_changes(e, dev, kernel=frozenset(), remember=False, dropped=frozens
     secondary = set(dev.secondary) if dev is not None else set()
     misplaced = _misplaced_primaries(e, have, secondary)
     if dev is not None and want == set(have) and not misplaced:   # as declared (a no-op plan's every endpoint)
-        return [], [], False
+        return [], []
     gone = [a for a in have if a not in want]
     lost_nets = {subnet(a) for a in gone + list(misplaced) if a.version == 4 and a not in secondary}   # (a peer's: its own)
     carried = [a for a in have if a in want and a in secondary and subnet(a) in lost_nets]
@@ -396,7 +411,7 @@ def _address_changes(e, dev, kernel=frozenset(), remember=False, dropped=frozens
                    "new device" if dev is None else "added back" if a in carried or a in misplaced else
                    "it goes down, which drops its IPv6 addresses: added back" if a in dropped else "missing",
                    ("addr_add", e.key, a) + ((True,) if remember else ())) for a in e.addresses if a not in kept]
-    return dels, adds, bool(lost_nets)
+    return dels, adds
 
 
 def _misplaced_primaries(e, have, secondary):

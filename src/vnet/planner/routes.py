@@ -9,7 +9,7 @@ def plan_routes(p):
     """Routes missing, changed, or through a renumbered device; stale ones first of all."""
     declared_routes = {r.key for r in p.topo.routes}
     live_routes = observed_routes(p.state)
-    through = _route_devices(p.state) if p.renumbered else {}
+    through = _route_devices(p.state) if p.renumbered else {}   # (the kernel drops some: _routes_dropped)
     recorded = {tuple(rk) for rk in p.record.routes}
     going = {rk for rk in recorded if rk not in declared_routes and rk in live_routes}   # removed below
     slots = _slots(p.state) if p.state.routes else {}
@@ -30,11 +30,9 @@ def plan_routes(p):
                                      "added back after", ("route_del", r.key, have.attrs, have.raw)))
             p.routes.append(Change("create", r.label, f"added back with {_route_diff(None, r.attrs)}",
                                    ("route_add", r)))
-        elif r.to.version == 4 and any((r.netns, d) in p.renumbered for d in through.get(r.key, ())):
-            # the kernel drops a device's IPv4 routes with its last address (and
-            # with a primary's secondaries): taken out first, put back after
-            dev = next(d for d in sorted(through[r.key]) if (r.netns, d) in p.renumbered)
-            p.reroutes.append(Change("delete", r.label, f"its device {dev} is renumbered: "
+        elif r.to.version == 4 and (why := _dropped(p, r, have, through)):
+            # the kernel drops it with an address the plan deletes: taken out first, put back after
+            p.reroutes.append(Change("delete", r.label, f"{why} is renumbered: "
                                      "removed first, added back after", ("route_del", r.key, have.attrs, have.raw)))
             p.routes.append(Change("create", r.label, "added back after renumbering", ("route_add", r)))
     # through a device alone first: a gateway may be reached by such a route of the file;
@@ -46,6 +44,16 @@ def plan_routes(p):
         if rk not in declared_routes and rk in live_routes:
             p.removals.insert(0, Change("delete", route_label(rk), "no longer declared",
                                         ("route_del", rk, live_routes[rk].attrs, live_routes[rk].raw)))
+
+
+def _dropped(p, r, have, through):
+    """Why the kernel drops declared IPv4 route ``r`` (observed ``have``)
+    with the addresses the plan deletes (planner._routes_dropped): "its
+    device e0" (its last IPv4 address goes) or "its source 10.0.0.1"; else ''."""
+    dev = next((d for d in sorted(through.get(r.key, ())) if (r.netns, d) in p.renumbered), None)
+    if dev is not None:
+        return f"its device {dev}"
+    return f"its source {have.src}" if have.src is not None and (r.netns, str(have.src)) in p.unsourced else ""
 
 
 def _through_gone(p, r, have):
