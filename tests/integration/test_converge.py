@@ -828,3 +828,26 @@ def test_a_route_from_an_address_made_again_is_made_again_and_no_other(sandbox, 
     sandbox.vnet("apply", path)
     assert sandbox.sh("ip -n n1 route show") == want
     assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_a_route_s_metric_changed_in_the_file_is_said_in_the_plan(lab, layer):
+    """Another metric is another route (the old one goes, the new one is
+    made): the plan names each with its metric (and table), not as two
+    identical lines; the default metric (0, IPv6 1024) is not said."""
+    lab.write([lab.a(10)])
+    lab.apply()
+    f, gw = lab.f, lab.f["gw"]
+    text = open(lab.path).read()
+    for old, new in ((None, 50), (50, 40), (40, None)):
+        def route(m):
+            return f"  - {{netns: n1, to: '{f['far']}', via: '{gw}', table: 100" + (f", metric: {m}}}\n" if m else "}\n")
+        path = lab.sb.write("cv.yaml", text + route(new))
+        plan = json.loads(lab.sb.vnet("plan", "--json", path).stdout)["changes"]
+        label = f"route {f['far']} via {gw} table 100" + "{} in n1"
+        assert [(c["action"], c["object"]) for c in plan] == ([("delete", label.format(f" metric {old}"))] if old else
+                                                              []) + [("create", label.format(f" metric {new}" if new else ""))], plan
+        lab.sb.vnet("apply", path)
+        assert json.loads(lab.sb.vnet("plan", "--json", path).stdout)["changes"] == []
+        shown = lab.sb.sh(f"ip -n n1 -{lab.fam} route show table 100")
+        assert (f"metric {new}" in shown if new else shown.count("metric") == (lab.fam == 6)), shown

@@ -1,6 +1,6 @@
 """Routes, rules and sysctls: what the file declares against what the
 kernel holds and what the record says vnet set."""
-from ..topology.model import HOST, PREF_NAMES, PROTOCOL_NAMES, RT_TABLE_MAIN, SCOPE_NAMES, metric_words, same_attrs, where
+from ..topology.model import HOST, PREF_NAMES, PROTOCOL_NAMES, SCOPE_NAMES, metric_words, route_place, same_attrs, where
 from ..topology.rule import declares, entry_rule, first_selected, rule_match, taken_for, vnets, writable
 from .changes import Change, _show
 
@@ -268,7 +268,6 @@ def observed_routes(state):
 
 
 def route_label(rk):
-    ns, to, via, dev, _metric, table = rk
+    ns, to, via, dev, metric, table = rk
     s = f"route {'default' if to.endswith('/0') else to}" + (f" via {via}" if via else "") + (f" dev {dev}" if dev else "")
-    s += f" table {table}" if table != RT_TABLE_MAIN else ""
-    return s + ("" if ns is HOST else f" in {ns}")
+    return s + route_place(6 if ":" in to else 4, metric, table, ns)

@@ -196,9 +196,16 @@ class Route(Struct):
             s += f" dev {self.dev}"
         if self.nhid is not None:
             s += f" nhid {self.nhid}"
-        if self.table != RT_TABLE_MAIN:
-            s += f" table {self.table}"
-        return s + ("" if self.netns is HOST else f" in {self.netns}")
+        return s + route_place(self.to.version, self.kernel_metric, self.table, self.netns)
+
+
+def route_place(version, metric, table, netns):
+    """The end of a route's label: its table (not main) and metric (not the
+    default: 0, IPv6 1024), as `ip route show` prints them, and its namespace:
+    two routes of one destination and gateway are told apart in a plan."""
+    s = f" table {table}" if table != RT_TABLE_MAIN else ""
+    s += f" metric {metric}" if metric != (1024 if version == 6 else 0) else ""
+    return s + ("" if netns is HOST else f" in {netns}")
 
 
 def route_attrs(version, via, src, scope, onlink, rtype="unicast", nexthops=(), metrics=(), nhid=None, protocol=None,
