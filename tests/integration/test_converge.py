@@ -716,13 +716,19 @@ def test_a_route_put_before_or_after_a_declared_one_by_hand_goes(lab, layer):
     gw, gw2, gw3 = lab.f["gw"], *(lab.f["net"].format(h).split("/")[0] for h in (98, 99))
     lab.ip(f"route prepend default via {gw2}")
     lab.ip(f"route append {lab.f['far']} via {gw3}")
+    if lab.fam == 4:   # (a deletion takes the first that matches what it says: one through e0 alone, after
+        # the declared one through e0, is told from it by its scope; one that drops, by its type)
+        lab.ip(f"route append default dev e0 && ip -n n1 route append blackhole {lab.f['far']}")
     before = lab.sb.sh(f"ip -n n1 -{lab.fam} route show")
     plan = json.loads(lab.sb.vnet("plan", "--json", lab.path).stdout)["changes"]
     if lab.fam == 4:
         slot = "in its slot (one route per destination, metric and table: the kernel takes the first): deleted"
+        far, dflt = f"the declared {lab.f['far']} via {gw} in n1, {slot}", f"the declared default via {gw} in n1, {slot}"
         assert sorted((c["object"], c["reason"]) for c in plan) == [
-            (f"route {lab.f['far']} via {gw3} dev e0 in n1", f"after the declared {lab.f['far']} via {gw} in n1, {slot}"),
-            (f"route default via {gw2} dev e0 in n1", f"before the declared default via {gw} in n1, {slot}")], plan
+            (f"route {lab.f['far']} in n1", f"after {far}"),
+            (f"route {lab.f['far']} via {gw3} dev e0 in n1", f"after {far}"),
+            ("route default dev e0 in n1", f"after {dflt}"),
+            (f"route default via {gw2} dev e0 in n1", f"before {dflt}")], plan
     assert plan
     for k in range(1, len(plan) + 1):
         r = _signalled(lab.sb, lab.path, k)

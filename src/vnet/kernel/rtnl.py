@@ -601,9 +601,13 @@ def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, 
     """A route request (``hops``: a multipath route's [(gateway, oif,
     weight)]). ``scope`` None: global with a gateway, next hops or for a
     route that drops, link without (as `ip route add`); a deletion matches
-    any scope, protocol and type."""
+    any scope, protocol and type, or (``delete`` "exact") those given (a
+    protocol of None or 0: any)."""
     fam = socket.AF_INET if dst.version == 4 else socket.AF_INET6
-    if delete:
+    if delete == "exact":
+        proto, kind = protocol or 0, ROUTE_TYPES[rtype]
+        scope = RT_SCOPE_NOWHERE if scope is None else scope
+    elif delete:
         scope, proto, kind = RT_SCOPE_NOWHERE, 0, 0
     else:
         proto, kind = protocol or RTPROT_STATIC, ROUTE_TYPES[rtype]
@@ -638,8 +642,13 @@ def add_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=N
                  nl.F_CREATE | PLACES[place])
 
 
-def del_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN):
-    sock.request(RTM_DELROUTE, _route_msg(dst, gw, oif, metric, table, delete=True))
+def del_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN, exact=None):
+    """Delete a route; IPv4 deletes the first of its slot that matches what
+    the request says, so ``exact``, {src, scope, rtype, hops, nhid,
+    protocol} (as add_route takes them), says what tells one route from
+    the others there (`ip route prepend`, `append`)."""
+    sock.request(RTM_DELROUTE, _route_msg(dst, gw, oif, metric, table, delete="exact" if exact else True,
+                                          **(exact or {})))
 
 
 # ---- bridge fdb (vxlan static entries) ----------------------------------------

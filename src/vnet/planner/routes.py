@@ -104,7 +104,7 @@ def _out_of_the_way(p, r, slots, ours, going, have=None):
     is left, and one removed is put back where it was (before or after it)."""
     ns, to, _via, _dev, metric, table = r.key
     leaving = None
-    for o in slots.get((ns, to, metric, table), ()):
+    for o, place in _beside(slots.get((ns, to, metric, table), ()), have):
         k = tuple(o.key)
         # its key as a declared route names it: without its dev when it has a
         # gateway (or drops); a route through a device alone only by its own
@@ -118,20 +118,26 @@ def _out_of_the_way(p, r, slots, ours, going, have=None):
             if (ns, to) in leaving:
                 continue   # an address's subnet route, going with the address the plan deletes first
         if not o.kernel_own and (ns in p.topo.namespaces or keys & ours):
-            place = () if have is None else (_place(p.state.routes[ns], o, have),)
-            why = f"in the way of the declared {r.label[6:]}: replaced" if have is None else \
-                f"{'before' if place == ('first',) else 'after'} the declared {r.label[6:]}, in its slot (one " \
+            why = f"in the way of the declared {r.label[6:]}: replaced" if place is None else \
+                f"{'before' if place == 'first' else 'after'} the declared {r.label[6:]}, in its slot (one " \
                 "route per destination, metric and table: the kernel takes the first): deleted"
-            p.reroutes.append(Change("delete", route_label(k), why, ("route_del", k, o.attrs, o.raw) + place))
+            p.reroutes.append(Change("delete", route_label(k), why, ("route_del", k, o.attrs, o.raw)
+                                     + ((place,) if place else ())))
         else:
             p.conflicts.append(f"{r.path}: {route_label(k)} exists where the declared one goes (one route per "
                                f"destination, metric and table), and is not vnet's: vnet does not replace it")
 
 
-def _place(routes, o, have):
-    """Where route ``o`` is beside ``have`` in its slot, as the kernel lists
-    them: "first" (before it: `ip route prepend`) or "last"."""
-    return "first" if next(x for x in routes if x is o or x is have) is o else "last"
+def _beside(slot, have):
+    """[(route, place)] of the routes of ``slot`` (as the kernel lists
+    them), place None; or, beside ``have`` (found there), "first" for
+    those before it (`ip route prepend`), in their order, and "last" for
+    those after it, the last first: an undo, in reverse, puts back each
+    where it was (prepended, appended)."""
+    at = next((i for i, o in enumerate(slot) if o is have), None)
+    if at is None:
+        return [(o, None) for o in slot]
+    return [(o, "first") for o in slot[:at]] + [(o, "last") for o in reversed(slot[at + 1:])]
 
 
 def plan_rules(p):
