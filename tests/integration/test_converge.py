@@ -704,6 +704,15 @@ def _signalled(sandbox, path, k):
         del os.environ["VNET_KILL_AT_REQUEST"], os.environ["VNET_KILL_SIGNAL"]
 
 
+def _routes_undone_at_every_request(lab, n, before):
+    """An apply sent SIGINT at each of its first ``n`` requests is undone:
+    the routes of n1 as ``before`` (`ip route show`), in their order."""
+    for k in range(1, n + 1):
+        r = _signalled(lab.sb, lab.path, k)
+        assert r.returncode == 130 and "the apply was undone" in r.stderr and "failed" not in r.stderr, r.stderr
+        assert lab.sb.sh(f"ip -n n1 -{lab.fam} route show") == before, f"SIGINT at request {k}: not restored"
+
+
 @pytest.mark.parametrize("layer", LAYERS)
 def test_a_route_put_before_or_after_a_declared_one_by_hand_goes(lab, layer):
     """`ip route prepend` puts another route in a declared one's slot (its
@@ -730,10 +739,28 @@ def test_a_route_put_before_or_after_a_declared_one_by_hand_goes(lab, layer):
             ("route default dev e0 in n1", f"after {dflt}"),
             (f"route default via {gw2} dev e0 in n1", f"before {dflt}")], plan
     assert plan
-    for k in range(1, len(plan) + 1):
-        r = _signalled(lab.sb, lab.path, k)
-        assert r.returncode == 130 and "the apply was undone" in r.stderr and "failed" not in r.stderr, r.stderr
-        assert lab.sb.sh(f"ip -n n1 -{lab.fam} route show") == before, f"SIGINT at request {k}: not restored"
+    _routes_undone_at_every_request(lab, len(plan), before)
+    lab.apply()
+    lab.converged([lab.a(10)])
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_routes_in_the_way_of_a_declared_one_deleted_by_hand_go_and_an_undo_puts_them_back_in_order(lab, layer):
+    """The declared route deleted by hand, and three put in its slot
+    (IPv4 keeps them all; IPv6 makes one multipath route of those through a
+    gateway): each is in the way, and an undo at any request puts them
+    back, in their order (the first put back alone, the others after it)."""
+    lab.write([lab.a(10)])
+    lab.apply()
+    far, gw2, gw3 = lab.f["far"], *(lab.f["net"].format(h).split("/")[0] for h in (98, 99))
+    lab.ip(f"route del {far} via {lab.f['gw']} && ip -n n1 -{lab.fam} route add {far} via {gw2} && "
+           f"ip -n n1 -{lab.fam} route append {far} via {gw3}" + (f" && ip -n n1 route append {far} dev e0"
+                                                                    if lab.fam == 4 else ""))
+    before = lab.sb.sh(f"ip -n n1 -{lab.fam} route show")
+    plan = json.loads(lab.sb.vnet("plan", "--json", lab.path).stdout)["changes"]
+    assert {c["reason"] for c in plan if c["action"] == "delete"} == {
+        f"in the way of the declared {far} via {lab.f['gw']} in n1: replaced"}, plan
+    _routes_undone_at_every_request(lab, len(plan), before)
     lab.apply()
     lab.converged([lab.a(10)])
 

@@ -104,15 +104,17 @@ def route_del(ctx, rec, rk, attrs, raw=None, place=None):
     it was (a route someone else made stays theirs); ``place``: beside the
     declared route of its slot, "first" or "last", where it goes back."""
     rk = tuple(rk)
-    exact = None if place is None else _exactly(ctx, rk[0], attrs)
+    exact = _exactly(ctx, rk[0], attrs) if place is not None and ipaddress.ip_network(rk[1]).version == 4 else None
     return entries.deleted(lambda: rtnl.del_route(ctx.sock(rk[0]), *route_args(ctx, *rk), exact=exact), errno.ESRCH,
                     lambda: _route_put(ctx, rk, attrs, raw, place), rec.routes, rk)
 
 
 def _exactly(ctx, ns, attrs):
-    """What tells a route of ``attrs`` from the others of its slot, for
-    its deletion (rtnl.del_route): its source, scope, type, next hops,
-    nexthop object and protocol."""
+    """What tells an IPv4 route of ``attrs`` from the others of its slot,
+    for its deletion (rtnl.del_route): its source, scope, type, next hops,
+    nexthop object and protocol. (IPv6 merges the routes of a slot through
+    a gateway into one multipath route, each next hop with its own
+    protocol: a deletion saying one would leave the others.)"""
     src, scope, _onlink, rtype, nexthops, _metrics, nhid, protocol, _pref = attrs
     return {"src": ipaddress.ip_address(src) if src else None, "scope": scope, "rtype": rtype,
             "hops": _hops(ctx, ns, nexthops), "nhid": nhid, "protocol": protocol}

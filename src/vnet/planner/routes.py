@@ -118,11 +118,10 @@ def _out_of_the_way(p, r, slots, ours, going, have=None):
             if (ns, to) in leaving:
                 continue   # an address's subnet route, going with the address the plan deletes first
         if not o.kernel_own and (ns in p.topo.namespaces or keys & ours):
-            why = f"in the way of the declared {r.label[6:]}: replaced" if place is None else \
+            why = f"in the way of the declared {r.label[6:]}: replaced" if have is None else \
                 f"{'before' if place == 'first' else 'after'} the declared {r.label[6:]}, in its slot (one " \
                 "route per destination, metric and table: the kernel takes the first): deleted"
-            p.reroutes.append(Change("delete", route_label(k), why, ("route_del", k, o.attrs, o.raw)
-                                     + ((place,) if place else ())))
+            p.reroutes.append(Change("delete", route_label(k), why, ("route_del", k, o.attrs, o.raw, place)))
         else:
             p.conflicts.append(f"{r.path}: {route_label(k)} exists where the declared one goes (one route per "
                                f"destination, metric and table), and is not vnet's: vnet does not replace it")
@@ -130,14 +129,12 @@ def _out_of_the_way(p, r, slots, ours, going, have=None):
 
 def _beside(slot, have):
     """[(route, place)] of the routes of ``slot`` (as the kernel lists
-    them), place None; or, beside ``have`` (found there), "first" for
-    those before it (`ip route prepend`), in their order, and "last" for
-    those after it, the last first: an undo, in reverse, puts back each
-    where it was (prepended, appended)."""
-    at = next((i for i, o in enumerate(slot) if o is have), None)
-    if at is None:
-        return [(o, None) for o in slot]
-    return [(o, "first") for o in slot[:at]] + [(o, "last") for o in reversed(slot[at + 1:])]
+    them) beside ``have`` (if there): "first" for those before it (`ip
+    route prepend`), in their order, and "last" for those after it (all,
+    without it), the last first: an undo, in reverse, puts back each where
+    it was (prepended, appended: not refused as another of the slot's)."""
+    at = next((i for i, o in enumerate(slot) if o is have), -1)
+    return [(o, "first") for o in slot[:max(at, 0)]] + [(o, "last") for o in reversed(slot[at + 1:])]
 
 
 def plan_rules(p):
