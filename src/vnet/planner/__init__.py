@@ -256,7 +256,7 @@ def _lo_own(p):
             continue   # (down: it goes up, and the kernel gives them again)
         declared = p.declared.get((ns, "lo"))
         missing = loopback_own() - set(lo.addresses) - set(declared[1].addresses if declared else ())
-        ipv6 = p.state.sysctls.get((ns, LO_IPV6_OFF)) == "0"   # (read where lo has no IPv6 address: lo_unknowns)
+        ipv6 = p.state.sysctls.get((ns, LO_IPV6_OFF)) == "0"   # (read where lo has no IPv6 address: sysctls_unread)
         p.addrs += [Change("create", f"address {a} on {where(ns, 'lo')}", "lo's own address, flushed",
                            ("addr_add", (ns, "lo"), a)) for a in sorted(missing, key=lambda a: a.version)
                     if a.version == 4 or ipv6]
@@ -265,13 +265,22 @@ def _lo_own(p):
 LO_IPV6_OFF = "net.ipv6.conf.lo.disable_ipv6"
 
 
-def lo_unknowns(topo, state):
-    """The sysctls ``_lo_own`` reads that an observation of ``state`` did
-    not: whether IPv6 is on for lo (without, the kernel gives it no ::1),
-    where lo of a namespace the file makes has no IPv6 address (only then:
-    a sysctl costs entering its namespace)."""
-    return [(ns, LO_IPV6_OFF) for ns in topo.namespaces if (lo := state.device(ns, "lo")) is not None
-            and not any(a.version == 6 for a in lo.addresses)]
+def sysctls_unread(topo, state):
+    """The sysctls a plan reads that an observation of ``state`` did not,
+    each only where it may tell something (reading one costs entering its
+    namespace): whether IPv6 is on for lo, where lo of a namespace the
+    file makes has no IPv6 address (``_lo_own``: without, the kernel gives
+    it no ::1), and on a device that lacks an IPv6 address the file gives
+    it (routes._implied_sysctls: the kernel takes them all as it goes off)."""
+    by_key = topo.by_key()
+    out = [(ns, LO_IPV6_OFF) for ns in topo.namespaces if (lo := state.device(ns, "lo")) is not None
+           and not any(a.version == 6 for a in lo.addresses)]
+    for s in topo.implied_sysctls():
+        dev = state.device(s.netns, s.device)
+        if dev is not None and not {a for a in by_key[(s.netns, s.device)][1].addresses if a.version == 6} \
+                <= set(dev.addresses):
+            out.append((s.netns, s.key))
+    return out
 
 
 def _link_fields(p, e, dev):
