@@ -255,6 +255,13 @@ def test_a_route_someone_put_where_a_declared_one_goes_in_vnets_own_namespace_is
     assert r.returncode == 6, r.stderr
     assert "route 10.99.0.0/16 via 10.60.0.3 dev h0 exists where the declared one goes" in r.stderr
     assert "10.99.0.0/16 via 10.60.0.3" in sandbox.sh("ip route")
+    sandbox.sh("ip route del 10.99.0.0/16 via 10.60.0.3")
+    sandbox.vnet("apply", path)
+    sandbox.sh("ip route prepend 10.99.0.0/16 via 10.60.0.4")   # before the declared one: it takes the traffic
+    r = sandbox.vnet("apply", path, check=False)
+    assert r.returncode == 6 and "route 10.99.0.0/16 via 10.60.0.4 dev h0 is before the declared one in its slot" \
+        in r.stderr, r.stderr
+    assert "10.99.0.0/16 via 10.60.0.4" in sandbox.sh("ip route")
     sandbox.vnet("destroy", "hw")
 
 

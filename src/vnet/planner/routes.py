@@ -122,9 +122,13 @@ def _out_of_the_way(p, r, slots, ours, going, have=None):
                 f"{'before' if place == 'first' else 'after'} the declared {r.label[6:]}, in its slot (one " \
                 "route per destination, metric and table: the kernel takes the first): deleted"
             p.reroutes.append(Change("delete", route_label(k), why, ("route_del", k, o.attrs, o.raw, place)))
-        else:
+        elif have is None:
             p.conflicts.append(f"{r.path}: {route_label(k)} exists where the declared one goes (one route per "
                                f"destination, metric and table), and is not vnet's: vnet does not replace it")
+        else:
+            p.conflicts.append(f"{r.path}: {route_label(k)} is {'before' if place == 'first' else 'after'} the "
+                               "declared one in its slot (destination, metric and table: the kernel takes the "
+                               "first), and is not vnet's: vnet does not delete it")
 
 
 def _beside(slot, have):
