@@ -410,7 +410,7 @@ def _address_changes(e, dev, kernel=frozenset(), remember=False, dropped=frozens
     gone = [a for a in have if a not in want]
     lost_nets = {subnet(a) for a in gone + list(misplaced) if a.version == 4 and a not in secondary}   # (a peer's: its own)
     carried = [a for a in have if a in want and a in secondary and subnet(a) in lost_nets]
-    why = {subnet(p): reason for p, reason in misplaced.items()}
+    why = {subnet(prim): reason for prim, reason in misplaced.items()}
     why = {a: why.get(subnet(a)) or "a secondary of a primary that goes: deleted first, added back after"
            for a in carried} | misplaced
     dels = [Change("delete", f"address {a} on {e.label}", why.get(a, "not declared"), ("addr_del", e.key, a))
