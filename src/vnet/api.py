@@ -32,8 +32,12 @@ def observe(k, topo, rec, only=None, known=None, all_routes=False, devices=None,
     sysctls = [(s.netns, s.key) for s in topo.sysctls] + list(rec.sysctls)
     fdb_in = [e.netns for i in topo.interfaces for e in i.endpoints() if "fdb" in e.port] + (nss if all_routes or all_fdb else [])
     nexthops_in = [n.netns for n in topo.nexthops] + [n[0] for n in rec.nexthops] + (nss if all_routes else [])
-    return _observe(k, nss, routes_in, sysctls, known=known, devices=devices, rules_in=rules_in,
-                    neighbours_in=neighbours_in, fdb_in=fdb_in, nexthops_in=nexthops_in)
+    st = _observe(k, nss, routes_in, sysctls, known=known, devices=devices, rules_in=rules_in,
+                  neighbours_in=neighbours_in, fdb_in=fdb_in, nexthops_in=nexthops_in)
+    from .observer import read_sysctls
+    from .planner import sysctls_unread
+    read_sysctls(k, st, sysctls_unread(topo, st), st.namespaces)
+    return st
 
 
 def _check_sysctls(topo):

@@ -255,6 +255,13 @@ def test_a_route_someone_put_where_a_declared_one_goes_in_vnets_own_namespace_is
     assert r.returncode == 6, r.stderr
     assert "route 10.99.0.0/16 via 10.60.0.3 dev h0 exists where the declared one goes" in r.stderr
     assert "10.99.0.0/16 via 10.60.0.3" in sandbox.sh("ip route")
+    sandbox.sh("ip route del 10.99.0.0/16 via 10.60.0.3")
+    sandbox.vnet("apply", path)
+    sandbox.sh("ip route prepend 10.99.0.0/16 via 10.60.0.4")   # before the declared one: it takes the traffic
+    r = sandbox.vnet("apply", path, check=False)
+    assert r.returncode == 6 and "route 10.99.0.0/16 via 10.60.0.4 dev h0 is before the declared one in its slot" \
+        in r.stderr, r.stderr
+    assert "10.99.0.0/16 via 10.60.0.4" in sandbox.sh("ip route")
     sandbox.vnet("destroy", "hw")
 
 
@@ -659,3 +666,228 @@ def test_addresses_made_from_a_router_advertisement_are_the_kernel_s(sandbox):
     assert "fd66::" in _slaac(sandbox, "hr", "e0")
     exported = sandbox.vnet("export").stdout   # (the machine: a pair is written with both its ends)
     assert "10.66.0.2/24" in exported and "fd66" not in exported, exported
+
+
+def _primaries(sandbox, ns="n1", dev="e0"):
+    """The IPv4 addresses of ``dev`` the kernel holds as primaries (the source of what leaves through it)."""
+    return {f"{a['local']}/{a['prefixlen']}" for d in sandbox.ip_json(ns, "addr") if d["ifname"] == dev
+            for a in d["addr_info"] if a["family"] == "inet" and not a.get("secondary")}
+
+
+@pytest.mark.parametrize("layer", [LAYERS[0]])
+def test_the_primary_is_the_first_address_of_its_subnet_the_file_gives(sandbox, layer):
+    """Two addresses of a subnet: the first the file gives is the primary (a
+    fresh apply makes it so). Deleted and added back by hand with
+    promote_secondaries, it is a secondary of the other: the plan says so,
+    and the apply makes it the primary again (the routes through the device
+    back too); the file swapping the two makes the other the primary."""
+    lab = Lab(sandbox, layer, 4)
+    lab.write([lab.a(10), lab.a(11)])
+    lab.apply()
+    assert _primaries(sandbox) == {lab.a(10)}
+    sandbox.sh("ip netns exec n1 sysctl -qw net.ipv4.conf.e0.promote_secondaries=1")
+    lab.ip(f"addr del {lab.a(10)} dev e0")
+    lab.ip(f"addr add {lab.a(10)} brd + dev e0")
+    assert _primaries(sandbox) == {lab.a(11)}
+    plan = json.loads(sandbox.vnet("plan", "--json", lab.path).stdout)["changes"]
+    assert {c["reason"] for c in plan if c["action"] == "delete" and c["object"].startswith("address")} == {
+        f"primary is {lab.a(11)}, the file gives {lab.a(10)} first: deleted, added back after"}, plan
+    lab.apply()
+    assert _primaries(sandbox) == {lab.a(10)}
+    lab.converged([lab.a(10), lab.a(11)])
+    lab.write([lab.a(11), lab.a(10)])
+    lab.apply()
+    assert _primaries(sandbox) == {lab.a(11)}
+    lab.converged([lab.a(10), lab.a(11)])
+    assert f"src {lab.a(11).split('/')[0]}" in sandbox.sh("ip -n n1 route show dev e0 proto kernel")
+
+
+def _signalled(sandbox, path, k):
+    """An apply of ``path`` sent SIGINT at its ``k``-th changing request."""
+    os.environ.update(VNET_KILL_AT_REQUEST=str(k), VNET_KILL_SIGNAL="INT")
+    try:
+        return sandbox.vnet("apply", path, check=False)
+    finally:
+        del os.environ["VNET_KILL_AT_REQUEST"], os.environ["VNET_KILL_SIGNAL"]
+
+
+def _routes_undone_at_every_request(lab, n, before):
+    """An apply sent SIGINT at each of its first ``n`` requests is undone:
+    the routes of n1 as ``before`` (`ip route show`), in their order."""
+    for k in range(1, n + 1):
+        r = _signalled(lab.sb, lab.path, k)
+        assert r.returncode == 130 and "the apply was undone" in r.stderr and "failed" not in r.stderr, r.stderr
+        assert lab.sb.sh(f"ip -n n1 -{lab.fam} route show") == before, f"SIGINT at request {k}: not restored"
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_a_route_put_before_or_after_a_declared_one_by_hand_goes(lab, layer):
+    """`ip route prepend` puts another route in a declared one's slot (its
+    destination, metric and table) before it, `append` after it: IPv4 keeps
+    them all and takes the first (IPv6 makes one multipath route of them).
+    The plan says so and deletes each (IPv6: the declared route made again);
+    an undo at any request puts them back as they were, in their order."""
+    lab.write([lab.a(10)])
+    lab.apply()
+    gw, gw2, gw3 = lab.f["gw"], *(lab.f["net"].format(h).split("/")[0] for h in (98, 99))
+    lab.ip(f"route prepend default via {gw2}")
+    lab.ip(f"route append {lab.f['far']} via {gw3}")
+    if lab.fam == 4:   # (a deletion takes the first that matches what it says: one through e0 alone, after
+        # the declared one through e0, is told from it by its scope; one that drops, by its type)
+        lab.ip(f"route append default dev e0 && ip -n n1 route append blackhole {lab.f['far']}")
+    before = lab.sb.sh(f"ip -n n1 -{lab.fam} route show")
+    plan = json.loads(lab.sb.vnet("plan", "--json", lab.path).stdout)["changes"]
+    if lab.fam == 4:
+        slot = "in its slot (one route per destination, metric and table: the kernel takes the first): deleted"
+        far, dflt = f"the declared {lab.f['far']} via {gw} in n1, {slot}", f"the declared default via {gw} in n1, {slot}"
+        assert sorted((c["object"], c["reason"]) for c in plan) == [
+            (f"route {lab.f['far']} in n1", f"after {far}"),
+            (f"route {lab.f['far']} via {gw3} dev e0 in n1", f"after {far}"),
+            ("route default dev e0 in n1", f"after {dflt}"),
+            (f"route default via {gw2} dev e0 in n1", f"before {dflt}")], plan
+    assert plan
+    _routes_undone_at_every_request(lab, len(plan), before)
+    lab.apply()
+    lab.converged([lab.a(10)])
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_routes_in_the_way_of_a_declared_one_deleted_by_hand_go_and_an_undo_puts_them_back_in_order(lab, layer):
+    """The declared route deleted by hand, and three put in its slot
+    (IPv4 keeps them all; IPv6 makes one multipath route of those through a
+    gateway): each is in the way, and an undo at any request puts them
+    back, in their order (the first put back alone, the others after it)."""
+    lab.write([lab.a(10)])
+    lab.apply()
+    far, gw2, gw3 = lab.f["far"], *(lab.f["net"].format(h).split("/")[0] for h in (98, 99))
+    lab.ip(f"route del {far} via {lab.f['gw']} && ip -n n1 -{lab.fam} route add {far} via {gw2} && "
+           f"ip -n n1 -{lab.fam} route append {far} via {gw3}" + (f" && ip -n n1 route append {far} dev e0"
+                                                                    if lab.fam == 4 else ""))
+    before = lab.sb.sh(f"ip -n n1 -{lab.fam} route show")
+    plan = json.loads(lab.sb.vnet("plan", "--json", lab.path).stdout)["changes"]
+    assert {c["reason"] for c in plan if c["action"] == "delete"} == {
+        f"in the way of the declared {far} via {lab.f['gw']} in n1: replaced"}, plan
+    _routes_undone_at_every_request(lab, len(plan), before)
+    lab.apply()
+    lab.converged([lab.a(10)])
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_ipv6_turned_off_by_hand_on_a_device_the_file_gives_ipv6_addresses_is_turned_on(sandbox, layer):
+    """disable_ipv6 set by hand takes a device's IPv6 addresses and routes,
+    and the kernel refuses them back while it is set (the apply failed,
+    EACCES, every time): the plan sets it back first, says why, and puts
+    back the addresses and routes; an undo at any request leaves it off;
+    once the file gives the device no IPv6 address, it is off again, as found."""
+    lab = Lab(sandbox, layer, 6)
+    lab.write([lab.a(10)])
+    lab.apply()
+    key = "net.ipv6.conf.e0.disable_ipv6"
+    sandbox.sh(f"ip netns exec n1 sysctl -qw {key}=1")
+    assert lab.addresses() == set() and lab.routes() == set()
+    plan = json.loads(sandbox.vnet("plan", "--json", lab.path).stdout)["changes"]
+    assert plan[0] == {"action": "modify", "object": f"sysctl {key} in n1", "reason": "1 -> 0: the file gives n1/e0 "
+                       "IPv6 addresses, which the kernel refuses while it is off"}, plan
+    for k in range(1, len(plan) + 1):   # (the sysctl's write is no netlink request: the last is an apply)
+        r = _signalled(sandbox, lab.path, k)
+        if r.returncode == 0:
+            break
+        assert r.returncode == 130 and "the apply was undone" in r.stderr and "failed" not in r.stderr, r.stderr
+        assert sandbox.sh(f"ip netns exec n1 sysctl -n {key}").strip() == "1" and lab.addresses() == set()
+    assert k == len(plan)
+    lab.converged([lab.a(10)])
+    lab.write([], routes=())
+    lab.apply()
+    assert sandbox.sh(f"ip netns exec n1 sysctl -n {key}").strip() == "1"
+    lab.plan_is_empty()
+
+
+@pytest.mark.needs("veth")
+def test_the_kernel_s_own_addresses_of_lo_flushed_by_hand_come_back(sandbox):
+    """lo of a namespace vnet made holds 127.0.0.1/8 and ::1, which the
+    kernel gives it as it goes up and never again: flushed by hand
+    (`ip address flush dev lo`), the plan adds them back and says why,
+    beside those the file gives lo (n1's), and 127.0.0.1 answers again."""
+    path = sandbox.write("lf.yaml", "name: lf\nnamespaces: [n1, n2]\ninterfaces:\n"
+                         "  - {name: lo, kind: external, netns: n1, addresses: [192.0.2.1/32]}\n"
+                         "  - {name: u, kind: veth, netns: n1, addresses: [172.18.0.1/30, 'fd18::1/64'], "
+                         "peer: {name: u, netns: n2, addresses: [172.18.0.2/30, 'fd18::2/64']}}\n")
+    sandbox.vnet("apply", path)
+    fresh = {ns: _lo(sandbox, ns) for ns in ("n1", "n2")}
+    assert fresh == {"n1": ["127.0.0.1/8", "192.0.2.1/32", "::1/128"], "n2": ["127.0.0.1/8", "::1/128"]}
+    sandbox.sh("ip -n n1 addr flush dev lo && ip -n n2 addr flush dev lo")
+    sandbox.sh("! ip netns exec n2 ping -c1 -W1 127.0.0.1")
+    plan = json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"]
+    own = "lo's own address, flushed"
+    assert sorted((c["object"], c["reason"]) for c in plan) == sorted([
+        ("address 127.0.0.1/8 brd 0.0.0.0 on n1/lo", own), ("address ::1/128 on n1/lo", own),
+        ("address 192.0.2.1/32 on n1/lo", "missing"),
+        ("address 127.0.0.1/8 brd 0.0.0.0 on n2/lo", own), ("address ::1/128 on n2/lo", own)]), plan
+    sandbox.vnet("apply", path)
+    assert {ns: _lo(sandbox, ns) for ns in ("n1", "n2")} == fresh
+    assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+    sandbox.sh("ip netns exec n2 ping -c1 -W1 127.0.0.1 && ip netns exec n2 ping -c1 -W1 ::1")
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_an_address_of_another_subnet_added_by_hand_goes_alone(lab, layer):
+    """Someone's /32 (/128) on a device the file gives addresses: deleted,
+    and nothing else: the kernel drops no route with it (the device keeps
+    its addresses), so the routes through the device are left as they are."""
+    lab.write([lab.a(10)])
+    lab.apply()
+    stranger = "192.0.2.7/32" if lab.fam == 4 else "2001:db8::7/128"
+    lab.ip(f"addr add {stranger} dev e0" + (" nodad" if lab.fam == 6 else ""))
+    plan = json.loads(lab.sb.vnet("plan", "--json", lab.path).stdout)["changes"]
+    assert plan == [{"action": "delete", "object": f"address {stranger} on n1/e0", "reason": "not declared"}], plan
+    lab.apply()
+    lab.converged([lab.a(10)])
+
+
+@pytest.mark.parametrize("layer", [LAYERS[0]])
+def test_a_route_from_an_address_made_again_is_made_again_and_no_other(sandbox, layer):
+    """The kernel drops an IPv4 route whose source is an address that goes,
+    and every route through a device only with its last IPv4 address: the
+    addresses of a subnet made again (its primary promoted by hand) beside
+    another subnet's take the route from one of them, made again, and leave
+    the others."""
+    path = sandbox.write("src.yaml", "name: src\nnamespaces: [n1]\ninterfaces:\n"
+                         "  - {name: v1, kind: veth, addresses: [10.2.0.1/24], peer: {name: e0, netns: n1, "
+                         "addresses: [10.2.0.10/24, 10.2.0.11/24, 10.3.0.1/24]}}\nroutes:\n"
+                         "  - {netns: n1, to: 10.9.0.0/24, via: 10.2.0.1, src: 10.2.0.11}\n"
+                         "  - {netns: n1, to: default, via: 10.2.0.1}\n")
+    sandbox.vnet("apply", path)
+    want = sandbox.sh("ip -n n1 route show")
+    sandbox.sh("ip netns exec n1 sysctl -qw net.ipv4.conf.e0.promote_secondaries=1")
+    sandbox.sh("ip -n n1 addr del 10.2.0.10/24 dev e0 && ip -n n1 addr add 10.2.0.10/24 brd + dev e0")
+    plan = json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"]
+    assert [(c["action"], c["object"], c["reason"]) for c in plan if "route" in c["object"]] == [
+        ("delete", "route 10.9.0.0/24 via 10.2.0.1 in n1", "its source 10.2.0.11 is renumbered: removed first, "
+         "added back after"),
+        ("create", "route 10.9.0.0/24 via 10.2.0.1 in n1", "added back after renumbering")], plan
+    sandbox.vnet("apply", path)
+    assert sandbox.sh("ip -n n1 route show") == want
+    assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_a_route_s_metric_changed_in_the_file_is_said_in_the_plan(lab, layer):
+    """Another metric is another route (the old one goes, the new one is
+    made): the plan names each with its metric (and table), not as two
+    identical lines; the default metric (0, IPv6 1024) is not said."""
+    lab.write([lab.a(10)])
+    lab.apply()
+    f, gw = lab.f, lab.f["gw"]
+    text = open(lab.path).read()
+    for old, new in ((None, 50), (50, 40), (40, None)):
+        def route(m):
+            return f"  - {{netns: n1, to: '{f['far']}', via: '{gw}', table: 100" + (f", metric: {m}}}\n" if m else "}\n")
+        path = lab.sb.write("cv.yaml", text + route(new))
+        plan = json.loads(lab.sb.vnet("plan", "--json", path).stdout)["changes"]
+        label = f"route {f['far']} via {gw} table 100" + "{} in n1"
+        assert [(c["action"], c["object"]) for c in plan] == ([("delete", label.format(f" metric {old}"))] if old else
+                                                              []) + [("create", label.format(f" metric {new}" if new else ""))], plan
+        lab.sb.vnet("apply", path)
+        assert json.loads(lab.sb.vnet("plan", "--json", path).stdout)["changes"] == []
+        shown = lab.sb.sh(f"ip -n n1 -{lab.fam} route show table 100")
+        assert (f"metric {new}" in shown if new else shown.count("metric") == (lab.fam == 6)), shown

@@ -57,7 +57,7 @@ def test_route_table_src_scope_onlink(sandbox):
     assert ("create", "route 10.9.0.0/16 via 10.1.0.254 table 101 in n1", "missing") in changes
     assert ("delete", "route 10.8.0.0/16 dev a0 in n1", "scope host -> link: removed first, added back after") \
         in changes
-    assert ("delete", "route 10.7.0.0/16 dev a0 in n1", "src none -> 10.2.0.1: removed first, added back after") \
+    assert ("delete", "route 10.7.0.0/16 dev a0 metric 5 in n1", "src none -> 10.2.0.1: removed first, added back after") \
         in changes
     apply_json(sandbox, g)
     assert routes(sandbox) == WANT - {("10.9.0.0/16", "10.1.0.254", "a0", 0, "100", "10.2.0.1", "global", False),

@@ -254,6 +254,47 @@ def test_renumbering_deletes_first_and_puts_the_routes_back(topo):
     ]
 
 
+def _with_eth0(addresses):
+    """TOPO with eth0's addresses ``addresses``."""
+    return load_text(TOPO.replace("addresses: [10.0.0.1/24]}", f"addresses: [{', '.join(addresses)}]}}"), "lab.yaml")
+
+
+def test_a_primary_that_is_not_the_first_of_its_subnet_in_the_file_is_made_again():
+    """10.0.0.11 holds the subnet, the file gives 10.0.0.1 first: both go,
+    the secondary first, and come back in the file's order (the routes through
+    eth0 with them: it has no other IPv4 address)."""
+    devs = changed(applied_devices(), "eth0", addresses=[cidr("10.0.0.11/24"), cidr("10.0.0.1/24")],
+                   secondary=[cidr("10.0.0.1/24")])
+    st, rec = applied(devs)
+    why = "primary is 10.0.0.11/24, the file gives 10.0.0.1/24 first: deleted, added back after"
+    assert rows(plan(_with_eth0(["10.0.0.1/24", "10.0.0.11/24"]), st, rec)) == [
+        ("delete", "route default via 10.0.0.254 in net1", "its device eth0 is renumbered: "
+         "removed first, added back after"),
+        ("delete", "address 10.0.0.1/24 on net1/eth0", why),
+        ("delete", "address 10.0.0.11/24 on net1/eth0", why),
+        ("create", "address 10.0.0.1/24 on net1/eth0", "added back"),
+        ("create", "address 10.0.0.11/24 on net1/eth0", "added back"),
+        ("create", "route default via 10.0.0.254 in net1", "added back after renumbering"),
+    ]
+    assert rows(plan(_with_eth0(["10.0.0.11/24", "10.0.0.1/24"]), st, rec)) == []
+
+
+def test_an_address_of_another_subnet_goes_alone(topo):
+    """Someone's /32 beside the declared address: the kernel drops no route with it."""
+    st, rec = applied(changed(applied_devices(), "eth0", addresses=[cidr("10.0.0.1/24"), cidr("192.0.2.7/32")]))
+    assert rows(plan(topo, st, rec)) == [("delete", "address 192.0.2.7/32 on net1/eth0", "not declared")]
+
+
+@pytest.mark.parametrize("off", ["1", "0", None])
+def test_ipv6_turned_off_on_a_device_the_file_gives_ipv6_addresses_is_turned_on_first(off):
+    st, rec = applied()
+    st.sysctls[("net1", "net.ipv6.conf.eth0.disable_ipv6")] = off
+    changes = [(c.object, c.reason) for c in plan(_with_eth0(["10.0.0.1/24", "'fd00::1/64'"]), st, rec).changes]
+    assert changes == ([("sysctl net.ipv6.conf.eth0.disable_ipv6 in net1", "1 -> 0: the file gives net1/eth0 IPv6 "
+                         "addresses, which the kernel refuses while it is off")] if off == "1" else []) + [
+        ("address fd00::1/64 on net1/eth0", "missing")]
+
+
 def test_an_ipv6_route_without_a_metric_is_the_kernels_1024():
     # a link-local gateway with its device: net1 has no IPv6 address, and
     # validation refuses a gateway no address of the namespace reaches

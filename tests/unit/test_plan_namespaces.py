@@ -5,6 +5,7 @@ import pytest
 
 from vnet.errors import PlanError
 from vnet.state import Device, State
+from vnet.topology.address import loopback_own
 from vnet.ownership import Record
 from vnet.planner import plan
 from vnet.topofile.loader import load_text
@@ -16,7 +17,9 @@ def state(namespaces=(), half_made=(), lo_down=()):
     st = State()
     st.namespaces = {None: {}}
     for ns in namespaces:
-        st.namespaces[ns] = {"lo": Device(netns=ns, name="lo", ifindex=1, up=ns not in lo_down, loopback=True)}
+        up = ns not in lo_down   # (up, with the addresses the kernel gave it then)
+        st.namespaces[ns] = {"lo": Device(netns=ns, name="lo", ifindex=1, up=up, loopback=True,
+                                          addresses=sorted(loopback_own(), key=str) if up else [])}
     st.half_made = set(half_made)
     return st
 
@@ -48,3 +51,16 @@ def test_an_owned_namespace_with_lo_down_gets_it_up_and_a_strangers_does_not():
         ("modify", "netns net2", "its lo is down", ("ns_create", "net2", "lo"))]
     with pytest.raises(PlanError, match="namespace 'net2' exists and is not owned"):
         changes(state(["net1", "net2"], lo_down=["net2"]), owned=["net1"])
+
+
+@pytest.mark.parametrize("ipv6", ["0", "1", None])
+def test_the_kernel_s_own_addresses_of_lo_flushed_are_added_back_where_ipv6_is_on(ipv6):
+    """lo flushed by hand in a namespace vnet made: 127.0.0.1/8 added back,
+    and ::1 where IPv6 is on for lo (off, or a kernel without IPv6: none)."""
+    st = state(["net1", "net2"])
+    st.namespaces["net2"]["lo"] = st.namespaces["net2"]["lo"].replace(addresses=[])
+    st.sysctls[("net2", "net.ipv6.conf.lo.disable_ipv6")] = ipv6
+    got = [(c.object, c.reason) for c in plan(load_text(TOPO, "lab.yaml"), st,
+                                              Record("lab", {"namespaces": ["net1", "net2"]})).changes]
+    assert got == [("address 127.0.0.1/8 brd 0.0.0.0 on net2/lo", "lo's own address, flushed")] + \
+        ([("address ::1/128 on net2/lo", "lo's own address, flushed")] if ipv6 == "0" else [])

@@ -65,19 +65,26 @@ def route_args(ctx, ns, to, via, dev, metric, table):
             ctx.ifindex(ns, dev) if dev else 0, metric, table)
 
 
-def _route_put(ctx, rk, attrs, raw=None):
+def _hops(ctx, ns, next_hops):
+    """A route's next hops ((via text, dev, weight), ...) as rtnl takes them."""
+    return [(ipaddress.ip_address(via) if via else None, ctx.ifindex(ns, dev) if dev else 0, weight)
+            for via, dev, weight in next_hops]
+
+
+def _route_put(ctx, rk, attrs, raw=None, place=None):
     """Add the route ``rk`` with ``attrs`` (src, scope, onlink, type, next
     hops, metrics, nhid, protocol, pref; a scope of None: the default, as for an IPv6 route), or
-    as the kernel's message ``raw`` showed it (rtnl.add_route_again)."""
+    as the kernel's message ``raw`` showed it (rtnl.add_route_again); with
+    ``place`` ("first", "last"), beside the route in its slot (rtnl.PLACES)."""
     src, scope, onlink, rtype, next_hops, metrics, nhid, protocol, pref = attrs
-    hops = [(ipaddress.ip_address(via) if via else None, ctx.ifindex(rk[0], dev) if dev else 0, weight)
-            for via, dev, weight in next_hops]
+    hops = _hops(ctx, rk[0], next_hops)
     if raw is not None:
-        rtnl.add_route_again(ctx.sock(rk[0]), raw, ctx.ifindex(rk[0], rk[3]) if rk[3] else None, [h[1] for h in hops])
+        rtnl.add_route_again(ctx.sock(rk[0]), raw, ctx.ifindex(rk[0], rk[3]) if rk[3] else None, [h[1] for h in hops],
+                             place)
         return
     rtnl.add_route(ctx.sock(rk[0]), *route_args(ctx, *rk), src=ipaddress.ip_address(src) if src else None,
                    scope=scope, onlink=onlink, rtype=rtype, hops=hops, metrics=metrics, nhid=nhid, protocol=protocol,
-                   pref=pref)
+                   pref=pref, place=place)
 
 
 def route_add(ctx, rec, r):
@@ -91,13 +98,26 @@ def _remember_route(rec, rk):
         rec.routes.append(tuple(rk))
 
 
-def route_del(ctx, rec, rk, attrs, raw=None):
+def route_del(ctx, rec, rk, attrs, raw=None, place=None):
     """Delete route ``rk``; its undo adds it back as it was, with ``attrs``
     (or as ``raw``, the kernel's message, showed it), and on the record if
-    it was (a route someone else made stays theirs)."""
+    it was (a route someone else made stays theirs); ``place``: beside the
+    declared route of its slot, "first" or "last", where it goes back."""
     rk = tuple(rk)
-    return entries.deleted(lambda: rtnl.del_route(ctx.sock(rk[0]), *route_args(ctx, *rk)), errno.ESRCH,
-                    lambda: _route_put(ctx, rk, attrs, raw), rec.routes, rk)
+    exact = _exactly(ctx, rk[0], attrs) if place is not None and ipaddress.ip_network(rk[1]).version == 4 else None
+    return entries.deleted(lambda: rtnl.del_route(ctx.sock(rk[0]), *route_args(ctx, *rk), exact=exact), errno.ESRCH,
+                    lambda: _route_put(ctx, rk, attrs, raw, place), rec.routes, rk)
+
+
+def _exactly(ctx, ns, attrs):
+    """What tells an IPv4 route of ``attrs`` from the others of its slot,
+    for its deletion (rtnl.del_route): its source, scope, type, next hops,
+    nexthop object and protocol. (IPv6 merges the routes of a slot through
+    a gateway into one multipath route, each next hop with its own
+    protocol: a deletion saying one would leave the others.)"""
+    src, scope, _onlink, rtype, nexthops, _metrics, nhid, protocol, _pref = attrs
+    return {"src": ipaddress.ip_address(src) if src else None, "scope": scope, "rtype": rtype,
+            "hops": _hops(ctx, ns, nexthops), "nhid": nhid, "protocol": protocol}
 
 
 def nexthops_and_routes_back(ctx, nhs, routes):

@@ -476,14 +476,19 @@ def dump_routes(sock, through=None):
 RTA_EXPIRES = 23
 
 
-def add_route_again(sock, raw, oif, hop_oifs=()):
+# where a route goes among the others of its slot (IPv4 keeps several:
+# `ip route prepend`, `append`); None: the only one (EEXIST if there is one)
+PLACES = {None: nl.F_EXCL, "first": 0, "last": nl.F_APPEND}
+
+
+def add_route_again(sock, raw, oif, hop_oifs=(), place=None):
     """Make the route a dump showed as ``raw`` again as it was (its
     protocol, metrics, realm, preference, what a topology does not say),
     through the devices now at ``oif`` and, for a multipath route, at
     ``hop_oifs`` (the devices may have been made again). What only the
     kernel sets is left out: next-hop flags but onlink (DEAD, LINKDOWN...),
     the cache information (an IPv6 route's expiry: its seconds left).
-    ``oif`` None: the device it names."""
+    ``oif`` None: the device it names; ``place``: among others of its slot (PLACES)."""
     fam, dlen, slen, tos, table, proto, scope, rtype, flags = _RTM.unpack_from(raw)
     body = _RTM.pack(fam, dlen, slen, tos, table, proto, scope, rtype, flags & RTNH_F_ONLINK)
     for t, data in nl.parse_list(raw[_RTM.size:]):
@@ -499,7 +504,7 @@ def add_route_again(sock, raw, oif, hop_oifs=()):
         body += nl.attr(t, data)
     # a multipath route replaces what is left of it (IPv6 keeps the next hops
     # through the devices still there as the route)
-    sock.request(RTM_NEWROUTE, body, nl.F_CREATE | (nl.F_REPLACE if hop_oifs else nl.F_EXCL))
+    sock.request(RTM_NEWROUTE, body, nl.F_CREATE | (nl.F_REPLACE if hop_oifs and place is None else PLACES[place]))
 
 
 def _hops_again(data, oifs):
@@ -596,9 +601,13 @@ def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, 
     """A route request (``hops``: a multipath route's [(gateway, oif,
     weight)]). ``scope`` None: global with a gateway, next hops or for a
     route that drops, link without (as `ip route add`); a deletion matches
-    any scope, protocol and type."""
+    any scope, protocol and type, or (``delete`` "exact") those given (a
+    protocol of None or 0: any)."""
     fam = socket.AF_INET if dst.version == 4 else socket.AF_INET6
-    if delete:
+    if delete == "exact":
+        proto, kind = protocol or 0, ROUTE_TYPES[rtype]
+        scope = RT_SCOPE_NOWHERE if scope is None else scope
+    elif delete:
         scope, proto, kind = RT_SCOPE_NOWHERE, 0, 0
     else:
         proto, kind = protocol or RTPROT_STATIC, ROUTE_TYPES[rtype]
@@ -627,14 +636,19 @@ def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, 
 
 
 def add_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, onlink=False, rtype="unicast",
-              hops=(), metrics=(), nhid=None, protocol=None, pref=None):
+              hops=(), metrics=(), nhid=None, protocol=None, pref=None, place=None):
     sock.request(RTM_NEWROUTE, _route_msg(dst, gw, oif, metric, table, src, scope, onlink, rtype=rtype, hops=hops,
                                           metrics=metrics, nhid=nhid, protocol=protocol, pref=pref),
-                 nl.F_CREATE | nl.F_EXCL)
+                 nl.F_CREATE | PLACES[place])
 
 
-def del_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN):
-    sock.request(RTM_DELROUTE, _route_msg(dst, gw, oif, metric, table, delete=True))
+def del_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN, exact=None):
+    """Delete a route; IPv4 deletes the first of its slot that matches what
+    the request says, so ``exact``, {src, scope, rtype, hops, nhid,
+    protocol} (as add_route takes them), says what tells one route from
+    the others there (`ip route prepend`, `append`)."""
+    sock.request(RTM_DELROUTE, _route_msg(dst, gw, oif, metric, table, delete="exact" if exact else True,
+                                          **(exact or {})))
 
 
 # ---- bridge fdb (vxlan static entries) ----------------------------------------

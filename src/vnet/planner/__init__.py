@@ -6,7 +6,7 @@ devices, namespaces), then namespaces, devices in dependency order (lower device
 masters first; a new device with sysctls of its own is made down, gets them,
 then goes up), in-place changes, addresses, routes, rules, neighbours, sysctls."""
 from ..errors import PlanError
-from ..topology.address import parse, subnet
+from ..topology.address import loopback_own, parse, subnet
 from ..topology.model import LINK_FLAGS, Ref, order_interfaces, where
 from .changes import Change, Plan, _show  # noqa: F401  (_show: the file's notation, for the CLI too)
 from .neighbours import plan_neighbours
@@ -48,6 +48,7 @@ def plan(topo, state, record, scope=None, devices=None):
     _namespaces(p)
     _devices(p)
     _endpoints(p)
+    _lo_own(p)
     _stale_devices(p)
     _uppers_not_ours(p)
     _stale_namespaces(p)   # (before the rules and neighbours: those of a namespace that goes go with it)
@@ -82,7 +83,8 @@ class _Planning:
                                                                         for e in i.endpoints())]
         self.gone = set()        # keys whose current device will not survive (re-created or absent)
         self.early = set()       # (netns, key) of sysctls set as their new device is made
-        self.renumbered = set()  # devices losing an IPv4 address: the kernel may drop the routes through them
+        self.renumbered = set()  # devices losing their last IPv4 address: the kernel drops the routes through them
+        self.unsourced = set()   # (netns, ip) of the IPv4 addresses deleted: the kernel drops the routes from them
         self.nh_gone = set()     # (netns, id) of the nexthop objects the kernel drops with a device that goes
 
     def owned(self, dev):
@@ -222,12 +224,26 @@ def _endpoints(p):
             if dev is not None and dev.up and not e.up:   # the kernel drops its IPv6 addresses (keep_addr_on_down off)
                 dropped = frozenset(a for a in dev.addresses if a.version == 6)
                 dev = dev.replace(addresses=[a for a in dev.addresses if a not in dropped])
-            dels, adds, primaries_go = _address_changes(e, dev, kind.kernel_addresses(e), not kind.creatable, dropped)
+            dels, adds = _address_changes(e, dev, kind.kernel_addresses(e), not kind.creatable, dropped)
             p.addr_dels += dels
             p.addrs += adds
-            if primaries_go:
-                p.renumbered.add(e.key)
+            _routes_dropped(p, e.key, dev, [c.op[2] for c in dels])
     _stale_addresses(p, managed)
+
+
+def _routes_dropped(p, key, dev, deleted):
+    """What the kernel drops with the ``deleted`` addresses of device
+    ``key`` (observed ``dev``), for ``plan_routes`` to make again: the IPv4
+    routes with one as their source, and when the last of its IPv4
+    addresses goes, every IPv4 route through it (as applier.routing's
+    ``_dropped_with`` has it). An address of another subnet going (someone's
+    /32) takes neither the routes through the device nor any other."""
+    gone = [a for a in deleted if a.version == 4]
+    if not gone:
+        return
+    p.unsourced.update((key[0], str(a.ip)) for a in gone)
+    if all(a in gone for a in dev.addresses if a.version == 4):
+        p.renumbered.add(key)
 
 
 def _stale_addresses(p, managed):
@@ -241,6 +257,44 @@ def _stale_addresses(p, managed):
         if dev is not None and a in dev.addresses:
             p.addr_dels.append(Change("delete", f"address {a} on {where(ns, name)}", "no longer declared",
                                       ("addr_del", (ns, name), a)))
+
+
+def _lo_own(p):
+    """The kernel's own addresses of lo (127.0.0.1/8, ::1/128) in each
+    namespace vnet made, which the kernel gives lo as it goes up and never
+    again: flushed by hand (`ip address flush dev lo`), they are added back
+    (those the file gives lo itself aside: its own)."""
+    for ns in p.topo.namespaces:
+        lo = p.state.device(ns, "lo")
+        if lo is None or not lo.up or ns not in p.record.namespaces or not p.planned((ns, "lo")):
+            continue   # (down: it goes up, and the kernel gives them again)
+        declared = p.declared.get((ns, "lo"))
+        missing = loopback_own() - set(lo.addresses) - set(declared[1].addresses if declared else ())
+        ipv6 = p.state.sysctls.get((ns, LO_IPV6_OFF)) == "0"   # (read where lo has no IPv6 address: sysctls_unread)
+        p.addrs += [Change("create", f"address {a} on {where(ns, 'lo')}", "lo's own address, flushed",
+                           ("addr_add", (ns, "lo"), a)) for a in sorted(missing, key=lambda a: a.version)
+                    if a.version == 4 or ipv6]
+
+
+LO_IPV6_OFF = "net.ipv6.conf.lo.disable_ipv6"
+
+
+def sysctls_unread(topo, state):
+    """The sysctls a plan reads that an observation of ``state`` did not,
+    each only where it may tell something (reading one costs entering its
+    namespace): whether IPv6 is on for lo, where lo of a namespace the
+    file makes has no IPv6 address (``_lo_own``: without, the kernel gives
+    it no ::1), and on a device that lacks an IPv6 address the file gives
+    it (routes._implied_sysctls: the kernel takes them all as it goes off)."""
+    by_key = topo.by_key()
+    out = [(ns, LO_IPV6_OFF) for ns in topo.namespaces if (lo := state.device(ns, "lo")) is not None
+           and not any(a.version == 6 for a in lo.addresses)]
+    for s in topo.implied_sysctls():
+        dev = state.device(s.netns, s.device)
+        if dev is not None and not {a for a in by_key[(s.netns, s.device)][1].addresses if a.version == 6} \
+                <= set(dev.addresses):
+            out.append((s.netns, s.key))
+    return out
 
 
 def _link_fields(p, e, dev):
@@ -351,7 +405,7 @@ def _stale_namespaces(p):
 
 
 def _address_changes(e, dev, kernel=frozenset(), remember=False, dropped=frozenset()):
-    """([deletions], [additions], whether an IPv4 primary goes) that give endpoint ``e`` its declared
+    """([deletions], [additions]) that give endpoint ``e`` its declared
     addresses, those the kernel gives it itself (``kernel``) kept unless declared
     (``remember``: the additions go on the record: a device vnet did not make;
     ``dropped``: those the kernel drops with a change before: added back).
@@ -359,25 +413,49 @@ def _address_changes(e, dev, kernel=frozenset(), remember=False, dropped=frozens
     10.0.0.20/24 deletes, then adds: added first, the new address would be
     a secondary that the kernel drops with the old primary). A declared IPv4
     secondary whose primary goes is deleted before it and added back, so
-    nothing is dropped behind vnet's back, promote_secondaries or not."""
+    nothing is dropped behind vnet's back, promote_secondaries or not; a
+    primary kept that is not the first its subnet's the file gives
+    (``_misplaced_primaries``) goes so too, and comes back after them."""
     want = set(e.addresses)
     have = [] if dev is None else [a for a in dev.addresses if a in want or a not in kernel] if kernel else dev.addresses
-    if dev is not None and want == set(have):   # as declared (a no-op plan's every endpoint)
-        return [], [], False
-    gone = [a for a in have if a not in want]
     secondary = set(dev.secondary) if dev is not None else set()
-    lost_nets = {subnet(a) for a in gone if a.version == 4 and a not in secondary}   # (a peer's: its own)
+    misplaced = _misplaced_primaries(e, have, secondary)
+    if dev is not None and want == set(have) and not misplaced:   # as declared (a no-op plan's every endpoint)
+        return [], []
+    gone = [a for a in have if a not in want]
+    lost_nets = {subnet(a) for a in gone + list(misplaced) if a.version == 4 and a not in secondary}   # (a peer's: its own)
     carried = [a for a in have if a in want and a in secondary and subnet(a) in lost_nets]
-    dels = [Change("delete", f"address {a} on {e.label}", "not declared", ("addr_del", e.key, a))
-            for a in sorted(gone, key=lambda a: (a not in secondary, str(a)))]
-    dels[:0] = [Change("delete", f"address {a} on {e.label}", "a secondary of a primary that goes: "
-                       "deleted first, added back after", ("addr_del", e.key, a)) for a in carried]
-    kept = set(have) - set(carried)
+    why = {subnet(prim): reason for prim, reason in misplaced.items()}
+    why = {a: why.get(subnet(a)) or "a secondary of a primary that goes: deleted first, added back after"
+           for a in carried} | misplaced
+    dels = [Change("delete", f"address {a} on {e.label}", why.get(a, "not declared"), ("addr_del", e.key, a))
+            for a in sorted([*carried, *misplaced, *sorted(gone, key=str)], key=lambda a: a not in secondary)]
+    kept = set(have) - set(carried) - set(misplaced)
     adds = [Change("create", f"address {a} on {e.label}",
-                   "new device" if dev is None else "added back" if a in carried else
+                   "new device" if dev is None else "added back" if a in carried or a in misplaced else
                    "it goes down, which drops its IPv6 addresses: added back" if a in dropped else "missing",
                    ("addr_add", e.key, a) + ((True,) if remember else ())) for a in e.addresses if a not in kept]
-    return dels, adds, bool(lost_nets)
+    return dels, adds
+
+
+def _misplaced_primaries(e, have, secondary):
+    """{primary: why it goes} of the IPv4 primaries ``have`` keeps (the
+    file declares them) whose subnet's first address in the file is
+    another: the kernel makes the first address of a subnet its primary,
+    the source of what leaves through it, and a fresh apply makes the
+    file's first so (someone deleted and added it back, with
+    promote_secondaries; or it is missing, and added it would be a
+    secondary). It goes, after its secondaries, and all come back in the
+    file's order."""
+    first = {}
+    v4 = [a for a in e.addresses if a.version == 4]
+    for a in v4:
+        first.setdefault(subnet(a), a)
+    if len(first) == len(v4):   # one address per subnet: each its primary
+        return {}
+    return {a: f"primary is {a}, the file gives {first[subnet(a)]} first: deleted, added back after"
+            for a in have if a.version == 4 and a not in secondary and first.get(subnet(a), a) != a
+            and a in v4}
 
 
 def _held_down(iface, endpoints):

@@ -1,6 +1,6 @@
 """Routes, rules and sysctls: what the file declares against what the
 kernel holds and what the record says vnet set."""
-from ..topology.model import HOST, PREF_NAMES, PROTOCOL_NAMES, RT_TABLE_MAIN, SCOPE_NAMES, metric_words, same_attrs
+from ..topology.model import HOST, PREF_NAMES, PROTOCOL_NAMES, SCOPE_NAMES, metric_words, route_place, same_attrs, where
 from ..topology.rule import declares, entry_rule, first_selected, rule_match, taken_for, vnets, writable
 from .changes import Change, _show
 
@@ -9,7 +9,7 @@ def plan_routes(p):
     """Routes missing, changed, or through a renumbered device; stale ones first of all."""
     declared_routes = {r.key for r in p.topo.routes}
     live_routes = observed_routes(p.state)
-    through = _route_devices(p.state) if p.renumbered else {}
+    through = _route_devices(p.state) if p.renumbered else {}   # (the kernel drops some: _routes_dropped)
     recorded = {tuple(rk) for rk in p.record.routes}
     going = {rk for rk in recorded if rk not in declared_routes and rk in live_routes}   # removed below
     slots = _slots(p.state) if p.state.routes else {}
@@ -21,18 +21,18 @@ def plan_routes(p):
             if have is None:
                 _out_of_the_way(p, r, slots, recorded | going, going)
             p.routes.append(Change("create", r.label, "missing", ("route_add", r)))
-        elif not same_attrs(seen := _route_attrs_as_declared(have, r), r.attrs):
+            continue
+        _out_of_the_way(p, r, slots, recorded | going, going, have)   # beside it: `ip route prepend`, `append`
+        if not same_attrs(seen := _route_attrs_as_declared(have, r), r.attrs):
             # src, scope and onlink are not part of the key: the route is replaced
             diff = _route_diff(seen, r.attrs)
             p.reroutes.append(Change("delete", r.label, f"{diff}: removed first, "
                                      "added back after", ("route_del", r.key, have.attrs, have.raw)))
             p.routes.append(Change("create", r.label, f"added back with {_route_diff(None, r.attrs)}",
                                    ("route_add", r)))
-        elif r.to.version == 4 and any((r.netns, d) in p.renumbered for d in through.get(r.key, ())):
-            # the kernel drops a device's IPv4 routes with its last address (and
-            # with a primary's secondaries): taken out first, put back after
-            dev = next(d for d in sorted(through[r.key]) if (r.netns, d) in p.renumbered)
-            p.reroutes.append(Change("delete", r.label, f"its device {dev} is renumbered: "
+        elif r.to.version == 4 and (why := _dropped(p, r, have, through)):
+            # the kernel drops it with an address the plan deletes: taken out first, put back after
+            p.reroutes.append(Change("delete", r.label, f"{why} is renumbered: "
                                      "removed first, added back after", ("route_del", r.key, have.attrs, have.raw)))
             p.routes.append(Change("create", r.label, "added back after renumbering", ("route_add", r)))
     # through a device alone first: a gateway may be reached by such a route of the file;
@@ -44,6 +44,16 @@ def plan_routes(p):
         if rk not in declared_routes and rk in live_routes:
             p.removals.insert(0, Change("delete", route_label(rk), "no longer declared",
                                         ("route_del", rk, live_routes[rk].attrs, live_routes[rk].raw)))
+
+
+def _dropped(p, r, have, through):
+    """Why the kernel drops declared IPv4 route ``r`` (observed ``have``)
+    with the addresses the plan deletes (planner._routes_dropped): "its
+    device e0" (its last IPv4 address goes) or "its source 10.0.0.1"; else ''."""
+    dev = next((d for d in sorted(through.get(r.key, ())) if (r.netns, d) in p.renumbered), None)
+    if dev is not None:
+        return f"its device {dev}"
+    return f"its source {have.src}" if have.src is not None and (r.netns, str(have.src)) in p.unsourced else ""
 
 
 def _through_gone(p, r, have):
@@ -83,30 +93,52 @@ def _leaving(p):
     return {(c.op[1][0], str(c.op[2].network)) for c in p.addr_dels}
 
 
-def _out_of_the_way(p, r, slots, ours, going):
-    """The routes in the slot of ``r``, declared and missing: someone
-    changed its gateway, device or type by hand (`ip route replace`).
-    Each is removed first where it may be (vnet's, or in a namespace the
-    file makes), else the plan stops, before any change, saying whose it is."""
+def _out_of_the_way(p, r, slots, ours, going, have=None):
+    """The routes in the slot of ``r`` but the declared one (``have``, if
+    found): someone changed its gateway, device or type by hand (`ip route
+    replace`), or put another route before or after it (`ip route prepend`,
+    `append`: IPv4 keeps them all, and takes the first). Each is removed
+    first where it may be (vnet's, or in a namespace the file makes), else
+    the plan stops, before any change, saying whose it is. Beside the
+    declared one, the kernel's own (an address's subnet route it appends)
+    is left, and one removed is put back where it was (before or after it)."""
     ns, to, _via, _dev, metric, table = r.key
     leaving = None
-    for o in slots.get((ns, to, metric, table), ()):
+    for o, place in _beside(slots.get((ns, to, metric, table), ()), have):
         k = tuple(o.key)
         # its key as a declared route names it: without its dev when it has a
         # gateway (or drops); a route through a device alone only by its own
         keys = {k, k[:3] + (None,) + k[4:]} if o.via is not None or o.type != "unicast" else {k}
-        if keys & going:
-            continue   # no longer declared: removed already, as the record's
+        if o is have or keys & going:
+            continue   # the declared one; or no longer declared: removed already, as the record's
+        if have is not None and (o.kernel_own or k == tuple(have.key)):
+            continue   # the kernel's own, appended; or one a deletion by its key would not tell from the declared
         if o.kernel_own:
             leaving = _leaving(p) if leaving is None else leaving
             if (ns, to) in leaving:
                 continue   # an address's subnet route, going with the address the plan deletes first
         if not o.kernel_own and (ns in p.topo.namespaces or keys & ours):
-            p.reroutes.append(Change("delete", route_label(k), f"in the way of the declared {r.label[6:]}: "
-                                     "replaced", ("route_del", k, o.attrs, o.raw)))
-        else:
+            why = f"in the way of the declared {r.label[6:]}: replaced" if have is None else \
+                f"{'before' if place == 'first' else 'after'} the declared {r.label[6:]}, in its slot (one " \
+                "route per destination, metric and table: the kernel takes the first): deleted"
+            p.reroutes.append(Change("delete", route_label(k), why, ("route_del", k, o.attrs, o.raw, place)))
+        elif have is None:
             p.conflicts.append(f"{r.path}: {route_label(k)} exists where the declared one goes (one route per "
                                f"destination, metric and table), and is not vnet's: vnet does not replace it")
+        else:
+            p.conflicts.append(f"{r.path}: {route_label(k)} is {'before' if place == 'first' else 'after'} the "
+                               "declared one in its slot (destination, metric and table: the kernel takes the "
+                               "first), and is not vnet's: vnet does not delete it")
+
+
+def _beside(slot, have):
+    """[(route, place)] of the routes of ``slot`` (as the kernel lists
+    them) beside ``have`` (if there): "first" for those before it (`ip
+    route prepend`), in their order, and "last" for those after it (all,
+    without it), the last first: an undo, in reverse, puts back each where
+    it was (prepended, appended: not refused as another of the slot's)."""
+    at = next((i for i, o in enumerate(slot) if o is have), -1)
+    return [(o, "first") for o in slot[:max(at, 0)]] + [(o, "last") for o in reversed(slot[at + 1:])]
 
 
 def plan_rules(p):
@@ -152,18 +184,35 @@ def plan_rules(p):
 
 
 def plan_sysctls(p):
-    """Sysctls to set (those not set with their new device), and to restore once no longer declared."""
+    """Sysctls to set (those not set with their new device), and to restore
+    once no longer declared (or implied: ``_implied_sysctls``)."""
+    implied = _implied_sysctls(p)
     for s in p.topo.sysctls:
         have = p.state.sysctls.get((s.netns, s.key))
         if have != s.value and (s.netns, s.key) not in p.early:
             p.sysctls.append(Change("modify", s.label,
                                     f"{_show(have)} -> {_show(s.value)}" if have is not None else f"set {_show(s.value)}",
                                     ("sysctl_set", s.netns, s.key, s.value)))
-    declared_sysctls = {(s.netns, s.key) for s in p.topo.sysctls}
+    declared_sysctls = {(s.netns, s.key) for s in p.topo.sysctls + implied}
     for (ns, key), old in p.record.sysctls.items():
         if (ns, key) not in declared_sysctls and p.state.sysctls.get((ns, key)) not in (None, old):
             p.removals.append(Change("modify", f"sysctl {key}" + ("" if ns is HOST else f" in {ns}"),
                                      f"no longer declared: restore {_show(old)}", ("sysctl_restore", ns, key, old)))
+
+
+def _implied_sysctls(p):
+    """The sysctls the file's addresses need (Topology.implied_sysctls) of
+    its devices there (not made again): one someone changed (IPv6 turned
+    off by hand) is set back before the addresses go on, and recorded,
+    restored as found once the file no longer needs it. Returns them all."""
+    implied = p.topo.implied_sysctls()
+    for s in implied:
+        have = p.state.sysctls.get((s.netns, s.key))
+        if have not in (None, s.value) and p.planned((s.netns, s.device)) and (s.netns, s.device) not in p.gone:
+            p.modifies.append(Change("modify", s.label, f"{_show(have)} -> {_show(s.value)}: the file gives "
+                                     f"{where(s.netns, s.device)} IPv6 addresses, which the kernel refuses while "
+                                     "it is off", ("sysctl_set", s.netns, s.key, s.value)))
+    return implied
 
 
 def _route_devices(state):
@@ -226,7 +275,6 @@ def observed_routes(state):
 
 
 def route_label(rk):
-    ns, to, via, dev, _metric, table = rk
+    ns, to, via, dev, metric, table = rk
     s = f"route {'default' if to.endswith('/0') else to}" + (f" via {via}" if via else "") + (f" dev {dev}" if dev else "")
-    s += f" table {table}" if table != RT_TABLE_MAIN else ""
-    return s + ("" if ns is HOST else f" in {ns}")
+    return s + route_place(6 if ":" in to else 4, metric, table, ns)

@@ -196,9 +196,16 @@ class Route(Struct):
             s += f" dev {self.dev}"
         if self.nhid is not None:
             s += f" nhid {self.nhid}"
-        if self.table != RT_TABLE_MAIN:
-            s += f" table {self.table}"
-        return s + ("" if self.netns is HOST else f" in {self.netns}")
+        return s + route_place(self.to.version, self.kernel_metric, self.table, self.netns)
+
+
+def route_place(version, metric, table, netns):
+    """The end of a route's label: its table (not main) and metric (not the
+    default: 0, IPv6 1024), as `ip route show` prints them, and its namespace:
+    two routes of one destination and gateway are told apart in a plan."""
+    s = f" table {table}" if table != RT_TABLE_MAIN else ""
+    s += f" metric {metric}" if metric != (1024 if version == 6 else 0) else ""
+    return s + ("" if netns is HOST else f" in {netns}")
 
 
 def route_attrs(version, via, src, scope, onlink, rtype="unicast", nexthops=(), metrics=(), nhid=None, protocol=None,
@@ -360,6 +367,16 @@ class Topology(Struct):
 
     def all_namespaces(self):
         return [HOST] + list(self.namespaces) + self.joined_namespaces()
+
+    def implied_sysctls(self):
+        """[Sysctl] the file's addresses need and it does not set itself:
+        IPv6 on (disable_ipv6 0) on each device it gives IPv6 addresses,
+        which the kernel refuses while someone has it off."""
+        set_here = {(s.netns, s.key) for s in self.sysctls}
+        keys = [(i, e, f"net.ipv6.conf.{e.name}.disable_ipv6") for i in self.interfaces for e in i.endpoints()
+                if any(a.version == 6 for a in e.addresses)]
+        return [Sysctl(key=key, value="0", netns=e.netns, path=i.path) for i, e, key in keys
+                if (e.netns, key) not in set_here]
 
     def joined_namespaces(self):
         """The namespaces the topology joins (by path), in order of first mention."""
