@@ -115,9 +115,9 @@ def _exactly(ctx, ns, attrs):
     nexthop object and protocol. (IPv6 merges the routes of a slot through
     a gateway into one multipath route, each next hop with its own
     protocol: a deletion saying one would leave the others.)"""
-    src, scope, _onlink, rtype, nexthops, _metrics, nhid, protocol, _pref = attrs
+    src, scope, _onlink, rtype, next_hops, _metrics, nhid, protocol, _pref = attrs
     return {"src": ipaddress.ip_address(src) if src else None, "scope": scope, "rtype": rtype,
-            "hops": _hops(ctx, ns, nexthops), "nhid": nhid, "protocol": protocol}
+            "hops": _hops(ctx, ns, next_hops), "nhid": nhid, "protocol": protocol}
 
 
 def nexthops_and_routes_back(ctx, nhs, routes):
