@@ -474,7 +474,7 @@ def route_doc(r):
     """An observed route (vnet.state.Route) as the file writes it: what
     is at its default (table main, the scope `ip route add` gives, metric 0,
     or 1024 for IPv6) left out."""
-    from .kernel.rtnl import RTPROT_STATIC
+    from .kernel.rtnl import RTPROT_KERNEL, RTPROT_STATIC
     from .topology.model import PREF_NAMES, PROTOCOL_NAMES, RT_TABLE_MAIN, SCOPE_NAMES, default_scope
     d = {"netns": r.netns} if r.netns is not HOST else {}
     # (default is IPv4 but with an IPv6 gateway; through a nexthop object, the prefix says which)
@@ -503,7 +503,8 @@ def route_doc(r):
         d["onlink"] = True
     if r.metrics:
         d["metrics"] = metrics_doc(r.metrics)
-    if r.proto > RTPROT_STATIC:   # (unspec, redirect, boot: ip route add's, static: vnet's: a file's default)
+    if r.proto > RTPROT_STATIC or r.proto == RTPROT_KERNEL:   # (unspec, redirect, boot: ip route add's, static:
+        # vnet's: a file's default; kernel: someone's route as the kernel would make one, exported as someone's)
         d["protocol"] = PROTOCOL_NAMES.get(r.proto, r.proto)
     if r.pref:
         d["pref"] = PREF_NAMES.get(r.pref, r.pref)

@@ -1,6 +1,8 @@
 """Live state -> model: ONE link dump and one address dump per namespace
 (routes, sysctls and a kind's own dumps, through ``_Dumps.cached``, only
 where asked), never one query per object."""
+import ipaddress
+
 from .kernel import neighbours, netlink, netns, rtnl, rules, sysctl
 from .kinds import identify, recognize
 from .state import Device, Route, State
@@ -305,11 +307,57 @@ def read_routes(sock, ns, devs, through=None):
     """[Route] of namespace ``ns``, every table, their devices named as in
     ``devs`` ({name: Device}); with ``through`` (an ifindex), only those through that device."""
     names = {d.ifindex: name for name, d in devs.items()}
+    made = _prefix_routes(devs)
     return [Route(ns, dst, gw, names.get(oif), metric, proto, table, src, scope, onlink, rtype,
                   tuple((hgw, names.get(hoif), w) for hgw, hoif, w in hops), tos, unwritable, extras, raw, metrics,
-                  nhid, pref)
+                  nhid, pref, source, kernel_made(dst, names.get(oif), metric, proto, table, src, scope, rtype, expires,
+                                                  made))
             for dst, gw, oif, metric, proto, table, src, scope, onlink, rtype, hops, tos, unwritable, extras, raw, metrics,
-            nhid, pref in rtnl.dump_routes(sock, through)]
+            nhid, pref, source, expires in rtnl.dump_routes(sock, through)]
+
+
+_IPV6_LINK = (ipaddress.ip_network("fe80::/64"), ipaddress.ip_network("ff00::/8"))
+
+
+def _prefix_routes(devs):
+    """{(device, network, metric, src)} of the prefix routes the kernel
+    makes for the addresses of ``devs``: IPv4 to its subnet (the peer's
+    with one; none for a /32 without), src the address, metric its own
+    (IFA_RT_PRIORITY) or 0; IPv6 to its subnet and to its peer, no src,
+    metric its own or 256. None for an address with noprefixroute (but
+    an IPv6 one's peer route, which the kernel makes either way)."""
+    out = set()
+    for name, d in devs.items():
+        for a in d.addresses:
+            metric = address.extra(a)[2] or (0 if a.version == 4 else 256)
+            src = a.ip if a.version == 4 else None
+            for net in address.reached(a):
+                if a.version == 4 and net.prefixlen == 32 and address.extra(a)[0] is None:
+                    continue   # (the kernel makes no route to an IPv4 host address of its own)
+                out.add((name, net, metric, src))
+    return out
+
+
+def kernel_made(dst, dev, metric, proto, table, src, scope, rtype, expires, made):
+    """Did the kernel make this route itself (protocol kernel): an entry of
+    the local table, IPv6's fe80::/64 and ff00::/8 of each device, the
+    prefix route of an address there (``made``: ``_prefix_routes``), in
+    the main table, a link-scope one for IPv4, or an IPv6 one that
+    ``expires`` (an on-link prefix of a router advertisement, whose
+    address is the kernel's too, not among the devices')? Or from a router
+    advertisement (protocol ra)? Any other of protocol kernel is someone's (`ip route add
+    ... proto kernel`, as NetworkManager makes an address's subnet route)."""
+    if proto == rtnl.RTPROT_RA:
+        return True
+    if proto != rtnl.RTPROT_KERNEL:
+        return False
+    if table == rtnl.RT_TABLE_LOCAL:
+        return True
+    if table != rtnl.RT_TABLE_MAIN or rtype != "unicast":
+        return False
+    if dst.version == 6:
+        return dst in _IPV6_LINK or expires or (dev, dst, metric, None) in made
+    return scope == rtnl.RT_SCOPE_LINK and (dev, dst, metric, src) in made
 
 
 def read_nexthops(sock, ns, devs):

@@ -238,7 +238,7 @@ def test_route_protocol_and_ipv6_preference_applied_converged_and_exported(sandb
 
 
 @pytest.mark.parametrize("route,says", [
-    ("{netns: n1, to: 10.9.0.0/16, dev: a0, protocol: kernel}", "routes[0].protocol: 'kernel' is not a protocol"),
+    ("{netns: n1, to: 10.9.0.0/16, dev: a0, protocol: ra}", "routes[0].protocol: 'ra' is not a protocol"),
     ("{netns: n1, to: 10.9.0.0/16, dev: a0, protocol: 300}", "routes[0].protocol: 300 is not a protocol"),
     ("{netns: n1, to: 10.9.0.0/16, dev: a0, protocol: brid}", "(did you mean 'bird'?)"),
     ("{netns: n1, to: 10.9.0.0/16, dev: a0, pref: high}", "routes[0].pref: an IPv4 route has no preference"),
@@ -249,3 +249,80 @@ def test_bad_route_protocol_or_pref_is_exit_2(sandbox, route, says):
     r = sandbox.vnet("apply", f, check=False)
     assert r.returncode == 2 and says in r.stderr, r.stderr
     assert sandbox.sh("ip netns list") == ""
+
+
+def _export_applies(sandbox, ns="n1"):
+    """Export namespace ``ns``, delete it, apply the export: (its stderr's
+    lines, the export as a dict); the export applied plans empty."""
+    import yaml
+    r = sandbox.vnet("export", "--netns", ns)
+    f = sandbox.write("e.yaml", r.stdout)
+    sandbox.sh(f"ip netns del {ns}")
+    a = sandbox.vnet("apply", f, check=False)
+    assert a.returncode == 0, f"the export does not apply ({a.returncode}):\n{a.stderr}\n--- export:\n{r.stdout}"
+    assert plan_json(sandbox, f) == []
+    return r.stderr.splitlines(), yaml.safe_load(r.stdout)
+
+
+@pytest.mark.needs("veth")
+def test_a_subnet_route_someone_made_with_protocol_kernel_is_exported(sandbox):
+    """NetworkManager's addressing: an address with noprefixroute, its
+    subnet route added by itself with protocol kernel and a metric, a
+    DHCP default route through it: the subnet route is someone's (the
+    kernel makes none for that address), exported, and the export applies
+    (before: left out as the kernel's, and the default route's gateway was
+    then on no subnet: exit 2)."""
+    sandbox.sh("ip netns add n1 && ip -n n1 link set lo up && ip -n n1 link add a0 type veth peer name b0 && "
+               "ip -n n1 link set a0 up && ip -n n1 addr add 10.0.0.5/24 dev a0 noprefixroute && "
+               "ip -n n1 route add 10.0.0.0/24 dev a0 proto kernel scope link src 10.0.0.5 metric 100 && "
+               "ip -n n1 route add default via 10.0.0.1 dev a0 proto dhcp src 10.0.0.5 metric 100 && "
+               "ip -n n1 addr add fd00:5::5/64 dev a0 noprefixroute nodad && "
+               "ip -n n1 -6 route add fd00:5::/64 dev a0 proto kernel metric 100 && "
+               "ip -n n1 addr add 10.1.0.1/24 dev b0 metric 50")   # (the kernel's own, with a metric: not written)
+    before = sandbox.sh("ip -n n1 route show table all; ip -n n1 -6 route show table all")
+    said, doc = _export_applies(sandbox)
+    assert {"netns": "n1", "to": "10.0.0.0/24", "dev": "a0", "metric": 100, "src": "10.0.0.5",
+            "protocol": "kernel"} in doc["routes"], doc
+    assert {"netns": "n1", "to": "fd00:5::/64", "dev": "a0", "metric": 100, "protocol": "kernel"} in doc["routes"]
+    assert not [r for r in doc["routes"] if r["to"] == "10.1.0.0/24"], doc["routes"]
+    assert not [ln for ln in said if "route" in ln], said
+    assert sandbox.sh("ip -n n1 route show table all; ip -n n1 -6 route show table all") == before
+
+
+@pytest.mark.needs("veth")
+def test_routes_a_file_cannot_declare_are_named_and_the_export_applies(sandbox):
+    """Routes someone made that a file has no words for: of the local table
+    (any-IP), of types throw, multicast, broadcast, anycast, IPv6 ones from
+    a source prefix, an IPv4 one through an IPv6 gateway: each named on
+    stderr as left out (before: dropped silently, or written as a plain
+    route, and the export did not apply: two defaults, EEXIST), and the
+    export applies."""
+    sandbox.sh("ip netns add n1 && ip -n n1 link set lo up && ip -n n1 link add a0 type veth peer name b0 && "
+               "ip -n n1 link set a0 up && ip -n n1 link set b0 up && "
+               "ip -n n1 addr add 10.1.0.1/24 dev a0 && ip -n n1 addr add fd00::1/64 dev a0 nodad && "
+               "ip -n n1 addr add fd01::1/64 dev b0 nodad && "
+               "ip -n n1 route add local 10.52.0.0/24 dev lo table local && "
+               "ip -n n1 -6 route add local fd00:52::/64 dev lo table local && "
+               "ip -n n1 route add throw 10.53.0.0/16 table 100 && "
+               "ip -n n1 route add multicast 224.1.0.0/16 dev a0 && "
+               "ip -n n1 route add broadcast 10.55.0.255 dev a0 table local && "
+               "ip -n n1 -6 route add anycast fd00:9::/128 dev a0 table local && "
+               "ip -n n1 -6 route add default from fd00:aaaa::/48 via fd00::2 && "
+               "ip -n n1 -6 route add default from fd00:bbbb::/48 via fd01::2 && "
+               "ip -n n1 route add 10.8.0.0/16 via inet6 fe80::1 dev a0 && "
+               "ip -n n1 route add 10.9.0.0/16 via 10.1.0.254")
+    said, doc = _export_applies(sandbox)
+    left = sorted(ln for ln in said if "left out route" in ln)
+    end = ", which a topology cannot declare"
+    assert left == sorted(f"vnet export: left out route {r}{end}" for r in (
+        "10.52.0.0/24 dev lo table 255 in n1: it is of type local",
+        "fd00:52::/64 dev lo table 255 in n1: it is of type local",
+        "10.53.0.0/16 table 100 in n1: it is of type throw",
+        "224.1.0.0/16 dev a0 in n1: it is of type multicast",
+        "10.55.0.255/32 dev a0 table 255 in n1: it is of type broadcast",
+        "fd00:9::/128 dev a0 table 255 in n1: it is of type anycast",
+        "default via fd00::2 dev a0 in n1: it has a source prefix (from fd00:aaaa::/48)",
+        "default via fd01::2 dev b0 in n1: it has a source prefix (from fd00:bbbb::/48)",
+        "10.8.0.0/16 dev a0 in n1: its gateway is of the other family (via inet6 fe80::1)")), said
+    assert [r["to"] for r in doc["routes"]] == ["10.9.0.0/16"], doc["routes"]
+

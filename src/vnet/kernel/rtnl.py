@@ -20,8 +20,8 @@ IFLA_OPERSTATE, IFLA_CARRIER, IFLA_TXQLEN = 16, 33, 13
 OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
 IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST, IFA_FLAGS, IFA_RT_PRIORITY = 1, 2, 3, 4, 8, 9
-RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE = 1, 4, 5, 6, 7, 15
-RTA_MULTIPATH, RTA_NH_ID = 9, 30
+RTA_DST, RTA_SRC, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE = 1, 2, 4, 5, 6, 7, 15
+RTA_MULTIPATH, RTA_VIA, RTA_NH_ID = 9, 18, 30
 NDA_DST, NDA_LLADDR = 1, 2
 NETNSA_NSID, NETNSA_FD = 1, 3
 
@@ -37,6 +37,10 @@ RTN_UNICAST = 1
 # ICMP error)
 ROUTE_TYPES = {"unicast": RTN_UNICAST, "blackhole": 6, "unreachable": 7, "prohibit": 8}
 ROUTE_TYPE_NAMES = {v: k for k, v in ROUTE_TYPES.items()}
+# the other types, which the kernel gives its own entries of the local
+# table (local, broadcast, anycast, multicast) and someone may give a
+# route too (`ip route add local 10.52.0.0/24 dev lo table local`, throw...)
+OTHER_ROUTE_TYPES = {2: "local", 3: "broadcast", 4: "anycast", 5: "multicast", 9: "throw", 10: "nat", 11: "xresolve"}
 RTNH_F_ONLINK = 4
 NUD_PERMANENT, NTF_SELF = 0x80, 0x02
 
@@ -417,24 +421,34 @@ def _route_extras(a):
                 out.append(f"{word}{' lock' if locked & (1 << t) else ''} {v}")
     if RTA_FLOW in a:
         out.append(f"realm {nl.get_u32(a[RTA_FLOW])}")
-    expires = struct.unpack_from("=i", a[RTA_CACHEINFO], 8)[0] if RTA_CACHEINFO in a else 0
+    expires = _expires(a)
     if expires:   # (in the user's clock ticks, 100 a second, as iproute2 reads them)
         out.append(f"expires {expires // 100}sec")
     return ", ".join(out)
 
 
+def _expires(a):
+    """When a route of attributes ``a`` expires (RTA_CACHEINFO; clock ticks), 0 for never."""
+    return struct.unpack_from("=i", a[RTA_CACHEINFO], 8)[0] if RTA_CACHEINFO in a else 0
+
+
 def dump_routes(sock, through=None):
-    """Unicast and dropping routes of every table: [(dst, gateway, oif,
+    """Every route of every table but the kernel's own entries of types a
+    topology does not declare (its local, broadcast, anycast and multicast
+    ones, protocol kernel): [(dst, gateway, oif,
     metric, proto, table, prefsrc, scope, onlink, type name, next hops,
-    tos, unwritable, extras, raw, metrics, nhid, pref)]: a multipath route's [(gateway, oif, weight)], why a
-    topology cannot declare the route (with a TOS, a next hop onlink) or
-    None, what it has that a topology does not
+    tos, unwritable, extras, raw, metrics, nhid, pref, source, expires)]: a multipath route's [(gateway, oif, weight)], why a
+    topology cannot declare the route (with a TOS, a next hop onlink, a
+    source prefix, a gateway of the other family, a type it has no word
+    for) or None, what it has that a topology does not
     say (``_route_extras``), the kernel's message of a route someone
     made with more than a topology says, or another protocol than vnet's,
     not through a nexthop object (for ``add_route_again``), else None, and
     its metrics a topology declares (``route_metrics``), and the nexthop
     object it goes through (None: none; its gateway and device are then
-    the object's, left out), and an IPv6 route's preference (RTA_PREF; None for IPv4).
+    the object's, left out), an IPv6 route's preference (RTA_PREF; None for IPv4),
+    an IPv6 route's source prefix (RTA_SRC, `ip -6 route add ... from
+    P`; None for none), and whether it expires (a router advertisement's).
     With ``through`` (an ifindex), only the routes through that device (one
     of their next hops too), as the kernel filters them."""
     import ipaddress
@@ -443,9 +457,9 @@ def dump_routes(sock, through=None):
         request = _RTM.pack(fam, 0, 0, 0, 0, 0, 0, 0, 0)
         for t, p in (sock.dump(RTM_GETROUTE, request) if through is None else
                      sock.dump_filtered(RTM_GETROUTE, request + nl.u32(RTA_OIF, through))):
-            f, dlen, _slen, tos, table, proto, scope, rtype, flags = _RTM.unpack_from(p)
-            if rtype not in ROUTE_TYPE_NAMES:
-                continue
+            f, dlen, slen, tos, table, proto, scope, rtype, flags = _RTM.unpack_from(p)
+            if rtype not in ROUTE_TYPE_NAMES and proto == RTPROT_KERNEL:
+                continue   # the kernel's own entry of an address or a device
             a = nl.parse(p, 12)
             if RTA_TABLE in a:
                 table = nl.get_u32(a[RTA_TABLE])
@@ -457,20 +471,56 @@ def dump_routes(sock, through=None):
             src = nl.get_ip(a[RTA_PREFSRC]) if RTA_PREFSRC in a else None
             hops = _hops(a[RTA_MULTIPATH]) if RTA_MULTIPATH in a else []
             nhid = nl.get_u32(a[RTA_NH_ID]) if RTA_NH_ID in a else None
+            source = ipaddress.ip_network(f"{nl.get_ip(a[RTA_SRC])}/{slen}") if RTA_SRC in a and slen else None
             if nhid is not None:   # the nexthop object's way out, as the kernel shows it with the route: not the
                 gw, oif, hops, rtype = None, 0, [], RTN_UNICAST   # route's (nor its type: a blackhole one's,
                 flags &= ~RTNH_F_ONLINK                           # nor its onlink flag)
-            unwritable = (f"it has a TOS ({tos:#x})" if tos else
-                          "a next hop of it is onlink" if any(fl & RTNH_F_ONLINK for *_h, fl in hops) else None)
+            unwritable = _unwritable_route(tos, hops, rtype, source, a)
             extras, metrics = _route_extras(a), route_metrics(a)
             raw = bytes(p) if (proto != RTPROT_STATIC or extras or unwritable) and RTA_NH_ID not in a \
-                and proto not in (RTPROT_KERNEL, RTPROT_RA) and table != RT_TABLE_LOCAL else None
+                and proto not in (RTPROT_KERNEL, RTPROT_RA) else None
             # (vnet's own: remade from what a topology says; through a nexthop object: gone with its device)
             out.append((ipaddress.ip_network(f"{dst}/{dlen}"), gw, oif, metric, proto, table, src, scope,
-                        bool(flags & RTNH_F_ONLINK), ROUTE_TYPE_NAMES[rtype], [h[:3] for h in hops], tos, unwritable,
-                        extras, raw, metrics, nhid,
-                        (a[RTA_PREF][0] if RTA_PREF in a else 0) if f == socket.AF_INET6 else None))
+                        bool(flags & RTNH_F_ONLINK), ROUTE_TYPE_NAMES.get(rtype) or OTHER_ROUTE_TYPES.get(rtype, str(rtype)),
+                        [h[:3] for h in hops], tos, unwritable, extras, raw, metrics, nhid,
+                        (a[RTA_PREF][0] if RTA_PREF in a else 0) if f == socket.AF_INET6 else None, source,
+                        bool(_expires(a))))
     return out
+
+
+def _unwritable_route(tos, hops, rtype, source, a):
+    """Why a topology cannot declare a route of these fields and attributes
+    ``a`` (a TOS, a next hop onlink, a type it has no word for, a source
+    prefix, a gateway of the other family), else None."""
+    if tos:
+        return f"it has a TOS ({tos:#x})"
+    if any(fl & RTNH_F_ONLINK for *_h, fl in hops):
+        return "a next hop of it is onlink"
+    if rtype not in ROUTE_TYPE_NAMES:
+        return f"it is of type {OTHER_ROUTE_TYPES.get(rtype, rtype)}"
+    if source is not None:
+        return f"it has a source prefix (from {source})"
+    via = _via(a.get(RTA_VIA))
+    if via is None and RTA_MULTIPATH in a:
+        via = next((v for o, n, *_r in _rtnh(a[RTA_MULTIPATH])
+                    for v in [_via(nl.parse(a[RTA_MULTIPATH], o + _RTNH.size, o + n).get(RTA_VIA))] if v), None)
+    if via is not None:
+        return f"its gateway is of the other family (via {via})"
+    return None
+
+
+def _via(data):
+    """RTA_VIA ``data`` (struct rtvia: a family, then the address: an IPv4
+    route's IPv6 gateway) as `ip route` writes it (`inet6 fe80::1`), else None."""
+    if data is None or len(data) < 2:
+        return None
+    import ipaddress
+    fam, addr = struct.unpack_from("=H", data)[0], bytes(data[2:])
+    if fam == socket.AF_INET6 and len(addr) == 16:
+        return f"inet6 {ipaddress.IPv6Address(addr)}"
+    if fam == socket.AF_INET and len(addr) == 4:
+        return f"inet {ipaddress.IPv4Address(addr)}"
+    return f"family {fam} {addr.hex()}"
 
 
 RTA_EXPIRES = 23

@@ -68,11 +68,12 @@ def _same_shape(r, have):
 def _slots(state):
     """{(netns, to, metric, table): [observed routes]}: the kernel keeps one
     route (or one multipath route) per slot; adding another is EEXIST. An
-    IPv4 route with a TOS is in a slot of its own (a declared one has none)."""
+    IPv4 route with a TOS, an IPv6 one from a source prefix, is in a slot
+    of its own (a declared one has neither)."""
     out = {}
     for rs in state.routes.values():
         for o in rs:
-            if not o.tos:
+            if not o.tos and o.source is None:
                 out.setdefault((o.netns, str(o.to), o.metric, o.table), []).append(o)
     return out
 
@@ -215,10 +216,14 @@ def _hops(hops):
 
 def observed_routes(state):
     """{record key: observed Route} of every observed route, under its key
-    with its device and without (a route declared with no dev)."""
+    with its device and without (a route declared with no dev); not an
+    IPv6 route from a source prefix, which no file declares (its key is
+    a plain route's: the declared one is not it)."""
     out = {}
     for rs in state.routes.values():
         for r in rs:
+            if r.source is not None:
+                continue
             k = r.key
             out[k] = r
             out.setdefault(k[:3] + (None,) + k[4:], r)

@@ -63,7 +63,8 @@ ROUTE = F.Obj({
                    "silently, unreachable and prohibit with an ICMP error (ip route add blackhole ...)",
                    ROUTE_TYPES),
     "protocol": F.Scalar("who made the route, as ip route's proto: a name of /etc/iproute2/rt_protos (boot, static, "
-                         "bird, zebra, bgp, ospf...) or a number 3-255 (omitted: static, and any is taken as it)"),
+                         "bird, zebra, bgp, ospf, kernel...) or a number 2-255 but 9 (omitted: static, and any is taken as "
+                         "it)"),
     "pref": F.Enum("an IPv6 route's preference among routes to the same place (ip route's pref; omitted: medium)",
                    tuple(ROUTE_PREFS)),
     "nhid": F.Int("the nexthop object the route goes through (ip route add ... nhid N), instead of via, dev and "
@@ -641,15 +642,15 @@ def _route(v, path, p, nh_family=None):
 
 def _protocol(v, path, p):
     """A route's protocol number, None for none; False, said, for one a
-    file cannot give (the kernel's own: unspec, redirect, kernel, ra)."""
+    file cannot give (the kernel's own: unspec, redirect, ra)."""
     if v is None:
         return None
     text = str(v).strip()
     n = ROUTE_PROTOCOLS.get(text, int(text) if text.isdigit() and len(text) <= 3 else None)
-    if n is None or not 3 <= n <= 255 or n == 9:
+    if n is None or not 2 <= n <= 255 or n == 9:
         p.add(f"{path}.protocol", f"{text if text.isdigit() else F.quote(v)} is not a protocol a route may be given: a name of "
                                   f"/etc/iproute2/rt_protos ({', '.join(list(ROUTE_PROTOCOLS)[:8])}...) or a number "
-                                  f"3-255 but 9 (kernel, ra and redirect are the kernel's own){F._close(text, ROUTE_PROTOCOLS)}")
+                                  f"2-255 but 9 (unspec, redirect and ra are the kernel's own){F._close(text, ROUTE_PROTOCOLS)}")
         return False
     return n
 

@@ -118,10 +118,12 @@ SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254}
 SCOPE_NAMES = {v: k for k, v in SCOPES.items()}
 ROUTE_TYPES = ("unicast", "blackhole", "unreachable", "prohibit")   # a route forwards, or drops (the others)
 # a route's protocol, as /etc/iproute2/rt_protos names them (those a file may give: not the
-# kernel's own, 0-2 and 9, which the kernel sets), and an IPv6 route's preference (RTA_PREF)
+# kernel's own unspec, redirect and ra, 0, 1 and 9, which the kernel sets; kernel, 2, as
+# NetworkManager gives the subnet route of an address it gives noprefixroute), and an IPv6
+# route's preference (RTA_PREF)
 ROUTE_PROTOCOLS = {"boot": 3, "static": 4, "gated": 8, "mrt": 10, "zebra": 11, "bird": 12, "dnrouted": 13, "xorp": 14,
                    "ntk": 15, "dhcp": 16, "keepalived": 18, "babel": 42, "openr": 99, "bgp": 186, "isis": 187,
-                   "ospf": 188, "rip": 189, "eigrp": 192}
+                   "ospf": 188, "rip": 189, "eigrp": 192, "kernel": 2}
 PROTOCOL_NAMES = {v: k for k, v in ROUTE_PROTOCOLS.items()}
 ROUTE_PREFS = {"medium": 0, "high": 1, "low": 3}
 PREF_NAMES = {v: k for k, v in ROUTE_PREFS.items()}
