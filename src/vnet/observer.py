@@ -271,10 +271,11 @@ def _observe_ports(devs, dumps):
 
 
 def _addresses(devs, links, addrs):
-    """The address dump onto the devices (IPv6 link-local ones left out)."""
+    """The address dump onto the devices (the kernel's own left out there:
+    rtnl.dump_addrs)."""
     names = {ln.ifindex: ln.name for ln in links}
     for idx, a, secondary in addrs:
-        if idx in names and not (a.version == 6 and a.ip.is_link_local):
+        if idx in names:
             devs[names[idx]].addresses.append(a)
             if secondary:
                 devs[names[idx]].secondary.append(a)

@@ -326,3 +326,33 @@ def test_routes_a_file_cannot_declare_are_named_and_the_export_applies(sandbox):
         "10.8.0.0/16 dev a0 in n1: its gateway is of the other family (via inet6 fe80::1)")), said
     assert [r["to"] for r in doc["routes"]] == ["10.9.0.0/16"], doc["routes"]
 
+
+def _link_local(sandbox, dev, ns="n1"):
+    return sorted(a["local"] for a in json.loads(sandbox.sh(f"ip -n {ns} -j addr show dev {dev}"))[0]["addr_info"]
+                  if a["local"].startswith("fe80:"))
+
+
+@pytest.mark.needs("veth")
+def test_a_link_local_address_someone_set_is_exported_and_declared_ones_verify(sandbox):
+    """A link-local address set by hand (`ip address add fe80::1/64`) is
+    exported (before: left out with the kernel's own), the kernel's own
+    (made from the MAC) is not; a file declaring one applies (before: its
+    verification found it missing, exit 4) and plans empty."""
+    import yaml
+    import os
+    if tuple(int(x) for x in os.uname().release.split(".")[:2]) < (6, 3):
+        pytest.skip("this kernel says no address's protocol (6.3 and later do)")
+    sandbox.sh("ip netns add n1 && ip -n n1 link add v0 type veth peer name v1 && ip -n n1 link set v0 up && "
+               "ip -n n1 link set v1 up && ip -n n1 addr add fe80::1/64 dev v0 nodad")
+    before = _link_local(sandbox, "v0")
+    said, doc = _export_applies(sandbox)
+    v0 = next(i for i in doc["interfaces"] if i["name"] == "v0") if any(i["name"] == "v0" for i in doc["interfaces"]) \
+        else next(i for i in doc["interfaces"] if i["name"] == "v1")["peer"]
+    assert v0["addresses"] == ["fe80::1/64"], doc
+    assert "fe80::1" in _link_local(sandbox, "v0") and len(_link_local(sandbox, "v0")) == len(before)
+    f = sandbox.write("ll.yaml", yaml.safe_dump({"name": "ll", "namespaces": ["n2"], "interfaces": [
+        {"name": "a1", "kind": "veth", "netns": "n2", "addresses": ["fd00:2::1/64", "fe80::1/64"],
+         "peer": {"name": "a0", "netns": "n2"}}]}))
+    apply_json(sandbox, f)
+    assert "fe80::1" in _link_local(sandbox, "a1", "n2")
+    assert plan_json(sandbox, f) == []

@@ -218,7 +218,9 @@ def del_group(sock, group):
 # ---- addresses ---------------------------------------------------------------
 
 IFA_CACHEINFO, IFA_PROTO = 6, 11
-IFAPROT_KERNEL_RA = 2   # an address the kernel made from a router advertisement (SLAAC; 6.3 and later say so)
+# who made an address (IFA_PROTO; 6.3 and later say so): the kernel, from a router advertisement
+# (SLAAC), or its IPv6 link-local one (from the MAC, or as addrgenmode says)
+IFAPROT_KERNEL_RA, IFAPROT_KERNEL_LL = 2, 3
 _ADDR_ATTRS = frozenset({IFA_LOCAL, IFA_ADDRESS, IFA_LABEL, IFA_BROADCAST, IFA_FLAGS, IFA_RT_PRIORITY, IFA_PROTO})
 _NOPREFIXROUTE_BYTE = 1 if sys.byteorder == "little" else 2   # the byte of IFA_FLAGS (a u32 in host order) holding it
 _ADDRS = {}   # (address bytes, prefix length) -> address: a lab repeats 127.0.0.1/8 and ::1/128 per namespace
@@ -254,9 +256,12 @@ def dump_addr_lifetimes(sock):
 
 
 def dump_addrs(sock, flavoured=None, names=None):
-    """[(ifindex, address, secondary)] of a namespace, IPv6 link-local
-    addresses and those made from router advertisements (SLAAC, privacy
-    addresses too) left out (the kernel makes them; no topology declares them).
+    """[(ifindex, address, secondary)] of a namespace, the kernel's own
+    IPv6 link-local addresses and those made from router advertisements
+    (SLAAC, privacy addresses too) left out (the kernel makes them; no
+    topology declares them). A link-local address someone added (`ip
+    address add fe80::1/64 dev v0`) is kept: the kernel says its own by
+    their protocol (``_kernel_link_local``).
     ``secondary``: an IPv4 address the kernel holds as a secondary of another
     in its subnet (deleting that primary drops it, unless promote_secondaries).
     An address with a peer, noprefixroute, a metric, an IPv4 scope not
@@ -279,7 +284,8 @@ def dump_addrs(sock, flavoured=None, names=None):
         elif peer == v:
             peer = None
         if v is None or IFA_PROTO in a and a[IFA_PROTO][0] == IFAPROT_KERNEL_RA \
-                or fam == socket.AF_INET6 and flags & IFA_F_TEMPORARY:   # (a privacy address: no protocol said)
+                or fam == socket.AF_INET6 and (flags & IFA_F_TEMPORARY   # (a privacy address: no protocol said)
+                                               or _kernel_link_local(v, a.get(IFA_PROTO))):
             continue
         f, m = a.get(IFA_FLAGS), a.get(IFA_RT_PRIORITY)
         nopr = f is not None and f[_NOPREFIXROUTE_BYTE] & (IFA_F_NOPREFIXROUTE >> 8)
@@ -297,8 +303,6 @@ def dump_addrs(sock, flavoured=None, names=None):
         if ip is None:
             v = key[0]
             if len(v) == 16:
-                if v[0] == 0xFE and v[1] & 0xC0 == 0x80:
-                    continue
                 ip = ipaddress.IPv6Interface((v, plen))
             else:
                 ip = ipaddress.IPv4Interface((v, plen))
@@ -309,6 +313,31 @@ def dump_addrs(sock, flavoured=None, names=None):
                 _ADDRS[key] = ip
         out.append((index, ip, bool(flags & IFA_F_SECONDARY)))
     return out
+
+
+def _kernel_link_local(v, proto):
+    """Is IPv6 address ``v`` (16 bytes) of protocol ``proto`` (IFA_PROTO,
+    None: not said) a link-local one the kernel made? The kernel says so
+    since 6.3 (IFAPROT_KERNEL_LL, and lo's ::1 is IFAPROT_KERNEL_LO):
+    a link-local address of no protocol is someone's. An older kernel
+    says no address's: each link-local address is taken for its own."""
+    if not (v[0] == 0xFE and v[1] & 0xC0 == 0x80):
+        return False
+    return proto is None and not says_address_protocols() or proto is not None and proto[0] == IFAPROT_KERNEL_LL
+
+
+_SAYS = []
+
+
+def says_address_protocols():
+    """Does this kernel say who made an address (IFA_PROTO: 6.3 and later)?"""
+    if not _SAYS:
+        import os
+        try:
+            _SAYS.append(tuple(int(x) for x in os.uname().release.split(".")[:2]) >= (6, 3))
+        except ValueError:
+            _SAYS.append(False)
+    return _SAYS[0]
 
 
 def _odd_broadcast(brd, usual):
