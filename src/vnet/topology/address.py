@@ -142,7 +142,25 @@ def text(a, broadcast=True):
     out = f"{a.ip} peer {peer}/{a.network.prefixlen}" if peer is not None else f"{a.ip}/{a.network.prefixlen}"
     return out + (f" brd {brd}" if brd is not None else "") + (" noprefixroute" if nopr else "") + \
         (f" metric {metric}" if metric else "") + (f" scope {scope_name(scope)}" if scope is not None else "") + \
-        (f" label {label}" if label else "")
+        (f" label {quoted(label)}" if label else "")
+
+
+def quoted(label):
+    """A label as a shell quotes it where it has a space or a quote
+    (`label 'eth0:a b'`; the kernel takes any byte but NUL), else itself."""
+    import shlex
+    return shlex.quote(label)
+
+
+def words(v):
+    """The words of an address's text, a quoted label one word (``quoted``)."""
+    if "'" not in v and '"' not in v:
+        return v.split()
+    import shlex
+    try:
+        return shlex.split(v)
+    except ValueError:   # (No closing quotation)
+        raise ValueError("has a quote that is not closed") from None
 
 
 def subnet(a):
@@ -189,11 +207,11 @@ def parse(v):
     SCOPES or a number 0-255), ``brd B`` (IPv4: an address, ``+`` or ``-``
     for the subnet's highest or lowest, 0.0.0.0 for none), ``label L`` (IPv4:
     at most 15 bytes, by custom its device's name and more). ValueError says what is
-    wrong."""
-    words = v.split()
-    if not words:
+    wrong. A label with a space or a quote is quoted as a shell quotes it."""
+    ws = words(v)
+    if not ws:
         raise ValueError("is empty")
-    first, rest = words[0], words[1:]
+    first, rest = ws[0], ws[1:]
     peer, nopr, metric, scope, brd, label, i = None, False, 0, None, None, None, 0
     while i < len(rest):
         w = rest[i]
