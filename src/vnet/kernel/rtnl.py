@@ -225,7 +225,7 @@ _ADDR_ATTRS = frozenset({IFA_LOCAL, IFA_ADDRESS, IFA_LABEL, IFA_BROADCAST, IFA_F
 _NOPREFIXROUTE_BYTE = 1 if sys.byteorder == "little" else 2   # the byte of IFA_FLAGS (a u32 in host order) holding it
 _ADDRS = {}   # (address bytes, prefix length) -> address: a lab repeats 127.0.0.1/8 and ::1/128 per namespace
 
-IFA_F_TEMPORARY, IFA_F_MANAGETEMPADDR = 0x01, 0x100
+IFA_F_TEMPORARY, IFA_F_HOMEADDRESS, IFA_F_MANAGETEMPADDR = 0x01, 0x10, 0x100
 _CACHEINFO = struct.Struct("=IIII")   # preferred, valid, created, updated
 FOREVER = 0xFFFFFFFF
 
@@ -265,10 +265,11 @@ def dump_addrs(sock, flavoured=None, names=None):
     ``secondary``: an IPv4 address the kernel holds as a secondary of another
     in its subnet (deleting that primary drops it, unless promote_secondaries).
     An address with a peer, noprefixroute, a metric, an IPv4 scope not
-    its default (``ipv4_scope``), a broadcast address not vnet's default, or
-    (given ``names``, {ifindex: device name}) a label not its device's name, is
+    its default (``ipv4_scope``), a broadcast address not vnet's default,
+    (given ``names``, {ifindex: device name}) a label not its device's name,
+    or IPv6 flags a file gives (home, mngtmpaddr: ``_flag_words``), is
     ``flavoured(address, peer, noprefixroute, metric, scope, broadcast,
-    label)`` (None: the address alone)."""
+    label, flags)`` (None: the address alone)."""
     import ipaddress
     # (not at import: ipaddress is not every command's)
     from ..topology.address import broadcast_number, ipv4_scope
@@ -289,6 +290,8 @@ def dump_addrs(sock, flavoured=None, names=None):
             continue
         f, m = a.get(IFA_FLAGS), a.get(IFA_RT_PRIORITY)
         nopr = f is not None and f[_NOPREFIXROUTE_BYTE] & (IFA_F_NOPREFIXROUTE >> 8)
+        marks = _flag_words(flags, f) if fam == socket.AF_INET6 and (flags & IFA_F_HOMEADDRESS or f is not None
+                                                                     and f[_NOPREFIXROUTE_BYTE]) else ()
         brd = label = None
         if fam == socket.AF_INET:
             usual = broadcast_number(int.from_bytes(v, "big"), plen, peer is not None)
@@ -296,8 +299,9 @@ def dump_addrs(sock, flavoured=None, names=None):
             label = names is not None and _odd_label(a.get(IFA_LABEL), names.get(index)) or None
         odd = fam == socket.AF_INET and scope != ipv4_scope(v[0])
         key = (bytes(v), plen) if peer is None and not nopr and m is None and not odd and brd is None \
-            and label is None else \
-            (bytes(v), plen, peer and bytes(peer), bool(nopr), m and nl.get_u32(m), scope if odd else None, brd, label)
+            and label is None and not marks else \
+            (bytes(v), plen, peer and bytes(peer), bool(nopr), m and nl.get_u32(m), scope if odd else None, brd, label,
+             marks)
         kept = len(key) == 2 or flavoured is not None   # (a reader without ``flavoured`` gets the address alone)
         ip = _ADDRS.get(key) if kept else None
         if ip is None:
@@ -308,11 +312,20 @@ def dump_addrs(sock, flavoured=None, names=None):
                 ip = ipaddress.IPv4Interface((v, plen))
             if len(key) > 2 and flavoured is not None:   # (lo's 127.0.0.1/8: no broadcast, one per namespace)
                 ip = flavoured(ip, key[2] and ipaddress.ip_address(key[2]), key[3], key[4] or 0, key[5],
-                               brd and ipaddress.IPv4Address(brd), label)
+                               brd and ipaddress.IPv4Address(brd), label, marks)
             if kept and len(_ADDRS) < 65536:
                 _ADDRS[key] = ip
         out.append((index, ip, bool(flags & IFA_F_SECONDARY)))
     return out
+
+
+def _flag_words(flags, f):
+    """An IPv6 address's flags a file gives (topology.address.FLAGS: home,
+    mngtmpaddr), from the message's ``flags`` (its first byte) and
+    IFA_FLAGS ``f`` (all of them; None: not sent), in FLAGS' order."""
+    from ..topology.address import FLAGS
+    held = nl.get_u32(f) if f is not None else flags
+    return tuple(w for w, bit in FLAGS.items() if held & bit)
 
 
 def _kernel_link_local(v, proto):
@@ -366,7 +379,7 @@ def _addr_msg(ifindex, iface, scope=0):
 
 def add_addr(sock, ifindex, iface):
     """Add ``iface`` (an address of vnet.topology.address) to the device."""
-    from ..topology.address import broadcast_of, scope_of
+    from ..topology.address import FLAGS, broadcast_of, scope_of
     body = _addr_msg(ifindex, iface, scope_of(iface) if iface.version == 4 else 0)
     if iface.version == 4:
         brd = broadcast_of(iface)   # by default the subnet's, as ip does with 'brd +'
@@ -377,6 +390,8 @@ def add_addr(sock, ifindex, iface):
     flags = IFA_F_NODAD if iface.version == 6 else 0   # IPv6: usable at once, like a lab wants
     if getattr(iface, "noprefixroute", False):
         flags |= IFA_F_NOPREFIXROUTE
+    for w in getattr(iface, "flags", ()):
+        flags |= FLAGS[w]
     if flags:
         body += nl.u32(IFA_FLAGS, flags)
     if getattr(iface, "metric", 0):
