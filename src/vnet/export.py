@@ -551,10 +551,35 @@ def observe_network(k, namespaces):
     from .observer import observe, read_sysctls
     st = observe(k, namespaces, routes_in=namespaces, rules_in=namespaces, neighbours_in=namespaces,
                  nexthops_in=namespaces)
+    for ns in namespaces:
+        _without_their_prefix_route(st.namespaces.get(ns, {}), st.routes.get(ns, []))
     keys = [(ns, key) for ns, devs in st.namespaces.items()
             for key in sysctl.keys_for([d.name for d in devs.values() if not d.loopback])]
     read_sysctls(k, st, keys, st.namespaces)
     return st
+
+
+def _without_their_prefix_route(devs, routes):
+    """The addresses of ``devs`` (up) whose prefix route the kernel made and
+    someone deleted (`ip route del 10.0.0.0/24 dev v0`), or never had, made
+    ``noprefixroute``: an export writes them so, and the route does not
+    come back when the file is applied. (Not an IPv4 secondary: its
+    subnet's route is its primary's.)"""
+    from .kernel import rtnl
+    from .observer import prefix_routes
+    from .topology import address
+    held = {(r.dev, r.to, r.metric, r.src if r.to.version == 4 else None) for r in routes
+            if r.proto == rtnl.RTPROT_KERNEL and r.type == "unicast"}   # (main, or a VRF's table for its port)
+    for name, d in devs.items():
+        if not d.up or d.loopback:   # (lo's are of the local table, and its own)
+            continue
+        secondary = set(d.secondary)
+        for i, a in enumerate(d.addresses):
+            own = address.subnet(a) if a.version == 4 else a.network
+            made = [r for r in prefix_routes(name, a) if r[1] == own]
+            if made and a not in secondary and not set(made) & held:
+                peer, _nopr, *rest = address.extra(a)
+                d.addresses[i] = address.make(a, peer, True, *rest)
 
 
 def _ordered(ifaces):

@@ -322,28 +322,29 @@ _IPV6_LINK = (ipaddress.ip_network("fe80::/64"), ipaddress.ip_network("ff00::/8"
 
 def _prefix_routes(devs):
     """{(device, network, metric, src)} of the prefix routes the kernel
-    makes for the addresses of ``devs``: IPv4 to its subnet (the peer's
-    with one; none for a /32 without), src the address, metric its own
-    (IFA_RT_PRIORITY) or 0; IPv6 to its subnet and to its peer, no src,
-    metric its own or 256. None for an address with noprefixroute (but
-    an IPv6 one's peer route, which the kernel makes either way)."""
-    out = set()
-    for name, d in devs.items():
-        for a in d.addresses:
-            metric = address.extra(a)[2] or (0 if a.version == 4 else 256)
-            src = a.ip if a.version == 4 else None
-            for net in address.reached(a):
-                if a.version == 4 and net.prefixlen == 32 and address.extra(a)[0] is None:
-                    continue   # (the kernel makes no route to an IPv4 host address of its own)
-                out.add((name, net, metric, src))
-    return out
+    makes for the addresses of ``devs`` (``prefix_routes``)."""
+    return {r for name, d in devs.items() for a in d.addresses for r in prefix_routes(name, a)}
+
+
+def prefix_routes(name, a):
+    """[(device, network, metric, src)] of the prefix routes the kernel
+    makes for address ``a`` of device ``name``: IPv4 to its subnet (the
+    peer's with one; none for a /32 without), src the address, metric its
+    own (IFA_RT_PRIORITY) or 0; IPv6 to its subnet and to its peer, no
+    src, metric its own or 256. None for an address with noprefixroute
+    (but an IPv6 one's peer route, which the kernel makes either way)."""
+    peer, _nopr, metric = address.extra(a)[:3]
+    metric = metric or (0 if a.version == 4 else 256)
+    src = a.ip if a.version == 4 else None
+    return [(name, net, metric, src) for net in address.reached(a)
+            if not (a.version == 4 and net.prefixlen == 32 and peer is None)]   # (none to an IPv4 host address)
 
 
 def kernel_made(dst, dev, metric, proto, table, src, scope, rtype, expires, made):
     """Did the kernel make this route itself (protocol kernel): an entry of
     the local table, IPv6's fe80::/64 and ff00::/8 of each device, the
     prefix route of an address there (``made``: ``_prefix_routes``), in
-    the main table, a link-scope one for IPv4, or an IPv6 one that
+    the main table or a VRF's, a link-scope one for IPv4, or an IPv6 one that
     ``expires`` (an on-link prefix of a router advertisement, whose
     address is the kernel's too, not among the devices')? Or from a router
     advertisement (protocol ra)? Any other of protocol kernel is someone's (`ip route add
@@ -354,7 +355,7 @@ def kernel_made(dst, dev, metric, proto, table, src, scope, rtype, expires, made
         return False
     if table == rtnl.RT_TABLE_LOCAL:
         return True
-    if table != rtnl.RT_TABLE_MAIN or rtype != "unicast":
+    if rtype != "unicast":   # (a VRF's port has its prefix routes in the VRF's table: any table)
         return False
     if dst.version == 6:
         return dst in _IPV6_LINK or expires or (dev, dst, metric, None) in made

@@ -356,3 +356,22 @@ def test_a_link_local_address_someone_set_is_exported_and_declared_ones_verify(s
     apply_json(sandbox, f)
     assert "fe80::1" in _link_local(sandbox, "a1", "n2")
     assert plan_json(sandbox, f) == []
+
+
+@pytest.mark.needs("veth")
+def test_an_address_whose_prefix_route_someone_deleted_is_exported_noprefixroute(sandbox):
+    """`ip address add 10.0.0.1/24 dev v0; ip route del 10.0.0.0/24 dev v0`
+    (IPv6 too): the export writes the address noprefixroute, and applied,
+    the route does not come back (before: it did, silently)."""
+    sandbox.sh("ip netns add n1 && ip -n n1 link set lo up && ip -n n1 link add v0 type veth peer name v1 && "
+               "ip -n n1 link set v0 up && ip -n n1 link set v1 up && "
+               "ip -n n1 addr add 10.0.0.1/24 dev v0 && ip -n n1 addr add fd00::1/64 dev v0 nodad && "
+               "ip -n n1 addr add 10.0.1.1/24 dev v1 && ip -n n1 addr add 10.0.1.2/24 dev v1 && "
+               "ip -n n1 route del 10.0.0.0/24 dev v0 && ip -n n1 -6 route del fd00::/64 dev v0")
+    table = lambda: sorted(sandbox.sh("ip -n n1 route show table all; ip -n n1 -6 route show table all").splitlines())  # noqa: E731
+    before = table()
+    said, doc = _export_applies(sandbox)
+    v1 = next(i for i in doc["interfaces"] if i["name"] == "v1")
+    assert sorted(v1["peer"]["addresses"]) == ["10.0.0.1/24 brd 0.0.0.0 noprefixroute", "fd00::1/64 noprefixroute"]
+    assert sorted(v1["addresses"]) == ["10.0.1.1/24 brd 0.0.0.0", "10.0.1.2/24 brd 0.0.0.0"]   # (a secondary)
+    assert table() == before
