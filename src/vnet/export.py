@@ -1,7 +1,7 @@
 """Observed state -> topology file: what `vnet export` prints (each device
 declared as vnet.declare makes it)."""
 from .declare import to_interface
-from .topology.model import HOST, Ref, Topology, order_interfaces
+from .topology.model import DEVICE_ROUTE_TYPES, HOST, Ref, Topology, order_interfaces
 
 
 def _ref_doc(ref, own_ns):
@@ -184,6 +184,8 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
             needed |= {v.resolve(i.netns) for v in i.options.values() if isinstance(v, Ref)}
     needed |= {(n.netns, n.dev) for n in neighbours if n.netns in shown}   # (lo's: an external)
     needed |= {(n.netns, n.dev) for n in nexthops if n.netns in shown and n.dev}
+    needed |= {(r.netns, d) for r in routes if r.netns in shown and r.type in DEVICE_ROUTE_TYPES
+               for d in [r.dev, *(h[1] for h in r.nexthops)] if d}   # (a local route's lo: an external)
     declared = {e.key for i in ifaces for e in i.endpoints()}
     _macs(ifaces, state, macs, set_by_hand)
     _mtus(ifaces, state)
@@ -481,10 +483,10 @@ def route_doc(r):
     d["to"] = "default" if r.to.prefixlen == 0 and r.nhid is None \
         and (r.to.version == 4) == (r.via is None or r.via.version == 4) else str(r.to)
     if r.type != "unicast":
-        d["type"] = r.type   # with no via or dev (an IPv6 one has lo's, which it is given again)
+        d["type"] = r.type   # a local one with its dev; the others with none (an IPv6 one has lo's, given again)
     if r.via:
         d["via"] = str(r.via)
-    if r.dev and r.type == "unicast":
+    if r.dev and r.type in DEVICE_ROUTE_TYPES:
         d["dev"] = r.dev
     if r.nhid is not None:
         d["nhid"] = r.nhid

@@ -101,6 +101,11 @@ def test_route_table_src_scope_onlink(sandbox):
     ("{netns: n1, to: 10.9.0.0/16, dev: a0, src: 'fd01::1'}", "routes[0].src: fd01::1 cannot be the source of a "
                                                                 "route to 10.9.0.0/16: it is IPv6"),
     ("{netns: n1, to: 10.9.0.0/16, dev: a0, src: 10.4.0.1}", "routes[0].src: 10.4.0.1 is no address of namespace n1"),
+    ("{netns: n1, to: 10.9.0.0/16, type: local}", "routes[0]: a local route needs dev"),
+    ("{netns: n1, to: 10.9.0.0/16, type: local, dev: a0, via: 10.1.0.254}",
+     "routes[0].via: a local route delivers here: it has no via"),
+    ("{netns: n1, to: 10.9.0.0/16, type: throw, dev: a0}",
+     "routes[0].dev: a throw route ends the lookup in its table: it has no dev"),
 ])
 def test_bad_route_field_is_exit_2(sandbox, route, says):
     f = sandbox.write("t.yaml", TOPO.split("routes:")[0] + f"routes:\n  - {route}\n")
@@ -291,12 +296,13 @@ def test_a_subnet_route_someone_made_with_protocol_kernel_is_exported(sandbox):
 
 @pytest.mark.needs("veth")
 def test_routes_a_file_cannot_declare_are_named_and_the_export_applies(sandbox):
-    """Routes someone made that a file has no words for: of the local table
-    (any-IP), of types throw, multicast, broadcast, anycast, IPv6 ones from
-    a source prefix, an IPv4 one through an IPv6 gateway: each named on
-    stderr as left out (before: dropped silently, or written as a plain
-    route, and the export did not apply: two defaults, EEXIST), and the
-    export applies."""
+    """Routes someone made that a file has no words for: of types
+    multicast, broadcast, anycast, IPv6 ones from a source prefix, an IPv4
+    one through an IPv6 gateway: each named on stderr as left out (before:
+    dropped silently, or written as a plain route, and the export did not
+    apply: two defaults, EEXIST), and the export applies. Those of the
+    local table (any-IP) and throw ones are written (before: dropped
+    silently)."""
     sandbox.sh("ip netns add n1 && ip -n n1 link set lo up && ip -n n1 link add a0 type veth peer name b0 && "
                "ip -n n1 link set a0 up && ip -n n1 link set b0 up && "
                "ip -n n1 addr add 10.1.0.1/24 dev a0 && ip -n n1 addr add fd00::1/64 dev a0 nodad && "
@@ -315,16 +321,16 @@ def test_routes_a_file_cannot_declare_are_named_and_the_export_applies(sandbox):
     left = sorted(ln for ln in said if "left out route" in ln)
     end = ", which a topology cannot declare"
     assert left == sorted(f"vnet export: left out route {r}{end}" for r in (
-        "10.52.0.0/24 dev lo table 255 in n1: it is of type local",
-        "fd00:52::/64 dev lo table 255 in n1: it is of type local",
-        "10.53.0.0/16 table 100 in n1: it is of type throw",
         "224.1.0.0/16 dev a0 in n1: it is of type multicast",
         "10.55.0.255/32 dev a0 table 255 in n1: it is of type broadcast",
         "fd00:9::/128 dev a0 table 255 in n1: it is of type anycast",
         "default via fd00::2 dev a0 in n1: it has a source prefix (from fd00:aaaa::/48)",
         "default via fd01::2 dev b0 in n1: it has a source prefix (from fd00:bbbb::/48)",
         "10.8.0.0/16 dev a0 in n1: its gateway is of the other family (via inet6 fe80::1)")), said
-    assert [r["to"] for r in doc["routes"]] == ["10.9.0.0/16"], doc["routes"]
+    assert sorted(r["to"] for r in doc["routes"]) == ["10.52.0.0/24", "10.53.0.0/16", "10.9.0.0/16",
+                                                      "fd00:52::/64"], doc["routes"]
+    assert {"netns": "n1", "to": "10.52.0.0/24", "type": "local", "dev": "lo", "table": 255} in doc["routes"]
+    assert {"name": "lo", "kind": "external", "netns": "n1"} in doc["interfaces"]
 
 
 def _link_local(sandbox, dev, ns="n1"):

@@ -30,17 +30,19 @@ IFF_NOARP, IFF_ALLMULTI, IFF_MULTICAST = 0x80, 0x200, 0x1000
 IFA_F_SECONDARY, IFA_F_NODAD, IFA_F_PERMANENT, IFA_F_NOPREFIXROUTE = 0x01, 0x02, 0x80, 0x200
 RT_TABLE_MAIN, RT_TABLE_LOCAL = 254, 255
 RTPROT_KERNEL, RTPROT_BOOT, RTPROT_STATIC, RTPROT_RA = 2, 3, 4, 9
-RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_NOWHERE = 0, 253, 255
+RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_HOST, RT_SCOPE_NOWHERE = 0, 253, 254, 255
 RTN_UNICAST = 1
 # the route types a topology declares (`ip route add blackhole ...`): a
 # unicast route forwards, the others drop (unreachable and prohibit with an
 # ICMP error)
-ROUTE_TYPES = {"unicast": RTN_UNICAST, "blackhole": 6, "unreachable": 7, "prohibit": 8}
+ROUTE_TYPES = {"unicast": RTN_UNICAST, "blackhole": 6, "unreachable": 7, "prohibit": 8, "throw": 9, "local": 2}
 ROUTE_TYPE_NAMES = {v: k for k, v in ROUTE_TYPES.items()}
-# the other types, which the kernel gives its own entries of the local
-# table (local, broadcast, anycast, multicast) and someone may give a
-# route too (`ip route add local 10.52.0.0/24 dev lo table local`, throw...)
-OTHER_ROUTE_TYPES = {2: "local", 3: "broadcast", 4: "anycast", 5: "multicast", 9: "throw", 10: "nat", 11: "xresolve"}
+# the other types, which someone may give a route too (`ip route add
+# multicast ...`) and a topology does not declare
+OTHER_ROUTE_TYPES = {3: "broadcast", 4: "anycast", 5: "multicast", 10: "nat", 11: "xresolve"}
+# the types of the kernel's own entries of the local table (of an address, a
+# device: local, broadcast, anycast, multicast), which a dump leaves out
+KERNEL_ENTRY_TYPES = frozenset({2, 3, 4, 5})
 RTNH_F_ONLINK = 4
 NUD_PERMANENT, NTF_SELF = 0x80, 0x02
 
@@ -502,7 +504,7 @@ def dump_routes(sock, through=None):
         for t, p in (sock.dump(RTM_GETROUTE, request) if through is None else
                      sock.dump_filtered(RTM_GETROUTE, request + nl.u32(RTA_OIF, through))):
             f, dlen, slen, tos, table, proto, scope, rtype, flags = _RTM.unpack_from(p)
-            if rtype not in ROUTE_TYPE_NAMES and proto == RTPROT_KERNEL:
+            if rtype in KERNEL_ENTRY_TYPES and proto == RTPROT_KERNEL:
                 continue   # the kernel's own entry of an address or a device
             a = nl.parse(p, 12)
             if RTA_TABLE in a:
@@ -696,8 +698,9 @@ def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, 
         scope, proto, kind = RT_SCOPE_NOWHERE, 0, 0
     else:
         proto, kind = protocol or RTPROT_STATIC, ROUTE_TYPES[rtype]
-        if scope is None:
-            scope = RT_SCOPE_UNIVERSE if gw is not None or hops or kind != RTN_UNICAST else RT_SCOPE_LINK
+        if scope is None:   # (as topology.model.default_scope)
+            scope = RT_SCOPE_HOST if rtype == "local" else \
+                RT_SCOPE_UNIVERSE if gw is not None or hops or kind != RTN_UNICAST else RT_SCOPE_LINK
     flags = RTNH_F_ONLINK if onlink else 0
     body = _RTM.pack(fam, dst.prefixlen, 0, 0, table if table < 256 else 0, proto, scope, kind, flags)
     body += nl.u32(RTA_TABLE, table)

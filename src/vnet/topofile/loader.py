@@ -59,8 +59,10 @@ ROUTE = F.Obj({
         "weight": F.Int("its share of the flows (ip route's weight)", lo=1, hi=256, default=1),
     }, title="nexthop"), "a multipath route's next hops, two or more, instead of via and dev "
        "(ip route add ... nexthop via A nexthop via B)"),
-    "type": F.Enum("unicast (default), or a route that drops what it matches, without via or dev: blackhole "
-                   "silently, unreachable and prohibit with an ICMP error (ip route add blackhole ...)",
+    "type": F.Enum("unicast (default); local, with dev and no via: its addresses are the host's own (ip route "
+                   "add local 10.52.0.0/24 dev lo table local); or, without via or dev, a route that drops what it "
+                   "matches, blackhole silently, unreachable and prohibit with an ICMP error (ip route add "
+                   "blackhole ...), or throw, which ends the lookup in its table (policy routing's next rule goes on)",
                    ROUTE_TYPES),
     "protocol": F.Scalar("who made the route, as ip route's proto: a name of /etc/iproute2/rt_protos (boot, static, "
                          "bird, zebra, bgp, ospf, kernel...) or a number 2-255 but 9 (omitted: static, and any is taken as "
@@ -603,11 +605,15 @@ def _route(v, path, p, nh_family=None):
     hops = _nexthops(v, net, path, p)
     if hops is None or not _through_nexthop_object(v, net, nh_family, path, p):
         return None
-    if rtype != "unicast":
+    if rtype == "local":
+        if not _local_route(v, path, p):
+            return None
+    elif rtype != "unicast":
         extra = [f for f in ("via", "dev", "onlink") if v.get(f)]
         if extra:
-            p.add(f"{path}.{extra[0]}", f"{'an' if rtype[0] in 'aeiou' else 'a'} {rtype} route drops what it "
-                                        f"matches: it has no {extra[0]}")
+            does = "ends the lookup in its table" if rtype == "throw" else "drops what it matches"
+            p.add(f"{path}.{extra[0]}", f"{'an' if rtype[0] in 'aeiou' else 'a'} {rtype} route {does}: it has no "
+                                        f"{extra[0]}")
             return None
     elif via is None and v.get("dev") is None and not hops and v.get("nhid") is None:
         p.add(path, "a route needs via, dev, or both")
@@ -638,6 +644,19 @@ def _route(v, path, p, nh_family=None):
                  onlink=bool(v.get("onlink")), table=v.get("table", RT_TABLE_MAIN), src=src, scope=v.get("scope"),
                  type=rtype, nexthops=hops, metrics=metrics, nhid=v.get("nhid"), protocol=protocol,
                  pref=ROUTE_PREFS.get(v.get("pref")))
+
+
+def _local_route(v, path, p):
+    """Is a local route (its addresses the host's own: `ip route add local
+    10.52.0.0/24 dev lo`) given a dev and no gateway? Said if not."""
+    other = [f for f in ("via", "onlink") if v.get(f)]
+    if other:
+        p.add(f"{path}.{other[0]}", f"a local route delivers here: it has no {other[0]}")
+        return False
+    if v.get("dev") is None:
+        p.add(path, "a local route needs dev (ip route add local 10.52.0.0/24 dev lo)")
+        return False
+    return True
 
 
 def _protocol(v, path, p):

@@ -116,7 +116,11 @@ RT_TABLE_MAIN = 254
 # rtm_scope names, as `ip route` writes them
 SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254}
 SCOPE_NAMES = {v: k for k, v in SCOPES.items()}
-ROUTE_TYPES = ("unicast", "blackhole", "unreachable", "prohibit")   # a route forwards, or drops (the others)
+# a route forwards (unicast), delivers here (local: `ip route add local 10.52.0.0/24 dev lo table
+# local`, any address of it is the host's own), drops (blackhole, unreachable, prohibit), or ends
+# the lookup in its table (throw: policy routing's next rule goes on)
+ROUTE_TYPES = ("unicast", "blackhole", "unreachable", "prohibit", "throw", "local")
+DEVICE_ROUTE_TYPES = ("unicast", "local")   # those through a device (the others have none)
 # a route's protocol, as /etc/iproute2/rt_protos names them (those a file may give: not the
 # kernel's own unspec, redirect and ra, 0, 1 and 9, which the kernel sets; kernel, 2, as
 # NetworkManager gives the subnet route of an address it gives noprefixroute), and an IPv6
@@ -149,7 +153,8 @@ class Route(Struct):
     # table: the routing table (254, main, by default); src: the preferred
     # source address; scope: a name of SCOPES (None: global with a gateway,
     # link without, as `ip route add` does; IPv4 only)
-    # type: "unicast", or a route that drops ("blackhole", "unreachable", "prohibit"), with no via or dev
+    # type: "unicast", "local" (with a dev and no via), or one with no via or dev: that drops
+    # ("blackhole", "unreachable", "prohibit") or ends its table's lookup ("throw")
     # nexthops: a multipath route's ((via, dev, weight), ...), two or more, instead of via and dev
     _fields = (("to", REQUIRED), ("netns", HOST), ("via", None), ("dev", None), ("metric", 0), ("path", ""),
                ("onlink", False), ("table", RT_TABLE_MAIN), ("src", None), ("scope", None), ("type", "unicast"),
@@ -238,8 +243,10 @@ def same_attrs(a, b):
 
 def default_scope(via, rtype="unicast", nexthops=(), nhid=None):
     """An IPv4 route's scope when none is given, as `ip route add` gives it:
-    global with a gateway (or next hops, or a nexthop object) or for a route
-    that drops, link without."""
+    host for a local route, global with a gateway (or next hops, or a
+    nexthop object) or for a route without a device (that drops...), link without."""
+    if rtype == "local":
+        return SCOPES["host"]
     return 0 if via or nexthops or nhid is not None or rtype != "unicast" else SCOPES["link"]
 
 
