@@ -308,7 +308,7 @@ def read_routes(sock, ns, devs, through=None):
     """[Route] of namespace ``ns``, every table, their devices named as in
     ``devs`` ({name: Device}); with ``through`` (an ifindex), only those through that device."""
     names = {d.ifindex: name for name, d in devs.items()}
-    made = _prefix_routes(devs)
+    made = _PrefixRoutes(devs)
     return [Route(ns, dst, gw, names.get(oif), metric, proto, table, src, scope, onlink, rtype,
                   tuple((hgw, names.get(hoif), w) for hgw, hoif, w in hops), tos, unwritable, extras, raw, metrics,
                   nhid, pref, source, kernel_made(dst, names.get(oif), metric, proto, table, src, scope, rtype, expires,
@@ -320,10 +320,21 @@ def read_routes(sock, ns, devs, through=None):
 _IPV6_LINK = (ipaddress.ip_network("fe80::/64"), ipaddress.ip_network("ff00::/8"))
 
 
-def _prefix_routes(devs):
-    """{(device, network, metric, src)} of the prefix routes the kernel
-    makes for the addresses of ``devs`` (``prefix_routes``)."""
-    return {r for name, d in devs.items() for a in d.addresses for r in prefix_routes(name, a)}
+class _PrefixRoutes:
+    """The prefix routes the kernel makes for the addresses of ``devs``
+    ({name: Device}): ``(device, network, metric, src) in`` it; a device's
+    worked out once, when a route through it asks (a dump of one device's
+    routes costs no more than its own addresses)."""
+
+    def __init__(self, devs):
+        self.devs, self.of = devs, {}
+
+    def __contains__(self, route):
+        name = route[0]
+        if name not in self.of:
+            d = self.devs.get(name)
+            self.of[name] = {r for a in (d.addresses if d else ()) for r in prefix_routes(name, a)}
+        return route in self.of[name]
 
 
 def prefix_routes(name, a):
@@ -343,7 +354,7 @@ def prefix_routes(name, a):
 def kernel_made(dst, dev, metric, proto, table, src, scope, rtype, expires, made):
     """Did the kernel make this route itself (protocol kernel): an entry of
     the local table, IPv6's fe80::/64 and ff00::/8 of each device, the
-    prefix route of an address there (``made``: ``_prefix_routes``), in
+    prefix route of an address there (``made``: ``_PrefixRoutes``), in
     the main table or a VRF's, a link-scope one for IPv4, or an IPv6 one that
     ``expires`` (an on-link prefix of a router advertisement, whose
     address is the kernel's too, not among the devices')? Or from a router
