@@ -521,7 +521,7 @@ def dump_routes(sock, through=None):
             if nhid is not None:   # the nexthop object's way out, as the kernel shows it with the route: not the
                 gw, oif, hops, rtype = None, 0, [], RTN_UNICAST   # route's (nor its type: a blackhole one's,
                 flags &= ~RTNH_F_ONLINK                           # nor its onlink flag)
-            unwritable = _unwritable_route(tos, hops, rtype, source, a)
+            unwritable = _unwritable_route(tos, hops, rtype, source, a if nhid is None else {})   # (the object's via)
             extras, metrics = _route_extras(a), route_metrics(a)
             raw = bytes(p) if (proto != RTPROT_STATIC or extras or unwritable) and RTA_NH_ID not in a \
                 and proto not in (RTPROT_KERNEL, RTPROT_RA) else None
