@@ -112,15 +112,15 @@ class Context:
         Returns [what could not be put back]."""
         errors = []
         before = {**self._nbrs, **self.state.neighbours}
-        for ns, entries in before.items():
-            entries = [n for n in entries if n.dev is not None and n.static]
-            if not entries:
+        for ns, nbrs in before.items():
+            nbrs = [n for n in nbrs if n.dev is not None and n.static]
+            if not nbrs:
                 continue
             try:
                 live = {(i, str(ip), proxy) for i, ip, _l, proxy, _n, _r in neighbours.dump_static_neighbours(self.sock(ns))}
             except OSError:   # (the namespace is gone)
                 continue
-            for n in entries:
+            for n in nbrs:
                 try:
                     if (self.ifindex(ns, n.dev), str(n.address), n.proxy) not in live:
                         entries.neigh_back(self, n)
