@@ -484,6 +484,8 @@ def route_doc(r):
         and (r.to.version == 4) == (r.via is None or r.via.version == 4) else str(r.to)
     if r.type != "unicast":
         d["type"] = r.type   # a local one with its dev; the others with none (an IPv6 one has lo's, given again)
+    if r.source is not None:
+        d["from"] = str(r.source)
     if r.via:
         d["via"] = str(r.via)
     if r.dev and r.type in DEVICE_ROUTE_TYPES:

@@ -50,7 +50,7 @@ class Route(Struct):
     ``pref``: an IPv6 route's preference (RTA_PREF), None for IPv4;
     ``raw``: the kernel's message of one it would lose remade from the rest
     (rtnl.dump_routes), for an undo to make it again as it was;
-    ``source``: an IPv6 route's source prefix (`from P`; unwritable), else None;
+    ``source``: an IPv6 route's source prefix (`from P`), else None;
     ``by_kernel``: did the kernel make it itself (vnet.observer.kernel_made),
     None where not known (``kernel_own`` then goes by its protocol and table)."""
     _fields = (("netns", REQUIRED), ("to", REQUIRED), ("via", None), ("dev", None), ("metric", 0), ("proto", 0),
@@ -61,7 +61,9 @@ class Route(Struct):
     @property
     def key(self):
         """The route's key, as spec.model.Route.key and records write it."""
-        return (self.netns, str(self.to), str(self.via) if self.via else None, self.dev, self.metric, self.table)
+        from .topology.model import key_to
+        return (self.netns, key_to(self.to, self.source), str(self.via) if self.via else None, self.dev, self.metric,
+                self.table)
 
     @property
     def attrs(self):

@@ -297,12 +297,12 @@ def test_a_subnet_route_someone_made_with_protocol_kernel_is_exported(sandbox):
 @pytest.mark.needs("veth")
 def test_routes_a_file_cannot_declare_are_named_and_the_export_applies(sandbox):
     """Routes someone made that a file has no words for: of types
-    multicast, broadcast, anycast, IPv6 ones from a source prefix, an IPv4
-    one through an IPv6 gateway: each named on stderr as left out (before:
-    dropped silently, or written as a plain route, and the export did not
-    apply: two defaults, EEXIST), and the export applies. Those of the
-    local table (any-IP) and throw ones are written (before: dropped
-    silently)."""
+    multicast, broadcast, anycast, an IPv4 one through an IPv6 gateway:
+    each named on stderr as left out (before: dropped silently, or written
+    as a plain route), and the export applies. Those of the local table
+    (any-IP), throw ones and IPv6 ones from a source prefix are written
+    (before: dropped silently, or, from a source prefix, written as plain
+    defaults, and the export did not apply: EEXIST)."""
     sandbox.sh("ip netns add n1 && ip -n n1 link set lo up && ip -n n1 link add a0 type veth peer name b0 && "
                "ip -n n1 link set a0 up && ip -n n1 link set b0 up && "
                "ip -n n1 addr add 10.1.0.1/24 dev a0 && ip -n n1 addr add fd00::1/64 dev a0 nodad && "
@@ -324,11 +324,10 @@ def test_routes_a_file_cannot_declare_are_named_and_the_export_applies(sandbox):
         "224.1.0.0/16 dev a0 in n1: it is of type multicast",
         "10.55.0.255/32 dev a0 table 255 in n1: it is of type broadcast",
         "fd00:9::/128 dev a0 table 255 in n1: it is of type anycast",
-        "default via fd00::2 dev a0 in n1: it has a source prefix (from fd00:aaaa::/48)",
-        "default via fd01::2 dev b0 in n1: it has a source prefix (from fd00:bbbb::/48)",
         "10.8.0.0/16 dev a0 in n1: its gateway is of the other family (via inet6 fe80::1)")), said
-    assert sorted(r["to"] for r in doc["routes"]) == ["10.52.0.0/24", "10.53.0.0/16", "10.9.0.0/16",
-                                                      "fd00:52::/64"], doc["routes"]
+    assert sorted(r["to"] for r in doc["routes"]) == ["10.52.0.0/24", "10.53.0.0/16", "10.9.0.0/16", "default",
+                                                      "default", "fd00:52::/64"], doc["routes"]
+    assert {"netns": "n1", "to": "default", "from": "fd00:aaaa::/48", "via": "fd00::2", "dev": "a0"} in doc["routes"]
     assert {"netns": "n1", "to": "10.52.0.0/24", "type": "local", "dev": "lo", "table": 255} in doc["routes"]
     assert {"name": "lo", "kind": "external", "netns": "n1"} in doc["interfaces"]
 
@@ -381,3 +380,51 @@ def test_an_address_whose_prefix_route_someone_deleted_is_exported_noprefixroute
     assert sorted(v1["peer"]["addresses"]) == ["10.0.0.1/24 brd 0.0.0.0 noprefixroute", "fd00::1/64 noprefixroute"]
     assert sorted(v1["addresses"]) == ["10.0.1.1/24 brd 0.0.0.0", "10.0.1.2/24 brd 0.0.0.0"]   # (a secondary)
     assert table() == before
+
+
+FROM = """name: fr
+namespaces: [n1]
+interfaces:
+  - {name: a0, kind: veth, netns: n1, addresses: ["fd00::1/64"], peer: {name: b0, netns: n1, addresses: ["fd01::1/64"]}}
+routes:
+  - {netns: n1, to: default, from: "fd00:aaaa::/48", via: "fd00::2"}
+  - {netns: n1, to: default, from: "fd00:bbbb::/48", via: "fd01::2"}
+  - {netns: n1, to: default, via: "fd00::4"}
+"""
+
+
+def _from_routes(sandbox):
+    return sorted(" ".join(ln.split()) for ln in sandbox.sh("ip -n n1 -6 route show").splitlines()
+                  if ln.startswith("default"))
+
+
+@pytest.mark.needs("veth")
+def test_ipv6_routes_from_a_source_prefix_are_applied_changed_removed_and_scripted(sandbox):
+    """`from:` (ip -6 route add default from fd00:aaaa::/48 via ...): routes to
+    one place from several sources, and the plain one beside them, each its
+    own route: applied, planned empty, another gateway replaces it, no
+    longer declared it is removed (the others stay), and `vnet script`'s
+    lines make them."""
+    f = sandbox.write("t.yaml", FROM)
+    apply_json(sandbox, f)
+    want = ["default from fd00:aaaa::/48 via fd00::2 dev a0 proto static metric 1024 pref medium",
+            "default from fd00:bbbb::/48 via fd01::2 dev b0 proto static metric 1024 pref medium",
+            "default via fd00::4 dev a0 proto static metric 1024 pref medium"]
+    assert _from_routes(sandbox) == want
+    assert plan_json(sandbox, f) == []
+    g = sandbox.write("g.yaml", FROM.replace('via: "fd01::2"', 'via: "fd01::3"'))
+    changes = [(c["action"], c["object"]) for c in plan_json(sandbox, g)]
+    assert ("delete", "route default from fd00:bbbb::/48 via fd01::2 in n1") in changes, changes
+    assert ("create", "route default from fd00:bbbb::/48 via fd01::3 in n1") in changes, changes
+    apply_json(sandbox, g)
+    assert _from_routes(sandbox) == [want[0], want[1].replace("fd01::2", "fd01::3"), want[2]]
+    h = sandbox.write("h.yaml", FROM.replace('  - {netns: n1, to: default, from: "fd00:aaaa::/48", via: "fd00::2"}\n',
+                                             ""))
+    apply_json(sandbox, h)
+    assert _from_routes(sandbox) == [want[1], want[2]] and plan_json(sandbox, h) == []
+    sandbox.vnet("destroy", "fr")
+    sandbox.sh(f"bash -e {sandbox.write('s.sh', sandbox.vnet('script', f).stdout)}")
+    assert [ln.replace(" proto static", "") for ln in want] == _from_routes(sandbox)
+    bad = FROM.split("routes:")[0] + 'routes:\n  - {netns: n1, to: 10.9.0.0/16, from: 10.8.0.0/16, dev: a0}\n'
+    r = sandbox.vnet("apply", sandbox.write("bad.yaml", bad), check=False)
+    assert r.returncode == 2 and "routes[0].from: an IPv4 route has no source prefix" in r.stderr, r.stderr

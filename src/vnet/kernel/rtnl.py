@@ -485,8 +485,7 @@ def dump_routes(sock, through=None):
     metric, proto, table, prefsrc, scope, onlink, type name, next hops,
     tos, unwritable, extras, raw, metrics, nhid, pref, source, expires)]: a multipath route's [(gateway, oif, weight)], why a
     topology cannot declare the route (with a TOS, a next hop onlink, a
-    source prefix, a gateway of the other family, a type it has no word
-    for) or None, what it has that a topology does not
+    gateway of the other family, a type it has no word for) or None, what it has that a topology does not
     say (``_route_extras``), the kernel's message of a route someone
     made with more than a topology says, or another protocol than vnet's,
     not through a nexthop object (for ``add_route_again``), else None, and
@@ -521,7 +520,7 @@ def dump_routes(sock, through=None):
             if nhid is not None:   # the nexthop object's way out, as the kernel shows it with the route: not the
                 gw, oif, hops, rtype = None, 0, [], RTN_UNICAST   # route's (nor its type: a blackhole one's,
                 flags &= ~RTNH_F_ONLINK                           # nor its onlink flag)
-            unwritable = _unwritable_route(tos, hops, rtype, source, a if nhid is None else {})   # (the object's via)
+            unwritable = _unwritable_route(tos, hops, rtype, a if nhid is None else {})   # (the object's via)
             extras, metrics = _route_extras(a), route_metrics(a)
             raw = bytes(p) if (proto != RTPROT_STATIC or extras or unwritable) and RTA_NH_ID not in a \
                 and proto not in (RTPROT_KERNEL, RTPROT_RA) else None
@@ -534,18 +533,16 @@ def dump_routes(sock, through=None):
     return out
 
 
-def _unwritable_route(tos, hops, rtype, source, a):
+def _unwritable_route(tos, hops, rtype, a):
     """Why a topology cannot declare a route of these fields and attributes
-    ``a`` (a TOS, a next hop onlink, a type it has no word for, a source
-    prefix, a gateway of the other family), else None."""
+    ``a`` (a TOS, a next hop onlink, a type it has no word for, a gateway
+    of the other family), else None."""
     if tos:
         return f"it has a TOS ({tos:#x})"
     if any(fl & RTNH_F_ONLINK for *_h, fl in hops):
         return "a next hop of it is onlink"
     if rtype not in ROUTE_TYPE_NAMES:
         return f"it is of type {OTHER_ROUTE_TYPES.get(rtype, rtype)}"
-    if source is not None:
-        return f"it has a source prefix (from {source})"
     via = _via(a.get(RTA_VIA))
     if via is None and RTA_MULTIPATH in a:
         via = next((v for o, n, *_r in _rtnh(a[RTA_MULTIPATH])
@@ -688,9 +685,9 @@ def before_deleting(sock, indexes, marked=None):
 
 
 def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, onlink=False, delete=False,
-               rtype="unicast", hops=(), metrics=(), nhid=None, protocol=None, pref=None):
+               rtype="unicast", hops=(), metrics=(), nhid=None, protocol=None, pref=None, source=None):
     """A route request (``hops``: a multipath route's [(gateway, oif,
-    weight)]). ``scope`` None: global with a gateway, next hops or for a
+    weight)]; ``source``: an IPv6 route's source prefix, RTA_SRC). ``scope`` None: global with a gateway, next hops or for a
     route that drops, link without (as `ip route add`); a deletion matches
     any scope, protocol and type."""
     fam = socket.AF_INET if dst.version == 4 else socket.AF_INET6
@@ -702,10 +699,13 @@ def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, 
             scope = RT_SCOPE_HOST if rtype == "local" else \
                 RT_SCOPE_UNIVERSE if gw is not None or hops or kind != RTN_UNICAST else RT_SCOPE_LINK
     flags = RTNH_F_ONLINK if onlink else 0
-    body = _RTM.pack(fam, dst.prefixlen, 0, 0, table if table < 256 else 0, proto, scope, kind, flags)
+    body = _RTM.pack(fam, dst.prefixlen, source.prefixlen if source else 0, 0, table if table < 256 else 0, proto,
+                     scope, kind, flags)
     body += nl.u32(RTA_TABLE, table)
     if dst.prefixlen:
         body += nl.ip(RTA_DST, dst.network_address)
+    if source is not None:
+        body += nl.ip(RTA_SRC, source.network_address)
     if gw is not None:
         body += nl.ip(RTA_GATEWAY, gw)
     if oif:
@@ -724,14 +724,14 @@ def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, 
 
 
 def add_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, onlink=False, rtype="unicast",
-              hops=(), metrics=(), nhid=None, protocol=None, pref=None):
+              hops=(), metrics=(), nhid=None, protocol=None, pref=None, source=None):
     sock.request(RTM_NEWROUTE, _route_msg(dst, gw, oif, metric, table, src, scope, onlink, rtype=rtype, hops=hops,
-                                          metrics=metrics, nhid=nhid, protocol=protocol, pref=pref),
+                                          metrics=metrics, nhid=nhid, protocol=protocol, pref=pref, source=source),
                  nl.F_CREATE | nl.F_EXCL)
 
 
-def del_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN):
-    sock.request(RTM_DELROUTE, _route_msg(dst, gw, oif, metric, table, delete=True))
+def del_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN, source=None):
+    sock.request(RTM_DELROUTE, _route_msg(dst, gw, oif, metric, table, delete=True, source=source))
 
 
 # ---- bridge fdb (vxlan static entries) ----------------------------------------

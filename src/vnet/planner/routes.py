@@ -67,14 +67,14 @@ def _same_shape(r, have):
 
 def _slots(state):
     """{(netns, to, metric, table): [observed routes]}: the kernel keeps one
-    route (or one multipath route) per slot; adding another is EEXIST. An
-    IPv4 route with a TOS, an IPv6 one from a source prefix, is in a slot
-    of its own (a declared one has neither)."""
+    route (or one multipath route) per slot (an IPv6 one's ``to`` with its
+    source prefix: model.key_to); adding another is EEXIST. An IPv4 route
+    with a TOS is in a slot of its own (a declared one has none)."""
     out = {}
     for rs in state.routes.values():
         for o in rs:
-            if not o.tos and o.source is None:
-                out.setdefault((o.netns, str(o.to), o.metric, o.table), []).append(o)
+            if not o.tos:
+                out.setdefault((o.netns, o.key[1], o.metric, o.table), []).append(o)
     return out
 
 
@@ -216,14 +216,10 @@ def _hops(hops):
 
 def observed_routes(state):
     """{record key: observed Route} of every observed route, under its key
-    with its device and without (a route declared with no dev); not an
-    IPv6 route from a source prefix, which no file declares (its key is
-    a plain route's: the declared one is not it)."""
+    with its device and without (a route declared with no dev)."""
     out = {}
     for rs in state.routes.values():
         for r in rs:
-            if r.source is not None:
-                continue
             k = r.key
             out[k] = r
             out.setdefault(k[:3] + (None,) + k[4:], r)
@@ -232,6 +228,8 @@ def observed_routes(state):
 
 def route_label(rk):
     ns, to, via, dev, _metric, table = rk
-    s = f"route {'default' if to.endswith('/0') else to}" + (f" via {via}" if via else "") + (f" dev {dev}" if dev else "")
+    to, _from, source = to.partition(" from ")   # (model.key_to)
+    s = f"route {'default' if to.endswith('/0') else to}" + (f" from {source}" if source else "") + \
+        (f" via {via}" if via else "") + (f" dev {dev}" if dev else "")
     s += f" table {table}" if table != RT_TABLE_MAIN else ""
     return s + ("" if ns is HOST else f" in {ns}")

@@ -66,6 +66,8 @@ def script(topo):
     for r in topo.routes:
         args = ["route", "add"] + ([r.type] if r.type != "unicast" else []) + \
             ["default" if r.to.prefixlen == 0 and r.nhid is None else str(r.to)]   # (ip takes default as IPv4)
+        if r.source is not None:
+            args += ["from", str(r.source)]
         if r.via:
             args += ["via", str(r.via)]
         if r.dev:

@@ -51,6 +51,8 @@ ROUTE = F.Obj({
                      "(ip route ... onlink)", default=False),
     "table": F.Table(),
     "src": F.IP("preferred source address of packets sent by this route (an address of the namespace)"),
+    "from": F.Prefix("an IPv6 route's source prefix: it takes only packets from there (ip -6 route add ... from "
+                     "fd00:aaaa::/48), beside a route to the same place from elsewhere"),
     "scope": F.Enum("IPv4 route scope (default: global with a gateway, link without, as ip route add)",
                     ("global", "site", "link", "host")),
     "nexthops": F.ListOf(F.Obj({
@@ -640,10 +642,15 @@ def _route(v, path, p, nh_family=None):
     if v.get("pref") is not None and net.version == 4:
         p.add(f"{path}.pref", "an IPv4 route has no preference (the kernel keeps one for IPv6 routes): leave it out")
         return None
+    source = v.get("from")
+    if source is not None and (net.version == 4 or source.version == 4):
+        p.add(f"{path}.from", "an IPv4 route has no source prefix (IPv6's only: ip -6 route add ... from P)"
+              if net.version == 4 else f"{source} is IPv4 but the destination {to} is IPv6")
+        return None
     return Route(to=net, netns=v.get("netns"), via=via, dev=v.get("dev"), metric=v.get("metric", 0), path=path,
                  onlink=bool(v.get("onlink")), table=v.get("table", RT_TABLE_MAIN), src=src, scope=v.get("scope"),
                  type=rtype, nexthops=hops, metrics=metrics, nhid=v.get("nhid"), protocol=protocol,
-                 pref=ROUTE_PREFS.get(v.get("pref")))
+                 pref=ROUTE_PREFS.get(v.get("pref")), source=source if source and source.prefixlen else None)
 
 
 def _local_route(v, path, p):

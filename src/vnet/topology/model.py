@@ -158,7 +158,8 @@ class Route(Struct):
     # nexthops: a multipath route's ((via, dev, weight), ...), two or more, instead of via and dev
     _fields = (("to", REQUIRED), ("netns", HOST), ("via", None), ("dev", None), ("metric", 0), ("path", ""),
                ("onlink", False), ("table", RT_TABLE_MAIN), ("src", None), ("scope", None), ("type", "unicast"),
-               ("nexthops", ()), ("metrics", ()), ("nhid", None), ("protocol", None), ("pref", None))
+               ("nexthops", ()), ("metrics", ()), ("nhid", None), ("protocol", None), ("pref", None), ("source", None))
+    # source: an IPv6 route's source prefix (ip -6 route add ... from P), an ip_network, or None;
     # metrics: ((name, value, locked), ...) by name, of ROUTE_METRICS;
     # nhid: the nexthop object (NextHop) it goes through, instead of via and dev;
     # protocol: its number (None: vnet's, static, and any where compared);
@@ -167,8 +168,8 @@ class Route(Struct):
     @property
     def key(self):
         """What names the route in the kernel (and in vnet's records)."""
-        return (self.netns, str(self.to), str(self.via) if self.via else None, self.dev, self.kernel_metric,
-                self.table)
+        return (self.netns, key_to(self.to, self.source), str(self.via) if self.via else None, self.dev,
+                self.kernel_metric, self.table)
 
     @property
     def attrs(self):
@@ -197,6 +198,8 @@ class Route(Struct):
     @property
     def label(self):
         s = f"route {'' if self.type == 'unicast' else self.type + ' '}{'default' if self.to.prefixlen == 0 else self.to}"
+        if self.source is not None:
+            s += f" from {self.source}"
         if self.via:
             s += f" via {self.via}"
         if self.dev:
@@ -239,6 +242,20 @@ LOCKABLE = tuple(m for m in ROUTE_METRICS if m not in FLAG_METRICS + ("rto_min",
 def same_attrs(a, b):
     """Do two routes' attrs (route_attrs) say the same, their next hops in any order?"""
     return a[:4] == b[:4] and sorted(a[4]) == sorted(b[4]) and a[5:] == b[5:]
+
+
+def key_to(to, source):
+    """A route's destination as its key says it: the network, and an IPv6
+    route's source prefix after it (`::/0 from fd00:aaaa::/48`), for the
+    kernel keeps one route per destination and source."""
+    return str(to) if source is None else f"{to} from {source}"
+
+
+def key_networks(text):
+    """(destination, source prefix or None) of a key's destination ``key_to``."""
+    import ipaddress
+    to, _from, source = text.partition(" from ")
+    return ipaddress.ip_network(to), ipaddress.ip_network(source) if source else None
 
 
 def default_scope(via, rtype="unicast", nexthops=(), nhid=None):
