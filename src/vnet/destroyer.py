@@ -6,7 +6,7 @@ import signal
 
 from .applier.context import Context   # as undo's
 from .applier.devices import release_lowers, release_recorded, stacked_namespaces
-from .applier.routing import route_args
+from .applier.routing import route_args, route_source
 from .kernel import neighbours, netlink, rtnl, rules, sysctl
 from .ownership import undo_group
 from .observer import observe
@@ -81,7 +81,7 @@ def _remove_in(k, rec, ns, removed, refused):
     for rk in rec.routes:
         if rk[0] == ns:
             try:
-                rtnl.del_route(k.sock(ns), *route_args(ctx, *rk))
+                rtnl.del_route(k.sock(ns), *route_args(ctx, *rk), source=route_source(rk))
                 removed.append(route_label(rk))
             except (netlink.NetlinkError, ValueError):
                 pass   # gone with its device

@@ -1,7 +1,7 @@
 """Observed state -> topology file: what `vnet export` prints (each device
 declared as vnet.declare makes it)."""
 from .declare import to_interface
-from .topology.model import HOST, Ref, Topology, order_interfaces
+from .topology.model import DEVICE_ROUTE_TYPES, HOST, Ref, Topology, order_interfaces
 
 
 def _ref_doc(ref, own_ns):
@@ -184,6 +184,8 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
             needed |= {v.resolve(i.netns) for v in i.options.values() if isinstance(v, Ref)}
     needed |= {(n.netns, n.dev) for n in neighbours if n.netns in shown}   # (lo's: an external)
     needed |= {(n.netns, n.dev) for n in nexthops if n.netns in shown and n.dev}
+    needed |= {(r.netns, d) for r in routes if r.netns in shown and r.type in DEVICE_ROUTE_TYPES
+               for d in [r.dev, *(h[1] for h in r.nexthops)] if d}   # (a local route's lo: an external)
     declared = {e.key for i in ifaces for e in i.endpoints()}
     _macs(ifaces, state, macs, set_by_hand)
     _mtus(ifaces, state)
@@ -474,17 +476,19 @@ def route_doc(r):
     """An observed route (vnet.state.Route) as the file writes it: what
     is at its default (table main, the scope `ip route add` gives, metric 0,
     or 1024 for IPv6) left out."""
-    from .kernel.rtnl import RTPROT_STATIC
+    from .kernel.rtnl import RTPROT_KERNEL, RTPROT_STATIC
     from .topology.model import PREF_NAMES, PROTOCOL_NAMES, RT_TABLE_MAIN, SCOPE_NAMES, default_scope
     d = {"netns": r.netns} if r.netns is not HOST else {}
     # (default is IPv4 but with an IPv6 gateway; through a nexthop object, the prefix says which)
     d["to"] = "default" if r.to.prefixlen == 0 and r.nhid is None \
         and (r.to.version == 4) == (r.via is None or r.via.version == 4) else str(r.to)
     if r.type != "unicast":
-        d["type"] = r.type   # with no via or dev (an IPv6 one has lo's, which it is given again)
+        d["type"] = r.type   # a local one with its dev; the others with none (an IPv6 one has lo's, given again)
+    if r.source is not None:
+        d["from"] = str(r.source)
     if r.via:
         d["via"] = str(r.via)
-    if r.dev and r.type == "unicast":
+    if r.dev and r.type in DEVICE_ROUTE_TYPES:
         d["dev"] = r.dev
     if r.nhid is not None:
         d["nhid"] = r.nhid
@@ -503,7 +507,8 @@ def route_doc(r):
         d["onlink"] = True
     if r.metrics:
         d["metrics"] = metrics_doc(r.metrics)
-    if r.proto > RTPROT_STATIC:   # (unspec, redirect, boot: ip route add's, static: vnet's: a file's default)
+    if r.proto > RTPROT_STATIC or r.proto == RTPROT_KERNEL:   # (unspec, redirect, boot: ip route add's, static:
+        # vnet's: a file's default; kernel: someone's route as the kernel would make one, exported as someone's)
         d["protocol"] = PROTOCOL_NAMES.get(r.proto, r.proto)
     if r.pref:
         d["pref"] = PREF_NAMES.get(r.pref, r.pref)
@@ -550,10 +555,35 @@ def observe_network(k, namespaces):
     from .observer import observe, read_sysctls
     st = observe(k, namespaces, routes_in=namespaces, rules_in=namespaces, neighbours_in=namespaces,
                  nexthops_in=namespaces)
+    for ns in namespaces:
+        _without_their_prefix_route(st.namespaces.get(ns, {}), st.routes.get(ns, []))
     keys = [(ns, key) for ns, devs in st.namespaces.items()
             for key in sysctl.keys_for([d.name for d in devs.values() if not d.loopback])]
     read_sysctls(k, st, keys, st.namespaces)
     return st
+
+
+def _without_their_prefix_route(devs, routes):
+    """The addresses of ``devs`` (up) whose prefix route the kernel made and
+    someone deleted (`ip route del 10.0.0.0/24 dev v0`), or never had, made
+    ``noprefixroute``: an export writes them so, and the route does not
+    come back when the file is applied. (Not an IPv4 secondary: its
+    subnet's route is its primary's.)"""
+    from .kernel import rtnl
+    from .observer import prefix_routes
+    from .topology import address
+    held = {(r.dev, r.to, r.metric, r.src if r.to.version == 4 else None) for r in routes
+            if r.proto == rtnl.RTPROT_KERNEL and r.type == "unicast"}   # (main, or a VRF's table for its port)
+    for name, d in devs.items():
+        if not d.up or d.loopback:   # (lo's are of the local table, and its own)
+            continue
+        secondary = set(d.secondary)
+        for i, a in enumerate(d.addresses):
+            own = address.subnet(a) if a.version == 4 else a.network
+            made = [r for r in prefix_routes(name, a) if r[1] == own]
+            if made and a not in secondary and not set(made) & held:
+                peer, _nopr, *rest = address.extra(a)
+                d.addresses[i] = address.make(a, peer, True, *rest)
 
 
 def _ordered(ifaces):

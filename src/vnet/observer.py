@@ -1,6 +1,8 @@
 """Live state -> model: ONE link dump and one address dump per namespace
 (routes, sysctls and a kind's own dumps, through ``_Dumps.cached``, only
 where asked), never one query per object."""
+import ipaddress
+
 from .kernel import neighbours, netlink, netns, rtnl, rules, sysctl
 from .kinds import identify, recognize
 from .state import Device, Route, State
@@ -269,10 +271,11 @@ def _observe_ports(devs, dumps):
 
 
 def _addresses(devs, links, addrs):
-    """The address dump onto the devices (IPv6 link-local ones left out)."""
+    """The address dump onto the devices (the kernel's own left out there:
+    rtnl.dump_addrs)."""
     names = {ln.ifindex: ln.name for ln in links}
     for idx, a, secondary in addrs:
-        if idx in names and not (a.version == 6 and a.ip.is_link_local):
+        if idx in names:
             devs[names[idx]].addresses.append(a)
             if secondary:
                 devs[names[idx]].secondary.append(a)
@@ -305,11 +308,69 @@ def read_routes(sock, ns, devs, through=None):
     """[Route] of namespace ``ns``, every table, their devices named as in
     ``devs`` ({name: Device}); with ``through`` (an ifindex), only those through that device."""
     names = {d.ifindex: name for name, d in devs.items()}
+    made = _PrefixRoutes(devs)
     return [Route(ns, dst, gw, names.get(oif), metric, proto, table, src, scope, onlink, rtype,
                   tuple((hgw, names.get(hoif), w) for hgw, hoif, w in hops), tos, unwritable, extras, raw, metrics,
-                  nhid, pref)
+                  nhid, pref, source, kernel_made(dst, names.get(oif), metric, proto, table, src, scope, rtype, expires,
+                                                  made))
             for dst, gw, oif, metric, proto, table, src, scope, onlink, rtype, hops, tos, unwritable, extras, raw, metrics,
-            nhid, pref in rtnl.dump_routes(sock, through)]
+            nhid, pref, source, expires in rtnl.dump_routes(sock, through)]
+
+
+_IPV6_LINK = (ipaddress.ip_network("fe80::/64"), ipaddress.ip_network("ff00::/8"))
+
+
+class _PrefixRoutes:
+    """The prefix routes the kernel makes for the addresses of ``devs``
+    ({name: Device}): ``(device, network, metric, src) in`` it; a device's
+    worked out once, when a route through it asks (a dump of one device's
+    routes costs no more than its own addresses)."""
+
+    def __init__(self, devs):
+        self.devs, self.of = devs, {}
+
+    def __contains__(self, route):
+        name = route[0]
+        if name not in self.of:
+            d = self.devs.get(name)
+            self.of[name] = {r for a in (d.addresses if d else ()) for r in prefix_routes(name, a)}
+        return route in self.of[name]
+
+
+def prefix_routes(name, a):
+    """[(device, network, metric, src)] of the prefix routes the kernel
+    makes for address ``a`` of device ``name``: IPv4 to its subnet (the
+    peer's with one; none for a /32 without), src the address, metric its
+    own (IFA_RT_PRIORITY) or 0; IPv6 to its subnet and to its peer, no
+    src, metric its own or 256. None for an address with noprefixroute
+    (but an IPv6 one's peer route, which the kernel makes either way)."""
+    peer, _nopr, metric = address.extra(a)[:3]
+    metric = metric or (0 if a.version == 4 else 256)
+    src = a.ip if a.version == 4 else None
+    return [(name, net, metric, src) for net in address.reached(a)
+            if not (a.version == 4 and net.prefixlen == 32 and peer is None)]   # (none to an IPv4 host address)
+
+
+def kernel_made(dst, dev, metric, proto, table, src, scope, rtype, expires, made):
+    """Did the kernel make this route itself (protocol kernel): an entry of
+    the local table, IPv6's fe80::/64 and ff00::/8 of each device, the
+    prefix route of an address there (``made``: ``_PrefixRoutes``), in
+    the main table or a VRF's, a link-scope one for IPv4, or an IPv6 one that
+    ``expires`` (an on-link prefix of a router advertisement, whose
+    address is the kernel's too, not among the devices')? Or from a router
+    advertisement (protocol ra)? Any other of protocol kernel is someone's (`ip route add
+    ... proto kernel`, as NetworkManager makes an address's subnet route)."""
+    if proto == rtnl.RTPROT_RA:
+        return True
+    if proto != rtnl.RTPROT_KERNEL:
+        return False
+    if table == rtnl.RT_TABLE_LOCAL:
+        return True
+    if rtype != "unicast":   # (a VRF's port has its prefix routes in the VRF's table: any table)
+        return False
+    if dst.version == 6:
+        return dst in _IPV6_LINK or expires or (dev, dst, metric, None) in made
+    return scope == rtnl.RT_SCOPE_LINK and (dev, dst, metric, src) in made
 
 
 def read_nexthops(sock, ns, devs):

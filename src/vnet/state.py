@@ -49,16 +49,21 @@ class Route(Struct):
     ``nhid``: the nexthop object it goes through (no via, dev or nexthops then);
     ``pref``: an IPv6 route's preference (RTA_PREF), None for IPv4;
     ``raw``: the kernel's message of one it would lose remade from the rest
-    (rtnl.dump_routes), for an undo to make it again as it was."""
+    (rtnl.dump_routes), for an undo to make it again as it was;
+    ``source``: an IPv6 route's source prefix (`from P`), else None;
+    ``by_kernel``: did the kernel make it itself (vnet.observer.kernel_made),
+    None where not known (``kernel_own`` then goes by its protocol and table)."""
     _fields = (("netns", REQUIRED), ("to", REQUIRED), ("via", None), ("dev", None), ("metric", 0), ("proto", 0),
                ("table", rtnl.RT_TABLE_MAIN), ("src", None), ("scope", 0), ("onlink", False), ("type", "unicast"),
                ("nexthops", ()), ("tos", 0), ("unwritable", None), ("extras", ""), ("raw", None), ("metrics", ()),
-               ("nhid", None), ("pref", None))
+               ("nhid", None), ("pref", None), ("source", None), ("by_kernel", None))
 
     @property
     def key(self):
         """The route's key, as spec.model.Route.key and records write it."""
-        return (self.netns, str(self.to), str(self.via) if self.via else None, self.dev, self.metric, self.table)
+        from .topology.model import key_to
+        return (self.netns, key_to(self.to, self.source), str(self.via) if self.via else None, self.dev, self.metric,
+                self.table)
 
     @property
     def attrs(self):
@@ -68,8 +73,13 @@ class Route(Struct):
 
     @property
     def kernel_own(self):
-        """Made by the kernel (an address's subnet, a router advertisement)
-        or in the local table: no topology declares it."""
+        """Made by the kernel (an address's subnet, a router advertisement,
+        an entry of the local table): no topology declares it. A route of
+        protocol kernel that the kernel would not make from the addresses
+        there (NetworkManager's subnet route of an address it gives
+        noprefixroute) is someone's."""
+        if self.by_kernel is not None:
+            return self.by_kernel
         return self.proto in (rtnl.RTPROT_KERNEL, rtnl.RTPROT_RA) or self.table == rtnl.RT_TABLE_LOCAL
 
     @property

@@ -29,3 +29,9 @@ ip -n af addr add 10.59.2.1/24 dev e0 brd 10.59.2.127
 ip -n af addr add 10.59.3.1/24 dev e0 label e0:1
 ip -n af addr add 10.59.3.2/24 dev e0 label e0:two brd +
 ip -n af addr add 10.59.4.1/30 dev e1 label e1:x
+# a label with a space (quoted in the file, as a shell quotes it)
+ip -n af addr add 10.59.5.1/24 dev e0 label "e0:a b"
+# IPv6 addresses' flags: a mobile node's home address, one the kernel makes
+# temporary addresses from (use_tempaddr permitting)
+ip -n af addr add fd00:55::1/64 dev e1 home nodad
+ip -n af addr add fd00:56::1/64 dev e1 mngtmpaddr nodad

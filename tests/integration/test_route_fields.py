@@ -101,6 +101,11 @@ def test_route_table_src_scope_onlink(sandbox):
     ("{netns: n1, to: 10.9.0.0/16, dev: a0, src: 'fd01::1'}", "routes[0].src: fd01::1 cannot be the source of a "
                                                                 "route to 10.9.0.0/16: it is IPv6"),
     ("{netns: n1, to: 10.9.0.0/16, dev: a0, src: 10.4.0.1}", "routes[0].src: 10.4.0.1 is no address of namespace n1"),
+    ("{netns: n1, to: 10.9.0.0/16, type: local}", "routes[0]: a local route needs dev"),
+    ("{netns: n1, to: 10.9.0.0/16, type: local, dev: a0, via: 10.1.0.254}",
+     "routes[0].via: a local route delivers here: it has no via"),
+    ("{netns: n1, to: 10.9.0.0/16, type: throw, dev: a0}",
+     "routes[0].dev: a throw route ends the lookup in its table: it has no dev"),
 ])
 def test_bad_route_field_is_exit_2(sandbox, route, says):
     f = sandbox.write("t.yaml", TOPO.split("routes:")[0] + f"routes:\n  - {route}\n")
@@ -238,7 +243,7 @@ def test_route_protocol_and_ipv6_preference_applied_converged_and_exported(sandb
 
 
 @pytest.mark.parametrize("route,says", [
-    ("{netns: n1, to: 10.9.0.0/16, dev: a0, protocol: kernel}", "routes[0].protocol: 'kernel' is not a protocol"),
+    ("{netns: n1, to: 10.9.0.0/16, dev: a0, protocol: ra}", "routes[0].protocol: 'ra' is not a protocol"),
     ("{netns: n1, to: 10.9.0.0/16, dev: a0, protocol: 300}", "routes[0].protocol: 300 is not a protocol"),
     ("{netns: n1, to: 10.9.0.0/16, dev: a0, protocol: brid}", "(did you mean 'bird'?)"),
     ("{netns: n1, to: 10.9.0.0/16, dev: a0, pref: high}", "routes[0].pref: an IPv4 route has no preference"),
@@ -249,3 +254,177 @@ def test_bad_route_protocol_or_pref_is_exit_2(sandbox, route, says):
     r = sandbox.vnet("apply", f, check=False)
     assert r.returncode == 2 and says in r.stderr, r.stderr
     assert sandbox.sh("ip netns list") == ""
+
+
+def _export_applies(sandbox, ns="n1"):
+    """Export namespace ``ns``, delete it, apply the export: (its stderr's
+    lines, the export as a dict); the export applied plans empty."""
+    import yaml
+    r = sandbox.vnet("export", "--netns", ns)
+    f = sandbox.write("e.yaml", r.stdout)
+    sandbox.sh(f"ip netns del {ns}")
+    a = sandbox.vnet("apply", f, check=False)
+    assert a.returncode == 0, f"the export does not apply ({a.returncode}):\n{a.stderr}\n--- export:\n{r.stdout}"
+    assert plan_json(sandbox, f) == []
+    return r.stderr.splitlines(), yaml.safe_load(r.stdout)
+
+
+@pytest.mark.needs("veth")
+def test_a_subnet_route_someone_made_with_protocol_kernel_is_exported(sandbox):
+    """NetworkManager's addressing: an address with noprefixroute, its
+    subnet route added by itself with protocol kernel and a metric, a
+    DHCP default route through it: the subnet route is someone's (the
+    kernel makes none for that address), exported, and the export applies
+    (before: left out as the kernel's, and the default route's gateway was
+    then on no subnet: exit 2)."""
+    sandbox.sh("ip netns add n1 && ip -n n1 link set lo up && ip -n n1 link add a0 type veth peer name b0 && "
+               "ip -n n1 link set a0 up && ip -n n1 addr add 10.0.0.5/24 dev a0 noprefixroute && "
+               "ip -n n1 route add 10.0.0.0/24 dev a0 proto kernel scope link src 10.0.0.5 metric 100 && "
+               "ip -n n1 route add default via 10.0.0.1 dev a0 proto dhcp src 10.0.0.5 metric 100 && "
+               "ip -n n1 addr add fd00:5::5/64 dev a0 noprefixroute nodad && "
+               "ip -n n1 -6 route add fd00:5::/64 dev a0 proto kernel metric 100 && "
+               "ip -n n1 addr add 10.1.0.1/24 dev b0 metric 50")   # (the kernel's own, with a metric: not written)
+    before = sandbox.sh("ip -n n1 route show table all; ip -n n1 -6 route show table all")
+    said, doc = _export_applies(sandbox)
+    assert {"netns": "n1", "to": "10.0.0.0/24", "dev": "a0", "metric": 100, "src": "10.0.0.5",
+            "protocol": "kernel"} in doc["routes"], doc
+    assert {"netns": "n1", "to": "fd00:5::/64", "dev": "a0", "metric": 100, "protocol": "kernel"} in doc["routes"]
+    assert not [r for r in doc["routes"] if r["to"] == "10.1.0.0/24"], doc["routes"]
+    assert not [ln for ln in said if "route" in ln], said
+    assert sandbox.sh("ip -n n1 route show table all; ip -n n1 -6 route show table all") == before
+
+
+@pytest.mark.needs("veth")
+def test_routes_a_file_cannot_declare_are_named_and_the_export_applies(sandbox):
+    """Routes someone made that a file has no words for: of types
+    multicast, broadcast, anycast, an IPv4 one through an IPv6 gateway:
+    each named on stderr as left out (before: dropped silently, or written
+    as a plain route), and the export applies. Those of the local table
+    (any-IP), throw ones and IPv6 ones from a source prefix are written
+    (before: dropped silently, or, from a source prefix, written as plain
+    defaults, and the export did not apply: EEXIST)."""
+    sandbox.sh("ip netns add n1 && ip -n n1 link set lo up && ip -n n1 link add a0 type veth peer name b0 && "
+               "ip -n n1 link set a0 up && ip -n n1 link set b0 up && "
+               "ip -n n1 addr add 10.1.0.1/24 dev a0 && ip -n n1 addr add fd00::1/64 dev a0 nodad && "
+               "ip -n n1 addr add fd01::1/64 dev b0 nodad && "
+               "ip -n n1 route add local 10.52.0.0/24 dev lo table local && "
+               "ip -n n1 -6 route add local fd00:52::/64 dev lo table local && "
+               "ip -n n1 route add throw 10.53.0.0/16 table 100 && "
+               "ip -n n1 route add multicast 224.1.0.0/16 dev a0 && "
+               "ip -n n1 route add broadcast 10.55.0.255 dev a0 table local && "
+               "ip -n n1 -6 route add anycast fd00:9::/128 dev a0 table local && "
+               "ip -n n1 -6 route add default from fd00:aaaa::/48 via fd00::2 && "
+               "ip -n n1 -6 route add default from fd00:bbbb::/48 via fd01::2 && "
+               "ip -n n1 route add 10.8.0.0/16 via inet6 fe80::1 dev a0 && "
+               "ip -n n1 route add 10.9.0.0/16 via 10.1.0.254")
+    said, doc = _export_applies(sandbox)
+    left = sorted(ln for ln in said if "left out route" in ln)
+    end = ", which a topology cannot declare"
+    assert left == sorted(f"vnet export: left out route {r}{end}" for r in (
+        "224.1.0.0/16 dev a0 in n1: it is of type multicast",
+        "10.55.0.255/32 dev a0 table 255 in n1: it is of type broadcast",
+        "fd00:9::/128 dev a0 table 255 in n1: it is of type anycast",
+        "10.8.0.0/16 dev a0 in n1: its gateway is of the other family (via inet6 fe80::1)")), said
+    assert sorted(r["to"] for r in doc["routes"]) == ["10.52.0.0/24", "10.53.0.0/16", "10.9.0.0/16", "default",
+                                                      "default", "fd00:52::/64"], doc["routes"]
+    assert {"netns": "n1", "to": "default", "from": "fd00:aaaa::/48", "via": "fd00::2", "dev": "a0"} in doc["routes"]
+    assert {"netns": "n1", "to": "10.52.0.0/24", "type": "local", "dev": "lo", "table": 255} in doc["routes"]
+    assert {"name": "lo", "kind": "external", "netns": "n1"} in doc["interfaces"]
+
+
+def _link_local(sandbox, dev, ns="n1"):
+    return sorted(a["local"] for a in json.loads(sandbox.sh(f"ip -n {ns} -j addr show dev {dev}"))[0]["addr_info"]
+                  if a["local"].startswith("fe80:"))
+
+
+@pytest.mark.needs("veth")
+def test_a_link_local_address_someone_set_is_exported_and_declared_ones_verify(sandbox):
+    """A link-local address set by hand (`ip address add fe80::1/64`) is
+    exported (before: left out with the kernel's own), the kernel's own
+    (made from the MAC) is not; a file declaring one applies (before: its
+    verification found it missing, exit 4) and plans empty."""
+    import yaml
+    import os
+    if tuple(int(x) for x in os.uname().release.split(".")[:2]) < (6, 3):
+        pytest.skip("this kernel says no address's protocol (6.3 and later do)")
+    sandbox.sh("ip netns add n1 && ip -n n1 link add v0 type veth peer name v1 && ip -n n1 link set v0 up && "
+               "ip -n n1 link set v1 up && ip -n n1 addr add fe80::1/64 dev v0 nodad")
+    before = _link_local(sandbox, "v0")
+    said, doc = _export_applies(sandbox)
+    v0 = next(i for i in doc["interfaces"] if i["name"] == "v0") if any(i["name"] == "v0" for i in doc["interfaces"]) \
+        else next(i for i in doc["interfaces"] if i["name"] == "v1")["peer"]
+    assert v0["addresses"] == ["fe80::1/64"], doc
+    assert "fe80::1" in _link_local(sandbox, "v0") and len(_link_local(sandbox, "v0")) == len(before)
+    f = sandbox.write("ll.yaml", yaml.safe_dump({"name": "ll", "namespaces": ["n2"], "interfaces": [
+        {"name": "a1", "kind": "veth", "netns": "n2", "addresses": ["fd00:2::1/64", "fe80::1/64"],
+         "peer": {"name": "a0", "netns": "n2"}}]}))
+    apply_json(sandbox, f)
+    assert "fe80::1" in _link_local(sandbox, "a1", "n2")
+    assert plan_json(sandbox, f) == []
+
+
+@pytest.mark.needs("veth")
+def test_an_address_whose_prefix_route_someone_deleted_is_exported_noprefixroute(sandbox):
+    """`ip address add 10.0.0.1/24 dev v0; ip route del 10.0.0.0/24 dev v0`
+    (IPv6 too): the export writes the address noprefixroute, and applied,
+    the route does not come back (before: it did, silently)."""
+    sandbox.sh("ip netns add n1 && ip -n n1 link set lo up && ip -n n1 link add v0 type veth peer name v1 && "
+               "ip -n n1 link set v0 up && ip -n n1 link set v1 up && "
+               "ip -n n1 addr add 10.0.0.1/24 dev v0 && ip -n n1 addr add fd00::1/64 dev v0 nodad && "
+               "ip -n n1 addr add 10.0.1.1/24 dev v1 && ip -n n1 addr add 10.0.1.2/24 dev v1 && "
+               "ip -n n1 route del 10.0.0.0/24 dev v0 && ip -n n1 -6 route del fd00::/64 dev v0")
+    table = lambda: sorted(sandbox.sh("ip -n n1 route show table all; ip -n n1 -6 route show table all").splitlines())  # noqa: E731
+    before = table()
+    said, doc = _export_applies(sandbox)
+    v1 = next(i for i in doc["interfaces"] if i["name"] == "v1")
+    assert sorted(v1["peer"]["addresses"]) == ["10.0.0.1/24 brd 0.0.0.0 noprefixroute", "fd00::1/64 noprefixroute"]
+    assert sorted(v1["addresses"]) == ["10.0.1.1/24 brd 0.0.0.0", "10.0.1.2/24 brd 0.0.0.0"]   # (a secondary)
+    assert table() == before
+
+
+FROM = """name: fr
+namespaces: [n1]
+interfaces:
+  - {name: a0, kind: veth, netns: n1, addresses: ["fd00::1/64"], peer: {name: b0, netns: n1, addresses: ["fd01::1/64"]}}
+routes:
+  - {netns: n1, to: default, from: "fd00:aaaa::/48", via: "fd00::2"}
+  - {netns: n1, to: default, from: "fd00:bbbb::/48", via: "fd01::2"}
+  - {netns: n1, to: default, via: "fd00::4"}
+"""
+
+
+def _from_routes(sandbox):
+    return sorted(" ".join(ln.split()) for ln in sandbox.sh("ip -n n1 -6 route show").splitlines()
+                  if ln.startswith("default"))
+
+
+@pytest.mark.needs("veth")
+def test_ipv6_routes_from_a_source_prefix_are_applied_changed_removed_and_scripted(sandbox):
+    """`from:` (ip -6 route add default from fd00:aaaa::/48 via ...): routes to
+    one place from several sources, and the plain one beside them, each its
+    own route: applied, planned empty, another gateway replaces it, no
+    longer declared it is removed (the others stay), and `vnet script`'s
+    lines make them."""
+    f = sandbox.write("t.yaml", FROM)
+    apply_json(sandbox, f)
+    want = ["default from fd00:aaaa::/48 via fd00::2 dev a0 proto static metric 1024 pref medium",
+            "default from fd00:bbbb::/48 via fd01::2 dev b0 proto static metric 1024 pref medium",
+            "default via fd00::4 dev a0 proto static metric 1024 pref medium"]
+    assert _from_routes(sandbox) == want
+    assert plan_json(sandbox, f) == []
+    g = sandbox.write("g.yaml", FROM.replace('via: "fd01::2"', 'via: "fd01::3"'))
+    changes = [(c["action"], c["object"]) for c in plan_json(sandbox, g)]
+    assert ("delete", "route default from fd00:bbbb::/48 via fd01::2 in n1") in changes, changes
+    assert ("create", "route default from fd00:bbbb::/48 via fd01::3 in n1") in changes, changes
+    apply_json(sandbox, g)
+    assert _from_routes(sandbox) == [want[0], want[1].replace("fd01::2", "fd01::3"), want[2]]
+    h = sandbox.write("h.yaml", FROM.replace('  - {netns: n1, to: default, from: "fd00:aaaa::/48", via: "fd00::2"}\n',
+                                             ""))
+    apply_json(sandbox, h)
+    assert _from_routes(sandbox) == [want[1], want[2]] and plan_json(sandbox, h) == []
+    sandbox.vnet("destroy", "fr")
+    sandbox.sh(f"bash -e {sandbox.write('s.sh', sandbox.vnet('script', f).stdout)}")
+    assert [ln.replace(" proto static", "") for ln in want] == _from_routes(sandbox)
+    bad = FROM.split("routes:")[0] + 'routes:\n  - {netns: n1, to: 10.9.0.0/16, from: 10.8.0.0/16, dev: a0}\n'
+    r = sandbox.vnet("apply", sandbox.write("bad.yaml", bad), check=False)
+    assert r.returncode == 2 and "routes[0].from: an IPv4 route has no source prefix" in r.stderr, r.stderr

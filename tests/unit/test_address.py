@@ -31,6 +31,10 @@ from vnet.topology.scalars import CIDR
     ("10.57.0.1/31 brd 10.57.0.1", "10.57.0.1/31 brd 10.57.0.1"),
     ("10.57.0.1/24 label eth0:1", "10.57.0.1/24 label eth0:1"),
     ("10.57.0.1/24 label eth0:x scope link brd 0.0.0.0", "10.57.0.1/24 brd 0.0.0.0 scope link label eth0:x"),
+    ("10.57.0.1/24 label 'eth0:a b'", "10.57.0.1/24 label 'eth0:a b'"),   # a space: quoted, as a shell quotes it
+    ("fd00:55::1/64 mngtmpaddr home", "fd00:55::1/64 home mngtmpaddr"),
+    ("fd00:55::1/48 noprefixroute home", "fd00:55::1/48 noprefixroute home"),
+    ('10.57.0.1/24 label "it\'s"', "10.57.0.1/24 label 'it'\"'\"'s'"),
 ])
 def test_the_text_parses_and_prints_back_as_iproute2_writes_it(given, printed):
     a = parse(given)
@@ -73,6 +77,10 @@ def test_a_flavoured_address_is_another_address_than_the_plain_one():
     ("10.0.0.1/24 brd ten", "brd 'ten' is not an IPv4 address, + or -"),
     ("10.0.0.1/24 label eth0:123456789012", "label 'eth0:123456789012' is longer than 15 bytes"),
     ("10.0.0.1/24 label", "'label' needs a value"),
+    ("10.0.0.1/24 label 'eth0:a b", "has a quote that is not closed"),
+    ("10.0.0.1/24 home", "home is an IPv6 address's flag: leave it out"),
+    ("fd00::1/48 mngtmpaddr", "mngtmpaddr needs a /64 (the kernel's rule), not /48"),
+    ("fd00::1/64 home home", "'home' is given twice"),
 ])
 def test_a_wrong_address_says_what_is_wrong_with_an_example(given, why):
     with pytest.raises(Invalid) as e:

@@ -714,7 +714,8 @@ class DumpKernel:
         return contextlib.nullcontext()
 
 
-def _addr_body(index, a):
+def _addr_body(index, a, proto=None):
+    """An address message as the kernel dumps it (``proto``: IFA_PROTO, who made it)."""
     m = ifaddrmsg()
     m["family"] = 2 if a.version == 4 else 10
     m["prefixlen"] = a.network.prefixlen
@@ -723,6 +724,8 @@ def _addr_body(index, a):
         [["IFA_ADDRESS", str(a.ip)]]
     if a.version == 4 and a.network.prefixlen < 31:   # as the kernel holds one vnet added (brd +)
         m["attrs"].append(["IFA_BROADCAST", str(a.network.broadcast_address)])
+    if proto is not None:
+        m["attrs"].append(["IFA_PROTO", proto])
     m.encode()
     return bytes(m.data[16:m["header"]["length"]])
 
@@ -755,7 +758,7 @@ def test_observe_over_pyroute2_encoded_dumps(topo):
         None: {rtnl.RTM_GETLINK: [(RTM_NEWLINK, b) for b in host],
                rtnl.RTM_GETADDR: [(RTM_NEWADDR, _addr_body(20, ipaddress.ip_interface("10.1.0.1/24"))),
                                   (RTM_NEWADDR, _addr_body(20, ipaddress.ip_interface("fd00:1::1/64"))),
-                                  (RTM_NEWADDR, _addr_body(20, ipaddress.ip_interface("fe80::1/64")))],
+                                  (RTM_NEWADDR, _addr_body(20, ipaddress.ip_interface("fe80::1/64"), proto=3))],   # the kernel's
                rtnl.RTM_GETNEIGH: [(RTM_NEWNEIGH, _fdb_body(50, "00:00:00:00:00:00", "192.0.2.2")),  # default dst
                                    (RTM_NEWNEIGH, _fdb_body(50, "00:00:00:00:00:00", "192.0.2.3")),
                                    (RTM_NEWNEIGH, _fdb_body(50, "02:00:00:00:00:aa", "192.0.2.4")),
@@ -766,7 +769,7 @@ def test_observe_over_pyroute2_encoded_dumps(topo):
     st = observe_mod.observe(k, [None, "ns1"])
     br0 = st.device(None, "br0")
     assert br0.kind_name == "bridge" and br0.mtu == 1500 and br0.mac == "02:00:00:00:01:00"
-    assert [str(a) for a in br0.addresses] == ["10.1.0.1/24", "fd00:1::1/64"]   # link-local left out
+    assert [str(a) for a in br0.addresses] == ["10.1.0.1/24", "fd00:1::1/64"]   # the kernel's link-local left out
     assert br0.options == {"stp": True, "vlan_filtering": False, "ageing_time": 600, "forward_delay": 7,
                            "priority": 4096, "hello_time": 2, "max_age": 20}
     v0 = st.device(None, "v0")

@@ -60,3 +60,33 @@ def test_next_hops_keep_their_order_and_compare_in_any():
     from vnet.planner.routes import _route_attrs_as_declared
     seen = _route_attrs_as_declared(live, r)
     assert same_attrs(seen, r.attrs) and not same_attrs(seen, r.attrs[:4] + (r.attrs[4][:1],) + r.attrs[5:])
+
+
+def test_a_route_of_protocol_kernel_is_the_kernel_s_own_only_where_it_would_make_it():
+    """An address's prefix route as the kernel makes it (its device, subnet,
+    metric, src) is its own; the same route of an address given
+    noprefixroute (NetworkManager adds it itself), or with another metric,
+    src or device, is someone's. The local table's entries, IPv6's
+    fe80::/64 and an expiring IPv6 one (a router advertisement's prefix)
+    are the kernel's."""
+    from vnet.observer import _PrefixRoutes, kernel_made
+    from vnet.state import Device
+    from vnet.topology.address import parse
+
+    def dev(name, *addresses):
+        return Device("n1", name, 1, addresses=[parse(a) for a in addresses])
+
+    made = _PrefixRoutes({"a0": dev("a0", "10.0.0.5/24", "fd00::1/64", "10.2.0.1/24 metric 50"),
+                          "a1": dev("a1", "10.1.0.5/24 noprefixroute", "fd01::1/64 noprefixroute")})
+
+    def own(to, dev, metric=0, src=None, table=254, proto=2, scope=253, rtype="unicast", expires=False):
+        return kernel_made(net(to), dev, metric, proto, table, src and ip(src), scope, rtype, expires, made)
+
+    assert own("10.0.0.0/24", "a0", src="10.0.0.5") and own("fd00::/64", "a0", 256, scope=0)
+    assert own("10.2.0.0/24", "a0", 50, "10.2.0.1") and not own("10.2.0.0/24", "a0", 0, "10.2.0.1")
+    assert not own("10.1.0.0/24", "a1", 100, "10.1.0.5") and not own("fd01::/64", "a1", 100, scope=0)
+    assert not own("10.0.0.0/24", "a0", src="10.0.0.6") and not own("10.0.0.0/24", "a1", src="10.0.0.5")
+    assert not own("10.0.0.0/24", "a0", src="10.0.0.5", proto=4)   # someone's, of another protocol
+    assert own("10.9.0.1/32", "a0", table=255, rtype="local") and own("fe80::/64", "a1", 256, scope=0)
+    assert own("fd66::/64", "a1", 256, scope=0, expires=True) and own("::/0", "a1", 1024, proto=9)
+    assert not own("10.9.0.0/24", "lo", table=255, proto=3, rtype="local")   # ip route add local ... table local

@@ -97,6 +97,10 @@ def test_routes_as_ip_route_writes_them():
     assert route_line(r) == "10.42.0.0/16 dev e1 table 100 scope link src 10.31.0.1"
     r = route_dict(None, Route(None, net("10.43.0.0/16"), ip("192.0.2.1"), "e0", 0, 3, onlink=True))
     assert route_line(r) == "10.43.0.0/16 via 192.0.2.1 dev e0 onlink"
+    r = route_dict("a", Route("a", net("10.52.0.0/24"), None, "lo", 0, 3, 255, None, 254, type="local"))
+    assert r["type"] == "local" and route_line(r) == "local 10.52.0.0/24 dev lo table 255 scope host"
+    r = route_dict("a", Route("a", net("::/0"), ip("fd01::2"), "isp1", 1024, 3, source=net("fd00:aaaa::/48")))
+    assert r["from"] == "fd00:aaaa::/48" and route_line(r) == "default from fd00:aaaa::/48 via fd01::2 dev isp1 metric 1024"
 
 
 def test_a_proxy_neighbour_for_no_device_is_shown_without_one(capsys):

@@ -5,6 +5,7 @@ import errno
 import ipaddress
 
 from ..kernel import netlink, rtnl
+from ..topology.model import key_networks
 from . import entries, nexthops
 
 
@@ -61,7 +62,10 @@ def _dropped_with(ctx, key, a):
 
 
 def route_args(ctx, ns, to, via, dev, metric, table):
-    return (ipaddress.ip_network(to), ipaddress.ip_address(via) if via else None,
+    """rtnl.add_route's and del_route's arguments for route key (ns, to,
+    via, dev, metric, table) (``to`` with its source prefix, if any:
+    ``route_source``)."""
+    return (key_networks(to)[0], ipaddress.ip_address(via) if via else None,
             ctx.ifindex(ns, dev) if dev else 0, metric, table)
 
 
@@ -69,6 +73,11 @@ def _hops(ctx, ns, next_hops):
     """A route's next hops ((via text, dev, weight), ...) as rtnl takes them."""
     return [(ipaddress.ip_address(via) if via else None, ctx.ifindex(ns, dev) if dev else 0, weight)
             for via, dev, weight in next_hops]
+
+
+def route_source(rk):
+    """The source prefix of route key ``rk`` (an IPv6 route's `from`), or None."""
+    return key_networks(rk[1])[1]
 
 
 def _route_put(ctx, rk, attrs, raw=None, place=None):
@@ -84,7 +93,7 @@ def _route_put(ctx, rk, attrs, raw=None, place=None):
         return
     rtnl.add_route(ctx.sock(rk[0]), *route_args(ctx, *rk), src=ipaddress.ip_address(src) if src else None,
                    scope=scope, onlink=onlink, rtype=rtype, hops=hops, metrics=metrics, nhid=nhid, protocol=protocol,
-                   pref=pref, place=place)
+                   pref=pref, place=place, source=route_source(rk))
 
 
 def route_add(ctx, rec, r):
@@ -104,9 +113,10 @@ def route_del(ctx, rec, rk, attrs, raw=None, place=None):
     it was (a route someone else made stays theirs); ``place``: beside the
     declared route of its slot, "first" or "last", where it goes back."""
     rk = tuple(rk)
-    exact = _exactly(ctx, rk[0], attrs) if place is not None and ipaddress.ip_network(rk[1]).version == 4 else None
-    return entries.deleted(lambda: rtnl.del_route(ctx.sock(rk[0]), *route_args(ctx, *rk), exact=exact), errno.ESRCH,
-                    lambda: _route_put(ctx, rk, attrs, raw, place), rec.routes, rk)
+    exact = _exactly(ctx, rk[0], attrs) if place is not None and key_networks(rk[1])[0].version == 4 else None
+    return entries.deleted(lambda: rtnl.del_route(ctx.sock(rk[0]), *route_args(ctx, *rk), exact=exact,
+                                                  source=route_source(rk)),
+                           errno.ESRCH, lambda: _route_put(ctx, rk, attrs, raw, place), rec.routes, rk)
 
 
 def _exactly(ctx, ns, attrs):
@@ -162,7 +172,8 @@ def route_back(ctx, r):
         else:
             rtnl.add_route(ctx.sock(r.netns), r.to, r.via, index.get(r.dev, 0), r.metric, r.table,
                            ipaddress.ip_address(r.src) if r.src else None, r.scope, r.onlink, r.type,
-                           [(v, index.get(d, 0), w) for v, d, w in r.nexthops], r.metrics, r.nhid, r.proto, r.pref)
+                           [(v, index.get(d, 0), w) for v, d, w in r.nexthops], r.metrics, r.nhid, r.proto, r.pref,
+                           r.source)
     except netlink.NetlinkError as e:
         if e.errno == errno.EINVAL and r.nhid is not None and not nexthops.exists(ctx, r.netns, r.nhid):
             return   # its nexthop is not back yet: left to the undo that makes it (and puts it back)

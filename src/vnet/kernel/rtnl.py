@@ -20,8 +20,8 @@ IFLA_OPERSTATE, IFLA_CARRIER, IFLA_TXQLEN = 16, 33, 13
 OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
 IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST, IFA_FLAGS, IFA_RT_PRIORITY = 1, 2, 3, 4, 8, 9
-RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE = 1, 4, 5, 6, 7, 15
-RTA_MULTIPATH, RTA_NH_ID = 9, 30
+RTA_DST, RTA_SRC, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE = 1, 2, 4, 5, 6, 7, 15
+RTA_MULTIPATH, RTA_VIA, RTA_NH_ID = 9, 18, 30
 NDA_DST, NDA_LLADDR = 1, 2
 NETNSA_NSID, NETNSA_FD = 1, 3
 
@@ -30,13 +30,19 @@ IFF_NOARP, IFF_ALLMULTI, IFF_MULTICAST = 0x80, 0x200, 0x1000
 IFA_F_SECONDARY, IFA_F_NODAD, IFA_F_PERMANENT, IFA_F_NOPREFIXROUTE = 0x01, 0x02, 0x80, 0x200
 RT_TABLE_MAIN, RT_TABLE_LOCAL = 254, 255
 RTPROT_KERNEL, RTPROT_BOOT, RTPROT_STATIC, RTPROT_RA = 2, 3, 4, 9
-RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_NOWHERE = 0, 253, 255
+RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_HOST, RT_SCOPE_NOWHERE = 0, 253, 254, 255
 RTN_UNICAST = 1
 # the route types a topology declares (`ip route add blackhole ...`): a
 # unicast route forwards, the others drop (unreachable and prohibit with an
 # ICMP error)
-ROUTE_TYPES = {"unicast": RTN_UNICAST, "blackhole": 6, "unreachable": 7, "prohibit": 8}
+ROUTE_TYPES = {"unicast": RTN_UNICAST, "blackhole": 6, "unreachable": 7, "prohibit": 8, "throw": 9, "local": 2}
 ROUTE_TYPE_NAMES = {v: k for k, v in ROUTE_TYPES.items()}
+# the other types, which someone may give a route too (`ip route add
+# multicast ...`) and a topology does not declare
+OTHER_ROUTE_TYPES = {3: "broadcast", 4: "anycast", 5: "multicast", 10: "nat", 11: "xresolve"}
+# the types of the kernel's own entries of the local table (of an address, a
+# device: local, broadcast, anycast, multicast), which a dump leaves out
+KERNEL_ENTRY_TYPES = frozenset({2, 3, 4, 5})
 RTNH_F_ONLINK = 4
 NUD_PERMANENT, NTF_SELF = 0x80, 0x02
 
@@ -214,12 +220,14 @@ def del_group(sock, group):
 # ---- addresses ---------------------------------------------------------------
 
 IFA_CACHEINFO, IFA_PROTO = 6, 11
-IFAPROT_KERNEL_RA = 2   # an address the kernel made from a router advertisement (SLAAC; 6.3 and later say so)
+# who made an address (IFA_PROTO; 6.3 and later say so): the kernel, from a router advertisement
+# (SLAAC), or its IPv6 link-local one (from the MAC, or as addrgenmode says)
+IFAPROT_KERNEL_RA, IFAPROT_KERNEL_LL = 2, 3
 _ADDR_ATTRS = frozenset({IFA_LOCAL, IFA_ADDRESS, IFA_LABEL, IFA_BROADCAST, IFA_FLAGS, IFA_RT_PRIORITY, IFA_PROTO})
 _NOPREFIXROUTE_BYTE = 1 if sys.byteorder == "little" else 2   # the byte of IFA_FLAGS (a u32 in host order) holding it
 _ADDRS = {}   # (address bytes, prefix length) -> address: a lab repeats 127.0.0.1/8 and ::1/128 per namespace
 
-IFA_F_TEMPORARY, IFA_F_MANAGETEMPADDR = 0x01, 0x100
+IFA_F_TEMPORARY, IFA_F_HOMEADDRESS, IFA_F_MANAGETEMPADDR = 0x01, 0x10, 0x100
 _CACHEINFO = struct.Struct("=IIII")   # preferred, valid, created, updated
 FOREVER = 0xFFFFFFFF
 
@@ -250,16 +258,20 @@ def dump_addr_lifetimes(sock):
 
 
 def dump_addrs(sock, flavoured=None, names=None):
-    """[(ifindex, address, secondary)] of a namespace, IPv6 link-local
-    addresses and those made from router advertisements (SLAAC, privacy
-    addresses too) left out (the kernel makes them; no topology declares them).
+    """[(ifindex, address, secondary)] of a namespace, the kernel's own
+    IPv6 link-local addresses and those made from router advertisements
+    (SLAAC, privacy addresses too) left out (the kernel makes them; no
+    topology declares them). A link-local address someone added (`ip
+    address add fe80::1/64 dev v0`) is kept: the kernel says its own by
+    their protocol (``_kernel_link_local``).
     ``secondary``: an IPv4 address the kernel holds as a secondary of another
     in its subnet (deleting that primary drops it, unless promote_secondaries).
     An address with a peer, noprefixroute, a metric, an IPv4 scope not
-    its default (``ipv4_scope``), a broadcast address not vnet's default, or
-    (given ``names``, {ifindex: device name}) a label not its device's name, is
+    its default (``ipv4_scope``), a broadcast address not vnet's default,
+    (given ``names``, {ifindex: device name}) a label not its device's name,
+    or IPv6 flags a file gives (home, mngtmpaddr: ``_flag_words``), is
     ``flavoured(address, peer, noprefixroute, metric, scope, broadcast,
-    label)`` (None: the address alone)."""
+    label, flags)`` (None: the address alone)."""
     import ipaddress
     # (not at import: ipaddress is not every command's)
     from ..topology.address import broadcast_number, ipv4_scope
@@ -275,10 +287,13 @@ def dump_addrs(sock, flavoured=None, names=None):
         elif peer == v:
             peer = None
         if v is None or IFA_PROTO in a and a[IFA_PROTO][0] == IFAPROT_KERNEL_RA \
-                or fam == socket.AF_INET6 and flags & IFA_F_TEMPORARY:   # (a privacy address: no protocol said)
+                or fam == socket.AF_INET6 and (flags & IFA_F_TEMPORARY   # (a privacy address: no protocol said)
+                                               or _kernel_link_local(v, a.get(IFA_PROTO))):
             continue
         f, m = a.get(IFA_FLAGS), a.get(IFA_RT_PRIORITY)
         nopr = f is not None and f[_NOPREFIXROUTE_BYTE] & (IFA_F_NOPREFIXROUTE >> 8)
+        marks = _flag_words(flags, f) if fam == socket.AF_INET6 and (flags & IFA_F_HOMEADDRESS or f is not None
+                                                                     and f[_NOPREFIXROUTE_BYTE]) else ()
         brd = label = None
         if fam == socket.AF_INET:
             usual = broadcast_number(int.from_bytes(v, "big"), plen, peer is not None)
@@ -286,25 +301,58 @@ def dump_addrs(sock, flavoured=None, names=None):
             label = names is not None and _odd_label(a.get(IFA_LABEL), names.get(index)) or None
         odd = fam == socket.AF_INET and scope != ipv4_scope(v[0])
         key = (bytes(v), plen) if peer is None and not nopr and m is None and not odd and brd is None \
-            and label is None else \
-            (bytes(v), plen, peer and bytes(peer), bool(nopr), m and nl.get_u32(m), scope if odd else None, brd, label)
+            and label is None and not marks else \
+            (bytes(v), plen, peer and bytes(peer), bool(nopr), m and nl.get_u32(m), scope if odd else None, brd, label,
+             marks)
         kept = len(key) == 2 or flavoured is not None   # (a reader without ``flavoured`` gets the address alone)
         ip = _ADDRS.get(key) if kept else None
         if ip is None:
             v = key[0]
             if len(v) == 16:
-                if v[0] == 0xFE and v[1] & 0xC0 == 0x80:
-                    continue
                 ip = ipaddress.IPv6Interface((v, plen))
             else:
                 ip = ipaddress.IPv4Interface((v, plen))
             if len(key) > 2 and flavoured is not None:   # (lo's 127.0.0.1/8: no broadcast, one per namespace)
                 ip = flavoured(ip, key[2] and ipaddress.ip_address(key[2]), key[3], key[4] or 0, key[5],
-                               brd and ipaddress.IPv4Address(brd), label)
+                               brd and ipaddress.IPv4Address(brd), label, marks)
             if kept and len(_ADDRS) < 65536:
                 _ADDRS[key] = ip
         out.append((index, ip, bool(flags & IFA_F_SECONDARY)))
     return out
+
+
+def _flag_words(flags, f):
+    """An IPv6 address's flags a file gives (topology.address.FLAGS: home,
+    mngtmpaddr), from the message's ``flags`` (its first byte) and
+    IFA_FLAGS ``f`` (all of them; None: not sent), in FLAGS' order."""
+    from ..topology.address import FLAGS
+    held = nl.get_u32(f) if f is not None else flags
+    return tuple(w for w, bit in FLAGS.items() if held & bit)
+
+
+def _kernel_link_local(v, proto):
+    """Is IPv6 address ``v`` (16 bytes) of protocol ``proto`` (IFA_PROTO,
+    None: not said) a link-local one the kernel made? The kernel says so
+    since 6.3 (IFAPROT_KERNEL_LL, and lo's ::1 is IFAPROT_KERNEL_LO):
+    a link-local address of no protocol is someone's. An older kernel
+    says no address's: each link-local address is taken for its own."""
+    if not (v[0] == 0xFE and v[1] & 0xC0 == 0x80):
+        return False
+    return proto is None and not says_address_protocols() or proto is not None and proto[0] == IFAPROT_KERNEL_LL
+
+
+_SAYS = []
+
+
+def says_address_protocols():
+    """Does this kernel say who made an address (IFA_PROTO: 6.3 and later)?"""
+    if not _SAYS:
+        import os
+        try:
+            _SAYS.append(tuple(int(x) for x in os.uname().release.split(".")[:2]) >= (6, 3))
+        except ValueError:
+            _SAYS.append(False)
+    return _SAYS[0]
 
 
 def _odd_broadcast(brd, usual):
@@ -333,7 +381,7 @@ def _addr_msg(ifindex, iface, scope=0):
 
 def add_addr(sock, ifindex, iface):
     """Add ``iface`` (an address of vnet.topology.address) to the device."""
-    from ..topology.address import broadcast_of, scope_of
+    from ..topology.address import FLAGS, broadcast_of, scope_of
     body = _addr_msg(ifindex, iface, scope_of(iface) if iface.version == 4 else 0)
     if iface.version == 4:
         brd = broadcast_of(iface)   # by default the subnet's, as ip does with 'brd +'
@@ -344,6 +392,8 @@ def add_addr(sock, ifindex, iface):
     flags = IFA_F_NODAD if iface.version == 6 else 0   # IPv6: usable at once, like a lab wants
     if getattr(iface, "noprefixroute", False):
         flags |= IFA_F_NOPREFIXROUTE
+    for w in getattr(iface, "flags", ()):
+        flags |= FLAGS[w]
     if flags:
         body += nl.u32(IFA_FLAGS, flags)
     if getattr(iface, "metric", 0):
@@ -417,24 +467,33 @@ def _route_extras(a):
                 out.append(f"{word}{' lock' if locked & (1 << t) else ''} {v}")
     if RTA_FLOW in a:
         out.append(f"realm {nl.get_u32(a[RTA_FLOW])}")
-    expires = struct.unpack_from("=i", a[RTA_CACHEINFO], 8)[0] if RTA_CACHEINFO in a else 0
+    expires = _expires(a)
     if expires:   # (in the user's clock ticks, 100 a second, as iproute2 reads them)
         out.append(f"expires {expires // 100}sec")
     return ", ".join(out)
 
 
+def _expires(a):
+    """When a route of attributes ``a`` expires (RTA_CACHEINFO; clock ticks), 0 for never."""
+    return struct.unpack_from("=i", a[RTA_CACHEINFO], 8)[0] if RTA_CACHEINFO in a else 0
+
+
 def dump_routes(sock, through=None):
-    """Unicast and dropping routes of every table: [(dst, gateway, oif,
+    """Every route of every table but the kernel's own entries of types a
+    topology does not declare (its local, broadcast, anycast and multicast
+    ones, protocol kernel): [(dst, gateway, oif,
     metric, proto, table, prefsrc, scope, onlink, type name, next hops,
-    tos, unwritable, extras, raw, metrics, nhid, pref)]: a multipath route's [(gateway, oif, weight)], why a
-    topology cannot declare the route (with a TOS, a next hop onlink) or
-    None, what it has that a topology does not
+    tos, unwritable, extras, raw, metrics, nhid, pref, source, expires)]: a multipath route's [(gateway, oif, weight)], why a
+    topology cannot declare the route (with a TOS, a next hop onlink, a
+    gateway of the other family, a type it has no word for) or None, what it has that a topology does not
     say (``_route_extras``), the kernel's message of a route someone
     made with more than a topology says, or another protocol than vnet's,
     not through a nexthop object (for ``add_route_again``), else None, and
     its metrics a topology declares (``route_metrics``), and the nexthop
     object it goes through (None: none; its gateway and device are then
-    the object's, left out), and an IPv6 route's preference (RTA_PREF; None for IPv4).
+    the object's, left out), an IPv6 route's preference (RTA_PREF; None for IPv4),
+    an IPv6 route's source prefix (RTA_SRC, `ip -6 route add ... from
+    P`; None for none), and whether it expires (a router advertisement's).
     With ``through`` (an ifindex), only the routes through that device (one
     of their next hops too), as the kernel filters them."""
     import ipaddress
@@ -443,9 +502,9 @@ def dump_routes(sock, through=None):
         request = _RTM.pack(fam, 0, 0, 0, 0, 0, 0, 0, 0)
         for t, p in (sock.dump(RTM_GETROUTE, request) if through is None else
                      sock.dump_filtered(RTM_GETROUTE, request + nl.u32(RTA_OIF, through))):
-            f, dlen, _slen, tos, table, proto, scope, rtype, flags = _RTM.unpack_from(p)
-            if rtype not in ROUTE_TYPE_NAMES:
-                continue
+            f, dlen, slen, tos, table, proto, scope, rtype, flags = _RTM.unpack_from(p)
+            if rtype in KERNEL_ENTRY_TYPES and proto == RTPROT_KERNEL:
+                continue   # the kernel's own entry of an address or a device
             a = nl.parse(p, 12)
             if RTA_TABLE in a:
                 table = nl.get_u32(a[RTA_TABLE])
@@ -457,20 +516,54 @@ def dump_routes(sock, through=None):
             src = nl.get_ip(a[RTA_PREFSRC]) if RTA_PREFSRC in a else None
             hops = _hops(a[RTA_MULTIPATH]) if RTA_MULTIPATH in a else []
             nhid = nl.get_u32(a[RTA_NH_ID]) if RTA_NH_ID in a else None
+            source = ipaddress.ip_network(f"{nl.get_ip(a[RTA_SRC])}/{slen}") if RTA_SRC in a and slen else None
             if nhid is not None:   # the nexthop object's way out, as the kernel shows it with the route: not the
                 gw, oif, hops, rtype = None, 0, [], RTN_UNICAST   # route's (nor its type: a blackhole one's,
                 flags &= ~RTNH_F_ONLINK                           # nor its onlink flag)
-            unwritable = (f"it has a TOS ({tos:#x})" if tos else
-                          "a next hop of it is onlink" if any(fl & RTNH_F_ONLINK for *_h, fl in hops) else None)
+            unwritable = _unwritable_route(tos, hops, rtype, a if nhid is None else {})   # (the object's via)
             extras, metrics = _route_extras(a), route_metrics(a)
             raw = bytes(p) if (proto != RTPROT_STATIC or extras or unwritable) and RTA_NH_ID not in a \
-                and proto not in (RTPROT_KERNEL, RTPROT_RA) and table != RT_TABLE_LOCAL else None
+                and proto not in (RTPROT_KERNEL, RTPROT_RA) else None
             # (vnet's own: remade from what a topology says; through a nexthop object: gone with its device)
             out.append((ipaddress.ip_network(f"{dst}/{dlen}"), gw, oif, metric, proto, table, src, scope,
-                        bool(flags & RTNH_F_ONLINK), ROUTE_TYPE_NAMES[rtype], [h[:3] for h in hops], tos, unwritable,
-                        extras, raw, metrics, nhid,
-                        (a[RTA_PREF][0] if RTA_PREF in a else 0) if f == socket.AF_INET6 else None))
+                        bool(flags & RTNH_F_ONLINK), ROUTE_TYPE_NAMES.get(rtype) or OTHER_ROUTE_TYPES.get(rtype, str(rtype)),
+                        [h[:3] for h in hops], tos, unwritable, extras, raw, metrics, nhid,
+                        (a[RTA_PREF][0] if RTA_PREF in a else 0) if f == socket.AF_INET6 else None, source,
+                        bool(_expires(a))))
     return out
+
+
+def _unwritable_route(tos, hops, rtype, a):
+    """Why a topology cannot declare a route of these fields and attributes
+    ``a`` (a TOS, a next hop onlink, a type it has no word for, a gateway
+    of the other family), else None."""
+    if tos:
+        return f"it has a TOS ({tos:#x})"
+    if any(fl & RTNH_F_ONLINK for *_h, fl in hops):
+        return "a next hop of it is onlink"
+    if rtype not in ROUTE_TYPE_NAMES:
+        return f"it is of type {OTHER_ROUTE_TYPES.get(rtype, rtype)}"
+    via = _via(a.get(RTA_VIA))
+    if via is None and RTA_MULTIPATH in a:
+        via = next((v for o, n, *_r in _rtnh(a[RTA_MULTIPATH])
+                    for v in [_via(nl.parse(a[RTA_MULTIPATH], o + _RTNH.size, o + n).get(RTA_VIA))] if v), None)
+    if via is not None:
+        return f"its gateway is of the other family (via {via})"
+    return None
+
+
+def _via(data):
+    """RTA_VIA ``data`` (struct rtvia: a family, then the address: an IPv4
+    route's IPv6 gateway) as `ip route` writes it (`inet6 fe80::1`), else None."""
+    if data is None or len(data) < 2:
+        return None
+    import ipaddress
+    fam, addr = struct.unpack_from("=H", data)[0], bytes(data[2:])
+    if fam == socket.AF_INET6 and len(addr) == 16:
+        return f"inet6 {ipaddress.IPv6Address(addr)}"
+    if fam == socket.AF_INET and len(addr) == 4:
+        return f"inet {ipaddress.IPv4Address(addr)}"
+    return f"family {fam} {addr.hex()}"
 
 
 RTA_EXPIRES = 23
@@ -597,9 +690,9 @@ def before_deleting(sock, indexes, marked=None):
 
 
 def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, onlink=False, delete=False,
-               rtype="unicast", hops=(), metrics=(), nhid=None, protocol=None, pref=None):
+               rtype="unicast", hops=(), metrics=(), nhid=None, protocol=None, pref=None, source=None):
     """A route request (``hops``: a multipath route's [(gateway, oif,
-    weight)]). ``scope`` None: global with a gateway, next hops or for a
+    weight)]; ``source``: an IPv6 route's source prefix, RTA_SRC). ``scope`` None: global with a gateway, next hops or for a
     route that drops, link without (as `ip route add`); a deletion matches
     any scope, protocol and type, or (``delete`` "exact") those given (a
     protocol of None or 0: any)."""
@@ -611,13 +704,17 @@ def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, 
         scope, proto, kind = RT_SCOPE_NOWHERE, 0, 0
     else:
         proto, kind = protocol or RTPROT_STATIC, ROUTE_TYPES[rtype]
-        if scope is None:
-            scope = RT_SCOPE_UNIVERSE if gw is not None or hops or kind != RTN_UNICAST else RT_SCOPE_LINK
+        if scope is None:   # (as topology.model.default_scope)
+            scope = RT_SCOPE_HOST if rtype == "local" else \
+                RT_SCOPE_UNIVERSE if gw is not None or hops or kind != RTN_UNICAST else RT_SCOPE_LINK
     flags = RTNH_F_ONLINK if onlink else 0
-    body = _RTM.pack(fam, dst.prefixlen, 0, 0, table if table < 256 else 0, proto, scope, kind, flags)
+    body = _RTM.pack(fam, dst.prefixlen, source.prefixlen if source else 0, 0, table if table < 256 else 0, proto,
+                     scope, kind, flags)
     body += nl.u32(RTA_TABLE, table)
     if dst.prefixlen:
         body += nl.ip(RTA_DST, dst.network_address)
+    if source is not None:
+        body += nl.ip(RTA_SRC, source.network_address)
     if gw is not None:
         body += nl.ip(RTA_GATEWAY, gw)
     if oif:
@@ -636,19 +733,20 @@ def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, 
 
 
 def add_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, onlink=False, rtype="unicast",
-              hops=(), metrics=(), nhid=None, protocol=None, pref=None, place=None):
+              hops=(), metrics=(), nhid=None, protocol=None, pref=None, place=None, source=None):
     sock.request(RTM_NEWROUTE, _route_msg(dst, gw, oif, metric, table, src, scope, onlink, rtype=rtype, hops=hops,
-                                          metrics=metrics, nhid=nhid, protocol=protocol, pref=pref),
+                                          metrics=metrics, nhid=nhid, protocol=protocol, pref=pref, source=source),
                  nl.F_CREATE | PLACES[place])
 
 
-def del_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN, exact=None):
-    """Delete a route; IPv4 deletes the first of its slot that matches what
-    the request says, so ``exact``, {src, scope, rtype, hops, nhid,
-    protocol} (as add_route takes them), says what tells one route from
-    the others there (`ip route prepend`, `append`)."""
+def del_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN, exact=None, source=None):
+    """Delete a route (``source``: an IPv6 route's source prefix); IPv4
+    deletes the first of its slot that matches what the request says, so
+    ``exact``, {src, scope, rtype, hops, nhid, protocol} (as add_route takes
+    them), says what tells one route from the others there (`ip route
+    prepend`, `append`)."""
     sock.request(RTM_DELROUTE, _route_msg(dst, gw, oif, metric, table, delete="exact" if exact else True,
-                                          **(exact or {})))
+                                          source=source, **(exact or {})))
 
 
 # ---- bridge fdb (vxlan static entries) ----------------------------------------

@@ -77,13 +77,14 @@ def _same_shape(r, have):
 
 def _slots(state):
     """{(netns, to, metric, table): [observed routes]}: the kernel keeps one
-    route (or one multipath route) per slot; adding another is EEXIST. An
-    IPv4 route with a TOS is in a slot of its own (a declared one has none)."""
+    route (or one multipath route) per slot (an IPv6 one's ``to`` with its
+    source prefix: model.key_to); adding another is EEXIST. An IPv4 route
+    with a TOS is in a slot of its own (a declared one has none)."""
     out = {}
     for rs in state.routes.values():
         for o in rs:
             if not o.tos:
-                out.setdefault((o.netns, str(o.to), o.metric, o.table), []).append(o)
+                out.setdefault((o.netns, o.key[1], o.metric, o.table), []).append(o)
     return out
 
 
@@ -276,5 +277,7 @@ def observed_routes(state):
 
 def route_label(rk):
     ns, to, via, dev, metric, table = rk
-    s = f"route {'default' if to.endswith('/0') else to}" + (f" via {via}" if via else "") + (f" dev {dev}" if dev else "")
+    to, _from, source = to.partition(" from ")   # (model.key_to)
+    s = f"route {'default' if to.endswith('/0') else to}" + (f" from {source}" if source else "") + \
+        (f" via {via}" if via else "") + (f" dev {dev}" if dev else "")
     return s + route_place(6 if ":" in to else 4, metric, table, ns)

@@ -66,6 +66,8 @@ def script(topo):
     for r in topo.routes:
         args = ["route", "add"] + ([r.type] if r.type != "unicast" else []) + \
             ["default" if r.to.prefixlen == 0 and r.nhid is None else str(r.to)]   # (ip takes default as IPv4)
+        if r.source is not None:
+            args += ["from", str(r.source)]
         if r.via:
             args += ["via", str(r.via)]
         if r.dev:
@@ -107,8 +109,11 @@ def _address_words(a):
     adds it: an IPv4 one with vnet's default broadcast (`brd +`, which ip
     alone does not give). (IPv6 ones go without duplicate address detection,
     `nodad` after the device: usable at once.)"""
+    import shlex
+
     from ..topology.address import broadcast_of
-    words = str(a).split()
+    from ..topology.address import words as address_words
+    words = [shlex.quote(w) for w in address_words(str(a))]
     if a.version == 4 and getattr(a, "broadcast", None) is None and int(broadcast_of(a)):
         words += ["brd", "+"]
     return words

@@ -91,6 +91,10 @@ def route_dict(ns, route):
     (with its namespace). The one place that knows the observed route's fields."""
     from ..topology.model import RT_TABLE_MAIN, SCOPE_NAMES
     out = {"netns": ns, "dst": dst_word(str(route.to))}
+    if route.type != "unicast":   # (as `ip -j route` gives it: local, throw, blackhole...)
+        out["type"] = route.type
+    if route.source is not None:   # (an IPv6 route's source prefix, as `ip -j route` names it)
+        out["from"] = str(route.source)
     if route.via is not None:
         out["gateway"] = str(route.via)
     out["dev"] = route.dev
@@ -115,8 +119,9 @@ def route_dict(ns, route):
 
 
 def route_line(r):
-    """A route_dict as `ip route` writes it (proto boot left out, as it does)."""
-    words = [r["dst"]]
+    """A route_dict as `ip route` writes it (its type first where not
+    unicast; proto boot left out, as it does)."""
+    words = ([r["type"]] if "type" in r else []) + [r["dst"]] + (["from", r["from"]] if "from" in r else [])
     for key, word in (("nhid", "nhid"), ("gateway", "via"), ("dev", "dev"), ("table", "table"), ("protocol", "proto"),
                       ("scope", "scope"), ("prefsrc", "src"), ("metric", "metric")):
         if r.get(key) is not None and not (key == "protocol" and r[key] == "boot"):

@@ -51,6 +51,8 @@ ROUTE = F.Obj({
                      "(ip route ... onlink)", default=False),
     "table": F.Table(),
     "src": F.IP("preferred source address of packets sent by this route (an address of the namespace)"),
+    "from": F.Prefix("an IPv6 route's source prefix: it takes only packets from there (ip -6 route add ... from "
+                     "fd00:aaaa::/48), beside a route to the same place from elsewhere"),
     "scope": F.Enum("IPv4 route scope (default: global with a gateway, link without, as ip route add)",
                     ("global", "site", "link", "host")),
     "nexthops": F.ListOf(F.Obj({
@@ -59,11 +61,14 @@ ROUTE = F.Obj({
         "weight": F.Int("its share of the flows (ip route's weight)", lo=1, hi=256, default=1),
     }, title="nexthop"), "a multipath route's next hops, two or more, instead of via and dev "
        "(ip route add ... nexthop via A nexthop via B)"),
-    "type": F.Enum("unicast (default), or a route that drops what it matches, without via or dev: blackhole "
-                   "silently, unreachable and prohibit with an ICMP error (ip route add blackhole ...)",
+    "type": F.Enum("unicast (default); local, with dev and no via: its addresses are the host's own (ip route "
+                   "add local 10.52.0.0/24 dev lo table local); or, without via or dev, a route that drops what it "
+                   "matches, blackhole silently, unreachable and prohibit with an ICMP error (ip route add "
+                   "blackhole ...), or throw, which ends the lookup in its table (policy routing's next rule goes on)",
                    ROUTE_TYPES),
     "protocol": F.Scalar("who made the route, as ip route's proto: a name of /etc/iproute2/rt_protos (boot, static, "
-                         "bird, zebra, bgp, ospf...) or a number 3-255 (omitted: static, and any is taken as it)"),
+                         "bird, zebra, bgp, ospf, kernel...) or a number 2-255 but 9 (omitted: static, and any is taken as "
+                         "it)"),
     "pref": F.Enum("an IPv6 route's preference among routes to the same place (ip route's pref; omitted: medium)",
                    tuple(ROUTE_PREFS)),
     "nhid": F.Int("the nexthop object the route goes through (ip route add ... nhid N), instead of via, dev and "
@@ -602,11 +607,15 @@ def _route(v, path, p, nh_family=None):
     hops = _nexthops(v, net, path, p)
     if hops is None or not _through_nexthop_object(v, net, nh_family, path, p):
         return None
-    if rtype != "unicast":
+    if rtype == "local":
+        if not _local_route(v, path, p):
+            return None
+    elif rtype != "unicast":
         extra = [f for f in ("via", "dev", "onlink") if v.get(f)]
         if extra:
-            p.add(f"{path}.{extra[0]}", f"{'an' if rtype[0] in 'aeiou' else 'a'} {rtype} route drops what it "
-                                        f"matches: it has no {extra[0]}")
+            does = "ends the lookup in its table" if rtype == "throw" else "drops what it matches"
+            p.add(f"{path}.{extra[0]}", f"{'an' if rtype[0] in 'aeiou' else 'a'} {rtype} route {does}: it has no "
+                                        f"{extra[0]}")
             return None
     elif via is None and v.get("dev") is None and not hops and v.get("nhid") is None:
         p.add(path, "a route needs via, dev, or both")
@@ -633,23 +642,41 @@ def _route(v, path, p, nh_family=None):
     if v.get("pref") is not None and net.version == 4:
         p.add(f"{path}.pref", "an IPv4 route has no preference (the kernel keeps one for IPv6 routes): leave it out")
         return None
+    source = v.get("from")
+    if source is not None and (net.version == 4 or source.version == 4):
+        p.add(f"{path}.from", "an IPv4 route has no source prefix (IPv6's only: ip -6 route add ... from P)"
+              if net.version == 4 else f"{source} is IPv4 but the destination {to} is IPv6")
+        return None
     return Route(to=net, netns=v.get("netns"), via=via, dev=v.get("dev"), metric=v.get("metric", 0), path=path,
                  onlink=bool(v.get("onlink")), table=v.get("table", RT_TABLE_MAIN), src=src, scope=v.get("scope"),
                  type=rtype, nexthops=hops, metrics=metrics, nhid=v.get("nhid"), protocol=protocol,
-                 pref=ROUTE_PREFS.get(v.get("pref")))
+                 pref=ROUTE_PREFS.get(v.get("pref")), source=source if source and source.prefixlen else None)
+
+
+def _local_route(v, path, p):
+    """Is a local route (its addresses the host's own: `ip route add local
+    10.52.0.0/24 dev lo`) given a dev and no gateway? Said if not."""
+    other = [f for f in ("via", "onlink") if v.get(f)]
+    if other:
+        p.add(f"{path}.{other[0]}", f"a local route delivers here: it has no {other[0]}")
+        return False
+    if v.get("dev") is None:
+        p.add(path, "a local route needs dev (ip route add local 10.52.0.0/24 dev lo)")
+        return False
+    return True
 
 
 def _protocol(v, path, p):
     """A route's protocol number, None for none; False, said, for one a
-    file cannot give (the kernel's own: unspec, redirect, kernel, ra)."""
+    file cannot give (the kernel's own: unspec, redirect, ra)."""
     if v is None:
         return None
     text = str(v).strip()
     n = ROUTE_PROTOCOLS.get(text, int(text) if text.isdigit() and len(text) <= 3 else None)
-    if n is None or not 3 <= n <= 255 or n == 9:
+    if n is None or not 2 <= n <= 255 or n == 9:
         p.add(f"{path}.protocol", f"{text if text.isdigit() else F.quote(v)} is not a protocol a route may be given: a name of "
                                   f"/etc/iproute2/rt_protos ({', '.join(list(ROUTE_PROTOCOLS)[:8])}...) or a number "
-                                  f"3-255 but 9 (kernel, ra and redirect are the kernel's own){F._close(text, ROUTE_PROTOCOLS)}")
+                                  f"2-255 but 9 (unspec, redirect and ra are the kernel's own){F._close(text, ROUTE_PROTOCOLS)}")
         return False
     return n
 

@@ -16,7 +16,9 @@ and parses back, as iproute2 writes it:
 ``10.50.0.1 peer 10.50.0.2/32 noprefixroute metric 77 scope link``."""
 import ipaddress
 
-WORDS = ("peer", "brd", "noprefixroute", "metric", "scope", "label")
+# an IPv6 address's flags a file gives (`ip address add ... home mngtmpaddr`): {word: IFA_F_*}
+FLAGS = {"home": 0x10, "mngtmpaddr": 0x100}
+WORDS = ("peer", "brd", "noprefixroute", "metric", "scope", "label", *FLAGS)
 VALUED = ("peer", "brd", "metric", "scope", "label")
 NO_BROADCAST = "0.0.0.0"   # the kernel's own word for none (ip address add ... brd 0.0.0.0)
 MAX_METRIC = 2**32 - 1
@@ -32,9 +34,10 @@ class _Flavour:
     scope = None           # an IPv4 address's scope (a number) where not default_scope's
     broadcast = None       # an IPv4 address's broadcast (ipaddress; 0.0.0.0: none) where not default_broadcast's
     label = None           # an IPv4 address's label where not its device's name
+    flags = ()             # an IPv6 address's words of FLAGS, in FLAGS' order
 
     def extra(self):
-        return (self.peer, self.noprefixroute, self.metric, self.scope, self.broadcast, self.label)
+        return (self.peer, self.noprefixroute, self.metric, self.scope, self.broadcast, self.label, self.flags)
 
     def __eq__(self, other):
         same = super().__eq__(other)
@@ -62,9 +65,10 @@ class Flavoured6(_Flavour, ipaddress.IPv6Interface):
 
 
 def extra(a):
-    """(peer, noprefixroute, metric, scope, broadcast, label) of any address, plain or not."""
+    """(peer, noprefixroute, metric, scope, broadcast, label, flags) of any address, plain or not."""
     return (getattr(a, "peer", None), getattr(a, "noprefixroute", False), getattr(a, "metric", 0),
-            getattr(a, "scope", None), getattr(a, "broadcast", None), getattr(a, "label", None))
+            getattr(a, "scope", None), getattr(a, "broadcast", None), getattr(a, "label", None),
+            getattr(a, "flags", ()))
 
 
 def ipv4_scope(first_byte):
@@ -113,7 +117,7 @@ def scope_name(scope):
     return SCOPE_NAMES.get(scope, str(scope))
 
 
-def make(iface, peer=None, noprefixroute=False, metric=0, scope=None, broadcast=None, label=None):
+def make(iface, peer=None, noprefixroute=False, metric=0, scope=None, broadcast=None, label=None, flags=()):
     """``iface`` (an ipaddress interface) with these: itself if none (a
     peer that is the address itself is none: the kernel holds it so; so is
     an IPv4 address's default scope or broadcast, and any IPv6 one's, its
@@ -126,23 +130,45 @@ def make(iface, peer=None, noprefixroute=False, metric=0, scope=None, broadcast=
         broadcast = None
     if iface.version == 6:
         label = None
-    if peer is None and not noprefixroute and not metric and scope is None and broadcast is None and not label:
+    else:
+        flags = ()
+    if peer is None and not noprefixroute and not metric and scope is None and broadcast is None and not label \
+            and not flags:
         return iface
     a = (Flavoured4 if iface.version == 4 else Flavoured6)((iface.ip.packed, iface.network.prefixlen))
     a.peer, a.noprefixroute, a.metric, a.scope = peer, bool(noprefixroute), metric, scope
-    a.broadcast, a.label = broadcast, label or None
+    a.broadcast, a.label, a.flags = broadcast, label or None, tuple(w for w in FLAGS if w in flags)
     return a
 
 
 def text(a, broadcast=True):
     """As iproute2 writes it (`ip address add` takes it back); without
     ``broadcast``, its broadcast address left out (a drawing's label)."""
-    peer, nopr, metric, scope, brd, label = extra(a)
+    peer, nopr, metric, scope, brd, label, flags = extra(a)
     brd = brd if broadcast else None
     out = f"{a.ip} peer {peer}/{a.network.prefixlen}" if peer is not None else f"{a.ip}/{a.network.prefixlen}"
     return out + (f" brd {brd}" if brd is not None else "") + (" noprefixroute" if nopr else "") + \
+        "".join(f" {w}" for w in flags) + \
         (f" metric {metric}" if metric else "") + (f" scope {scope_name(scope)}" if scope is not None else "") + \
-        (f" label {label}" if label else "")
+        (f" label {quoted(label)}" if label else "")
+
+
+def quoted(label):
+    """A label as a shell quotes it where it has a space or a quote
+    (`label 'eth0:a b'`; the kernel takes any byte but NUL), else itself."""
+    import shlex
+    return shlex.quote(label)
+
+
+def words(v):
+    """The words of an address's text, a quoted label one word (``quoted``)."""
+    if "'" not in v and '"' not in v:
+        return v.split()
+    import shlex
+    try:
+        return shlex.split(v)
+    except ValueError:   # (No closing quotation)
+        raise ValueError("has a quote that is not closed") from None
 
 
 def subnet(a):
@@ -189,12 +215,12 @@ def parse(v):
     SCOPES or a number 0-255), ``brd B`` (IPv4: an address, ``+`` or ``-``
     for the subnet's highest or lowest, 0.0.0.0 for none), ``label L`` (IPv4:
     at most 15 bytes, by custom its device's name and more). ValueError says what is
-    wrong."""
-    words = v.split()
-    if not words:
+    wrong. A label with a space or a quote is quoted as a shell quotes it."""
+    ws = words(v)
+    if not ws:
         raise ValueError("is empty")
-    first, rest = words[0], words[1:]
-    peer, nopr, metric, scope, brd, label, i = None, False, 0, None, None, None, 0
+    first, rest = ws[0], ws[1:]
+    peer, nopr, metric, scope, brd, label, flags, i = None, False, 0, None, None, None, [], 0
     while i < len(rest):
         w = rest[i]
         if w in VALUED and i + 1 >= len(rest):
@@ -211,11 +237,13 @@ def parse(v):
             label = _label(rest[i + 1])
         elif w == "noprefixroute" and not nopr:
             nopr = True
+        elif w in FLAGS and w not in flags:
+            flags.append(w)
         elif w in WORDS:
             raise ValueError(f"{w!r} is given twice")
         else:
             raise ValueError(f"unknown word {w!r} (known: {', '.join(WORDS)})")
-        i += 1 if w == "noprefixroute" else 2
+        i += 1 if w == "noprefixroute" or w in FLAGS else 2
     p = None
     version = ipaddress.ip_address(first.partition("/")[0]).version
     if peer is not None:
@@ -229,7 +257,18 @@ def parse(v):
         raise ValueError(f"an IPv6 address has no {'broadcast address' if brd is not None else 'label'}: "
                          f"leave {'brd' if brd is not None else 'label'} out")
     iface = _with_length(first, peer)
-    return make(iface, p, nopr, metric, scope, brd and _broadcast(brd, iface, p), label)
+    _check_flags(flags, version, iface)
+    return make(iface, p, nopr, metric, scope, brd and _broadcast(brd, iface, p), label, flags)
+
+
+def _check_flags(flags, version, iface):
+    """ValueError where the kernel refuses an address's FLAGS: on IPv4, or
+    mngtmpaddr on another length than /64 (the temporary addresses it
+    makes from it are /64)."""
+    if flags and version == 4:
+        raise ValueError(f"{flags[0]} is an IPv6 address's flag: leave it out")
+    if "mngtmpaddr" in flags and iface.network.prefixlen != 64:
+        raise ValueError(f"mngtmpaddr needs a /64 (the kernel's rule), not /{iface.network.prefixlen}")
 
 
 def _broadcast(w, iface, peer):

@@ -116,12 +116,18 @@ RT_TABLE_MAIN = 254
 # rtm_scope names, as `ip route` writes them
 SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254}
 SCOPE_NAMES = {v: k for k, v in SCOPES.items()}
-ROUTE_TYPES = ("unicast", "blackhole", "unreachable", "prohibit")   # a route forwards, or drops (the others)
+# a route forwards (unicast), delivers here (local: `ip route add local 10.52.0.0/24 dev lo table
+# local`, any address of it is the host's own), drops (blackhole, unreachable, prohibit), or ends
+# the lookup in its table (throw: policy routing's next rule goes on)
+ROUTE_TYPES = ("unicast", "blackhole", "unreachable", "prohibit", "throw", "local")
+DEVICE_ROUTE_TYPES = ("unicast", "local")   # those through a device (the others have none)
 # a route's protocol, as /etc/iproute2/rt_protos names them (those a file may give: not the
-# kernel's own, 0-2 and 9, which the kernel sets), and an IPv6 route's preference (RTA_PREF)
+# kernel's own unspec, redirect and ra, 0, 1 and 9, which the kernel sets; kernel, 2, as
+# NetworkManager gives the subnet route of an address it gives noprefixroute), and an IPv6
+# route's preference (RTA_PREF)
 ROUTE_PROTOCOLS = {"boot": 3, "static": 4, "gated": 8, "mrt": 10, "zebra": 11, "bird": 12, "dnrouted": 13, "xorp": 14,
                    "ntk": 15, "dhcp": 16, "keepalived": 18, "babel": 42, "openr": 99, "bgp": 186, "isis": 187,
-                   "ospf": 188, "rip": 189, "eigrp": 192}
+                   "ospf": 188, "rip": 189, "eigrp": 192, "kernel": 2}
 PROTOCOL_NAMES = {v: k for k, v in ROUTE_PROTOCOLS.items()}
 ROUTE_PREFS = {"medium": 0, "high": 1, "low": 3}
 PREF_NAMES = {v: k for k, v in ROUTE_PREFS.items()}
@@ -147,11 +153,13 @@ class Route(Struct):
     # table: the routing table (254, main, by default); src: the preferred
     # source address; scope: a name of SCOPES (None: global with a gateway,
     # link without, as `ip route add` does; IPv4 only)
-    # type: "unicast", or a route that drops ("blackhole", "unreachable", "prohibit"), with no via or dev
+    # type: "unicast", "local" (with a dev and no via), or one with no via or dev: that drops
+    # ("blackhole", "unreachable", "prohibit") or ends its table's lookup ("throw")
     # nexthops: a multipath route's ((via, dev, weight), ...), two or more, instead of via and dev
     _fields = (("to", REQUIRED), ("netns", HOST), ("via", None), ("dev", None), ("metric", 0), ("path", ""),
                ("onlink", False), ("table", RT_TABLE_MAIN), ("src", None), ("scope", None), ("type", "unicast"),
-               ("nexthops", ()), ("metrics", ()), ("nhid", None), ("protocol", None), ("pref", None))
+               ("nexthops", ()), ("metrics", ()), ("nhid", None), ("protocol", None), ("pref", None), ("source", None))
+    # source: an IPv6 route's source prefix (ip -6 route add ... from P), an ip_network, or None;
     # metrics: ((name, value, locked), ...) by name, of ROUTE_METRICS;
     # nhid: the nexthop object (NextHop) it goes through, instead of via and dev;
     # protocol: its number (None: vnet's, static, and any where compared);
@@ -160,8 +168,8 @@ class Route(Struct):
     @property
     def key(self):
         """What names the route in the kernel (and in vnet's records)."""
-        return (self.netns, str(self.to), str(self.via) if self.via else None, self.dev, self.kernel_metric,
-                self.table)
+        return (self.netns, key_to(self.to, self.source), str(self.via) if self.via else None, self.dev,
+                self.kernel_metric, self.table)
 
     @property
     def attrs(self):
@@ -190,6 +198,8 @@ class Route(Struct):
     @property
     def label(self):
         s = f"route {'' if self.type == 'unicast' else self.type + ' '}{'default' if self.to.prefixlen == 0 else self.to}"
+        if self.source is not None:
+            s += f" from {self.source}"
         if self.via:
             s += f" via {self.via}"
         if self.dev:
@@ -241,10 +251,26 @@ def same_attrs(a, b):
     return a[:4] == b[:4] and sorted(a[4]) == sorted(b[4]) and a[5:] == b[5:]
 
 
+def key_to(to, source):
+    """A route's destination as its key says it: the network, and an IPv6
+    route's source prefix after it (`::/0 from fd00:aaaa::/48`), for the
+    kernel keeps one route per destination and source."""
+    return str(to) if source is None else f"{to} from {source}"
+
+
+def key_networks(text):
+    """(destination, source prefix or None) of a key's destination ``key_to``."""
+    import ipaddress
+    to, _from, source = text.partition(" from ")
+    return ipaddress.ip_network(to), ipaddress.ip_network(source) if source else None
+
+
 def default_scope(via, rtype="unicast", nexthops=(), nhid=None):
     """An IPv4 route's scope when none is given, as `ip route add` gives it:
-    global with a gateway (or next hops, or a nexthop object) or for a route
-    that drops, link without."""
+    host for a local route, global with a gateway (or next hops, or a
+    nexthop object) or for a route without a device (that drops...), link without."""
+    if rtype == "local":
+        return SCOPES["host"]
     return 0 if via or nexthops or nhid is not None or rtype != "unicast" else SCOPES["link"]
 
 

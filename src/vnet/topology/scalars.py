@@ -238,8 +238,9 @@ class CIDR(Field):
     scope, broadcast address and label (``vnet.topology.address``)."""
     json = {"type": "string", "format": "ip-interface",
             "pattern": "^(?=\\s*[0-9a-fA-F.:]+/|.*\\speer\\s)"   # a length, or a peer (a host's)
-                       "\\s*[0-9a-fA-F.:]+(/[0-9]{1,3})?(\\s+(peer\\s+[0-9a-fA-F.:]+(/[0-9]{1,3})?|noprefixroute"
-                       "|metric\\s+[0-9]+|scope\\s+[a-z0-9]+|brd\\s+[0-9.+-]+|label\\s+\\S+))*\\s*$"}
+                       "\\s*[0-9a-fA-F.:]+(/[0-9]{1,3})?(\\s+(peer\\s+[0-9a-fA-F.:]+(/[0-9]{1,3})?|noprefixroute|home|mngtmpaddr"
+                       "|metric\\s+[0-9]+|scope\\s+[a-z0-9]+|brd\\s+[0-9.+-]+|label\\s+(?:'[^']*'|\"[^\"]*\"|[^\\s'\"])+))*"
+                       "\\s*$"}
 
     def parse(self, v):
         if isinstance(v, str) and len(v.split()) > 1:
