@@ -525,7 +525,7 @@ def changed_sysctls(state, namespaces, fresh):
     out = []
     for ns in namespaces:
         values = {key: v for (n, key), v in state.sysctls.items() if n == ns}
-        devs = {d.name: _made_without_arp(d, state) for d in state.namespaces.get(ns, {}).values() if not d.loopback}
+        devs = {d.name: _made_without_arp(d, state) for d in state.namespaces.get(ns, {}).values()}
         out += [(ns, key) for key, _v in sysctl.changed(values, devs, fresh)]
     return out
 
@@ -551,7 +551,7 @@ def observe_network(k, namespaces):
     st = observe(k, namespaces, routes_in=namespaces, rules_in=namespaces, neighbours_in=namespaces,
                  nexthops_in=namespaces)
     keys = [(ns, key) for ns, devs in st.namespaces.items()
-            for key in sysctl.keys_for([d.name for d in devs.values() if not d.loopback])]
+            for key in sysctl.keys_for([d.name for d in devs.values()])]
     read_sysctls(k, st, keys, st.namespaces)
     return st
 

@@ -659,3 +659,49 @@ def test_addresses_made_from_a_router_advertisement_are_the_kernel_s(sandbox):
     assert "fd66::" in _slaac(sandbox, "hr", "e0")
     exported = sandbox.vnet("export").stdout   # (the machine: a pair is written with both its ends)
     assert "10.66.0.2/24" in exported and "fd66" not in exported, exported
+
+
+def _sysctl(sandbox, ns, *keys):
+    return sandbox.sh(f"ip netns exec {ns} sysctl -n {' '.join(keys)}").split()
+
+
+@pytest.mark.needs("veth")
+def test_a_device_that_does_not_forward_on_a_router_is_applied_and_stays(sandbox):
+    """Writing ip_forward (or IPv6's all.forwarding) sets every device's
+    forwarding: a router with one device that does not forward applies
+    (the namespace's keys written first, the device's after), and when the
+    namespace's key changes later, the device's is set again."""
+    def write(forward):
+        return sandbox.write("router.yaml", f"""name: router
+namespaces: [a]
+interfaces:
+  - {{name: v1, kind: veth, netns: a, peer: {{name: v0, netns: a}}}}
+sysctls:
+  - {{netns: a, key: net.ipv4.conf.v1.forwarding, value: '0'}}
+  - {{netns: a, key: net.ipv6.conf.v1.forwarding, value: '0'}}
+  - {{netns: a, key: net.ipv4.ip_forward, value: '{forward}'}}
+  - {{netns: a, key: net.ipv6.conf.all.forwarding, value: '{forward}'}}
+""")
+    keys = ("net.ipv4.conf.v1.forwarding", "net.ipv6.conf.v1.forwarding", "net.ipv4.conf.v0.forwarding")
+    for forward in ("1", "0", "1"):
+        path = write(forward)
+        sandbox.vnet("apply", path)
+        assert _sysctl(sandbox, "a", *keys) == ["0", "0", forward]
+        assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+
+
+@pytest.mark.needs("veth")
+def test_an_export_writes_lo_s_own_sysctls_where_they_are_not_what_it_would_get(sandbox):
+    """lo is made with its namespace, before any key is written: an export
+    writes its keys where they differ from a fresh namespace's lo as the
+    namespace's keys written leave it (its forwarding, set by ip_forward,
+    is not written), and they apply."""
+    sandbox.sh("ip netns add a && ip netns exec a sysctl -qw net.ipv4.ip_forward=1 && "
+               "ip netns exec a sysctl -qw net.ipv4.conf.lo.route_localnet=1")
+    r = sandbox.vnet("export")
+    assert "net.ipv4.conf.lo.route_localnet" in r.stdout and "lo.forwarding" not in r.stdout, r.stdout
+    sandbox.sh("ip netns del a")
+    path = sandbox.write("exported.yaml", r.stdout)
+    sandbox.vnet("apply", path)
+    assert _sysctl(sandbox, "a", "net.ipv4.conf.lo.route_localnet", "net.ipv4.conf.lo.forwarding") == ["1", "1"]
+    assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []

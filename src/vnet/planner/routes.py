@@ -1,4 +1,4 @@
-"""Routes, rules and sysctls: what the file declares against what the
+"""Routes and rules: what the file declares against what the
 kernel holds and what the record says vnet set."""
 from ..topology.model import HOST, PREF_NAMES, PROTOCOL_NAMES, RT_TABLE_MAIN, SCOPE_NAMES, metric_words, same_attrs
 from ..topology.rule import declares, entry_rule, first_selected, rule_match, taken_for, vnets, writable
@@ -149,21 +149,6 @@ def plan_rules(p):
                                "one leaves out), and it is not vnet's to replace; give another priority")
         else:
             p.rules.append(Change("create", r.label, "missing", ("rule_add", r)))
-
-
-def plan_sysctls(p):
-    """Sysctls to set (those not set with their new device), and to restore once no longer declared."""
-    for s in p.topo.sysctls:
-        have = p.state.sysctls.get((s.netns, s.key))
-        if have != s.value and (s.netns, s.key) not in p.early:
-            p.sysctls.append(Change("modify", s.label,
-                                    f"{_show(have)} -> {_show(s.value)}" if have is not None else f"set {_show(s.value)}",
-                                    ("sysctl_set", s.netns, s.key, s.value)))
-    declared_sysctls = {(s.netns, s.key) for s in p.topo.sysctls}
-    for (ns, key), old in p.record.sysctls.items():
-        if (ns, key) not in declared_sysctls and p.state.sysctls.get((ns, key)) not in (None, old):
-            p.removals.append(Change("modify", f"sysctl {key}" + ("" if ns is HOST else f" in {ns}"),
-                                     f"no longer declared: restore {_show(old)}", ("sysctl_restore", ns, key, old)))
 
 
 def _route_devices(state):
