@@ -156,15 +156,17 @@ def _macs(ifaces, state, keep, set_by_hand=None):
 
 
 def export(state, name="exported", namespaces=None, only=None, routes=(), sysctls=(), macs=True, set_by_hand=None,
-           rules=(), neighbours=(), nexthops=()):
+           rules=(), neighbours=(), nexthops=(), said=None):
     """A topology document of the live state of ``namespaces`` (None: all;
     HOST, None in the list, for vnet's own): every device vnet has a kind
     for (or only those whose keys are in ``only``); devices they refer to
-    that are not exported become `external`. MACs are written where they
-    are the device's own (not with ``macs`` false: a template). ``routes``:
-    observed routes (vnet.state.Route) to write; ``rules``, rules (observed
-    or declared) to write, and ``neighbours`` and ``nexthops`` (observed);
-    ``set_by_hand``: macs_set."""
+    that are not exported become `external` (where a file may have one:
+    not in a namespace it makes, where they are left out, with what goes
+    through them: export_left; lines naming them added to ``said``). MACs
+    are written where they are the device's own (not with ``macs`` false:
+    a template). ``routes``: observed routes (vnet.state.Route) to write;
+    ``rules``, rules (observed or declared) to write, and ``neighbours``
+    and ``nexthops`` (observed); ``set_by_hand``: macs_set."""
     shown = [ns for ns in state.namespaces if namespaces is None or ns in namespaces]
     nss = [ns for ns in shown if ns is not HOST]
     ifaces, peers_done, needed = [], set(), set()
@@ -182,8 +184,19 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
             ifaces.append(i)
             needed |= {e.master_key() for e in i.endpoints() if e.master}
             needed |= {v.resolve(i.netns) for v in i.options.values() if isinstance(v, Ref)}
+    if only is None:
+        from . import export_left
+        ifaces, gone = export_left.devices_left_out(state, nss, ifaces)
+        said = said if said is not None else []
+        said += export_left.left_out_lines(state, gone)
+        routes, nexthops, neighbours, sysctls = export_left.through_left_out(
+            state, gone, [r for r in routes if r.netns in shown], [n for n in nexthops if n.netns in shown],
+            [n for n in neighbours if n.netns in shown], [s for s in sysctls if s[0] in shown], said)
+        needed -= set(gone)
     needed |= {(n.netns, n.dev) for n in neighbours if n.netns in shown}   # (lo's: an external)
     needed |= {(n.netns, n.dev) for n in nexthops if n.netns in shown and n.dev}
+    needed |= {(r.netns, d) for r in routes if r.netns in shown for d in [r.dev] + [d for _v, d, _w in r.nexthops]
+               if d}
     declared = {e.key for i in ifaces for e in i.endpoints()}
     _macs(ifaces, state, macs, set_by_hand)
     _mtus(ifaces, state)

@@ -705,3 +705,50 @@ def test_an_export_writes_lo_s_own_sysctls_where_they_are_not_what_it_would_get(
     sandbox.vnet("apply", path)
     assert _sysctl(sandbox, "a", "net.ipv4.conf.lo.route_localnet", "net.ipv4.conf.lo.forwarding") == ["1", "1"]
     assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+
+
+@pytest.mark.needs("veth", "macvlan")
+def test_an_export_of_one_namespace_leaves_out_a_device_it_cannot_write_and_what_goes_through_it(sandbox):
+    """In a namespace the file makes, only lo can be `external`: a veth
+    whose peer is in a namespace not exported is left out, with what is on
+    it (a MACVLAN), its addresses, and the routes, neighbours and sysctls
+    through it, each named; the rest is written and the file applies."""
+    sandbox.sh("ip netns add a && ip netns add b && ip -n a link add eth0 type veth peer name eth0 netns b && "
+               "ip -n a link set eth0 up && ip -n a addr add 10.0.0.1/24 dev eth0 && "
+               "ip -n a route add 10.9.0.0/16 via 10.0.0.2 && "
+               "ip -n a neigh add 10.0.0.7 lladdr 02:00:00:00:00:07 dev eth0 && "
+               "ip netns exec a sysctl -qw net.ipv4.conf.eth0.rp_filter=2 && "
+               "ip -n a link add m0 link eth0 type macvlan mode bridge && "
+               "ip -n a link add u0 type veth peer name u1 && ip -n a link set u0 up && ip -n a link set u1 up && "
+               "ip -n a addr add 10.5.0.1/24 dev u0 && "
+               "ip -n a route add 10.6.0.0/16 via 10.5.0.2 dev u0")
+    r = sandbox.vnet("export", "--netns", "a")
+    for line in ("left out the veth eth0 of namespace a (its peer is in a namespace the export leaves out), and its "
+                 "addresses 10.0.0.1/24",
+                 "left out the macvlan m0 of namespace a (it refers to eth0 of namespace a, left out)",
+                 "left out route 10.9.0.0/16 via 10.0.0.2 dev eth0 in a (through eth0, left out)",
+                 "left out the static neighbour 10.0.0.7 on eth0 of namespace a (eth0 is left out)",
+                 "left out the sysctl net.ipv4.conf.eth0.rp_filter = 2 of namespace a (eth0 is left out)"):
+        assert f"vnet export: {line}" in r.stderr, r.stderr
+    assert "eth0" not in r.stdout and "external" not in r.stdout, r.stdout
+    sandbox.sh("ip netns del a && ip netns del b")
+    path = sandbox.write("exported.yaml", r.stdout)
+    sandbox.vnet("apply", path)
+    assert "10.6.0.0/16 via 10.5.0.2 dev u0" in sandbox.sh("ip -n a route")
+    assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+
+
+@pytest.mark.needs("veth")
+def test_an_export_leaves_out_a_device_of_a_kind_vnet_lacks_and_the_routes_through_it(sandbox):
+    """A device vnet has no kind for (an IFB) in a namespace the file makes
+    is left out, named with its addresses, and so is a route through it."""
+    if sandbox.sh("ip link add ifbprobe type ifb && ip link del ifbprobe && echo ok || true").strip() != "ok":
+        pytest.skip("this kernel makes no IFB")
+    sandbox.sh("ip netns add c && ip -n c link add ifb0 type ifb && ip -n c link set ifb0 up && "
+               "ip -n c addr add 10.1.0.1/24 dev ifb0 && ip -n c route add 10.8.0.0/16 dev ifb0")
+    r = sandbox.vnet("export", "--netns", "c")
+    assert "vnet export: left out the ifb ifb0 of namespace c (vnet has no kind for ifb), and its addresses " \
+           "10.1.0.1/24" in r.stderr, r.stderr
+    assert "vnet export: left out route 10.8.0.0/16 dev ifb0 in c (through ifb0, left out)" in r.stderr, r.stderr
+    sandbox.sh("ip netns del c")
+    sandbox.vnet("apply", sandbox.write("exported.yaml", r.stdout))
