@@ -10,9 +10,12 @@ def _ref_doc(ref, own_ns):
     return {"name": ref.name} if ref.netns is HOST else {"name": ref.name, "netns": ref.netns}
 
 
-def _ep_doc(e, kind=None, usual=None):
+def _ep_doc(e, kind=None, usual=None, own=()):
     """The mapping of endpoint ``e``; ``usual``: the kind's link defaults
-    (Kind.link_defaults), each written only where ``e`` differs."""
+    (Kind.link_defaults), each written only where ``e`` differs; its port
+    options but those its kind has an option of the same name for
+    (``own``: a VXLAN's `fdb`, not its bridge's; unwritable_state names
+    them)."""
     d = {"name": e.name}
     if kind:
         d["kind"] = kind
@@ -35,7 +38,7 @@ def _ep_doc(e, kind=None, usual=None):
         d["master"] = _ref_doc(e.master, e.netns)
     if e.addresses:
         d["addresses"] = [str(a) for a in e.addresses]
-    d.update(e.port)
+    d.update({k: v for k, v in e.port.items() if k not in own})
     return d
 
 
@@ -54,12 +57,13 @@ def _value_doc(v, own_ns):
 def interface_doc(iface, usual=None):
     """``usual``: the link fields a file leaves out (default: its kind's link_defaults)."""
     usual = usual if usual is not None else iface.kind_module.link_defaults(iface.options)
-    d = _ep_doc(iface, iface.kind, usual)
+    own = set(iface.kind_module.options)
+    d = _ep_doc(iface, iface.kind, usual, own)
     for k, v in iface.options.items():
         if v is not None and v != []:
             d[k] = _value_doc(v, iface.netns)
     if iface.peer:
-        d["peer"] = _ep_doc(iface.peer, usual=usual)
+        d["peer"] = _ep_doc(iface.peer, usual=usual, own=own)
     return d
 
 
@@ -433,6 +437,8 @@ def unwritable_state(k, state, namespaces):
         for r in state.routes.get(ns, []):
             if not r.kernel_own and _through_unwritable(state, r):
                 out.append(f"left out {route_label(r.key)} (through nexthop {r.nhid}, left out)")
+        for d in devs:
+            out += d.kind_module.unexported(d, names) if d.kind_module is not None else []
         casts = _broadcasts(devs)
         for n in state.neighbours.get(ns, []):
             if _noarp_by_hand(n, state, casts):
@@ -446,7 +452,8 @@ def unwritable_state(k, state, namespaces):
             elif n.static and n.router:
                 out.append(f"wrote the {what} of {where} without its router flag")
         written = {d.ifindex for d in devs if d.port.get("fdb") is not None   # a bridge port's option, of a
-                   and d.kind_module is not None and d.kind_module.creatable}   # device the export writes
+                   and d.kind_module is not None and d.kind_module.creatable   # device the export writes, whose
+                   and "fdb" not in d.kind_module.options}                     # kind has no `fdb` of its own
         for idx, mac, vlan, permanent in nb.dump_bridge_statics(sock):
             if idx not in written and not (permanent and mac == macs.get(idx)):   # (a port's and a bridge's own MAC: the kernel's)
                 out.append(f"left out the bridge fdb entry {mac}{f' vlan {vlan}' if vlan is not None else ''} on "

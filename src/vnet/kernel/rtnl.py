@@ -642,8 +642,14 @@ def del_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN):
 AF_BRIDGE = 7
 
 
+NDA_PORT, NDA_VNI, NDA_IFINDEX = 6, 7, 8
+
+
 def dump_fdb(sock):
-    """[(ifindex, mac, dst ip)] of static fdb entries that carry a destination."""
+    """[(ifindex, mac, dst ip, vni, port, via)] of static fdb entries that
+    carry a destination: ``vni`` and ``port`` None where they are the
+    device's own (the kernel says neither then), ``via`` the index of the
+    device it sends through (`bridge fdb add ... via DEV`), else None."""
     out = []
     for t, p in sock.dump(RTM_GETNEIGH, _NDM.pack(AF_BRIDGE, 0, 0, 0, 0)):
         if t != RTM_NEWNEIGH:
@@ -651,21 +657,26 @@ def dump_fdb(sock):
         _fam, index, state, _fl, _typ = _NDM.unpack_from(p)
         a = nl.parse(p, 12)
         if NDA_DST in a and NDA_LLADDR in a and state & NUD_PERMANENT:
-            out.append((index, nl.get_mac(a[NDA_LLADDR]), nl.get_ip(a[NDA_DST])))
+            got = lambda t, get: get(a[t]) if t in a else None  # noqa: E731
+            out.append((index, nl.get_mac(a[NDA_LLADDR]), nl.get_ip(a[NDA_DST]), got(NDA_VNI, nl.get_u32),
+                        got(NDA_PORT, nl.get_be16), got(NDA_IFINDEX, nl.get_u32)))
     return out
 
 
-def _fdb_msg(ifindex, mac, dst):
+def _fdb_msg(ifindex, mac, dst, vni=None, port=None):
+    """An entry's message: a VNI and UDP port given where they are not
+    the device's own (the kernel finds an entry to delete by them too)."""
     return (_NDM.pack(AF_BRIDGE, ifindex, NUD_PERMANENT, NTF_SELF, 0)
-            + nl.mac(NDA_LLADDR, mac) + nl.ip(NDA_DST, dst))
+            + nl.mac(NDA_LLADDR, mac) + nl.ip(NDA_DST, dst) + (nl.u32(NDA_VNI, vni) if vni is not None else b"")
+            + (nl.be16(NDA_PORT, port) if port is not None else b""))
 
 
-def add_fdb(sock, ifindex, mac, dst):
-    sock.request(RTM_NEWNEIGH, _fdb_msg(ifindex, mac, dst), nl.F_CREATE | nl.F_APPEND)
+def add_fdb(sock, ifindex, mac, dst, vni=None, port=None):
+    sock.request(RTM_NEWNEIGH, _fdb_msg(ifindex, mac, dst, vni, port), nl.F_CREATE | nl.F_APPEND)
 
 
-def del_fdb(sock, ifindex, mac, dst):
-    sock.request(RTM_DELNEIGH, _fdb_msg(ifindex, mac, dst))
+def del_fdb(sock, ifindex, mac, dst, vni=None, port=None):
+    sock.request(RTM_DELNEIGH, _fdb_msg(ifindex, mac, dst, vni, port))
 
 
 # ---- namespace ids ----------------------------------------------------------------

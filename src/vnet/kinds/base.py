@@ -79,6 +79,12 @@ class Kind:
         """Its observed options as a file writes them (``mac``: the device's)."""
         return options
 
+    def unexported(self, dev, names):
+        """What of observed device ``dev`` an export leaves out that no
+        other line names (``names``: ifindex -> name, in its namespace):
+        lines an export prints, never leaving it out silently."""
+        return []
+
     def kernel_features(self, iface):
         """What the kernel must support to build ``iface`` (tests pick their layer by it)."""
         return {self.kernel_kind} if self.creatable and self.kernel_kind else set()

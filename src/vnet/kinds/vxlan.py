@@ -20,8 +20,8 @@ class Vxlan(Kind):
         'vxlan external`: eBPF or Open vSwitch give each packet its VNI and destination), `local`, '
         '`remote` or `group`, `dev`, `dstport` (default 4789), '
         '`ttl`, `tos` (1: inherit), `learning`, `ageing` (s), `udp_csum` (a change re-creates it: the '
-        'kernel refuses it in place), `fdb` (static entries `{mac, dst}`; several all-zero MACs give '
-        'head-end replication)')
+        'kernel refuses it in place), `fdb` (static entries `{mac, dst, vni, port}`, the last two the '
+        'device\'s unless given; several all-zero MACs give head-end replication)')
     example = "fig8-vxlan.yaml"
     sample = """\
     - {name: vx0, kind: vxlan, vni: 100, local: 1.1.1.1, remote: 2.2.2.2, dev: eth0, dstport: 4789}
@@ -45,7 +45,10 @@ class Vxlan(Kind):
         "udp_csum": Bool("compute UDP checksums of outer IPv4 packets (the default depends on the kernel: on in 6.18)"),
         "fdb": ListOf(Obj({"mac": MAC("inner MAC, 00:00:00:00:00:00 for every unknown destination",
                                       default="00:00:00:00:00:00", zero_ok=True),
-                           "dst": IP("outer destination", required=True)}),
+                           "dst": IP("outer destination", required=True),
+                           "vni": Int("the VNI the frames go with (default: the device's)", lo=1, hi=16777215),
+                           "port": Int("the outer UDP destination port (default: the device's dstport)",
+                                       lo=1, hi=65535)}),
                       "static forwarding entries (several all-zero entries: head-end replication)"),
     }
     link_option = "dev"
@@ -82,7 +85,8 @@ class Vxlan(Kind):
 
     def show_nested(self, dev, ref):
         """Static FDB entries as `bridge fdb show` writes them."""
-        return [f"fdb {e['mac']} dst {e['dst']}" for e in dev.options.get("fdb") or []]
+        return [" ".join([f"fdb {e['mac']} dst {e['dst']}"] + [f"{w} {e[w]}" for w in ("vni", "port") if e.get(w)])
+                for e in dev.options.get("fdb") or []]
 
     def diagram_detail(self, options):
         return f"VNI {options.get('vni')}"
@@ -122,6 +126,10 @@ class Vxlan(Kind):
             problems.add(f"{path}.dev", "a multicast group needs an underlay dev")
         fams = {a.version for a in (o.get("local"), o.get("remote"), o.get("group")) if a is not None}
         fams |= {e["dst"].version for e in o.get("fdb") or []}
+        for n, e in enumerate(o.get("fdb") or []):
+            for w, own in (("vni", o.get("vni")), ("port", o.get("dstport") or 4789)):
+                if e.get(w) is not None and e[w] == own:
+                    problems.add(f"{path}.fdb[{n}].{w}", f"{own} is the device's own: leave it out")
         if len(fams) > 1:
             problems.add(path, "local, remote/group and fdb destinations must all be IPv4 or all IPv6")
 
@@ -183,8 +191,18 @@ class Vxlan(Kind):
         return out
 
     def exported_options(self, options, mac):
-        """``external`` only where it is on."""
-        return {k: v for k, v in options.items() if k != "external" or v}
+        """``external`` only where it is on; fdb entries without the device
+        they go through (``via``: a file cannot say it; ``unexported``)."""
+        out = {k: v for k, v in options.items() if k != "external" or v}
+        if out.get("fdb"):
+            out["fdb"] = [{k: v for k, v in e.items() if k != "via"} for e in out["fdb"]]
+        return out
+
+    def unexported(self, dev, names):
+        where = f"{dev.netns}/" if dev.netns else ""
+        return [f"wrote the fdb entry {e['mac']} dst {e['dst']} of vxlan {where}{dev.name} without its via "
+                f"{names.get(e['via'], e['via'])} (it goes through the device the kernel routes dst by)"
+                for e in dev.options.get("fdb") or [] if e.get("via")]
 
     # static fdb entries live beside the link: created, observed and compared here
     def create(self, ctx, iface):
@@ -200,22 +218,27 @@ class Vxlan(Kind):
 
     def _set_fdb(self, ctx, iface, old, new):
         sock, idx = ctx.sock(iface.netns), ctx.ifindex(*iface.key)
-        key = lambda e: (e["mac"], str(e["dst"]))  # noqa: E731
+        key = lambda e: (e["mac"], str(e["dst"]), e.get("vni"), e.get("port"))  # noqa: E731
         have, want = {key(e) for e in old}, {key(e) for e in new}
         for e in old:
             if key(e) not in want:
-                rtnl.del_fdb(sock, idx, e["mac"], e["dst"])
+                rtnl.del_fdb(sock, idx, *_fdb_args(e, iface.options))
         for e in new:
             if key(e) not in have:
-                rtnl.add_fdb(sock, idx, e["mac"], e["dst"])
+                rtnl.add_fdb(sock, idx, *_fdb_args(e, iface.options))
 
     def observe_more(self, link, opts, dumps):
         """The fdb option, from the namespace's fdb dump (the default
-        destination's own all-zero entry excluded)."""
+        destination's own all-zero entry excluded); an entry's VNI and port
+        where they are not the device's, and the device it goes through
+        (``via``: a file cannot say it; an export names it)."""
         fdb = dumps.cached("fdb", lambda k, ns: rtnl.dump_fdb(k.sock(ns)))
-        opts["fdb"] = [{"mac": m, "dst": d} for idx, m, d in fdb
+        opts["fdb"] = [{"mac": m, "dst": d, **({"vni": vni} if vni is not None else {}),
+                        **({"port": port} if port is not None else {}), **({"via": via} if via else {})}
+                       for idx, m, d, vni, port, via in fdb
                        if idx == link.ifindex
-                       and not (m == ZERO_MAC and d in (opts.get("remote"), opts.get("group")))]
+                       and not (m == ZERO_MAC and d in (opts.get("remote"), opts.get("group")) and vni is None
+                                and port is None)]   # (the default's: through the device's dev, if it has one)
 
     def iproute2(self, iface):
         o = iface.options
@@ -240,8 +263,18 @@ class Vxlan(Kind):
 
     def iproute2_extra(self, iface):
         ns = [] if iface.netns is None else ["-n", iface.netns]
-        return [" ".join(["bridge", *ns, "fdb", "append", e["mac"], "dev", iface.name, "dst", str(e["dst"])])
+        return [" ".join(["bridge", *ns, "fdb", "append", e["mac"], "dev", iface.name, "dst", str(e["dst"])]
+                         + [f"{w} {e[w]}" for w in ("vni", "port") if e.get(w) is not None])
                 for e in iface.options.get("fdb") or []]
+
+
+def _fdb_args(e, options):
+    """(mac, dst, vni, port) of fdb entry ``e`` as the kernel takes them:
+    its VNI and port None where they are the device's own (the kernel then
+    gives the device's, and finds an entry to delete by them)."""
+    vni, port = e.get("vni"), e.get("port")
+    return (e["mac"], e["dst"], None if vni == options.get("vni") else vni,
+            None if port == (options.get("dstport") or 4789) else port)
 
 
 KIND = Vxlan()
