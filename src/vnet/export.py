@@ -439,6 +439,7 @@ def unwritable_state(k, state, namespaces):
                 out.append(f"left out {route_label(r.key)} (through nexthop {r.nhid}, left out)")
         for d in devs:
             out += d.kind_module.unexported(d, names) if d.kind_module is not None else []
+            out += _link_left_out(d, ns)
         casts = _broadcasts(devs)
         for n in state.neighbours.get(ns, []):
             if _noarp_by_hand(n, state, casts):
@@ -449,8 +450,11 @@ def unwritable_state(k, state, namespaces):
             what = f"{'proxy' if n.proxy else 'static'} neighbour {n.address}" + (f" on {n.dev}" if n.dev else "")
             if why:
                 out.append(f"left out the {what} of {where}: {why}")
-            elif n.static and n.router:
-                out.append(f"wrote the {what} of {where} without its router flag")
+                continue
+            lost = (["router flag"] if n.static and n.router else []) + \
+                ([f"protocol ({PROTOCOLS.get(n.protocol, n.protocol)})"] if n.static and n.protocol else [])
+            if lost:
+                out.append(f"wrote the {what} of {where} without its {' and '.join(lost)}")
         written = {d.ifindex for d in devs if d.port.get("fdb") is not None   # a bridge port's option, of a
                    and d.kind_module is not None and d.kind_module.creatable   # device the export writes, whose
                    and "fdb" not in d.kind_module.options}                     # kind has no `fdb` of its own
@@ -459,6 +463,32 @@ def unwritable_state(k, state, namespaces):
                 out.append(f"left out the bridge fdb entry {mac}{f' vlan {vlan}' if vlan is not None else ''} on "
                            f"{names.get(idx, f'device {idx}')} ({'permanent' if permanent else 'static'}) of {where}")
     return out
+
+
+LO_MTU, LO_TXQLEN = 65536, 1000   # what the kernel gives lo in a namespace it makes (loopback_setup)
+
+
+def _link_left_out(d, ns):
+    """What a file cannot say of device ``d`` of namespace ``ns``: its
+    alternative names, the namespace it was made in when it was moved
+    since (`ip link set ... netns`: a VXLAN without `dev` keeps its socket
+    there; made from the file, it is made where it is), lo's MTU and queue
+    length (lo is never the file's to set, only its addresses)."""
+    label = f"{d.kind_name} {ns + '/' if ns else ''}{d.name}"
+    out = [f"left out the altnames {', '.join(d.altnames)} of {label}"] if d.altnames else []
+    if d.link_netns is not None and not d.peer and d.lower is None:
+        out.append(f"left out that {label} was made in {_ns_words(d.link_netns[0])} and moved (its link, a "
+                   f"VXLAN's UDP socket, is there; made from the file, it is in {_ns_words(ns)})")
+    if d.loopback and ns is not None:
+        out += [f"left out the {word} {have} of lo of namespace {ns} (made from the file: {usual})"
+                for word, have, usual in (("mtu", d.mtu, LO_MTU), ("txqueuelen", d.txqueuelen, LO_TXQLEN))
+                if have is not None and have != usual]
+    return out
+
+
+def _ns_words(ns):
+    return "vnet's own namespace" if ns is HOST else f"namespace {ns}" if isinstance(ns, str) else \
+        "a namespace not exported"
 
 
 def _broadcasts(devs):

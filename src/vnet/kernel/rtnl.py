@@ -16,6 +16,7 @@ IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
 IFLA_LINKINFO, IFLA_NET_NS_PID, IFLA_IFALIAS, IFLA_GROUP, IFLA_NET_NS_FD = 18, 19, 20, 27, 28
 IFLA_EXT_MASK, IFLA_LINK_NETNSID, IFLA_TARGET_NETNSID = 29, 37, 46
 IFLA_OPERSTATE, IFLA_CARRIER, IFLA_TXQLEN = 16, 33, 13
+IFLA_PROP_LIST, IFLA_ALT_IFNAME = 52, 53   # a link's alternative names (`ip link property add ... altname`)
 # IF_OPER_* (RFC 2863), named as `ip link` prints them
 OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
@@ -55,7 +56,8 @@ def ifinfo(index=0, flags=0, change=0, family=0):
 class Link:
     """One observed link: the generic fields decoded, kind data kept raw."""
     __slots__ = ("ifindex", "name", "flags", "mtu", "mac", "master", "link", "link_nsid",
-                 "group", "kind", "data", "slave_kind", "slave_data", "operstate", "carrier", "txqlen", "alias")
+                 "group", "kind", "data", "slave_kind", "slave_data", "operstate", "carrier", "txqlen", "alias",
+                 "altnames")
 
     @property
     def up(self):
@@ -91,6 +93,8 @@ def decode_link(body):
     ln.carrier = bool(a[IFLA_CARRIER][0]) if IFLA_CARRIER in a else None
     ln.txqlen = nl.get_u32(a[IFLA_TXQLEN]) if IFLA_TXQLEN in a else None
     ln.alias = nl.get_str(a[IFLA_IFALIAS]) if IFLA_IFALIAS in a else None
+    ln.altnames = tuple(nl.get_str(v) for t, v in nl.parse_list(a[IFLA_PROP_LIST]) if t == IFLA_ALT_IFNAME) \
+        if IFLA_PROP_LIST in a else ()
     ln.kind, ln.data, ln.slave_kind, ln.slave_data = None, None, None, None
     if IFLA_LINKINFO in a:
         li = nl.parse(a[IFLA_LINKINFO])
@@ -106,7 +110,8 @@ def decode_link(body):
 
 
 _LINK_ATTRS = frozenset({IFLA_IFNAME, IFLA_MTU, IFLA_ADDRESS, IFLA_MASTER, IFLA_LINK, IFLA_LINK_NETNSID,
-                         IFLA_GROUP, IFLA_LINKINFO, IFLA_OPERSTATE, IFLA_CARRIER, IFLA_TXQLEN, IFLA_IFALIAS})
+                         IFLA_GROUP, IFLA_LINKINFO, IFLA_OPERSTATE, IFLA_CARRIER, IFLA_TXQLEN, IFLA_IFALIAS,
+                         IFLA_PROP_LIST})
 
 
 RTEXT_FILTER_SKIP_STATS = 1 << 3
