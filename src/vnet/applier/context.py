@@ -112,15 +112,15 @@ class Context:
         Returns [what could not be put back]."""
         errors = []
         before = {**self._nbrs, **self.state.neighbours}
-        for ns, entries in before.items():
-            entries = [n for n in entries if n.dev is not None and n.static]
-            if not entries:
+        for ns, found in before.items():
+            held = [n for n in found if n.dev is not None and n.static]   # (not `entries`: the module's name)
+            if not held:
                 continue
             try:
                 live = {(i, str(ip), proxy) for i, ip, _l, proxy, _n, _r, _p in neighbours.dump_static_neighbours(self.sock(ns))}
             except OSError:   # (the namespace is gone)
                 continue
-            for n in entries:
+            for n in held:
                 try:
                     if (self.ifindex(ns, n.dev), str(n.address), n.proxy) not in live:
                         entries.neigh_back(self, n)

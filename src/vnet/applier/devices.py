@@ -262,11 +262,11 @@ def set_endpoint(ctx, rec, e, new, old, kept=(), addresses=()):
     back = ctx.port_kept(e, old["master"]) if new.get("master", False) is not False and old.get("master") else None
     routes, nhs = (), ()
     if new.get("up") is False and old.get("up"):   # the kernel drops the routes through it, its entries, nexthops
-        routes, entries = ctx.around(e.netns, e.name)
+        routes, found = ctx.around(e.netns, e.name)   # (not `entries`: the module undo calls)
         routes = routing.routes_through([(e, routes)])
         nhs, nh_routes = nexthops.dropped_with(ctx.state, e.netns, {e.name})
         routes += nh_routes
-        kept = list(kept) + [n for n in entries if n.dev == e.name and n.static and n not in kept]
+        kept = list(kept) + [n for n in found if n.dev == e.name and n.static and n not in kept]
     set_fields(ctx, e, new)
 
     def undo():
