@@ -34,6 +34,8 @@ def _ep_doc(e, kind=None, usual=None, own=()):
             d[field] = getattr(e, field)
     if e.alias:
         d["alias"] = e.alias
+    if e.altnames:
+        d["altnames"] = list(e.altnames)
     if e.master:
         d["master"] = _ref_doc(e.master, e.netns)
     if e.addresses:
@@ -469,13 +471,14 @@ LO_MTU, LO_TXQLEN = 65536, 1000   # what the kernel gives lo in a namespace it m
 
 
 def _link_left_out(d, ns):
-    """What a file cannot say of device ``d`` of namespace ``ns``: its
-    alternative names, the namespace it was made in when it was moved
+    """What a file cannot say of device ``d`` of namespace ``ns``: the
+    alternative names of one it does not write (lo's), the namespace it was made in when it was moved
     since (`ip link set ... netns`: a VXLAN without `dev` keeps its socket
     there; made from the file, it is made where it is), lo's MTU and queue
     length (lo is never the file's to set, only its addresses)."""
     label = f"{d.kind_name} {ns + '/' if ns else ''}{d.name}"
-    out = [f"left out the altnames {', '.join(d.altnames)} of {label}"] if d.altnames else []
+    out = [f"left out the altnames {', '.join(d.altnames)} of {label}"] if d.altnames and d.kind_module is None \
+        else []   # (a device the file writes has them)
     if d.link_netns is not None and not d.peer and d.lower is None:
         out.append(f"left out that {label} was made in {_ns_words(d.link_netns[0])} and moved (its link, a "
                    f"VXLAN's UDP socket, is there; made from the file, it is in {_ns_words(ns)})")

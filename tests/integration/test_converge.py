@@ -752,3 +752,25 @@ def test_an_export_leaves_out_a_device_of_a_kind_vnet_lacks_and_the_routes_throu
     assert "vnet export: left out route 10.8.0.0/16 dev ifb0 in c (through ifb0, left out)" in r.stderr, r.stderr
     sandbox.sh("ip netns del c")
     sandbox.vnet("apply", sandbox.write("exported.yaml", r.stdout))
+
+
+@pytest.mark.needs("veth")
+def test_altnames_are_made_changed_in_place_and_converge(sandbox):
+    """A device's altnames are made with it; one added or taken by hand
+    is planned back and converges; one declared elsewhere in the file is
+    refused before anything changes."""
+    def write(names, peer=""):
+        return sandbox.write("alt.yaml", "name: alt\nnamespaces: [a]\ninterfaces:\n"
+                             f"  - {{name: v0, kind: veth, netns: a, altnames: [{', '.join(names)}], "
+                             f"peer: {{name: v1, netns: a{peer}}}}}\n")
+    alts = lambda: json.loads(sandbox.sh("ip -n a -j link show v0"))[0].get("altnames", [])  # noqa: E731
+    path = write(["uplink", "core0"])
+    sandbox.vnet("apply", path)
+    assert sorted(alts()) == ["core0", "uplink"]
+    sandbox.sh("ip -n a link property del dev v0 altname core0 && ip -n a link property add dev v0 altname stray")
+    plan = json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"]
+    assert [(c["object"], c["reason"]) for c in plan] == [("link a/v0", "altnames [uplink, stray] -> [uplink, core0]")]
+    sandbox.vnet("apply", path)
+    assert sorted(alts()) == ["core0", "uplink"] and json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+    r = sandbox.vnet("apply", write(["uplink"], ", altnames: [uplink]"), check=False)
+    assert r.returncode == 2 and "'uplink' is also a/v0's name in namespace a" in r.stderr, r.stderr

@@ -76,22 +76,27 @@ def test_an_export_names_each_setting_the_file_would_lose(sandbox, tmp_path):
 
 @pytest.mark.needs("veth")
 def test_an_export_names_what_a_file_cannot_say_of_a_link_lo_or_a_neighbour(sandbox):
-    """An altname (`ip link property add ... altname`), a neighbour's
-    protocol, lo's MTU and queue length: a file has no field for them, so
-    an export names each on stderr, and the rest applies."""
+    """A neighbour's protocol, lo's MTU, queue length and altnames: a file
+    has no field for them, so an export names each on stderr, and the rest
+    applies; a device's altnames (`ip link property add ... altname`) are
+    written, and made again."""
     sandbox.sh("ip netns add a && ip -n a link add v0 type veth peer name v1 && "
                "ip -n a link property add dev v0 altname uplink-core && ip -n a link set v0 up && "
                "ip -n a link set v1 up && ip -n a addr add 10.0.0.1/24 dev v0 && "
                "ip -n a neigh add 10.0.0.9 lladdr 02:00:00:00:00:09 dev v0 protocol zebra && "
-               "ip -n a link set lo mtu 1500 txqueuelen 500")
+               "ip -n a link set lo mtu 1500 txqueuelen 500 && ip -n a link property add dev lo altname lo-alt")
     r = sandbox.vnet("export", "--netns", "a")
-    for line in ("left out the altnames uplink-core of veth a/v0",
+    for line in ("left out the altnames lo-alt of loopback a/lo",
                  "wrote the static neighbour 10.0.0.9 on v0 of namespace a without its protocol (zebra)",
                  "left out the mtu 1500 of lo of namespace a (made from the file: 65536)",
                  "left out the txqueuelen 500 of lo of namespace a (made from the file: 1000)"):
         assert f"vnet export: {line}" in r.stderr, r.stderr
+    assert "uplink-core" not in r.stderr, r.stderr
     sandbox.sh("ip netns del a")
-    sandbox.vnet("apply", sandbox.write("exported.yaml", r.stdout))
+    path = sandbox.write("exported.yaml", r.stdout)
+    sandbox.vnet("apply", path)
+    assert json.loads(sandbox.sh("ip -n a -j link show v0"))[0]["altnames"] == ["uplink-core"]
+    assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
     lo = json.loads(sandbox.sh("ip -n a -j link show lo"))[0]
     assert (lo["mtu"], lo["txqlen"]) == (65536, 1000)   # what the lines say a namespace made from the file has
 

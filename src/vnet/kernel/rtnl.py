@@ -207,6 +207,19 @@ def set_link(sock, ifindex, *, up=None, promisc=None, arp=None, multicast=None, 
     sock.request(RTM_NEWLINK, ifinfo(ifindex, flags, change) + attrs)
 
 
+RTM_NEWLINKPROP, RTM_DELLINKPROP = 108, 109
+
+
+def set_altnames(sock, ifindex, add=(), delete=()):
+    """Give link ``ifindex`` the alternative names ``add`` and take
+    ``delete`` from it (`ip link property add|del ... altname`)."""
+    for t, names in ((RTM_DELLINKPROP, delete), (RTM_NEWLINKPROP, add)):
+        if names:
+            names = [nl.string(IFLA_ALT_IFNAME, n) for n in names]
+            sock.request(t, ifinfo(ifindex) + nl.nest(IFLA_PROP_LIST | nl.NLA_F_NESTED, *names),
+                         nl.F_EXCL if t == RTM_NEWLINKPROP else 0)
+
+
 def del_link(sock, ifindex):
     sock.request(RTM_DELLINK, ifinfo(ifindex))
 

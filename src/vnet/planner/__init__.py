@@ -421,6 +421,8 @@ def _generic_changes(e, dev, gone, created, group):
         out["txqueuelen"] = (dev.txqueuelen, e.txqueuelen)
     if e.alias is not None and dev.alias != e.alias:
         out["alias"] = (dev.alias, e.alias)
+    if e.altnames is not None and sorted(dev.altnames) != sorted(e.altnames):
+        out["altnames"] = (list(dev.altnames), list(e.altnames))
     for flag in LINK_FLAGS:
         want = getattr(e, flag)
         if want is not None and getattr(dev, flag) != want:

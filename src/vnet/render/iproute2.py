@@ -21,6 +21,10 @@ def _join_and_up(e, declared):
             (["alias", shlex.quote(e.alias)] if e.alias is not None else []) + flags
         return [ipcmd(e.netns, "link", "set", e.name, *words)] + \
             _join_and_up(e.replace(promisc=None, txqueuelen=None, alias=None, **dict.fromkeys(LINK_FLAGS)), declared)
+    if e.altnames:
+        return [ipcmd(e.netns, "link", "property", "add", "dev", e.name, *[w for n in e.altnames for w in
+                                                                         ("altname", shlex.quote(n))])] + \
+            _join_and_up(e.replace(altnames=None), declared)
     if not e.master:
         return [ipcmd(e.netns, "link", "set", e.name, state)] if e.up else []
     m = e.master_key()

@@ -40,10 +40,10 @@ class Ref(Struct):
 
 
 # port: options of this device as a port of its master (a bridge port's vlans)
-# promisc, txqueuelen, alias, arp, multicast, allmulticast: None leaves them as they are
+# promisc, txqueuelen, alias, arp, multicast, allmulticast, altnames: None leaves them as they are
 ENDPOINT = (("name", REQUIRED), ("netns", HOST), ("up", True), ("mtu", None), ("mac", None),
             ("master", None), ("addresses", list), ("port", dict), ("promisc", None), ("txqueuelen", None),
-            ("alias", None), ("arp", None), ("multicast", None), ("allmulticast", None))
+            ("alias", None), ("arp", None), ("multicast", None), ("allmulticast", None), ("altnames", None))
 LINK_FLAGS = ("arp", "multicast", "allmulticast")   # the flags `ip link set X arp off` ... sets
 
 
