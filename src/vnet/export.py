@@ -472,10 +472,11 @@ LO_MTU, LO_TXQLEN = 65536, 1000   # what the kernel gives lo in a namespace it m
 
 def _link_left_out(d, ns):
     """What a file cannot say of device ``d`` of namespace ``ns``: the
-    alternative names of one it does not write (lo's), the namespace it was made in when it was moved
-    since (`ip link set ... netns`: a VXLAN without `dev` keeps its socket
-    there; made from the file, it is made where it is), lo's MTU and queue
-    length (lo is never the file's to set, only its addresses)."""
+    alternative names of one it does not write (lo's), the namespace it
+    was made in when it was moved since (`ip link set ... netns`: a VXLAN
+    without `dev` keeps its socket there; made from the file, it is made
+    where it is), lo's MTU and queue length (lo is never the file's to
+    set, only its addresses)."""
     label = f"{d.kind_name} {ns + '/' if ns else ''}{d.name}"
     out = [f"left out the altnames {', '.join(d.altnames)} of {label}"] if d.altnames and d.kind_module is None \
         else []   # (a device the file writes has them)

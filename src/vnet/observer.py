@@ -246,8 +246,7 @@ def _device(ns, ln, kind, refs, resolve, dumps, peer_of):
     # thousands: a field given by name costs its checks each time)
     d = Device(ns, ln.name, ln.ifindex, ln.kind, kind, ln.up, ln.mtu, ln.mac, ln.group,
                bool(ln.flags & rtnl.IFF_LOOPBACK), None, None, [], {}, {}, {}, [], ln.operstate, ln.carrier,
-               ln.promisc, ln.txqlen, ln.alias, *ln.flag_fields(), ln.altnames,
-               (resolve(0, ln.link_nsid)[0],) if ln.link_nsid is not None else None)
+               ln.promisc, ln.txqlen, ln.alias, *ln.flag_fields(), ln.altnames)
     by_index = refs.by_index[ns]
     if ln.master:
         d.master = (ns, by_index[ln.master].name) if ln.master in by_index else (ns, f"if{ln.master}")
@@ -257,6 +256,8 @@ def _device(ns, ln, kind, refs, resolve, dumps, peer_of):
         d.extra = kind.observed_extra(ln, resolve, dumps)
         if kind.peer and ln.link:
             d.peer = refs.peer(d.key, ln, resolve, peer_of)
+    if ln.link_nsid is not None and d.peer is None and d.lower is None:   # (a pair's, a lower's: known already;
+        d.link_netns = (resolve(0, ln.link_nsid)[0],)                      # asked only of the rest: few)
     return d
 
 
