@@ -647,3 +647,18 @@ interfaces:
         plan(topo, again, rec)
     with pytest.raises(PlanError, match="p1"):
         plan(topo, again, rec, scope={None}, devices={(None, "brx")})
+
+
+def test_a_device_s_sysctl_is_set_again_after_a_namespace_key_that_sets_every_device_s():
+    """Writing ip_forward sets every device's forwarding: the namespace's
+    key is written before the devices' (and before any device is made), and
+    a device's the file declares, as it is now, is written again after it."""
+    topo = load_text("name: lab\ninterfaces:\n  - {name: v0, kind: veth, peer: {name: v1}}\nsysctls:\n"
+                     "  - {key: net.ipv4.conf.v1.forwarding, value: '0'}\n  - {key: net.ipv4.ip_forward, value: '1'}\n"
+                     "  - {key: net.ipv4.conf.v1.rp_filter, value: '1'}\n", "t.yaml")
+    devs = [device(None, "v0", "veth", peer=(None, "v1")), device(None, "v1", "veth", peer=(None, "v0"))]
+    st = make_state(devs, sysctls={(None, "net.ipv4.ip_forward"): "0", (None, "net.ipv4.conf.v1.forwarding"): "0",
+                                   (None, "net.ipv4.conf.v1.rp_filter"): "1"})
+    got = [(c.object, c.reason) for c in plan(topo, st, make_record(st)).changes if c.object.startswith("sysctl")]
+    assert got == [("sysctl net.ipv4.ip_forward", "0 -> 1"),
+                   ("sysctl net.ipv4.conf.v1.forwarding", "set 0 again: writing net.ipv4.ip_forward sets it")]
