@@ -681,20 +681,21 @@ def dump_fdb(sock):
     return out
 
 
-def _fdb_msg(ifindex, mac, dst, vni=None, port=None):
+def _fdb_msg(ifindex, mac, dst, vni=None, port=None, via=None):
     """An entry's message: a VNI and UDP port given where they are not
-    the device's own (the kernel finds an entry to delete by them too)."""
+    the device's own, the index of the device it goes by (``via``); the
+    kernel finds an entry to delete by them too."""
     return (_NDM.pack(AF_BRIDGE, ifindex, NUD_PERMANENT, NTF_SELF, 0)
             + nl.mac(NDA_LLADDR, mac) + nl.ip(NDA_DST, dst) + (nl.u32(NDA_VNI, vni) if vni is not None else b"")
-            + (nl.be16(NDA_PORT, port) if port is not None else b""))
+            + (nl.be16(NDA_PORT, port) if port is not None else b"") + (nl.u32(NDA_IFINDEX, via) if via else b""))
 
 
-def add_fdb(sock, ifindex, mac, dst, vni=None, port=None):
-    sock.request(RTM_NEWNEIGH, _fdb_msg(ifindex, mac, dst, vni, port), nl.F_CREATE | nl.F_APPEND)
+def add_fdb(sock, ifindex, mac, dst, vni=None, port=None, via=None):
+    sock.request(RTM_NEWNEIGH, _fdb_msg(ifindex, mac, dst, vni, port, via), nl.F_CREATE | nl.F_APPEND)
 
 
-def del_fdb(sock, ifindex, mac, dst, vni=None, port=None):
-    sock.request(RTM_DELNEIGH, _fdb_msg(ifindex, mac, dst, vni, port))
+def del_fdb(sock, ifindex, mac, dst, vni=None, port=None, via=None):
+    sock.request(RTM_DELNEIGH, _fdb_msg(ifindex, mac, dst, vni, port, via))
 
 
 # ---- namespace ids ----------------------------------------------------------------

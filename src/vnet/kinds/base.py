@@ -79,6 +79,12 @@ class Kind:
         """Its observed options as a file writes them (``mac``: the device's)."""
         return options
 
+    def inner_refs(self, options):
+        """(field path, Ref) of the devices named within its options'
+        values (a VXLAN fdb entry's `via`), which it depends on as on a
+        Ref option: made first, checked declared."""
+        return []
+
     def unexported(self, dev, names):
         """What of observed device ``dev`` an export leaves out that no
         other line names (``names``: ifindex -> name, in its namespace):

@@ -107,6 +107,7 @@ class Interface(Endpoint):
         out = [("master", self.master)] if self.master else []
         late = () if include_late else self.kind_module.late_options
         out += [(k, v) for k, v in self.options.items() if isinstance(v, Ref) and k not in late]
+        out += self.kind_module.inner_refs(self.options)
         if self.peer and self.peer.master:
             out.append(("peer.master", self.peer.master))
         return out
