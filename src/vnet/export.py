@@ -440,7 +440,6 @@ def unwritable_state(k, state, namespaces):
             if not r.kernel_own and _through_unwritable(state, r):
                 out.append(f"left out {route_label(r.key)} (through nexthop {r.nhid}, left out)")
         for d in devs:
-            out += d.kind_module.unexported(d, names) if d.kind_module is not None else []
             out += _link_left_out(d, ns)
         casts = _broadcasts(devs)
         for n in state.neighbours.get(ns, []):

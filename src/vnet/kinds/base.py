@@ -85,12 +85,6 @@ class Kind:
         Ref option: made first, checked declared."""
         return []
 
-    def unexported(self, dev, names):
-        """What of observed device ``dev`` an export leaves out that no
-        other line names (``names``: ifindex -> name, in its namespace):
-        lines an export prints, never leaving it out silently."""
-        return []
-
     def kernel_features(self, iface):
         """What the kernel must support to build ``iface`` (tests pick their layer by it)."""
         return {self.kernel_kind} if self.creatable and self.kernel_kind else set()
