@@ -21,7 +21,7 @@ a function is there to save start-up time, never to break a cycle
     6. topofile, observer, declare: a file read into the model (each
        kind's options are part of its format); the live state read into
        devices of those kinds; an observed device declared as a file would
-    7. planner, export, export_settings, render, diagram, check: the plan, and what is said or
+    7. planner, export, export_left, export_settings, render, diagram, check: the plan, and what is said or
        drawn of the model and the observed state
     8. applier, destroyer: the changes made (the modules are not named plan, apply
        or destroy: a submodule would shadow the function of the API)

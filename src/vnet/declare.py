@@ -12,6 +12,7 @@ def _endpoint_fields(dev):
     return dict(name=dev.name, netns=dev.netns, up=dev.up, promisc=dev.promisc or None, mtu=dev.mtu, mac=dev.mac,
                 master=_ref(dev.master, dev.netns) if dev.master else None,
                 addresses=list(dev.addresses), txqueuelen=dev.txqueuelen, alias=dev.alias,
+                altnames=list(dev.altnames) or None,
                 arp=dev.arp, multicast=dev.multicast, allmulticast=dev.allmulticast,
                 port={k: v for k, v in dev.port.items() if v is not None} if dev.master else {})
 

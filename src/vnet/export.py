@@ -10,9 +10,12 @@ def _ref_doc(ref, own_ns):
     return {"name": ref.name} if ref.netns is HOST else {"name": ref.name, "netns": ref.netns}
 
 
-def _ep_doc(e, kind=None, usual=None):
+def _ep_doc(e, kind=None, usual=None, own=()):
     """The mapping of endpoint ``e``; ``usual``: the kind's link defaults
-    (Kind.link_defaults), each written only where ``e`` differs."""
+    (Kind.link_defaults), each written only where ``e`` differs; its port
+    options but those its kind has an option of the same name for
+    (``own``: a VXLAN's `fdb`, not its bridge's; unwritable_state names
+    them)."""
     d = {"name": e.name}
     if kind:
         d["kind"] = kind
@@ -31,11 +34,13 @@ def _ep_doc(e, kind=None, usual=None):
             d[field] = getattr(e, field)
     if e.alias:
         d["alias"] = e.alias
+    if e.altnames:
+        d["altnames"] = list(e.altnames)
     if e.master:
         d["master"] = _ref_doc(e.master, e.netns)
     if e.addresses:
         d["addresses"] = [str(a) for a in e.addresses]
-    d.update(e.port)
+    d.update({k: v for k, v in e.port.items() if k not in own})
     return d
 
 
@@ -54,12 +59,13 @@ def _value_doc(v, own_ns):
 def interface_doc(iface, usual=None):
     """``usual``: the link fields a file leaves out (default: its kind's link_defaults)."""
     usual = usual if usual is not None else iface.kind_module.link_defaults(iface.options)
-    d = _ep_doc(iface, iface.kind, usual)
+    own = set(iface.kind_module.options)
+    d = _ep_doc(iface, iface.kind, usual, own)
     for k, v in iface.options.items():
         if v is not None and v != []:
             d[k] = _value_doc(v, iface.netns)
     if iface.peer:
-        d["peer"] = _ep_doc(iface.peer, usual=usual)
+        d["peer"] = _ep_doc(iface.peer, usual=usual, own=own)
     return d
 
 
@@ -156,15 +162,17 @@ def _macs(ifaces, state, keep, set_by_hand=None):
 
 
 def export(state, name="exported", namespaces=None, only=None, routes=(), sysctls=(), macs=True, set_by_hand=None,
-           rules=(), neighbours=(), nexthops=()):
+           rules=(), neighbours=(), nexthops=(), said=None):
     """A topology document of the live state of ``namespaces`` (None: all;
     HOST, None in the list, for vnet's own): every device vnet has a kind
     for (or only those whose keys are in ``only``); devices they refer to
-    that are not exported become `external`. MACs are written where they
-    are the device's own (not with ``macs`` false: a template). ``routes``:
-    observed routes (vnet.state.Route) to write; ``rules``, rules (observed
-    or declared) to write, and ``neighbours`` and ``nexthops`` (observed);
-    ``set_by_hand``: macs_set."""
+    that are not exported become `external` (where a file may have one:
+    not in a namespace it makes, where they are left out, with what goes
+    through them: export_left; lines naming them added to ``said``). MACs
+    are written where they are the device's own (not with ``macs`` false:
+    a template). ``routes``: observed routes (vnet.state.Route) to write;
+    ``rules``, rules (observed or declared) to write, and ``neighbours``
+    and ``nexthops`` (observed); ``set_by_hand``: macs_set."""
     shown = [ns for ns in state.namespaces if namespaces is None or ns in namespaces]
     nss = [ns for ns in shown if ns is not HOST]
     ifaces, peers_done, needed = [], set(), set()
@@ -182,6 +190,15 @@ def export(state, name="exported", namespaces=None, only=None, routes=(), sysctl
             ifaces.append(i)
             needed |= {e.master_key() for e in i.endpoints() if e.master}
             needed |= {v.resolve(i.netns) for v in i.options.values() if isinstance(v, Ref)}
+    if only is None:
+        from . import export_left
+        ifaces, gone = export_left.devices_left_out(state, nss, ifaces)
+        said = said if said is not None else []
+        said += export_left.left_out_lines(state, gone)
+        routes, nexthops, neighbours, sysctls = export_left.through_left_out(
+            state, gone, [r for r in routes if r.netns in shown], [n for n in nexthops if n.netns in shown],
+            [n for n in neighbours if n.netns in shown], [s for s in sysctls if s[0] in shown], said)
+        needed -= set(gone)
     needed |= {(n.netns, n.dev) for n in neighbours if n.netns in shown}   # (lo's: an external)
     needed |= {(n.netns, n.dev) for n in nexthops if n.netns in shown and n.dev}
     needed |= {(r.netns, d) for r in routes if r.netns in shown and r.type in DEVICE_ROUTE_TYPES
@@ -422,6 +439,8 @@ def unwritable_state(k, state, namespaces):
         for r in state.routes.get(ns, []):
             if not r.kernel_own and _through_unwritable(state, r):
                 out.append(f"left out {route_label(r.key)} (through nexthop {r.nhid}, left out)")
+        for d in devs:
+            out += _link_left_out(d, ns)
         casts = _broadcasts(devs)
         for n in state.neighbours.get(ns, []):
             if _noarp_by_hand(n, state, casts):
@@ -432,15 +451,47 @@ def unwritable_state(k, state, namespaces):
             what = f"{'proxy' if n.proxy else 'static'} neighbour {n.address}" + (f" on {n.dev}" if n.dev else "")
             if why:
                 out.append(f"left out the {what} of {where}: {why}")
-            elif n.static and n.router:
-                out.append(f"wrote the {what} of {where} without its router flag")
+                continue
+            lost = (["router flag"] if n.static and n.router else []) + \
+                ([f"protocol ({PROTOCOLS.get(n.protocol, n.protocol)})"] if n.static and n.protocol else [])
+            if lost:
+                out.append(f"wrote the {what} of {where} without its {' and '.join(lost)}")
         written = {d.ifindex for d in devs if d.port.get("fdb") is not None   # a bridge port's option, of a
-                   and d.kind_module is not None and d.kind_module.creatable}   # device the export writes
+                   and d.kind_module is not None and d.kind_module.creatable   # device the export writes, whose
+                   and "fdb" not in d.kind_module.options}                     # kind has no `fdb` of its own
         for idx, mac, vlan, permanent in nb.dump_bridge_statics(sock):
             if idx not in written and not (permanent and mac == macs.get(idx)):   # (a port's and a bridge's own MAC: the kernel's)
                 out.append(f"left out the bridge fdb entry {mac}{f' vlan {vlan}' if vlan is not None else ''} on "
                            f"{names.get(idx, f'device {idx}')} ({'permanent' if permanent else 'static'}) of {where}")
     return out
+
+
+LO_MTU, LO_TXQLEN = 65536, 1000   # what the kernel gives lo in a namespace it makes (loopback_setup)
+
+
+def _link_left_out(d, ns):
+    """What a file cannot say of device ``d`` of namespace ``ns``: the
+    alternative names of one it does not write (lo's), the namespace it
+    was made in when it was moved since (`ip link set ... netns`: a VXLAN
+    without `dev` keeps its socket there; made from the file, it is made
+    where it is), lo's MTU and queue length (lo is never the file's to
+    set, only its addresses)."""
+    label = f"{d.kind_name} {ns + '/' if ns else ''}{d.name}"
+    out = [f"left out the altnames {', '.join(d.altnames)} of {label}"] if d.altnames and d.kind_module is None \
+        else []   # (a device the file writes has them)
+    if d.link_netns is not None and not d.peer and d.lower is None:
+        out.append(f"left out that {label} was made in {_ns_words(d.link_netns[0])} and moved (its link, a "
+                   f"VXLAN's UDP socket, is there; made from the file, it is in {_ns_words(ns)})")
+    if d.loopback and ns is not None:
+        out += [f"left out the {word} {have} of lo of namespace {ns} (made from the file: {usual})"
+                for word, have, usual in (("mtu", d.mtu, LO_MTU), ("txqueuelen", d.txqueuelen, LO_TXQLEN))
+                if have is not None and have != usual]
+    return out
+
+
+def _ns_words(ns):
+    return "vnet's own namespace" if ns is HOST else f"namespace {ns}" if isinstance(ns, str) else \
+        "a namespace not exported"
 
 
 def _broadcasts(devs):
@@ -530,7 +581,7 @@ def changed_sysctls(state, namespaces, fresh):
     out = []
     for ns in namespaces:
         values = {key: v for (n, key), v in state.sysctls.items() if n == ns}
-        devs = {d.name: _made_without_arp(d, state) for d in state.namespaces.get(ns, {}).values() if not d.loopback}
+        devs = {d.name: _made_without_arp(d, state) for d in state.namespaces.get(ns, {}).values()}
         out += [(ns, key) for key, _v in sysctl.changed(values, devs, fresh)]
     return out
 
@@ -558,7 +609,7 @@ def observe_network(k, namespaces):
     for ns in namespaces:
         _without_their_prefix_route(st.namespaces.get(ns, {}), st.routes.get(ns, []))
     keys = [(ns, key) for ns, devs in st.namespaces.items()
-            for key in sysctl.keys_for([d.name for d in devs.values() if not d.loopback])]
+            for key in sysctl.keys_for([d.name for d in devs.values()])]
     read_sysctls(k, st, keys, st.namespaces)
     return st
 

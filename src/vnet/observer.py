@@ -248,7 +248,7 @@ def _device(ns, ln, kind, refs, resolve, dumps, peer_of):
     # thousands: a field given by name costs its checks each time)
     d = Device(ns, ln.name, ln.ifindex, ln.kind, kind, ln.up, ln.mtu, ln.mac, ln.group,
                bool(ln.flags & rtnl.IFF_LOOPBACK), None, None, [], {}, {}, {}, [], ln.operstate, ln.carrier,
-               ln.promisc, ln.txqlen, ln.alias, *ln.flag_fields())
+               ln.promisc, ln.txqlen, ln.alias, *ln.flag_fields(), ln.altnames)
     by_index = refs.by_index[ns]
     if ln.master:
         d.master = (ns, by_index[ln.master].name) if ln.master in by_index else (ns, f"if{ln.master}")
@@ -258,6 +258,8 @@ def _device(ns, ln, kind, refs, resolve, dumps, peer_of):
         d.extra = kind.observed_extra(ln, resolve, dumps)
         if kind.peer and ln.link:
             d.peer = refs.peer(d.key, ln, resolve, peer_of)
+    if ln.link_nsid is not None and d.peer is None and d.lower is None:   # (a pair's, a lower's: known already;
+        d.link_netns = (resolve(0, ln.link_nsid)[0],)                      # asked only of the rest: few)
     return d
 
 
@@ -386,8 +388,9 @@ def read_neighbours(sock, ns, devs):
     """[Neighbour] of namespace ``ns``: its permanent, noarp and proxy
     entries, their devices named as in ``devs`` ({name: Device})."""
     names = {d.ifindex: name for name, d in devs.items()}
-    return [Neighbour(netns=ns, dev=names.get(idx), address=ip, lladdr=lladdr, proxy=proxy, nud=nud, router=router)
-            for idx, ip, lladdr, proxy, nud, router in neighbours.dump_static_neighbours(sock)]   # (dev None: a proxy entry for no device)
+    return [Neighbour(netns=ns, dev=names.get(idx), address=ip, lladdr=lladdr, proxy=proxy, nud=nud, router=router,
+                      protocol=protocol)
+            for idx, ip, lladdr, proxy, nud, router, protocol in neighbours.dump_static_neighbours(sock)]   # (dev None: a proxy entry for no device)
 
 
 def read_sysctls(k, st, keys, present):

@@ -11,12 +11,17 @@ class Device(Struct):
     ``up`` is the admin state (what plan and verify compare), ``promisc``
     the promiscuous flag as set (not the count others add); ``operstate``
     (as `ip link` names it: UP, DOWN, UNKNOWN, LOWERLAYERDOWN...) and
-    ``carrier`` are what the kernel reports of the link, for show."""
+    ``carrier`` are what the kernel reports of the link, for show;
+    ``altnames`` its alternative names; ``link_netns``, where the kernel
+    says its link is in another namespace than its own (a VXLAN made there
+    and moved: its socket's), that namespace in a 1-tuple (HOST: vnet's
+    own; ("?", nsid): one not observed), else None."""
     _fields = (("netns", REQUIRED), ("name", REQUIRED), ("ifindex", REQUIRED), ("kernel_kind", None),
                ("kind_module", None), ("up", True), ("mtu", None), ("mac", None), ("group", 0), ("loopback", False),
                ("master", None), ("peer", None), ("addresses", list), ("options", dict), ("extra", dict),
                ("port", dict), ("secondary", list), ("operstate", None), ("carrier", None), ("promisc", False),
-               ("txqueuelen", None), ("alias", None), ("arp", None), ("multicast", None), ("allmulticast", None))
+               ("txqueuelen", None), ("alias", None), ("arp", None), ("multicast", None), ("allmulticast", None),
+               ("altnames", ()), ("link_netns", None))
 
     @property
     def key(self):

@@ -7,6 +7,8 @@ undone as they were after a later failure, exported and re-applied, built
 by the `vnet script` commands run by bash, and gone with destroy."""
 import json
 
+import pytest
+
 from lab import apply_json, export_round_trip, plan_json
 
 # the ports neither learn MACs nor flood frames to unknown ones: ha and hb
@@ -165,3 +167,61 @@ interfaces:
     assert r.returncode == 3 and "Traceback" not in r.stderr, r.stderr
     assert (port()["cost"], port()["learning"]) == (7, False) and static() == {("02:00:00:00:0c:01", "pc")}
     assert json.loads(sandbox.sh("ip -j link show pc"))[0]["master"] == "brh"
+
+
+@pytest.mark.needs("vxlan", "bridge", "veth")
+def test_what_a_file_cannot_say_of_a_vxlan_s_entries_is_named_and_the_export_applies(sandbox):
+    """A VXLAN that is a bridge port has a `fdb` of its own (its
+    destinations), so a file cannot give it its bridge's static entries:
+    an export names them rather than write them as the VXLAN's (which then
+    fail to load: no dst). Its own entries are written with their VNI,
+    port and device (`via`), made again, and the plan is empty."""
+    sandbox.sh("ip netns add a && ip -n a link add br0 type bridge && ip -n a link set br0 up && "
+               "ip -n a link add u0 type veth peer name u1 && ip -n a link set u0 up && ip -n a link set u1 up && "
+               "ip -n a addr add 192.0.2.1/24 dev u0 && "
+               "ip -n a link add vx0 type vxlan id 10 dstport 4789 local 192.0.2.1 dev u0 nolearning && "
+               "ip -n a link set vx0 master br0 up && "
+               "bridge -n a fdb add 02:00:00:00:11:14 dev vx0 master static && "
+               "bridge -n a fdb add 02:00:00:00:11:16 dev vx0 dst 192.0.2.13 via u1 && "
+               "bridge -n a fdb add 02:00:00:00:11:15 dev vx0 dst 192.0.2.12 vni 501 port 5555")
+    r = sandbox.vnet("export", "--netns", "a")
+    assert "vnet export: left out the bridge fdb entry 02:00:00:00:11:14 on vx0 (static) of namespace a" in r.stderr
+    assert "02:00:00:00:11:16" not in r.stderr, r.stderr
+    sandbox.sh("ip netns del a")
+    path = sandbox.write("exported.yaml", r.stdout)
+    sandbox.vnet("apply", path)
+    got = {(e["mac"], e.get("dst"), e.get("vni"), e.get("port"))
+           for e in json.loads(sandbox.sh("bridge -n a -j fdb show dev vx0")) if e["mac"].startswith("02:00:00:00:11")}
+    assert got == {("02:00:00:00:11:16", "192.0.2.13", None, None), ("02:00:00:00:11:15", "192.0.2.12", 501, 5555)}
+    assert [e.get("viaIf") for e in json.loads(sandbox.sh("bridge -n a -j fdb show dev vx0"))
+            if e["mac"] == "02:00:00:00:11:16"] == ["u1"]
+    assert plan_json(sandbox, path) == []
+
+
+@pytest.mark.needs("vxlan", "veth")
+def test_a_vxlan_entry_s_device_is_made_first_changed_in_place_and_checked(sandbox):
+    """An fdb entry's `via` names a device of the VXLAN's namespace: made
+    before the VXLAN (declared after it in the file), the entry changed in
+    place to another, and one the file does not declare refused before
+    anything changes."""
+    def write(via):
+        return sandbox.write("via.yaml", f"""name: via
+namespaces: [a]
+interfaces:
+  - {{name: vx0, kind: vxlan, netns: a, vni: 10, local: 192.0.2.1, dev: u0, learning: false,
+     fdb: [{{mac: "02:00:00:00:00:06", dst: 192.0.2.13, via: {via}}}]}}
+  - {{name: u0, kind: veth, netns: a, addresses: [192.0.2.1/24], peer: {{name: u1, netns: a}}}}
+""")
+    vias = lambda: [e.get("viaIf") for e in json.loads(sandbox.sh("bridge -n a -j fdb show dev vx0"))  # noqa: E731
+                    if e["mac"] == "02:00:00:00:00:06"]
+    path = write("u1")
+    apply_json(sandbox, path)
+    assert vias() == ["u1"] and plan_json(sandbox, path) == []
+    path = write("u0")
+    assert [c["reason"] for c in plan_json(sandbox, path)] == [
+        "fdb [192.0.2.13 via u1] -> [192.0.2.13 via u0]"]
+    apply_json(sandbox, path)
+    assert vias() == ["u0"] and plan_json(sandbox, path) == []
+    r = sandbox.vnet("apply", write("u7"), check=False)
+    assert r.returncode == 2 and "fdb[0].via: device 'u7' in namespace a is neither declared nor external" \
+        in r.stderr, r.stderr

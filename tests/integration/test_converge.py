@@ -891,3 +891,118 @@ def test_a_route_s_metric_changed_in_the_file_is_said_in_the_plan(lab, layer):
         assert json.loads(lab.sb.vnet("plan", "--json", path).stdout)["changes"] == []
         shown = lab.sb.sh(f"ip -n n1 -{lab.fam} route show table 100")
         assert (f"metric {new}" in shown if new else shown.count("metric") == (lab.fam == 6)), shown
+
+
+def _sysctl(sandbox, ns, *keys):
+    return sandbox.sh(f"ip netns exec {ns} sysctl -n {' '.join(keys)}").split()
+
+
+@pytest.mark.needs("veth")
+def test_a_device_that_does_not_forward_on_a_router_is_applied_and_stays(sandbox):
+    """Writing ip_forward (or IPv6's all.forwarding) sets every device's
+    forwarding: a router with one device that does not forward applies
+    (the namespace's keys written first, the device's after), and when the
+    namespace's key changes later, the device's is set again."""
+    def write(forward):
+        return sandbox.write("router.yaml", f"""name: router
+namespaces: [a]
+interfaces:
+  - {{name: v1, kind: veth, netns: a, peer: {{name: v0, netns: a}}}}
+sysctls:
+  - {{netns: a, key: net.ipv4.conf.v1.forwarding, value: '0'}}
+  - {{netns: a, key: net.ipv6.conf.v1.forwarding, value: '0'}}
+  - {{netns: a, key: net.ipv4.ip_forward, value: '{forward}'}}
+  - {{netns: a, key: net.ipv6.conf.all.forwarding, value: '{forward}'}}
+""")
+    keys = ("net.ipv4.conf.v1.forwarding", "net.ipv6.conf.v1.forwarding", "net.ipv4.conf.v0.forwarding")
+    for forward in ("1", "0", "1"):
+        path = write(forward)
+        sandbox.vnet("apply", path)
+        assert _sysctl(sandbox, "a", *keys) == ["0", "0", forward]
+        assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+
+
+@pytest.mark.needs("veth")
+def test_an_export_writes_lo_s_own_sysctls_where_they_are_not_what_it_would_get(sandbox):
+    """lo is made with its namespace, before any key is written: an export
+    writes its keys where they differ from a fresh namespace's lo as the
+    namespace's keys written leave it (its forwarding, set by ip_forward,
+    is not written), and they apply."""
+    sandbox.sh("ip netns add a && ip netns exec a sysctl -qw net.ipv4.ip_forward=1 && "
+               "ip netns exec a sysctl -qw net.ipv4.conf.lo.route_localnet=1")
+    r = sandbox.vnet("export")
+    assert "net.ipv4.conf.lo.route_localnet" in r.stdout and "lo.forwarding" not in r.stdout, r.stdout
+    sandbox.sh("ip netns del a")
+    path = sandbox.write("exported.yaml", r.stdout)
+    sandbox.vnet("apply", path)
+    assert _sysctl(sandbox, "a", "net.ipv4.conf.lo.route_localnet", "net.ipv4.conf.lo.forwarding") == ["1", "1"]
+    assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+
+
+@pytest.mark.needs("veth", "macvlan")
+def test_an_export_of_one_namespace_leaves_out_a_device_it_cannot_write_and_what_goes_through_it(sandbox):
+    """In a namespace the file makes, only lo can be `external`: a veth
+    whose peer is in a namespace not exported is left out, with what is on
+    it (a MACVLAN), its addresses, and the routes, neighbours and sysctls
+    through it, each named; the rest is written and the file applies."""
+    sandbox.sh("ip netns add a && ip netns add b && ip -n a link add eth0 type veth peer name eth0 netns b && "
+               "ip -n a link set eth0 up && ip -n a addr add 10.0.0.1/24 dev eth0 && "
+               "ip -n a route add 10.9.0.0/16 via 10.0.0.2 && "
+               "ip -n a neigh add 10.0.0.7 lladdr 02:00:00:00:00:07 dev eth0 && "
+               "ip netns exec a sysctl -qw net.ipv4.conf.eth0.rp_filter=2 && "
+               "ip -n a link add m0 link eth0 type macvlan mode bridge && "
+               "ip -n a link add u0 type veth peer name u1 && ip -n a link set u0 up && ip -n a link set u1 up && "
+               "ip -n a addr add 10.5.0.1/24 dev u0 && "
+               "ip -n a route add 10.6.0.0/16 via 10.5.0.2 dev u0")
+    r = sandbox.vnet("export", "--netns", "a")
+    for line in ("left out the veth eth0 of namespace a (its peer is in a namespace the export leaves out), and its "
+                 "addresses 10.0.0.1/24",
+                 "left out the macvlan m0 of namespace a (it refers to eth0 of namespace a, left out)",
+                 "left out route 10.9.0.0/16 via 10.0.0.2 dev eth0 in a (through eth0, left out)",
+                 "left out the static neighbour 10.0.0.7 on eth0 of namespace a (eth0 is left out)",
+                 "left out the sysctl net.ipv4.conf.eth0.rp_filter = 2 of namespace a (eth0 is left out)"):
+        assert f"vnet export: {line}" in r.stderr, r.stderr
+    assert "eth0" not in r.stdout and "external" not in r.stdout, r.stdout
+    sandbox.sh("ip netns del a && ip netns del b")
+    path = sandbox.write("exported.yaml", r.stdout)
+    sandbox.vnet("apply", path)
+    assert "10.6.0.0/16 via 10.5.0.2 dev u0" in sandbox.sh("ip -n a route")
+    assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+
+
+@pytest.mark.needs("veth")
+def test_an_export_leaves_out_a_device_of_a_kind_vnet_lacks_and_the_routes_through_it(sandbox):
+    """A device vnet has no kind for (an IFB) in a namespace the file makes
+    is left out, named with its addresses, and so is a route through it."""
+    if sandbox.sh("ip link add ifbprobe type ifb && ip link del ifbprobe && echo ok || true").strip() != "ok":
+        pytest.skip("this kernel makes no IFB")
+    sandbox.sh("ip netns add c && ip -n c link add ifb0 type ifb && ip -n c link set ifb0 up && "
+               "ip -n c addr add 10.1.0.1/24 dev ifb0 && ip -n c route add 10.8.0.0/16 dev ifb0")
+    r = sandbox.vnet("export", "--netns", "c")
+    assert "vnet export: left out the ifb ifb0 of namespace c (vnet has no kind for ifb), and its addresses " \
+           "10.1.0.1/24" in r.stderr, r.stderr
+    assert "vnet export: left out route 10.8.0.0/16 dev ifb0 in c (through ifb0, left out)" in r.stderr, r.stderr
+    sandbox.sh("ip netns del c")
+    sandbox.vnet("apply", sandbox.write("exported.yaml", r.stdout))
+
+
+@pytest.mark.needs("veth")
+def test_altnames_are_made_changed_in_place_and_converge(sandbox):
+    """A device's altnames are made with it; one added or taken by hand
+    is planned back and converges; one declared elsewhere in the file is
+    refused before anything changes."""
+    def write(names, peer=""):
+        return sandbox.write("alt.yaml", "name: alt\nnamespaces: [a]\ninterfaces:\n"
+                             f"  - {{name: v0, kind: veth, netns: a, altnames: [{', '.join(names)}], "
+                             f"peer: {{name: v1, netns: a{peer}}}}}\n")
+    alts = lambda: json.loads(sandbox.sh("ip -n a -j link show v0"))[0].get("altnames", [])  # noqa: E731
+    path = write(["uplink", "core0"])
+    sandbox.vnet("apply", path)
+    assert sorted(alts()) == ["core0", "uplink"]
+    sandbox.sh("ip -n a link property del dev v0 altname core0 && ip -n a link property add dev v0 altname stray")
+    plan = json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"]
+    assert [(c["object"], c["reason"]) for c in plan] == [("link a/v0", "altnames [uplink, stray] -> [uplink, core0]")]
+    sandbox.vnet("apply", path)
+    assert sorted(alts()) == ["core0", "uplink"] and json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+    r = sandbox.vnet("apply", write(["uplink"], ", altnames: [uplink]"), check=False)
+    assert r.returncode == 2 and "'uplink' is also a/v0's name in namespace a" in r.stderr, r.stderr

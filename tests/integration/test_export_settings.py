@@ -10,6 +10,8 @@ whose every setting a file says gets no such line (tests/corpus, through
 test_corpus.py), and the comparison leaves nothing behind."""
 import json
 
+import pytest
+
 from conftest import sandboxed
 
 LAB = """set -e
@@ -70,3 +72,43 @@ def test_an_export_names_each_setting_the_file_would_lose(sandbox, tmp_path):
         assert got["vb"]["gso_max_size"] == 65536 and got["m0"]["group"] != "7"
         assert got["vb"].get("inet6_addr_gen_mode", "eui64") == "eui64"
         assert got["va"]["num_tx_queues"] == txq
+
+
+@pytest.mark.needs("veth")
+def test_an_export_names_what_a_file_cannot_say_of_a_link_lo_or_a_neighbour(sandbox):
+    """A neighbour's protocol, lo's MTU, queue length and altnames: a file
+    has no field for them, so an export names each on stderr, and the rest
+    applies; a device's altnames (`ip link property add ... altname`) are
+    written, and made again."""
+    sandbox.sh("ip netns add a && ip -n a link add v0 type veth peer name v1 && "
+               "ip -n a link property add dev v0 altname uplink-core && ip -n a link set v0 up && "
+               "ip -n a link set v1 up && ip -n a addr add 10.0.0.1/24 dev v0 && "
+               "ip -n a neigh add 10.0.0.9 lladdr 02:00:00:00:00:09 dev v0 protocol zebra && "
+               "ip -n a link set lo mtu 1500 txqueuelen 500 && ip -n a link property add dev lo altname lo-alt")
+    r = sandbox.vnet("export", "--netns", "a")
+    for line in ("left out the altnames lo-alt of loopback a/lo",
+                 "wrote the static neighbour 10.0.0.9 on v0 of namespace a without its protocol (zebra)",
+                 "left out the mtu 1500 of lo of namespace a (made from the file: 65536)",
+                 "left out the txqueuelen 500 of lo of namespace a (made from the file: 1000)"):
+        assert f"vnet export: {line}" in r.stderr, r.stderr
+    assert "uplink-core" not in r.stderr, r.stderr
+    sandbox.sh("ip netns del a")
+    path = sandbox.write("exported.yaml", r.stdout)
+    sandbox.vnet("apply", path)
+    assert json.loads(sandbox.sh("ip -n a -j link show v0"))[0]["altnames"] == ["uplink-core"]
+    assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+    lo = json.loads(sandbox.sh("ip -n a -j link show lo"))[0]
+    assert (lo["mtu"], lo["txqlen"]) == (65536, 1000)   # what the lines say a namespace made from the file has
+
+
+@pytest.mark.needs("vxlan")
+def test_an_export_names_the_namespace_a_moved_vxlan_was_made_in(sandbox):
+    """A VXLAN without `dev` made in one namespace and moved to another
+    keeps its UDP socket where it was made; a file makes it where it is:
+    an export says so."""
+    sandbox.sh("ip netns add under && ip netns add c && "
+               "ip -n under link add vx1 type vxlan id 43 local 192.0.2.1 remote 192.0.2.3 dstport 4789 && "
+               "ip -n under link set vx1 netns c")
+    r = sandbox.vnet("export")
+    assert "vnet export: left out that vxlan c/vx1 was made in namespace under and moved (its link, a VXLAN's UDP " \
+           "socket, is there; made from the file, it is in namespace c)" in r.stderr, r.stderr

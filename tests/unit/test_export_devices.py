@@ -84,3 +84,18 @@ def test_a_bonds_port_writes_its_mtu_where_it_is_not_the_bonds():
     for mtu, written in ((1500, 1500), (9000, None), (1280, 1280)):
         port = dev("d0", "dummy", mtu=mtu, mac="02:00:00:00:00:02", master=(None, "bo0"))
         assert _docs(_state(bond, port))["d0"].get("mtu") == written, mtu
+
+
+def test_a_device_s_sysctl_is_written_where_it_differs_from_what_the_namespace_s_keys_give_it():
+    # ip_forward sets default's and every device's forwarding: a device that does not forward on a router is
+    # written, one that does is not; a `default` written is what a device made later starts with
+    from vnet.kernel.sysctl import changed
+    fresh = {"net.ipv4.ip_forward": "0", "net.ipv4.conf.default.forwarding": "0", "net.ipv4.conf.lo.forwarding": "0",
+             "net.ipv4.conf.all.accept_redirects": "1", "net.ipv4.conf.default.rp_filter": "0"}
+    values = {"net.ipv4.ip_forward": "1", "net.ipv4.conf.default.forwarding": "1", "net.ipv4.conf.v0.forwarding": "1",
+              "net.ipv4.conf.v1.forwarding": "0", "net.ipv4.conf.lo.forwarding": "1",
+              "net.ipv4.conf.all.accept_redirects": "0", "net.ipv4.conf.default.rp_filter": "1",
+              "net.ipv4.conf.v0.rp_filter": "1", "net.ipv4.conf.v1.rp_filter": "0"}
+    assert changed(values, {"lo": False, "v0": False, "v1": False}, fresh) == [
+        ("net.ipv4.ip_forward", "1"), ("net.ipv4.conf.default.rp_filter", "1"),
+        ("net.ipv4.conf.v1.forwarding", "0"), ("net.ipv4.conf.v1.rp_filter", "0")]

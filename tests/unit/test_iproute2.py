@@ -77,7 +77,8 @@ def test_order_builds_from_nothing(lines):
     assert max(adds) < first_set, "every device exists before ports join masters"
     assert at("ip link set tap0 master br0 up") < at("ip link set dev tap0 type bridge_slave hairpin on learning off "
                                                      "isolated on cost 10 priority 5"), "port options once it joined"
-    assert lines[-1].startswith("ip netns exec net1 sysctl")
+    # the namespace-wide sysctls before any device (as apply: ip_forward sets every device's)
+    assert at("ip netns exec net1 sysctl -w net.ipv6.conf.all.forwarding=1") < min(adds)
 
 
 def test_external_devices_are_never_created(lines):

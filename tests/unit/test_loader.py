@@ -3,6 +3,7 @@ defaults, YAML and JSON, and the JSON Schema of the format."""
 import ipaddress
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -464,3 +465,11 @@ def test_nexthop_objects_and_the_routes_through_them_are_checked_before_anything
         with pytest.raises(SpecError) as e:
             load_text(NH + body, "t.yaml")
         assert f"t.yaml: {said}" in str(e.value), str(e.value)
+
+
+def test_a_vxlan_fdb_entry_takes_a_vni_and_port_of_its_own_not_the_devices():
+    t = parse("name: t\ninterfaces:\n  - {name: vx0, kind: vxlan, vni: 7, fdb: [{dst: 192.0.2.1, vni: 8, port: 5555}]}\n")
+    assert t.interfaces[0].options["fdb"][0]["vni"] == 8 and t.interfaces[0].options["fdb"][0]["port"] == 5555
+    for entry, path in (("{dst: 192.0.2.1, vni: 7}", "fdb[0].vni"), ("{dst: 192.0.2.1, port: 4789}", "fdb[0].port")):
+        with pytest.raises(SpecError, match=re.escape(path) + r".*the device's own: leave it out"):
+            parse(f"name: t\ninterfaces:\n  - {{name: vx0, kind: vxlan, vni: 7, fdb: [{entry}]}}\n")

@@ -149,7 +149,9 @@ def test_empty_state_orders_by_dependency(topo):
     assert at("link vx0") < at("link net2/mv1"), "a lower device before its macvlan"
     assert at("link net2/mv1") < at("address 10.0.0.254/24 on br0"), "addresses once every device exists"
     assert at("address 10.2.0.1/24 on net2/mv1") < at("route default via 10.0.0.254 in net1")
-    assert objs[-1] == "sysctl net.ipv4.ip_forward"
+    # a namespace-wide sysctl before any device (ip_forward sets every device's; a device made later takes default's)
+    assert max(at("netns net1"), at("netns net2")) < at("sysctl net.ipv4.ip_forward") \
+        < min(i for i, o in enumerate(objs) if o.startswith("link "))
 
 
 def test_changes_carry_what_apply_runs(topo):
@@ -310,8 +312,8 @@ def test_missing_route_and_changed_sysctl(topo):
     st.routes = {"net1": []}
     st.sysctls = {(None, "net.ipv4.ip_forward"): "0"}
     assert rows(plan(topo, st, rec)) == [
-        ("create", "route default via 10.0.0.254 in net1", "missing"),
         ("modify", "sysctl net.ipv4.ip_forward", "0 -> 1"),
+        ("create", "route default via 10.0.0.254 in net1", "missing"),
     ]
 
 
@@ -479,18 +481,18 @@ def test_a_new_device_is_made_down_gets_its_own_sysctls_then_goes_up():
     assert rows(p) == [
         ("create", "netns net1", "does not exist"),
         ("create", "netns net2", "does not exist"),
+        ("modify", "sysctl net.ipv4.ip_forward", "set 1"),   # before the devices: it sets every device's
+        ("modify", "sysctl net.ipv6.conf.all.forwarding in net1", "set 1"),
         ("create", "link net1/veth1", "does not exist"),
         ("modify", "sysctl net.ipv6.conf.veth1.disable_ipv6 in net1", "set 1 on the new device before it goes up"),
         ("modify", "link net1/veth1", "up once its sysctls are set"),
         ("modify", "sysctl net.ipv6.conf.veth2.addr_gen_mode in net2", "set 1 on the new device before it goes up"),
         ("create", "link net1/mv0", "does not exist"),   # after its lower device is up
-        ("modify", "sysctl net.ipv4.ip_forward", "set 1"),
-        ("modify", "sysctl net.ipv6.conf.all.forwarding in net1", "set 1"),
     ], "veth2 is declared down: its sysctl, and no up"
-    made = p.changes[2].op[1]
+    made = p.changes[4].op[1]
     assert made.up is False and made.peer.up is False, "veth1 is created down"
-    assert p.changes[4].op == ("dev_set", made.endpoints()[0].replace(up=True), {"up": True}, {"up": False})
-    assert p.changes[6].op[1].up is True, "a device without sysctls of its own is created up"
+    assert p.changes[6].op == ("dev_set", made.endpoints()[0].replace(up=True), {"up": True}, {"up": False})
+    assert p.changes[8].op[1].up is True, "a device without sysctls of its own is created up"
 
 
 def test_a_recreated_device_gets_its_own_sysctls_again():
@@ -686,3 +688,18 @@ interfaces:
         plan(topo, again, rec)
     with pytest.raises(PlanError, match="p1"):
         plan(topo, again, rec, scope={None}, devices={(None, "brx")})
+
+
+def test_a_device_s_sysctl_is_set_again_after_a_namespace_key_that_sets_every_device_s():
+    """Writing ip_forward sets every device's forwarding: the namespace's
+    key is written before the devices' (and before any device is made), and
+    a device's the file declares, as it is now, is written again after it."""
+    topo = load_text("name: lab\ninterfaces:\n  - {name: v0, kind: veth, peer: {name: v1}}\nsysctls:\n"
+                     "  - {key: net.ipv4.conf.v1.forwarding, value: '0'}\n  - {key: net.ipv4.ip_forward, value: '1'}\n"
+                     "  - {key: net.ipv4.conf.v1.rp_filter, value: '1'}\n", "t.yaml")
+    devs = [device(None, "v0", "veth", peer=(None, "v1")), device(None, "v1", "veth", peer=(None, "v0"))]
+    st = make_state(devs, sysctls={(None, "net.ipv4.ip_forward"): "0", (None, "net.ipv4.conf.v1.forwarding"): "0",
+                                   (None, "net.ipv4.conf.v1.rp_filter"): "1"})
+    got = [(c.object, c.reason) for c in plan(topo, st, make_record(st)).changes if c.object.startswith("sysctl")]
+    assert got == [("sysctl net.ipv4.ip_forward", "0 -> 1"),
+                   ("sysctl net.ipv4.conf.v1.forwarding", "set 0 again: writing net.ipv4.ip_forward sets it")]

@@ -117,7 +117,7 @@ class Context:
             if not nbrs:
                 continue
             try:
-                live = {(i, str(ip), proxy) for i, ip, _l, proxy, _n, _r in neighbours.dump_static_neighbours(self.sock(ns))}
+                live = {(i, str(ip), proxy) for i, ip, _l, proxy, _n, _r, _p in neighbours.dump_static_neighbours(self.sock(ns))}
             except OSError:   # (the namespace is gone)
                 continue
             for n in nbrs:

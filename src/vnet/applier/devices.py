@@ -89,14 +89,17 @@ def _tag_and_settle(ctx, iface):
     """What a creation request cannot carry for a peer: its group tag, its
     master and its up state (the kernel refuses to bring a peer up in
     another namespace at creation: ENOTCONN on 6.18); nor, for any device,
-    the promiscuous flag, queue length, alias and link flags (a TUN's ioctl,
-    teamd... have no place for them; the kernel takes no alias at creation)."""
+    the promiscuous flag, queue length, alias, link flags and alternative
+    names (a TUN's ioctl, teamd... have no place for them; the kernel takes
+    no alias at creation, and altnames only by a request of their own)."""
     for i, e in enumerate(iface.endpoints()):
         if i == 0:
             flags = _flags(e)
             if e.promisc or e.txqueuelen is not None or e.alias is not None or flags:
                 rtnl.set_link(ctx.sock(e.netns), ctx.ifindex(*e.key), promisc=e.promisc or None,
                               attrs=rtnl.link_attrs(txqlen=e.txqueuelen, alias=e.alias), **flags)
+            if e.altnames:
+                rtnl.set_altnames(ctx.sock(e.netns), ctx.ifindex(*e.key), add=e.altnames)
             if e.up and ctx.joins_down(e) and iface.kind_module.creatable:
                 rtnl.set_link(ctx.sock(e.netns), ctx.ifindex(*e.key), up=True)
             continue
@@ -121,6 +124,8 @@ def _settle_peer(ctx, e):
     # by name: the peer's index would cost a query, the name is known
     rtnl.set_link_by_name(sock, e.name, up=None if ctx.joins_down(e) else e.up, promisc=e.promisc or None,
                           attrs=attrs, **_flags(e))
+    if e.altnames:
+        rtnl.set_altnames(sock, ctx.ifindex(*e.key), add=e.altnames)
     if e.master:
         ctx.joined(e)
     if ctx.joins_down(e) and e.up:
@@ -298,8 +303,19 @@ def set_fields(ctx, e, fields):
         return
     with ctx.ports_kept(e) if "mtu" in fields else contextlib.nullcontext():
         rtnl.set_link(sock, idx, up=up, promisc=promisc, attrs=attrs, **flags)
+    if "altnames" in fields:
+        _set_altnames(sock, idx, fields["altnames"] or ())
     if m is not False:
         _as_before_leaving(sock, idx, e, fields)
+
+
+def _set_altnames(sock, idx, want):
+    """Give link ``idx`` exactly the alternative names ``want``: those it
+    has and should not taken first (a name moved from one device to another
+    is free then)."""
+    ln = rtnl.get_link_by_index(sock, idx)
+    have = ln.altnames if ln is not None else ()
+    rtnl.set_altnames(sock, idx, add=[n for n in want if n not in have], delete=[n for n in have if n not in want])
 
 
 def _as_before_leaving(sock, idx, e, fields):

@@ -136,10 +136,14 @@ def cmd_export(args):
             st = observe_network(k, nss)
             by_hand = macs_set(k, st)
             unwritable = unwritable_state(k, st, nss)
+            left = []
             doc = export(st, args.name or "exported", nss, macs=not args.no_mac, routes=exported_routes(st, nss),
                          set_by_hand=by_hand, rules=exported_rules(st, nss), neighbours=exported_neighbours(st, nss),
-                         sysctls=changed_sysctls(st, nss, sysctl.fresh_defaults()), nexthops=exported_nexthops(st, nss))
+                         sysctls=changed_sysctls(st, nss, sysctl.fresh_defaults()), nexthops=exported_nexthops(st, nss),
+                         said=left)
             lost, unchecked = lost_settings(k, st, doc)
+        for line in left:
+            print(f"vnet export: {line}", file=sys.stderr)
         unwritable += lost
         for line in unchecked:
             print(f"vnet export: did not compare {line}", file=sys.stderr)

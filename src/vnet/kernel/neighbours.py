@@ -7,18 +7,19 @@ from .rtnl import AF_BRIDGE, NDA_DST, NDA_LLADDR, NUD_PERMANENT, RTM_DELNEIGH, R
 
 FAMILIES = (2, 10)   # IPv4 and IPv6
 NUD_NOARP = 0x40
-NDA_VLAN, NDA_MASTER = 5, 9   # the entry's VLAN; the bridge whose database holds it
+NDA_VLAN, NDA_MASTER, NDA_PROTOCOL = 5, 9, 12   # the entry's VLAN; the bridge whose database holds it; who made it
 NTF_MASTER, NTF_PROXY, NTF_ROUTER = 0x04, 0x08, 0x80
 NUD = {"permanent": NUD_PERMANENT, "noarp": NUD_NOARP}
 
 
 def dump_static_neighbours(sock):
-    """[(ifindex, address, lladdr or None, proxy, nud, router)] of the IPv4
+    """[(ifindex, address, lladdr or None, proxy, nud, router, protocol)] of the IPv4
     and IPv6 neighbour entries someone may have made: permanent ones (`ip
     neigh add` makes them; the kernel never does), `nud noarp` ones (the
     kernel makes those too, for multicast and broadcast addresses and on
     devices without ARP), and proxy entries (`ip neigh add proxy`). ``nud``:
-    "permanent", "noarp" or None (a proxy's); ``router``: the flag."""
+    "permanent", "noarp" or None (a proxy's); ``router``: the flag;
+    ``protocol``: who made it (`ip neigh add ... protocol zebra`; 0: none said)."""
     out = []
     for flags in (0, NTF_PROXY):
         for t, p in sock.dump(RTM_GETNEIGH, _NDM.pack(0, 0, 0, flags, 0)):
@@ -32,7 +33,8 @@ def dump_static_neighbours(sock):
             a = nl.parse(p, _NDM.size)
             if NDA_DST in a:
                 out.append((index, nl.get_ip(a[NDA_DST]), nl.get_mac(a[NDA_LLADDR]) if NDA_LLADDR in a else None,
-                            proxy, None if proxy else nud, bool(fl & NTF_ROUTER)))
+                            proxy, None if proxy else nud, bool(fl & NTF_ROUTER),
+                            a[NDA_PROTOCOL][0] if NDA_PROTOCOL in a else 0))
     return out
 
 

@@ -16,6 +16,7 @@ IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
 IFLA_LINKINFO, IFLA_NET_NS_PID, IFLA_IFALIAS, IFLA_GROUP, IFLA_NET_NS_FD = 18, 19, 20, 27, 28
 IFLA_EXT_MASK, IFLA_LINK_NETNSID, IFLA_TARGET_NETNSID = 29, 37, 46
 IFLA_OPERSTATE, IFLA_CARRIER, IFLA_TXQLEN = 16, 33, 13
+IFLA_PROP_LIST, IFLA_ALT_IFNAME = 52, 53   # a link's alternative names (`ip link property add ... altname`)
 # IF_OPER_* (RFC 2863), named as `ip link` prints them
 OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
@@ -61,7 +62,8 @@ def ifinfo(index=0, flags=0, change=0, family=0):
 class Link:
     """One observed link: the generic fields decoded, kind data kept raw."""
     __slots__ = ("ifindex", "name", "flags", "mtu", "mac", "master", "link", "link_nsid",
-                 "group", "kind", "data", "slave_kind", "slave_data", "operstate", "carrier", "txqlen", "alias")
+                 "group", "kind", "data", "slave_kind", "slave_data", "operstate", "carrier", "txqlen", "alias",
+                 "altnames")
 
     @property
     def up(self):
@@ -97,6 +99,8 @@ def decode_link(body):
     ln.carrier = bool(a[IFLA_CARRIER][0]) if IFLA_CARRIER in a else None
     ln.txqlen = nl.get_u32(a[IFLA_TXQLEN]) if IFLA_TXQLEN in a else None
     ln.alias = nl.get_str(a[IFLA_IFALIAS]) if IFLA_IFALIAS in a else None
+    ln.altnames = tuple(nl.get_str(v) for t, v in nl.parse_list(a[IFLA_PROP_LIST]) if t == IFLA_ALT_IFNAME) \
+        if IFLA_PROP_LIST in a else ()
     ln.kind, ln.data, ln.slave_kind, ln.slave_data = None, None, None, None
     if IFLA_LINKINFO in a:
         li = nl.parse(a[IFLA_LINKINFO])
@@ -112,7 +116,8 @@ def decode_link(body):
 
 
 _LINK_ATTRS = frozenset({IFLA_IFNAME, IFLA_MTU, IFLA_ADDRESS, IFLA_MASTER, IFLA_LINK, IFLA_LINK_NETNSID,
-                         IFLA_GROUP, IFLA_LINKINFO, IFLA_OPERSTATE, IFLA_CARRIER, IFLA_TXQLEN, IFLA_IFALIAS})
+                         IFLA_GROUP, IFLA_LINKINFO, IFLA_OPERSTATE, IFLA_CARRIER, IFLA_TXQLEN, IFLA_IFALIAS,
+                         IFLA_PROP_LIST})
 
 
 RTEXT_FILTER_SKIP_STATS = 1 << 3
@@ -206,6 +211,19 @@ def set_link(sock, ifindex, *, up=None, promisc=None, arp=None, multicast=None, 
             change |= bit
             flags |= bit if want else 0
     sock.request(RTM_NEWLINK, ifinfo(ifindex, flags, change) + attrs)
+
+
+RTM_NEWLINKPROP, RTM_DELLINKPROP = 108, 109
+
+
+def set_altnames(sock, ifindex, add=(), delete=()):
+    """Give link ``ifindex`` the alternative names ``add`` and take
+    ``delete`` from it (`ip link property add|del ... altname`)."""
+    for t, names in ((RTM_DELLINKPROP, delete), (RTM_NEWLINKPROP, add)):
+        if names:
+            names = [nl.string(IFLA_ALT_IFNAME, n) for n in names]
+            sock.request(t, ifinfo(ifindex) + nl.nest(IFLA_PROP_LIST | nl.NLA_F_NESTED, *names),
+                         nl.F_EXCL if t == RTM_NEWLINKPROP else 0)
 
 
 def del_link(sock, ifindex):
@@ -754,8 +772,14 @@ def del_route(sock, dst, gw, oif, metric, table=RT_TABLE_MAIN, exact=None, sourc
 AF_BRIDGE = 7
 
 
+NDA_PORT, NDA_VNI, NDA_IFINDEX = 6, 7, 8
+
+
 def dump_fdb(sock):
-    """[(ifindex, mac, dst ip)] of static fdb entries that carry a destination."""
+    """[(ifindex, mac, dst ip, vni, port, via)] of static fdb entries that
+    carry a destination: ``vni`` and ``port`` None where they are the
+    device's own (the kernel says neither then), ``via`` the index of the
+    device it sends through (`bridge fdb add ... via DEV`), else None."""
     out = []
     for t, p in sock.dump(RTM_GETNEIGH, _NDM.pack(AF_BRIDGE, 0, 0, 0, 0)):
         if t != RTM_NEWNEIGH:
@@ -763,21 +787,27 @@ def dump_fdb(sock):
         _fam, index, state, _fl, _typ = _NDM.unpack_from(p)
         a = nl.parse(p, 12)
         if NDA_DST in a and NDA_LLADDR in a and state & NUD_PERMANENT:
-            out.append((index, nl.get_mac(a[NDA_LLADDR]), nl.get_ip(a[NDA_DST])))
+            got = lambda t, get: get(a[t]) if t in a else None  # noqa: E731
+            out.append((index, nl.get_mac(a[NDA_LLADDR]), nl.get_ip(a[NDA_DST]), got(NDA_VNI, nl.get_u32),
+                        got(NDA_PORT, nl.get_be16), got(NDA_IFINDEX, nl.get_u32)))
     return out
 
 
-def _fdb_msg(ifindex, mac, dst):
+def _fdb_msg(ifindex, mac, dst, vni=None, port=None, via=None):
+    """An entry's message: a VNI and UDP port given where they are not
+    the device's own, the index of the device it goes by (``via``); the
+    kernel finds an entry to delete by them too."""
     return (_NDM.pack(AF_BRIDGE, ifindex, NUD_PERMANENT, NTF_SELF, 0)
-            + nl.mac(NDA_LLADDR, mac) + nl.ip(NDA_DST, dst))
+            + nl.mac(NDA_LLADDR, mac) + nl.ip(NDA_DST, dst) + (nl.u32(NDA_VNI, vni) if vni is not None else b"")
+            + (nl.be16(NDA_PORT, port) if port is not None else b"") + (nl.u32(NDA_IFINDEX, via) if via else b""))
 
 
-def add_fdb(sock, ifindex, mac, dst):
-    sock.request(RTM_NEWNEIGH, _fdb_msg(ifindex, mac, dst), nl.F_CREATE | nl.F_APPEND)
+def add_fdb(sock, ifindex, mac, dst, vni=None, port=None, via=None):
+    sock.request(RTM_NEWNEIGH, _fdb_msg(ifindex, mac, dst, vni, port, via), nl.F_CREATE | nl.F_APPEND)
 
 
-def del_fdb(sock, ifindex, mac, dst):
-    sock.request(RTM_DELNEIGH, _fdb_msg(ifindex, mac, dst))
+def del_fdb(sock, ifindex, mac, dst, vni=None, port=None, via=None):
+    sock.request(RTM_DELNEIGH, _fdb_msg(ifindex, mac, dst, vni, port, via))
 
 
 # ---- namespace ids ----------------------------------------------------------------

@@ -53,26 +53,65 @@ def unknown(key, device=None):
 
 
 # what `vnet export` of a network built by hand carries over: a namespace's
-# forwarding and the per-device settings labs change (forwarding, proxy ARP,
-# reverse-path filter, ARP replies, IPv6 on or off, router advertisements)
-NAMESPACE_KEYS = ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding", "net.ipv4.conf.all.rp_filter",
-                  "net.ipv4.conf.all.proxy_arp", "net.ipv6.conf.all.disable_ipv6")
-DEVICE_KEYS = tuple(f"net.ipv4.conf.{{}}.{k}" for k in (
-    "forwarding", "proxy_arp", "proxy_arp_pvlan", "rp_filter", "arp_ignore", "arp_announce", "arp_filter",
-    "arp_accept", "accept_local", "route_localnet", "send_redirects", "accept_redirects")) + tuple(
-    f"net.ipv6.conf.{{}}.{k}" for k in ("forwarding", "disable_ipv6", "accept_ra", "autoconf", "accept_dad",
-                                        "proxy_ndp"))
-# a device's forwarding follows its namespace's (writing ip_forward sets every device's)
-FOLLOWS = {"net.ipv4.conf.{}.forwarding": "net.ipv4.ip_forward",
-           "net.ipv6.conf.{}.forwarding": "net.ipv6.conf.all.forwarding"}
+# forwarding and the settings labs change, of each device, of `all` (which
+# the kernel combines with a device's) and of `default` (which a device made
+# later starts with): forwarding, proxy ARP and NDP, reverse-path filter,
+# the ARP settings, redirects, secondaries promoted, IPv6 on or off, router
+# advertisements, addresses kept on down
+IPV4_SETTINGS = ("forwarding", "proxy_arp", "proxy_arp_pvlan", "rp_filter", "arp_ignore", "arp_announce", "arp_filter",
+                 "arp_accept", "arp_notify", "accept_local", "route_localnet", "send_redirects", "accept_redirects",
+                 "promote_secondaries", "log_martians")
+IPV6_SETTINGS = ("forwarding", "disable_ipv6", "accept_ra", "autoconf", "accept_dad", "proxy_ndp", "accept_redirects",
+                 "keep_addr_on_down")
+DEVICE_KEYS = tuple(f"net.ipv4.conf.{{}}.{k}" for k in IPV4_SETTINGS) + tuple(
+    f"net.ipv6.conf.{{}}.{k}" for k in IPV6_SETTINGS)
+# writing one of these sets that setting of `default` and of every device
+# there is (inet_forward_change, addrconf_forward_change, addrconf_disable_change)
+SETS_EVERY_DEVICE = {"net.ipv4.ip_forward": "net.ipv4.conf.{}.forwarding",
+                     "net.ipv4.conf.all.forwarding": "net.ipv4.conf.{}.forwarding",
+                     "net.ipv6.conf.all.forwarding": "net.ipv6.conf.{}.forwarding",
+                     "net.ipv6.conf.all.disable_ipv6": "net.ipv6.conf.{}.disable_ipv6"}
+# and writing IPv4's forwarding sets all.accept_redirects to its opposite (inet_forward_change)
+OPPOSITE_OF = {"net.ipv4.conf.all.accept_redirects": ("net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding")}
+# (IPv4's conf.all.forwarding is ip_forward under another name)
+NAMESPACE_KEYS = ("net.ipv4.ip_forward",) + tuple(
+    t.format(w) for w in ("all", "default") for t in DEVICE_KEYS if t.format(w) != "net.ipv4.conf.all.forwarding")
+
+
+def device_keys_set_by(key):
+    """The per-device key (a template: ``net.ipv4.conf.{}.forwarding``)
+    that writing namespace-wide ``key`` may set on devices that exist, else
+    None: forwarding and IPv6's disable_ipv6 (SETS_EVERY_DEVICE), and an
+    IPv4 `default` setting, which the kernel copies to every device whose
+    own was never written (devinet_copy_dflt_conf)."""
+    if key in SETS_EVERY_DEVICE:
+        return SETS_EVERY_DEVICE[key]
+    per = split_device_key(key)
+    if per is not None and per[0] == "net.ipv4.conf." and per[1] == "default":
+        return per[0] + "{}." + per[2]
+    return None
+
+
+def write_order(key):
+    """Where namespace-wide ``key`` comes among those written together:
+    those that set every device's first (ip_forward...), then the `default`
+    ones (which they may set), then the rest; a device's after them all,
+    which they may set."""
+    per = split_device_key(key)
+    if key in SETS_EVERY_DEVICE:
+        return 0
+    if per is not None and per[1] == "default":
+        return 1
+    return 2 if per is None or per[1] == "all" else 3
 
 
 def fresh_defaults():
-    """The values NAMESPACE_KEYS and DEVICE_KEYS (as their ``default``) have
-    in a network namespace just made: read in a child process that makes one."""
+    """The values NAMESPACE_KEYS, DEVICE_KEYS (as their ``default``) and
+    lo's own (made with the namespace, before anything is written) have in
+    a network namespace just made: read in a child process that makes one."""
     import json
     import os
-    keys = list(NAMESPACE_KEYS) + [k.format("default") for k in DEVICE_KEYS]
+    keys = list(dict.fromkeys(list(NAMESPACE_KEYS) + [k.format(w) for w in ("default", "lo") for k in DEVICE_KEYS]))
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:   # pragma: no cover (the child)
@@ -98,23 +137,51 @@ def fresh_defaults():
 
 def changed(ns_values, devices, fresh):
     """The keys worth writing down for one namespace: (key, value) of those
-    whose value ``ns_values`` (key -> value as read there) differs from a
-    fresh namespace's ``fresh``, for the namespace and each of ``devices``
-    (name -> whether it is made without ARP: ``own_defaults``)."""
-    out = []
-    for k in NAMESPACE_KEYS:
-        if ns_values.get(k) is not None and ns_values[k] != fresh.get(k):
-            out.append((k, ns_values[k]))
+    whose value ``ns_values`` (key -> value as read there) differs from the
+    one a namespace made from the written keys would have (``would_have``),
+    for the namespace and each of ``devices`` (name -> whether it is made
+    without ARP: ``own_defaults``; lo is the namespace's own). The
+    namespace-wide ones come first, in the order they are written."""
+    written = {}
+    for k in sorted(NAMESPACE_KEYS, key=write_order):
+        v = ns_values.get(k)
+        if v is not None and v != _would_have(k, None, ns_values, fresh, written):
+            written[k] = v
+    out = list(written.items())
     for dev, noarp in devices.items():
-        own = own_defaults(noarp)
+        own = own_defaults(noarp) if dev != "lo" else {}   # (lo's fresh values are its own)
         for tmpl in DEVICE_KEYS:
-            k, v = tmpl.format(dev), ns_values.get(tmpl.format(dev))
-            follows = FOLLOWS.get(tmpl)
-            if v is None or v == own.get(tmpl, fresh.get(tmpl.format("default"))) \
-                    or follows and v == ns_values.get(follows):
-                continue
-            out.append((k, v))
+            k = tmpl.format(dev)
+            v = ns_values.get(k)
+            if v is not None and v != own.get(tmpl, _would_have(tmpl, dev, ns_values, fresh, written)):
+                out.append((k, v))
     return out
+
+
+def _would_have(tmpl, dev, ns_values, fresh, written):
+    """The value key ``tmpl`` of device ``dev`` (None: a namespace-wide
+    key, ``tmpl`` the key itself) has once the keys ``written`` are, in a
+    namespace just made: a device vnet makes starts with the namespace's ``default`` as it is then (as
+    ``ns_values`` says: vnet writes the namespace's keys first); lo, made
+    with the namespace, and a namespace-wide key have a fresh namespace's,
+    unless a key written sets them."""
+    if dev is not None and dev != "lo":
+        default = tmpl.format("default")
+        return ns_values.get(default, fresh.get(default))
+    key = tmpl.format(dev)
+    v = fresh.get(key)
+    for k, value in written.items():
+        if sets(k, other=key):
+            v = str(int(value == "0")) if key in OPPOSITE_OF else value
+    return v
+
+
+def sets(key, other):
+    """Does writing namespace-wide ``key`` set ``other`` (a device's key,
+    `default`'s, or all.accept_redirects: OPPOSITE_OF)?"""
+    tmpl, per = device_keys_set_by(key), split_device_key(other)
+    return key in OPPOSITE_OF.get(other, ()) or tmpl is not None and per is not None and key != other \
+        and per[1] != "all" and tmpl == per[0] + "{}." + per[2]
 
 
 def own_defaults(noarp):

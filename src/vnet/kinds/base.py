@@ -79,6 +79,12 @@ class Kind:
         """Its observed options as a file writes them (``mac``: the device's)."""
         return options
 
+    def inner_refs(self, options):
+        """(field path, Ref) of the devices named within its options'
+        values (a VXLAN fdb entry's `via`), which it depends on as on a
+        Ref option: made first, checked declared."""
+        return []
+
     def kernel_features(self, iface):
         """What the kernel must support to build ``iface`` (tests pick their layer by it)."""
         return {self.kernel_kind} if self.creatable and self.kernel_kind else set()

@@ -1,7 +1,8 @@
 """VXLAN: Ethernet over UDP, 24-bit network ids (RFC 7348; Figure 8)."""
 from ..kernel import netlink as nl
 from ..kernel import rtnl
-from ..topology.fields import Bool, Int, IP, ListOf, Obj, MAC, RefField
+from ..topology.fields import Bool, IfName, Int, IP, ListOf, Obj, MAC, RefField
+from ..topology.model import Ref
 from .base import Kind
 
 IFLA_VXLAN_ID, IFLA_VXLAN_GROUP, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL = 1, 2, 3, 4
@@ -20,8 +21,9 @@ class Vxlan(Kind):
         'vxlan external`: eBPF or Open vSwitch give each packet its VNI and destination), `local`, '
         '`remote` or `group`, `dev`, `dstport` (default 4789), '
         '`ttl`, `tos` (1: inherit), `learning`, `ageing` (s), `udp_csum` (a change re-creates it: the '
-        'kernel refuses it in place), `fdb` (static entries `{mac, dst}`; several all-zero MACs give '
-        'head-end replication)')
+        'kernel refuses it in place), `fdb` (static entries `{mac, dst, vni, port, via}`: vni and port the '
+        'device\'s unless given, via a device of its namespace to send by; several all-zero MACs give head-end '
+        'replication)')
     example = "fig8-vxlan.yaml"
     sample = """\
     - {name: vx0, kind: vxlan, vni: 100, local: 1.1.1.1, remote: 2.2.2.2, dev: eth0, dstport: 4789}
@@ -45,7 +47,12 @@ class Vxlan(Kind):
         "udp_csum": Bool("compute UDP checksums of outer IPv4 packets (the default depends on the kernel: on in 6.18)"),
         "fdb": ListOf(Obj({"mac": MAC("inner MAC, 00:00:00:00:00:00 for every unknown destination",
                                       default="00:00:00:00:00:00", zero_ok=True),
-                           "dst": IP("outer destination", required=True)}),
+                           "dst": IP("outer destination", required=True),
+                           "vni": Int("the VNI the frames go with (default: the device's)", lo=1, hi=16777215),
+                           "port": Int("the outer UDP destination port (default: the device's dstport)",
+                                       lo=1, hi=65535),
+                           "via": IfName("the device of the VXLAN's namespace its packets leave by (default: the "
+                                         "one the kernel routes dst by)")}),
                       "static forwarding entries (several all-zero entries: head-end replication)"),
     }
     link_option = "dev"
@@ -75,14 +82,15 @@ class Vxlan(Kind):
                   "ageing": ("ageing", "value"), "udp_csum": ("udpcsum", "flag")}
 
     def describe(self, opt, value):
-        """A plan names FDB entries by their destinations."""
+        """A plan names FDB entries by their destinations (and VNI, port
+        and device, where an entry has its own)."""
         if opt == "fdb" and value is not None:
-            return "[" + ", ".join(str(e["dst"]) for e in value) + "]"
+            return "[" + ", ".join(_fdb_words(e, str(e["dst"])) for e in value) + "]"
         return None
 
     def show_nested(self, dev, ref):
         """Static FDB entries as `bridge fdb show` writes them."""
-        return [f"fdb {e['mac']} dst {e['dst']}" for e in dev.options.get("fdb") or []]
+        return [_fdb_words(e, f"fdb {e['mac']} dst {e['dst']}") for e in dev.options.get("fdb") or []]
 
     def diagram_detail(self, options):
         return f"VNI {options.get('vni')}"
@@ -122,6 +130,10 @@ class Vxlan(Kind):
             problems.add(f"{path}.dev", "a multicast group needs an underlay dev")
         fams = {a.version for a in (o.get("local"), o.get("remote"), o.get("group")) if a is not None}
         fams |= {e["dst"].version for e in o.get("fdb") or []}
+        for n, e in enumerate(o.get("fdb") or []):
+            for w, own in (("vni", o.get("vni")), ("port", o.get("dstport") or 4789)):
+                if e.get(w) is not None and e[w] == own:
+                    problems.add(f"{path}.fdb[{n}].{w}", f"{own} is the device's own: leave it out")
         if len(fams) > 1:
             problems.add(path, "local, remote/group and fdb destinations must all be IPv4 or all IPv6")
 
@@ -186,6 +198,10 @@ class Vxlan(Kind):
         """``external`` only where it is on."""
         return {k: v for k, v in options.items() if k != "external" or v}
 
+    def inner_refs(self, options):
+        """The devices fdb entries go out by (`via`): made before it."""
+        return [(f"fdb[{n}].via", Ref(e["via"])) for n, e in enumerate(options.get("fdb") or []) if e.get("via")]
+
     # static fdb entries live beside the link: created, observed and compared here
     def create(self, ctx, iface):
         super().create(ctx, iface)
@@ -200,22 +216,28 @@ class Vxlan(Kind):
 
     def _set_fdb(self, ctx, iface, old, new):
         sock, idx = ctx.sock(iface.netns), ctx.ifindex(*iface.key)
-        key = lambda e: (e["mac"], str(e["dst"]))  # noqa: E731
+        key = lambda e: (e["mac"], str(e["dst"]), e.get("vni"), e.get("port"), e.get("via"))  # noqa: E731
         have, want = {key(e) for e in old}, {key(e) for e in new}
         for e in old:
             if key(e) not in want:
-                rtnl.del_fdb(sock, idx, e["mac"], e["dst"])
+                rtnl.del_fdb(sock, idx, *_fdb_args(ctx, iface, e))
         for e in new:
             if key(e) not in have:
-                rtnl.add_fdb(sock, idx, e["mac"], e["dst"])
+                rtnl.add_fdb(sock, idx, *_fdb_args(ctx, iface, e))
 
     def observe_more(self, link, opts, dumps):
         """The fdb option, from the namespace's fdb dump (the default
-        destination's own all-zero entry excluded)."""
+        destination's own all-zero entry excluded); an entry's VNI and port
+        where they are not the device's, and the device it goes by (`via`)."""
         fdb = dumps.cached("fdb", lambda k, ns: rtnl.dump_fdb(k.sock(ns)))
-        opts["fdb"] = [{"mac": m, "dst": d} for idx, m, d in fdb
+        names = {ln.ifindex: ln.name for ln in dumps.links} if any(e[5] for e in fdb) else {}
+        opts["fdb"] = [{"mac": m, "dst": d, **({"vni": vni} if vni is not None else {}),
+                        **({"port": port} if port is not None else {}),
+                        **({"via": names.get(via, f"if{via}")} if via else {})}
+                       for idx, m, d, vni, port, via in fdb
                        if idx == link.ifindex
-                       and not (m == ZERO_MAC and d in (opts.get("remote"), opts.get("group")))]
+                       and not (m == ZERO_MAC and d in (opts.get("remote"), opts.get("group")) and vni is None
+                                and port is None)]   # (the default's: through the device's dev, if it has one)
 
     def iproute2(self, iface):
         o = iface.options
@@ -240,8 +262,25 @@ class Vxlan(Kind):
 
     def iproute2_extra(self, iface):
         ns = [] if iface.netns is None else ["-n", iface.netns]
-        return [" ".join(["bridge", *ns, "fdb", "append", e["mac"], "dev", iface.name, "dst", str(e["dst"])])
+        return [_fdb_words(e, " ".join(["bridge", *ns, "fdb", "append", e["mac"], "dev", iface.name, "dst",
+                                        str(e["dst"])]))
                 for e in iface.options.get("fdb") or []]
+
+
+def _fdb_words(e, head):
+    """``head`` and fdb entry ``e``'s own VNI, port and device, as `bridge fdb` words."""
+    return " ".join([head] + [f"{w} {e[w]}" for w in ("vni", "port", "via") if e.get(w) is not None])
+
+
+def _fdb_args(ctx, iface, e):
+    """(mac, dst, vni, port, via) of fdb entry ``e`` of ``iface`` as the
+    kernel takes them: its VNI and port None where they are the device's
+    own (the kernel then gives the device's, and finds an entry to delete
+    by them), its via device's index (None: none)."""
+    vni, port, options = e.get("vni"), e.get("port"), iface.options
+    return (e["mac"], e["dst"], None if vni == options.get("vni") else vni,
+            None if port == (options.get("dstport") or 4789) else port,
+            ctx.ifindex(iface.netns, e["via"]) if e.get("via") else None)
 
 
 KIND = Vxlan()

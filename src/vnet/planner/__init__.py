@@ -2,16 +2,18 @@
 
 Pure: reads a Topology, an observed State and the ownership Record; touches
 no kernel. The order is the apply order: removals (routes, rules,
-devices, namespaces), then namespaces, devices in dependency order (lower devices and
-masters first; a new device with sysctls of its own is made down, gets them,
-then goes up), in-place changes, addresses, routes, rules, neighbours, sysctls."""
+devices, namespaces), then namespaces, their namespace-wide sysctls, devices in
+dependency order (lower devices and masters first; a new device with sysctls of
+its own is made down, gets them, then goes up), in-place changes, addresses,
+routes, rules, neighbours, the devices' other sysctls."""
 from ..errors import PlanError
 from ..topology.address import loopback_own, parse, subnet
 from ..topology.model import LINK_FLAGS, Ref, order_interfaces, where
 from .changes import Change, Plan, _show  # noqa: F401  (_show: the file's notation, for the CLI too)
 from .neighbours import plan_neighbours
 from .nexthops import plan_nexthops
-from .routes import observed_routes, plan_routes, plan_rules, plan_sysctls, route_label  # noqa: F401
+from .routes import observed_routes, plan_routes, plan_rules, route_label  # noqa: F401
+from .sysctls import plan_sysctls
 
 
 def _norm(v, own_ns):
@@ -65,7 +67,7 @@ def plan(topo, state, record, scope=None, devices=None):
 class _Planning:
     """What the phases of ``plan`` read and what they find: the changes in
     lists kept apart until the end (``ORDER`` is the apply order)."""
-    ORDER = ("removals", "ns_deletes", "ns_creates", "creates", "modifies", "reroutes", "addr_dels", "addrs",
+    ORDER = ("removals", "ns_deletes", "ns_creates", "ns_sysctls", "creates", "modifies", "reroutes", "addr_dels", "addrs",
              "routes", "nexthops", "nh_routes", "nh_removals", "rules", "neighbours", "sysctls")
 
     def __init__(self, topo, state, record, scope=None, devices=None):
@@ -285,7 +287,7 @@ def sysctls_unread(topo, state):
     namespace): whether IPv6 is on for lo, where lo of a namespace the
     file makes has no IPv6 address (``_lo_own``: without, the kernel gives
     it no ::1), and on a device that lacks an IPv6 address the file gives
-    it (routes._implied_sysctls: the kernel takes them all as it goes off)."""
+    it (sysctls._implied_sysctls: the kernel takes them all as it goes off)."""
     by_key = topo.by_key()
     out = [(ns, LO_IPV6_OFF) for ns in topo.namespaces if (lo := state.device(ns, "lo")) is not None
            and not any(a.version == 6 for a in lo.addresses)]
@@ -512,6 +514,8 @@ def _generic_changes(e, dev, gone, created, group):
         out["txqueuelen"] = (dev.txqueuelen, e.txqueuelen)
     if e.alias is not None and dev.alias != e.alias:
         out["alias"] = (dev.alias, e.alias)
+    if e.altnames is not None and sorted(dev.altnames) != sorted(e.altnames):
+        out["altnames"] = (list(dev.altnames), list(e.altnames))
     for flag in LINK_FLAGS:
         want = getattr(e, flag)
         if want is not None and getattr(dev, flag) != want:

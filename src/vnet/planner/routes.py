@@ -1,6 +1,6 @@
-"""Routes, rules and sysctls: what the file declares against what the
+"""Routes and rules: what the file declares against what the
 kernel holds and what the record says vnet set."""
-from ..topology.model import HOST, PREF_NAMES, PROTOCOL_NAMES, SCOPE_NAMES, metric_words, route_place, same_attrs, where
+from ..topology.model import PREF_NAMES, PROTOCOL_NAMES, SCOPE_NAMES, metric_words, route_place, same_attrs
 from ..topology.rule import declares, entry_rule, first_selected, rule_match, taken_for, vnets, writable
 from .changes import Change, _show
 
@@ -182,38 +182,6 @@ def plan_rules(p):
                                "one leaves out), and it is not vnet's to replace; give another priority")
         else:
             p.rules.append(Change("create", r.label, "missing", ("rule_add", r)))
-
-
-def plan_sysctls(p):
-    """Sysctls to set (those not set with their new device), and to restore
-    once no longer declared (or implied: ``_implied_sysctls``)."""
-    implied = _implied_sysctls(p)
-    for s in p.topo.sysctls:
-        have = p.state.sysctls.get((s.netns, s.key))
-        if have != s.value and (s.netns, s.key) not in p.early:
-            p.sysctls.append(Change("modify", s.label,
-                                    f"{_show(have)} -> {_show(s.value)}" if have is not None else f"set {_show(s.value)}",
-                                    ("sysctl_set", s.netns, s.key, s.value)))
-    declared_sysctls = {(s.netns, s.key) for s in p.topo.sysctls + implied}
-    for (ns, key), old in p.record.sysctls.items():
-        if (ns, key) not in declared_sysctls and p.state.sysctls.get((ns, key)) not in (None, old):
-            p.removals.append(Change("modify", f"sysctl {key}" + ("" if ns is HOST else f" in {ns}"),
-                                     f"no longer declared: restore {_show(old)}", ("sysctl_restore", ns, key, old)))
-
-
-def _implied_sysctls(p):
-    """The sysctls the file's addresses need (Topology.implied_sysctls) of
-    its devices there (not made again): one someone changed (IPv6 turned
-    off by hand) is set back before the addresses go on, and recorded,
-    restored as found once the file no longer needs it. Returns them all."""
-    implied = p.topo.implied_sysctls()
-    for s in implied:
-        have = p.state.sysctls.get((s.netns, s.key))
-        if have not in (None, s.value) and p.planned((s.netns, s.device)) and (s.netns, s.device) not in p.gone:
-            p.modifies.append(Change("modify", s.label, f"{_show(have)} -> {_show(s.value)}: the file gives "
-                                     f"{where(s.netns, s.device)} IPv6 addresses, which the kernel refuses while "
-                                     "it is off", ("sysctl_set", s.netns, s.key, s.value)))
-    return implied
 
 
 def _route_devices(state):

@@ -2,6 +2,7 @@
 reference article (`ip link add veth1 netns net1 type veth peer name ...`)."""
 import shlex
 
+from ..kernel.sysctl import write_order
 from ..kinds.base import ipcmd
 from ..topology.model import (LINK_FLAGS, PREF_NAMES, PROTOCOL_NAMES, RT_TABLE_MAIN, group_words, metric_words,
                               order_interfaces)
@@ -20,6 +21,10 @@ def _join_and_up(e, declared):
             (["alias", shlex.quote(e.alias)] if e.alias is not None else []) + flags
         return [ipcmd(e.netns, "link", "set", e.name, *words)] + \
             _join_and_up(e.replace(promisc=None, txqueuelen=None, alias=None, **dict.fromkeys(LINK_FLAGS)), declared)
+    if e.altnames:
+        return [ipcmd(e.netns, "link", "property", "add", "dev", e.name, *[w for n in e.altnames for w in
+                                                                         ("altname", shlex.quote(n))])] + \
+            _join_and_up(e.replace(altnames=None), declared)
     if not e.master:
         return [ipcmd(e.netns, "link", "set", e.name, state)] if e.up else []
     m = e.master_key()
@@ -38,16 +43,19 @@ def script(topo):
     out += [f"ip netns add {ns}" for ns in topo.namespaces]
     out += [ipcmd(ns, "link", "set", "lo", "up") for ns in topo.namespaces]
     ifaces = [i for i in order_interfaces(topo) if i.kind_module.creatable]
+    declared = topo.by_key()
+    # as `vnet apply` does: the namespace-wide sysctls before any device
+    # (ip_forward first: it sets every device's), a device's own before it
+    # goes up, the rest (lo's...) last
+    first, own, last = [], [], []
+    for s in sorted(topo.sysctls, key=lambda s: write_order(s.key)):
+        cmd = (f"ip netns exec {s.netns} " if s.netns else "") + f"sysctl -w {s.command_key}={s.value}"
+        (first if s.device is None else own if (s.netns, s.device) in declared else last).append(cmd)
+    out += first
     for i in ifaces:
         out.append(i.kind_module.iproute2_add(i))
         out += i.kind_module.iproute2_extra(i)
-    declared = topo.by_key()
-    # a device's own sysctls before it goes up (as `vnet apply` does), the rest last
-    first, last = [], []
-    for s in topo.sysctls:
-        cmd = (f"ip netns exec {s.netns} " if s.netns else "") + f"sysctl -w {s.command_key}={s.value}"
-        (first if (s.netns, s.device) in declared else last).append(cmd)
-    out += first
+    out += own
     for i in ifaces:
         for e in i.endpoints():
             out += _join_and_up(e, declared)

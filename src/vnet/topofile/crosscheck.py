@@ -87,7 +87,22 @@ def _devices(topo, p, check_ns):
             if e.addresses:
                 _one_scope_per_subnet(e, iface.kind_module.kernel_addresses(e), f"{iface.path}{sub}.addresses", p)
                 _labels(e, f"{iface.path}{sub}.addresses", p)
+    _altnames(topo, devices, p)
     return devices
+
+
+def _altnames(topo, devices, p):
+    """An alternative name is a name as unique in its namespace as a
+    device's (the kernel refuses one another device has: EEXIST)."""
+    taken = {}
+    for iface in topo.interfaces:
+        for e, sub in ((iface, ""), (iface.peer, ".peer")):
+            for n in (e.altnames or ()) if e is not None else ():
+                other = devices.get((e.netns, n)) or taken.get((e.netns, n))
+                if other is not None:
+                    p.add(f"{iface.path}{sub}.altnames", f"{n!r} is also {other[1].label}'s name in namespace "
+                                                         f"{e.netns or 'host'}")
+                taken[(e.netns, n)] = (iface, e)
 
 
 def _labels(e, path, p):

@@ -27,6 +27,8 @@ ENDPOINT_FIELDS = {
     "txqueuelen": F.Int("transmit queue length in packets (ip link set txqueuelen; omitted: the kernel's)",
                         lo=0, hi=2**32 - 1),
     "alias": F.Alias(),
+    "altnames": F.ListOf(F.AltName(), "alternative names, each unique in the namespace as a name is (ip link "
+                         "property add ... altname; omitted: left as they are)", default=None),
     "arp": F.Bool("answers and sends ARP (ip link set arp off; omitted: left as it is)"),
     "multicast": F.Bool("takes multicast (ip link set multicast off; omitted: left as it is)"),
     "allmulticast": F.Bool("takes every multicast frame, joined or not (ip link set allmulticast on; omitted: left "

@@ -9,7 +9,7 @@ from .model import Ref
 from .problems import _MISSING, MAX_MESSAGE, MAX_PROBLEMS, MISSING, Invalid, Problems, _close  # noqa: F401
 from .quote import cut, label, quote  # noqa: F401 (cut: the loader uses it as F.cut)
 from .scalars import (CIDR, IFNAME_EXPLAIN, IFNAME_RE, IFNAMSIZ, IP, JOINED_RE, MAC, MAC_RE, NSNAME_RE, ZERO_MAC,  # noqa: F401
-                      Alias, Bool, Enum, Field, IfName, Int, Mark, NsName, Prefix, Scalar, Str, Table, unusable)
+                      Alias, AltName, Bool, Enum, Field, IfName, Int, Mark, NsName, Prefix, Scalar, Str, Table, unusable)
 
 # The field types are one namespace, ``fields`` (kinds and the loader use
 # ``F.Int``, ``F.Obj``...): the scalar types live in ``scalars``, the

@@ -40,10 +40,10 @@ class Ref(Struct):
 
 
 # port: options of this device as a port of its master (a bridge port's vlans)
-# promisc, txqueuelen, alias, arp, multicast, allmulticast: None leaves them as they are
+# promisc, txqueuelen, alias, arp, multicast, allmulticast, altnames: None leaves them as they are
 ENDPOINT = (("name", REQUIRED), ("netns", HOST), ("up", True), ("mtu", None), ("mac", None),
             ("master", None), ("addresses", list), ("port", dict), ("promisc", None), ("txqueuelen", None),
-            ("alias", None), ("arp", None), ("multicast", None), ("allmulticast", None))
+            ("alias", None), ("arp", None), ("multicast", None), ("allmulticast", None), ("altnames", None))
 LINK_FLAGS = ("arp", "multicast", "allmulticast")   # the flags `ip link set X arp off` ... sets
 
 
@@ -107,6 +107,7 @@ class Interface(Endpoint):
         out = [("master", self.master)] if self.master else []
         late = () if include_late else self.kind_module.late_options
         out += [(k, v) for k, v in self.options.items() if isinstance(v, Ref) and k not in late]
+        out += self.kind_module.inner_refs(self.options)
         if self.peer and self.peer.master:
             out.append(("peer.master", self.peer.master))
         return out

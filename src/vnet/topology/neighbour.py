@@ -10,9 +10,10 @@ class Neighbour(Struct):
     """``lladdr`` None: a proxy entry's (it has none). ``nud``: permanent
     (what a file declares), or noarp (an observed entry: someone's `ip
     neigh add ... nud noarp`, or the kernel's), None for a proxy entry;
-    ``router``: the flag (observed; a file cannot declare it)."""
+    ``router``: the flag, ``protocol`` who made it (observed; a file
+    cannot declare them)."""
     _fields = (("netns", HOST), ("dev", REQUIRED), ("address", REQUIRED), ("lladdr", None), ("proxy", False),
-               ("path", ""), ("nud", "permanent"), ("router", False))
+               ("path", ""), ("nud", "permanent"), ("router", False), ("protocol", 0))
 
     @property
     def key(self):

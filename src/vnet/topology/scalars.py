@@ -104,6 +104,25 @@ IFNAME_EXPLAIN = "an interface name is 1-15 characters without '/', ':' or white
 IFNAMSIZ = 16   # the kernel's buffer, its NUL included: a name is at most 15 bytes
 
 
+ALTIFNAMSIZ = 128   # an alternative name's buffer, its NUL included
+
+
+class AltName(Str):
+    """An alternative name of a device (`ip link property add ... altname`):
+    as an interface name, but up to 127 bytes."""
+
+    def __init__(self, doc="alternative name", **kw):
+        super().__init__(doc, pattern=IFNAME_RE.replace("{1,15}", "{1,127}"), explain=IFNAME_EXPLAIN.replace(
+            "1-15", "1-127"), **kw)
+
+    def parse(self, v):
+        v = super().parse(v)
+        if v in (".", "..") or len(v.encode()) >= ALTIFNAMSIZ:
+            raise Invalid(f"{quote(v, 64)} is not an alternative name: 1-{ALTIFNAMSIZ - 1} bytes in UTF-8, not "
+                          "'.' or '..', no '/', ':' or whitespace")
+        return v
+
+
 class Scalar(Str):
     """A string, or a number taken as written (a sysctl value: 1)."""
 
