@@ -4,6 +4,7 @@ apply makes it with progress on stderr, `--quiet`, "1 change", destroy one
 object per line, and `vnet exec host`."""
 import json
 import os
+import time
 
 LAB = """name: cli1
 namespaces: [c1, c2]
@@ -38,6 +39,9 @@ def test_list_nothing_then_a_topology_and_its_health(sandbox):
     assert sandbox.vnet("list").stdout.splitlines()[1].endswith("drifted: 1")
 
     sandbox.sh("ip netns del c2")   # a namespace gone, and v2 with its peer there: missing, 2
+    end = time.monotonic() + 10   # (the kernel cleans a namespace up after it goes: its veth, and v2, a moment later)
+    while sandbox.sh("ip link show v2", check=False) and time.monotonic() < end:
+        time.sleep(0.05)
     assert listed(sandbox)["cli1"]["health"] == {"status": "missing", "count": 2, "detail": None}
     assert sandbox.vnet("list").stdout.splitlines()[1].endswith("missing: 2")
     sandbox.vnet("destroy", "cli1")
