@@ -8,6 +8,7 @@ from .applier.context import Context   # as undo's
 from .applier.devices import release_lowers, release_recorded, stacked_namespaces
 from .applier.routing import route_args, route_source
 from .kernel import neighbours, netlink, rtnl, rules, sysctl
+from .kinds import BY_NAME
 from .ownership import undo_group
 from .observer import observe
 from .planner import route_label
@@ -185,8 +186,9 @@ def _by_name(rec, ns):
 
 def _remove_by_name(k, rec, ns, removed):
     """``rec``'s devices in ``ns`` asked for by name and deleted; where one
-    is not there under its name, the namespace is read for one of ours
-    renamed or moved there by hand (``Record.renamed``), which goes too."""
+    is not there under its name (but a pair's end, which goes with its
+    peer's namespace: a CNI container's), the namespace is read for one of
+    ours renamed or moved there by hand (``Record.renamed``), which goes too."""
     if ns is None:
         release_recorded(k, rec)
     sock = k.sock(ns)
@@ -197,7 +199,8 @@ def _remove_by_name(k, rec, ns, removed):
             continue   # gone already (with its lower device), or not ours
         _delete_link(sock, ln.ifindex)
         removed.append(f"link {where(ns, name)}")
-    if None in links.values():
+    if any(ln is None and not getattr(BY_NAME.get(rec.devices[(ns, name)]), "peer", False)
+           for name, ln in links.items()):   # (a pair's end is gone with its peer's namespace: no dump for it)
         for d in rec.renamed(observe(k, [ns], routes_in=(), fdb_in=())):
             if d.netns == ns:
                 _delete_link(sock, d.ifindex)

@@ -17,7 +17,8 @@ from .statedir import state_dir
 
 # the format of a record: written into every record; a record without one is
 # of the first format (the same fields); one of a later format is refused
-RECORD_VERSION = 4   # 2: a route may carry its table; 3: rules, neighbours; 4: nexthops (each written only then)
+RECORD_VERSION = 5   # 2: a route may carry its table; 3: rules, neighbours; 4: nexthops; 5: a route's source prefix
+# (each written only then)
 RT_TABLE_MAIN = 254
 
 
@@ -203,16 +204,17 @@ class Record:
         one would keep the addresses of the device made again in its place."""
         tags = (self.group, undo_group(self.group))
         loose = [d for d in state.devices() if d.group in tags and d.key not in self.devices]
-        if not loose or all(state.device(*key) is not None for key in self.devices
-                            if key[0] is None or state.has_ns(key[0])):
+        if not loose or all(state.device(*key) is not None for key in self.devices if state.has_ns(key[0])):
             return []
         theirs = set()
         for name in recorded_names():
             if name != self.name:
-                with contextlib.suppress(Exception):   # (one unreadable: not one that claims these)
+                try:
                     other = Record.load(name)
-                    if other.group == self.group:
-                        theirs |= set(other.devices)
+                except Exception:   # (one unreadable may claim them: none is taken)
+                    return []
+                if other.group == self.group:
+                    theirs |= set(other.devices)
         return [d for d in loose if d.key not in theirs]
 
     def save(self):
@@ -231,7 +233,8 @@ class Record:
             return   # a change that left the record as it was (an option changed in place)
         routes = [list(r[:5]) if len(r) == 5 or r[5] == RT_TABLE_MAIN else list(r) for r in self.routes]
         # format 2 only where a route has a table: an older vnet reads the rest
-        version = 4 if self.nexthops else 3 if self.rules or self.neighbours else \
+        version = 5 if any(" from " in r[1] for r in self.routes) else 4 if self.nexthops else \
+            3 if self.rules or self.neighbours else \
             2 if any(len(r) > 5 for r in routes) else 1
         data = {"version": version, "name": self.name,
                 "source": self.source, "group": self.group, "namespaces": self.namespaces,

@@ -429,3 +429,38 @@ def test_ipv6_routes_from_a_source_prefix_are_applied_changed_removed_and_script
     bad = FROM.split("routes:")[0] + 'routes:\n  - {netns: n1, to: 10.9.0.0/16, from: 10.8.0.0/16, dev: a0}\n'
     r = sandbox.vnet("apply", sandbox.write("bad.yaml", bad), check=False)
     assert r.returncode == 2 and "routes[0].from: an IPv4 route has no source prefix" in r.stderr, r.stderr
+
+
+@pytest.mark.needs("veth")
+def test_an_undo_puts_back_a_source_prefix_route_through_a_device_made_again(sandbox):
+    """A change that makes a pair again (its peer renamed) and then fails
+    (an MTU lo refuses): the undo makes the old pair again with the IPv6
+    route from a source prefix through it, `from` and all."""
+    pair = "  - {{name: v0, kind: veth, netns: n1, addresses: ['fd00:1::1/64'], peer: {{name: {peer}, netns: n2, " \
+           "addresses: ['fd00:1::2/64']}}}}\n"
+    head = "name: f1\nnamespaces: [n1, n2]\ninterfaces:\n"
+    route = "routes:\n  - {netns: n1, to: default, from: 'fd00:aaaa::/48', via: 'fd00:1::2'}\n"
+    f = sandbox.write("f1.yaml", head + pair.format(peer="v0") + route)
+    sandbox.vnet("apply", f)
+    before = sandbox.sh("ip -n n1 -6 route show")
+    assert "default from fd00:aaaa::/48 via fd00:1::2" in before, before
+    f = sandbox.write("f1.yaml", head + pair.format(peer="v9") + route +
+                      "sysctls:\n  - {netns: n1, key: net.ipv6.conf.lo.mtu, value: 100}\n")
+    r = sandbox.vnet("apply", f, check=False)
+    assert r.returncode == 3 and "the apply was undone" in r.stderr and "failed" not in r.stderr.split("\n", 1)[1], \
+        r.stderr
+    assert sandbox.sh("ip -n n1 -6 route show") == before
+
+
+@pytest.mark.needs("veth")
+def test_a_route_of_another_type_beside_a_declared_one_is_deleted(sandbox):
+    """`ip route append broadcast ...` in a declared route's slot: apply
+    deletes it (before: an internal error, KeyError, on every apply)."""
+    f = sandbox.write("r1.yaml", "name: r1\nnamespaces: [n1, n2]\ninterfaces:\n  - {name: v0, kind: veth, netns: n1, "
+                                 "addresses: [10.1.0.1/24], peer: {name: v0, netns: n2, addresses: [10.1.0.2/24]}}\n"
+                                 "routes:\n  - {netns: n1, to: 10.9.0.0/24, via: 10.1.0.2}\n")
+    sandbox.vnet("apply", f)
+    sandbox.sh("ip -n n1 route append broadcast 10.9.0.0/24 dev v0 table main")
+    sandbox.vnet("apply", f)
+    assert plan_json(sandbox, f) == []
+    assert "broadcast" not in sandbox.sh("ip -n n1 route show table main")

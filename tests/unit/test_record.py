@@ -29,7 +29,7 @@ def _saved(state):
 def test_a_record_carries_its_format_and_reads_back(state):
     path = _saved(state)
     data = json.loads(path.read_text())
-    assert data["version"] == 1 and RECORD_VERSION == 4   # format 1 while no route has a table and no rule
+    assert data["version"] == 1 and RECORD_VERSION == 5   # format 1 while no route has a table and no rule
     assert data["routes"] == [["n1", "0.0.0.0/0", "10.0.0.1", None, 0]]
     r = Record.load("lab")
     assert r.exists() and r.namespaces == ["n1"] and r.devices == {("n1", "v0"): "veth"}
@@ -84,8 +84,8 @@ def test_a_record_from_before_the_version_field_is_read(state):
 
 def test_a_record_of_a_later_format_is_refused(state):
     path = _saved(state)
-    path.write_text(path.read_text().replace('"version": 1', '"version": 5'))
-    with pytest.raises(StateError, match=r"format 5, written by a newer vnet") as e:
+    path.write_text(path.read_text().replace('"version": 1', '"version": 6'))
+    with pytest.raises(StateError, match=r"format 6, written by a newer vnet") as e:
         Record.load("lab")
     assert str(path) in str(e.value) and e.value.exit_code == 8
 
@@ -256,3 +256,14 @@ def test_a_save_of_what_the_record_already_says_writes_nothing(state, monkeypatc
         assert Record.load(r.name)._content() == r._content()
         r.save()   # the same again: skipped
     assert len(made) == 7
+
+
+def test_a_source_prefix_route_makes_the_record_format_5(state):
+    """A route key with its source prefix (`::/0 from fd00:aaaa::/48`): an
+    older vnet, which would read it as a destination, refuses the record."""
+    _saved(state)
+    r = Record.load("lab")
+    r.routes.append(("n1", "::/0 from fd00:aaaa::/48", "fd00::2", None, None, 254))
+    r.save()
+    assert json.loads((state / "lab.json").read_text())["version"] == 5
+    assert ("n1", "::/0 from fd00:aaaa::/48", "fd00::2", None, None, 254) in Record.load("lab").routes

@@ -109,11 +109,15 @@ def neigh_forget(ctx, rec, key):
 
 
 def sysctl_set(ctx, rec, ns, key, value):
+    """Set a sysctl; the record keeps the value the plan found (before this
+    apply's writes: ip_forward sets every device's forwarding), which
+    destroy puts back; the undo, the value it had just before (undone in
+    reverse, the run's writes come back to what the plan found)."""
     had = (ns, key) in rec.sysctls
     with ctx.entered(ns):
         old = sysctl.read(key)
         if not had:
-            rec.sysctls[(ns, key)] = old
+            rec.sysctls[(ns, key)] = ctx.state.sysctls.get((ns, key), old)
             if ns not in rec.namespaces:   # saved before the write: a stop right after it still restores it
                 rec.save()
         try:

@@ -172,8 +172,8 @@ def route_back(ctx, r):
         else:
             rtnl.add_route(ctx.sock(r.netns), r.to, r.via, index.get(r.dev, 0), r.metric, r.table,
                            ipaddress.ip_address(r.src) if r.src else None, r.scope, r.onlink, r.type,
-                           [(v, index.get(d, 0), w) for v, d, w in r.nexthops], r.metrics, r.nhid, r.proto, r.pref,
-                           r.source)
+                           [(v, index.get(d, 0), w) for v, d, w in r.nexthops], metrics=r.metrics, nhid=r.nhid,
+                           protocol=r.proto, pref=r.pref, source=r.source)
     except netlink.NetlinkError as e:
         if e.errno == errno.EINVAL and r.nhid is not None and not nexthops.exists(ctx, r.netns, r.nhid):
             return   # its nexthop is not back yet: left to the undo that makes it (and puts it back)

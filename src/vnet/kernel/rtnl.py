@@ -41,6 +41,12 @@ ROUTE_TYPE_NAMES = {v: k for k, v in ROUTE_TYPES.items()}
 # the other types, which someone may give a route too (`ip route add
 # multicast ...`) and a topology does not declare
 OTHER_ROUTE_TYPES = {3: "broadcast", 4: "anycast", 5: "multicast", 10: "nat", 11: "xresolve"}
+
+
+def route_type_number(rtype):
+    """RTN_* of a route's type as observed (a name, or the number's text)."""
+    by_name = {**ROUTE_TYPES, **{v: k for k, v in OTHER_ROUTE_TYPES.items()}}
+    return by_name[rtype] if rtype in by_name else int(rtype)
 # the types of the kernel's own entries of the local table (of an address, a
 # device: local, broadcast, anycast, multicast), which a dump leaves out
 KERNEL_ENTRY_TYPES = frozenset({2, 3, 4, 5})
@@ -716,7 +722,7 @@ def _route_msg(dst, gw, oif, metric, table=RT_TABLE_MAIN, src=None, scope=None, 
     protocol of None or 0: any)."""
     fam = socket.AF_INET if dst.version == 4 else socket.AF_INET6
     if delete == "exact":
-        proto, kind = protocol or 0, ROUTE_TYPES[rtype]
+        proto, kind = protocol or 0, route_type_number(rtype)   # (someone's: of any type)
         scope = RT_SCOPE_NOWHERE if scope is None else scope
     elif delete:
         scope, proto, kind = RT_SCOPE_NOWHERE, 0, 0
