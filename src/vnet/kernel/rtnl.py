@@ -43,10 +43,12 @@ ROUTE_TYPE_NAMES = {v: k for k, v in ROUTE_TYPES.items()}
 OTHER_ROUTE_TYPES = {3: "broadcast", 4: "anycast", 5: "multicast", 10: "nat", 11: "xresolve"}
 
 
+_EVERY_TYPE = {**ROUTE_TYPES, **{v: k for k, v in OTHER_ROUTE_TYPES.items()}}
+
+
 def route_type_number(rtype):
     """RTN_* of a route's type as observed (a name, or the number's text)."""
-    by_name = {**ROUTE_TYPES, **{v: k for k, v in OTHER_ROUTE_TYPES.items()}}
-    return by_name[rtype] if rtype in by_name else int(rtype)
+    return _EVERY_TYPE[rtype] if rtype in _EVERY_TYPE else int(rtype)
 # the types of the kernel's own entries of the local table (of an address, a
 # device: local, broadcast, anycast, multicast), which a dump leaves out
 KERNEL_ENTRY_TYPES = frozenset({2, 3, 4, 5})
