@@ -104,11 +104,7 @@ def _remove_in(k, rec, ns, removed, refused):
         if by_group:
             rtnl.del_group(sock, rec.group)   # one request, one synchronize_net
         for d in mine if not by_group else ():
-            try:
-                rtnl.del_link(sock, d.ifindex)
-            except netlink.NetlinkError as e:
-                if e.errno != errno.ENODEV:
-                    raise
+            _delete_link(sock, d.ifindex)
     for d in mine:
         removed.append(f"link {d.name}" if ns is None else f"link {ns}/{d.name}")
     for d, lower in _theirs_on(here, mine):

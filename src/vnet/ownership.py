@@ -208,7 +208,7 @@ class Record:
             return []
         theirs = set()
         for name in recorded_names():
-            if name != self.name:
+            if name != self.name and group_of(name) == self.group:   # (a record's tag is its name's)
                 try:
                     other = Record.load(name)
                 except Exception:   # (one unreadable may claim them: none is taken)

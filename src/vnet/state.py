@@ -3,6 +3,7 @@ them from the kernel (vnet.observer), and as plan, verify, show, export and
 the diagram use them."""
 from .kernel import rtnl
 from .topology.struct import REQUIRED, Struct
+from .topology.model import key_to
 
 
 class Device(Struct):
@@ -66,7 +67,6 @@ class Route(Struct):
     @property
     def key(self):
         """The route's key, as spec.model.Route.key and records write it."""
-        from .topology.model import key_to
         return (self.netns, key_to(self.to, self.source), str(self.via) if self.via else None, self.dev, self.metric,
                 self.table)
 

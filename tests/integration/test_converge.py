@@ -981,7 +981,10 @@ def test_an_export_leaves_out_a_device_of_a_kind_vnet_lacks_and_the_routes_throu
            "10.1.0.1/24" in r.stderr, r.stderr
     assert "vnet export: left out route 10.8.0.0/16 dev ifb0 in c (through ifb0, left out)" in r.stderr, r.stderr
     sandbox.sh("ip netns del c")
-    sandbox.vnet("apply", sandbox.write("exported.yaml", r.stdout))
+    path = sandbox.write("exported.yaml", r.stdout)
+    sandbox.vnet("apply", path)
+    assert json.loads(sandbox.vnet("plan", "--json", path).stdout)["changes"] == []
+    assert "ifb0" not in sandbox.sh("ip -n c link") and "10.8.0.0/16" not in sandbox.sh("ip -n c route")
 
 
 @pytest.mark.needs("veth")

@@ -147,9 +147,11 @@ def add(env, conf, raw):
         if netfilter.wanted(net):
             _host_rules(net, topo, p.after, got, env)
     except BaseException:
-        if got:
-            ipam.run("DEL", raw, conf, env.raw)
-        _drop_unused_locks(net)
+        try:
+            if got:
+                ipam.run("DEL", raw, conf, env.raw)
+        finally:
+            _drop_unused_locks(net)
         raise
     return result.merged(conf.get("prevResult"), result.of_add(net, topo, p.after, got, env))
 
@@ -254,7 +256,7 @@ def remove_attachment(name):
     without a record, a lock file an earlier call left goes."""
     from ..api import destroy
     from ..ownership import Record, drop_unused_lock
-    if Record.load(name).exists():
+    if Record(name).exists():
         _errors_as_cni(destroy, name, LOCK_TIMEOUT)
     else:
         drop_unused_lock(name)

@@ -230,7 +230,8 @@ class Vxlan(Kind):
         destination's own all-zero entry excluded); an entry's VNI and port
         where they are not the device's, and the device it goes by (`via`)."""
         fdb = dumps.cached("fdb", lambda k, ns: rtnl.dump_fdb(k.sock(ns)))
-        names = {ln.ifindex: ln.name for ln in dumps.links} if any(e[5] for e in fdb) else {}
+        names = dumps.cached("names", lambda k, ns: {ln.ifindex: ln.name for ln in dumps.links}) \
+            if any(e[5] for e in fdb) else {}
         opts["fdb"] = [{"mac": m, "dst": d, **({"vni": vni} if vni is not None else {}),
                         **({"port": port} if port is not None else {}),
                         **({"via": names.get(via, f"if{via}")} if via else {})}

@@ -266,12 +266,13 @@ def _lo_own(p):
     namespace vnet made, which the kernel gives lo as it goes up and never
     again: flushed by hand (`ip address flush dev lo`), they are added back
     (those the file gives lo itself aside: its own)."""
+    own = loopback_own()
     for ns in p.topo.namespaces:
         lo = p.state.device(ns, "lo")
         if lo is None or not lo.up or ns not in p.record.namespaces or not p.planned((ns, "lo")):
             continue   # (down: it goes up, and the kernel gives them again)
         declared = p.declared.get((ns, "lo"))
-        missing = loopback_own() - set(lo.addresses) - set(declared[1].addresses if declared else ())
+        missing = own - set(lo.addresses) - set(declared[1].addresses if declared else ())
         ipv6 = p.state.sysctls.get((ns, LO_IPV6_OFF)) == "0"   # (read where lo has no IPv6 address: sysctls_unread)
         p.addrs += [Change("create", f"address {a} on {where(ns, 'lo')}", "lo's own address, flushed",
                            ("addr_add", (ns, "lo"), a)) for a in sorted(missing, key=lambda a: a.version)

@@ -117,8 +117,6 @@ def _address_words(a):
     adds it: an IPv4 one with vnet's default broadcast (`brd +`, which ip
     alone does not give). (IPv6 ones go without duplicate address detection,
     `nodad` after the device: usable at once.)"""
-    import shlex
-
     from ..topology.address import broadcast_of
     from ..topology.address import words as address_words
     words = [shlex.quote(w) for w in address_words(str(a))]

@@ -78,7 +78,7 @@ COLUMNS = ("netns", "name", "kind", "state", "mtu", "master", "peer", "addresses
 
 # ---- routes and sysctls ---------------------------------------------------
 
-PROTOCOLS = {1: "redirect", 2: "kernel", 9: "ra", **PROTOCOL_NAMES}   # /etc/iproute2/rt_protos
+PROTOCOLS = {1: "redirect", 9: "ra", **PROTOCOL_NAMES}   # /etc/iproute2/rt_protos
 
 
 def dst_word(cidr):
